@@ -1,0 +1,456 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Configuration store. Keys are declared in `keys[]` below (the single list the README's table
+ * is kept in step with); values are kept as validated text plus a parsed integer. Not
+ * thread-safe while being loaded; read-only and shareable after pacs_config_finish().
+ */
+#include "pacs/base/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { KEY_STR, KEY_INT, KEY_BOOL } key_type;
+
+typedef struct key_def {
+    const char *name;
+    key_type type;
+    const char *def;
+    long min, max;
+    const char *help;
+} key_def;
+
+static const key_def keys[] = {
+    {"data", KEY_STR, "./data", 0, 0, "data folder: objects, index, temporary files"},
+    {"index", KEY_STR, "", 0, 0, "index location; empty means DATA/index.sqlite"},
+    {"log.level", KEY_STR, "info", 0, 0, "error, warn, info, debug or trace"},
+    {"dimse.aet", KEY_STR, "PACS", 0, 0, "this server's AE title"},
+    {"dimse.bind", KEY_STR, "0.0.0.0", 0, 0, "address the DICOM port listens on"},
+    {"dimse.port", KEY_INT, "11112", 0, 65535, "DICOM port; 0 picks a free one"},
+    {"dimse.max_associations", KEY_INT, "32", 1, 4096,
+     "concurrent associations; more are rejected (local limit exceeded)"},
+    {"dimse.max_pdu", KEY_INT, "65536", 4096, 131072, "largest PDU this server receives (bytes)"},
+    {"dimse.timeout", KEY_INT, "60", 1, 86400, "seconds an association may stay silent"},
+    {"dimse.acse_timeout", KEY_INT, "30", 1, 3600,
+     "seconds a peer may take to open or close an association"},
+    {"dimse.strict_called_aet", KEY_BOOL, "true", 0, 0,
+     "reject associations whose called AE title is not dimse.aet"},
+    {"dimse.allowed_aets", KEY_STR, "", 0, 0,
+     "comma-separated calling AE titles allowed to connect; empty allows any"},
+    {"http.bind", KEY_STR, "0.0.0.0", 0, 0, "address the HTTP port listens on"},
+    {"http.port", KEY_INT, "8080", 0, 65535, "HTTP port for DICOMweb; 0 picks a free one"},
+    {"http.prefix", KEY_STR, "/dicomweb", 0, 0, "URL path under which DICOMweb is served"},
+    {"ingest.max_object_mb", KEY_INT, "4096", 1, 1048576,
+     "largest object accepted, in MiB; larger ones are refused"},
+};
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+typedef struct value {
+    char *text;
+    long num;
+} value;
+
+struct pacs_config {
+    value values[NKEYS];
+    pacs_remote_ae *aes;
+    size_t n_aes;
+};
+
+static const key_def *find_key(const char *name, size_t *index)
+{
+    for (size_t i = 0; i < NKEYS; i++) {
+        if (strcmp(keys[i].name, name) == 0) {
+            *index = i;
+            return &keys[i];
+        }
+    }
+    return NULL;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s)) {
+        s++;
+    }
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1])) {
+        s[--n] = '\0';
+    }
+    return s;
+}
+
+static pacs_err parse_value(const key_def *k, const char *text, long *num, pacs_errinfo *ei)
+{
+    *num = 0;
+    if (k->type == KEY_INT) {
+        char *end = NULL;
+        errno = 0;
+        long v = strtol(text, &end, 10);
+        if (errno != 0 || end == text || *end != '\0') {
+            return pacs_errf(ei, PACS_EINVAL, "%s: '%s' is not a whole number", k->name, text);
+        }
+        if (v < k->min || v > k->max) {
+            return pacs_errf(ei, PACS_EINVAL, "%s: %ld is outside %ld..%ld", k->name, v, k->min,
+                             k->max);
+        }
+        *num = v;
+    } else if (k->type == KEY_BOOL) {
+        if (strcmp(text, "true") == 0 || strcmp(text, "yes") == 0 || strcmp(text, "1") == 0 ||
+            strcmp(text, "on") == 0) {
+            *num = 1;
+        } else if (strcmp(text, "false") == 0 || strcmp(text, "no") == 0 ||
+                   strcmp(text, "0") == 0 || strcmp(text, "off") == 0) {
+            *num = 0;
+        } else {
+            return pacs_errf(ei, PACS_EINVAL, "%s: '%s' is not true or false", k->name, text);
+        }
+    } else if (strcmp(k->name, "log.level") == 0) {
+        static const char *const levels[] = {"error", "warn", "info", "debug", "trace"};
+        int ok = 0;
+        for (size_t i = 0; i < 5; i++) {
+            ok |= strcmp(text, levels[i]) == 0;
+        }
+        if (!ok) {
+            return pacs_errf(ei, PACS_EINVAL, "log.level: '%s' is not one of error, warn, info, "
+                                              "debug, trace", text);
+        }
+    } else if (strcmp(k->name, "dimse.aet") == 0) {
+        if (text[0] == '\0' || strlen(text) > 16 || strchr(text, '\\')) {
+            return pacs_errf(ei, PACS_EINVAL, "dimse.aet: '%s' must be 1 to 16 characters", text);
+        }
+    }
+    return PACS_OK;
+}
+
+static int valid_aet(const char *aet)
+{
+    size_t n = strlen(aet);
+    if (n == 0 || n > 16) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)aet[i];
+        if (c < 0x20 || c == 0x7f || c == '\\') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* `ae.TITLE = host:port`: a later setting of the same title replaces the earlier one. */
+static pacs_err set_ae(pacs_config *cfg, const char *aet, const char *text, pacs_errinfo *ei)
+{
+    if (!valid_aet(aet)) {
+        return pacs_errf(ei, PACS_EINVAL, "ae.%s: an AE title has 1 to 16 characters", aet);
+    }
+    const char *colon = strrchr(text, ':');
+    if (!colon || colon == text || (size_t)(colon - text) >= sizeof cfg->aes[0].host) {
+        return pacs_errf(ei, PACS_EINVAL, "ae.%s: '%s' is not host:port", aet, text);
+    }
+    char *end = NULL;
+    errno = 0;
+    long port = strtol(colon + 1, &end, 10);
+    if (errno != 0 || end == colon + 1 || *end != '\0' || port < 1 || port > 65535) {
+        return pacs_errf(ei, PACS_EINVAL, "ae.%s: '%s' has no valid port", aet, text);
+    }
+    pacs_remote_ae ae;
+    memset(&ae, 0, sizeof ae);
+    snprintf(ae.aet, sizeof ae.aet, "%s", aet);
+    memcpy(ae.host, text, (size_t)(colon - text));
+    ae.port = (int)port;
+    for (size_t i = 0; i < cfg->n_aes; i++) {
+        if (strcmp(cfg->aes[i].aet, ae.aet) == 0) {
+            cfg->aes[i] = ae;
+            return PACS_OK;
+        }
+    }
+    pacs_remote_ae *grown = realloc(cfg->aes, (cfg->n_aes + 1) * sizeof *grown);
+    if (!grown) {
+        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+    cfg->aes = grown;
+    cfg->aes[cfg->n_aes++] = ae;
+    return PACS_OK;
+}
+
+pacs_config *pacs_config_new(void)
+{
+    pacs_config *cfg = calloc(1, sizeof *cfg);
+    if (!cfg) {
+        return NULL;
+    }
+    for (size_t i = 0; i < NKEYS; i++) {
+        if (pacs_config_set(cfg, keys[i].name, keys[i].def, NULL) != PACS_OK) {
+            pacs_config_free(cfg);
+            return NULL;
+        }
+    }
+    return cfg;
+}
+
+void pacs_config_free(pacs_config *cfg)
+{
+    if (!cfg) {
+        return;
+    }
+    for (size_t i = 0; i < NKEYS; i++) {
+        free(cfg->values[i].text);
+    }
+    free(cfg->aes);
+    free(cfg);
+}
+
+pacs_err pacs_config_set(pacs_config *cfg, const char *key, const char *val, pacs_errinfo *ei)
+{
+    if (strncmp(key, "ae.", 3) == 0) {
+        return set_ae(cfg, key + 3, val, ei);
+    }
+    size_t idx = 0;
+    const key_def *k = find_key(key, &idx);
+    if (!k) {
+        return pacs_errf(ei, PACS_EINVAL, "unknown setting '%s' (see pacsd --help-config)", key);
+    }
+    long num = 0;
+    pacs_err err = parse_value(k, val, &num, ei);
+    if (err != PACS_OK) {
+        return err;
+    }
+    char *copy = strdup(val);
+    if (!copy) {
+        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+    free(cfg->values[idx].text);
+    cfg->values[idx].text = copy;
+    cfg->values[idx].num = num;
+    return PACS_OK;
+}
+
+pacs_err pacs_config_set_pair(pacs_config *cfg, const char *pair, pacs_errinfo *ei)
+{
+    const char *eq = strchr(pair, '=');
+    if (!eq) {
+        return pacs_errf(ei, PACS_EINVAL, "'%s' is not key=value", pair);
+    }
+    char key[128];
+    size_t klen = (size_t)(eq - pair);
+    if (klen >= sizeof key) {
+        return pacs_errf(ei, PACS_EINVAL, "setting name too long in '%s'", pair);
+    }
+    memcpy(key, pair, klen);
+    key[klen] = '\0';
+    char *value_copy = strdup(eq + 1);
+    if (!value_copy) {
+        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+    pacs_err err = pacs_config_set(cfg, trim(key), trim(value_copy), ei);
+    free(value_copy);
+    return err;
+}
+
+pacs_err pacs_config_load_text(pacs_config *cfg, const char *text, size_t len, const char *origin,
+                               pacs_errinfo *ei)
+{
+    size_t pos = 0;
+    unsigned lineno = 0;
+    char line[4096];
+    while (pos < len) {
+        size_t end = pos;
+        while (end < len && text[end] != '\n') {
+            end++;
+        }
+        lineno++;
+        size_t n = end - pos;
+        if (n >= sizeof line) {
+            return pacs_errf(ei, PACS_EINVAL, "%s:%u: line too long", origin, lineno);
+        }
+        memcpy(line, text + pos, n);
+        line[n] = '\0';
+        pos = end + 1;
+        if (memchr(line, '\0', n)) {
+            return pacs_errf(ei, PACS_EINVAL, "%s:%u: NUL byte in line", origin, lineno);
+        }
+        char *hash = strchr(line, '#');
+        if (hash) {
+            *hash = '\0';
+        }
+        char *s = trim(line);
+        if (*s == '\0') {
+            continue;
+        }
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            return pacs_errf(ei, PACS_EINVAL, "%s:%u: expected key = value", origin, lineno);
+        }
+        *eq = '\0';
+        pacs_errinfo sub;
+        pacs_err err = pacs_config_set(cfg, trim(s), trim(eq + 1), &sub);
+        if (err != PACS_OK) {
+            return pacs_errf(ei, err, "%s:%u: %s", origin, lineno, sub.msg);
+        }
+    }
+    return PACS_OK;
+}
+
+pacs_err pacs_config_load_file(pacs_config *cfg, const char *path, pacs_errinfo *ei)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        return pacs_errf(ei, pacs_err_from_errno(errno), "cannot open %s: %s", path,
+                         strerror(errno));
+    }
+    char *buf = NULL;
+    size_t cap = 0, len = 0;
+    pacs_err err = PACS_OK;
+    for (;;) {
+        if (len == cap) {
+            if (cap >= (1u << 20)) {
+                err = pacs_errf(ei, PACS_ETOOBIG, "%s: larger than 1 MiB", path);
+                goto done;
+            }
+            cap = cap ? cap * 2 : 4096;
+            char *grown = realloc(buf, cap);
+            if (!grown) {
+                err = pacs_errf(ei, PACS_ENOMEM, "out of memory");
+                goto done;
+            }
+            buf = grown;
+        }
+        size_t got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0) {
+            break;
+        }
+    }
+    if (ferror(f)) {
+        err = pacs_errf(ei, PACS_EIO, "read %s failed", path);
+        goto done;
+    }
+    err = pacs_config_load_text(cfg, buf, len, path, ei);
+done:
+    free(buf);
+    fclose(f);
+    return err;
+}
+
+pacs_err pacs_config_load_env(pacs_config *cfg, pacs_errinfo *ei)
+{
+    for (size_t i = 0; i < NKEYS; i++) {
+        char name[128] = "PACS_";
+        size_t n = 5;
+        for (const char *p = keys[i].name; *p && n < sizeof name - 1; p++) {
+            name[n++] = *p == '.' ? '_' : (char)toupper((unsigned char)*p);
+        }
+        name[n] = '\0';
+        const char *v = getenv(name);
+        if (v) {
+            pacs_errinfo sub;
+            pacs_err err = pacs_config_set(cfg, keys[i].name, v, &sub);
+            if (err != PACS_OK) {
+                return pacs_errf(ei, err, "environment %s: %s", name, sub.msg);
+            }
+        }
+    }
+    return PACS_OK;
+}
+
+pacs_err pacs_config_finish(pacs_config *cfg, pacs_errinfo *ei)
+{
+    if (pacs_config_str(cfg, "data")[0] == '\0') {
+        return pacs_errf(ei, PACS_EINVAL, "data: the data folder must be set");
+    }
+    const char *prefix = pacs_config_str(cfg, "http.prefix");
+    if (prefix[0] != '/' && prefix[0] != '\0') {
+        return pacs_errf(ei, PACS_EINVAL, "http.prefix: '%s' must start with /", prefix);
+    }
+    return PACS_OK;
+}
+
+static const value *get(const pacs_config *cfg, const char *key, key_type type)
+{
+    size_t idx = 0;
+    const key_def *k = find_key(key, &idx);
+    if (!k || k->type != type) {
+        fprintf(stderr, "pacs_config: undeclared key or wrong type: %s\n", key);
+        abort();
+    }
+    return &cfg->values[idx];
+}
+
+const char *pacs_config_str(const pacs_config *cfg, const char *key)
+{
+    return get(cfg, key, KEY_STR)->text;
+}
+
+long pacs_config_int(const pacs_config *cfg, const char *key)
+{
+    return get(cfg, key, KEY_INT)->num;
+}
+
+int pacs_config_bool(const pacs_config *cfg, const char *key)
+{
+    return (int)get(cfg, key, KEY_BOOL)->num;
+}
+
+size_t pacs_config_ae_count(const pacs_config *cfg)
+{
+    return cfg->n_aes;
+}
+
+const pacs_remote_ae *pacs_config_ae_at(const pacs_config *cfg, size_t i)
+{
+    return i < cfg->n_aes ? &cfg->aes[i] : NULL;
+}
+
+const pacs_remote_ae *pacs_config_ae_find(const pacs_config *cfg, const char *aet)
+{
+    char want[17];
+    snprintf(want, sizeof want, "%s", aet);
+    char *w = trim(want);
+    for (size_t i = 0; i < cfg->n_aes; i++) {
+        if (strcmp(cfg->aes[i].aet, w) == 0) {
+            return &cfg->aes[i];
+        }
+    }
+    return NULL;
+}
+
+int pacs_config_calling_aet_allowed(const pacs_config *cfg, const char *aet)
+{
+    const char *list = pacs_config_str(cfg, "dimse.allowed_aets");
+    if (list[0] == '\0') {
+        return 1;
+    }
+    char want[17];
+    snprintf(want, sizeof want, "%s", aet);
+    char *w = trim(want);
+    const char *p = list;
+    while (*p) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        char item[64];
+        if (n < sizeof item) {
+            memcpy(item, p, n);
+            item[n] = '\0';
+            if (strcmp(trim(item), w) == 0) {
+                return 1;
+            }
+        }
+        if (!comma) {
+            break;
+        }
+        p = comma + 1;
+    }
+    return 0;
+}
+
+void pacs_config_print_help(void *file)
+{
+    FILE *f = file;
+    for (size_t i = 0; i < NKEYS; i++) {
+        fprintf(f, "%-24s = %-12s  %s\n", keys[i].name, keys[i].def, keys[i].help);
+    }
+    fprintf(f, "%-24s = %-12s  %s\n", "ae.TITLE", "host:port",
+            "a known remote AE (move destination, forwarding target)");
+}

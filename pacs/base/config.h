@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Configuration: built-in defaults, then a `key = value` file, then environment variables
+ * (PACS_DIMSE_PORT for dimse.port), then `--set key=value` flags. Every key is declared once in
+ * a table in config.c with its type, default and help text; unknown keys and bad values are
+ * refused when set, so a typo fails at start-up rather than being ignored. After
+ * pacs_config_finish() the object is read-only and may be shared by all threads.
+ *
+ * Known remote applications are keys of the form `ae.TITLE = host:port`.
+ */
+#ifndef PACS_BASE_CONFIG_H
+#define PACS_BASE_CONFIG_H
+
+#include <stddef.h>
+
+#include "pacs/base/err.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct pacs_config pacs_config;
+
+/** A remote DICOM application this server may connect to (move destinations, forwarding). */
+typedef struct pacs_remote_ae {
+    char aet[17];
+    char host[256];
+    int port;
+} pacs_remote_ae;
+
+/** A new configuration holding the defaults; NULL when out of memory. */
+pacs_config *pacs_config_new(void);
+void pacs_config_free(pacs_config *cfg);
+
+/** Sets one key from its text form, validating it. */
+pacs_err pacs_config_set(pacs_config *cfg, const char *key, const char *value, pacs_errinfo *ei);
+
+/** Parses "key=value" (as given to --set) and sets it. */
+pacs_err pacs_config_set_pair(pacs_config *cfg, const char *pair, pacs_errinfo *ei);
+
+/**
+ * Loads a `key = value` file: one setting per line, `#` starts a comment, blank lines are
+ * ignored, surrounding blanks are trimmed. Errors name the file and line.
+ */
+pacs_err pacs_config_load_file(pacs_config *cfg, const char *path, pacs_errinfo *ei);
+
+/** Parses the same syntax from a string (for tests and fuzzing); `origin` names it in errors. */
+pacs_err pacs_config_load_text(pacs_config *cfg, const char *text, size_t len, const char *origin,
+                               pacs_errinfo *ei);
+
+/** Applies PACS_<KEY> environment variables for every declared key. */
+pacs_err pacs_config_load_env(pacs_config *cfg, pacs_errinfo *ei);
+
+/** Checks settings that depend on each other; call once after all sources are loaded. */
+pacs_err pacs_config_finish(pacs_config *cfg, pacs_errinfo *ei);
+
+/** Values of declared keys; asking for an undeclared key or the wrong type aborts (a bug). */
+const char *pacs_config_str(const pacs_config *cfg, const char *key);
+long pacs_config_int(const pacs_config *cfg, const char *key);
+int pacs_config_bool(const pacs_config *cfg, const char *key);
+
+/** Known remote AEs, in the order they were set. */
+size_t pacs_config_ae_count(const pacs_config *cfg);
+const pacs_remote_ae *pacs_config_ae_at(const pacs_config *cfg, size_t i);
+/** The remote AE with this title (exact match after trimming blanks), or NULL. */
+const pacs_remote_ae *pacs_config_ae_find(const pacs_config *cfg, const char *aet);
+
+/** True when `aet` may open associations: dimse.allowed_aets is empty or lists it. */
+int pacs_config_calling_aet_allowed(const pacs_config *cfg, const char *aet);
+
+/** Writes every declared key with its default and help text (for `pacsd --help-config`). */
+void pacs_config_print_help(void *file);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,787 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Part 10 framing: our deterministic meta header, reading a client's meta header, and the
+ * pixel-data walker (see part10.h for why it exists). Every read is bounds-checked against the
+ * file size; nesting is limited; nothing here allocates more than the fragment tables.
+ */
+#include "pacs/dicom/part10.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define UNDEFINED_LENGTH 0xFFFFFFFFu
+#define MAX_META_BYTES (64u * 1024u)
+#define MAX_NESTING 32
+#define MAX_FRAGMENTS (1u << 24)
+#define MAX_OFFSETS (1u << 24)
+
+int pacs_uid_valid(const char *uid)
+{
+    size_t n = strlen(uid);
+    if (n == 0 || n > PACS_UID_MAX) {
+        return 0;
+    }
+    size_t comp_len = 0;
+    char comp_first = 0;
+    for (size_t i = 0; i <= n; i++) {
+        char c = uid[i];
+        if (c == '.' || c == '\0') {
+            if (comp_len == 0 || (comp_len > 1 && comp_first == '0')) {
+                return 0;
+            }
+            comp_len = 0;
+        } else if (c >= '0' && c <= '9') {
+            if (comp_len == 0) {
+                comp_first = c;
+            }
+            comp_len++;
+        } else {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) {
+        p[i] = (uint8_t)(v >> (8 * i));
+    }
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) {
+        p[i] = (uint8_t)(v >> (8 * i));
+    }
+}
+
+static uint16_t get16(const uint8_t *p, int be)
+{
+    return be ? (uint16_t)((p[0] << 8) | p[1]) : (uint16_t)(p[0] | (p[1] << 8));
+}
+
+static uint32_t get32(const uint8_t *p, int be)
+{
+    if (be) {
+        return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+    }
+    return ((uint32_t)p[3] << 24) | ((uint32_t)p[2] << 16) | ((uint32_t)p[1] << 8) | p[0];
+}
+
+static uint64_t get64(const uint8_t *p, int be)
+{
+    uint64_t hi = get32(p + (be ? 0 : 4), be), lo = get32(p + (be ? 4 : 0), be);
+    return (hi << 32) | lo;
+}
+
+/* Appends one short-form explicit VR LE element, padding the value to even length. */
+static size_t put_short_element(uint8_t *p, uint16_t elem, const char *vr, const char *value,
+                                char pad)
+{
+    size_t n = strlen(value), padded = n + (n & 1);
+    put16(p, 0x0002);
+    put16(p + 2, elem);
+    p[4] = (uint8_t)vr[0];
+    p[5] = (uint8_t)vr[1];
+    put16(p + 6, (uint16_t)padded);
+    memcpy(p + 8, value, n);
+    if (padded != n) {
+        p[8 + n] = (uint8_t)pad;
+    }
+    return 8 + padded;
+}
+
+pacs_err pacs_meta_build(const pacs_meta *m, uint8_t *buf, size_t cap, size_t *len,
+                         pacs_errinfo *ei)
+{
+    if (!pacs_uid_valid(m->sop_class_uid) || !pacs_uid_valid(m->sop_instance_uid) ||
+        !pacs_uid_valid(m->transfer_syntax_uid)) {
+        return pacs_errf(ei, PACS_EINVAL, "invalid UID in meta header (class '%s', instance "
+                                          "'%s', transfer syntax '%s')",
+                         m->sop_class_uid, m->sop_instance_uid, m->transfer_syntax_uid);
+    }
+    if (cap < 512) {
+        return pacs_errf(ei, PACS_ETOOBIG, "meta header buffer too small");
+    }
+    memset(buf, 0, 128);
+    memcpy(buf + 128, "DICM", 4);
+    uint8_t *p = buf + 132;
+    uint8_t *group_length_value = p + 8;
+    put16(p, 0x0002);
+    put16(p + 2, 0x0000);
+    memcpy(p + 4, "UL", 2);
+    put16(p + 6, 4);
+    p += 12;
+    uint8_t *start = p;
+    put16(p, 0x0002);
+    put16(p + 2, 0x0001);
+    memcpy(p + 4, "OB\0\0", 4);
+    put32(p + 8, 2);
+    p[12] = 0x00;
+    p[13] = 0x01;
+    p += 14;
+    p += put_short_element(p, 0x0002, "UI", m->sop_class_uid, '\0');
+    p += put_short_element(p, 0x0003, "UI", m->sop_instance_uid, '\0');
+    p += put_short_element(p, 0x0010, "UI", m->transfer_syntax_uid, '\0');
+    p += put_short_element(p, 0x0012, "UI", PACS_IMPLEMENTATION_CLASS_UID, '\0');
+    p += put_short_element(p, 0x0013, "SH", PACS_IMPLEMENTATION_VERSION, ' ');
+    put32(group_length_value, (uint32_t)(p - start));
+    *len = (size_t)(p - buf);
+    return PACS_OK;
+}
+
+static int is_long_vr(const uint8_t *vr)
+{
+    static const char *const long_vrs[] = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ",
+                                           "SV", "UC", "UN", "UR", "UT", "UV"};
+    for (size_t i = 0; i < sizeof long_vrs / sizeof long_vrs[0]; i++) {
+        if (vr[0] == (uint8_t)long_vrs[i][0] && vr[1] == (uint8_t)long_vrs[i][1]) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int is_vr_letters(const uint8_t *vr)
+{
+    return vr[0] >= 'A' && vr[0] <= 'Z' && vr[1] >= 'A' && vr[1] <= 'Z';
+}
+
+static void copy_uid(char *dst, const uint8_t *src, uint32_t n)
+{
+    while (n > 0 && (src[n - 1] == '\0' || src[n - 1] == ' ')) {
+        n--;
+    }
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+pacs_err pacs_meta_read(const uint8_t *buf, size_t len, pacs_meta *m, size_t *dataset_start,
+                        pacs_errinfo *ei)
+{
+    if (len < 132) {
+        return PACS_EAGAIN;
+    }
+    if (memcmp(buf + 128, "DICM", 4) != 0) {
+        return pacs_errf(ei, PACS_EBADDATA, "not a DICOM Part 10 file (no DICM prefix)");
+    }
+    pacs_meta got;
+    memset(&got, 0, sizeof got);
+    size_t pos = 132;
+    for (;;) {
+        if (pos > MAX_META_BYTES) {
+            return pacs_errf(ei, PACS_EBADDATA, "meta header longer than %u bytes",
+                             MAX_META_BYTES);
+        }
+        if (len < pos + 8) {
+            return PACS_EAGAIN;
+        }
+        uint16_t group = get16(buf + pos, 0), elem = get16(buf + pos + 2, 0);
+        if (group != 0x0002) {
+            break;
+        }
+        uint32_t vlen;
+        size_t header;
+        if (!is_vr_letters(buf + pos + 4)) {
+            vlen = get32(buf + pos + 4, 0); /* implicit VR meta: not conformant, but seen */
+            header = 8;
+        } else if (is_long_vr(buf + pos + 4)) {
+            if (len < pos + 12) {
+                return PACS_EAGAIN;
+            }
+            vlen = get32(buf + pos + 8, 0);
+            header = 12;
+        } else {
+            vlen = get16(buf + pos + 6, 0);
+            header = 8;
+        }
+        if (vlen == UNDEFINED_LENGTH || vlen > MAX_META_BYTES) {
+            return pacs_errf(ei, PACS_EBADDATA, "meta element (0002,%04X) has a bad length",
+                             elem);
+        }
+        if (len < pos + header + vlen) {
+            return PACS_EAGAIN;
+        }
+        const uint8_t *v = buf + pos + header;
+        char *dst = NULL;
+        if (elem == 0x0002) {
+            dst = got.sop_class_uid;
+        } else if (elem == 0x0003) {
+            dst = got.sop_instance_uid;
+        } else if (elem == 0x0010) {
+            dst = got.transfer_syntax_uid;
+        }
+        if (dst) {
+            if (vlen > PACS_UID_MAX + 1) {
+                return pacs_errf(ei, PACS_EBADDATA, "meta element (0002,%04X) too long", elem);
+            }
+            copy_uid(dst, v, vlen);
+        }
+        pos += header + vlen;
+    }
+    if (got.transfer_syntax_uid[0] == '\0') {
+        return pacs_errf(ei, PACS_EBADDATA, "meta header has no Transfer Syntax UID");
+    }
+    if (got.sop_class_uid[0] == '\0' || got.sop_instance_uid[0] == '\0') {
+        return pacs_errf(ei, PACS_EBADDATA, "meta header lacks the SOP Class or Instance UID");
+    }
+    *m = got;
+    *dataset_start = pos;
+    return PACS_OK;
+}
+
+/* A read-ahead window over the file, so walking many small headers costs few syscalls. */
+typedef struct reader {
+    int fd;
+    uint64_t size;
+    uint64_t base;
+    size_t have;
+    uint8_t buf[64 * 1024];
+} reader;
+
+static int reader_get(reader *r, uint64_t off, void *dst, size_t n)
+{
+    if (off > r->size || n > r->size - off) {
+        return -1;
+    }
+    if (off < r->base || off + n > r->base + r->have) {
+        size_t want = sizeof r->buf;
+        if (r->size - off < want) {
+            want = (size_t)(r->size - off);
+        }
+        size_t got = 0;
+        while (got < want) {
+            ssize_t k = pread(r->fd, r->buf + got, want - got, (off_t)(off + got));
+            if (k < 0 && errno == EINTR) {
+                continue;
+            }
+            if (k <= 0) {
+                return -1;
+            }
+            got += (size_t)k;
+        }
+        r->base = off;
+        r->have = got;
+        if (n > got) {
+            return -1;
+        }
+    }
+    memcpy(dst, r->buf + (off - r->base), n);
+    return 0;
+}
+
+typedef struct enc {
+    int explicit_vr;
+    int be;
+} enc;
+
+typedef struct header {
+    uint16_t group, elem;
+    uint8_t vr[2];
+    uint32_t length;
+    uint64_t value; /* offset of the value */
+} header;
+
+static int read_header(reader *r, uint64_t pos, enc e, header *h)
+{
+    uint8_t b[12];
+    if (reader_get(r, pos, b, 8) != 0) {
+        return -1;
+    }
+    h->group = get16(b, e.be);
+    h->elem = get16(b + 2, e.be);
+    h->vr[0] = h->vr[1] = 0;
+    if (h->group == 0xFFFE || !e.explicit_vr) {
+        h->length = get32(b + 4, e.be);
+        h->value = pos + 8;
+        return 0;
+    }
+    h->vr[0] = b[4];
+    h->vr[1] = b[5];
+    if (!is_vr_letters(h->vr)) {
+        return -1;
+    }
+    if (is_long_vr(h->vr)) {
+        if (reader_get(r, pos + 8, b + 8, 4) != 0) {
+            return -1;
+        }
+        h->length = get32(b + 8, e.be);
+        h->value = pos + 12;
+    } else {
+        h->length = get16(b + 6, e.be);
+        h->value = pos + 8;
+    }
+    return 0;
+}
+
+static int skip_elements(reader *r, uint64_t *pos, enc e, int depth, int in_item);
+
+/* Skips an undefined-length sequence (or nested pixel item sequence) whose first item starts
+ * at *pos; on return *pos is just past its Sequence Delimitation Item. */
+static int skip_sequence(reader *r, uint64_t *pos, enc e, int depth)
+{
+    if (depth > MAX_NESTING) {
+        return -1;
+    }
+    for (;;) {
+        header h;
+        if (read_header(r, *pos, (enc){0, e.be}, &h) != 0 || h.group != 0xFFFE) {
+            return -1;
+        }
+        if (h.elem == 0xE0DD) {
+            *pos = h.value;
+            return 0;
+        }
+        if (h.elem != 0xE000) {
+            return -1;
+        }
+        if (h.length == UNDEFINED_LENGTH) {
+            *pos = h.value;
+            if (skip_elements(r, pos, e, depth + 1, 1) != 0) {
+                return -1;
+            }
+        } else {
+            if (h.value + h.length > r->size) {
+                return -1;
+            }
+            *pos = h.value + h.length;
+        }
+    }
+}
+
+/* Skips the elements of an undefined-length item up to and including its Item Delimitation. */
+static int skip_elements(reader *r, uint64_t *pos, enc e, int depth, int in_item)
+{
+    if (depth > MAX_NESTING) {
+        return -1;
+    }
+    for (;;) {
+        header h;
+        if (read_header(r, *pos, e, &h) != 0) {
+            return -1;
+        }
+        if (h.group == 0xFFFE) {
+            if (in_item && h.elem == 0xE00D) {
+                *pos = h.value;
+                return 0;
+            }
+            return -1;
+        }
+        if (h.length == UNDEFINED_LENGTH) {
+            enc inner = e;
+            if (e.explicit_vr && h.vr[0] == 'U' && h.vr[1] == 'N') {
+                inner = (enc){0, 0}; /* PS3.5 6.2.2: UN content is implicit VR little endian */
+            }
+            *pos = h.value;
+            if (skip_sequence(r, pos, inner, depth + 1) != 0) {
+                return -1;
+            }
+        } else {
+            if (h.value + h.length > r->size) {
+                return -1;
+            }
+            *pos = h.value + h.length;
+        }
+    }
+}
+
+static int read_offsets(reader *r, const header *h, int be, size_t width, uint64_t **out,
+                        uint32_t *n)
+{
+    if (h->length == 0 || h->length % width != 0 || h->length / width > MAX_OFFSETS) {
+        return h->length == 0 ? 0 : -1;
+    }
+    uint32_t count = (uint32_t)(h->length / width);
+    uint64_t *v = malloc(count * sizeof *v);
+    if (!v) {
+        return -1;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        uint8_t b[8];
+        if (reader_get(r, h->value + (uint64_t)i * width, b, width) != 0) {
+            free(v);
+            return -1;
+        }
+        v[i] = width == 8 ? get64(b, be) : get32(b, be);
+    }
+    free(*out);
+    *out = v;
+    *n = count;
+    return 0;
+}
+
+static int scan_fragments(reader *r, uint64_t pos, int be, pacs_pixel_layout *pl)
+{
+    size_t cap = 0;
+    int first = 1;
+    for (;;) {
+        header h;
+        if (read_header(r, pos, (enc){0, be}, &h) != 0 || h.group != 0xFFFE) {
+            return -1;
+        }
+        if (h.elem == 0xE0DD) {
+            return 0;
+        }
+        if (h.elem != 0xE000 || h.length == UNDEFINED_LENGTH || h.value + h.length > r->size) {
+            return -1;
+        }
+        if (first) {
+            /* The Basic Offset Table; an Extended Offset Table, read earlier, wins. */
+            if (pl->n_offsets == 0 && read_offsets(r, &h, be, 4, &pl->offsets, &pl->n_offsets)) {
+                return -1;
+            }
+            first = 0;
+        } else {
+            if (pl->n_fragments == MAX_FRAGMENTS) {
+                return -1;
+            }
+            if (pl->n_fragments == cap) {
+                cap = cap ? cap * 2 : 16;
+                pacs_fragment *grown = realloc(pl->fragments, cap * sizeof *grown);
+                if (!grown) {
+                    return -1;
+                }
+                pl->fragments = grown;
+            }
+            pacs_fragment *f = &pl->fragments[pl->n_fragments++];
+            f->offset = h.value;
+            f->length = h.length;
+            memset(f->head, 0, sizeof f->head);
+            if (h.length >= 4 && reader_get(r, h.value, f->head, 4) != 0) {
+                return -1;
+            }
+        }
+        pos = h.value + h.length;
+    }
+}
+
+pacs_err pacs_pixel_layout_scan(int fd, uint64_t dataset_start, const char *ts_uid,
+                                pacs_pixel_layout *out, pacs_errinfo *ei)
+{
+    memset(out, 0, sizeof *out);
+    if (strcmp(ts_uid, PACS_TS_DEFLATED_LE) == 0) {
+        out->kind = PACS_PIXELS_OPAQUE;
+        return PACS_OK;
+    }
+    enc e = {1, 0};
+    if (strcmp(ts_uid, PACS_TS_IMPLICIT_LE) == 0) {
+        e.explicit_vr = 0;
+    } else if (strcmp(ts_uid, PACS_TS_EXPLICIT_BE) == 0) {
+        e.be = 1;
+    }
+    out->bigendian = e.be;
+    off_t size = lseek(fd, 0, SEEK_END);
+    if (size < 0) {
+        return pacs_errf(ei, PACS_EIO, "cannot size object: %s", strerror(errno));
+    }
+    reader *r = malloc(sizeof *r);
+    if (!r) {
+        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+    r->fd = fd;
+    r->size = (uint64_t)size;
+    r->base = 0;
+    r->have = 0;
+    pacs_err err = PACS_OK;
+    uint64_t pos = dataset_start;
+    uint64_t *eot_lengths = NULL;
+    uint32_t n_eot_lengths = 0;
+    while (pos < r->size) {
+        header h;
+        if (read_header(r, pos, e, &h) != 0 || h.group == 0xFFFE) {
+            err = pacs_errf(ei, PACS_EBADDATA, "unreadable element at offset %llu",
+                            (unsigned long long)pos);
+            goto fail;
+        }
+        uint32_t tag = ((uint32_t)h.group << 16) | h.elem;
+        if (tag == 0x7FE00001u && h.length != UNDEFINED_LENGTH) {
+            if (read_offsets(r, &h, e.be, 8, &out->offsets, &out->n_offsets) != 0) {
+                err = pacs_errf(ei, PACS_EBADDATA, "bad Extended Offset Table");
+                goto fail;
+            }
+        } else if (tag == 0x7FE00002u && h.length != UNDEFINED_LENGTH) {
+            if (read_offsets(r, &h, e.be, 8, &eot_lengths, &n_eot_lengths) != 0) {
+                err = pacs_errf(ei, PACS_EBADDATA, "bad Extended Offset Table Lengths");
+                goto fail;
+            }
+        } else if (tag == 0x7FE00010u) {
+            if (h.length == UNDEFINED_LENGTH) {
+                out->kind = PACS_PIXELS_ENCAPSULATED;
+                if (scan_fragments(r, h.value, e.be, out) != 0) {
+                    err = pacs_errf(ei, PACS_EBADDATA, "malformed encapsulated pixel data");
+                    goto fail;
+                }
+            } else {
+                if (h.value + h.length > r->size) {
+                    err = pacs_errf(ei, PACS_EBADDATA, "pixel data runs past the end");
+                    goto fail;
+                }
+                out->kind = PACS_PIXELS_NATIVE;
+                out->offset = h.value;
+                out->length = h.length;
+            }
+            break; /* nothing after Pixel Data matters here */
+        }
+        if (h.length == UNDEFINED_LENGTH) {
+            enc inner = e;
+            if (e.explicit_vr && h.vr[0] == 'U' && h.vr[1] == 'N') {
+                inner = (enc){0, 0};
+            }
+            pos = h.value;
+            if (skip_sequence(r, &pos, inner, 1) != 0) {
+                err = pacs_errf(ei, PACS_EBADDATA, "malformed sequence (%04X,%04X)", h.group,
+                                h.elem);
+                goto fail;
+            }
+        } else {
+            if (h.value + h.length > r->size) {
+                err = pacs_errf(ei, PACS_EBADDATA, "element (%04X,%04X) runs past the end",
+                                h.group, h.elem);
+                goto fail;
+            }
+            pos = h.value + h.length;
+        }
+    }
+    free(eot_lengths);
+    free(r);
+    return PACS_OK;
+fail:
+    free(eot_lengths);
+    free(r);
+    pacs_pixel_layout_clear(out);
+    return err;
+}
+
+static int is_frame_start(const uint8_t *h)
+{
+    static const uint8_t soi[] = {0xFF, 0xD8, 0xFF}, soc[] = {0xFF, 0x4F, 0xFF, 0x51},
+                         jp2[] = {0x00, 0x00, 0x00, 0x0C};
+    return memcmp(h, soi, 3) == 0 || memcmp(h, soc, 4) == 0 || memcmp(h, jp2, 4) == 0;
+}
+
+/* Maps table offsets (relative to the first fragment's item) to fragment indexes. */
+static int map_by_offsets(pacs_pixel_layout *pl, uint32_t *first)
+{
+    if (pl->n_offsets != pl->n_frames || pl->n_fragments == 0) {
+        return -1;
+    }
+    uint64_t base = pl->fragments[0].offset;
+    uint32_t j = 0;
+    for (uint32_t i = 0; i < pl->n_frames; i++) {
+        while (j < pl->n_fragments && pl->fragments[j].offset - base < pl->offsets[i]) {
+            j++;
+        }
+        if (j == pl->n_fragments || pl->fragments[j].offset - base != pl->offsets[i] ||
+            (i > 0 && first[i - 1] >= j)) {
+            return -1;
+        }
+        first[i] = j;
+    }
+    return 0;
+}
+
+pacs_err pacs_pixel_layout_map_frames(pacs_pixel_layout *pl, uint32_t n_frames,
+                                      uint64_t frame_size, pacs_errinfo *ei)
+{
+    if (n_frames == 0) {
+        n_frames = 1;
+    }
+    pl->n_frames = n_frames;
+    if (pl->kind == PACS_PIXELS_NATIVE) {
+        if (frame_size == 0 && n_frames == 1) {
+            frame_size = pl->length;
+        }
+        if (frame_size == 0 || frame_size > UINT32_MAX || frame_size > pl->length / n_frames) {
+            pl->kind = PACS_PIXELS_OPAQUE;
+            return PACS_OK;
+        }
+        pl->frame_size = frame_size;
+        return PACS_OK;
+    }
+    if (pl->kind != PACS_PIXELS_ENCAPSULATED) {
+        return PACS_OK;
+    }
+    uint32_t *first = calloc((size_t)n_frames + 1, sizeof *first);
+    if (!first) {
+        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+    int mapped = 0;
+    if (pl->n_fragments > 0) {
+        if (map_by_offsets(pl, first) == 0) {
+            mapped = 1;
+        } else if (n_frames == 1) {
+            first[0] = 0;
+            mapped = 1;
+        } else if (pl->n_fragments == n_frames) {
+            for (uint32_t i = 0; i < n_frames; i++) {
+                first[i] = i;
+            }
+            mapped = 1;
+        } else if (is_frame_start(pl->fragments[0].head)) {
+            uint32_t k = 0;
+            for (uint32_t j = 0; j < pl->n_fragments; j++) {
+                if (is_frame_start(pl->fragments[j].head)) {
+                    if (k == n_frames) {
+                        k = n_frames + 1;
+                        break;
+                    }
+                    first[k++] = j;
+                }
+            }
+            mapped = k == n_frames;
+        }
+    }
+    if (!mapped) {
+        free(first);
+        pl->kind = PACS_PIXELS_OPAQUE;
+        return PACS_OK;
+    }
+    first[n_frames] = pl->n_fragments;
+    free(pl->frame_first);
+    pl->frame_first = first;
+    return PACS_OK;
+}
+
+void pacs_pixel_layout_clear(pacs_pixel_layout *pl)
+{
+    if (!pl) {
+        return;
+    }
+    free(pl->fragments);
+    free(pl->frame_first);
+    free(pl->offsets);
+    memset(pl, 0, sizeof *pl);
+}
+
+#define BLOB_HEADER 12
+
+pacs_err pacs_pixel_layout_encode(const pacs_pixel_layout *pl, uint8_t **blob, size_t *len,
+                                  pacs_errinfo *ei)
+{
+    size_t n = BLOB_HEADER;
+    if (pl->kind == PACS_PIXELS_NATIVE) {
+        n += 24;
+    } else if (pl->kind == PACS_PIXELS_ENCAPSULATED) {
+        n += 4 + (size_t)pl->n_fragments * 12 + ((size_t)pl->n_frames + 1) * 4;
+    }
+    uint8_t *b = malloc(n);
+    if (!b) {
+        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+    b[0] = 'P';
+    b[1] = 'L';
+    b[2] = 1;
+    b[3] = (uint8_t)pl->kind;
+    b[4] = (uint8_t)(pl->bigendian != 0);
+    b[5] = b[6] = b[7] = 0;
+    put32(b + 8, pl->n_frames);
+    uint8_t *p = b + BLOB_HEADER;
+    if (pl->kind == PACS_PIXELS_NATIVE) {
+        put64(p, pl->offset);
+        put64(p + 8, pl->length);
+        put64(p + 16, pl->frame_size);
+    } else if (pl->kind == PACS_PIXELS_ENCAPSULATED) {
+        put32(p, pl->n_fragments);
+        p += 4;
+        for (uint32_t i = 0; i < pl->n_fragments; i++, p += 12) {
+            put64(p, pl->fragments[i].offset);
+            put32(p + 8, pl->fragments[i].length);
+        }
+        for (uint32_t i = 0; i <= pl->n_frames; i++, p += 4) {
+            put32(p, pl->frame_first[i]);
+        }
+    }
+    *blob = b;
+    *len = n;
+    return PACS_OK;
+}
+
+pacs_err pacs_pixel_layout_decode(const uint8_t *b, size_t len, pacs_pixel_layout *out,
+                                  pacs_errinfo *ei)
+{
+    memset(out, 0, sizeof *out);
+    if (len < BLOB_HEADER || b[0] != 'P' || b[1] != 'L' || b[2] != 1 || b[3] > 3) {
+        return pacs_errf(ei, PACS_ECORRUPT, "bad pixel layout record");
+    }
+    out->kind = (pacs_pixel_kind)b[3];
+    out->bigendian = b[4];
+    out->n_frames = get32(b + 8, 0);
+    const uint8_t *p = b + BLOB_HEADER;
+    size_t rest = len - BLOB_HEADER;
+    if (out->kind == PACS_PIXELS_NATIVE) {
+        if (rest != 24) {
+            return pacs_errf(ei, PACS_ECORRUPT, "bad native pixel layout record");
+        }
+        out->offset = get64(p, 0);
+        out->length = get64(p + 8, 0);
+        out->frame_size = get64(p + 16, 0);
+    } else if (out->kind == PACS_PIXELS_ENCAPSULATED) {
+        if (rest < 4) {
+            return pacs_errf(ei, PACS_ECORRUPT, "bad encapsulated pixel layout record");
+        }
+        uint32_t nf = get32(p, 0);
+        if (nf > MAX_FRAGMENTS || out->n_frames > MAX_FRAGMENTS ||
+            rest != 4 + (size_t)nf * 12 + ((size_t)out->n_frames + 1) * 4) {
+            return pacs_errf(ei, PACS_ECORRUPT, "bad encapsulated pixel layout record");
+        }
+        p += 4;
+        out->n_fragments = nf;
+        out->fragments = calloc(nf ? nf : 1, sizeof *out->fragments);
+        out->frame_first = calloc((size_t)out->n_frames + 1, sizeof *out->frame_first);
+        if (!out->fragments || !out->frame_first) {
+            pacs_pixel_layout_clear(out);
+            return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+        }
+        for (uint32_t i = 0; i < nf; i++, p += 12) {
+            out->fragments[i].offset = get64(p, 0);
+            out->fragments[i].length = get32(p + 8, 0);
+        }
+        for (uint32_t i = 0; i <= out->n_frames; i++, p += 4) {
+            out->frame_first[i] = get32(p, 0);
+            if (out->frame_first[i] > nf || (i > 0 && out->frame_first[i] < out->frame_first[i - 1])) {
+                pacs_pixel_layout_clear(out);
+                return pacs_errf(ei, PACS_ECORRUPT, "bad frame table in pixel layout record");
+            }
+        }
+    }
+    return PACS_OK;
+}
+
+pacs_err pacs_pixel_layout_frame(const pacs_pixel_layout *pl, uint32_t index,
+                                 pacs_fragment *ranges, size_t cap, size_t *n, pacs_errinfo *ei)
+{
+    if (pl->kind != PACS_PIXELS_NATIVE && pl->kind != PACS_PIXELS_ENCAPSULATED) {
+        return pacs_errf(ei, PACS_EUNSUPPORTED, "frames of this object are not addressable");
+    }
+    if (index >= pl->n_frames) {
+        return pacs_errf(ei, PACS_ENOTFOUND, "frame %u out of range (the object has %u)",
+                         index + 1, pl->n_frames);
+    }
+    if (pl->kind == PACS_PIXELS_NATIVE) {
+        if (cap < 1) {
+            return pacs_errf(ei, PACS_ETOOBIG, "no room for frame ranges");
+        }
+        ranges[0].offset = pl->offset + (uint64_t)index * pl->frame_size;
+        ranges[0].length = (uint32_t)pl->frame_size;
+        *n = 1;
+        return PACS_OK;
+    }
+    uint32_t a = pl->frame_first[index], b = pl->frame_first[index + 1];
+    if (b - a > cap) {
+        return pacs_errf(ei, PACS_ETOOBIG, "frame %u has %u fragments", index + 1, b - a);
+    }
+    for (uint32_t j = a; j < b; j++) {
+        ranges[j - a] = pl->fragments[j];
+    }
+    *n = b - a;
+    return PACS_OK;
+}

@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: MIT
+/*
+ * pacsd: the archive daemon. Reads its configuration, opens the archive, starts the DIMSE
+ * server, writes the ready file, then waits for signals: SIGTERM or SIGINT stop it cleanly.
+ * Signals are blocked in every thread and taken here with sigwait, so no handler runs in an
+ * arbitrary thread.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pacs/base/config.h"
+#include "pacs/base/log.h"
+#include "pacs/dicom/dcm.h"
+#include "pacs/dimse/dimse.h"
+#include "storage/archive.h"
+
+#define PACSD_VERSION "0.1.0"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: pacsd [--data DIR] [--config FILE] [--set KEY=VALUE]... "
+               "[--ready-file FILE]\n"
+               "       pacsd --help-config | --version\n\n"
+               "Settings are applied in this order: built-in defaults, the --config file,\n"
+               "PACS_* environment variables (dimse.port is PACS_DIMSE_PORT), then --data and\n"
+               "--set in the order given. See `pacsd --help-config` for every setting.\n");
+}
+
+/* Writes KEY=VALUE lines to `path` atomically (temporary file, then rename). */
+static int write_ready(const char *path, int dimse_port)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        return -1;
+    }
+    fprintf(f, "DIMSE_PORT=%d\nPID=%ld\n", dimse_port, (long)getpid());
+    if (fclose(f) != 0) {
+        return -1;
+    }
+    return rename(tmp, path);
+}
+
+int main(int argc, char **argv)
+{
+    pacs_config *cfg = pacs_config_new();
+    if (!cfg) {
+        fprintf(stderr, "pacsd: out of memory\n");
+        return 1;
+    }
+    pacs_errinfo ei;
+    const char *config_file = NULL, *ready_file = NULL;
+    /* The config file comes first whatever its place on the command line. */
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            config_file = argv[++i];
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--help-config") == 0) {
+            pacs_config_print_help(stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("pacsd %s\n", PACSD_VERSION);
+            return 0;
+        }
+    }
+    if (config_file && pacs_config_load_file(cfg, config_file, &ei) != PACS_OK) {
+        fprintf(stderr, "pacsd: %s\n", ei.msg);
+        return 2;
+    }
+    if (pacs_config_load_env(cfg, &ei) != PACS_OK) {
+        fprintf(stderr, "pacsd: %s\n", ei.msg);
+        return 2;
+    }
+    for (int i = 1; i < argc; i++) {
+        pacs_err err = PACS_OK;
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            i++;
+        } else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) {
+            err = pacs_config_set(cfg, "data", argv[++i], &ei);
+        } else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc) {
+            err = pacs_config_set_pair(cfg, argv[++i], &ei);
+        } else if (strcmp(argv[i], "--ready-file") == 0 && i + 1 < argc) {
+            ready_file = argv[++i];
+        } else {
+            fprintf(stderr, "pacsd: unknown argument '%s'\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+        if (err != PACS_OK) {
+            fprintf(stderr, "pacsd: %s\n", ei.msg);
+            return 2;
+        }
+    }
+    if (pacs_config_finish(cfg, &ei) != PACS_OK) {
+        fprintf(stderr, "pacsd: %s\n", ei.msg);
+        return 2;
+    }
+    pacs_log_set_level((pacs_log_level)pacs_log_level_parse(pacs_config_str(cfg, "log.level")));
+
+    /* Block the signals we wait for before any thread exists, so all threads inherit it. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (pacs_dcm_init(&ei) != PACS_OK) {
+        pacs_log(PACS_LOG_ERROR, "pacsd", "%s", ei.msg);
+        return 1;
+    }
+    pacs_archive *archive = NULL;
+    if (pacs_archive_open(cfg, &archive, &ei) != PACS_OK) {
+        pacs_log(PACS_LOG_ERROR, "pacsd", "cannot open the archive in %s: %s",
+                 pacs_config_str(cfg, "data"), ei.msg);
+        return 1;
+    }
+    pacs_dimse_server *dimse = NULL;
+    int dimse_port = 0;
+    if (pacs_dimse_start(cfg, archive, &dimse, &dimse_port, &ei) != PACS_OK) {
+        pacs_log(PACS_LOG_ERROR, "pacsd", "cannot start DICOM: %s", ei.msg);
+        pacs_archive_close(archive);
+        return 1;
+    }
+    pacs_log(PACS_LOG_INFO, "pacsd", "pacsd %s ready: DICOM %s:%d AET=%s, data=%s", PACSD_VERSION,
+             pacs_config_str(cfg, "dimse.bind"), dimse_port, pacs_config_str(cfg, "dimse.aet"),
+             pacs_config_str(cfg, "data"));
+    if (ready_file && write_ready(ready_file, dimse_port) != 0) {
+        pacs_log(PACS_LOG_ERROR, "pacsd", "cannot write ready file %s: %s", ready_file,
+                 strerror(errno));
+    }
+
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&sigs, &sig) != 0) {
+            continue;
+        }
+        if (sig == SIGHUP) {
+            pacs_log(PACS_LOG_INFO, "pacsd", "SIGHUP: nothing to reload yet");
+            continue;
+        }
+        pacs_log(PACS_LOG_INFO, "pacsd", "%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        break;
+    }
+    pacs_dimse_stop(dimse, 10);
+    pacs_archive_close(archive);
+    if (ready_file) {
+        unlink(ready_file);
+    }
+    pacs_config_free(cfg);
+    pacs_log(PACS_LOG_INFO, "pacsd", "stopped");
+    return 0;
+}

@@ -1,0 +1,709 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The archive (archive.h): ingest, query and retrieve over the object store and the index.
+ * Keys of objects being ingested are kept in an in-flight set, so that sweeping a replaced or
+ * deleted object never removes a file that a concurrent ingest of identical bytes is about to
+ * reference.
+ */
+#include "storage/archive.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pacs/base/log.h"
+#include "pacs/dicom/dcm.h"
+#include "storage/objstore.h"
+
+#define META_HEAD_MAX (64u * 1024u + 256u)
+
+struct pacs_archive {
+    char *data_dir;
+    pacs_objstore *store;
+    pacs_index *index;
+    uint64_t max_object;
+    pthread_mutex_t inflight_mu;
+    char (*inflight)[PACS_OBJECT_KEY_LEN + 1];
+    size_t n_inflight, cap_inflight;
+    pacs_stored_hook hook;
+    void *hook_ctx;
+};
+
+struct pacs_ingest {
+    pacs_archive *a;
+    pacs_objwriter *w;
+    char source_aet[17];
+    int part10;          /* reading a client's Part 10 stream */
+    uint8_t *head;       /* its first bytes, until the meta header is read */
+    size_t head_len;
+    pacs_err sticky;     /* first write error */
+    pacs_errinfo sticky_ei;
+};
+
+static pacs_err make_dir(const char *path, pacs_errinfo *ei)
+{
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+        return pacs_errf(ei, pacs_err_from_errno(errno), "mkdir %s: %s", path, strerror(errno));
+    }
+    return PACS_OK;
+}
+
+static void index_location(const pacs_config *cfg, char *buf, size_t cap)
+{
+    const char *loc = pacs_config_str(cfg, "index");
+    if (loc[0]) {
+        snprintf(buf, cap, "%s", loc);
+    } else {
+        snprintf(buf, cap, "%s/index.sqlite", pacs_config_str(cfg, "data"));
+    }
+}
+
+static void inflight_add(pacs_archive *a, const char *key)
+{
+    pthread_mutex_lock(&a->inflight_mu);
+    if (a->n_inflight == a->cap_inflight) {
+        size_t cap = a->cap_inflight ? a->cap_inflight * 2 : 64;
+        void *g = realloc(a->inflight, cap * sizeof *a->inflight);
+        if (g) {
+            a->inflight = g;
+            a->cap_inflight = cap;
+        }
+    }
+    if (a->n_inflight < a->cap_inflight) {
+        memcpy(a->inflight[a->n_inflight++], key, PACS_OBJECT_KEY_LEN + 1);
+    }
+    pthread_mutex_unlock(&a->inflight_mu);
+}
+
+static void inflight_remove(pacs_archive *a, const char *key)
+{
+    pthread_mutex_lock(&a->inflight_mu);
+    for (size_t i = 0; i < a->n_inflight; i++) {
+        if (strcmp(a->inflight[i], key) == 0) {
+            memcpy(a->inflight[i], a->inflight[--a->n_inflight], PACS_OBJECT_KEY_LEN + 1);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&a->inflight_mu);
+}
+
+/* Deletes an object nothing refers to and nothing is about to; forgets its sweep record. */
+static void sweep_object(pacs_archive *a, const char *key)
+{
+    pacs_errinfo ei;
+    int referenced = 1, busy = 0;
+    pthread_mutex_lock(&a->inflight_mu);
+    for (size_t i = 0; i < a->n_inflight && !busy; i++) {
+        busy = strcmp(a->inflight[i], key) == 0;
+    }
+    if (!busy && pacs_index_object_referenced(a->index, key, &referenced, &ei) == PACS_OK &&
+        !referenced) {
+        if (pacs_objstore_remove(a->store, key, &ei) != PACS_OK) {
+            pacs_log(PACS_LOG_WARN, "archive", "sweep object=%s failed: %s", key, ei.msg);
+            busy = 1;
+        }
+    }
+    pthread_mutex_unlock(&a->inflight_mu);
+    if (!busy) {
+        pacs_index_sweep_done(a->index, key, NULL);
+    }
+}
+
+static int sweep_cb(void *ctx, const char *object, uint64_t size, const char *sop)
+{
+    (void)size;
+    (void)sop;
+    sweep_object(ctx, object);
+    return 0;
+}
+
+/* Objects whose removal was recorded but may not have happened (a crash in between). WAL lets
+ * the sweep records be deleted while they are being read. */
+static void sweep_pending(pacs_archive *a)
+{
+    pacs_errinfo ei;
+    if (pacs_index_sweep_pending(a->index, sweep_cb, a, &ei) != PACS_OK) {
+        pacs_log(PACS_LOG_WARN, "archive", "sweep failed: %s", ei.msg);
+    }
+}
+
+pacs_err pacs_archive_open(const pacs_config *cfg, pacs_archive **out, pacs_errinfo *ei)
+{
+    const char *data = pacs_config_str(cfg, "data");
+    char objects[4096], tmp[4096], loc[4096];
+    pacs_err err = make_dir(data, ei);
+    if (err != PACS_OK) {
+        return err;
+    }
+    snprintf(objects, sizeof objects, "%s/objects", data);
+    snprintf(tmp, sizeof tmp, "%s/tmp", data);
+    index_location(cfg, loc, sizeof loc);
+    pacs_archive *a = calloc(1, sizeof *a);
+    if (!a || !(a->data_dir = strdup(data))) {
+        free(a);
+        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+    pthread_mutex_init(&a->inflight_mu, NULL);
+    a->max_object = (uint64_t)pacs_config_int(cfg, "ingest.max_object_mb") << 20;
+    err = pacs_objstore_open(objects, tmp, &a->store, ei);
+    if (err == PACS_OK) {
+        pacs_objstore_clean_tmp(a->store);
+        err = pacs_index_open(loc, &a->index, ei);
+    }
+    if (err != PACS_OK) {
+        pacs_archive_close(a);
+        return err;
+    }
+    sweep_pending(a);
+    *out = a;
+    return PACS_OK;
+}
+
+void pacs_archive_close(pacs_archive *a)
+{
+    if (!a) {
+        return;
+    }
+    pacs_index_close(a->index);
+    pacs_objstore_close(a->store);
+    pthread_mutex_destroy(&a->inflight_mu);
+    free(a->inflight);
+    free(a->data_dir);
+    free(a);
+}
+
+const char *pacs_archive_data_dir(const pacs_archive *a)
+{
+    return a->data_dir;
+}
+
+void pacs_archive_set_stored_hook(pacs_archive *a, pacs_stored_hook hook, void *ctx)
+{
+    a->hook = hook;
+    a->hook_ctx = ctx;
+}
+
+static pacs_err start_object(pacs_ingest *in, const pacs_meta *m, pacs_errinfo *ei)
+{
+    if (!pacs_dcm_ts_known(m->transfer_syntax_uid)) {
+        return pacs_errf(ei, PACS_EUNSUPPORTED, "unknown transfer syntax %s",
+                         m->transfer_syntax_uid);
+    }
+    uint8_t meta[512];
+    size_t meta_len = 0;
+    pacs_err err = pacs_meta_build(m, meta, sizeof meta, &meta_len, ei);
+    if (err != PACS_OK) {
+        return err == PACS_EINVAL ? pacs_errf(ei, PACS_EBADDATA, "%s", ei ? ei->msg : "bad UID")
+                                  : err;
+    }
+    err = pacs_objstore_begin(in->a->store, in->a->max_object, &in->w, ei);
+    if (err == PACS_OK) {
+        err = pacs_objwriter_write(in->w, meta, meta_len, ei);
+    }
+    return err;
+}
+
+pacs_err pacs_archive_ingest_begin(pacs_archive *a, const pacs_meta *m, const char *source_aet,
+                                   pacs_ingest **out, pacs_errinfo *ei)
+{
+    pacs_ingest *in = calloc(1, sizeof *in);
+    if (!in) {
+        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+    in->a = a;
+    snprintf(in->source_aet, sizeof in->source_aet, "%s", source_aet ? source_aet : "");
+    if (m) {
+        pacs_err err = start_object(in, m, ei);
+        if (err != PACS_OK) {
+            pacs_ingest_abort(in);
+            return err;
+        }
+    } else {
+        in->part10 = 1;
+        in->head = malloc(META_HEAD_MAX);
+        if (!in->head) {
+            pacs_ingest_abort(in);
+            return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+        }
+    }
+    *out = in;
+    return PACS_OK;
+}
+
+/* Part 10 stream: gather bytes until the client's meta header is read, then start our object
+ * with our meta header and the dataset bytes that followed theirs. */
+static pacs_err feed_head(pacs_ingest *in, const uint8_t *data, size_t len, pacs_errinfo *ei)
+{
+    size_t take = META_HEAD_MAX - in->head_len < len ? META_HEAD_MAX - in->head_len : len;
+    memcpy(in->head + in->head_len, data, take);
+    in->head_len += take;
+    pacs_meta m;
+    size_t ds_start = 0;
+    pacs_err err = pacs_meta_read(in->head, in->head_len, &m, &ds_start, ei);
+    if (err == PACS_EAGAIN) {
+        if (in->head_len == META_HEAD_MAX) {
+            return pacs_errf(ei, PACS_EBADDATA, "meta header too long");
+        }
+        return PACS_OK;
+    }
+    if (err != PACS_OK) {
+        return err;
+    }
+    err = start_object(in, &m, ei);
+    if (err == PACS_OK) {
+        err = pacs_objwriter_write(in->w, in->head + ds_start, in->head_len - ds_start, ei);
+    }
+    if (err == PACS_OK && take < len) {
+        err = pacs_objwriter_write(in->w, data + take, len - take, ei);
+    }
+    free(in->head);
+    in->head = NULL;
+    return err;
+}
+
+pacs_err pacs_ingest_write(pacs_ingest *in, const void *data, size_t len, pacs_errinfo *ei)
+{
+    if (in->sticky != PACS_OK) {
+        if (ei) {
+            *ei = in->sticky_ei;
+        }
+        return in->sticky;
+    }
+    pacs_err err;
+    if (in->head) {
+        err = feed_head(in, data, len, &in->sticky_ei);
+    } else {
+        err = pacs_objwriter_write(in->w, data, len, &in->sticky_ei);
+    }
+    if (err != PACS_OK) {
+        in->sticky = err;
+        in->sticky_ei.code = err;
+        if (ei) {
+            *ei = in->sticky_ei;
+        }
+    }
+    return err;
+}
+
+void pacs_ingest_abort(pacs_ingest *in)
+{
+    if (!in) {
+        return;
+    }
+    pacs_objwriter_abort(in->w);
+    free(in->head);
+    free(in);
+}
+
+/* Parses the object at `path` and builds its index entry; `parsed` must be cleared after. */
+static pacs_err parse_for_index(const char *path, const char *key, uint64_t size,
+                                const char *source, pacs_dcm_parsed *parsed,
+                                pacs_index_entry *e, uint8_t **layout, pacs_errinfo *ei)
+{
+    pacs_err err = pacs_dcm_parse_file(path, parsed, ei);
+    if (err != PACS_OK) {
+        return err;
+    }
+    memset(e, 0, sizeof *e);
+    *layout = NULL;
+    if (parsed->pixels.kind != PACS_PIXELS_NONE) {
+        err = pacs_pixel_layout_encode(&parsed->pixels, layout, &e->pixel_layout_len, ei);
+        if (err != PACS_OK) {
+            pacs_dcm_parsed_clear(parsed);
+            return err;
+        }
+        e->pixel_layout = *layout;
+    }
+    e->json = parsed->json;
+    e->study_uid = parsed->study_uid;
+    e->series_uid = parsed->series_uid;
+    e->sop_uid = parsed->meta.sop_instance_uid;
+    e->sop_class_uid = parsed->meta.sop_class_uid;
+    e->ts_uid = parsed->meta.transfer_syntax_uid;
+    snprintf(e->object, sizeof e->object, "%s", key);
+    e->object_size = size;
+    e->n_frames = parsed->n_frames;
+    e->source_aet = source;
+    return PACS_OK;
+}
+
+pacs_err pacs_ingest_finish(pacs_ingest *in, pacs_ingest_result *res, pacs_errinfo *ei)
+{
+    pacs_archive *a = in->a;
+    pacs_dcm_parsed parsed;
+    memset(&parsed, 0, sizeof parsed);
+    uint8_t *layout = NULL;
+    char key[PACS_OBJECT_KEY_LEN + 1] = "";
+    int committed = 0;
+    pacs_err err = in->sticky;
+    if (err != PACS_OK) {
+        if (ei) {
+            *ei = in->sticky_ei;
+        }
+        goto done;
+    }
+    if (in->head || !in->w) {
+        err = pacs_errf(ei, PACS_EBADDATA, "the data ended inside the meta header");
+        goto done;
+    }
+    err = pacs_objwriter_key(in->w, key, ei);
+    if (err != PACS_OK) {
+        goto done;
+    }
+    pacs_index_entry e;
+    err = parse_for_index(pacs_objwriter_path(in->w), key, pacs_objwriter_size(in->w),
+                          in->source_aet, &parsed, &e, &layout, ei);
+    if (err != PACS_OK) {
+        goto done;
+    }
+    inflight_add(a, key);
+    err = pacs_objwriter_commit(in->w, ei);
+    in->w = NULL;
+    if (err != PACS_OK) {
+        inflight_remove(a, key);
+        goto done;
+    }
+    committed = 1;
+    pacs_put_result put;
+    err = pacs_index_put(a->index, &e, &put, ei);
+    inflight_remove(a, key);
+    if (err != PACS_OK) {
+        goto done;
+    }
+    memset(res, 0, sizeof *res);
+    res->meta = parsed.meta;
+    snprintf(res->study_uid, sizeof res->study_uid, "%s", parsed.study_uid);
+    snprintf(res->series_uid, sizeof res->series_uid, "%s", parsed.series_uid);
+    snprintf(res->object, sizeof res->object, "%s", key);
+    res->duplicate = put.existed && !put.replaced;
+    res->replaced = put.replaced;
+    res->charset_warning = parsed.charset_warning;
+    if (put.replaced) {
+        sweep_object(a, put.old_object);
+    }
+    if (a->hook) {
+        a->hook(a->hook_ctx, res, in->source_aet);
+    }
+done:
+    if (err != PACS_OK && committed) {
+        /* Stored but not indexed: remove the object unless something else refers to it. */
+        sweep_object(a, key);
+    }
+    pacs_dcm_parsed_clear(&parsed);
+    free(layout);
+    pacs_ingest_abort(in);
+    return err;
+}
+
+pacs_err pacs_archive_ingest_file(pacs_archive *a, const char *path, const char *source_aet,
+                                  pacs_ingest_result *res, pacs_errinfo *ei)
+{
+    pacs_meta m;
+    uint64_t start = 0;
+    pacs_err err = pacs_dcm_probe_file(path, &m, &start, ei);
+    if (err != PACS_OK) {
+        return err;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return pacs_errf(ei, pacs_err_from_errno(errno), "open %s: %s", path, strerror(errno));
+    }
+    pacs_ingest *in = NULL;
+    err = pacs_archive_ingest_begin(a, start > 0 ? NULL : &m, source_aet, &in, ei);
+    if (err != PACS_OK) {
+        close(fd);
+        return err;
+    }
+    static __thread uint8_t buf[1 << 17];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            err = pacs_errf(ei, PACS_EIO, "read %s: %s", path, strerror(errno));
+            break;
+        }
+        if (n == 0) {
+            break;
+        }
+        err = pacs_ingest_write(in, buf, (size_t)n, ei);
+        if (err != PACS_OK) {
+            break;
+        }
+    }
+    close(fd);
+    if (err != PACS_OK) {
+        pacs_ingest_abort(in);
+        return err;
+    }
+    return pacs_ingest_finish(in, res, ei);
+}
+
+pacs_err pacs_archive_find(pacs_archive *a, const pacs_query *q, pacs_find_cb cb, void *ctx,
+                           pacs_errinfo *ei)
+{
+    return pacs_index_find(a->index, q, cb, ctx, ei);
+}
+
+pacs_err pacs_archive_instances(pacs_archive *a, const pacs_query *q, unsigned flags,
+                                pacs_instance_cb cb, void *ctx, pacs_errinfo *ei)
+{
+    return pacs_index_instances(a->index, q, flags, cb, ctx, ei);
+}
+
+pacs_err pacs_archive_open_object(pacs_archive *a, const char *object, int *fd, pacs_errinfo *ei)
+{
+    return pacs_objstore_open_read(a->store, object, fd, ei);
+}
+
+pacs_err pacs_archive_object_path(pacs_archive *a, const char *object, char *buf, size_t cap,
+                                  pacs_errinfo *ei)
+{
+    if (pacs_objstore_path(a->store, object, buf, cap) != PACS_OK) {
+        return pacs_errf(ei, PACS_EINVAL, "bad object key '%s'", object);
+    }
+    return PACS_OK;
+}
+
+pacs_err pacs_archive_delete(pacs_archive *a, const pacs_query *q, uint64_t *n_removed,
+                             pacs_errinfo *ei)
+{
+    pacs_err err = pacs_index_remove(a->index, q, n_removed, ei);
+    if (err == PACS_OK) {
+        sweep_pending(a);
+    }
+    return err;
+}
+
+pacs_err pacs_archive_stats(pacs_archive *a, pacs_index_stats *out, pacs_errinfo *ei)
+{
+    return pacs_index_stats_get(a->index, out, ei);
+}
+
+/* ---- verify ---- */
+
+typedef struct keyset {
+    char (*keys)[PACS_OBJECT_KEY_LEN + 1];
+    char (*sops)[65];
+    size_t n, cap;
+} keyset;
+
+static int collect_object(void *ctx, const char *object, uint64_t size, const char *sop)
+{
+    (void)size;
+    keyset *ks = ctx;
+    if (ks->n == ks->cap) {
+        size_t cap = ks->cap ? ks->cap * 2 : 1024;
+        void *k = realloc(ks->keys, cap * sizeof *ks->keys);
+        if (!k) {
+            return 1;
+        }
+        ks->keys = k;
+        void *s = realloc(ks->sops, cap * sizeof *ks->sops);
+        if (!s) {
+            return 1;
+        }
+        ks->sops = s;
+        ks->cap = cap;
+    }
+    snprintf(ks->keys[ks->n], PACS_OBJECT_KEY_LEN + 1, "%s", object);
+    snprintf(ks->sops[ks->n], 65, "%s", sop);
+    ks->n++;
+    return 0;
+}
+
+static int cmp_key(const void *x, const void *y)
+{
+    return strcmp(x, y);
+}
+
+typedef struct verify_ctx {
+    pacs_archive *a;
+    keyset sorted;
+    int sweep;
+    pacs_problem_cb problem;
+    void *ctx;
+    pacs_verify_report *r;
+} verify_ctx;
+
+static int orphan_cb(void *ctx, const char *key, uint64_t size, const char *path)
+{
+    (void)size;
+    verify_ctx *v = ctx;
+    if (key[0] && bsearch(key, v->sorted.keys, v->sorted.n, sizeof *v->sorted.keys, cmp_key)) {
+        return 0;
+    }
+    int referenced = 0;
+    if (key[0] && pacs_index_object_referenced(v->a->index, key, &referenced, NULL) == PACS_OK &&
+        referenced) {
+        return 0; /* stored since the list was taken */
+    }
+    v->r->orphans++;
+    if (v->problem) {
+        v->problem(v->ctx, "orphan", key[0] ? key : path, "", "not in the index");
+    }
+    if (v->sweep && key[0]) {
+        sweep_object(v->a, key);
+        v->r->swept++;
+    }
+    return 0;
+}
+
+pacs_err pacs_archive_verify(pacs_archive *a, int sweep, pacs_progress_cb progress,
+                             pacs_problem_cb problem, void *ctx, pacs_verify_report *report,
+                             pacs_errinfo *ei)
+{
+    memset(report, 0, sizeof *report);
+    keyset ks;
+    memset(&ks, 0, sizeof ks);
+    pacs_err err = pacs_index_objects(a->index, collect_object, &ks, ei);
+    if (err != PACS_OK) {
+        goto done;
+    }
+    for (size_t i = 0; i < ks.n; i++) {
+        pacs_errinfo sub;
+        pacs_err e = pacs_objstore_verify(a->store, ks.keys[i], NULL, &sub);
+        report->checked++;
+        if (e == PACS_ENOTFOUND) {
+            report->missing++;
+            if (problem) {
+                problem(ctx, "missing", ks.keys[i], ks.sops[i], sub.msg);
+            }
+        } else if (e != PACS_OK) {
+            report->corrupt++;
+            if (problem) {
+                problem(ctx, "corrupt", ks.keys[i], ks.sops[i], sub.msg);
+            }
+        }
+        if (progress) {
+            progress(ctx, i + 1, ks.n);
+        }
+    }
+    verify_ctx v = {a, {NULL, NULL, 0, 0}, sweep, problem, ctx, report};
+    v.sorted.keys = ks.keys;
+    v.sorted.n = ks.n;
+    qsort(ks.keys, ks.n, sizeof *ks.keys, cmp_key);
+    err = pacs_objstore_foreach(a->store, orphan_cb, &v, ei);
+done:
+    free(ks.keys);
+    free(ks.sops);
+    return err;
+}
+
+/* ---- reindex ---- */
+
+typedef struct reindex_ctx {
+    pacs_objstore *store;
+    pacs_index *index;
+    pacs_progress_cb progress;
+    pacs_problem_cb problem;
+    void *ctx;
+    uint64_t done, total, indexed;
+    pacs_err err;
+    pacs_errinfo ei;
+} reindex_ctx;
+
+static int count_cb(void *ctx, const char *key, uint64_t size, const char *path)
+{
+    (void)key;
+    (void)size;
+    (void)path;
+    ((reindex_ctx *)ctx)->total++;
+    return 0;
+}
+
+static int reindex_cb(void *ctx, const char *key, uint64_t size, const char *path)
+{
+    reindex_ctx *r = ctx;
+    r->done++;
+    if (!key[0]) {
+        if (r->problem) {
+            r->problem(r->ctx, "unreadable", path, "", "file name is not an object key");
+        }
+        return 0;
+    }
+    pacs_dcm_parsed parsed;
+    pacs_index_entry e;
+    uint8_t *layout = NULL;
+    pacs_errinfo sub;
+    pacs_err err = parse_for_index(path, key, size, "", &parsed, &e, &layout, &sub);
+    if (err == PACS_OK) {
+        pacs_put_result put;
+        err = pacs_index_put(r->index, &e, &put, &sub);
+        pacs_dcm_parsed_clear(&parsed);
+        free(layout);
+        if (err != PACS_OK && err != PACS_EBADDATA) {
+            r->err = err;
+            r->ei = sub;
+            return 1;
+        }
+        r->indexed += err == PACS_OK;
+    }
+    if (err != PACS_OK && r->problem) {
+        r->problem(r->ctx, "unreadable", key, "", sub.msg);
+    }
+    if (r->progress) {
+        r->progress(r->ctx, r->done, r->total);
+    }
+    return 0;
+}
+
+pacs_err pacs_archive_reindex(const pacs_config *cfg, pacs_progress_cb progress,
+                              pacs_problem_cb problem, void *ctx, uint64_t *indexed,
+                              pacs_errinfo *ei)
+{
+    const char *data = pacs_config_str(cfg, "data");
+    char objects[4096], tmp[4096], loc[4096], fresh[4200];
+    snprintf(objects, sizeof objects, "%s/objects", data);
+    snprintf(tmp, sizeof tmp, "%s/tmp", data);
+    index_location(cfg, loc, sizeof loc);
+    if (strncmp(loc, "sqlite:", 7) == 0) {
+        memmove(loc, loc + 7, strlen(loc + 7) + 1);
+    }
+    snprintf(fresh, sizeof fresh, "%s.reindex", loc);
+    unlink(fresh);
+    reindex_ctx r;
+    memset(&r, 0, sizeof r);
+    r.progress = progress;
+    r.problem = problem;
+    r.ctx = ctx;
+    pacs_err err = pacs_objstore_open(objects, tmp, &r.store, ei);
+    if (err == PACS_OK) {
+        err = pacs_index_open(fresh, &r.index, ei);
+    }
+    if (err == PACS_OK) {
+        err = pacs_objstore_foreach(r.store, count_cb, &r, ei);
+    }
+    if (err == PACS_OK) {
+        err = pacs_objstore_foreach(r.store, reindex_cb, &r, ei);
+    }
+    if (err == PACS_OK && r.err != PACS_OK) {
+        err = r.err;
+        if (ei) {
+            *ei = r.ei;
+        }
+    }
+    pacs_index_close(r.index);
+    pacs_objstore_close(r.store);
+    if (err != PACS_OK) {
+        unlink(fresh);
+        return err;
+    }
+    char side[4300];
+    snprintf(side, sizeof side, "%s-wal", loc);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", loc);
+    unlink(side);
+    if (rename(fresh, loc) != 0) {
+        return pacs_errf(ei, pacs_err_from_errno(errno), "cannot replace %s: %s", loc,
+                         strerror(errno));
+    }
+    *indexed = r.indexed;
+    return PACS_OK;
+}

@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The archive: the one ingest path, the one query model and the one retrieve path that every
+ * protocol (DIMSE, DICOMweb) and tool uses. It owns the object store and the index; nothing
+ * above it touches SQL or object files directly.
+ *
+ * Ingest: begin, write the dataset's bytes as they arrive, finish. Finish parses once, makes the
+ * object durable, commits the index rows (group commit) and only then reports success.
+ *
+ * Thread-safe: one archive serves all threads; each ingest belongs to one thread.
+ */
+#ifndef PACS_STORAGE_ARCHIVE_H
+#define PACS_STORAGE_ARCHIVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pacs/base/config.h"
+#include "pacs/base/err.h"
+#include "pacs/dicom/part10.h"
+#include "storage/index.h"
+#include "storage/query.h"
+
+typedef struct pacs_archive pacs_archive;
+typedef struct pacs_ingest pacs_ingest;
+
+/**
+ * Opens the archive in the configured data folder (objects/, tmp/, index.sqlite), removes
+ * temporary files left by a crash and sweeps objects whose removal was recorded but not done.
+ */
+pacs_err pacs_archive_open(const pacs_config *cfg, pacs_archive **out, pacs_errinfo *ei);
+void pacs_archive_close(pacs_archive *a);
+
+/** The data folder. */
+const char *pacs_archive_data_dir(const pacs_archive *a);
+
+/**
+ * Starts storing one instance. With `m` set (C-STORE: the identity is in the command), the bytes
+ * written are the bare dataset in m->transfer_syntax_uid. With `m` NULL (STOW-RS, files), the
+ * bytes are a whole Part 10 stream; its meta header is read and replaced by ours. `source_aet`
+ * names the sender ("" when none).
+ */
+pacs_err pacs_archive_ingest_begin(pacs_archive *a, const pacs_meta *m, const char *source_aet,
+                                   pacs_ingest **out, pacs_errinfo *ei);
+
+/** Appends received bytes. Errors (full disk, object too large, not DICOM) are sticky: later
+ *  writes fail the same way, and finish reports it. */
+pacs_err pacs_ingest_write(pacs_ingest *in, const void *data, size_t len, pacs_errinfo *ei);
+
+typedef struct pacs_ingest_result {
+    pacs_meta meta;
+    char study_uid[PACS_UID_MAX + 1];
+    char series_uid[PACS_UID_MAX + 1];
+    char object[PACS_OBJECT_KEY_LEN + 1];
+    int duplicate;       /* the identical object was already stored */
+    int replaced;        /* the same SOP Instance UID with other content was replaced */
+    int charset_warning; /* some text was not valid in its character set and was repaired */
+} pacs_ingest_result;
+
+/**
+ * Parses, stores and indexes the instance; returns only when it is durable (or has failed,
+ * leaving nothing behind). Errors: PACS_EBADDATA (malformed, or UIDs missing/invalid/disagreeing:
+ * the message says which), PACS_ENOSPC (full disk), PACS_ETOOBIG, PACS_EUNSUPPORTED (unknown
+ * transfer syntax), PACS_EIO/PACS_EDB. Frees `in` in every case.
+ */
+pacs_err pacs_ingest_finish(pacs_ingest *in, pacs_ingest_result *res, pacs_errinfo *ei);
+
+/** Abandons an ingest (the peer went away). NULL is accepted. */
+void pacs_ingest_abort(pacs_ingest *in);
+
+/** Stores a file from disk (with or without a meta header) through the same path. */
+pacs_err pacs_archive_ingest_file(pacs_archive *a, const char *path, const char *source_aet,
+                                  pacs_ingest_result *res, pacs_errinfo *ei);
+
+/** Runs a query (see pacs_index_find). */
+pacs_err pacs_archive_find(pacs_archive *a, const pacs_query *q, pacs_find_cb cb, void *ctx,
+                           pacs_errinfo *ei);
+
+/** Lists instances under a query's matches (see pacs_index_instances). */
+pacs_err pacs_archive_instances(pacs_archive *a, const pacs_query *q, unsigned flags,
+                                pacs_instance_cb cb, void *ctx, pacs_errinfo *ei);
+
+/** Opens a stored object for reading (O_RDONLY); PACS_ENOTFOUND when it is missing. */
+pacs_err pacs_archive_open_object(pacs_archive *a, const char *object, int *fd,
+                                  pacs_errinfo *ei);
+
+/** The path of a stored object (for DCMTK, which reads files by name). */
+pacs_err pacs_archive_object_path(pacs_archive *a, const char *object, char *buf, size_t cap,
+                                  pacs_errinfo *ei);
+
+/** Removes every instance under the query's matches and deletes their objects. */
+pacs_err pacs_archive_delete(pacs_archive *a, const pacs_query *q, uint64_t *n_removed,
+                             pacs_errinfo *ei);
+
+/** Counts of what is stored. */
+pacs_err pacs_archive_stats(pacs_archive *a, pacs_index_stats *out, pacs_errinfo *ei);
+
+/** Progress of a long operation: `done` of `total` items (total 0 when unknown). */
+typedef void (*pacs_progress_cb)(void *ctx, uint64_t done, uint64_t total);
+
+typedef struct pacs_verify_report {
+    uint64_t checked;  /* objects rehashed */
+    uint64_t corrupt;  /* content no longer matches its key */
+    uint64_t missing;  /* indexed but absent */
+    uint64_t orphans;  /* present but not indexed (removed with `sweep`) */
+    uint64_t swept;
+} pacs_verify_report;
+
+/** Called for every problem found: kind is "corrupt", "missing" or "orphan". */
+typedef void (*pacs_problem_cb)(void *ctx, const char *kind, const char *object,
+                                const char *sop_uid, const char *detail);
+
+/** Rehashes every indexed object and looks for orphans; `sweep` deletes the orphans. */
+pacs_err pacs_archive_verify(pacs_archive *a, int sweep, pacs_progress_cb progress,
+                             pacs_problem_cb problem, void *ctx, pacs_verify_report *report,
+                             pacs_errinfo *ei);
+
+/**
+ * Rebuilds the index of `data_dir` from its objects alone: every object is parsed and indexed
+ * into a new index file that then replaces the old one. The server must not be running.
+ * Objects that do not parse are reported through `problem` ("unreadable") and left in place.
+ */
+pacs_err pacs_archive_reindex(const pacs_config *cfg, pacs_progress_cb progress,
+                              pacs_problem_cb problem, void *ctx, uint64_t *indexed,
+                              pacs_errinfo *ei);
+
+/** Hook called after each instance is durably stored (forwarding, audit). */
+typedef void (*pacs_stored_hook)(void *ctx, const pacs_ingest_result *res,
+                                 const char *source_aet);
+void pacs_archive_set_stored_hook(pacs_archive *a, pacs_stored_hook hook, void *ctx);
+
+#endif

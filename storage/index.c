@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: MIT
+/* The index interface: picks a backend from the location and forwards each call to it. */
+#include "storage/index.h"
+
+#include <string.h>
+
+pacs_err pacs_index_open(const char *location, pacs_index **out, pacs_errinfo *ei)
+{
+    if (strncmp(location, "postgresql:", 11) == 0 || strncmp(location, "postgres:", 9) == 0) {
+        return pacs_errf(ei, PACS_EUNSUPPORTED, "the PostgreSQL index is not built in yet");
+    }
+    if (strncmp(location, "sqlite:", 7) == 0) {
+        location += 7;
+    }
+    return pacs_index_sqlite_open(location, out, ei);
+}
+
+void pacs_index_close(pacs_index *idx)
+{
+    if (idx) {
+        idx->ops->close(idx);
+    }
+}
+
+pacs_err pacs_index_put(pacs_index *idx, const pacs_index_entry *e, pacs_put_result *res,
+                        pacs_errinfo *ei)
+{
+    return idx->ops->put(idx, e, res, ei);
+}
+
+pacs_err pacs_index_find(pacs_index *idx, const pacs_query *q, pacs_find_cb cb, void *ctx,
+                         pacs_errinfo *ei)
+{
+    return idx->ops->find(idx, q, cb, ctx, ei);
+}
+
+pacs_err pacs_index_instances(pacs_index *idx, const pacs_query *q, unsigned flags,
+                              pacs_instance_cb cb, void *ctx, pacs_errinfo *ei)
+{
+    return idx->ops->instances(idx, q, flags, cb, ctx, ei);
+}
+
+pacs_err pacs_index_remove(pacs_index *idx, const pacs_query *q, uint64_t *n_removed,
+                           pacs_errinfo *ei)
+{
+    return idx->ops->remove(idx, q, n_removed, ei);
+}
+
+pacs_err pacs_index_objects(pacs_index *idx, pacs_object_cb cb, void *ctx, pacs_errinfo *ei)
+{
+    return idx->ops->objects(idx, cb, ctx, ei);
+}
+
+pacs_err pacs_index_sweep_pending(pacs_index *idx, pacs_object_cb cb, void *ctx,
+                                  pacs_errinfo *ei)
+{
+    return idx->ops->sweep_pending(idx, cb, ctx, ei);
+}
+
+pacs_err pacs_index_sweep_done(pacs_index *idx, const char *object, pacs_errinfo *ei)
+{
+    return idx->ops->sweep_done(idx, object, ei);
+}
+
+pacs_err pacs_index_object_referenced(pacs_index *idx, const char *object, int *referenced,
+                                      pacs_errinfo *ei)
+{
+    return idx->ops->object_referenced(idx, object, referenced, ei);
+}
+
+pacs_err pacs_index_stats_get(pacs_index *idx, pacs_index_stats *out, pacs_errinfo *ei)
+{
+    return idx->ops->stats(idx, out, ei);
+}
