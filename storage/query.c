@@ -149,7 +149,7 @@ static int normalise_tm(const char *in, char *out, size_t cap)
 /* The latest time a TM prefix can stand for: "10" -> "105959.999999". */
 static char *tm_upper(const char *tm)
 {
-    char buf[32];
+    char buf[64];
     size_t n = strlen(tm);
     const char *dot = strchr(tm, '.');
     if (dot) {

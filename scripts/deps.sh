@@ -1,0 +1,37 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Installs the Debian 12 packages needed to build, run and test pacsd, if any are missing.
+# Runs apt-get as root (directly, or through sudo when available).
+set -eu
+
+PACKAGES="build-essential cmake pkg-config git curl ca-certificates
+  libdcmtk-dev dcmtk libsqlite3-dev sqlite3 libssl-dev libjansson-dev libutf8proc-dev
+  libzstd-dev libmicrohttpd-dev libopenjp2-7-dev libturbojpeg0-dev
+  libcmocka-dev python3-pydicom"
+
+if [ "${1:-}" = "--print" ]; then
+    echo $PACKAGES
+    exit 0
+fi
+
+missing=""
+for p in $PACKAGES; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "Installing:$missing" >&2
+if [ "$(id -u)" -eq 0 ]; then
+    SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+    SUDO="sudo"
+else
+    echo "deps.sh: need root to install:$missing" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -q --no-install-recommends $missing
