@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,6 +33,8 @@ struct pacs_archive {
     size_t n_inflight, cap_inflight;
     pacs_stored_hook hook;
     void *hook_ctx;
+    int lock_fd;   /* DATA/pacs.lock, flock()ed shared (or exclusive) while open */
+    int exclusive; /* opened with PACS_ARCHIVE_EXCLUSIVE */
 };
 
 struct pacs_ingest {
@@ -132,7 +135,114 @@ static void sweep_pending(pacs_archive *a)
     }
 }
 
+/* ---- Who has the data folder open ----
+ * DATA/pacs.lock is flock()ed shared by every process that has the archive open (pacsd, pacs
+ * import, ...) and exclusively by one that needs the folder to itself (reindex, sweeping
+ * orphans). flock locks belong to the open file and vanish with the process, so a crash leaves
+ * none behind. The file's content says whether the archive is open: "open" from the first
+ * opening until the last clean close. Finding it set while being the only user means the last
+ * run ended uncleanly (a crash, kill -9, power loss), so objects written but never indexed may
+ * lie in the store. Opening and closing are serialised with an exclusive flock of the data
+ * folder itself, which is held only for those moments. */
+
+static int lock_dir(const char *data)
+{
+    int fd = open(data, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        while (flock(fd, LOCK_EX) != 0 && errno == EINTR) {
+        }
+    }
+    return fd;
+}
+
+static void unlock_dir(int fd)
+{
+    if (fd >= 0) {
+        close(fd); /* releases the flock */
+    }
+}
+
+/* Takes DATA/pacs.lock: exclusively when `exclusive` (or when nobody else holds it, reported
+ * in `*sole`), shared otherwise. Call with the folder locked. */
+static pacs_err lock_use(const char *data, int exclusive, int *lock_fd, int *sole,
+                         int *unclean, pacs_errinfo *ei)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/pacs.lock", data);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        return pacs_errf(ei, pacs_err_from_errno(errno), "cannot open %s: %s", path,
+                         strerror(errno));
+    }
+    *sole = flock(fd, LOCK_EX | LOCK_NB) == 0;
+    if (!*sole && exclusive) {
+        close(fd);
+        return pacs_errf(ei, PACS_EBUSY,
+                         "the data folder %s is in use by another process (a running pacsd or "
+                         "pacs command); stop it first",
+                         data);
+    }
+    if (!*sole && flock(fd, LOCK_SH | LOCK_NB) != 0) {
+        close(fd);
+        return pacs_errf(ei, PACS_EBUSY,
+                         "the data folder %s is held by another process that needs it alone "
+                         "(pacs reindex or pacs verify --sweep); try again when it is done",
+                         data);
+    }
+    struct stat sb;
+    *unclean = *sole && fstat(fd, &sb) == 0 && sb.st_size > 0;
+    *lock_fd = fd;
+    return PACS_OK;
+}
+
+/* Records in the lock file whether the archive is open ("open\n") or was closed cleanly. */
+static void mark_open(int fd, int open_now)
+{
+    if (ftruncate(fd, 0) == 0 && (!open_now || pwrite(fd, "open\n", 5, 0) == 5)) {
+        fsync(fd);
+    }
+}
+
+static pacs_err sweep_orphans(pacs_archive *a, int sweep, pacs_problem_cb problem, void *ctx,
+                              pacs_verify_report *r, pacs_errinfo *ei);
+
+static void log_orphan(void *ctx, const char *kind, const char *object, const char *sop,
+                       const char *detail)
+{
+    (void)ctx;
+    (void)sop;
+    pacs_log(PACS_LOG_INFO, "archive", "%s object=%s: %s", kind, object, detail);
+}
+
+/* Start-up clean-up, only when no other process has the archive open: temporary files of an
+ * earlier run, objects whose removal was recorded but not done, and after an unclean stop the
+ * objects that were written but never indexed. */
+static void recover(pacs_archive *a, int unclean)
+{
+    pacs_objstore_clean_tmp(a->store);
+    sweep_pending(a);
+    if (unclean) {
+        pacs_verify_report r;
+        pacs_errinfo ei;
+        memset(&r, 0, sizeof r);
+        if (sweep_orphans(a, 1, log_orphan, NULL, &r, &ei) != PACS_OK) {
+            pacs_log(PACS_LOG_WARN, "archive", "orphan sweep after an unclean stop failed: %s",
+                     ei.msg);
+        } else {
+            pacs_log(PACS_LOG_INFO, "archive",
+                     "the last run ended uncleanly: swept %llu orphan object(s)",
+                     (unsigned long long)r.swept);
+        }
+    }
+}
+
 pacs_err pacs_archive_open(const pacs_config *cfg, pacs_archive **out, pacs_errinfo *ei)
+{
+    return pacs_archive_open_ex(cfg, 0, out, ei);
+}
+
+pacs_err pacs_archive_open_ex(const pacs_config *cfg, unsigned flags, pacs_archive **out,
+                              pacs_errinfo *ei)
 {
     const char *data = pacs_config_str(cfg, "data");
     char objects[4096], tmp[4096], loc[4096];
@@ -148,18 +258,44 @@ pacs_err pacs_archive_open(const pacs_config *cfg, pacs_archive **out, pacs_erri
         free(a);
         return pacs_errf(ei, PACS_ENOMEM, "out of memory");
     }
+    a->lock_fd = -1;
+    a->exclusive = (flags & PACS_ARCHIVE_EXCLUSIVE) != 0;
     pthread_mutex_init(&a->inflight_mu, NULL);
     a->max_object = (uint64_t)pacs_config_int(cfg, "ingest.max_object_mb") << 20;
-    err = pacs_objstore_open(objects, tmp, &a->store, ei);
-    if (err == PACS_OK) {
-        pacs_objstore_clean_tmp(a->store);
-        err = pacs_index_open(loc, &a->index, ei);
-    }
-    if (err != PACS_OK) {
+    int dir_fd = lock_dir(data);
+    if (dir_fd < 0) {
+        err = pacs_errf(ei, pacs_err_from_errno(errno), "cannot lock %s: %s", data,
+                        strerror(errno));
         pacs_archive_close(a);
         return err;
     }
-    sweep_pending(a);
+    int sole = 0, unclean = 0;
+    err = lock_use(data, a->exclusive, &a->lock_fd, &sole, &unclean, ei);
+    if (err == PACS_OK) {
+        err = pacs_objstore_open(objects, tmp, &a->store, ei);
+    }
+    if (err == PACS_OK) {
+        err = pacs_index_open(loc, &a->index, ei);
+    }
+    if (err != PACS_OK) {
+        if (a->lock_fd >= 0) {
+            close(a->lock_fd); /* leaves the open/clean record as it was */
+            a->lock_fd = -1;
+        }
+        unlock_dir(dir_fd);
+        pacs_archive_close(a);
+        return err;
+    }
+    if (sole) {
+        recover(a, unclean);
+        mark_open(a->lock_fd, 1);
+        if (!a->exclusive) {
+            /* Not atomic, but no other process can take the lock meanwhile: they all take the
+             * folder lock first. */
+            flock(a->lock_fd, LOCK_SH);
+        }
+    }
+    unlock_dir(dir_fd);
     *out = a;
     return PACS_OK;
 }
@@ -171,6 +307,14 @@ void pacs_archive_close(pacs_archive *a)
     }
     pacs_index_close(a->index);
     pacs_objstore_close(a->store);
+    if (a->lock_fd >= 0) {
+        int dir_fd = lock_dir(a->data_dir);
+        if (a->exclusive || flock(a->lock_fd, LOCK_EX | LOCK_NB) == 0) {
+            mark_open(a->lock_fd, 0); /* the last one out: a clean stop */
+        }
+        close(a->lock_fd);
+        unlock_dir(dir_fd);
+    }
     pthread_mutex_destroy(&a->inflight_mu);
     free(a->inflight);
     free(a->data_dir);
@@ -413,8 +557,15 @@ pacs_err pacs_archive_ingest_file(pacs_archive *a, const char *path, const char 
     if (fd < 0) {
         return pacs_errf(ei, pacs_err_from_errno(errno), "open %s: %s", path, strerror(errno));
     }
+    /* The dataset alone, under the identity the dataset states (as C-STORE would send it):
+     * the file's own meta header is packaging and is replaced by ours. */
+    if (lseek(fd, (off_t)start, SEEK_SET) < 0) {
+        err = pacs_errf(ei, PACS_EIO, "seek %s: %s", path, strerror(errno));
+        close(fd);
+        return err;
+    }
     pacs_ingest *in = NULL;
-    err = pacs_archive_ingest_begin(a, start > 0 ? NULL : &m, source_aet, &in, ei);
+    err = pacs_archive_ingest_begin(a, &m, source_aet, &in, ei);
     if (err != PACS_OK) {
         close(fd);
         return err;
@@ -555,11 +706,42 @@ static int orphan_cb(void *ctx, const char *key, uint64_t size, const char *path
     return 0;
 }
 
+/* Walks the store for objects the index does not know, given the index's keys sorted. */
+static pacs_err orphan_walk(pacs_archive *a, keyset *sorted, int sweep, pacs_problem_cb problem,
+                            void *ctx, pacs_verify_report *r, pacs_errinfo *ei)
+{
+    verify_ctx v = {a, {NULL, NULL, 0, 0}, sweep, problem, ctx, r};
+    v.sorted.keys = sorted->keys;
+    v.sorted.n = sorted->n;
+    return pacs_objstore_foreach(a->store, orphan_cb, &v, ei);
+}
+
+static pacs_err sweep_orphans(pacs_archive *a, int sweep, pacs_problem_cb problem, void *ctx,
+                              pacs_verify_report *r, pacs_errinfo *ei)
+{
+    keyset ks;
+    memset(&ks, 0, sizeof ks);
+    pacs_err err = pacs_index_objects(a->index, collect_object, &ks, ei);
+    if (err == PACS_OK) {
+        qsort(ks.keys, ks.n, sizeof *ks.keys, cmp_key);
+        err = orphan_walk(a, &ks, sweep, problem, ctx, r, ei);
+    }
+    free(ks.keys);
+    free(ks.sops);
+    return err;
+}
+
 pacs_err pacs_archive_verify(pacs_archive *a, int sweep, pacs_progress_cb progress,
                              pacs_problem_cb problem, void *ctx, pacs_verify_report *report,
                              pacs_errinfo *ei)
 {
     memset(report, 0, sizeof *report);
+    if (sweep && !a->exclusive) {
+        /* Another process's object may be written but not yet indexed: only the process that
+         * wrote it can tell (its in-flight set). */
+        return pacs_errf(ei, PACS_EBUSY, "sweeping orphans needs the archive opened exclusively "
+                                         "(no pacsd or other pacs command running)");
+    }
     keyset ks;
     memset(&ks, 0, sizeof ks);
     pacs_err err = pacs_index_objects(a->index, collect_object, &ks, ei);
@@ -585,11 +767,8 @@ pacs_err pacs_archive_verify(pacs_archive *a, int sweep, pacs_progress_cb progre
             progress(ctx, i + 1, ks.n);
         }
     }
-    verify_ctx v = {a, {NULL, NULL, 0, 0}, sweep, problem, ctx, report};
-    v.sorted.keys = ks.keys;
-    v.sorted.n = ks.n;
     qsort(ks.keys, ks.n, sizeof *ks.keys, cmp_key);
-    err = pacs_objstore_foreach(a->store, orphan_cb, &v, ei);
+    err = orphan_walk(a, &ks, sweep, problem, ctx, report, ei);
 done:
     free(ks.keys);
     free(ks.sops);
@@ -667,14 +846,26 @@ pacs_err pacs_archive_reindex(const pacs_config *cfg, pacs_progress_cb progress,
         memmove(loc, loc + 7, strlen(loc + 7) + 1);
     }
     snprintf(fresh, sizeof fresh, "%s.reindex", loc);
+    /* The index is replaced under the feet of anyone using it: refuse unless alone. */
+    int dir_fd = lock_dir(data), lock_fd = -1, sole = 0, unclean = 0;
+    if (dir_fd < 0) {
+        return pacs_errf(ei, pacs_err_from_errno(errno), "cannot lock %s: %s", data,
+                         strerror(errno));
+    }
+    pacs_err err = lock_use(data, 1, &lock_fd, &sole, &unclean, ei);
+    unlock_dir(dir_fd);
+    if (err != PACS_OK) {
+        return err;
+    }
     unlink(fresh);
     reindex_ctx r;
     memset(&r, 0, sizeof r);
     r.progress = progress;
     r.problem = problem;
     r.ctx = ctx;
-    pacs_err err = pacs_objstore_open(objects, tmp, &r.store, ei);
+    err = pacs_objstore_open(objects, tmp, &r.store, ei);
     if (err == PACS_OK) {
+        pacs_objstore_clean_tmp(r.store);
         err = pacs_index_open(fresh, &r.index, ei);
     }
     if (err == PACS_OK) {
@@ -693,6 +884,7 @@ pacs_err pacs_archive_reindex(const pacs_config *cfg, pacs_progress_cb progress,
     pacs_objstore_close(r.store);
     if (err != PACS_OK) {
         unlink(fresh);
+        close(lock_fd);
         return err;
     }
     char side[4300];
@@ -701,9 +893,27 @@ pacs_err pacs_archive_reindex(const pacs_config *cfg, pacs_progress_cb progress,
     snprintf(side, sizeof side, "%s-shm", loc);
     unlink(side);
     if (rename(fresh, loc) != 0) {
-        return pacs_errf(ei, pacs_err_from_errno(errno), "cannot replace %s: %s", loc,
-                         strerror(errno));
+        err = pacs_errf(ei, pacs_err_from_errno(errno), "cannot replace %s: %s", loc,
+                        strerror(errno));
+        close(lock_fd);
+        return err;
     }
+    /* Make the rename durable, and record that every object is now indexed. */
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", loc);
+    char *slash = strrchr(dir, '/');
+    if (slash) {
+        *slash = '\0';
+    } else {
+        snprintf(dir, sizeof dir, ".");
+    }
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    mark_open(lock_fd, 0);
+    close(lock_fd);
     *indexed = r.indexed;
     return PACS_OK;
 }

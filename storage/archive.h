@@ -25,10 +25,25 @@ typedef struct pacs_archive pacs_archive;
 typedef struct pacs_ingest pacs_ingest;
 
 /**
- * Opens the archive in the configured data folder (objects/, tmp/, index.sqlite), removes
- * temporary files left by a crash and sweeps objects whose removal was recorded but not done.
+ * Opens the archive in the configured data folder (objects/, tmp/, index.sqlite, pacs.lock).
+ * Several processes may have one data folder open at once (pacsd and `pacs import`, say); each
+ * holds DATA/pacs.lock shared. The first to open it, when no other process has it open, cleans
+ * up: it removes temporary files left by an earlier run, sweeps objects whose removal was
+ * recorded but not done and, when the last run ended uncleanly (a crash or kill -9), sweeps the
+ * orphan objects it may have left (written but never indexed, so never acknowledged).
+ * PACS_EBUSY when a process holds the folder exclusively.
  */
 pacs_err pacs_archive_open(const pacs_config *cfg, pacs_archive **out, pacs_errinfo *ei);
+
+/** With this flag, pacs_archive_open_ex() fails with PACS_EBUSY unless no other process has
+ *  the data folder open, and keeps others out until the archive is closed. */
+#define PACS_ARCHIVE_EXCLUSIVE 1u
+
+/** pacs_archive_open() with flags (PACS_ARCHIVE_EXCLUSIVE). */
+pacs_err pacs_archive_open_ex(const pacs_config *cfg, unsigned flags, pacs_archive **out,
+                              pacs_errinfo *ei);
+
+/** Closes; the last process to close the data folder records a clean stop. NULL is accepted. */
 void pacs_archive_close(pacs_archive *a);
 
 /** The data folder. */
@@ -68,7 +83,8 @@ pacs_err pacs_ingest_finish(pacs_ingest *in, pacs_ingest_result *res, pacs_errin
 /** Abandons an ingest (the peer went away). NULL is accepted. */
 void pacs_ingest_abort(pacs_ingest *in);
 
-/** Stores a file from disk (with or without a meta header) through the same path. */
+/** Stores a file from disk (with or without a meta header) through the same path: its dataset,
+ *  under the SOP Class and Instance UIDs the dataset states (see pacs_dcm_probe_file). */
 pacs_err pacs_archive_ingest_file(pacs_archive *a, const char *path, const char *source_aet,
                                   pacs_ingest_result *res, pacs_errinfo *ei);
 
@@ -110,15 +126,22 @@ typedef struct pacs_verify_report {
 typedef void (*pacs_problem_cb)(void *ctx, const char *kind, const char *object,
                                 const char *sop_uid, const char *detail);
 
-/** Rehashes every indexed object and looks for orphans; `sweep` deletes the orphans. */
+/**
+ * Rehashes every indexed object and looks for orphans (objects no instance refers to);
+ * `sweep` deletes the orphans, and needs the archive opened with PACS_ARCHIVE_EXCLUSIVE
+ * (PACS_EBUSY otherwise: another process's object may be written and not yet indexed). While
+ * other processes store, an object written an instant before the walk reaches it may be
+ * reported as an orphan.
+ */
 pacs_err pacs_archive_verify(pacs_archive *a, int sweep, pacs_progress_cb progress,
                              pacs_problem_cb problem, void *ctx, pacs_verify_report *report,
                              pacs_errinfo *ei);
 
 /**
  * Rebuilds the index of `data_dir` from its objects alone: every object is parsed and indexed
- * into a new index file that then replaces the old one. The server must not be running.
- * Objects that do not parse are reported through `problem` ("unreadable") and left in place.
+ * into a new index file that then replaces the old one. Refused with PACS_EBUSY while any
+ * other process has the data folder open (a running pacsd). Objects that do not parse are
+ * reported through `problem` ("unreadable") and left in place.
  */
 pacs_err pacs_archive_reindex(const pacs_config *cfg, pacs_progress_cb progress,
                               pacs_problem_cb problem, void *ctx, uint64_t *indexed,

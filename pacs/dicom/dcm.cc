@@ -8,6 +8,7 @@
  */
 #include "pacs/dicom/dcm.h"
 #include "pacs/dicom/dcm_internal.h"
+#include "pacs/base/log.h"
 
 #include <cerrno>
 #include <cmath>
@@ -31,6 +32,7 @@
 #include "dcmtk/dcmjpeg/djdecode.h"
 #include "dcmtk/dcmjpls/djdecode.h"
 #include "dcmtk/ofstd/ofstd.h"
+#include "dcmtk/oflog/oflog.h"
 
 /* Large values stay in the file while parsing: JSON refers to them by URI. */
 static const Uint32 kMaxReadLength = 4096;
@@ -48,6 +50,10 @@ pacs_err pacs_dcm_init(pacs_errinfo *ei)
         }
         /* Nagle's algorithm costs ~40 ms per DIMSE exchange; DCMTK reads this at connect. */
         setenv("TCP_NODELAY", "1", 1);
+        /* DCMTK's own warnings ("W: DcmItem: ...") repeat, in another format, what we report
+         * as an error with its status; they are shown only when debugging. */
+        OFLog::configure(pacs_log_enabled(PACS_LOG_DEBUG) ? OFLogger::WARN_LOG_LEVEL
+                                                          : OFLogger::FATAL_LOG_LEVEL);
         DJDecoderRegistration::registerCodecs();
         DJLSDecoderRegistration::registerCodecs();
         DcmRLEDecoderRegistration::registerCodecs();
@@ -579,38 +585,75 @@ void pacs_dcm_parsed_clear(pacs_dcm_parsed *p)
     memset(p, 0, sizeof *p);
 }
 
+static bool has_dicm_prefix(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return false;
+    }
+    char magic[4];
+    bool yes = pread(fd, magic, 4, 128) == 4 && memcmp(magic, "DICM", 4) == 0;
+    close(fd);
+    return yes;
+}
+
 pacs_err pacs_dcm_probe_file(const char *path, pacs_meta *out, uint64_t *dataset_start,
                              pacs_errinfo *ei)
 {
     try {
         pacs_meta m;
+        memset(&m, 0, sizeof m);
         uint64_t start = 0;
         pacs_errinfo sub;
-        if (read_meta_of(path, &m, &start, &sub) == PACS_OK) {
-            *out = m;
-            *dataset_start = start;
-            return PACS_OK;
-        }
-        /* No usable meta header: let DCMTK guess the encoding of a bare dataset. */
         DcmFileFormat ff;
-        OFCondition c = ff.loadFile(OFFilename(path), EXS_Unknown, EGL_noChange, kMaxReadLength,
-                                    ERM_dataset);
-        if (c.bad()) {
-            return pacs_errf(ei, PACS_EBADDATA, "not a DICOM file: %s", c.text());
-        }
         DcmDataset *ds = ff.getDataset();
-        memset(&m, 0, sizeof m);
+        pacs_err err = read_meta_of(path, &m, &start, &sub);
+        if (err == PACS_OK) {
+            /* The meta header says how the dataset is encoded; the dataset says what it is. A
+             * header that disagrees with its dataset is packaging gone wrong (storescu, too,
+             * sends what the dataset says). */
+            E_TransferSyntax xfer = DcmXfer(m.transfer_syntax_uid).getXfer();
+            if (xfer == EXS_Unknown) {
+                if (!ts_is_htj2k(m.transfer_syntax_uid)) {
+                    return pacs_errf(ei, PACS_EUNSUPPORTED, "unknown transfer syntax %s",
+                                     m.transfer_syntax_uid);
+                }
+                xfer = EXS_LittleEndianExplicit;
+            }
+            DcmInputFileStream in(OFFilename(path), (offile_off_t)start);
+            if (!in.good()) {
+                return pacs_errf(ei, PACS_EIO, "cannot read %s", path);
+            }
+            ds->transferInit();
+            OFCondition c = ds->read(in, xfer, EGL_noChange, kMaxReadLength);
+            ds->transferEnd();
+            if (c.bad()) {
+                return pacs_errf(ei, PACS_EBADDATA, "cannot parse the dataset: %s", c.text());
+            }
+        } else if (has_dicm_prefix(path)) {
+            if (ei) {
+                *ei = sub;
+            }
+            return err == PACS_EAGAIN ? PACS_EBADDATA : err;
+        } else {
+            /* No meta header: let DCMTK guess the encoding of a bare dataset. */
+            OFCondition c = ff.loadFile(OFFilename(path), EXS_Unknown, EGL_noChange,
+                                        kMaxReadLength, ERM_dataset);
+            if (c.bad()) {
+                return pacs_errf(ei, PACS_EBADDATA, "not a DICOM file: %s", c.text());
+            }
+            const char *ts = DcmXfer(ds->getOriginalXfer()).getXferID();
+            if (!ts || !*ts) {
+                return pacs_errf(ei, PACS_EBADDATA, "cannot tell the dataset's transfer syntax");
+            }
+            snprintf(m.transfer_syntax_uid, sizeof m.transfer_syntax_uid, "%s", ts);
+        }
         if (!get_uid(ds, DCM_SOPClassUID, m.sop_class_uid, "SOP Class UID", ei) ||
             !get_uid(ds, DCM_SOPInstanceUID, m.sop_instance_uid, "SOP Instance UID", ei)) {
             return ei ? ei->code : PACS_EBADDATA;
         }
-        const char *ts = DcmXfer(ds->getOriginalXfer()).getXferID();
-        if (!ts || !*ts) {
-            return pacs_errf(ei, PACS_EBADDATA, "cannot tell the dataset's transfer syntax");
-        }
-        snprintf(m.transfer_syntax_uid, sizeof m.transfer_syntax_uid, "%s", ts);
         *out = m;
-        *dataset_start = 0;
+        *dataset_start = start;
         return PACS_OK;
     } catch (...) {
         return pacs_errf(ei, PACS_ENOMEM, "out of memory reading %s", path);

@@ -62,9 +62,13 @@ pacs_err pacs_dcm_parse_file(const char *path, pacs_dcm_parsed *out, pacs_errinf
 void pacs_dcm_parsed_clear(pacs_dcm_parsed *p);
 
 /**
- * Reads an arbitrary DICOM file (with or without a meta header) just far enough to learn its
- * identity and where its dataset starts, for importing files that lack a meta header.
- * `*dataset_start` is 0 for a bare dataset.
+ * Reads an arbitrary DICOM file (with or without a meta header) far enough to learn its
+ * identity and where its dataset starts, for importing files. The SOP Class and Instance UIDs
+ * come from the dataset (a meta header that disagrees with it is ignored, as storescu does);
+ * the transfer syntax from the meta header, or guessed for a bare dataset. `*dataset_start` is
+ * 0 for a bare dataset. PACS_EBADDATA names the problem: no DICOM at all, a broken meta header
+ * (a file with "DICM" at 128 is never read as a bare dataset), an unparsable dataset or missing
+ * UIDs; PACS_EUNSUPPORTED for an unknown transfer syntax.
  */
 pacs_err pacs_dcm_probe_file(const char *path, pacs_meta *out, uint64_t *dataset_start,
                              pacs_errinfo *ei);
