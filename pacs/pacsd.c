@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dicomweb/http.h"
 #include "pacs/base/config.h"
 #include "pacs/base/log.h"
 #include "pacs/dicom/dcm.h"
@@ -31,7 +32,7 @@ static void usage(FILE *f)
 }
 
 /* Writes KEY=VALUE lines to `path` atomically (temporary file, then rename). */
-static int write_ready(const char *path, int dimse_port)
+static int write_ready(const char *path, int dimse_port, int http_port)
 {
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -39,7 +40,7 @@ static int write_ready(const char *path, int dimse_port)
     if (!f) {
         return -1;
     }
-    fprintf(f, "DIMSE_PORT=%d\nPID=%ld\n", dimse_port, (long)getpid());
+    fprintf(f, "DIMSE_PORT=%d\nHTTP_PORT=%d\nPID=%ld\n", dimse_port, http_port, (long)getpid());
     if (fclose(f) != 0) {
         return -1;
     }
@@ -130,10 +131,20 @@ int main(int argc, char **argv)
         pacs_archive_close(archive);
         return 1;
     }
+    pacs_http_server *http = NULL;
+    int http_port = 0;
+    if (pacs_http_start(cfg, archive, &http, &http_port, &ei) != PACS_OK) {
+        pacs_log(PACS_LOG_ERROR, "pacsd", "cannot start DICOMweb: %s", ei.msg);
+        pacs_dimse_stop(dimse, 0);
+        pacs_archive_close(archive);
+        return 1;
+    }
+    pacs_log(PACS_LOG_INFO, "pacsd", "DICOMweb on http://%s:%d%s", pacs_config_str(cfg, "http.bind"),
+             http_port, pacs_config_str(cfg, "http.prefix"));
     pacs_log(PACS_LOG_INFO, "pacsd", "pacsd %s ready: DICOM %s:%d AET=%s, data=%s", PACSD_VERSION,
              pacs_config_str(cfg, "dimse.bind"), dimse_port, pacs_config_str(cfg, "dimse.aet"),
              pacs_config_str(cfg, "data"));
-    if (ready_file && write_ready(ready_file, dimse_port) != 0) {
+    if (ready_file && write_ready(ready_file, dimse_port, http_port) != 0) {
         pacs_log(PACS_LOG_ERROR, "pacsd", "cannot write ready file %s: %s", ready_file,
                  strerror(errno));
     }
@@ -150,6 +161,7 @@ int main(int argc, char **argv)
         pacs_log(PACS_LOG_INFO, "pacsd", "%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
         break;
     }
+    pacs_http_stop(http);
     pacs_dimse_stop(dimse, 10);
     pacs_archive_close(archive);
     if (ready_file) {

@@ -46,6 +46,7 @@ struct pacs_ingest {
     size_t head_len;
     pacs_err sticky;     /* first write error */
     pacs_errinfo sticky_ei;
+    char expect_study[PACS_UID_MAX + 1]; /* "" or the Study Instance UID required */
 };
 
 static pacs_err make_dir(const char *path, pacs_errinfo *ei)
@@ -505,6 +506,11 @@ pacs_err pacs_ingest_finish(pacs_ingest *in, pacs_ingest_result *res, pacs_errin
     if (err != PACS_OK) {
         goto done;
     }
+    if (in->expect_study[0] && strcmp(in->expect_study, parsed.study_uid) != 0) {
+        err = pacs_errf(ei, PACS_ECONFLICT, "Study Instance UID %s is not %s", parsed.study_uid,
+                        in->expect_study);
+        goto done;
+    }
     inflight_add(a, key);
     err = pacs_objwriter_commit(in->w, ei);
     in->w = NULL;
@@ -620,6 +626,43 @@ pacs_err pacs_archive_object_path(pacs_archive *a, const char *object, char *buf
         return pacs_errf(ei, PACS_EINVAL, "bad object key '%s'", object);
     }
     return PACS_OK;
+}
+
+void pacs_ingest_expect_study(pacs_ingest *in, const char *study_uid)
+{
+    snprintf(in->expect_study, sizeof in->expect_study, "%s", study_uid ? study_uid : "");
+}
+
+pacs_err pacs_archive_metadata_append(const char *json, size_t len, const char *instance_url,
+                                      pacs_buf *out, pacs_errinfo *ei)
+{
+    static const char key[] = "\"BulkDataURI\":\"";
+    const size_t klen = sizeof key - 1;
+    const char *p = json, *end = json + len;
+    pacs_err err = PACS_OK;
+    while (err == PACS_OK && p < end) {
+        const char *hit = p;
+        while ((hit = memchr(hit, '"', (size_t)(end - hit))) != NULL &&
+               ((size_t)(end - hit) < klen || memcmp(hit, key, klen) != 0)) {
+            hit++;
+        }
+        if (!hit) {
+            err = pacs_buf_append(out, p, (size_t)(end - p));
+            break;
+        }
+        hit += klen;
+        err = pacs_buf_append(out, p, (size_t)(hit - p));
+        /* Absolute URIs (from an older ingest, say) are kept as they are. */
+        if (err == PACS_OK && !(end - hit >= 5 && (memcmp(hit, "http:", 5) == 0 ||
+                                                   memcmp(hit, "https", 5) == 0))) {
+            err = pacs_buf_puts(out, instance_url);
+            if (err == PACS_OK) {
+                err = pacs_buf_append(out, "/", 1);
+            }
+        }
+        p = hit;
+    }
+    return err == PACS_OK ? PACS_OK : pacs_errf(ei, err, "metadata too large");
 }
 
 pacs_err pacs_archive_delete(pacs_archive *a, const pacs_query *q, uint64_t *n_removed,

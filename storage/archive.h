@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pacs/base/buf.h"
 #include "pacs/base/config.h"
 #include "pacs/base/err.h"
 #include "pacs/dicom/part10.h"
@@ -103,6 +104,22 @@ pacs_err pacs_archive_open_object(pacs_archive *a, const char *object, int *fd,
 /** The path of a stored object (for DCMTK, which reads files by name). */
 pacs_err pacs_archive_object_path(pacs_archive *a, const char *object, char *buf, size_t cap,
                                   pacs_errinfo *ei);
+
+/**
+ * Appends an instance's stored DICOM JSON (`json`, `len`: the text a PACS_REC_METADATA record
+ * holds) to `out`, with every relative BulkDataURI ("bulkdata/7FE00010") made absolute by
+ * putting `instance_url` and '/' in front. The text is copied, not parsed: it was dumped
+ * compact, so the characters `"BulkDataURI":"` can only be a key. PACS_ETOOBIG when `out` is
+ * full.
+ */
+pacs_err pacs_archive_metadata_append(const char *json, size_t len, const char *instance_url,
+                                      pacs_buf *out, pacs_errinfo *ei);
+
+/**
+ * Makes pacs_ingest_finish() refuse the instance, storing nothing, unless its Study Instance
+ * UID is `study_uid` (STOW-RS to /studies/{study}): it then fails with PACS_ECONFLICT.
+ */
+void pacs_ingest_expect_study(pacs_ingest *in, const char *study_uid);
 
 /** Removes every instance under the query's matches and deletes their objects. */
 pacs_err pacs_archive_delete(pacs_archive *a, const pacs_query *q, uint64_t *n_removed,

@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The DICOMweb HTTP server and router, on libmicrohttpd: an internal thread pool with epoll,
+ * a connection limit, a per-connection idle timeout, a cap on request headers (libmicrohttpd's
+ * per-connection memory) and on request bodies (413), keep-alive, HEAD, CORS with preflight,
+ * and gzip for JSON when the client accepts it. URLs under `http.prefix` are routed to QIDO-RS,
+ * WADO-RS, STOW-RS, WADO-URI and DELETE handlers (qido.h, wado.h, stow.h).
+ *
+ * Each request gets a pacs_http_req with its own arena, freed when libmicrohttpd reports the
+ * request complete (or aborted). A handler answers exactly once, with one of the
+ * pacs_http_send_* functions, or registers body callbacks (pacs_http_expect_body) and answers
+ * from their `end`. Large bodies are produced piece by piece by a pacs_http_producer while the
+ * socket can take them, so no response is held whole in memory.
+ *
+ * Thread-safety: the server may be started and stopped from one thread; handlers for one
+ * request all run on the thread libmicrohttpd assigned to its connection; handlers of
+ * different requests run concurrently and share only the read-only configuration and the
+ * (thread-safe) archive.
+ */
+#ifndef PACS_DICOMWEB_HTTP_H
+#define PACS_DICOMWEB_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dicomweb/arena.h"
+#include "dicomweb/params.h"
+#include "pacs/base/buf.h"
+#include "pacs/base/config.h"
+#include "pacs/base/err.h"
+#include "storage/archive.h"
+
+typedef struct pacs_http_server pacs_http_server;
+typedef struct pacs_http_req pacs_http_req;
+
+/**
+ * Starts serving on http.bind:http.port (0 picks a free port, written to `*port`). Returns
+ * PACS_EINVAL for a bad setting (such as a prefix that does not start with '/') and PACS_ENET
+ * when the port cannot be bound.
+ */
+pacs_err pacs_http_start(const pacs_config *cfg, pacs_archive *archive, pacs_http_server **out,
+                         int *port, pacs_errinfo *ei);
+
+/** Stops accepting, closes every connection (aborting responses in progress) and frees the
+ *  server. NULL is accepted. */
+void pacs_http_stop(pacs_http_server *s);
+
+/* ---- What the router found in the URL ---- */
+
+typedef enum pacs_http_method {
+    PACS_HTTP_GET = 0, /* HEAD is served as GET without the body */
+    PACS_HTTP_POST,
+    PACS_HTTP_DELETE,
+    PACS_HTTP_OPTIONS,
+    PACS_HTTP_OTHER
+} pacs_http_method;
+
+/** The resource a DICOMweb path names; absent parts are NULL. UIDs are decoded and valid. */
+typedef struct pacs_http_route {
+    int kind;           /* PACS_ROUTE_* */
+    const char *study;  /* /studies/{study} */
+    const char *series; /* .../series/{series} */
+    const char *sop;    /* .../instances/{sop} */
+    const char *arg;    /* frames: the list; bulkdata: the path after "bulkdata/" */
+} pacs_http_route;
+
+enum {
+    PACS_ROUTE_NONE = 0,
+    PACS_ROUTE_STUDIES,   /* /studies, /studies/{st}/series, .../instances (QIDO, STOW) */
+    PACS_ROUTE_SERIES,    /* a QIDO collection of series */
+    PACS_ROUTE_INSTANCES, /* a QIDO collection of instances */
+    PACS_ROUTE_RESOURCE,  /* a study, series or instance itself */
+    PACS_ROUTE_METADATA,
+    PACS_ROUTE_FRAMES,
+    PACS_ROUTE_BULKDATA,
+    PACS_ROUTE_RENDERED, /* rendered and thumbnail: the imaging work */
+    PACS_ROUTE_WADO_URI
+};
+
+/**
+ * Parses the path below the prefix (e.g. "/studies/1.2/series"), still percent-encoded.
+ * PACS_ENOTFOUND for a path that names no DICOMweb resource, PACS_EINVAL (with a message) for
+ * a malformed UID or escape. Strings are allocated in `ar`.
+ */
+pacs_err pacs_http_route_parse(const char *path, size_t len, pacs_arena *ar, pacs_http_route *rt,
+                               pacs_errinfo *ei);
+
+/* ---- Request accessors, for handlers ---- */
+
+pacs_http_method pacs_http_method_of(const pacs_http_req *r);
+pacs_arena *pacs_http_arena(pacs_http_req *r);
+const pacs_params *pacs_http_params(const pacs_http_req *r);
+pacs_archive *pacs_http_archive(pacs_http_req *r);
+const pacs_config *pacs_http_config(const pacs_http_req *r);
+/** A request header, or NULL. */
+const char *pacs_http_header(pacs_http_req *r, const char *name);
+/** The absolute URL of the DICOMweb root, without a trailing '/' (from http.public_url or the
+ *  Host header). */
+const char *pacs_http_base_url(const pacs_http_req *r);
+/** The request's id for log lines. */
+unsigned long pacs_http_id(const pacs_http_req *r);
+
+/* ---- Answers: each handler calls exactly one of these once ---- */
+
+/** Adds a header to the response that will be sent (copied). */
+void pacs_http_add_header(pacs_http_req *r, const char *name, const char *value);
+
+/** Sends `body` (taken and freed) with `content_type`; `json` allows gzip. */
+void pacs_http_send_buf(pacs_http_req *r, unsigned status, const char *content_type, pacs_buf *body,
+                        int json);
+
+/** Sends an error: status and a one-line message as text/plain (also logged). */
+void pacs_http_send_error(pacs_http_req *r, unsigned status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/** Maps an archive error to an HTTP status (404, 400, 413, 503, 500...). */
+unsigned pacs_http_status_of(pacs_err err);
+
+/**
+ * Produces the next piece of a streamed body by appending at least one byte to `out`, or sets
+ * `*eof` when the body is complete. An error ends the response abruptly (the client sees a
+ * truncated body: the status line has already gone).
+ */
+typedef pacs_err (*pacs_http_produce_fn)(void *ctx, pacs_buf *out, int *eof, pacs_errinfo *ei);
+
+/** Streams a body. `size` is its exact length, or UINT64_MAX when unknown (chunked). `ctx` is
+ *  released with `release` when the response is done or abandoned, also on failure. */
+void pacs_http_send_stream(pacs_http_req *r, unsigned status, const char *content_type,
+                           uint64_t size, int json, pacs_http_produce_fn produce, void *ctx,
+                           void (*release)(void *ctx));
+
+/** Body callbacks for requests that carry one (STOW-RS). */
+typedef struct pacs_http_body_ops {
+    /** A piece of the body as it arrives; return non-OK to stop reading (the connection is then
+     *  closed unless `end` answers). */
+    pacs_err (*data)(pacs_http_req *r, void *ctx, const char *data, size_t len);
+    /** The whole body has arrived: answer now. */
+    void (*end)(pacs_http_req *r, void *ctx);
+    /** The request is over (answered or aborted): release ctx. */
+    void (*release)(void *ctx);
+} pacs_http_body_ops;
+
+/** Instead of answering now, reads the body into `ops`. */
+void pacs_http_expect_body(pacs_http_req *r, const pacs_http_body_ops *ops, void *ctx);
+
+/** Makes a random multipart boundary (hex) into `buf` (at least 33 bytes). */
+void pacs_http_boundary(char *buf, size_t cap);
+
+#endif

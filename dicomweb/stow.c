@@ -1,0 +1,420 @@
+// SPDX-License-Identifier: MIT
+/*
+ * STOW-RS and DELETE (stow.h). The body flows: libmicrohttpd -> multipart parser -> the
+ * current part's pacs_ingest, piece by piece; the ingest finishes (parse, fsync, index commit)
+ * when the part's closing boundary is seen, so a request's instances are each durable before
+ * the answer says so. Load: referral sites pushing whole studies. Thread-safe: the state
+ * belongs to one request, served on one thread.
+ */
+#include "dicomweb/stow.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "dicomweb/media.h"
+#include "dicomweb/multipart.h"
+#include "pacs/base/log.h"
+#include "pacs/dicom/dcm.h"
+#include "pacs/dicom/part10.h"
+
+#define HEAD_KEEP 4096u
+#define MAX_PARTS 100000u
+
+/* PS3.18 Table 10.5.3-1 failure reasons and the warning used here (PS3.4 Annex B). */
+#define REASON_PROCESSING 0x0110u
+#define REASON_OUT_OF_RESOURCES 0xA700u
+#define REASON_MISMATCH 0xA900u
+#define REASON_CANNOT_UNDERSTAND 0xC000u
+#define REASON_TS_UNSUPPORTED 0xC122u
+#define REASON_CLASS_UNSUPPORTED 0x0122u
+#define WARNING_COERCED 0xB000u
+
+typedef struct outcome {
+    int stored;
+    unsigned reason; /* failure or warning, 0 when none */
+    char sop_class[PACS_UID_MAX + 1], sop[PACS_UID_MAX + 1];
+    char study[PACS_UID_MAX + 1], series[PACS_UID_MAX + 1];
+} outcome;
+
+typedef struct stow {
+    pacs_archive *a;
+    unsigned long req_id;
+    char *study; /* from the URL, or NULL */
+    pacs_multipart *mp;
+    pacs_err body_err;
+    pacs_errinfo body_ei;
+    /* the part being received */
+    pacs_ingest *in;
+    unsigned bad_reason; /* the part was refused before ingest */
+    char bad_msg[sizeof((pacs_errinfo *)0)->msg];
+    uint8_t head[HEAD_KEEP];
+    size_t head_len;
+    /* results */
+    outcome *v;
+    size_t n, cap;
+    size_t n_stored;
+} stow;
+
+static void stow_release(void *ctx)
+{
+    stow *s = ctx;
+    if (!s) {
+        return;
+    }
+    pacs_ingest_abort(s->in);
+    pacs_multipart_free(s->mp);
+    free(s->study);
+    free(s->v);
+    free(s);
+}
+
+static unsigned reason_of(pacs_err err)
+{
+    switch (err) {
+    case PACS_EBADDATA:
+        return REASON_CANNOT_UNDERSTAND;
+    case PACS_EUNSUPPORTED:
+        return REASON_TS_UNSUPPORTED;
+    case PACS_ECONFLICT:
+        return REASON_MISMATCH;
+    case PACS_ENOSPC:
+    case PACS_ETOOBIG:
+    case PACS_ENOMEM:
+        return REASON_OUT_OF_RESOURCES;
+    default:
+        return REASON_PROCESSING;
+    }
+}
+
+static outcome *add_outcome(stow *s)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        outcome *g = realloc(s->v, cap * sizeof *g);
+        if (!g) {
+            return NULL;
+        }
+        s->v = g;
+        s->cap = cap;
+    }
+    outcome *o = &s->v[s->n++];
+    memset(o, 0, sizeof *o);
+    return o;
+}
+
+/* Records a failed part, naming it from its meta header when that much arrived. */
+static void add_failure(stow *s, unsigned reason, const char *msg)
+{
+    unsigned index = s->mp ? pacs_multipart_parts(s->mp) : 0;
+    outcome *o = add_outcome(s);
+    pacs_meta m;
+    size_t start = 0;
+    if (o) {
+        o->reason = reason;
+        if (pacs_meta_read(s->head, s->head_len, &m, &start, NULL) == PACS_OK) {
+            snprintf(o->sop_class, sizeof o->sop_class, "%s", m.sop_class_uid);
+            snprintf(o->sop, sizeof o->sop, "%s", m.sop_instance_uid);
+        }
+    }
+    pacs_log(PACS_LOG_INFO, "stow", "req=%lu part=%u sop=%s failed (0x%04X): %s", s->req_id, index,
+             o && o->sop[0] ? o->sop : "?", reason, msg);
+}
+
+static int part_begin(void *ctx, const pacs_multipart_part *part)
+{
+    stow *s = ctx;
+    s->head_len = 0;
+    s->bad_reason = 0;
+    if (pacs_multipart_parts(s->mp) > MAX_PARTS) {
+        s->bad_reason = REASON_OUT_OF_RESOURCES;
+        snprintf(s->bad_msg, sizeof s->bad_msg, "more than %u parts", MAX_PARTS);
+        return 0;
+    }
+    pacs_media mt;
+    pacs_errinfo ei;
+    if (part->content_type[0] &&
+        (pacs_media_parse(part->content_type, strlen(part->content_type), &mt, &ei) != PACS_OK ||
+         strcmp(mt.type, "application/dicom") != 0)) {
+        s->bad_reason = REASON_CANNOT_UNDERSTAND;
+        snprintf(s->bad_msg, sizeof s->bad_msg,
+                 "part Content-Type %.80s is not application/dicom (bulk data and metadata "
+                 "parts are not taken)",
+                 part->content_type);
+        return 0;
+    }
+    if (part->content_transfer_encoding[0] &&
+        strcasecmp(part->content_transfer_encoding, "binary") != 0 &&
+        strcasecmp(part->content_transfer_encoding, "8bit") != 0) {
+        s->bad_reason = REASON_CANNOT_UNDERSTAND;
+        snprintf(s->bad_msg, sizeof s->bad_msg, "Content-Transfer-Encoding %.40s is not binary",
+                 part->content_transfer_encoding);
+        return 0;
+    }
+    pacs_err err = pacs_archive_ingest_begin(s->a, NULL, "", &s->in, &ei);
+    if (err != PACS_OK) {
+        s->bad_reason = reason_of(err);
+        snprintf(s->bad_msg, sizeof s->bad_msg, "%s", ei.msg);
+        return 0;
+    }
+    if (s->study) {
+        pacs_ingest_expect_study(s->in, s->study);
+    }
+    return 0;
+}
+
+static int part_data(void *ctx, const char *data, size_t len)
+{
+    stow *s = ctx;
+    if (s->head_len < HEAD_KEEP) {
+        size_t take = HEAD_KEEP - s->head_len < len ? HEAD_KEEP - s->head_len : len;
+        memcpy(s->head + s->head_len, data, take);
+        s->head_len += take;
+    }
+    if (s->in) {
+        /* Errors are sticky in the ingest and reported by finish. */
+        pacs_ingest_write(s->in, data, len, NULL);
+    }
+    return 0;
+}
+
+static int part_end(void *ctx)
+{
+    stow *s = ctx;
+    if (!s->in) {
+        add_failure(s, s->bad_reason ? s->bad_reason : REASON_PROCESSING, s->bad_msg);
+        return 0;
+    }
+    pacs_ingest_result res;
+    pacs_errinfo ei;
+    pacs_ingest *in = s->in;
+    s->in = NULL;
+    pacs_err err = pacs_ingest_finish(in, &res, &ei);
+    if (err != PACS_OK) {
+        add_failure(s, reason_of(err), ei.msg);
+        return 0;
+    }
+    outcome *o = add_outcome(s);
+    if (!o) {
+        return 1;
+    }
+    o->stored = 1;
+    o->reason = res.charset_warning ? WARNING_COERCED : 0;
+    snprintf(o->sop_class, sizeof o->sop_class, "%s", res.meta.sop_class_uid);
+    snprintf(o->sop, sizeof o->sop, "%s", res.meta.sop_instance_uid);
+    snprintf(o->study, sizeof o->study, "%s", res.study_uid);
+    snprintf(o->series, sizeof o->series, "%s", res.series_uid);
+    s->n_stored++;
+    return 0;
+}
+
+static pacs_err body_data(pacs_http_req *r, void *ctx, const char *data, size_t len)
+{
+    (void)r;
+    stow *s = ctx;
+    if (s->body_err != PACS_OK) {
+        return PACS_OK; /* already malformed: the rest is read and dropped, then answered */
+    }
+    pacs_err err = pacs_multipart_feed(s->mp, data, len, &s->body_ei);
+    if (err != PACS_OK) {
+        s->body_err = err;
+        if (pacs_multipart_in_part(s->mp)) {
+            pacs_ingest_abort(s->in);
+            s->in = NULL;
+            add_failure(s, REASON_CANNOT_UNDERSTAND, s->body_ei.msg);
+        }
+    }
+    return PACS_OK;
+}
+
+static json_t *uid_attr(const char *uid)
+{
+    return uid[0] ? json_pack("{s:s,s:[s]}", "vr", "UI", "Value", uid)
+                  : json_pack("{s:s}", "vr", "UI");
+}
+
+static void body_end(pacs_http_req *r, void *ctx)
+{
+    stow *s = ctx;
+    if (s->body_err == PACS_OK) {
+        pacs_errinfo ei;
+        if (pacs_multipart_finish(s->mp, &ei) != PACS_OK) {
+            s->body_err = PACS_EBADDATA;
+            s->body_ei = ei;
+            if (pacs_multipart_in_part(s->mp)) {
+                pacs_ingest_abort(s->in);
+                s->in = NULL;
+                add_failure(s, REASON_CANNOT_UNDERSTAND, "the part was cut short");
+            }
+        }
+    }
+    if (s->n == 0) {
+        pacs_http_send_error(r, 400, "%s",
+                             s->body_err != PACS_OK ? s->body_ei.msg
+                                                    : "the request holds no DICOM parts");
+        return;
+    }
+    const char *base = pacs_http_base_url(r);
+    json_t *resp = json_object(), *refs = json_array(), *fails = json_array();
+    const char *one_study = NULL;
+    int many_studies = 0, warnings = 0;
+    char url[1024];
+    for (size_t i = 0; i < s->n; i++) {
+        const outcome *o = &s->v[i];
+        json_t *item = json_object();
+        json_object_set_new(item, "00081150", uid_attr(o->sop_class));
+        json_object_set_new(item, "00081155", uid_attr(o->sop));
+        if (o->stored) {
+            snprintf(url, sizeof url, "%s/studies/%s/series/%s/instances/%s", base, o->study,
+                     o->series, o->sop);
+            json_object_set_new(item, "00081190",
+                                json_pack("{s:s,s:[s]}", "vr", "UR", "Value", url));
+            if (o->reason) {
+                json_object_set_new(item, "00081196",
+                                    json_pack("{s:s,s:[i]}", "vr", "US", "Value", (int)o->reason));
+                warnings = 1;
+            }
+            json_array_append_new(refs, item);
+            if (one_study && strcmp(one_study, o->study) != 0) {
+                many_studies = 1;
+            }
+            one_study = o->study;
+        } else {
+            json_object_set_new(item, "00081197",
+                                json_pack("{s:s,s:[i]}", "vr", "US", "Value", (int)o->reason));
+            json_array_append_new(fails, item);
+        }
+    }
+    if (one_study && !many_studies) {
+        snprintf(url, sizeof url, "%s/studies/%s", base, one_study);
+        json_object_set_new(resp, "00081190", json_pack("{s:s,s:[s]}", "vr", "UR", "Value", url));
+    }
+    if (json_array_size(fails)) {
+        json_object_set_new(resp, "00081198", json_pack("{s:s,s:o}", "vr", "SQ", "Value", fails));
+    } else {
+        json_decref(fails);
+    }
+    if (json_array_size(refs)) {
+        json_object_set_new(resp, "00081199", json_pack("{s:s,s:o}", "vr", "SQ", "Value", refs));
+    } else {
+        json_decref(refs);
+    }
+    char *text = json_dumps(resp, PACS_JSON_DUMP_FLAGS | JSON_SORT_KEYS);
+    json_decref(resp);
+    if (!text) {
+        pacs_http_send_error(r, 500, "out of memory");
+        return;
+    }
+    unsigned status = s->n_stored == s->n && !warnings ? 200 : s->n_stored ? 202 : 409;
+    pacs_log(PACS_LOG_INFO, "stow", "req=%lu parts=%zu stored=%zu failed=%zu status=%u", s->req_id,
+             s->n, s->n_stored, s->n - s->n_stored, status);
+    pacs_buf b;
+    pacs_buf_init(&b, strlen(text) + 1);
+    pacs_buf_puts(&b, text);
+    free(text);
+    pacs_http_send_buf(r, status, "application/dicom+json", &b, 1);
+}
+
+static const pacs_http_body_ops stow_ops = {body_data, body_end, stow_release};
+
+void pacs_stow_store(pacs_http_req *r, const pacs_http_route *rt)
+{
+    pacs_errinfo ei;
+    const char *ct = pacs_http_header(r, "Content-Type");
+    pacs_media mt;
+    if (!ct || pacs_media_parse(ct, strlen(ct), &mt, &ei) != PACS_OK ||
+        strcmp(mt.type, "multipart/related") != 0 ||
+        (mt.related[0] && strcmp(mt.related, "application/dicom") != 0)) {
+        pacs_http_send_error(r, 415,
+                             "STOW-RS takes multipart/related; "
+                             "type=\"application/dicom\"");
+        return;
+    }
+    if (!mt.boundary[0]) {
+        pacs_http_send_error(r, 400, "the multipart Content-Type has no boundary");
+        return;
+    }
+    /* The answer is DICOM JSON; a client that refuses it gets 406 before sending anything. */
+    const char *accept = pacs_http_header(r, "Accept");
+    pacs_media m[PACS_ACCEPT_MAX];
+    size_t nm = 0;
+    if (pacs_accept_parse(accept, m, PACS_ACCEPT_MAX, &nm, &ei) != PACS_OK) {
+        pacs_http_send_error(r, 400, "Accept: %s", ei.msg);
+        return;
+    }
+    int json = 0;
+    for (size_t i = 0; i < nm; i++) {
+        json |= pacs_media_covers(&m[i], "application/dicom+json") ||
+                pacs_media_covers(&m[i], "application/json");
+    }
+    if (!json) {
+        pacs_http_send_error(r, 406, "the store response is application/dicom+json only");
+        return;
+    }
+    stow *s = calloc(1, sizeof *s);
+    if (!s) {
+        pacs_http_send_error(r, 500, "out of memory");
+        return;
+    }
+    s->a = pacs_http_archive(r);
+    s->req_id = pacs_http_id(r);
+    if (rt->study && !(s->study = strdup(rt->study))) {
+        stow_release(s);
+        pacs_http_send_error(r, 500, "out of memory");
+        return;
+    }
+    static const pacs_multipart_cbs cbs = {part_begin, part_data, part_end};
+    if (pacs_multipart_new(mt.boundary, &cbs, s, &s->mp, &ei) != PACS_OK) {
+        stow_release(s);
+        pacs_http_send_error(r, 400, "%s", ei.msg);
+        return;
+    }
+    pacs_http_expect_body(r, &stow_ops, s);
+}
+
+/* ---- DELETE ---- */
+
+void pacs_stow_delete(pacs_http_req *r, const pacs_http_route *rt)
+{
+    if (!pacs_config_bool(pacs_http_config(r), "dicomweb.delete_allowed")) {
+        pacs_http_send_error(r, 403, "deleting is turned off (set dicomweb.delete_allowed)");
+        return;
+    }
+    pacs_level level = rt->sop      ? PACS_LEVEL_INSTANCE
+                       : rt->series ? PACS_LEVEL_SERIES
+                                    : PACS_LEVEL_STUDY;
+    pacs_query *q = pacs_query_new(level);
+    pacs_errinfo ei;
+    pacs_err err = q ? pacs_query_add(q, 0x0020000Du, "UI", rt->study, &ei)
+                     : pacs_errf(&ei, PACS_ENOMEM, "out of memory");
+    if (err == PACS_OK && rt->series) {
+        err = pacs_query_add(q, 0x0020000Eu, "UI", rt->series, &ei);
+    }
+    if (err == PACS_OK && rt->sop) {
+        err = pacs_query_add(q, 0x00080018u, "UI", rt->sop, &ei);
+    }
+    uint64_t removed = 0;
+    if (err == PACS_OK) {
+        err = pacs_archive_delete(pacs_http_archive(r), q, &removed, &ei);
+    }
+    pacs_query_free(q);
+    if (err != PACS_OK) {
+        pacs_http_send_error(r, pacs_http_status_of(err), "%s", ei.msg);
+        return;
+    }
+    if (removed == 0) {
+        pacs_http_send_error(r, 404, "no such %s",
+                             rt->sop      ? "instance"
+                             : rt->series ? "series"
+                                          : "study");
+        return;
+    }
+    pacs_log(PACS_LOG_INFO, "http", "req=%lu DELETE study=%s series=%s sop=%s removed=%llu",
+             pacs_http_id(r), rt->study, rt->series ? rt->series : "-", rt->sop ? rt->sop : "-",
+             (unsigned long long)removed);
+    pacs_buf b;
+    pacs_buf_init(&b, 1);
+    pacs_http_send_buf(r, 204, NULL, &b, 0);
+}
