@@ -1,0 +1,834 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Frame decoding (decode.h): the object description from DICOM JSON, reading one frame's
+ * stored bytes with pread, and turning them into a native frame with the codec the transfer
+ * syntax names. Load: every rendered image and every transcoded frame passes here once per
+ * cache miss; the native path is a copy plus byte swapping, the compressed paths cost what
+ * their codec costs. Thread-safe: no shared state.
+ */
+#include "pacs/image/decode.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pacs/dicom/codec.h"
+#include "pacs/dicom/htj2k.h"
+#include "pacs/image/internal.h"
+#include "pacs/image/render.h"
+
+/* A frame spread over more fragments than this is refused. */
+#define MAX_FRAGMENTS 4096
+
+size_t pacs_image_frame_size(const pacs_image_info *info)
+{
+    size_t px = (size_t)info->rows * info->cols * info->samples;
+    if (info->bits_allocated == 1) {
+        return (px + 7) / 8;
+    }
+    return px * (info->bits_allocated / 8u);
+}
+
+void pacs_image__codec_image(const pacs_image_info *info, pacs_codec_image *img)
+{
+    memset(img, 0, sizeof *img);
+    img->rows = (uint16_t)info->rows;
+    img->cols = (uint16_t)info->cols;
+    img->samples = info->samples;
+    img->bits_allocated = info->bits_allocated;
+    img->bits_stored = info->bits_stored;
+    img->high_bit = info->high_bit;
+    img->pixel_rep = info->pixel_rep;
+    img->planar = info->planar;
+    memcpy(img->photometric, info->photometric, sizeof img->photometric);
+}
+
+/* ---- DICOM JSON ---- */
+
+static const json_t *attr(const json_t *ds, const char *key)
+{
+    return ds ? json_object_get(ds, key) : NULL;
+}
+
+/* Value `i` of a numeric or numeric-string attribute; 0 when present, -1 when absent. */
+static int num_at(const json_t *ds, const char *key, size_t i, double *v)
+{
+    const json_t *a = attr(ds, key);
+    const json_t *vals = a ? json_object_get(a, "Value") : NULL;
+    const json_t *x = json_is_array(vals) ? json_array_get(vals, i) : NULL;
+    if (json_is_number(x)) {
+        *v = json_number_value(x);
+        return 0;
+    }
+    if (json_is_string(x)) {
+        char *end = NULL;
+        const char *s = json_string_value(x);
+        double d = strtod(s, &end);
+        if (end != s && isfinite(d)) {
+            *v = d;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static size_t n_values(const json_t *ds, const char *key)
+{
+    const json_t *a = attr(ds, key);
+    const json_t *vals = a ? json_object_get(a, "Value") : NULL;
+    return json_is_array(vals) ? json_array_size(vals) : 0;
+}
+
+static int str_at(const json_t *ds, const char *key, char *buf, size_t cap)
+{
+    const json_t *a = attr(ds, key);
+    const json_t *vals = a ? json_object_get(a, "Value") : NULL;
+    const json_t *x = json_is_array(vals) ? json_array_get(vals, 0) : NULL;
+    if (!json_is_string(x)) {
+        return -1;
+    }
+    snprintf(buf, cap, "%s", json_string_value(x));
+    return 0;
+}
+
+/* The first item of a sequence attribute, or NULL. */
+static const json_t *item0(const json_t *ds, const char *key)
+{
+    const json_t *a = attr(ds, key);
+    const json_t *vals = a ? json_object_get(a, "Value") : NULL;
+    const json_t *x = json_is_array(vals) ? json_array_get(vals, 0) : NULL;
+    return json_is_object(x) ? x : NULL;
+}
+
+/* A 16-bit-per-entry LUT from a descriptor and data attribute inside `item`. */
+static pacs_err read_lut(const json_t *item, const char *desc_key, const char *data_key,
+                         pacs_image__lut *lut, pacs_errinfo *ei)
+{
+    double n = 0, first = 0, bits = 0;
+    if (num_at(item, desc_key, 0, &n) || num_at(item, desc_key, 1, &first) ||
+        num_at(item, desc_key, 2, &bits)) {
+        return pacs_errf(ei, PACS_EBADDATA, "LUT descriptor %s is incomplete", desc_key);
+    }
+    if (n == 0) {
+        n = 65536;
+    }
+    if (n < 1 || n > 65536 || bits < 1 || bits > 16 || first < -65536 || first > 65535) {
+        return pacs_errf(ei, PACS_EBADDATA, "LUT descriptor %s out of range", desc_key);
+    }
+    const json_t *a = attr(item, data_key);
+    if (!a) {
+        return pacs_errf(ei, PACS_EBADDATA, "LUT data %s is missing", data_key);
+    }
+    if (json_object_get(a, "BulkDataURI")) {
+        return pacs_errf(ei, PACS_EAGAIN, "LUT data %s is bulk data", data_key);
+    }
+    uint16_t *data = calloc((size_t)n, sizeof *data);
+    if (!data) {
+        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+    const json_t *ib = json_object_get(a, "InlineBinary");
+    const json_t *vals = json_object_get(a, "Value");
+    if (json_is_string(ib)) {
+        const char *b64 = json_string_value(ib);
+        size_t blen = strlen(b64);
+        unsigned char *raw = malloc(blen / 4 * 3 + 4);
+        int got = raw ? EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)blen) : -1;
+        if (got < 0) {
+            free(raw);
+            free(data);
+            return pacs_errf(ei, PACS_EBADDATA, "LUT data %s: bad base64", data_key);
+        }
+        /* EVP_DecodeBlock counts padding as data: drop what '=' stood for. */
+        while (blen > 0 && b64[blen - 1] == '=') {
+            blen--;
+            got--;
+        }
+        size_t words = (size_t)got / 2;
+        if (bits <= 8 && (size_t)got >= (size_t)n && words < (size_t)n) {
+            for (size_t i = 0; i < (size_t)n; i++) { /* 8-bit entries, one per byte */
+                data[i] = raw[i];
+            }
+        } else {
+            for (size_t i = 0; i < (size_t)n && i < words; i++) {
+                data[i] = (uint16_t)(raw[2 * i] | (raw[2 * i + 1] << 8));
+            }
+        }
+        free(raw);
+    } else if (json_is_array(vals)) {
+        for (size_t i = 0; i < (size_t)n && i < json_array_size(vals); i++) {
+            json_t *x = json_array_get(vals, i);
+            data[i] = json_is_number(x) ? (uint16_t)(int)json_number_value(x) : 0;
+        }
+    } else {
+        free(data);
+        return pacs_errf(ei, PACS_EBADDATA, "LUT data %s has no value", data_key);
+    }
+    lut->n = (uint32_t)n;
+    lut->first = (int32_t)first;
+    lut->bits = (uint16_t)bits;
+    lut->data = data;
+    return PACS_OK;
+}
+
+static int parse_voi_function(const json_t *ds)
+{
+    char f[32];
+    if (str_at(ds, "00281056", f, sizeof f) == 0) {
+        if (strcmp(f, "SIGMOID") == 0) {
+            return PACS_VOI_SIGMOID;
+        }
+        if (strcmp(f, "LINEAR_EXACT") == 0) {
+            return PACS_VOI_LINEAR_EXACT;
+        }
+    }
+    return PACS_VOI_LINEAR;
+}
+
+/* Per-frame values of one functional group macro (Frame VOI LUT, Pixel Value Transformation). */
+static pacs_err per_frame(pacs_image_desc *d, const json_t *ds)
+{
+    const json_t *shared = item0(ds, "52009229");
+    const json_t *pf = attr(ds, "52009230");
+    const json_t *items = pf ? json_object_get(pf, "Value") : NULL;
+    if (!shared && !json_is_array(items)) {
+        return PACS_OK;
+    }
+    uint32_t n = d->info.frames;
+    d->pf_center = malloc(n * sizeof(double));
+    d->pf_width = malloc(n * sizeof(double));
+    d->pf_slope = malloc(n * sizeof(double));
+    d->pf_intercept = malloc(n * sizeof(double));
+    if (!d->pf_center || !d->pf_width || !d->pf_slope || !d->pf_intercept) {
+        return PACS_ENOMEM;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        const json_t *fi = json_is_array(items) ? json_array_get(items, i) : NULL;
+        const json_t *srcs[2] = {fi, shared};
+        d->pf_center[i] = d->pf_width[i] = d->pf_slope[i] = d->pf_intercept[i] = NAN;
+        for (int k = 1; k >= 0; k--) { /* per-frame values override shared ones */
+            const json_t *voi = item0(srcs[k], "00289132");
+            const json_t *pvt = item0(srcs[k], "00289145");
+            double v;
+            if (voi && num_at(voi, "00281050", 0, &v) == 0) {
+                d->pf_center[i] = v;
+            }
+            if (voi && num_at(voi, "00281051", 0, &v) == 0) {
+                d->pf_width[i] = v;
+            }
+            if (pvt && num_at(pvt, "00281053", 0, &v) == 0) {
+                d->pf_slope[i] = v;
+            }
+            if (pvt && num_at(pvt, "00281052", 0, &v) == 0) {
+                d->pf_intercept[i] = v;
+            }
+        }
+    }
+    return PACS_OK;
+}
+
+static int photometric_known(const char *pi)
+{
+    static const char *const known[] = {"MONOCHROME1",
+                                        "MONOCHROME2",
+                                        "RGB",
+                                        "YBR_FULL",
+                                        "YBR_FULL_422",
+                                        "YBR_PARTIAL_422",
+                                        "YBR_PARTIAL_420",
+                                        "YBR_RCT",
+                                        "YBR_ICT",
+                                        "PALETTE COLOR",
+                                        NULL};
+    for (int i = 0; known[i]; i++) {
+        if (strcmp(pi, known[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+pacs_err pacs_image_desc_from_json(const json_t *ds, pacs_image_desc **out, pacs_errinfo *ei)
+{
+    pacs_err err = PACS_OK;
+    pacs_image_desc *d = calloc(1, sizeof *d);
+    if (!d) {
+        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+    double rows, cols, spp = 1, ba, bs, hb, pr = 0, pc = 0, frames = 1;
+    if (num_at(ds, "00280010", 0, &rows) || num_at(ds, "00280011", 0, &cols) ||
+        num_at(ds, "00280100", 0, &ba)) {
+        err = pacs_errf(ei, PACS_EBADDATA, "Rows, Columns or BitsAllocated is missing");
+        goto fail;
+    }
+    num_at(ds, "00280002", 0, &spp);
+    if (num_at(ds, "00280101", 0, &bs)) {
+        bs = ba;
+    }
+    if (num_at(ds, "00280102", 0, &hb)) {
+        hb = bs - 1;
+    }
+    num_at(ds, "00280103", 0, &pr);
+    num_at(ds, "00280006", 0, &pc);
+    if (num_at(ds, "00280008", 0, &frames) || frames < 1) {
+        frames = 1;
+    }
+    if (rows < 1 || rows > 65535 || cols < 1 || cols > 65535 || frames > 1e7 ||
+        !(spp == 1 || spp == 3) || !(ba == 1 || ba == 8 || ba == 16 || ba == 32) || bs < 1 ||
+        bs > ba || hb < bs - 1 || hb >= ba || !(pr == 0 || pr == 1)) {
+        err = pacs_errf(ei, PACS_EBADDATA, "pixel attributes out of range");
+        goto fail;
+    }
+    d->info.rows = (uint32_t)rows;
+    d->info.cols = (uint32_t)cols;
+    d->info.frames = (uint32_t)frames;
+    d->info.samples = (uint16_t)spp;
+    d->info.bits_allocated = (uint16_t)ba;
+    d->info.bits_stored = (uint16_t)bs;
+    d->info.high_bit = (uint16_t)hb;
+    d->info.pixel_rep = (uint16_t)pr;
+    d->info.planar = pc == 1 ? 1 : 0;
+    if (str_at(ds, "00280004", d->info.photometric, sizeof d->info.photometric)) {
+        snprintf(d->info.photometric, sizeof d->info.photometric, "%s",
+                 spp == 3 ? "RGB" : "MONOCHROME2");
+    }
+    if (!photometric_known(d->info.photometric)) {
+        err =
+            pacs_errf(ei, PACS_EUNSUPPORTED, "photometric interpretation %s", d->info.photometric);
+        goto fail;
+    }
+    if ((spp == 3) != (strncmp(d->info.photometric, "MONO", 4) != 0 &&
+                       strcmp(d->info.photometric, "PALETTE COLOR") != 0)) {
+        err = pacs_errf(ei, PACS_EBADDATA, "%s with %d samples per pixel", d->info.photometric,
+                        (int)spp);
+        goto fail;
+    }
+    str_at(ds, "00080060", d->modality, sizeof d->modality);
+    d->slope = 1;
+    d->intercept = 0;
+    num_at(ds, "00281053", 0, &d->slope);
+    num_at(ds, "00281052", 0, &d->intercept);
+    if (d->slope == 0) {
+        d->slope = 1;
+    }
+    size_t nc = n_values(ds, "00281050"), nw = n_values(ds, "00281051");
+    size_t nwin = nc < nw ? nc : nw;
+    if (nwin > 0) {
+        d->centers = calloc(nwin, sizeof(double));
+        d->widths = calloc(nwin, sizeof(double));
+        if (!d->centers || !d->widths) {
+            err = pacs_errf(ei, PACS_ENOMEM, "out of memory");
+            goto fail;
+        }
+        for (size_t i = 0; i < nwin; i++) {
+            if (num_at(ds, "00281050", i, &d->centers[d->n_windows]) == 0 &&
+                num_at(ds, "00281051", i, &d->widths[d->n_windows]) == 0 &&
+                d->widths[d->n_windows] > 0) {
+                d->n_windows++;
+            }
+        }
+    }
+    d->voi_function = parse_voi_function(ds);
+    const json_t *mlut = item0(ds, "00283000");
+    if (mlut) {
+        err = read_lut(mlut, "00283002", "00283006", &d->modality_lut, ei);
+        if (err) {
+            goto fail;
+        }
+    }
+    const json_t *vlut = item0(ds, "00283010");
+    if (vlut) {
+        err = read_lut(vlut, "00283002", "00283006", &d->voi_lut, ei);
+        if (err) {
+            goto fail;
+        }
+    }
+    if (strcmp(d->info.photometric, "PALETTE COLOR") == 0) {
+        static const char *const descs[3] = {"00281101", "00281102", "00281103"};
+        static const char *const datas[3] = {"00281201", "00281202", "00281203"};
+        if (attr(ds, "00281221")) {
+            err = pacs_errf(ei, PACS_EUNSUPPORTED, "segmented palette colour LUTs");
+            goto fail;
+        }
+        for (int i = 0; i < 3; i++) {
+            err = read_lut(ds, descs[i], datas[i], &d->palette[i], ei);
+            if (err) {
+                goto fail;
+            }
+        }
+    }
+    if (per_frame(d, ds)) {
+        err = pacs_errf(ei, PACS_ENOMEM, "out of memory");
+        goto fail;
+    }
+    *out = d;
+    return PACS_OK;
+fail:
+    pacs_image_desc_free(d);
+    return err;
+}
+
+pacs_err pacs_image_desc_from_file(const char *path, pacs_image_desc **out, pacs_errinfo *ei)
+{
+    json_t *j = NULL;
+    pacs_err err = pacs_codec_image_json(path, &j, ei);
+    if (err) {
+        return err;
+    }
+    err = pacs_image_desc_from_json(j, out, ei);
+    json_decref(j);
+    return err;
+}
+
+static void lut_clear(pacs_image__lut *l)
+{
+    free(l->data);
+    l->data = NULL;
+}
+
+void pacs_image_desc_free(pacs_image_desc *d)
+{
+    if (!d) {
+        return;
+    }
+    free(d->centers);
+    free(d->widths);
+    lut_clear(&d->modality_lut);
+    lut_clear(&d->voi_lut);
+    for (int i = 0; i < 3; i++) {
+        lut_clear(&d->palette[i]);
+    }
+    free(d->pf_center);
+    free(d->pf_width);
+    free(d->pf_slope);
+    free(d->pf_intercept);
+    free(d);
+}
+
+const pacs_image_info *pacs_image_desc_info(const pacs_image_desc *d)
+{
+    return &d->info;
+}
+
+void pacs_frame_free(pacs_frame *f)
+{
+    if (f) {
+        free(f->data);
+        free(f);
+    }
+}
+
+/* ---- Transfer syntaxes ---- */
+
+static int is_native(const char *ts)
+{
+    return strcmp(ts, PACS_TS_IMPLICIT_LE) == 0 || strcmp(ts, PACS_TS_EXPLICIT_LE) == 0 ||
+           strcmp(ts, PACS_TS_EXPLICIT_BE) == 0 || strcmp(ts, PACS_TS_DEFLATED_LE) == 0;
+}
+
+static int is_j2k(const char *ts)
+{
+    return strcmp(ts, PACS_TS_J2K_LOSSLESS) == 0 || strcmp(ts, PACS_TS_J2K) == 0 ||
+           strcmp(ts, "1.2.840.10008.1.2.4.92") == 0 || strcmp(ts, "1.2.840.10008.1.2.4.93") == 0;
+}
+
+static int is_htj2k(const char *ts)
+{
+    return strcmp(ts, PACS_TS_HTJ2K_LOSSLESS) == 0 ||
+           strcmp(ts, PACS_TS_HTJ2K_LOSSLESS_RPCL) == 0 || strcmp(ts, PACS_TS_HTJ2K) == 0;
+}
+
+int pacs_image_can_decode(const char *ts_uid)
+{
+    return ts_uid && (is_native(ts_uid) || is_j2k(ts_uid) || is_htj2k(ts_uid) ||
+                      pacs_codec_can_decode(ts_uid));
+}
+
+/* ---- Reading stored bytes ---- */
+
+static pacs_err pread_all(int fd, uint8_t *buf, size_t len, uint64_t off, pacs_errinfo *ei)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = pread(fd, buf + done, len - done, (off_t)(off + done));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return pacs_errf(ei, pacs_err_from_errno(errno), "read: %s", strerror(errno));
+        }
+        if (n == 0) {
+            return pacs_errf(ei, PACS_ECORRUPT, "object shorter than its pixel layout says");
+        }
+        done += (size_t)n;
+    }
+    return PACS_OK;
+}
+
+pacs_err pacs_image_read_frame(const pacs_image_source *src, uint32_t index, uint8_t **out,
+                               size_t *len, pacs_errinfo *ei)
+{
+    pacs_fragment *r = malloc(MAX_FRAGMENTS * sizeof *r);
+    uint8_t *buf = NULL;
+    size_t n = 0, total = 0;
+    if (!r) {
+        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+    pacs_err err = pacs_pixel_layout_frame(src->layout, index, r, MAX_FRAGMENTS, &n, ei);
+    if (err) {
+        goto fail;
+    }
+    for (size_t i = 0; i < n; i++) {
+        total += r[i].length;
+    }
+    if (total > PACS_IMAGE_FRAME_MAX) {
+        err = pacs_errf(ei, PACS_ETOOBIG, "frame of %zu bytes", total);
+        goto fail;
+    }
+    buf = malloc(total ? total : 1);
+    if (!buf) {
+        err = pacs_errf(ei, PACS_ENOMEM, "out of memory");
+        goto fail;
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        err = pread_all(src->fd, buf + at, r[i].length, r[i].offset, ei);
+        if (err) {
+            goto fail;
+        }
+        at += r[i].length;
+    }
+    free(r);
+    *out = buf;
+    *len = total;
+    return PACS_OK;
+fail:
+    free(r);
+    free(buf);
+    return err;
+}
+
+/* ---- Native frames ---- */
+
+static void ybr422_to_full(const uint8_t *in, uint8_t *out, uint32_t rows, uint32_t cols)
+{
+    /* Two pixels share Cb and Cr: Y0 Y1 Cb Cr (PS3.3 C.7.6.3.1.2). */
+    for (uint32_t y = 0; y < rows; y++) {
+        const uint8_t *s = in + (size_t)y * cols * 2;
+        uint8_t *d = out + (size_t)y * cols * 3;
+        for (uint32_t x = 0; x + 1 < cols; x += 2, s += 4, d += 6) {
+            d[0] = s[0], d[1] = s[2], d[2] = s[3];
+            d[3] = s[1], d[4] = s[2], d[5] = s[3];
+        }
+        if (cols & 1) {
+            d[0] = s[0], d[1] = s[2], d[2] = s[3];
+        }
+    }
+}
+
+/* Native stored bytes to a native frame: byte order, planes, 1-bit, YBR 4:2:2. */
+static pacs_err native_frame(const pacs_image_info *info, int bigendian, const uint8_t *data,
+                             size_t len, pacs_frame *f, pacs_errinfo *ei)
+{
+    f->info = *info;
+    f->info.frames = 1;
+    f->info.planar = 0;
+    size_t px = (size_t)info->rows * info->cols;
+    if (info->bits_allocated == 1) {
+        if (len < (px + 7) / 8) {
+            return pacs_errf(ei, PACS_EBADDATA, "1-bit frame of %zu bytes is short", len);
+        }
+        f->info.bits_allocated = 8;
+        f->info.bits_stored = 1;
+        f->info.high_bit = 0;
+        f->size = px;
+        f->data = malloc(px);
+        if (!f->data) {
+            return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+        }
+        for (size_t i = 0; i < px; i++) {
+            f->data[i] = (data[i >> 3] >> (i & 7)) & 1u;
+        }
+        return PACS_OK;
+    }
+    if (info->samples == 3 && strcmp(info->photometric, "YBR_FULL_422") == 0 &&
+        info->bits_allocated == 8 && len >= px * 2 && len < px * 3) {
+        f->size = px * 3;
+        f->data = malloc(f->size);
+        if (!f->data) {
+            return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+        }
+        ybr422_to_full(data, f->data, info->rows, info->cols);
+        snprintf(f->info.photometric, sizeof f->info.photometric, "YBR_FULL");
+        return PACS_OK;
+    }
+    size_t size = pacs_image_frame_size(info);
+    if (len < size) {
+        return pacs_errf(ei, PACS_EBADDATA, "native frame of %zu bytes, %zu expected", len, size);
+    }
+    f->size = size;
+    f->data = malloc(size ? size : 1);
+    if (!f->data) {
+        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+    unsigned bps = info->bits_allocated / 8u;
+    if (info->samples == 3 && info->planar == 1) {
+        for (size_t i = 0; i < px; i++) {
+            for (unsigned s = 0; s < 3; s++) {
+                memcpy(f->data + (i * 3 + s) * bps, data + (s * px + i) * bps, bps);
+            }
+        }
+    } else {
+        memcpy(f->data, data, size);
+    }
+    if (bigendian && bps > 1) {
+        for (size_t i = 0; i < size; i += bps) {
+            for (unsigned k = 0; k < bps / 2; k++) {
+                uint8_t t = f->data[i + k];
+                f->data[i + k] = f->data[i + bps - 1 - k];
+                f->data[i + bps - 1 - k] = t;
+            }
+        }
+    }
+    return PACS_OK;
+}
+
+static pacs_err alloc_frame(const pacs_image_info *info, pacs_frame *f, pacs_errinfo *ei)
+{
+    f->info = *info;
+    f->info.frames = 1;
+    f->info.planar = 0;
+    f->size = pacs_image_frame_size(info);
+    f->data = malloc(f->size ? f->size : 1);
+    return f->data ? PACS_OK : pacs_errf(ei, PACS_ENOMEM, "out of memory");
+}
+
+static int turbo_candidate(const char *ts, const pacs_image_info *info)
+{
+    if (strcmp(ts, PACS_TS_JPEG_BASELINE) != 0 && strcmp(ts, PACS_TS_JPEG_EXTENDED) != 0) {
+        return 0;
+    }
+    if (info->bits_allocated != 8 || info->bits_stored > 8) {
+        return 0;
+    }
+    /* DICOM's RGB means "no colour transform", which libjpeg-turbo cannot be told. */
+    return info->samples == 1 || strncmp(info->photometric, "YBR", 3) == 0;
+}
+
+static pacs_err check_info(const pacs_image_info *info, pacs_errinfo *ei)
+{
+    if (info->rows == 0 || info->cols == 0 || info->rows > 65535 || info->cols > 65535 ||
+        !(info->samples == 1 || info->samples == 3) ||
+        !(info->bits_allocated == 1 || info->bits_allocated == 8 || info->bits_allocated == 16 ||
+          info->bits_allocated == 32) ||
+        info->bits_stored == 0 || info->bits_stored > info->bits_allocated ||
+        info->high_bit >= info->bits_allocated) {
+        return pacs_errf(ei, PACS_EBADDATA, "pixel attributes out of range");
+    }
+    if (pacs_image_frame_size(info) > PACS_IMAGE_FRAME_MAX) {
+        return pacs_errf(ei, PACS_ETOOBIG, "a frame of %ux%u is too large", info->rows, info->cols);
+    }
+    return PACS_OK;
+}
+
+static pacs_err decode_compressed(const char *ts, const pacs_image_info *info, const uint8_t *data,
+                                  size_t len, pacs_frame *f, pacs_errinfo *ei)
+{
+    if (info->bits_allocated == 1) {
+        return pacs_errf(ei, PACS_EUNSUPPORTED, "compressed 1-bit images");
+    }
+    pacs_err err = alloc_frame(info, f, ei);
+    if (err) {
+        return err;
+    }
+    if (is_j2k(ts)) {
+        return pacs_image__j2k_decode(data, len, info, f->data, f->size, &f->info, ei);
+    }
+    pacs_codec_image img;
+    pacs_image__codec_image(info, &img);
+    if (is_htj2k(ts)) {
+        err = pacs_htj2k_decode(data, len, &img, f->data, f->size, ei);
+        if (!err && info->samples == 3 && strncmp(info->photometric, "YBR_", 4) == 0 &&
+            (strcmp(info->photometric, "YBR_RCT") == 0 ||
+             strcmp(info->photometric, "YBR_ICT") == 0)) {
+            snprintf(f->info.photometric, sizeof f->info.photometric, "RGB");
+        }
+        return err;
+    }
+    if (turbo_candidate(ts, info)) {
+        err = pacs_image__jpeg_decode(data, len, info, f->data, f->size, f->info.photometric, NULL);
+        if (!err) {
+            return PACS_OK;
+        }
+    }
+    return pacs_codec_decode(ts, &img, data, len, f->data, f->size, f->info.photometric, ei);
+}
+
+pacs_err pacs_image_decode_bytes(const char *ts_uid, const pacs_image_info *info,
+                                 const uint8_t *data, size_t len, pacs_frame **out,
+                                 pacs_errinfo *ei)
+{
+    if (!ts_uid || !pacs_image_can_decode(ts_uid)) {
+        return pacs_errf(ei, PACS_EUNSUPPORTED, "cannot decode transfer syntax %s",
+                         ts_uid ? ts_uid : "(none)");
+    }
+    pacs_err err = check_info(info, ei);
+    if (err) {
+        return err;
+    }
+    pacs_frame *f = calloc(1, sizeof *f);
+    if (!f) {
+        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+    if (is_native(ts_uid)) {
+        err = native_frame(info, strcmp(ts_uid, PACS_TS_EXPLICIT_BE) == 0, data, len, f, ei);
+    } else {
+        err = decode_compressed(ts_uid, info, data, len, f, ei);
+    }
+    if (err) {
+        pacs_frame_free(f);
+        return err;
+    }
+    *out = f;
+    return PACS_OK;
+}
+
+/* Whole-file fallback through DCMTK for layouts that do not address frames. */
+static pacs_err decode_opaque(const pacs_image_source *src, const pacs_image_info *info,
+                              uint32_t index, pacs_frame **out, pacs_errinfo *ei)
+{
+    if (!src->path) {
+        return pacs_errf(ei, PACS_EUNSUPPORTED, "frames of this object are not addressable");
+    }
+    if (is_j2k(src->ts_uid) || is_htj2k(src->ts_uid)) {
+        return pacs_errf(ei, PACS_EUNSUPPORTED,
+                         "JPEG 2000 frames that cannot be told apart in the pixel data");
+    }
+    pacs_codec_image img;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    char pi[17];
+    pacs_err err = pacs_codec_decode_file(src->path, index, &img, &buf, &len, pi, ei);
+    if (err) {
+        return err;
+    }
+    /* DCMTK hands native frames over as stored in memory: planes kept, host byte order. */
+    pacs_image_info fi = *info;
+    if (is_native(src->ts_uid)) {
+        err = pacs_image_decode_bytes(PACS_TS_EXPLICIT_LE, &fi, buf, len, out, ei);
+        free(buf);
+        return err;
+    }
+    fi.planar = 0;
+    pacs_frame *f = calloc(1, sizeof *f);
+    if (!f) {
+        free(buf);
+        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+    f->info = fi;
+    f->info.frames = 1;
+    memcpy(f->info.photometric, pi, sizeof pi);
+    f->data = buf;
+    f->size = len;
+    if (len < pacs_image_frame_size(&fi)) {
+        pacs_frame_free(f);
+        return pacs_errf(ei, PACS_EBADDATA, "decoded frame is short");
+    }
+    *out = f;
+    return PACS_OK;
+}
+
+pacs_err pacs_image_decode(const pacs_image_source *src, const pacs_image_desc *desc,
+                           uint32_t index, pacs_frame **out, pacs_errinfo *ei)
+{
+    const pacs_image_info *info = &desc->info;
+    if (index >= info->frames) {
+        return pacs_errf(ei, PACS_ENOTFOUND, "frame %u out of range (the object has %u)", index + 1,
+                         info->frames);
+    }
+    if (!src->layout || src->layout->kind == PACS_PIXELS_NONE) {
+        return pacs_errf(ei, PACS_ENOTFOUND, "the object has no pixel data");
+    }
+    if (src->layout->kind == PACS_PIXELS_OPAQUE) {
+        return decode_opaque(src, info, index, out, ei);
+    }
+    uint8_t *data = NULL;
+    size_t len = 0;
+    pacs_err err = pacs_image_read_frame(src, index, &data, &len, ei);
+    if (err) {
+        return err;
+    }
+    err = pacs_image_decode_bytes(src->ts_uid, info, data, len, out, ei);
+    free(data);
+    return err;
+}
+
+/* ---- Files outside the archive ---- */
+
+pacs_err pacs_image_file_open(const char *path, pacs_image_file **out, pacs_errinfo *ei)
+{
+    pacs_err err = PACS_OK;
+    uint8_t head[8192];
+    size_t start = 0;
+    pacs_image_file *f = calloc(1, sizeof *f);
+    if (!f) {
+        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+    f->src.fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (f->src.fd < 0) {
+        free(f);
+        return pacs_errf(ei, pacs_err_from_errno(errno), "open %s: %s", path, strerror(errno));
+    }
+    f->src.path = strdup(path);
+    ssize_t n = pread(f->src.fd, head, sizeof head, 0);
+    if (!f->src.path || n < 0) {
+        err = pacs_errf(ei, PACS_EIO, "read %s", path);
+        goto fail;
+    }
+    err = pacs_meta_read(head, (size_t)n, &f->meta, &start, ei);
+    if (err) {
+        goto fail;
+    }
+    f->src.ts_uid = f->meta.transfer_syntax_uid;
+    err = pacs_image_desc_from_file(path, &f->desc, ei);
+    if (err) {
+        goto fail;
+    }
+    err = pacs_pixel_layout_scan(f->src.fd, start, f->src.ts_uid, &f->layout, ei);
+    if (err) {
+        goto fail;
+    }
+    const pacs_image_info *info = &f->desc->info;
+    uint64_t fs = info->bits_allocated == 1 && info->frames > 1 ? 0 : pacs_image_frame_size(info);
+    if (info->samples == 3 && strcmp(info->photometric, "YBR_FULL_422") == 0 &&
+        info->bits_allocated == 8) {
+        fs = (uint64_t)info->rows * info->cols * 2;
+    }
+    err = pacs_pixel_layout_map_frames(&f->layout, info->frames, fs, ei);
+    if (err) {
+        goto fail;
+    }
+    f->src.layout = &f->layout;
+    *out = f;
+    return PACS_OK;
+fail:
+    pacs_image_file_close(f);
+    return err;
+}
+
+void pacs_image_file_close(pacs_image_file *f)
+{
+    if (!f) {
+        return;
+    }
+    if (f->src.fd >= 0) {
+        close(f->src.fd);
+    }
+    free((char *)f->src.path);
+    pacs_pixel_layout_clear(&f->layout);
+    pacs_image_desc_free(f->desc);
+    free(f);
+}
