@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <mutex>
 #include <string>
 #include <unistd.h>
 
@@ -26,11 +27,16 @@
 #include "dcmtk/dcmdata/dcpixel.h"
 #include "dcmtk/dcmdata/dcpixseq.h"
 #include "dcmtk/dcmdata/dcrledrg.h"
+#include "dcmtk/dcmdata/dcrleerg.h"
 #include "dcmtk/dcmdata/dcuid.h"
 #include "dcmtk/dcmdata/dctk.h"
 #include "dcmtk/dcmdata/dcxfer.h"
 #include "dcmtk/dcmjpeg/djdecode.h"
+#include "dcmtk/dcmjpeg/djencode.h"
+#include "dcmtk/dcmjpeg/djrplol.h"
 #include "dcmtk/dcmjpls/djdecode.h"
+#include "dcmtk/dcmjpls/djencode.h"
+#include "dcmtk/dcmjpls/djrparam.h"
 #include "dcmtk/ofstd/ofstd.h"
 #include "dcmtk/oflog/oflog.h"
 
@@ -966,6 +972,95 @@ pacs_err pacs_ds_get_string(const pacs_ds *ds, uint32_t tag, char **out, pacs_er
             return pacs_errf(ei, PACS_ENOMEM, "out of memory");
         }
         *out = s;
+        return PACS_OK;
+    } catch (...) {
+        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+}
+
+pacs_err pacs_ds_put_binary(pacs_ds *ds, uint32_t tag, const char *vr, const void *data,
+                            size_t len, pacs_errinfo *ei)
+{
+    try {
+        int ow = strcmp(vr, "OW") == 0;
+        if ((!ow && strcmp(vr, "OB") != 0) || (ow && len % 2 != 0) || len > 0xFFFFFFFEu) {
+            return pacs_errf(ei, PACS_EINVAL, "bad binary value for (%04X,%04X): %s, %zu bytes",
+                             tag >> 16, tag & 0xFFFF, vr, len);
+        }
+        DcmTag t((Uint16)(tag >> 16), (Uint16)(tag & 0xFFFF));
+        t.setVR(ow ? EVR_OW : EVR_OB);
+        /* Pixel Data must be a DcmPixelData for its representation to be changeable. */
+        DcmElement *e = tag == 0x7FE00010u ? static_cast<DcmElement *>(new DcmPixelData(t))
+                                           : new DcmOtherByteOtherWord(t);
+        OFCondition c = ow ? e->putUint16Array(static_cast<const Uint16 *>(data),
+                                               (unsigned long)(len / 2))
+                           : e->putUint8Array(static_cast<const Uint8 *>(data), (unsigned long)len);
+        if (c.good()) {
+            c = ds->ds->insert(e, OFTrue);
+        }
+        if (c.bad()) {
+            delete e;
+            return pacs_errf(ei, PACS_EINVAL, "cannot set (%04X,%04X): %s", tag >> 16,
+                             tag & 0xFFFF, c.text());
+        }
+        return PACS_OK;
+    } catch (...) {
+        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+}
+
+/* Encoders are registered on first use only: pacsd never encodes through this path. */
+static void register_encoders(void)
+{
+    static std::once_flag once;
+    std::call_once(once, [] {
+        DJEncoderRegistration::registerCodecs();
+        DJLSEncoderRegistration::registerCodecs();
+        DcmRLEEncoderRegistration::registerCodecs();
+    });
+}
+
+pacs_err pacs_ds_save_file(pacs_ds *ds, const char *path, const char *ts_uid, pacs_errinfo *ei)
+{
+    try {
+        E_TransferSyntax xfer = DcmXfer(ts_uid).getXfer();
+        OFCondition c = EC_Normal;
+        switch (xfer) {
+        case EXS_LittleEndianImplicit:
+        case EXS_LittleEndianExplicit:
+        case EXS_BigEndianExplicit:
+            break;
+        case EXS_JPEGProcess14SV1: {
+            register_encoders();
+            DJ_RPLossless param;
+            c = ds->ds->chooseRepresentation(xfer, &param);
+            break;
+        }
+        case EXS_JPEGLSLossless: {
+            register_encoders();
+            DJLSRepresentationParameter param(2, OFTrue);
+            c = ds->ds->chooseRepresentation(xfer, &param);
+            break;
+        }
+        case EXS_RLELossless:
+            register_encoders();
+            c = ds->ds->chooseRepresentation(xfer, nullptr);
+            break;
+        default:
+            return pacs_errf(ei, PACS_EUNSUPPORTED, "cannot write transfer syntax %s", ts_uid);
+        }
+        if (c.bad() || !ds->ds->canWriteXfer(xfer)) {
+            return pacs_errf(ei, PACS_EUNSUPPORTED, "cannot encode pixel data as %s: %s", ts_uid,
+                             c.bad() ? c.text() : "no encoder");
+        }
+        /* A shallow file format borrows the dataset; it is taken back before returning. */
+        DcmFileFormat ff(ds->ds, OFFalse);
+        c = ff.saveFile(OFFilename(path), xfer, EET_ExplicitLength, EGL_recalcGL, EPD_noChange,
+                        0, 0, EWM_createNewMeta);
+        ds->ds = ff.getAndRemoveDataset();
+        if (c.bad()) {
+            return pacs_errf(ei, PACS_EIO, "cannot write %s: %s", path, c.text());
+        }
         return PACS_OK;
     } catch (...) {
         return pacs_errf(ei, PACS_ENOMEM, "out of memory");

@@ -103,6 +103,25 @@ pacs_err pacs_ds_put_string(pacs_ds *ds, uint32_t tag, const char *value, pacs_e
  *  The result is the caller's to free(). */
 pacs_err pacs_ds_get_string(const pacs_ds *ds, uint32_t tag, char **out, pacs_errinfo *ei);
 
+/**
+ * Sets a top-level binary element (`vr` "OB" or "OW") to a copy of `len` bytes; "OW" data is
+ * 16-bit words in host byte order and `len` must be even. Pixel Data (7FE0,0010) set this way
+ * is native (uncompressed); pacs_ds_save_file() can encode it. For building test datasets
+ * (the study generator), not for the ingest path.
+ */
+pacs_err pacs_ds_put_binary(pacs_ds *ds, uint32_t tag, const char *vr, const void *data,
+                            size_t len, pacs_errinfo *ei);
+
+/**
+ * Writes `ds` as a Part 10 file at `path` (created or truncated; not fsynced) in the transfer
+ * syntax `ts_uid`, with a meta header made by DCMTK from the dataset's SOP Class and Instance
+ * UIDs. Native syntaxes (implicit/explicit little endian, explicit big endian) are written as
+ * they are; JPEG Lossless SV1 (1.2.840.10008.1.2.4.70), JPEG-LS lossless (.4.80) and RLE
+ * (.5) are encoded losslessly with DCMTK's encoders, which changes `ds`'s pixel data in place.
+ * Returns PACS_EUNSUPPORTED for any other syntax, PACS_EIO when the file cannot be written.
+ */
+pacs_err pacs_ds_save_file(pacs_ds *ds, const char *path, const char *ts_uid, pacs_errinfo *ei);
+
 /** The VR of `tag` in the data dictionary as two letters ("UN" when unknown). */
 void pacs_dcm_dict_vr(uint32_t tag, char vr[3]);
 

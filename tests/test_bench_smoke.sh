@@ -1,0 +1,55 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Smoke run of the benchmark (issue 6): `pacs-bench --size smoke` generates a tiny data set,
+# measures the machine's limits, starts the real pacsd (and Orthanc when it is installed; it
+# is never installed from here) and must finish with a well-formed report: every figure row
+# present in report.json, the DIMSE figures measured for pacsd, the same rows in report.md.
+# Speed is never asserted here: timings belong to the benchmark itself.
+. "$SRC/tests/lib.sh"
+: "${PACS_BENCH:?PACS_BENCH must point to the pacs-bench binary}"
+
+if ! timeout 170 "$PACS_BENCH" --size smoke --work "$WORK/bench" --pacsd "$PACSD" \
+    --orthanc auto >"$WORK/bench.out" 2>&1; then
+    tail -n 40 "$WORK/bench.out" >&2
+    fail "pacs-bench --size smoke did not complete"
+fi
+[ -s "$WORK/bench/report.json" ] || fail "no report.json"
+[ -s "$WORK/bench/report.md" ] || fail "no report.md"
+
+python3 - "$WORK/bench/report.json" "$WORK/bench/report.md" <<'EOF' || fail "malformed report"
+import json, sys
+
+rep = json.load(open(sys.argv[1]))
+md = open(sys.argv[2], encoding="utf-8").read()
+rows = {r["id"]: r for r in rep["rows"]}
+want = ["bulk_load", "cstore_ct_1", "cstore_ct_1_mb", "cstore_ct_4", "cstore_dx_1", "stow",
+        "cecho", "cfind_id", "cfind_name_utf8", "cfind_name_folded", "cfind_date", "cfind_uid",
+        "qido_id", "qido_name_utf8", "qido_name_folded", "qido_date", "qido_uid", "qido_tput",
+        "wado_study", "metadata_first", "metadata", "frames_cold", "frames_cached",
+        "rendered_cold", "rendered_cached", "rss", "disk_objects", "disk_index"]
+missing = [w for w in want if w not in rows]
+assert not missing, "rows missing: %s" % missing
+# Figures that only need DIMSE and the data folder must be measured for pacsd.
+for rid in ["bulk_load", "cstore_ct_1", "cstore_ct_4", "cstore_dx_1", "cecho", "cfind_id",
+            "cfind_date", "cfind_uid", "rss", "disk_objects", "disk_index"]:
+    p = rows[rid]["pacsd"]
+    assert p["n"] > 0 and p["median"] > 0, "%s not measured for pacsd: %s" % (rid, p)
+for r in rep["rows"]:
+    for server in ("pacsd", "orthanc"):
+        s = r[server]
+        assert isinstance(s["n"], int) and s["n"] >= 0
+        if s["n"]:
+            assert s["min"] <= s["median"] <= s["max"], (r["id"], server, s)
+            assert len(s["samples"]) == s["n"]
+    assert r["met"] in (True, False, None)
+    assert r["label"] in md, "row %s not in report.md" % r["id"]
+limits = {l["id"]: l for l in rep["limits"]}
+for lid in ["ceiling_ct_1", "ceiling_ct_4", "fsync_files", "tcp_1", "tcp_4", "sha256"]:
+    assert lid in limits and limits[lid]["n"] > 0, "limit %s not measured" % lid
+assert rows["cstore_ct_1"]["limit"]["value"] > 0
+assert "| figure |" in md and "Machine limits" in md
+for key in ("command", "machine", "data", "pacsd"):
+    assert rep["meta"].get(key), "meta %s missing" % key
+print("report ok: %d rows, %d limits" % (len(rows), len(limits)))
+EOF
+pass
