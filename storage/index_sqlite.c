@@ -504,7 +504,7 @@ static pacs_err do_put(sqlite3 *db, const pacs_index_entry *e, pacs_put_result *
     void *meta = NULL;
     size_t meta_len = 0;
     long long patient_pk = -1, study_pk = -1, series_pk = -1;
-    int new_series = 0;
+    int new_series = 0, same_modality = 0;
     const char *pid = f.patient_id ? f.patient_id : "";
     const char *issuer = f.issuer ? f.issuer : "";
     if (!patient_attrs || !study_attrs || !series_attrs) {
@@ -580,13 +580,17 @@ static pacs_err do_put(sqlite3 *db, const pacs_index_entry *e, pacs_put_result *
     }
 
     /* Series. */
-    err = prepare(db, "SELECT pk FROM series WHERE series_uid=?", &st, ei);
+    err = prepare(db, "SELECT pk, coalesce(modality, '') = coalesce(?, '') FROM series"
+                      " WHERE series_uid=?",
+                  &st, ei);
     if (err != PACS_OK) {
         goto done;
     }
-    bind_text(st, 1, e->series_uid);
+    bind_text(st, 1, f.modality);
+    bind_text(st, 2, e->series_uid);
     if (sqlite3_step(st) == SQLITE_ROW) {
         series_pk = sqlite3_column_int64(st, 0);
+        same_modality = sqlite3_column_int(st, 1);
     }
     sqlite3_finalize(st);
     if (series_pk < 0) {
@@ -673,10 +677,11 @@ static pacs_err do_put(sqlite3 *db, const pacs_index_entry *e, pacs_put_result *
     if (err != PACS_OK) {
         goto done;
     }
-    /* ModalitiesInStudy and SOPClassesInStudy change only with a new series or a SOP class the
-     * study has not seen; otherwise the recomputation is skipped. */
+    /* ModalitiesInStudy and SOPClassesInStudy change only with a new series, a series whose
+     * modality changed, or a SOP class the study has not seen; otherwise the recomputation is
+     * skipped. */
     int known = 0;
-    if (!new_series) {
+    if (!new_series && same_modality) {
         sqlite3_stmt *chk = NULL;
         if (prepare(db, "SELECT instr(sop_classes, ?) FROM studies WHERE pk=?", &chk, NULL) ==
             PACS_OK) {

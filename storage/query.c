@@ -176,9 +176,27 @@ static int valid_dt(const char *s)
     return n >= 4 && n <= 26 && all_digits(s, 4);
 }
 
+/* The '-' that separates a range's bounds, or NULL. In DT a '-' may also be the sign of a UTC
+ * offset ("20240601120000-0500"): one that follows at least a date and hour and is followed by
+ * exactly four digits (then the end or the range's '-') is taken as that. "2020-2024" is a
+ * range of years. */
+static const char *range_dash(const char *v, int dt)
+{
+    const char *seg = v;
+    for (const char *p = strchr(v, '-'); p; p = strchr(p + 1, '-')) {
+        int offset = dt && p - seg >= 10 && all_digits(p + 1, 4) && strlen(p + 1) >= 4 &&
+                     (p[5] == '\0' || p[5] == '-');
+        if (!offset) {
+            return p;
+        }
+        seg = p + 5;
+    }
+    return NULL;
+}
+
 static pacs_err classify_range(pacs_query_key *k, const char *value, pacs_errinfo *ei)
 {
-    const char *dash = strchr(value, '-');
+    const char *dash = range_dash(value, strcmp(k->vr, "DT") == 0);
     char lo[32] = "", hi[32] = "";
     size_t lo_n = (size_t)(dash - value), hi_n = strlen(dash + 1);
     if (lo_n >= sizeof lo || hi_n >= sizeof hi || (lo_n == 0 && hi_n == 0)) {
@@ -298,7 +316,7 @@ pacs_err pacs_query_add(pacs_query *q, uint32_t tag, const char *vr, const char 
         goto done;
     }
     int is_date = strcmp(k->vr, "DA") == 0 || strcmp(k->vr, "TM") == 0 || strcmp(k->vr, "DT") == 0;
-    if (is_date && strchr(v, '-') && !(strcmp(k->vr, "DT") == 0 && strchr(v, '-') == v + strlen(v) - 5)) {
+    if (is_date && range_dash(v, strcmp(k->vr, "DT") == 0)) {
         err = classify_range(k, v, ei);
         goto done;
     }

@@ -156,13 +156,19 @@ static int is_vr_letters(const uint8_t *vr)
     return vr[0] >= 'A' && vr[0] <= 'Z' && vr[1] >= 'A' && vr[1] <= 'Z';
 }
 
-static void copy_uid(char *dst, const uint8_t *src, uint32_t n)
+/* Copies a UID value without its padding into `dst` (PACS_UID_MAX + 1 bytes); -1 when the
+ * unpadded value is longer than a UID may be. */
+static int copy_uid(char *dst, const uint8_t *src, uint32_t n)
 {
     while (n > 0 && (src[n - 1] == '\0' || src[n - 1] == ' ')) {
         n--;
     }
+    if (n > PACS_UID_MAX) {
+        return -1;
+    }
     memcpy(dst, src, n);
     dst[n] = '\0';
+    return 0;
 }
 
 pacs_err pacs_meta_read(const uint8_t *buf, size_t len, pacs_meta *m, size_t *dataset_start,
@@ -221,10 +227,9 @@ pacs_err pacs_meta_read(const uint8_t *buf, size_t len, pacs_meta *m, size_t *da
             dst = got.transfer_syntax_uid;
         }
         if (dst) {
-            if (vlen > PACS_UID_MAX + 1) {
+            if (vlen > PACS_UID_MAX + 2 || copy_uid(dst, v, vlen) != 0) {
                 return pacs_errf(ei, PACS_EBADDATA, "meta element (0002,%04X) too long", elem);
             }
-            copy_uid(dst, v, vlen);
         }
         pos += header + vlen;
     }

@@ -1,0 +1,671 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Unit tests of the SQLite index (index_sqlite.c) on a real database in a temporary folder:
+ * put (new, identical, replacement), find at every level with the computed keys, instance
+ * lists, removal at every level with sweep records, ModalitiesInStudy and SOPClassesInStudy
+ * kept right through adds, removals and replacements, person names matched with and without
+ * diacritics, date and time ranges, UID lists, sequence matching, and paging with and without
+ * keys matched in C.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "storage/catalog.h"
+#include "storage/index.h"
+
+#define CT "1.2.840.10008.5.1.4.1.1.2"
+#define MR "1.2.840.10008.5.1.4.1.1.4"
+#define SR "1.2.840.10008.5.1.4.1.1.88.11"
+
+typedef struct fixture {
+    char dir[64];
+    pacs_index *idx;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/pacs-test-index.XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    char path[128];
+    snprintf(path, sizeof path, "%s/index.sqlite", f->dir);
+    pacs_errinfo ei;
+    if (pacs_index_open(path, &f->idx, &ei) != PACS_OK) {
+        fail_msg("open: %s", ei.msg);
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    pacs_index_close(f->idx);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+/* One instance's description; NULL fields are left out of its JSON. */
+typedef struct inst {
+    const char *study, *series, *sop, *sop_class;
+    const char *patient_id, *name, *modality, *date, *time, *description;
+    int number;
+    const char *object_seed; /* the object key is derived from this (default: sop) */
+} inst;
+
+static void set_text(json_t *j, const char *tag, const char *vr, const char *v)
+{
+    if (v) {
+        json_object_set_new(j, tag, json_pack("{s:s,s:[s]}", "vr", vr, "Value", v));
+    }
+}
+
+static json_t *instance_json(const inst *in)
+{
+    json_t *j = json_object();
+    set_text(j, "0020000D", "UI", in->study);
+    set_text(j, "0020000E", "UI", in->series);
+    set_text(j, "00080018", "UI", in->sop);
+    set_text(j, "00080016", "UI", in->sop_class);
+    set_text(j, "00100020", "LO", in->patient_id);
+    if (in->name) {
+        json_object_set_new(j, "00100010", json_pack("{s:s,s:[{s:s}]}", "vr", "PN", "Value",
+                                                     "Alphabetic", in->name));
+    }
+    set_text(j, "00080060", "CS", in->modality);
+    set_text(j, "00080020", "DA", in->date);
+    set_text(j, "00080030", "TM", in->time);
+    set_text(j, "00081030", "LO", in->description);
+    json_object_set_new(j, "00200013", json_pack("{s:s,s:[i]}", "vr", "IS", "Value",
+                                                 in->number));
+    return j;
+}
+
+static void key_of(const char *seed, char key[PACS_OBJECT_KEY_LEN + 1])
+{
+    /* Not a real hash: a distinct valid key per seed is all the index needs. */
+    unsigned long h = 5381;
+    for (const char *p = seed; *p; p++) {
+        h = h * 33 + (unsigned char)*p;
+    }
+    snprintf(key, PACS_OBJECT_KEY_LEN + 1, "%016lx%016lx%016lx%016lx", h, h ^ 0x5555, h * 3,
+             h + 7);
+}
+
+static pacs_put_result put(fixture *f, const inst *in)
+{
+    json_t *j = instance_json(in);
+    pacs_index_entry e;
+    memset(&e, 0, sizeof e);
+    e.json = j;
+    e.study_uid = in->study;
+    e.series_uid = in->series;
+    e.sop_uid = in->sop;
+    e.sop_class_uid = in->sop_class;
+    e.ts_uid = "1.2.840.10008.1.2.1";
+    key_of(in->object_seed ? in->object_seed : in->sop, e.object);
+    e.object_size = 1000;
+    e.n_frames = 1;
+    e.source_aet = "TEST";
+    pacs_put_result res;
+    pacs_errinfo ei;
+    if (pacs_index_put(f->idx, &e, &res, &ei) != PACS_OK) {
+        fail_msg("put %s: %s", in->sop, ei.msg);
+    }
+    json_decref(j);
+    return res;
+}
+
+/* Results of a find, as "value of tag A|value of tag B" lines. */
+typedef struct rows {
+    uint32_t tags[4];
+    size_t n_tags;
+    char text[64][256];
+    size_t n;
+} rows;
+
+static int row_cb(void *ctx, const json_t *result)
+{
+    rows *r = ctx;
+    assert_true(r->n < 64);
+    char *line = r->text[r->n++];
+    line[0] = '\0';
+    for (size_t i = 0; i < r->n_tags; i++) {
+        char *v = pacs_json_text(result, r->tags[i]);
+        size_t len = strlen(line);
+        snprintf(line + len, 256 - len, "%s%s", i ? "|" : "", v ? v : "");
+        free(v);
+    }
+    return 0;
+}
+
+/* Runs a find at `level` with `keys` ("TAGHEX=value" strings, NULL-terminated) and returns the
+ * values of `show` (hex tags, at most 4) per match. */
+static rows find(fixture *f, pacs_level level, const char *const *keys, const char *const *show,
+                 size_t limit, size_t offset)
+{
+    pacs_query *q = pacs_query_new(level);
+    rows r;
+    memset(&r, 0, sizeof r);
+    for (size_t i = 0; show[i]; i++) {
+        r.tags[r.n_tags++] = (uint32_t)strtoul(show[i], NULL, 16);
+        assert_int_equal(pacs_query_include(q, r.tags[i], NULL), PACS_OK);
+    }
+    pacs_errinfo ei;
+    for (size_t i = 0; keys && keys[i]; i++) {
+        const char *eq = strchr(keys[i], '=');
+        if (pacs_query_add(q, (uint32_t)strtoul(keys[i], NULL, 16), NULL, eq + 1, &ei) !=
+            PACS_OK) {
+            fail_msg("key %s: %s", keys[i], ei.msg);
+        }
+    }
+    pacs_query_set_paging(q, limit, offset);
+    if (pacs_index_find(f->idx, q, row_cb, &r, &ei) != PACS_OK) {
+        fail_msg("find: %s", ei.msg);
+    }
+    pacs_query_free(q);
+    return r;
+}
+
+#define KEYS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+static size_t count(fixture *f, pacs_level level, const char *const *keys)
+{
+    return find(f, level, keys, KEYS("0020000D"), 0, 0).n;
+}
+
+/* The standard little archive: two patients, three studies, four series. */
+static void load(fixture *f)
+{
+    const inst all[] = {
+        {"1.1", "1.1.1", "1.1.1.1", CT, "P1", "Nguyễn^Thị Hương", "CT", "20240615", "101500",
+         "CHEST", 1, NULL},
+        {"1.1", "1.1.1", "1.1.1.2", CT, "P1", "Nguyễn^Thị Hương", "CT", "20240615", "101500",
+         "CHEST", 2, NULL},
+        {"1.1", "1.1.2", "1.1.2.1", SR, "P1", "Nguyễn^Thị Hương", "SR", "20240615", "101500",
+         "CHEST", 1, NULL},
+        {"1.2", "1.2.1", "1.2.1.1", MR, "P1", "Nguyễn^Thị Hương", "MR", "20230101", "235959",
+         "HEAD", 1, NULL},
+        {"1.3", "1.3.1", "1.3.1.1", CT, "P2", "Đặng^Văn Đức", "CT", "20240701", "080000",
+         "ABDOMEN", 1, NULL},
+    };
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        pacs_put_result r = put(f, &all[i]);
+        assert_false(r.existed);
+    }
+}
+
+static void test_find_levels(void **state)
+{
+    fixture *f = *state;
+    load(f);
+    /* Studies newest first, with their computed keys. */
+    rows r = find(f, PACS_LEVEL_STUDY, NULL, KEYS("0020000D", "00201208", "00201206", "00080061"),
+                  0, 0);
+    assert_int_equal(r.n, 3);
+    assert_string_equal(r.text[0], "1.3|1|1|CT");
+    assert_string_equal(r.text[1], "1.1|3|2|CT\\SR");
+    assert_string_equal(r.text[2], "1.2|1|1|MR");
+    r = find(f, PACS_LEVEL_STUDY, KEYS("0020000D=1.1"), KEYS("00080062"), 0, 0);
+    assert_int_equal(r.n, 1);
+    assert_string_equal(r.text[0], CT "\\" SR);
+    r = find(f, PACS_LEVEL_PATIENT, NULL, KEYS("00100020", "00201200", "00201202", "00201204"), 0,
+             0);
+    assert_int_equal(r.n, 2);
+    assert_string_equal(r.text[0], "P1|2|3|4");
+    assert_string_equal(r.text[1], "P2|1|1|1");
+    r = find(f, PACS_LEVEL_SERIES, KEYS("0020000D=1.1"), KEYS("0020000E", "00080060", "00201209"),
+             0, 0);
+    assert_int_equal(r.n, 2);
+    assert_string_equal(r.text[0], "1.1.1|CT|2");
+    assert_string_equal(r.text[1], "1.1.2|SR|1");
+    r = find(f, PACS_LEVEL_INSTANCE, KEYS("0020000E=1.1.1"), KEYS("00080018", "00200013"), 0, 0);
+    assert_int_equal(r.n, 2);
+    assert_string_equal(r.text[0], "1.1.1.1|1");
+    assert_string_equal(r.text[1], "1.1.1.2|2");
+    /* Unique keys of the levels above come back without being asked for. */
+    r = find(f, PACS_LEVEL_INSTANCE, KEYS("00080018=1.3.1.1"), KEYS("0020000D", "0020000E"), 0, 0);
+    assert_string_equal(r.text[0], "1.3|1.3.1");
+    /* An instance-level key at study level cannot match. */
+    assert_int_equal(count(f, PACS_LEVEL_STUDY, KEYS("00080018=1.1.1.1")), 0);
+    pacs_index_stats s;
+    assert_int_equal(pacs_index_stats_get(f->idx, &s, NULL), PACS_OK);
+    assert_int_equal(s.patients, 2);
+    assert_int_equal(s.studies, 3);
+    assert_int_equal(s.series, 4);
+    assert_int_equal(s.instances, 5);
+    assert_int_equal(s.object_bytes, 5000);
+}
+
+static void test_matching(void **state)
+{
+    fixture *f = *state;
+    load(f);
+    static const struct {
+        pacs_level level;
+        const char *key;
+        size_t want;
+    } cases[] = {
+        {PACS_LEVEL_STUDY, "00100010=Nguyễn^Thị Hương", 2},
+        {PACS_LEVEL_STUDY, "00100010=NGUYỄN^THỊ HƯƠNG", 2},
+        {PACS_LEVEL_STUDY, "00100010=nguyen^thi huong", 2},
+        {PACS_LEVEL_STUDY, "00100010=nguyen*", 2},
+        {PACS_LEVEL_STUDY, "00100010=*HUONG", 2},
+        {PACS_LEVEL_STUDY, "00100010=Nguyễn*", 2},
+        {PACS_LEVEL_STUDY, "00100010=Nguyến*", 0}, /* typed with another tone */
+        {PACS_LEVEL_STUDY, "00100010=huong", 0},   /* not the whole name */
+        {PACS_LEVEL_STUDY, "00100010=dang*", 1},
+        {PACS_LEVEL_STUDY, "00100010=đặng*", 1},
+        {PACS_LEVEL_STUDY, "00100010=?ặng*", 1},
+        {PACS_LEVEL_PATIENT, "00100010=*duc", 1},
+        {PACS_LEVEL_STUDY, "00080020=20240101-20241231", 2},
+        {PACS_LEVEL_STUDY, "00080020=20240615-", 2},
+        {PACS_LEVEL_STUDY, "00080020=-20231231", 1},
+        {PACS_LEVEL_STUDY, "00080020=20240615", 1},
+        {PACS_LEVEL_STUDY, "00080020=2024*", 2},
+        {PACS_LEVEL_STUDY, "00080020=20240615\\20230101", 2},
+        {PACS_LEVEL_STUDY, "00080030=10-10", 1},    /* the hour 10:00-10:59:59 */
+        {PACS_LEVEL_STUDY, "00080030=1015-1015", 1},
+        {PACS_LEVEL_STUDY, "00080030=-0800", 1},
+        {PACS_LEVEL_STUDY, "00080030=2359-", 1},
+        {PACS_LEVEL_STUDY, "00080030=0801-1014", 0},
+        {PACS_LEVEL_STUDY, "0020000D=1.1\\1.3\\9.9", 2},
+        {PACS_LEVEL_STUDY, "00080061=SR", 1},
+        {PACS_LEVEL_STUDY, "00080061=CT", 2},
+        {PACS_LEVEL_STUDY, "00080061=MR\\SR", 2},
+        {PACS_LEVEL_STUDY, "00080061=C*", 2},
+        {PACS_LEVEL_STUDY, "00081030=*EST", 1},
+        {PACS_LEVEL_STUDY, "00100020=P1", 2},
+        {PACS_LEVEL_SERIES, "00080060=CT", 2},
+        {PACS_LEVEL_SERIES, "00080060=CT\\MR", 3},
+        {PACS_LEVEL_SERIES, "00200011=", 4},
+        {PACS_LEVEL_INSTANCE, "00200013=2", 1},
+        {PACS_LEVEL_INSTANCE, "00200013=1\\2", 5},
+        {PACS_LEVEL_INSTANCE, "00080016=" CT, 3},
+        {PACS_LEVEL_INSTANCE, "00100010=dang^van duc", 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t n = count(f, cases[i].level, KEYS(cases[i].key));
+        if (n != cases[i].want) {
+            fail_msg("%s at %s: %zu matches, wanted %zu", cases[i].key,
+                     pacs_level_name(cases[i].level), n, cases[i].want);
+        }
+    }
+    /* A numeric key cannot take a range. */
+    pacs_query *q = pacs_query_new(PACS_LEVEL_INSTANCE);
+    assert_int_equal(pacs_query_add(q, 0x00200013u, "IS", "1*", NULL), PACS_OK);
+    rows r;
+    memset(&r, 0, sizeof r);
+    pacs_errinfo ei;
+    assert_int_equal(pacs_index_find(f->idx, q, row_cb, &r, &ei), PACS_EINVAL);
+    pacs_query_free(q);
+}
+
+/* Fuzzy matching (QIDO fuzzymatching=true): any word's start, diacritics and case ignored. */
+static void test_fuzzy(void **state)
+{
+    fixture *f = *state;
+    load(f);
+    static const struct {
+        const char *name;
+        size_t want;
+    } cases[] = {
+        {"huong", 2}, {"HƯƠNG", 2}, {"thi", 2}, {"ngu", 2}, {"duc", 1},
+        {"đặng văn", 1}, {"uyen", 0}, {"nguyen duc", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        pacs_query *q = pacs_query_new(PACS_LEVEL_STUDY);
+        assert_int_equal(pacs_query_add(q, 0x00100010u, "PN", cases[i].name, NULL), PACS_OK);
+        pacs_query_set_fuzzy(q, 1);
+        rows r;
+        memset(&r, 0, sizeof r);
+        r.tags[r.n_tags++] = 0x0020000Du;
+        assert_int_equal(pacs_index_find(f->idx, q, row_cb, &r, NULL), PACS_OK);
+        if (r.n != cases[i].want) {
+            fail_msg("fuzzy '%s': %zu matches, wanted %zu", cases[i].name, r.n, cases[i].want);
+        }
+        pacs_query_free(q);
+    }
+}
+
+static void test_resend_and_replace(void **state)
+{
+    fixture *f = *state;
+    load(f);
+    inst again = {"1.1", "1.1.1", "1.1.1.2", CT, "P1", "Nguyễn^Thị Hương", "CT", "20240615",
+                  "101500", "CHEST", 2, NULL};
+    pacs_put_result r = put(f, &again);
+    assert_true(r.existed);
+    assert_false(r.replaced);
+    rows rs = find(f, PACS_LEVEL_STUDY, KEYS("0020000D=1.1"), KEYS("00201208"), 0, 0);
+    assert_string_equal(rs.text[0], "3");
+    /* Changed content, same SOP Instance UID: replaced, the old object recorded for sweeping. */
+    again.object_seed = "changed";
+    again.description = "CHEST NEW";
+    r = put(f, &again);
+    assert_true(r.existed);
+    assert_true(r.replaced);
+    char old[PACS_OBJECT_KEY_LEN + 1];
+    key_of("1.1.1.2", old);
+    assert_string_equal(r.old_object, old);
+    rs = find(f, PACS_LEVEL_STUDY, KEYS("0020000D=1.1"), KEYS("00201208", "00081030"), 0, 0);
+    assert_string_equal(rs.text[0], "3|CHEST NEW");
+    int referenced = 1;
+    assert_int_equal(pacs_index_object_referenced(f->idx, old, &referenced, NULL), PACS_OK);
+    assert_false(referenced);
+    char now[PACS_OBJECT_KEY_LEN + 1];
+    key_of("changed", now);
+    assert_int_equal(pacs_index_object_referenced(f->idx, now, &referenced, NULL), PACS_OK);
+    assert_true(referenced);
+    pacs_index_stats s;
+    assert_int_equal(pacs_index_stats_get(f->idx, &s, NULL), PACS_OK);
+    assert_int_equal(s.instances, 5);
+}
+
+typedef struct objs {
+    char keys[16][PACS_OBJECT_KEY_LEN + 1];
+    size_t n;
+} objs;
+
+static int obj_cb(void *ctx, const char *object, uint64_t size, const char *sop)
+{
+    (void)size;
+    (void)sop;
+    objs *o = ctx;
+    assert_true(o->n < 16);
+    snprintf(o->keys[o->n++], PACS_OBJECT_KEY_LEN + 1, "%s", object);
+    return 0;
+}
+
+static objs pending(fixture *f)
+{
+    objs o;
+    memset(&o, 0, sizeof o);
+    assert_int_equal(pacs_index_sweep_pending(f->idx, obj_cb, &o, NULL), PACS_OK);
+    return o;
+}
+
+static void test_sweep_records(void **state)
+{
+    fixture *f = *state;
+    load(f);
+    assert_int_equal(pending(f).n, 0);
+    inst v2 = {"1.3", "1.3.1", "1.3.1.1", CT, "P2", "Đặng^Văn Đức", "CT", "20240701", "080000",
+               "ABDOMEN", 1, "v2"};
+    put(f, &v2);
+    objs o = pending(f);
+    assert_int_equal(o.n, 1);
+    char old[PACS_OBJECT_KEY_LEN + 1];
+    key_of("1.3.1.1", old);
+    assert_string_equal(o.keys[0], old);
+    assert_int_equal(pacs_index_sweep_done(f->idx, old, NULL), PACS_OK);
+    assert_int_equal(pending(f).n, 0);
+    objs all;
+    memset(&all, 0, sizeof all);
+    assert_int_equal(pacs_index_objects(f->idx, obj_cb, &all, NULL), PACS_OK);
+    assert_int_equal(all.n, 5);
+}
+
+static void remove_q(fixture *f, pacs_level level, uint32_t tag, const char *uid, uint64_t want)
+{
+    pacs_query *q = pacs_query_new(level);
+    assert_int_equal(pacs_query_add(q, tag, "UI", uid, NULL), PACS_OK);
+    uint64_t n = 99;
+    pacs_errinfo ei;
+    if (pacs_index_remove(f->idx, q, &n, &ei) != PACS_OK) {
+        fail_msg("remove %s: %s", uid, ei.msg);
+    }
+    assert_int_equal(n, want);
+    pacs_query_free(q);
+}
+
+static void test_remove_levels(void **state)
+{
+    fixture *f = *state;
+    load(f);
+    /* One instance of a two-instance series: counts drop, nothing else goes. */
+    remove_q(f, PACS_LEVEL_INSTANCE, 0x00080018u, "1.1.1.1", 1);
+    rows r = find(f, PACS_LEVEL_STUDY, KEYS("0020000D=1.1"), KEYS("00201208", "00201206",
+                                                                  "00080061", "00080062"),
+                  0, 0);
+    assert_string_equal(r.text[0], "2|2|CT\\SR|" CT "\\" SR);
+    assert_int_equal(pending(f).n, 1);
+    /* The SR series: the study keeps CT only, in both computed sets. */
+    remove_q(f, PACS_LEVEL_SERIES, 0x0020000Eu, "1.1.2", 1);
+    r = find(f, PACS_LEVEL_STUDY, KEYS("0020000D=1.1"), KEYS("00201208", "00201206", "00080061",
+                                                             "00080062"),
+             0, 0);
+    assert_string_equal(r.text[0], "1|1|CT|" CT);
+    r = find(f, PACS_LEVEL_PATIENT, KEYS("00100020=P1"), KEYS("00201200", "00201202", "00201204"),
+             0, 0);
+    assert_string_equal(r.text[0], "2|2|2");
+    /* A whole study; the patient stays for the other one. */
+    remove_q(f, PACS_LEVEL_STUDY, 0x0020000Du, "1.1", 1);
+    r = find(f, PACS_LEVEL_PATIENT, KEYS("00100020=P1"), KEYS("00201200", "00201202", "00201204"),
+             0, 0);
+    assert_string_equal(r.text[0], "1|1|1");
+    /* The last study of a patient takes the patient with it. */
+    remove_q(f, PACS_LEVEL_STUDY, 0x0020000Du, "1.2", 1);
+    assert_int_equal(count(f, PACS_LEVEL_PATIENT, KEYS("00100020=P1")), 0);
+    remove_q(f, PACS_LEVEL_STUDY, 0x0020000Du, "9.9.9", 0);
+    pacs_index_stats s;
+    assert_int_equal(pacs_index_stats_get(f->idx, &s, NULL), PACS_OK);
+    assert_int_equal(s.patients, 1);
+    assert_int_equal(s.studies, 1);
+    assert_int_equal(s.series, 1);
+    assert_int_equal(s.instances, 1);
+    assert_int_equal(pending(f).n, 4);
+}
+
+/* ModalitiesInStudy and SOPClassesInStudy follow every change, replacements included. */
+static void test_study_sets_on_replace(void **state)
+{
+    fixture *f = *state;
+    inst a = {"7.1", "7.1.1", "7.1.1.1", CT, "P7", "X^Y", "CT", "20240101", "1000", "", 1, NULL};
+    inst b = {"7.1", "7.1.1", "7.1.1.2", CT, "P7", "X^Y", "CT", "20240101", "1000", "", 2, NULL};
+    put(f, &a);
+    put(f, &b);
+    rows r = find(f, PACS_LEVEL_STUDY, KEYS("0020000D=7.1"), KEYS("00080061", "00080062"), 0, 0);
+    assert_string_equal(r.text[0], "CT|" CT);
+    /* Instance b is resent, corrected: it is an MR image of another class now. */
+    b.modality = "MR";
+    b.sop_class = MR;
+    b.object_seed = "b2";
+    assert_true(put(f, &b).replaced);
+    r = find(f, PACS_LEVEL_STUDY, KEYS("0020000D=7.1"), KEYS("00080061", "00080062"), 0, 0);
+    assert_string_equal(r.text[0], "MR|" CT "\\" MR);
+    /* And a is corrected the same way: CT is gone from both sets. */
+    a.modality = "MR";
+    a.sop_class = MR;
+    a.object_seed = "a2";
+    assert_true(put(f, &a).replaced);
+    r = find(f, PACS_LEVEL_STUDY, KEYS("0020000D=7.1"), KEYS("00080061", "00080062", "00201208"),
+             0, 0);
+    assert_string_equal(r.text[0], "MR|" MR "|2");
+    assert_int_equal(count(f, PACS_LEVEL_STUDY, KEYS("00080061=CT")), 0);
+    assert_int_equal(count(f, PACS_LEVEL_STUDY, KEYS("00080061=MR")), 1);
+    /* Regression: a resend that changes only the modality (same series, same SOP class) left
+     * ModalitiesInStudy as it was. */
+    inst c = {"7.2", "7.2.1", "7.2.1.1", CT, "P7", "X^Y", "CT", "20240101", "1000", "", 1, NULL};
+    inst d = {"7.2", "7.2.1", "7.2.1.2", CT, "P7", "X^Y", "CT", "20240101", "1000", "", 2, NULL};
+    put(f, &c);
+    put(f, &d);
+    d.modality = "PT";
+    d.object_seed = "d2";
+    assert_true(put(f, &d).replaced);
+    r = find(f, PACS_LEVEL_SERIES, KEYS("0020000E=7.2.1"), KEYS("00080060"), 0, 0);
+    assert_string_equal(r.text[0], "PT"); /* the series takes its latest instance's modality */
+    r = find(f, PACS_LEVEL_STUDY, KEYS("0020000D=7.2"), KEYS("00080061", "00080062"), 0, 0);
+    assert_string_equal(r.text[0], "PT|" CT);
+    assert_int_equal(count(f, PACS_LEVEL_STUDY, KEYS("00080061=CT")), 0);
+    /* And a new instance of a known class in an existing series with another modality. */
+    inst e = {"7.2", "7.2.1", "7.2.1.3", CT, "P7", "X^Y", "OT", "20240101", "1000", "", 3, NULL};
+    put(f, &e);
+    r = find(f, PACS_LEVEL_STUDY, KEYS("0020000D=7.2"), KEYS("00080061"), 0, 0);
+    assert_string_equal(r.text[0], "OT");
+}
+
+static void test_sequence_and_paging(void **state)
+{
+    fixture *f = *state;
+    char study[32], series[32], sop[32];
+    for (int i = 0; i < 12; i++) {
+        snprintf(study, sizeof study, "9.%d", i);
+        snprintf(series, sizeof series, "9.%d.1", i);
+        snprintf(sop, sizeof sop, "9.%d.1.1", i);
+        char date[16];
+        snprintf(date, sizeof date, "202401%02d", i + 1);
+        inst in = {study, series, sop, CT, "P9", "Trần^Quốc", "CT", date, "1200",
+                   i % 3 == 0 ? "ROUTINE" : "OTHER", 1, NULL};
+        json_t *j = instance_json(&in);
+        /* RequestAttributesSequence: one item, requested procedure "RP<i mod 2>". */
+        char rp[8];
+        snprintf(rp, sizeof rp, "RP%d", i % 2);
+        json_object_set_new(j, "00400275",
+                            json_pack("{s:s,s:[{s:{s:s,s:[s]}}]}", "vr", "SQ", "Value",
+                                      "00401001", "vr", "SH", "Value", rp));
+        pacs_index_entry e;
+        memset(&e, 0, sizeof e);
+        e.json = j;
+        e.study_uid = in.study;
+        e.series_uid = in.series;
+        e.sop_uid = in.sop;
+        e.sop_class_uid = in.sop_class;
+        e.ts_uid = "1.2.840.10008.1.2.1";
+        key_of(in.sop, e.object);
+        e.object_size = 10;
+        e.source_aet = "";
+        pacs_put_result res;
+        assert_int_equal(pacs_index_put(f->idx, &e, &res, NULL), PACS_OK);
+        json_decref(j);
+    }
+    /* Paging in SQL (no key matched in C): newest first. */
+    rows r = find(f, PACS_LEVEL_STUDY, NULL, KEYS("0020000D"), 5, 0);
+    assert_int_equal(r.n, 5);
+    assert_string_equal(r.text[0], "9.11");
+    r = find(f, PACS_LEVEL_STUDY, NULL, KEYS("0020000D"), 5, 10);
+    assert_int_equal(r.n, 2);
+    assert_string_equal(r.text[1], "9.0");
+    r = find(f, PACS_LEVEL_STUDY, NULL, KEYS("0020000D"), 0, 11);
+    assert_int_equal(r.n, 1);
+    /* Sequence matching at series level (matched in C against stored attributes). */
+    pacs_query *q = pacs_query_new(PACS_LEVEL_SERIES);
+    pacs_query *item = NULL;
+    assert_int_equal(pacs_query_add_sequence(q, 0x00400275u, &item, NULL), PACS_OK);
+    assert_int_equal(pacs_query_add(item, 0x00401001u, "SH", "RP1", NULL), PACS_OK);
+    memset(&r, 0, sizeof r);
+    r.tags[r.n_tags++] = 0x0020000Eu;
+    assert_int_equal(pacs_index_find(f->idx, q, row_cb, &r, NULL), PACS_OK);
+    assert_int_equal(r.n, 6);
+    /* Paging after the C-side filter: offset and limit count matches, not rows read. */
+    pacs_query_set_paging(q, 4, 3);
+    memset(&r, 0, sizeof r);
+    r.tags[r.n_tags++] = 0x0020000Eu;
+    assert_int_equal(pacs_index_find(f->idx, q, row_cb, &r, NULL), PACS_OK);
+    assert_int_equal(r.n, 3);
+    assert_string_equal(r.text[0], "9.7.1");
+    pacs_query_free(q);
+    /* Paging in SQL behind a WHERE clause. */
+    r = find(f, PACS_LEVEL_STUDY, KEYS("00081030=ROUTINE"), KEYS("0020000D"), 2, 1);
+    assert_int_equal(r.n, 2);
+    assert_string_equal(r.text[0], "9.6");
+    /* The returned sequence is the stored one. */
+    q = pacs_query_new(PACS_LEVEL_SERIES);
+    assert_int_equal(pacs_query_add(q, 0x0020000Eu, "UI", "9.3.1", NULL), PACS_OK);
+    assert_int_equal(pacs_query_add_sequence(q, 0x00400275u, &item, NULL), PACS_OK);
+    memset(&r, 0, sizeof r);
+    r.tags[r.n_tags++] = 0x0020000Eu;
+    assert_int_equal(pacs_index_find(f->idx, q, row_cb, &r, NULL), PACS_OK);
+    assert_int_equal(r.n, 1);
+    pacs_query_free(q);
+}
+
+typedef struct inst_rows {
+    char sops[16][65];
+    size_t n;
+    int had_metadata;
+} inst_rows;
+
+static int inst_cb(void *ctx, const pacs_instance_rec *rec)
+{
+    inst_rows *r = ctx;
+    assert_true(r->n < 16);
+    snprintf(r->sops[r->n++], 65, "%s", rec->sop_uid);
+    if (rec->metadata) {
+        json_t *j = json_loadb(rec->metadata, rec->metadata_len, 0, NULL);
+        assert_non_null(j);
+        char *sop = pacs_json_text(j, 0x00080018u);
+        assert_string_equal(sop, rec->sop_uid);
+        free(sop);
+        json_decref(j);
+        r->had_metadata = 1;
+    }
+    assert_int_equal(strlen(rec->object), PACS_OBJECT_KEY_LEN);
+    return 0;
+}
+
+static void test_instances(void **state)
+{
+    fixture *f = *state;
+    load(f);
+    pacs_query *q = pacs_query_new(PACS_LEVEL_STUDY);
+    assert_int_equal(pacs_query_add(q, 0x0020000Du, "UI", "1.1", NULL), PACS_OK);
+    inst_rows r;
+    memset(&r, 0, sizeof r);
+    assert_int_equal(pacs_index_instances(f->idx, q, PACS_REC_METADATA, inst_cb, &r, NULL),
+                     PACS_OK);
+    assert_int_equal(r.n, 3);
+    assert_true(r.had_metadata);
+    assert_string_equal(r.sops[0], "1.1.1.1");
+    assert_string_equal(r.sops[1], "1.1.1.2");
+    assert_string_equal(r.sops[2], "1.1.2.1");
+    pacs_query_free(q);
+    q = pacs_query_new(PACS_LEVEL_PATIENT);
+    assert_int_equal(pacs_query_add(q, 0x00100020u, "LO", "P1", NULL), PACS_OK);
+    memset(&r, 0, sizeof r);
+    assert_int_equal(pacs_index_instances(f->idx, q, 0, inst_cb, &r, NULL), PACS_OK);
+    assert_int_equal(r.n, 4);
+    assert_false(r.had_metadata);
+    pacs_query_free(q);
+}
+
+/* The index reopens with everything in it (the writer's commits are durable). */
+static void test_reopen(void **state)
+{
+    fixture *f = *state;
+    load(f);
+    pacs_index_close(f->idx);
+    char path[128];
+    snprintf(path, sizeof path, "sqlite:%s/index.sqlite", f->dir);
+    assert_int_equal(pacs_index_open(path, &f->idx, NULL), PACS_OK);
+    assert_int_equal(count(f, PACS_LEVEL_STUDY, NULL), 3);
+    assert_int_equal(pacs_index_open("postgresql://x", &f->idx, NULL) == PACS_OK, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_find_levels, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_matching, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fuzzy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resend_and_replace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sweep_records, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_remove_levels, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_study_sets_on_replace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sequence_and_paging, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_instances, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
