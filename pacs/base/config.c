@@ -59,6 +59,11 @@ static const key_def keys[] = {
      "allow DELETE of studies, series and instances over DICOMweb"},
     {"ingest.max_object_mb", KEY_INT, "4096", 1, 1048576,
      "largest object accepted, in MiB; larger ones are refused"},
+    {"forward.retry_min", KEY_INT, "5", 1, 86400,
+     "seconds before the first retry of a failed forward; doubled on each failure"},
+    {"forward.retry_max", KEY_INT, "600", 1, 604800, "longest wait between forward retries (s)"},
+    {"forward.max_attempts", KEY_INT, "0", 0, 1000000,
+     "attempts before a forward is marked failed (0: retry for ever)"},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -71,6 +76,8 @@ struct pacs_config {
     value values[NKEYS];
     pacs_remote_ae *aes;
     size_t n_aes;
+    pacs_route *routes;
+    size_t n_routes;
 };
 
 static const key_def *find_key(const char *name, size_t *index)
@@ -190,6 +197,98 @@ static pacs_err set_ae(pacs_config *cfg, const char *aet, const char *text, pacs
     return PACS_OK;
 }
 
+/* Copies a comma-separated list into `dst`, trimming blanks around each item. */
+static pacs_err set_list(char *dst, size_t cap, const char *name, const char *what,
+                         const char *text, pacs_errinfo *ei)
+{
+    size_t n = 0;
+    dst[0] = '\0';
+    const char *p = text;
+    while (*p) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        while (len > 0 && isspace((unsigned char)*p)) {
+            p++;
+            len--;
+        }
+        while (len > 0 && isspace((unsigned char)p[len - 1])) {
+            len--;
+        }
+        if (len == 0 || n + len + 2 > cap) {
+            return pacs_errf(ei, PACS_EINVAL, "route.%s: bad %s list '%s'", name, what, text);
+        }
+        if (n > 0) {
+            dst[n++] = ',';
+        }
+        memcpy(dst + n, p, len);
+        n += len;
+        dst[n] = '\0';
+        if (!comma) {
+            break;
+        }
+        p = comma + 1;
+    }
+    return PACS_OK;
+}
+
+/* `route.NAME = DEST [calling=A,B] [modality=CT,MR] [sop_class=UID,...]`: a later setting of the
+ * same name replaces the earlier one. The destination is checked in pacs_config_finish(). */
+static pacs_err set_route(pacs_config *cfg, const char *name, const char *text, pacs_errinfo *ei)
+{
+    pacs_route r;
+    memset(&r, 0, sizeof r);
+    size_t name_len = strlen(name);
+    if (name_len == 0 || name_len >= sizeof r.name) {
+        return pacs_errf(ei, PACS_EINVAL, "route.%s: a rule name has 1 to 64 characters", name);
+    }
+    memcpy(r.name, name, name_len + 1);
+    char words[1024];
+    if (strlen(text) >= sizeof words) {
+        return pacs_errf(ei, PACS_EINVAL, "route.%s: rule too long", name);
+    }
+    snprintf(words, sizeof words, "%s", text);
+    char *save = NULL;
+    char *w = strtok_r(words, " \t", &save);
+    if (!w || !valid_aet(w) || strchr(w, '=')) {
+        return pacs_errf(ei, PACS_EINVAL, "route.%s: '%s' must start with a destination AE title",
+                         name, text);
+    }
+    snprintf(r.dest, sizeof r.dest, "%s", w);
+    while ((w = strtok_r(NULL, " \t", &save)) != NULL) {
+        char *eq = strchr(w, '=');
+        pacs_err err = PACS_OK;
+        if (!eq) {
+            err = pacs_errf(ei, PACS_EINVAL, "route.%s: '%s' is not condition=values", name, w);
+        } else if (strncmp(w, "calling=", 8) == 0) {
+            err = set_list(r.calling, sizeof r.calling, name, "calling", eq + 1, ei);
+        } else if (strncmp(w, "modality=", 9) == 0) {
+            err = set_list(r.modality, sizeof r.modality, name, "modality", eq + 1, ei);
+        } else if (strncmp(w, "sop_class=", 10) == 0) {
+            err = set_list(r.sop_class, sizeof r.sop_class, name, "sop_class", eq + 1, ei);
+        } else {
+            err = pacs_errf(ei, PACS_EINVAL,
+                            "route.%s: unknown condition '%s' (calling, modality, sop_class)", name,
+                            w);
+        }
+        if (err != PACS_OK) {
+            return err;
+        }
+    }
+    for (size_t i = 0; i < cfg->n_routes; i++) {
+        if (strcmp(cfg->routes[i].name, r.name) == 0) {
+            cfg->routes[i] = r;
+            return PACS_OK;
+        }
+    }
+    pacs_route *grown = realloc(cfg->routes, (cfg->n_routes + 1) * sizeof *grown);
+    if (!grown) {
+        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+    cfg->routes = grown;
+    cfg->routes[cfg->n_routes++] = r;
+    return PACS_OK;
+}
+
 pacs_config *pacs_config_new(void)
 {
     pacs_config *cfg = calloc(1, sizeof *cfg);
@@ -214,6 +313,7 @@ void pacs_config_free(pacs_config *cfg)
         free(cfg->values[i].text);
     }
     free(cfg->aes);
+    free(cfg->routes);
     free(cfg);
 }
 
@@ -221,6 +321,9 @@ pacs_err pacs_config_set(pacs_config *cfg, const char *key, const char *val, pac
 {
     if (strncmp(key, "ae.", 3) == 0) {
         return set_ae(cfg, key + 3, val, ei);
+    }
+    if (strncmp(key, "route.", 6) == 0) {
+        return set_route(cfg, key + 6, val, ei);
     }
     size_t idx = 0;
     const key_def *k = find_key(key, &idx);
@@ -379,6 +482,17 @@ pacs_err pacs_config_finish(pacs_config *cfg, pacs_errinfo *ei)
     if (prefix[0] != '/' && prefix[0] != '\0') {
         return pacs_errf(ei, PACS_EINVAL, "http.prefix: '%s' must start with /", prefix);
     }
+    for (size_t i = 0; i < cfg->n_routes; i++) {
+        if (!pacs_config_ae_find(cfg, cfg->routes[i].dest)) {
+            return pacs_errf(ei, PACS_EINVAL,
+                             "route.%s: destination %s is not a known AE (add "
+                             "ae.%s = host:port)",
+                             cfg->routes[i].name, cfg->routes[i].dest, cfg->routes[i].dest);
+        }
+    }
+    if (pacs_config_int(cfg, "forward.retry_max") < pacs_config_int(cfg, "forward.retry_min")) {
+        return pacs_errf(ei, PACS_EINVAL, "forward.retry_max must not be below forward.retry_min");
+    }
     return PACS_OK;
 }
 
@@ -431,6 +545,16 @@ const pacs_remote_ae *pacs_config_ae_find(const pacs_config *cfg, const char *ae
     return NULL;
 }
 
+size_t pacs_config_route_count(const pacs_config *cfg)
+{
+    return cfg->n_routes;
+}
+
+const pacs_route *pacs_config_route_at(const pacs_config *cfg, size_t i)
+{
+    return i < cfg->n_routes ? &cfg->routes[i] : NULL;
+}
+
 int pacs_config_calling_aet_allowed(const pacs_config *cfg, const char *aet)
 {
     const char *list = pacs_config_str(cfg, "dimse.allowed_aets");
@@ -468,4 +592,7 @@ void pacs_config_print_help(void *file)
     }
     fprintf(f, "%-24s = %-12s  %s\n", "ae.TITLE", "host:port",
             "a known remote AE (move destination, forwarding target)");
+    fprintf(f, "%-24s = %-12s  %s\n", "route.NAME", "DEST [cond]",
+            "forward stored instances to AE DEST; conditions: calling=AE,.. modality=CT,.. "
+            "sop_class=UID,..");
 }

@@ -6,7 +6,8 @@
  * refused when set, so a typo fails at start-up rather than being ignored. After
  * pacs_config_finish() the object is read-only and may be shared by all threads.
  *
- * Known remote applications are keys of the form `ae.TITLE = host:port`.
+ * Known remote applications are keys of the form `ae.TITLE = host:port`; forwarding rules are
+ * keys of the form `route.NAME = DEST [condition]...` (see pacs_route).
  */
 #ifndef PACS_BASE_CONFIG_H
 #define PACS_BASE_CONFIG_H
@@ -27,6 +28,19 @@ typedef struct pacs_remote_ae {
     char host[256];
     int port;
 } pacs_remote_ae;
+
+/**
+ * A forwarding rule, `route.NAME = DEST [calling=AE,...] [modality=CT,...] [sop_class=UID,...]`:
+ * every instance stored whose calling AE, Modality and SOP Class match (an absent condition
+ * matches anything) is queued for sending to the known AE DEST.
+ */
+typedef struct pacs_route {
+    char name[65];
+    char dest[17];
+    char calling[256];   /* comma-separated calling AE titles; empty matches any */
+    char modality[128];  /* comma-separated Modality codes; empty matches any */
+    char sop_class[512]; /* comma-separated SOP Class UIDs; empty matches any */
+} pacs_route;
 
 /** A new configuration holding the defaults; NULL when out of memory. */
 pacs_config *pacs_config_new(void);
@@ -64,6 +78,11 @@ size_t pacs_config_ae_count(const pacs_config *cfg);
 const pacs_remote_ae *pacs_config_ae_at(const pacs_config *cfg, size_t i);
 /** The remote AE with this title (exact match after trimming blanks), or NULL. */
 const pacs_remote_ae *pacs_config_ae_find(const pacs_config *cfg, const char *aet);
+
+/** Forwarding rules, in the order they were set. pacs_config_finish() checks that each
+ *  destination is a known AE. */
+size_t pacs_config_route_count(const pacs_config *cfg);
+const pacs_route *pacs_config_route_at(const pacs_config *cfg, size_t i);
 
 /** True when `aet` may open associations: dimse.allowed_aets is empty or lists it. */
 int pacs_config_calling_aet_allowed(const pacs_config *cfg, const char *aet);
