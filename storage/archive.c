@@ -17,8 +17,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <time.h>
+
 #include "pacs/base/log.h"
 #include "pacs/dicom/dcm.h"
+#include "storage/catalog.h"
 #include "storage/objstore.h"
 
 #define META_HEAD_MAX (64u * 1024u + 256u)
@@ -533,6 +536,11 @@ pacs_err pacs_ingest_finish(pacs_ingest *in, pacs_ingest_result *res, pacs_errin
     res->duplicate = put.existed && !put.replaced;
     res->replaced = put.replaced;
     res->charset_warning = parsed.charset_warning;
+    char *modality = pacs_json_text(parsed.json, 0x00080060u);
+    if (modality) {
+        snprintf(res->modality, sizeof res->modality, "%s", modality);
+        free(modality);
+    }
     if (put.replaced) {
         sweep_object(a, put.old_object);
     }
@@ -959,4 +967,108 @@ pacs_err pacs_archive_reindex(const pacs_config *cfg, pacs_progress_cb progress,
     close(lock_fd);
     *indexed = r.indexed;
     return PACS_OK;
+}
+
+/* ---- Storage commitment ---- */
+
+typedef struct commit_lookup {
+    int found;
+    char sop_class[PACS_UID_MAX + 1];
+    char object[PACS_OBJECT_KEY_LEN + 1];
+} commit_lookup;
+
+static int commit_cb(void *ctx, const pacs_instance_rec *rec)
+{
+    commit_lookup *l = ctx;
+    l->found = 1;
+    snprintf(l->sop_class, sizeof l->sop_class, "%s", rec->sop_class);
+    snprintf(l->object, sizeof l->object, "%s", rec->object);
+    return 1;
+}
+
+pacs_err pacs_archive_commit_check(pacs_archive *a, const char *sop_class, const char *sop_uid,
+                                   pacs_errinfo *ei)
+{
+    if (!pacs_uid_valid(sop_uid)) {
+        return pacs_errf(ei, PACS_ENOTFOUND, "'%s' is not a valid SOP Instance UID", sop_uid);
+    }
+    pacs_query *q = pacs_query_new(PACS_LEVEL_INSTANCE);
+    if (!q) {
+        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+    commit_lookup l;
+    memset(&l, 0, sizeof l);
+    pacs_err err = pacs_query_add(q, 0x00080018u, "UI", sop_uid, ei);
+    if (err == PACS_OK) {
+        err = pacs_index_instances(a->index, q, 0, commit_cb, &l, ei);
+    }
+    pacs_query_free(q);
+    if (err != PACS_OK) {
+        return err;
+    }
+    if (!l.found) {
+        return pacs_errf(ei, PACS_ENOTFOUND, "SOP instance %s is not stored", sop_uid);
+    }
+    if (strcmp(l.sop_class, sop_class) != 0) {
+        return pacs_errf(ei, PACS_ECONFLICT, "SOP instance %s is stored as class %s, not %s",
+                         sop_uid, l.sop_class, sop_class);
+    }
+    uint64_t size = 0;
+    err = pacs_objstore_verify(a->store, l.object, &size, ei);
+    if (err == PACS_ENOTFOUND) {
+        return pacs_errf(ei, PACS_ECORRUPT, "the object of %s is missing", sop_uid);
+    }
+    return err;
+}
+
+/* ---- The forwarding queue ---- */
+
+pacs_err pacs_archive_forward_enqueue(pacs_archive *a, const char *dest, const char *rule,
+                                      const char *sop_uid, const char *object, int *added,
+                                      pacs_errinfo *ei)
+{
+    return pacs_index_fwd_enqueue(a->index, dest, rule, sop_uid, object, (int64_t)time(NULL), added,
+                                  ei);
+}
+
+pacs_err pacs_archive_forward_due(pacs_archive *a, size_t limit, pacs_fwd_cb cb, void *ctx,
+                                  pacs_errinfo *ei)
+{
+    return pacs_index_fwd_due(a->index, (int64_t)time(NULL), limit, cb, ctx, ei);
+}
+
+pacs_err pacs_archive_forward_update(pacs_archive *a, const pacs_fwd_update *u, size_t n,
+                                     pacs_errinfo *ei)
+{
+    return pacs_index_fwd_update(a->index, u, n, ei);
+}
+
+pacs_err pacs_archive_forward_list(const pacs_config *cfg, int state, pacs_fwd_cb cb, void *ctx,
+                                   pacs_errinfo *ei)
+{
+    char loc[4096];
+    index_location(cfg, loc, sizeof loc);
+    pacs_index *idx = NULL;
+    pacs_err err = pacs_index_open(loc, &idx, ei);
+    if (err != PACS_OK) {
+        return err;
+    }
+    err = pacs_index_fwd_list(idx, state, cb, ctx, ei);
+    pacs_index_close(idx);
+    return err;
+}
+
+pacs_err pacs_archive_forward_retry(const pacs_config *cfg, int64_t id, uint64_t *n,
+                                    pacs_errinfo *ei)
+{
+    char loc[4096];
+    index_location(cfg, loc, sizeof loc);
+    pacs_index *idx = NULL;
+    pacs_err err = pacs_index_open(loc, &idx, ei);
+    if (err != PACS_OK) {
+        return err;
+    }
+    err = pacs_index_fwd_retry(idx, id, (int64_t)time(NULL), n, ei);
+    pacs_index_close(idx);
+    return err;
 }

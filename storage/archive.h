@@ -71,6 +71,7 @@ typedef struct pacs_ingest_result {
     int duplicate;       /* the identical object was already stored */
     int replaced;        /* the same SOP Instance UID with other content was replaced */
     int charset_warning; /* some text was not valid in its character set and was repaired */
+    char modality[17];   /* Modality (0008,0060), "" when absent (for forwarding rules) */
 } pacs_ingest_result;
 
 /**
@@ -168,5 +169,42 @@ pacs_err pacs_archive_reindex(const pacs_config *cfg, pacs_progress_cb progress,
 typedef void (*pacs_stored_hook)(void *ctx, const pacs_ingest_result *res,
                                  const char *source_aet);
 void pacs_archive_set_stored_hook(pacs_archive *a, pacs_stored_hook hook, void *ctx);
+
+/**
+ * Storage Commitment's question (PS3.4 J): is this instance durably stored, as this SOP class,
+ * and does its object still hash to its key? PACS_OK when so; otherwise PACS_ENOTFOUND (not
+ * stored), PACS_ECONFLICT (stored under another SOP class), PACS_ECORRUPT (the object is
+ * missing or its bytes changed) or an index/IO error, with the detail in `ei`.
+ */
+pacs_err pacs_archive_commit_check(pacs_archive *a, const char *sop_class, const char *sop_uid,
+                                   pacs_errinfo *ei);
+
+/* ---- The forwarding queue (persistent, in the index; see storage/index.h) ---- */
+
+/** Queues a stored instance for `dest` under rule `rule`; durable on return. `*added` is 0
+ *  when the same object was already queued or delivered there. */
+pacs_err pacs_archive_forward_enqueue(pacs_archive *a, const char *dest, const char *rule,
+                                      const char *sop_uid, const char *object, int *added,
+                                      pacs_errinfo *ei);
+
+/** Pending entries due now, at most `limit`, grouped by destination. */
+pacs_err pacs_archive_forward_due(pacs_archive *a, size_t limit, pacs_fwd_cb cb, void *ctx,
+                                  pacs_errinfo *ei);
+
+/** Records the outcome of tries (one transaction). */
+pacs_err pacs_archive_forward_update(pacs_archive *a, const pacs_fwd_update *u, size_t n,
+                                     pacs_errinfo *ei);
+
+/**
+ * For tools, while the server may be running: opens only the configured index (never the
+ * object store, whose start-up clean-up would disturb a running server), lists the queue
+ * entries in `state` (-1: all) or makes entries pending again (`id` 0: every failed or pending
+ * one, due now; `*n` receives the count), and closes it. The server picks retried entries up
+ * within a few seconds.
+ */
+pacs_err pacs_archive_forward_list(const pacs_config *cfg, int state, pacs_fwd_cb cb, void *ctx,
+                                   pacs_errinfo *ei);
+pacs_err pacs_archive_forward_retry(const pacs_config *cfg, int64_t id, uint64_t *n,
+                                    pacs_errinfo *ei);
 
 #endif

@@ -72,3 +72,47 @@ pacs_err pacs_index_stats_get(pacs_index *idx, pacs_index_stats *out, pacs_errin
 {
     return idx->ops->stats(idx, out, ei);
 }
+
+const char *pacs_fwd_state_name(pacs_fwd_state s)
+{
+    switch (s) {
+    case PACS_FWD_PENDING:
+        return "pending";
+    case PACS_FWD_DONE:
+        return "done";
+    case PACS_FWD_FAILED:
+        return "failed";
+    }
+    return "unknown";
+}
+
+pacs_err pacs_index_fwd_enqueue(pacs_index *idx, const char *dest, const char *rule,
+                                const char *sop_uid, const char *object, int64_t now, int *added,
+                                pacs_errinfo *ei)
+{
+    return idx->ops->fwd_enqueue(idx, dest, rule, sop_uid, object, now, added, ei);
+}
+
+pacs_err pacs_index_fwd_due(pacs_index *idx, int64_t now, size_t limit, pacs_fwd_cb cb, void *ctx,
+                            pacs_errinfo *ei)
+{
+    return idx->ops->fwd_due(idx, now, limit, cb, ctx, ei);
+}
+
+pacs_err pacs_index_fwd_update(pacs_index *idx, const pacs_fwd_update *u, size_t n,
+                               pacs_errinfo *ei)
+{
+    return idx->ops->fwd_update(idx, u, n, ei);
+}
+
+pacs_err pacs_index_fwd_list(pacs_index *idx, int state, pacs_fwd_cb cb, void *ctx,
+                             pacs_errinfo *ei)
+{
+    return idx->ops->fwd_list(idx, state, cb, ctx, ei);
+}
+
+pacs_err pacs_index_fwd_retry(pacs_index *idx, int64_t id, int64_t now, uint64_t *n,
+                              pacs_errinfo *ei)
+{
+    return idx->ops->fwd_retry(idx, id, now, n, ei);
+}

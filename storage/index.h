@@ -65,6 +65,46 @@ typedef struct pacs_index_stats {
     uint64_t patients, studies, series, instances, object_bytes;
 } pacs_index_stats;
 
+/* ---- The forwarding queue: one row per (SOP Instance UID, destination AE) ---- */
+
+typedef enum pacs_fwd_state {
+    PACS_FWD_PENDING = 0, /* waiting for its first try or a retry */
+    PACS_FWD_DONE,        /* the destination confirmed it */
+    PACS_FWD_FAILED       /* given up; `pacs forward retry` queues it again */
+} pacs_fwd_state;
+
+/** Text form of a state ("pending", "done", "failed"). */
+const char *pacs_fwd_state_name(pacs_fwd_state s);
+
+/** One queue entry. With due entries, sop_class/ts/object describe the instance as stored now
+ *  (empty when it is no longer stored). */
+typedef struct pacs_fwd_entry {
+    int64_t id;
+    char dest[17];
+    char rule[65];
+    char sop_uid[65];
+    char sop_class[65];
+    char ts[65];
+    char object[PACS_OBJECT_KEY_LEN + 1];
+    pacs_fwd_state state;
+    uint32_t attempts;
+    int64_t next_try; /* Unix seconds */
+    int64_t updated;  /* Unix seconds */
+    char error[256];
+} pacs_fwd_entry;
+
+/** Called once per entry; return non-zero to stop early. */
+typedef int (*pacs_fwd_cb)(void *ctx, const pacs_fwd_entry *e);
+
+/** The outcome of one try, written back with pacs_index_fwd_update. */
+typedef struct pacs_fwd_update {
+    int64_t id;
+    pacs_fwd_state state;
+    uint32_t attempts;
+    int64_t next_try;
+    const char *error; /* NULL or "" clears it */
+} pacs_fwd_update;
+
 /** A backend's functions; see the pacs_index_* wrappers below for each contract. */
 typedef struct pacs_index_ops {
     const char *name;
@@ -83,6 +123,14 @@ typedef struct pacs_index_ops {
     pacs_err (*object_referenced)(pacs_index *idx, const char *object, int *referenced,
                                   pacs_errinfo *ei);
     pacs_err (*stats)(pacs_index *idx, pacs_index_stats *out, pacs_errinfo *ei);
+    pacs_err (*fwd_enqueue)(pacs_index *idx, const char *dest, const char *rule,
+                            const char *sop_uid, const char *object, int64_t now, int *added,
+                            pacs_errinfo *ei);
+    pacs_err (*fwd_due)(pacs_index *idx, int64_t now, size_t limit, pacs_fwd_cb cb, void *ctx,
+                        pacs_errinfo *ei);
+    pacs_err (*fwd_update)(pacs_index *idx, const pacs_fwd_update *u, size_t n, pacs_errinfo *ei);
+    pacs_err (*fwd_list)(pacs_index *idx, int state, pacs_fwd_cb cb, void *ctx, pacs_errinfo *ei);
+    pacs_err (*fwd_retry)(pacs_index *idx, int64_t id, int64_t now, uint64_t *n, pacs_errinfo *ei);
 } pacs_index_ops;
 
 /** Every backend's handle starts with this. */
@@ -141,6 +189,33 @@ pacs_err pacs_index_object_referenced(pacs_index *idx, const char *object, int *
                                       pacs_errinfo *ei);
 
 pacs_err pacs_index_stats_get(pacs_index *idx, pacs_index_stats *out, pacs_errinfo *ei);
+
+/**
+ * Queues `sop_uid` (stored as `object`) for sending to `dest`, due at `now`, durably. Nothing is
+ * added (`*added` = 0) when the same object is already pending or was already delivered to
+ * `dest`; a changed object, or an entry that had failed, is queued afresh.
+ */
+pacs_err pacs_index_fwd_enqueue(pacs_index *idx, const char *dest, const char *rule,
+                                const char *sop_uid, const char *object, int64_t now, int *added,
+                                pacs_errinfo *ei);
+
+/** Pending entries due at `now` (next_try <= now), at most `limit`, ordered by destination and
+ *  age. */
+pacs_err pacs_index_fwd_due(pacs_index *idx, int64_t now, size_t limit, pacs_fwd_cb cb, void *ctx,
+                            pacs_errinfo *ei);
+
+/** Writes the outcomes of `n` tries in one transaction; durable on return. */
+pacs_err pacs_index_fwd_update(pacs_index *idx, const pacs_fwd_update *u, size_t n,
+                               pacs_errinfo *ei);
+
+/** Every entry in `state` (-1: all states), oldest first. */
+pacs_err pacs_index_fwd_list(pacs_index *idx, int state, pacs_fwd_cb cb, void *ctx,
+                             pacs_errinfo *ei);
+
+/** Makes entry `id` (0: every failed or pending entry) pending and due at `now`, with its
+ *  attempt count reset; `*n` receives how many changed. */
+pacs_err pacs_index_fwd_retry(pacs_index *idx, int64_t id, int64_t now, uint64_t *n,
+                              pacs_errinfo *ei);
 
 /* Backends. */
 pacs_err pacs_index_sqlite_open(const char *path, pacs_index **out, pacs_errinfo *ei);

@@ -27,7 +27,23 @@
 #define SQL_MAX (256u * 1024u)
 #define POOL_MAX 64
 
-typedef enum job_kind { JOB_PUT, JOB_REMOVE, JOB_SWEEP_DONE } job_kind;
+typedef enum job_kind {
+    JOB_PUT,
+    JOB_REMOVE,
+    JOB_SWEEP_DONE,
+    JOB_FWD_ENQUEUE,
+    JOB_FWD_UPDATE,
+    JOB_FWD_RETRY
+} job_kind;
+
+/* Arguments and results of the forwarding-queue jobs. */
+typedef struct fwd_args {
+    const char *dest, *rule, *sop_uid, *object;
+    int64_t now, id;
+    const pacs_fwd_update *updates;
+    size_t n_updates;
+    uint64_t changed;
+} fwd_args;
 
 typedef struct job {
     job_kind kind;
@@ -36,6 +52,7 @@ typedef struct job {
     const pacs_query *query;
     uint64_t removed;
     const char *object;
+    fwd_args *fwd;
     pacs_err err;
     pacs_errinfo ei;
     int done;
@@ -92,7 +109,14 @@ static const char *const schema_sql =
     " received TEXT, pixels BLOB, metadata BLOB);"
     "CREATE INDEX IF NOT EXISTS instances_series ON instances(series_pk, instance_number);"
     "CREATE INDEX IF NOT EXISTS instances_object ON instances(object);"
-    "CREATE TABLE IF NOT EXISTS sweep(object TEXT PRIMARY KEY);";
+    "CREATE TABLE IF NOT EXISTS sweep(object TEXT PRIMARY KEY);"
+    /* The forwarding queue (added without a version change: older files simply gain it). */
+    "CREATE TABLE IF NOT EXISTS forward_queue("
+    " id INTEGER PRIMARY KEY, dest TEXT NOT NULL, rule TEXT NOT NULL, sop_uid TEXT NOT NULL,"
+    " object TEXT NOT NULL, state INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+    " next_try INTEGER NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL,"
+    " error TEXT, UNIQUE(sop_uid, dest));"
+    "CREATE INDEX IF NOT EXISTS forward_due ON forward_queue(state, next_try);";
 
 /* ---- small SQLite helpers ---- */
 
@@ -1403,6 +1427,73 @@ static pacs_err do_remove(sqlite3 *db, const pacs_query *q, uint64_t *removed, p
     return err;
 }
 
+/* ---- the forwarding queue ---- */
+
+static pacs_err fwd_enqueue(sqlite3 *db, fwd_args *f, pacs_errinfo *ei)
+{
+    /* A pending entry keeps its back-off; a delivered one is not sent again unless the object
+     * changed; a failed one is revived by a new store. */
+    sqlite3_stmt *st = NULL;
+    pacs_err err = prepare(db,
+                           "INSERT INTO forward_queue(dest, rule, sop_uid, object, state, attempts,"
+                           " next_try, created, updated, error) VALUES(?1, ?2, ?3, ?4, 0, 0, ?5,"
+                           " ?5, ?5, NULL) ON CONFLICT(sop_uid, dest) DO UPDATE SET"
+                           " rule=excluded.rule, object=excluded.object, state=0, attempts=0,"
+                           " next_try=excluded.next_try, updated=excluded.updated, error=NULL"
+                           " WHERE NOT (forward_queue.object=excluded.object"
+                           " AND forward_queue.state IN (0, 1))",
+                           &st, ei);
+    if (err != PACS_OK) {
+        return err;
+    }
+    bind_text(st, 1, f->dest);
+    bind_text(st, 2, f->rule);
+    bind_text(st, 3, f->sop_uid);
+    bind_text(st, 4, f->object);
+    sqlite3_bind_int64(st, 5, f->now);
+    err = run(db, st, ei, "enqueue");
+    if (err == PACS_OK) {
+        f->changed = (uint64_t)sqlite3_changes(db);
+    }
+    return err;
+}
+
+static pacs_err fwd_update(sqlite3 *db, fwd_args *f, pacs_errinfo *ei)
+{
+    int64_t now = (int64_t)time(NULL);
+    for (size_t i = 0; i < f->n_updates; i++) {
+        const pacs_fwd_update *u = &f->updates[i];
+        pacs_err err =
+            run_sql(db, ei,
+                    "UPDATE forward_queue SET state=?, attempts=?, next_try=?,"
+                    " updated=?, error=? WHERE id=?",
+                    "iiiisi", (long long)u->state, (long long)u->attempts, (long long)u->next_try,
+                    (long long)now, u->error && u->error[0] ? u->error : NULL, (long long)u->id);
+        if (err != PACS_OK) {
+            return err;
+        }
+    }
+    f->changed = f->n_updates;
+    return PACS_OK;
+}
+
+static pacs_err fwd_retry(sqlite3 *db, fwd_args *f, pacs_errinfo *ei)
+{
+    pacs_err err =
+        f->id > 0 ? run_sql(db, ei,
+                            "UPDATE forward_queue SET state=0, attempts=0, next_try=?, updated=?"
+                            " WHERE id=? AND state IN (0, 2)",
+                            "iii", (long long)f->now, (long long)f->now, (long long)f->id)
+                  : run_sql(db, ei,
+                            "UPDATE forward_queue SET state=0, attempts=0, next_try=?, updated=?"
+                            " WHERE state IN (0, 2)",
+                            "ii", (long long)f->now, (long long)f->now);
+    if (err == PACS_OK) {
+        f->changed = (uint64_t)sqlite3_changes(db);
+    }
+    return err;
+}
+
 static void run_batch(sqlite_index *si, job *batch)
 {
     sqlite3 *db = si->wdb;
@@ -1425,6 +1516,15 @@ static void run_batch(sqlite_index *si, job *batch)
             break;
         case JOB_SWEEP_DONE:
             j->err = run_sql(db, &j->ei, "DELETE FROM sweep WHERE object=?", "s", j->object);
+            break;
+        case JOB_FWD_ENQUEUE:
+            j->err = fwd_enqueue(db, j->fwd, &j->ei);
+            break;
+        case JOB_FWD_UPDATE:
+            j->err = fwd_update(db, j->fwd, &j->ei);
+            break;
+        case JOB_FWD_RETRY:
+            j->err = fwd_retry(db, j->fwd, &j->ei);
             break;
         }
         if (j->err != PACS_OK) {
@@ -1657,6 +1757,129 @@ static pacs_err sq_stats(pacs_index *idx, pacs_index_stats *out, pacs_errinfo *e
     return err;
 }
 
+static pacs_err submit_fwd(sqlite_index *si, job_kind kind, fwd_args *f, pacs_errinfo *ei)
+{
+    job j;
+    memset(&j, 0, sizeof j);
+    j.kind = kind;
+    j.fwd = f;
+    return submit(si, &j, ei);
+}
+
+static pacs_err sq_fwd_enqueue(pacs_index *idx, const char *dest, const char *rule,
+                               const char *sop_uid, const char *object, int64_t now, int *added,
+                               pacs_errinfo *ei)
+{
+    fwd_args f;
+    memset(&f, 0, sizeof f);
+    f.dest = dest;
+    f.rule = rule;
+    f.sop_uid = sop_uid;
+    f.object = object;
+    f.now = now;
+    pacs_err err = submit_fwd((sqlite_index *)idx, JOB_FWD_ENQUEUE, &f, ei);
+    if (err == PACS_OK && added) {
+        *added = f.changed > 0;
+    }
+    return err;
+}
+
+static pacs_err sq_fwd_update(pacs_index *idx, const pacs_fwd_update *u, size_t n, pacs_errinfo *ei)
+{
+    if (n == 0) {
+        return PACS_OK;
+    }
+    fwd_args f;
+    memset(&f, 0, sizeof f);
+    f.updates = u;
+    f.n_updates = n;
+    return submit_fwd((sqlite_index *)idx, JOB_FWD_UPDATE, &f, ei);
+}
+
+static pacs_err sq_fwd_retry(pacs_index *idx, int64_t id, int64_t now, uint64_t *n,
+                             pacs_errinfo *ei)
+{
+    fwd_args f;
+    memset(&f, 0, sizeof f);
+    f.id = id;
+    f.now = now;
+    pacs_err err = submit_fwd((sqlite_index *)idx, JOB_FWD_RETRY, &f, ei);
+    if (err == PACS_OK && n) {
+        *n = f.changed;
+    }
+    return err;
+}
+
+/* Runs a queue SELECT whose columns are those of fwd_row() and calls `cb` per row. */
+static pacs_err fwd_select(sqlite_index *si, const char *sql, int64_t a, int64_t b, int n_args,
+                           pacs_fwd_cb cb, void *ctx, pacs_errinfo *ei)
+{
+    sqlite3 *db = NULL;
+    pacs_err err = reader_get(si, &db, ei);
+    if (err != PACS_OK) {
+        return err;
+    }
+    sqlite3_stmt *st = NULL;
+    err = prepare(db, sql, &st, ei);
+    int rc = SQLITE_DONE;
+    if (err == PACS_OK) {
+        if (n_args > 0) {
+            sqlite3_bind_int64(st, 1, a);
+        }
+        if (n_args > 1) {
+            sqlite3_bind_int64(st, 2, b);
+        }
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            pacs_fwd_entry e;
+            memset(&e, 0, sizeof e);
+            e.id = sqlite3_column_int64(st, 0);
+            col_copy(st, 1, e.dest, sizeof e.dest);
+            col_copy(st, 2, e.rule, sizeof e.rule);
+            col_copy(st, 3, e.sop_uid, sizeof e.sop_uid);
+            col_copy(st, 4, e.sop_class, sizeof e.sop_class);
+            col_copy(st, 5, e.ts, sizeof e.ts);
+            col_copy(st, 6, e.object, sizeof e.object);
+            e.state = (pacs_fwd_state)sqlite3_column_int(st, 7);
+            e.attempts = (uint32_t)sqlite3_column_int64(st, 8);
+            e.next_try = sqlite3_column_int64(st, 9);
+            e.updated = sqlite3_column_int64(st, 10);
+            col_copy(st, 11, e.error, sizeof e.error);
+            if (cb(ctx, &e)) {
+                break;
+            }
+        }
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+            err = db_err(db, rc, ei, "forward queue");
+        }
+    }
+    sqlite3_finalize(st);
+    reader_put(si, db);
+    return err;
+}
+
+#define FWD_COLUMNS                                                                                \
+    "SELECT q.id, q.dest, q.rule, q.sop_uid, coalesce(i.sop_class, ''), coalesce(i.ts, ''),"       \
+    " coalesce(i.object, ''), q.state, q.attempts, q.next_try, q.updated, coalesce(q.error, '')"   \
+    " FROM forward_queue q LEFT JOIN instances i ON i.sop_uid = q.sop_uid"
+
+static pacs_err sq_fwd_due(pacs_index *idx, int64_t now, size_t limit, pacs_fwd_cb cb, void *ctx,
+                           pacs_errinfo *ei)
+{
+    return fwd_select((sqlite_index *)idx,
+                      FWD_COLUMNS " WHERE q.state = 0 AND q.next_try <= ?1"
+                                  " ORDER BY q.dest, q.id LIMIT ?2",
+                      now, (int64_t)limit, 2, cb, ctx, ei);
+}
+
+static pacs_err sq_fwd_list(pacs_index *idx, int state, pacs_fwd_cb cb, void *ctx, pacs_errinfo *ei)
+{
+    if (state < 0) {
+        return fwd_select((sqlite_index *)idx, FWD_COLUMNS " ORDER BY q.id", 0, 0, 0, cb, ctx, ei);
+    }
+    return fwd_select((sqlite_index *)idx, FWD_COLUMNS " WHERE q.state = ?1 ORDER BY q.id", state,
+                      0, 1, cb, ctx, ei);
+}
+
 static void sq_close(pacs_index *idx)
 {
     sqlite_index *si = (sqlite_index *)idx;
@@ -1684,9 +1907,10 @@ static void sq_close(pacs_index *idx)
 }
 
 static const pacs_index_ops sqlite_ops = {
-    "sqlite",      sq_close,   sq_put,           sq_find,       sq_instances,
-    sq_remove,     sq_objects, sq_sweep_pending, sq_sweep_done, sq_object_referenced,
-    sq_stats,
+    "sqlite",     sq_close,       sq_put,           sq_find,       sq_instances,
+    sq_remove,    sq_objects,     sq_sweep_pending, sq_sweep_done, sq_object_referenced,
+    sq_stats,     sq_fwd_enqueue, sq_fwd_due,       sq_fwd_update, sq_fwd_list,
+    sq_fwd_retry,
 };
 
 pacs_err pacs_index_sqlite_open(const char *path, pacs_index **out, pacs_errinfo *ei)
