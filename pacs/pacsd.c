@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * pacsd: the archive daemon. Reads its configuration, opens the archive, starts the DIMSE
- * server, writes the ready file, then waits for signals: SIGTERM or SIGINT stop it cleanly.
+ * server, writes the ready file, then waits for signals: SIGTERM or SIGINT stop it cleanly;
+ * SIGHUP re-reads the configuration sources and replaces the known AEs and forwarding rules
+ * (other settings need a restart).
  * Signals are blocked in every thread and taken here with sigwait, so no handler runs in an
  * arbitrary thread.
  */
@@ -13,10 +15,13 @@
 #include <unistd.h>
 
 #include "dicomweb/http.h"
+#include "pacs/base/cli.h"
 #include "pacs/base/config.h"
 #include "pacs/base/log.h"
 #include "pacs/dicom/dcm.h"
+#include "pacs/dimse/aetable.h"
 #include "pacs/dimse/dimse.h"
+#include "pacs/dimse/forward.h"
 #include "storage/archive.h"
 
 #define PACSD_VERSION "0.1.0"
@@ -45,6 +50,34 @@ static int write_ready(const char *path, int dimse_port, int http_port)
         return -1;
     }
     return rename(tmp, path);
+}
+
+/* SIGHUP: the configuration again from the same sources (pacs/base/cli.h, as pacsd's callers
+ * use it), for its known AEs and forwarding rules only. */
+static void reload_aetable(int argc, char **argv, pacs_aetable *table)
+{
+    static const char *const valued[] = {"--ready-file", NULL};
+    pacs_errinfo ei;
+    pacs_errinfo_clear(&ei);
+    pacs_config *cfg = pacs_config_new();
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    int n_rest = 0;
+    pacs_err err = cfg && rest ? pacs_cli_load_config(cfg, argc, argv, valued, rest, &n_rest, &ei)
+                               : pacs_errf(&ei, PACS_ENOMEM, "out of memory");
+    if (err == PACS_OK) {
+        err = pacs_aetable_load(table, cfg, &ei);
+    }
+    if (err == PACS_OK) {
+        size_t n_aes = 0, n_routes = 0;
+        pacs_aetable_counts(table, &n_aes, &n_routes);
+        pacs_log(PACS_LOG_INFO, "pacsd", "SIGHUP: reloaded known_aes=%zu routes=%zu", n_aes,
+                 n_routes);
+    } else {
+        pacs_log(PACS_LOG_ERROR, "pacsd",
+                 "SIGHUP: configuration not reloaded, the old one stays: %s", ei.msg);
+    }
+    free(rest);
+    pacs_config_free(cfg);
 }
 
 int main(int argc, char **argv)
@@ -124,18 +157,34 @@ int main(int argc, char **argv)
                  pacs_config_str(cfg, "data"), ei.msg);
         return 1;
     }
+    pacs_aetable *aetable = pacs_aetable_new();
+    if (!aetable || pacs_aetable_load(aetable, cfg, &ei) != PACS_OK) {
+        pacs_log(PACS_LOG_ERROR, "pacsd", "cannot load the known AEs: out of memory");
+        pacs_archive_close(archive);
+        return 1;
+    }
+    /* The forwarder's stored hook goes in before any association can store. */
+    pacs_forwarder *forwarder = NULL;
+    if (pacs_forward_start(cfg, archive, aetable, &forwarder, &ei) != PACS_OK) {
+        pacs_log(PACS_LOG_ERROR, "pacsd", "cannot start forwarding: %s", ei.msg);
+        pacs_archive_close(archive);
+        return 1;
+    }
     pacs_dimse_server *dimse = NULL;
     int dimse_port = 0;
     if (pacs_dimse_start(cfg, archive, &dimse, &dimse_port, &ei) != PACS_OK) {
         pacs_log(PACS_LOG_ERROR, "pacsd", "cannot start DICOM: %s", ei.msg);
+        pacs_forward_stop(forwarder);
         pacs_archive_close(archive);
         return 1;
     }
+    pacs_dimse_set_aetable(dimse, aetable);
     pacs_http_server *http = NULL;
     int http_port = 0;
     if (pacs_http_start(cfg, archive, &http, &http_port, &ei) != PACS_OK) {
         pacs_log(PACS_LOG_ERROR, "pacsd", "cannot start DICOMweb: %s", ei.msg);
         pacs_dimse_stop(dimse, 0);
+        pacs_forward_stop(forwarder);
         pacs_archive_close(archive);
         return 1;
     }
@@ -155,7 +204,8 @@ int main(int argc, char **argv)
             continue;
         }
         if (sig == SIGHUP) {
-            pacs_log(PACS_LOG_INFO, "pacsd", "SIGHUP: nothing to reload yet");
+            reload_aetable(argc, argv, aetable);
+            pacs_forward_wake(forwarder);
             continue;
         }
         pacs_log(PACS_LOG_INFO, "pacsd", "%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -163,7 +213,9 @@ int main(int argc, char **argv)
     }
     pacs_http_stop(http);
     pacs_dimse_stop(dimse, 10);
+    pacs_forward_stop(forwarder);
     pacs_archive_close(archive);
+    pacs_aetable_free(aetable);
     if (ready_file) {
         unlink(ready_file);
     }

@@ -12,15 +12,20 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "dcmtk/config/osconfig.h"
+#include "dcmtk/dcmdata/dccodec.h"
 #include "dcmtk/dcmdata/dcfilefo.h"
 #include "dcmtk/dcmdata/dcostrma.h"
+#include "dcmtk/dcmdata/dcrleerg.h"
 #include "dcmtk/dcmdata/dctk.h"
+#include "dcmtk/dcmjpeg/djencode.h"
+#include "dcmtk/dcmjpls/djencode.h"
 #include "dcmtk/dcmnet/assoc.h"
 #include "dcmtk/dcmnet/dimse.h"
 #include "dcmtk/dcmnet/dcmtrans.h"
@@ -878,6 +883,49 @@ pacs_err pacs_assoc_send(pacs_assoc *a, const pacs_dimse_msg *msg, const pacs_ds
     }
 }
 
+/* The decoders are registered by pacs_dcm_init(); the encoders only when a conversion to a
+ * compressed syntax is first needed. Registration is idempotent in DCMTK. */
+static void register_encoders()
+{
+    static std::once_flag once;
+    std::call_once(once, [] {
+        DJEncoderRegistration::registerCodecs();
+        DJLSEncoderRegistration::registerCodecs();
+        DcmRLEEncoderRegistration::registerCodecs();
+    });
+}
+
+int pacs_net_ts_uncompressed(const char *ts)
+{
+    return strcmp(ts, PACS_TS_IMPLICIT_LE) == 0 || strcmp(ts, PACS_TS_EXPLICIT_LE) == 0 ||
+           strcmp(ts, PACS_TS_EXPLICIT_BE) == 0;
+}
+
+int pacs_net_can_convert(const char *from, const char *to)
+{
+    try {
+        if (strcmp(from, to) == 0) {
+            return 1;
+        }
+        DcmXfer f(from), t(to);
+        if (f.getXfer() == EXS_Unknown || t.getXfer() == EXS_Unknown) {
+            return 0;
+        }
+        if (t.isEncapsulated() && t.isLossy()) {
+            return 0;
+        }
+        if (f.isNotEncapsulated() && t.isNotEncapsulated()) {
+            return 1;
+        }
+        register_encoders();
+        E_TransferSyntax src = f.isNotEncapsulated() ? EXS_LittleEndianExplicit : f.getXfer();
+        E_TransferSyntax dst = t.isNotEncapsulated() ? EXS_LittleEndianExplicit : t.getXfer();
+        return DcmCodecList::canChangeCoding(src, dst) ? 1 : 0;
+    } catch (...) {
+        return 0;
+    }
+}
+
 pacs_err pacs_assoc_send_file(pacs_assoc *a, const pacs_dimse_msg *msg, const char *path,
                               pacs_errinfo *ei)
 {
@@ -898,6 +946,9 @@ pacs_err pacs_assoc_send_file(pacs_assoc *a, const pacs_dimse_msg *msg, const ch
         }
         DcmDataset *ds = ff.getDataset();
         if (ds->getOriginalXfer() != target) {
+            if (DcmXfer(target).isEncapsulated()) {
+                register_encoders();
+            }
             if (ds->chooseRepresentation(target, nullptr).bad() || !ds->canWriteXfer(target)) {
                 return pacs_errf(ei, PACS_EUNSUPPORTED, "cannot convert from %s to %s",
                                  DcmXfer(ds->getOriginalXfer()).getXferName(),

@@ -201,6 +201,20 @@ pacs_err pacs_assoc_send(pacs_assoc *a, const pacs_dimse_msg *msg, const pacs_ds
 pacs_err pacs_assoc_send_file(pacs_assoc *a, const pacs_dimse_msg *msg, const char *path,
                               pacs_errinfo *ei);
 
+/**
+ * True when pacs_assoc_send_file() can send an object stored in transfer syntax `from` as `to`:
+ * the same syntax; any syntax DCMTK reads (uncompressed, deflated, JPEG, JPEG-LS, RLE) to an
+ * uncompressed one or deflated; and to the lossless encodings DCMTK writes (JPEG lossless
+ * process 14 and SV1, JPEG-LS lossless, RLE). Lossy targets are only ever the stored syntax
+ * itself, and JPEG 2000 / HTJ2K are passed through unchanged only (pacs/image will add those
+ * codecs behind this same function). A `true` answer can still fail for one image (an
+ * unsupported bit depth); pacs_assoc_send_file() then reports PACS_EUNSUPPORTED.
+ */
+int pacs_net_can_convert(const char *from, const char *to);
+
+/** True for the uncompressed transfer syntaxes (implicit/explicit little, explicit big endian). */
+int pacs_net_ts_uncompressed(const char *ts);
+
 /** True when a C-CANCEL-RQ for `msg_id` has arrived (non-blocking check). */
 int pacs_assoc_cancel_requested(pacs_assoc *a, uint16_t msg_id);
 

@@ -10,6 +10,7 @@
 
 #include "pacs/base/config.h"
 #include "pacs/base/err.h"
+#include "pacs/dimse/aetable.h"
 #include "storage/archive.h"
 
 typedef struct pacs_dimse_server pacs_dimse_server;
@@ -17,6 +18,10 @@ typedef struct pacs_dimse_server pacs_dimse_server;
 /** Opens the DICOM port and starts accepting; `*port` receives the port actually bound. */
 pacs_err pacs_dimse_start(const pacs_config *cfg, pacs_archive *archive, pacs_dimse_server **out,
                           int *port, pacs_errinfo *ei);
+
+/** Sets the table of known AEs (move destinations, commitment report targets); call before
+ *  pacs_dimse_start's first association can need it, i.e. right after it. Borrowed. */
+void pacs_dimse_set_aetable(pacs_dimse_server *s, pacs_aetable *t);
 
 /**
  * Stops accepting, lets running associations finish their current message for up to

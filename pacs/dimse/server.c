@@ -32,6 +32,7 @@ struct pacs_dimse_server {
     unsigned next_id;
     pacs_assoc **live; /* associations being served, for a forced shutdown */
     size_t n_live, cap_live;
+    _Atomic(pacs_aetable *) aetable;
 };
 
 typedef struct assoc_job {
@@ -43,6 +44,15 @@ typedef struct assoc_job {
 static const char *const find_classes[] = {
     "1.2.840.10008.5.1.4.1.2.1.1", /* Patient Root Query/Retrieve - FIND */
     "1.2.840.10008.5.1.4.1.2.2.1", /* Study Root Query/Retrieve - FIND */
+    NULL,
+};
+
+static const char *const retrieve_classes[] = {
+    "1.2.840.10008.5.1.4.1.2.1.2", /* Patient Root Query/Retrieve - MOVE */
+    "1.2.840.10008.5.1.4.1.2.2.2", /* Study Root Query/Retrieve - MOVE */
+    "1.2.840.10008.5.1.4.1.2.1.3", /* Patient Root Query/Retrieve - GET */
+    "1.2.840.10008.5.1.4.1.2.2.3", /* Study Root Query/Retrieve - GET */
+    PACS_COMMIT_PUSH_CLASS,        /* Storage Commitment Push Model */
     NULL,
 };
 
@@ -109,10 +119,12 @@ static pacs_err negotiate(pacs_dimse_server *s, pacs_dimse_ctx *c, pacs_errinfo 
         pacs_role role = PACS_ROLE_DEFAULT;
         int known = 1;
         if (strcmp(pc.abstract_syntax, VERIFICATION_CLASS) == 0 ||
-            in_list(find_classes, pc.abstract_syntax)) {
+            in_list(find_classes, pc.abstract_syntax) ||
+            in_list(retrieve_classes, pc.abstract_syntax)) {
             ts = choose_ts(&pc, 1);
         } else if (pacs_dcm_is_storage_class(pc.abstract_syntax)) {
-            ts = choose_ts(&pc, 0);
+            /* A peer that only receives on this context (C-GET) gets what we can send it. */
+            ts = pc.role == PACS_ROLE_SCP ? pacs_dimse__get_storage_ts(&pc) : choose_ts(&pc, 0);
             if (pc.role == PACS_ROLE_SCP || pc.role == PACS_ROLE_SCU_SCP) {
                 role = pc.role;
             }
@@ -199,6 +211,12 @@ static pacs_err dispatch(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_errin
         return pacs_dimse__store(c, rq, ei);
     case PACS_C_FIND_RQ:
         return pacs_dimse__find(c, rq, ei);
+    case PACS_C_MOVE_RQ:
+        return pacs_dimse__move(c, rq, ei);
+    case PACS_C_GET_RQ:
+        return pacs_dimse__get(c, rq, ei);
+    case PACS_N_ACTION_RQ:
+        return pacs_dimse__commit(c, rq, ei);
     case PACS_C_CANCEL_RQ:
         return PACS_OK; /* nothing of that id is running */
     default:
@@ -258,6 +276,7 @@ static void *serve_association(void *arg)
     c.assoc_id = job->id;
     c.timeout = (int)pacs_config_int(s->cfg, "dimse.timeout");
     c.stopping = &s->stopping;
+    c.aetable = atomic_load(&s->aetable);
     pacs_assoc_get_info(c.assoc, &c.info);
     free(job);
     struct timespec t0;
@@ -299,6 +318,10 @@ static void *serve_association(void *arg)
                 break;
             }
             err = dispatch(&c, &rq, &ei);
+            if (err == PACS_ECLOSED) {
+                end = ei.msg[0] ? "aborted by peer" : "released";
+                break;
+            }
             if (err != PACS_OK) {
                 end = "aborted (network error)";
                 pacs_log(PACS_LOG_WARN, "dimse", "assoc=%u %s", c.assoc_id, ei.msg);
@@ -388,6 +411,7 @@ pacs_err pacs_dimse_start(const pacs_config *cfg, pacs_archive *archive, pacs_di
     s->cfg = cfg;
     s->archive = archive;
     atomic_init(&s->stopping, 0);
+    atomic_init(&s->aetable, NULL);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     pacs_err err = pacs_net_listen(pacs_config_str(cfg, "dimse.bind"),
@@ -405,6 +429,11 @@ pacs_err pacs_dimse_start(const pacs_config *cfg, pacs_archive *archive, pacs_di
     s->acceptor_started = 1;
     *out = s;
     return PACS_OK;
+}
+
+void pacs_dimse_set_aetable(pacs_dimse_server *s, pacs_aetable *t)
+{
+    atomic_store(&s->aetable, t);
 }
 
 static int wait_idle(pacs_dimse_server *s, int seconds)

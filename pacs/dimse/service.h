@@ -12,6 +12,7 @@
 
 #include "pacs/base/config.h"
 #include "pacs/dicom/net.h"
+#include "pacs/dimse/aetable.h"
 #include "storage/archive.h"
 
 typedef struct pacs_dimse_ctx {
@@ -22,6 +23,7 @@ typedef struct pacs_dimse_ctx {
     unsigned assoc_id;
     int timeout; /* seconds to wait for a peer's next message or dataset */
     const atomic_int *stopping;
+    pacs_aetable *aetable; /* known AEs: move destinations, commitment report targets */
     /* Per-association tallies for the closing log line. */
     unsigned stored, store_failed, finds;
 } pacs_dimse_ctx;
@@ -35,9 +37,28 @@ typedef struct pacs_dimse_ctx {
 #define PACS_ST_CANNOT_UNDERSTAND 0xC000
 #define PACS_ST_PROCESSING_FAILURE 0x0110
 #define PACS_ST_SOP_CLASS_NOT_SUPPORTED 0x0122
+#define PACS_ST_SUBOPS_WARNING 0xB000          /* C-MOVE/C-GET: some sub-operations failed */
+#define PACS_ST_SUBOPS_FAILED 0xA702           /* C-MOVE/C-GET: unable to perform sub-operations */
+#define PACS_ST_MOVE_DEST_UNKNOWN 0xA801       /* C-MOVE: move destination unknown */
+#define PACS_ST_NO_SUCH_ACTION 0x0123          /* N-ACTION: no such action type */
+#define PACS_ST_INVALID_ARGUMENT 0x0115        /* N-ACTION: invalid argument value */
+#define PACS_ST_NO_SUCH_INSTANCE 0x0112        /* failure reason: no such object instance */
+#define PACS_ST_CLASS_INSTANCE_CONFLICT 0x0119 /* failure reason: class-instance conflict */
+
+#define PACS_COMMIT_PUSH_CLASS "1.2.840.10008.1.20.1"
+#define PACS_COMMIT_PUSH_INSTANCE "1.2.840.10008.1.20.1.1"
 
 pacs_err pacs_dimse__store(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_errinfo *ei);
 pacs_err pacs_dimse__find(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_errinfo *ei);
+/* move.c, get.c, commit.c. A handler returns PACS_ECLOSED when the peer released the
+ * association while it ran (the release has been answered). */
+pacs_err pacs_dimse__move(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_errinfo *ei);
+pacs_err pacs_dimse__get(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_errinfo *ei);
+pacs_err pacs_dimse__commit(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_errinfo *ei);
+
+/** The transfer syntax to accept for a storage context on which the requester takes the SCP
+ *  role (C-GET): the first proposed that every stored object can be converted to. */
+const char *pacs_dimse__get_storage_ts(const pacs_pc *pc);
 
 /** Sends a response with `status`, copying the request's identifiers; `comment` may be NULL. */
 pacs_err pacs_dimse__respond(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_dimse_type type,
