@@ -105,3 +105,196 @@ count_matches() {
 dcm_value() { # file tag
     dcmdump +P "$2" "$1" 2>/dev/null | head -1 | sed -n 's/^[^[]*\[\(.*\)\].*$/\1/p'
 }
+
+# ---- Retrieve, storage commitment and forwarding helpers (issue 4) ----
+
+BG_PIDS=""
+
+# Installs an EXIT trap that stops the background helpers (storescp) and then runs cleanup.
+trap_background() {
+    trap 'for p in $BG_PIDS; do kill -TERM "$p" 2>/dev/null || true; done; cleanup' EXIT
+}
+
+# A TCP port that was free a moment ago (for peers that cannot pick port 0 themselves).
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Python that succeeds when something accepts TCP connections on 127.0.0.1 port argv[1].
+PY_CONNECT='import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)'
+
+# Starts DCMTK's storescp as AE $1 on port $2 writing to folder $3 (more storescp options may
+# follow), bounded to 10 minutes; waits (bounded) until it accepts connections. Sets SCP_PID
+# (the pid of its `timeout` wrapper, which passes SIGTERM on).
+start_storescp() { # aet port dir [options]
+    aet=$1 port=$2 dir=$3
+    shift 3
+    mkdir -p "$dir"
+    timeout 600 storescp -aet "$aet" -od "$dir" "$@" "$port" >>"$WORK/storescp-$aet.log" 2>&1 &
+    SCP_PID=$!
+    BG_PIDS="$BG_PIDS $SCP_PID"
+    if ! timeout 20 sh -c 'until python3 -c "$3" "$1" 2>/dev/null; do
+            kill -0 "$2" 2>/dev/null || exit 1; sleep 0.1; done' _ "$port" "$SCP_PID" "$PY_CONNECT"; then
+        echo "storescp $aet did not answer on port $port" >&2
+        return 1
+    fi
+}
+
+# Stops a background process started by a helper (by pid), bounded.
+stop_pid() {
+    kill -TERM "$1" 2>/dev/null || true
+    timeout 10 sh -c 'while kill -0 "$1" 2>/dev/null; do sleep 0.05; done' _ "$1" ||
+        kill -9 "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+}
+
+# Number of regular files in a folder (0 when it does not exist).
+count_files() {
+    [ -d "$1" ] || { echo 0; return; }
+    find "$1" -type f | wc -l | tr -d ' '
+}
+
+# Waits (at most $3 seconds) until folder $1 holds at least $2 files.
+wait_files() { # dir n seconds
+    timeout "$3" sh -c 'until [ "$(find "$1" -type f 2>/dev/null | wc -l)" -ge "$2" ]; do
+        sleep 0.1; done' _ "$1" "$2"
+}
+
+# The dataset of a DICOM file as dcmdump prints it with every value in full, without the meta
+# header, the transfer syntax line and how sequences and items are delimited (explicit or
+# undefined length is an encoding choice): two files with the same output hold the same dataset.
+dump_dataset() {
+    dcmdump -q +L +U8 "$1" 2>/dev/null | sed -n '/^# Dicom-Data-Set/,$p' |
+        grep -v -e '^# Used TransferSyntax' -e 'DelimitationItem' |
+        sed -e 's/with explicit length/with length/' -e 's/with undefined length/with length/' \
+            -e 's/# *[0-9u/l]*, *\([0-9]\)/# \1/' -e 's/  */ /g'
+}
+
+# True when two files hold the same dataset (any transfer syntax of the same encoding family).
+same_dataset() {
+    [ "$(dump_dataset "$1" | grep -c '^(')" -gt 5 ] &&
+        [ "$(dump_dataset "$1" | cksum)" = "$(dump_dataset "$2" | cksum)" ]
+}
+
+# True when the pixel data of two files is byte-for-byte equal (native or encapsulated).
+same_pixels() {
+    d=$(mktemp -d "$WORK/px.XXXXXX")
+    mkdir "$d/a" "$d/b"
+    dcmdump -q +W "$d/a" "$1" >/dev/null 2>&1
+    dcmdump -q +W "$d/b" "$2" >/dev/null 2>&1
+    a=$(cd "$d/a" && find . -type f | sort | xargs cat | cksum)
+    b=$(cd "$d/b" && find . -type f | sort | xargs cat | cksum)
+    rm -rf "$d"
+    [ -n "$a" ] && [ "$a" = "$b" ] && [ "$a" != "$(printf '' | cksum)" ]
+}
+
+# The transfer syntax UID of a file.
+file_ts() {
+    dcmdump -q -Un +P 0002,0010 "$1" 2>/dev/null | sed -n 's/^[^[]*\[\([^]]*\)\].*/\1/p' | head -1
+}
+
+# movescu against pacsd with verbose final counts; prints its output. Args: movescu options.
+move() {
+    timeout 120 movescu -d -aec PACS "$@" 127.0.0.1 "$DIMSE_PORT" 2>&1
+}
+
+# getscu against pacsd into folder $1; prints its output. Further args: getscu options.
+get_into() { # dir options...
+    dir=$1
+    shift
+    mkdir -p "$dir"
+    timeout 120 getscu -d -aec PACS -od "$dir" "$@" 127.0.0.1 "$DIMSE_PORT" 2>&1
+}
+
+# From movescu/getscu -d output in file $1: fields of the last C-MOVE/C-GET response.
+# final_status prints its status ("0x0000", "0xb000", ...); final_count prints one of its
+# counts ($2: Remaining, Completed, Failed or Warning; "none" when absent).
+last_rsp() {
+    awk '/Message Type *: C-(MOVE|GET) RSP/ { blk = ""; on = 1 }
+         on { blk = blk $0 "\n" }
+         /END DIMSE MESSAGE/ { if (on) last = blk; on = 0 }
+         END { printf "%s", last }' "$1"
+}
+final_status() {
+    last_rsp "$1" | sed -n 's/.*DIMSE Status *: \(0x[0-9a-fA-F]*\).*/\1/p'
+}
+final_count() { # output-file field
+    last_rsp "$1" | sed -n "s/.*$2 Suboperations *: *\([0-9a-z]*\).*/\1/p"
+}
+
+# A fresh UID under the 2.25 root (PS3.5 B.2), random.
+new_uid() {
+    echo "2.25.$(od -An -N8 -tu8 /dev/urandom | tr -d ' ')"
+}
+
+# Writes $4 copies of pydicom's CT_small.dcm into folder $1 as study $2, series $3, each with a
+# new SOP Instance UID and InstanceNumber 1..$4. Prints nothing; the files are $1/ct-N.dcm.
+gen_ct() { # dir study series n
+    mkdir -p "$1"
+    i=1
+    while [ "$i" -le "$4" ]; do
+        cp "$SAMPLES/test_files/CT_small.dcm" "$1/ct-$i.dcm"
+        dcmodify -nb -gin -m "(0020,000d)=$2" -m "(0020,000e)=$3" -m "(0020,0013)=$i" \
+            "$1/ct-$i.dcm" >/dev/null
+        i=$((i + 1))
+    done
+}
+
+# The forwarding queue as `pacs forward list` prints it (tab-separated, with a header line).
+fwd_list() { # extra args (--state S)
+    timeout 60 "$PACS" --data "$DATA" forward list "$@" 2>/dev/null
+}
+
+# Number of queue entries in state $1 for destination $2 with at least $3 attempts.
+fwd_count() { # state dest min-attempts
+    fwd_list --state "$1" | awk -F '\t' -v d="$2" -v a="$3" 'NR > 1 && $4 == d && $3 >= a' |
+        wc -l | tr -d ' '
+}
+
+# Waits (at most $5 seconds) until fwd_count $1 $2 $3 is at least $4.
+wait_fwd() { # state dest min-attempts n seconds
+    end=$(($(date +%s) + $5))
+    while [ "$(fwd_count "$1" "$2" "$3")" -lt "$4" ]; do
+        [ "$(date +%s)" -lt "$end" ] || return 1
+        sleep 0.2
+    done
+}
+
+# A UID element of a file as digits (dcm_value prints well-known UIDs by name).
+uid_value() { # file tag
+    dcmdump -q -Un +P "$2" "$1" 2>/dev/null | head -1 | sed -n 's/^[^[]*\[\([^]]*\)\].*$/\1/p'
+}
+
+# ---- Archive core helpers (issue 2) ----
+
+# The raw DICOM upper-layer client (sends any bytes as a C-STORE dataset).
+DICOM_SEND="python3 $SRC/tests/tools/dicom_send.py"
+
+# Makes N copies of pydicom's CT_small.dcm in DIR with fresh SOP Instance UIDs, all in one new
+# study and series ("shared", the default) or each in a study of its own ("own").
+make_ct_copies() { # dir n [shared|own]
+    _mc_dir=$1 _mc_n=$2 _mc_mode=${3:-shared} _mc_i=1
+    mkdir -p "$_mc_dir"
+    while [ "$_mc_i" -le "$_mc_n" ]; do
+        cp "$SAMPLES/test_files/CT_small.dcm" "$_mc_dir/ct$_mc_i.dcm"
+        _mc_i=$((_mc_i + 1))
+    done
+    if [ "$_mc_mode" = own ]; then
+        timeout 120 dcmodify -nb -q -gin -gst -gse "$_mc_dir"/ct*.dcm
+    else
+        _mc_root="1.2.826.0.1.3680043.10.1347.8.$$.$(date +%s%N | cut -c1-15)"
+        timeout 120 dcmodify -nb -q -gin -m "(0020,000d)=$_mc_root.1" \
+            -m "(0020,000e)=$_mc_root.1.1" "$_mc_dir"/ct*.dcm
+    fi
+}
+
+# The SOP Instance UIDs of the instances the pacsd index holds at IMAGE level under a study.
+image_uids() { # study_uid
+    find_dimse -S -k QueryRetrieveLevel=IMAGE -k StudyInstanceUID="$1" -k SOPInstanceUID |
+        sed -n 's/.*(0008,0018) UI \[\([0-9.]*\).*/\1/p' | sort
+}
+
+# Number of files under DATA/tmp (objects being received, or left behind).
+tmp_files() {
+    find "$DATA/tmp" -type f 2>/dev/null | wc -l | tr -d ' '
+}
