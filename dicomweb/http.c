@@ -860,6 +860,18 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
             /* Refused before the body is read; the connection closes after the answer. */
             pacs_http_send_error(r, 413, "request body larger than http.max_body_mb (%llu MiB)",
                                  (unsigned long long)(r->s->max_body >> 20));
+            return MHD_YES;
+        }
+        /* A request with a body is dispatched now: a refusal can only be queued before the
+         * body is read (or after all of it), and the handler must say whether it wants it. */
+        int has_body = (cl && strtoull(cl, NULL, 10) > 0) ||
+                       pacs_http_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+        if (has_body) {
+            r->dispatched = 1;
+            dispatch(r);
+            if (!r->answered && !r->body) {
+                pacs_http_send_error(r, 500, "no answer");
+            }
         }
         return MHD_YES;
     }

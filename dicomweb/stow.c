@@ -250,7 +250,7 @@ static void body_end(pacs_http_req *r, void *ctx)
             }
         }
     }
-    if (s->n == 0) {
+    if (s->n == 0 || (s->body_err != PACS_OK && s->n_stored == 0)) {
         pacs_http_send_error(r, 400, "%s",
                              s->body_err != PACS_OK ? s->body_ei.msg
                                                     : "the request holds no DICOM parts");

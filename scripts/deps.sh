@@ -8,7 +8,8 @@ PACKAGES="build-essential cmake pkg-config git curl ca-certificates
   libdcmtk-dev dcmtk libsqlite3-dev sqlite3 libssl-dev libjansson-dev libutf8proc-dev
   libzstd-dev libmicrohttpd-dev libopenjp2-7-dev libturbojpeg0-dev
   libcmocka-dev python3-pydicom libcurl4-openssl-dev
-  libpng-dev libopenjph-dev openjph-tools libopenjp2-tools dicom3tools"
+  libpng-dev libopenjph-dev openjph-tools libopenjp2-tools dicom3tools
+  zlib1g-dev nodejs clang libclang-rt-14-dev"
 
 if [ "${1:-}" = "--print" ]; then
     echo $PACKAGES
@@ -21,6 +22,11 @@ for p in $PACKAGES; do
         missing="$missing $p"
     fi
 done
+# npm runs the dicomweb-client test. Debian ships it apart from nodejs; NodeSource's nodejs
+# includes it (and conflicts with Debian's npm), so it is asked for only when missing.
+if ! command -v npm >/dev/null 2>&1; then
+    missing="$missing npm"
+fi
 [ -z "$missing" ] && exit 0
 
 echo "Installing:$missing" >&2
