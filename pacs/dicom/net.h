@@ -194,9 +194,12 @@ pacs_err pacs_assoc_send(pacs_assoc *a, const pacs_dimse_msg *msg, const pacs_ds
 
 /**
  * Sends a C-STORE-RQ (`msg`) whose dataset is the stored Part 10 file at `path`, encoded in the
- * accepted transfer syntax of `msg->pc_id`. The file is read as needed, not loaded whole; if
- * the syntaxes differ it is converted with DCMTK's registered codecs, and PACS_EUNSUPPORTED is
- * returned (before anything is sent) when that is impossible.
+ * accepted transfer syntax of `msg->pc_id`. When that is the syntax the file is stored in, its
+ * dataset bytes are streamed exactly as stored, unparsed, in PDVs of the peer's size. Otherwise
+ * the file is read as needed (not loaded whole) and converted with DCMTK's registered codecs;
+ * PACS_EUNSUPPORTED is returned (before anything is sent) when that is impossible, and
+ * PACS_ECORRUPT when the object cannot be read. PACS_ENET means the association is unusable
+ * (possibly after part of the message went out).
  */
 pacs_err pacs_assoc_send_file(pacs_assoc *a, const pacs_dimse_msg *msg, const char *path,
                               pacs_errinfo *ei);
