@@ -19,30 +19,31 @@
 
 #define BODY_MAX (512u << 20)
 
-/* PS3.18 Table 10.6.3-3: attributes returned for every study. */
-static const uint32_t study_tags[] = {
-    0x00080020, 0x00080030, 0x00080050, 0x00080056, 0x00080061, 0x00080090, 0x00080201, 0x00081190,
-    0x00100010, 0x00100020, 0x00100030, 0x00100040, 0x0020000D, 0x00200010, 0x00201206, 0x00201208,
-};
-
-/* Table 10.6.3-4: series. */
-static const uint32_t series_tags[] = {
-    0x00080060, 0x00080201, 0x0008103E, 0x00081190, 0x0020000E,
-    0x00200011, 0x00201209, 0x00400244, 0x00400245, 0x00400275,
-};
-
-/* Table 10.6.3-5: instances. */
-static const uint32_t instance_tags[] = {
-    0x00080016, 0x00080018, 0x00080056, 0x00080201, 0x00081190,
-    0x00200013, 0x00280010, 0x00280011, 0x00280100, 0x00280008,
-};
-
 #define TAG_CHARSET 0x00080005u
 #define TAG_AVAILABILITY 0x00080056u
 #define TAG_RETRIEVE_URL 0x00081190u
 #define TAG_STUDY_UID 0x0020000Du
 #define TAG_SERIES_UID 0x0020000Eu
 #define TAG_SOP_UID 0x00080018u
+
+/* PS3.18 Table 10.6.3-3: attributes returned for every study. RetrieveURL (0008,1190) and
+ * InstanceAvailability (0008,0056) of these tables are not asked of the index: they are made
+ * here for every result (asking would make the index read stored attributes row by row). */
+static const uint32_t study_tags[] = {
+    0x00080020, 0x00080030, 0x00080050, 0x00080061, 0x00080090, 0x00080201, 0x00100010,
+    0x00100020, 0x00100030, 0x00100040, 0x0020000D, 0x00200010, 0x00201206, 0x00201208,
+};
+
+/* Table 10.6.3-4: series. */
+static const uint32_t series_tags[] = {
+    0x00080060, 0x00080201, 0x0008103E, 0x0020000E, 0x00200011,
+    0x00201209, 0x00400244, 0x00400245, 0x00400275,
+};
+
+/* Table 10.6.3-5: instances. */
+static const uint32_t instance_tags[] = {
+    0x00080016, 0x00080018, 0x00080201, 0x00200013, 0x00280010, 0x00280011, 0x00280100, 0x00280008,
+};
 
 static pacs_err include_list(pacs_query *q, const uint32_t *tags, size_t n, pacs_errinfo *ei)
 {
@@ -106,7 +107,7 @@ static pacs_err add_includefield(pacs_query *q, const char *value, pacs_errinfo 
             const char *dot = memchr(p, '.', n);
             uint32_t tag;
             pacs_err err = parse_tag(p, dot ? (size_t)(dot - p) : n, &tag, ei);
-            if (err == PACS_OK) {
+            if (err == PACS_OK && tag != TAG_RETRIEVE_URL && tag != TAG_AVAILABILITY) {
                 err = pacs_query_include(q, tag, ei);
             }
             if (err != PACS_OK) {
@@ -333,7 +334,7 @@ static int on_result(void *ctx, const json_t *result)
     if (ok) {
         set_text(r, TAG_RETRIEVE_URL, "UR", url);
     }
-    if (json_object_get(r, "00080056")) {
+    if (sc->level != PACS_LEVEL_SERIES) {
         set_text(r, TAG_AVAILABILITY, "CS", "ONLINE");
     }
     json_object_del(r, "00080005");
