@@ -203,6 +203,9 @@ static pacs_err set_list(char *dst, size_t cap, const char *name, const char *wh
 {
     size_t n = 0;
     dst[0] = '\0';
+    if (text[0] == '\0') {
+        return pacs_errf(ei, PACS_EINVAL, "route.%s: empty %s list", name, what);
+    }
     const char *p = text;
     while (*p) {
         const char *comma = strchr(p, ',');
@@ -227,6 +230,9 @@ static pacs_err set_list(char *dst, size_t cap, const char *name, const char *wh
             break;
         }
         p = comma + 1;
+        if (*p == '\0') {
+            return pacs_errf(ei, PACS_EINVAL, "route.%s: bad %s list '%s'", name, what, text);
+        }
     }
     return PACS_OK;
 }
