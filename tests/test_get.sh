@@ -5,7 +5,7 @@
 # syntax is kept). JPEG, JPEG-LS and RLE objects asked for by a requester that proposes only
 # uncompressed syntaxes are converted, with pixels equal to DCMTK's own decompression; a JPEG 2000
 # object that cannot be converted fails alone (0xB000). A requester preferring JPEG lossless gets
-# uncompressed objects encoded losslessly.
+# uncompressed objects encoded losslessly. C-CANCEL stops a C-GET with 0xFE00.
 . "$SRC/tests/lib.sh"
 
 T=$SAMPLES/test_files
@@ -98,6 +98,18 @@ for f in "$WORK"/b/*.dcm; do
     timeout 60 dcmdjpeg "$got" "$WORK/dec.dcm" || fail "dcmdjpeg of what we sent"
     same_pixels "$f" "$WORK/dec.dcm" || fail "lossless round trip changed the pixels of $uid"
 done
+
+# -- C-CANCEL after the first instance (tests/tools/getcancel; getscu cannot cancel) --
+: "${GETCANCEL:?GETCANCEL must point to the getcancel test tool}"
+timeout 60 "$GETCANCEL" --cancel-after 1 --timeout 20 127.0.0.1 "$DIMSE_PORT" "$st" \
+    1.2.840.10008.5.1.4.1.1.2 >"$WORK/o7" 2>&1 || fail "getcancel: $(cat "$WORK/o7")"
+grep -q " status=0xfe00 " "$WORK/o7" || fail "status after C-CANCEL: $(cat "$WORK/o7")"
+received=$(sed -n 's/^received=\([0-9]*\) .*/\1/p' "$WORK/o7")
+completed=$(sed -n 's/.* completed=\([0-9]*\) .*/\1/p' "$WORK/o7")
+assert_eq "$received" "$completed" "instances received and completed after C-CANCEL"
+[ "$completed" -ge 1 ] && [ "$completed" -lt 5 ] || fail "completed after cancel: $completed"
+grep -q "C-GET to=GETCANCEL instances=5 completed=$completed .* (canceled)" "$WORK/pacsd.log" ||
+    fail "no log line for the cancelled C-GET"
 
 # -- bad input: no level, unknown study --
 get_into "$WORK/g6" -S -k StudyInstanceUID="$st" >"$WORK/o6" || true
