@@ -473,8 +473,8 @@ static void append_value(DcmDataset *ds, const DcmTagKey &tag, const std::string
     ds->putAndInsertString(tag, joined.c_str());
 }
 
-extern "C" pacs_err pacs_codec_dataset_front(const char *path, const pacs_codec_header *h,
-                                             uint8_t **out, size_t *out_len, pacs_errinfo *ei)
+extern "C" pacs_err pacs_codec_dataset_front(const char *path, pacs_codec_header *h, uint8_t **out,
+                                             size_t *out_len, pacs_errinfo *ei)
 {
     try {
         E_TransferSyntax xf = EXS_LittleEndianExplicit;
@@ -520,6 +520,11 @@ extern "C" pacs_err pacs_codec_dataset_front(const char *path, const pacs_codec_
         if (c.bad()) {
             return pacs_errf(ei, PACS_EBADDATA, "cannot update attributes: %s", c.text());
         }
+        OFString cls, inst;
+        ds->findAndGetOFString(DCM_SOPClassUID, cls);
+        ds->findAndGetOFString(DCM_SOPInstanceUID, inst);
+        snprintf(h->sop_class_uid, sizeof h->sop_class_uid, "%s", cls.c_str());
+        snprintf(h->sop_instance_uid, sizeof h->sop_instance_uid, "%s", inst.c_str());
         ds->loadAllDataIntoMemory();
         Uint32 len = ds->calcElementLength(xf, EET_ExplicitLength);
         if (len == 0 || len > 0x40000000u) {

@@ -111,6 +111,10 @@ typedef struct pacs_codec_header {
     double lossy_ratio;
     const char *lossy_method; /* e.g. "ISO_10918_1", "ISO_15444_1", "ISO_15444_15" */
     const char *new_sop_uid;  /* replace SOPInstanceUID (NULL to keep) */
+    /* Written by pacs_codec_dataset_front: the dataset's SOP Class and Instance UIDs (after
+     * new_sop_uid), for the meta header in front of it. */
+    char sop_class_uid[65];
+    char sop_instance_uid[65];
 } pacs_codec_header;
 
 /**
@@ -118,7 +122,7 @@ typedef struct pacs_codec_header {
  * without any element after it, applying `h`. The result (`*out`, malloc'd, the caller frees)
  * is the dataset's bytes only, to be followed by a Pixel Data element the caller writes.
  */
-pacs_err pacs_codec_dataset_front(const char *path, const pacs_codec_header *h, uint8_t **out,
+pacs_err pacs_codec_dataset_front(const char *path, pacs_codec_header *h, uint8_t **out,
                                   size_t *out_len, pacs_errinfo *ei);
 
 /** A fresh UID under our root (for a derived object). `buf` holds 65 bytes. */

@@ -269,21 +269,27 @@ static pacs_err write_front(const pacs_image_source *src, const pacs_transcode_p
     char uid[65] = "";
     if (lossy && p->new_uid) {
         pacs_codec_new_uid(uid);
-        snprintf(m.sop_instance_uid, sizeof m.sop_instance_uid, "%s", uid);
+    }
+    pacs_codec_header h = {
+        p->ts_uid,           photometric, 1, lossy, ratio, lossy_method(p->ts_uid),
+        uid[0] ? uid : NULL, "",          ""};
+    uint8_t *front = NULL;
+    size_t front_len = 0;
+    err = pacs_codec_dataset_front(src->path, &h, &front, &front_len, ei);
+    if (err) {
+        return err;
+    }
+    /* The meta header names what the dataset says (an archive object's agree already). */
+    if (h.sop_class_uid[0] && h.sop_instance_uid[0]) {
+        snprintf(m.sop_class_uid, sizeof m.sop_class_uid, "%s", h.sop_class_uid);
+        snprintf(m.sop_instance_uid, sizeof m.sop_instance_uid, "%s", h.sop_instance_uid);
     }
     snprintf(m.transfer_syntax_uid, sizeof m.transfer_syntax_uid, "%s", p->ts_uid);
     uint8_t meta[512];
     size_t meta_len = 0;
     err = pacs_meta_build(&m, meta, sizeof meta, &meta_len, ei);
     if (err) {
-        return err;
-    }
-    pacs_codec_header h = {
-        p->ts_uid, photometric, 1, lossy, ratio, lossy_method(p->ts_uid), uid[0] ? uid : NULL};
-    uint8_t *front = NULL;
-    size_t front_len = 0;
-    err = pacs_codec_dataset_front(src->path, &h, &front, &front_len, ei);
-    if (err) {
+        free(front);
         return err;
     }
     err = write_all(out_fd, meta, meta_len, &res->bytes, ei);
