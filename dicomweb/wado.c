@@ -947,16 +947,85 @@ void pacs_wado_frames(pacs_http_req *r, const pacs_http_route *rt)
     free(idx);
 }
 
+/* The word size a big endian value of `vr` is swapped by (0: bytes). */
+static unsigned vr_word(const char *vr)
+{
+    static const struct {
+        const char *vr;
+        unsigned w;
+    } words[] = {{"OW", 2}, {"US", 2}, {"SS", 2}, {"OL", 4}, {"OF", 4}, {"UL", 4}, {"SL", 4},
+                 {"FL", 4}, {"OD", 8}, {"FD", 8}, {"OV", 8}, {"SV", 8}, {"UV", 8}};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+        if (strcmp(words[i].vr, vr) == 0) {
+            return words[i].w;
+        }
+    }
+    return 0;
+}
+
 void pacs_wado_bulkdata(pacs_http_req *r, const pacs_http_route *rt)
 {
     if (strcasecmp(rt->arg, "7FE00010") == 0) {
+        /* Top-level Pixel Data: native as one value, encapsulated as its frames. */
         send_frames(r, rt, NULL, 0, 1);
         return;
     }
-    pacs_http_send_error(r, 404,
-                         "bulk data %.64s: only Pixel Data (7FE00010) is served as "
-                         "bulk data so far",
-                         rt->arg);
+    pacs_errinfo ei;
+    pacs_media m[PACS_ACCEPT_MAX];
+    size_t nm = 0;
+    if (read_accept(r, m, &nm, &ei) != PACS_OK) {
+        pacs_http_send_error(r, 400, "Accept: %s", ei.msg);
+        return;
+    }
+    int how = -1;
+    for (size_t i = 0; i < nm && how < 0; i++) {
+        pacs_media rel =
+            is_multipart(&m[i]) ? related_range(&m[i], "application/octet-stream") : m[i];
+        if (pacs_media_covers(&rel, "application/octet-stream")) {
+            how = is_multipart(&m[i]) || is_any(&m[i]) ? 0 : 1;
+        }
+    }
+    if (how < 0) {
+        pacs_http_send_error(r, 406, "bulk data is served as application/octet-stream");
+        return;
+    }
+    inst_list l;
+    pacs_err err = list_instances(r, rt, 0, &l, &ei);
+    if (err != PACS_OK) {
+        pacs_http_send_error(r, pacs_http_status_of(err), "%s", ei.msg);
+        return;
+    }
+    pacs_bulk_range br;
+    err = pacs_archive_bulkdata_find(pacs_http_archive(r), l.v[0].object, rt->arg, &br, &ei);
+    if (err != PACS_OK) {
+        inst_list_free(&l);
+        pacs_http_send_error(r, err == PACS_ECORRUPT ? 500 : pacs_http_status_of(err), "%s",
+                             ei.msg);
+        return;
+    }
+    plan *p = plan_new(r);
+    if (!p) {
+        inst_list_free(&l);
+        pacs_http_send_error(r, 500, "out of memory");
+        return;
+    }
+    char boundary[40];
+    pacs_http_boundary(boundary, sizeof boundary);
+    unsigned swap = br.bigendian ? vr_word(br.vr) : 0;
+    if (how == 0) {
+        plan_text(p, "--%s\r\nContent-Type: application/octet-stream\r\n\r\n", boundary);
+    }
+    plan_range(p, l.v[0].object, br.offset, br.length, swap);
+    inst_list_free(&l);
+    if (how == 0) {
+        plan_text(p, "\r\n--%s--\r\n", boundary);
+        char ct[160];
+        snprintf(ct, sizeof ct, "multipart/related; type=\"application/octet-stream\"; boundary=%s",
+                 boundary);
+        send_plan(r, p, ct);
+    } else {
+        send_plan(r, p, "application/octet-stream");
+    }
 }
 
 void pacs_wado_rendered(pacs_http_req *r, const pacs_http_route *rt)

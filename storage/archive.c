@@ -7,6 +7,7 @@
  */
 #include "storage/archive.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -634,6 +635,305 @@ pacs_err pacs_archive_object_path(pacs_archive *a, const char *object, char *buf
         return pacs_errf(ei, PACS_EINVAL, "bad object key '%s'", object);
     }
     return PACS_OK;
+}
+
+/* ---- bulk data locator: a bounded walk over element headers ---- */
+
+typedef struct walk {
+    int fd;
+    uint64_t size;
+    int explicit_vr, bigendian;
+    int depth;
+} walk;
+
+#define WALK_DEPTH_MAX 16
+#define TAG_ITEM 0xFFFEE000u
+#define TAG_ITEM_END 0xFFFEE00Du
+#define TAG_SEQ_END 0xFFFEE0DDu
+#define UNDEFINED_LEN 0xFFFFFFFFu
+
+static pacs_err walk_read(const walk *w, uint64_t off, void *buf, size_t n, pacs_errinfo *ei)
+{
+    if (off > w->size || n > w->size - off) {
+        return pacs_errf(ei, PACS_ECORRUPT, "element runs past the end of the object");
+    }
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(w->fd, (char *)buf + got, n - got, (off_t)(off + got));
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            return pacs_errf(ei, PACS_EIO, "read: %s", r < 0 ? strerror(errno) : "short");
+        }
+        got += (size_t)r;
+    }
+    return PACS_OK;
+}
+
+static uint32_t walk_u16(const walk *w, const uint8_t *p)
+{
+    return w->bigendian ? (uint32_t)(p[0] << 8 | p[1]) : (uint32_t)(p[1] << 8 | p[0]);
+}
+
+static uint32_t walk_u32(const walk *w, const uint8_t *p)
+{
+    return w->bigendian ? (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]
+                        : (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
+}
+
+typedef struct elem {
+    uint32_t tag, len;
+    char vr[3];
+    uint64_t value; /* offset of the value */
+} elem;
+
+/* Reads the element header at `off`. Item and delimiter tags have no VR in any syntax. */
+static pacs_err walk_elem(const walk *w, uint64_t off, elem *e, pacs_errinfo *ei)
+{
+    uint8_t h[12];
+    pacs_err err = walk_read(w, off, h, 8, ei);
+    if (err != PACS_OK) {
+        return err;
+    }
+    e->tag = walk_u16(w, h) << 16 | walk_u16(w, h + 2);
+    memcpy(e->vr, "UN", 3);
+    if ((e->tag >> 16) == 0xFFFE || !w->explicit_vr) {
+        e->len = walk_u32(w, h + 4);
+        e->value = off + 8;
+        return PACS_OK;
+    }
+    e->vr[0] = (char)h[4];
+    e->vr[1] = (char)h[5];
+    static const char *const long_vrs[] = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ",
+                                           "SV", "UC", "UN", "UR", "UT", "UV"};
+    int long_form = 0;
+    for (size_t i = 0; i < sizeof long_vrs / sizeof long_vrs[0]; i++) {
+        long_form |= memcmp(e->vr, long_vrs[i], 2) == 0;
+    }
+    if (!long_form) {
+        e->len = walk_u16(w, h + 6);
+        e->value = off + 8;
+        return PACS_OK;
+    }
+    err = walk_read(w, off + 8, h + 8, 4, ei);
+    if (err == PACS_OK) {
+        e->len = walk_u32(w, h + 8);
+        e->value = off + 12;
+    }
+    return err;
+}
+
+static pacs_err walk_skip_items(walk *w, uint64_t off, uint64_t *end, pacs_errinfo *ei);
+
+/* Skips a sequence of elements until `stop_tag` (an item or sequence delimiter) or `limit`;
+ * `*end` receives the offset after it. */
+static pacs_err walk_skip_elems(walk *w, uint64_t off, uint64_t limit, uint32_t stop_tag,
+                                uint64_t *end, pacs_errinfo *ei)
+{
+    while (off < limit) {
+        elem e;
+        pacs_err err = walk_elem(w, off, &e, ei);
+        if (err != PACS_OK) {
+            return err;
+        }
+        if (e.tag == stop_tag) {
+            *end = e.value;
+            return PACS_OK;
+        }
+        if (e.len == UNDEFINED_LEN) {
+            err = walk_skip_items(w, e.value, &off, ei);
+            if (err != PACS_OK) {
+                return err;
+            }
+            continue;
+        }
+        off = e.value + e.len;
+    }
+    if (stop_tag != 0 && limit == UINT64_MAX) {
+        return pacs_errf(ei, PACS_ECORRUPT, "delimiter missing");
+    }
+    *end = off;
+    return PACS_OK;
+}
+
+/* Skips the items of an undefined-length value (a sequence, or encapsulated fragments). */
+static pacs_err walk_skip_items(walk *w, uint64_t off, uint64_t *end, pacs_errinfo *ei)
+{
+    if (++w->depth > WALK_DEPTH_MAX) {
+        return pacs_errf(ei, PACS_ECORRUPT, "sequences nested too deep");
+    }
+    pacs_err err = PACS_OK;
+    for (;;) {
+        elem it;
+        err = walk_elem(w, off, &it, ei);
+        if (err != PACS_OK) {
+            break;
+        }
+        if (it.tag == TAG_SEQ_END) {
+            *end = it.value;
+            break;
+        }
+        if (it.tag != TAG_ITEM) {
+            err = pacs_errf(ei, PACS_ECORRUPT, "item expected in a sequence");
+            break;
+        }
+        if (it.len == UNDEFINED_LEN) {
+            err = walk_skip_elems(w, it.value, UINT64_MAX, TAG_ITEM_END, &off, ei);
+            if (err != PACS_OK) {
+                break;
+            }
+        } else {
+            off = it.value + it.len;
+        }
+    }
+    w->depth--;
+    return err;
+}
+
+/* Finds `tag` among the elements in [off, limit) (up to `stop_tag`). */
+static pacs_err walk_find(walk *w, uint64_t off, uint64_t limit, uint32_t stop_tag,
+                          uint32_t tag, elem *found, pacs_errinfo *ei)
+{
+    while (off < limit) {
+        elem e;
+        pacs_err err = walk_elem(w, off, &e, ei);
+        if (err != PACS_OK) {
+            return err;
+        }
+        if (e.tag == stop_tag) {
+            break;
+        }
+        if (e.tag == tag) {
+            *found = e;
+            return PACS_OK;
+        }
+        if (e.tag > tag && (e.tag >> 16) != 0xFFFE) {
+            break; /* elements are in ascending order */
+        }
+        if (e.len == UNDEFINED_LEN) {
+            err = walk_skip_items(w, e.value, &off, ei);
+            if (err != PACS_OK) {
+                return err;
+            }
+            continue;
+        }
+        off = e.value + e.len;
+    }
+    return pacs_errf(ei, PACS_ENOTFOUND, "no bulk data at that path");
+}
+
+/* Finds item `index` of the sequence `seq`; `*start`, `*limit` and `*stop` bound its elements. */
+static pacs_err walk_item(walk *w, const elem *seq, unsigned long index, uint64_t *start,
+                          uint64_t *limit, uint32_t *stop, pacs_errinfo *ei)
+{
+    uint64_t off = seq->value;
+    uint64_t end = seq->len == UNDEFINED_LEN ? UINT64_MAX : seq->value + seq->len;
+    for (unsigned long i = 0; off < end; i++) {
+        elem it;
+        pacs_err err = walk_elem(w, off, &it, ei);
+        if (err != PACS_OK) {
+            return err;
+        }
+        if (it.tag == TAG_SEQ_END) {
+            break;
+        }
+        if (it.tag != TAG_ITEM) {
+            return pacs_errf(ei, PACS_ECORRUPT, "item expected in a sequence");
+        }
+        if (i == index) {
+            *start = it.value;
+            *limit = it.len == UNDEFINED_LEN ? UINT64_MAX : it.value + it.len;
+            *stop = it.len == UNDEFINED_LEN ? TAG_ITEM_END : 0;
+            return PACS_OK;
+        }
+        if (it.len == UNDEFINED_LEN) {
+            err = walk_skip_elems(w, it.value, UINT64_MAX, TAG_ITEM_END, &off, ei);
+            if (err != PACS_OK) {
+                return err;
+            }
+        } else {
+            off = it.value + it.len;
+        }
+    }
+    return pacs_errf(ei, PACS_ENOTFOUND, "no item %lu in that sequence", index);
+}
+
+pacs_err pacs_archive_bulkdata_find(pacs_archive *a, const char *object, const char *path,
+                                    pacs_bulk_range *out, pacs_errinfo *ei)
+{
+    walk w;
+    memset(&w, 0, sizeof w);
+    w.fd = -1;
+    uint8_t head[4096];
+    pacs_meta m;
+    size_t ds_start = 0;
+    struct stat st;
+    pacs_err err = pacs_objstore_open_read(a->store, object, &w.fd, ei);
+    if (err != PACS_OK) {
+        return err;
+    }
+    if (fstat(w.fd, &st) != 0) {
+        err = pacs_errf(ei, PACS_EIO, "fstat: %s", strerror(errno));
+        goto done;
+    }
+    w.size = (uint64_t)st.st_size;
+    ssize_t n = pread(w.fd, head, sizeof head, 0);
+    err = n > 0 ? pacs_meta_read(head, (size_t)n, &m, &ds_start, ei)
+                : pacs_errf(ei, PACS_EIO, "cannot read object %s", object);
+    if (err != PACS_OK) {
+        goto done;
+    }
+    if (strcmp(m.transfer_syntax_uid, PACS_TS_DEFLATED_LE) == 0) {
+        err = pacs_errf(ei, PACS_EUNSUPPORTED, "the dataset is deflated");
+        goto done;
+    }
+    w.explicit_vr = strcmp(m.transfer_syntax_uid, PACS_TS_IMPLICIT_LE) != 0;
+    w.bigendian = strcmp(m.transfer_syntax_uid, PACS_TS_EXPLICIT_BE) == 0;
+    uint64_t start = ds_start, limit = UINT64_MAX;
+    uint32_t stop = 0;
+    const char *p = path;
+    elem e;
+    memset(&e, 0, sizeof e);
+    for (;;) {
+        char *endp = NULL;
+        if (strspn(p, "0123456789abcdefABCDEF") != 8 || (p[8] != '/' && p[8] != '\0')) {
+            err = pacs_errf(ei, PACS_EINVAL, "bad bulk data path '%.80s'", path);
+            goto done;
+        }
+        uint32_t tag = (uint32_t)strtoul(p, NULL, 16);
+        err = walk_find(&w, start, limit == UINT64_MAX ? w.size : limit, stop, tag, &e, ei);
+        if (err != PACS_OK || p[8] == '\0') {
+            break;
+        }
+        p += 9;
+        unsigned long index = strtoul(p, &endp, 10);
+        if (endp == p || *endp != '/' || !isdigit((unsigned char)*p)) {
+            err = pacs_errf(ei, PACS_EINVAL, "bad bulk data path '%.80s'", path);
+            goto done;
+        }
+        p = endp + 1;
+        err = walk_item(&w, &e, index, &start, &limit, &stop, ei);
+        if (err != PACS_OK) {
+            goto done;
+        }
+    }
+    if (err == PACS_OK && e.len == UNDEFINED_LEN) {
+        err = pacs_errf(ei, PACS_EUNSUPPORTED, "the value has no defined length "
+                                               "(encapsulated pixel data: ask for frames)");
+    }
+    if (err == PACS_OK && e.value + e.len > w.size) {
+        err = pacs_errf(ei, PACS_ECORRUPT, "the value runs past the end of the object");
+    }
+    if (err == PACS_OK) {
+        out->offset = e.value;
+        out->length = e.len;
+        memcpy(out->vr, e.vr, 3);
+        out->bigendian = w.bigendian;
+    }
+done:
+    close(w.fd);
+    return err;
 }
 
 void pacs_ingest_expect_study(pacs_ingest *in, const char *study_uid)

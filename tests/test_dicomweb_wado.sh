@@ -162,6 +162,32 @@ assert_eq 200 "$(http_status -H "$OCTET" "$(cat "$WORK/uri")")" "BulkDataURI of 
 py "parts = multipart(open('$WORK/body', 'rb').read(), sys.argv[1])
 assert len(parts) == 1 and len(parts[0][1]) == 128 * 128 * 2, [len(c) for h, c in parts]
 " "$(header_value Content-Type)" || fail "pixel data bulk size"
+# Every other BulkDataURI works too: a private OB value at the top level, and a value nested
+# in a sequence item, in explicit and implicit VR little endian.
+http_status "$B/studies/$ST/metadata" >/dev/null
+PRIV=$(py "print(json.load(open('$WORK/body'))[0]['00431029']['BulkDataURI'])")
+assert_eq 200 "$(http_status -H 'Accept: application/octet-stream' "$PRIV")" "private bulk data"
+assert_eq "$(dcmdump +P 0043,1029 "$T/CT_small.dcm" | sed -n 's/.*# *\([0-9]*\),.*/\1/p')" \
+    "$(wc -c <"$WORK/body" | tr -d ' ')" "private bulk data length"
+head -c 3000 /dev/urandom >"$WORK/icc.bin"
+cp "$T/MR_small.dcm" "$WORK/nest.dcm"
+dcmodify -nb -gin -i "(0054,0016)[0].(0018,1072)=101010" -i "(0054,0016)[1].(0018,1072)=111111" \
+    -if "(0054,0016)[1].(0028,2000)=$WORK/icc.bin" "$WORK/nest.dcm" >/dev/null 2>&1 ||
+    fail "dcmodify could not nest bulk data"
+dcmconv +ti "$WORK/nest.dcm" "$WORK/nest_i.dcm" && dcmodify -nb -gin "$WORK/nest_i.dcm" >/dev/null 2>&1 ||
+    fail "dcmconv failed"
+store "$WORK/nest.dcm" >/dev/null 2>&1 || fail "storescu (nested) failed"
+store -xi "$WORK/nest_i.dcm" >/dev/null 2>&1 || fail "storescu (nested, implicit) failed"
+for f in nest nest_i; do
+    http_status "$B/instances?SOPInstanceUID=$(dcm_value "$WORK/$f.dcm" 0008,0018)" >/dev/null
+    U=$(py "print(json.load(open('$WORK/body'))[0]['00081190']['Value'][0])")
+    http_status "$U/metadata" >/dev/null
+    N=$(py "print(json.load(open('$WORK/body'))[0]['00540016']['Value'][1]['00282000']['BulkDataURI'])")
+    assert_eq "$U/bulkdata/00540016/1/00282000" "$N" "nested BulkDataURI ($f)"
+    assert_eq 200 "$(http_status -H 'Accept: application/octet-stream' "$N")" "nested bulk ($f)"
+    cmp -s "$WORK/body" "$WORK/icc.bin" || fail "nested bulk data differs ($f)"
+    assert_eq 404 "$(http_status "$U/bulkdata/00540016/2/00282000")" "no such item ($f)"
+done
 assert_eq 200 "$(http_status "$B/studies/$ST/series/$SE/metadata")" "series metadata"
 json_check "len(d) == 1 and d[0]['00080018']['Value'] == ['$SOP']" "series metadata content"
 assert_eq 200 "$(http_status "$I/metadata")" "instance metadata"
