@@ -244,7 +244,14 @@ static pacs_err decompress_into(const void *z, size_t zn, pacs_buf *b, pacs_erri
     }
     pacs_buf_reset(b);
     if (n > 0) {
-        pacs_err err = pacs_buf_append(b, z, (size_t)n); /* reserve n bytes */
+        /* Reserve n bytes. Appending from `z` itself would read past its zn bytes. */
+        static const char zeros[4096];
+        pacs_err err = PACS_OK;
+        for (size_t left = (size_t)n; left > 0 && err == PACS_OK;) {
+            size_t k = left < sizeof zeros ? left : sizeof zeros;
+            err = pacs_buf_append(b, zeros, k);
+            left -= k;
+        }
         if (err != PACS_OK) {
             return pacs_errf(ei, err, "out of memory");
         }
