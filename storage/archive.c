@@ -345,10 +345,11 @@ static pacs_err start_object(pacs_ingest *in, const pacs_meta *m, pacs_errinfo *
     }
     uint8_t meta[512];
     size_t meta_len = 0;
-    pacs_err err = pacs_meta_build(m, meta, sizeof meta, &meta_len, ei);
+    pacs_errinfo sub;
+    pacs_err err = pacs_meta_build(m, meta, sizeof meta, &meta_len, &sub);
     if (err != PACS_OK) {
-        return err == PACS_EINVAL ? pacs_errf(ei, PACS_EBADDATA, "%s", ei ? ei->msg : "bad UID")
-                                  : err;
+        /* An invalid UID is the sender's data (a message in `sub`, not formatted onto itself). */
+        return pacs_errf(ei, err == PACS_EINVAL ? PACS_EBADDATA : err, "%s", sub.msg);
     }
     err = pacs_objstore_begin(in->a->store, in->a->max_object, &in->w, ei);
     if (err == PACS_OK) {

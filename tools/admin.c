@@ -33,15 +33,17 @@ static int open_archive(const pacs_config *cfg, unsigned flags, pacs_archive **a
     return 0;
 }
 
-static void on_progress(void *ctx, uint64_t done, uint64_t total)
-{
-    pacs_progress_set(ctx, done, total);
-}
-
+/* The context of both callbacks: the meter and the count of problems named. */
 typedef struct problems {
     pacs_progress *p;
     uint64_t n;
 } problems;
+
+static void on_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    problems *pr = ctx;
+    pacs_progress_set(pr->p, done, total);
+}
 
 /* One line per problem on stdout: "KIND OBJECT [sop=UID]: detail". */
 static void on_problem(void *ctx, const char *kind, const char *object, const char *sop_uid,
@@ -68,7 +70,6 @@ int pacs_tool__reindex(const pacs_config *cfg, int argc, char **argv)
     problems pr = {&p, 0};
     uint64_t indexed = 0;
     pacs_errinfo ei;
-    /* Progress and problems share one context: the problem callback finds the meter in it. */
     pacs_err err = pacs_archive_reindex(cfg, on_progress, on_problem, &pr, &indexed, &ei);
     double secs = pacs_progress_elapsed(&p);
     pacs_progress_end(&p);

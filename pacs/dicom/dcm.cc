@@ -116,7 +116,8 @@ static bool repair_utf8(std::string &s)
     return false;
 }
 
-static void rtrim(std::string &s, const char *chars = " ")
+/* `chars` is a std::string so that it can hold '\0', the padding of UI values. */
+static void rtrim(std::string &s, const std::string &chars = " ")
 {
     size_t e = s.find_last_not_of(chars);
     s.erase(e == std::string::npos ? 0 : e + 1);
@@ -348,7 +349,7 @@ static json_t *element_to_json(DcmElement *el, const std::string &path, json_ctx
                 std::string v = whole.substr(start, bs == std::string::npos ? std::string::npos
                                                                             : bs - start);
                 if (vr == "UI") {
-                    rtrim(v, std::string(1, '\0').append(" ").c_str());
+                    rtrim(v, std::string(1, '\0').append(" "));
                 } else if (vr == "PN") {
                     trim(v);
                 } else {
@@ -403,7 +404,7 @@ static bool get_uid(DcmItem *ds, const DcmTagKey &key, char *dst, const char *na
         return false;
     }
     std::string s(v.c_str());
-    rtrim(s, std::string(1, '\0').append(" ").c_str());
+    rtrim(s, std::string(1, '\0').append(" "));
     if (!pacs_uid_valid(s.c_str())) {
         pacs_errf(ei, PACS_EBADDATA, "the dataset's %s '%.64s' is not a valid UID", name, s.c_str());
         return false;
@@ -455,7 +456,11 @@ static pacs_err read_meta_of(const char *path, pacs_meta *m, uint64_t *start, pa
     size_t ds_start = 0;
     pacs_err err = pacs_meta_read(buf, (size_t)n, m, &ds_start, ei);
     if (err == PACS_EAGAIN) {
-        return pacs_errf(ei, PACS_EBADDATA, "truncated meta header");
+        /* The whole file was read and the meta header did not end with a dataset element. */
+        return pacs_errf(ei, PACS_EBADDATA, (size_t)n < sizeof buf
+                                                ? "the dataset is empty (nothing after the meta "
+                                                  "header)"
+                                                : "truncated meta header");
     }
     if (err == PACS_OK) {
         *start = ds_start;
@@ -515,13 +520,16 @@ pacs_err pacs_dcm_parse_file(const char *path, pacs_dcm_parsed *out, pacs_errinf
         if (read_meta_of(path, &header, &unused, ei) != PACS_OK) {
             return ei ? ei->code : PACS_EBADDATA;
         }
-        if (strcmp(header.sop_class_uid, p.meta.sop_class_uid) != 0 ||
-            strcmp(header.sop_instance_uid, p.meta.sop_instance_uid) != 0) {
+        /* The essence first: a DIMSE error comment keeps only 64 characters. */
+        if (strcmp(header.sop_class_uid, p.meta.sop_class_uid) != 0) {
             return pacs_errf(ei, PACS_EBADDATA,
-                             "the dataset's SOP Class/Instance UID (%s, %s) differ from the "
-                             "request's (%s, %s)",
-                             p.meta.sop_class_uid, p.meta.sop_instance_uid, header.sop_class_uid,
-                             header.sop_instance_uid);
+                             "SOP Class UID differs from the request: dataset %s, request %s",
+                             p.meta.sop_class_uid, header.sop_class_uid);
+        }
+        if (strcmp(header.sop_instance_uid, p.meta.sop_instance_uid) != 0) {
+            return pacs_errf(ei, PACS_EBADDATA,
+                             "SOP Instance UID differs from the request: dataset %s, request %s",
+                             p.meta.sop_instance_uid, header.sop_instance_uid);
         }
         json_ctx cx = {true, false, 0};
         ds->findAndGetUint16(DCM_BitsAllocated, cx.bits_allocated);

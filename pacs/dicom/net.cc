@@ -152,7 +152,9 @@ pacs_err pacs_net_accept(pacs_net *net, int timeout_ms, long max_pdu, pacs_assoc
                                                OFFalse, DUL_NOBLOCK, net->acse_timeout);
         if (c.bad()) {
             if (assoc) {
-                ASC_dropSCPAssociation(assoc);
+                /* Not ASC_dropSCPAssociation: it waits (3 minutes by default) for the peer to
+                 * go first, and this thread is the one accepting everybody else. */
+                ASC_dropAssociation(assoc);
                 ASC_destroyAssociation(&assoc);
             }
             if (c == DUL_NOASSOCIATIONREQUEST) {
