@@ -12,12 +12,14 @@
 #include <fcntl.h>
 #include <math.h>
 #include <openssl/evp.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "pacs/dicom/codec.h"
-#include "pacs/dicom/htj2k.h"
 #include "pacs/image/internal.h"
 #include "pacs/image/render.h"
 
@@ -634,6 +636,135 @@ static pacs_err check_info(const pacs_image_info *info, pacs_errinfo *ei)
     return PACS_OK;
 }
 
+static uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+/* The RLE header (PS3.5 G.5) must describe segments inside the frame: DCMTK 3.6.7 reads
+ * out of bounds otherwise (found by fuzz_decode). */
+static pacs_err check_rle(const pacs_image_info *info, const uint8_t *data, size_t len,
+                          pacs_errinfo *ei)
+{
+    if (len < 64) {
+        return pacs_errf(ei, PACS_EBADDATA, "RLE frame shorter than its header");
+    }
+    uint32_t n = le32(data);
+    if (n == 0 || n > 15 || n != (uint32_t)info->samples * (info->bits_allocated / 8u)) {
+        return pacs_errf(ei, PACS_EBADDATA, "RLE header names %u segments", n);
+    }
+    uint32_t prev = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t off = le32(data + 4 + 4 * i);
+        if ((i == 0 && off != 64) || off <= prev || off >= len) {
+            return pacs_errf(ei, PACS_EBADDATA, "RLE segment %u starts at %u (frame of %zu)", i,
+                             off, len);
+        }
+        prev = off;
+    }
+    return PACS_OK;
+}
+
+/* The marker segments of a JPEG or JPEG-LS stream up to its frame header must be well
+ * formed: DCMTK 3.6.7 loops forever on a zero-length segment while it looks for the bit
+ * depth (found by fuzz_decode). */
+static pacs_err check_jpeg_markers(const uint8_t *d, size_t len, pacs_errinfo *ei)
+{
+    if (len < 4 || d[0] != 0xFF || d[1] != 0xD8) {
+        return pacs_errf(ei, PACS_EBADDATA, "JPEG stream does not start with SOI");
+    }
+    size_t pos = 2;
+    while (pos + 1 < len) {
+        if (d[pos] != 0xFF) {
+            return pacs_errf(ei, PACS_EBADDATA, "JPEG: no marker at byte %zu", pos);
+        }
+        while (pos < len && d[pos] == 0xFF) {
+            pos++; /* fill bytes */
+        }
+        if (pos >= len) {
+            break;
+        }
+        uint8_t m = d[pos++];
+        if (m == 0x01 || (m >= 0xD0 && m <= 0xD7)) {
+            continue; /* markers without a segment */
+        }
+        if (m == 0xD9 || m == 0xDA || m == 0xD8 || m == 0x00) {
+            return pacs_errf(ei, PACS_EBADDATA, "JPEG: marker 0x%02X before the frame header", m);
+        }
+        if (pos + 2 > len) {
+            break;
+        }
+        size_t seg = ((size_t)d[pos] << 8) | d[pos + 1];
+        if (seg < 2 || pos + seg > len) {
+            return pacs_errf(ei, PACS_EBADDATA, "JPEG: segment 0x%02X of length %zu", m, seg);
+        }
+        int sof = (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) || m == 0xF7;
+        if (sof) {
+            return PACS_OK;
+        }
+        pos += seg;
+    }
+    return pacs_errf(ei, PACS_EBADDATA, "JPEG stream ends before its frame header");
+}
+
+/* What the child decoding an HTJ2K frame hands back, in memory shared with it. */
+typedef struct htj2k_result {
+    pacs_err err;
+    pacs_errinfo ei;
+    pacs_image_info got;
+} htj2k_result;
+
+/*
+ * HTJ2K frames decode in a child process. Debian's HT block decoders (OpenJPH 0.9 and
+ * OpenJPEG 2.5.0, which shares its code) abort on assertions or divide by zero on corrupt
+ * codestreams (found by fuzz_decode); in a child that costs one error, not the server. The
+ * child runs OpenJPEG, writes the pixels into shared memory and exits at once (_exit). A fork
+ * costs about a millisecond; HTJ2K objects are rare in storage (they are mostly produced on
+ * the way out, from our own encoder).
+ */
+static pacs_err decode_htj2k_isolated(const uint8_t *data, size_t len, const pacs_image_info *info,
+                                      pacs_frame *f, pacs_errinfo *ei)
+{
+    size_t total = sizeof(htj2k_result) + f->size;
+    void *sh = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (sh == MAP_FAILED) {
+        return pacs_errf(ei, PACS_ENOMEM, "mmap: %s", strerror(errno));
+    }
+    htj2k_result *r = sh;
+    uint8_t *px = (uint8_t *)sh + sizeof *r;
+    r->err = PACS_EBADDATA;
+    r->got = f->info;
+    pacs_errinfo_clear(&r->ei);
+    pid_t pid = fork();
+    if (pid == 0) {
+        alarm(60);
+        r->err = pacs_image__j2k_decode(data, len, info, px, f->size, &r->got, &r->ei);
+        _exit(0);
+    }
+    pacs_err err;
+    int st = 0;
+    if (pid < 0) {
+        err = pacs_errf(ei, pacs_err_from_errno(errno), "fork: %s", strerror(errno));
+    } else {
+        pid_t w;
+        do {
+            w = waitpid(pid, &st, 0);
+        } while (w < 0 && errno == EINTR);
+        if (w != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            err = pacs_errf(ei, PACS_EBADDATA, "HTJ2K: the decoder failed on this codestream%s",
+                            w == pid && WIFSIGNALED(st) ? " (it crashed)" : "");
+        } else if (r->err != PACS_OK) {
+            err = pacs_errf(ei, r->err, "%s", r->ei.msg);
+        } else {
+            memcpy(f->data, px, f->size);
+            f->info = r->got;
+            err = PACS_OK;
+        }
+    }
+    munmap(sh, total);
+    return err;
+}
+
 static pacs_err decode_compressed(const char *ts, const pacs_image_info *info, const uint8_t *data,
                                   size_t len, pacs_frame *f, pacs_errinfo *ei)
 {
@@ -647,15 +778,17 @@ static pacs_err decode_compressed(const char *ts, const pacs_image_info *info, c
     if (is_j2k(ts)) {
         return pacs_image__j2k_decode(data, len, info, f->data, f->size, &f->info, ei);
     }
+    if (is_htj2k(ts)) {
+        return decode_htj2k_isolated(data, len, info, f, ei);
+    }
     pacs_codec_image img;
     pacs_image__codec_image(info, &img);
-    if (is_htj2k(ts)) {
-        err = pacs_htj2k_decode(data, len, &img, f->data, f->size, ei);
-        if (!err && info->samples == 3 && strncmp(info->photometric, "YBR_", 4) == 0 &&
-            (strcmp(info->photometric, "YBR_RCT") == 0 ||
-             strcmp(info->photometric, "YBR_ICT") == 0)) {
-            snprintf(f->info.photometric, sizeof f->info.photometric, "RGB");
-        }
+    if (strcmp(ts, PACS_TS_RLE) == 0) {
+        err = check_rle(info, data, len, ei);
+    } else {
+        err = check_jpeg_markers(data, len, ei);
+    }
+    if (err) {
         return err;
     }
     if (turbo_candidate(ts, info)) {

@@ -264,6 +264,19 @@ static void test_bad_input(void **state)
     assert_int_equal(pacs_image_decode_bytes(PACS_TS_J2K, &info, j2k, 8, &f, &ei), PACS_EBADDATA);
     assert_int_equal(pacs_image_decode_bytes("1.2.3.4", &info, junk, 8, &f, &ei),
                      PACS_EUNSUPPORTED);
+    /* Crashes fuzz_decode found in DCMTK 3.6.7, now stopped before DCMTK sees the bytes: an
+     * RLE segment offset past the frame (read out of bounds), a JPEG segment of length 0
+     * (endless loop while looking for the bit depth). */
+    uint8_t rle[80];
+    memset(rle, 0, sizeof rle);
+    rle[0] = 2;    /* two segments for 16-bit grey */
+    rle[4] = 64;   /* first at 64 */
+    rle[9] = 0x40; /* second at 0x4000, far past the end */
+    assert_int_equal(pacs_image_decode_bytes(PACS_TS_RLE, &info, rle, sizeof rle, &f, &ei),
+                     PACS_EBADDATA);
+    uint8_t jpg[16] = {0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x00, 0xFF, 0xC0, 0, 11, 8, 0, 16, 0, 16, 1};
+    assert_int_equal(pacs_image_decode_bytes(PACS_TS_JPEG_LOSSLESS, &info, jpg, 16, &f, &ei),
+                     PACS_EBADDATA);
     pacs_image_info huge = {65535, 65535, 1, 3, 32, 32, 31, 0, 0, "RGB"};
     assert_int_equal(pacs_image_decode_bytes(PACS_TS_EXPLICIT_LE, &huge, junk, 8, &f, &ei),
                      PACS_ETOOBIG);
