@@ -168,6 +168,7 @@ pacs_err pacs_http_route_parse(const char *path, size_t len, pacs_arena *ar, pac
     }
     if (k + 1 == nseg && (is_word(tail, "rendered") || is_word(tail, "thumbnail"))) {
         rt->kind = PACS_ROUTE_RENDERED;
+        rt->thumbnail = is_word(tail, "thumbnail");
         return PACS_OK;
     }
     if (level == 3 && is_word(tail, "frames") && k + 2 <= nseg && k + 3 >= nseg) {
@@ -177,6 +178,7 @@ pacs_err pacs_http_route_parse(const char *path, size_t len, pacs_arena *ar, pac
                 return pacs_errf(ei, PACS_ENOTFOUND, "no such resource");
             }
             rt->kind = PACS_ROUTE_RENDERED;
+            rt->thumbnail = is_word(seg[k + 2], "thumbnail");
             return PACS_OK;
         }
         rt->kind = PACS_ROUTE_FRAMES;
@@ -545,6 +547,65 @@ void pacs_http_send_stream(pacs_http_req *r, unsigned status, const char *conten
         size == UINT64_MAX ? MHD_SIZE_UNKNOWN : size, 256 * 1024, stream_read, st, stream_free);
     if (!resp) {
         stream_free(st);
+    }
+    queue(r, status, resp, content_type);
+}
+
+typedef struct filler {
+    unsigned long req_id;
+    pacs_http_fill_fn fill;
+    void *ctx;
+    void (*release)(void *ctx);
+    int eof;
+} filler;
+
+static ssize_t fill_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    filler *f = cls;
+    if (f->eof) {
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    size_t n = 0;
+    pacs_errinfo ei;
+    if (f->fill(f->ctx, buf, max, &n, &f->eof, &ei) != PACS_OK) {
+        pacs_log(PACS_LOG_WARN, "http", "req=%lu response aborted: %s", f->req_id, ei.msg);
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    if (n == 0) {
+        return f->eof ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    return (ssize_t)n;
+}
+
+static void fill_free(void *cls)
+{
+    filler *f = cls;
+    if (f->release) {
+        f->release(f->ctx);
+    }
+    free(f);
+}
+
+void pacs_http_send_fill(pacs_http_req *r, unsigned status, const char *content_type, uint64_t size,
+                         pacs_http_fill_fn fill, void *ctx, void (*release)(void *ctx))
+{
+    filler *f = calloc(1, sizeof *f);
+    if (!f) {
+        if (release) {
+            release(ctx);
+        }
+        pacs_http_send_error(r, 500, "out of memory");
+        return;
+    }
+    f->req_id = r->id;
+    f->fill = fill;
+    f->ctx = ctx;
+    f->release = release;
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(size, 1024 * 1024, fill_read, f, fill_free);
+    if (!resp) {
+        fill_free(f);
     }
     queue(r, status, resp, content_type);
 }

@@ -62,6 +62,7 @@ typedef struct pacs_http_route {
     const char *series; /* .../series/{series} */
     const char *sop;    /* .../instances/{sop} */
     const char *arg;    /* frames: the list; bulkdata: the path after "bulkdata/" */
+    int thumbnail;      /* PACS_ROUTE_RENDERED: .../thumbnail rather than .../rendered */
 } pacs_http_route;
 
 enum {
@@ -128,6 +129,19 @@ typedef pacs_err (*pacs_http_produce_fn)(void *ctx, pacs_buf *out, int *eof, pac
 void pacs_http_send_stream(pacs_http_req *r, unsigned status, const char *content_type,
                            uint64_t size, int json, pacs_http_produce_fn produce, void *ctx,
                            void (*release)(void *ctx));
+
+/**
+ * Fills `buf` (room for `max` bytes) with the next bytes of a streamed body and sets `*n` to
+ * how many (at least one unless `*eof` is set). Writing straight into libmicrohttpd's buffer
+ * spares a copy for large bodies (objects, frames). Errors end the response abruptly.
+ */
+typedef pacs_err (*pacs_http_fill_fn)(void *ctx, char *buf, size_t max, size_t *n, int *eof,
+                                      pacs_errinfo *ei);
+
+/** Streams a body of exactly `size` bytes produced by `fill` (never compressed). `ctx` is
+ *  released with `release` when the response is done or abandoned, also on failure. */
+void pacs_http_send_fill(pacs_http_req *r, unsigned status, const char *content_type, uint64_t size,
+                         pacs_http_fill_fn fill, void *ctx, void (*release)(void *ctx));
 
 /** Body callbacks for requests that carry one (STOW-RS). */
 typedef struct pacs_http_body_ops {

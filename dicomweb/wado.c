@@ -10,6 +10,7 @@
  * studies. Thread-safe: every request owns its plan and producer.
  */
 #include "dicomweb/wado.h"
+#include "dicomweb/rendered.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -25,7 +26,6 @@
 #include "pacs/base/log.h"
 #include "pacs/dicom/part10.h"
 
-#define PIECE (256u * 1024u)
 #define MAX_INSTANCES 500000u
 #define MAX_FRAMES 100000u
 #define META_BATCH 64u
@@ -175,7 +175,6 @@ typedef struct plan {
     uint64_t done;
     int fd;
     size_t fd_obj;
-    char *chunk;
 } plan;
 
 static plan *plan_new(pacs_http_req *r)
@@ -203,7 +202,6 @@ static void plan_free(void *ctx)
     }
     free(p->objects);
     free(p->v);
-    free(p->chunk);
     free(p);
 }
 
@@ -291,17 +289,22 @@ static void swap_words(char *buf, size_t n, unsigned w)
     }
 }
 
-static pacs_err plan_produce(void *ctx, pacs_buf *out, int *eof, pacs_errinfo *ei)
+/* Writes the plan's next bytes straight into libmicrohttpd's send buffer. */
+static pacs_err plan_fill(void *ctx, char *buf, size_t max, size_t *n, int *eof, pacs_errinfo *ei)
 {
     plan *p = ctx;
-    while (out->len < PIECE && p->i < p->n) {
+    size_t len = 0;
+    while (len < max && p->i < p->n) {
         seg *s = &p->v[p->i];
         if (s->text) {
-            pacs_err err = pacs_buf_append(out, s->text, (size_t)s->len);
-            if (err != PACS_OK) {
-                return pacs_errf(ei, err, "out of memory");
+            size_t k = s->len - p->done < max - len ? (size_t)(s->len - p->done) : max - len;
+            memcpy(buf + len, s->text + p->done, k);
+            len += k;
+            p->done += k;
+            if (p->done == s->len) {
+                p->done = 0;
+                p->i++;
             }
-            p->i++;
             continue;
         }
         if (p->fd < 0 || p->fd_obj != s->obj) {
@@ -315,13 +318,9 @@ static pacs_err plan_produce(void *ctx, pacs_buf *out, int *eof, pacs_errinfo *e
             }
             p->fd_obj = s->obj;
         }
-        if (!p->chunk && !(p->chunk = malloc(PIECE))) {
-            return pacs_errf(ei, PACS_ENOMEM, "out of memory");
-        }
         uint64_t want = s->len - p->done;
-        size_t room = PIECE - out->len;
-        if (want > room) {
-            want = room;
+        if (want > max - len) {
+            want = max - len;
         }
         if (s->swap > 1) {
             want -= want % s->swap;
@@ -329,21 +328,18 @@ static pacs_err plan_produce(void *ctx, pacs_buf *out, int *eof, pacs_errinfo *e
                 break; /* the next call has room for a whole word */
             }
         }
-        ssize_t got = pread(p->fd, p->chunk, (size_t)want, (off_t)(s->off + p->done));
+        ssize_t got = pread(p->fd, buf + len, (size_t)want, (off_t)(s->off + p->done));
         if (got < 0 && errno == EINTR) {
             continue;
         }
-        if (got <= 0) {
+        if (got <= 0 || (s->swap > 1 && got % s->swap)) {
             return pacs_errf(ei, PACS_ECORRUPT, "object %s is shorter than indexed",
                              p->objects[s->obj]);
         }
         if (s->swap > 1) {
-            swap_words(p->chunk, (size_t)got, s->swap);
+            swap_words(buf + len, (size_t)got, s->swap);
         }
-        pacs_err err = pacs_buf_append(out, p->chunk, (size_t)got);
-        if (err != PACS_OK) {
-            return pacs_errf(ei, err, "out of memory");
-        }
+        len += (size_t)got;
         p->done += (uint64_t)got;
         if (p->done == s->len) {
             p->done = 0;
@@ -357,6 +353,7 @@ static pacs_err plan_produce(void *ctx, pacs_buf *out, int *eof, pacs_errinfo *e
             p->fd = -1;
         }
     }
+    *n = len;
     return PACS_OK;
 }
 
@@ -368,7 +365,7 @@ static void send_plan(pacs_http_req *r, plan *p, const char *content_type)
         pacs_http_send_error(r, 500, "out of memory");
         return;
     }
-    pacs_http_send_stream(r, 200, content_type, p->total, 0, plan_produce, p, plan_free);
+    pacs_http_send_fill(r, 200, content_type, p->total, plan_fill, p, plan_free);
 }
 
 /* ---- negotiation ---- */
@@ -1030,10 +1027,7 @@ void pacs_wado_bulkdata(pacs_http_req *r, const pacs_http_route *rt)
 
 void pacs_wado_rendered(pacs_http_req *r, const pacs_http_route *rt)
 {
-    (void)rt;
-    pacs_http_send_error(r, 406,
-                         "rendered images and thumbnails come with the imaging work; "
-                         "retrieve frames or instances instead");
+    pacs_wado_image_rendered(r, rt); /* dicomweb/rendered.c */
 }
 
 /* ---- WADO-URI ---- */
@@ -1069,10 +1063,7 @@ void pacs_wado_uri(pacs_http_req *r)
         }
     }
     if (!dicom) {
-        pacs_http_send_error(r, 406,
-                             "WADO-URI serves contentType=application/dicom for now; "
-                             "rendered images (image/jpeg, the default) come with the "
-                             "imaging work");
+        pacs_wado_image_uri(r, st, se, sop); /* image/jpeg (the default) or image/png */
         return;
     }
     pacs_http_route rt;

@@ -115,7 +115,7 @@ static void test_qido_build(void **state)
     const char *q = "limit=101&offset=0&fuzzymatching=true&includefield=00081030%2C00080060"
                     "&PatientName=*nguyen*&StudyInstanceUID=1.2,1.3&StudyDate=20200101-";
     assert_int_equal(pacs_params_parse(q, strlen(q), ar, &p, NULL), PACS_OK);
-    pacs_http_route rt = {PACS_ROUTE_STUDIES, NULL, NULL, NULL, NULL};
+    pacs_http_route rt = {PACS_ROUTE_STUDIES, NULL, NULL, NULL, NULL, 0};
     pacs_query *out = NULL;
     int capped = 0;
     assert_int_equal(pacs_qido_build(&rt, &p, 1000, &out, &capped, NULL), PACS_OK);

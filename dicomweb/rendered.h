@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Rendered images and thumbnails over HTTP (PS3.18 8.3.5 and 9): WADO-RS /rendered and
+ * /thumbnail at study, series, instance and frame level, and WADO-URI with an image
+ * contentType. Pixels come from pacs/image (decode, render, encode) and a process-wide image
+ * cache keyed by (object hash, frame, parameters, media type). Objects are reached through
+ * the archive (index rows, an fd and a path the archive makes). Thread-safe: the cache is
+ * locked; everything else is per request.
+ */
+#ifndef PACS_DICOMWEB_RENDERED_H
+#define PACS_DICOMWEB_RENDERED_H
+
+#include "dicomweb/http.h"
+
+/** GET .../rendered and .../thumbnail (rt->thumbnail tells which). */
+void pacs_wado_image_rendered(pacs_http_req *r, const pacs_http_route *rt);
+
+/** WADO-URI with contentType image/jpeg or image/png (or none: image/jpeg), windowCenter,
+ *  windowWidth, rows, columns, frameNumber, imageQuality. */
+void pacs_wado_image_uri(pacs_http_req *r, const char *study, const char *series, const char *sop);
+
+#endif
