@@ -1322,6 +1322,21 @@ pacs_err pacs_archive_commit_check(pacs_archive *a, const char *sop_class, const
     return err;
 }
 
+pacs_err pacs_archive_temp_fd(pacs_archive *a, int *fd, pacs_errinfo *ei)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tmp/xfer-XXXXXX", a->data_dir);
+    int f = mkstemp(path);
+    if (f < 0) {
+        return pacs_errf(ei, pacs_err_from_errno(errno), "temporary file in %s/tmp: %s",
+                         a->data_dir, strerror(errno));
+    }
+    unlink(path);
+    fcntl(f, F_SETFD, FD_CLOEXEC);
+    *fd = f;
+    return PACS_OK;
+}
+
 /* ---- The forwarding queue ---- */
 
 pacs_err pacs_archive_forward_enqueue(pacs_archive *a, const char *dest, const char *rule,

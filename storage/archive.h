@@ -198,6 +198,13 @@ void pacs_archive_set_stored_hook(pacs_archive *a, pacs_stored_hook hook, void *
 pacs_err pacs_archive_commit_check(pacs_archive *a, const char *sop_class, const char *sop_uid,
                                    pacs_errinfo *ei);
 
+/**
+ * An anonymous temporary file in the data folder's tmp/ (already unlinked, so it vanishes when
+ * closed), open for reading and writing: room for a transcoded copy of an object that a
+ * retrieval sends. The caller closes `*fd`.
+ */
+pacs_err pacs_archive_temp_fd(pacs_archive *a, int *fd, pacs_errinfo *ei);
+
 /* ---- The forwarding queue (persistent, in the index; see storage/index.h) ---- */
 
 /** Queues a stored instance for `dest` under rule `rule`; durable on return. `*added` is 0

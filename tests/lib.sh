@@ -298,3 +298,17 @@ image_uids() { # study_uid
 tmp_files() {
     find "$DATA/tmp" -type f 2>/dev/null | wc -l | tr -d ' '
 }
+
+# Copies a JPEG 2000 file $1 to $2 with a new SOP Instance UID and its codestream's SIZ marker
+# zeroed: a file that stores fine (ingest does not decode pixels) but that no decoder reads.
+broken_j2k() { # src dst
+    cp "$1" "$2"
+    dcmodify -nb -gin "$2" >/dev/null
+    python3 -c 'import sys
+p = sys.argv[1]
+d = bytearray(open(p, "rb").read())
+i = d.find(b"\xff\x4f\xff\x51")
+assert i > 0, "no JPEG 2000 codestream"
+d[i + 4:i + 44] = bytes(40)
+open(p, "wb").write(d)' "$2"
+}

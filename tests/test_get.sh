@@ -3,8 +3,9 @@
 # C-GET with getscu: a study, a series and a list of instances come back on the requester's own
 # association; counts, final status and datasets are right (pixel data byte for byte when the
 # syntax is kept). JPEG, JPEG-LS and RLE objects asked for by a requester that proposes only
-# uncompressed syntaxes are converted, with pixels equal to DCMTK's own decompression; a JPEG 2000
-# object that cannot be converted fails alone (0xB000). A requester preferring JPEG lossless gets
+# uncompressed syntaxes are converted, with pixels equal to DCMTK's own decompression, and a
+# lossless JPEG 2000 object with pixels equal to the uncompressed original; a JPEG 2000 object no
+# decoder reads fails alone (0xB000). A requester preferring JPEG lossless gets
 # uncompressed objects encoded losslessly. C-CANCEL stops a C-GET with 0xFE00.
 . "$SRC/tests/lib.sh"
 
@@ -20,10 +21,13 @@ store "$WORK"/a/*.dcm "$WORK"/b/*.dcm >/dev/null 2>&1 || fail "storescu"
 # MR_small_RLE and MR_small_jpeg_ls_lossless are one image (one UID): give one a new UID.
 C=$WORK/c
 mkdir -p "$C"
-for f in SC_rgb_jpeg_dcmtk JPEG-lossy MR_small_jpeg_ls_lossless MR_small_RLE JPEG2000; do
+for f in SC_rgb_jpeg_dcmtk JPEG-lossy MR_small_jpeg_ls_lossless MR_small_RLE \
+    MR_small_jp2klossless; do
     cp "$T/$f.dcm" "$C/"
 done
-dcmodify -nb -gin "$C/MR_small_jpeg_ls_lossless.dcm" >/dev/null || fail "dcmodify"
+dcmodify -nb -gin "$C/MR_small_jpeg_ls_lossless.dcm" "$C/MR_small_jp2klossless.dcm" >/dev/null ||
+    fail "dcmodify"
+broken_j2k "$T/JPEG2000.dcm" "$C/broken.dcm"
 send_as_is "$C"/*.dcm >/dev/null 2>&1 || fail "dcmsend"
 
 # -- the study --
@@ -63,16 +67,17 @@ assert_eq 2 "$(count_files "$WORK/g3")" "files received for the list"
 # -- compressed objects for a requester proposing only explicit little endian first --
 ids=""
 studies=""
-for f in SC_rgb_jpeg_dcmtk JPEG-lossy MR_small_jpeg_ls_lossless MR_small_RLE JPEG2000; do
+for f in SC_rgb_jpeg_dcmtk JPEG-lossy MR_small_jpeg_ls_lossless MR_small_RLE \
+    MR_small_jp2klossless broken; do
     ids="$ids\\$(dcm_value "$C/$f.dcm" 0008,0018)"
     studies="$studies\\$(dcm_value "$C/$f.dcm" 0020,000d)"
 done
 get_into "$WORK/g4" +xe -S -k QueryRetrieveLevel=IMAGE -k StudyInstanceUID="${studies#\\}" \
     -k SOPInstanceUID="${ids#\\}" >"$WORK/o4" || fail "getscu (compressed) failed"
 assert_eq 0xb000 "$(final_status "$WORK/o4")" "status with one unconvertible instance"
-assert_eq 4 "$(final_count "$WORK/o4" Completed)" "converted instances"
+assert_eq 5 "$(final_count "$WORK/o4" Completed)" "converted instances"
 assert_eq 1 "$(final_count "$WORK/o4" Failed)" "unconvertible instances"
-assert_eq 4 "$(count_files "$WORK/g4")" "converted files received"
+assert_eq 5 "$(count_files "$WORK/g4")" "converted files received"
 for pair in SC_rgb_jpeg_dcmtk:dcmdjpeg JPEG-lossy:dcmdjpeg MR_small_jpeg_ls_lossless:dcmdjpls \
     MR_small_RLE:dcmdrle; do
     f=${pair%%:*}
@@ -83,8 +88,12 @@ for pair in SC_rgb_jpeg_dcmtk:dcmdjpeg JPEG-lossy:dcmdjpeg MR_small_jpeg_ls_loss
     timeout 60 "$tool" "$C/$f.dcm" "$WORK/ref-$f.dcm" || fail "$tool $f"
     same_pixels "$WORK/ref-$f.dcm" "$got" || fail "$f: pixels differ from $tool's"
 done
-j2k=$(dcm_value "$T/JPEG2000.dcm" 0008,0018)
-grep -q "C-GET to=GETSCU sop=$j2k failed" "$WORK/pacsd.log" ||
+j2k=$(dcm_value "$C/MR_small_jp2klossless.dcm" 0008,0018)
+got=$(ls "$WORK"/g4/*."$j2k")
+assert_eq 1.2.840.10008.1.2.1 "$(file_ts "$got")" "syntax of the converted JPEG 2000"
+same_pixels "$T/MR_small.dcm" "$got" || fail "lossless JPEG 2000 did not decode to MR_small's pixels"
+broken=$(dcm_value "$C/broken.dcm" 0008,0018)
+grep -q "C-GET to=GETSCU sop=$broken failed: JPEG 2000" "$WORK/pacsd.log" ||
     fail "no log line for the unconvertible instance"
 
 # -- a requester that prefers JPEG lossless gets the CT encoded losslessly --

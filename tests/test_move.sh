@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: MIT
 # C-MOVE to a storescp destination: a study, a series and a list of instances; counts and
 # final status; received datasets equal to what was stored (pixel data byte for byte when the
-# syntax did not change); JPEG converted for a destination that takes only uncompressed, a JPEG
-# 2000 instance that cannot be converted fails alone (0xB000 with the Failed SOP Instance UID
-# List); the known AEs reload on SIGHUP; C-CANCEL stops a move with 0xFE00.
+# syntax did not change); JPEG (DCMTK) and JPEG 2000 (pacs/image) converted for a destination
+# that takes only uncompressed, while a JPEG 2000 instance that no decoder reads fails alone
+# (0xB000 with the Failed SOP Instance UID List); the known AEs reload on SIGHUP; C-CANCEL
+# stops a move with 0xFE00.
 . "$SRC/tests/lib.sh"
 trap_background
 
@@ -23,7 +24,9 @@ sb=$(new_uid)
 gen_ct "$WORK/a" "$st" "$sa" 3
 gen_ct "$WORK/b" "$st" "$sb" 2
 store "$WORK"/a/*.dcm "$WORK"/b/*.dcm >/dev/null 2>&1 || fail "storescu of the generated study"
-send_as_is "$T/SC_rgb_jpeg_dcmtk.dcm" "$T/JPEG2000.dcm" >/dev/null 2>&1 || fail "dcmsend"
+broken_j2k "$T/JPEG2000.dcm" "$WORK/broken.dcm"
+send_as_is "$T/SC_rgb_jpeg_dcmtk.dcm" "$T/JPEG2000.dcm" "$WORK/broken.dcm" >/dev/null 2>&1 ||
+    fail "dcmsend"
 
 # -- the study --
 move -S -aem DEST -k QueryRetrieveLevel=STUDY -k StudyInstanceUID="$st" >"$WORK/m1" ||
@@ -65,24 +68,29 @@ wait_files "$WORK/dest" 2 30 || fail "the destination did not get 2 files"
 [ -f "$WORK/dest/CT.$i1" ] && [ -f "$WORK/dest/CT.$i2" ] || fail "the listed instances are not there"
 assert_eq 2 "$(count_files "$WORK/dest")" "files after the instance move"
 
-# -- conversion: storescp takes uncompressed only; JPEG 2000 cannot be converted (yet) --
+# -- conversion: storescp takes uncompressed only --
 rm -f "$WORK"/dest/*
 j1=$(dcm_value "$T/SC_rgb_jpeg_dcmtk.dcm" 0008,0018)
 j2=$(dcm_value "$T/JPEG2000.dcm" 0008,0018)
+j3=$(dcm_value "$WORK/broken.dcm" 0008,0018)
 move -S -aem DEST -k QueryRetrieveLevel=IMAGE \
     -k StudyInstanceUID="$(dcm_value "$T/SC_rgb_jpeg_dcmtk.dcm" 0020,000d)\\$(dcm_value "$T/JPEG2000.dcm" 0020,000d)" \
-    -k SOPInstanceUID="$j1\\$j2" >"$WORK/m4" || true # movescu exits 1 on a warning
+    -k SOPInstanceUID="$j1\\$j2\\$j3" >"$WORK/m4" || true # movescu exits 1 on a warning
 assert_eq 0xb000 "$(final_status "$WORK/m4")" "status with one unconvertible instance"
-assert_eq 1 "$(final_count "$WORK/m4" Completed)" "converted instances"
+assert_eq 2 "$(final_count "$WORK/m4" Completed)" "converted instances"
 assert_eq 1 "$(final_count "$WORK/m4" Failed)" "unconvertible instances"
-grep -a "FailedSOPInstanceUIDList" "$WORK/m4" | grep -q "$j2" ||
-    fail "the Failed SOP Instance UID List does not name the JPEG 2000 instance"
-wait_files "$WORK/dest" 1 30 || fail "the converted instance did not arrive"
+grep -a "FailedSOPInstanceUIDList" "$WORK/m4" | grep -q "$j3" ||
+    fail "the Failed SOP Instance UID List does not name the broken instance"
+grep -a "FailedSOPInstanceUIDList" "$WORK/m4" | grep -q "$j2" &&
+    fail "the Failed SOP Instance UID List names a converted instance"
+wait_files "$WORK/dest" 2 30 || fail "the converted instances did not arrive"
+assert_eq 2 "$(count_files "$WORK/dest")" "converted files at the destination"
 got=$WORK/dest/SC.$j1
-assert_eq 1.2.840.10008.1.2.1 "$(file_ts "$got")" "syntax of the converted instance"
+assert_eq 1.2.840.10008.1.2.1 "$(file_ts "$got")" "syntax of the converted JPEG"
 timeout 60 dcmdjpeg "$T/SC_rgb_jpeg_dcmtk.dcm" "$WORK/ref.dcm" || fail "dcmdjpeg"
 same_pixels "$WORK/ref.dcm" "$got" || fail "converted pixels differ from dcmdjpeg's"
-grep -q "sop=$j2 failed: no accepted presentation context" "$WORK/pacsd.log" ||
+assert_eq 1.2.840.10008.1.2.1 "$(file_ts "$WORK/dest/SC.$j2")" "syntax of the converted JPEG 2000"
+grep -q "sop=$j3 failed: JPEG 2000" "$WORK/pacsd.log" ||
     fail "no log line for the unconvertible instance"
 
 # -- known AEs reload on SIGHUP --

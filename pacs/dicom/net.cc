@@ -44,6 +44,12 @@ struct pacs_assoc {
     T_ASC_Network *own_net; /* requestor side: the network object is ours to drop */
     int acse_timeout;
     uint8_t pending_pc;     /* context of the command whose dataset is pending */
+    /* A command read while looking for a C-CANCEL-RQ, handed out by the next recv. */
+    bool stashed = false;
+    OFCondition stash_cond;
+    T_DIMSE_Message stash_msg;
+    T_ASC_PresentationContextID stash_pc = 0;
+    DcmDataset *stash_detail = nullptr;
 };
 
 static void copy_trimmed(char *dst, size_t cap, const char *src)
@@ -725,7 +731,17 @@ pacs_err pacs_assoc_recv(pacs_assoc *a, int timeout_s, pacs_dimse_msg *msg, pacs
         T_DIMSE_Message d;
         T_ASC_PresentationContextID pc = 0;
         DcmDataset *detail = nullptr;
-        OFCondition c = DIMSE_receiveCommand(a->assoc, DIMSE_NONBLOCKING, timeout_s, &pc, &d, &detail);
+        OFCondition c = EC_Normal;
+        if (a->stashed) {
+            c = a->stash_cond;
+            d = a->stash_msg;
+            pc = a->stash_pc;
+            detail = a->stash_detail;
+            a->stashed = false;
+            a->stash_detail = nullptr;
+        } else {
+            c = DIMSE_receiveCommand(a->assoc, DIMSE_NONBLOCKING, timeout_s, &pc, &d, &detail);
+        }
         if (c == DUL_PEERREQUESTEDRELEASE) {
             delete detail;
             ASC_acknowledgeRelease(a->assoc);
@@ -1046,6 +1062,30 @@ static bool stored_syntax(int fd, pacs_meta *m, uint64_t *start)
     return true;
 }
 
+pacs_err pacs_assoc_send_part10_fd(pacs_assoc *a, const pacs_dimse_msg *msg, int fd,
+                                   pacs_errinfo *ei)
+{
+    try {
+        char abstract[PACS_UID_MAX + 1], ts[PACS_UID_MAX + 1];
+        pacs_err err = pacs_assoc_pc_syntaxes(a, msg->pc_id, abstract, ts, ei);
+        if (err != PACS_OK) {
+            return err;
+        }
+        pacs_meta meta;
+        uint64_t start = 0;
+        if (!stored_syntax(fd, &meta, &start)) {
+            return pacs_errf(ei, PACS_ECORRUPT, "not a Part 10 stream");
+        }
+        if (strcmp(meta.transfer_syntax_uid, ts) != 0) {
+            return pacs_errf(ei, PACS_EUNSUPPORTED, "stream is in %s, the context takes %s",
+                             meta.transfer_syntax_uid, ts);
+        }
+        return send_raw(a, msg, fd, start, ei);
+    } catch (...) {
+        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+}
+
 pacs_err pacs_assoc_send_file(pacs_assoc *a, const pacs_dimse_msg *msg, const char *path,
                               pacs_errinfo *ei)
 {
@@ -1107,7 +1147,31 @@ pacs_err pacs_assoc_send_file(pacs_assoc *a, const pacs_dimse_msg *msg, const ch
 int pacs_assoc_cancel_requested(pacs_assoc *a, uint16_t msg_id)
 {
     try {
-        return DIMSE_checkForCancelRQ(a->assoc, a->pending_pc, msg_id).good();
+        /* DIMSE_checkForCancelRQ would drop any other command, and a C-CANCEL on another
+         * context than the last command's (C-GET: the storage context): look ourselves, by
+         * message ID, and keep anything else for the next pacs_assoc_recv. */
+        if (a->stashed) {
+            return 0;
+        }
+        T_DIMSE_Message d;
+        T_ASC_PresentationContextID pc = 0;
+        DcmDataset *detail = nullptr;
+        OFCondition c = DIMSE_receiveCommand(a->assoc, DIMSE_NONBLOCKING, 0, &pc, &d, &detail);
+        if (c == DIMSE_NODATAAVAILABLE) {
+            delete detail;
+            return 0;
+        }
+        if (c.good() && d.CommandField == DIMSE_C_CANCEL_RQ &&
+            d.msg.CCancelRQ.MessageIDBeingRespondedTo == msg_id) {
+            delete detail;
+            return 1;
+        }
+        a->stashed = true;
+        a->stash_cond = c;
+        a->stash_msg = d;
+        a->stash_pc = pc;
+        a->stash_detail = detail;
+        return 0;
     } catch (...) {
         return 0;
     }
@@ -1172,5 +1236,6 @@ void pacs_assoc_free(pacs_assoc *a)
         }
     } catch (...) {
     }
+    delete a->stash_detail;
     delete a;
 }

@@ -205,6 +205,15 @@ pacs_err pacs_assoc_send_file(pacs_assoc *a, const pacs_dimse_msg *msg, const ch
                               pacs_errinfo *ei);
 
 /**
+ * Sends a C-STORE-RQ whose dataset is the Part 10 stream open at `fd` (read with pread from
+ * offset 0; a transcoded copy, say), exactly as it is. Its transfer syntax must be the accepted
+ * one of `msg->pc_id`: PACS_EUNSUPPORTED otherwise, before anything is sent. Errors as for
+ * pacs_assoc_send_file().
+ */
+pacs_err pacs_assoc_send_part10_fd(pacs_assoc *a, const pacs_dimse_msg *msg, int fd,
+                                   pacs_errinfo *ei);
+
+/**
  * True when pacs_assoc_send_file() can send an object stored in transfer syntax `from` as `to`:
  * the same syntax; any syntax DCMTK reads (uncompressed, deflated, JPEG, JPEG-LS, RLE) to an
  * uncompressed one or deflated; and to the lossless encodings DCMTK writes (JPEG lossless
@@ -218,7 +227,8 @@ int pacs_net_can_convert(const char *from, const char *to);
 /** True for the uncompressed transfer syntaxes (implicit/explicit little, explicit big endian). */
 int pacs_net_ts_uncompressed(const char *ts);
 
-/** True when a C-CANCEL-RQ for `msg_id` has arrived (non-blocking check). */
+/** True when a C-CANCEL-RQ for `msg_id` has arrived (non-blocking check, on any context). Any
+ *  other command that arrived instead is kept and returned by the next pacs_assoc_recv(). */
 int pacs_assoc_cancel_requested(pacs_assoc *a, uint16_t msg_id);
 
 /** Releases an association we requested (A-RELEASE), waiting up to the ACSE timeout. */

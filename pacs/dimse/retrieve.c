@@ -12,9 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "pacs/base/buf.h"
 #include "pacs/base/log.h"
+#include "pacs/image/transcode.h"
 #include "storage/catalog.h"
 
 #define TAG_QR_LEVEL 0x00080052u
@@ -143,6 +145,26 @@ done:
     return status;
 }
 
+/* ---- conversions ---- */
+
+/* pacs/image writes these losslessly when lossy output is not allowed. */
+static int lossless_j2k(const char *ts)
+{
+    return strcmp(ts, PACS_TS_J2K) == 0 || strcmp(ts, PACS_TS_HTJ2K) == 0;
+}
+
+/* What pacs/image converts that DCMTK cannot: JPEG 2000 and HTJ2K, in and out. */
+static int image_can_convert(const char *from, const char *to)
+{
+    return pacs_image_can_decode(from) && pacs_image_can_transcode_to(to) &&
+           (!pacs_image_ts_is_lossy(to) || lossless_j2k(to));
+}
+
+int pacs_dimse__can_convert(const char *from, const char *to)
+{
+    return pacs_net_can_convert(from, to) || image_can_convert(from, to);
+}
+
 /* ---- presentation contexts ---- */
 
 static int is_le(const char *ts)
@@ -198,7 +220,7 @@ void pacs_dimse__propose(pacs_proposal *p, const char *sop_class, const char *ts
     if (!have_exact) {
         add_pc(p, sop_class, ts, NULL);
     }
-    if (!have_le && pacs_net_can_convert(ts, PACS_TS_EXPLICIT_LE)) {
+    if (!have_le && pacs_dimse__can_convert(ts, PACS_TS_EXPLICIT_LE)) {
         add_pc(p, sop_class, PACS_TS_EXPLICIT_LE, PACS_TS_IMPLICIT_LE);
     }
 }
@@ -240,9 +262,10 @@ void pacs_dimse__sendset_from_assoc(pacs_sendset *s, const pacs_assoc *a)
     }
 }
 
-uint8_t pacs_dimse__sendset_pick(const pacs_sendset *s, const char *sop_class, const char *ts)
+const pacs_send_pc *pacs_dimse__sendset_pick(const pacs_sendset *s, const char *sop_class,
+                                             const char *ts)
 {
-    uint8_t best = 0;
+    const pacs_send_pc *best = NULL;
     int best_rank = 99;
     for (size_t i = 0; i < s->n; i++) {
         const pacs_send_pc *pc = &s->pcs[i];
@@ -250,13 +273,13 @@ uint8_t pacs_dimse__sendset_pick(const pacs_sendset *s, const char *sop_class, c
             continue;
         }
         if (strcmp(pc->ts, ts) == 0) {
-            return pc->id;
+            return pc;
         }
         int rank = strcmp(pc->ts, PACS_TS_EXPLICIT_LE) == 0   ? 0
                    : strcmp(pc->ts, PACS_TS_IMPLICIT_LE) == 0 ? 1
                                                               : 2;
-        if (rank < best_rank && pacs_net_can_convert(ts, pc->ts)) {
-            best = pc->id;
+        if (rank < best_rank && pacs_dimse__can_convert(ts, pc->ts)) {
+            best = pc;
             best_rank = rank;
         }
     }
@@ -269,7 +292,7 @@ const char *pacs_dimse__get_storage_ts(const pacs_pc *pc)
      * syntax could only carry objects already stored that way, so it comes last. */
     for (size_t i = 0; i < pc->n_ts; i++) {
         if (pacs_net_ts_uncompressed(pc->ts[i]) || strcmp(pc->ts[i], PACS_TS_DEFLATED_LE) == 0 ||
-            pacs_net_can_convert(PACS_TS_EXPLICIT_LE, pc->ts[i])) {
+            pacs_dimse__can_convert(PACS_TS_EXPLICIT_LE, pc->ts[i])) {
             return pc->ts[i];
         }
     }
@@ -283,12 +306,41 @@ const char *pacs_dimse__get_storage_ts(const pacs_pc *pc)
 
 /* ---- one sub-operation ---- */
 
+/* Converts the object with pacs/image into a temporary file and sends that, unchanged. */
+static pacs_err send_transcoded(pacs_subop *so, const pacs_dimse_msg *rq, const char *path,
+                                const char *ts, pacs_errinfo *ei)
+{
+    pacs_image_file *f = NULL;
+    int tmp = -1;
+    pacs_err err = pacs_image_file_open(path, &f, ei);
+    if (err == PACS_OK) {
+        err = pacs_archive_temp_fd(so->archive, &tmp, ei);
+    }
+    if (err == PACS_OK) {
+        pacs_transcode_params p;
+        memset(&p, 0, sizeof p);
+        p.ts_uid = ts;
+        pacs_transcode_result r;
+        err = pacs_image_transcode(&f->src, f->desc, &p, tmp, &r, ei);
+    }
+    pacs_image_file_close(f);
+    if (err == PACS_OK) {
+        err = pacs_assoc_send_part10_fd(so->assoc, rq, tmp, ei);
+    } else if (err == PACS_ENET || err == PACS_ENOMEM) {
+        err = PACS_EUNSUPPORTED; /* nothing was sent: the association is fine */
+    }
+    if (tmp >= 0) {
+        close(tmp);
+    }
+    return err;
+}
+
 pacs_subop_result pacs_dimse__store_one(pacs_subop *so, const pacs_retr_item *it, uint16_t *status,
                                         pacs_errinfo *ei)
 {
     *status = 0;
-    uint8_t pc = pacs_dimse__sendset_pick(so->pcs, it->sop_class, it->ts);
-    if (pc == 0) {
+    const pacs_send_pc *pc = pacs_dimse__sendset_pick(so->pcs, it->sop_class, it->ts);
+    if (!pc) {
         pacs_errf(ei, PACS_EUNSUPPORTED,
                   "no accepted presentation context for %s in %s or a syntax it converts to",
                   it->sop_class, it->ts);
@@ -302,7 +354,7 @@ pacs_subop_result pacs_dimse__store_one(pacs_subop *so, const pacs_retr_item *it
     pacs_dimse_msg rq;
     memset(&rq, 0, sizeof rq);
     rq.type = PACS_C_STORE_RQ;
-    rq.pc_id = pc;
+    rq.pc_id = pc->id;
     rq.msg_id = so->next_msg_id++;
     if (so->next_msg_id == 0) {
         so->next_msg_id = 1;
@@ -314,7 +366,11 @@ pacs_subop_result pacs_dimse__store_one(pacs_subop *so, const pacs_retr_item *it
         snprintf(rq.move_originator_aet, sizeof rq.move_originator_aet, "%s", so->orig_aet);
         rq.move_originator_msg_id = so->orig_msg_id;
     }
-    err = pacs_assoc_send_file(so->assoc, &rq, path, ei);
+    if (strcmp(it->ts, pc->ts) == 0 || pacs_net_can_convert(it->ts, pc->ts)) {
+        err = pacs_assoc_send_file(so->assoc, &rq, path, ei);
+    } else {
+        err = send_transcoded(so, &rq, path, pc->ts, ei);
+    }
     if (err == PACS_ENET || err == PACS_ENOMEM) {
         return PACS_SUBOP_BROKEN;
     }

@@ -71,8 +71,16 @@ void pacs_dimse__sendset_from_assoc(pacs_sendset *s, const pacs_assoc *a);
 
 /** The context to send an instance of `sop_class` stored as `ts` on: one in that syntax if
  *  accepted, otherwise one in a syntax it converts to (explicit LE, then implicit LE, then any
- *  other); 0 when none. */
-uint8_t pacs_dimse__sendset_pick(const pacs_sendset *s, const char *sop_class, const char *ts);
+ *  other); NULL when none. */
+const pacs_send_pc *pacs_dimse__sendset_pick(const pacs_sendset *s, const char *sop_class,
+                                             const char *ts);
+
+/**
+ * True when an object stored in `from` can be sent as `to`: the same syntax, a conversion
+ * DCMTK's codecs do (pacs_net_can_convert), or one pacs/image does (JPEG 2000 and HTJ2K, from
+ * and to; lossless only). Lossy targets are only ever the stored syntax itself.
+ */
+int pacs_dimse__can_convert(const char *from, const char *to);
 
 /** Where C-STORE sub-operations go and what they carry. */
 typedef struct pacs_subop {
@@ -98,7 +106,8 @@ typedef enum pacs_subop_result {
 
 /**
  * One C-STORE sub-operation: picks the context, sends the stored object (converted when the
- * accepted syntax differs) and waits for the response, whose status goes to `*status` (0 when
+ * accepted syntax differs: DCMTK's codecs while streaming, else pacs/image into a temporary
+ * file that is then sent) and waits for the response, whose status goes to `*status` (0 when
  * none came). `ei` says why for anything but PACS_SUBOP_OK.
  */
 pacs_subop_result pacs_dimse__store_one(pacs_subop *so, const pacs_retr_item *it, uint16_t *status,
