@@ -288,10 +288,16 @@ make_ct_copies() { # dir n [shared|own]
     fi
 }
 
-# The SOP Instance UIDs of the instances the pacsd index holds at IMAGE level under a study.
-image_uids() { # study_uid
-    find_dimse -S -k QueryRetrieveLevel=IMAGE -k StudyInstanceUID="$1" -k SOPInstanceUID |
+# The SOP Instance UIDs pacsd holds (under one study, or all), sorted, from one C-FIND.
+image_uids() { # [study_uid]
+    find_dimse -S -k QueryRetrieveLevel=IMAGE -k StudyInstanceUID="${1:-}" -k SOPInstanceUID |
         sed -n 's/.*(0008,0018) UI \[\([0-9.]*\).*/\1/p' | sort
+}
+
+# The SOP Instance UIDs of DICOM files (one dcmdump for all), sorted.
+file_uids() { # files...
+    dcmdump -q -s +P 0008,0018 "$@" 2>/dev/null | sed -n 's/.*(0008,0018) UI \[\([0-9.]*\).*/\1/p' |
+        sort
 }
 
 # Number of files under DATA/tmp (objects being received, or left behind).
