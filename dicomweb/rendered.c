@@ -22,6 +22,7 @@
 #include "pacs/image/decode.h"
 #include "pacs/image/encode.h"
 #include "pacs/image/render.h"
+#include "pacs/image/transcode.h"
 #include "storage/archive.h"
 
 #define TAG_STUDY_UID 0x0020000Du
@@ -493,4 +494,131 @@ void pacs_wado_image_uri(pacs_http_req *r, const char *study, const char *series
         send_images(r, a, &l, &which, &frame, 1, &rq);
     }
     list_free(&l);
+}
+
+/* Appends the whole of `fd` (from its start) to `b`. */
+static pacs_err append_fd(pacs_buf *b, int fd, pacs_errinfo *ei)
+{
+    char chunk[65536];
+    off_t off = 0;
+    for (;;) {
+        ssize_t n = pread(fd, chunk, sizeof chunk, off);
+        if (n < 0) {
+            return pacs_errf(ei, PACS_EIO, "reading the transcoded object");
+        }
+        if (n == 0) {
+            return PACS_OK;
+        }
+        if (pacs_buf_append(b, chunk, (size_t)n)) {
+            return pacs_errf(ei, PACS_ETOOBIG, "the transcoded answer exceeds %zu bytes", MAX_BODY);
+        }
+        off += n;
+    }
+}
+
+void pacs_wado_image_transcoded(pacs_http_req *r, const pacs_http_route *rt, const pacs_media *m,
+                                size_t nm)
+{
+    const char *ts = NULL;
+    for (size_t i = 0; i < nm && !ts; i++) {
+        int multi = strcmp(m[i].type, "multipart/related") == 0;
+        const char *inner = multi ? m[i].related : m[i].type;
+        if ((multi && inner[0] && strcmp(inner, "application/dicom") != 0) ||
+            (!multi && (strcmp(inner, "application/dicom") != 0 || !rt->sop)) || m[i].q == 0) {
+            continue;
+        }
+        if (m[i].ts[0] && strcmp(m[i].ts, "*") != 0 && pacs_image_can_transcode_to(m[i].ts)) {
+            ts = m[i].ts;
+        }
+    }
+    if (!ts) {
+        pacs_http_send_error(r, 406,
+                             "nothing acceptable: name a transfer syntax this server "
+                             "writes (explicit or implicit VR little endian, RLE, JPEG, "
+                             "JPEG-LS, JPEG 2000, HTJ2K) or transfer-syntax=*");
+        return;
+    }
+    pacs_archive *a = pacs_http_archive(r);
+    pacs_errinfo ei;
+    inst_list l;
+    pacs_err err = list_instances(a, rt->study, rt->series, rt->sop, &l, &ei);
+    if (err) {
+        pacs_http_send_error(r, pacs_http_status_of(err), "%s", ei.msg);
+        return;
+    }
+    pacs_buf body;
+    pacs_buf_init(&body, MAX_BODY);
+    char boundary[80];
+    pacs_http_boundary(boundary, sizeof boundary);
+    pacs_transcode_params tp = {ts,
+                                pacs_image_ts_is_lossy(ts) && strcmp(ts, PACS_TS_J2K) != 0 &&
+                                    strcmp(ts, PACS_TS_HTJ2K) != 0,
+                                0, 0};
+    for (size_t i = 0; i < l.n && !err; i++) {
+        char path[4096];
+        int fd = -1;
+        FILE *tmp = tmpfile();
+        pacs_pixel_layout pl;
+        memset(&pl, 0, sizeof pl);
+        pacs_image_desc *desc = NULL;
+        pacs_transcode_result res;
+        err = tmp ? PACS_OK : pacs_errf(&ei, PACS_EIO, "no temporary file");
+        if (!err) {
+            err = pacs_archive_object_path(a, l.v[i].object, path, sizeof path, &ei);
+        }
+        if (!err) {
+            err = pacs_archive_open_object(a, l.v[i].object, &fd, &ei);
+        }
+        int same = strcmp(l.v[i].ts, ts) == 0;
+        if (!err && !same && !l.v[i].layout) {
+            err = pacs_errf(&ei, PACS_EUNSUPPORTED, "instance %s has no pixels and is stored as %s",
+                            l.v[i].sop, l.v[i].ts);
+        }
+        if (!err && !same) {
+            err = pacs_pixel_layout_decode(l.v[i].layout, l.v[i].layout_len, &pl, &ei);
+        }
+        if (!err && !same) {
+            err = pacs_image_desc_from_file(path, &desc, &ei);
+        }
+        if (!err && !same) {
+            pacs_image_source src = {fd, path, l.v[i].ts, &pl};
+            err = pacs_image_transcode(&src, desc, &tp, fileno(tmp), &res, &ei);
+        }
+        if (!err) {
+            err = pacs_buf_printf(&body,
+                                  "--%s\r\nContent-Type: application/dicom; "
+                                  "transfer-syntax=%s\r\n\r\n",
+                                  boundary, ts);
+        }
+        if (!err) {
+            err = append_fd(&body, same ? fd : fileno(tmp), &ei);
+        }
+        if (!err) {
+            err = pacs_buf_puts(&body, "\r\n");
+        }
+        pacs_image_desc_free(desc);
+        pacs_pixel_layout_clear(&pl);
+        if (fd >= 0) {
+            close(fd);
+        }
+        if (tmp) {
+            fclose(tmp);
+        }
+    }
+    list_free(&l);
+    if (!err) {
+        err = pacs_buf_printf(&body, "--%s--\r\n", boundary);
+    }
+    if (err) {
+        pacs_buf_free(&body);
+        pacs_log(PACS_LOG_WARN, "wado", "req=%lu transcode to %s failed: %s", pacs_http_id(r), ts,
+                 ei.msg);
+        pacs_http_send_error(r, err == PACS_ETOOBIG ? 413 : pacs_http_status_of(err), "%s", ei.msg);
+        return;
+    }
+    char ct[200];
+    snprintf(ct, sizeof ct,
+             "multipart/related; type=\"application/dicom\"; transfer-syntax=%s; boundary=%s", ts,
+             boundary);
+    pacs_http_send_buf(r, 200, ct, &body, 0);
 }

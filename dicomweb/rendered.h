@@ -11,6 +11,7 @@
 #define PACS_DICOMWEB_RENDERED_H
 
 #include "dicomweb/http.h"
+#include "dicomweb/media.h"
 
 /** GET .../rendered and .../thumbnail (rt->thumbnail tells which). */
 void pacs_wado_image_rendered(pacs_http_req *r, const pacs_http_route *rt);
@@ -18,5 +19,16 @@ void pacs_wado_image_rendered(pacs_http_req *r, const pacs_http_route *rt);
 /** WADO-URI with contentType image/jpeg or image/png (or none: image/jpeg), windowCenter,
  *  windowWidth, rows, columns, frameNumber, imageQuality. */
 void pacs_wado_image_uri(pacs_http_req *r, const char *study, const char *series, const char *sop);
+
+/**
+ * Retrieval in a transfer syntax other than the stored one (PS3.18 8.7.3.5): called when no
+ * Accept range takes the stored bytes. Transcodes every instance of the resource to the first
+ * transfer syntax named in a multipart/related; type="application/dicom" range (or a bare
+ * application/dicom one, for one instance) that pacs/image writes, and answers multipart/
+ * related; 406 when none is writable. Lossy syntaxes (4.50, 4.51, 4.81) are used only when
+ * named; 4.91 and 4.203 are written lossless.
+ */
+void pacs_wado_image_transcoded(pacs_http_req *r, const pacs_http_route *rt, const pacs_media *m,
+                                size_t nm);
 
 #endif

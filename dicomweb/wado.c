@@ -556,6 +556,11 @@ void pacs_wado_retrieve(pacs_http_req *r, const pacs_http_route *rt)
         return;
     }
     int how = pick_retrieve(m, nm, &l, rt->sop != NULL);
+    if (how < 0 && nm > 0) {
+        inst_list_free(&l);
+        pacs_wado_image_transcoded(r, rt, m, nm); /* dicomweb/rendered.c */
+        return;
+    }
     if (how < 0) {
         pacs_http_send_error(r, 406,
                              "nothing acceptable: the %s is stored as %s%s; ask for "

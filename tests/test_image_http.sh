@@ -62,6 +62,25 @@ get 200 "$WORK/u2.jpg" "$U&contentType=image/jpeg&windowCenter=40&windowWidth=40
 get 200 "$WORK/u.png" "$U&contentType=image/png&windowCenter=40&windowWidth=400"
 cmp -s "$WORK/u.png" "$WORK/r.png" || fail "WADO-URI and WADO-RS render the same window differently"
 
+# Retrieval in another transfer syntax: a series as HTJ2K, the same pixels.
+get 200 "$WORK/htj2k.multipart" "$B/studies/$ST/series/$SE" \
+    -H 'Accept: multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.4.201'
+/usr/bin/python3 - "$WORK/htj2k.multipart" "$WORK/part" <<'PY' || fail "HTJ2K multipart unreadable"
+import sys
+d = open(sys.argv[1], "rb").read()
+b = d[:d.index(b"\r\n")]
+parts = [p for p in d.split(b) if b"\r\n\r\n" in p]
+for i, p in enumerate(parts):
+    body = p[p.index(b"\r\n\r\n") + 4:]
+    open("%s%d.dcm" % (sys.argv[2], i), "wb").write(body[:-2])
+print(len(parts))
+PY
+got=$(dcmdump -Un +P TransferSyntaxUID "$WORK/part0.dcm" | sed -n 's/^[^[]*\[\(.*\)\].*$/\1/p')
+assert_eq 1.2.840.10008.1.2.4.201 "$got" "transcoded series: transfer syntax"
+"$PACS" render "$WORK/part0.dcm" --raw -o "$WORK/h.raw" && "$PACS" render "$T/CT_small.dcm" --raw -o "$WORK/o.raw"
+cmp -s "$WORK/h.raw" "$WORK/o.raw" || fail "HTJ2K series: pixels differ"
+get 406 "$WORK/e" "$I" -H 'Accept: multipart/related; type="application/dicom"; transfer-syntax=1.2.3.4'
+
 # Bad requests
 get 400 "$WORK/e" "$I/rendered?window=40,0"
 get 400 "$WORK/e" "$I/rendered?viewport=0,10"

@@ -707,6 +707,35 @@ static pacs_err check_jpeg_markers(const uint8_t *d, size_t len, pacs_errinfo *e
     return pacs_errf(ei, PACS_EBADDATA, "JPEG stream ends before its frame header");
 }
 
+/* True when a JPEG 2000 stream may use HT code blocks (a CAP marker in its main header), or
+ * cannot be told: such streams decode in a child (decode_htj2k_isolated), whatever syntax the
+ * object claims. Plain JPEG 2000 (the common case) decodes in-process. */
+static int uses_ht_blocks(const uint8_t *d, size_t len)
+{
+    if (len < 4 || d[0] != 0xFF || d[1] != 0x4F) {
+        return 1; /* a JP2 file or garbage: OpenJPEG will look deeper than we do */
+    }
+    size_t pos = 2;
+    while (pos + 4 <= len) {
+        if (d[pos] != 0xFF) {
+            return 1;
+        }
+        uint8_t m = d[pos + 1];
+        if (m == 0x90) {
+            return 0; /* SOT: the main header ended without a CAP marker */
+        }
+        if (m == 0x50) {
+            return 1; /* CAP: Part 15 (HTJ2K) capabilities */
+        }
+        size_t seg = ((size_t)d[pos + 2] << 8) | d[pos + 3];
+        if (seg < 2) {
+            return 1;
+        }
+        pos += 2 + seg;
+    }
+    return 1;
+}
+
 /* What the child decoding an HTJ2K frame hands back, in memory shared with it. */
 typedef struct htj2k_result {
     pacs_err err;
@@ -775,8 +804,11 @@ static pacs_err decode_compressed(const char *ts, const pacs_image_info *info, c
     if (err) {
         return err;
     }
-    if (is_j2k(ts)) {
+    if (is_j2k(ts) && !uses_ht_blocks(data, len)) {
         return pacs_image__j2k_decode(data, len, info, f->data, f->size, &f->info, ei);
+    }
+    if (is_j2k(ts)) {
+        return decode_htj2k_isolated(data, len, info, f, ei);
     }
     if (is_htj2k(ts)) {
         return decode_htj2k_isolated(data, len, info, f, ei);
