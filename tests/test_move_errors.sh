@@ -3,7 +3,8 @@
 # C-MOVE bad input: an unknown destination (0xA801), a destination that refuses the association
 # (every sub-operation fails: 0xA702 with the Failed SOP Instance UID List), a destination that
 # vanishes after the first C-STORE-RQ (the rest fail, no crash), identifiers without a usable
-# level or key (0xA900). After all that, a good move still works.
+# level or key (0xA900). After all that, a good move still works. A SIGTERM while a move waits on a
+# destination that sleeps in its C-STORE ends every association cleanly.
 . "$SRC/tests/lib.sh"
 trap_background
 
@@ -74,5 +75,17 @@ assert_eq 0x0000 "$(final_status "$WORK/m9")" "good move after the bad ones"
 wait_files "$WORK/good" 4 30 || fail "GOOD did not get 4 files"
 assert_eq 4 "$(count_files "$WORK/good")" "files at GOOD"
 
+# SIGTERM during a move to a destination that takes 60 s per C-STORE.
+sleepy_port=$(free_port)
+start_storescp SLEEPY "$sleepy_port" "$WORK/sleepy" -v --sleep-during 60 || fail "storescp SLEEPY"
 stop_pacsd
+start_pacsd --set "ae.SLEEPY=127.0.0.1:$sleepy_port"
+move -S -aem SLEEPY -k QueryRetrieveLevel=STUDY -k StudyInstanceUID="$st" >"$WORK/m10" 2>&1 &
+mover=$!
+BG_PIDS="$BG_PIDS $mover"
+timeout 30 sh -c 'until grep -q "Received Store Request" "$1"; do sleep 0.1; done' _ \
+    "$WORK/storescp-SLEEPY.log" || fail "the move to SLEEPY did not start"
+stop_pacsd # fails the test unless pacsd is gone within 30 s
+grep -q "associations did not end" "$WORK/pacsd.log" && fail "an association outlived the server"
+wait "$mover" 2>/dev/null || true
 pass

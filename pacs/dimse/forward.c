@@ -38,6 +38,7 @@ struct pacs_forwarder {
     pthread_cond_t cv;
     int stopping;
     int kicked;
+    pacs_assoc *current; /* the association being used, for pacs_forward_stop to cut short */
     blocked_dest blocked[MAX_BLOCKED];
     size_t n_blocked;
     long retry_min, retry_max, max_attempts;
@@ -172,7 +173,24 @@ static void set_failed(pacs_fwd_update *u, const pacs_fwd_entry *e, char *errbuf
     u->error = errbuf;
 }
 
-/* Sends one destination's entries [first, first + n) and records the outcomes. */
+static int stopping(pacs_forwarder *f)
+{
+    pthread_mutex_lock(&f->mu);
+    int stop = f->stopping;
+    pthread_mutex_unlock(&f->mu);
+    return stop;
+}
+
+static void set_current(pacs_forwarder *f, pacs_assoc *a)
+{
+    pthread_mutex_lock(&f->mu);
+    f->current = a;
+    pthread_mutex_unlock(&f->mu);
+}
+
+/* Sends one destination's entries [first, first + n) and records the outcomes. Entries left
+ * untouched when the server stops keep their state (their update has id 0, which matches
+ * nothing). */
 static void send_group(pacs_forwarder *f, pacs_fwd_entry *ents, size_t n)
 {
     const char *dest = ents[0].dest;
@@ -211,6 +229,7 @@ static void send_group(pacs_forwarder *f, pacs_fwd_entry *ents, size_t n)
             reachable = 0;
         } else {
             pacs_dimse__sendset_from_request(pcs, prop->pcs, prop->n);
+            set_current(f, a);
         }
     }
     size_t sent = 0, failed = 0, retried = 0;
@@ -231,6 +250,9 @@ static void send_group(pacs_forwarder *f, pacs_fwd_entry *ents, size_t n)
     for (size_t i = 0; i < n; i++) {
         pacs_fwd_entry *e = &ents[i];
         now = (int64_t)time(NULL);
+        if (stopping(f)) {
+            break;
+        }
         if (!e->object[0]) {
             set_failed(&ups[i], e, errs[i], sizeof errs[i], "the instance is no longer stored",
                        now);
@@ -284,8 +306,13 @@ static void send_group(pacs_forwarder *f, pacs_fwd_entry *ents, size_t n)
         }
     }
     if (a) {
+        set_current(f, NULL);
+        /* A destination that stopped answering would hold a release or an A-ABORT (which
+         * waits for the peer to close) for the ACSE timeout: just cut the connection. */
         pacs_errinfo rei;
-        if (broken || pacs_assoc_release(a, &rei) != PACS_OK) {
+        if (broken || so.broken || stopping(f)) {
+            pacs_assoc_shutdown(a);
+        } else if (pacs_assoc_release(a, &rei) != PACS_OK) {
             pacs_assoc_abort(a);
         }
         pacs_assoc_free(a);
@@ -359,10 +386,7 @@ static size_t run_once(pacs_forwarder *f)
         }
         handled += j - i;
         i = j;
-        pthread_mutex_lock(&f->mu);
-        int stop = f->stopping;
-        pthread_mutex_unlock(&f->mu);
-        if (stop) {
+        if (stopping(f)) {
             break;
         }
     }
@@ -388,13 +412,7 @@ static void *worker_main(void *arg)
             break;
         }
         /* A full batch may mean more is due: go again before sleeping. */
-        while (run_once(f) >= BATCH) {
-            pthread_mutex_lock(&f->mu);
-            stop = f->stopping;
-            pthread_mutex_unlock(&f->mu);
-            if (stop) {
-                break;
-            }
+        while (run_once(f) >= BATCH && !stopping(f)) {
         }
     }
     return NULL;
@@ -446,6 +464,10 @@ void pacs_forward_stop(pacs_forwarder *f)
     pthread_mutex_lock(&f->mu);
     f->stopping = 1;
     pthread_cond_signal(&f->cv);
+    if (f->current) {
+        /* A sub-operation waiting on a slow destination returns now; the entry stays queued. */
+        pacs_assoc_shutdown(f->current);
+    }
     pthread_mutex_unlock(&f->mu);
     if (f->started) {
         pthread_join(f->worker, NULL);

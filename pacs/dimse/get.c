@@ -53,6 +53,7 @@ pacs_err pacs_dimse__get(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_errin
     so.assoc = c->assoc;
     so.pcs = pcs;
     so.timeout = c->timeout;
+    so.stopping = c->stopping;
     so.next_msg_id = (uint16_t)(rq->msg_id + 1);
     if (so.next_msg_id == 0) {
         so.next_msg_id = 1;

@@ -80,14 +80,19 @@ pacs_err pacs_dimse__move(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_erri
     so.assoc = out;
     so.pcs = pcs;
     so.timeout = c->timeout;
+    so.stopping = c->stopping;
     so.orig_aet = c->info.calling_aet;
     so.orig_msg_id = rq->msg_id;
     so.next_msg_id = 1;
     err = pacs_dimse__retrieve_run(c, rq, PACS_C_MOVE_RSP, &list, out ? &so : NULL, dest.aet,
                                    why[0] ? why : NULL, ei);
     if (out) {
+        /* A destination that stopped answering would hold a release or an A-ABORT (which
+         * waits for the peer to close) for the ACSE timeout: just cut the connection. */
         pacs_errinfo rei;
-        if (pacs_assoc_release(out, &rei) != PACS_OK) {
+        if (so.broken || atomic_load(c->stopping)) {
+            pacs_assoc_shutdown(out);
+        } else if (pacs_assoc_release(out, &rei) != PACS_OK) {
             pacs_assoc_abort(out);
         }
         pacs_assoc_free(out);

@@ -335,8 +335,8 @@ static pacs_err send_transcoded(pacs_subop *so, const pacs_dimse_msg *rq, const 
     return err;
 }
 
-pacs_subop_result pacs_dimse__store_one(pacs_subop *so, const pacs_retr_item *it, uint16_t *status,
-                                        pacs_errinfo *ei)
+static pacs_subop_result store_one(pacs_subop *so, const pacs_retr_item *it, uint16_t *status,
+                                   pacs_errinfo *ei)
 {
     *status = 0;
     const pacs_send_pc *pc = pacs_dimse__sendset_pick(so->pcs, it->sop_class, it->ts);
@@ -377,11 +377,24 @@ pacs_subop_result pacs_dimse__store_one(pacs_subop *so, const pacs_retr_item *it
     if (err != PACS_OK) {
         return PACS_SUBOP_FAILED; /* nothing was sent: the object could not be read or converted */
     }
+    int waited = 0;
     for (;;) {
         pacs_dimse_msg rsp;
         pacs_errinfo sub;
         pacs_errinfo_clear(&sub);
-        err = pacs_assoc_recv(so->assoc, so->timeout, &rsp, &sub);
+        /* Wait in one-second steps when a server stop should cut the wait short. */
+        int step = so->stopping ? 1 : so->timeout;
+        err = pacs_assoc_recv(so->assoc, step, &rsp, &sub);
+        if (err == PACS_ETIMEOUT && so->stopping) {
+            waited += step;
+            if (atomic_load(so->stopping)) {
+                pacs_errf(ei, PACS_ECANCELED, "the server is stopping");
+                return PACS_SUBOP_BROKEN;
+            }
+            if (waited < so->timeout) {
+                continue;
+            }
+        }
         if (err == PACS_ECLOSED && !sub.msg[0]) {
             so->peer_released = 1;
             pacs_errf(ei, PACS_ECLOSED, "the peer released the association");
@@ -412,6 +425,16 @@ pacs_subop_result pacs_dimse__store_one(pacs_subop *so, const pacs_retr_item *it
                   rsp.error_comment);
         return PACS_SUBOP_FAILED;
     }
+}
+
+pacs_subop_result pacs_dimse__store_one(pacs_subop *so, const pacs_retr_item *it, uint16_t *status,
+                                        pacs_errinfo *ei)
+{
+    pacs_subop_result r = store_one(so, it, status, ei);
+    if (r == PACS_SUBOP_BROKEN) {
+        so->broken = 1;
+    }
+    return r;
 }
 
 /* ---- the retrieve loop ---- */

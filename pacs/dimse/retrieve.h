@@ -93,8 +93,10 @@ typedef struct pacs_subop {
     uint16_t next_msg_id; /* incremented per sub-operation */
     int watch_cancel;     /* C-GET: a C-CANCEL-RQ may arrive while waiting */
     uint16_t cancel_msg_id;
-    int canceled;      /* set when that C-CANCEL-RQ arrived */
-    int peer_released; /* the peer released the association while we waited */
+    int canceled;               /* set when that C-CANCEL-RQ arrived */
+    int peer_released;          /* the peer released the association while we waited */
+    const atomic_int *stopping; /* when set: waits end early once the server stops */
+    int broken; /* a sub-operation returned PACS_SUBOP_BROKEN: abort, do not release */
 } pacs_subop;
 
 typedef enum pacs_subop_result {
