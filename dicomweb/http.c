@@ -1050,21 +1050,26 @@ pacs_err pacs_http_start(const pacs_config *cfg, pacs_archive *archive, pacs_htt
     unsigned threads = (unsigned)pacs_config_int(cfg, "http.threads");
     unsigned max_conn = (unsigned)pacs_config_int(cfg, "http.max_connections");
     unsigned timeout = (unsigned)pacs_config_int(cfg, "http.timeout");
-    s->d = MHD_start_daemon(flags, (uint16_t)want_port, NULL, NULL, access_cb, s,
-                            MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE, threads,
-                            MHD_OPTION_CONNECTION_LIMIT, max_conn, MHD_OPTION_CONNECTION_TIMEOUT,
-                            timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-                            MHD_OPTION_URI_LOG_CALLBACK, uri_log, s, MHD_OPTION_NOTIFY_COMPLETED,
-                            completed, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-                            MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+    /* The logger goes first so that libmicrohttpd reports option errors through it. */
+    s->d = MHD_start_daemon(
+        flags, (uint16_t)want_port, NULL, NULL, access_cb, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+        s, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_CONNECTION_LIMIT, max_conn, MHD_OPTION_CONNECTION_TIMEOUT, timeout,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_URI_LOG_CALLBACK,
+        uri_log, s, MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+        (unsigned)1, MHD_OPTION_END);
     if (!s->d) {
         free(s);
         return pacs_errf(ei, PACS_ENET, "cannot listen on %s:%d for HTTP", bind, want_port);
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     int bound = info ? (int)info->port : want_port;
-    snprintf(s->fallback_host, sizeof s->fallback_host, "%s:%d",
-             strcmp(bind, "0.0.0.0") == 0 || strcmp(bind, "::") == 0 ? "localhost" : bind, bound);
+    const char *host = strcmp(bind, "0.0.0.0") == 0 || strcmp(bind, "::") == 0 ? "localhost" : bind;
+    if (strchr(host, ':')) {
+        snprintf(s->fallback_host, sizeof s->fallback_host, "[%s]:%d", host, bound);
+    } else {
+        snprintf(s->fallback_host, sizeof s->fallback_host, "%s:%d", host, bound);
+    }
     *port = bound;
     *out = s;
     return PACS_OK;

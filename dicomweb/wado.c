@@ -644,6 +644,36 @@ static int meta_cb(void *ctx, const pacs_instance_rec *rec)
     return 0;
 }
 
+/* Appends the metadata of instances [next, next + batch) to `out`. */
+static pacs_err meta_batch(meta_stream *ms, size_t batch, pacs_errinfo *ei)
+{
+    pacs_query *q = pacs_query_new(PACS_LEVEL_INSTANCE);
+    char *list = malloc(batch * 65 + 1);
+    pacs_err err = q && list ? PACS_OK : pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    if (err == PACS_OK) {
+        size_t o = 0;
+        for (size_t i = 0; i < batch; i++) {
+            o += (size_t)sprintf(list + o, "%s%s", i ? "\\" : "", ms->l.v[ms->next + i].sop);
+        }
+        err = pacs_query_add(q, TAG_STUDY_UID, "UI", ms->l.v[ms->next].study, ei);
+    }
+    if (err == PACS_OK) {
+        err = pacs_query_add(q, TAG_SOP_UID, "UI", list, ei);
+    }
+    if (err == PACS_OK) {
+        err = pacs_archive_instances(ms->a, q, PACS_REC_METADATA, meta_cb, ms, ei);
+    }
+    pacs_query_free(q);
+    free(list);
+    if (err == PACS_OK && ms->err != PACS_OK) {
+        err = ms->err;
+        if (ei) {
+            *ei = ms->ei;
+        }
+    }
+    return err;
+}
+
 static pacs_err meta_produce(void *ctx, pacs_buf *out, int *eof, pacs_errinfo *ei)
 {
     meta_stream *ms = ctx;
@@ -652,36 +682,23 @@ static pacs_err meta_produce(void *ctx, pacs_buf *out, int *eof, pacs_errinfo *e
         ms->started = 1;
         pacs_buf_append(out, "[", 1);
     }
-    if (ms->next < ms->l.n) {
-        size_t batch = ms->l.n - ms->next < META_BATCH ? ms->l.n - ms->next : META_BATCH;
-        pacs_query *q = pacs_query_new(PACS_LEVEL_INSTANCE);
-        char *list = malloc(batch * 65 + 1);
-        pacs_err err = q && list ? PACS_OK : pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    size_t batch = ms->l.n - ms->next < META_BATCH ? ms->l.n - ms->next : META_BATCH;
+    while (batch > 0) {
+        size_t len0 = out->len, emitted0 = ms->emitted;
+        pacs_err err = meta_batch(ms, batch, ei);
         if (err == PACS_OK) {
-            size_t o = 0;
-            for (size_t i = 0; i < batch; i++) {
-                o += (size_t)sprintf(list + o, "%s%s", i ? "\\" : "", ms->l.v[ms->next + i].sop);
-            }
-            err = pacs_query_add(q, TAG_STUDY_UID, "UI", ms->l.v[ms->next].study, ei);
+            ms->next += batch;
+            break;
         }
-        if (err == PACS_OK) {
-            err = pacs_query_add(q, TAG_SOP_UID, "UI", list, ei);
-        }
-        if (err == PACS_OK) {
-            err = pacs_archive_instances(ms->a, q, PACS_REC_METADATA, meta_cb, ms, ei);
-        }
-        pacs_query_free(q);
-        free(list);
-        if (err == PACS_OK && ms->err != PACS_OK) {
-            err = ms->err;
-            if (ei) {
-                *ei = ms->ei;
-            }
-        }
-        if (err != PACS_OK) {
+        if (err != PACS_ETOOBIG || batch == 1) {
             return err;
         }
-        ms->next += batch;
+        /* Large metadata (enhanced multi-frame objects): the same instances in halves. */
+        out->len = len0;
+        out->data[len0] = '\0';
+        ms->emitted = emitted0;
+        ms->err = PACS_OK;
+        batch /= 2;
     }
     if (ms->next == ms->l.n) {
         pacs_buf_append(out, "]", 1);
