@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "pacs/dicom/codec.h"
+#include "pacs/dicom/htj2k.h"
 #include "pacs/image/internal.h"
 #include "pacs/image/render.h"
 
@@ -751,8 +752,8 @@ typedef struct htj2k_result {
  * costs about a millisecond; HTJ2K objects are rare in storage (they are mostly produced on
  * the way out, from our own encoder).
  */
-static pacs_err decode_htj2k_isolated(const uint8_t *data, size_t len, const pacs_image_info *info,
-                                      pacs_frame *f, pacs_errinfo *ei)
+static pacs_err decode_htj2k_isolated(int openjph, const uint8_t *data, size_t len,
+                                      const pacs_image_info *info, pacs_frame *f, pacs_errinfo *ei)
 {
     size_t total = sizeof(htj2k_result) + f->size;
     void *sh = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -767,7 +768,18 @@ static pacs_err decode_htj2k_isolated(const uint8_t *data, size_t len, const pac
     pid_t pid = fork();
     if (pid == 0) {
         alarm(60);
-        r->err = pacs_image__j2k_decode(data, len, info, px, f->size, &r->got, &r->ei);
+        if (openjph) {
+            /* OpenJPH decodes HT code blocks several times faster than OpenJPEG. */
+            pacs_codec_image img;
+            pacs_image__codec_image(info, &img);
+            r->err = pacs_htj2k_decode(data, len, &img, px, f->size, &r->ei);
+            if (r->err == PACS_OK && info->samples == 3 &&
+                strncmp(info->photometric, "YBR_", 4) == 0) {
+                snprintf(r->got.photometric, sizeof r->got.photometric, "RGB");
+            }
+        } else {
+            r->err = pacs_image__j2k_decode(data, len, info, px, f->size, &r->got, &r->ei);
+        }
         _exit(0);
     }
     pacs_err err;
@@ -808,10 +820,10 @@ static pacs_err decode_compressed(const char *ts, const pacs_image_info *info, c
         return pacs_image__j2k_decode(data, len, info, f->data, f->size, &f->info, ei);
     }
     if (is_j2k(ts)) {
-        return decode_htj2k_isolated(data, len, info, f, ei);
+        return decode_htj2k_isolated(0, data, len, info, f, ei);
     }
     if (is_htj2k(ts)) {
-        return decode_htj2k_isolated(data, len, info, f, ei);
+        return decode_htj2k_isolated(1, data, len, info, f, ei);
     }
     pacs_codec_image img;
     pacs_image__codec_image(info, &img);
