@@ -1506,6 +1506,7 @@ static void run_batch(sqlite_index *si, job *batch)
     sqlite3 *db = si->wdb;
     pacs_errinfo ei;
     pacs_err err = exec(db, "BEGIN IMMEDIATE", &ei);
+    job *first = batch; /* the first job of the open transaction */
     for (job *j = batch; j; j = j->next) {
         if (err != PACS_OK) {
             j->err = err;
@@ -1534,6 +1535,21 @@ static void run_batch(sqlite_index *si, job *batch)
             j->err = fwd_retry(db, j->fwd, &j->ei);
             break;
         }
+        if (j->err != PACS_OK && sqlite3_get_autocommit(db)) {
+            /* SQLite rolled the whole transaction back (a full disk, an I/O error): the jobs
+             * before this one in it are undone too, and those after must not run outside a
+             * transaction (they would commit, yet be reported failed at COMMIT). */
+            for (job *k = first; k != j; k = k->next) {
+                if (k->err == PACS_OK) {
+                    k->err = j->err;
+                    pacs_errf(&k->ei, j->err, "undone with a change made in the same commit: %s",
+                              j->ei.msg);
+                }
+            }
+            first = j->next;
+            err = exec(db, "BEGIN IMMEDIATE", &ei);
+            continue;
+        }
         if (j->err != PACS_OK) {
             exec(db, "ROLLBACK TO job", NULL);
         }
@@ -1545,7 +1561,7 @@ static void run_batch(sqlite_index *si, job *batch)
     err = exec(db, "COMMIT", &ei);
     if (err != PACS_OK) {
         exec(db, "ROLLBACK", NULL);
-        for (job *j = batch; j; j = j->next) {
+        for (job *j = first; j; j = j->next) {
             if (j->err == PACS_OK) {
                 j->err = err;
                 j->ei = ei;

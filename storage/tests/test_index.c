@@ -7,7 +7,9 @@
  * diacritics, date and time ranges, UID lists, sequence matching, and paging with and without
  * keys matched in C.
  */
+#include <pthread.h>
 #include <setjmp.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -653,6 +655,93 @@ static void test_reopen(void **state)
     assert_int_equal(pacs_index_open("postgresql://x", &f->idx, NULL) == PACS_OK, 0);
 }
 
+/* ---- group commit: a job that makes SQLite roll the shared transaction back ---- */
+
+typedef struct putter {
+    fixture *f;
+    inst in;
+    char sop[32];
+    pacs_err err;
+    pthread_barrier_t *start;
+} putter;
+
+static void *put_thread(void *arg)
+{
+    putter *p = arg;
+    json_t *j = instance_json(&p->in);
+    pacs_index_entry e;
+    memset(&e, 0, sizeof e);
+    e.json = j;
+    e.study_uid = p->in.study;
+    e.series_uid = p->in.series;
+    e.sop_uid = p->in.sop;
+    e.sop_class_uid = p->in.sop_class;
+    e.ts_uid = "1.2.840.10008.1.2.1";
+    key_of(p->in.sop, e.object);
+    e.object_size = 10;
+    e.source_aet = "";
+    pacs_put_result res;
+    pthread_barrier_wait(p->start);
+    p->err = pacs_index_put(p->f->idx, &e, &res, NULL);
+    json_decref(j);
+    return NULL;
+}
+
+/* Regression: when one job's failure made SQLite roll the whole transaction back (as a full
+ * disk does), the jobs after it ran outside any transaction and were committed, yet reported
+ * failed at COMMIT. Now a job is reported stored exactly when it is in the index. */
+static void test_group_commit_rollback(void **state)
+{
+    fixture *f = *state;
+    char path[128];
+    snprintf(path, sizeof path, "%s/index.sqlite", f->dir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000);
+    /* RAISE(ROLLBACK) undoes the whole transaction, like SQLITE_FULL does. */
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE TRIGGER boom BEFORE INSERT ON instances"
+                                  " WHEN NEW.sop_uid LIKE '%.666' BEGIN"
+                                  " SELECT RAISE(ROLLBACK, 'injected failure'); END",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    enum { N = 12, ROUNDS = 20 };
+    for (int round = 0; round < ROUNDS; round++) {
+        putter p[N];
+        pthread_t t[N];
+        pthread_barrier_t start;
+        pthread_barrier_init(&start, NULL, N);
+        for (int i = 0; i < N; i++) {
+            memset(&p[i], 0, sizeof p[i]);
+            p[i].f = f;
+            p[i].start = &start;
+            snprintf(p[i].sop, sizeof p[i].sop, "8.%d.%d", round, i == N / 2 ? 666 : i);
+            inst in = {"8.1", "8.1.1", p[i].sop, CT, "P8", "A^B", "CT", "20240101", "1000",
+                       "", i, NULL};
+            p[i].in = in;
+            p[i].in.sop = p[i].sop;
+            assert_int_equal(pthread_create(&t[i], NULL, put_thread, &p[i]), 0);
+        }
+        for (int i = 0; i < N; i++) {
+            pthread_join(t[i], NULL);
+        }
+        pthread_barrier_destroy(&start);
+        for (int i = 0; i < N; i++) {
+            char key[64];
+            snprintf(key, sizeof key, "00080018=%s", p[i].sop);
+            size_t found = count(f, PACS_LEVEL_INSTANCE, KEYS(key));
+            if ((p[i].err == PACS_OK) != (found == 1)) {
+                fail_msg("round %d, %s: put returned %d but the index has %zu", round, p[i].sop,
+                         p[i].err, found);
+            }
+            if (i == N / 2) {
+                assert_int_not_equal(p[i].err, PACS_OK);
+            }
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -666,6 +755,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sequence_and_paging, setup, teardown),
         cmocka_unit_test_setup_teardown(test_instances, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_commit_rollback, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
