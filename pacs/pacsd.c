@@ -88,12 +88,9 @@ int main(int argc, char **argv)
         return 1;
     }
     pacs_errinfo ei;
-    const char *config_file = NULL, *ready_file = NULL;
-    /* The config file comes first whatever its place on the command line. */
+    const char *ready_file = NULL;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-            config_file = argv[++i];
-        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             return 0;
         } else if (strcmp(argv[i], "--help-config") == 0) {
@@ -104,38 +101,28 @@ int main(int argc, char **argv)
             return 0;
         }
     }
-    if (config_file && pacs_config_load_file(cfg, config_file, &ei) != PACS_OK) {
+    /* --config, the environment, --data and --set: the same code as the pacs tool's. */
+    static const char *const valued[] = {"--ready-file", NULL};
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    int n_rest = 0;
+    if (!rest) {
+        fprintf(stderr, "pacsd: out of memory\n");
+        return 1;
+    }
+    if (pacs_cli_load_config(cfg, argc, argv, valued, rest, &n_rest, &ei) != PACS_OK) {
         fprintf(stderr, "pacsd: %s\n", ei.msg);
         return 2;
     }
-    if (pacs_config_load_env(cfg, &ei) != PACS_OK) {
-        fprintf(stderr, "pacsd: %s\n", ei.msg);
-        return 2;
-    }
-    for (int i = 1; i < argc; i++) {
-        pacs_err err = PACS_OK;
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-            i++;
-        } else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) {
-            err = pacs_config_set(cfg, "data", argv[++i], &ei);
-        } else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc) {
-            err = pacs_config_set_pair(cfg, argv[++i], &ei);
-        } else if (strcmp(argv[i], "--ready-file") == 0 && i + 1 < argc) {
-            ready_file = argv[++i];
+    for (int i = 0; i < n_rest; i++) {
+        if (strcmp(rest[i], "--ready-file") == 0 && i + 1 < n_rest) {
+            ready_file = rest[++i];
         } else {
-            fprintf(stderr, "pacsd: unknown argument '%s'\n", argv[i]);
+            fprintf(stderr, "pacsd: unknown argument '%s'\n", rest[i]);
             usage(stderr);
             return 2;
         }
-        if (err != PACS_OK) {
-            fprintf(stderr, "pacsd: %s\n", ei.msg);
-            return 2;
-        }
     }
-    if (pacs_config_finish(cfg, &ei) != PACS_OK) {
-        fprintf(stderr, "pacsd: %s\n", ei.msg);
-        return 2;
-    }
+    free(rest);
     pacs_log_set_level((pacs_log_level)pacs_log_level_parse(pacs_config_str(cfg, "log.level")));
 
     /* Block the signals we wait for before any thread exists, so all threads inherit it. */
