@@ -413,7 +413,9 @@ void pacs_http_send_error(pacs_http_req *r, unsigned status, const char *fmt, ..
             *p = ' ';
         }
     }
-    pacs_log(status >= 500 ? PACS_LOG_WARN : PACS_LOG_INFO, "http", "req=%lu %s %.*s status=%u %s",
+    /* A 4xx message may quote what the client sent (a birth date in a bad range, say), so it
+     * is logged at DEBUG only; 5xx messages are ours. */
+    pacs_log(status >= 500 ? PACS_LOG_WARN : PACS_LOG_DEBUG, "http", "req=%lu %s %.*s status=%u %s",
              r->id, r->method_name, (int)(r->path_len > 300 ? 300 : r->path_len), r->path, status,
              msg);
     pacs_buf b;

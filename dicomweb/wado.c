@@ -565,7 +565,7 @@ void pacs_wado_retrieve(pacs_http_req *r, const pacs_http_route *rt)
         pacs_http_send_error(r, 406,
                              "nothing acceptable: the %s is stored as %s%s; ask for "
                              "multipart/related; type=\"application/dicom\"; transfer-syntax=* "
-                             "(transcoding comes with the imaging work)",
+                             "(no transcoding was possible)",
                              resource_name(rt), l.v[0].ts, l.n > 1 ? " (and others)" : "");
         inst_list_free(&l);
         return;
@@ -853,7 +853,7 @@ static void send_frames(pacs_http_req *r, const pacs_http_route *rt, const uint3
     if (pl.kind == PACS_PIXELS_OPAQUE) {
         pacs_http_send_error(r, 406,
                              "the frames of this instance (%s) can only be reached by "
-                             "decoding it, which comes with the imaging work",
+                             "decoding it, which frame retrieval does not do yet",
                              in->ts);
         goto done;
     }
@@ -889,7 +889,7 @@ static void send_frames(pacs_http_req *r, const pacs_http_route *rt, const uint3
         pacs_http_send_error(r, 406,
                              "nothing acceptable: the pixel data is stored as %s (%s); ask for "
                              "multipart/related; type=\"application/octet-stream\"; "
-                             "transfer-syntax=* (transcoding comes with the imaging work)",
+                             "transfer-syntax=* (frames are not transcoded yet)",
                              in->ts, native ? "uncompressed" : "compressed");
         goto done;
     }
@@ -1103,8 +1103,8 @@ void pacs_wado_uri(pacs_http_req *r)
     }
     if (ts && ts[0] && strcmp(ts, "*") != 0 && strcmp(ts, l.v[0].ts) != 0) {
         pacs_http_send_error(r, 406,
-                             "the object is stored as %s; transcoding to %.64s comes "
-                             "with the imaging work",
+                             "the object is stored as %s; WADO-URI does not transcode to "
+                             "%.64s (WADO-RS does)",
                              l.v[0].ts, ts);
         inst_list_free(&l);
         return;

@@ -9,7 +9,9 @@
  *
  * Accept negotiation follows PS3.18 8.7: the stored transfer syntax is served when the client
  * accepts it (explicitly, or with transfer-syntax=*, or by asking for anything with "*\/\*");
- * what would need transcoding or rendering is answered 406 (that comes with the imaging work).
+ * instances asked for in another syntax are transcoded, and rendered images drawn, by
+ * rendered.h (pacs/image). Frames and bulk data are served as stored only: what would need
+ * decoding them is answered 406.
  * Thread-safe: no shared state.
  */
 #ifndef PACS_DICOMWEB_WADO_H
@@ -32,7 +34,7 @@ void pacs_wado_frames(pacs_http_req *r, const pacs_http_route *rt);
 /** GET .../instances/{sop}/bulkdata/{tag path}: the value a BulkDataURI names. */
 void pacs_wado_bulkdata(pacs_http_req *r, const pacs_http_route *rt);
 
-/** GET .../rendered and .../thumbnail: 406 until the imaging work brings rendering. */
+/** GET .../rendered and .../thumbnail (drawn by rendered.h). */
 void pacs_wado_rendered(pacs_http_req *r, const pacs_http_route *rt);
 
 /** GET {prefix}/wado?requestType=WADO&studyUID=..&seriesUID=..&objectUID=..&contentType=.. */
