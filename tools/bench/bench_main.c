@@ -1680,6 +1680,21 @@ static void default_pacsd(char *out, size_t cap)
     snprintf(out, cap, "%s/../../pacs/pacsd", self);
 }
 
+/* The 1-minute load average: figures from a busy machine are not comparable with others. */
+static void note_load(bench_report *rep, const char *key)
+{
+    FILE *f = fopen("/proc/loadavg", "r");
+    char buf[128] = "";
+    if (f) {
+        if (!fgets(buf, sizeof buf, f)) {
+            buf[0] = '\0';
+        }
+        fclose(f);
+    }
+    buf[strcspn(buf, "\n")] = '\0';
+    bench_report_meta(rep, key, buf);
+}
+
 static void capture_version(const char *bin, const char *arg, char *out, size_t cap,
                             const char *tmp)
 {
@@ -1852,6 +1867,7 @@ int main(int argc, char **argv)
         bench_report_meta(rep, "data", buf);
     }
 
+    note_load(rep, "load average at start (1, 5, 15 min)");
     layout l;
     layout_init(&l, &c);
     double t_start = bench_now();
@@ -1945,6 +1961,7 @@ int main(int argc, char **argv)
         }
     }
     free(stored);
+    note_load(rep, "load average at end (1, 5, 15 min)");
     attach_targets(rep, &c);
     snprintf(buf, sizeof buf, "%.0f s", bench_now() - t_start);
     bench_report_meta(rep, "duration", buf);
