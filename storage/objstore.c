@@ -238,8 +238,10 @@ pacs_err pacs_objwriter_commit(pacs_objwriter *w, pacs_errinfo *ei)
     }
     pacs_objstore_path(w->os, key, final_path, sizeof final_path);
     struct stat sb;
-    if (stat(final_path, &sb) == 0 && (uint64_t)sb.st_size == w->size) {
-        /* Same key, same size: the identical object is already durable. */
+    if (stat(final_path, &sb) == 0 && (uint64_t)sb.st_size == w->size &&
+        pacs_objstore_verify(w->os, key, NULL, NULL) == PACS_OK) {
+        /* The identical object is already durable. (A stored copy that no longer hashes to
+         * its name is replaced below by this good one: a resend repairs it.) */
         pacs_objwriter_abort(w);
         return PACS_OK;
     }

@@ -46,7 +46,6 @@ time.sleep(100)' "$DIMSE_PORT" "$WORK/$bytes" &
     kill "$holder" 2>/dev/null || true
     wait "$holder" 2>/dev/null || true
 done
-
 # ---- Broken datasets among good ones, on one association ----
 make_ct_copies "$WORK/i" 10 own
 g="$WORK/i/ct"
@@ -112,5 +111,30 @@ grep -qi "Study Instance UID" "$WORK/storescu.log" ||
     fail "storescu was not told why: $(grep -i status "$WORK/storescu.log")"
 echo_ok "the broken datasets"
 "$PACS" --data "$DATA" verify >"$WORK/verify.log" || fail "pacs verify: $(cat "$WORK/verify.log")"
+stop_pacsd
+
+# ---- A peer rejected for the association limit that keeps its connection open ----
+# The limit is enforced in the accepting thread; it must not then wait (up to
+# dimse.acse_timeout) for the rejected peer to hang up before accepting anyone else.
+stop_pacsd
+start_pacsd --set dimse.max_associations=1 --set dimse.acse_timeout=30
+timeout 60 $DICOM_SEND --port "$DIMSE_PORT" hold 40 >"$WORK/hold_a" &
+holder_a=$!
+timeout 10 sh -c 'until [ -s "$1" ]; do sleep 0.05; done' _ "$WORK/hold_a" ||
+    fail "no answer to the first association request"
+assert_eq ACCEPTED "$(cat "$WORK/hold_a")" "first association under a limit of one"
+timeout 60 $DICOM_SEND --port "$DIMSE_PORT" hold 40 >"$WORK/hold_b" &
+holder_b=$!
+timeout 10 sh -c 'until [ -s "$1" ]; do sleep 0.05; done' _ "$WORK/hold_b" ||
+    fail "no answer to the second association request"
+assert_eq REJECTED "$(cat "$WORK/hold_b")" "second association under a limit of one"
+kill "$holder_a" 2>/dev/null || true
+wait "$holder_a" 2>/dev/null || true
+timeout 10 sh -c 'until grep -q "assoc=1 .*aborted\|assoc=1 .*released" "$1"; do sleep 0.05; done' \
+    _ "$WORK/pacsd.log" || fail "the first association did not end after its peer left"
+timeout 5 echoscu -aec PACS 127.0.0.1 "$DIMSE_PORT" ||
+    fail "C-ECHO not served while a peer rejected for the limit holds its connection"
+kill "$holder_b" 2>/dev/null || true
+wait "$holder_b" 2>/dev/null || true
 stop_pacsd
 pass

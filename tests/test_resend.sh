@@ -69,6 +69,19 @@ cmp -s "$WORK/stored.bin" "$WORK/sent.bin" || fail "the stored dataset differs f
 store "$f" || fail "second changed resend"
 assert_eq "$first" "$(objects)" "objects after going back to the first version"
 assert_eq 0 "$(tmp_files)" "temporary files left"
+
+# A stored copy that went bad on disk (one flipped byte, same size) is repaired by a resend of
+# the identical instance rather than kept because its name and size match.
+stop_pacsd
+python3 -c 'import sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+b[len(b) // 2] ^= 0xFF
+open(p, "wb").write(b)' "$first"
+"$PACS" --data "$DATA" verify >"$WORK/verify.log" 2>&1 && fail "pacs verify missed the flipped byte"
+start_pacsd
+store "$f" || fail "resend after corruption"
+assert_eq "$first" "$(objects)" "objects after repairing the corrupt copy"
 stop_pacsd
 "$PACS" --data "$DATA" verify >"$WORK/verify.log" || fail "pacs verify: $(cat "$WORK/verify.log")"
 pass

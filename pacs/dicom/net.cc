@@ -50,6 +50,7 @@ struct pacs_assoc {
     T_DIMSE_Message stash_msg;
     T_ASC_PresentationContextID stash_pc = 0;
     DcmDataset *stash_detail = nullptr;
+    int rejected = 0;       /* A-ASSOCIATE-RJ sent: close without waiting for the peer */
 };
 
 static void copy_trimmed(char *dst, size_t cap, const char *src)
@@ -329,6 +330,7 @@ pacs_err pacs_assoc_reject(pacs_assoc *a, pacs_reject_reason why, pacs_errinfo *
             break;
         }
         OFCondition c = ASC_rejectAssociation(a->assoc, &rj);
+        a->rejected = 1;
         if (c.bad()) {
             return pacs_errf(ei, PACS_ENET, "cannot reject association: %s", c.text());
         }
@@ -1230,6 +1232,11 @@ void pacs_assoc_free(pacs_assoc *a)
             ASC_dropAssociation(a->assoc);
             ASC_destroyAssociation(&a->assoc);
             ASC_dropNetwork(&a->own_net);
+        } else if (a->rejected) {
+            /* After A-ASSOCIATE-RJ there is nothing to wait for (PS3.8 9.1.3), and the
+             * thread that rejects is often the one accepting everybody else. */
+            ASC_dropAssociation(a->assoc);
+            ASC_destroyAssociation(&a->assoc);
         } else {
             ASC_dropSCPAssociation(a->assoc, a->acse_timeout);
             ASC_destroyAssociation(&a->assoc);

@@ -11,6 +11,9 @@ enough of PS3.8 (A-ASSOCIATE, P-DATA, A-RELEASE) and PS3.7 (C-STORE, C-ECHO).
   dicom_send.py --port P echo            prints "ECHO 0xSSSS"
   dicom_send.py --port P raw FILE        writes FILE's bytes to the port as they are and prints
                                          "RAW <what came back>" (PDU type, or "closed")
+  dicom_send.py --port P hold SECONDS    asks for an association (use --called to get it
+                                         rejected), prints "ACCEPTED" or "REJECTED", then keeps
+                                         the connection open for SECONDS without a word
 
 A SPEC is a Part 10 file, optionally followed by ':'-separated changes of what is sent:
   truncate=N   send only the first N bytes of the dataset (a negative N drops the last -N)
@@ -24,6 +27,7 @@ import argparse
 import socket
 import struct
 import sys
+import time
 
 APP_CONTEXT = b"1.2.840.10008.3.1.1.1"
 VERIFICATION = "1.2.840.10008.1.1"
@@ -86,8 +90,9 @@ def parse_command(data):
 
 
 class Association:
-    def __init__(self, host, port, calling, called, contexts, timeout):
+    def __init__(self, host, port, calling, called, contexts, timeout, keep_if_rejected=False):
         """contexts: list of (abstract syntax, [transfer syntaxes]); ids 1, 3, 5, ..."""
+        self.rejected = False
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.max_pdu = 16384
@@ -107,6 +112,9 @@ class Association:
                 b"\0" * 32 + item(0x10, APP_CONTEXT) + pcs + user)
         self.send_pdu(0x01, body)
         pdu_type, payload = self.recv_pdu()
+        if pdu_type == 0x03 and keep_if_rejected:
+            self.rejected = True
+            return
         if pdu_type != 0x02:
             raise RuntimeError(f"association not accepted (PDU type 0x{pdu_type:02x})")
         pos = 68
@@ -220,7 +228,7 @@ def main():
     ap.add_argument("--aet", default="RAWTEST")
     ap.add_argument("--called", default="PACS")
     ap.add_argument("--timeout", type=float, default=30)
-    ap.add_argument("mode", choices=["store", "echo", "raw"])
+    ap.add_argument("mode", choices=["store", "echo", "raw", "hold"])
     ap.add_argument("args", nargs="*")
     a = ap.parse_args()
     try:
@@ -232,6 +240,13 @@ def main():
                 except OSError:
                     back = b""
                 print(f"RAW PDU 0x{back[0]:02x}" if back else "RAW closed")
+            return 0
+        if a.mode == "hold":
+            assoc = Association(a.host, a.port, a.aet, a.called, [(VERIFICATION, [IMPLICIT_LE])],
+                                a.timeout, keep_if_rejected=True)
+            print("REJECTED" if assoc.rejected else "ACCEPTED", flush=True)
+            time.sleep(float(a.args[0]))
+            assoc.sock.close()
             return 0
         if a.mode == "echo":
             assoc = Association(a.host, a.port, a.aet, a.called, [(VERIFICATION, [IMPLICIT_LE])],
