@@ -16,7 +16,8 @@ cp "$SRC/tests/node/package.json" "$SRC/tests/node/package-lock.json" \
 
 start_pacsd
 T="$SAMPLES/test_files"
-store "$T/CT_small.dcm" "$T/MR_small.dcm" >/dev/null 2>&1 || fail "storescu failed"
+store "$T/CT_small.dcm" "$T/MR_small.dcm" >"$WORK/store.log" 2>&1 ||
+    fail "storescu failed: $(tail -3 "$WORK/store.log")"
 timeout 120 node "$WORK/node/client_test.js" "http://127.0.0.1:$HTTP_PORT/dicomweb" \
     "$(dcm_value "$T/CT_small.dcm" 0020,000d)" "$(dcm_value "$T/CT_small.dcm" 0020,000e)" \
     "$(dcm_value "$T/CT_small.dcm" 0008,0018)" 128 128 2 || fail "dicomweb-client checks failed"

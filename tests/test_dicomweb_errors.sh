@@ -12,7 +12,8 @@ start_pacsd --set http.max_body_mb=1 --set http.timeout=2 \
     --set http.cors_origins=http://viewer.example
 B="http://127.0.0.1:$HTTP_PORT/dicomweb"
 T="$SAMPLES/test_files"
-store "$T/CT_small.dcm" >/dev/null 2>&1 || fail "storescu failed"
+store "$T/CT_small.dcm" >"$WORK/store.log" 2>&1 ||
+    fail "storescu failed: $(tail -3 "$WORK/store.log")"
 ST=$(dcm_value "$T/CT_small.dcm" 0020,000d)
 SE=$(dcm_value "$T/CT_small.dcm" 0020,000e)
 SOP=$(dcm_value "$T/CT_small.dcm" 0008,0018)

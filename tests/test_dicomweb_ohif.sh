@@ -48,7 +48,8 @@ dcmodify -nb -m "(0020,000d)=1.2.826.0.1.3680043.10.1347.77.1" \
     -m "(0020,000e)=1.2.826.0.1.3680043.10.1347.77.1.1" "$@" >/dev/null 2>&1 ||
     fail "dcmodify failed"
 dcmodify -nb -gin "$@" >/dev/null 2>&1 || fail "dcmodify failed"
-store "$@" "$T/MR_small.dcm" >/dev/null 2>&1 || fail "storescu failed"
+store "$@" "$T/MR_small.dcm" >"$WORK/store.log" 2>&1 ||
+    fail "storescu failed: $(tail -3 "$WORK/store.log")"
 
 SCREENSHOT="$WORK/ohif.png" timeout 400 node "$WORK/node/ohif_test.js" "http://127.0.0.1:$WEB_PORT" \
     "$B" 1.2.826.0.1.3680043.10.1347.77.1 10 || fail "OHIF checks failed"

@@ -16,7 +16,8 @@ cp "$T/CT_small.dcm" "$WORK/vn.dcm"
 dcmodify -nb -gst -gse -gin -m "(0008,0005)=ISO_IR 192" -m "(0010,0010)=Nguyễn^Thị Hương" \
     -m "(0010,0020)=VN-0001" -m "(0008,0020)=20240315" "$WORK/vn.dcm" >/dev/null 2>&1 ||
     fail "dcmodify could not prepare the Vietnamese study"
-store "$T/CT_small.dcm" "$T/MR_small.dcm" "$WORK/vn.dcm" >/dev/null 2>&1 || fail "storescu failed"
+store "$T/CT_small.dcm" "$T/MR_small.dcm" "$WORK/vn.dcm" >"$WORK/store.log" 2>&1 ||
+    fail "storescu failed: $(tail -3 "$WORK/store.log")"
 
 CT_STUDY=$(dcm_value "$T/CT_small.dcm" 0020,000d)
 MR_STUDY=$(dcm_value "$T/MR_small.dcm" 0020,000d)

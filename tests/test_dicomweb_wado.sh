@@ -17,7 +17,8 @@ OCTET='Accept: multipart/related; type="application/octet-stream"; transfer-synt
 # A native two-frame RGB image, decompressed from a pydicom sample by DCMTK.
 dcmdrle "$T/SC_rgb_rle_2frame.dcm" "$WORK/rgb2.dcm" >/dev/null 2>&1 || fail "dcmdrle failed"
 dcmodify -nb -gin "$WORK/rgb2.dcm" >/dev/null 2>&1 || fail "dcmodify failed"
-store "$T/CT_small.dcm" "$T/MR_small.dcm" "$WORK/rgb2.dcm" >/dev/null 2>&1 || fail "storescu failed"
+store "$T/CT_small.dcm" "$T/MR_small.dcm" "$WORK/rgb2.dcm" >"$WORK/store.log" 2>&1 ||
+    fail "storescu failed: $(tail -3 "$WORK/store.log")"
 # Compressed ones over STOW-RS, which keeps every byte (DIMSE senders may re-encode lengths).
 stow_body PACSTEST "$WORK/stow" "$T/JPEG2000.dcm" "$T/SC_rgb_rle_2frame.dcm"
 assert_eq 200 "$(stow_post "$B/studies" "$WORK/stow")" "STOW of the compressed samples"
@@ -118,7 +119,8 @@ ids "$T/MR_small.dcm"
 http_status -H "$OCTET" "$I/frames/1" >/dev/null
 cp "$WORK/body" "$WORK/le.frame"
 cp "$WORK/headers" "$WORK/le.headers"
-store "$T/MR_small_bigendian.dcm" >/dev/null 2>&1 || fail "storescu (big endian) failed"
+store "$T/MR_small_bigendian.dcm" >"$WORK/store.log" 2>&1 ||
+    fail "storescu (big endian) failed: $(tail -3 "$WORK/store.log")"
 assert_eq 200 "$(http_status -H "$OCTET" "$I/frames/1")" "big endian frame"
 py "le = multipart(open('$WORK/le.frame', 'rb').read(), sys.argv[1])[0][1]
 be = multipart(open('$WORK/body', 'rb').read(), sys.argv[2])[0][1]
@@ -176,8 +178,10 @@ dcmodify -nb -gin -i "(0054,0016)[0].(0018,1072)=101010" -i "(0054,0016)[1].(001
     fail "dcmodify could not nest bulk data"
 dcmconv +ti "$WORK/nest.dcm" "$WORK/nest_i.dcm" && dcmodify -nb -gin "$WORK/nest_i.dcm" >/dev/null 2>&1 ||
     fail "dcmconv failed"
-store "$WORK/nest.dcm" >/dev/null 2>&1 || fail "storescu (nested) failed"
-store -xi "$WORK/nest_i.dcm" >/dev/null 2>&1 || fail "storescu (nested, implicit) failed"
+store "$WORK/nest.dcm" >"$WORK/store.log" 2>&1 ||
+    fail "storescu (nested) failed: $(tail -3 "$WORK/store.log")"
+store -xi "$WORK/nest_i.dcm" >"$WORK/store.log" 2>&1 ||
+    fail "storescu (nested, implicit) failed: $(tail -3 "$WORK/store.log")"
 for f in nest nest_i; do
     http_status "$B/instances?SOPInstanceUID=$(dcm_value "$WORK/$f.dcm" 0008,0018)" >/dev/null
     U=$(py "print(json.load(open('$WORK/body'))[0]['00081190']['Value'][0])")
