@@ -26,12 +26,12 @@ want = ["bulk_load", "cstore_ct_1", "cstore_ct_1_mb", "cstore_ct_4", "cstore_dx_
         "cecho", "cfind_id", "cfind_name_utf8", "cfind_name_folded", "cfind_date", "cfind_uid",
         "qido_id", "qido_name_utf8", "qido_name_folded", "qido_date", "qido_uid", "qido_tput",
         "wado_study", "metadata_first", "metadata", "frames_cold", "frames_cached",
-        "rendered_cold", "rendered_cached", "rss", "disk_objects", "disk_index"]
+        "rendered_cold", "rendered_cached", "rss", "rss_anon", "disk_objects", "disk_index"]
 missing = [w for w in want if w not in rows]
 assert not missing, "rows missing: %s" % missing
 # Figures that only need DIMSE and the data folder must be measured for pacsd.
 for rid in ["bulk_load", "cstore_ct_1", "cstore_ct_4", "cstore_dx_1", "cecho", "cfind_id",
-            "cfind_date", "cfind_uid", "rss", "disk_objects", "disk_index"]:
+            "cfind_date", "cfind_uid", "rss", "rss_anon", "disk_objects", "disk_index"]:
     p = rows[rid]["pacsd"]
     assert p["n"] > 0 and p["median"] > 0, "%s not measured for pacsd: %s" % (rid, p)
 for r in rep["rows"]:

@@ -46,6 +46,10 @@ int bench_free_port(void);
 /** Peak resident set size (VmHWM) of `pid` in bytes, or 0 when unknown. */
 uint64_t bench_peak_rss(pid_t pid);
 
+/** Current anonymous (private) and file-backed (mapped files, shared with the page cache)
+ *  resident bytes of `pid` (RssAnon, RssFile); 0 when unknown. */
+void bench_rss_split(pid_t pid, uint64_t *anon, uint64_t *file);
+
 /** Allocated bytes (st_blocks) and apparent bytes of every regular file under `path`. */
 void bench_du(const char *path, uint64_t *allocated, uint64_t *apparent);
 

@@ -172,6 +172,26 @@ uint64_t bench_peak_rss(pid_t pid)
     return kb * 1024;
 }
 
+void bench_rss_split(pid_t pid, uint64_t *anon, uint64_t *file)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    *anon = *file = 0;
+    if (!f) {
+        return;
+    }
+    while (fgets(line, sizeof line, f)) {
+        unsigned long long v;
+        if (sscanf(line, "RssAnon: %llu kB", &v) == 1) {
+            *anon = v * 1024;
+        } else if (sscanf(line, "RssFile: %llu kB", &v) == 1) {
+            *file = v * 1024;
+        }
+    }
+    fclose(f);
+}
+
 static uint64_t du_alloc, du_apparent;
 
 static int du_visit(const char *path, const struct stat *sb, int type, struct FTW *ftw)
