@@ -6,6 +6,9 @@
 # temporary folder that is removed at the end.
 #
 #   scripts/bench_move.sh [BUILD_DIR] [N] [RUNS] [storescp options, e.g. --ignore]
+#
+# With MATRIX=512 (say) the instances are N slices of one synthetic 512x512 CT series from
+# BUILD_DIR/tools/bench/pacs-gen instead.
 set -eu
 cd "$(dirname "$0")/.."
 BUILD_DIR=${1:-build}
@@ -38,19 +41,28 @@ HZ=$(getconf CLK_TCK)
 timeout 30 sh -c 'until [ -s "$1" ]; do sleep 0.05; done' _ "$WORK/ready"
 . "$WORK/ready"
 
-study="2.25.$(od -An -N8 -tu8 /dev/urandom | tr -d ' ')"
-series="2.25.$(od -An -N8 -tu8 /dev/urandom | tr -d ' ')"
-i=1
-while [ "$i" -le "$N" ]; do
-    cp "$CT" "$WORK/gen/ct-$i.dcm"
-    i=$((i + 1))
-done
-timeout 600 dcmodify -nb -gin -m "(0020,000d)=$study" -m "(0020,000e)=$series" "$WORK"/gen/*.dcm \
-    >/dev/null
-timeout 600 storescu -aec PACS 127.0.0.1 "$DIMSE_PORT" "$WORK"/gen/*.dcm >/dev/null 2>&1
+if [ -n "${MATRIX:-}" ]; then
+    timeout 600 "$BUILD_DIR/tools/bench/pacs-gen" --out "$WORK/gen" --studies 1 --slices "$N" \
+        --matrix "$MATRIX" >/dev/null
+    first=$(find "$WORK/gen" -type f -name "*.dcm" | head -1)
+    study=$(dcmdump -q +P 0020,000d "$first" | sed -n 's/^[^[]*\[\([^]]*\)\].*/\1/p')
+    what="synthetic ${MATRIX}x${MATRIX} CT"
+else
+    study="2.25.$(od -An -N8 -tu8 /dev/urandom | tr -d ' ')"
+    series="2.25.$(od -An -N8 -tu8 /dev/urandom | tr -d ' ')"
+    i=1
+    while [ "$i" -le "$N" ]; do
+        cp "$CT" "$WORK/gen/ct-$i.dcm"
+        i=$((i + 1))
+    done
+    timeout 600 dcmodify -nb -gin -m "(0020,000d)=$study" -m "(0020,000e)=$series" \
+        "$WORK"/gen/*.dcm >/dev/null
+    what="pydicom CT_small.dcm ($(stat -c %s "$CT") bytes) with new UIDs"
+fi
+find "$WORK/gen" -type f -name '*.dcm' >"$WORK/list"
+timeout 600 xargs storescu -aec PACS 127.0.0.1 "$DIMSE_PORT" <"$WORK/list" >/dev/null 2>&1
 bytes=$(find "$WORK/d/objects" -type f -printf '%s\n' | awk '{ s += $1 } END { print s }')
-echo "pacsd C-MOVE: $N instances of $(stat -c %s "$CT") bytes, $bytes bytes stored;" \
-    "destination: storescp $*"
+echo "pacsd C-MOVE: $N instances of $what, $bytes bytes stored; destination: storescp $*"
 
 rates=""
 r=1

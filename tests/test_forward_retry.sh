@@ -4,11 +4,15 @@
 # the destination down, entries end "failed" (never dropped) and `pacs forward list` shows them
 # with their last error; once the destination is up, `pacs forward retry ID` and
 # `pacs forward retry --all` send them, each exactly once. Bad tool arguments change nothing.
+# A SIGTERM while an instance is on its way to a destination that takes its time stops pacsd
+# promptly, and the entry stays queued.
 . "$SRC/tests/lib.sh"
 trap_background
 
 port=$(free_port)
-start_pacsd --set "ae.ARCHIVE2=127.0.0.1:$port" --set "route.all = ARCHIVE2" \
+slow_port=$(free_port)
+start_pacsd --set "ae.ARCHIVE2=127.0.0.1:$port" --set "route.all = ARCHIVE2 calling=STORESCU" \
+    --set "ae.SLOW=127.0.0.1:$slow_port" --set "route.slow = SLOW calling=SLOWTEST" \
     --set forward.retry_min=1 --set forward.retry_max=1 --set forward.max_attempts=2
 
 st=$(new_uid)
@@ -38,5 +42,13 @@ wait_files "$WORK/a2" 3 60 || fail "ARCHIVE2 got $(count_files "$WORK/a2") of 3"
 wait_fwd done ARCHIVE2 0 3 60 || fail "entries not done after retry --all: $(fwd_list)"
 assert_eq 3 "$(count_files "$WORK/a2")" "files at ARCHIVE2 (each once)"
 
-stop_pacsd
+# Stopping while a forward waits on a destination that sleeps 60 s in its C-STORE.
+start_storescp SLOW "$slow_port" "$WORK/slow" -v --sleep-during 60 || fail "storescp SLOW"
+timeout 60 storescu -aet SLOWTEST -aec PACS 127.0.0.1 "$DIMSE_PORT" "$WORK/s/ct-1.dcm" \
+    >/dev/null 2>&1 || fail "storescu as SLOWTEST"
+timeout 30 sh -c 'until grep -q "Received Store Request" "$1"; do sleep 0.1; done' _ \
+    "$WORK/storescp-SLOW.log" || fail "the forward to SLOW did not start"
+stop_pacsd # fails the test unless pacsd is gone within 30 s
+assert_eq 1 "$(fwd_count pending SLOW 0)" "the interrupted forward is still queued"
+assert_eq 0 "$(fwd_count done SLOW 0)" "the interrupted forward is not marked done"
 pass

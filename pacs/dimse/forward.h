@@ -31,7 +31,7 @@ pacs_err pacs_forward_start(const pacs_config *cfg, pacs_archive *archive, pacs_
 /** Wakes the worker now (after a reload, say) instead of at its next poll. */
 void pacs_forward_wake(pacs_forwarder *f);
 
-/** Removes the hook, stops the worker (ending any association within the DIMSE timeout) and
+/** Removes the hook, stops the worker (cutting short an association in progress) and
  *  frees it. Unsent entries stay queued. NULL is accepted. */
 void pacs_forward_stop(pacs_forwarder *f);
 
