@@ -56,6 +56,11 @@ typedef struct stow {
     outcome *v;
     size_t n, cap;
     size_t n_stored;
+    /* parts refused for the server's own trouble (full disk, busy index, I/O error) */
+    pacs_err bad_err;
+    size_t n_server;
+    pacs_err server_err;
+    char server_msg[sizeof((pacs_errinfo *)0)->msg];
 } stow;
 
 static void stow_release(void *ctx)
@@ -83,9 +88,38 @@ static unsigned reason_of(pacs_err err)
     case PACS_ENOSPC:
     case PACS_ETOOBIG:
     case PACS_ENOMEM:
+    case PACS_EBUSY: /* the index is locked: as C-STORE answers (pacs/dimse/store.c) */
         return REASON_OUT_OF_RESOURCES;
     default:
         return REASON_PROCESSING;
+    }
+}
+
+/* True when storing failed for the server's own trouble, not for anything in the request. */
+static int server_fault(pacs_err err)
+{
+    switch (err) {
+    case PACS_ENOSPC:
+    case PACS_ENOMEM:
+    case PACS_EBUSY:
+    case PACS_EIO:
+    case PACS_EDB:
+    case PACS_EDENIED:
+    case PACS_ETIMEOUT:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static void note_fault(stow *s, pacs_err err, const char *msg)
+{
+    if (!server_fault(err)) {
+        return;
+    }
+    if (s->n_server++ == 0) {
+        s->server_err = err;
+        snprintf(s->server_msg, sizeof s->server_msg, "%s", msg);
     }
 }
 
@@ -119,7 +153,10 @@ static void add_failure(stow *s, unsigned reason, const char *msg)
             snprintf(o->sop, sizeof o->sop, "%s", m.sop_instance_uid);
         }
     }
-    pacs_log(PACS_LOG_INFO, "stow", "req=%lu part=%u sop=%s failed (0x%04X): %s", s->req_id, index,
+    /* The server's own trouble is a warning; a bad part is the client's business. */
+    pacs_log(reason == REASON_OUT_OF_RESOURCES || reason == REASON_PROCESSING ? PACS_LOG_WARN
+                                                                              : PACS_LOG_INFO,
+             "stow", "req=%lu part=%u sop=%s failed (0x%04X): %s", s->req_id, index,
              o && o->sop[0] ? o->sop : "?", reason, msg);
 }
 
@@ -128,6 +165,7 @@ static int part_begin(void *ctx, const pacs_multipart_part *part)
     stow *s = ctx;
     s->head_len = 0;
     s->bad_reason = 0;
+    s->bad_err = PACS_OK;
     if (pacs_multipart_parts(s->mp) > MAX_PARTS) {
         s->bad_reason = REASON_OUT_OF_RESOURCES;
         snprintf(s->bad_msg, sizeof s->bad_msg, "more than %u parts", MAX_PARTS);
@@ -156,6 +194,7 @@ static int part_begin(void *ctx, const pacs_multipart_part *part)
     pacs_err err = pacs_archive_ingest_begin(s->a, NULL, "", &s->in, &ei);
     if (err != PACS_OK) {
         s->bad_reason = reason_of(err);
+        s->bad_err = err;
         snprintf(s->bad_msg, sizeof s->bad_msg, "%s", ei.msg);
         return 0;
     }
@@ -184,6 +223,7 @@ static int part_end(void *ctx)
 {
     stow *s = ctx;
     if (!s->in) {
+        note_fault(s, s->bad_err, s->bad_msg);
         add_failure(s, s->bad_reason ? s->bad_reason : REASON_PROCESSING, s->bad_msg);
         return 0;
     }
@@ -193,6 +233,7 @@ static int part_end(void *ctx)
     s->in = NULL;
     pacs_err err = pacs_ingest_finish(in, &res, &ei);
     if (err != PACS_OK) {
+        note_fault(s, err, ei.msg);
         add_failure(s, reason_of(err), ei.msg);
         return 0;
     }
@@ -307,7 +348,25 @@ static void body_end(pacs_http_req *r, void *ctx)
         pacs_http_send_error(r, 500, "out of memory");
         return;
     }
+    /* Nothing stored: 409 when the request is at fault (PS3.18 10.5.3); when every part failed
+     * for the server's own trouble, 503 if it may pass (full disk, busy index: DIMSE's 0xA700)
+     * or 500 (I/O errors: 0x0110), with the reason in a Warning header. */
     unsigned status = s->n_stored == s->n && !warnings ? 200 : s->n_stored ? 202 : 409;
+    if (s->n_stored == 0 && s->n_server == s->n) {
+        pacs_err e = s->server_err;
+        status = e == PACS_ENOSPC || e == PACS_EBUSY || e == PACS_ENOMEM || e == PACS_ETIMEOUT
+                     ? 503
+                     : 500;
+        const char *agent = pacs_http_base_url(r);
+        char warn[sizeof s->server_msg + 600];
+        size_t n = (size_t)snprintf(warn, sizeof warn, "299 %.500s \"", agent);
+        for (const char *c = s->server_msg; *c && n + 2 < sizeof warn; c++) {
+            warn[n++] = *c == '"' || *c == '\\' || (unsigned char)*c < 0x20 ? '\'' : *c;
+        }
+        warn[n++] = '"';
+        warn[n] = '\0';
+        pacs_http_add_header(r, "Warning", warn);
+    }
     pacs_log(PACS_LOG_INFO, "stow", "req=%lu parts=%zu stored=%zu failed=%zu status=%u", s->req_id,
              s->n, s->n_stored, s->n - s->n_stored, status);
     pacs_buf b;

@@ -138,9 +138,10 @@ pacs_err pacs_objstore_begin(pacs_objstore *os, uint64_t max_size, pacs_objwrite
         fcntl(w->fd, F_SETFD, FD_CLOEXEC);
     }
     if (w->fd < 0) {
-        pacs_err e = pacs_errf(ei, pacs_err_from_errno(errno), "cannot create a temporary file "
-                                                               "in %s: %s",
-                               os->tmp, strerror(errno));
+        /* The cause first: a DIMSE error comment keeps only 64 characters. */
+        pacs_err e =
+            pacs_errf(ei, pacs_err_from_errno(errno), "cannot create a temporary file: %s (in %s)",
+                      strerror(errno), os->tmp);
         free(w);
         return e;
     }
