@@ -43,13 +43,13 @@ typedef struct pacs_shares pacs_shares;
 
 /** One share as pacs_shares_list reports it; every string is borrowed for the callback only. */
 typedef struct pacs_share_info {
-    const char *id;        /* PACS_SHARE_ID_LEN characters */
+    const char *id; /* PACS_SHARE_ID_LEN characters */
     const char *study_uid;
-    const char *creator;   /* as given to pacs_shares_create; "" when none was given */
-    int64_t created_at;    /* seconds since the epoch (UTC) */
+    const char *creator; /* as given to pacs_shares_create; "" when none was given */
+    int64_t created_at;  /* seconds since the epoch (UTC) */
     int64_t expires_at;
-    int64_t revoked_at;    /* 0 when not revoked */
-    int revoked;           /* 1 when revoked (by id, by token, or by a key rotation) */
+    int64_t revoked_at; /* 0 when not revoked */
+    int revoked;        /* 1 when revoked (by id, by token, or by a key rotation) */
 } pacs_share_info;
 
 /** Called once per share; return non-zero to stop the listing (pacs_shares_list then succeeds). */

@@ -1,0 +1,698 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The share-link store (share.h): token minting and checking with OpenSSL's HMAC-SHA-256 and
+ * random source, base64url through OpenSSL's EVP base64 (with the two characters swapped), and
+ * a small SQLite file of its own (DATA/shares.db, WAL, synchronous=FULL) for the shares.
+ *
+ * Load: one check per HTTP request that carries a share token: a stat of the key file, one
+ * primary-key lookup and one HMAC. Thread-safe: a mutex serialises every use of the handle's
+ * connection and key; other processes are ordered by SQLite's file locks.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "storage/share.h"
+
+#define KEY_LEN 32
+#define VERSION 1
+#define ID_RAW 9
+#define MAC_LEN 16
+#define RAW_LEN (1 + ID_RAW + 4 + MAC_LEN) /* 30 bytes, 40 base64url characters */
+#define CREATOR_MAX 128
+#define DENIED_MSG "share token refused"
+
+struct pacs_shares {
+    pthread_mutex_t mu;
+    sqlite3 *db;
+    char *key_path;
+    unsigned char key[KEY_LEN];
+    struct stat key_st; /* of the key file the key was read from, to notice a rotation */
+};
+
+static const char SCHEMA[] = "CREATE TABLE IF NOT EXISTS shares ("
+                             " id TEXT PRIMARY KEY,"
+                             " token_sha256 BLOB NOT NULL,"
+                             " study_uid TEXT NOT NULL,"
+                             " created_at INTEGER NOT NULL,"
+                             " expires_at INTEGER NOT NULL,"
+                             " creator TEXT NOT NULL DEFAULT '',"
+                             " revoked INTEGER NOT NULL DEFAULT 0,"
+                             " revoked_at INTEGER NOT NULL DEFAULT 0);"
+                             "CREATE INDEX IF NOT EXISTS shares_study ON shares(study_uid);";
+
+/* ---- base64url ---- */
+
+static void b64url_encode(const unsigned char *in, size_t n, char *out)
+{
+    /* EVP_EncodeBlock writes 4*ceil(n/3) characters and a NUL; n is a multiple of 3 here. */
+    EVP_EncodeBlock((unsigned char *)out, in, (int)n);
+    for (char *p = out; *p; p++) {
+        if (*p == '+') {
+            *p = '-';
+        } else if (*p == '/') {
+            *p = '_';
+        }
+    }
+}
+
+/* Decodes exactly `n` bytes (n a multiple of 3) from 4n/3 base64url characters; -1 otherwise. */
+static int b64url_decode(const char *in, size_t len, unsigned char *out, size_t n)
+{
+    char tmp[64];
+    unsigned char raw[48];
+    if (len != n / 3 * 4 || len >= sizeof tmp || n > sizeof raw) {
+        return -1;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char c = in[i];
+        if (c == '-') {
+            c = '+';
+        } else if (c == '_') {
+            c = '/';
+        } else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) {
+            return -1;
+        }
+        tmp[i] = c;
+    }
+    tmp[len] = '\0';
+    if (EVP_DecodeBlock(raw, (const unsigned char *)tmp, (int)len) != (int)n) {
+        return -1;
+    }
+    memcpy(out, raw, n);
+    return 0;
+}
+
+/* ---- helpers ---- */
+
+static int valid_uid(const char *uid)
+{
+    size_t n = uid ? strlen(uid) : 0;
+    if (n == 0 || n > 64 || uid[0] == '.' || uid[n - 1] == '.') {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = uid[i];
+        if (!((c >= '0' && c <= '9') || c == '.')) {
+            return 0;
+        }
+        if (c == '.' && uid[i + 1] == '.') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void put_u32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+/* The MAC of a token's first fields and the study UID, truncated to MAC_LEN bytes. */
+static int token_mac(const unsigned char key[KEY_LEN], const unsigned char *head, size_t head_len,
+                     const char *study_uid, unsigned char mac[MAC_LEN])
+{
+    unsigned char msg[RAW_LEN + PACS_SHARE_UID_CAP + 16];
+    unsigned char full[EVP_MAX_MD_SIZE];
+    unsigned int full_len = 0;
+    static const char label[] = "pacs-share";
+    size_t uid_len = strlen(study_uid);
+    size_t n = 0;
+    if (uid_len >= PACS_SHARE_UID_CAP) {
+        uid_len = PACS_SHARE_UID_CAP - 1;
+    }
+    memcpy(msg, label, sizeof label); /* with its NUL, as a separator */
+    n += sizeof label;
+    memcpy(msg + n, head, head_len);
+    n += head_len;
+    memcpy(msg + n, study_uid, uid_len);
+    n += uid_len;
+    if (!HMAC(EVP_sha256(), key, KEY_LEN, msg, n, full, &full_len) || full_len < MAC_LEN) {
+        return -1;
+    }
+    memcpy(mac, full, MAC_LEN);
+    OPENSSL_cleanse(full, sizeof full);
+    return 0;
+}
+
+static void token_hash(const char *token, size_t len, unsigned char out[SHA256_DIGEST_LENGTH])
+{
+    SHA256((const unsigned char *)token, len, out);
+}
+
+static pacs_err fsync_dir_of(const char *path, pacs_errinfo *ei)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 1;
+    if (n == 0) {
+        n = 1;
+    }
+    if (n >= sizeof dir) {
+        return pacs_errf(ei, PACS_EINVAL, "path too long: %s", path);
+    }
+    memcpy(dir, slash ? path : ".", n);
+    dir[n] = '\0';
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        return pacs_errf(ei, PACS_EIO, "open %s: %s", dir, strerror(errno));
+    }
+    int rc = fsync(fd);
+    int e = errno;
+    close(fd);
+    if (rc != 0) {
+        return pacs_errf(ei, PACS_EIO, "fsync %s: %s", dir, strerror(e));
+    }
+    return PACS_OK;
+}
+
+/* Writes a new random key to `path` through a temporary file, fsync and rename. */
+static pacs_err write_new_key(const char *path, int exclusive, pacs_errinfo *ei)
+{
+    unsigned char key[KEY_LEN];
+    char tmp[4200];
+    pacs_err err = PACS_OK;
+    int fd = -1;
+    if (RAND_bytes(key, KEY_LEN) != 1) {
+        return pacs_errf(ei, PACS_EIO, "share key: no random bytes");
+    }
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
+        err = pacs_errf(ei, PACS_EINVAL, "path too long: %s", path);
+        goto fail;
+    }
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        err = pacs_errf(ei, PACS_EIO, "create %s: %s", tmp, strerror(errno));
+        goto fail;
+    }
+    if (fchmod(fd, 0600) != 0 || write(fd, key, KEY_LEN) != KEY_LEN || fsync(fd) != 0) {
+        err = pacs_errf(ei, PACS_EIO, "write %s: %s", tmp, strerror(errno));
+        goto fail;
+    }
+    close(fd);
+    fd = -1;
+    if (exclusive) {
+        /* First start: never replace a key another process made a moment ago. */
+        if (link(tmp, path) != 0) {
+            int e = errno;
+            unlink(tmp);
+            if (e == EEXIST) {
+                goto done;
+            }
+            err = pacs_errf(ei, PACS_EIO, "link %s: %s", path, strerror(e));
+            goto fail;
+        }
+        unlink(tmp);
+    } else if (rename(tmp, path) != 0) {
+        err = pacs_errf(ei, PACS_EIO, "rename %s: %s", tmp, strerror(errno));
+        unlink(tmp);
+        goto fail;
+    }
+    err = fsync_dir_of(path, ei);
+done:
+fail:
+    if (fd >= 0) {
+        close(fd);
+        unlink(tmp);
+    }
+    OPENSSL_cleanse(key, sizeof key);
+    return err;
+}
+
+/* Reads the key file into s->key when it is not the one already read. Called with s->mu held. */
+static pacs_err load_key(pacs_shares *s, pacs_errinfo *ei)
+{
+    struct stat st;
+    unsigned char key[KEY_LEN];
+    pacs_err err = PACS_OK;
+    int fd = open(s->key_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        return pacs_errf(ei, PACS_EIO, "open %s: %s", s->key_path, strerror(errno));
+    }
+    if (fstat(fd, &st) != 0) {
+        err = pacs_errf(ei, PACS_EIO, "stat %s: %s", s->key_path, strerror(errno));
+        goto fail;
+    }
+    if (st.st_ino == s->key_st.st_ino && st.st_dev == s->key_st.st_dev &&
+        st.st_mtim.tv_sec == s->key_st.st_mtim.tv_sec &&
+        st.st_mtim.tv_nsec == s->key_st.st_mtim.tv_nsec && st.st_size == KEY_LEN) {
+        goto fail; /* unchanged */
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size != KEY_LEN) {
+        err = pacs_errf(ei, PACS_EIO, "%s: not a %d-byte key file", s->key_path, KEY_LEN);
+        goto fail;
+    }
+    if (st.st_mode & 077) {
+        err = pacs_errf(ei, PACS_EIO, "%s: readable by others (mode %03o); chmod 600 it",
+                        s->key_path, (unsigned)(st.st_mode & 0777));
+        goto fail;
+    }
+    if (pread(fd, key, KEY_LEN, 0) != KEY_LEN) {
+        err = pacs_errf(ei, PACS_EIO, "read %s: short read", s->key_path);
+        goto fail;
+    }
+    memcpy(s->key, key, KEY_LEN);
+    s->key_st = st;
+fail:
+    OPENSSL_cleanse(key, sizeof key);
+    close(fd);
+    return err;
+}
+
+/* Stat-only fast path: reload the key only when the file changed. Called with s->mu held. */
+static pacs_err refresh_key(pacs_shares *s, pacs_errinfo *ei)
+{
+    struct stat st;
+    if (stat(s->key_path, &st) == 0 && st.st_ino == s->key_st.st_ino &&
+        st.st_dev == s->key_st.st_dev && st.st_mtim.tv_sec == s->key_st.st_mtim.tv_sec &&
+        st.st_mtim.tv_nsec == s->key_st.st_mtim.tv_nsec) {
+        return PACS_OK;
+    }
+    return load_key(s, ei);
+}
+
+static pacs_err db_err(pacs_shares *s, pacs_errinfo *ei, const char *what)
+{
+    return pacs_errf(ei, PACS_EDB, "shares.db %s: %s", what, sqlite3_errmsg(s->db));
+}
+
+/* ---- the API ---- */
+
+pacs_err pacs_shares_open(const char *data_dir, pacs_shares **out, pacs_errinfo *ei)
+{
+    pacs_err err = PACS_OK;
+    char path[4200];
+    pacs_shares *s = calloc(1, sizeof *s);
+    if (!s) {
+        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+    pthread_mutex_init(&s->mu, NULL);
+    if (snprintf(path, sizeof path, "%s/share.key", data_dir) >= (int)sizeof path) {
+        err = pacs_errf(ei, PACS_EINVAL, "data folder path too long");
+        goto fail;
+    }
+    s->key_path = strdup(path);
+    if (!s->key_path) {
+        err = pacs_errf(ei, PACS_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if (access(path, F_OK) != 0) {
+        err = write_new_key(path, 1, ei);
+        if (err) {
+            goto fail;
+        }
+    }
+    err = load_key(s, ei);
+    if (err) {
+        goto fail;
+    }
+    snprintf(path, sizeof path, "%s/shares.db", data_dir);
+    if (sqlite3_open_v2(path, &s->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        err = pacs_errf(ei, PACS_EDB, "open %s: %s", path,
+                        s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        goto fail;
+    }
+    sqlite3_busy_timeout(s->db, 10000);
+    if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL,
+                     NULL) != SQLITE_OK ||
+        sqlite3_exec(s->db, SCHEMA, NULL, NULL, NULL) != SQLITE_OK) {
+        err = db_err(s, ei, "schema");
+        goto fail;
+    }
+    chmod(path, 0600);
+    *out = s;
+    return PACS_OK;
+fail:
+    pacs_shares_close(s);
+    return err;
+}
+
+void pacs_shares_close(pacs_shares *s)
+{
+    if (!s) {
+        return;
+    }
+    sqlite3_close(s->db);
+    OPENSSL_cleanse(s->key, sizeof s->key);
+    free(s->key_path);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+pacs_err pacs_shares_create(pacs_shares *s, const char *study_uid, int64_t expires_at,
+                            const char *creator, char *token_out, size_t token_cap, char *id_out,
+                            size_t id_cap, pacs_errinfo *ei)
+{
+    unsigned char raw[RAW_LEN];
+    unsigned char hash[SHA256_DIGEST_LENGTH];
+    char token[PACS_SHARE_TOKEN_LEN + 1];
+    char id[PACS_SHARE_ID_LEN + 1];
+    sqlite3_stmt *st = NULL;
+    pacs_err err = PACS_OK;
+    int64_t now = (int64_t)time(NULL);
+    if (!valid_uid(study_uid)) {
+        return pacs_errf(ei, PACS_EINVAL, "not a valid study UID");
+    }
+    if (expires_at <= now || expires_at > (int64_t)UINT32_MAX) {
+        return pacs_errf(ei, PACS_EINVAL, "expiry must be in the future (and before 2106)");
+    }
+    if (creator && strlen(creator) > CREATOR_MAX) {
+        return pacs_errf(ei, PACS_EINVAL, "creator longer than %d bytes", CREATOR_MAX);
+    }
+    if ((token_out && token_cap < sizeof token) || (id_out && id_cap < sizeof id)) {
+        return pacs_errf(ei, PACS_EINVAL, "buffer too small for a share token or id");
+    }
+    pthread_mutex_lock(&s->mu);
+    err = refresh_key(s, ei);
+    if (err) {
+        goto fail;
+    }
+    raw[0] = VERSION;
+    put_u32(raw + 1 + ID_RAW, (uint32_t)expires_at);
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO shares(id, token_sha256, study_uid, created_at, expires_at,"
+                           " creator) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                           -1, &st, NULL) != SQLITE_OK) {
+        err = db_err(s, ei, "prepare");
+        goto fail;
+    }
+    /* A 72-bit random id collides practically never; a few tries cover a bad random source. */
+    for (int attempt = 0;; attempt++) {
+        if (RAND_bytes(raw + 1, ID_RAW) != 1) {
+            err = pacs_errf(ei, PACS_EIO, "share: no random bytes");
+            goto fail;
+        }
+        if (token_mac(s->key, raw, 1 + ID_RAW + 4, study_uid, raw + 1 + ID_RAW + 4) != 0) {
+            err = pacs_errf(ei, PACS_EIO, "share: HMAC failed");
+            goto fail;
+        }
+        b64url_encode(raw, RAW_LEN, token);
+        b64url_encode(raw + 1, ID_RAW, id);
+        token_hash(token, PACS_SHARE_TOKEN_LEN, hash);
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 2, hash, sizeof hash, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, study_uid, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, now);
+        sqlite3_bind_int64(st, 5, expires_at);
+        sqlite3_bind_text(st, 6, creator ? creator : "", -1, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE) {
+            break;
+        }
+        if (rc != SQLITE_CONSTRAINT || attempt >= 3) {
+            err = db_err(s, ei, "insert");
+            goto fail;
+        }
+    }
+    if (token_out) {
+        memcpy(token_out, token, sizeof token);
+    }
+    if (id_out) {
+        memcpy(id_out, id, sizeof id);
+    }
+fail:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    OPENSSL_cleanse(token, sizeof token);
+    OPENSSL_cleanse(raw, sizeof raw);
+    return err;
+}
+
+/* The verified id of `token` (signature only: not expiry, revocation or existence checks beyond
+ * what the MAC needs). Returns 1 when every check passed. `row_*` receive the stored row when the
+ * id is known. Called with s->mu held. Does the same work whether or not the id is known. */
+typedef struct row {
+    int found;
+    char study_uid[PACS_SHARE_UID_CAP];
+    int64_t expires_at;
+    int revoked;
+    unsigned char hash[SHA256_DIGEST_LENGTH];
+} row;
+
+static pacs_err lookup(pacs_shares *s, const char *id, row *r, pacs_errinfo *ei)
+{
+    sqlite3_stmt *st = NULL;
+    pacs_err err = PACS_OK;
+    memset(r, 0, sizeof *r);
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT study_uid, expires_at, revoked, token_sha256 FROM shares"
+                           " WHERE id = ?1",
+                           -1, &st, NULL) != SQLITE_OK) {
+        return db_err(s, ei, "prepare");
+    }
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *uid = (const char *)sqlite3_column_text(st, 0);
+        const void *h = sqlite3_column_blob(st, 3);
+        if (uid && strlen(uid) < sizeof r->study_uid && h &&
+            sqlite3_column_bytes(st, 3) == SHA256_DIGEST_LENGTH) {
+            r->found = 1;
+            snprintf(r->study_uid, sizeof r->study_uid, "%s", uid);
+            r->expires_at = sqlite3_column_int64(st, 1);
+            r->revoked = sqlite3_column_int(st, 2) != 0;
+            memcpy(r->hash, h, SHA256_DIGEST_LENGTH);
+        }
+    } else if (rc != SQLITE_DONE) {
+        err = db_err(s, ei, "select");
+    }
+    sqlite3_finalize(st);
+    return err;
+}
+
+/* Verifies the token's form, MAC and stored hash; `*ok` is 1 only when all hold. Fills `r` and
+ * `id`. Called with s->mu held. */
+static pacs_err verify(pacs_shares *s, const char *token, row *r, char id[PACS_SHARE_ID_LEN + 1],
+                       int *ok, pacs_errinfo *ei)
+{
+    unsigned char raw[RAW_LEN];
+    unsigned char mac[MAC_LEN];
+    unsigned char hash[SHA256_DIGEST_LENGTH];
+    size_t len = token ? strnlen(token, PACS_SHARE_TOKEN_LEN + 1) : 0;
+    int good = 1;
+    *ok = 0;
+    memset(raw, 0, sizeof raw);
+    if (len != PACS_SHARE_TOKEN_LEN || b64url_decode(token, len, raw, RAW_LEN) != 0) {
+        good = 0;
+        memset(raw, 0, sizeof raw);
+    }
+    good &= raw[0] == VERSION;
+    b64url_encode(raw + 1, ID_RAW, id);
+    pacs_err err = lookup(s, id, r, ei);
+    if (err) {
+        return err;
+    }
+    good &= r->found;
+    /* The MAC and the hash are computed and compared whether or not the id was found. */
+    if (token_mac(s->key, raw, 1 + ID_RAW + 4, r->study_uid, mac) != 0) {
+        return pacs_errf(ei, PACS_EIO, "share: HMAC failed");
+    }
+    good &= CRYPTO_memcmp(mac, raw + 1 + ID_RAW + 4, MAC_LEN) == 0;
+    token_hash(len == PACS_SHARE_TOKEN_LEN ? token : "", len == PACS_SHARE_TOKEN_LEN ? len : 0,
+               hash);
+    good &= CRYPTO_memcmp(hash, r->hash, sizeof hash) == 0;
+    good &= r->expires_at == (int64_t)get_u32(raw + 1 + ID_RAW);
+    *ok = good;
+    OPENSSL_cleanse(raw, sizeof raw);
+    return PACS_OK;
+}
+
+pacs_err pacs_shares_check(pacs_shares *s, const char *token, char *study_uid_out,
+                           int64_t *expires_at, pacs_errinfo *ei)
+{
+    row r;
+    char id[PACS_SHARE_ID_LEN + 1];
+    int ok = 0;
+    pthread_mutex_lock(&s->mu);
+    pacs_err err = refresh_key(s, ei);
+    if (!err) {
+        err = verify(s, token, &r, id, &ok, ei);
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (err) {
+        return err;
+    }
+    if (!ok || r.revoked || r.expires_at <= (int64_t)time(NULL)) {
+        return pacs_errf(ei, PACS_EDENIED, DENIED_MSG);
+    }
+    if (study_uid_out) {
+        memcpy(study_uid_out, r.study_uid, sizeof r.study_uid);
+    }
+    if (expires_at) {
+        *expires_at = r.expires_at;
+    }
+    return PACS_OK;
+}
+
+pacs_err pacs_shares_revoke(pacs_shares *s, const char *id_or_token, pacs_errinfo *ei)
+{
+    char id[PACS_SHARE_ID_LEN + 1];
+    sqlite3_stmt *st = NULL;
+    pacs_err err = PACS_OK;
+    size_t len = id_or_token ? strnlen(id_or_token, PACS_SHARE_TOKEN_LEN + 1) : 0;
+    pthread_mutex_lock(&s->mu);
+    if (len == PACS_SHARE_ID_LEN) {
+        memcpy(id, id_or_token, sizeof id);
+    } else {
+        row r;
+        int ok = 0;
+        err = refresh_key(s, ei);
+        if (!err) {
+            err = verify(s, id_or_token, &r, id, &ok, ei);
+        }
+        if (err) {
+            goto fail;
+        }
+        if (!ok) {
+            err = pacs_errf(ei, PACS_ENOTFOUND, "no such share");
+            goto fail;
+        }
+    }
+    if (sqlite3_prepare_v2(s->db,
+                           "UPDATE shares SET revoked = 1, revoked_at = CASE WHEN revoked THEN"
+                           " revoked_at ELSE ?2 END WHERE id = ?1",
+                           -1, &st, NULL) != SQLITE_OK) {
+        err = db_err(s, ei, "prepare");
+        goto fail;
+    }
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (int64_t)time(NULL));
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        err = db_err(s, ei, "update");
+        goto fail;
+    }
+    if (sqlite3_changes(s->db) == 0) {
+        err = pacs_errf(ei, PACS_ENOTFOUND, "no such share");
+    }
+fail:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    return err;
+}
+
+pacs_err pacs_shares_revoke_study(pacs_shares *s, const char *study_uid, unsigned *n,
+                                  pacs_errinfo *ei)
+{
+    sqlite3_stmt *st = NULL;
+    pacs_err err = PACS_OK;
+    if (!valid_uid(study_uid)) {
+        return pacs_errf(ei, PACS_EINVAL, "not a valid study UID");
+    }
+    pthread_mutex_lock(&s->mu);
+    if (sqlite3_prepare_v2(s->db,
+                           "UPDATE shares SET revoked = 1, revoked_at = ?2"
+                           " WHERE study_uid = ?1 AND revoked = 0",
+                           -1, &st, NULL) != SQLITE_OK) {
+        err = db_err(s, ei, "prepare");
+        goto fail;
+    }
+    sqlite3_bind_text(st, 1, study_uid, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (int64_t)time(NULL));
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        err = db_err(s, ei, "update");
+        goto fail;
+    }
+    if (n) {
+        *n = (unsigned)sqlite3_changes(s->db);
+    }
+fail:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    return err;
+}
+
+pacs_err pacs_shares_list(pacs_shares *s, const char *study_uid, pacs_share_list_cb cb, void *ctx,
+                          pacs_errinfo *ei)
+{
+    sqlite3_stmt *st = NULL;
+    pacs_err err = PACS_OK;
+    int rc;
+    pthread_mutex_lock(&s->mu);
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT id, study_uid, creator, created_at, expires_at, revoked,"
+                           " revoked_at FROM shares WHERE ?1 IS NULL OR study_uid = ?1"
+                           " ORDER BY created_at DESC, rowid DESC",
+                           -1, &st, NULL) != SQLITE_OK) {
+        err = db_err(s, ei, "prepare");
+        goto fail;
+    }
+    if (study_uid) {
+        sqlite3_bind_text(st, 1, study_uid, -1, SQLITE_STATIC);
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        pacs_share_info info;
+        const char *t;
+        t = (const char *)sqlite3_column_text(st, 0);
+        info.id = t ? t : "";
+        t = (const char *)sqlite3_column_text(st, 1);
+        info.study_uid = t ? t : "";
+        t = (const char *)sqlite3_column_text(st, 2);
+        info.creator = t ? t : "";
+        info.created_at = sqlite3_column_int64(st, 3);
+        info.expires_at = sqlite3_column_int64(st, 4);
+        info.revoked = sqlite3_column_int(st, 5) != 0;
+        info.revoked_at = sqlite3_column_int64(st, 6);
+        if (cb(ctx, &info) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        err = db_err(s, ei, "select");
+    }
+fail:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    return err;
+}
+
+pacs_err pacs_shares_rotate_key(pacs_shares *s, pacs_errinfo *ei)
+{
+    pacs_err err = PACS_OK;
+    sqlite3_stmt *st = NULL;
+    pthread_mutex_lock(&s->mu);
+    /* Revoke first: a crash between the two steps leaves every old link refused either way. */
+    if (sqlite3_prepare_v2(s->db,
+                           "UPDATE shares SET revoked = 1, revoked_at = ?1 WHERE revoked = 0", -1,
+                           &st, NULL) != SQLITE_OK) {
+        err = db_err(s, ei, "prepare");
+        goto fail;
+    }
+    sqlite3_bind_int64(st, 1, (int64_t)time(NULL));
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        err = db_err(s, ei, "update");
+        goto fail;
+    }
+    err = write_new_key(s->key_path, 0, ei);
+    if (err) {
+        goto fail;
+    }
+    err = load_key(s, ei);
+fail:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    return err;
+}
