@@ -1,18 +1,83 @@
 // SPDX-License-Identifier: MIT
-/* The index interface: picks a backend from the location and forwards each call to it. */
+/* The index interface: picks a backend from the location and forwards each call to it.
+ * Thread-safe as the backends are. */
 #include "storage/index.h"
 
 #include <string.h>
 
 pacs_err pacs_index_open(const char *location, pacs_index **out, pacs_errinfo *ei)
 {
+    return pacs_index_open_opts(location, NULL, out, ei);
+}
+
+pacs_err pacs_index_open_opts(const char *location, const pacs_index_options *o,
+                              pacs_index **out, pacs_errinfo *ei)
+{
     if (strncmp(location, "postgresql:", 11) == 0 || strncmp(location, "postgres:", 9) == 0) {
-        return pacs_errf(ei, PACS_EUNSUPPORTED, "the PostgreSQL index is not built in yet");
+#ifdef PACS_HAVE_POSTGRESQL
+        pacs_index_options dflt = {0, NULL, 0, 0};
+        return pacs_index_pg_open(location, o ? o : &dflt, out, ei);
+#else
+        return pacs_errf(ei, PACS_EUNSUPPORTED,
+                         "this build has no PostgreSQL index (libpq-dev was missing)");
+#endif
     }
     if (strncmp(location, "sqlite:", 7) == 0) {
         location += 7;
     }
     return pacs_index_sqlite_open(location, out, ei);
+}
+
+const char *pacs_index_backend(const pacs_index *idx)
+{
+    return idx->ops->name;
+}
+
+pacs_err pacs_index_finish(pacs_index *idx, pacs_errinfo *ei)
+{
+    return idx->ops->finish ? idx->ops->finish(idx, ei) : PACS_OK;
+}
+
+int pacs_index_shared(const pacs_index *idx)
+{
+    return idx->ops->intent_add != NULL;
+}
+
+pacs_err pacs_index_intent_add(pacs_index *idx, const char *object, pacs_errinfo *ei)
+{
+    return idx->ops->intent_add ? idx->ops->intent_add(idx, object, ei) : PACS_OK;
+}
+
+pacs_err pacs_index_intent_clear(pacs_index *idx, const char *object, pacs_errinfo *ei)
+{
+    return idx->ops->intent_clear ? idx->ops->intent_clear(idx, object, ei) : PACS_OK;
+}
+
+pacs_err pacs_index_intents_drop(pacs_index *idx, const char *node, int64_t older_than,
+                                 pacs_object_cb cb, void *ctx, pacs_errinfo *ei)
+{
+    return idx->ops->intents_drop ? idx->ops->intents_drop(idx, node, older_than, cb, ctx, ei)
+                                  : PACS_OK;
+}
+
+pacs_err pacs_index_object_release(pacs_index *idx, const char *object, pacs_release_cb rm,
+                                   void *ctx, int *removed, pacs_errinfo *ei)
+{
+    *removed = 0;
+    if (idx->ops->object_release) {
+        return idx->ops->object_release(idx, object, rm, ctx, removed, ei);
+    }
+    /* One process: the caller's in-flight set already keeps its own ingests out. */
+    int referenced = 1;
+    pacs_err err = idx->ops->object_referenced(idx, object, &referenced, ei);
+    if (err == PACS_OK && !referenced) {
+        err = rm(ctx, object, ei);
+        *removed = err == PACS_OK;
+    }
+    if (err == PACS_OK) {
+        err = idx->ops->sweep_done(idx, object, ei);
+    }
+    return err;
 }
 
 void pacs_index_close(pacs_index *idx)

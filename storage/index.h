@@ -2,9 +2,10 @@
 /*
  * The index: patients, studies, series and instances with their matching keys, computed counts,
  * stored DICOM JSON metadata and where each instance's object and frames are. This header is
- * the one interface the archive uses; a backend (SQLite now, PostgreSQL later) implements
- * pacs_index_ops and is chosen by the location string. Only the archive calls it: protocols go
- * through storage/archive.h.
+ * the one interface the archive uses; a backend (SQLite, PostgreSQL) implements pacs_index_ops
+ * and is chosen by the location string. Only the archive (and tools through it) calls it:
+ * protocols go through storage/archive.h. Both backends compile queries with the same compiler
+ * (index_sql.h), so they give the same answers.
  *
  * Thread-safe: all functions may be called from any thread. Writes (put, delete) are queued to
  * one writer that commits them in shared transactions (group commit); each call returns once
@@ -34,6 +35,7 @@ typedef struct pacs_index_entry {
     size_t pixel_layout_len;
     uint32_t n_frames;
     const char *source_aet; /* calling AE, or "" for STOW/import */
+    const char *received;   /* when it was first stored, "YYYYMMDDHHMMSS" UTC; NULL: now */
 } pacs_index_entry;
 
 typedef struct pacs_put_result {
@@ -52,9 +54,11 @@ typedef struct pacs_instance_rec {
     size_t pixel_layout_len;
     const char *metadata; /* the stored DICOM JSON text, with PACS_REC_METADATA only */
     size_t metadata_len;
+    const char *source_aet, *received; /* with PACS_REC_ORIGIN only */
 } pacs_instance_rec;
 
 #define PACS_REC_METADATA 1u
+#define PACS_REC_ORIGIN 2u
 
 /** Called once per result; return non-zero to stop early (not an error). */
 typedef int (*pacs_find_cb)(void *ctx, const json_t *result);
@@ -105,6 +109,9 @@ typedef struct pacs_fwd_update {
     const char *error; /* NULL or "" clears it */
 } pacs_fwd_update;
 
+/** Deletes an object; called by pacs_index_object_release while no one can take it up. */
+typedef pacs_err (*pacs_release_cb)(void *ctx, const char *object, pacs_errinfo *ei);
+
 /** A backend's functions; see the pacs_index_* wrappers below for each contract. */
 typedef struct pacs_index_ops {
     const char *name;
@@ -131,6 +138,15 @@ typedef struct pacs_index_ops {
     pacs_err (*fwd_update)(pacs_index *idx, const pacs_fwd_update *u, size_t n, pacs_errinfo *ei);
     pacs_err (*fwd_list)(pacs_index *idx, int state, pacs_fwd_cb cb, void *ctx, pacs_errinfo *ei);
     pacs_err (*fwd_retry)(pacs_index *idx, int64_t id, int64_t now, uint64_t *n, pacs_errinfo *ei);
+    /* Several processes on one index; NULL in a backend only one process uses at a time. */
+    pacs_err (*intent_add)(pacs_index *idx, const char *object, pacs_errinfo *ei);
+    pacs_err (*intent_clear)(pacs_index *idx, const char *object, pacs_errinfo *ei);
+    pacs_err (*intents_drop)(pacs_index *idx, const char *node, int64_t older_than,
+                             pacs_object_cb cb, void *ctx, pacs_errinfo *ei);
+    pacs_err (*object_release)(pacs_index *idx, const char *object, pacs_release_cb rm,
+                               void *ctx, int *removed, pacs_errinfo *ei);
+    /* Bulk mode's commit (NULL: nothing to do). */
+    pacs_err (*finish)(pacs_index *idx, pacs_errinfo *ei);
 } pacs_index_ops;
 
 /** Every backend's handle starts with this. */
@@ -139,10 +155,38 @@ struct pacs_index {
 };
 
 /**
- * Opens (creating if needed) the index at `location`: a file path or "sqlite:PATH" for SQLite.
- * Schema creation and upgrades run here.
+ * Opens (creating if needed) the index at `location`: a file path or "sqlite:PATH" for SQLite,
+ * a libpq connection URI "postgresql://[user@]host[:port]/database[?...]" (or "postgres://")
+ * for PostgreSQL. The schema's versioned migrations run here, each once, in order (several
+ * processes opening one PostgreSQL index at once are serialised); an index newer than this
+ * program is refused with PACS_EUNSUPPORTED.
  */
 pacs_err pacs_index_open(const char *location, pacs_index **out, pacs_errinfo *ei);
+
+/** How an index is opened; zero or NULL fields take the defaults. */
+typedef struct pacs_index_options {
+    unsigned pool;    /* reader connections kept open (PostgreSQL; default 8) */
+    const char *node; /* this process's name among those sharing the index (intents) */
+    unsigned bulk;    /* PACS_INDEX_BULK... flags (PostgreSQL; SQLite ignores them) */
+    unsigned claim_seconds; /* lease of claimed forwarding entries (shared index; default 300) */
+} pacs_index_options;
+
+/** One transaction from open to pacs_index_finish: all or nothing, and invisible to other
+ *  connections until then (loading, migrating, reindexing). */
+#define PACS_INDEX_BULK 1u
+/** With PACS_INDEX_BULK: first empty the index (all but the forwarding queue) in the same
+ *  transaction, so that readers see the old index until the new one is committed. */
+#define PACS_INDEX_BULK_EMPTY 2u
+
+pacs_err pacs_index_open_opts(const char *location, const pacs_index_options *o,
+                              pacs_index **out, pacs_errinfo *ei);
+
+/** "sqlite" or "postgresql". */
+const char *pacs_index_backend(const pacs_index *idx);
+
+/** Commits what a bulk index did (then close it); closing without it rolls everything back.
+ *  A no-op for an index not in bulk mode. */
+pacs_err pacs_index_finish(pacs_index *idx, pacs_errinfo *ei);
 
 /** Finishes queued writes and closes. NULL is accepted. */
 void pacs_index_close(pacs_index *idx);
@@ -200,7 +244,8 @@ pacs_err pacs_index_fwd_enqueue(pacs_index *idx, const char *dest, const char *r
                                 pacs_errinfo *ei);
 
 /** Pending entries due at `now` (next_try <= now), at most `limit`, ordered by destination and
- *  age. */
+ *  age. On a shared index the entries are claimed for the caller: no other process gets them
+ *  until pacs_index_fwd_update writes their outcome or the claim runs out (claim_seconds). */
 pacs_err pacs_index_fwd_due(pacs_index *idx, int64_t now, size_t limit, pacs_fwd_cb cb, void *ctx,
                             pacs_errinfo *ei);
 
@@ -217,7 +262,53 @@ pacs_err pacs_index_fwd_list(pacs_index *idx, int state, pacs_fwd_cb cb, void *c
 pacs_err pacs_index_fwd_retry(pacs_index *idx, int64_t id, int64_t now, uint64_t *n,
                               pacs_errinfo *ei);
 
+/* ---- Several processes (nodes) on one index ----
+ * A shared index (PostgreSQL) can be used by pacsd processes on several machines that share
+ * one object store. An object one node is about to refer to must not be deleted by another
+ * node's sweep: before committing an object, a node records an intent for it; its put of the
+ * instance removes the intent in the same transaction; pacs_index_object_release deletes an
+ * object only while holding the object's lock, when neither an instance nor an intent refers
+ * to it. */
+
+/** True when several processes may use this index at once (intents are kept). */
+int pacs_index_shared(const pacs_index *idx);
+
+/** Records that this node is about to refer to `object` (a no-op when not shared). Cheap: not
+ *  flushed to disk (a database crash fails the ingest that needed it anyway). */
+pacs_err pacs_index_intent_add(pacs_index *idx, const char *object, pacs_errinfo *ei);
+
+/** Drops one intent of this node for `object` (the ingest failed before its put). */
+pacs_err pacs_index_intent_clear(pacs_index *idx, const char *object, pacs_errinfo *ei);
+
+/** Forgets the intents of `node` (NULL: every node) recorded before `older_than` (Unix
+ *  seconds; 0: any time) and calls `cb` once per object they named (`sop_uid` receives the
+ *  node's name), so the caller can release them: after a crash of that node, or when a node
+ *  has been gone longer than any ingest takes. */
+pacs_err pacs_index_intents_drop(pacs_index *idx, const char *node, int64_t older_than,
+                                 pacs_object_cb cb, void *ctx, pacs_errinfo *ei);
+
+/**
+ * Deletes `object` with `rm` if nothing refers to it (no instance, and on a shared index no
+ * intent), excluding every other process from taking it up meanwhile, and forgets its sweep
+ * record. `*removed` tells whether `rm` ran and succeeded; an error of `rm` is returned.
+ */
+pacs_err pacs_index_object_release(pacs_index *idx, const char *object, pacs_release_cb rm,
+                                   void *ctx, int *removed, pacs_errinfo *ei);
+
+/**
+ * Copies every instance of `src` (its stored DICOM JSON, pixel layout, object key and origin)
+ * into `dst`, which must hold none, and the pending forwards; objects are not read. Open `dst`
+ * with PACS_INDEX_BULK for all or nothing. `progress` (may be NULL) is called per instance.
+ */
+pacs_err pacs_index_copy(pacs_index *src, pacs_index *dst,
+                         void (*progress)(void *ctx, uint64_t done, uint64_t total), void *ctx,
+                         uint64_t *instances, uint64_t *forwards, pacs_errinfo *ei);
+
 /* Backends. */
 pacs_err pacs_index_sqlite_open(const char *path, pacs_index **out, pacs_errinfo *ei);
+#ifdef PACS_HAVE_POSTGRESQL
+pacs_err pacs_index_pg_open(const char *conninfo, const pacs_index_options *o, pacs_index **out,
+                            pacs_errinfo *ei);
+#endif
 
 #endif

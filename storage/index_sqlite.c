@@ -4,8 +4,9 @@
  * commits queued puts and removals in shared transactions (group commit; WAL with
  * synchronous=FULL, so a commit is durable when it returns); each job runs in its own savepoint,
  * so one bad job fails alone. Readers take a connection from a pool and never block the writer.
- * Queries are compiled from the query model to SQL with bound parameters only; keys that no
- * column covers are matched in C against the stored attributes.
+ * Queries are compiled by the compiler both backends share (index_sql.h), in SQLite's dialect,
+ * with bound parameters only; keys that no column covers are matched in C against the stored
+ * attributes. The schema is a list of versioned migrations run at open.
  */
 #include <pthread.h>
 #include <sqlite3.h>
@@ -13,18 +14,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <zstd.h>
 
 #include "pacs/base/buf.h"
 #include "pacs/base/log.h"
 #include "pacs/dicom/dcm.h"
 #include "storage/catalog.h"
-#include "storage/fold.h"
 #include "storage/index.h"
+#include "storage/index_sql.h"
 
-#define SCHEMA_VERSION 1
 #define BATCH_MAX 512
-#define SQL_MAX (256u * 1024u)
 #define POOL_MAX 64
 
 typedef enum job_kind {
@@ -74,8 +72,13 @@ typedef struct sqlite_index {
     size_t n_pool;
 } sqlite_index;
 
-static const char *const schema_sql =
-    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
+/* ---- the schema: versioned migrations, each run once, in order, at open ----
+ * Version 1 is the schema as first released. Its statements are idempotent and run again on a
+ * version-1 file, which is how files older than the forwarding queue gain it. Later changes are
+ * new entries; an entry is never edited once released. meta.schema_version is the version a
+ * file has reached. */
+
+static const char *const schema_v1 =
     "CREATE TABLE IF NOT EXISTS patients("
     " pk INTEGER PRIMARY KEY, patient_id TEXT NOT NULL, issuer TEXT NOT NULL,"
     " name TEXT, name_ci TEXT, name_fold TEXT, birth_date TEXT, sex TEXT,"
@@ -117,6 +120,20 @@ static const char *const schema_sql =
     " next_try INTEGER NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL,"
     " error TEXT, UNIQUE(sop_uid, dest));"
     "CREATE INDEX IF NOT EXISTS forward_due ON forward_queue(state, next_try);";
+
+typedef struct migration {
+    int version;
+    const char *what;
+    const char *sql;
+} migration;
+
+static const migration migrations[] = {
+    {1, "patients, studies, series, instances, sweep records, forwarding queue", schema_v1},
+    {2, "indexes for matching the referring physician's name",
+     "CREATE INDEX IF NOT EXISTS studies_ref_fold ON studies(ref_physician_fold);"
+     "CREATE INDEX IF NOT EXISTS studies_ref_ci ON studies(ref_physician_ci);"},
+};
+#define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 
 /* ---- small SQLite helpers ---- */
 
@@ -209,128 +226,7 @@ static void reader_put(sqlite_index *si, sqlite3 *db)
     sqlite3_close(db);
 }
 
-/* ---- metadata compression ---- */
-
-static pacs_err compress_json(const json_t *json, void **out, size_t *out_len, pacs_errinfo *ei)
-{
-    char *text = json_dumps(json, PACS_JSON_DUMP_FLAGS);
-    if (!text) {
-        return pacs_errf(ei, PACS_ENOMEM, "cannot serialise metadata");
-    }
-    size_t n = strlen(text);
-    size_t cap = ZSTD_compressBound(n);
-    void *z = malloc(cap);
-    if (!z) {
-        free(text);
-        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
-    }
-    size_t zn = ZSTD_compress(z, cap, text, n, 3);
-    free(text);
-    if (ZSTD_isError(zn)) {
-        free(z);
-        return pacs_errf(ei, PACS_EIO, "metadata compression: %s", ZSTD_getErrorName(zn));
-    }
-    *out = z;
-    *out_len = zn;
-    return PACS_OK;
-}
-
-/* Decompresses into `b` (reset first); the text is NUL-terminated. */
-static pacs_err decompress_into(const void *z, size_t zn, pacs_buf *b, pacs_errinfo *ei)
-{
-    unsigned long long n = ZSTD_getFrameContentSize(z, zn);
-    if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n > (64u << 20)) {
-        return pacs_errf(ei, PACS_ECORRUPT, "stored metadata is unreadable");
-    }
-    pacs_buf_reset(b);
-    if (n > 0) {
-        /* Reserve n bytes. Appending from `z` itself would read past its zn bytes. */
-        static const char zeros[4096];
-        pacs_err err = PACS_OK;
-        for (size_t left = (size_t)n; left > 0 && err == PACS_OK;) {
-            size_t k = left < sizeof zeros ? left : sizeof zeros;
-            err = pacs_buf_append(b, zeros, k);
-            left -= k;
-        }
-        if (err != PACS_OK) {
-            return pacs_errf(ei, err, "out of memory");
-        }
-        size_t got = ZSTD_decompress(b->data, (size_t)n, z, zn);
-        if (ZSTD_isError(got) || got != n) {
-            return pacs_errf(ei, PACS_ECORRUPT, "stored metadata is unreadable");
-        }
-        b->data[n] = '\0';
-    }
-    return PACS_OK;
-}
-
 /* ---- the writer ---- */
-
-typedef struct fields {
-    char *patient_id, *issuer, *name, *name_ci, *name_fold, *birth_date, *sex;
-    char *study_date, *study_time, *accession, *study_id, *ref_phys, *ref_phys_ci, *ref_phys_fold,
-        *study_desc;
-    char *modality, *series_number, *series_desc, *body_part, *series_date, *series_time,
-        *pps_date, *pps_time;
-    char *instance_number, *frames, *rows, *columns, *bits, *content_date, *content_time;
-} fields;
-
-static char *strip_colons(char *s)
-{
-    if (s) {
-        char *o = s;
-        for (char *p = s; *p; p++) {
-            if (*p != ':') {
-                *o++ = *p;
-            }
-        }
-        *o = '\0';
-    }
-    return s;
-}
-
-static void fields_load(fields *f, const json_t *j)
-{
-    memset(f, 0, sizeof *f);
-    f->patient_id = pacs_json_text(j, 0x00100020);
-    f->issuer = pacs_json_text(j, 0x00100021);
-    f->name = pacs_json_text(j, 0x00100010);
-    f->name_ci = f->name ? pacs_fold_case(f->name) : NULL;
-    f->name_fold = f->name ? pacs_fold_name(f->name) : NULL;
-    f->birth_date = pacs_json_text(j, 0x00100030);
-    f->sex = pacs_json_text(j, 0x00100040);
-    f->study_date = pacs_json_text(j, 0x00080020);
-    f->study_time = strip_colons(pacs_json_text(j, 0x00080030));
-    f->accession = pacs_json_text(j, 0x00080050);
-    f->study_id = pacs_json_text(j, 0x00200010);
-    f->ref_phys = pacs_json_text(j, 0x00080090);
-    f->ref_phys_ci = f->ref_phys ? pacs_fold_case(f->ref_phys) : NULL;
-    f->ref_phys_fold = f->ref_phys ? pacs_fold_name(f->ref_phys) : NULL;
-    f->study_desc = pacs_json_text(j, 0x00081030);
-    f->modality = pacs_json_text(j, 0x00080060);
-    f->series_number = pacs_json_text(j, 0x00200011);
-    f->series_desc = pacs_json_text(j, 0x0008103E);
-    f->body_part = pacs_json_text(j, 0x00180015);
-    f->series_date = pacs_json_text(j, 0x00080021);
-    f->series_time = strip_colons(pacs_json_text(j, 0x00080031));
-    f->pps_date = pacs_json_text(j, 0x00400244);
-    f->pps_time = strip_colons(pacs_json_text(j, 0x00400245));
-    f->instance_number = pacs_json_text(j, 0x00200013);
-    f->frames = pacs_json_text(j, 0x00280008);
-    f->rows = pacs_json_text(j, 0x00280010);
-    f->columns = pacs_json_text(j, 0x00280011);
-    f->bits = pacs_json_text(j, 0x00280100);
-    f->content_date = pacs_json_text(j, 0x00080023);
-    f->content_time = strip_colons(pacs_json_text(j, 0x00080033));
-}
-
-static void fields_free(fields *f)
-{
-    char **p = (char **)f;
-    for (size_t i = 0; i < sizeof *f / sizeof(char *); i++) {
-        free(p[i]);
-    }
-}
 
 static void bind_int_text(sqlite3_stmt *st, int i, const char *s)
 {
@@ -490,14 +386,6 @@ static pacs_err remove_instance(sqlite3 *db, long long pk, pacs_errinfo *ei)
     return refresh_study_sets(db, study_pk, ei);
 }
 
-static char *dump_attrs(const json_t *instance, pacs_level level)
-{
-    json_t *a = pacs_catalog_level_attrs(instance, level);
-    char *s = a ? json_dumps(a, PACS_JSON_DUMP_FLAGS) : NULL;
-    json_decref(a);
-    return s;
-}
-
 static pacs_err do_put(sqlite3 *db, const pacs_index_entry *e, pacs_put_result *res,
                        pacs_errinfo *ei)
 {
@@ -527,11 +415,11 @@ static pacs_err do_put(sqlite3 *db, const pacs_index_entry *e, pacs_put_result *
         }
     }
 
-    fields f;
-    fields_load(&f, e->json);
-    char *patient_attrs = dump_attrs(e->json, PACS_LEVEL_PATIENT);
-    char *study_attrs = dump_attrs(e->json, PACS_LEVEL_STUDY);
-    char *series_attrs = dump_attrs(e->json, PACS_LEVEL_SERIES);
+    pacs_index__fields f;
+    pacs_index__fields_load(&f, e->json);
+    char *patient_attrs = pacs_index__level_attrs_text(e->json, PACS_LEVEL_PATIENT);
+    char *study_attrs = pacs_index__level_attrs_text(e->json, PACS_LEVEL_STUDY);
+    char *series_attrs = pacs_index__level_attrs_text(e->json, PACS_LEVEL_SERIES);
     void *meta = NULL;
     size_t meta_len = 0;
     long long patient_pk = -1, study_pk = -1, series_pk = -1;
@@ -542,7 +430,7 @@ static pacs_err do_put(sqlite3 *db, const pacs_index_entry *e, pacs_put_result *
         err = pacs_errf(ei, PACS_ENOMEM, "out of memory");
         goto done;
     }
-    err = compress_json(e->json, &meta, &meta_len, ei);
+    err = pacs_index__compress_json(e->json, &meta, &meta_len, ei);
     if (err != PACS_OK) {
         goto done;
     }
@@ -668,7 +556,8 @@ static pacs_err do_put(sqlite3 *db, const pacs_index_entry *e, pacs_put_result *
     err = prepare(db, "INSERT INTO instances(series_pk, sop_uid, sop_class, instance_number, ts,"
                       " object, size, frames, rows, columns, bits_allocated, content_date,"
                       " content_time, source_aet, received, pixels, metadata)"
-                      " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,strftime('%Y%m%d%H%M%S','now'),?,?)",
+                      " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+                      " coalesce(?17, strftime('%Y%m%d%H%M%S','now')), ?15, ?16)",
                   &st, ei);
     if (err != PACS_OK) {
         goto done;
@@ -691,6 +580,7 @@ static pacs_err do_put(sqlite3 *db, const pacs_index_entry *e, pacs_put_result *
         sqlite3_bind_blob(st, 15, e->pixel_layout, (int)e->pixel_layout_len, SQLITE_TRANSIENT);
     }
     sqlite3_bind_blob(st, 16, meta, (int)meta_len, SQLITE_TRANSIENT);
+    bind_text(st, 17, e->received);
     err = run(db, st, ei, "insert instance");
     if (err != PACS_OK) {
         goto done;
@@ -732,308 +622,13 @@ done:
     free(patient_attrs);
     free(study_attrs);
     free(series_attrs);
-    fields_free(&f);
+    pacs_index__fields_free(&f);
     return err;
 }
 
-/* ---- query compilation (shared by find, instances and remove) ---- */
+/* ---- queries (compiled by index_sql.c) ---- */
 
-typedef struct bindv {
-    int is_int;
-    long long i;
-    char *s;
-} bindv;
-
-typedef struct compiled {
-    pacs_buf where;
-    bindv *binds;
-    size_t n_binds, cap_binds;
-    const pacs_query_key **post; /* keys matched in C */
-    size_t n_post;
-    int need_attrs[4];
-} compiled;
-
-static void compiled_free(compiled *c)
-{
-    pacs_buf_free(&c->where);
-    for (size_t i = 0; i < c->n_binds; i++) {
-        free(c->binds[i].s);
-    }
-    free(c->binds);
-    free(c->post);
-}
-
-static pacs_err add_bind(compiled *c, const char *s, int is_int, long long iv)
-{
-    if (c->n_binds == c->cap_binds) {
-        size_t cap = c->cap_binds ? c->cap_binds * 2 : 16;
-        bindv *g = realloc(c->binds, cap * sizeof *g);
-        if (!g) {
-            return PACS_ENOMEM;
-        }
-        c->binds = g;
-        c->cap_binds = cap;
-    }
-    bindv *b = &c->binds[c->n_binds];
-    b->is_int = is_int;
-    b->i = iv;
-    b->s = NULL;
-    if (!is_int) {
-        b->s = strdup(s ? s : "");
-        if (!b->s) {
-            return PACS_ENOMEM;
-        }
-    }
-    c->n_binds++;
-    return PACS_OK;
-}
-
-/* A DICOM wildcard pattern as a SQLite GLOB pattern ('[' is special to GLOB only). */
-static char *glob_pattern(const char *prefix, const char *dicom, const char *suffix)
-{
-    pacs_buf b;
-    pacs_buf_init(&b, 1u << 16);
-    pacs_buf_puts(&b, prefix);
-    for (const char *p = dicom; *p; p++) {
-        if (*p == '[') {
-            pacs_buf_puts(&b, "[[]");
-        } else {
-            pacs_buf_append(&b, p, 1);
-        }
-    }
-    pacs_buf_puts(&b, suffix);
-    return pacs_buf_take(&b, NULL);
-}
-
-static pacs_err where_and(compiled *c)
-{
-    return pacs_buf_puts(&c->where, c->where.len ? " AND " : " WHERE ");
-}
-
-static pacs_err compile_key(compiled *c, const pacs_query *q, const pacs_query_key *k,
-                            pacs_errinfo *ei)
-{
-    const pacs_column *col = pacs_catalog_column(pacs_query_level(q), k->tag);
-    int post = !col || k->match == PACS_MATCH_SEQUENCE;
-    if (col && col->kind == PACS_COL_INT && k->match != PACS_MATCH_SINGLE &&
-        k->match != PACS_MATCH_LIST) {
-        return pacs_errf(ei, PACS_EINVAL, "only single values or lists match numeric key %08X",
-                         k->tag);
-    }
-    if (post) {
-        int lvl = pacs_catalog_attrs_level(pacs_query_level(q), k->tag);
-        if (lvl < 0) {
-            /* An attribute of a lower level cannot match at this level. */
-            where_and(c);
-            return pacs_buf_puts(&c->where, "0") == PACS_OK ? PACS_OK
-                                                             : pacs_errf(ei, PACS_ETOOBIG, "query too long");
-        }
-        c->need_attrs[lvl] = 1;
-        const pacs_query_key **g = realloc(c->post, (c->n_post + 1) * sizeof *g);
-        if (!g) {
-            return pacs_errf(ei, PACS_ENOMEM, "out of memory");
-        }
-        c->post = g;
-        c->post[c->n_post++] = k;
-        return PACS_OK;
-    }
-    pacs_err err = where_and(c);
-    const char *name = col->column;
-    char ci[64];
-    char *folded_value = NULL;
-    if (col->kind == PACS_COL_PN) {
-        if (pacs_query_fuzzy(q)) {
-            /* Every folded query word must begin a word of the name. */
-            char *folded = pacs_fold_name(k->value);
-            if (!folded) {
-                return pacs_errf(ei, PACS_EINVAL, "name is not valid UTF-8");
-            }
-            for (char *p = folded; *p; p++) {
-                if (*p == '*' || *p == '?') {
-                    *p = ' ';
-                }
-            }
-            char *save = NULL;
-            err = pacs_buf_puts(&c->where, "(1");
-            for (char *w = strtok_r(folded, " ", &save); w && err == PACS_OK;
-                 w = strtok_r(NULL, " ", &save)) {
-                char *pat = glob_pattern("* ", w, "*");
-                err = pat ? pacs_buf_printf(&c->where, " AND (' ' || %s_fold) GLOB ?", name)
-                          : PACS_ENOMEM;
-                if (err == PACS_OK) {
-                    err = add_bind(c, pat, 0, 0);
-                }
-                free(pat);
-            }
-            free(folded);
-            if (err == PACS_OK) {
-                err = pacs_buf_puts(&c->where, ")");
-            }
-            return err == PACS_OK ? PACS_OK : pacs_errf(ei, err, "cannot build query");
-        }
-        /* A name typed without diacritics (ASCII) is matched against the folded name, so
-         * "nguyen*" finds "Nguyễn^Văn An"; one typed with them must match them, case aside. */
-        if (pacs_is_ascii(k->value)) {
-            folded_value = pacs_fold_name(k->value);
-            if (!folded_value) {
-                return pacs_errf(ei, PACS_ENOMEM, "out of memory");
-            }
-            snprintf(ci, sizeof ci, "%s_fold", name);
-        } else {
-            snprintf(ci, sizeof ci, "%s_ci", name);
-        }
-        name = ci;
-    }
-    const char *value = folded_value ? folded_value : k->value;
-    switch (k->match) {
-    case PACS_MATCH_SINGLE:
-        if (col->kind == PACS_COL_MULTI) {
-            char pat[128];
-            snprintf(pat, sizeof pat, "\\%s\\", k->value);
-            err = pacs_buf_printf(&c->where, "instr(%s, ?) > 0", name);
-            if (err == PACS_OK) {
-                err = add_bind(c, pat, 0, 0);
-            }
-        } else if (col->kind == PACS_COL_INT) {
-            char *end = NULL;
-            long long v = strtoll(k->value, &end, 10);
-            err = pacs_buf_printf(&c->where, "%s = ?", name);
-            if (err == PACS_OK) {
-                err = end && *end == '\0' ? add_bind(c, NULL, 1, v) : add_bind(c, "", 0, 0);
-            }
-        } else {
-            err = pacs_buf_printf(&c->where, "%s = ?", name);
-            if (err == PACS_OK) {
-                err = add_bind(c, value, 0, 0);
-            }
-        }
-        break;
-    case PACS_MATCH_WILDCARD: {
-        char *pat = col->kind == PACS_COL_MULTI ? glob_pattern("*\\", k->value, "\\*")
-                                                : glob_pattern("", value, "");
-        err = pat ? pacs_buf_printf(&c->where, "%s GLOB ?", name) : PACS_ENOMEM;
-        if (err == PACS_OK) {
-            err = add_bind(c, pat, 0, 0);
-        }
-        free(pat);
-        break;
-    }
-    case PACS_MATCH_RANGE:
-        err = pacs_buf_printf(&c->where, "(%s <> ''", name);
-        if (err == PACS_OK && k->range_lo) {
-            err = pacs_buf_printf(&c->where, " AND %s >= ?", name);
-            if (err == PACS_OK) {
-                err = add_bind(c, k->range_lo, 0, 0);
-            }
-        }
-        if (err == PACS_OK && k->range_hi) {
-            err = pacs_buf_printf(&c->where, " AND %s <= ?", name);
-            if (err == PACS_OK) {
-                err = add_bind(c, k->range_hi, 0, 0);
-            }
-        }
-        if (err == PACS_OK) {
-            err = pacs_buf_puts(&c->where, ")");
-        }
-        break;
-    case PACS_MATCH_LIST:
-        if (col->kind == PACS_COL_MULTI) {
-            err = pacs_buf_puts(&c->where, "(0");
-            for (size_t i = 0; i < k->n_list && err == PACS_OK; i++) {
-                char pat[128];
-                snprintf(pat, sizeof pat, "\\%s\\", k->list[i]);
-                err = pacs_buf_printf(&c->where, " OR instr(%s, ?) > 0", name);
-                if (err == PACS_OK) {
-                    err = add_bind(c, pat, 0, 0);
-                }
-            }
-            if (err == PACS_OK) {
-                err = pacs_buf_puts(&c->where, ")");
-            }
-            break;
-        }
-        err = pacs_buf_printf(&c->where, "%s IN (", name);
-        for (size_t i = 0; i < k->n_list && err == PACS_OK; i++) {
-            err = pacs_buf_puts(&c->where, i ? ",?" : "?");
-            if (err == PACS_OK) {
-                if (col->kind == PACS_COL_INT) {
-                    err = add_bind(c, NULL, 1, strtoll(k->list[i], NULL, 10));
-                } else {
-                    err = add_bind(c, k->list[i], 0, 0);
-                }
-            }
-        }
-        if (err == PACS_OK) {
-            err = pacs_buf_puts(&c->where, ")");
-        }
-        break;
-    default:
-        break;
-    }
-    free(folded_value);
-    return err == PACS_OK ? PACS_OK : pacs_errf(ei, err, "cannot build query");
-}
-
-static pacs_err compile(const pacs_query *q, compiled *c, pacs_errinfo *ei)
-{
-    memset(c, 0, sizeof *c);
-    pacs_buf_init(&c->where, SQL_MAX);
-    for (size_t i = 0; i < pacs_query_key_count(q); i++) {
-        const pacs_query_key *k = pacs_query_key_at(q, i);
-        if (k->match == PACS_MATCH_UNIVERSAL) {
-            continue;
-        }
-        if (k->match == PACS_MATCH_SEQUENCE && pacs_query_key_count(k->item) == 0) {
-            continue;
-        }
-        pacs_err err = compile_key(c, q, k, ei);
-        if (err != PACS_OK) {
-            compiled_free(c);
-            return err;
-        }
-    }
-    return PACS_OK;
-}
-
-static const char *from_clause(pacs_level level, int instances)
-{
-    if (level == PACS_LEVEL_PATIENT) {
-        return instances ? " FROM instances i JOIN series se ON i.series_pk=se.pk JOIN studies st"
-                           " ON se.study_pk=st.pk JOIN patients p ON st.patient_pk=p.pk"
-                         : " FROM patients p";
-    }
-    if (instances || level == PACS_LEVEL_INSTANCE) {
-        return " FROM instances i JOIN series se ON i.series_pk=se.pk JOIN studies st"
-               " ON se.study_pk=st.pk";
-    }
-    if (level == PACS_LEVEL_SERIES) {
-        return " FROM series se JOIN studies st ON se.study_pk=st.pk";
-    }
-    return " FROM studies st";
-}
-
-static const char *order_clause(pacs_level level, int instances)
-{
-    if (instances || level == PACS_LEVEL_INSTANCE) {
-        return " ORDER BY st.pk, se.series_number, se.pk, i.instance_number, i.pk";
-    }
-    switch (level) {
-    case PACS_LEVEL_PATIENT:
-        return " ORDER BY p.pk";
-    case PACS_LEVEL_STUDY:
-        return " ORDER BY st.study_date DESC, st.study_time DESC, st.pk DESC";
-    default:
-        return " ORDER BY st.pk, se.series_number, se.pk";
-    }
-}
-
-static const char *attrs_column(pacs_level level)
-{
-    static const char *const cols[] = {"p.attrs", "st.attrs", "se.attrs", "i.metadata"};
-    return cols[level];
-}
-
-static void bind_all(sqlite3_stmt *st, const compiled *c)
+static void bind_all(sqlite3_stmt *st, const pacs_index__compiled *c)
 {
     for (size_t i = 0; i < c->n_binds; i++) {
         if (c->binds[i].is_int) {
@@ -1044,251 +639,53 @@ static void bind_all(sqlite3_stmt *st, const compiled *c)
     }
 }
 
-/* The parsed stored attributes of each level for the current row, loaded on demand. */
-typedef struct row_attrs {
-    json_t *level[4];
-    int attrs_col[4]; /* result column of each level's attributes, -1 if not selected */
-    pacs_buf scratch;
-} row_attrs;
-
-static const json_t *row_level_attrs(row_attrs *ra, sqlite3_stmt *st, int level)
+/* A result column for the shared row readers: text (integers as decimal text) or blob. */
+static const char *row_value(void *ctx, int col, size_t *len)
 {
-    if (ra->level[level] || ra->attrs_col[level] < 0) {
-        return ra->level[level];
+    sqlite3_stmt *st = ctx;
+    int type = sqlite3_column_type(st, col);
+    if (type == SQLITE_NULL) {
+        return NULL;
     }
-    int col = ra->attrs_col[level];
-    if (level == PACS_LEVEL_INSTANCE) {
-        const void *z = sqlite3_column_blob(st, col);
-        int zn = sqlite3_column_bytes(st, col);
-        if (z && decompress_into(z, (size_t)zn, &ra->scratch, NULL) == PACS_OK) {
-            ra->level[level] = json_loadb(ra->scratch.data, ra->scratch.len, 0, NULL);
-        }
-    } else {
-        const char *t = (const char *)sqlite3_column_text(st, col);
-        if (t) {
-            ra->level[level] = json_loads(t, 0, NULL);
-        }
-    }
-    return ra->level[level];
+    const char *v = type == SQLITE_BLOB ? (const char *)sqlite3_column_blob(st, col)
+                                        : (const char *)sqlite3_column_text(st, col);
+    *len = (size_t)sqlite3_column_bytes(st, col);
+    return v ? v : "";
 }
-
-static void row_attrs_clear(row_attrs *ra)
-{
-    for (int l = 0; l < 4; l++) {
-        json_decref(ra->level[l]);
-        ra->level[l] = NULL;
-    }
-}
-
-static int post_filters_pass(const compiled *c, const pacs_query *q, row_attrs *ra,
-                             sqlite3_stmt *st)
-{
-    for (size_t i = 0; i < c->n_post; i++) {
-        const pacs_query_key *k = c->post[i];
-        int lvl = pacs_catalog_attrs_level(pacs_query_level(q), k->tag);
-        const json_t *attrs = lvl >= 0 ? row_level_attrs(ra, st, lvl) : NULL;
-        char key[9];
-        snprintf(key, sizeof key, "%08X", k->tag);
-        if (!pacs_query_key_matches(k, json_object_get(attrs, key), pacs_query_fuzzy(q))) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-/* The DICOM JSON attribute for a column value. */
-static json_t *column_attr(const pacs_column *col, sqlite3_stmt *st, int i)
-{
-    json_t *attr = json_object();
-    json_object_set_new(attr, "vr", json_string(col->vr));
-    if (sqlite3_column_type(st, i) == SQLITE_NULL) {
-        return attr;
-    }
-    json_t *values = json_array();
-    if (col->kind == PACS_COL_INT) {
-        json_array_append_new(values, json_integer(sqlite3_column_int64(st, i)));
-    } else {
-        const char *t = (const char *)sqlite3_column_text(st, i);
-        if (col->kind == PACS_COL_MULTI) {
-            const char *p = t;
-            while (p && *p) {
-                while (*p == '\\') {
-                    p++;
-                }
-                const char *e = strchr(p, '\\');
-                if (!e) {
-                    e = p + strlen(p);
-                }
-                if (e > p) {
-                    json_array_append_new(values, json_stringn(p, (size_t)(e - p)));
-                }
-                p = e;
-            }
-        } else if (col->kind == PACS_COL_PN) {
-            static const char *const groups[] = {"Alphabetic", "Ideographic", "Phonetic"};
-            json_t *pn = json_object();
-            const char *p = t;
-            for (int g = 0; g < 3 && p; g++) {
-                const char *e = strchr(p, '=');
-                size_t n = e ? (size_t)(e - p) : strlen(p);
-                if (n > 0) {
-                    json_object_set_new(pn, groups[g], json_stringn(p, n));
-                }
-                p = e ? e + 1 : NULL;
-            }
-            json_array_append_new(values, pn);
-        } else if (t && *t) {
-            json_array_append_new(values, json_string(t));
-        }
-    }
-    if (json_array_size(values) > 0) {
-        json_object_set_new(attr, "Value", values);
-    } else {
-        json_decref(values);
-    }
-    return attr;
-}
-
-/* Return keys: the query's keys plus the unique keys of its level and those above. */
-static size_t return_tags(const pacs_query *q, uint32_t *tags, const char **vrs, size_t cap)
-{
-    size_t n = 0;
-    pacs_level level = pacs_query_level(q);
-    for (int l = level == PACS_LEVEL_PATIENT ? 0 : 1; l <= (int)level && n < cap; l++) {
-        tags[n] = pacs_catalog_unique_key((pacs_level)l);
-        vrs[n++] = l == PACS_LEVEL_PATIENT ? "LO" : "UI";
-    }
-    for (size_t i = 0; i < pacs_query_key_count(q) && n < cap; i++) {
-        const pacs_query_key *k = pacs_query_key_at(q, i);
-        int dup = 0;
-        for (size_t j = 0; j < n; j++) {
-            dup |= tags[j] == k->tag;
-        }
-        if (!dup) {
-            tags[n] = k->tag;
-            vrs[n++] = k->vr;
-        }
-    }
-    return n;
-}
-
-#define MAX_RETURN 512
 
 static pacs_err do_find(sqlite_index *si, const pacs_query *q, pacs_find_cb cb, void *ctx,
                         pacs_errinfo *ei)
 {
-    pacs_level level = pacs_query_level(q);
-    compiled c;
-    pacs_err err = compile(q, &c, ei);
-    if (err != PACS_OK) {
-        return err;
-    }
-    uint32_t tags[MAX_RETURN];
-    const char *vrs[MAX_RETURN];
-    size_t n_ret = return_tags(q, tags, vrs, MAX_RETURN);
-    const pacs_column *cols[MAX_RETURN];
-    int result_col[MAX_RETURN];
-    row_attrs ra;
-    memset(&ra, 0, sizeof ra);
-    pacs_buf_init(&ra.scratch, 64u << 20);
-    pacs_buf sql;
-    pacs_buf_init(&sql, SQL_MAX);
-    pacs_buf_puts(&sql, "SELECT 0");
-    int next_col = 1;
-    for (size_t i = 0; i < n_ret; i++) {
-        cols[i] = pacs_catalog_column(level, tags[i]);
-        result_col[i] = -1;
-        if (cols[i]) {
-            pacs_buf_printf(&sql, ", %s", cols[i]->column);
-            result_col[i] = next_col++;
-        } else {
-            int lvl = pacs_catalog_attrs_level(level, tags[i]);
-            if (lvl >= 0) {
-                c.need_attrs[lvl] = 1;
-            }
-        }
-    }
-    if (pacs_query_includes_all(q)) {
-        c.need_attrs[level == PACS_LEVEL_PATIENT ? 0 : level] = 1;
-    }
-    for (int l = 0; l < 4; l++) {
-        ra.attrs_col[l] = -1;
-        if (c.need_attrs[l]) {
-            pacs_buf_printf(&sql, ", %s", attrs_column((pacs_level)l));
-            ra.attrs_col[l] = next_col++;
-        }
-    }
-    pacs_buf_puts(&sql, from_clause(level, 0));
-    if (c.where.len) {
-        pacs_buf_append(&sql, c.where.data, c.where.len);
-    }
-    pacs_buf_puts(&sql, order_clause(level, 0));
-    size_t limit = pacs_query_limit(q), offset = pacs_query_offset(q);
-    if (c.n_post == 0 && (limit || offset)) {
-        pacs_buf_printf(&sql, " LIMIT %lld OFFSET %zu", limit ? (long long)limit : -1LL, offset);
+    pacs_index__find_plan *plan = malloc(sizeof *plan);
+    if (!plan) {
+        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
     }
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
-    if (!sql.data) {
-        err = pacs_errf(ei, PACS_ETOOBIG, "query too long");
+    pacs_err err = pacs_index__find_plan_build(&pacs_index__sqlite_dialect, q, plan, ei);
+    if (err != PACS_OK) {
         goto done;
     }
     err = reader_get(si, &db, ei);
     if (err != PACS_OK) {
         goto done;
     }
-    err = prepare(db, sql.data, &st, ei);
+    err = prepare(db, plan->sql.data, &st, ei);
     if (err != PACS_OK) {
         goto done;
     }
-    bind_all(st, &c);
-    size_t skipped = 0, emitted = 0;
+    bind_all(st, &plan->c);
+    pacs_index__row row = {row_value, st};
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        row_attrs_clear(&ra);
-        if (c.n_post) {
-            if (!post_filters_pass(&c, q, &ra, st)) {
-                continue;
-            }
-            if (skipped < offset) {
-                skipped++;
-                continue;
-            }
-            if (limit && emitted >= limit) {
-                break;
-            }
+        json_t *r = NULL;
+        int got = pacs_index__find_row(plan, q, &row, &r);
+        if (got < 0) {
+            break;
         }
-        json_t *r = json_object();
-        for (size_t i = 0; i < n_ret; i++) {
-            char key[9];
-            snprintf(key, sizeof key, "%08X", tags[i]);
-            json_t *attr = NULL;
-            if (cols[i]) {
-                attr = column_attr(cols[i], st, result_col[i]);
-            } else {
-                int lvl = pacs_catalog_attrs_level(level, tags[i]);
-                const json_t *a = lvl >= 0 ? json_object_get(row_level_attrs(&ra, st, lvl), key) : NULL;
-                if (a) {
-                    attr = json_deep_copy(a);
-                } else {
-                    attr = json_object();
-                    json_object_set_new(attr, "vr", json_string(vrs[i]));
-                }
-            }
-            json_object_set_new(r, key, attr);
+        if (got == 0) {
+            continue;
         }
-        if (pacs_query_includes_all(q)) {
-            const json_t *all = row_level_attrs(&ra, st, level == PACS_LEVEL_PATIENT ? 0 : level);
-            const char *key;
-            json_t *attr;
-            json_object_foreach((json_t *)all, key, attr)
-            {
-                if (!json_object_get(r, key)) {
-                    json_object_set(r, key, attr);
-                }
-            }
-        }
-        emitted++;
         int stop = cb(ctx, r);
         json_decref(r);
         if (stop) {
@@ -1299,16 +696,15 @@ static pacs_err do_find(sqlite_index *si, const pacs_query *q, pacs_find_cb cb, 
         err = db_err(db, rc, ei, "query");
     }
 done:
-    row_attrs_clear(&ra);
-    pacs_buf_free(&ra.scratch);
     sqlite3_finalize(st);
     if (db) {
         reader_put(si, db);
     }
-    pacs_buf_free(&sql);
-    compiled_free(&c);
+    pacs_index__find_plan_free(plan);
+    free(plan);
     return err;
 }
+
 
 /* Runs `q` as a selection of instance rows on `db`, calling `cb` per row. `pk_out` mode
  * (cb == NULL) collects instance pks instead, for removal. */
@@ -1320,52 +716,23 @@ typedef struct pk_list {
 static pacs_err select_instances(sqlite3 *db, const pacs_query *q, unsigned flags,
                                  pacs_instance_cb cb, void *ctx, pk_list *pks, pacs_errinfo *ei)
 {
-    compiled c;
-    pacs_err err = compile(q, &c, ei);
-    if (err != PACS_OK) {
-        return err;
-    }
-    pacs_level level = pacs_query_level(q);
-    row_attrs ra;
-    memset(&ra, 0, sizeof ra);
-    pacs_buf_init(&ra.scratch, 64u << 20);
+    pacs_index__inst_plan plan;
     pacs_buf meta;
     pacs_buf_init(&meta, 64u << 20);
-    pacs_buf sql;
-    pacs_buf_init(&sql, SQL_MAX);
-    pacs_buf_puts(&sql, "SELECT i.pk, st.study_uid, se.series_uid, i.sop_uid, i.sop_class, i.ts,"
-                        " i.object, i.size, i.frames, i.pixels, i.metadata");
-    int next_col = 11;
-    for (int l = 0; l < 4; l++) {
-        ra.attrs_col[l] = -1;
-        if (c.need_attrs[l]) {
-            if (l == PACS_LEVEL_INSTANCE) {
-                ra.attrs_col[l] = 10;
-            } else {
-                pacs_buf_printf(&sql, ", %s", attrs_column((pacs_level)l));
-                ra.attrs_col[l] = next_col++;
-            }
-        }
-    }
-    pacs_buf_puts(&sql, from_clause(level, 1));
-    if (c.where.len) {
-        pacs_buf_append(&sql, c.where.data, c.where.len);
-    }
-    pacs_buf_puts(&sql, order_clause(level, 1));
     sqlite3_stmt *st = NULL;
-    if (!sql.data) {
-        err = pacs_errf(ei, PACS_ETOOBIG, "query too long");
-        goto done;
-    }
-    err = prepare(db, sql.data, &st, ei);
+    pacs_err err = pacs_index__inst_plan_build(&pacs_index__sqlite_dialect, q, &plan, ei);
     if (err != PACS_OK) {
         goto done;
     }
-    bind_all(st, &c);
+    err = prepare(db, plan.sql.data, &st, ei);
+    if (err != PACS_OK) {
+        goto done;
+    }
+    bind_all(st, &plan.c);
+    pacs_index__row row = {row_value, st};
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        row_attrs_clear(&ra);
-        if (c.n_post && !post_filters_pass(&c, q, &ra, st)) {
+        if (!pacs_index__inst_row_matches(&plan, q, &row)) {
             continue;
         }
         if (pks) {
@@ -1379,29 +746,13 @@ static pacs_err select_instances(sqlite3 *db, const pacs_query *q, unsigned flag
                 pks->pks = g;
                 pks->cap = cap;
             }
-            pks->pks[pks->n++] = sqlite3_column_int64(st, 0);
+            pks->pks[pks->n++] = sqlite3_column_int64(st, PACS_INDEX__COL_PK);
             continue;
         }
         pacs_instance_rec rec;
-        memset(&rec, 0, sizeof rec);
-        col_copy(st, 1, rec.study_uid, sizeof rec.study_uid);
-        col_copy(st, 2, rec.series_uid, sizeof rec.series_uid);
-        col_copy(st, 3, rec.sop_uid, sizeof rec.sop_uid);
-        col_copy(st, 4, rec.sop_class, sizeof rec.sop_class);
-        col_copy(st, 5, rec.ts, sizeof rec.ts);
-        col_copy(st, 6, rec.object, sizeof rec.object);
-        rec.size = (uint64_t)sqlite3_column_int64(st, 7);
-        rec.frames = (uint32_t)sqlite3_column_int64(st, 8);
-        rec.pixel_layout = sqlite3_column_blob(st, 9);
-        rec.pixel_layout_len = (size_t)sqlite3_column_bytes(st, 9);
-        if (flags & PACS_REC_METADATA) {
-            const void *z = sqlite3_column_blob(st, 10);
-            err = decompress_into(z, (size_t)sqlite3_column_bytes(st, 10), &meta, ei);
-            if (err != PACS_OK) {
-                break;
-            }
-            rec.metadata = meta.data;
-            rec.metadata_len = meta.len;
+        err = pacs_index__inst_row_rec(&row, flags, &meta, &rec, ei);
+        if (err != PACS_OK) {
+            break;
         }
         if (cb(ctx, &rec)) {
             break;
@@ -1411,14 +762,12 @@ static pacs_err select_instances(sqlite3 *db, const pacs_query *q, unsigned flag
         err = db_err(db, rc, ei, "query");
     }
 done:
-    row_attrs_clear(&ra);
-    pacs_buf_free(&ra.scratch);
-    pacs_buf_free(&meta);
     sqlite3_finalize(st);
-    pacs_buf_free(&sql);
-    compiled_free(&c);
+    pacs_buf_free(&meta);
+    pacs_index__inst_plan_free(&plan);
     return err;
 }
+
 
 static pacs_err do_remove(sqlite3 *db, const pacs_query *q, uint64_t *removed, pacs_errinfo *ei)
 {
@@ -1903,6 +1252,53 @@ static pacs_err sq_fwd_list(pacs_index *idx, int state, pacs_fwd_cb cb, void *ct
                       0, 1, cb, ctx, ei);
 }
 
+/* Brings the schema to the last version in one transaction (another process opening the
+ * same file waits for it: BEGIN IMMEDIATE). */
+static pacs_err migrate(sqlite3 *db, const char *path, pacs_errinfo *ei)
+{
+    pacs_err err = exec(db, "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
+                            "BEGIN IMMEDIATE",
+                        ei);
+    if (err != PACS_OK) {
+        return err;
+    }
+    sqlite3_stmt *st = NULL;
+    long long version = 0;
+    err = prepare(db, "SELECT value FROM meta WHERE key='schema_version'", &st, ei);
+    if (err == PACS_OK && sqlite3_step(st) == SQLITE_ROW) {
+        version = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    const int last = migrations[N_MIGRATIONS - 1].version;
+    if (err == PACS_OK && version > last) {
+        err = pacs_errf(ei, PACS_EUNSUPPORTED,
+                        "index schema version %lld is newer than this program (%d)", version, last);
+    }
+    for (size_t i = 0; i < N_MIGRATIONS && err == PACS_OK; i++) {
+        const migration *m = &migrations[i];
+        if (m->version > version || (m->version == 1 && version == 1)) {
+            err = exec(db, m->sql, ei);
+            if (err == PACS_OK && version > 0 && m->version > version) {
+                pacs_log(PACS_LOG_INFO, "index", "path=%s migration=%d: %s", path, m->version,
+                         m->what);
+            }
+        }
+    }
+    if (err == PACS_OK && version != last) {
+        err = run_sql(db, ei,
+                      "INSERT INTO meta(key, value) VALUES('schema_version', ?)"
+                      " ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                      "i", (long long)last);
+    }
+    if (err == PACS_OK) {
+        err = exec(db, "COMMIT", ei);
+    }
+    if (err != PACS_OK) {
+        exec(db, "ROLLBACK", NULL);
+    }
+    return err;
+}
+
 static void sq_close(pacs_index *idx)
 {
     sqlite_index *si = (sqlite_index *)idx;
@@ -1930,10 +1326,23 @@ static void sq_close(pacs_index *idx)
 }
 
 static const pacs_index_ops sqlite_ops = {
-    "sqlite",     sq_close,       sq_put,           sq_find,       sq_instances,
-    sq_remove,    sq_objects,     sq_sweep_pending, sq_sweep_done, sq_object_referenced,
-    sq_stats,     sq_fwd_enqueue, sq_fwd_due,       sq_fwd_update, sq_fwd_list,
-    sq_fwd_retry,
+    .name = "sqlite",
+    .close = sq_close,
+    .put = sq_put,
+    .find = sq_find,
+    .instances = sq_instances,
+    .remove = sq_remove,
+    .objects = sq_objects,
+    .sweep_pending = sq_sweep_pending,
+    .sweep_done = sq_sweep_done,
+    .object_referenced = sq_object_referenced,
+    .stats = sq_stats,
+    .fwd_enqueue = sq_fwd_enqueue,
+    .fwd_due = sq_fwd_due,
+    .fwd_update = sq_fwd_update,
+    .fwd_list = sq_fwd_list,
+    .fwd_retry = sq_fwd_retry,
+    /* One process at a time: no intents (the archive's in-flight set suffices). */
 };
 
 pacs_err pacs_index_sqlite_open(const char *path, pacs_index **out, pacs_errinfo *ei)
@@ -1954,26 +1363,7 @@ pacs_err pacs_index_sqlite_open(const char *path, pacs_index **out, pacs_errinfo
     }
     pacs_err err = open_connection(path, 1, &si->wdb, ei);
     if (err == PACS_OK) {
-        err = exec(si->wdb, schema_sql, ei);
-    }
-    if (err == PACS_OK) {
-        sqlite3_stmt *st = NULL;
-        err = prepare(si->wdb, "SELECT value FROM meta WHERE key='schema_version'", &st, ei);
-        long long version = 0;
-        if (err == PACS_OK && sqlite3_step(st) == SQLITE_ROW) {
-            version = sqlite3_column_int64(st, 0);
-        }
-        sqlite3_finalize(st);
-        if (err == PACS_OK && version == 0) {
-            char sql[128];
-            snprintf(sql, sizeof sql, "INSERT INTO meta VALUES('schema_version', '%d')",
-                     SCHEMA_VERSION);
-            err = exec(si->wdb, sql, ei);
-        } else if (err == PACS_OK && version > SCHEMA_VERSION) {
-            err = pacs_errf(ei, PACS_EUNSUPPORTED,
-                            "index schema version %lld is newer than this program (%d)", version,
-                            SCHEMA_VERSION);
-        }
+        err = migrate(si->wdb, path, ei);
     }
     if (err == PACS_OK) {
         if (pthread_create(&si->writer, NULL, writer_main, si) != 0) {

@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: MIT
+/*
+ * What the SQL index backends (SQLite, PostgreSQL) share, so that both give the same answers:
+ * the compiler from the query model (query.h) to a WHERE clause with bound parameters only,
+ * written in a small dialect description; the SELECT statements of find and of instance
+ * listings; the turning of a result row into DICOM JSON, with the keys no column covers matched
+ * in C against stored attributes; the columns taken from an instance at ingest; and the
+ * compressed form of the stored metadata. A backend supplies only the engine: connections,
+ * statements, transactions. Internal to storage/ (the pacs_index__ prefix).
+ *
+ * Thread-safe: the functions keep no state; each compiled query and plan belongs to one call.
+ */
+#ifndef PACS_STORAGE_INDEX_SQL_H
+#define PACS_STORAGE_INDEX_SQL_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pacs/base/buf.h"
+#include "pacs/base/err.h"
+#include "storage/catalog.h"
+#include "storage/query.h"
+
+#define PACS_INDEX_SQL_MAX (256u * 1024u)
+#define PACS_INDEX_MAX_RETURN 512
+
+/** How one engine spells what differs. */
+typedef struct pacs_sql_dialect {
+    const char *name;
+    int numbered_params; /* $1, $2, ... (PostgreSQL) instead of ? */
+    int like_patterns;   /* wildcards with LIKE, '%' '_' and '\' escapes, instead of GLOB */
+    const char *strpos;  /* the function giving a substring's position, 0 when absent */
+    const char *no_limit; /* LIMIT's argument meaning "no limit", before an OFFSET; NULL: omit */
+    int explicit_nulls;  /* write out SQLite's NULL order (NULLs sort low) in ORDER BY */
+} pacs_sql_dialect;
+
+extern const pacs_sql_dialect pacs_index__sqlite_dialect;
+extern const pacs_sql_dialect pacs_index__pg_dialect;
+
+/** One bound parameter: integer or text (the text is owned). */
+typedef struct pacs_index__bind {
+    int is_int;
+    long long i;
+    char *s;
+} pacs_index__bind;
+
+/** A query compiled to a WHERE clause (" WHERE ..." or empty) and its parameters. */
+typedef struct pacs_index__compiled {
+    const pacs_sql_dialect *d;
+    pacs_buf where;
+    pacs_index__bind *binds;
+    size_t n_binds, cap_binds;
+    const pacs_query_key **post; /* keys matched in C against stored attributes */
+    size_t n_post;
+    int need_attrs[4];           /* levels whose stored attributes the row must carry */
+} pacs_index__compiled;
+
+pacs_err pacs_index__compile(const pacs_sql_dialect *d, const pacs_query *q,
+                             pacs_index__compiled *c, pacs_errinfo *ei);
+void pacs_index__compiled_free(pacs_index__compiled *c);
+
+/** How a backend hands over a result row's column `col`: its bytes (text NUL-terminated, an
+ *  integer as decimal text), `*len` set, or NULL for SQL NULL. Valid until the next row. */
+typedef struct pacs_index__row {
+    const char *(*value)(void *ctx, int col, size_t *len);
+    void *ctx;
+} pacs_index__row;
+
+/** The stored attributes of each level for the current row, parsed on demand. */
+typedef struct pacs_index__row_attrs {
+    json_t *level[4];
+    int attrs_col[4]; /* result column of each level's attributes, -1 if not selected */
+    pacs_buf scratch;
+} pacs_index__row_attrs;
+
+/** A find (pacs_index_find) as one SELECT: the SQL, its parameters in `c`, and how to read
+ *  its rows. Results past `limit`/`offset` are cut in SQL unless keys are matched in C. */
+typedef struct pacs_index__find_plan {
+    pacs_index__compiled c;
+    pacs_buf sql;
+    size_t n_ret;
+    uint32_t tags[PACS_INDEX_MAX_RETURN];
+    const char *vrs[PACS_INDEX_MAX_RETURN];
+    const pacs_column *cols[PACS_INDEX_MAX_RETURN];
+    int result_col[PACS_INDEX_MAX_RETURN];
+    pacs_index__row_attrs ra;
+    size_t limit, offset, skipped, emitted;
+} pacs_index__find_plan;
+
+pacs_err pacs_index__find_plan_build(const pacs_sql_dialect *d, const pacs_query *q,
+                                     pacs_index__find_plan *p, pacs_errinfo *ei);
+void pacs_index__find_plan_free(pacs_index__find_plan *p);
+
+/**
+ * The result of one row: 1 and a new JSON object in `*out`; 0 when the row does not match (or
+ * is skipped by the offset); -1 when the limit is reached (stop reading).
+ */
+int pacs_index__find_row(pacs_index__find_plan *p, const pacs_query *q,
+                         const pacs_index__row *row, json_t **out);
+
+/** An instance listing (pacs_index_instances, removal) as one SELECT. Its columns are: pk,
+ *  study, series, SOP instance, SOP class, transfer syntax, object, size, frames, pixel
+ *  layout, metadata, source AE, received, then attributes as `ra.attrs_col` says. */
+typedef struct pacs_index__inst_plan {
+    pacs_index__compiled c;
+    pacs_buf sql;
+    pacs_index__row_attrs ra;
+} pacs_index__inst_plan;
+
+#define PACS_INDEX__COL_PK 0
+#define PACS_INDEX__COL_METADATA 10
+
+pacs_err pacs_index__inst_plan_build(const pacs_sql_dialect *d, const pacs_query *q,
+                                     pacs_index__inst_plan *p, pacs_errinfo *ei);
+void pacs_index__inst_plan_free(pacs_index__inst_plan *p);
+
+/** Whether the row passes the keys matched in C. */
+int pacs_index__inst_row_matches(pacs_index__inst_plan *p, const pacs_query *q,
+                                 const pacs_index__row *row);
+
+/** Fills `rec` from the row (metadata decompressed into `meta` with PACS_REC_METADATA). */
+struct pacs_instance_rec;
+pacs_err pacs_index__inst_row_rec(const pacs_index__row *row, unsigned flags, pacs_buf *meta,
+                                  struct pacs_instance_rec *rec, pacs_errinfo *ei);
+
+/* ---- ingest ---- */
+
+/** The column values taken from an instance's DICOM JSON (each NULL when absent). */
+typedef struct pacs_index__fields {
+    char *patient_id, *issuer, *name, *name_ci, *name_fold, *birth_date, *sex;
+    char *study_date, *study_time, *accession, *study_id, *ref_phys, *ref_phys_ci, *ref_phys_fold,
+        *study_desc;
+    char *modality, *series_number, *series_desc, *body_part, *series_date, *series_time,
+        *pps_date, *pps_time;
+    char *instance_number, *frames, *rows, *columns, *bits, *content_date, *content_time;
+} pacs_index__fields;
+
+void pacs_index__fields_load(pacs_index__fields *f, const json_t *instance);
+void pacs_index__fields_free(pacs_index__fields *f);
+
+/** The stored attributes of `level` as compact JSON text (caller frees); NULL when out of
+ *  memory. */
+char *pacs_index__level_attrs_text(const json_t *instance, pacs_level level);
+
+/** A decimal integer's value, or 0 in `*ok` when `s` is NULL or not a number. */
+long long pacs_index__int_value(const char *s, int *ok);
+
+/** The instance's JSON, compact and zstd-compressed, as stored. */
+pacs_err pacs_index__compress_json(const json_t *json, void **out, size_t *out_len,
+                                   pacs_errinfo *ei);
+
+/** Decompresses stored metadata into `b` (reset first); the text is NUL-terminated. */
+pacs_err pacs_index__decompress(const void *z, size_t zn, pacs_buf *b, pacs_errinfo *ei);
+
+#endif
