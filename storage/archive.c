@@ -3,7 +3,11 @@
  * The archive (archive.h): ingest, query and retrieve over the object store and the index.
  * Keys of objects being ingested are kept in an in-flight set, so that sweeping a replaced or
  * deleted object never removes a file that a concurrent ingest of identical bytes is about to
- * reference.
+ * reference. With an index several nodes share (PostgreSQL), that set cannot see the other
+ * nodes: each ingest also records an intent in the index before committing its object, and
+ * objects are deleted only through pacs_index_object_release, which excludes every node's
+ * ingest of the same object while it checks and deletes. The object folder may then be shared
+ * (storage.objects); each node keeps its temporary files in a folder of its own inside it.
  */
 #include "storage/archive.h"
 
@@ -39,6 +43,9 @@ struct pacs_archive {
     void *hook_ctx;
     int lock_fd;   /* DATA/pacs.lock, flock()ed shared (or exclusive) while open */
     int exclusive; /* opened with PACS_ARCHIVE_EXCLUSIVE */
+    char node[128];       /* this node's name (intents, its temporary folder) */
+    int shared_store;     /* the object folder is storage.objects, which other nodes may use */
+    int64_t sweep_grace;  /* seconds before a shared folder's unreferenced object is an orphan */
 };
 
 struct pacs_ingest {
@@ -71,6 +78,51 @@ static void index_location(const pacs_config *cfg, char *buf, size_t cap)
     }
 }
 
+/* This node's name: node.name, or the host name with a hash of the data folder's real path
+ * (two nodes on one machine have two data folders). */
+static void node_name(const pacs_config *cfg, char *buf, size_t cap)
+{
+    const char *n = pacs_config_str(cfg, "node.name");
+    if (n[0]) {
+        snprintf(buf, cap, "%s", n);
+    } else {
+        char host[256] = "localhost", real[4096];
+        const char *data = pacs_config_str(cfg, "data");
+        if (gethostname(host, sizeof host - 1) != 0) {
+            snprintf(host, sizeof host, "localhost");
+        }
+        host[sizeof host - 1] = '\0';
+        if (!realpath(data, real)) {
+            snprintf(real, sizeof real, "%s", data);
+        }
+        uint32_t h = 2166136261u; /* FNV-1a */
+        for (const char *p = real; *p; p++) {
+            h = (h ^ (unsigned char)*p) * 16777619u;
+        }
+        snprintf(buf, cap, "%s-%08x", host, (unsigned)h);
+    }
+    for (char *p = buf; *p; p++) {
+        if (*p == '/' || *p == '\\' || *p == ' ') {
+            *p = '_';
+        }
+    }
+}
+
+/* The object folder and this node's temporary folder (in the same filesystem, for rename). */
+static void store_dirs(const pacs_config *cfg, const char *node, char *objects, char *tmp,
+                       size_t cap)
+{
+    const char *shared = pacs_config_str(cfg, "storage.objects");
+    const char *data = pacs_config_str(cfg, "data");
+    if (shared[0]) {
+        snprintf(objects, cap, "%s", shared);
+        snprintf(tmp, cap, "%s/tmp/%s", shared, node);
+    } else {
+        snprintf(objects, cap, "%s/objects", data);
+        snprintf(tmp, cap, "%s/tmp", data);
+    }
+}
+
 static void inflight_add(pacs_archive *a, const char *key)
 {
     pthread_mutex_lock(&a->inflight_mu);
@@ -100,26 +152,28 @@ static void inflight_remove(pacs_archive *a, const char *key)
     pthread_mutex_unlock(&a->inflight_mu);
 }
 
-/* Deletes an object nothing refers to and nothing is about to; forgets its sweep record. */
-static void sweep_object(pacs_archive *a, const char *key)
+static pacs_err remove_object(void *ctx, const char *key, pacs_errinfo *ei)
+{
+    pacs_archive *a = ctx;
+    return pacs_objstore_remove(a->store, key, ei);
+}
+
+/* Deletes an object nothing refers to and nothing is about to (here: the in-flight set; on
+ * any node: the index's intents); forgets its sweep record. Returns whether it was deleted. */
+static int sweep_object(pacs_archive *a, const char *key)
 {
     pacs_errinfo ei;
-    int referenced = 1, busy = 0;
+    int busy = 0, removed = 0;
     pthread_mutex_lock(&a->inflight_mu);
     for (size_t i = 0; i < a->n_inflight && !busy; i++) {
         busy = strcmp(a->inflight[i], key) == 0;
     }
-    if (!busy && pacs_index_object_referenced(a->index, key, &referenced, &ei) == PACS_OK &&
-        !referenced) {
-        if (pacs_objstore_remove(a->store, key, &ei) != PACS_OK) {
-            pacs_log(PACS_LOG_WARN, "archive", "sweep object=%s failed: %s", key, ei.msg);
-            busy = 1;
-        }
+    if (!busy &&
+        pacs_index_object_release(a->index, key, remove_object, a, &removed, &ei) != PACS_OK) {
+        pacs_log(PACS_LOG_WARN, "archive", "sweep object=%s failed: %s", key, ei.msg);
     }
     pthread_mutex_unlock(&a->inflight_mu);
-    if (!busy) {
-        pacs_index_sweep_done(a->index, key, NULL);
-    }
+    return removed;
 }
 
 static int sweep_cb(void *ctx, const char *object, uint64_t size, const char *sop)
@@ -219,14 +273,21 @@ static void log_orphan(void *ctx, const char *kind, const char *object, const ch
     pacs_log(PACS_LOG_INFO, "archive", "%s object=%s: %s", kind, object, detail);
 }
 
-/* Start-up clean-up, only when no other process has the archive open: temporary files of an
- * earlier run, objects whose removal was recorded but not done, and after an unclean stop the
- * objects that were written but never indexed. */
+static void recover_intents(pacs_archive *a);
+
+/* Start-up clean-up, only when no other process has the data folder open: temporary files of
+ * an earlier run, objects whose removal was recorded but not done, and after an unclean stop
+ * the objects that were written but never indexed. On a shared index those are the objects
+ * this node's intents still name; a shared object folder (storage.objects) is not walked, as
+ * other nodes' work lies there too (`pacs verify --sweep` takes what a grace period leaves). */
 static void recover(pacs_archive *a, int unclean)
 {
     pacs_objstore_clean_tmp(a->store);
     sweep_pending(a);
-    if (unclean) {
+    if (unclean && pacs_index_shared(a->index)) {
+        recover_intents(a);
+    }
+    if (unclean && !a->shared_store) {
         pacs_verify_report r;
         pacs_errinfo ei;
         memset(&r, 0, sizeof r);
@@ -250,19 +311,26 @@ pacs_err pacs_archive_open_ex(const pacs_config *cfg, unsigned flags, pacs_archi
                               pacs_errinfo *ei)
 {
     const char *data = pacs_config_str(cfg, "data");
-    char objects[4096], tmp[4096], loc[4096];
+    char objects[4096], tmp[4200], loc[4096];
     pacs_err err = make_dir(data, ei);
     if (err != PACS_OK) {
         return err;
     }
-    snprintf(objects, sizeof objects, "%s/objects", data);
-    snprintf(tmp, sizeof tmp, "%s/tmp", data);
     index_location(cfg, loc, sizeof loc);
     pacs_archive *a = calloc(1, sizeof *a);
     if (!a || !(a->data_dir = strdup(data))) {
         free(a);
         return pacs_errf(ei, PACS_ENOMEM, "out of memory");
     }
+    node_name(cfg, a->node, sizeof a->node);
+    store_dirs(cfg, a->node, objects, tmp, sizeof objects);
+    char local_tmp[4200];
+    snprintf(local_tmp, sizeof local_tmp, "%s/tmp", data); /* pacs_archive_temp_fd's */
+    make_dir(local_tmp, NULL);
+    a->sweep_grace = pacs_config_int(cfg, "storage.sweep_grace");
+    a->shared_store = pacs_config_str(cfg, "storage.objects")[0] != '\0';
+    pacs_index_options opts = {(unsigned)pacs_config_int(cfg, "index.pool"), a->node, 0,
+                               (unsigned)pacs_config_int(cfg, "index.claim_seconds")};
     a->lock_fd = -1;
     a->exclusive = (flags & PACS_ARCHIVE_EXCLUSIVE) != 0;
     pthread_mutex_init(&a->inflight_mu, NULL);
@@ -280,7 +348,7 @@ pacs_err pacs_archive_open_ex(const pacs_config *cfg, unsigned flags, pacs_archi
         err = pacs_objstore_open(objects, tmp, &a->store, ei);
     }
     if (err == PACS_OK) {
-        err = pacs_index_open(loc, &a->index, ei);
+        err = pacs_index_open_opts(loc, &opts, &a->index, ei);
     }
     if (err != PACS_OK) {
         if (a->lock_fd >= 0) {
@@ -517,15 +585,24 @@ pacs_err pacs_ingest_finish(pacs_ingest *in, pacs_ingest_result *res, pacs_errin
         goto done;
     }
     inflight_add(a, key);
+    err = pacs_index_intent_add(a->index, key, ei);
+    if (err != PACS_OK) {
+        inflight_remove(a, key);
+        goto done;
+    }
     err = pacs_objwriter_commit(in->w, ei);
     in->w = NULL;
     if (err != PACS_OK) {
+        pacs_index_intent_clear(a->index, key, NULL);
         inflight_remove(a, key);
         goto done;
     }
     committed = 1;
     pacs_put_result put;
     err = pacs_index_put(a->index, &e, &put, ei);
+    if (err != PACS_OK) {
+        pacs_index_intent_clear(a->index, key, NULL);
+    }
     inflight_remove(a, key);
     if (err != PACS_OK) {
         goto done;
@@ -1026,10 +1103,44 @@ static int cmp_key(const void *x, const void *y)
     return strcmp(x, y);
 }
 
+static void keyset_free(keyset *ks)
+{
+    free(ks->keys);
+    free(ks->sops);
+    memset(ks, 0, sizeof *ks);
+}
+
+/* Releases every object of `ks` (those nothing refers to are deleted); returns how many went. */
+static int keyset_release_all(pacs_archive *a, keyset *ks)
+{
+    int n = 0;
+    for (size_t i = 0; i < ks->n; i++) {
+        n += sweep_object(a, ks->keys[i]);
+    }
+    return n;
+}
+
+/* After an unclean stop of this node: the objects its ingests were committing. */
+static void recover_intents(pacs_archive *a)
+{
+    keyset ks;
+    memset(&ks, 0, sizeof ks);
+    pacs_errinfo ei;
+    if (pacs_index_intents_drop(a->index, a->node, 0, collect_object, &ks, &ei) == PACS_OK) {
+        int n = keyset_release_all(a, &ks);
+        pacs_log(PACS_LOG_INFO, "archive",
+                 "the last run of node %s ended uncleanly: swept %d orphan object(s)", a->node, n);
+    } else {
+        pacs_log(PACS_LOG_WARN, "archive", "intents of node %s: %s", a->node, ei.msg);
+    }
+    keyset_free(&ks);
+}
+
 typedef struct verify_ctx {
     pacs_archive *a;
     keyset sorted;
     int sweep;
+    int64_t young; /* shared folder: files modified after this may be another node's work */
     pacs_problem_cb problem;
     void *ctx;
     pacs_verify_report *r;
@@ -1042,6 +1153,10 @@ static int orphan_cb(void *ctx, const char *key, uint64_t size, const char *path
     if (key[0] && bsearch(key, v->sorted.keys, v->sorted.n, sizeof *v->sorted.keys, cmp_key)) {
         return 0;
     }
+    struct stat sb;
+    if (v->young && stat(path, &sb) == 0 && (int64_t)sb.st_mtime > v->young) {
+        return 0; /* possibly being stored by another node: not an orphan yet */
+    }
     int referenced = 0;
     if (key[0] && pacs_index_object_referenced(v->a->index, key, &referenced, NULL) == PACS_OK &&
         referenced) {
@@ -1052,8 +1167,7 @@ static int orphan_cb(void *ctx, const char *key, uint64_t size, const char *path
         v->problem(v->ctx, "orphan", key[0] ? key : path, "", "not in the index");
     }
     if (v->sweep && key[0]) {
-        sweep_object(v->a, key);
-        v->r->swept++;
+        v->r->swept += (uint64_t)sweep_object(v->a, key);
     }
     return 0;
 }
@@ -1062,7 +1176,10 @@ static int orphan_cb(void *ctx, const char *key, uint64_t size, const char *path
 static pacs_err orphan_walk(pacs_archive *a, keyset *sorted, int sweep, pacs_problem_cb problem,
                             void *ctx, pacs_verify_report *r, pacs_errinfo *ei)
 {
-    verify_ctx v = {a, {NULL, NULL, 0, 0}, sweep, problem, ctx, r};
+    verify_ctx v = {a, {NULL, NULL, 0, 0}, sweep, 0, problem, ctx, r};
+    if (a->shared_store) {
+        v.young = (int64_t)time(NULL) - a->sweep_grace;
+    }
     v.sorted.keys = sorted->keys;
     v.sorted.n = sorted->n;
     return pacs_objstore_foreach(a->store, orphan_cb, &v, ei);
@@ -1096,7 +1213,20 @@ pacs_err pacs_archive_verify(pacs_archive *a, int sweep, pacs_progress_cb progre
     }
     keyset ks;
     memset(&ks, 0, sizeof ks);
-    pacs_err err = pacs_index_objects(a->index, collect_object, &ks, ei);
+    pacs_err err = PACS_OK;
+    if (sweep && pacs_index_shared(a->index)) {
+        /* Intents older than the grace period belong to nodes that died and never came back
+         * (a running node's ingest takes seconds): their objects are released like orphans. */
+        err = pacs_index_intents_drop(a->index, NULL, (int64_t)time(NULL) - a->sweep_grace,
+                                      collect_object, &ks, ei);
+        if (err == PACS_OK) {
+            report->swept += (uint64_t)keyset_release_all(a, &ks);
+            keyset_free(&ks);
+        }
+    }
+    if (err == PACS_OK) {
+        err = pacs_index_objects(a->index, collect_object, &ks, ei);
+    }
     if (err != PACS_OK) {
         goto done;
     }
@@ -1190,13 +1320,16 @@ pacs_err pacs_archive_reindex(const pacs_config *cfg, pacs_progress_cb progress,
                               pacs_errinfo *ei)
 {
     const char *data = pacs_config_str(cfg, "data");
-    char objects[4096], tmp[4096], loc[4096], fresh[4200];
-    snprintf(objects, sizeof objects, "%s/objects", data);
-    snprintf(tmp, sizeof tmp, "%s/tmp", data);
+    char objects[4096], tmp[4200], loc[4096], fresh[4200], node[128];
+    node_name(cfg, node, sizeof node);
+    store_dirs(cfg, node, objects, tmp, sizeof objects);
     index_location(cfg, loc, sizeof loc);
     if (strncmp(loc, "sqlite:", 7) == 0) {
         memmove(loc, loc + 7, strlen(loc + 7) + 1);
     }
+    /* A PostgreSQL index is rebuilt in place, in one transaction that first empties it:
+     * readers see the old index until the new one commits, and a failure changes nothing. */
+    int in_place = strncmp(loc, "postgres", 8) == 0;
     snprintf(fresh, sizeof fresh, "%s.reindex", loc);
     /* The index is replaced under the feet of anyone using it: refuse unless alone. */
     int dir_fd = lock_dir(data), lock_fd = -1, sole = 0, unclean = 0;
@@ -1209,16 +1342,20 @@ pacs_err pacs_archive_reindex(const pacs_config *cfg, pacs_progress_cb progress,
     if (err != PACS_OK) {
         return err;
     }
-    unlink(fresh);
+    if (!in_place) {
+        unlink(fresh);
+    }
     reindex_ctx r;
     memset(&r, 0, sizeof r);
     r.progress = progress;
     r.problem = problem;
     r.ctx = ctx;
+    pacs_index_options opts = {(unsigned)pacs_config_int(cfg, "index.pool"), node,
+                               PACS_INDEX_BULK | PACS_INDEX_BULK_EMPTY, 0};
     err = pacs_objstore_open(objects, tmp, &r.store, ei);
     if (err == PACS_OK) {
         pacs_objstore_clean_tmp(r.store);
-        err = pacs_index_open(fresh, &r.index, ei);
+        err = pacs_index_open_opts(in_place ? loc : fresh, &opts, &r.index, ei);
     }
     if (err == PACS_OK) {
         err = pacs_objstore_foreach(r.store, count_cb, &r, ei);
@@ -1232,12 +1369,23 @@ pacs_err pacs_archive_reindex(const pacs_config *cfg, pacs_progress_cb progress,
             *ei = r.ei;
         }
     }
+    if (err == PACS_OK) {
+        err = pacs_index_finish(r.index, ei);
+    }
     pacs_index_close(r.index);
     pacs_objstore_close(r.store);
     if (err != PACS_OK) {
-        unlink(fresh);
+        if (!in_place) {
+            unlink(fresh);
+        }
         close(lock_fd);
         return err;
+    }
+    if (in_place) {
+        mark_open(lock_fd, 0);
+        close(lock_fd);
+        *indexed = r.indexed;
+        return PACS_OK;
     }
     char side[4300];
     snprintf(side, sizeof side, "%s-wal", loc);
@@ -1268,6 +1416,24 @@ pacs_err pacs_archive_reindex(const pacs_config *cfg, pacs_progress_cb progress,
     close(lock_fd);
     *indexed = r.indexed;
     return PACS_OK;
+}
+
+pacs_err pacs_archive_copy_index(pacs_archive *a, const char *location, pacs_progress_cb progress,
+                                 void *ctx, uint64_t *instances, uint64_t *forwards,
+                                 pacs_errinfo *ei)
+{
+    pacs_index_options opts = {0, a->node, PACS_INDEX_BULK, 0};
+    pacs_index *dst = NULL;
+    pacs_err err = pacs_index_open_opts(location, &opts, &dst, ei);
+    if (err != PACS_OK) {
+        return err;
+    }
+    err = pacs_index_copy(a->index, dst, progress, ctx, instances, forwards, ei);
+    if (err == PACS_OK) {
+        err = pacs_index_finish(dst, ei);
+    }
+    pacs_index_close(dst);
+    return err;
 }
 
 /* ---- Storage commitment ---- */

@@ -184,6 +184,16 @@ pacs_err pacs_archive_reindex(const pacs_config *cfg, pacs_progress_cb progress,
                               pacs_problem_cb problem, void *ctx, uint64_t *indexed,
                               pacs_errinfo *ei);
 
+/**
+ * Copies this archive's index into the empty index at `location` (`pacs migrate`): every
+ * instance with its stored metadata, and the pending forwards, without reading an object; in
+ * one transaction, so a failure leaves the destination as it was. Open the archive with
+ * PACS_ARCHIVE_EXCLUSIVE, so that nothing is stored meanwhile.
+ */
+pacs_err pacs_archive_copy_index(pacs_archive *a, const char *location, pacs_progress_cb progress,
+                                 void *ctx, uint64_t *instances, uint64_t *forwards,
+                                 pacs_errinfo *ei);
+
 /** Hook called after each instance is durably stored (forwarding, audit). */
 typedef void (*pacs_stored_hook)(void *ctx, const pacs_ingest_result *res,
                                  const char *source_aet);

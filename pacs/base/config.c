@@ -24,7 +24,22 @@ typedef struct key_def {
 
 static const key_def keys[] = {
     {"data", KEY_STR, "./data", 0, 0, "data folder: objects, index, temporary files"},
-    {"index", KEY_STR, "", 0, 0, "index location; empty means DATA/index.sqlite"},
+    {"index", KEY_STR, "", 0, 0,
+     "index location: empty means DATA/index.sqlite; postgresql://user@host:port/db for a "
+     "PostgreSQL index that several nodes share"},
+    {"index.pool", KEY_INT, "8", 1, 256,
+     "PostgreSQL connections each node keeps for queries (the writer has one more)"},
+    {"index.claim_seconds", KEY_INT, "300", 1, 86400,
+     "on a shared index, how long forwarding entries a node took stay its own (a node that "
+     "dies holding them gives them up after this)"},
+    {"node.name", KEY_STR, "", 0, 0,
+     "this node's name among nodes sharing an index and object folder; empty: host name and "
+     "data folder"},
+    {"storage.objects", KEY_STR, "", 0, 0,
+     "object folder, shared by the nodes of one archive; empty means DATA/objects"},
+    {"storage.sweep_grace", KEY_INT, "3600", 60, 31536000,
+     "seconds before `pacs verify --sweep` takes an unreferenced object of a shared folder, or "
+     "a vanished node's intent, for an orphan"},
     {"log.level", KEY_STR, "info", 0, 0, "error, warn, info, debug or trace"},
     {"dimse.aet", KEY_STR, "PACS", 0, 0, "this server's AE title"},
     {"dimse.bind", KEY_STR, "0.0.0.0", 0, 0, "address the DICOM port listens on"},
