@@ -18,9 +18,23 @@ DATA="$WORK/d"
 PACSD_PID=""
 TEST_NAME=$(basename "$0" .sh)
 
+# The PostgreSQL pass (scripts/test.sh): with PACS_TEST_PG set to a server's URI, each test gets
+# a fresh database of its own on it, which pacsd and the pacs tool use (PACS_INDEX), and which
+# is dropped at the end.
+PG_TEST_DB=""
+if [ -n "${PACS_TEST_PG:-}" ]; then
+    PG_TEST_DB="t_$(basename "$WORK" | tr -dc 'a-zA-Z0-9' | tr 'A-Z' 'a-z')"
+    timeout 60 psql "$PACS_TEST_PG" -qAt -c "CREATE DATABASE $PG_TEST_DB" >/dev/null
+    export PACS_INDEX="${PACS_TEST_PG%/*}/$PG_TEST_DB"
+fi
+
 cleanup() {
     if [ -n "$PACSD_PID" ] && kill -0 "$PACSD_PID" 2>/dev/null; then
         kill -9 "$PACSD_PID" 2>/dev/null || true
+    fi
+    if [ -n "$PG_TEST_DB" ] && [ "${KEEP_WORK:-0}" != 1 ]; then
+        timeout 60 psql "$PACS_TEST_PG" -qAt -c "DROP DATABASE IF EXISTS $PG_TEST_DB WITH (FORCE)" \
+            >/dev/null 2>&1 || true
     fi
     if [ "${KEEP_WORK:-0}" = 1 ]; then
         echo "work folder kept: $WORK" >&2
@@ -52,7 +66,7 @@ assert_eq() { # expected actual message
 start_pacsd() {
     rm -f "$WORK/ready"
     "$PACSD" --data "$DATA" --set dimse.port=0 --set http.port=0 --ready-file "$WORK/ready" \
-        "$@" >>"$WORK/pacsd.log" 2>&1 &
+        ${PACS_INDEX:+--set "index=$PACS_INDEX"} "$@" >>"$WORK/pacsd.log" 2>&1 &
     PACSD_PID=$!
     if ! timeout 30 sh -c 'until [ -s "$1" ]; do sleep 0.05; done' _ "$WORK/ready"; then
         fail "pacsd did not become ready"

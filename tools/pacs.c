@@ -36,6 +36,8 @@ static const command commands[] = {
     {"stats", pacs_tool__stats, "stats", "counts of patients, studies, series, instances, bytes"},
     {"forward", pacs_tool__forward, "forward list [--state S] | forward retry (ID... | --all)",
      "the forwarding queue: list entries (pending, done, failed) or queue them again"},
+    {"migrate", pacs_tool__migrate, "migrate --to postgresql://USER@HOST:PORT/DB",
+     "copy the index into an empty PostgreSQL index, without reading objects (pacsd stopped)"},
     {"render", pacs_tool__render, "render FILE [--frame N] [--window C,W] [--viewport W,H] ...",
      "render, decode (--raw), transcode or time a file's frames (without FILE: usage)"},
 };

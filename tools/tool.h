@@ -29,6 +29,7 @@ int pacs_tool__delete(const pacs_config *cfg, int argc, char **argv);
 int pacs_tool__stats(const pacs_config *cfg, int argc, char **argv);
 int pacs_tool__forward(const pacs_config *cfg, int argc, char **argv); /* forward_cmd.c */
 int pacs_tool__render(const pacs_config *cfg, int argc, char **argv);  /* render_cmd.c */
+int pacs_tool__migrate(const pacs_config *cfg, int argc, char **argv); /* migrate_cmd.c */
 
 /**
  * Progress of a long run on stderr, only when stderr is a terminal: one line rewritten in place
