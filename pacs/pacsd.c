@@ -23,6 +23,8 @@
 #include "pacs/dimse/dimse.h"
 #include "pacs/dimse/forward.h"
 #include "storage/archive.h"
+#include "storage/audit.h"
+#include "pacs/security.h"
 
 #define PACSD_VERSION "0.1.0"
 
@@ -37,7 +39,7 @@ static void usage(FILE *f)
 }
 
 /* Writes KEY=VALUE lines to `path` atomically (temporary file, then rename). */
-static int write_ready(const char *path, int dimse_port, int http_port)
+static int write_ready(const char *path, int dimse_port, int http_port, int tls_port)
 {
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -46,6 +48,9 @@ static int write_ready(const char *path, int dimse_port, int http_port)
         return -1;
     }
     fprintf(f, "DIMSE_PORT=%d\nHTTP_PORT=%d\nPID=%ld\n", dimse_port, http_port, (long)getpid());
+    if (tls_port >= 0) {
+        fprintf(f, "DIMSE_TLS_PORT=%d\n", tls_port);
+    }
     if (fclose(f) != 0) {
         return -1;
     }
@@ -144,6 +149,12 @@ int main(int argc, char **argv)
                  pacs_config_str(cfg, "data"), ei.msg);
         return 1;
     }
+    if (pacs_audit_open(pacs_config_str(cfg, "data"), &ei) != PACS_OK) {
+        pacs_log(PACS_LOG_ERROR, "pacsd", "cannot open the audit trail: %s", ei.msg);
+        pacs_archive_close(archive);
+        return 1;
+    }
+    pacs_security_lifecycle(PACS_AUDIT_START, PACSD_VERSION);
     pacs_aetable *aetable = pacs_aetable_new();
     if (!aetable || pacs_aetable_load(aetable, cfg, &ei) != PACS_OK) {
         pacs_log(PACS_LOG_ERROR, "pacsd", "cannot load the known AEs: out of memory");
@@ -180,7 +191,14 @@ int main(int argc, char **argv)
     pacs_log(PACS_LOG_INFO, "pacsd", "pacsd %s ready: DICOM %s:%d AET=%s, data=%s", PACSD_VERSION,
              pacs_config_str(cfg, "dimse.bind"), dimse_port, pacs_config_str(cfg, "dimse.aet"),
              pacs_config_str(cfg, "data"));
-    if (ready_file && write_ready(ready_file, dimse_port, http_port) != 0) {
+    if (pacs_dimse_tls_port(dimse) >= 0) {
+        pacs_log(PACS_LOG_INFO, "pacsd", "DICOM TLS on %s:%d (profile %s)",
+                 pacs_config_str(cfg, "dimse.bind"), pacs_dimse_tls_port(dimse),
+                 pacs_config_str(cfg, "dimse.tls.profile"));
+    }
+    pacs_security_warn(cfg, dimse_port, http_port);
+    if (ready_file &&
+        write_ready(ready_file, dimse_port, http_port, pacs_dimse_tls_port(dimse)) != 0) {
         pacs_log(PACS_LOG_ERROR, "pacsd", "cannot write ready file %s: %s", ready_file,
                  strerror(errno));
     }
@@ -203,6 +221,8 @@ int main(int argc, char **argv)
     pacs_forward_stop(forwarder);
     pacs_archive_close(archive);
     pacs_aetable_free(aetable);
+    pacs_security_lifecycle(PACS_AUDIT_STOP, PACSD_VERSION);
+    pacs_audit_close();
     if (ready_file) {
         unlink(ready_file);
     }

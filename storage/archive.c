@@ -620,6 +620,11 @@ pacs_err pacs_ingest_finish(pacs_ingest *in, pacs_ingest_result *res, pacs_errin
         snprintf(res->modality, sizeof res->modality, "%s", modality);
         free(modality);
     }
+    char *patient_id = pacs_json_text(parsed.json, 0x00100020u);
+    if (patient_id) {
+        snprintf(res->patient_id, sizeof res->patient_id, "%s", patient_id);
+        free(patient_id);
+    }
     if (put.replaced) {
         sweep_object(a, put.old_object);
     }

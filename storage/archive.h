@@ -72,6 +72,7 @@ typedef struct pacs_ingest_result {
     int replaced;        /* the same SOP Instance UID with other content was replaced */
     int charset_warning; /* some text was not valid in its character set and was repaired */
     char modality[17];   /* Modality (0008,0060), "" when absent (for forwarding rules) */
+    char patient_id[65]; /* PatientID (0010,0020), "" when absent (for the audit trail) */
 } pacs_ingest_result;
 
 /**

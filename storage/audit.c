@@ -55,6 +55,7 @@ static const struct {
     [PACS_AUDIT_ACCESS_DENIED] = {"access-denied", "110113"}, /* Security Alert */
     [PACS_AUDIT_START] = {"start", "110100"},          /* Application Activity: 110120 */
     [PACS_AUDIT_STOP] = {"stop", "110100"},            /* Application Activity: 110121 */
+    [PACS_AUDIT_COMMIT] = {"commit", "110103"},        /* DICOM Instances Accessed */
 };
 
 const char *pacs_audit_action_name(pacs_audit_action a)
@@ -286,6 +287,46 @@ static int cmp_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* A growable set of study UIDs (linear search: a patient has few studies). */
+typedef struct study_set {
+    char **uids;
+    size_t n, cap;
+    int oom;
+} study_set;
+
+static int set_has(const study_set *set, const char *uid)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        if (strcmp(set->uids[i], uid) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void set_add(study_set *set, const char *uid)
+{
+    if (!uid || !uid[0] || set_has(set, uid)) {
+        return;
+    }
+    if (set->n == set->cap) {
+        size_t cap = set->cap ? set->cap * 2 : 16;
+        char **g2 = realloc(set->uids, cap * sizeof *g2);
+        if (!g2) {
+            set->oom = 1;
+            return;
+        }
+        set->uids = g2;
+        set->cap = cap;
+    }
+    set->uids[set->n] = strdup(uid);
+    if (!set->uids[set->n]) {
+        set->oom = 1;
+        return;
+    }
+    set->n++;
+}
+
 static int field_is(json_t *o, const char *key, const char *want)
 {
     if (!want || !want[0]) {
@@ -295,8 +336,11 @@ static int field_is(json_t *o, const char *key, const char *want)
     return v && strcmp(v, want) == 0;
 }
 
-static pacs_err read_file(const char *path, const pacs_audit_filter *f, FILE *out,
-                          size_t *n_lines, size_t *n_bad, pacs_errinfo *ei)
+/* One file. `collect` set: only gathers the studies named with the patient (first pass);
+ * otherwise prints the matching lines. */
+static pacs_err read_file(const char *path, const pacs_audit_filter *f, study_set *studies,
+                          int collect, FILE *out, size_t *n_lines, size_t *n_bad,
+                          pacs_errinfo *ei)
 {
     FILE *in = fopen(path, "re");
     if (!in) {
@@ -307,19 +351,29 @@ static pacs_err read_file(const char *path, const pacs_audit_filter *f, FILE *ou
     ssize_t len;
     while ((len = getline(&buf, &cap, in)) > 0) {
         if (buf[len - 1] != '\n') {
-            (*n_bad)++; /* torn last line */
+            *n_bad += !collect; /* torn last line */
             continue;
         }
         json_t *o = json_loadb(buf, (size_t)len, JSON_DISABLE_EOF_CHECK, NULL);
         if (!json_is_object(o)) {
             json_decref(o);
-            (*n_bad)++;
+            *n_bad += !collect;
+            continue;
+        }
+        const char *patient = f->patient_id && f->patient_id[0] ? f->patient_id : NULL;
+        if (collect) {
+            if (field_is(o, "patient", patient)) {
+                set_add(studies, json_string_value(json_object_get(o, "study")));
+            }
+            json_decref(o);
             continue;
         }
         const char *t = json_string_value(json_object_get(o, "time"));
-        int keep = field_is(o, "patient", f ? f->patient_id : NULL) &&
-                   field_is(o, "study", f ? f->study_uid : NULL) &&
-                   (!f || !f->since || !f->since[0] || (t && strcmp(t, f->since) >= 0));
+        const char *study = json_string_value(json_object_get(o, "study"));
+        int keep = (!patient || field_is(o, "patient", patient) ||
+                    (study && set_has(studies, study))) &&
+                   field_is(o, "study", f->study_uid) &&
+                   (!f->since || !f->since[0] || (t && strcmp(t, f->since) >= 0));
         json_decref(o);
         if (keep) {
             fwrite(buf, 1, (size_t)len, out);
@@ -334,25 +388,28 @@ static pacs_err read_file(const char *path, const pacs_audit_filter *f, FILE *ou
 pacs_err pacs_audit_read(const char *data_dir, const pacs_audit_filter *f, FILE *out,
                          size_t *n_lines, size_t *n_bad, pacs_errinfo *ei)
 {
+    static const pacs_audit_filter all = {NULL, NULL, NULL, NULL, 0};
     char dir[PATH_MAX];
     size_t lines = 0, bad = 0, n = 0, cap = 0;
     char **names = NULL;
+    study_set studies = {NULL, 0, 0, 0};
     pacs_err err = PACS_OK;
+    DIR *d = NULL;
+    if (!f) {
+        f = &all;
+    }
     snprintf(dir, sizeof dir, "%s/audit", data_dir);
-    DIR *d = opendir(dir);
+    d = opendir(dir);
     if (!d) {
         if (errno == ENOENT) {
             goto done; /* nothing recorded yet */
         }
-        return pacs_errf(ei, PACS_EIO, "open %s: %s", dir, strerror(errno));
+        err = pacs_errf(ei, PACS_EIO, "open %s: %s", dir, strerror(errno));
+        goto done;
     }
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         if (!is_day_file(e->d_name)) {
-            continue;
-        }
-        /* Whole days before --since are skipped unread. */
-        if (f && f->since && strlen(f->since) >= 10 && strncmp(e->d_name, f->since, 10) < 0) {
             continue;
         }
         if (n == cap) {
@@ -373,13 +430,28 @@ pacs_err pacs_audit_read(const char *data_dir, const pacs_audit_filter *f, FILE 
         n++;
     }
     qsort(names, n, sizeof *names, cmp_names);
-    for (size_t i = 0; i < n; i++) {
+    if (f->patient_id && f->patient_id[0]) {
+        for (size_t i = 0; i < f->n_studies; i++) {
+            set_add(&studies, f->studies[i]);
+        }
+        /* Every day, even before --since: the study may have been stored long before. */
+        for (size_t i = 0; i < n && err == PACS_OK; i++) {
+            char path[PATH_MAX + 32];
+            snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+            err = read_file(path, f, &studies, 1, out, &lines, &bad, ei);
+        }
+        if (err == PACS_OK && studies.oom) {
+            err = pacs_errf(ei, PACS_ENOMEM, "out of memory");
+        }
+    }
+    for (size_t i = 0; i < n && err == PACS_OK; i++) {
+        /* Whole days before --since are skipped unread. */
+        if (f->since && strlen(f->since) >= 10 && strncmp(names[i], f->since, 10) < 0) {
+            continue;
+        }
         char path[PATH_MAX + 32];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        err = read_file(path, f, out, &lines, &bad, ei);
-        if (err != PACS_OK) {
-            goto done;
-        }
+        err = read_file(path, f, &studies, 0, out, &lines, &bad, ei);
     }
 done:
     if (d) {
@@ -389,6 +461,10 @@ done:
         free(names[i]);
     }
     free(names);
+    for (size_t i = 0; i < studies.n; i++) {
+        free(studies.uids[i]);
+    }
+    free(studies.uids);
     if (err == PACS_OK) {
         *n_lines = lines;
         *n_bad = bad;

@@ -32,7 +32,8 @@ typedef enum {
     PACS_AUDIT_LOGIN_FAILURE,
     PACS_AUDIT_ACCESS_DENIED,
     PACS_AUDIT_START,
-    PACS_AUDIT_STOP
+    PACS_AUDIT_STOP,
+    PACS_AUDIT_COMMIT /* an extension: a storage commitment report (count = committed) */
 } pacs_audit_action;
 
 /** One event. Every string may be NULL (left out of the line); all are borrowed for the call. */
@@ -71,12 +72,17 @@ typedef struct pacs_audit_filter {
     const char *patient_id;
     const char *study_uid;
     const char *since; /* "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SS" (UTC), inclusive */
+    const char *const *studies; /* with patient_id: studies known (from the index) to be the */
+    size_t n_studies;           /* patient's, besides those the trail ties to it */
 } pacs_audit_filter;
 
 /**
  * Writes to `out` every line of the trail under `data_dir` that matches `f`, oldest first, as
- * stored (one JSON object per line). `*n_lines` receives the number written. Lines that are not
- * valid JSON (a torn last line after a power cut) are skipped and counted in `*n_bad`.
+ * stored (one JSON object per line). With `f->patient_id`, a line matches when it names the
+ * patient or one of the patient's studies: those of `f->studies`, and those that any line of
+ * the trail names together with the patient (store lines do), since query and retrieve lines
+ * name studies only. `*n_lines` receives the number written. Lines that are not valid JSON (a
+ * torn last line after a power cut) are skipped and counted in `*n_bad`.
  */
 pacs_err pacs_audit_read(const char *data_dir, const pacs_audit_filter *f, FILE *out,
                          size_t *n_lines, size_t *n_bad, pacs_errinfo *ei);

@@ -34,6 +34,8 @@ static const command commands[] = {
     {"delete", pacs_tool__delete, "delete --study UID | --series UID | --instance UID",
      "remove a study, series or instance and sweep its objects"},
     {"stats", pacs_tool__stats, "stats", "counts of patients, studies, series, instances, bytes"},
+    {"audit", pacs_tool__audit, "audit [--patient ID] [--study UID] [--since DATE]",
+     "the audit trail (JSON lines): who stored, queried, retrieved, shared or deleted what"},
     {"forward", pacs_tool__forward, "forward list [--state S] | forward retry (ID... | --all)",
      "the forwarding queue: list entries (pending, done, failed) or queue them again"},
     {"migrate", pacs_tool__migrate, "migrate --to postgresql://USER@HOST:PORT/DB",

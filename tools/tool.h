@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "pacs/base/config.h"
+#include "storage/audit.h"
 
 /* Exit statuses of every subcommand. */
 #define TOOL_OK 0       /* everything done */
@@ -29,6 +30,11 @@ int pacs_tool__delete(const pacs_config *cfg, int argc, char **argv);
 int pacs_tool__stats(const pacs_config *cfg, int argc, char **argv);
 int pacs_tool__forward(const pacs_config *cfg, int argc, char **argv); /* forward_cmd.c */
 int pacs_tool__render(const pacs_config *cfg, int argc, char **argv);  /* render_cmd.c */
+int pacs_tool__audit(const pacs_config *cfg, int argc, char **argv);   /* audit_cmd.c */
+
+/** Appends one audit line for a command of the tool (who = the OS user); never fails. */
+void pacs_tool__audit_event(const pacs_config *cfg, pacs_audit_action action, int success,
+                            const char *study_uid, const char *detail, unsigned count);
 int pacs_tool__migrate(const pacs_config *cfg, int argc, char **argv); /* migrate_cmd.c */
 
 /**

@@ -54,6 +54,26 @@ static const key_def keys[] = {
      "reject associations whose called AE title is not dimse.aet"},
     {"dimse.allowed_aets", KEY_STR, "", 0, 0,
      "comma-separated calling AE titles allowed to connect; empty allows any"},
+    {"dimse.access_control", KEY_BOOL, "false", 0, 0,
+     "only known AEs (ae.TITLE = host:port ...) may associate, from their addresses, for the "
+     "services they are allowed (allow=, from=); false: any calling AE"},
+    {"dimse.plain", KEY_BOOL, "true", 0, 0,
+     "open the plain (unencrypted) DICOM port dimse.port; false: TLS only"},
+    {"dimse.tls.port", KEY_INT, "-1", -1, 65535,
+     "DICOM TLS port (2762 is the registered one); -1: none; 0 picks a free one"},
+    {"dimse.tls.cert", KEY_STR, "", 0, 0, "PEM certificate (chain) of this server for DICOM TLS"},
+    {"dimse.tls.key", KEY_STR, "", 0, 0, "PEM private key of dimse.tls.cert (unencrypted)"},
+    {"dimse.tls.ca", KEY_STR, "", 0, 0,
+     "PEM CA certificates that sign peers' certificates: clients on the TLS port (see "
+     "dimse.tls.verify_client) and destinations marked tls"},
+    {"dimse.tls.verify_client", KEY_BOOL, "true", 0, 0,
+     "require a client certificate signed by dimse.tls.ca on the TLS port; false: none asked"},
+    {"dimse.tls.profile", KEY_STR, "bcp195", 0, 0,
+     "TLS profile (PS3.15 B.9/B.10/B.11): bcp195, bcp195-nd or bcp195-extended"},
+    {"http.tls", KEY_BOOL, "false", 0, 0,
+     "serve HTTPS instead of HTTP on http.port (plain HTTP is then off)"},
+    {"http.tls.cert", KEY_STR, "", 0, 0, "PEM certificate (chain) of this server for HTTPS"},
+    {"http.tls.key", KEY_STR, "", 0, 0, "PEM private key of http.tls.cert (unencrypted)"},
     {"http.bind", KEY_STR, "0.0.0.0", 0, 0, "address the HTTP port listens on"},
     {"http.port", KEY_INT, "8080", 0, 65535, "HTTP port for DICOMweb; 0 picks a free one"},
     {"http.prefix", KEY_STR, "/dicomweb", 0, 0, "URL path under which DICOMweb is served"},
@@ -176,12 +196,64 @@ static int valid_aet(const char *aet)
     return 1;
 }
 
-/* `ae.TITLE = host:port`: a later setting of the same title replaces the earlier one. */
-static pacs_err set_ae(pacs_config *cfg, const char *aet, const char *text, pacs_errinfo *ei)
+/* The options after host:port: `allow=store,find,move,get,commit|all|none`, `from=ADDR,...`
+ * (IPv4 addresses, CIDR blocks or *), `tls`. */
+static pacs_err set_ae_options(pacs_remote_ae *ae, const char *opts, pacs_errinfo *ei)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } services[] = {{"store", PACS_AE_ALLOW_STORE}, {"find", PACS_AE_ALLOW_FIND},
+                    {"move", PACS_AE_ALLOW_MOVE},   {"get", PACS_AE_ALLOW_GET},
+                    {"commit", PACS_AE_ALLOW_COMMIT}, {"all", PACS_AE_ALLOW_ALL},
+                    {"none", 0}};
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", opts);
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
+        if (strcmp(tok, "tls") == 0) {
+            ae->tls = 1;
+        } else if (strncmp(tok, "from=", 5) == 0 && tok[5] && strlen(tok + 5) < sizeof ae->from) {
+            snprintf(ae->from, sizeof ae->from, "%s", tok + 5);
+        } else if (strncmp(tok, "allow=", 6) == 0) {
+            ae->allow = 0;
+            char *s2 = NULL;
+            for (char *svc = strtok_r(tok + 6, ",", &s2); svc; svc = strtok_r(NULL, ",", &s2)) {
+                size_t k = 0;
+                while (k < sizeof services / sizeof services[0] &&
+                       strcmp(services[k].name, svc) != 0) {
+                    k++;
+                }
+                if (k == sizeof services / sizeof services[0]) {
+                    return pacs_errf(ei, PACS_EINVAL,
+                                     "ae.%s: unknown service '%s' (store, find, move, get, "
+                                     "commit, all, none)",
+                                     ae->aet, svc);
+                }
+                ae->allow |= services[k].bit;
+            }
+        } else {
+            return pacs_errf(ei, PACS_EINVAL,
+                             "ae.%s: '%s' is not an option (allow=..., from=..., tls)", ae->aet,
+                             tok);
+        }
+    }
+    return PACS_OK;
+}
+
+/* `ae.TITLE = host:port [options]`: a later setting of the same title replaces the earlier one. */
+static pacs_err set_ae(pacs_config *cfg, const char *aet, const char *spec, pacs_errinfo *ei)
 {
     if (!valid_aet(aet)) {
         return pacs_errf(ei, PACS_EINVAL, "ae.%s: an AE title has 1 to 16 characters", aet);
     }
+    char text[300];
+    size_t hp = strcspn(spec, " \t");
+    if (hp >= sizeof text) {
+        return pacs_errf(ei, PACS_EINVAL, "ae.%s: '%s' is not host:port", aet, spec);
+    }
+    memcpy(text, spec, hp);
+    text[hp] = '\0';
     const char *colon = strrchr(text, ':');
     if (!colon || colon == text || (size_t)(colon - text) >= sizeof cfg->aes[0].host) {
         return pacs_errf(ei, PACS_EINVAL, "ae.%s: '%s' is not host:port", aet, text);
@@ -197,6 +269,11 @@ static pacs_err set_ae(pacs_config *cfg, const char *aet, const char *text, pacs
     snprintf(ae.aet, sizeof ae.aet, "%s", aet);
     memcpy(ae.host, text, (size_t)(colon - text));
     ae.port = (int)port;
+    ae.allow = PACS_AE_ALLOW_ALL;
+    pacs_err oerr = set_ae_options(&ae, spec + hp, ei);
+    if (oerr != PACS_OK) {
+        return oerr;
+    }
     for (size_t i = 0; i < cfg->n_aes; i++) {
         if (strcmp(cfg->aes[i].aet, ae.aet) == 0) {
             cfg->aes[i] = ae;
@@ -494,6 +571,43 @@ pacs_err pacs_config_load_env(pacs_config *cfg, pacs_errinfo *ei)
     return PACS_OK;
 }
 
+/* TLS settings that depend on each other: certificates where a TLS port is asked for. */
+static pacs_err check_tls(const pacs_config *cfg, pacs_errinfo *ei)
+{
+    int dimse_tls = pacs_config_int(cfg, "dimse.tls.port") >= 0;
+    int tls_out = 0;
+    for (size_t i = 0; i < cfg->n_aes; i++) {
+        tls_out |= cfg->aes[i].tls;
+    }
+    if (!pacs_config_bool(cfg, "dimse.plain") && !dimse_tls) {
+        return pacs_errf(ei, PACS_EINVAL, "dimse.plain = false needs dimse.tls.port");
+    }
+    if ((dimse_tls || tls_out) && (!pacs_config_str(cfg, "dimse.tls.cert")[0] ||
+                                   !pacs_config_str(cfg, "dimse.tls.key")[0])) {
+        return pacs_errf(ei, PACS_EINVAL,
+                         "DICOM TLS (dimse.tls.port, or an ae.* marked tls) needs "
+                         "dimse.tls.cert and dimse.tls.key");
+    }
+    if (((dimse_tls && pacs_config_bool(cfg, "dimse.tls.verify_client")) || tls_out) &&
+        !pacs_config_str(cfg, "dimse.tls.ca")[0]) {
+        return pacs_errf(ei, PACS_EINVAL,
+                         "dimse.tls.ca is needed to verify peers (or set "
+                         "dimse.tls.verify_client = false)");
+    }
+    const char *profile = pacs_config_str(cfg, "dimse.tls.profile");
+    if (strcmp(profile, "bcp195") != 0 && strcmp(profile, "bcp195-nd") != 0 &&
+        strcmp(profile, "bcp195-extended") != 0) {
+        return pacs_errf(ei, PACS_EINVAL,
+                         "dimse.tls.profile: '%s' is not bcp195, bcp195-nd or bcp195-extended",
+                         profile);
+    }
+    if (pacs_config_bool(cfg, "http.tls") && (!pacs_config_str(cfg, "http.tls.cert")[0] ||
+                                              !pacs_config_str(cfg, "http.tls.key")[0])) {
+        return pacs_errf(ei, PACS_EINVAL, "http.tls needs http.tls.cert and http.tls.key");
+    }
+    return PACS_OK;
+}
+
 pacs_err pacs_config_finish(pacs_config *cfg, pacs_errinfo *ei)
 {
     if (pacs_config_str(cfg, "data")[0] == '\0') {
@@ -510,6 +624,10 @@ pacs_err pacs_config_finish(pacs_config *cfg, pacs_errinfo *ei)
                              "ae.%s = host:port)",
                              cfg->routes[i].name, cfg->routes[i].dest, cfg->routes[i].dest);
         }
+    }
+    pacs_err terr = check_tls(cfg, ei);
+    if (terr != PACS_OK) {
+        return terr;
     }
     if (pacs_config_int(cfg, "forward.retry_max") < pacs_config_int(cfg, "forward.retry_min")) {
         return pacs_errf(ei, PACS_EINVAL, "forward.retry_max must not be below forward.retry_min");
@@ -612,7 +730,8 @@ void pacs_config_print_help(void *file)
         fprintf(f, "%-24s = %-12s  %s\n", keys[i].name, keys[i].def, keys[i].help);
     }
     fprintf(f, "%-24s = %-12s  %s\n", "ae.TITLE", "host:port",
-            "a known remote AE (move destination, forwarding target)");
+            "a known remote AE (move destination, forwarding target); then optionally "
+            "allow=store,find,move,get,commit|all|none from=ADDR,CIDR,.. tls");
     fprintf(f, "%-24s = %-12s  %s\n", "route.NAME", "DEST [cond]",
             "forward stored instances to AE DEST; conditions: calling=AE,.. modality=CT,.. "
             "sop_class=UID,..");

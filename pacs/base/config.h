@@ -27,7 +27,18 @@ typedef struct pacs_remote_ae {
     char aet[17];
     char host[256];
     int port;
+    unsigned allow; /* PACS_AE_ALLOW_* bits (`allow=`; all when absent) */
+    char from[256]; /* `from=`: comma-separated addresses, CIDR blocks or *; "" = its host */
+    int tls;        /* `tls`: associations to it use TLS */
 } pacs_remote_ae;
+
+/* What a known AE may ask for when dimse.access_control is on (C-ECHO is always allowed). */
+#define PACS_AE_ALLOW_STORE 0x01u
+#define PACS_AE_ALLOW_FIND 0x02u
+#define PACS_AE_ALLOW_MOVE 0x04u
+#define PACS_AE_ALLOW_GET 0x08u
+#define PACS_AE_ALLOW_COMMIT 0x10u
+#define PACS_AE_ALLOW_ALL 0x1Fu
 
 /**
  * A forwarding rule, `route.NAME = DEST [calling=AE,...] [modality=CT,...] [sop_class=UID,...]`:

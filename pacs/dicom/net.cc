@@ -33,10 +33,12 @@
 #include "dcmtk/dcmnet/dimse.h"
 #include "dcmtk/dcmnet/dcmtrans.h"
 #include "dcmtk/dcmnet/dulstruc.h"
+#include "dcmtk/dcmtls/tlslayer.h"
 
 struct pacs_net {
     T_ASC_Network *net;
     int acse_timeout;
+    bool tls = false;
 };
 
 struct pacs_assoc {
@@ -51,6 +53,7 @@ struct pacs_assoc {
     T_ASC_PresentationContextID stash_pc = 0;
     DcmDataset *stash_detail = nullptr;
     int rejected = 0;       /* A-ASSOCIATE-RJ sent: close without waiting for the peer */
+    bool tls = false;
 };
 
 static void copy_trimmed(char *dst, size_t cap, const char *src)
@@ -101,6 +104,9 @@ pacs_err pacs_net_listen(const char *bind_addr, int port, int acse_timeout, pacs
         getsockname(fd, (struct sockaddr *)&addr, &len);
         int actual = ntohs(addr.sin_port);
 
+        /* Peers are named by their address: a reverse lookup would let whoever controls the
+         * PTR record choose the name, and would hold up the accepting thread. */
+        dcmDisableGethostbyaddr.set(OFTrue);
         n = new pacs_net();
         n->acse_timeout = acse_timeout;
         /* DCMTK binds its own socket to the port we give it; port 0 makes that harmless. */
@@ -126,6 +132,89 @@ pacs_err pacs_net_listen(const char *bind_addr, int port, int acse_timeout, pacs
             close(fd);
         }
         delete n;
+        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+}
+
+/* A dcmtls layer set up from `o`; nullptr with `ei` filled on failure. */
+static DcmTLSTransportLayer *make_tls(T_ASC_NetworkRole role, const pacs_tls_opts *o,
+                                      pacs_errinfo *ei)
+{
+    DcmTLSSecurityProfile profile = TSP_Profile_BCP195;
+    if (o->profile && strcmp(o->profile, "bcp195-nd") == 0) {
+        profile = TSP_Profile_BCP195_ND;
+    } else if (o->profile && strcmp(o->profile, "bcp195-extended") == 0) {
+        profile = TSP_Profile_BCP195_Extended;
+    }
+    DcmTLSTransportLayer *layer = new DcmTLSTransportLayer(role, nullptr, OFTrue);
+    OFCondition c = layer->setTLSProfile(profile);
+    if (c.good()) {
+        c = layer->activateCipherSuites();
+    }
+    if (c.bad()) {
+        pacs_errf(ei, PACS_EINVAL, "TLS profile: %s", c.text());
+        delete layer;
+        return nullptr;
+    }
+    bool verify = role == NET_REQUESTOR || o->verify_peer;
+    if (o->ca_file && o->ca_file[0]) {
+        c = layer->addTrustedCertificateFile(o->ca_file, DCF_Filetype_PEM);
+        if (c.bad()) {
+            pacs_errf(ei, PACS_EINVAL, "TLS CA file %s: %s", o->ca_file, c.text());
+            delete layer;
+            return nullptr;
+        }
+    } else if (verify) {
+        pacs_errf(ei, PACS_EINVAL, "TLS: a CA file is needed to verify the peer");
+        delete layer;
+        return nullptr;
+    }
+    c = layer->setPrivateKeyFile(o->key_file, DCF_Filetype_PEM);
+    if (c.bad()) {
+        pacs_errf(ei, PACS_EINVAL, "TLS private key %s: %s", o->key_file, c.text());
+        delete layer;
+        return nullptr;
+    }
+    c = layer->setCertificateFile(o->cert_file, DCF_Filetype_PEM);
+    if (c.bad()) {
+        pacs_errf(ei, PACS_EINVAL, "TLS certificate %s: %s", o->cert_file, c.text());
+        delete layer;
+        return nullptr;
+    }
+    if (!layer->checkPrivateKeyMatchesCertificate()) {
+        pacs_errf(ei, PACS_EINVAL, "TLS: %s is not the key of %s", o->key_file, o->cert_file);
+        delete layer;
+        return nullptr;
+    }
+    layer->setCertificateVerification(verify ? DCV_requireCertificate : DCV_ignoreCertificate);
+    return layer;
+}
+
+pacs_err pacs_net_listen_tls(const char *bind_addr, int port, int acse_timeout,
+                             const pacs_tls_opts *tls, pacs_net **out, int *bound_port,
+                             pacs_errinfo *ei)
+{
+    try {
+        DcmTLSTransportLayer *layer = make_tls(NET_ACCEPTOR, tls, ei);
+        if (!layer) {
+            return ei ? ei->code : PACS_EINVAL;
+        }
+        pacs_net *n = nullptr;
+        pacs_err err = pacs_net_listen(bind_addr, port, acse_timeout, &n, bound_port, ei);
+        if (err != PACS_OK) {
+            delete layer;
+            return err;
+        }
+        OFCondition c = ASC_setTransportLayer(n->net, layer, 1);
+        if (c.bad()) {
+            delete layer;
+            pacs_net_close(n);
+            return pacs_errf(ei, PACS_ENET, "cannot set up TLS: %s", c.text());
+        }
+        n->tls = true;
+        *out = n;
+        return PACS_OK;
+    } catch (...) {
         return pacs_errf(ei, PACS_ENOMEM, "out of memory");
     }
 }
@@ -156,7 +245,8 @@ pacs_err pacs_net_accept(pacs_net *net, int timeout_ms, long max_pdu, pacs_assoc
         }
         T_ASC_Association *assoc = nullptr;
         OFCondition c = ASC_receiveAssociation(net->net, &assoc, max_pdu, nullptr, nullptr,
-                                               OFFalse, DUL_NOBLOCK, net->acse_timeout);
+                                               net->tls ? OFTrue : OFFalse, DUL_NOBLOCK,
+                                               net->acse_timeout);
         if (c.bad()) {
             if (assoc) {
                 /* Not ASC_dropSCPAssociation: it waits (3 minutes by default) for the peer to
@@ -173,6 +263,7 @@ pacs_err pacs_net_accept(pacs_net *net, int timeout_ms, long max_pdu, pacs_assoc
         a->assoc = assoc;
         a->own_net = nullptr;
         a->acse_timeout = net->acse_timeout;
+        a->tls = net->tls;
         *out = a;
         return PACS_OK;
     } catch (...) {
@@ -188,6 +279,7 @@ void pacs_assoc_get_info(const pacs_assoc *a, pacs_assoc_info *out)
     copy_trimmed(out->called_aet, sizeof out->called_aet, p->DULparams.calledAPTitle);
     snprintf(out->peer_host, sizeof out->peer_host, "%s", p->DULparams.callingPresentationAddress);
     out->peer_max_pdu = p->theirMaxPDUReceiveSize;
+    out->tls = a->tls ? 1 : 0;
 }
 
 size_t pacs_assoc_pc_count(const pacs_assoc *a)
@@ -340,9 +432,9 @@ pacs_err pacs_assoc_reject(pacs_assoc *a, pacs_reject_reason why, pacs_errinfo *
     }
 }
 
-pacs_err pacs_assoc_request(const char *our_aet, const char *peer_aet, const char *host,
-                            int port, int timeout_s, long max_pdu, pacs_pc *pcs, size_t n_pcs,
-                            pacs_assoc **out, pacs_errinfo *ei)
+static pacs_err request(const char *our_aet, const char *peer_aet, const char *host, int port,
+                        int timeout_s, long max_pdu, pacs_pc *pcs, size_t n_pcs,
+                        const pacs_tls_opts *tls, pacs_assoc **out, pacs_errinfo *ei)
 {
     T_ASC_Network *net = nullptr;
     T_ASC_Parameters *params = nullptr;
@@ -352,7 +444,23 @@ pacs_err pacs_assoc_request(const char *our_aet, const char *peer_aet, const cha
         if (c.bad()) {
             return pacs_errf(ei, PACS_ENET, "cannot initialise the network: %s", c.text());
         }
+        if (tls) {
+            DcmTLSTransportLayer *layer = make_tls(NET_REQUESTOR, tls, ei);
+            if (!layer) {
+                ASC_dropNetwork(&net);
+                return ei ? ei->code : PACS_EINVAL;
+            }
+            c = ASC_setTransportLayer(net, layer, 1);
+            if (c.bad()) {
+                delete layer;
+                ASC_dropNetwork(&net);
+                return pacs_errf(ei, PACS_ENET, "cannot set up TLS: %s", c.text());
+            }
+        }
         c = ASC_createAssociationParameters(&params, max_pdu);
+        if (c.good() && tls) {
+            c = ASC_setTransportLayerType(params, OFTrue);
+        }
         if (c.good()) {
             c = ASC_setAPTitles(params, our_aet, peer_aet, nullptr);
         }
@@ -402,6 +510,7 @@ pacs_err pacs_assoc_request(const char *our_aet, const char *peer_aet, const cha
         a->assoc = assoc;
         a->own_net = net;
         a->acse_timeout = timeout_s;
+        a->tls = tls != nullptr;
         *out = a;
         return PACS_OK;
     } catch (...) {
@@ -413,6 +522,22 @@ pacs_err pacs_assoc_request(const char *our_aet, const char *peer_aet, const cha
         }
         return pacs_errf(ei, PACS_ENOMEM, "out of memory");
     }
+}
+
+pacs_err pacs_assoc_request(const char *our_aet, const char *peer_aet, const char *host,
+                            int port, int timeout_s, long max_pdu, pacs_pc *pcs, size_t n_pcs,
+                            pacs_assoc **out, pacs_errinfo *ei)
+{
+    return request(our_aet, peer_aet, host, port, timeout_s, max_pdu, pcs, n_pcs, nullptr, out,
+                   ei);
+}
+
+pacs_err pacs_assoc_request_tls(const char *our_aet, const char *peer_aet, const char *host,
+                                int port, int timeout_s, long max_pdu, pacs_pc *pcs,
+                                size_t n_pcs, const pacs_tls_opts *tls, pacs_assoc **out,
+                                pacs_errinfo *ei)
+{
+    return request(our_aet, peer_aet, host, port, timeout_s, max_pdu, pcs, n_pcs, tls, out, ei);
 }
 
 uint8_t pacs_assoc_find_pc(const pacs_assoc *a, const char *abstract_syntax, const char *ts)

@@ -35,6 +35,27 @@ typedef struct pacs_assoc pacs_assoc;
 pacs_err pacs_net_listen(const char *bind_addr, int port, int acse_timeout, pacs_net **out,
                          int *bound_port, pacs_errinfo *ei);
 
+/** TLS for a DICOM port or an outgoing association (DCMTK's dcmtls on OpenSSL), with one of the
+ *  PS3.15 BCP 195 profiles (B.9 "bcp195", B.10 "bcp195-nd", B.11 "bcp195-extended"). */
+typedef struct pacs_tls_opts {
+    const char *cert_file; /* PEM certificate (chain) we present */
+    const char *key_file;  /* its PEM private key, unencrypted */
+    const char *ca_file;   /* PEM CA certificates that sign the peer's certificate ("" = none) */
+    int verify_peer;       /* acceptor: require a client certificate signed by ca_file;
+                            * requestor: the server's certificate is always verified */
+    const char *profile;   /* "bcp195", "bcp195-nd" or "bcp195-extended" */
+} pacs_tls_opts;
+
+/**
+ * As pacs_net_listen, for a port that speaks DICOM over TLS only: every connection first
+ * completes a TLS handshake (bounded by the ACSE timeout); a peer without an acceptable
+ * certificate (when `tls->verify_peer`) or that does not speak TLS is dropped before any PDU.
+ * Errors: PACS_EINVAL when the certificate, key or CA file cannot be loaded or do not match.
+ */
+pacs_err pacs_net_listen_tls(const char *bind_addr, int port, int acse_timeout,
+                             const pacs_tls_opts *tls, pacs_net **out, int *bound_port,
+                             pacs_errinfo *ei);
+
 /** Closes the port; associations already accepted stay usable. NULL is accepted. */
 void pacs_net_close(pacs_net *net);
 
@@ -50,8 +71,9 @@ pacs_err pacs_net_accept(pacs_net *net, int timeout_ms, long max_pdu, pacs_assoc
 typedef struct pacs_assoc_info {
     char calling_aet[PACS_AET_MAX + 1]; /* trimmed */
     char called_aet[PACS_AET_MAX + 1];  /* trimmed */
-    char peer_host[64];
+    char peer_host[64]; /* numeric address (no reverse DNS lookup) */
     unsigned long peer_max_pdu;
+    int tls;            /* the association runs over TLS */
 } pacs_assoc_info;
 
 void pacs_assoc_get_info(const pacs_assoc *a, pacs_assoc_info *out);
@@ -123,6 +145,13 @@ pacs_err pacs_assoc_reject(pacs_assoc *a, pacs_reject_reason why, pacs_errinfo *
 pacs_err pacs_assoc_request(const char *our_aet, const char *peer_aet, const char *host,
                             int port, int timeout_s, long max_pdu, pacs_pc *pcs, size_t n_pcs,
                             pacs_assoc **out, pacs_errinfo *ei);
+
+/** As pacs_assoc_request, over TLS (`tls` as for pacs_net_listen_tls; the peer's certificate
+ *  must be signed by `tls->ca_file`). PACS_ENET when the handshake fails. */
+pacs_err pacs_assoc_request_tls(const char *our_aet, const char *peer_aet, const char *host,
+                                int port, int timeout_s, long max_pdu, pacs_pc *pcs,
+                                size_t n_pcs, const pacs_tls_opts *tls, pacs_assoc **out,
+                                pacs_errinfo *ei);
 
 /** The accepted context for `abstract_syntax` (and `ts` unless NULL), or 0 if none. */
 uint8_t pacs_assoc_find_pc(const pacs_assoc *a, const char *abstract_syntax, const char *ts);

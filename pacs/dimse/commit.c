@@ -190,10 +190,7 @@ static void deliver_new(pacs_dimse_ctx *c, const char *txuid, uint16_t event_typ
         pc.n_ts = 2;
         pc.role = PACS_ROLE_SCP; /* we, the requester, send the event report */
         pacs_assoc *a = NULL;
-        pacs_err err =
-            pacs_assoc_request(pacs_config_str(c->cfg, "dimse.aet"), ae.aet, ae.host, ae.port,
-                               (int)pacs_config_int(c->cfg, "dimse.acse_timeout"),
-                               pacs_config_int(c->cfg, "dimse.max_pdu"), &pc, 1, &a, &ei);
+        pacs_err err = pacs_dimse__request(c->cfg, &ae, &pc, 1, &a, &ei);
         if (err == PACS_OK && !pc.accepted) {
             err = pacs_errf(&ei, PACS_EDENIED, "%s did not accept Storage Commitment", ae.aet);
         }
@@ -228,6 +225,7 @@ static pacs_err refuse(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, uint16_t sta
 {
     pacs_log(PACS_LOG_WARN, "dimse", "assoc=%u calling=%s N-ACTION refused status=0x%04x: %s",
              c->assoc_id, c->info.calling_aet, status, why);
+    pacs_dimse__audit(c, PACS_AUDIT_COMMIT, 0, NULL, NULL, why, 0);
     return pacs_dimse__respond(c, rq, PACS_N_ACTION_RSP, status, why, ei);
 }
 
@@ -300,6 +298,9 @@ pacs_err pacs_dimse__commit(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_er
     pacs_log(PACS_LOG_INFO, "dimse",
              "assoc=%u calling=%s commitment transaction=%s committed=%zu failed=%zu", c->assoc_id,
              c->info.calling_aet, txuid, n_ok, n_failed);
+    char detail[128];
+    snprintf(detail, sizeof detail, "transaction=%s failed=%zu", txuid, n_failed);
+    pacs_dimse__audit(c, PACS_AUDIT_COMMIT, n_failed == 0, NULL, NULL, detail, (unsigned)n_ok);
     uint16_t status = 0;
     pacs_errinfo rei;
     pacs_errinfo_clear(&rei);

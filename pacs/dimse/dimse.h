@@ -15,9 +15,13 @@
 
 typedef struct pacs_dimse_server pacs_dimse_server;
 
-/** Opens the DICOM port and starts accepting; `*port` receives the port actually bound. */
+/** Opens the DICOM port(s) and starts accepting; `*port` receives the plain port actually bound
+ *  (-1 when dimse.plain is off); see pacs_dimse_tls_port for the TLS one. */
 pacs_err pacs_dimse_start(const pacs_config *cfg, pacs_archive *archive, pacs_dimse_server **out,
                           int *port, pacs_errinfo *ei);
+
+/** The TLS port actually bound, or -1 when there is none (dimse.tls.port = -1). */
+int pacs_dimse_tls_port(const pacs_dimse_server *s);
 
 /** Sets the table of known AEs (move destinations, commitment report targets); call before
  *  pacs_dimse_start's first association can need it, i.e. right after it. Borrowed. */

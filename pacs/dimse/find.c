@@ -138,6 +138,33 @@ static int send_match(void *ctx, const json_t *result)
     return 0;
 }
 
+/* The audit line of a C-FIND: which keys carried a matching value (tags, never values, so no
+ * name or birth date goes to the trail), with PatientID and StudyInstanceUID as their fields. */
+static void audit_find(pacs_dimse_ctx *c, const json_t *id, const char *level, int success,
+                       unsigned matches)
+{
+    char detail[512];
+    size_t used = (size_t)snprintf(detail, sizeof detail, "C-FIND level=%s keys=", level);
+    const char *key;
+    json_t *attr;
+    int first = 1;
+    json_object_foreach((json_t *)id, key, attr)
+    {
+        if (!json_object_get(attr, "Value") || key_tag(key) == TAG_QR_LEVEL ||
+            key_tag(key) == TAG_CHARSET || used + 10 >= sizeof detail) {
+            continue;
+        }
+        used += (size_t)snprintf(detail + used, sizeof detail - used, "%s%s", first ? "" : ",",
+                                 key);
+        first = 0;
+    }
+    char *patient = pacs_json_text(id, 0x00100020u);
+    char *study = pacs_json_text(id, 0x0020000Du);
+    pacs_dimse__audit(c, PACS_AUDIT_QUERY, success, study, patient, detail, matches);
+    free(patient);
+    free(study);
+}
+
 pacs_err pacs_dimse__find(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_errinfo *ei)
 {
     c->finds++;
@@ -185,6 +212,8 @@ pacs_err pacs_dimse__find(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_erri
     fs.level_name = pacs_level_name((pacs_level)level);
     err = pacs_archive_find(c->archive, q, send_match, &fs, &sub);
     pacs_query_free(q);
+    audit_find(c, id, fs.level_name, err == PACS_OK && fs.net_err == PACS_OK && !fs.canceled,
+               fs.matches);
     json_decref(id);
     if (fs.net_err != PACS_OK) {
         if (ei) {

@@ -220,10 +220,7 @@ static void send_group(pacs_forwarder *f, pacs_fwd_entry *ents, size_t n)
         n_send++;
     }
     if (reachable && n_send > 0) {
-        pacs_err err = pacs_assoc_request(
-            pacs_config_str(f->cfg, "dimse.aet"), ae.aet, ae.host, ae.port,
-            (int)pacs_config_int(f->cfg, "dimse.acse_timeout"),
-            pacs_config_int(f->cfg, "dimse.max_pdu"), prop->pcs, prop->n, &a, &ei);
+        pacs_err err = pacs_dimse__request(f->cfg, &ae, prop->pcs, prop->n, &a, &ei);
         if (err != PACS_OK) {
             a = NULL;
             reachable = 0;

@@ -38,6 +38,7 @@ pacs_err pacs_dimse__get(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_errin
     if (status != 0) {
         pacs_log(PACS_LOG_WARN, "dimse", "assoc=%u calling=%s C-GET refused status=0x%04x: %s",
                  c->assoc_id, c->info.calling_aet, status, comment);
+        pacs_dimse__audit(c, PACS_AUDIT_RETRIEVE, 0, NULL, NULL, comment, 0);
         return pacs_dimse__respond(c, rq, PACS_C_GET_RSP, status, comment, ei);
     }
     pacs_sendset *pcs = calloc(1, sizeof *pcs);

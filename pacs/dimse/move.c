@@ -38,6 +38,7 @@ pacs_err pacs_dimse__move(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_erri
     if (status != 0) {
         pacs_log(PACS_LOG_WARN, "dimse", "assoc=%u calling=%s C-MOVE refused status=0x%04x: %s",
                  c->assoc_id, c->info.calling_aet, status, comment);
+        pacs_dimse__audit(c, PACS_AUDIT_RETRIEVE, 0, NULL, NULL, comment, 0);
         return pacs_dimse__respond(c, rq, PACS_C_MOVE_RSP, status, comment, ei);
     }
     pacs_remote_ae dest;
@@ -47,6 +48,9 @@ pacs_err pacs_dimse__move(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_erri
                  "assoc=%u calling=%s C-MOVE refused: destination %s is "
                  "not a known AE",
                  c->assoc_id, c->info.calling_aet, rq->move_destination);
+        char detail[64];
+        snprintf(detail, sizeof detail, "C-MOVE to=%s: unknown destination", rq->move_destination);
+        pacs_dimse__audit(c, PACS_AUDIT_RETRIEVE, 0, NULL, NULL, detail, 0);
         return pacs_dimse__respond(c, rq, PACS_C_MOVE_RSP, PACS_ST_MOVE_DEST_UNKNOWN,
                                    "move destination unknown", ei);
     }
@@ -62,10 +66,7 @@ pacs_err pacs_dimse__move(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_erri
             pacs_dimse__propose(prop, list.items[i].sop_class, list.items[i].ts);
         }
         pacs_errinfo aei;
-        err = pacs_assoc_request(pacs_config_str(c->cfg, "dimse.aet"), dest.aet, dest.host,
-                                 dest.port, (int)pacs_config_int(c->cfg, "dimse.acse_timeout"),
-                                 pacs_config_int(c->cfg, "dimse.max_pdu"), prop->pcs, prop->n, &out,
-                                 &aei);
+        err = pacs_dimse__request(c->cfg, &dest, prop->pcs, prop->n, &out, &aei);
         if (err != PACS_OK) {
             out = NULL;
             snprintf(why, sizeof why, "cannot open an association to %s: %s", dest.aet, aei.msg);

@@ -58,6 +58,7 @@ static int collect_cb(void *ctx, const pacs_instance_rec *rec)
     }
     pacs_retr_item *it = &l->items[l->n++];
     memset(it, 0, sizeof *it);
+    snprintf(it->study_uid, sizeof it->study_uid, "%s", rec->study_uid);
     snprintf(it->sop_uid, sizeof it->sop_uid, "%s", rec->sop_uid);
     snprintf(it->sop_class, sizeof it->sop_class, "%s", rec->sop_class);
     snprintf(it->ts, sizeof it->ts, "%s", rec->ts);
@@ -489,6 +490,35 @@ static pacs_err respond(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_dimse_
     return err;
 }
 
+/* One audit line per study a C-MOVE/C-GET named (usually one), written before the final
+ * response; `sent` marks the instances that reached the destination. */
+static void audit_retrieve(pacs_dimse_ctx *c, const char *verb, const pacs_retr_list *list,
+                           const unsigned char *sent, const char *dest, uint16_t status)
+{
+    char detail[160];
+    snprintf(detail, sizeof detail, "%s to=%s status=0x%04x", verb, dest, status);
+    int ok = status == PACS_ST_SUCCESS || status == PACS_ST_SUBOPS_WARNING;
+    if (list->n == 0) {
+        pacs_dimse__audit(c, PACS_AUDIT_RETRIEVE, ok, NULL, NULL, detail, 0);
+        return;
+    }
+    for (size_t i = 0; i < list->n; i++) {
+        const char *study = list->items[i].study_uid;
+        int seen = 0;
+        for (size_t j = 0; j < i && !seen; j++) {
+            seen = strcmp(list->items[j].study_uid, study) == 0;
+        }
+        if (seen) {
+            continue;
+        }
+        unsigned n = 0;
+        for (size_t j = i; j < list->n; j++) {
+            n += sent && sent[j] && strcmp(list->items[j].study_uid, study) == 0;
+        }
+        pacs_dimse__audit(c, PACS_AUDIT_RETRIEVE, ok, study, NULL, detail, n);
+    }
+}
+
 pacs_err pacs_dimse__retrieve_run(pacs_dimse_ctx *c, const pacs_dimse_msg *rq,
                                   pacs_dimse_type rsp_type, const pacs_retr_list *list,
                                   pacs_subop *so, const char *dest, const char *why,
@@ -505,6 +535,8 @@ pacs_err pacs_dimse__retrieve_run(pacs_dimse_ctx *c, const pacs_dimse_msg *rq,
     size_t done = 0;
     uint64_t bytes = 0;
     pacs_err err = PACS_OK;
+    unsigned char *sent = list->n ? calloc(list->n, 1) : NULL;
+    int audited = 0;
     for (size_t i = 0; i < list->n; i++) {
         const pacs_retr_item *it = &list->items[i];
         if (atomic_load(c->stopping)) {
@@ -524,10 +556,16 @@ pacs_err pacs_dimse__retrieve_run(pacs_dimse_ctx *c, const pacs_dimse_msg *rq,
         case PACS_SUBOP_OK:
             t.completed++;
             bytes += it->size;
+            if (sent) {
+                sent[i] = 1;
+            }
             break;
         case PACS_SUBOP_WARNING:
             t.warning++;
             bytes += it->size;
+            if (sent) {
+                sent[i] = 1;
+            }
             break;
         case PACS_SUBOP_FAILED:
             add_failed(&t, it->sop_uid);
@@ -574,6 +612,8 @@ pacs_err pacs_dimse__retrieve_run(pacs_dimse_ctx *c, const pacs_dimse_msg *rq,
     } else {
         status = PACS_ST_SUBOPS_WARNING;
     }
+    audit_retrieve(c, verb, list, sent, dest, status);
+    audited = 1;
     err = respond(c, rq, rsp_type, status, list->n - done, &t, comment, ei);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
@@ -583,6 +623,11 @@ pacs_err pacs_dimse__retrieve_run(pacs_dimse_ctx *c, const pacs_dimse_msg *rq,
              c->assoc_id, c->info.calling_aet, verb, dest, list->n, t.completed, t.warning,
              t.failed, status, (unsigned long long)bytes, secs, canceled ? " (canceled)" : "");
 out:
+    if (!audited && done > 0) {
+        /* Cut short (server stopping, requester gone): what was sent is still recorded. */
+        audit_retrieve(c, verb, list, sent, dest, PACS_ST_SUBOPS_FAILED);
+    }
+    free(sent);
     pacs_buf_free(&t.failed_uids);
     return err;
 }

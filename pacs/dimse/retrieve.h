@@ -17,6 +17,7 @@
 
 /** One instance to send, as the index describes it. */
 typedef struct pacs_retr_item {
+    char study_uid[PACS_UID_MAX + 1]; /* for the audit trail */
     char sop_uid[PACS_UID_MAX + 1];
     char sop_class[PACS_UID_MAX + 1];
     char ts[PACS_UID_MAX + 1];

@@ -6,6 +6,8 @@
  */
 #include "pacs/dimse/dimse.h"
 
+#include <arpa/inet.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,9 +24,11 @@
 struct pacs_dimse_server {
     const pacs_config *cfg;
     pacs_archive *archive;
-    pacs_net *net;
-    pthread_t acceptor;
-    int acceptor_started;
+    pacs_net *net;     /* plain port, NULL when dimse.plain is off */
+    pacs_net *tls_net; /* TLS port, NULL when dimse.tls.port is -1 */
+    int tls_port;
+    pthread_t acceptor, tls_acceptor;
+    int acceptor_started, tls_acceptor_started;
     atomic_int stopping;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -66,6 +70,126 @@ static int in_list(const char *const *list, const char *uid)
     return 0;
 }
 
+/* ---- access control (dimse.access_control) ---- */
+
+/* True when `item` (an IPv4 address, a CIDR block, a host name or *) covers `peer`. */
+static int addr_matches(const char *item, const struct in_addr *peer)
+{
+    if (strcmp(item, "*") == 0) {
+        return 1;
+    }
+    char host[64];
+    snprintf(host, sizeof host, "%s", item);
+    char *slash = strchr(host, '/');
+    long bits = 32;
+    if (slash) {
+        *slash = '\0';
+        char *end = NULL;
+        bits = strtol(slash + 1, &end, 10);
+        if (end == slash + 1 || *end != '\0' || bits < 0 || bits > 32) {
+            return 0;
+        }
+    }
+    struct in_addr want;
+    if (inet_pton(AF_INET, host, &want) == 1) {
+        uint32_t mask = bits == 0 ? 0 : htonl(0xFFFFFFFFu << (32 - bits));
+        return (want.s_addr & mask) == (peer->s_addr & mask);
+    }
+    if (slash) {
+        return 0;
+    }
+    /* A host name: its addresses now (from /etc/hosts or DNS), never the peer's reverse name. */
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(host, NULL, &hints, &res) != 0) {
+        return 0;
+    }
+    int found = 0;
+    for (struct addrinfo *ai = res; ai && !found; ai = ai->ai_next) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)ai->ai_addr;
+        found = sin->sin_addr.s_addr == peer->s_addr;
+    }
+    freeaddrinfo(res);
+    return found;
+}
+
+/* True when the known AE may call from `peer` (a numeric address): its from= list, or the host
+ * of its host:port when there is none. */
+static int addr_allowed(const pacs_remote_ae *ae, const char *peer)
+{
+    struct in_addr p;
+    if (inet_pton(AF_INET, peer, &p) != 1) {
+        return 0;
+    }
+    char list[sizeof ae->from];
+    snprintf(list, sizeof list, "%s", ae->from[0] ? ae->from : ae->host);
+    char *save = NULL;
+    for (char *it = strtok_r(list, ", ", &save); it; it = strtok_r(NULL, ", ", &save)) {
+        if (addr_matches(it, &p)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The permission a presentation context needs (0: none, C-ECHO), or -1 for classes we do not
+ * serve (left to the usual rejection). */
+static int needed_permission(const pacs_pc *pc)
+{
+    if (strcmp(pc->abstract_syntax, VERIFICATION_CLASS) == 0) {
+        return 0;
+    }
+    if (in_list(find_classes, pc->abstract_syntax)) {
+        return PACS_AE_ALLOW_FIND;
+    }
+    if (strcmp(pc->abstract_syntax, PACS_COMMIT_PUSH_CLASS) == 0) {
+        return PACS_AE_ALLOW_COMMIT;
+    }
+    if (in_list(retrieve_classes, pc->abstract_syntax)) {
+        /* ...2.1.2 and ...2.2.2 are MOVE, ...2.1.3 and ...2.2.3 GET */
+        size_t n = strlen(pc->abstract_syntax);
+        return pc->abstract_syntax[n - 1] == '2' ? PACS_AE_ALLOW_MOVE : PACS_AE_ALLOW_GET;
+    }
+    if (pacs_dcm_is_storage_class(pc->abstract_syntax)) {
+        /* The requester receiving on this context (SCP role) is C-GET; sending is C-STORE. */
+        return pc->role == PACS_ROLE_SCP ? PACS_AE_ALLOW_GET : PACS_AE_ALLOW_STORE;
+    }
+    return -1;
+}
+
+/* The permission a request needs, by command. */
+static unsigned command_permission(pacs_dimse_type t)
+{
+    switch (t) {
+    case PACS_C_STORE_RQ:
+        return PACS_AE_ALLOW_STORE;
+    case PACS_C_FIND_RQ:
+        return PACS_AE_ALLOW_FIND;
+    case PACS_C_MOVE_RQ:
+        return PACS_AE_ALLOW_MOVE;
+    case PACS_C_GET_RQ:
+        return PACS_AE_ALLOW_GET;
+    case PACS_N_ACTION_RQ:
+        return PACS_AE_ALLOW_COMMIT;
+    default:
+        return 0;
+    }
+}
+
+static pacs_err reject(pacs_dimse_ctx *c, pacs_reject_reason why, const char *text,
+                       pacs_errinfo *ei)
+{
+    pacs_log(PACS_LOG_WARN, "dimse", "assoc=%u calling=%s called=%s host=%s rejected: %s",
+             c->assoc_id, c->info.calling_aet, c->info.called_aet, c->info.peer_host, text);
+    pacs_assoc_reject(c->assoc, why, NULL);
+    char detail[160];
+    snprintf(detail, sizeof detail, "A-ASSOCIATE-RJ: %s", text);
+    pacs_dimse__audit(c, PACS_AUDIT_ACCESS_DENIED, 0, NULL, NULL, detail, 0);
+    return pacs_errf(ei, PACS_EDENIED, "%s", text);
+}
+
 /* The transfer syntax to accept: for images, the first the peer proposed that we can store
  * as it is (no conversion on the way in); for commands-only services, explicit LE if offered. */
 static const char *choose_ts(const pacs_pc *pc, int prefer_explicit)
@@ -94,22 +218,26 @@ static const char *choose_ts(const pacs_pc *pc, int prefer_explicit)
 static pacs_err negotiate(pacs_dimse_server *s, pacs_dimse_ctx *c, pacs_errinfo *ei)
 {
     const char *our_aet = pacs_config_str(s->cfg, "dimse.aet");
+    c->allow = PACS_AE_ALLOW_ALL;
     if (pacs_config_bool(s->cfg, "dimse.strict_called_aet") &&
         strcmp(c->info.called_aet, our_aet) != 0) {
-        pacs_log(PACS_LOG_WARN, "dimse", "assoc=%u calling=%s called=%s rejected: called AE "
-                                         "title is not ours (%s)",
-                 c->assoc_id, c->info.calling_aet, c->info.called_aet, our_aet);
-        pacs_assoc_reject(c->assoc, PACS_RJ_CALLED_AET_UNKNOWN, NULL);
-        return pacs_errf(ei, PACS_EDENIED, "called AE title not recognised");
+        return reject(c, PACS_RJ_CALLED_AET_UNKNOWN, "called AE title not recognised", ei);
     }
     if (!pacs_config_calling_aet_allowed(s->cfg, c->info.calling_aet)) {
-        pacs_log(PACS_LOG_WARN, "dimse", "assoc=%u calling=%s host=%s rejected: calling AE "
-                                         "title not allowed",
-                 c->assoc_id, c->info.calling_aet, c->info.peer_host);
-        pacs_assoc_reject(c->assoc, PACS_RJ_CALLING_AET_UNKNOWN, NULL);
-        return pacs_errf(ei, PACS_EDENIED, "calling AE title not allowed");
+        return reject(c, PACS_RJ_CALLING_AET_UNKNOWN, "calling AE title not allowed", ei);
     }
-    size_t n = pacs_assoc_pc_count(c->assoc), accepted = 0;
+    if (pacs_config_bool(s->cfg, "dimse.access_control")) {
+        pacs_remote_ae ae;
+        if (!c->aetable || !pacs_aetable_find(c->aetable, c->info.calling_aet, &ae)) {
+            return reject(c, PACS_RJ_CALLING_AET_UNKNOWN, "calling AE title not known", ei);
+        }
+        if (!addr_allowed(&ae, c->info.peer_host)) {
+            return reject(c, PACS_RJ_CALLING_AET_UNKNOWN,
+                          "calling AE title not allowed from this address", ei);
+        }
+        c->allow = ae.allow;
+    }
+    size_t n = pacs_assoc_pc_count(c->assoc), accepted = 0, denied = 0;
     for (size_t i = 0; i < n; i++) {
         pacs_pc pc;
         if (pacs_assoc_pc_at(c->assoc, i, &pc) != PACS_OK) {
@@ -131,6 +259,26 @@ static pacs_err negotiate(pacs_dimse_server *s, pacs_dimse_ctx *c, pacs_errinfo 
         } else {
             known = 0;
         }
+        int need = needed_permission(&pc);
+        if (ts && need == (int)PACS_AE_ALLOW_STORE && role == PACS_ROLE_SCU_SCP) {
+            /* Both ways proposed: keep the way(s) this AE may use. */
+            unsigned both = c->allow & (PACS_AE_ALLOW_STORE | PACS_AE_ALLOW_GET);
+            if (both == PACS_AE_ALLOW_GET) {
+                role = PACS_ROLE_SCP;
+                need = PACS_AE_ALLOW_GET;
+            } else if (both == PACS_AE_ALLOW_STORE) {
+                role = PACS_ROLE_DEFAULT;
+            }
+        }
+        if (ts && need > 0 && !(c->allow & (unsigned)need)) {
+            /* A service this AE may not use (PS3.8 9.3.3.2 user-rejection). */
+            pacs_log(PACS_LOG_WARN, "dimse", "assoc=%u calling=%s context=%u %s refused: not "
+                                             "allowed for this AE",
+                     c->assoc_id, c->info.calling_aet, pc.id, pc.abstract_syntax);
+            pacs_assoc_pc_reject(c->assoc, pc.id, PACS_PC_REJECT_USER, NULL);
+            denied++;
+            continue;
+        }
         if (ts) {
             pacs_assoc_pc_accept(c->assoc, pc.id, ts, role, NULL);
             accepted++;
@@ -141,12 +289,56 @@ static pacs_err negotiate(pacs_dimse_server *s, pacs_dimse_ctx *c, pacs_errinfo 
                                  NULL);
         }
     }
+    if (denied) {
+        char detail[96];
+        snprintf(detail, sizeof detail, "presentation contexts refused: %zu not allowed", denied);
+        pacs_dimse__audit(c, PACS_AUDIT_ACCESS_DENIED, 0, NULL, NULL, detail, (unsigned)denied);
+    }
     pacs_err err = pacs_assoc_acknowledge(c->assoc, ei);
     if (err == PACS_OK) {
         pacs_log(PACS_LOG_INFO, "dimse", "assoc=%u calling=%s host=%s accepted contexts=%zu/%zu",
                  c->assoc_id, c->info.calling_aet, c->info.peer_host, accepted, n);
     }
     return err;
+}
+
+void pacs_dimse__audit(const pacs_dimse_ctx *c, pacs_audit_action action, int success,
+                       const char *study_uid, const char *patient_id, const char *detail,
+                       unsigned count)
+{
+    pacs_audit_event ev = {
+        .action = action,
+        .success = success,
+        .protocol = "dimse",
+        .who = c->info.calling_aet,
+        .from = c->info.peer_host,
+        .study_uid = study_uid,
+        .patient_id = patient_id,
+        .detail = detail,
+        .count = count,
+    };
+    pacs_audit_record(&ev);
+}
+
+pacs_err pacs_dimse__request(const pacs_config *cfg, const pacs_remote_ae *ae, pacs_pc *pcs,
+                             size_t n_pcs, pacs_assoc **out, pacs_errinfo *ei)
+{
+    const char *our_aet = pacs_config_str(cfg, "dimse.aet");
+    int timeout = (int)pacs_config_int(cfg, "dimse.acse_timeout");
+    long max_pdu = pacs_config_int(cfg, "dimse.max_pdu");
+    if (!ae->tls) {
+        return pacs_assoc_request(our_aet, ae->aet, ae->host, ae->port, timeout, max_pdu, pcs,
+                                  n_pcs, out, ei);
+    }
+    pacs_tls_opts tls = {
+        .cert_file = pacs_config_str(cfg, "dimse.tls.cert"),
+        .key_file = pacs_config_str(cfg, "dimse.tls.key"),
+        .ca_file = pacs_config_str(cfg, "dimse.tls.ca"),
+        .verify_peer = 1,
+        .profile = pacs_config_str(cfg, "dimse.tls.profile"),
+    };
+    return pacs_assoc_request_tls(our_aet, ae->aet, ae->host, ae->port, timeout, max_pdu, pcs,
+                                  n_pcs, &tls, out, ei);
 }
 
 pacs_err pacs_dimse__respond(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_dimse_type type,
@@ -204,6 +396,24 @@ static pacs_dimse_type response_type(pacs_dimse_type rq)
 
 static pacs_err dispatch(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_errinfo *ei)
 {
+    unsigned need = command_permission(rq->type);
+    if (need && !(c->allow & need)) {
+        /* Not reachable through negotiation (the context was refused); kept as a second lock
+         * for contexts whose role lets one service reach another's class. */
+        pacs_log(PACS_LOG_WARN, "dimse", "assoc=%u calling=%s command type=%d refused: not "
+                                         "allowed for this AE",
+                 c->assoc_id, c->info.calling_aet, (int)rq->type);
+        pacs_dimse__audit(c, PACS_AUDIT_ACCESS_DENIED, 0, NULL, NULL,
+                          "request refused: service not allowed for this AE", 0);
+        if (rq->has_dataset) {
+            pacs_err err = pacs_dimse__drain(c, ei);
+            if (err != PACS_OK) {
+                return err;
+            }
+        }
+        return pacs_dimse__respond(c, rq, response_type(rq->type), PACS_ST_NOT_AUTHORIZED,
+                                   "not authorized", ei);
+    }
     switch (rq->type) {
     case PACS_C_ECHO_RQ:
         return pacs_dimse__respond(c, rq, PACS_C_ECHO_RSP, PACS_ST_SUCCESS, NULL, ei);
@@ -345,20 +555,44 @@ static void *serve_association(void *arg)
     return NULL;
 }
 
-static void *accept_loop(void *arg)
+static void accept_loop(pacs_dimse_server *s, pacs_net *net);
+
+static void *accept_plain(void *arg)
 {
     pacs_dimse_server *s = arg;
+    accept_loop(s, s->net);
+    return NULL;
+}
+
+static void *accept_tls(void *arg)
+{
+    pacs_dimse_server *s = arg;
+    accept_loop(s, s->tls_net);
+    return NULL;
+}
+
+static void accept_loop(pacs_dimse_server *s, pacs_net *net)
+{
     long max_pdu = pacs_config_int(s->cfg, "dimse.max_pdu");
     unsigned max_assoc = (unsigned)pacs_config_int(s->cfg, "dimse.max_associations");
     while (!atomic_load(&s->stopping)) {
         pacs_assoc *a = NULL;
         pacs_errinfo ei;
-        pacs_err err = pacs_net_accept(s->net, 250, max_pdu, &a, &ei);
+        pacs_err err = pacs_net_accept(net, 250, max_pdu, &a, &ei);
         if (err == PACS_ETIMEOUT) {
             continue;
         }
         if (err != PACS_OK) {
-            pacs_log(PACS_LOG_WARN, "dimse", "%s", ei.msg);
+            pacs_log(PACS_LOG_WARN, "dimse", "%s%s", net == s->tls_net ? "TLS port: " : "",
+                     ei.msg);
+            if (net == s->tls_net) {
+                /* Mostly a failed handshake: no certificate, an untrusted or expired one, or a
+                 * peer that does not speak TLS. */
+                pacs_audit_event ev = {.action = PACS_AUDIT_LOGIN_FAILURE,
+                                       .protocol = "dimse",
+                                       .detail = ei.msg};
+                pacs_audit_record(&ev);
+            }
             continue;
         }
         pthread_mutex_lock(&s->mu);
@@ -398,7 +632,6 @@ static void *accept_loop(void *arg)
         }
         pthread_attr_destroy(&attr);
     }
-    return NULL;
 }
 
 pacs_err pacs_dimse_start(const pacs_config *cfg, pacs_archive *archive, pacs_dimse_server **out,
@@ -414,21 +647,48 @@ pacs_err pacs_dimse_start(const pacs_config *cfg, pacs_archive *archive, pacs_di
     atomic_init(&s->aetable, NULL);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
-    pacs_err err = pacs_net_listen(pacs_config_str(cfg, "dimse.bind"),
-                                   (int)pacs_config_int(cfg, "dimse.port"),
-                                   (int)pacs_config_int(cfg, "dimse.acse_timeout"), &s->net, port,
-                                   ei);
+    s->tls_port = -1;
+    *port = -1;
+    pacs_err err = PACS_OK;
+    if (pacs_config_bool(cfg, "dimse.plain")) {
+        err = pacs_net_listen(pacs_config_str(cfg, "dimse.bind"),
+                              (int)pacs_config_int(cfg, "dimse.port"),
+                              (int)pacs_config_int(cfg, "dimse.acse_timeout"), &s->net, port, ei);
+    }
+    if (err == PACS_OK && pacs_config_int(cfg, "dimse.tls.port") >= 0) {
+        pacs_tls_opts tls = {
+            .cert_file = pacs_config_str(cfg, "dimse.tls.cert"),
+            .key_file = pacs_config_str(cfg, "dimse.tls.key"),
+            .ca_file = pacs_config_str(cfg, "dimse.tls.ca"),
+            .verify_peer = pacs_config_bool(cfg, "dimse.tls.verify_client"),
+            .profile = pacs_config_str(cfg, "dimse.tls.profile"),
+        };
+        err = pacs_net_listen_tls(pacs_config_str(cfg, "dimse.bind"),
+                                  (int)pacs_config_int(cfg, "dimse.tls.port"),
+                                  (int)pacs_config_int(cfg, "dimse.acse_timeout"), &tls,
+                                  &s->tls_net, &s->tls_port, ei);
+    }
     if (err != PACS_OK) {
         pacs_dimse_stop(s, 0);
         return err;
     }
-    if (pthread_create(&s->acceptor, NULL, accept_loop, s) != 0) {
+    if (s->net && pthread_create(&s->acceptor, NULL, accept_plain, s) != 0) {
         pacs_dimse_stop(s, 0);
         return pacs_errf(ei, PACS_ENOMEM, "cannot start the DIMSE listener");
     }
-    s->acceptor_started = 1;
+    s->acceptor_started = s->net != NULL;
+    if (s->tls_net && pthread_create(&s->tls_acceptor, NULL, accept_tls, s) != 0) {
+        pacs_dimse_stop(s, 0);
+        return pacs_errf(ei, PACS_ENOMEM, "cannot start the DIMSE TLS listener");
+    }
+    s->tls_acceptor_started = s->tls_net != NULL;
     *out = s;
     return PACS_OK;
+}
+
+int pacs_dimse_tls_port(const pacs_dimse_server *s)
+{
+    return s->tls_port;
 }
 
 void pacs_dimse_set_aetable(pacs_dimse_server *s, pacs_aetable *t)
@@ -461,7 +721,11 @@ void pacs_dimse_stop(pacs_dimse_server *s, int grace_s)
     if (s->acceptor_started) {
         pthread_join(s->acceptor, NULL);
     }
+    if (s->tls_acceptor_started) {
+        pthread_join(s->tls_acceptor, NULL);
+    }
     pacs_net_close(s->net);
+    pacs_net_close(s->tls_net);
     /* Associations stop between messages; a transfer still running after the grace period is
      * cut off (its object was never committed, so nothing is half-written). */
     if (!wait_idle(s, grace_s)) {

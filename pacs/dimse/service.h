@@ -14,6 +14,7 @@
 #include "pacs/dicom/net.h"
 #include "pacs/dimse/aetable.h"
 #include "storage/archive.h"
+#include "storage/audit.h"
 
 typedef struct pacs_dimse_ctx {
     pacs_assoc *assoc;
@@ -24,6 +25,7 @@ typedef struct pacs_dimse_ctx {
     int timeout; /* seconds to wait for a peer's next message or dataset */
     const atomic_int *stopping;
     pacs_aetable *aetable; /* known AEs: move destinations, commitment report targets */
+    unsigned allow; /* PACS_AE_ALLOW_* services this peer may use (dimse.access_control) */
     /* Per-association tallies for the closing log line. */
     unsigned stored, store_failed, finds;
 } pacs_dimse_ctx;
@@ -44,6 +46,7 @@ typedef struct pacs_dimse_ctx {
 #define PACS_ST_INVALID_ARGUMENT 0x0115        /* N-ACTION: invalid argument value */
 #define PACS_ST_NO_SUCH_INSTANCE 0x0112        /* failure reason: no such object instance */
 #define PACS_ST_CLASS_INSTANCE_CONFLICT 0x0119 /* failure reason: class-instance conflict */
+#define PACS_ST_NOT_AUTHORIZED 0x0124          /* refused: not authorized (PS3.7 C.5) */
 
 #define PACS_COMMIT_PUSH_CLASS "1.2.840.10008.1.20.1"
 #define PACS_COMMIT_PUSH_INSTANCE "1.2.840.10008.1.20.1.1"
@@ -63,6 +66,17 @@ const char *pacs_dimse__get_storage_ts(const pacs_pc *pc);
 /** Sends a response with `status`, copying the request's identifiers; `comment` may be NULL. */
 pacs_err pacs_dimse__respond(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_dimse_type type,
                              uint16_t status, const char *comment, pacs_errinfo *ei);
+
+/** Appends an audit record (storage/audit.h) naming this association's calling AE and peer. */
+void pacs_dimse__audit(const pacs_dimse_ctx *c, pacs_audit_action action, int success,
+                       const char *study_uid, const char *patient_id, const char *detail,
+                       unsigned count);
+
+/** Requests an association to the known AE `ae` as dimse.aet (pacs_assoc_request), over TLS
+ *  when the AE is marked `tls` (dimse.tls.cert/key as our certificate, dimse.tls.ca to verify
+ *  its certificate). */
+pacs_err pacs_dimse__request(const pacs_config *cfg, const pacs_remote_ae *ae, pacs_pc *pcs,
+                             size_t n_pcs, pacs_assoc **out, pacs_errinfo *ei);
 
 /** Receives and drops a dataset the request carried (after refusing it). */
 pacs_err pacs_dimse__drain(pacs_dimse_ctx *c, pacs_errinfo *ei);

@@ -44,6 +44,9 @@ static pacs_err refuse(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, uint16_t sta
     c->store_failed++;
     pacs_log(PACS_LOG_WARN, "dimse", "assoc=%u calling=%s sop=%s store failed status=0x%04x: %s",
              c->assoc_id, c->info.calling_aet, rq->sop_instance, status, why);
+    char detail[160];
+    snprintf(detail, sizeof detail, "sop=%s status=0x%04x", rq->sop_instance, status);
+    pacs_dimse__audit(c, PACS_AUDIT_STORE, 0, NULL, NULL, detail, 0);
     return pacs_dimse__respond(c, rq, PACS_C_STORE_RSP, status, why, ei);
 }
 
@@ -98,6 +101,10 @@ pacs_err pacs_dimse__store(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_err
         return refuse(c, rq, status_for(err), sub.msg, ei);
     }
     c->stored++;
+    /* Written before the response: an acknowledged instance always has its line. */
+    char detail[96];
+    snprintf(detail, sizeof detail, "sop=%s", res.meta.sop_instance_uid);
+    pacs_dimse__audit(c, PACS_AUDIT_STORE, 1, res.study_uid, res.patient_id, detail, 1);
     pacs_log(PACS_LOG_DEBUG, "dimse", "assoc=%u sop=%s stored object=%.12s%s", c->assoc_id,
              res.meta.sop_instance_uid, res.object,
              res.duplicate ? " (duplicate)" : res.replaced ? " (replaced)" : "");

@@ -1,0 +1,121 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# DICOM over TLS (dimse.tls.*, PS3.15 BCP 195 profiles): DCMTK's echoscu/storescu/findscu with
+# +tls and a certificate signed by the configured CA store and find; refused, with a
+# login-failure line in the audit trail and nothing stored: a plain client on the TLS port, a
+# client without a certificate, one whose certificate another CA signed, one whose certificate
+# has expired; a client that does not trust the server's certificate gives up by itself. With
+# dimse.plain = false there is no plain port. C-MOVE reaches a destination marked `tls` (a
+# storescp +tls that requires our certificate); a TLS destination we cannot verify gets nothing.
+. "$SRC/tests/lib.sh"
+. "$SRC/tests/tls_lib.sh"
+trap_background
+make_pki
+
+ct=$SAMPLES/test_files/CT_small.dcm
+dport=$(free_port)
+mkdir -p "$WORK/dest"
+timeout 600 storescp -aet DEST +tls "$PKI/client.key" "$PKI/client.crt" +cf "$PKI/ca.crt" \
+    -od "$WORK/dest" "$dport" >>"$WORK/storescp.log" 2>&1 &
+BG_PIDS="$BG_PIDS $!"
+rport=$(free_port)
+mkdir -p "$WORK/rogue-dest"
+timeout 600 storescp -aet ROGUE +tls "$PKI/stranger.key" "$PKI/stranger.crt" +cf "$PKI/ca.crt" \
+    -od "$WORK/rogue-dest" "$rport" >>"$WORK/storescp.log" 2>&1 &
+BG_PIDS="$BG_PIDS $!"
+cat >"$WORK/pacsd.conf" <<CONF
+dimse.tls.port = 0
+dimse.tls.cert = $PKI/server.crt
+dimse.tls.key = $PKI/server.key
+dimse.tls.ca = $PKI/ca.crt
+ae.DEST = 127.0.0.1:$dport tls
+ae.ROGUE = 127.0.0.1:$rport tls
+CONF
+start_pacsd --config "$WORK/pacsd.conf"
+[ -n "${DIMSE_TLS_PORT:-}" ] || fail "no DIMSE_TLS_PORT in the ready file"
+grep -q "DICOM TLS on .* (profile bcp195)" "$WORK/pacsd.log" || fail "no TLS start-up line"
+
+TLS="+tls $PKI/client.key $PKI/client.crt +cf $PKI/ca.crt"
+tls_echo() { timeout 30 echoscu -aec PACS "$@" 127.0.0.1 "$DIMSE_TLS_PORT" >"$WORK/o" 2>&1; }
+n_stored() { timeout 60 "$PACS" --data "$DATA" audit 2>/dev/null | grep -c '"action":"store","atna":"110104","outcome":"success"' || true; }
+n_login_failures() { timeout 60 "$PACS" --data "$DATA" audit 2>/dev/null | grep -c '"action":"login-failure"' || true; }
+
+# -- the good client --
+# shellcheck disable=SC2086
+tls_echo $TLS || fail "echoscu +tls with a trusted certificate: $(tail -2 "$WORK/o")"
+# shellcheck disable=SC2086
+timeout 60 storescu $TLS -aec PACS 127.0.0.1 "$DIMSE_TLS_PORT" "$ct" >/dev/null 2>&1 ||
+    fail "storescu +tls"
+# shellcheck disable=SC2086
+n=$(timeout 60 findscu $TLS -aec PACS -S -k QueryRetrieveLevel=STUDY -k StudyInstanceUID \
+    127.0.0.1 "$DIMSE_TLS_PORT" 2>&1 | grep -ac "Find Response.*(Pending)" || true)
+assert_eq 1 "$n" "studies found over TLS"
+assert_eq 1 "$(n_stored)" "instances stored"
+
+# -- attacks, each refused before any PDU --
+before=$(n_login_failures)
+tls_echo && fail "a plain client was accepted on the TLS port"
+timeout 60 storescu -aec PACS 127.0.0.1 "$DIMSE_TLS_PORT" "$ct" >/dev/null 2>&1 &&
+    fail "a plain storescu stored on the TLS port"
+tls_echo +tla +cf "$PKI/ca.crt" && fail "a client without a certificate was accepted"
+tls_echo +tls "$PKI/stranger.key" "$PKI/stranger.crt" +cf "$PKI/ca.crt" &&
+    fail "a client certificate from an untrusted CA was accepted"
+tls_echo +tls "$PKI/expired.key" "$PKI/expired.crt" +cf "$PKI/ca.crt" &&
+    fail "an expired client certificate was accepted"
+# A client that trusts another CA refuses our certificate itself.
+tls_echo +tls "$PKI/client.key" "$PKI/client.crt" +cf "$PKI/rogue.crt" &&
+    fail "a client accepted a server certificate it has no CA for"
+# TLS to the plain port fails too.
+timeout 30 echoscu -aec PACS +tls "$PKI/client.key" "$PKI/client.crt" +cf "$PKI/ca.crt" \
+    127.0.0.1 "$DIMSE_PORT" >/dev/null 2>&1 && fail "TLS handshake succeeded on the plain port"
+after=$(n_login_failures)
+[ "$after" -ge $((before + 5)) ] ||
+    fail "expected at least 5 login-failure lines for the refused handshakes, got $((after - before))"
+assert_eq 1 "$(n_stored)" "instances stored after the attacks"
+# The server still serves good clients.
+# shellcheck disable=SC2086
+tls_echo $TLS || fail "echoscu +tls after the attacks"
+
+# -- C-MOVE to a TLS destination that requires our certificate --
+st=$(dcm_value "$ct" 0020,000D)
+move -S -aem DEST -k QueryRetrieveLevel=STUDY -k StudyInstanceUID="$st" >"$WORK/m" ||
+    fail "movescu"
+assert_eq 0x0000 "$(final_status "$WORK/m")" "move to the TLS destination"
+wait_files "$WORK/dest" 1 30 || fail "the TLS destination got nothing"
+# -- ... and to one whose certificate our CA did not sign: nothing is sent --
+move -S -aem ROGUE -k QueryRetrieveLevel=STUDY -k StudyInstanceUID="$st" >"$WORK/m" || true
+assert_eq 0xa702 "$(final_status "$WORK/m")" "move to an unverifiable TLS destination"
+assert_eq 0 "$(count_files "$WORK/rogue-dest")" "files at the unverifiable destination"
+stop_pacsd
+
+# -- TLS only: dimse.plain = false --
+lines=$(wc -l <"$WORK/pacsd.log")
+start_pacsd --config "$WORK/pacsd.conf" --set dimse.plain=false
+assert_eq -1 "$DIMSE_PORT" "plain port with dimse.plain = false"
+# shellcheck disable=SC2086
+tls_echo $TLS || fail "echoscu +tls with dimse.plain = false"
+tail -n +"$((lines + 1))" "$WORK/pacsd.log" >"$WORK/restart.log"
+grep -q "DICOM TLS on" "$WORK/restart.log" || fail "the restart is not in the log"
+grep -q "DICOM listens on .* without TLS" "$WORK/restart.log" &&
+    fail "a plain-port warning without a plain port"
+stop_pacsd
+
+# -- bad TLS settings stop pacsd at start-up, naming the problem --
+# $1: what; then pacsd arguments. Fails unless pacsd exits by itself with an error.
+refused_start() {
+    what=$1
+    shift
+    rc=0
+    timeout 20 "$PACSD" --data "$DATA" --set dimse.port=0 --set http.port=0 "$@" \
+        >"$WORK/bad.log" 2>&1 </dev/null || rc=$?
+    [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "pacsd started with $what (status $rc)"
+}
+refused_start "TLS and no CA" --set dimse.tls.port=0 --set "dimse.tls.cert=$PKI/server.crt" \
+    --set "dimse.tls.key=$PKI/server.key"
+grep -q "dimse.tls.ca" "$WORK/bad.log" || fail "the start-up error does not name dimse.tls.ca"
+refused_start "a key that is not its certificate's" --set dimse.tls.port=0 \
+    --set "dimse.tls.cert=$PKI/server.crt" --set "dimse.tls.key=$PKI/client.key" \
+    --set "dimse.tls.ca=$PKI/ca.crt"
+grep -q "is not the key of" "$WORK/bad.log" || fail "no message for the mismatched key"
+refused_start "TLS only without a TLS port" --set dimse.plain=false
+pass
