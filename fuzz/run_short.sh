@@ -1,0 +1,38 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# A short, bounded libFuzzer run of the whole-path targets (fuzz_ingest, fuzz_router,
+# fuzz_config) for CI builds made with gcc: builds just these targets with clang
+# (-DPACS_FUZZ=ON) in a folder of the build tree (the one dicomweb's run_short.sh uses, under a
+# lock), then runs each for SECONDS over the committed seed corpus. A crash fails the test and
+# leaves crash-* files in that folder; copy one into testdata/fuzz/<target>/ to keep it as a
+# regression input. Prints libFuzzer's final statistics (executions) per target.
+# usage: run_short.sh SOURCE_DIR OUT_DIR SECONDS [TARGET...]
+set -eu
+src=$1
+out=$2
+secs=$3
+shift 3
+targets=${*:-fuzz_ingest fuzz_router fuzz_config}
+mkdir -p "$out"
+(
+    flock 9
+    CC=clang CXX=clang++ cmake -S "$src" -B "$out" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DPACS_FUZZ=ON >"$out.whole.cmake.log" 2>&1 || { tail -20 "$out.whole.cmake.log"; exit 1; }
+    # shellcheck disable=SC2086
+    cmake --build "$out" -j "$(nproc)" --target $targets >"$out.whole.build.log" 2>&1 ||
+        { tail -40 "$out.whole.build.log"; exit 1; }
+) 9>"$out.lock"
+for t in $targets; do
+    mkdir -p "$out/corpus-$t"
+    cd "$out"
+    rc=0
+    timeout $((secs * 3 + 120)) "$out/fuzz/$t" -max_total_time="$secs" -timeout=30 \
+        -rss_limit_mb=2048 -print_final_stats=1 "$out/corpus-$t" "$src/testdata/fuzz/$t" \
+        >"$out/$t.log" 2>&1 || rc=$?
+    grep -E '^stat::number_of_executed_units|^Done|^==|ERROR|SUMMARY' "$out/$t.log" | head -12
+    if [ "$rc" -ne 0 ]; then
+        tail -n 40 "$out/$t.log"
+        echo "$t failed (exit $rc); see $out/$t.log" >&2
+        exit 1
+    fi
+done
