@@ -48,6 +48,8 @@ struct pacs_http_server {
     char fallback_host[300];
     uint64_t max_body;
     atomic_ulong next_id;
+    char *tls_key, *tls_cert;              /* PEM text for HTTPS (http.tls), else NULL */
+    struct MHD_OptionItem tls_opts[4];     /* their libmicrohttpd options; zero: none */
 };
 
 typedef struct extra_header {
@@ -809,7 +811,8 @@ static void dispatch(pacs_http_req *r)
         r->base_url = r->s->public_url;
     } else {
         r->base_url = pacs_arena_printf(
-            r->ar, "http://%s%s", host && host_ok(host) ? host : r->s->fallback_host, r->s->prefix);
+            r->ar, "%s://%s%s", r->s->tls_cert ? "https" : "http",
+            host && host_ok(host) ? host : r->s->fallback_host, r->s->prefix);
     }
     if (!r->base_url) {
         pacs_http_send_error(r, 500, "out of memory");
@@ -997,6 +1000,52 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     pacs_log(PACS_LOG_DEBUG, "http", "libmicrohttpd: %s", msg);
 }
 
+/* Reads a PEM file (at most 1 MiB) into a new NUL-terminated string. */
+static pacs_err read_pem(const char *key, const char *path, char **out, pacs_errinfo *ei)
+{
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        return pacs_errf(ei, PACS_EINVAL, "%s: cannot open %s", key, path);
+    }
+    size_t cap = 1u << 20;
+    char *buf = malloc(cap + 1);
+    size_t n = buf ? fread(buf, 1, cap + 1, f) : 0;
+    fclose(f);
+    if (!buf || n == 0 || n > cap || !strstr(buf, "-----BEGIN ")) {
+        free(buf);
+        return pacs_errf(ei, PACS_EINVAL, "%s: %s is not a PEM file", key, path);
+    }
+    buf[n] = '\0';
+    *out = buf;
+    return PACS_OK;
+}
+
+/* HTTPS (http.tls): libmicrohttpd's GnuTLS with the key and certificate in memory, TLS 1.2 and
+ * 1.3 with forward-secret AEAD suites only (RFC 9325, BCP 195). */
+static pacs_err load_tls(pacs_http_server *s, const pacs_config *cfg, pacs_errinfo *ei)
+{
+    static const char priorities[] =
+        "SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:"
+        "+CHACHA20-POLY1305:-KX-ALL:+ECDHE-RSA:+ECDHE-ECDSA:+DHE-RSA:%SERVER_PRECEDENCE";
+    if (!pacs_config_bool(cfg, "http.tls")) {
+        return PACS_OK;
+    }
+    pacs_err err = read_pem("http.tls.key", pacs_config_str(cfg, "http.tls.key"), &s->tls_key, ei);
+    if (err == PACS_OK) {
+        err = read_pem("http.tls.cert", pacs_config_str(cfg, "http.tls.cert"), &s->tls_cert, ei);
+    }
+    if (err != PACS_OK) {
+        free(s->tls_key);
+        s->tls_key = NULL;
+        return err;
+    }
+    s->tls_opts[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key};
+    s->tls_opts[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert};
+    s->tls_opts[2] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)priorities};
+    s->tls_opts[3] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    return PACS_OK;
+}
+
 pacs_err pacs_http_start(const pacs_config *cfg, pacs_archive *archive, pacs_http_server **out,
                          int *port, pacs_errinfo *ei)
 {
@@ -1027,6 +1076,11 @@ pacs_err pacs_http_start(const pacs_config *cfg, pacs_archive *archive, pacs_htt
         s->public_url[--plen] = '\0';
     }
     s->max_body = (uint64_t)pacs_config_int(cfg, "http.max_body_mb") << 20;
+    pacs_err terr = load_tls(s, cfg, ei);
+    if (terr != PACS_OK) {
+        free(s);
+        return terr;
+    }
 
     const char *bind = pacs_config_str(cfg, "http.bind");
     int want_port = (int)pacs_config_int(cfg, "http.port");
@@ -1054,12 +1108,13 @@ pacs_err pacs_http_start(const pacs_config *cfg, pacs_archive *archive, pacs_htt
     unsigned timeout = (unsigned)pacs_config_int(cfg, "http.timeout");
     /* The logger goes first so that libmicrohttpd reports option errors through it. */
     s->d = MHD_start_daemon(
-        flags, (uint16_t)want_port, NULL, NULL, access_cb, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+        flags | (s->tls_cert ? MHD_USE_TLS : 0), (uint16_t)want_port, NULL, NULL, access_cb, s,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
         s, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE, threads,
         MHD_OPTION_CONNECTION_LIMIT, max_conn, MHD_OPTION_CONNECTION_TIMEOUT, timeout,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_URI_LOG_CALLBACK,
         uri_log, s, MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-        (unsigned)1, MHD_OPTION_END);
+        (unsigned)1, MHD_OPTION_ARRAY, s->tls_opts, MHD_OPTION_END);
     if (!s->d) {
         free(s);
         return pacs_errf(ei, PACS_ENET, "cannot listen on %s:%d for HTTP", bind, want_port);
@@ -1083,5 +1138,7 @@ void pacs_http_stop(pacs_http_server *s)
         return;
     }
     MHD_stop_daemon(s->d);
+    free(s->tls_key);
+    free(s->tls_cert);
     free(s);
 }
