@@ -46,16 +46,16 @@ static const struct {
     const char *name;
     const char *atna;
 } actions[] = {
-    [PACS_AUDIT_STORE] = {"store", "110104"},          /* DICOM Instances Transferred */
-    [PACS_AUDIT_QUERY] = {"query", "110112"},          /* Query */
-    [PACS_AUDIT_RETRIEVE] = {"retrieve", "110104"},    /* DICOM Instances Transferred */
-    [PACS_AUDIT_DELETE] = {"delete", "110105"},        /* DICOM Study Deleted */
-    [PACS_AUDIT_SHARE] = {"share", "110106"},          /* Export */
+    [PACS_AUDIT_STORE] = {"store", "110104"},                 /* DICOM Instances Transferred */
+    [PACS_AUDIT_QUERY] = {"query", "110112"},                 /* Query */
+    [PACS_AUDIT_RETRIEVE] = {"retrieve", "110104"},           /* DICOM Instances Transferred */
+    [PACS_AUDIT_DELETE] = {"delete", "110105"},               /* DICOM Study Deleted */
+    [PACS_AUDIT_SHARE] = {"share", "110106"},                 /* Export */
     [PACS_AUDIT_LOGIN_FAILURE] = {"login-failure", "110114"}, /* User Authentication */
     [PACS_AUDIT_ACCESS_DENIED] = {"access-denied", "110113"}, /* Security Alert */
-    [PACS_AUDIT_START] = {"start", "110100"},          /* Application Activity: 110120 */
-    [PACS_AUDIT_STOP] = {"stop", "110100"},            /* Application Activity: 110121 */
-    [PACS_AUDIT_COMMIT] = {"commit", "110103"},        /* DICOM Instances Accessed */
+    [PACS_AUDIT_START] = {"start", "110100"},                 /* Application Activity: 110120 */
+    [PACS_AUDIT_STOP] = {"stop", "110100"},                   /* Application Activity: 110121 */
+    [PACS_AUDIT_COMMIT] = {"commit", "110103"},               /* DICOM Instances Accessed */
 };
 
 const char *pacs_audit_action_name(pacs_audit_action a)
@@ -205,8 +205,7 @@ void pacs_audit_record(const pacs_audit_event *ev)
     }
     if (strcmp(day, g.day) != 0 && open_day(day) != 0) {
         /* Keep writing to yesterday's file rather than lose the line. */
-        pacs_log(PACS_LOG_ERROR, "audit", "cannot open the file of %s: %s", day,
-                 strerror(errno));
+        pacs_log(PACS_LOG_ERROR, "audit", "cannot open the file of %s: %s", day, strerror(errno));
     }
     ssize_t w = g.fd >= 0 ? write(g.fd, line, n + 1) : -1;
     int ok = w == (ssize_t)(n + 1);
@@ -339,8 +338,7 @@ static int field_is(json_t *o, const char *key, const char *want)
 /* One file. `collect` set: only gathers the studies named with the patient (first pass);
  * otherwise prints the matching lines. */
 static pacs_err read_file(const char *path, const pacs_audit_filter *f, study_set *studies,
-                          int collect, FILE *out, size_t *n_lines, size_t *n_bad,
-                          pacs_errinfo *ei)
+                          int collect, FILE *out, size_t *n_lines, size_t *n_bad, pacs_errinfo *ei)
 {
     FILE *in = fopen(path, "re");
     if (!in) {
@@ -370,10 +368,10 @@ static pacs_err read_file(const char *path, const pacs_audit_filter *f, study_se
         }
         const char *t = json_string_value(json_object_get(o, "time"));
         const char *study = json_string_value(json_object_get(o, "study"));
-        int keep = (!patient || field_is(o, "patient", patient) ||
-                    (study && set_has(studies, study))) &&
-                   field_is(o, "study", f->study_uid) &&
-                   (!f->since || !f->since[0] || (t && strcmp(t, f->since) >= 0));
+        int keep =
+            (!patient || field_is(o, "patient", patient) || (study && set_has(studies, study))) &&
+            field_is(o, "study", f->study_uid) &&
+            (!f->since || !f->since[0] || (t && strcmp(t, f->since) >= 0));
         json_decref(o);
         if (keep) {
             fwrite(buf, 1, (size_t)len, out);

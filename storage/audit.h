@@ -40,13 +40,13 @@ typedef enum {
 typedef struct pacs_audit_event {
     pacs_audit_action action;
     int success;
-    const char *protocol;   /* "dimse", "http", "tool" */
-    const char *who;        /* calling AE title, token subject, API key name, OS user */
-    const char *from;       /* peer address */
+    const char *protocol; /* "dimse", "http", "tool" */
+    const char *who;      /* calling AE title, token subject, API key name, OS user */
+    const char *from;     /* peer address */
     const char *study_uid;
     const char *patient_id;
-    const char *detail;     /* SOP instance, query, reason: never free-text patient data */
-    unsigned count;         /* instances stored/sent/deleted, matches returned */
+    const char *detail; /* SOP instance, query, reason: never free-text patient data */
+    unsigned count;     /* instances stored/sent/deleted, matches returned */
 } pacs_audit_event;
 
 /**
@@ -71,7 +71,7 @@ const char *pacs_audit_action_name(pacs_audit_action a);
 typedef struct pacs_audit_filter {
     const char *patient_id;
     const char *study_uid;
-    const char *since; /* "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SS" (UTC), inclusive */
+    const char *since;          /* "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SS" (UTC), inclusive */
     const char *const *studies; /* with patient_id: studies known (from the index) to be the */
     size_t n_studies;           /* patient's, besides those the trail ties to it */
 } pacs_audit_filter;

@@ -177,8 +177,7 @@ int pacs_tool__delete(const pacs_config *cfg, int argc, char **argv)
     snprintf(detail, sizeof detail, "%s=%s%s%s", kinds[kind].flag + 2, uid,
              err != PACS_OK ? ": " : "", err != PACS_OK ? pacs_err_str(err) : "");
     pacs_tool__audit_event(cfg, PACS_AUDIT_DELETE, err == PACS_OK && n > 0,
-                           kinds[kind].level == PACS_LEVEL_STUDY ? uid : NULL, detail,
-                           (unsigned)n);
+                           kinds[kind].level == PACS_LEVEL_STUDY ? uid : NULL, detail, (unsigned)n);
     if (err != PACS_OK) {
         fprintf(stderr, "pacs: delete failed: %s\n", ei.msg);
         return TOOL_PROBLEMS;

@@ -28,7 +28,10 @@ static int valid_date(const char *s)
     }
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        int sep = i == 4 || i == 7 ? c == '-' : i == 10 ? c == 'T' : i == 13 || i == 16 ? c == ':' : -1;
+        int sep = i == 4 || i == 7     ? c == '-'
+                  : i == 10            ? c == 'T'
+                  : i == 13 || i == 16 ? c == ':'
+                                       : -1;
         if (sep == 0 || (sep < 0 && (c < '0' || c > '9'))) {
             return 0;
         }
@@ -68,8 +71,9 @@ static void index_studies(const pacs_config *cfg, const char *patient_id, uid_li
     pacs_archive *a = NULL;
     pacs_errinfo ei;
     if (pacs_archive_open_ex(cfg, 0, &a, &ei) != PACS_OK) {
-        fprintf(stderr, "pacs audit: the index is not readable (%s); studies are tied to the "
-                        "patient through the trail only\n",
+        fprintf(stderr,
+                "pacs audit: the index is not readable (%s); studies are tied to the "
+                "patient through the trail only\n",
                 ei.msg);
         return;
     }

@@ -203,9 +203,12 @@ static pacs_err set_ae_options(pacs_remote_ae *ae, const char *opts, pacs_errinf
     static const struct {
         const char *name;
         unsigned bit;
-    } services[] = {{"store", PACS_AE_ALLOW_STORE}, {"find", PACS_AE_ALLOW_FIND},
-                    {"move", PACS_AE_ALLOW_MOVE},   {"get", PACS_AE_ALLOW_GET},
-                    {"commit", PACS_AE_ALLOW_COMMIT}, {"all", PACS_AE_ALLOW_ALL},
+    } services[] = {{"store", PACS_AE_ALLOW_STORE},
+                    {"find", PACS_AE_ALLOW_FIND},
+                    {"move", PACS_AE_ALLOW_MOVE},
+                    {"get", PACS_AE_ALLOW_GET},
+                    {"commit", PACS_AE_ALLOW_COMMIT},
+                    {"all", PACS_AE_ALLOW_ALL},
                     {"none", 0}};
     char buf[512];
     snprintf(buf, sizeof buf, "%s", opts);
@@ -582,8 +585,8 @@ static pacs_err check_tls(const pacs_config *cfg, pacs_errinfo *ei)
     if (!pacs_config_bool(cfg, "dimse.plain") && !dimse_tls) {
         return pacs_errf(ei, PACS_EINVAL, "dimse.plain = false needs dimse.tls.port");
     }
-    if ((dimse_tls || tls_out) && (!pacs_config_str(cfg, "dimse.tls.cert")[0] ||
-                                   !pacs_config_str(cfg, "dimse.tls.key")[0])) {
+    if ((dimse_tls || tls_out) &&
+        (!pacs_config_str(cfg, "dimse.tls.cert")[0] || !pacs_config_str(cfg, "dimse.tls.key")[0])) {
         return pacs_errf(ei, PACS_EINVAL,
                          "DICOM TLS (dimse.tls.port, or an ae.* marked tls) needs "
                          "dimse.tls.cert and dimse.tls.key");
@@ -601,8 +604,8 @@ static pacs_err check_tls(const pacs_config *cfg, pacs_errinfo *ei)
                          "dimse.tls.profile: '%s' is not bcp195, bcp195-nd or bcp195-extended",
                          profile);
     }
-    if (pacs_config_bool(cfg, "http.tls") && (!pacs_config_str(cfg, "http.tls.cert")[0] ||
-                                              !pacs_config_str(cfg, "http.tls.key")[0])) {
+    if (pacs_config_bool(cfg, "http.tls") &&
+        (!pacs_config_str(cfg, "http.tls.cert")[0] || !pacs_config_str(cfg, "http.tls.key")[0])) {
         return pacs_errf(ei, PACS_EINVAL, "http.tls needs http.tls.cert and http.tls.key");
     }
     return PACS_OK;

@@ -244,9 +244,9 @@ pacs_err pacs_net_accept(pacs_net *net, int timeout_ms, long max_pdu, pacs_assoc
             return pacs_errf(ei, PACS_EIO, "poll: %s", strerror(errno));
         }
         T_ASC_Association *assoc = nullptr;
-        OFCondition c = ASC_receiveAssociation(net->net, &assoc, max_pdu, nullptr, nullptr,
-                                               net->tls ? OFTrue : OFFalse, DUL_NOBLOCK,
-                                               net->acse_timeout);
+        OFCondition c =
+            ASC_receiveAssociation(net->net, &assoc, max_pdu, nullptr, nullptr,
+                                   net->tls ? OFTrue : OFFalse, DUL_NOBLOCK, net->acse_timeout);
         if (c.bad()) {
             if (assoc) {
                 /* Not ASC_dropSCPAssociation: it waits (3 minutes by default) for the peer to
@@ -524,18 +524,16 @@ static pacs_err request(const char *our_aet, const char *peer_aet, const char *h
     }
 }
 
-pacs_err pacs_assoc_request(const char *our_aet, const char *peer_aet, const char *host,
-                            int port, int timeout_s, long max_pdu, pacs_pc *pcs, size_t n_pcs,
+pacs_err pacs_assoc_request(const char *our_aet, const char *peer_aet, const char *host, int port,
+                            int timeout_s, long max_pdu, pacs_pc *pcs, size_t n_pcs,
                             pacs_assoc **out, pacs_errinfo *ei)
 {
-    return request(our_aet, peer_aet, host, port, timeout_s, max_pdu, pcs, n_pcs, nullptr, out,
-                   ei);
+    return request(our_aet, peer_aet, host, port, timeout_s, max_pdu, pcs, n_pcs, nullptr, out, ei);
 }
 
 pacs_err pacs_assoc_request_tls(const char *our_aet, const char *peer_aet, const char *host,
-                                int port, int timeout_s, long max_pdu, pacs_pc *pcs,
-                                size_t n_pcs, const pacs_tls_opts *tls, pacs_assoc **out,
-                                pacs_errinfo *ei)
+                                int port, int timeout_s, long max_pdu, pacs_pc *pcs, size_t n_pcs,
+                                const pacs_tls_opts *tls, pacs_assoc **out, pacs_errinfo *ei)
 {
     return request(our_aet, peer_aet, host, port, timeout_s, max_pdu, pcs, n_pcs, tls, out, ei);
 }

@@ -71,9 +71,9 @@ pacs_err pacs_net_accept(pacs_net *net, int timeout_ms, long max_pdu, pacs_assoc
 typedef struct pacs_assoc_info {
     char calling_aet[PACS_AET_MAX + 1]; /* trimmed */
     char called_aet[PACS_AET_MAX + 1];  /* trimmed */
-    char peer_host[64]; /* numeric address (no reverse DNS lookup) */
+    char peer_host[64];                 /* numeric address (no reverse DNS lookup) */
     unsigned long peer_max_pdu;
-    int tls;            /* the association runs over TLS */
+    int tls; /* the association runs over TLS */
 } pacs_assoc_info;
 
 void pacs_assoc_get_info(const pacs_assoc *a, pacs_assoc_info *out);
@@ -149,9 +149,8 @@ pacs_err pacs_assoc_request(const char *our_aet, const char *peer_aet, const cha
 /** As pacs_assoc_request, over TLS (`tls` as for pacs_net_listen_tls; the peer's certificate
  *  must be signed by `tls->ca_file`). PACS_ENET when the handshake fails. */
 pacs_err pacs_assoc_request_tls(const char *our_aet, const char *peer_aet, const char *host,
-                                int port, int timeout_s, long max_pdu, pacs_pc *pcs,
-                                size_t n_pcs, const pacs_tls_opts *tls, pacs_assoc **out,
-                                pacs_errinfo *ei);
+                                int port, int timeout_s, long max_pdu, pacs_pc *pcs, size_t n_pcs,
+                                const pacs_tls_opts *tls, pacs_assoc **out, pacs_errinfo *ei);
 
 /** The accepted context for `abstract_syntax` (and `ts` unless NULL), or 0 if none. */
 uint8_t pacs_assoc_find_pc(const pacs_assoc *a, const char *abstract_syntax, const char *ts);

@@ -154,8 +154,8 @@ static void audit_find(pacs_dimse_ctx *c, const json_t *id, const char *level, i
             key_tag(key) == TAG_CHARSET || used + 10 >= sizeof detail) {
             continue;
         }
-        used += (size_t)snprintf(detail + used, sizeof detail - used, "%s%s", first ? "" : ",",
-                                 key);
+        used +=
+            (size_t)snprintf(detail + used, sizeof detail - used, "%s%s", first ? "" : ",", key);
         first = 0;
     }
     char *patient = pacs_json_text(id, 0x00100020u);

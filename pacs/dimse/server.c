@@ -272,8 +272,9 @@ static pacs_err negotiate(pacs_dimse_server *s, pacs_dimse_ctx *c, pacs_errinfo 
         }
         if (ts && need > 0 && !(c->allow & (unsigned)need)) {
             /* A service this AE may not use (PS3.8 9.3.3.2 user-rejection). */
-            pacs_log(PACS_LOG_WARN, "dimse", "assoc=%u calling=%s context=%u %s refused: not "
-                                             "allowed for this AE",
+            pacs_log(PACS_LOG_WARN, "dimse",
+                     "assoc=%u calling=%s context=%u %s refused: not "
+                     "allowed for this AE",
                      c->assoc_id, c->info.calling_aet, pc.id, pc.abstract_syntax);
             pacs_assoc_pc_reject(c->assoc, pc.id, PACS_PC_REJECT_USER, NULL);
             denied++;
@@ -400,8 +401,9 @@ static pacs_err dispatch(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_errin
     if (need && !(c->allow & need)) {
         /* Not reachable through negotiation (the context was refused); kept as a second lock
          * for contexts whose role lets one service reach another's class. */
-        pacs_log(PACS_LOG_WARN, "dimse", "assoc=%u calling=%s command type=%d refused: not "
-                                         "allowed for this AE",
+        pacs_log(PACS_LOG_WARN, "dimse",
+                 "assoc=%u calling=%s command type=%d refused: not "
+                 "allowed for this AE",
                  c->assoc_id, c->info.calling_aet, (int)rq->type);
         pacs_dimse__audit(c, PACS_AUDIT_ACCESS_DENIED, 0, NULL, NULL,
                           "request refused: service not allowed for this AE", 0);
@@ -583,14 +585,12 @@ static void accept_loop(pacs_dimse_server *s, pacs_net *net)
             continue;
         }
         if (err != PACS_OK) {
-            pacs_log(PACS_LOG_WARN, "dimse", "%s%s", net == s->tls_net ? "TLS port: " : "",
-                     ei.msg);
+            pacs_log(PACS_LOG_WARN, "dimse", "%s%s", net == s->tls_net ? "TLS port: " : "", ei.msg);
             if (net == s->tls_net) {
                 /* Mostly a failed handshake: no certificate, an untrusted or expired one, or a
                  * peer that does not speak TLS. */
-                pacs_audit_event ev = {.action = PACS_AUDIT_LOGIN_FAILURE,
-                                       .protocol = "dimse",
-                                       .detail = ei.msg};
+                pacs_audit_event ev = {
+                    .action = PACS_AUDIT_LOGIN_FAILURE, .protocol = "dimse", .detail = ei.msg};
                 pacs_audit_record(&ev);
             }
             continue;
@@ -663,10 +663,9 @@ pacs_err pacs_dimse_start(const pacs_config *cfg, pacs_archive *archive, pacs_di
             .verify_peer = pacs_config_bool(cfg, "dimse.tls.verify_client"),
             .profile = pacs_config_str(cfg, "dimse.tls.profile"),
         };
-        err = pacs_net_listen_tls(pacs_config_str(cfg, "dimse.bind"),
-                                  (int)pacs_config_int(cfg, "dimse.tls.port"),
-                                  (int)pacs_config_int(cfg, "dimse.acse_timeout"), &tls,
-                                  &s->tls_net, &s->tls_port, ei);
+        err = pacs_net_listen_tls(
+            pacs_config_str(cfg, "dimse.bind"), (int)pacs_config_int(cfg, "dimse.tls.port"),
+            (int)pacs_config_int(cfg, "dimse.acse_timeout"), &tls, &s->tls_net, &s->tls_port, ei);
     }
     if (err != PACS_OK) {
         pacs_dimse_stop(s, 0);

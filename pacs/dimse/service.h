@@ -25,7 +25,7 @@ typedef struct pacs_dimse_ctx {
     int timeout; /* seconds to wait for a peer's next message or dataset */
     const atomic_int *stopping;
     pacs_aetable *aetable; /* known AEs: move destinations, commitment report targets */
-    unsigned allow; /* PACS_AE_ALLOW_* services this peer may use (dimse.access_control) */
+    unsigned allow;        /* PACS_AE_ALLOW_* services this peer may use (dimse.access_control) */
     /* Per-association tallies for the closing log line. */
     unsigned stored, store_failed, finds;
 } pacs_dimse_ctx;
