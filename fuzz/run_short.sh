@@ -26,7 +26,7 @@ for t in $targets; do
     mkdir -p "$out/corpus-$t"
     cd "$out"
     rc=0
-    timeout $((secs * 3 + 120)) "$out/fuzz/$t" -max_total_time="$secs" -timeout=30 \
+    timeout $((secs * 3 + 120)) "$out/fuzz/$t" -max_total_time="$secs" -timeout=120 \
         -rss_limit_mb=2048 -print_final_stats=1 "$out/corpus-$t" "$src/testdata/fuzz/$t" \
         >"$out/$t.log" 2>&1 || rc=$?
     grep -E '^stat::number_of_executed_units|^Done|^==|ERROR|SUMMARY' "$out/$t.log" | head -12

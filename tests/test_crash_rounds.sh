@@ -49,7 +49,11 @@ while [ "$r" -le "$ROUNDS" ]; do
     total=$((ASSOCS * PER_ASSOC + STOWS * PER_STOW))
 
     # Clients: storescu per association, the STOW-RS tool per HTTP client, and one more
-    # association for last round's unacknowledged files.
+    # association for last round's unacknowledged files. The kill comes once a random share
+    # (up to three quarters) of this round's objects are in and every HTTP client has had an
+    # answer, or when all clients are done.
+    n_resend=$(wc -l <"$dir/resend" | tr -d ' ')
+    target=$(($(count_files "$DATA/objects") + $(rand 1 $(((total + n_resend) * 3 / 4)))))
     pids=""
     a=1
     while [ "$a" -le "$ASSOCS" ]; do
@@ -63,27 +67,21 @@ while [ "$r" -le "$ROUNDS" ]; do
         timeout 300 storescu -v -aec PACS 127.0.0.1 "$DIMSE_PORT" $(cat "$dir/resend") \
             >"$dir/storescu-resend.log" 2>&1 &
         pids="$pids $!"
-        resent_total=$((resent_total + $(wc -l <"$dir/resend")))
+        resent_total=$((resent_total + n_resend))
     fi
     b=1
-    acks=""
     while [ "$b" -le "$STOWS" ]; do
         timeout 300 $STOW_TOOL stow --url "http://127.0.0.1:$HTTP_PORT/dicomweb" \
             --per-request 3 --acked "$dir/acked-w$b" "$dir/w$b"/ct*.dcm >"$dir/stow$b.log" 2>&1 &
         pids="$pids $!"
-        acks="$acks $dir/acked-w$b"
         b=$((b + 1))
     done
 
-    # The kill: once every client is running and a random number of this round's objects
-    # are in, or when all are done.
-    # shellcheck disable=SC2086
-    timeout 60 sh -c 'for f in "$@"; do until [ -e "$f" ]; do sleep 0.02; done; done' _ $acks ||
-        true
-    target=$(($(count_files "$DATA/objects") + $(rand 1 $((total * 3 / 4)))))
-    timeout 120 sh -c 'until [ "$(find "$1/objects" -type f | wc -l)" -ge "$2" ]; do
-        alive=0; for p in $3; do kill -0 "$p" 2>/dev/null && alive=1; done
-        [ "$alive" = 1 ] || exit 0; sleep 0.02; done' _ "$DATA" "$target" "$pids" ||
+    timeout 120 sh -c 'answered() { for f in "$1"/acked-w*; do [ -s "$f" ] || return 1; done
+            [ "$(ls "$1" | grep -c "^acked-w")" -ge "$2" ]; }
+        until [ "$(find "$3/objects" -type f | wc -l)" -ge "$4" ] && answered "$1" "$2"; do
+        alive=0; for p in $5; do kill -0 "$p" 2>/dev/null && alive=1; done
+        [ "$alive" = 1 ] || exit 0; sleep 0.02; done' _ "$dir" "$STOWS" "$DATA" "$target" "$pids" ||
         fail "round $r: no progress before the kill"
     kill9_pacsd
     for p in $pids; do
@@ -111,7 +109,7 @@ while [ "$r" -le "$ROUNDS" ]; do
     cleans=$(grep -c "ended uncleanly" "$WORK/pacsd.log" || true)
     start_pacsd
     [ "$(grep -c "ended uncleanly" "$WORK/pacsd.log")" -gt "$cleans" ] ||
-        fail "round $r: the restart did not notice the crash"
+        fail "round $r: the restart did not notice the crash: $(tail -5 "$WORK/pacsd.log")"
     swept=$(grep "ended uncleanly" "$WORK/pacsd.log" | tail -1 | sed -n 's/.*swept \([0-9]*\).*/\1/p')
     swept_total=$((swept_total + ${swept:-0}))
     assert_eq 0 "$(tmp_files)" "round $r: temporary files after the restart"
