@@ -29,6 +29,7 @@
 
 #include "dicomweb/qido.h"
 #include "dicomweb/stow.h"
+#include "dicomweb/viewer.h"
 #include "dicomweb/wado.h"
 #include "pacs/base/log.h"
 #include "pacs/dicom/part10.h"
@@ -48,6 +49,7 @@ struct pacs_http_server {
     char fallback_host[300];
     uint64_t max_body;
     atomic_ulong next_id;
+    pacs_viewer *viewer; /* /viewer and /share (viewer.h) */
     char *tls_key, *tls_cert;              /* PEM text for HTTPS (http.tls), else NULL */
     struct MHD_OptionItem tls_opts[4];     /* their libmicrohttpd options; zero: none */
 };
@@ -248,6 +250,11 @@ const char *pacs_http_base_url(const pacs_http_req *r)
 unsigned long pacs_http_id(const pacs_http_req *r)
 {
     return r->id;
+}
+
+int pacs_http_accepts_gzip(const pacs_http_req *r)
+{
+    return r->gzip_ok;
 }
 
 void pacs_http_boundary(char *buf, size_t cap)
@@ -771,6 +778,12 @@ static void dispatch(pacs_http_req *r)
     const char *q = strchr(r->raw_uri, '?');
     size_t full_len = q ? (size_t)(q - r->raw_uri) : strlen(r->raw_uri);
     size_t pl = r->s->prefix_len;
+    if (pacs_viewer_owns(r->raw_uri, full_len)) {
+        r->path = r->raw_uri;
+        r->path_len = full_len;
+        pacs_viewer_serve(r->s->viewer, r, r->raw_uri, full_len, q ? q + 1 : NULL);
+        return;
+    }
     if (full_len < pl || strncmp(r->raw_uri, r->s->prefix, pl) != 0 ||
         (full_len > pl && r->raw_uri[pl] != '/')) {
         r->path = r->raw_uri;
@@ -1106,6 +1119,11 @@ pacs_err pacs_http_start(const pacs_config *cfg, pacs_archive *archive, pacs_htt
     unsigned threads = (unsigned)pacs_config_int(cfg, "http.threads");
     unsigned max_conn = (unsigned)pacs_config_int(cfg, "http.max_connections");
     unsigned timeout = (unsigned)pacs_config_int(cfg, "http.timeout");
+    pacs_err verr = pacs_viewer_open(cfg, &s->viewer, ei);
+    if (verr != PACS_OK) {
+        free(s);
+        return verr;
+    }
     /* The logger goes first so that libmicrohttpd reports option errors through it. */
     s->d = MHD_start_daemon(
         flags | (s->tls_cert ? MHD_USE_TLS : 0), (uint16_t)want_port, NULL, NULL, access_cb, s,
@@ -1116,6 +1134,7 @@ pacs_err pacs_http_start(const pacs_config *cfg, pacs_archive *archive, pacs_htt
         uri_log, s, MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_LISTENING_ADDRESS_REUSE,
         (unsigned)1, MHD_OPTION_ARRAY, s->tls_opts, MHD_OPTION_END);
     if (!s->d) {
+        pacs_viewer_close(s->viewer);
         free(s);
         return pacs_errf(ei, PACS_ENET, "cannot listen on %s:%d for HTTP", bind, want_port);
     }
@@ -1138,6 +1157,7 @@ void pacs_http_stop(pacs_http_server *s)
         return;
     }
     MHD_stop_daemon(s->d);
+    pacs_viewer_close(s->viewer);
     free(s->tls_key);
     free(s->tls_cert);
     free(s);

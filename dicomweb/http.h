@@ -100,6 +100,8 @@ const char *pacs_http_header(pacs_http_req *r, const char *name);
 const char *pacs_http_base_url(const pacs_http_req *r);
 /** The request's id for log lines. */
 unsigned long pacs_http_id(const pacs_http_req *r);
+/** True when the client's Accept-Encoding admits gzip. */
+int pacs_http_accepts_gzip(const pacs_http_req *r);
 
 /* ---- Answers: each handler calls exactly one of these once ---- */
 

@@ -30,6 +30,7 @@ int pacs_tool__delete(const pacs_config *cfg, int argc, char **argv);
 int pacs_tool__stats(const pacs_config *cfg, int argc, char **argv);
 int pacs_tool__forward(const pacs_config *cfg, int argc, char **argv); /* forward_cmd.c */
 int pacs_tool__render(const pacs_config *cfg, int argc, char **argv);  /* render_cmd.c */
+int pacs_tool__share(const pacs_config *cfg, int argc, char **argv);   /* share_cmd.c */
 int pacs_tool__audit(const pacs_config *cfg, int argc, char **argv);   /* audit_cmd.c */
 
 /** Appends one audit line for a command of the tool (who = the OS user); never fails. */

@@ -88,6 +88,9 @@ static const key_def keys[] = {
      "largest request body (STOW-RS) in MiB; larger ones get 413"},
     {"http.cors_origins", KEY_STR, "", 0, 0,
      "comma-separated origins allowed by CORS (browser viewers elsewhere); * for any; empty: none"},
+    {"viewer.root", KEY_STR, "", 0, 0,
+     "folder of the web viewer served at /viewer (OHIF's app, which the build installs); empty: "
+     "../viewer or ../share/pacsd/viewer beside the pacsd binary"},
     {"dicomweb.max_results", KEY_INT, "1000", 0, 1000000,
      "most QIDO-RS results in one answer (0: no cap); more are asked for with offset"},
     {"dicomweb.delete_allowed", KEY_BOOL, "false", 0, 0,

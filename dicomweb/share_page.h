@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The share page, /share/{token} (share_page.c), shared inside the viewer module only: what a
+ * patient or a referring doctor sees on opening a share link or scanning its QR code.
+ * Thread-safety: as viewer.h (any HTTP thread, read-only state).
+ */
+#ifndef PACS_DICOMWEB_SHARE_PAGE_H
+#define PACS_DICOMWEB_SHARE_PAGE_H
+
+#include <stddef.h>
+
+#include "dicomweb/http.h"
+#include "storage/share.h"
+
+/** The cookie the share page sets (Path=/, HttpOnly, SameSite=Strict), which the DICOMweb
+ *  layer accepts as a share token: the same name as auth.h's PACS_AUTH_COOKIE. */
+#define PACS_SHARE_COOKIE "pacs_share"
+
+/**
+ * Answers GET /share{rest}: `rest` is the undecoded path after "/share" ("/TOKEN" or
+ * "/TOKEN/"). `shares` may be NULL (the store could not be opened: 503).
+ */
+void pacs_viewer__share_page(pacs_http_req *r, pacs_shares *shares, const char *rest, size_t len);
+
+#endif

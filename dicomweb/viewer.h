@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The web viewer and the share pages, served beside DICOMweb from the same origin:
+ *
+ *   /viewer, /viewer/...   OHIF's prebuilt app (scripts/viewer.sh installs it from npm), as
+ *                          static files from one folder, with an app-config.js that pacsd
+ *                          writes at start-up for its own DICOMweb root (same origin);
+ *   /share/{token}         a small server-rendered page for a share link (storage/share.h):
+ *                          the patient's name, the study's date and description, a cookie that
+ *                          lets the viewer read that one study, and a link that opens it.
+ *
+ * Static files get their content type, an ETag, Cache-Control (a year for the content-hashed
+ * bundles, revalidation for the rest) and their precompressed .gz twin when the browser accepts
+ * gzip; paths that name no file fall back to index.html (OHIF's client-side routes) unless they
+ * look like a file. No path can leave the folder: segments are decoded one by one and any
+ * empty, dot or dot-dot segment, or one that hides a '/' or '\', is refused.
+ *
+ * Thread-safety: pacs_viewer_open and _close run once at server start and stop; everything
+ * between only reads the viewer and may run on every HTTP thread at once.
+ */
+#ifndef PACS_DICOMWEB_VIEWER_H
+#define PACS_DICOMWEB_VIEWER_H
+
+#include <stddef.h>
+
+#include "dicomweb/http.h"
+#include "pacs/base/config.h"
+#include "pacs/base/err.h"
+
+typedef struct pacs_viewer pacs_viewer;
+
+/** The URL path the viewer is served under (OHIF's routerBasename). */
+#define PACS_VIEWER_PATH "/viewer"
+
+/**
+ * Finds the viewer's folder (`viewer.root`, or by default `../viewer` and `../share/pacsd/viewer`
+ * beside the running binary) and writes the app configuration for `cfg`'s DICOMweb prefix.
+ * A missing viewer is not an error: it is logged (WARN) and /viewer then answers 503 with a
+ * page saying so. Fails only when out of memory.
+ */
+pacs_err pacs_viewer_open(const pacs_config *cfg, pacs_viewer **out, pacs_errinfo *ei);
+
+/** Frees the viewer. NULL is accepted. */
+void pacs_viewer_close(pacs_viewer *v);
+
+/** True when the viewer's folder was found (for logs and tests). */
+int pacs_viewer_installed(const pacs_viewer *v);
+
+/** True when `path` (undecoded, without its query) is one this module answers: /viewer,
+ *  /viewer/..., /share/... */
+int pacs_viewer_owns(const char *path, size_t len);
+
+/**
+ * Answers a request whose path pacs_viewer_owns: `path` is undecoded and without its query,
+ * `query` is the raw text after '?' (or NULL). Answers exactly once.
+ */
+void pacs_viewer_serve(pacs_viewer *v, pacs_http_req *r, const char *path, size_t len,
+                       const char *query);
+
+#endif
