@@ -2,13 +2,23 @@
 /*
  * Content-addressed object store (objstore.h). SHA-256 comes from OpenSSL's libcrypto (the
  * EVP interface), which is in Debian everywhere and is as fast as the hardware allows.
+ *
+ * Durability is a group flush: a committed object is renamed into place and then waits for one
+ * syncfs(2) of the store's file system that started after its rename. That one call makes the
+ * data, the directory entry and any new folder durable for every object renamed before it, so
+ * concurrent ingests share a flush, and even a lone one pays one flush where a file fdatasync
+ * plus a directory fsync (two journal commits on ext4) were needed. The cost: syncfs also
+ * writes whatever else is dirty on that file system, so the data folder is best on a file system
+ * of its own (README, "Where the data lives").
  */
+#define _GNU_SOURCE /* syncfs */
 #include "storage/objstore.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,10 +28,16 @@
 struct pacs_objstore {
     char *root;
     char *tmp;
+    int root_fd; /* for syncfs */
+    /* group flush: generations started and finished, the last that failed and its errno */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    uint64_t started, done, failed;
+    int running, failed_errno;
 };
 
 struct pacs_objwriter {
-    const pacs_objstore *os;
+    pacs_objstore *os;
     int fd;
     char path[4096];
     uint64_t size, max;
@@ -87,9 +103,20 @@ pacs_err pacs_objstore_open(const char *root, const char *tmp_dir, pacs_objstore
         return err;
     }
     pacs_objstore *os = calloc(1, sizeof *os);
+    if (os) {
+        os->root_fd = -1;
+        pthread_mutex_init(&os->mu, NULL);
+        pthread_cond_init(&os->cv, NULL);
+    }
     if (!os || !(os->root = strdup(root)) || !(os->tmp = strdup(tmp_dir))) {
         pacs_objstore_close(os);
         return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+    os->root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (os->root_fd < 0) {
+        err = pacs_errf(ei, pacs_err_from_errno(errno), "open %s: %s", root, strerror(errno));
+        pacs_objstore_close(os);
+        return err;
     }
     *out = os;
     return PACS_OK;
@@ -100,9 +127,50 @@ void pacs_objstore_close(pacs_objstore *os)
     if (!os) {
         return;
     }
+    if (os->root_fd >= 0) {
+        close(os->root_fd);
+    }
+    pthread_mutex_destroy(&os->mu);
+    pthread_cond_destroy(&os->cv);
     free(os->root);
     free(os->tmp);
     free(os);
+}
+
+/* Returns once a syncfs that started after this call has finished: 0, or -1 with errno when
+ * that flush (or a later one) failed. The first caller to find no flush running does it; the
+ * others wait for it and, if it started before them, for the next. */
+static int group_flush(pacs_objstore *os)
+{
+    pthread_mutex_lock(&os->mu);
+    uint64_t need = os->started + 1;
+    while (os->done < need) {
+        if (os->running) {
+            pthread_cond_wait(&os->cv, &os->mu);
+            continue;
+        }
+        os->running = 1;
+        uint64_t gen = ++os->started;
+        pthread_mutex_unlock(&os->mu);
+        int rc = syncfs(os->root_fd);
+        int e = errno;
+        pthread_mutex_lock(&os->mu);
+        os->running = 0;
+        os->done = gen;
+        if (rc != 0) {
+            os->failed = gen;
+            os->failed_errno = e;
+        }
+        pthread_cond_broadcast(&os->cv);
+    }
+    int rc = 0, e = 0;
+    if (os->failed >= need) {
+        rc = -1;
+        e = os->failed_errno;
+    }
+    pthread_mutex_unlock(&os->mu);
+    errno = e;
+    return rc;
 }
 
 void pacs_objstore_clean_tmp(pacs_objstore *os)
@@ -229,43 +297,43 @@ pacs_err pacs_objstore_path(const pacs_objstore *os, const char *key, char *buf,
 pacs_err pacs_objwriter_commit(pacs_objwriter *w, pacs_errinfo *ei)
 {
     char key[PACS_KEY_HEX + 1], final_path[4096], dir[4096];
+    pacs_objstore *os = w->os;
     pacs_err err = pacs_objwriter_key(w, key, ei);
     if (err != PACS_OK) {
         goto fail;
     }
-    if (fdatasync(w->fd) != 0) {
-        err = pacs_errf(ei, pacs_err_from_errno(errno), "fsync of object: %s", strerror(errno));
-        goto fail;
-    }
-    pacs_objstore_path(w->os, key, final_path, sizeof final_path);
+    pacs_objstore_path(os, key, final_path, sizeof final_path);
     struct stat sb;
     if (stat(final_path, &sb) == 0 && (uint64_t)sb.st_size == w->size &&
-        pacs_objstore_verify(w->os, key, NULL, NULL) == PACS_OK) {
-        /* The identical object is already durable. (A stored copy that no longer hashes to
-         * its name is replaced below by this good one: a resend repairs it.) */
+        pacs_objstore_verify(os, key, NULL, NULL) == PACS_OK) {
+        /* The identical object is already there: this copy is not needed. (A stored copy that
+         * no longer hashes to its name is replaced below by this good one: a resend repairs
+         * it.) It may have been renamed an instant ago by a concurrent ingest whose flush is
+         * still to come, so it is flushed all the same. */
         pacs_objwriter_abort(w);
-        return PACS_OK;
-    }
-    snprintf(dir, sizeof dir, "%s/%.2s/%.2s", w->os->root, key, key + 2);
-    if (access(dir, F_OK) != 0) {
-        err = mkdir_p(dir, ei);
-        if (err != PACS_OK) {
+        w = NULL;
+    } else {
+        snprintf(dir, sizeof dir, "%s/%.2s/%.2s", os->root, key, key + 2);
+        if (access(dir, F_OK) != 0) {
+            err = mkdir_p(dir, ei); /* new folders are made durable by the flush below */
+            if (err != PACS_OK) {
+                goto fail;
+            }
+        }
+        if (rename(w->path, final_path) != 0) {
+            err = pacs_errf(ei, pacs_err_from_errno(errno), "rename into the store: %s",
+                            strerror(errno));
             goto fail;
         }
-        /* New folders must be durable too: sync both levels' parents. */
-        char parent[4096];
-        snprintf(parent, sizeof parent, "%s/%.2s", w->os->root, key);
-        fsync_dir(parent);
-        fsync_dir(w->os->root);
+        w->path[0] = '\0';
     }
-    if (rename(w->path, final_path) != 0) {
-        err = pacs_errf(ei, pacs_err_from_errno(errno), "rename into the store: %s",
-                        strerror(errno));
-        goto fail;
-    }
-    w->path[0] = '\0';
-    if (fsync_dir(dir) != 0) {
-        err = pacs_errf(ei, pacs_err_from_errno(errno), "fsync of %s: %s", dir, strerror(errno));
+    if (group_flush(os) != 0) {
+        err = pacs_errf(ei, pacs_err_from_errno(errno), "fsync of object: %s", strerror(errno));
+        if (w) {
+            /* After a failed flush the cached pages may look right while the disk is not: take
+             * the copy away so that a resend writes it again rather than trusting it. */
+            unlink(final_path);
+        }
         goto fail;
     }
     pacs_objwriter_abort(w);

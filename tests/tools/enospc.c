@@ -10,7 +10,7 @@
  *   ("fsync /data/folder/index"):
  *     enospc   write, pwrite, writev and ftruncate fail with ENOSPC (a full disk)
  *     eio      the same calls fail with EIO (a failing disk)
- *     fsync    fsync and fdatasync fail with EIO (a disk that loses a flush)
+ *     fsync    fsync, fdatasync and syncfs fail with EIO (a disk that loses a flush)
  *     erofs    everything that would change the folder fails with EROFS: writes, opening for
  *              writing or creating, mkstemp, rename, mkdir, unlink (a read-only file system)
  *   ENOSPC_PREFIX=...  ENOSPC_FLAG=...   the original form: "enospc" while the flag exists
@@ -227,6 +227,16 @@ int fdatasync(int fd)
     }
     int e = sync_errno(fd);
     return e ? fail_with(e) : next(fd);
+}
+
+/* The object store's group flush: syncfs of the file system holding fd (the objects folder). */
+int syncfs(int fd)
+{
+    static fd_fn next;
+    if (!next) {
+        *(void **)&next = dlsym(RTLD_NEXT, "syncfs");
+    }
+    return fault_for_fd(fd) == F_FSYNC ? fail_with(EIO) : next(fd);
 }
 
 /* Opening for writing or creating is what a read-only file system refuses. */
