@@ -180,6 +180,7 @@ void pacs_audit_record(const pacs_audit_event *ev)
     json_object_set_new(o, "action", json_string(pacs_audit_action_name(ev->action)));
     json_object_set_new(o, "atna", json_string(actions[a].atna));
     json_object_set_new(o, "outcome", json_string(ev->success ? "success" : "failure"));
+    set_str(o, "node", g.node);
     set_str(o, "protocol", ev->protocol);
     set_str(o, "who", ev->who);
     set_str(o, "from", ev->from);
