@@ -27,6 +27,7 @@
 #include <sys/socket.h>
 #include <zlib.h>
 
+#include "dicomweb/gate.h"
 #include "dicomweb/qido.h"
 #include "dicomweb/stow.h"
 #include "dicomweb/viewer.h"
@@ -49,6 +50,7 @@ struct pacs_http_server {
     char fallback_host[300];
     uint64_t max_body;
     atomic_ulong next_id;
+    pacs_auth *auth;
     pacs_viewer *viewer; /* /viewer and /share (viewer.h) */
     char *tls_key, *tls_cert;              /* PEM text for HTTPS (http.tls), else NULL */
     struct MHD_OptionItem tls_opts[4];     /* their libmicrohttpd options; zero: none */
@@ -82,6 +84,8 @@ struct pacs_http_req {
     void *body_ctx;
     uint64_t body_seen;
     int body_failed;
+    pacs_principal principal;
+    char peer[64];
 };
 
 /* ---- routing ---- */
@@ -250,6 +254,32 @@ const char *pacs_http_base_url(const pacs_http_req *r)
 unsigned long pacs_http_id(const pacs_http_req *r)
 {
     return r->id;
+}
+
+const pacs_principal *pacs_http_principal(const pacs_http_req *r)
+{
+    return &r->principal;
+}
+
+const char *pacs_http_peer(pacs_http_req *r)
+{
+    if (!r->peer[0]) {
+        const union MHD_ConnectionInfo *ci =
+            r->conn ? MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS) : NULL;
+        const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+        const char *ok = NULL;
+        if (sa && sa->sa_family == AF_INET) {
+            ok = inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+                           r->peer, sizeof r->peer);
+        } else if (sa && sa->sa_family == AF_INET6) {
+            ok = inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+                           r->peer, sizeof r->peer);
+        }
+        if (!ok) {
+            snprintf(r->peer, sizeof r->peer, "?");
+        }
+    }
+    return r->peer;
 }
 
 int pacs_http_accepts_gzip(const pacs_http_req *r)
@@ -802,6 +832,10 @@ static void dispatch(pacs_http_req *r)
         preflight(r);
         return;
     }
+    if (!pacs_gate_authenticate(r, r->s->auth, &r->principal)) {
+        return;
+    }
+    int shares = pacs_gate_is_shares(r->path, r->path_len);
     pacs_err err;
     if (r->path_len == 0 || (r->path_len == 1 && r->path[0] == '/')) {
         /* WADO-URI is also answered at the root, where old viewers send it. */
@@ -812,6 +846,9 @@ static void dispatch(pacs_http_req *r)
         } else {
             err = pacs_errf(&ei, PACS_ENOTFOUND, "no such resource");
         }
+    } else if (shares) {
+        memset(&rt, 0, sizeof rt);
+        err = PACS_OK;
     } else {
         err = pacs_http_route_parse(r->path, r->path_len, r->ar, &rt, &ei);
     }
@@ -829,6 +866,13 @@ static void dispatch(pacs_http_req *r)
     }
     if (!r->base_url) {
         pacs_http_send_error(r, 500, "out of memory");
+        return;
+    }
+    if (shares) {
+        pacs_gate_shares(r, r->s->auth, &r->principal, r->path, r->path_len);
+        return;
+    }
+    if (!pacs_gate_authorize(r, &r->principal, &rt)) {
         return;
     }
     int get = r->method == PACS_HTTP_GET, post = r->method == PACS_HTTP_POST,
@@ -1116,6 +1160,18 @@ pacs_err pacs_http_start(const pacs_config *cfg, pacs_archive *archive, pacs_htt
         free(s);
         return pacs_errf(ei, PACS_EINVAL, "http.bind '%s' is not an IP address", bind);
     }
+    pacs_err aerr = pacs_auth_open(cfg, pacs_archive_data_dir(archive), &s->auth, ei);
+    if (aerr != PACS_OK) {
+        free(s);
+        return aerr;
+    }
+    if (!pacs_auth_required(s->auth) && strncmp(bind, "127.", 4) != 0 && strcmp(bind, "::1") != 0) {
+        pacs_log(PACS_LOG_WARN, "http",
+                 "INSECURE: DICOMweb on %s:%d answers anyone who can reach it, without "
+                 "authentication; set http.auth = required (with auth.key.* or auth.jwt_keys), or "
+                 "http.bind = 127.0.0.1",
+                 bind, want_port);
+    }
     unsigned threads = (unsigned)pacs_config_int(cfg, "http.threads");
     unsigned max_conn = (unsigned)pacs_config_int(cfg, "http.max_connections");
     unsigned timeout = (unsigned)pacs_config_int(cfg, "http.timeout");
@@ -1134,6 +1190,7 @@ pacs_err pacs_http_start(const pacs_config *cfg, pacs_archive *archive, pacs_htt
         uri_log, s, MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_LISTENING_ADDRESS_REUSE,
         (unsigned)1, MHD_OPTION_ARRAY, s->tls_opts, MHD_OPTION_END);
     if (!s->d) {
+        pacs_auth_close(s->auth);
         pacs_viewer_close(s->viewer);
         free(s);
         return pacs_errf(ei, PACS_ENET, "cannot listen on %s:%d for HTTP", bind, want_port);
@@ -1157,6 +1214,7 @@ void pacs_http_stop(pacs_http_server *s)
         return;
     }
     MHD_stop_daemon(s->d);
+    pacs_auth_close(s->auth);
     pacs_viewer_close(s->viewer);
     free(s->tls_key);
     free(s->tls_cert);

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "dicomweb/arena.h"
+#include "dicomweb/auth.h"
 #include "dicomweb/params.h"
 #include "pacs/base/buf.h"
 #include "pacs/base/config.h"
@@ -100,6 +101,10 @@ const char *pacs_http_header(pacs_http_req *r, const char *name);
 const char *pacs_http_base_url(const pacs_http_req *r);
 /** The request's id for log lines. */
 unsigned long pacs_http_id(const pacs_http_req *r);
+/** Who is asking (auth.h): set before any handler runs. */
+const pacs_principal *pacs_http_principal(const pacs_http_req *r);
+/** The client's IP address as text ("?" when unknown); borrowed for the request. */
+const char *pacs_http_peer(pacs_http_req *r);
 /** True when the client's Accept-Encoding admits gzip. */
 int pacs_http_accepts_gzip(const pacs_http_req *r);
 

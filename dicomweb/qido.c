@@ -183,8 +183,10 @@ static pacs_err add_match(pacs_query *q, const char *name, const char *value, pa
 
 static int is_control(const char *name)
 {
-    static const char *const names[] = {"limit",  "offset",  "fuzzymatching", "includefield",
-                                        "accept", "charset", "orderby"};
+    /* access_token and token carry a share token (auth.h), not a matching key. */
+    static const char *const names[] = {"limit",        "offset",       "fuzzymatching",
+                                        "includefield", "accept",       "charset",
+                                        "orderby",      "access_token", "token"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (strcmp(name, names[i]) == 0) {
             return 1;
@@ -402,8 +404,26 @@ void pacs_qido_search(pacs_http_req *r, const pacs_http_route *rt)
     pacs_query *q = NULL;
     int capped = 0;
     pacs_err err = pacs_qido_build(rt, pacs_http_params(r), max, &q, &capped, &ei);
+    int outside = 0;
+    if (err == PACS_OK) {
+        /* A study-limited principal sees its study only (auth.h). */
+        err = pacs_auth_restrict_query(pacs_http_principal(r), q, &outside, &ei);
+    }
     if (err != PACS_OK) {
+        pacs_query_free(q);
         pacs_http_send_error(r, pacs_http_status_of(err), "%s", ei.msg);
+        return;
+    }
+    if (outside) {
+        pacs_query_free(q);
+        pacs_buf none;
+        pacs_buf_init(&none, 16);
+        if (pacs_buf_puts(&none, "[]") != PACS_OK) {
+            pacs_buf_free(&none);
+            pacs_http_send_error(r, 500, "out of memory");
+            return;
+        }
+        pacs_http_send_buf(r, 200, "application/dicom+json", &none, 1);
         return;
     }
     search_ctx sc;

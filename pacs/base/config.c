@@ -88,6 +88,17 @@ static const key_def keys[] = {
      "largest request body (STOW-RS) in MiB; larger ones get 413"},
     {"http.cors_origins", KEY_STR, "", 0, 0,
      "comma-separated origins allowed by CORS (browser viewers elsewhere); * for any; empty: none"},
+    {"http.auth", KEY_STR, "off", 0, 0,
+     "off: requests without credentials are anonymous (read, write, delete); required: every "
+     "DICOMweb request needs an API key, a bearer JWT or a share token (401 otherwise)"},
+    {"auth.jwt_keys", KEY_STR, "", 0, 0,
+     "JWKS (JSON) or PEM file of the public keys that sign accepted OAuth2 access tokens "
+     "(RS256/384/512, ES256/384/512)"},
+    {"auth.jwt_issuer", KEY_STR, "", 0, 0, "the iss every accepted JWT must carry"},
+    {"auth.jwt_audience", KEY_STR, "", 0, 0, "the aud every accepted JWT must carry"},
+    {"auth.jwt_leeway", KEY_INT, "60", 0, 600, "seconds of clock skew allowed for exp and nbf"},
+    {"auth.share_max_days", KEY_INT, "365", 1, 36500,
+     "longest life of a share link made over HTTP ({prefix}/shares), in days"},
     {"viewer.root", KEY_STR, "", 0, 0,
      "folder of the web viewer served at /viewer (OHIF's app, which the build installs); empty: "
      "../viewer or ../share/pacsd/viewer beside the pacsd binary"},
@@ -116,6 +127,8 @@ struct pacs_config {
     size_t n_aes;
     pacs_route *routes;
     size_t n_routes;
+    pacs_api_key *api_keys;
+    size_t n_api_keys;
 };
 
 static const key_def *find_key(const char *name, size_t *index)
@@ -418,7 +431,38 @@ void pacs_config_free(pacs_config *cfg)
     }
     free(cfg->aes);
     free(cfg->routes);
+    free(cfg->api_keys);
     free(cfg);
+}
+
+/* `auth.key.NAME = sha256:HEX scopes`: kept as text here, checked by the DICOMweb auth layer. */
+static pacs_err set_api_key(pacs_config *cfg, const char *name, const char *text, pacs_errinfo *ei)
+{
+    pacs_api_key k;
+    size_t n = strlen(name);
+    if (n == 0 || n >= sizeof k.name || strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrs"
+                                                     "tuvwxyz0123456789_.-") != n) {
+        return pacs_errf(ei, PACS_EINVAL, "auth.key.%.80s: a key name has 1 to 64 letters, digits, "
+                                          "'_', '.' or '-'", name);
+    }
+    if (strlen(text) >= sizeof k.value) {
+        return pacs_errf(ei, PACS_EINVAL, "auth.key.%s: value too long", name);
+    }
+    memcpy(k.name, name, n + 1);
+    snprintf(k.value, sizeof k.value, "%s", text);
+    for (size_t i = 0; i < cfg->n_api_keys; i++) {
+        if (strcmp(cfg->api_keys[i].name, name) == 0) {
+            cfg->api_keys[i] = k;
+            return PACS_OK;
+        }
+    }
+    pacs_api_key *grown = realloc(cfg->api_keys, (cfg->n_api_keys + 1) * sizeof *grown);
+    if (!grown) {
+        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+    cfg->api_keys = grown;
+    cfg->api_keys[cfg->n_api_keys++] = k;
+    return PACS_OK;
 }
 
 pacs_err pacs_config_set(pacs_config *cfg, const char *key, const char *val, pacs_errinfo *ei)
@@ -428,6 +472,9 @@ pacs_err pacs_config_set(pacs_config *cfg, const char *key, const char *val, pac
     }
     if (strncmp(key, "route.", 6) == 0) {
         return set_route(cfg, key + 6, val, ei);
+    }
+    if (strncmp(key, "auth.key.", 9) == 0) {
+        return set_api_key(cfg, key + 9, val, ei);
     }
     size_t idx = 0;
     const key_def *k = find_key(key, &idx);
@@ -729,6 +776,16 @@ int pacs_config_calling_aet_allowed(const pacs_config *cfg, const char *aet)
     return 0;
 }
 
+size_t pacs_config_api_key_count(const pacs_config *cfg)
+{
+    return cfg->n_api_keys;
+}
+
+const pacs_api_key *pacs_config_api_key_at(const pacs_config *cfg, size_t i)
+{
+    return i < cfg->n_api_keys ? &cfg->api_keys[i] : NULL;
+}
+
 void pacs_config_print_help(void *file)
 {
     FILE *f = file;
@@ -741,4 +798,7 @@ void pacs_config_print_help(void *file)
     fprintf(f, "%-24s = %-12s  %s\n", "route.NAME", "DEST [cond]",
             "forward stored instances to AE DEST; conditions: calling=AE,.. modality=CT,.. "
             "sop_class=UID,..");
+    fprintf(f, "%-24s = %-12s  %s\n", "auth.key.NAME", "sha256:HEX ..",
+            "an API key for DICOMweb: the SHA-256 of the key in hex, then its scopes among read, "
+            "write, delete, share");
 }

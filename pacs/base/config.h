@@ -95,6 +95,17 @@ const pacs_remote_ae *pacs_config_ae_find(const pacs_config *cfg, const char *ae
 size_t pacs_config_route_count(const pacs_config *cfg);
 const pacs_route *pacs_config_route_at(const pacs_config *cfg, size_t i);
 
+/** A DICOMweb API key, `auth.key.NAME = sha256:HEX scope...`, as written (dicomweb/auth.c
+ *  checks the value when the server starts). */
+typedef struct pacs_api_key {
+    char name[65];
+    char value[512];
+} pacs_api_key;
+
+/** API keys, in the order they were set (a name set twice keeps its last value). */
+size_t pacs_config_api_key_count(const pacs_config *cfg);
+const pacs_api_key *pacs_config_api_key_at(const pacs_config *cfg, size_t i);
+
 /** True when `aet` may open associations: dimse.allowed_aets is empty or lists it. */
 int pacs_config_calling_aet_allowed(const pacs_config *cfg, const char *aet);
 

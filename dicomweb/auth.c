@@ -1,0 +1,919 @@
+// SPDX-License-Identifier: MIT
+/*
+ * DICOMweb authentication (auth.h): API keys compared by SHA-256 in constant time, OAuth2
+ * bearer JWTs verified by libjwt 1.10 (Debian's libjwt-dev) against public keys read from a
+ * JWKS file (converted to PEM with OpenSSL 3's EVP_PKEY_fromdata, since this libjwt has no JWKS
+ * support) or a PEM file, and share tokens checked by storage/share.h. JSON is jansson's.
+ *
+ * libjwt picks the verification from the token's own "alg" header, so the algorithm and the key
+ * are chosen here first (asymmetric algorithms only, the key's type and curve matching them)
+ * and libjwt is handed that one key; its answer is then checked to have used the same
+ * algorithm. Claims are read from the verified payload with jansson.
+ *
+ * Load: one call per HTTP request. Thread-safe: the handle is read-only after open (libjwt and
+ * OpenSSL keep no shared state across calls; the share store locks itself).
+ */
+#include "dicomweb/auth.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <jwt.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "pacs/base/log.h"
+
+#define MAX_KEYS 64
+#define MAX_TOKEN 8192
+#define KEYFILE_MAX (1u << 20)
+#define TAG_STUDY_UID 0x0020000Du
+
+typedef enum key_type { KEY_RSA = 1, KEY_EC } key_type;
+
+typedef struct jwt_key {
+    char kid[128]; /* "" when the key has none (PEM) */
+    char alg[8];   /* the JWK's "alg", "" when not given */
+    key_type type;
+    int curve_bits; /* EC: 256, 384 or 521 */
+    char *pem;      /* SubjectPublicKeyInfo PEM, as libjwt wants it */
+} jwt_key;
+
+typedef struct api_key {
+    char name[65];
+    unsigned char hash[SHA256_DIGEST_LENGTH];
+    unsigned scopes;
+} api_key;
+
+struct pacs_auth {
+    int required;
+    pacs_shares *shares;
+    jwt_key keys[MAX_KEYS];
+    size_t n_keys;
+    char issuer[512];
+    char audience[512];
+    long leeway;
+    api_key *api;
+    size_t n_api;
+};
+
+/* ---- small helpers ---- */
+
+static unsigned scope_bit(const char *w, size_t n)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } names[] = {{"read", PACS_SCOPE_READ},
+                 {"write", PACS_SCOPE_WRITE},
+                 {"delete", PACS_SCOPE_DELETE},
+                 {"share", PACS_SCOPE_SHARE}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strlen(names[i].name) == n && strncmp(names[i].name, w, n) == 0) {
+            return names[i].bit;
+        }
+    }
+    return 0;
+}
+
+/* The scopes named in a space- or comma-separated list; unknown words go to `*unknown`. */
+static unsigned parse_scopes(const char *s, int *unknown)
+{
+    unsigned bits = 0;
+    while (*s) {
+        while (*s == ' ' || *s == ',' || *s == '\t') {
+            s++;
+        }
+        const char *e = s;
+        while (*e && *e != ' ' && *e != ',' && *e != '\t') {
+            e++;
+        }
+        if (e > s) {
+            unsigned b = scope_bit(s, (size_t)(e - s));
+            if (!b && unknown) {
+                *unknown = 1;
+            }
+            bits |= b;
+        }
+        s = e;
+    }
+    return bits;
+}
+
+/* Copies `src` into `dst` keeping printable ASCII only (names go to logs and the audit trail). */
+static void copy_printable(char *dst, size_t cap, const char *prefix, const char *src)
+{
+    size_t n = 0;
+    for (const char *p = prefix; *p && n + 1 < cap; p++) {
+        dst[n++] = *p;
+    }
+    for (const char *p = src; p && *p && n + 1 < cap; p++) {
+        unsigned char c = (unsigned char)*p;
+        dst[n++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+    }
+    dst[n] = '\0';
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+/* base64url (no padding, as JOSE writes it) into a new buffer of `*n` bytes; NULL when bad. */
+static unsigned char *b64url_decode(const char *in, size_t len, size_t *n)
+{
+    if (len == 0 || len > 4 * 4096 || len % 4 == 1) {
+        return NULL;
+    }
+    size_t padded = (len + 3) / 4 * 4;
+    char *tmp = malloc(padded + 1);
+    unsigned char *out = malloc(padded / 4 * 3 + 1);
+    if (!tmp || !out) {
+        free(tmp);
+        free(out);
+        return NULL;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char c = in[i];
+        if (c == '-') {
+            c = '+';
+        } else if (c == '_') {
+            c = '/';
+        } else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) {
+            free(tmp);
+            free(out);
+            return NULL;
+        }
+        tmp[i] = c;
+    }
+    for (size_t i = len; i < padded; i++) {
+        tmp[i] = '=';
+    }
+    tmp[padded] = '\0';
+    int got = EVP_DecodeBlock(out, (const unsigned char *)tmp, (int)padded);
+    free(tmp);
+    if (got < 0) {
+        free(out);
+        return NULL;
+    }
+    *n = (size_t)got - (padded - len); /* EVP_DecodeBlock counts the padding as zero bytes */
+    return out;
+}
+
+/* ---- keys ---- */
+
+static char *pkey_to_pem(EVP_PKEY *pk)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    char *pem = NULL;
+    if (b && PEM_write_bio_PUBKEY(b, pk) == 1) {
+        char *data = NULL;
+        long n = BIO_get_mem_data(b, &data);
+        if (n > 0) {
+            pem = malloc((size_t)n + 1);
+            if (pem) {
+                memcpy(pem, data, (size_t)n);
+                pem[n] = '\0';
+            }
+        }
+    }
+    BIO_free(b);
+    return pem;
+}
+
+/* Fills type/curve/pem of `k` from a public key. */
+static pacs_err key_from_pkey(EVP_PKEY *pk, jwt_key *k, pacs_errinfo *ei)
+{
+    if (EVP_PKEY_is_a(pk, "RSA")) {
+        if (EVP_PKEY_get_bits(pk) < 2048) {
+            return pacs_errf(ei, PACS_EINVAL, "RSA key of %d bits: at least 2048 are needed",
+                             EVP_PKEY_get_bits(pk));
+        }
+        k->type = KEY_RSA;
+    } else if (EVP_PKEY_is_a(pk, "EC")) {
+        k->type = KEY_EC;
+        k->curve_bits = EVP_PKEY_get_bits(pk);
+        if (k->curve_bits != 256 && k->curve_bits != 384 && k->curve_bits != 521) {
+            return pacs_errf(ei, PACS_EINVAL, "EC key on an unsupported curve");
+        }
+    } else {
+        return pacs_errf(ei, PACS_EINVAL, "only RSA and EC public keys are accepted");
+    }
+    k->pem = pkey_to_pem(pk);
+    if (!k->pem) {
+        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+    return PACS_OK;
+}
+
+static BIGNUM *jwk_bn(json_t *jwk, const char *name)
+{
+    const char *v = json_string_value(json_object_get(jwk, name));
+    size_t n = 0;
+    unsigned char *raw = v ? b64url_decode(v, strlen(v), &n) : NULL;
+    BIGNUM *bn = raw ? BN_bin2bn(raw, (int)n, NULL) : NULL;
+    free(raw);
+    return bn;
+}
+
+/* One JWK into a public key; *skip is set for keys that are not for signatures. */
+static pacs_err jwk_to_key(json_t *jwk, jwt_key *k, int *skip, pacs_errinfo *ei)
+{
+    const char *kty = json_string_value(json_object_get(jwk, "kty"));
+    const char *use = json_string_value(json_object_get(jwk, "use"));
+    const char *kid = json_string_value(json_object_get(jwk, "kid"));
+    const char *alg = json_string_value(json_object_get(jwk, "alg"));
+    EVP_PKEY_CTX *ctx = NULL;
+    OSSL_PARAM_BLD *bld = NULL;
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY *pk = NULL;
+    BIGNUM *n = NULL, *e = NULL;
+    unsigned char *x = NULL, *y = NULL;
+    unsigned char *pub = NULL;
+    pacs_err err = PACS_OK;
+    *skip = 0;
+    if (use && strcmp(use, "sig") != 0) {
+        *skip = 1;
+        return PACS_OK;
+    }
+    if (!kty) {
+        return pacs_errf(ei, PACS_EINVAL, "a JWK without kty");
+    }
+    snprintf(k->kid, sizeof k->kid, "%s", kid ? kid : "");
+    snprintf(k->alg, sizeof k->alg, "%s", alg ? alg : "");
+    bld = OSSL_PARAM_BLD_new();
+    if (!bld) {
+        err = pacs_errf(ei, PACS_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if (strcmp(kty, "RSA") == 0) {
+        n = jwk_bn(jwk, "n");
+        e = jwk_bn(jwk, "e");
+        if (!n || !e) {
+            err = pacs_errf(ei, PACS_EINVAL, "JWK %s: RSA key without n and e", k->kid);
+            goto fail;
+        }
+        OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n);
+        OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e);
+        ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+    } else if (strcmp(kty, "EC") == 0) {
+        const char *crv = json_string_value(json_object_get(jwk, "crv"));
+        const char *group = !crv                        ? NULL
+                            : strcmp(crv, "P-256") == 0 ? "prime256v1"
+                            : strcmp(crv, "P-384") == 0 ? "secp384r1"
+                            : strcmp(crv, "P-521") == 0 ? "secp521r1"
+                                                        : NULL;
+        size_t want = !crv                        ? 0
+                      : strcmp(crv, "P-256") == 0 ? 32
+                      : strcmp(crv, "P-384") == 0 ? 48
+                                                  : 66;
+        const char *xs = json_string_value(json_object_get(jwk, "x"));
+        const char *ys = json_string_value(json_object_get(jwk, "y"));
+        size_t nx = 0, ny = 0;
+        if (!group || !xs || !ys) {
+            err =
+                pacs_errf(ei, PACS_EINVAL, "JWK %s: EC key needs crv P-256/384/521, x, y", k->kid);
+            goto fail;
+        }
+        x = b64url_decode(xs, strlen(xs), &nx);
+        y = b64url_decode(ys, strlen(ys), &ny);
+        if (!x || !y || nx != want || ny != want) {
+            err = pacs_errf(ei, PACS_EINVAL, "JWK %s: bad EC coordinates", k->kid);
+            goto fail;
+        }
+        pub = malloc(1 + 2 * want);
+        if (!pub) {
+            err = pacs_errf(ei, PACS_ENOMEM, "out of memory");
+            goto fail;
+        }
+        pub[0] = 0x04; /* uncompressed point */
+        memcpy(pub + 1, x, want);
+        memcpy(pub + 1 + want, y, want);
+        OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0);
+        OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, 1 + 2 * want);
+        ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    } else {
+        *skip = 1; /* "oct" (symmetric) and others: never used for verification */
+        goto fail;
+    }
+    params = OSSL_PARAM_BLD_to_param(bld);
+    if (!ctx || !params || EVP_PKEY_fromdata_init(ctx) != 1 ||
+        EVP_PKEY_fromdata(ctx, &pk, EVP_PKEY_PUBLIC_KEY, params) != 1) {
+        err = pacs_errf(ei, PACS_EINVAL, "JWK %s: not a valid %s public key", k->kid, kty);
+        goto fail;
+    }
+    err = key_from_pkey(pk, k, ei);
+fail:
+    EVP_PKEY_free(pk);
+    EVP_PKEY_CTX_free(ctx);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    BN_free(n);
+    BN_free(e);
+    free(x);
+    free(y);
+    free(pub);
+    return err;
+}
+
+static pacs_err load_jwks(pacs_auth *a, const char *path, const char *text, pacs_errinfo *ei)
+{
+    json_error_t jerr;
+    json_t *root = json_loads(text, 0, &jerr);
+    pacs_err err = PACS_OK;
+    json_t *keys = root ? json_object_get(root, "keys") : NULL;
+    if (!json_is_array(keys)) {
+        err = pacs_errf(ei, PACS_EINVAL, "%s: not a JWKS (an object with a \"keys\" array)", path);
+        goto fail;
+    }
+    size_t i;
+    json_t *jwk;
+    json_array_foreach(keys, i, jwk)
+    {
+        int skip = 0;
+        if (a->n_keys >= MAX_KEYS) {
+            err = pacs_errf(ei, PACS_EINVAL, "%s: more than %d keys", path, MAX_KEYS);
+            goto fail;
+        }
+        jwt_key *k = &a->keys[a->n_keys];
+        memset(k, 0, sizeof *k);
+        err = json_is_object(jwk) ? jwk_to_key(jwk, k, &skip, ei)
+                                  : pacs_errf(ei, PACS_EINVAL, "a JWK is not an object");
+        if (err) {
+            char msg[sizeof ei->msg];
+            snprintf(msg, sizeof msg, "%s", ei ? ei->msg : "");
+            err = pacs_errf(ei, err, "%s: %s", path, msg);
+            goto fail;
+        }
+        if (!skip) {
+            a->n_keys++;
+        }
+    }
+fail:
+    json_decref(root);
+    return err;
+}
+
+static pacs_err load_pem(pacs_auth *a, const char *path, const char *text, size_t len,
+                         pacs_errinfo *ei)
+{
+    BIO *b = BIO_new_mem_buf(text, (int)len);
+    pacs_err err = PACS_OK;
+    EVP_PKEY *pk;
+    if (!b) {
+        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+    while ((pk = PEM_read_bio_PUBKEY(b, NULL, NULL, NULL)) != NULL) {
+        if (a->n_keys >= MAX_KEYS) {
+            EVP_PKEY_free(pk);
+            err = pacs_errf(ei, PACS_EINVAL, "%s: more than %d keys", path, MAX_KEYS);
+            break;
+        }
+        jwt_key *k = &a->keys[a->n_keys];
+        memset(k, 0, sizeof *k);
+        err = key_from_pkey(pk, k, ei);
+        EVP_PKEY_free(pk);
+        if (err) {
+            break;
+        }
+        a->n_keys++;
+    }
+    BIO_free(b);
+    return err;
+}
+
+static pacs_err load_keys(pacs_auth *a, const char *path, pacs_errinfo *ei)
+{
+    pacs_err err = PACS_OK;
+    char *text = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        return pacs_errf(ei, PACS_EINVAL, "auth.jwt_keys: cannot open %s: %s", path,
+                         strerror(errno));
+    }
+    text = malloc(KEYFILE_MAX + 1);
+    if (!text) {
+        fclose(f);
+        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+    size_t len = fread(text, 1, KEYFILE_MAX + 1, f);
+    fclose(f);
+    if (len > KEYFILE_MAX) {
+        err = pacs_errf(ei, PACS_EINVAL, "auth.jwt_keys: %s is larger than 1 MiB", path);
+        goto fail;
+    }
+    text[len] = '\0';
+    const char *p = text;
+    while (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t') {
+        p++;
+    }
+    err = *p == '{' ? load_jwks(a, path, p, ei) : load_pem(a, path, text, len, ei);
+    if (!err && a->n_keys == 0) {
+        err = pacs_errf(ei, PACS_EINVAL, "auth.jwt_keys: no RSA or EC public key in %s", path);
+    }
+fail:
+    free(text);
+    return err;
+}
+
+/* ---- open and close ---- */
+
+static pacs_err load_api_keys(pacs_auth *a, const pacs_config *cfg, pacs_errinfo *ei)
+{
+    size_t n = pacs_config_api_key_count(cfg);
+    if (n == 0) {
+        return PACS_OK;
+    }
+    a->api = calloc(n, sizeof *a->api);
+    if (!a->api) {
+        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        const pacs_api_key *ck = pacs_config_api_key_at(cfg, i);
+        api_key *k = &a->api[a->n_api];
+        const char *v = ck->value;
+        int unknown = 0;
+        if (strncmp(v, "sha256:", 7) != 0) {
+            return pacs_errf(ei, PACS_EINVAL,
+                             "auth.key.%s: must be sha256:HEX followed by scopes (the key's "
+                             "SHA-256, e.g. printf %%s KEY | sha256sum)",
+                             ck->name);
+        }
+        v += 7;
+        for (size_t j = 0; j < SHA256_DIGEST_LENGTH; j++) {
+            int hi = hexval(v[2 * j]), lo = hi < 0 ? -1 : hexval(v[2 * j + 1]);
+            if (hi < 0 || lo < 0) {
+                return pacs_errf(ei, PACS_EINVAL, "auth.key.%s: the hash must be 64 hex digits",
+                                 ck->name);
+            }
+            k->hash[j] = (unsigned char)(hi << 4 | lo);
+        }
+        v += 2 * SHA256_DIGEST_LENGTH;
+        if (*v && *v != ' ' && *v != '\t') {
+            return pacs_errf(ei, PACS_EINVAL, "auth.key.%s: the hash must be 64 hex digits",
+                             ck->name);
+        }
+        k->scopes = parse_scopes(v, &unknown);
+        if (unknown || k->scopes == 0) {
+            return pacs_errf(ei, PACS_EINVAL,
+                             "auth.key.%s: scopes must be among read, write, delete, share",
+                             ck->name);
+        }
+        snprintf(k->name, sizeof k->name, "%s", ck->name);
+        a->n_api++;
+    }
+    return PACS_OK;
+}
+
+pacs_err pacs_auth_open(const pacs_config *cfg, const char *data_dir, pacs_auth **out,
+                        pacs_errinfo *ei)
+{
+    pacs_err err = PACS_OK;
+    pacs_auth *a = calloc(1, sizeof *a);
+    if (!a) {
+        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+    const char *mode = pacs_config_str(cfg, "http.auth");
+    if (strcmp(mode, "required") == 0) {
+        a->required = 1;
+    } else if (strcmp(mode, "off") != 0) {
+        err = pacs_errf(ei, PACS_EINVAL, "http.auth: '%s' is not off or required", mode);
+        goto fail;
+    }
+    snprintf(a->issuer, sizeof a->issuer, "%s", pacs_config_str(cfg, "auth.jwt_issuer"));
+    snprintf(a->audience, sizeof a->audience, "%s", pacs_config_str(cfg, "auth.jwt_audience"));
+    a->leeway = pacs_config_int(cfg, "auth.jwt_leeway");
+    const char *keys = pacs_config_str(cfg, "auth.jwt_keys");
+    if (keys[0]) {
+        if (!a->issuer[0] || !a->audience[0]) {
+            err = pacs_errf(ei, PACS_EINVAL,
+                            "auth.jwt_keys needs auth.jwt_issuer and auth.jwt_audience too");
+            goto fail;
+        }
+        err = load_keys(a, keys, ei);
+        if (err) {
+            goto fail;
+        }
+    }
+    err = load_api_keys(a, cfg, ei);
+    if (err) {
+        goto fail;
+    }
+    err = pacs_shares_open(data_dir, &a->shares, ei);
+    if (err) {
+        goto fail;
+    }
+    *out = a;
+    return PACS_OK;
+fail:
+    pacs_auth_close(a);
+    return err;
+}
+
+void pacs_auth_close(pacs_auth *a)
+{
+    if (!a) {
+        return;
+    }
+    for (size_t i = 0; i < a->n_keys; i++) {
+        free(a->keys[i].pem);
+    }
+    if (a->api) {
+        OPENSSL_cleanse(a->api, a->n_api * sizeof *a->api);
+    }
+    free(a->api);
+    pacs_shares_close(a->shares);
+    free(a);
+}
+
+int pacs_auth_required(const pacs_auth *a)
+{
+    return a->required;
+}
+
+pacs_shares *pacs_auth_shares(pacs_auth *a)
+{
+    return a->shares;
+}
+
+/* ---- checking credentials ---- */
+
+/* The JWS algorithm names this server verifies, with the key they need. */
+static int alg_spec(jwt_alg_t alg, key_type *type, int *curve_bits)
+{
+    *curve_bits = 0;
+    switch (alg) {
+    case JWT_ALG_RS256:
+    case JWT_ALG_RS384:
+    case JWT_ALG_RS512:
+        *type = KEY_RSA;
+        return 1;
+    case JWT_ALG_ES256:
+        *type = KEY_EC;
+        *curve_bits = 256;
+        return 1;
+    case JWT_ALG_ES384:
+        *type = KEY_EC;
+        *curve_bits = 384;
+        return 1;
+    case JWT_ALG_ES512:
+        *type = KEY_EC;
+        *curve_bits = 521;
+        return 1;
+    default:
+        return 0; /* none, HS256/384/512: never */
+    }
+}
+
+/* True when the "aud" claim (a string or an array of strings) holds `want`. */
+static int aud_ok(json_t *aud, const char *want)
+{
+    if (json_is_string(aud)) {
+        return strcmp(json_string_value(aud), want) == 0;
+    }
+    if (json_is_array(aud)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(aud, i, v)
+        {
+            if (json_is_string(v) && strcmp(json_string_value(v), want) == 0) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+static pacs_err check_claims(pacs_auth *a, json_t *c, pacs_principal *out, pacs_errinfo *ei)
+{
+    int64_t now = (int64_t)time(NULL);
+    const char *iss = json_string_value(json_object_get(c, "iss"));
+    json_t *exp = json_object_get(c, "exp");
+    json_t *nbf = json_object_get(c, "nbf");
+    if (!iss || strcmp(iss, a->issuer) != 0) {
+        return pacs_errf(ei, PACS_EDENIED, "JWT from another issuer");
+    }
+    if (!aud_ok(json_object_get(c, "aud"), a->audience)) {
+        return pacs_errf(ei, PACS_EDENIED, "JWT for another audience");
+    }
+    if (!json_is_number(exp)) {
+        return pacs_errf(ei, PACS_EDENIED, "JWT without exp");
+    }
+    if ((int64_t)json_number_value(exp) + a->leeway <= now) {
+        return pacs_errf(ei, PACS_EDENIED, "JWT expired");
+    }
+    if (nbf && (!json_is_number(nbf) || (int64_t)json_number_value(nbf) - a->leeway > now)) {
+        return pacs_errf(ei, PACS_EDENIED, "JWT not yet valid");
+    }
+    unsigned scopes = 0;
+    json_t *scope = json_object_get(c, "scope");
+    json_t *scp = json_object_get(c, "scp");
+    if (json_is_string(scope)) {
+        scopes |= parse_scopes(json_string_value(scope), NULL);
+    }
+    if (json_is_string(scp)) {
+        scopes |= parse_scopes(json_string_value(scp), NULL);
+    } else if (json_is_array(scp)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(scp, i, v)
+        {
+            if (json_is_string(v)) {
+                scopes |= parse_scopes(json_string_value(v), NULL);
+            }
+        }
+    }
+    json_t *study = json_object_get(c, "study_uid");
+    memset(out, 0, sizeof *out);
+    if (study) {
+        const char *s = json_string_value(study);
+        size_t n = s ? strlen(s) : 0;
+        if (n == 0 || n >= sizeof out->study || strspn(s, "0123456789.") != n) {
+            return pacs_errf(ei, PACS_EDENIED, "JWT with a malformed study_uid claim");
+        }
+        memcpy(out->study, s, n + 1);
+        scopes &= PACS_SCOPE_READ; /* a study-limited token only ever reads */
+    }
+    out->kind = PACS_PRINCIPAL_JWT;
+    out->scopes = scopes;
+    copy_printable(out->name, sizeof out->name,
+                   "jwt:", json_string_value(json_object_get(c, "sub")));
+    return PACS_OK;
+}
+
+static pacs_err check_jwt(pacs_auth *a, const char *token, pacs_principal *out, pacs_errinfo *ei)
+{
+    jwt_t *j = NULL;
+    pacs_err err = PACS_OK;
+    key_type type;
+    int bits;
+    if (a->n_keys == 0) {
+        return pacs_errf(ei, PACS_EDENIED, "a JWT, but auth.jwt_keys is not set");
+    }
+    /* The header alone, unverified, to choose the algorithm and the key (libjwt reports
+     * "none" for a token it decoded without a key, so the header is read here). */
+    const char *dot = strchr(token, '.');
+    size_t hlen = 0;
+    unsigned char *hraw = dot ? b64url_decode(token, (size_t)(dot - token), &hlen) : NULL;
+    json_t *hdr = hraw ? json_loadb((const char *)hraw, hlen, 0, NULL) : NULL;
+    free(hraw);
+    const char *alg_text = json_string_value(json_object_get(hdr, "alg"));
+    const char *kid_h = json_string_value(json_object_get(hdr, "kid"));
+    jwt_alg_t alg = alg_text ? jwt_str_alg(alg_text) : JWT_ALG_INVAL;
+    char kid[128];
+    snprintf(kid, sizeof kid, "%s", kid_h ? kid_h : "");
+    int kid_given = kid_h != NULL;
+    int hdr_ok = json_is_object(hdr);
+    json_decref(hdr);
+    if (!hdr_ok) {
+        return pacs_errf(ei, PACS_EDENIED, "malformed JWT header");
+    }
+    if (!alg_spec(alg, &type, &bits)) {
+        return pacs_errf(ei, PACS_EDENIED, "JWT algorithm %.16s refused",
+                         alg_text ? alg_text : "(none given)");
+    }
+    const jwt_key *key = NULL;
+    size_t n_match = 0;
+    for (size_t i = 0; i < a->n_keys; i++) {
+        const jwt_key *k = &a->keys[i];
+        if (k->type != type || (type == KEY_EC && k->curve_bits != bits) ||
+            (k->alg[0] && strcmp(k->alg, jwt_alg_str(alg)) != 0)) {
+            continue;
+        }
+        if (kid_given && k->kid[0] && strcmp(k->kid, kid) != 0) {
+            continue;
+        }
+        if (kid_given && !k->kid[0] && a->n_keys > 1) {
+            continue;
+        }
+        key = k;
+        n_match++;
+    }
+    if (n_match != 1) {
+        return pacs_errf(ei, PACS_EDENIED, "no single key for this JWT (alg %s, kid '%.64s')",
+                         jwt_alg_str(alg), kid);
+    }
+    if (jwt_decode(&j, token, (const unsigned char *)key->pem, (int)strlen(key->pem)) != 0 || !j) {
+        return pacs_errf(ei, PACS_EDENIED, "JWT signature does not verify");
+    }
+    if (jwt_get_alg(j) != alg) {
+        err = pacs_errf(ei, PACS_EDENIED, "JWT algorithm changed during verification");
+        goto fail;
+    }
+    char *payload = jwt_get_grants_json(j, NULL);
+    json_t *claims = payload ? json_loads(payload, 0, NULL) : NULL;
+    free(payload);
+    if (!json_is_object(claims)) {
+        json_decref(claims);
+        err = pacs_errf(ei, PACS_EDENIED, "JWT payload is not an object");
+        goto fail;
+    }
+    err = check_claims(a, claims, out, ei);
+    json_decref(claims);
+fail:
+    jwt_free(j);
+    return err;
+}
+
+/* An API key, compared against every configured hash in constant time. */
+static int check_api_key(pacs_auth *a, const char *key, pacs_principal *out)
+{
+    unsigned char h[SHA256_DIGEST_LENGTH];
+    size_t found = SIZE_MAX;
+    SHA256((const unsigned char *)key, strlen(key), h);
+    for (size_t i = 0; i < a->n_api; i++) {
+        int eq = CRYPTO_memcmp(h, a->api[i].hash, sizeof h) == 0;
+        found = eq ? i : found;
+    }
+    if (found == SIZE_MAX) {
+        return 0;
+    }
+    memset(out, 0, sizeof *out);
+    out->kind = PACS_PRINCIPAL_API_KEY;
+    out->scopes = a->api[found].scopes;
+    copy_printable(out->name, sizeof out->name, "key:", a->api[found].name);
+    return 1;
+}
+
+static int share_shaped(const char *t)
+{
+    return strlen(t) == PACS_SHARE_TOKEN_LEN &&
+           strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
+               PACS_SHARE_TOKEN_LEN;
+}
+
+static pacs_err check_share(pacs_auth *a, const char *token, pacs_principal *out, pacs_errinfo *ei)
+{
+    char study[PACS_SHARE_UID_CAP];
+    pacs_err err = pacs_shares_check(a->shares, token, study, NULL, ei);
+    if (err) {
+        return err;
+    }
+    memset(out, 0, sizeof *out);
+    out->kind = PACS_PRINCIPAL_SHARE;
+    out->scopes = PACS_SCOPE_READ;
+    memcpy(out->study, study, sizeof study);
+    snprintf(out->name, sizeof out->name, "share");
+    return PACS_OK;
+}
+
+/* A bearer credential of any kind. */
+static pacs_err check_bearer(pacs_auth *a, const char *t, pacs_principal *out, pacs_errinfo *ei)
+{
+    size_t n = strlen(t);
+    if (n == 0 || n > MAX_TOKEN) {
+        return pacs_errf(ei, PACS_EDENIED, "empty or oversized bearer token");
+    }
+    const char *dot = strchr(t, '.');
+    if (dot && strchr(dot + 1, '.')) {
+        return check_jwt(a, t, out, ei);
+    }
+    if (share_shaped(t)) {
+        pacs_err err = check_share(a, t, out, ei);
+        if (err != PACS_EDENIED) {
+            return err;
+        }
+    }
+    if (check_api_key(a, t, out)) {
+        return PACS_OK;
+    }
+    return pacs_errf(ei, PACS_EDENIED, "unknown, expired or revoked token");
+}
+
+/* The value of cookie `name` in a Cookie header, copied into `buf`; NULL when absent. */
+static const char *cookie_value(const char *header, const char *name, char *buf, size_t cap)
+{
+    size_t nl = strlen(name);
+    const char *p = header;
+    while (p && *p) {
+        while (*p == ' ' || *p == ';') {
+            p++;
+        }
+        const char *end = strchr(p, ';');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
+            size_t vl = len - nl - 1;
+            if (vl >= cap) {
+                return NULL;
+            }
+            memcpy(buf, p + nl + 1, vl);
+            buf[vl] = '\0';
+            return buf;
+        }
+        p = end;
+    }
+    return NULL;
+}
+
+pacs_err pacs_auth_check(pacs_auth *a, const pacs_auth_request *in, pacs_principal *out,
+                         int *presented, pacs_errinfo *ei)
+{
+    pacs_principal p;
+    pacs_err err;
+    if (presented) {
+        *presented = 0;
+    }
+    if (in->authorization) {
+        const char *v = in->authorization;
+        if (presented) {
+            *presented = 1;
+        }
+        if (strncasecmp(v, "Bearer ", 7) != 0) {
+            return pacs_errf(ei, PACS_EDENIED, "Authorization is not a Bearer token");
+        }
+        v += 7;
+        while (*v == ' ') {
+            v++;
+        }
+        err = check_bearer(a, v, &p, ei);
+    } else if (in->query_token && in->safe_method) {
+        if (presented) {
+            *presented = 1;
+        }
+        err = share_shaped(in->query_token)
+                  ? check_share(a, in->query_token, &p, ei)
+                  : pacs_errf(ei, PACS_EDENIED, "the token parameter is not a share token");
+        if (err == PACS_EDENIED) {
+            err = pacs_errf(ei, PACS_EDENIED, "unknown, expired or revoked token");
+        }
+    } else {
+        char buf[PACS_SHARE_TOKEN_LEN + 2];
+        const char *c = in->cookie && in->safe_method
+                            ? cookie_value(in->cookie, PACS_AUTH_COOKIE, buf, sizeof buf)
+                            : NULL;
+        err = c && share_shaped(c) ? check_share(a, c, &p, ei) : PACS_EDENIED;
+        if (err == PACS_EDENIED) {
+            /* No credential, or a stale cookie: anonymous, if that is allowed. */
+            if (a->required) {
+                return pacs_errf(ei, PACS_EDENIED, "credentials required");
+            }
+            memset(&p, 0, sizeof p);
+            p.kind = PACS_PRINCIPAL_ANONYMOUS;
+            p.scopes = PACS_SCOPE_READ | PACS_SCOPE_WRITE | PACS_SCOPE_DELETE;
+            err = PACS_OK;
+        }
+    }
+    if (err == PACS_OK) {
+        *out = p;
+    }
+    return err;
+}
+
+/* ---- study limits, cookies ---- */
+
+pacs_err pacs_auth_restrict_query(const pacs_principal *p, pacs_query *q, int *empty,
+                                  pacs_errinfo *ei)
+{
+    *empty = 0;
+    if (!p || !p->study[0]) {
+        return PACS_OK;
+    }
+    const pacs_query_key *k = pacs_query_find_key(q, TAG_STUDY_UID);
+    if (k && k->match != PACS_MATCH_UNIVERSAL && !pacs_query_text_matches(k, p->study, 0)) {
+        *empty = 1;
+        return PACS_OK;
+    }
+    return pacs_query_add(q, TAG_STUDY_UID, "UI", p->study, ei);
+}
+
+pacs_err pacs_auth_cookie(const char *token, int64_t expires_at, int secure, char *buf, size_t cap,
+                          pacs_errinfo *ei)
+{
+    int64_t age = expires_at - (int64_t)time(NULL);
+    if (!token || !share_shaped(token)) {
+        return pacs_errf(ei, PACS_EINVAL, "not a share token");
+    }
+    if (age < 0) {
+        age = 0;
+    }
+    int n = snprintf(buf, cap, "%s=%s; Path=/; Max-Age=%lld; HttpOnly; SameSite=Strict%s",
+                     PACS_AUTH_COOKIE, token, (long long)age, secure ? "; Secure" : "");
+    if (n < 0 || (size_t)n >= cap) {
+        return pacs_errf(ei, PACS_EINVAL, "cookie buffer too small");
+    }
+    return PACS_OK;
+}
+
+const char *pacs_auth_cookie_clear(void)
+{
+    return PACS_AUTH_COOKIE "=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict";
+}

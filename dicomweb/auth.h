@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: MIT
+/*
+ * DICOMweb authentication and authorisation: who is asking (a principal) and what they may do.
+ * The HTTP layer asks for a principal on every request but CORS preflights, then checks the
+ * route against the principal's scopes and study limit before any handler runs.
+ *
+ * Credentials, in the order they are looked for (the first one present is the only one used):
+ *  1. `Authorization: Bearer X`, where X is an OAuth2 access token (a JWT signed RS256/384/512
+ *     or ES256/384/512 by a key of `auth.jwt_keys`, a JWKS or PEM file; `iss` must equal
+ *     `auth.jwt_issuer`, `aud` must hold `auth.jwt_audience`, `exp` is required, `nbf` honoured,
+ *     with `auth.jwt_leeway` seconds of clock skew; "none" and HS* are always refused, so a
+ *     public key can never serve as an HMAC secret), a share token (storage/share.h), or an API
+ *     key (`auth.key.NAME = sha256:HEX scope...`, the SHA-256 of the key in hex).
+ *  2. On GET/HEAD only, a share token in the `access_token` or `token` query parameter.
+ *  3. On GET/HEAD only, a share token in the PACS_AUTH_COOKIE cookie, which the /share/{token}
+ *     page sets (HttpOnly, SameSite=Strict, Path=/) so the viewer's requests carry it. A cookie
+ *     that no longer verifies is ignored (the request is then anonymous).
+ * With `http.auth = off` (the default) a request without credentials is an anonymous principal
+ * with read, write and delete; credentials that are presented are still verified and applied,
+ * so a share token is limited to its study either way. With `http.auth = required` a request
+ * without valid credentials gets 401. The share scope is never anonymous.
+ *
+ * Scopes: read (QIDO, WADO, rendered, WADO-URI), write (STOW-RS), delete (DELETE), share (the
+ * {prefix}/shares API). A JWT's scopes come from its `scope` (space-separated) or `scp` claim;
+ * a JWT with a `study_uid` claim, and every share token, is limited to that one study, read only.
+ *
+ * A study-limited principal: QIDO at every level is restricted to its study in the query model
+ * (a conflicting StudyInstanceUID in the request gives an empty answer); every WADO-RS,
+ * rendered, thumbnail, bulkdata, metadata, frames and WADO-URI request naming another study is
+ * answered 404 "no such study/series/instance" before the archive is asked, so the answer for
+ * a study that exists is byte for byte the one for a study that does not; STOW, DELETE and the
+ * shares API are refused 403.
+ *
+ * Load: one check per request: a hash and a table walk for API keys, a signature check for a
+ * JWT (about 30 us for RS256), an SQLite lookup and an HMAC for a share token.
+ * Thread-safe: after pacs_auth_open the handle is read-only but for the share store, which is
+ * thread-safe itself.
+ */
+#ifndef PACS_DICOMWEB_AUTH_H
+#define PACS_DICOMWEB_AUTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pacs/base/config.h"
+#include "pacs/base/err.h"
+#include "storage/query.h"
+#include "storage/share.h"
+
+/** The cookie carrying a share token for the viewer's requests. */
+#define PACS_AUTH_COOKIE "pacs_share"
+
+enum {
+    PACS_SCOPE_READ = 1u << 0,
+    PACS_SCOPE_WRITE = 1u << 1,
+    PACS_SCOPE_DELETE = 1u << 2,
+    PACS_SCOPE_SHARE = 1u << 3
+};
+
+typedef enum pacs_principal_kind {
+    PACS_PRINCIPAL_ANONYMOUS = 0,
+    PACS_PRINCIPAL_API_KEY,
+    PACS_PRINCIPAL_JWT,
+    PACS_PRINCIPAL_SHARE
+} pacs_principal_kind;
+
+/** Who is asking. Plain data: copy it freely. */
+typedef struct pacs_principal {
+    pacs_principal_kind kind;
+    unsigned scopes;                /* PACS_SCOPE_* */
+    char name[130];                 /* API key name, JWT subject, "share:ID"; "" for anonymous */
+    char study[PACS_SHARE_UID_CAP]; /* the one study it may read; "" for no limit */
+} pacs_principal;
+
+typedef struct pacs_auth pacs_auth;
+
+/**
+ * Reads the authentication settings of `cfg` (http.auth, auth.jwt_*, auth.key.*) and opens the
+ * share store of `data_dir`. Errors: PACS_EINVAL (a bad setting, an unreadable or empty key
+ * file, an API key that is not sha256:HEX with known scopes, http.auth=required with no way to
+ * authenticate), PACS_EIO/PACS_EDB (the share store).
+ */
+pacs_err pacs_auth_open(const pacs_config *cfg, const char *data_dir, pacs_auth **out,
+                        pacs_errinfo *ei);
+
+/** Frees the handle; NULL is accepted. */
+void pacs_auth_close(pacs_auth *a);
+
+/** True when http.auth = required. */
+int pacs_auth_required(const pacs_auth *a);
+
+/** The share store (borrowed, valid until pacs_auth_close). */
+pacs_shares *pacs_auth_shares(pacs_auth *a);
+
+/** The credentials a request carries; every member may be NULL. */
+typedef struct pacs_auth_request {
+    const char *authorization; /* the Authorization header */
+    const char *query_token;   /* the access_token or token query parameter (GET/HEAD only) */
+    const char *cookie;        /* the Cookie header (used on GET/HEAD only) */
+    int safe_method;           /* GET or HEAD */
+} pacs_auth_request;
+
+/**
+ * Authenticates a request. PACS_OK fills `*out` (also for an anonymous principal when auth is
+ * off). PACS_EDENIED: credentials missing (when required) or invalid: answer 401; `ei` then
+ * says why for the log (never quoting the credential), and `*presented` (may be NULL) is set
+ * when a credential was presented (for the WWW-Authenticate error="invalid_token"). Other errors
+ * (PACS_EDB, PACS_EIO: the share store could not be read) deserve 503.
+ */
+pacs_err pacs_auth_check(pacs_auth *a, const pacs_auth_request *in, pacs_principal *out,
+                         int *presented, pacs_errinfo *ei);
+
+/**
+ * Limits a QIDO query to the principal's study: nothing happens for an unlimited principal;
+ * otherwise StudyInstanceUID is set to the study, unless the query already constrains it to
+ * something the study does not match, in which case `*empty` is set and the caller answers
+ * with no results. Errors: those of pacs_query_add.
+ */
+pacs_err pacs_auth_restrict_query(const pacs_principal *p, pacs_query *q, int *empty,
+                                  pacs_errinfo *ei);
+
+/**
+ * Writes the Set-Cookie value that hands `token` to the browser until `expires_at`
+ * ("pacs_share=TOKEN; Path=/; Max-Age=N; HttpOnly; SameSite=Strict", plus "; Secure" when
+ * `secure`). Returns PACS_EINVAL when `cap` is too small or the token is not a share token's
+ * shape.
+ */
+pacs_err pacs_auth_cookie(const char *token, int64_t expires_at, int secure, char *buf, size_t cap,
+                          pacs_errinfo *ei);
+
+/**
+ * The Set-Cookie value that removes the cookie (for a /share page whose token was refused).
+ */
+const char *pacs_auth_cookie_clear(void);
+
+#endif
