@@ -4,10 +4,13 @@
  * the find and instance-listing statements, result rows to DICOM JSON, ingest columns and
  * metadata compression. Every value a client sent reaches SQL as a bound parameter; only
  * column names from the catalog and numbers this file formats are written into the text.
- * Stateless; thread-safe.
+ * Thread-safe. The only state is one zstd context of each kind per thread: creating one per
+ * blob (ZSTD_decompress does) cost more than decompressing, and a study's /metadata reads
+ * hundreds of blobs.
  */
 #include "storage/index_sql.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,8 +100,8 @@ static pacs_err pattern_match(pacs_index__compiled *c, const char *column, const
     if (!pat) {
         return PACS_ENOMEM;
     }
-    pacs_err err = pacs_buf_printf(&c->where, "%s %s ", column,
-                                   c->d->like_patterns ? "LIKE" : "GLOB");
+    pacs_err err =
+        pacs_buf_printf(&c->where, "%s %s ", column, c->d->like_patterns ? "LIKE" : "GLOB");
     if (err == PACS_OK) {
         err = param(c, pat, 0, 0);
     }
@@ -158,8 +161,8 @@ static pacs_err fuzzy_name(pacs_index__compiled *c, const char *column, const ch
     return err == PACS_OK ? PACS_OK : pacs_errf(ei, err, "cannot build query");
 }
 
-static pacs_err compile_key(pacs_index__compiled *c, const pacs_query *q,
-                            const pacs_query_key *k, pacs_errinfo *ei)
+static pacs_err compile_key(pacs_index__compiled *c, const pacs_query *q, const pacs_query_key *k,
+                            pacs_errinfo *ei)
 {
     const pacs_column *col = pacs_catalog_column(pacs_query_level(q), k->tag);
     int post = !col || k->match == PACS_MATCH_SEQUENCE;
@@ -278,9 +281,8 @@ static pacs_err compile_key(pacs_index__compiled *c, const pacs_query *q,
         for (size_t i = 0; i < k->n_list && err == PACS_OK; i++) {
             err = i ? pacs_buf_puts(&c->where, ",") : PACS_OK;
             if (err == PACS_OK) {
-                err = col->kind == PACS_COL_INT
-                          ? param(c, NULL, 1, strtoll(k->list[i], NULL, 10))
-                          : param(c, k->list[i], 0, 0);
+                err = col->kind == PACS_COL_INT ? param(c, NULL, 1, strtoll(k->list[i], NULL, 10))
+                                                : param(c, k->list[i], 0, 0);
             }
         }
         if (err == PACS_OK) {
@@ -500,8 +502,7 @@ static json_t *column_attr(const pacs_column *col, const pacs_index__row *row, i
     return attr;
 }
 
-static pacs_err limit_clause(const pacs_sql_dialect *d, pacs_buf *sql, size_t limit,
-                             size_t offset)
+static pacs_err limit_clause(const pacs_sql_dialect *d, pacs_buf *sql, size_t limit, size_t offset)
 {
     pacs_err err = PACS_OK;
     if (limit) {
@@ -574,8 +575,8 @@ void pacs_index__find_plan_free(pacs_index__find_plan *p)
     pacs_index__compiled_free(&p->c);
 }
 
-int pacs_index__find_row(pacs_index__find_plan *p, const pacs_query *q,
-                         const pacs_index__row *row, json_t **out)
+int pacs_index__find_row(pacs_index__find_plan *p, const pacs_query *q, const pacs_index__row *row,
+                         json_t **out)
 {
     pacs_level level = pacs_query_level(q);
     row_attrs_clear(&p->ra);
@@ -796,6 +797,50 @@ long long pacs_index__int_value(const char *s, int *ok)
     return *ok ? v : 0;
 }
 
+/* ---- metadata compression ---- */
+
+static pthread_key_t cctx_key, dctx_key;
+static pthread_once_t zstd_once = PTHREAD_ONCE_INIT;
+
+static void free_cctx(void *c)
+{
+    ZSTD_freeCCtx(c);
+}
+
+static void free_dctx(void *d)
+{
+    ZSTD_freeDCtx(d);
+}
+
+static void zstd_keys(void)
+{
+    pthread_key_create(&cctx_key, free_cctx);
+    pthread_key_create(&dctx_key, free_dctx);
+}
+
+/* This thread's compression context (freed when the thread ends), or NULL out of memory. */
+static ZSTD_CCtx *thread_cctx(void)
+{
+    pthread_once(&zstd_once, zstd_keys);
+    ZSTD_CCtx *c = pthread_getspecific(cctx_key);
+    if (!c && (c = ZSTD_createCCtx()) != NULL && pthread_setspecific(cctx_key, c) != 0) {
+        ZSTD_freeCCtx(c);
+        c = NULL;
+    }
+    return c;
+}
+
+static ZSTD_DCtx *thread_dctx(void)
+{
+    pthread_once(&zstd_once, zstd_keys);
+    ZSTD_DCtx *d = pthread_getspecific(dctx_key);
+    if (!d && (d = ZSTD_createDCtx()) != NULL && pthread_setspecific(dctx_key, d) != 0) {
+        ZSTD_freeDCtx(d);
+        d = NULL;
+    }
+    return d;
+}
+
 pacs_err pacs_index__compress_json(const json_t *json, void **out, size_t *out_len,
                                    pacs_errinfo *ei)
 {
@@ -810,7 +855,9 @@ pacs_err pacs_index__compress_json(const json_t *json, void **out, size_t *out_l
         free(text);
         return pacs_errf(ei, PACS_ENOMEM, "out of memory");
     }
-    size_t zn = ZSTD_compress(z, cap, text, n, 3);
+    ZSTD_CCtx *cctx = thread_cctx();
+    size_t zn =
+        cctx ? ZSTD_compressCCtx(cctx, z, cap, text, n, 3) : ZSTD_compress(z, cap, text, n, 3);
     free(text);
     if (ZSTD_isError(zn)) {
         free(z);
@@ -843,7 +890,9 @@ pacs_err pacs_index__decompress(const void *z, size_t zn, pacs_buf *b, pacs_erri
         if (err != PACS_OK) {
             return pacs_errf(ei, err, "out of memory");
         }
-        size_t got = ZSTD_decompress(b->data, (size_t)n, z, zn);
+        ZSTD_DCtx *dctx = thread_dctx();
+        size_t got = dctx ? ZSTD_decompressDCtx(dctx, b->data, (size_t)n, z, zn)
+                          : ZSTD_decompress(b->data, (size_t)n, z, zn);
         if (ZSTD_isError(got) || got != n) {
             return pacs_errf(ei, PACS_ECORRUPT, "stored metadata is unreadable");
         }
