@@ -5,6 +5,7 @@
 set -eu
 
 PACKAGES="build-essential cmake pkg-config git curl ca-certificates
+  postgresql libpq-dev
   libdcmtk-dev dcmtk libsqlite3-dev sqlite3 libssl-dev libjansson-dev libutf8proc-dev
   libzstd-dev libmicrohttpd-dev libopenjp2-7-dev libturbojpeg0-dev
   libcmocka-dev python3-pydicom libcurl4-openssl-dev libjwt-dev
