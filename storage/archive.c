@@ -9,6 +9,7 @@
  * ingest of the same object while it checks and deletes. The object folder may then be shared
  * (storage.objects); each node keeps its temporary files in a folder of its own inside it.
  */
+#define _GNU_SOURCE /* memmem */
 #include "storage/archive.h"
 
 #include <ctype.h>
@@ -1032,11 +1033,7 @@ pacs_err pacs_archive_metadata_append(const char *json, size_t len, const char *
     const char *p = json, *end = json + len;
     pacs_err err = PACS_OK;
     while (err == PACS_OK && p < end) {
-        const char *hit = p;
-        while ((hit = memchr(hit, '"', (size_t)(end - hit))) != NULL &&
-               ((size_t)(end - hit) < klen || memcmp(hit, key, klen) != 0)) {
-            hit++;
-        }
+        const char *hit = memmem(p, (size_t)(end - p), key, klen);
         if (!hit) {
             err = pacs_buf_append(out, p, (size_t)(end - p));
             break;
