@@ -682,7 +682,8 @@ static pacs_err check_jwt(pacs_auth *a, const char *token, pacs_principal *out, 
     char kid[128];
     snprintf(kid, sizeof kid, "%s", kid_h ? kid_h : "");
     int kid_given = kid_h != NULL;
-    int hdr_ok = json_is_object(hdr);
+    /* RFC 7515 4.1.11: extensions we do not implement must make the token fail. */
+    int hdr_ok = json_is_object(hdr) && !json_object_get(hdr, "crit");
     json_decref(hdr);
     if (!hdr_ok) {
         return pacs_errf(ei, PACS_EDENIED, "malformed JWT header");
