@@ -34,6 +34,7 @@
 #include "dicomweb/wado.h"
 #include "pacs/base/log.h"
 #include "pacs/dicom/part10.h"
+#include "storage/audit.h"
 
 #define ARENA_MAX (1u << 20)
 #define GZIP_MIN 860 /* smaller bodies gain nothing from compression */
@@ -50,6 +51,8 @@ struct pacs_http_server {
     char fallback_host[300];
     uint64_t max_body;
     atomic_ulong next_id;
+    char *tls_key, *tls_cert;              /* PEM text for HTTPS (http.tls), else NULL */
+    struct MHD_OptionItem tls_opts[4];     /* their libmicrohttpd options; zero: none */
     pacs_auth *auth;
     pacs_viewer *viewer; /* /viewer and /share (viewer.h) */
     char *tls_key, *tls_cert;              /* PEM text for HTTPS (http.tls), else NULL */
@@ -86,6 +89,8 @@ struct pacs_http_req {
     int body_failed;
     pacs_principal principal;
     char peer[64];
+    int audit_action;        /* PACS_AUDIT_* + 1 for a request the trail records; 0: none */
+    const char *audit_study; /* the study it names, or NULL */
 };
 
 /* ---- routing ---- */
@@ -361,6 +366,77 @@ static void add_cors(pacs_http_req *r, struct MHD_Response *resp)
     }
 }
 
+/* ---- the audit trail: one line per authorised QIDO, WADO, STOW or DELETE request ---- */
+
+/* What the trail will record for this request once it is answered (gate.c records refusals). */
+static void audit_plan(pacs_http_req *r, const pacs_http_route *rt)
+{
+    int get = r->method == PACS_HTTP_GET;
+    int action = -1;
+    switch (rt->kind) {
+    case PACS_ROUTE_STUDIES:
+        action = get ? PACS_AUDIT_QUERY : r->method == PACS_HTTP_POST ? PACS_AUDIT_STORE : -1;
+        break;
+    case PACS_ROUTE_SERIES:
+    case PACS_ROUTE_INSTANCES:
+        action = get ? PACS_AUDIT_QUERY : -1;
+        break;
+    case PACS_ROUTE_RESOURCE:
+        action = get                                ? PACS_AUDIT_RETRIEVE
+                 : r->method == PACS_HTTP_POST      ? PACS_AUDIT_STORE
+                 : r->method == PACS_HTTP_DELETE    ? PACS_AUDIT_DELETE
+                                                    : -1;
+        break;
+    case PACS_ROUTE_METADATA:
+    case PACS_ROUTE_FRAMES:
+    case PACS_ROUTE_BULKDATA:
+    case PACS_ROUTE_RENDERED:
+    case PACS_ROUTE_WADO_URI:
+        action = get ? PACS_AUDIT_RETRIEVE : -1;
+        break;
+    default:
+        break;
+    }
+    r->audit_action = action + 1;
+    r->audit_study = rt->kind == PACS_ROUTE_WADO_URI ? pacs_params_get(&r->params, "studyUID")
+                                                     : rt->study;
+    if (!r->audit_study && action == PACS_AUDIT_QUERY) {
+        r->audit_study = pacs_params_get(&r->params, "StudyInstanceUID");
+    }
+}
+
+static void audit_request(pacs_http_req *r, unsigned status)
+{
+    pacs_audit_action action = (pacs_audit_action)(r->audit_action - 1);
+    r->audit_action = 0;
+    char detail[512];
+    int used = snprintf(detail, sizeof detail, "%s %.*s status=%u", r->method_name,
+                        (int)(r->path_len < 300 ? r->path_len : 300), r->path, status);
+    const char *patient = NULL;
+    if (action == PACS_AUDIT_QUERY) {
+        /* The keys asked for, never their values (names, birth dates). */
+        for (size_t i = 0; i < r->params.n && used > 0 && (size_t)used + 70 < sizeof detail; i++) {
+            used += snprintf(detail + used, sizeof detail - (size_t)used, "%s%.64s",
+                             i ? "," : " keys=", r->params.v[i].name);
+        }
+        patient = pacs_params_get(&r->params, "PatientID");
+        if (!patient) {
+            patient = pacs_params_get(&r->params, "00100020");
+        }
+    }
+    pacs_audit_event ev = {
+        .action = action,
+        .success = status >= 200 && status < 300,
+        .protocol = "http",
+        .who = r->principal.name[0] ? r->principal.name : "anonymous",
+        .from = pacs_http_peer(r),
+        .study_uid = r->audit_study,
+        .patient_id = patient && patient[0] && !strpbrk(patient, "*?") ? patient : NULL,
+        .detail = detail,
+    };
+    pacs_audit_record(&ev);
+}
+
 /* Queues `resp` (consumed) with our common headers. */
 static void queue(pacs_http_req *r, unsigned status, struct MHD_Response *resp,
                   const char *content_type)
@@ -378,6 +454,9 @@ static void queue(pacs_http_req *r, unsigned status, struct MHD_Response *resp,
         MHD_add_response_header(resp, r->extra[i].name, r->extra[i].value);
     }
     add_cors(r, resp);
+    if (r->audit_action) {
+        audit_request(r, status); /* before the answer leaves */
+    }
     if (MHD_queue_response(r->conn, status, resp) != MHD_YES) {
         pacs_log(PACS_LOG_WARN, "http", "req=%lu cannot queue the response", r->id);
     }
@@ -860,9 +939,9 @@ static void dispatch(pacs_http_req *r)
     if (r->s->public_url[0]) {
         r->base_url = r->s->public_url;
     } else {
-        r->base_url = pacs_arena_printf(
-            r->ar, "%s://%s%s", r->s->tls_cert ? "https" : "http",
-            host && host_ok(host) ? host : r->s->fallback_host, r->s->prefix);
+        r->base_url =
+            pacs_arena_printf(r->ar, "%s://%s%s", r->s->tls_cert ? "https" : "http",
+                              host && host_ok(host) ? host : r->s->fallback_host, r->s->prefix);
     }
     if (!r->base_url) {
         pacs_http_send_error(r, 500, "out of memory");
@@ -875,6 +954,7 @@ static void dispatch(pacs_http_req *r)
     if (!pacs_gate_authorize(r, &r->principal, &rt)) {
         return;
     }
+    audit_plan(r, &rt);
     int get = r->method == PACS_HTTP_GET, post = r->method == PACS_HTTP_POST,
         del = r->method == PACS_HTTP_DELETE;
     switch (rt.kind) {
@@ -1181,14 +1261,14 @@ pacs_err pacs_http_start(const pacs_config *cfg, pacs_archive *archive, pacs_htt
         return verr;
     }
     /* The logger goes first so that libmicrohttpd reports option errors through it. */
-    s->d = MHD_start_daemon(
-        flags | (s->tls_cert ? MHD_USE_TLS : 0), (uint16_t)want_port, NULL, NULL, access_cb, s,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-        s, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_CONNECTION_LIMIT, max_conn, MHD_OPTION_CONNECTION_TIMEOUT, timeout,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_URI_LOG_CALLBACK,
-        uri_log, s, MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-        (unsigned)1, MHD_OPTION_ARRAY, s->tls_opts, MHD_OPTION_END);
+    s->d = MHD_start_daemon(flags | (s->tls_cert ? MHD_USE_TLS : 0), (uint16_t)want_port, NULL,
+                            NULL, access_cb, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+                            MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE, threads,
+                            MHD_OPTION_CONNECTION_LIMIT, max_conn, MHD_OPTION_CONNECTION_TIMEOUT,
+                            timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+                            MHD_OPTION_URI_LOG_CALLBACK, uri_log, s, MHD_OPTION_NOTIFY_COMPLETED,
+                            completed, s, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+                            MHD_OPTION_ARRAY, s->tls_opts, MHD_OPTION_END);
     if (!s->d) {
         pacs_auth_close(s->auth);
         pacs_viewer_close(s->viewer);
@@ -1214,6 +1294,8 @@ void pacs_http_stop(pacs_http_server *s)
         return;
     }
     MHD_stop_daemon(s->d);
+    free(s->tls_key);
+    free(s->tls_cert);
     pacs_auth_close(s->auth);
     pacs_viewer_close(s->viewer);
     free(s->tls_key);

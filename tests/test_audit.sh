@@ -3,7 +3,8 @@
 # The audit trail (storage/audit.h): pacsd start and stop, C-STORE (one line per instance, with
 # patient and study), C-FIND (keys, never values), C-MOVE and C-GET (one line per study, with
 # the count sent), an unknown move destination, a refused association, `pacs delete`; every
-# line valid JSON with a UTC time; `pacs audit --patient/--study/--since` select the right
+# line valid JSON with a UTC time; DICOMweb QIDO (keys, never values), WADO and STOW lines with
+# who and from; `pacs audit --patient/--study/--since` select the right
 # lines, and the patient's queries and retrieves (which name only the study) come with them.
 . "$SRC/tests/lib.sh"
 trap_background
@@ -62,6 +63,34 @@ grep '"action":"retrieve"' "$WORK/study" | grep -q '"who":"GETSCU".*C-GET.*"coun
 audit >"$WORK/all"
 grep -q '"action":"retrieve","atna":"110104","outcome":"failure".*NOWHERE' "$WORK/all" ||
     fail "no failure line for the unknown move destination"
+
+# -- DICOMweb: QIDO (keys, never values), WADO, STOW; one line each, before the answer --
+B=http://127.0.0.1:$HTTP_PORT/dicomweb
+code=$(timeout 30 curl -s -o /dev/null -w '%{http_code}' \
+    "$B/studies?PatientName=Nguyen*&PatientID=$pid&includefield=StudyDescription")
+assert_eq 200 "$code" "QIDO"
+code=$(timeout 30 curl -s -o /dev/null -w '%{http_code}' "$B/studies/$st/metadata")
+assert_eq 200 "$code" "WADO metadata"
+code=$(timeout 30 curl -s -o /dev/null -w '%{http_code}' "$B/studies/2.25.1/metadata")
+assert_eq 404 "$code" "WADO of an unknown study"
+{ printf -- '--XYZ\r\nContent-Type: application/dicom\r\n\r\n'; cat "$SAMPLES/test_files/MR_small.dcm"
+  printf -- '\r\n--XYZ--\r\n'; } >"$WORK/body"
+code=$(timeout 60 curl -s -o /dev/null -w '%{http_code}' --data-binary @"$WORK/body" \
+    -H 'Content-Type: multipart/related; type="application/dicom"; boundary=XYZ' "$B/studies")
+assert_eq 200 "$code" "STOW"
+audit >"$WORK/all"
+grep '"protocol":"http"' "$WORK/all" >"$WORK/http" || fail "no DICOMweb lines"
+q=$(grep '"action":"query"' "$WORK/http" | tail -1)
+case $q in *Nguyen*) fail "a QIDO line carries a name value: $q" ;; esac
+case $q in *"keys=PatientName,PatientID,includefield"*) ;; *) fail "QIDO keys missing: $q" ;; esac
+case $q in *"\"patient\":\"$pid\""*) ;; *) fail "the QIDO line does not name the patient: $q" ;; esac
+case $q in *'"from":"127.0.0.1"'*'"who":"anonymous"'* | *'"who":"anonymous"'*'"from":"127.0.0.1"'*) ;;
+    *) fail "who/from of the QIDO line: $q" ;; esac
+grep '"action":"retrieve"' "$WORK/http" | grep -q "\"study\":\"$st\".*status=200" ||
+    fail "no WADO line for the study"
+grep '"action":"retrieve","atna":"110104","outcome":"failure"' "$WORK/http" | grep -q 'status=404' ||
+    fail "no failure line for the unknown study"
+grep '"action":"store"' "$WORK/http" | grep -q 'status=200' || fail "no STOW line"
 
 # -- a refused association --
 timeout 30 echoscu -aet INTRUDER -aec PACS 127.0.0.1 "$DIMSE_PORT" >/dev/null 2>&1 &&
