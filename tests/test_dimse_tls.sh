@@ -4,7 +4,8 @@
 # +tls and a certificate signed by the configured CA store and find; refused, with a
 # login-failure line in the audit trail and nothing stored: a plain client on the TLS port, a
 # client without a certificate, one whose certificate another CA signed, one whose certificate
-# has expired; a client that does not trust the server's certificate gives up by itself. With
+# has expired; a client that does not trust the server's certificate gives up by itself; silent
+# peers on either port hold up nobody else. With
 # dimse.plain = false there is no plain port. C-MOVE reaches a destination marked `tls` (a
 # storescp +tls that requires our certificate); a TLS destination we cannot verify gets nothing.
 . "$SRC/tests/lib.sh"
@@ -31,7 +32,7 @@ dimse.tls.ca = $PKI/ca.crt
 ae.DEST = 127.0.0.1:$dport tls
 ae.ROGUE = 127.0.0.1:$rport tls
 CONF
-start_pacsd --config "$WORK/pacsd.conf"
+start_pacsd --config "$WORK/pacsd.conf" --set dimse.acse_timeout=60
 [ -n "${DIMSE_TLS_PORT:-}" ] || fail "no DIMSE_TLS_PORT in the ready file"
 grep -q "DICOM TLS on .* (profile bcp195)" "$WORK/pacsd.log" || fail "no TLS start-up line"
 
@@ -76,6 +77,24 @@ assert_eq 1 "$(n_stored)" "instances stored after the attacks"
 # shellcheck disable=SC2086
 tls_echo $TLS || fail "echoscu +tls after the attacks"
 
+# -- attack: peers that connect and say nothing hold up neither port --
+python3 -c 'import socket, sys, time
+held = [socket.create_connection(("127.0.0.1", int(p))) for p in sys.argv[1:] for _ in range(3)]
+print("held", flush=True)
+time.sleep(120)' "$DIMSE_TLS_PORT" "$DIMSE_PORT" >"$WORK/held" 2>&1 &
+HOLD_PID=$!
+BG_PIDS="$BG_PIDS $HOLD_PID"
+timeout 20 sh -c 'until grep -q held "$1"; do sleep 0.1; done' _ "$WORK/held" ||
+    fail "the silent peers did not connect"
+# Both would wait a minute (DCMTK's socket timeout, dimse.acse_timeout = 60) if the silent
+# peers held the ports; 45 s bounds the wait.
+# shellcheck disable=SC2086
+timeout 45 echoscu -aec PACS $TLS 127.0.0.1 "$DIMSE_TLS_PORT" >/dev/null 2>&1 ||
+    fail "a TLS client was held up by silent peers"
+timeout 45 echoscu -aec PACS 127.0.0.1 "$DIMSE_PORT" >/dev/null 2>&1 ||
+    fail "a plain client was held up by silent peers"
+stop_pid "$HOLD_PID"
+
 # -- C-MOVE to a TLS destination that requires our certificate --
 st=$(dcm_value "$ct" 0020,000D)
 move -S -aem DEST -k QueryRetrieveLevel=STUDY -k StudyInstanceUID="$st" >"$WORK/m" ||
@@ -98,6 +117,18 @@ tail -n +"$((lines + 1))" "$WORK/pacsd.log" >"$WORK/restart.log"
 grep -q "DICOM TLS on" "$WORK/restart.log" || fail "the restart is not in the log"
 grep -q "DICOM listens on .* without TLS" "$WORK/restart.log" &&
     fail "a plain-port warning without a plain port"
+stop_pacsd
+
+# -- with access control, an AE marked tls may call over TLS only --
+printf 'ae.TLSONLY = 127.0.0.1:104 tls\nae.ANYWAY = 127.0.0.1:104\n' >>"$WORK/pacsd.conf"
+start_pacsd --config "$WORK/pacsd.conf" --set dimse.access_control=true
+# shellcheck disable=SC2086
+tls_echo -aet TLSONLY $TLS || fail "TLSONLY over TLS: $(tail -2 "$WORK/o")"
+timeout 30 echoscu -v -aet TLSONLY -aec PACS 127.0.0.1 "$DIMSE_PORT" >"$WORK/o" 2>&1 &&
+    fail "an AE marked tls was accepted on the plain port"
+grep -q "Reason: Calling AE Title Not Recognized" "$WORK/o" || fail "wrong rejection: $(tail -3 "$WORK/o")"
+timeout 30 echoscu -aet ANYWAY -aec PACS 127.0.0.1 "$DIMSE_PORT" >/dev/null 2>&1 ||
+    fail "an AE not marked tls was refused on the plain port"
 stop_pacsd
 
 # -- bad TLS settings stop pacsd at start-up, naming the problem --

@@ -100,6 +100,9 @@ pacs_err pacs_net_listen(const char *bind_addr, int port, int acse_timeout, pacs
             }
             return e;
         }
+        /* Non-blocking: of several threads woken for one connection, those that lose the race
+         * get EAGAIN from accept() instead of sleeping in it. */
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
         socklen_t len = sizeof addr;
         getsockname(fd, (struct sockaddr *)&addr, &len);
         int actual = ntohs(addr.sin_port);
@@ -231,6 +234,12 @@ void pacs_net_close(pacs_net *net)
     delete net;
 }
 
+int pacs_net_pending(pacs_net *net, int timeout_ms)
+{
+    struct pollfd p = {listen_socket(net->net), POLLIN, 0};
+    return poll(&p, 1, timeout_ms) > 0 && (p.revents & POLLIN);
+}
+
 pacs_err pacs_net_accept(pacs_net *net, int timeout_ms, long max_pdu, pacs_assoc **out,
                          pacs_errinfo *ei)
 {
@@ -254,8 +263,10 @@ pacs_err pacs_net_accept(pacs_net *net, int timeout_ms, long max_pdu, pacs_assoc
                 ASC_dropAssociation(assoc);
                 ASC_destroyAssociation(&assoc);
             }
-            if (c == DUL_NOASSOCIATIONREQUEST) {
-                return PACS_ETIMEOUT;
+            if (c == DUL_NOASSOCIATIONREQUEST ||
+                (strstr(c.text(), "accept failed") &&
+                 strstr(c.text(), "Resource temporarily unavailable"))) {
+                return PACS_ETIMEOUT; /* none, or another thread took it */
             }
             return pacs_errf(ei, PACS_ENET, "bad association request: %s", c.text());
         }

@@ -59,10 +59,16 @@ pacs_err pacs_net_listen_tls(const char *bind_addr, int port, int acse_timeout,
 /** Closes the port; associations already accepted stay usable. NULL is accepted. */
 void pacs_net_close(pacs_net *net);
 
+/** True when a connection is waiting on the port (waits up to `timeout_ms`; takes nothing). */
+int pacs_net_pending(pacs_net *net, int timeout_ms);
+
 /**
  * Waits up to `timeout_ms` for a connection and reads its association request (bounded by the
- * ACSE timeout). Returns PACS_ETIMEOUT when no peer connected; PACS_ENET when a peer connected
- * but did not send a valid request (it has been dropped). `max_pdu` is the largest PDU we accept.
+ * ACSE timeout; on a TLS port the handshake comes first, bounded by DCMTK's socket timeout).
+ * Returns PACS_ETIMEOUT when no peer connected; PACS_ENET when a peer connected but did not
+ * send a valid request (it has been dropped). `max_pdu` is the largest PDU we accept. Several
+ * threads may call it on one port at once, so that a slow peer holds up only its own thread:
+ * each connection goes to one of them, the others get PACS_ETIMEOUT.
  */
 pacs_err pacs_net_accept(pacs_net *net, int timeout_ms, long max_pdu, pacs_assoc **out,
                          pacs_errinfo *ei);

@@ -33,6 +33,7 @@ struct pacs_dimse_server {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     unsigned active;
+    unsigned receiving; /* threads reading an association request (receive()) */
     unsigned next_id;
     pacs_assoc **live; /* associations being served, for a forced shutdown */
     size_t n_live, cap_live;
@@ -234,6 +235,10 @@ static pacs_err negotiate(pacs_dimse_server *s, pacs_dimse_ctx *c, pacs_errinfo 
         if (!addr_allowed(&ae, c->info.peer_host)) {
             return reject(c, PACS_RJ_CALLING_AET_UNKNOWN,
                           "calling AE title not allowed from this address", ei);
+        }
+        if (ae.tls && !c->info.tls) {
+            return reject(c, PACS_RJ_CALLING_AET_UNKNOWN,
+                          "calling AE title marked tls called on the plain port", ei);
         }
         c->allow = ae.allow;
     }
@@ -573,64 +578,114 @@ static void *accept_tls(void *arg)
     return NULL;
 }
 
-static void accept_loop(pacs_dimse_server *s, pacs_net *net)
+/* A receiving thread: takes one pending connection, reads its association request (and, on
+ * the TLS port, first completes the handshake), then serves the association itself. Slow or
+ * silent peers thus hold up only their own thread, never the port. */
+typedef struct recv_job {
+    pacs_dimse_server *s;
+    pacs_net *net;
+} recv_job;
+
+static void *receive(void *arg)
 {
+    recv_job *rj = arg;
+    pacs_dimse_server *s = rj->s;
+    pacs_net *net = rj->net;
+    free(rj);
     long max_pdu = pacs_config_int(s->cfg, "dimse.max_pdu");
     unsigned max_assoc = (unsigned)pacs_config_int(s->cfg, "dimse.max_associations");
-    while (!atomic_load(&s->stopping)) {
-        pacs_assoc *a = NULL;
-        pacs_errinfo ei;
-        pacs_err err = pacs_net_accept(net, 250, max_pdu, &a, &ei);
-        if (err == PACS_ETIMEOUT) {
-            continue;
-        }
-        if (err != PACS_OK) {
-            pacs_log(PACS_LOG_WARN, "dimse", "%s%s", net == s->tls_net ? "TLS port: " : "", ei.msg);
-            if (net == s->tls_net) {
-                /* Mostly a failed handshake: no certificate, an untrusted or expired one, or a
-                 * peer that does not speak TLS. */
-                pacs_audit_event ev = {
-                    .action = PACS_AUDIT_LOGIN_FAILURE, .protocol = "dimse", .detail = ei.msg};
-                pacs_audit_record(&ev);
-            }
-            continue;
-        }
-        pthread_mutex_lock(&s->mu);
-        unsigned id = ++s->next_id;
-        int full = s->active >= max_assoc;
+    pacs_assoc *a = NULL;
+    pacs_errinfo ei;
+    pacs_err err = pacs_net_accept(net, 0, max_pdu, &a, &ei);
+    int full = 0;
+    unsigned id = 0;
+    pthread_mutex_lock(&s->mu);
+    s->receiving--;
+    if (err == PACS_OK) {
+        id = ++s->next_id;
+        full = s->active >= max_assoc;
         if (!full) {
             s->active++;
         }
+    }
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    if (err == PACS_ETIMEOUT) {
+        return NULL; /* another thread took the connection */
+    }
+    if (err != PACS_OK) {
+        pacs_log(PACS_LOG_WARN, "dimse", "%s%s", net == s->tls_net ? "TLS port: " : "", ei.msg);
+        if (net == s->tls_net) {
+            /* Mostly a failed handshake: no certificate, an untrusted or expired one, or a
+             * peer that does not speak TLS. */
+            pacs_audit_event ev = {
+                .action = PACS_AUDIT_LOGIN_FAILURE, .protocol = "dimse", .detail = ei.msg};
+            pacs_audit_record(&ev);
+        }
+        return NULL;
+    }
+    if (full) {
+        pacs_assoc_info info;
+        pacs_assoc_get_info(a, &info);
+        pacs_log(PACS_LOG_WARN, "dimse",
+                 "assoc=%u calling=%s rejected: %u associations "
+                 "already running",
+                 id, info.calling_aet, max_assoc);
+        pacs_assoc_reject(a, PACS_RJ_LOCAL_LIMIT_EXCEEDED, NULL);
+        pacs_assoc_free(a);
+        return NULL;
+    }
+    assoc_job *job = malloc(sizeof *job);
+    if (!job) {
+        pacs_assoc_reject(a, PACS_RJ_TEMPORARY_CONGESTION, NULL);
+        pacs_assoc_free(a);
+        pthread_mutex_lock(&s->mu);
+        s->active--;
+        pthread_cond_broadcast(&s->cv);
         pthread_mutex_unlock(&s->mu);
-        if (full) {
-            pacs_assoc_info info;
-            pacs_assoc_get_info(a, &info);
-            pacs_log(PACS_LOG_WARN, "dimse", "assoc=%u calling=%s rejected: %u associations "
-                                             "already running",
-                     id, info.calling_aet, max_assoc);
-            pacs_assoc_reject(a, PACS_RJ_LOCAL_LIMIT_EXCEEDED, NULL);
-            pacs_assoc_free(a);
+        return NULL;
+    }
+    job->s = s;
+    job->assoc = a;
+    job->id = id;
+    return serve_association(job);
+}
+
+/* The port's one watcher: for each pending connection, a receiving thread (at most
+ * dimse.max_associations receiving at once; beyond that, connections wait in the backlog). */
+static void accept_loop(pacs_dimse_server *s, pacs_net *net)
+{
+    unsigned max_recv = (unsigned)pacs_config_int(s->cfg, "dimse.max_associations");
+    const struct timespec pause = {0, 2 * 1000 * 1000};
+    while (!atomic_load(&s->stopping)) {
+        if (!pacs_net_pending(net, 250)) {
             continue;
         }
-        assoc_job *job = malloc(sizeof *job);
+        pthread_mutex_lock(&s->mu);
+        int room = s->receiving < max_recv;
+        if (room) {
+            s->receiving++;
+        }
+        pthread_mutex_unlock(&s->mu);
+        recv_job *rj = room ? malloc(sizeof *rj) : NULL;
         pthread_t t;
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        if (job) {
-            job->s = s;
-            job->assoc = a;
-            job->id = id;
+        if (rj) {
+            rj->s = s;
+            rj->net = net;
         }
-        if (!job || pthread_create(&t, &attr, serve_association, job) != 0) {
-            free(job);
-            pacs_assoc_reject(a, PACS_RJ_TEMPORARY_CONGESTION, NULL);
-            pacs_assoc_free(a);
+        if (room && (!rj || pthread_create(&t, &attr, receive, rj) != 0)) {
+            free(rj);
             pthread_mutex_lock(&s->mu);
-            s->active--;
+            s->receiving--;
             pthread_mutex_unlock(&s->mu);
         }
         pthread_attr_destroy(&attr);
+        /* Let the receiver take the connection before looking again; a second receiver
+         * started for the same one finds nothing and ends at once. */
+        nanosleep(&pause, NULL);
     }
 }
 
@@ -723,8 +778,26 @@ void pacs_dimse_stop(pacs_dimse_server *s, int grace_s)
     if (s->tls_acceptor_started) {
         pthread_join(s->tls_acceptor, NULL);
     }
-    pacs_net_close(s->net);
-    pacs_net_close(s->tls_net);
+    /* Threads still reading a request use the ports; they end within the ACSE timeout (the
+     * TLS handshake within DCMTK's socket timeout). Waiting that long would hold up the stop. */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 2;
+    pthread_mutex_lock(&s->mu);
+    while (s->receiving > 0) {
+        if (pthread_cond_timedwait(&s->cv, &s->mu, &until) != 0) {
+            break;
+        }
+    }
+    unsigned receiving = s->receiving;
+    pthread_mutex_unlock(&s->mu);
+    if (receiving > 0) {
+        pacs_log(PACS_LOG_WARN, "dimse", "%u peers still connecting; their ports are left open",
+                 receiving);
+    } else {
+        pacs_net_close(s->net);
+        pacs_net_close(s->tls_net);
+    }
     /* Associations stop between messages; a transfer still running after the grace period is
      * cut off (its object was never committed, so nothing is half-written). */
     if (!wait_idle(s, grace_s)) {
@@ -736,11 +809,12 @@ void pacs_dimse_stop(pacs_dimse_server *s, int grace_s)
         wait_idle(s, 10);
     }
     pthread_mutex_lock(&s->mu);
-    unsigned left = s->active;
+    unsigned left = s->active + s->receiving;
     pthread_mutex_unlock(&s->mu);
     if (left > 0) {
         /* Threads still hold the server; leaking it beats freeing memory they use. */
-        pacs_log(PACS_LOG_ERROR, "dimse", "%u associations did not end", left);
+        pacs_log(PACS_LOG_ERROR, "dimse", "%u associations (or peers connecting) did not end",
+                 left);
         return;
     }
     pthread_mutex_destroy(&s->mu);
