@@ -8,12 +8,13 @@
 # regression input. Prints libFuzzer's final statistics (executions) per target.
 # usage: run_short.sh SOURCE_DIR OUT_DIR SECONDS [TARGET...]
 set -eu
-src=$1
+src=$(cd "$1" && pwd)
 out=$2
 secs=$3
 shift 3
 targets=${*:-fuzz_ingest fuzz_router fuzz_config}
 mkdir -p "$out"
+out=$(cd "$out" && pwd)
 (
     flock 9
     CC=clang CXX=clang++ cmake -S "$src" -B "$out" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
