@@ -888,6 +888,16 @@ pacs_err pacs_auth_restrict_query(const pacs_principal *p, pacs_query *q, int *e
     if (!p || !p->study[0]) {
         return PACS_OK;
     }
+    /* The patient's counts of studies, series and instances would tell of other studies. */
+    static const uint32_t patient_counts[] = {0x00201200u, 0x00201202u, 0x00201204u};
+    for (size_t i = 0; i < sizeof patient_counts / sizeof patient_counts[0]; i++) {
+        if (pacs_query_find_key(q, patient_counts[i])) {
+            return pacs_errf(ei, PACS_EINVAL,
+                             "(%04X,%04X) is not available to a credential limited to one study",
+                             (unsigned)(patient_counts[i] >> 16),
+                             (unsigned)(patient_counts[i] & 0xffff));
+        }
+    }
     const pacs_query_key *k = pacs_query_find_key(q, TAG_STUDY_UID);
     if (k && k->match != PACS_MATCH_UNIVERSAL && !pacs_query_text_matches(k, p->study, 0)) {
         *empty = 1;

@@ -114,7 +114,9 @@ pacs_err pacs_auth_check(pacs_auth *a, const pacs_auth_request *in, pacs_princip
  * Limits a QIDO query to the principal's study: nothing happens for an unlimited principal;
  * otherwise StudyInstanceUID is set to the study, unless the query already constrains it to
  * something the study does not match, in which case `*empty` is set and the caller answers
- * with no results. Errors: those of pacs_query_add.
+ * with no results. PACS_EINVAL (answer 400) when the query asks for the patient's counts of
+ * studies, series or instances (0020,1200/1202/1204), which would tell of other studies.
+ * Other errors: those of pacs_query_add.
  */
 pacs_err pacs_auth_restrict_query(const pacs_principal *p, pacs_query *q, int *empty,
                                   pacs_errinfo *ei);

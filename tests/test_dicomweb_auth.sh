@@ -183,6 +183,10 @@ check_limited() { # label curl-args-that-authenticate...
     expect 200 "$label: QIDO by patient of the other study" -H "$JSON" "$@" \
         "$B/instances?SOPInstanceUID=$O_SOP"
     json_check "d == []" "$label: instance of the other study by SOP UID"
+    # The patient's counts of studies would tell of the others: refused whatever they are.
+    expect 400 "$label: NumberOfPatientRelatedStudies" -H "$JSON" "$@" "$B/studies?includefield=00201200"
+    expect 400 "$label: matching on NumberOfPatientRelatedInstances" -H "$JSON" "$@" \
+        "$B/instances?NumberOfPatientRelatedInstances=1"
     expect 200 "$label: metadata" -H "$JSON" "$@" "$B/studies/$A/metadata"
     expect 200 "$label: study" -H 'Accept: multipart/related; type="application/dicom"' "$@" "$B/studies/$A"
     expect 200 "$label: frames" -H 'Accept: multipart/related; type="application/octet-stream"; transfer-syntax=*' \

@@ -257,6 +257,17 @@ static void test_restrict_query(void **state)
                  {"1.2.826.0.1.3680043.8.498.1*", 1}, /* UI has no wildcards (PS3.4) */
                  {"1.2.3*", 1},
                  {"", 0}};
+    /* The patient's counts would tell of other studies: refused, as return or matching key. */
+    q = pacs_query_new(PACS_LEVEL_STUDY);
+    assert_int_equal(pacs_query_include(q, 0x00201200, NULL), PACS_OK);
+    assert_int_equal(pacs_auth_restrict_query(&lim, q, &empty, NULL), PACS_EINVAL);
+    assert_int_equal(pacs_auth_restrict_query(&open_p, q, &empty, NULL), PACS_OK);
+    pacs_query_free(q);
+    q = pacs_query_new(PACS_LEVEL_INSTANCE);
+    assert_int_equal(pacs_query_add(q, 0x00201204, NULL, "3", NULL), PACS_OK);
+    assert_int_equal(pacs_auth_restrict_query(&lim, q, &empty, NULL), PACS_EINVAL);
+    pacs_query_free(q);
+
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         q = pacs_query_new(PACS_LEVEL_STUDY);
         assert_int_equal(pacs_query_add(q, 0x0020000D, "UI", cases[i].value, NULL), PACS_OK);
