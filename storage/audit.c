@@ -4,7 +4,8 @@
  * Each record is encoded with jansson outside the lock, then written with one write(2) on an
  * O_APPEND descriptor under a process-wide mutex, so lines from threads (and from a `pacs`
  * command running beside pacsd, which appends to the same file) never interleave. A flusher
- * thread fdatasyncs the file within a second of a write; close and pacs_audit_sync flush at once.
+ * thread fdatasyncs the file within a second of a write, outside the lock; close and
+ * pacs_audit_sync flush at once.
  * Load: one short line per request; the write is a few microseconds and never waits for disk.
  */
 #include "storage/audit.h"
@@ -91,6 +92,24 @@ static int open_day(const char *day)
     return 0;
 }
 
+/* fdatasync of the open file without holding the lock (a slow disk must not hold up the
+ * threads that record); a duplicate descriptor stays valid across a change of day. Called and
+ * returns with the lock held. */
+static void sync_unlocked(void)
+{
+    if (g.fd < 0) {
+        return;
+    }
+    g.dirty = 0;
+    int fd = dup(g.fd);
+    pthread_mutex_unlock(&g.mu);
+    if (fd >= 0) {
+        fdatasync(fd);
+        close(fd);
+    }
+    pthread_mutex_lock(&g.mu);
+}
+
 static void *flush_loop(void *arg)
 {
     (void)arg;
@@ -100,10 +119,8 @@ static void *flush_loop(void *arg)
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += FLUSH_SECONDS;
         pthread_cond_timedwait(&g.cv, &g.mu, &until);
-        if (g.dirty && g.fd >= 0) {
-            /* Under the lock: at most one fdatasync a second, and the fd cannot change under it. */
-            g.dirty = 0;
-            fdatasync(g.fd);
+        if (g.dirty) {
+            sync_unlocked();
         }
     }
     pthread_mutex_unlock(&g.mu);
@@ -232,9 +249,8 @@ count_failure:
 void pacs_audit_sync(void)
 {
     pthread_mutex_lock(&g.mu);
-    if (g.open && g.fd >= 0) {
-        g.dirty = 0;
-        fdatasync(g.fd);
+    if (g.open) {
+        sync_unlocked();
     }
     pthread_mutex_unlock(&g.mu);
 }

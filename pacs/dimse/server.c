@@ -662,6 +662,17 @@ static void accept_loop(pacs_dimse_server *s, pacs_net *net)
             continue;
         }
         pthread_mutex_lock(&s->mu);
+        if (s->receiving >= max_recv) {
+            /* Full: the connection waits in the backlog until a receiver is done. */
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += 100 * 1000 * 1000;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&s->cv, &s->mu, &until);
+        }
         int room = s->receiving < max_recv;
         if (room) {
             s->receiving++;
