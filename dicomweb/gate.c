@@ -309,7 +309,9 @@ static void create_share(pacs_http_req *r, share_req *sr)
     }
     pacs_log(PACS_LOG_INFO, "auth", "req=%lu who=%s shared study=%s id=%s days=%ld",
              pacs_http_id(r), sr->p.name, uid, id, days);
-    audit(r, PACS_AUDIT_SHARE, 1, sr->p.name, uid, id);
+    char detail[40];
+    snprintf(detail, sizeof detail, "created %s", id);
+    audit(r, PACS_AUDIT_SHARE, 1, sr->p.name, uid, detail);
     char when[32];
     iso_time(expires, when, sizeof when);
     const char *url = pacs_arena_printf(pacs_http_arena(r), "%s/share/%s", origin_of(r), token);
@@ -409,7 +411,9 @@ void pacs_gate_shares(pacs_http_req *r, pacs_auth *a, const pacs_principal *p, c
         }
         pacs_log(PACS_LOG_INFO, "auth", "req=%lu who=%s revoked share id=%s", pacs_http_id(r),
                  p->name, id);
-        audit(r, PACS_AUDIT_SHARE, 1, p->name, NULL, "revoked");
+        char detail[40];
+        snprintf(detail, sizeof detail, "revoked %s", id);
+        audit(r, PACS_AUDIT_SHARE, 1, p->name, NULL, detail);
         pacs_buf empty;
         pacs_buf_init(&empty, 1);
         pacs_http_send_buf(r, 204, "text/plain", &empty, 0);

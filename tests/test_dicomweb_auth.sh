@@ -259,8 +259,24 @@ done
 # A stale cookie is no credential: 401 when auth is required.
 expect 401 "expired share cookie" -H "$JSON" -H "Cookie: pacs_share=$EXPIRED" "$B/studies"
 
-# ---- the default: auth off, open with a warning, share tokens still limited ----
+# ---- the audit trail holds the refusals and the shares (never a credential) ----
 stop_pacsd
+cat "$DATA"/audit/*.jsonl >"$WORK/audit.jsonl" 2>/dev/null || fail "no audit trail"
+py "import json
+lines = [json.loads(l) for l in open('$WORK/audit.jsonl')]
+acts = [(l.get('action'), l.get('who'), l.get('study'), l.get('detail', '')) for l in lines]
+assert any(a == 'login-failure' for a, *_ in acts), 'no login-failure'
+assert any(a == 'access-denied' and w == 'key:reader' and d == 'write' for a, w, s, d in acts), 'no scope refusal'
+assert any(a == 'access-denied' and w == 'share' and d == 'another study' for a, w, s, d in acts), 'no study refusal'
+assert any(a == 'share' and w == 'key:admin' and s == '$A' and d.startswith('created ') for a, w, s, d in acts), 'no share'
+assert any(a == 'share' and d == 'revoked $SID' for a, w, s, d in acts), 'no revocation'
+text = open('$WORK/audit.jsonl').read()
+for secret in ('$key_reader', '$key_admin', '$TOK', '$TOK2', '$ok_rs'.split('.')[2]):
+    assert secret not in text, 'a credential in the audit trail'
+" || fail "audit trail: $(tail -c 600 "$WORK/audit.jsonl")"
+grep -F -e "$key_reader" -e "$key_admin" -e "$TOK" "$WORK/pacsd.log" && fail "a credential in the log"
+
+# ---- the default: auth off, open with a warning, share tokens still limited ----
 : >"$WORK/pacsd.log"
 start_pacsd --set http.bind=0.0.0.0
 B="http://127.0.0.1:$HTTP_PORT/dicomweb"
