@@ -1257,6 +1257,9 @@ pacs_err pacs_http_start(const pacs_config *cfg, pacs_archive *archive, pacs_htt
     unsigned timeout = (unsigned)pacs_config_int(cfg, "http.timeout");
     pacs_err verr = pacs_viewer_open(cfg, &s->viewer, ei);
     if (verr != PACS_OK) {
+        pacs_auth_close(s->auth);
+        free(s->tls_key);
+        free(s->tls_cert);
         free(s);
         return verr;
     }

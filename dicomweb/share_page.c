@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dicomweb/auth.h"
 #include "dicomweb/viewer.h"
 #include "pacs/base/log.h"
 #include "storage/archive.h"
@@ -156,8 +157,7 @@ static void not_valid(pacs_http_req *r)
     pacs_buf_puts(&b, "<h1>Liên kết không hợp lệ</h1><p>This link is not valid. It may have "
                       "expired or been withdrawn. Please ask the hospital for a new one.</p>"
                       "</main></body></html>\n");
-    pacs_http_add_header(r, "Set-Cookie",
-                         PACS_SHARE_COOKIE "=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict");
+    pacs_http_add_header(r, "Set-Cookie", pacs_auth_cookie_clear());
     send_page(r, 404, &b);
 }
 
@@ -210,15 +210,14 @@ void pacs_viewer__share_page(pacs_http_req *r, pacs_shares *shares, const char *
         not_valid(r); /* deleted since it was shared */
         return;
     }
-    time_t now = time(NULL);
-    long long max_age = (long long)expires - (long long)now;
-    const char *pub = pacs_config_str(pacs_http_config(r), "http.public_url");
-    char *cookie = pacs_arena_printf(
-        pacs_http_arena(r),
-        PACS_SHARE_COOKIE "=%s; Path=/; Max-Age=%lld; HttpOnly; SameSite=Strict%s", token,
-        max_age > 0 ? max_age : 0, strncmp(pub, "https://", 8) == 0 ? "; Secure" : "");
-    if (!cookie) {
-        pacs_http_send_error(r, 500, "out of memory");
+    /* The cookie auth.h reads: HttpOnly, SameSite=Strict, Path=/, Secure over HTTPS. */
+    const pacs_config *cfg = pacs_http_config(r);
+    int secure = pacs_config_bool(cfg, "http.tls") ||
+                 strncmp(pacs_config_str(cfg, "http.public_url"), "https://", 8) == 0;
+    char cookie[256];
+    if (pacs_auth_cookie(token, expires, secure, cookie, sizeof cookie, &ei) != PACS_OK) {
+        pacs_log(PACS_LOG_ERROR, "viewer", "req=%lu share cookie: %s", pacs_http_id(r), ei.msg);
+        pacs_http_send_error(r, 500, "cannot make the share cookie");
         return;
     }
     pacs_http_add_header(r, "Set-Cookie", cookie);

@@ -12,13 +12,11 @@
 #include "dicomweb/http.h"
 #include "storage/share.h"
 
-/** The cookie the share page sets (Path=/, HttpOnly, SameSite=Strict), which the DICOMweb
- *  layer accepts as a share token: the same name as auth.h's PACS_AUTH_COOKIE. */
-#define PACS_SHARE_COOKIE "pacs_share"
-
 /**
  * Answers GET /share{rest}: `rest` is the undecoded path after "/share" ("/TOKEN" or
- * "/TOKEN/"). `shares` may be NULL (the store could not be opened: 503).
+ * "/TOKEN/"). `shares` may be NULL (the store could not be opened: 503). A good token gets
+ * the page and the cookie auth.h accepts as a share token (pacs_auth_cookie); a refused one
+ * gets the "not valid" page and the cookie cleared.
  */
 void pacs_viewer__share_page(pacs_http_req *r, pacs_shares *shares, const char *rest, size_t len);
 

@@ -99,8 +99,20 @@ python3 -c 'import sys
 rows = open(sys.argv[1], encoding="utf-8").read().splitlines()[1:]
 assert len(rows) >= 15 and len({len(r) for r in rows}) == 1, "ragged"
 assert set("".join(rows)) <= set(" \u2580\u2584\u2588"), "not half blocks"
-assert abs(len(rows[0]) - 2 * len(rows)) <= 2, "not square"' "$WORK/qr.txt" ||
+assert abs(len(rows[0]) - 2 * len(rows)) <= 2, "not square"
+# Drawn back as an image (blocks are light, as on a dark terminal), 6 pixels a module.
+top = {" ": 0, "\u2580": 1, "\u2584": 0, "\u2588": 1}
+bottom = {" ": 0, "\u2580": 0, "\u2584": 1, "\u2588": 1}
+px = []
+for r in rows:
+    for half in (top, bottom):
+        line = bytes(255 if half[c] else 0 for c in r for _ in range(6))
+        px += [line] * 6
+with open(sys.argv[2], "wb") as f:
+    f.write(b"P5 %d %d 255\n" % (len(px[0]), len(px)) + b"".join(px))' "$WORK/qr.txt" "$WORK/qr.pgm" ||
     fail "the terminal QR code is not a square of UTF-8 half blocks"
+assert_eq "$(head -1 "$WORK/qr.txt")" "$(timeout 30 zbarimg -q --raw "$WORK/qr.pgm" 2>/dev/null)" \
+    "the terminal QR code decodes to its link"
 "$PACS" --data "$DATA" share --list >"$WORK/list" || fail "pacs share --list failed"
 grep -q "^$A_ID  active .* $A " "$WORK/list" || fail "pacs share --list: $(cat "$WORK/list")"
 "$PACS" --data "$DATA" share 1.2.3.4.5.6 >/dev/null 2>&1 && fail "a share of a study that is not stored"

@@ -176,6 +176,11 @@ async function viewerMode([base, study, namePart, description, out]) {
       }
       return best;
     });
+    const sliceNumber = async () => {
+      const m = /I:\s*(\d+)\s*\((\d+)\/(\d+)\)/.exec(await page.locator('body').innerText());
+      return m ? Number(m[2]) : null;
+    };
+    const before = await sliceNumber();
     await page.mouse.move(box.x + box.w / 2, box.y + box.h / 2);
     let after = first;
     for (let i = 0; i < 40 && after.hash === first.hash; i++) {
@@ -185,6 +190,9 @@ async function viewerMode([base, study, namePart, description, out]) {
     }
     check(after.hash !== first.hash && after.lit > after.area / 50,
       `scrolling changes the slice (hash ${first.hash} -> ${after.hash})`);
+    const now = await sliceNumber();
+    check(before !== null && now !== null && now !== before,
+      `the viewer's overlay moved from slice ${before} to ${now}`);
     await page.screenshot({ path: `${out}/viewer-scrolled.png` });
     check(problems.length === 0, 'no page error and no 4xx/5xx answer ' +
       JSON.stringify(problems.slice(0, 5)));
