@@ -7,7 +7,8 @@
 # has expired; a client that does not trust the server's certificate gives up by itself; silent
 # peers on either port hold up nobody else. With
 # dimse.plain = false there is no plain port. C-MOVE reaches a destination marked `tls` (a
-# storescp +tls that requires our certificate); a TLS destination we cannot verify gets nothing.
+# storescp +tls that requires our certificate); a TLS destination we cannot verify, or whose
+# certificate names another host, gets nothing.
 . "$SRC/tests/lib.sh"
 . "$SRC/tests/tls_lib.sh"
 trap_background
@@ -24,6 +25,12 @@ mkdir -p "$WORK/rogue-dest"
 timeout 600 storescp -aet ROGUE +tls "$PKI/stranger.key" "$PKI/stranger.crt" +cf "$PKI/ca.crt" \
     -od "$WORK/rogue-dest" "$rport" >>"$WORK/storescp.log" 2>&1 &
 BG_PIDS="$BG_PIDS $!"
+# A destination whose certificate our CA signed, but for another host.
+eport=$(free_port)
+mkdir -p "$WORK/else-dest"
+timeout 600 storescp -aet ELSE +tls "$PKI/elsewhere.key" "$PKI/elsewhere.crt" +cf "$PKI/ca.crt" \
+    -od "$WORK/else-dest" "$eport" >>"$WORK/storescp.log" 2>&1 &
+BG_PIDS="$BG_PIDS $!"
 cat >"$WORK/pacsd.conf" <<CONF
 dimse.tls.port = 0
 dimse.tls.cert = $PKI/server.crt
@@ -31,6 +38,7 @@ dimse.tls.key = $PKI/server.key
 dimse.tls.ca = $PKI/ca.crt
 ae.DEST = 127.0.0.1:$dport tls
 ae.ROGUE = 127.0.0.1:$rport tls
+ae.ELSE = 127.0.0.1:$eport tls
 CONF
 start_pacsd --config "$WORK/pacsd.conf" --set dimse.acse_timeout=60
 [ -n "${DIMSE_TLS_PORT:-}" ] || fail "no DIMSE_TLS_PORT in the ready file"
@@ -105,6 +113,10 @@ wait_files "$WORK/dest" 1 30 || fail "the TLS destination got nothing"
 move -S -aem ROGUE -k QueryRetrieveLevel=STUDY -k StudyInstanceUID="$st" >"$WORK/m" || true
 assert_eq 0xa702 "$(final_status "$WORK/m")" "move to an unverifiable TLS destination"
 assert_eq 0 "$(count_files "$WORK/rogue-dest")" "files at the unverifiable destination"
+# -- ... and to one whose certificate names another host: nothing is sent --
+move -S -aem ELSE -k QueryRetrieveLevel=STUDY -k StudyInstanceUID="$st" >"$WORK/m" || true
+assert_eq 0xa702 "$(final_status "$WORK/m")" "move to a destination with another host's certificate"
+assert_eq 0 "$(count_files "$WORK/else-dest")" "files at the destination with another host's certificate"
 stop_pacsd
 
 # -- TLS only: dimse.plain = false --

@@ -13,13 +13,13 @@ make_ca() {
         -addext keyUsage=critical,keyCertSign,cRLSign >/dev/null 2>&1
 }
 
-# make_cert CA NAME [days]: $PKI/NAME.key and $PKI/NAME.crt signed by CA, for 127.0.0.1 and
-# localhost, usable by a server and a client.
+# make_cert CA NAME [days] [subjectAltName]: $PKI/NAME.key and $PKI/NAME.crt signed by CA, for
+# 127.0.0.1 and localhost (unless told otherwise), usable by a server and a client.
 make_cert() {
     openssl req -newkey rsa:2048 -nodes -keyout "$PKI/$2.key" -out "$PKI/$2.csr" \
         -subj "/O=pacsd test/CN=$2" >/dev/null 2>&1
-    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n' \
-        >"$PKI/$2.ext"
+    printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n' \
+        "${4:-IP:127.0.0.1,DNS:localhost}" >"$PKI/$2.ext"
     openssl x509 -req -in "$PKI/$2.csr" -CA "$PKI/$1.crt" -CAkey "$PKI/$1.key" \
         -CAcreateserial -out "$PKI/$2.crt" -days "${3:-30}" -extfile "$PKI/$2.ext" >/dev/null 2>&1
 }
@@ -56,10 +56,11 @@ CNF
 }
 
 # The standard set: ca (trusted), rogue (not trusted), server, client, stranger (signed by
-# rogue), expired (signed by ca, no longer valid).
+# rogue), expired (signed by ca, no longer valid), elsewhere (signed by ca for another host).
 make_pki() {
     make_ca ca && make_ca rogue && make_cert ca server && make_cert ca client &&
-        make_cert rogue stranger && make_expired_cert ca expired ||
+        make_cert rogue stranger && make_expired_cert ca expired &&
+        make_cert ca elsewhere 30 DNS:elsewhere.example,IP:10.9.9.9 ||
         fail "openssl could not make the test certificates"
     [ -s "$PKI/expired.crt" ] || fail "no expired certificate"
 }

@@ -34,6 +34,8 @@
 #include "dcmtk/dcmnet/dcmtrans.h"
 #include "dcmtk/dcmnet/dulstruc.h"
 #include "dcmtk/dcmtls/tlslayer.h"
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 struct pacs_net {
     T_ASC_Network *net;
@@ -139,9 +141,10 @@ pacs_err pacs_net_listen(const char *bind_addr, int port, int acse_timeout, pacs
     }
 }
 
-/* A dcmtls layer set up from `o`; nullptr with `ei` filled on failure. */
+/* A dcmtls layer set up from `o`; nullptr with `ei` filled on failure. A requestor's layer
+ * (`peer_host` set) also checks that the peer's certificate names that host or address. */
 static DcmTLSTransportLayer *make_tls(T_ASC_NetworkRole role, const pacs_tls_opts *o,
-                                      pacs_errinfo *ei)
+                                      const char *peer_host, pacs_errinfo *ei)
 {
     DcmTLSSecurityProfile profile = TSP_Profile_BCP195;
     if (o->profile && strcmp(o->profile, "bcp195-nd") == 0) {
@@ -190,6 +193,21 @@ static DcmTLSTransportLayer *make_tls(T_ASC_NetworkRole role, const pacs_tls_opt
         return nullptr;
     }
     layer->setCertificateVerification(verify ? DCV_requireCertificate : DCV_ignoreCertificate);
+    if (peer_host) {
+        /* dcmtls checks the chain only; the name is OpenSSL's check, asked for here. */
+        X509_VERIFY_PARAM *param = SSL_CTX_get0_param(layer->getNativeHandle());
+        unsigned char addr[16];
+        int ok =
+            inet_pton(AF_INET, peer_host, addr) == 1 || inet_pton(AF_INET6, peer_host, addr) == 1
+                ? X509_VERIFY_PARAM_set1_ip_asc(param, peer_host)
+                : X509_VERIFY_PARAM_set1_host(param, peer_host, 0);
+        X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+        if (ok != 1) {
+            pacs_errf(ei, PACS_EINVAL, "TLS: cannot check certificates for host %s", peer_host);
+            delete layer;
+            return nullptr;
+        }
+    }
     return layer;
 }
 
@@ -198,7 +216,7 @@ pacs_err pacs_net_listen_tls(const char *bind_addr, int port, int acse_timeout,
                              pacs_errinfo *ei)
 {
     try {
-        DcmTLSTransportLayer *layer = make_tls(NET_ACCEPTOR, tls, ei);
+        DcmTLSTransportLayer *layer = make_tls(NET_ACCEPTOR, tls, nullptr, ei);
         if (!layer) {
             return ei ? ei->code : PACS_EINVAL;
         }
@@ -456,7 +474,7 @@ static pacs_err request(const char *our_aet, const char *peer_aet, const char *h
             return pacs_errf(ei, PACS_ENET, "cannot initialise the network: %s", c.text());
         }
         if (tls) {
-            DcmTLSTransportLayer *layer = make_tls(NET_REQUESTOR, tls, ei);
+            DcmTLSTransportLayer *layer = make_tls(NET_REQUESTOR, tls, host, ei);
             if (!layer) {
                 ASC_dropNetwork(&net);
                 return ei ? ei->code : PACS_EINVAL;

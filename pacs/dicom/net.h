@@ -153,7 +153,8 @@ pacs_err pacs_assoc_request(const char *our_aet, const char *peer_aet, const cha
                             pacs_assoc **out, pacs_errinfo *ei);
 
 /** As pacs_assoc_request, over TLS (`tls` as for pacs_net_listen_tls; the peer's certificate
- *  must be signed by `tls->ca_file`). PACS_ENET when the handshake fails. */
+ *  must be signed by `tls->ca_file` and name `host`, as a DNS name or an IP address in its
+ *  subjectAltName). PACS_ENET when the handshake fails. */
 pacs_err pacs_assoc_request_tls(const char *our_aet, const char *peer_aet, const char *host,
                                 int port, int timeout_s, long max_pdu, pacs_pc *pcs, size_t n_pcs,
                                 const pacs_tls_opts *tls, pacs_assoc **out, pacs_errinfo *ei);
