@@ -55,8 +55,6 @@ struct pacs_http_server {
     struct MHD_OptionItem tls_opts[4];     /* their libmicrohttpd options; zero: none */
     pacs_auth *auth;
     pacs_viewer *viewer; /* /viewer and /share (viewer.h) */
-    char *tls_key, *tls_cert;              /* PEM text for HTTPS (http.tls), else NULL */
-    struct MHD_OptionItem tls_opts[4];     /* their libmicrohttpd options; zero: none */
 };
 
 typedef struct extra_header {
@@ -1301,7 +1299,5 @@ void pacs_http_stop(pacs_http_server *s)
     free(s->tls_cert);
     pacs_auth_close(s->auth);
     pacs_viewer_close(s->viewer);
-    free(s->tls_key);
-    free(s->tls_cert);
     free(s);
 }
