@@ -618,10 +618,11 @@ static pacs_err check_claims(pacs_auth *a, json_t *c, pacs_principal *out, pacs_
     if (!json_is_number(exp)) {
         return pacs_errf(ei, PACS_EDENIED, "JWT without exp");
     }
-    if ((int64_t)json_number_value(exp) + a->leeway <= now) {
+    /* Compared as doubles: a huge exp must not overflow a cast to an integer. */
+    if (json_number_value(exp) + (double)a->leeway <= (double)now) {
         return pacs_errf(ei, PACS_EDENIED, "JWT expired");
     }
-    if (nbf && (!json_is_number(nbf) || (int64_t)json_number_value(nbf) - a->leeway > now)) {
+    if (nbf && (!json_is_number(nbf) || json_number_value(nbf) - (double)a->leeway > (double)now)) {
         return pacs_errf(ei, PACS_EDENIED, "JWT not yet valid");
     }
     unsigned scopes = 0;
@@ -676,11 +677,12 @@ static pacs_err check_jwt(pacs_auth *a, const char *token, pacs_principal *out, 
     unsigned char *hraw = dot ? b64url_decode(token, (size_t)(dot - token), &hlen) : NULL;
     json_t *hdr = hraw ? json_loadb((const char *)hraw, hlen, 0, NULL) : NULL;
     free(hraw);
-    const char *alg_text = json_string_value(json_object_get(hdr, "alg"));
+    const char *alg_h = json_string_value(json_object_get(hdr, "alg"));
     const char *kid_h = json_string_value(json_object_get(hdr, "kid"));
-    jwt_alg_t alg = alg_text ? jwt_str_alg(alg_text) : JWT_ALG_INVAL;
-    char kid[128];
+    jwt_alg_t alg = alg_h ? jwt_str_alg(alg_h) : JWT_ALG_INVAL;
+    char kid[128], alg_text[17];
     snprintf(kid, sizeof kid, "%s", kid_h ? kid_h : "");
+    snprintf(alg_text, sizeof alg_text, "%s", alg_h ? alg_h : "(none given)");
     int kid_given = kid_h != NULL;
     /* RFC 7515 4.1.11: extensions we do not implement must make the token fail. */
     int hdr_ok = json_is_object(hdr) && !json_object_get(hdr, "crit");
@@ -689,8 +691,7 @@ static pacs_err check_jwt(pacs_auth *a, const char *token, pacs_principal *out, 
         return pacs_errf(ei, PACS_EDENIED, "malformed JWT header");
     }
     if (!alg_spec(alg, &type, &bits)) {
-        return pacs_errf(ei, PACS_EDENIED, "JWT algorithm %.16s refused",
-                         alg_text ? alg_text : "(none given)");
+        return pacs_errf(ei, PACS_EDENIED, "JWT algorithm %s refused", alg_text);
     }
     const jwt_key *key = NULL;
     size_t n_match = 0;
