@@ -217,6 +217,34 @@ check_limited() { # label curl-args-that-authenticate...
         cmp -s "$WORK/ans.O" "$WORK/ans.X" ||
             fail "$label: $path differs for an existing other study: $(diff "$WORK/ans.O" "$WORK/ans.X" | head -5)"
     done
+    # Its own study with another study's series and instance: as for ones that do not exist.
+    for path in "studies/$A/series/SE/metadata" "studies/$A/series/SE/instances/SOP/frames/1" \
+        "studies/$A/series/SE/instances/SOP/rendered" "?requestType=WADO&studyUID=$A&seriesUID=SE&objectUID=SOP"; do
+        for which in O X; do
+            if [ $which = O ]; then
+                u=$(echo "$path" | sed "s/SE/$O_SE/; s/SOP/$O_SOP/")
+            else
+                u=$(echo "$path" | sed "s/SE/$X_SE/; s/SOP/$X_SOP/")
+            fi
+            case "$u" in \?*) url="$B$u" ;; *) url="$B/$u" ;; esac
+            code=$(status "$@" "$url")
+            grep -iv '^date:' "$WORK/headers" >"$WORK/ans.$which"
+            echo "status=$code" >>"$WORK/ans.$which"
+            cat "$WORK/body" >>"$WORK/ans.$which"
+        done
+        assert_eq 404 "$code" "$label: $path with a series that does not exist"
+        cmp -s "$WORK/ans.O" "$WORK/ans.X" || fail "$label: $path differs for another study's series"
+    done
+    # Tricks: HEAD, the tag form of the key, a repeated parameter, an escaped UID in the path.
+    expect 404 "$label: HEAD of the other study" -I "$@" "$B/studies/$O/metadata"
+    expect 200 "$label: QIDO by tag" -H "$JSON" "$@" "$B/studies?0020000D=$O"
+    json_check "d == []" "$label: QIDO by tag for the other study"
+    expect 200 "$label: QIDO with the key twice" -H "$JSON" "$@" "$B/studies?StudyInstanceUID=$A&StudyInstanceUID=$O"
+    json_check "d == [] or (len(d) == 1 and d[0]['0020000D']['Value'][0] == '$A')" "$label: key twice"
+    esc=$(printf %s "$O" | sed 's/\./%2E/g')
+    expect 404 "$label: escaped UID of the other study" "$@" "$B/studies/$esc/metadata"
+    expect 404 "$label: WADO-URI with the study twice" "$@" \
+        "$B?requestType=WADO&studyUID=$O&studyUID=$A&seriesUID=$O_SE&objectUID=$O_SOP&contentType=application/dicom"
     # Writing is refused, whatever the study (a parameter or cookie is no credential for POST).
     case "$label" in
     parameter* | cookie*) return 0 ;;
