@@ -31,8 +31,8 @@ command -v npm >/dev/null 2>&1 || skip "npm is not installed"
 command -v node >/dev/null 2>&1 || skip "node is not installed"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pacs-viewer.XXXXXX") || skip "no temporary folder"
 echo "viewer.sh: fetching $name@$version with npm" >&2
-(cd "$tmp" && timeout 900 npm pack --silent --prefer-offline --fetch-retries=2 \
-    --loglevel=error "$name@$version" >pack.log 2>&1) || skip "npm pack failed: $(tail -2 "$tmp/pack.log")"
+(cd "$tmp" && timeout 600 npm pack --silent --prefer-offline --fetch-retries=1 \
+    --fetch-timeout=60000 --loglevel=error "$name@$version" >pack.log 2>&1) || skip "npm pack failed: $(tail -2 "$tmp/pack.log")"
 tgz=$(ls "$tmp"/*.tgz 2>/dev/null | head -1)
 [ -n "$tgz" ] || skip "npm pack wrote no tarball"
 got=$(node -e 'const c = require("crypto"), f = require("fs");
