@@ -1151,7 +1151,8 @@ static pacs_err read_pem(const char *key, const char *path, char **out, pacs_err
         return pacs_errf(ei, PACS_EINVAL, "%s: %s is not a PEM file", key, path);
     }
     buf[n] = '\0';
-    *out = buf;
+    char *fit = realloc(buf, n + 1); /* keep what the file holds, not the 1 MiB cap */
+    *out = fit ? fit : buf;
     return PACS_OK;
 }
 
@@ -1273,6 +1274,8 @@ pacs_err pacs_http_start(const pacs_config *cfg, pacs_archive *archive, pacs_htt
     if (!s->d) {
         pacs_auth_close(s->auth);
         pacs_viewer_close(s->viewer);
+        free(s->tls_key);
+        free(s->tls_cert);
         free(s);
         return pacs_errf(ei, PACS_ENET, "cannot listen on %s:%d for HTTP", bind, want_port);
     }
