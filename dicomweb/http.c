@@ -51,8 +51,8 @@ struct pacs_http_server {
     char fallback_host[300];
     uint64_t max_body;
     atomic_ulong next_id;
-    char *tls_key, *tls_cert;              /* PEM text for HTTPS (http.tls), else NULL */
-    struct MHD_OptionItem tls_opts[4];     /* their libmicrohttpd options; zero: none */
+    char *tls_key, *tls_cert;          /* PEM text for HTTPS (http.tls), else NULL */
+    struct MHD_OptionItem tls_opts[4]; /* their libmicrohttpd options; zero: none */
     pacs_auth *auth;
     pacs_viewer *viewer; /* /viewer and /share (viewer.h) */
 };
@@ -380,10 +380,10 @@ static void audit_plan(pacs_http_req *r, const pacs_http_route *rt)
         action = get ? PACS_AUDIT_QUERY : -1;
         break;
     case PACS_ROUTE_RESOURCE:
-        action = get                                ? PACS_AUDIT_RETRIEVE
-                 : r->method == PACS_HTTP_POST      ? PACS_AUDIT_STORE
-                 : r->method == PACS_HTTP_DELETE    ? PACS_AUDIT_DELETE
-                                                    : -1;
+        action = get                             ? PACS_AUDIT_RETRIEVE
+                 : r->method == PACS_HTTP_POST   ? PACS_AUDIT_STORE
+                 : r->method == PACS_HTTP_DELETE ? PACS_AUDIT_DELETE
+                                                 : -1;
         break;
     case PACS_ROUTE_METADATA:
     case PACS_ROUTE_FRAMES:
@@ -396,8 +396,8 @@ static void audit_plan(pacs_http_req *r, const pacs_http_route *rt)
         break;
     }
     r->audit_action = action + 1;
-    r->audit_study = rt->kind == PACS_ROUTE_WADO_URI ? pacs_params_get(&r->params, "studyUID")
-                                                     : rt->study;
+    r->audit_study =
+        rt->kind == PACS_ROUTE_WADO_URI ? pacs_params_get(&r->params, "studyUID") : rt->study;
     if (!r->audit_study && action == PACS_AUDIT_QUERY) {
         r->audit_study = pacs_params_get(&r->params, "StudyInstanceUID");
     }
