@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: MIT
 # The audit trail (storage/audit.h): pacsd start and stop, C-STORE (one line per instance, with
 # patient and study), C-FIND (keys, never values), C-MOVE and C-GET (one line per study, with
-# the count sent), an unknown move destination, a refused association, `pacs delete`; every
-# line valid JSON with a UTC time; DICOMweb QIDO (keys, never values), WADO and STOW lines with
-# who and from; `pacs audit --patient/--study/--since` select the right
-# lines, and the patient's queries and retrieves (which name only the study) come with them.
+# the count sent), an unknown move destination, a refused association, DICOMweb QIDO (keys,
+# never values), WADO and STOW with who and from, `pacs import` (never the file's path) and
+# `pacs delete`; every line valid JSON with a UTC time; `pacs audit --patient/--study/--since`
+# select the right lines, and the patient's queries and retrieves (which name only the study)
+# come with them.
 . "$SRC/tests/lib.sh"
 trap_background
 
@@ -109,6 +110,16 @@ assert_eq 0 "$(audit --since 2999-01-01 | wc -l | tr -d ' ')" "lines since the f
 today=$(date -u +%Y-%m-%d)
 [ "$(audit --since "$today" | wc -l)" -ge 8 ] || fail "--since today misses lines"
 timeout 30 "$PACS" --data "$DATA" audit --since yesterday >/dev/null 2>&1 && fail "a bad date was taken"
+
+# -- pacs import: one line per file, who = the OS user, never the file's path --
+mkdir -p "$WORK/cd/NGUYEN VAN A"
+cp "$SAMPLES/test_files/CT_small.dcm" "$WORK/cd/NGUYEN VAN A/IM1"
+printf 'not DICOM\n' >"$WORK/cd/README.TXT"
+timeout 120 "$PACS" --data "$DATA" import "$WORK/cd" >/dev/null 2>&1 || fail "pacs import"
+audit >"$WORK/all"
+grep '"action":"store"' "$WORK/all" | grep '"protocol":"tool"' | grep -q "\"who\":\"$(id -un)\".*import sop=" ||
+    fail "no store line for pacs import"
+grep -q "NGUYEN" "$WORK/all" && fail "a file path (with a name) reached the trail"
 
 # -- pacs delete, then stop: both recorded --
 timeout 60 "$PACS" --data "$DATA" delete --study "$st" >/dev/null || fail "pacs delete"

@@ -4,7 +4,7 @@
  * (storage/audit.h) that concern one patient or study, oldest first, as stored (JSON lines).
  * For --patient, a line matches when it names the patient, or names a study that a line of
  * the trail or the index ties to that patient (queries and retrieves name studies only).
- * Also the audit record of the tool's own destructive commands (pacs_tool__audit).
+ * Also the audit lines of the tool's own commands (pacs_tool__audit_*: import, delete).
  * Single-threaded.
  */
 #include <pwd.h>
@@ -128,30 +128,49 @@ int pacs_tool__audit(const pacs_config *cfg, int argc, char **argv)
     return TOOL_OK;
 }
 
-void pacs_tool__audit_event(const pacs_config *cfg, pacs_audit_action action, int success,
-                            const char *study_uid, const char *detail, unsigned count)
+/* The OS user running the tool, for the `who` of its lines. */
+static char tool_user[64];
+
+void pacs_tool__audit_begin(const pacs_config *cfg)
 {
     pacs_errinfo ei;
     if (pacs_audit_open(pacs_config_str(cfg, "data"), &ei) != PACS_OK) {
         fprintf(stderr, "pacs: cannot write the audit trail: %s\n", ei.msg);
         return;
     }
-    char user[64];
     struct passwd pw, *res = NULL;
     char buf[1024];
     if (getpwuid_r(geteuid(), &pw, buf, sizeof buf, &res) == 0 && res) {
-        snprintf(user, sizeof user, "%s", res->pw_name);
+        snprintf(tool_user, sizeof tool_user, "%s", res->pw_name);
     } else {
-        snprintf(user, sizeof user, "uid=%ld", (long)geteuid());
+        snprintf(tool_user, sizeof tool_user, "uid=%ld", (long)geteuid());
     }
+}
+
+void pacs_tool__audit_line(pacs_audit_action action, int success, const char *study_uid,
+                           const char *patient_id, const char *detail, unsigned count)
+{
     pacs_audit_event ev = {.action = action,
                            .success = success,
                            .protocol = "tool",
-                           .who = user,
+                           .who = tool_user,
                            .from = "local",
                            .study_uid = study_uid,
+                           .patient_id = patient_id,
                            .detail = detail,
                            .count = count};
     pacs_audit_record(&ev);
+}
+
+void pacs_tool__audit_end(void)
+{
     pacs_audit_close();
+}
+
+void pacs_tool__audit_event(const pacs_config *cfg, pacs_audit_action action, int success,
+                            const char *study_uid, const char *detail, unsigned count)
+{
+    pacs_tool__audit_begin(cfg);
+    pacs_tool__audit_line(action, success, study_uid, NULL, detail, count);
+    pacs_tool__audit_end();
 }

@@ -258,7 +258,16 @@ static void *worker(void *arg)
             if (err != PACS_OK) {
                 pacs_tool__msg(c->p, "%s: %s (%s)", path, ei.msg, pacs_err_str(err));
                 atomic_fetch_add(&c->failed, 1);
+                /* Not the path: folder names on a patient's CD often hold the name. */
+                char detail[160];
+                snprintf(detail, sizeof detail, "import sop=%s: %s", m.sop_instance_uid,
+                         pacs_err_str(err));
+                pacs_tool__audit_line(PACS_AUDIT_STORE, 0, NULL, NULL, detail, 0);
             } else {
+                char detail[96];
+                snprintf(detail, sizeof detail, "import sop=%s", res.meta.sop_instance_uid);
+                pacs_tool__audit_line(PACS_AUDIT_STORE, 1, res.study_uid, res.patient_id, detail,
+                                      1);
                 struct stat sb;
                 if (stat(path, &sb) == 0) {
                     atomic_fetch_add(&c->bytes, (uint64_t)sb.st_size);
@@ -328,6 +337,7 @@ int pacs_tool__import(const pacs_config *cfg, int argc, char **argv)
     }
     pacs_progress_end(&p);
     pacs_progress_start(&p, "import", files.n);
+    pacs_tool__audit_begin(cfg);
     import_ctx c;
     memset(&c, 0, sizeof c);
     c.a = a;
@@ -350,6 +360,7 @@ int pacs_tool__import(const pacs_config *cfg, int argc, char **argv)
     double secs = pacs_progress_elapsed(&p);
     pacs_progress_end(&p);
     pacs_archive_close(a);
+    pacs_tool__audit_end();
 
     uint64_t stored = atomic_load(&c.stored), failed = atomic_load(&c.failed);
     char size[32];

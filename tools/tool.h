@@ -36,6 +36,13 @@ int pacs_tool__audit(const pacs_config *cfg, int argc, char **argv);   /* audit_
 /** Appends one audit line for a command of the tool (who = the OS user); never fails. */
 void pacs_tool__audit_event(const pacs_config *cfg, pacs_audit_action action, int success,
                             const char *study_uid, const char *detail, unsigned count);
+/** The same for many lines (thread-safe between begin and end): opens the trail, ... */
+void pacs_tool__audit_begin(const pacs_config *cfg);
+/** ... appends one line (protocol "tool", who = the OS user), ... */
+void pacs_tool__audit_line(pacs_audit_action action, int success, const char *study_uid,
+                           const char *patient_id, const char *detail, unsigned count);
+/** ... and syncs and closes it. */
+void pacs_tool__audit_end(void);
 int pacs_tool__migrate(const pacs_config *cfg, int argc, char **argv); /* migrate_cmd.c */
 
 /**
