@@ -7,6 +7,7 @@
 # by whichever node claims them, and those A queued while the destination was down are sent by
 # node C after A and B stopped; a kill -9 of node B in the middle of a store loses no
 # acknowledged instance, the other nodes go on serving, and B comes back and serves them too;
+# `pacs verify --sweep` run from another data folder while A stores takes nothing A stores, and
 # `pacs verify` finds nothing missing or corrupt.
 . "$SRC/tests/lib.sh"
 . "$SRC/tests/test_dicomweb_lib.sh"
@@ -176,6 +177,20 @@ assert_eq "$acked" "$(for f in $(cat "$WORK/acked"); do
     node_count B -S -k QueryRetrieveLevel=IMAGE -k StudyInstanceUID="$(dcm_value "$f" 0020,000d)" \
         -k SeriesInstanceUID="$(dcm_value "$f" 0020,000e)" -k SOPInstanceUID="$(dcm_value "$f" 0008,0018)"
 done | awk '{s += $1} END {print s + 0}')" "instances B finds after its restart"
+
+# ---- verify --sweep from a fourth data folder (another machine's tool) while A stores ----
+make_ct_copies "$WORK/sw" 30
+mkdir -p "$WORK/T"
+DIMSE_PORT=$A_DIMSE
+store "$WORK"/sw/ct*.dcm >"$WORK/store-sw.log" 2>&1 &
+scu=$!
+timeout 300 "$PACS" --data "$WORK/T/d" --set "index=$PG_URI" --set "storage.objects=$SHARED_OBJECTS" \
+    --set node.name=T --set storage.sweep_grace=60 verify --sweep >"$WORK/sweep" 2>&1 || true
+grep -q "swept" "$WORK/sweep" || fail "verify --sweep beside A: $(cat "$WORK/sweep")"
+wait "$scu" || fail "storescu to A beside a sweep: $(tail -3 "$WORK/store-sw.log")"
+f=$(ls "$WORK"/sw/ct*.dcm | head -1)
+assert_eq 30 "$(node_count C -S -k QueryRetrieveLevel=IMAGE -k StudyInstanceUID="$(dcm_value "$f" 0020,000d)" \
+    -k SOPInstanceUID)" "C-FIND on C of what A stored beside a sweep"
 node_pacs C verify >"$WORK/verify" 2>&1 || fail "pacs verify: $(cat "$WORK/verify")"
 grep -q " 0 corrupt, 0 missing" "$WORK/verify" || fail "pacs verify: $(cat "$WORK/verify")"
 pass
