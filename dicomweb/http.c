@@ -1236,11 +1236,15 @@ pacs_err pacs_http_start(const pacs_config *cfg, pacs_archive *archive, pacs_htt
         sa = (const struct sockaddr *)&sin6;
         flags |= MHD_USE_IPv6;
     } else {
+        free(s->tls_key);
+        free(s->tls_cert);
         free(s);
         return pacs_errf(ei, PACS_EINVAL, "http.bind '%s' is not an IP address", bind);
     }
     pacs_err aerr = pacs_auth_open(cfg, pacs_archive_data_dir(archive), &s->auth, ei);
     if (aerr != PACS_OK) {
+        free(s->tls_key);
+        free(s->tls_cert);
         free(s);
         return aerr;
     }

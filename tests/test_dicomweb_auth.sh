@@ -320,4 +320,15 @@ stop_pacsd
 : >"$WORK/pacsd.log"
 start_pacsd --set http.bind=127.0.0.1
 grep -q INSECURE "$WORK/pacsd.log" && fail "warning on loopback"
+stop_pacsd
+
+# Bad settings stop the start, naming the setting.
+for bad in "auth.key.x=sha256:1234 read" "auth.key.x=sha256:$(hash x) admin" "http.auth=maybe" \
+    "auth.jwt_keys=$WORK/rsa.pem"; do
+    if timeout 30 "$PACSD" --data "$DATA" --set dimse.port=0 --set http.port=0 --set "$bad" \
+        --set "auth.jwt_issuer=$ISS" --set "auth.jwt_audience=$AUD" >"$WORK/bad.log" 2>&1; then
+        fail "pacsd started with $bad"
+    fi
+    grep -q "${bad%%=*}" "$WORK/bad.log" || fail "the error for $bad: $(tail -2 "$WORK/bad.log")"
+done
 pass
