@@ -12,6 +12,57 @@ src=$(pwd)
 cd "${BUILD_DIR:-build}"
 rc=0
 ctest --output-on-failure -j "$(nproc)" "$@" || rc=$?
+
+# The sanitizer pass: the same sources built again in build-asan with AddressSanitizer and
+# UndefinedBehaviorSanitizer (-DPACS_SANITIZE=ON), and the tests of PACS_ASAN_TESTS run there:
+# "core" (the default) runs the unit tests, the fuzz corpus replays and the core integration
+# tests (DIMSE, DICOMweb, archive, retrieve, crash and faults); "all" runs every test but those
+# that exercise other programs (the OHIF viewer in Chromium, the benchmark, the clang fuzz
+# build, PostgreSQL) or only measure (load). fuzz_decode_replay is left out of both: its
+# mutation pass forks a child per HTJ2K frame and outlasts its time limit under ASan, and the
+# decoders it drives are Debian's, not instrumented (frames are decoded under ASan by the
+# DICOMweb tests). Any sanitizer report of pacsd or a tool (kept in build-asan/sanitizer-logs,
+# leaks included) fails the pass, except those of the HTJ2K decoding child, which exists to
+# contain OpenJPH's crashes on corrupt codestreams (pacs/image/decode.c). PACS_ASAN_PASS=0
+# skips the pass.
+if [ "${PACS_ASAN_PASS:-1}" != 0 ]; then
+    start=$(date +%s)
+    asan=$src/${ASAN_BUILD_DIR:-build-asan}
+    logs=$asan/sanitizer-logs
+    if (cd "$src" && BUILD_DIR=$asan ./scripts/build.sh -DPACS_WERROR=ON -DPACS_SANITIZE=ON); then
+        rm -rf "$logs" && mkdir -p "$logs"
+        core='^(test_echo_store_find|test_(corpus|vietnamese|resend|bad_input|disk_full|crash)'
+        core="$core|test_(move|move_errors|get|commit|forward|forward_retry)"
+        core="$core|test_dicomweb_(qido|wado|stow|errors|client)|test_(crash_rounds|faults_.*))\$"
+        other='^(test_dicomweb_ohif|test_viewer.*|test_share.*|test_bench.*|.*fuzz_short'
+        other="$other|test_multinode|test_pg_.*|test_load)\$"
+        (
+            cd "$asan"
+            export ASAN_OPTIONS="detect_leaks=1:log_path=$logs/asan:verify_asan_link_order=0"
+            export LSAN_OPTIONS="suppressions=$src/tests/lsan.supp"
+            export UBSAN_OPTIONS="print_stacktrace=1:log_path=$logs/ubsan"
+            if [ "${PACS_ASAN_TESTS:-core}" = all ]; then
+                ctest --output-on-failure -j "$(nproc)" -E "$other|^fuzz_decode_replay\$" "$@"
+            else
+                r=0
+                ctest --output-on-failure -j "$(nproc)" -L unit -E '^fuzz_decode_replay$' "$@" ||
+                    r=1
+                ctest --output-on-failure -j "$(nproc)" -L integration -R "$core" "$@" || r=1
+                exit "$r"
+            fi
+        ) || rc=1
+        reports=$(grep -L decode_htj2k_isolated "$logs"/* 2>/dev/null || true)
+        if [ -n "$reports" ]; then
+            echo "sanitizer reports:" >&2
+            # shellcheck disable=SC2086
+            head -n 60 $reports >&2
+            rc=1
+        fi
+    else
+        rc=1
+    fi
+    echo "sanitizer pass: $(($(date +%s) - start)) s" >&2
+fi
 [ "${PACS_PG_PASS:-1}" = 0 ] && exit "$rc"
 
 # The PostgreSQL pass. Left out, as they cannot apply or already ran on PostgreSQL above:
