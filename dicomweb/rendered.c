@@ -622,3 +622,135 @@ void pacs_wado_image_transcoded(pacs_http_req *r, const pacs_http_route *rt, con
              boundary);
     pacs_http_send_buf(r, 200, ct, &body, 0);
 }
+
+/* ---- frames in another transfer syntax ---- */
+
+/* The first Accept range for frames that names something pacs/image writes: an image media
+ * type in multipart/related (its transfer-syntax, or the type's default: image/jpeg is JPEG
+ * lossless SV1), or application/octet-stream with an explicit transfer-syntax. */
+static const char *frame_target(const pacs_media *m, size_t nm, const char **media)
+{
+    static const char *const images[] = {"image/jpeg", "image/jls", "image/jp2", "image/jphc",
+                                         "image/dicom-rle"};
+    for (size_t i = 0; i < nm; i++) {
+        if (m[i].q == 0 || strcmp(m[i].type, "multipart/related") != 0) {
+            continue;
+        }
+        const char *inner = m[i].related[0] ? m[i].related : "application/octet-stream";
+        const char *ts = m[i].ts[0] && strcmp(m[i].ts, "*") != 0 ? m[i].ts : NULL;
+        for (size_t k = 0; k < sizeof images / sizeof images[0]; k++) {
+            if (strcmp(inner, images[k]) == 0) {
+                const char *t = ts ? ts : pacs_image_ts_for_media_type(inner);
+                if (t && pacs_image_can_transcode_to(t)) {
+                    *media = images[k];
+                    return t;
+                }
+            }
+        }
+        if (strcmp(inner, "application/octet-stream") == 0 && !ts) {
+            ts = PACS_TS_EXPLICIT_LE; /* octet-stream's default (PS3.18 8.7.3.5.2): decoded */
+        }
+        if (strcmp(inner, "application/octet-stream") == 0 && pacs_image_can_transcode_to(ts)) {
+            *media = "application/octet-stream";
+            return ts;
+        }
+    }
+    return NULL;
+}
+
+int pacs_wado_frames_transcoded(pacs_http_req *r, const pacs_http_route *rt, const uint32_t *idx,
+                                size_t n_idx, const pacs_media *m, size_t nm)
+{
+    const char *media = NULL;
+    const char *ts = frame_target(m, nm, &media);
+    if (!ts) {
+        return -1;
+    }
+    pthread_once(&cache_once, cache_init);
+    pacs_archive *a = pacs_http_archive(r);
+    pacs_errinfo ei;
+    inst_list l;
+    pacs_err err = list_instances(a, rt->study, rt->series, rt->sop, &l, &ei);
+    if (!err && l.n != 1) {
+        err = pacs_errf(&ei, PACS_ENOTFOUND, "no such instance");
+    }
+    if (!err && !l.v[0].layout) {
+        err = pacs_errf(&ei, PACS_ENOTFOUND, "the instance has no pixel data");
+    }
+    /* Lossy only when the client named a lossy syntax; JPEG 2000 and HTJ2K stay lossless. */
+    pacs_transcode_params tp = {ts,
+                                pacs_image_ts_is_lossy(ts) && strcmp(ts, PACS_TS_J2K) != 0 &&
+                                    strcmp(ts, PACS_TS_HTJ2K) != 0,
+                                0, 0};
+    char path[4096], boundary[80], key[512];
+    int fd = -1;
+    pacs_pixel_layout pl;
+    memset(&pl, 0, sizeof pl);
+    pacs_image_desc *desc = NULL;
+    pacs_buf body;
+    pacs_buf_init(&body, MAX_BODY);
+    pacs_http_boundary(boundary, sizeof boundary);
+    for (size_t i = 0; i < n_idx && !err; i++) {
+        const inst *in = &l.v[0];
+        uint8_t *data = NULL;
+        size_t len = 0;
+        pacs_image_cache_key(key, sizeof key, in->object, idx[i], ts, media);
+        int hit = cache && pacs_image_cache_get(cache, key, &data, &len, NULL);
+        if (!hit && fd < 0) { /* the object is opened once, for the first frame not cached */
+            err = pacs_archive_object_path(a, in->object, path, sizeof path, &ei);
+            if (!err) {
+                err = pacs_archive_open_object(a, in->object, &fd, &ei);
+            }
+            if (!err) {
+                err = pacs_pixel_layout_decode(in->layout, in->layout_len, &pl, &ei);
+            }
+            if (!err) {
+                err = pacs_image_desc_from_file(path, &desc, &ei);
+            }
+        }
+        if (!hit && !err) {
+            pacs_image_source src = {fd, path, in->ts, &pl};
+            pacs_codec_frame f;
+            int lossy = 0;
+            memset(&f, 0, sizeof f);
+            err = pacs_image_transcode_frame(&src, desc, idx[i], &tp, &f, &lossy, &ei);
+            data = f.data;
+            len = f.len;
+            if (!err && cache) {
+                pacs_image_cache_put(cache, key, data, len, media);
+            }
+        }
+        if (!err) {
+            err = pacs_buf_printf(&body, "--%s\r\nContent-Type: %s; transfer-syntax=%s\r\n\r\n",
+                                  boundary, media, ts);
+        }
+        if (!err) {
+            err = pacs_buf_append(&body, data, len);
+        }
+        if (!err) {
+            err = pacs_buf_puts(&body, "\r\n");
+        }
+        free(data);
+    }
+    if (!err) {
+        err = pacs_buf_printf(&body, "--%s--\r\n", boundary);
+    }
+    pacs_image_desc_free(desc);
+    pacs_pixel_layout_clear(&pl);
+    if (fd >= 0) {
+        close(fd);
+    }
+    list_free(&l);
+    if (err) {
+        pacs_buf_free(&body);
+        pacs_log(PACS_LOG_WARN, "wado", "req=%lu frames to %s failed: %s", pacs_http_id(r), ts,
+                 ei.msg);
+        pacs_http_send_error(r, err == PACS_ETOOBIG ? 413 : pacs_http_status_of(err), "%s", ei.msg);
+        return 0;
+    }
+    char ct[200];
+    snprintf(ct, sizeof ct, "multipart/related; type=\"%s\"; transfer-syntax=%s; boundary=%s",
+             media, ts, boundary);
+    pacs_http_send_buf(r, 200, ct, &body, 0);
+    return 0;
+}

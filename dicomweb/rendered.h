@@ -31,4 +31,19 @@ void pacs_wado_image_uri(pacs_http_req *r, const char *study, const char *series
 void pacs_wado_image_transcoded(pacs_http_req *r, const pacs_http_route *rt, const pacs_media *m,
                                 size_t nm);
 
+/**
+ * WADO-RS frames (PS3.18 8.7.3.5.3) in a transfer syntax other than the stored one: called when
+ * no Accept range takes the stored bytes. Takes the first multipart/related range naming an
+ * image media type (image/jpeg, image/jls, image/jp2, image/jphc, image/dicom-rle, with its
+ * transfer-syntax or the type's default) or application/octet-stream (with a transfer-syntax
+ * that pacs/image writes; none means Explicit VR Little Endian, i.e. decoded frames), transcodes
+ * frames `idx` (0-based, already checked to exist) one at a time through the image cache, and
+ * answers multipart/related. Lossy only when a lossy syntax was named (4.50, 4.51, 4.81). Returns
+ * -1, having sent nothing, when no range names a syntax it can write (the caller answers 406); 0
+ * once an answer (or an error) was sent. This is what lets a viewer on a slow link ask for JPEG-LS
+ * or HTJ2K frames of an uncompressed study.
+ */
+int pacs_wado_frames_transcoded(pacs_http_req *r, const pacs_http_route *rt, const uint32_t *idx,
+                                size_t n_idx, const pacs_media *m, size_t nm);
+
 #endif

@@ -885,11 +885,17 @@ static void send_frames(pacs_http_req *r, const pacs_http_route *rt, const uint3
     char part[160], related[80];
     int how =
         pick_pixels(m, nm, in->ts, native, n_idx == 1, part, sizeof part, related, sizeof related);
+    if (how < 0 && !whole_pixel_data &&
+        pacs_wado_frames_transcoded(r, rt, idx, n_idx, m, nm) == 0) {
+        goto done; /* dicomweb/rendered.c answered in another transfer syntax */
+    }
     if (how < 0) {
         pacs_http_send_error(r, 406,
                              "nothing acceptable: the pixel data is stored as %s (%s); ask for "
                              "multipart/related; type=\"application/octet-stream\"; "
-                             "transfer-syntax=* (frames are not transcoded yet)",
+                             "transfer-syntax=*, or an image type or transfer syntax this "
+                             "server writes (image/jls, image/jp2, image/jphc, image/jpeg, "
+                             "image/dicom-rle)",
                              in->ts, native ? "uncompressed" : "compressed");
         goto done;
     }

@@ -73,8 +73,10 @@ assert_eq 200 "$(http_status -H 'Accept: multipart/related; type="application/di
 
 # Frames of a JPEG 2000 instance (1.2.840.10008.1.2.4.91): image/jp2 when that syntax is named
 # (image/jp2's default is the lossless-only .90), or octet-stream with transfer-syntax=*.
-assert_eq 406 "$(http_status -H 'Accept: multipart/related; type="image/jp2"' "$I/frames/1")" \
+# image/jp2 alone means .90 (lossless): the stored .91 frame is decoded and encoded again.
+assert_eq 200 "$(http_status -H 'Accept: multipart/related; type="image/jp2"' "$I/frames/1")" \
     "image/jp2 means .90 unless told otherwise"
+grep -aq 'transfer-syntax=1.2.840.10008.1.2.4.90' "$WORK/body" || fail "image/jp2 part is not .90"
 assert_eq 200 "$(http_status -H 'Accept: multipart/related; type="image/jp2"; transfer-syntax=1.2.840.10008.1.2.4.91' "$I/frames/1")" \
     "JPEG 2000 frame as image/jp2"
 py "parts = multipart(open('$WORK/body', 'rb').read(), sys.argv[1])
@@ -83,8 +85,32 @@ c = parts[0][1]
 assert c[:4] == b'\xff\x4f\xff\x51' or c[4:8] == b'jP  ', c[:12]
 " "$(header_value Content-Type)" || fail "JPEG 2000 frame is not a J2K codestream"
 assert_eq 200 "$(http_status -H "$OCTET" "$I/frames/1")" "JPEG 2000 frame, transfer-syntax=*"
-assert_eq 406 "$(http_status -H 'Accept: multipart/related; type="application/octet-stream"' "$I/frames/1")" \
-    "JPEG 2000 frame uncompressed needs transcoding"
+# octet-stream without transfer-syntax is Explicit VR Little Endian: the frame decoded.
+us() { dcmdump -q +P "$2" "$1" | awk '{ print $3 }'; } # file tag -> an US value
+assert_eq 200 "$(http_status -H 'Accept: multipart/related; type="application/octet-stream"' "$I/frames/1")" \
+    "JPEG 2000 frame decoded"
+py "parts = multipart(open('$WORK/body', 'rb').read(), sys.argv[1])
+assert len(parts) == 1 and 'transfer-syntax=1.2.840.10008.1.2.1' in parts[0][0]['content-type'], parts[0][0]
+assert len(parts[0][1]) == $(us "$T/JPEG2000.dcm" 0028,0010) * $(us "$T/JPEG2000.dcm" 0028,0011) * 2, len(parts[0][1])
+" "$(header_value Content-Type)" || fail "decoded JPEG 2000 frame"
+
+# Native frames in a compressed syntax (what a viewer on a slow link asks for): JPEG-LS and
+# HTJ2K codestreams, smaller than the raw frame; a lossy syntax only when named.
+ids "$T/CT_small.dcm"
+for want in 'image/jls|ffd8fff7|1.2.840.10008.1.2.4.80' 'image/jphc|ff4fff51|1.2.840.10008.1.2.4.201' \
+    'application/octet-stream"; transfer-syntax="1.2.840.10008.1.2.4.201|ff4fff51|1.2.840.10008.1.2.4.201'; do
+    type=${want%%|*} rest=${want#*|}
+    magic=${rest%%|*} ts=${rest#*|}
+    assert_eq 200 "$(http_status -H "Accept: multipart/related; type=\"$type\"" "$I/frames/1")" \
+        "native frame as $type"
+    py "parts = multipart(open('$WORK/body', 'rb').read(), sys.argv[1])
+assert len(parts) == 1 and 'transfer-syntax=$ts' in parts[0][0]['content-type'], parts[0][0]
+assert parts[0][1][:4].hex() == '$magic', parts[0][1][:8]
+assert len(parts[0][1]) < 128 * 128 * 2, len(parts[0][1])
+" "$(header_value Content-Type)" || fail "native frame as $type"
+done
+assert_eq 406 "$(http_status -H 'Accept: multipart/related; type="image/jp2"; transfer-syntax=1.2.840.10008.1.2.4.50' "$I/frames/1")" \
+    "a syntax image/jp2 cannot carry"
 
 # Native frames: size rows*columns*samples*bytes, and the multi-frame list.
 ids "$WORK/rgb2.dcm"
