@@ -765,8 +765,8 @@ static int share_shaped(const char *t)
 
 static pacs_err check_share(pacs_auth *a, const char *token, pacs_principal *out, pacs_errinfo *ei)
 {
-    char study[PACS_SHARE_UID_CAP];
-    pacs_err err = pacs_shares_check(a->shares, token, study, NULL, ei);
+    char study[PACS_SHARE_UID_CAP], id[PACS_SHARE_ID_LEN + 1];
+    pacs_err err = pacs_shares_check_id(a->shares, token, study, NULL, id, ei);
     if (err) {
         return err;
     }
@@ -774,7 +774,7 @@ static pacs_err check_share(pacs_auth *a, const char *token, pacs_principal *out
     out->kind = PACS_PRINCIPAL_SHARE;
     out->scopes = PACS_SCOPE_READ;
     memcpy(out->study, study, sizeof study);
-    snprintf(out->name, sizeof out->name, "share");
+    snprintf(out->name, sizeof out->name, "share:%s", id);
     return PACS_OK;
 }
 

@@ -523,6 +523,13 @@ static pacs_err verify(pacs_shares *s, const char *token, row *r, char id[PACS_S
 pacs_err pacs_shares_check(pacs_shares *s, const char *token, char *study_uid_out,
                            int64_t *expires_at, pacs_errinfo *ei)
 {
+    return pacs_shares_check_id(s, token, study_uid_out, expires_at, NULL, ei);
+}
+
+pacs_err pacs_shares_check_id(pacs_shares *s, const char *token, char *study_uid_out,
+                              int64_t *expires_at, char id_out[PACS_SHARE_ID_LEN + 1],
+                              pacs_errinfo *ei)
+{
     row r;
     char id[PACS_SHARE_ID_LEN + 1];
     int ok = 0;
@@ -543,6 +550,9 @@ pacs_err pacs_shares_check(pacs_shares *s, const char *token, char *study_uid_ou
     }
     if (expires_at) {
         *expires_at = r.expires_at;
+    }
+    if (id_out) {
+        memcpy(id_out, id, sizeof id);
     }
     return PACS_OK;
 }

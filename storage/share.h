@@ -94,6 +94,14 @@ pacs_err pacs_shares_check(pacs_shares *s, const char *token, char *study_uid_ou
                            int64_t *expires_at, pacs_errinfo *ei);
 
 /**
+ * pacs_shares_check that also writes the share's id (PACS_SHARE_ID_LEN characters and a NUL)
+ * to `id_out` on PACS_OK (may be NULL), for logs and the audit trail.
+ */
+pacs_err pacs_shares_check_id(pacs_shares *s, const char *token, char *study_uid_out,
+                              int64_t *expires_at, char id_out[PACS_SHARE_ID_LEN + 1],
+                              pacs_errinfo *ei);
+
+/**
  * Revokes one share, named by its id (PACS_SHARE_ID_LEN characters) or by its whole token
  * (which must also verify under the current key). Durable on return. Revoking a share already
  * revoked succeeds. Errors: PACS_ENOTFOUND (no such share, or a token that does not verify),

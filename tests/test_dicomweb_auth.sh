@@ -295,7 +295,7 @@ lines = [json.loads(l) for l in open('$WORK/audit.jsonl')]
 acts = [(l.get('action'), l.get('who'), l.get('study'), l.get('detail', '')) for l in lines]
 assert any(a == 'login-failure' for a, *_ in acts), 'no login-failure'
 assert any(a == 'access-denied' and w == 'key:reader' and d == 'write' for a, w, s, d in acts), 'no scope refusal'
-assert any(a == 'access-denied' and w == 'share' and d == 'another study' for a, w, s, d in acts), 'no study refusal'
+assert any(a == 'access-denied' and w == 'share:$SID' and d == 'another study' for a, w, s, d in acts), 'no study refusal'
 assert any(a == 'share' and w == 'key:admin' and s == '$A' and d.startswith('created ') for a, w, s, d in acts), 'no share'
 assert any(a == 'share' and d == 'revoked $SID' for a, w, s, d in acts), 'no revocation'
 text = open('$WORK/audit.jsonl').read()

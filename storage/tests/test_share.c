@@ -83,6 +83,9 @@ static void test_good_token(void **state)
         PACS_SHARE_TOKEN_LEN);
     assert_int_equal(pacs_shares_check(f->s, tok, uid, &exp, NULL), PACS_OK);
     assert_string_equal(uid, STUDY_A);
+    char got_id[PACS_SHARE_ID_LEN + 1] = "";
+    assert_int_equal(pacs_shares_check_id(f->s, tok, NULL, NULL, got_id, NULL), PACS_OK);
+    assert_string_equal(got_id, id);
     assert_true(exp > (int64_t)time(NULL));
 
     /* Two shares of one study get different tokens and ids. */
