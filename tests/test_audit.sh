@@ -3,16 +3,16 @@
 # The audit trail (storage/audit.h): pacsd start and stop, C-STORE (one line per instance, with
 # patient and study), C-FIND (keys, never values), C-MOVE and C-GET (one line per study, with
 # the count sent), an unknown move destination, a refused association, DICOMweb QIDO (keys,
-# never values), WADO and STOW with who and from, `pacs import` (never the file's path) and
-# `pacs delete`; every line valid JSON with a UTC time; `pacs audit --patient/--study/--since`
-# select the right lines, and the patient's queries and retrieves (which name only the study)
-# come with them.
+# never values), WADO and STOW with who and from, forwarding, `pacs import` (never the file's
+# path) and `pacs delete`; every line valid JSON with a UTC time; `pacs audit --patient/--study/
+# --since` select the right lines, and the patient's queries and retrieves (which name only the
+# study) come with them.
 . "$SRC/tests/lib.sh"
 trap_background
 
 port=$(free_port)
 start_storescp DEST "$port" "$WORK/dest" || fail "storescp did not start"
-printf 'ae.DEST = 127.0.0.1:%s\n' "$port" >"$WORK/pacsd.conf"
+printf 'ae.DEST = 127.0.0.1:%s\nroute.mr = DEST modality=MR\n' "$port" >"$WORK/pacsd.conf"
 start_pacsd --config "$WORK/pacsd.conf" --set dimse.allowed_aets=STORESCU,FINDSCU,MOVESCU,GETSCU
 
 st=$(new_uid)
@@ -92,6 +92,11 @@ grep '"action":"retrieve"' "$WORK/http" | grep -q "\"study\":\"$st\".*status=200
 grep '"action":"retrieve","atna":"110104","outcome":"failure"' "$WORK/http" | grep -q 'status=404' ||
     fail "no failure line for the unknown study"
 grep '"action":"store"' "$WORK/http" | grep -q 'status=200' || fail "no STOW line"
+# The MR instance goes on to DEST by the forwarding rule: a line names its study.
+mr_study=$(dcm_value "$SAMPLES/test_files/MR_small.dcm" 0020,000D)
+timeout 60 sh -c 'until "$1" --data "$2" audit --study "$3" 2>/dev/null |
+    grep -q "forward rule=mr to=DEST"; do sleep 0.2; done' _ "$PACS" "$DATA" "$mr_study" ||
+    fail "no audit line for the forwarded MR instance"
 
 # -- a refused association --
 timeout 30 echoscu -aet INTRUDER -aec PACS 127.0.0.1 "$DIMSE_PORT" >/dev/null 2>&1 &&

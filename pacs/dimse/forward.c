@@ -45,6 +45,39 @@ struct pacs_forwarder {
     int timeout;
 };
 
+/* ---- the audit trail: where each instance went ---- */
+
+static int study_of(void *ctx, const pacs_instance_rec *rec)
+{
+    snprintf(ctx, PACS_UID_MAX + 1, "%s", rec->study_uid);
+    return 1;
+}
+
+/* One line per instance sent (or given up), naming its study (looked up in the index: the
+ * queue keeps only the SOP instance), so that `pacs audit --patient` shows where images went. */
+static void audit_forward(pacs_forwarder *f, const pacs_fwd_entry *e, const char *dest, int ok,
+                          const char *why)
+{
+    char study[PACS_UID_MAX + 1] = "", detail[320];
+    pacs_errinfo ei;
+    pacs_query *q = pacs_query_new(PACS_LEVEL_INSTANCE);
+    if (q && pacs_query_add(q, 0x00080018u, NULL, e->sop_uid, &ei) == PACS_OK) {
+        pacs_archive_instances(f->archive, q, 0, study_of, study, &ei);
+    }
+    pacs_query_free(q);
+    snprintf(detail, sizeof detail, "forward rule=%s to=%s sop=%s%s%.200s", e->rule, dest,
+             e->sop_uid, why ? ": " : "", why ? why : "");
+    pacs_audit_event ev = {.action = PACS_AUDIT_RETRIEVE,
+                           .success = ok,
+                           .protocol = "dimse",
+                           .who = pacs_config_str(f->cfg, "dimse.aet"),
+                           .from = "local",
+                           .study_uid = study,
+                           .detail = detail,
+                           .count = ok ? 1u : 0u};
+    pacs_audit_record(&ev);
+}
+
 /* ---- queueing, on the ingest threads ---- */
 
 typedef struct enqueue_ctx {
@@ -281,10 +314,12 @@ static void send_group(pacs_forwarder *f, pacs_fwd_entry *ents, size_t n)
                     ups[i].error = errs[i];
                 }
                 sent++;
+                audit_forward(f, e, dest, 1, NULL);
             } else if (r == PACS_SUBOP_FAILED && st == 0) {
                 /* Nothing the destination can change: no context, or no conversion. */
                 set_failed(&ups[i], e, errs[i], sizeof errs[i], sub.msg, now);
                 failed++;
+                audit_forward(f, e, dest, 0, sub.msg);
                 pacs_log(PACS_LOG_WARN, "forward", "dest=%s sop=%s failed: %s", dest, e->sop_uid,
                          sub.msg);
             } else {
