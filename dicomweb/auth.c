@@ -10,8 +10,9 @@
  * and libjwt is handed that one key; its answer is then checked to have used the same
  * algorithm. Claims are read from the verified payload with jansson.
  *
- * Load: one call per HTTP request. Thread-safe: the handle is read-only after open (libjwt and
- * OpenSSL keep no shared state across calls; the share store locks itself).
+ * Load: one call per HTTP request. Thread-safe: the handle is read-only after open but for the
+ * table of verified JWTs (its own mutex); libjwt and OpenSSL keep no shared state across calls,
+ * and the share store locks itself.
  */
 #include "dicomweb/auth.h"
 
@@ -26,6 +27,7 @@
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/sha.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +40,8 @@
 #define MAX_TOKEN 8192
 #define KEYFILE_MAX (1u << 20)
 #define TAG_STUDY_UID 0x0020000Du
+#define JWT_CACHE 256     /* verified JWTs remembered (direct-mapped by their hash) */
+#define JWT_CACHE_MAX 300 /* seconds a verified JWT is remembered at most */
 
 typedef enum key_type { KEY_RSA = 1, KEY_EC } key_type;
 
@@ -48,6 +52,14 @@ typedef struct jwt_key {
     int curve_bits; /* EC: 256, 384 or 521 */
     char *pem;      /* SubjectPublicKeyInfo PEM, as libjwt wants it */
 } jwt_key;
+
+/* A JWT that verified: its hash, until when it may be taken without verifying again (its exp
+ * with the leeway, at most JWT_CACHE_MAX seconds on), and what it was found to be. */
+typedef struct jwt_seen {
+    unsigned char hash[SHA256_DIGEST_LENGTH];
+    int64_t until;
+    pacs_principal p;
+} jwt_seen;
 
 typedef struct api_key {
     char name[65];
@@ -65,6 +77,8 @@ struct pacs_auth {
     long leeway;
     api_key *api;
     size_t n_api;
+    pthread_mutex_t seen_mu;
+    jwt_seen seen[JWT_CACHE];
 };
 
 /* ---- small helpers ---- */
@@ -492,6 +506,7 @@ pacs_err pacs_auth_open(const pacs_config *cfg, const char *data_dir, pacs_auth 
     if (!a) {
         return pacs_errf(ei, PACS_ENOMEM, "out of memory");
     }
+    pthread_mutex_init(&a->seen_mu, NULL);
     const char *mode = pacs_config_str(cfg, "http.auth");
     if (strcmp(mode, "required") == 0) {
         a->required = 1;
@@ -542,6 +557,8 @@ void pacs_auth_close(pacs_auth *a)
     }
     free(a->api);
     pacs_shares_close(a->shares);
+    OPENSSL_cleanse(a->seen, sizeof a->seen);
+    pthread_mutex_destroy(&a->seen_mu);
     free(a);
 }
 
@@ -603,7 +620,8 @@ static int aud_ok(json_t *aud, const char *want)
     return 0;
 }
 
-static pacs_err check_claims(pacs_auth *a, json_t *c, pacs_principal *out, pacs_errinfo *ei)
+static pacs_err check_claims(pacs_auth *a, json_t *c, pacs_principal *out, int64_t *until,
+                             pacs_errinfo *ei)
 {
     int64_t now = (int64_t)time(NULL);
     const char *iss = json_string_value(json_object_get(c, "iss"));
@@ -654,6 +672,8 @@ static pacs_err check_claims(pacs_auth *a, json_t *c, pacs_principal *out, pacs_
         memcpy(out->study, s, n + 1);
         scopes &= PACS_SCOPE_READ; /* a study-limited token only ever reads */
     }
+    double last = json_number_value(exp) + (double)a->leeway;
+    *until = last > (double)(now + JWT_CACHE_MAX) ? now + JWT_CACHE_MAX : (int64_t)last;
     out->kind = PACS_PRINCIPAL_JWT;
     out->scopes = scopes;
     copy_printable(out->name, sizeof out->name,
@@ -661,7 +681,8 @@ static pacs_err check_claims(pacs_auth *a, json_t *c, pacs_principal *out, pacs_
     return PACS_OK;
 }
 
-static pacs_err check_jwt(pacs_auth *a, const char *token, pacs_principal *out, pacs_errinfo *ei)
+static pacs_err verify_jwt(pacs_auth *a, const char *token, pacs_principal *out, int64_t *until,
+                           pacs_errinfo *ei)
 {
     jwt_t *j = NULL;
     pacs_err err = PACS_OK;
@@ -729,11 +750,43 @@ static pacs_err check_jwt(pacs_auth *a, const char *token, pacs_principal *out, 
         err = pacs_errf(ei, PACS_EDENIED, "JWT payload is not an object");
         goto fail;
     }
-    err = check_claims(a, claims, out, ei);
+    err = check_claims(a, claims, out, until, ei);
     json_decref(claims);
 fail:
     jwt_free(j);
     return err;
+}
+
+/* A JWT, verified once and then remembered by its SHA-256 until it expires (at most
+ * JWT_CACHE_MAX seconds), so that a viewer's hundreds of requests with one token cost one
+ * signature check. Only verified tokens are remembered; a refusal is always worked out anew. */
+static pacs_err check_jwt(pacs_auth *a, const char *token, pacs_principal *out, pacs_errinfo *ei)
+{
+    unsigned char h[SHA256_DIGEST_LENGTH];
+    int64_t now = (int64_t)time(NULL), until = 0;
+    SHA256((const unsigned char *)token, strlen(token), h);
+    jwt_seen *e = &a->seen[(h[0] | (unsigned)h[1] << 8) % JWT_CACHE];
+    pthread_mutex_lock(&a->seen_mu);
+    int hit = e->until > now && CRYPTO_memcmp(e->hash, h, sizeof h) == 0;
+    if (hit) {
+        *out = e->p;
+    }
+    pthread_mutex_unlock(&a->seen_mu);
+    if (hit) {
+        return PACS_OK;
+    }
+    pacs_principal p;
+    pacs_err err = verify_jwt(a, token, &p, &until, ei);
+    if (err != PACS_OK) {
+        return err;
+    }
+    pthread_mutex_lock(&a->seen_mu);
+    memcpy(e->hash, h, sizeof h);
+    e->until = until;
+    e->p = p;
+    pthread_mutex_unlock(&a->seen_mu);
+    *out = p;
+    return PACS_OK;
 }
 
 /* An API key, compared against every configured hash in constant time. */

@@ -34,7 +34,7 @@ key_admin=$(openssl rand -hex 24)
 hash() { printf %s "$1" | sha256sum | cut -d' ' -f1; }
 
 start_pacsd --set http.auth=required --set "auth.jwt_keys=$WORK/jwks.json" \
-    --set "auth.jwt_issuer=$ISS" --set "auth.jwt_audience=$AUD" \
+    --set "auth.jwt_issuer=$ISS" --set "auth.jwt_audience=$AUD" --set auth.jwt_leeway=1 \
     --set "auth.key.reader=sha256:$(hash "$key_reader") read" \
     --set "auth.key.writer=sha256:$(hash "$key_writer") read write" \
     --set "auth.key.admin=sha256:$(hash "$key_admin") read write delete share" \
@@ -144,6 +144,16 @@ tampered=$(printf %s "$ok_rs" | cut -d. -f1).$(jwt RS256 "$WORK/evil.pem" '{}' \
 refused "JWT with a tampered payload" "$tampered"
 cp "$WORK/body.401" "$WORK/jwt.401"
 refused "JWT truncated signature" "${ok_rs%??????}"
+# A token that verified is remembered, but never past its exp (+1 s of leeway here).
+short_exp=$(($(date +%s) + 3))
+short=$(jwt RS256 "$WORK/rsa.pem" '{"kid":"r1"}' \
+    "{\"iss\":\"$ISS\",\"aud\":\"$AUD\",\"exp\":$short_exp,\"scope\":\"read\"}")
+if [ "$(date +%s)" -lt "$short_exp" ]; then
+    expect 200 "short-lived JWT" -H "$JSON" -H "$(bearer "$short")" "$B/studies"
+    expect 200 "short-lived JWT again" -H "$JSON" -H "$(bearer "$short")" "$B/studies"
+fi
+timeout 20 sh -c 'while [ "$(date +%s)" -le $(($1 + 1)) ]; do sleep 0.2; done' _ "$short_exp"
+expect 401 "short-lived JWT after its exp" -H "$JSON" -H "$(bearer "$short")" "$B/studies"
 refused "garbage with two dots" "a.b.c"
 cmp -s "$WORK/body.401" "$WORK/jwt.401" || fail "refusals differ in their body"
 
