@@ -77,8 +77,38 @@ static int find_default(char *out, size_t cap)
     return 0;
 }
 
+/* The transfer syntaxes viewer.frames may name: those pacs/image writes that OHIF 3.13 asks
+ * for with their own media type (its typeForTS) and decodes. */
+static const char *const frame_syntaxes[] = {
+    "1.2.840.10008.1.2.4.80", /* JPEG-LS lossless: about a third of raw CT, decodes fast */
+    "1.2.840.10008.1.2.4.90", /* JPEG 2000 lossless */
+    "1.2.840.10008.1.2.4.70", /* JPEG lossless SV1 */
+    "1.2.840.10008.1.2.5",    /* RLE */
+    "1.2.840.10008.1.2.4.50", /* JPEG baseline: lossy, 8-bit */
+};
+
+/* viewer.frames: "stored" (frames as stored, transfer-syntax=*) or one of frame_syntaxes. */
+static const char *frames_syntax(const pacs_config *cfg, pacs_errinfo *ei)
+{
+    const char *want = pacs_config_str(cfg, "viewer.frames");
+    if (!want[0] || strcmp(want, "stored") == 0) {
+        return "*";
+    }
+    for (size_t i = 0; i < sizeof frame_syntaxes / sizeof frame_syntaxes[0]; i++) {
+        if (strcmp(want, frame_syntaxes[i]) == 0) {
+            return frame_syntaxes[i];
+        }
+    }
+    pacs_errf(ei, PACS_EINVAL,
+              "viewer.frames = %.80s: say stored, or one of 1.2.840.10008.1.2.4.80 (JPEG-LS), "
+              ".4.90 (JPEG 2000), .4.70 (JPEG lossless), 1.2.840.10008.1.2.5 (RLE), .4.50 "
+              "(JPEG, lossy)",
+              want);
+    return NULL;
+}
+
 /* app-config.js: OHIF's DICOMweb data source on this server's own root, same origin. */
-static char *make_app_config(const pacs_config *cfg)
+static char *make_app_config(const pacs_config *cfg, const char *frames)
 {
     json_t *prefix = json_string(pacs_config_str(cfg, "http.prefix"));
     char *root = prefix ? json_dumps(prefix, JSON_ENCODE_ANY | JSON_ESCAPE_SLASH) : NULL;
@@ -130,10 +160,12 @@ static char *make_app_config(const pacs_config *cfg)
          * not decoded from frames in the browser. */
         "        thumbnailRendering: 'thumbnail',\n"
         "        thumbnailRequestStrategy: 'fetch',\n"
-        /* Frames as stored (transfer-syntax=*): compressed series (JPEG, JPEG-LS, JPEG 2000,
-         * HTJ2K, RLE) travel compressed and OHIF decodes them; pacsd never inflates them. */
+        /* By default frames as stored (transfer-syntax=*): compressed series (JPEG, JPEG-LS,
+         * JPEG 2000, HTJ2K, RLE) travel compressed and OHIF decodes them; pacsd never inflates
+         * them. viewer.frames names a syntax every frame is asked in instead (for slow links:
+         * uncompressed series then travel compressed, at the server's CPU cost). */
         "        imageRendering: 'wadors',\n"
-        "        requestTransferSyntaxUID: '*',\n"
+        "        requestTransferSyntaxUID: '%s',\n"
         "        omitQuotationForMultipartRequest: true,\n"
         "        singlepart: 'bulkdata,video,pdf',\n"
         "        bulkDataURI: { enabled: true, relativeResolution: 'studies' },\n"
@@ -141,7 +173,7 @@ static char *make_app_config(const pacs_config *cfg)
         "    }],\n"
         "  };\n"
         "})();\n",
-        root);
+        root, frames);
     free(root);
     return n < 0 ? NULL : text;
 }
@@ -153,7 +185,12 @@ pacs_err pacs_viewer_open(const pacs_config *cfg, pacs_viewer **out, pacs_errinf
         return pacs_errf(ei, PACS_ENOMEM, "out of memory");
     }
     v->dirfd = -1;
-    v->app_config = make_app_config(cfg);
+    const char *frames = frames_syntax(cfg, ei);
+    if (!frames) {
+        free(v);
+        return PACS_EINVAL;
+    }
+    v->app_config = make_app_config(cfg, frames);
     if (asprintf(&v->missing_html,
                  "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
                  "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"

@@ -139,6 +139,32 @@ for s in viewer-study-list viewer-slice viewer-scrolled; do
 done
 echo "screenshots in $ART"
 
+# ---- viewer.frames: every frame asked for as JPEG-LS (slow links), drawn from a raw study ----
+stop_pacsd
+if timeout 30 "$PACSD" --data "$WORK/d-bad" --set dimse.port=0 --set http.port=0 \
+    --set viewer.frames=1.2.3 >"$WORK/bad.log" 2>&1; then
+    fail "pacsd started with viewer.frames=1.2.3"
+fi
+grep -q 'viewer.frames = 1.2.3' "$WORK/bad.log" || fail "no message for a bad viewer.frames: $(tail -2 "$WORK/bad.log")"
+start_pacsd --set viewer.frames=1.2.840.10008.1.2.4.80
+B="http://127.0.0.1:$HTTP_PORT"
+get "$B/viewer/app-config.js"
+grep -q "requestTransferSyntaxUID: '1.2.840.10008.1.2.4.80'" "$WORK/body" ||
+    fail "app-config.js does not ask for JPEG-LS frames"
+SE=$(dcm_value "$f" 0020,000e)
+SOP=$(dcm_value "$f" 0008,0018)
+# What OHIF sends with that setting (omitQuotationForMultipartRequest).
+get "$B/dicomweb/studies/$STUDY/series/$SE/instances/$SOP/frames/1" \
+    -H 'Accept: multipart/related; type=image/jls; transfer-syntax=1.2.840.10008.1.2.4.80'
+assert_eq 200 "$status" "a raw frame asked for as JPEG-LS"
+header Content-Type | grep -q 'type="image/jls"; transfer-syntax=1.2.840.10008.1.2.4.80' ||
+    fail "the frame is not JPEG-LS: $(header Content-Type)"
+[ "$(wc -c <"$WORK/body")" -lt $((512 * 512 * 2)) ] || fail "the JPEG-LS frame is not smaller than raw"
+mkdir -p "$ART/jpeg-ls"
+(cd "$WORK/node" && timeout 500 node viewer_test.js viewer "$B" "$STUDY" "$GIVEN" "$DESC" "$ART/jpeg-ls") \
+    >"$WORK/browser-jls.log" 2>&1 || fail "viewer checks with JPEG-LS frames failed: $(tail -15 "$WORK/browser-jls.log")"
+[ -s "$ART/jpeg-ls/viewer-slice.png" ] || fail "no screenshot of a JPEG-LS slice"
+
 # ---- no viewer: pacsd runs and says so ----
 stop_pacsd
 : >"$WORK/pacsd.log"

@@ -99,6 +99,9 @@ static const key_def keys[] = {
     {"auth.jwt_leeway", KEY_INT, "60", 0, 600, "seconds of clock skew allowed for exp and nbf"},
     {"auth.share_max_days", KEY_INT, "365", 1, 36500,
      "longest life of a share link made over HTTP ({prefix}/shares), in days"},
+    {"viewer.frames", KEY_STR, "stored", 0, 0,
+     "how the viewer asks for frames: stored (as stored), or a transfer syntax UID to ask every "
+     "frame in, e.g. 1.2.840.10008.1.2.4.80 (JPEG-LS lossless) for viewers on slow links"},
     {"viewer.root", KEY_STR, "", 0, 0,
      "folder of the web viewer served at /viewer (OHIF's app, which the build installs); empty: "
      "../viewer or ../share/pacsd/viewer beside the pacsd binary"},
