@@ -404,6 +404,9 @@ pacs_err pacs_shares_create(pacs_shares *s, const char *study_uid, int64_t expir
             err = pacs_errf(ei, PACS_EIO, "share: no random bytes");
             goto fail;
         }
+        /* The id is typed as a command-line argument (pacs share --revoke ID): its first
+         * character is a letter or digit, never '-' or '_' (71 random bits are left). */
+        raw[1] &= 0x7f;
         if (token_mac(s->key, raw, 1 + ID_RAW + 4, study_uid, raw + 1 + ID_RAW + 4) != 0) {
             err = pacs_errf(ei, PACS_EIO, "share: HMAC failed");
             goto fail;

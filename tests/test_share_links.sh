@@ -213,7 +213,7 @@ refused "$R_LINK" revoked
 "$PACS" --data "$DATA" share --list | grep -q "^$R_ID  revoked " || fail "--list does not show the revocation"
 
 grep -h '"share"' "$DATA"/audit/*.jsonl >"$WORK/audit" 2>/dev/null || true
-grep -q "$A_ID" "$WORK/audit" && grep -q "$R_ID revoked" "$WORK/audit" ||
+grep -q -e "$A_ID" "$WORK/audit" && grep -q -e "$R_ID revoked" "$WORK/audit" ||
     fail "the audit trail lacks the share lines: $(head -3 "$WORK/audit")"
 
 "$PACS" --data "$DATA" share --rotate-key 2>/dev/null || fail "rotate-key failed"
