@@ -131,8 +131,9 @@ grep -q "DICOM listens on .* without TLS" "$WORK/restart.log" &&
     fail "a plain-port warning without a plain port"
 stop_pacsd
 
-# -- with access control, an AE marked tls may call over TLS only --
+# -- with access control, an AE marked tls may call over TLS only, ... --
 printf 'ae.TLSONLY = 127.0.0.1:104 tls\nae.ANYWAY = 127.0.0.1:104\n' >>"$WORK/pacsd.conf"
+printf 'ae.BOUND = 127.0.0.1:104 cert=client\n' >>"$WORK/pacsd.conf"
 start_pacsd --config "$WORK/pacsd.conf" --set dimse.access_control=true
 # shellcheck disable=SC2086
 tls_echo -aet TLSONLY $TLS || fail "TLSONLY over TLS: $(tail -2 "$WORK/o")"
@@ -141,6 +142,14 @@ timeout 30 echoscu -v -aet TLSONLY -aec PACS 127.0.0.1 "$DIMSE_PORT" >"$WORK/o" 
 grep -q "Reason: Calling AE Title Not Recognized" "$WORK/o" || fail "wrong rejection: $(tail -3 "$WORK/o")"
 timeout 30 echoscu -aet ANYWAY -aec PACS 127.0.0.1 "$DIMSE_PORT" >/dev/null 2>&1 ||
     fail "an AE not marked tls was refused on the plain port"
+# -- ... and an AE bound to a certificate (cert=CN) only with that certificate --
+# shellcheck disable=SC2086
+tls_echo -aet BOUND $TLS || fail "BOUND with its certificate: $(tail -2 "$WORK/o")"
+tls_echo -v -aet BOUND +tls "$PKI/elsewhere.key" "$PKI/elsewhere.crt" +cf "$PKI/ca.crt" &&
+    fail "BOUND was accepted with another certificate our CA signed"
+grep -q "Reason: Calling AE Title Not Recognized" "$WORK/o" || fail "wrong rejection: $(tail -3 "$WORK/o")"
+timeout 30 echoscu -aet BOUND -aec PACS 127.0.0.1 "$DIMSE_PORT" >/dev/null 2>&1 &&
+    fail "BOUND was accepted without a certificate"
 stop_pacsd
 
 # -- bad TLS settings stop pacsd at start-up, naming the problem --

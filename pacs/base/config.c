@@ -216,7 +216,7 @@ static int valid_aet(const char *aet)
 }
 
 /* The options after host:port: `allow=store,find,move,get,commit|all|none`, `from=ADDR,...`
- * (IPv4 addresses, CIDR blocks or *), `tls`. */
+ * (IPv4 addresses, CIDR blocks or *), `cert=CN`, `tls`. */
 static pacs_err set_ae_options(pacs_remote_ae *ae, const char *opts, pacs_errinfo *ei)
 {
     static const struct {
@@ -237,6 +237,8 @@ static pacs_err set_ae_options(pacs_remote_ae *ae, const char *opts, pacs_errinf
             ae->tls = 1;
         } else if (strncmp(tok, "from=", 5) == 0 && tok[5] && strlen(tok + 5) < sizeof ae->from) {
             snprintf(ae->from, sizeof ae->from, "%s", tok + 5);
+        } else if (strncmp(tok, "cert=", 5) == 0 && tok[5] && strlen(tok + 5) < sizeof ae->cert) {
+            snprintf(ae->cert, sizeof ae->cert, "%s", tok + 5);
         } else if (strncmp(tok, "allow=", 6) == 0) {
             ae->allow = 0;
             char *s2 = NULL;
@@ -256,7 +258,8 @@ static pacs_err set_ae_options(pacs_remote_ae *ae, const char *opts, pacs_errinf
             }
         } else {
             return pacs_errf(ei, PACS_EINVAL,
-                             "ae.%s: '%s' is not an option (allow=..., from=..., tls)", ae->aet,
+                             "ae.%s: '%s' is not an option (allow=..., from=..., cert=..., tls)",
+                             ae->aet,
                              tok);
         }
     }
@@ -797,7 +800,7 @@ void pacs_config_print_help(void *file)
     }
     fprintf(f, "%-24s = %-12s  %s\n", "ae.TITLE", "host:port",
             "a known remote AE (move destination, forwarding target); then optionally "
-            "allow=store,find,move,get,commit|all|none from=ADDR,CIDR,.. tls");
+            "allow=store,find,move,get,commit|all|none from=ADDR,CIDR,.. cert=CN tls");
     fprintf(f, "%-24s = %-12s  %s\n", "route.NAME", "DEST [cond]",
             "forward stored instances to AE DEST; conditions: calling=AE,.. modality=CT,.. "
             "sop_class=UID,..");

@@ -30,6 +30,7 @@ typedef struct pacs_remote_ae {
     unsigned allow; /* PACS_AE_ALLOW_* bits (`allow=`; all when absent) */
     char from[256]; /* `from=`: comma-separated addresses, CIDR blocks or *; "" = its host */
     int tls;        /* `tls`: associations to it use TLS */
+    char cert[65];  /* `cert=`: the subject CN its TLS client certificate must have; "" any */
 } pacs_remote_ae;
 
 /* What a known AE may ask for when dimse.access_control is on (C-ECHO is always allowed). */

@@ -300,6 +300,30 @@ pacs_err pacs_net_accept(pacs_net *net, int timeout_ms, long max_pdu, pacs_assoc
     }
 }
 
+/* The subject CN of the TLS peer's certificate (DER from dcmtls, parsed by OpenSSL). */
+static void peer_cert_cn(T_ASC_Association *assoc, char *out, size_t cap)
+{
+    unsigned long len = ASC_getPeerCertificateLength(assoc);
+    if (len == 0 || len > 65536) {
+        return;
+    }
+    OFVector<unsigned char> der(len);
+    if (ASC_getPeerCertificate(assoc, &der[0], len) != len) {
+        return;
+    }
+    const unsigned char *p = &der[0];
+    X509 *x = d2i_X509(nullptr, &p, (long)len);
+    if (!x) {
+        return;
+    }
+    char cn[256];
+    int n = X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn, sizeof cn);
+    if (n > 0 && (size_t)n < cap) {
+        memcpy(out, cn, (size_t)n + 1);
+    }
+    X509_free(x);
+}
+
 void pacs_assoc_get_info(const pacs_assoc *a, pacs_assoc_info *out)
 {
     memset(out, 0, sizeof *out);
@@ -309,6 +333,12 @@ void pacs_assoc_get_info(const pacs_assoc *a, pacs_assoc_info *out)
     snprintf(out->peer_host, sizeof out->peer_host, "%s", p->DULparams.callingPresentationAddress);
     out->peer_max_pdu = p->theirMaxPDUReceiveSize;
     out->tls = a->tls ? 1 : 0;
+    if (a->tls) {
+        try {
+            peer_cert_cn(a->assoc, out->peer_cert_cn, sizeof out->peer_cert_cn);
+        } catch (...) {
+        }
+    }
 }
 
 size_t pacs_assoc_pc_count(const pacs_assoc *a)

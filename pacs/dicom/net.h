@@ -80,6 +80,7 @@ typedef struct pacs_assoc_info {
     char peer_host[64];                 /* numeric address (no reverse DNS lookup) */
     unsigned long peer_max_pdu;
     int tls; /* the association runs over TLS */
+    char peer_cert_cn[65]; /* TLS: the subject CN of the peer's certificate, "" when none */
 } pacs_assoc_info;
 
 void pacs_assoc_get_info(const pacs_assoc *a, pacs_assoc_info *out);

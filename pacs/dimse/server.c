@@ -240,6 +240,10 @@ static pacs_err negotiate(pacs_dimse_server *s, pacs_dimse_ctx *c, pacs_errinfo 
             return reject(c, PACS_RJ_CALLING_AET_UNKNOWN,
                           "calling AE title marked tls called on the plain port", ei);
         }
+        if (ae.cert[0] && strcmp(c->info.peer_cert_cn, ae.cert) != 0) {
+            return reject(c, PACS_RJ_CALLING_AET_UNKNOWN,
+                          "calling AE title used with another certificate (cert=)", ei);
+        }
         c->allow = ae.allow;
     }
     size_t n = pacs_assoc_pc_count(c->assoc), accepted = 0, denied = 0;
