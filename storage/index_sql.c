@@ -20,8 +20,9 @@
 #include "storage/fold.h"
 #include "storage/index.h"
 
-const pacs_sql_dialect pacs_index__sqlite_dialect = {"sqlite", 0, 0, "instr", "-1", 0};
-const pacs_sql_dialect pacs_index__pg_dialect = {"postgresql", 1, 1, "strpos", NULL, 1};
+const pacs_sql_dialect pacs_index__sqlite_dialect = {"sqlite",          0, 0, "instr", "-1", 0,
+                                                     "studies_name_fts"};
+const pacs_sql_dialect pacs_index__pg_dialect = {"postgresql", 1, 1, "strpos", NULL, 1, NULL};
 
 /* ---- compiled queries ---- */
 
@@ -126,10 +127,26 @@ static pacs_err where_and(pacs_index__compiled *c)
     return pacs_buf_puts(&c->where, c->where.len ? " AND " : " WHERE ");
 }
 
-/* Every folded query word must begin a word of the name. */
+/* Characters (not bytes) in a UTF-8 word. */
+static size_t utf8_chars(const char *w)
+{
+    size_t n = 0;
+    for (; *w; w++) {
+        n += ((unsigned char)*w & 0xC0) != 0x80;
+    }
+    return n;
+}
+
+/* Every folded query word must begin a word of the name. On SQLite the patient's name is first
+ * narrowed through an FTS5 trigram index (every word of three characters or more must occur in
+ * the name), so that the word-start patterns below test a few rows instead of every study;
+ * PostgreSQL's trigram index serves the patterns themselves. */
 static pacs_err fuzzy_name(pacs_index__compiled *c, const char *column, const char *value,
                            pacs_errinfo *ei)
 {
+    pacs_buf fts;
+    pacs_buf_init(&fts, 1u << 12);
+    int use_fts = c->d->name_fts && strcmp(column, "st.patient_name") == 0;
     char *folded = pacs_fold_name(value);
     if (!folded) {
         return pacs_errf(ei, PACS_EINVAL, "name is not valid UTF-8");
@@ -153,8 +170,32 @@ static pacs_err fuzzy_name(pacs_index__compiled *c, const char *column, const ch
             err = pattern_match(c, expr, dicom);
         }
         free(dicom);
+        if (err == PACS_OK && use_fts && utf8_chars(w) >= 3) {
+            /* An FTS5 string: the word in double quotes, its own quotes doubled. */
+            err = pacs_buf_puts(&fts, fts.len ? " AND \"" : "\"");
+            for (const char *p = w; *p && err == PACS_OK; p++) {
+                err = pacs_buf_append(&fts, p, 1);
+                if (err == PACS_OK && *p == '"') {
+                    err = pacs_buf_append(&fts, p, 1);
+                }
+            }
+            if (err == PACS_OK) {
+                err = pacs_buf_puts(&fts, "\"");
+            }
+        }
     }
     free(folded);
+    if (err == PACS_OK && fts.len) {
+        err = pacs_buf_printf(&c->where, " AND st.pk IN (SELECT rowid FROM %s WHERE %s MATCH ",
+                              c->d->name_fts, c->d->name_fts);
+        if (err == PACS_OK) {
+            err = param(c, fts.data, 0, 0);
+        }
+        if (err == PACS_OK) {
+            err = pacs_buf_puts(&c->where, ")");
+        }
+    }
+    pacs_buf_free(&fts);
     if (err == PACS_OK) {
         err = pacs_buf_puts(&c->where, ")");
     }

@@ -28,11 +28,12 @@
 /** How one engine spells what differs. */
 typedef struct pacs_sql_dialect {
     const char *name;
-    int numbered_params; /* $1, $2, ... (PostgreSQL) instead of ? */
-    int like_patterns;   /* wildcards with LIKE, '%' '_' and '\' escapes, instead of GLOB */
-    const char *strpos;  /* the function giving a substring's position, 0 when absent */
+    int numbered_params;  /* $1, $2, ... (PostgreSQL) instead of ? */
+    int like_patterns;    /* wildcards with LIKE, '%' '_' and '\' escapes, instead of GLOB */
+    const char *strpos;   /* the function giving a substring's position, 0 when absent */
     const char *no_limit; /* LIMIT's argument meaning "no limit", before an OFFSET; NULL: omit */
-    int explicit_nulls;  /* write out SQLite's NULL order (NULLs sort low) in ORDER BY */
+    int explicit_nulls;   /* write out SQLite's NULL order (NULLs sort low) in ORDER BY */
+    const char *name_fts; /* an FTS5 trigram table over studies' folded names, or NULL */
 } pacs_sql_dialect;
 
 extern const pacs_sql_dialect pacs_index__sqlite_dialect;
@@ -53,7 +54,7 @@ typedef struct pacs_index__compiled {
     size_t n_binds, cap_binds;
     const pacs_query_key **post; /* keys matched in C against stored attributes */
     size_t n_post;
-    int need_attrs[4];           /* levels whose stored attributes the row must carry */
+    int need_attrs[4]; /* levels whose stored attributes the row must carry */
 } pacs_index__compiled;
 
 pacs_err pacs_index__compile(const pacs_sql_dialect *d, const pacs_query *q,
@@ -96,8 +97,8 @@ void pacs_index__find_plan_free(pacs_index__find_plan *p);
  * The result of one row: 1 and a new JSON object in `*out`; 0 when the row does not match (or
  * is skipped by the offset); -1 when the limit is reached (stop reading).
  */
-int pacs_index__find_row(pacs_index__find_plan *p, const pacs_query *q,
-                         const pacs_index__row *row, json_t **out);
+int pacs_index__find_row(pacs_index__find_plan *p, const pacs_query *q, const pacs_index__row *row,
+                         json_t **out);
 
 /** An instance listing (pacs_index_instances, removal) as one SELECT. Its columns are: pk,
  *  study, series, SOP instance, SOP class, transfer syntax, object, size, frames, pixel
@@ -131,8 +132,8 @@ typedef struct pacs_index__fields {
     char *patient_id, *issuer, *name, *name_ci, *name_fold, *birth_date, *sex;
     char *study_date, *study_time, *accession, *study_id, *ref_phys, *ref_phys_ci, *ref_phys_fold,
         *study_desc;
-    char *modality, *series_number, *series_desc, *body_part, *series_date, *series_time,
-        *pps_date, *pps_time;
+    char *modality, *series_number, *series_desc, *body_part, *series_date, *series_time, *pps_date,
+        *pps_time;
     char *instance_number, *frames, *rows, *columns, *bits, *content_date, *content_time;
 } pacs_index__fields;
 

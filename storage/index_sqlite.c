@@ -132,6 +132,22 @@ static const migration migrations[] = {
     {2, "indexes for matching the referring physician's name",
      "CREATE INDEX IF NOT EXISTS studies_ref_fold ON studies(ref_physician_fold);"
      "CREATE INDEX IF NOT EXISTS studies_ref_ci ON studies(ref_physician_ci);"},
+    {3, "a trigram index of patients' folded names, for fuzzy name matching",
+     "CREATE VIRTUAL TABLE IF NOT EXISTS studies_name_fts USING fts5("
+     " patient_name_fold, content='studies', content_rowid='pk', tokenize='trigram');"
+     "CREATE TRIGGER IF NOT EXISTS studies_name_fts_ins AFTER INSERT ON studies BEGIN"
+     " INSERT INTO studies_name_fts(rowid, patient_name_fold)"
+     " VALUES (new.pk, new.patient_name_fold); END;"
+     "CREATE TRIGGER IF NOT EXISTS studies_name_fts_del AFTER DELETE ON studies BEGIN"
+     " INSERT INTO studies_name_fts(studies_name_fts, rowid, patient_name_fold)"
+     " VALUES ('delete', old.pk, old.patient_name_fold); END;"
+     "CREATE TRIGGER IF NOT EXISTS studies_name_fts_upd AFTER UPDATE OF patient_name_fold"
+     " ON studies WHEN old.patient_name_fold IS NOT new.patient_name_fold BEGIN"
+     " INSERT INTO studies_name_fts(studies_name_fts, rowid, patient_name_fold)"
+     " VALUES ('delete', old.pk, old.patient_name_fold);"
+     " INSERT INTO studies_name_fts(rowid, patient_name_fold)"
+     " VALUES (new.pk, new.patient_name_fold); END;"
+     "INSERT INTO studies_name_fts(studies_name_fts) VALUES ('rebuild');"},
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -140,12 +156,12 @@ static const migration migrations[] = {
 static pacs_err db_err(sqlite3 *db, int rc, pacs_errinfo *ei, const char *what)
 {
     int base = rc & 0xff;
-    pacs_err code = base == SQLITE_FULL ? PACS_ENOSPC
+    pacs_err code = base == SQLITE_FULL                            ? PACS_ENOSPC
                     : base == SQLITE_BUSY || base == SQLITE_LOCKED ? PACS_EBUSY
-                    : base == SQLITE_NOMEM ? PACS_ENOMEM
+                    : base == SQLITE_NOMEM                         ? PACS_ENOMEM
                     : base == SQLITE_READONLY || base == SQLITE_PERM || base == SQLITE_CANTOPEN
                         ? PACS_EDENIED
-                    : base == SQLITE_IOERR ? PACS_EIO
+                    : base == SQLITE_IOERR                            ? PACS_EIO
                     : base == SQLITE_CORRUPT || base == SQLITE_NOTADB ? PACS_ECORRUPT
                                                                       : PACS_EDB;
     return pacs_errf(ei, code, "index %s: %s", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
@@ -181,9 +197,8 @@ static void col_copy(sqlite3_stmt *st, int i, char *dst, size_t cap)
 static pacs_err open_connection(const char *path, int writer, sqlite3 **out, pacs_errinfo *ei)
 {
     sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                                            SQLITE_OPEN_NOMUTEX,
-                             NULL);
+    int rc = sqlite3_open_v2(
+        path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         pacs_err e = db_err(db, rc, ei, "open");
         sqlite3_close(db);
@@ -309,12 +324,14 @@ static pacs_err collect_set(sqlite3 *db, const char *sql, long long arg, char **
 static pacs_err refresh_study_sets(sqlite3 *db, long long study_pk, pacs_errinfo *ei)
 {
     char *mods = NULL, *classes = NULL;
-    pacs_err err = collect_set(db, "SELECT DISTINCT modality FROM series WHERE study_pk=? "
-                                   "ORDER BY modality",
+    pacs_err err = collect_set(db,
+                               "SELECT DISTINCT modality FROM series WHERE study_pk=? "
+                               "ORDER BY modality",
                                study_pk, &mods, ei);
     if (err == PACS_OK) {
-        err = collect_set(db, "SELECT DISTINCT i.sop_class FROM instances i JOIN series se ON "
-                              "i.series_pk=se.pk WHERE se.study_pk=? ORDER BY i.sop_class",
+        err = collect_set(db,
+                          "SELECT DISTINCT i.sop_class FROM instances i JOIN series se ON "
+                          "i.series_pk=se.pk WHERE se.study_pk=? ORDER BY i.sop_class",
                           study_pk, &classes, ei);
     }
     if (err == PACS_OK) {
@@ -336,8 +353,9 @@ static pacs_err remove_instance(sqlite3 *db, long long pk, pacs_errinfo *ei)
     if (series_pk < 0 || study_pk < 0 || patient_pk < 0) {
         return pacs_errf(ei, PACS_EDB, "index inconsistency around instance %lld", pk);
     }
-    pacs_err err = run_sql(db, ei, "INSERT OR IGNORE INTO sweep(object) SELECT object FROM "
-                                   "instances WHERE pk=?",
+    pacs_err err = run_sql(db, ei,
+                           "INSERT OR IGNORE INTO sweep(object) SELECT object FROM "
+                           "instances WHERE pk=?",
                            "i", pk);
     if (err == PACS_OK) {
         err = run_sql(db, ei, "DELETE FROM instances WHERE pk=?", "i", pk);
@@ -374,8 +392,8 @@ static pacs_err remove_instance(sqlite3 *db, long long pk, pacs_errinfo *ei)
     if (query_int(db, "SELECT num_series FROM studies WHERE pk=?", study_pk, 0) <= 0) {
         err = run_sql(db, ei, "DELETE FROM studies WHERE pk=?", "i", study_pk);
         if (err == PACS_OK) {
-            err = run_sql(db, ei, "UPDATE patients SET num_studies=num_studies-1 WHERE pk=?",
-                          "i", patient_pk);
+            err = run_sql(db, ei, "UPDATE patients SET num_studies=num_studies-1 WHERE pk=?", "i",
+                          patient_pk);
         }
         if (err == PACS_OK &&
             query_int(db, "SELECT num_studies FROM patients WHERE pk=?", patient_pk, 0) <= 0) {
@@ -436,8 +454,9 @@ static pacs_err do_put(sqlite3 *db, const pacs_index_entry *e, pacs_put_result *
     }
 
     /* Patient: identified by PatientID and its issuer; the latest instance's details win. */
-    err = run_sql(db, ei, "INSERT INTO patients(patient_id, issuer) VALUES(?,?) "
-                          "ON CONFLICT(patient_id, issuer) DO NOTHING",
+    err = run_sql(db, ei,
+                  "INSERT INTO patients(patient_id, issuer) VALUES(?,?) "
+                  "ON CONFLICT(patient_id, issuer) DO NOTHING",
                   "ss", pid, issuer);
     if (err != PACS_OK) {
         goto done;
@@ -452,8 +471,9 @@ static pacs_err do_put(sqlite3 *db, const pacs_index_entry *e, pacs_put_result *
         patient_pk = sqlite3_column_int64(st, 0);
     }
     sqlite3_finalize(st);
-    err = run_sql(db, ei, "UPDATE patients SET name=?, name_ci=?, name_fold=?, birth_date=?, "
-                          "sex=?, attrs=? WHERE pk=?",
+    err = run_sql(db, ei,
+                  "UPDATE patients SET name=?, name_ci=?, name_fold=?, birth_date=?, "
+                  "sex=?, attrs=? WHERE pk=?",
                   "ssssssi", f.name, f.name_ci, f.name_fold, f.birth_date, f.sex, patient_attrs,
                   patient_pk);
     if (err != PACS_OK) {
@@ -473,8 +493,9 @@ static pacs_err do_put(sqlite3 *db, const pacs_index_entry *e, pacs_put_result *
     }
     sqlite3_finalize(st);
     if (study_pk < 0) {
-        err = run_sql(db, ei, "INSERT INTO studies(patient_pk, study_uid, modalities, sop_classes)"
-                              " VALUES(?,?,'\\','\\')",
+        err = run_sql(db, ei,
+                      "INSERT INTO studies(patient_pk, study_uid, modalities, sop_classes)"
+                      " VALUES(?,?,'\\','\\')",
                       "is", patient_pk, e->study_uid);
         if (err != PACS_OK) {
             goto done;
@@ -499,8 +520,9 @@ static pacs_err do_put(sqlite3 *db, const pacs_index_entry *e, pacs_put_result *
     }
 
     /* Series. */
-    err = prepare(db, "SELECT pk, coalesce(modality, '') = coalesce(?, '') FROM series"
-                      " WHERE series_uid=?",
+    err = prepare(db,
+                  "SELECT pk, coalesce(modality, '') = coalesce(?, '') FROM series"
+                  " WHERE series_uid=?",
                   &st, ei);
     if (err != PACS_OK) {
         goto done;
@@ -520,8 +542,8 @@ static pacs_err do_put(sqlite3 *db, const pacs_index_entry *e, pacs_put_result *
         }
         series_pk = sqlite3_last_insert_rowid(db);
         new_series = 1;
-        err = run_sql(db, ei, "UPDATE studies SET num_series=num_series+1 WHERE pk=?", "i",
-                      study_pk);
+        err =
+            run_sql(db, ei, "UPDATE studies SET num_series=num_series+1 WHERE pk=?", "i", study_pk);
         if (err == PACS_OK) {
             err = run_sql(db, ei, "UPDATE patients SET num_series=num_series+1 WHERE pk=?", "i",
                           patient_pk);
@@ -530,9 +552,10 @@ static pacs_err do_put(sqlite3 *db, const pacs_index_entry *e, pacs_put_result *
             goto done;
         }
     }
-    err = prepare(db, "UPDATE series SET modality=?, series_number=?, description=?, body_part=?,"
-                      " series_date=?, series_time=?, pps_start_date=?, pps_start_time=?, attrs=?"
-                      " WHERE pk=?",
+    err = prepare(db,
+                  "UPDATE series SET modality=?, series_number=?, description=?, body_part=?,"
+                  " series_date=?, series_time=?, pps_start_date=?, pps_start_time=?, attrs=?"
+                  " WHERE pk=?",
                   &st, ei);
     if (err != PACS_OK) {
         goto done;
@@ -553,11 +576,12 @@ static pacs_err do_put(sqlite3 *db, const pacs_index_entry *e, pacs_put_result *
     }
 
     /* Instance. */
-    err = prepare(db, "INSERT INTO instances(series_pk, sop_uid, sop_class, instance_number, ts,"
-                      " object, size, frames, rows, columns, bits_allocated, content_date,"
-                      " content_time, source_aet, received, pixels, metadata)"
-                      " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-                      " coalesce(?17, strftime('%Y%m%d%H%M%S','now')), ?15, ?16)",
+    err = prepare(db,
+                  "INSERT INTO instances(series_pk, sop_uid, sop_class, instance_number, ts,"
+                  " object, size, frames, rows, columns, bits_allocated, content_date,"
+                  " content_time, source_aet, received, pixels, metadata)"
+                  " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+                  " coalesce(?17, strftime('%Y%m%d%H%M%S','now')), ?15, ?16)",
                   &st, ei);
     if (err != PACS_OK) {
         goto done;
@@ -705,7 +729,6 @@ done:
     return err;
 }
 
-
 /* Runs `q` as a selection of instance rows on `db`, calling `cb` per row. `pk_out` mode
  * (cb == NULL) collects instance pks instead, for removal. */
 typedef struct pk_list {
@@ -767,7 +790,6 @@ done:
     pacs_index__inst_plan_free(&plan);
     return err;
 }
-
 
 static pacs_err do_remove(sqlite3 *db, const pacs_query *q, uint64_t *removed, pacs_errinfo *ei)
 {
@@ -1113,9 +1135,10 @@ static pacs_err sq_stats(pacs_index *idx, pacs_index_stats *out, pacs_errinfo *e
         return err;
     }
     sqlite3_stmt *st = NULL;
-    err = prepare(db, "SELECT (SELECT count(*) FROM patients), (SELECT count(*) FROM studies),"
-                          " (SELECT count(*) FROM series), (SELECT count(*) FROM instances),"
-                          " (SELECT coalesce(sum(size),0) FROM instances)",
+    err = prepare(db,
+                  "SELECT (SELECT count(*) FROM patients), (SELECT count(*) FROM studies),"
+                  " (SELECT count(*) FROM series), (SELECT count(*) FROM instances),"
+                  " (SELECT coalesce(sum(size),0) FROM instances)",
                   &st, ei);
     if (err == PACS_OK && sqlite3_step(st) == SQLITE_ROW) {
         out->patients = (uint64_t)sqlite3_column_int64(st, 0);
@@ -1256,8 +1279,9 @@ static pacs_err sq_fwd_list(pacs_index *idx, int state, pacs_fwd_cb cb, void *ct
  * same file waits for it: BEGIN IMMEDIATE). */
 static pacs_err migrate(sqlite3 *db, const char *path, pacs_errinfo *ei)
 {
-    pacs_err err = exec(db, "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
-                            "BEGIN IMMEDIATE",
+    pacs_err err = exec(db,
+                        "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
+                        "BEGIN IMMEDIATE",
                         ei);
     if (err != PACS_OK) {
         return err;
