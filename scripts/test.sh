@@ -16,7 +16,7 @@ ctest --output-on-failure -j "$(nproc)" "$@" || rc=$?
 # The sanitizer pass: the same sources built again in build-asan with AddressSanitizer and
 # UndefinedBehaviorSanitizer (-DPACS_SANITIZE=ON), and the tests of PACS_ASAN_TESTS run there:
 # "core" (the default) runs the unit tests, the fuzz corpus replays and the core integration
-# tests (DIMSE, DICOMweb, archive, retrieve, crash and faults); "all" runs every test but those
+# tests (DIMSE, DICOMweb, archive, retrieve, crash and faults, security); "all" runs every test but those
 # that exercise other programs (the OHIF viewer in Chromium, the benchmark, the clang fuzz
 # build, PostgreSQL) or only measure (load). fuzz_decode_replay is left out of both: its
 # mutation pass forks a child per HTJ2K frame and outlasts its time limit under ASan, and the
@@ -33,8 +33,9 @@ if [ "${PACS_ASAN_PASS:-1}" != 0 ]; then
         rm -rf "$logs" && mkdir -p "$logs"
         core='^(test_echo_store_find|test_(corpus|vietnamese|resend|bad_input|disk_full|crash)'
         core="$core|test_(move|move_errors|get|commit|forward|forward_retry)"
-        core="$core|test_dicomweb_(qido|wado|stow|errors|client)|test_(crash_rounds|faults_.*))\$"
-        other='^(test_dicomweb_ohif|test_viewer.*|test_share.*|test_bench.*|.*fuzz_short'
+        core="$core|test_dicomweb_(qido|wado|stow|errors|client|auth)|test_(crash_rounds|faults_.*)"
+        core="$core|test_(audit|dimse_access|dimse_tls|http_tls))\$"
+        other='^(test_dicomweb_ohif|test_viewer.*|test_share_links|test_bench.*|.*fuzz_short'
         other="$other|test_multinode|test_pg_.*|test_load)\$"
         (
             cd "$asan"
