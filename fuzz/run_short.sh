@@ -35,7 +35,8 @@ for t in $targets; do
     timeout $((secs * 3 + 120)) "$out/fuzz/$t" -max_total_time="$secs" -timeout=120 \
         -rss_limit_mb=2048 -print_final_stats=1 "$out/corpus-$t" "$src/testdata/fuzz/$t" \
         >"$out/$t.log" 2>&1 || rc=$?
-    grep -E '^stat::number_of_executed_units|^Done|^==|ERROR|SUMMARY' "$out/$t.log" | head -12
+    grep -E '^stat::number_of_executed_units|^Done|^==|ERROR|SUMMARY' "$out/$t.log" |
+        grep -v 'WARNING: AddressSanitizer failed to allocate' | head -12
     if [ "$rc" -ne 0 ]; then
         tail -n 40 "$out/$t.log"
         echo "$t failed (exit $rc); see $out/$t.log" >&2
