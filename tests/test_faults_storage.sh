@@ -18,7 +18,9 @@
 STOW_TOOL="python3 $SRC/tests/tools/stow_tool.py"
 FLAG="$WORK/fault"
 MOUNTS=""
-trap 'if [ -n "$PACSD_PID" ]; then kill -9 "$PACSD_PID" 2>/dev/null || true; fi
+# (The trap may run inside start_pacsd, whose commands get the injector: it is dropped first.)
+trap 'unset LD_PRELOAD
+      if [ -n "$PACSD_PID" ]; then kill -9 "$PACSD_PID" 2>/dev/null || true; fi
       wait 2>/dev/null || true
       for m in $MOUNTS; do while mountpoint -q "$m"; do umount "$m" 2>/dev/null ||
           umount -l "$m" 2>/dev/null || break; done; done
