@@ -267,9 +267,20 @@ static pacs_err set_ae_options(pacs_remote_ae *ae, const char *opts, pacs_errinf
 }
 
 /* `ae.TITLE = host:port [options]`: a later setting of the same title replaces the earlier one. */
-static pacs_err set_ae(pacs_config *cfg, const char *aet, const char *spec, pacs_errinfo *ei)
+static pacs_err set_ae(pacs_config *cfg, const char *key_aet, const char *spec, pacs_errinfo *ei)
 {
-    if (!valid_aet(aet)) {
+    /* Leading and trailing spaces of an AE title are not significant (PS3.5 6.2): "ae. CT1"
+     * is CT1, as every lookup (which trims) expects. */
+    char aet[sizeof((pacs_remote_ae *)0)->aet];
+    while (*key_aet == ' ') {
+        key_aet++;
+    }
+    size_t an = strlen(key_aet);
+    while (an > 0 && key_aet[an - 1] == ' ') {
+        an--;
+    }
+    snprintf(aet, sizeof aet, "%.*s", (int)(an < sizeof aet - 1 ? an : sizeof aet - 1), key_aet);
+    if (an >= sizeof aet || !valid_aet(aet)) {
         return pacs_errf(ei, PACS_EINVAL, "ae.%s: an AE title has 1 to 16 characters", aet);
     }
     char text[300];

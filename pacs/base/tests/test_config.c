@@ -53,7 +53,8 @@ static void test_file_syntax(void **state)
                        "dimse.allowed_aets = CT1, MR1 ,WS-RADIOLOGY\n"
                        "ae.WS-RADIOLOGY = 10.0.0.21:104\n"
                        "ae.CT1 = ct1.example:11112\n"
-                       "ae.CT1 = ct1b.example:4242\n"; /* a later setting replaces */
+                       "ae.CT1 = ct1b.example:4242\n" /* a later setting replaces */
+                       "ae. CT1 = ct1b.example:4242\n"; /* blanks around a title do not count */
     pacs_errinfo ei;
     assert_int_equal(pacs_config_load_text(cfg, text, strlen(text), "t.conf", &ei), PACS_OK);
     assert_string_equal(pacs_config_str(cfg, "data"), "/srv/pacs");
