@@ -87,13 +87,6 @@ static void reload_aetable(int argc, char **argv, pacs_aetable *table)
 
 int main(int argc, char **argv)
 {
-    pacs_config *cfg = pacs_config_new();
-    if (!cfg) {
-        fprintf(stderr, "pacsd: out of memory\n");
-        return 1;
-    }
-    pacs_errinfo ei;
-    const char *ready_file = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
@@ -106,17 +99,27 @@ int main(int argc, char **argv)
             return 0;
         }
     }
+    int rc = 1, audit_open = 0;
+    pacs_errinfo ei;
+    const char *ready_file = NULL;
+    pacs_archive *archive = NULL;
+    pacs_aetable *aetable = NULL;
+    pacs_forwarder *forwarder = NULL;
+    pacs_dimse_server *dimse = NULL;
+    pacs_http_server *http = NULL;
+    pacs_config *cfg = pacs_config_new();
     /* --config, the environment, --data and --set: the same code as the pacs tool's. */
     static const char *const valued[] = {"--ready-file", NULL};
     char **rest = calloc((size_t)argc + 1, sizeof *rest);
     int n_rest = 0;
-    if (!rest) {
+    if (!cfg || !rest) {
         fprintf(stderr, "pacsd: out of memory\n");
-        return 1;
+        goto done;
     }
     if (pacs_cli_load_config(cfg, argc, argv, valued, rest, &n_rest, &ei) != PACS_OK) {
         fprintf(stderr, "pacsd: %s\n", ei.msg);
-        return 2;
+        rc = 2;
+        goto done;
     }
     for (int i = 0; i < n_rest; i++) {
         if (strcmp(rest[i], "--ready-file") == 0 && i + 1 < n_rest) {
@@ -124,10 +127,10 @@ int main(int argc, char **argv)
         } else {
             fprintf(stderr, "pacsd: unknown argument '%s'\n", rest[i]);
             usage(stderr);
-            return 2;
+            rc = 2;
+            goto done;
         }
     }
-    free(rest);
     pacs_log_set_level((pacs_log_level)pacs_log_level_parse(pacs_config_str(cfg, "log.level")));
 
     /* Block the signals we wait for before any thread exists, so all threads inherit it. */
@@ -141,53 +144,43 @@ int main(int argc, char **argv)
 
     if (pacs_dcm_init(&ei) != PACS_OK) {
         pacs_log(PACS_LOG_ERROR, "pacsd", "%s", ei.msg);
-        return 1;
+        goto done;
     }
-    pacs_archive *archive = NULL;
     if (pacs_archive_open(cfg, &archive, &ei) != PACS_OK) {
         pacs_log(PACS_LOG_ERROR, "pacsd", "cannot open the archive in %s: %s",
                  pacs_config_str(cfg, "data"), ei.msg);
-        return 1;
+        goto done;
     }
     if (pacs_audit_open(pacs_config_str(cfg, "data"), &ei) != PACS_OK) {
         pacs_log(PACS_LOG_ERROR, "pacsd", "cannot open the audit trail: %s", ei.msg);
-        pacs_archive_close(archive);
-        return 1;
+        goto done;
     }
+    audit_open = 1;
     pacs_security_lifecycle(PACS_AUDIT_START, PACSD_VERSION);
-    pacs_aetable *aetable = pacs_aetable_new();
+    aetable = pacs_aetable_new();
     if (!aetable || pacs_aetable_load(aetable, cfg, &ei) != PACS_OK) {
-        pacs_log(PACS_LOG_ERROR, "pacsd", "cannot load the known AEs: out of memory");
-        pacs_archive_close(archive);
-        return 1;
+        pacs_log(PACS_LOG_ERROR, "pacsd", "cannot load the known AEs: %s",
+                 aetable ? ei.msg : "out of memory");
+        goto done;
     }
     /* The forwarder's stored hook goes in before any association can store. */
-    pacs_forwarder *forwarder = NULL;
     if (pacs_forward_start(cfg, archive, aetable, &forwarder, &ei) != PACS_OK) {
         pacs_log(PACS_LOG_ERROR, "pacsd", "cannot start forwarding: %s", ei.msg);
-        pacs_archive_close(archive);
-        return 1;
+        goto done;
     }
-    pacs_dimse_server *dimse = NULL;
     int dimse_port = 0;
     if (pacs_dimse_start(cfg, archive, &dimse, &dimse_port, &ei) != PACS_OK) {
         pacs_log(PACS_LOG_ERROR, "pacsd", "cannot start DICOM: %s", ei.msg);
-        pacs_forward_stop(forwarder);
-        pacs_archive_close(archive);
-        return 1;
+        goto done;
     }
     pacs_dimse_set_aetable(dimse, aetable);
-    pacs_http_server *http = NULL;
     int http_port = 0;
     if (pacs_http_start(cfg, archive, &http, &http_port, &ei) != PACS_OK) {
         pacs_log(PACS_LOG_ERROR, "pacsd", "cannot start DICOMweb: %s", ei.msg);
-        pacs_dimse_stop(dimse, 0);
-        pacs_forward_stop(forwarder);
-        pacs_archive_close(archive);
-        return 1;
+        goto done;
     }
-    pacs_log(PACS_LOG_INFO, "pacsd", "DICOMweb on http://%s:%d%s", pacs_config_str(cfg, "http.bind"),
-             http_port, pacs_config_str(cfg, "http.prefix"));
+    pacs_log(PACS_LOG_INFO, "pacsd", "DICOMweb on http://%s:%d%s",
+             pacs_config_str(cfg, "http.bind"), http_port, pacs_config_str(cfg, "http.prefix"));
     pacs_log(PACS_LOG_INFO, "pacsd", "pacsd %s ready: DICOM %s:%d AET=%s, data=%s", PACSD_VERSION,
              pacs_config_str(cfg, "dimse.bind"), dimse_port, pacs_config_str(cfg, "dimse.aet"),
              pacs_config_str(cfg, "data"));
@@ -216,17 +209,33 @@ int main(int argc, char **argv)
         pacs_log(PACS_LOG_INFO, "pacsd", "%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
         break;
     }
-    pacs_http_stop(http);
-    pacs_dimse_stop(dimse, 10);
+    rc = 0;
+done:
+    /* Everything that was started, in reverse order (also when a start failed half-way). */
+    if (http) {
+        pacs_http_stop(http);
+    }
+    if (dimse) {
+        pacs_dimse_stop(dimse, 10);
+    }
     pacs_forward_stop(forwarder);
-    pacs_archive_close(archive);
-    pacs_aetable_free(aetable);
-    pacs_security_lifecycle(PACS_AUDIT_STOP, PACSD_VERSION);
-    pacs_audit_close();
-    if (ready_file) {
+    if (archive) {
+        pacs_archive_close(archive);
+    }
+    if (aetable) {
+        pacs_aetable_free(aetable);
+    }
+    if (audit_open) {
+        pacs_security_lifecycle(PACS_AUDIT_STOP, PACSD_VERSION);
+        pacs_audit_close();
+    }
+    if (ready_file && rc == 0) {
         unlink(ready_file);
     }
+    free(rest);
+    if (rc == 0) {
+        pacs_log(PACS_LOG_INFO, "pacsd", "stopped");
+    }
     pacs_config_free(cfg);
-    pacs_log(PACS_LOG_INFO, "pacsd", "stopped");
-    return 0;
+    return rc;
 }
