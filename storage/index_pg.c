@@ -37,6 +37,7 @@
 
 #include "pacs/base/log.h"
 #include "storage/index.h"
+#include "storage/index_queue.h"
 #include "storage/index_sql.h"
 
 #define BATCH_MAX 512
@@ -138,37 +139,8 @@ static const migration migrations[] = {
 
 /* ---- jobs for the writer ---- */
 
-typedef enum job_kind {
-    JOB_PUT,
-    JOB_REMOVE,
-    JOB_SWEEP_DONE,
-    JOB_FWD_ENQUEUE,
-    JOB_FWD_UPDATE,
-    JOB_FWD_RETRY,
-    JOB_FINISH
-} job_kind;
-
-typedef struct fwd_args {
-    const char *dest, *rule, *sop_uid, *object;
-    int64_t now, id;
-    const pacs_fwd_update *updates;
-    size_t n_updates;
-    uint64_t changed;
-} fwd_args;
-
-typedef struct job {
-    job_kind kind;
-    const pacs_index_entry *entry;
-    pacs_put_result *put_result;
-    const pacs_query *query;
-    uint64_t removed;
-    const char *object;
-    fwd_args *fwd;
-    pacs_err err;
-    pacs_errinfo ei;
-    int done;
-    struct job *next;
-} job;
+typedef pacs_index__job job;
+typedef pacs_index__fwd_args fwd_args;
 
 typedef struct pg_index {
     pacs_index base;
@@ -179,12 +151,7 @@ typedef struct pg_index {
     int bulk_failed; /* ... and something in it failed for good */
     PGconn *wconn;
     char wstate[6]; /* SQLSTATE of the writer's last error */
-    pthread_t writer;
-    int writer_started;
-    pthread_mutex_t mu;
-    pthread_cond_t cv_work, cv_done;
-    job *head, *tail;
-    int stopping;
+    pacs_index__queue queue; /* group commit: the writer thread runs run_batch */
     pthread_mutex_t pool_mu;
     pthread_cond_t pool_cv;
     PGconn **idle;
@@ -987,20 +954,20 @@ static pacs_err fwd_retry(pg_index *pi, fwd_args *f, pacs_errinfo *ei)
 static pacs_err run_job(pg_index *pi, job *j)
 {
     switch (j->kind) {
-    case JOB_PUT:
+    case PACS_INDEX_JOB_PUT:
         return do_put(pi, j->entry, j->put_result, &j->ei);
-    case JOB_REMOVE:
+    case PACS_INDEX_JOB_REMOVE:
         return do_remove(pi, j->query, &j->removed, &j->ei);
-    case JOB_SWEEP_DONE:
+    case PACS_INDEX_JOB_SWEEP_DONE:
         return sql(pi->wconn, NULL, pi->wstate, &j->ei, "DELETE FROM sweep WHERE object=$1", "s",
                    j->object);
-    case JOB_FWD_ENQUEUE:
+    case PACS_INDEX_JOB_FWD_ENQUEUE:
         return fwd_enqueue(pi, j->fwd, &j->ei);
-    case JOB_FWD_UPDATE:
+    case PACS_INDEX_JOB_FWD_UPDATE:
         return fwd_update(pi, j->fwd, &j->ei);
-    case JOB_FWD_RETRY:
+    case PACS_INDEX_JOB_FWD_RETRY:
         return fwd_retry(pi, j->fwd, &j->ei);
-    case JOB_FINISH:
+    case PACS_INDEX_JOB_FINISH:
         return PACS_OK; /* handled by run_batch */
     }
     return PACS_EINVAL;
@@ -1054,8 +1021,9 @@ static void fail_all(job *batch, pacs_err err, const pacs_errinfo *ei)
     }
 }
 
-static void run_batch(pg_index *pi, job *batch)
+static void run_batch(void *ctx, job *batch)
 {
+    pg_index *pi = ctx;
     pacs_errinfo ei;
     pacs_errinfo_clear(&ei);
     for (int attempt = 0;; attempt++) {
@@ -1082,7 +1050,7 @@ static void run_batch(pg_index *pi, job *batch)
         }
         int retry = 0, finish = 0;
         for (job *j = batch; j && !retry; j = j->next) {
-            if (j->kind == JOB_FINISH) {
+            if (j->kind == PACS_INDEX_JOB_FINISH) {
                 finish = 1;
                 continue;
             }
@@ -1126,107 +1094,22 @@ static void run_batch(pg_index *pi, job *batch)
     }
 }
 
-static void *writer_main(void *arg)
-{
-    pg_index *pi = arg;
-    for (;;) {
-        pthread_mutex_lock(&pi->mu);
-        while (!pi->head && !pi->stopping) {
-            pthread_cond_wait(&pi->cv_work, &pi->mu);
-        }
-        if (!pi->head) {
-            pthread_mutex_unlock(&pi->mu);
-            break;
-        }
-        job *batch = pi->head, *last = batch;
-        size_t n = 1;
-        while (last->next && n < BATCH_MAX) {
-            last = last->next;
-            n++;
-        }
-        pi->head = last->next;
-        if (!pi->head) {
-            pi->tail = NULL;
-        }
-        last->next = NULL;
-        pthread_mutex_unlock(&pi->mu);
-
-        run_batch(pi, batch);
-
-        pthread_mutex_lock(&pi->mu);
-        for (job *j = batch; j; j = j->next) {
-            j->done = 1;
-        }
-        pthread_cond_broadcast(&pi->cv_done);
-        pthread_mutex_unlock(&pi->mu);
-    }
-    return NULL;
-}
-
-static pacs_err submit(pg_index *pi, job *j, pacs_errinfo *ei)
-{
-    j->done = 0;
-    j->next = NULL;
-    j->err = PACS_OK;
-    pthread_mutex_lock(&pi->mu);
-    if (pi->stopping) {
-        pthread_mutex_unlock(&pi->mu);
-        return pacs_errf(ei, PACS_EBUSY, "the index is closing");
-    }
-    if (pi->tail) {
-        pi->tail->next = j;
-    } else {
-        pi->head = j;
-    }
-    pi->tail = j;
-    pthread_cond_signal(&pi->cv_work);
-    while (!j->done) {
-        pthread_cond_wait(&pi->cv_done, &pi->mu);
-    }
-    pthread_mutex_unlock(&pi->mu);
-    if (j->err != PACS_OK && ei) {
-        *ei = j->ei;
-        ei->code = j->err;
-    }
-    return j->err;
-}
-
-static pacs_err submit_kind(pg_index *pi, job_kind kind, job *j, pacs_errinfo *ei)
-{
-    j->kind = kind;
-    return submit(pi, j, ei);
-}
-
 /* ---- the ops ---- */
 
 static pacs_err pg_put(pacs_index *idx, const pacs_index_entry *e, pacs_put_result *res,
                        pacs_errinfo *ei)
 {
-    job j;
-    memset(&j, 0, sizeof j);
-    j.entry = e;
-    j.put_result = res;
-    return submit_kind((pg_index *)idx, JOB_PUT, &j, ei);
+    return pacs_index__queue_put(&((pg_index *)idx)->queue, e, res, ei);
 }
 
 static pacs_err pg_remove(pacs_index *idx, const pacs_query *q, uint64_t *n, pacs_errinfo *ei)
 {
-    job j;
-    memset(&j, 0, sizeof j);
-    j.query = q;
-    pacs_err err = submit_kind((pg_index *)idx, JOB_REMOVE, &j, ei);
-    if (err == PACS_OK) {
-        *n = j.removed;
-    }
-    return err;
+    return pacs_index__queue_remove(&((pg_index *)idx)->queue, q, n, ei);
 }
 
 static pacs_err pg_sweep_done(pacs_index *idx, const char *object, pacs_errinfo *ei)
 {
-    job j;
-    memset(&j, 0, sizeof j);
-    j.object = object;
-    return submit_kind((pg_index *)idx, JOB_SWEEP_DONE, &j, ei);
+    return pacs_index__queue_sweep_done(&((pg_index *)idx)->queue, object, ei);
 }
 
 static pacs_err pg_finish(pacs_index *idx, pacs_errinfo *ei)
@@ -1237,7 +1120,8 @@ static pacs_err pg_finish(pacs_index *idx, pacs_errinfo *ei)
     }
     job j;
     memset(&j, 0, sizeof j);
-    pacs_err err = submit_kind(pi, JOB_FINISH, &j, ei);
+    j.kind = PACS_INDEX_JOB_FINISH;
+    pacs_err err = pacs_index__queue_submit(&pi->queue, &j, ei);
     if (err == PACS_OK && pi->bulk_failed) {
         err = pacs_errf(ei, PACS_EDB, "the bulk load failed and was rolled back");
     }
@@ -1438,54 +1322,20 @@ static pacs_err pg_fwd_enqueue(pacs_index *idx, const char *dest, const char *ru
                                const char *sop_uid, const char *object, int64_t now, int *added,
                                pacs_errinfo *ei)
 {
-    fwd_args f;
-    memset(&f, 0, sizeof f);
-    f.dest = dest;
-    f.rule = rule;
-    f.sop_uid = sop_uid;
-    f.object = object;
-    f.now = now;
-    job j;
-    memset(&j, 0, sizeof j);
-    j.fwd = &f;
-    pacs_err err = submit_kind((pg_index *)idx, JOB_FWD_ENQUEUE, &j, ei);
-    if (err == PACS_OK && added) {
-        *added = f.changed > 0;
-    }
-    return err;
+    return pacs_index__queue_fwd_enqueue(&((pg_index *)idx)->queue, dest, rule, sop_uid, object,
+                                         now, added, ei);
 }
 
 static pacs_err pg_fwd_update(pacs_index *idx, const pacs_fwd_update *u, size_t n,
                               pacs_errinfo *ei)
 {
-    if (n == 0) {
-        return PACS_OK;
-    }
-    fwd_args f;
-    memset(&f, 0, sizeof f);
-    f.updates = u;
-    f.n_updates = n;
-    job j;
-    memset(&j, 0, sizeof j);
-    j.fwd = &f;
-    return submit_kind((pg_index *)idx, JOB_FWD_UPDATE, &j, ei);
+    return pacs_index__queue_fwd_update(&((pg_index *)idx)->queue, u, n, ei);
 }
 
 static pacs_err pg_fwd_retry(pacs_index *idx, int64_t id, int64_t now, uint64_t *n,
                              pacs_errinfo *ei)
 {
-    fwd_args f;
-    memset(&f, 0, sizeof f);
-    f.id = id;
-    f.now = now;
-    job j;
-    memset(&j, 0, sizeof j);
-    j.fwd = &f;
-    pacs_err err = submit_kind((pg_index *)idx, JOB_FWD_RETRY, &j, ei);
-    if (err == PACS_OK && n) {
-        *n = f.changed;
-    }
-    return err;
+    return pacs_index__queue_fwd_retry(&((pg_index *)idx)->queue, id, now, n, ei);
 }
 
 /* Runs a queue statement whose columns are those FWD_COLUMNS names; `cb` per row. */
@@ -1677,13 +1527,7 @@ static pacs_err pg_object_release(pacs_index *idx, const char *object, pacs_rele
 static void pg_close(pacs_index *idx)
 {
     pg_index *pi = (pg_index *)idx;
-    if (pi->writer_started) {
-        pthread_mutex_lock(&pi->mu);
-        pi->stopping = 1;
-        pthread_cond_broadcast(&pi->cv_work);
-        pthread_mutex_unlock(&pi->mu);
-        pthread_join(pi->writer, NULL);
-    }
+    pacs_index__queue_destroy(&pi->queue);
     if (pi->wconn && pi->bulk_open) {
         cmd(pi->wconn, NULL, NULL, "ROLLBACK"); /* a bulk load never finished */
     }
@@ -1692,9 +1536,6 @@ static void pg_close(pacs_index *idx)
         PQfinish(pi->idle[i]);
     }
     free(pi->idle);
-    pthread_mutex_destroy(&pi->mu);
-    pthread_cond_destroy(&pi->cv_work);
-    pthread_cond_destroy(&pi->cv_done);
     pthread_mutex_destroy(&pi->pool_mu);
     pthread_cond_destroy(&pi->pool_cv);
     free(pi->conninfo);
@@ -1785,9 +1626,7 @@ pacs_err pacs_index_pg_open(const char *conninfo, const pacs_index_options *o, p
         return pacs_errf(ei, PACS_ENOMEM, "out of memory");
     }
     pi->base.ops = &pg_ops;
-    pthread_mutex_init(&pi->mu, NULL);
-    pthread_cond_init(&pi->cv_work, NULL);
-    pthread_cond_init(&pi->cv_done, NULL);
+    pacs_index__queue_init(&pi->queue, BATCH_MAX, run_batch, pi);
     pthread_mutex_init(&pi->pool_mu, NULL);
     pthread_cond_init(&pi->pool_cv, NULL);
     pi->pool_max = o->pool ? o->pool : POOL_DEFAULT;
@@ -1815,11 +1654,7 @@ pacs_err pacs_index_pg_open(const char *conninfo, const pacs_index_options *o, p
         err = migrate(pi->wconn, ei);
     }
     if (err == PACS_OK) {
-        if (pthread_create(&pi->writer, NULL, writer_main, pi) != 0) {
-            err = pacs_errf(ei, PACS_ENOMEM, "cannot start the index writer");
-        } else {
-            pi->writer_started = 1;
-        }
+        err = pacs_index__queue_start(&pi->queue, ei);
     }
     if (err != PACS_OK) {
         pg_close(&pi->base);

@@ -20,53 +20,20 @@
 #include "pacs/dicom/dcm.h"
 #include "storage/catalog.h"
 #include "storage/index.h"
+#include "storage/index_queue.h"
 #include "storage/index_sql.h"
 
 #define BATCH_MAX 512
 #define POOL_MAX 64
 
-typedef enum job_kind {
-    JOB_PUT,
-    JOB_REMOVE,
-    JOB_SWEEP_DONE,
-    JOB_FWD_ENQUEUE,
-    JOB_FWD_UPDATE,
-    JOB_FWD_RETRY
-} job_kind;
-
-/* Arguments and results of the forwarding-queue jobs. */
-typedef struct fwd_args {
-    const char *dest, *rule, *sop_uid, *object;
-    int64_t now, id;
-    const pacs_fwd_update *updates;
-    size_t n_updates;
-    uint64_t changed;
-} fwd_args;
-
-typedef struct job {
-    job_kind kind;
-    const pacs_index_entry *entry;
-    pacs_put_result *put_result;
-    const pacs_query *query;
-    uint64_t removed;
-    const char *object;
-    fwd_args *fwd;
-    pacs_err err;
-    pacs_errinfo ei;
-    int done;
-    struct job *next;
-} job;
+typedef pacs_index__job job;
+typedef pacs_index__fwd_args fwd_args;
 
 typedef struct sqlite_index {
     pacs_index base;
     char *path;
     sqlite3 *wdb;
-    pthread_t writer;
-    int writer_started;
-    pthread_mutex_t mu;
-    pthread_cond_t cv_work, cv_done;
-    job *head, *tail;
-    int stopping;
+    pacs_index__queue queue; /* group commit: the writer thread runs run_batch */
     pthread_mutex_t pool_mu;
     sqlite3 *pool[POOL_MAX];
     size_t n_pool;
@@ -872,8 +839,9 @@ static pacs_err fwd_retry(sqlite3 *db, fwd_args *f, pacs_errinfo *ei)
     return err;
 }
 
-static void run_batch(sqlite_index *si, job *batch)
+static void run_batch(void *ctx, job *batch)
 {
+    sqlite_index *si = ctx;
     sqlite3 *db = si->wdb;
     pacs_errinfo ei;
     pacs_err err = exec(db, "BEGIN IMMEDIATE", &ei);
@@ -887,23 +855,26 @@ static void run_batch(sqlite_index *si, job *batch)
         exec(db, "SAVEPOINT job", NULL);
         pacs_errinfo_clear(&j->ei);
         switch (j->kind) {
-        case JOB_PUT:
+        case PACS_INDEX_JOB_PUT:
             j->err = do_put(db, j->entry, j->put_result, &j->ei);
             break;
-        case JOB_REMOVE:
+        case PACS_INDEX_JOB_REMOVE:
             j->err = do_remove(db, j->query, &j->removed, &j->ei);
             break;
-        case JOB_SWEEP_DONE:
+        case PACS_INDEX_JOB_SWEEP_DONE:
             j->err = run_sql(db, &j->ei, "DELETE FROM sweep WHERE object=?", "s", j->object);
             break;
-        case JOB_FWD_ENQUEUE:
+        case PACS_INDEX_JOB_FWD_ENQUEUE:
             j->err = fwd_enqueue(db, j->fwd, &j->ei);
             break;
-        case JOB_FWD_UPDATE:
+        case PACS_INDEX_JOB_FWD_UPDATE:
             j->err = fwd_update(db, j->fwd, &j->ei);
             break;
-        case JOB_FWD_RETRY:
+        case PACS_INDEX_JOB_FWD_RETRY:
             j->err = fwd_retry(db, j->fwd, &j->ei);
+            break;
+        case PACS_INDEX_JOB_FINISH: /* no bulk load on SQLite: nothing stays open */
+            j->err = PACS_OK;
             break;
         }
         if (j->err != PACS_OK && sqlite3_get_autocommit(db)) {
@@ -941,107 +912,22 @@ static void run_batch(sqlite_index *si, job *batch)
     }
 }
 
-static void *writer_main(void *arg)
-{
-    sqlite_index *si = arg;
-    for (;;) {
-        pthread_mutex_lock(&si->mu);
-        while (!si->head && !si->stopping) {
-            pthread_cond_wait(&si->cv_work, &si->mu);
-        }
-        if (!si->head) {
-            pthread_mutex_unlock(&si->mu);
-            break;
-        }
-        /* Take up to BATCH_MAX jobs; later ones wait for the next transaction. */
-        job *batch = si->head, *last = batch;
-        size_t n = 1;
-        while (last->next && n < BATCH_MAX) {
-            last = last->next;
-            n++;
-        }
-        si->head = last->next;
-        if (!si->head) {
-            si->tail = NULL;
-        }
-        last->next = NULL;
-        pthread_mutex_unlock(&si->mu);
-
-        run_batch(si, batch);
-
-        pthread_mutex_lock(&si->mu);
-        for (job *j = batch; j;) {
-            job *next = j->next;
-            j->done = 1;
-            j = next;
-        }
-        pthread_cond_broadcast(&si->cv_done);
-        pthread_mutex_unlock(&si->mu);
-    }
-    return NULL;
-}
-
-static pacs_err submit(sqlite_index *si, job *j, pacs_errinfo *ei)
-{
-    j->done = 0;
-    j->next = NULL;
-    j->err = PACS_OK;
-    pthread_mutex_lock(&si->mu);
-    if (si->stopping) {
-        pthread_mutex_unlock(&si->mu);
-        return pacs_errf(ei, PACS_EBUSY, "the index is closing");
-    }
-    if (si->tail) {
-        si->tail->next = j;
-    } else {
-        si->head = j;
-    }
-    si->tail = j;
-    pthread_cond_signal(&si->cv_work);
-    while (!j->done) {
-        pthread_cond_wait(&si->cv_done, &si->mu);
-    }
-    pthread_mutex_unlock(&si->mu);
-    if (j->err != PACS_OK && ei) {
-        *ei = j->ei;
-        ei->code = j->err;
-    }
-    return j->err;
-}
-
 /* ---- the ops ---- */
 
 static pacs_err sq_put(pacs_index *idx, const pacs_index_entry *e, pacs_put_result *res,
                        pacs_errinfo *ei)
 {
-    job j;
-    memset(&j, 0, sizeof j);
-    j.kind = JOB_PUT;
-    j.entry = e;
-    j.put_result = res;
-    return submit((sqlite_index *)idx, &j, ei);
+    return pacs_index__queue_put(&((sqlite_index *)idx)->queue, e, res, ei);
 }
 
 static pacs_err sq_remove(pacs_index *idx, const pacs_query *q, uint64_t *n, pacs_errinfo *ei)
 {
-    job j;
-    memset(&j, 0, sizeof j);
-    j.kind = JOB_REMOVE;
-    j.query = q;
-    pacs_err err = submit((sqlite_index *)idx, &j, ei);
-    if (err == PACS_OK) {
-        *n = j.removed;
-    }
-    return err;
+    return pacs_index__queue_remove(&((sqlite_index *)idx)->queue, q, n, ei);
 }
 
 static pacs_err sq_sweep_done(pacs_index *idx, const char *object, pacs_errinfo *ei)
 {
-    job j;
-    memset(&j, 0, sizeof j);
-    j.kind = JOB_SWEEP_DONE;
-    j.object = object;
-    return submit((sqlite_index *)idx, &j, ei);
+    return pacs_index__queue_sweep_done(&((sqlite_index *)idx)->queue, object, ei);
 }
 
 static pacs_err sq_find(pacs_index *idx, const pacs_query *q, pacs_find_cb cb, void *ctx,
@@ -1152,57 +1038,23 @@ static pacs_err sq_stats(pacs_index *idx, pacs_index_stats *out, pacs_errinfo *e
     return err;
 }
 
-static pacs_err submit_fwd(sqlite_index *si, job_kind kind, fwd_args *f, pacs_errinfo *ei)
-{
-    job j;
-    memset(&j, 0, sizeof j);
-    j.kind = kind;
-    j.fwd = f;
-    return submit(si, &j, ei);
-}
-
 static pacs_err sq_fwd_enqueue(pacs_index *idx, const char *dest, const char *rule,
                                const char *sop_uid, const char *object, int64_t now, int *added,
                                pacs_errinfo *ei)
 {
-    fwd_args f;
-    memset(&f, 0, sizeof f);
-    f.dest = dest;
-    f.rule = rule;
-    f.sop_uid = sop_uid;
-    f.object = object;
-    f.now = now;
-    pacs_err err = submit_fwd((sqlite_index *)idx, JOB_FWD_ENQUEUE, &f, ei);
-    if (err == PACS_OK && added) {
-        *added = f.changed > 0;
-    }
-    return err;
+    return pacs_index__queue_fwd_enqueue(&((sqlite_index *)idx)->queue, dest, rule, sop_uid, object,
+                                         now, added, ei);
 }
 
 static pacs_err sq_fwd_update(pacs_index *idx, const pacs_fwd_update *u, size_t n, pacs_errinfo *ei)
 {
-    if (n == 0) {
-        return PACS_OK;
-    }
-    fwd_args f;
-    memset(&f, 0, sizeof f);
-    f.updates = u;
-    f.n_updates = n;
-    return submit_fwd((sqlite_index *)idx, JOB_FWD_UPDATE, &f, ei);
+    return pacs_index__queue_fwd_update(&((sqlite_index *)idx)->queue, u, n, ei);
 }
 
 static pacs_err sq_fwd_retry(pacs_index *idx, int64_t id, int64_t now, uint64_t *n,
                              pacs_errinfo *ei)
 {
-    fwd_args f;
-    memset(&f, 0, sizeof f);
-    f.id = id;
-    f.now = now;
-    pacs_err err = submit_fwd((sqlite_index *)idx, JOB_FWD_RETRY, &f, ei);
-    if (err == PACS_OK && n) {
-        *n = f.changed;
-    }
-    return err;
+    return pacs_index__queue_fwd_retry(&((sqlite_index *)idx)->queue, id, now, n, ei);
 }
 
 /* Runs a queue SELECT whose columns are those of fwd_row() and calls `cb` per row. */
@@ -1326,13 +1178,7 @@ static pacs_err migrate(sqlite3 *db, const char *path, pacs_errinfo *ei)
 static void sq_close(pacs_index *idx)
 {
     sqlite_index *si = (sqlite_index *)idx;
-    if (si->writer_started) {
-        pthread_mutex_lock(&si->mu);
-        si->stopping = 1;
-        pthread_cond_broadcast(&si->cv_work);
-        pthread_mutex_unlock(&si->mu);
-        pthread_join(si->writer, NULL);
-    }
+    pacs_index__queue_destroy(&si->queue);
     for (size_t i = 0; i < si->n_pool; i++) {
         sqlite3_close(si->pool[i]);
     }
@@ -1341,9 +1187,6 @@ static void sq_close(pacs_index *idx)
         sqlite3_exec(si->wdb, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
         sqlite3_close(si->wdb);
     }
-    pthread_mutex_destroy(&si->mu);
-    pthread_cond_destroy(&si->cv_work);
-    pthread_cond_destroy(&si->cv_done);
     pthread_mutex_destroy(&si->pool_mu);
     free(si->path);
     free(si);
@@ -1376,9 +1219,7 @@ pacs_err pacs_index_sqlite_open(const char *path, pacs_index **out, pacs_errinfo
         return pacs_errf(ei, PACS_ENOMEM, "out of memory");
     }
     si->base.ops = &sqlite_ops;
-    pthread_mutex_init(&si->mu, NULL);
-    pthread_cond_init(&si->cv_work, NULL);
-    pthread_cond_init(&si->cv_done, NULL);
+    pacs_index__queue_init(&si->queue, BATCH_MAX, run_batch, si);
     pthread_mutex_init(&si->pool_mu, NULL);
     si->path = strdup(path);
     if (!si->path) {
@@ -1390,11 +1231,7 @@ pacs_err pacs_index_sqlite_open(const char *path, pacs_index **out, pacs_errinfo
         err = migrate(si->wdb, path, ei);
     }
     if (err == PACS_OK) {
-        if (pthread_create(&si->writer, NULL, writer_main, si) != 0) {
-            err = pacs_errf(ei, PACS_ENOMEM, "cannot start the index writer");
-        } else {
-            si->writer_started = 1;
-        }
+        err = pacs_index__queue_start(&si->queue, ei);
     }
     if (err != PACS_OK) {
         sq_close(&si->base);

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The group-commit queue both index backends (index_sqlite.c, index_pg.c) write through: the
+ * changing operations become jobs that callers queue and wait on, and one writer thread takes
+ * up to `batch_max` of them at a time and hands them to the backend, which runs them in one
+ * transaction (its run_batch), so concurrent stores share a commit. This module owns the
+ * queue, the writer thread and the job-building side of the ops; the SQL stays in the
+ * backends. Internal to storage/ (pacs_index__ names). Thread-safe: any thread may submit.
+ */
+#ifndef PACS_STORAGE_INDEX_QUEUE_H
+#define PACS_STORAGE_INDEX_QUEUE_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pacs/base/err.h"
+#include "storage/index.h"
+
+typedef enum pacs_index__job_kind {
+    PACS_INDEX_JOB_PUT,
+    PACS_INDEX_JOB_REMOVE,
+    PACS_INDEX_JOB_SWEEP_DONE,
+    PACS_INDEX_JOB_FWD_ENQUEUE,
+    PACS_INDEX_JOB_FWD_UPDATE,
+    PACS_INDEX_JOB_FWD_RETRY,
+    PACS_INDEX_JOB_FINISH /* PostgreSQL's bulk load: commit what is open */
+} pacs_index__job_kind;
+
+/** Arguments and results of the forwarding-queue jobs. */
+typedef struct pacs_index__fwd_args {
+    const char *dest, *rule, *sop_uid, *object;
+    int64_t now, id;
+    const pacs_fwd_update *updates;
+    size_t n_updates;
+    uint64_t changed;
+} pacs_index__fwd_args;
+
+/** One queued operation: its arguments, and the result the backend fills in (err, ei and
+ *  the kind's outputs: put_result, removed, fwd->changed). */
+typedef struct pacs_index__job {
+    pacs_index__job_kind kind;
+    const pacs_index_entry *entry;
+    pacs_put_result *put_result;
+    const pacs_query *query;
+    uint64_t removed;
+    const char *object;
+    pacs_index__fwd_args *fwd;
+    pacs_err err;
+    pacs_errinfo ei;
+    int done;
+    struct pacs_index__job *next;
+} pacs_index__job;
+
+/** Runs a batch (a list through ->next) and sets each job's err/ei. */
+typedef void (*pacs_index__batch_fn)(void *ctx, pacs_index__job *batch);
+
+typedef struct pacs_index__queue {
+    pthread_mutex_t mu;
+    pthread_cond_t cv_work, cv_done;
+    pacs_index__job *head, *tail;
+    int stopping, started;
+    pthread_t writer;
+    size_t batch_max;
+    pacs_index__batch_fn run;
+    void *ctx;
+} pacs_index__queue;
+
+/** Initialises `q` (call once, before anything else on it). */
+void pacs_index__queue_init(pacs_index__queue *q, size_t batch_max, pacs_index__batch_fn run,
+                            void *ctx);
+/** Starts the writer thread. */
+pacs_err pacs_index__queue_start(pacs_index__queue *q, pacs_errinfo *ei);
+/** Lets the writer finish the queued jobs, joins it, and releases `q`; later submits fail. */
+void pacs_index__queue_destroy(pacs_index__queue *q);
+
+/** Queues `j` (kind and arguments set) and waits for its result: j->err, with j->ei copied
+ *  to `ei`. PACS_EBUSY once the queue is stopping. */
+pacs_err pacs_index__queue_submit(pacs_index__queue *q, pacs_index__job *j, pacs_errinfo *ei);
+
+/* The ops whose whole work is a job: both backends' pacs_index_ops entries call these. */
+pacs_err pacs_index__queue_put(pacs_index__queue *q, const pacs_index_entry *e,
+                               pacs_put_result *res, pacs_errinfo *ei);
+pacs_err pacs_index__queue_remove(pacs_index__queue *q, const pacs_query *query, uint64_t *n,
+                                  pacs_errinfo *ei);
+pacs_err pacs_index__queue_sweep_done(pacs_index__queue *q, const char *object, pacs_errinfo *ei);
+pacs_err pacs_index__queue_fwd_enqueue(pacs_index__queue *q, const char *dest, const char *rule,
+                                       const char *sop_uid, const char *object, int64_t now,
+                                       int *added, pacs_errinfo *ei);
+pacs_err pacs_index__queue_fwd_update(pacs_index__queue *q, const pacs_fwd_update *u, size_t n,
+                                      pacs_errinfo *ei);
+pacs_err pacs_index__queue_fwd_retry(pacs_index__queue *q, int64_t id, int64_t now, uint64_t *n,
+                                     pacs_errinfo *ei);
+
+#endif
