@@ -34,6 +34,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "pacs/base/b64url.h"
 #include "pacs/base/log.h"
 
 #define MAX_KEYS 64
@@ -138,61 +139,6 @@ static void copy_printable(char *dst, size_t cap, const char *prefix, const char
     dst[n] = '\0';
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
-/* base64url (no padding, as JOSE writes it) into a new buffer of `*n` bytes; NULL when bad. */
-static unsigned char *b64url_decode(const char *in, size_t len, size_t *n)
-{
-    if (len == 0 || len > 4 * 4096 || len % 4 == 1) {
-        return NULL;
-    }
-    size_t padded = (len + 3) / 4 * 4;
-    char *tmp = malloc(padded + 1);
-    unsigned char *out = malloc(padded / 4 * 3 + 1);
-    if (!tmp || !out) {
-        free(tmp);
-        free(out);
-        return NULL;
-    }
-    for (size_t i = 0; i < len; i++) {
-        char c = in[i];
-        if (c == '-') {
-            c = '+';
-        } else if (c == '_') {
-            c = '/';
-        } else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) {
-            free(tmp);
-            free(out);
-            return NULL;
-        }
-        tmp[i] = c;
-    }
-    for (size_t i = len; i < padded; i++) {
-        tmp[i] = '=';
-    }
-    tmp[padded] = '\0';
-    int got = EVP_DecodeBlock(out, (const unsigned char *)tmp, (int)padded);
-    free(tmp);
-    if (got < 0) {
-        free(out);
-        return NULL;
-    }
-    *n = (size_t)got - (padded - len); /* EVP_DecodeBlock counts the padding as zero bytes */
-    return out;
-}
-
 /* ---- keys ---- */
 
 static char *pkey_to_pem(EVP_PKEY *pk)
@@ -243,7 +189,7 @@ static BIGNUM *jwk_bn(json_t *jwk, const char *name)
 {
     const char *v = json_string_value(json_object_get(jwk, name));
     size_t n = 0;
-    unsigned char *raw = v ? b64url_decode(v, strlen(v), &n) : NULL;
+    unsigned char *raw = v ? pacs_b64url_decode(v, strlen(v), &n) : NULL;
     BIGNUM *bn = raw ? BN_bin2bn(raw, (int)n, NULL) : NULL;
     free(raw);
     return bn;
@@ -308,8 +254,8 @@ static pacs_err jwk_to_key(json_t *jwk, jwt_key *k, int *skip, pacs_errinfo *ei)
                 pacs_errf(ei, PACS_EINVAL, "JWK %s: EC key needs crv P-256/384/521, x, y", k->kid);
             goto fail;
         }
-        x = b64url_decode(xs, strlen(xs), &nx);
-        y = b64url_decode(ys, strlen(ys), &ny);
+        x = pacs_b64url_decode(xs, strlen(xs), &nx);
+        y = pacs_b64url_decode(ys, strlen(ys), &ny);
         if (!x || !y || nx != want || ny != want) {
             err = pacs_errf(ei, PACS_EINVAL, "JWK %s: bad EC coordinates", k->kid);
             goto fail;
@@ -474,7 +420,8 @@ static pacs_err load_api_keys(pacs_auth *a, const pacs_config *cfg, pacs_errinfo
         }
         v += 7;
         for (size_t j = 0; j < SHA256_DIGEST_LENGTH; j++) {
-            int hi = hexval(v[2 * j]), lo = hi < 0 ? -1 : hexval(v[2 * j + 1]);
+            int hi = OPENSSL_hexchar2int((unsigned char)v[2 * j]),
+                lo = hi < 0 ? -1 : OPENSSL_hexchar2int((unsigned char)v[2 * j + 1]);
             if (hi < 0 || lo < 0) {
                 return pacs_errf(ei, PACS_EINVAL, "auth.key.%s: the hash must be 64 hex digits",
                                  ck->name);
@@ -695,7 +642,7 @@ static pacs_err verify_jwt(pacs_auth *a, const char *token, pacs_principal *out,
      * "none" for a token it decoded without a key, so the header is read here). */
     const char *dot = strchr(token, '.');
     size_t hlen = 0;
-    unsigned char *hraw = dot ? b64url_decode(token, (size_t)(dot - token), &hlen) : NULL;
+    unsigned char *hraw = dot ? pacs_b64url_decode(token, (size_t)(dot - token), &hlen) : NULL;
     json_t *hdr = hraw ? json_loadb((const char *)hraw, hlen, 0, NULL) : NULL;
     free(hraw);
     const char *alg_h = json_string_value(json_object_get(hdr, "alg"));

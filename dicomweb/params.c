@@ -6,21 +6,8 @@
  */
 #include "dicomweb/params.h"
 
+#include <openssl/crypto.h>
 #include <string.h>
-
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
 
 char *pacs_url_decode(pacs_arena *ar, const char *s, size_t len, int plus_space)
 {
@@ -35,7 +22,8 @@ char *pacs_url_decode(pacs_arena *ar, const char *s, size_t len, int plus_space)
             if (i + 2 >= len) {
                 return NULL;
             }
-            int hi = hexval((unsigned char)s[i + 1]), lo = hexval((unsigned char)s[i + 2]);
+            int hi = OPENSSL_hexchar2int((unsigned char)s[i + 1]);
+            int lo = OPENSSL_hexchar2int((unsigned char)s[i + 2]);
             if (hi < 0 || lo < 0) {
                 return NULL;
             }

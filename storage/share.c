@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * The share-link store (share.h): token minting and checking with OpenSSL's HMAC-SHA-256 and
- * random source, base64url through OpenSSL's EVP base64 (with the two characters swapped), and
- * a small SQLite file of its own (DATA/shares.db, WAL, synchronous=FULL) for the shares.
+ * random source, base64url from pacs/base/b64url.h, and a small SQLite file of its own
+ * (DATA/shares.db, WAL, synchronous=FULL) for the shares.
  *
  * Load: one check per HTTP request that carries a share token: a stat of the key file, one
  * primary-key lookup and one HMAC. Thread-safe: a mutex serialises every use of the handle's
@@ -25,6 +25,8 @@
 #include <unistd.h>
 
 #include "storage/share.h"
+
+#include "pacs/base/b64url.h"
 
 #define KEY_LEN 32
 #define VERSION 1
@@ -53,46 +55,17 @@ static const char SCHEMA[] = "CREATE TABLE IF NOT EXISTS shares ("
                              " revoked_at INTEGER NOT NULL DEFAULT 0);"
                              "CREATE INDEX IF NOT EXISTS shares_study ON shares(study_uid);";
 
-/* ---- base64url ---- */
-
-static void b64url_encode(const unsigned char *in, size_t n, char *out)
+/* Decodes exactly `n` bytes from base64url text; -1 otherwise. */
+static int b64url_decode_exact(const char *in, size_t len, unsigned char *out, size_t n)
 {
-    /* EVP_EncodeBlock writes 4*ceil(n/3) characters and a NUL; n is a multiple of 3 here. */
-    EVP_EncodeBlock((unsigned char *)out, in, (int)n);
-    for (char *p = out; *p; p++) {
-        if (*p == '+') {
-            *p = '-';
-        } else if (*p == '/') {
-            *p = '_';
-        }
+    size_t got = 0;
+    unsigned char *raw = pacs_b64url_decode(in, len, &got);
+    int ok = raw && got == n;
+    if (ok) {
+        memcpy(out, raw, n);
     }
-}
-
-/* Decodes exactly `n` bytes (n a multiple of 3) from 4n/3 base64url characters; -1 otherwise. */
-static int b64url_decode(const char *in, size_t len, unsigned char *out, size_t n)
-{
-    char tmp[64];
-    unsigned char raw[48];
-    if (len != n / 3 * 4 || len >= sizeof tmp || n > sizeof raw) {
-        return -1;
-    }
-    for (size_t i = 0; i < len; i++) {
-        char c = in[i];
-        if (c == '-') {
-            c = '+';
-        } else if (c == '_') {
-            c = '/';
-        } else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) {
-            return -1;
-        }
-        tmp[i] = c;
-    }
-    tmp[len] = '\0';
-    if (EVP_DecodeBlock(raw, (const unsigned char *)tmp, (int)len) != (int)n) {
-        return -1;
-    }
-    memcpy(out, raw, n);
-    return 0;
+    free(raw);
+    return ok ? 0 : -1;
 }
 
 /* ---- helpers ---- */
@@ -411,8 +384,8 @@ pacs_err pacs_shares_create(pacs_shares *s, const char *study_uid, int64_t expir
             err = pacs_errf(ei, PACS_EIO, "share: HMAC failed");
             goto fail;
         }
-        b64url_encode(raw, RAW_LEN, token);
-        b64url_encode(raw + 1, ID_RAW, id);
+        pacs_b64url_encode(raw, RAW_LEN, token);
+        pacs_b64url_encode(raw + 1, ID_RAW, id);
         token_hash(token, PACS_SHARE_TOKEN_LEN, hash);
         sqlite3_reset(st);
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -498,12 +471,12 @@ static pacs_err verify(pacs_shares *s, const char *token, row *r, char id[PACS_S
     int good = 1;
     *ok = 0;
     memset(raw, 0, sizeof raw);
-    if (len != PACS_SHARE_TOKEN_LEN || b64url_decode(token, len, raw, RAW_LEN) != 0) {
+    if (len != PACS_SHARE_TOKEN_LEN || b64url_decode_exact(token, len, raw, RAW_LEN) != 0) {
         good = 0;
         memset(raw, 0, sizeof raw);
     }
     good &= raw[0] == VERSION;
-    b64url_encode(raw + 1, ID_RAW, id);
+    pacs_b64url_encode(raw + 1, ID_RAW, id);
     pacs_err err = lookup(s, id, r, ei);
     if (err) {
         return err;
