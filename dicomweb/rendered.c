@@ -144,6 +144,33 @@ typedef struct request {
     char params_key[128];
 } request;
 
+/* What decoding an instance's pixels needs, from the archive: the object's path and an open
+ * descriptor, its pixel layout (from the index) and its image description. On error the caller
+ * still releases what was set (fd >= 0, pl, *desc). */
+static pacs_err open_pixels(pacs_archive *a, const inst *in, char path[4096], int *fd,
+                            pacs_pixel_layout *pl, pacs_image_desc **desc, pacs_errinfo *ei)
+{
+    pacs_err err = pacs_archive_object_path(a, in->object, path, 4096, ei);
+    if (!err) {
+        err = pacs_archive_open_object(a, in->object, fd, ei);
+    }
+    if (!err) {
+        err = pacs_pixel_layout_decode(in->layout, in->layout_len, pl, ei);
+    }
+    if (!err) {
+        err = pacs_image_desc_from_file(path, desc, ei);
+    }
+    return err;
+}
+
+/* Lossy output only for a syntax that is lossy by name (4.50, 4.51, 4.81); JPEG 2000 and HTJ2K
+ * are written lossless unless asked otherwise. */
+static int lossy_allowed(const char *ts)
+{
+    return pacs_image_ts_is_lossy(ts) && strcmp(ts, PACS_TS_J2K) != 0 &&
+           strcmp(ts, PACS_TS_HTJ2K) != 0;
+}
+
 /* Decodes, renders and encodes frame `frame` of `in`, or takes it from the cache. */
 static pacs_err one_image(pacs_archive *a, const inst *in, uint32_t frame, const request *rq,
                           uint8_t **out, size_t *len, pacs_errinfo *ei)
@@ -164,16 +191,7 @@ static pacs_err one_image(pacs_archive *a, const inst *in, uint32_t frame, const
     pacs_image_desc *desc = NULL;
     pacs_frame *f = NULL;
     pacs_rendered *img = NULL;
-    pacs_err err = pacs_archive_object_path(a, in->object, path, sizeof path, ei);
-    if (!err) {
-        err = pacs_archive_open_object(a, in->object, &fd, ei);
-    }
-    if (!err) {
-        err = pacs_pixel_layout_decode(in->layout, in->layout_len, &pl, ei);
-    }
-    if (!err) {
-        err = pacs_image_desc_from_file(path, &desc, ei);
-    }
+    pacs_err err = open_pixels(a, in, path, &fd, &pl, &desc, ei);
     if (!err) {
         pacs_image_source src = {fd, path, in->ts, &pl};
         err = pacs_image_decode(&src, desc, frame, &f, ei);
@@ -550,10 +568,7 @@ void pacs_wado_image_transcoded(pacs_http_req *r, const pacs_http_route *rt, con
     pacs_buf_init(&body, MAX_BODY);
     char boundary[80];
     pacs_http_boundary(boundary, sizeof boundary);
-    pacs_transcode_params tp = {ts,
-                                pacs_image_ts_is_lossy(ts) && strcmp(ts, PACS_TS_J2K) != 0 &&
-                                    strcmp(ts, PACS_TS_HTJ2K) != 0,
-                                0, 0};
+    pacs_transcode_params tp = {ts, lossy_allowed(ts), 0, 0};
     for (size_t i = 0; i < l.n && !err; i++) {
         char path[4096];
         int fd = -1;
@@ -677,11 +692,7 @@ int pacs_wado_frames_transcoded(pacs_http_req *r, const pacs_http_route *rt, con
     if (!err && !l.v[0].layout) {
         err = pacs_errf(&ei, PACS_ENOTFOUND, "the instance has no pixel data");
     }
-    /* Lossy only when the client named a lossy syntax; JPEG 2000 and HTJ2K stay lossless. */
-    pacs_transcode_params tp = {ts,
-                                pacs_image_ts_is_lossy(ts) && strcmp(ts, PACS_TS_J2K) != 0 &&
-                                    strcmp(ts, PACS_TS_HTJ2K) != 0,
-                                0, 0};
+    pacs_transcode_params tp = {ts, lossy_allowed(ts), 0, 0};
     char path[4096], boundary[80], key[512];
     int fd = -1;
     pacs_pixel_layout pl;
@@ -697,16 +708,7 @@ int pacs_wado_frames_transcoded(pacs_http_req *r, const pacs_http_route *rt, con
         pacs_image_cache_key(key, sizeof key, in->object, idx[i], ts, media);
         int hit = cache && pacs_image_cache_get(cache, key, &data, &len, NULL);
         if (!hit && fd < 0) { /* the object is opened once, for the first frame not cached */
-            err = pacs_archive_object_path(a, in->object, path, sizeof path, &ei);
-            if (!err) {
-                err = pacs_archive_open_object(a, in->object, &fd, &ei);
-            }
-            if (!err) {
-                err = pacs_pixel_layout_decode(in->layout, in->layout_len, &pl, &ei);
-            }
-            if (!err) {
-                err = pacs_image_desc_from_file(path, &desc, &ei);
-            }
+            err = open_pixels(a, in, path, &fd, &pl, &desc, &ei);
         }
         if (!hit && !err) {
             pacs_image_source src = {fd, path, in->ts, &pl};
