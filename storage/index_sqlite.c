@@ -172,10 +172,16 @@ static pacs_err open_connection(const char *path, int writer, sqlite3 **out, pac
         return e;
     }
     sqlite3_busy_timeout(db, 10000);
-    const char *pragmas = writer ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                                   "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536;"
+    /* Small private caches: the kernel's page cache holds the index for every connection at
+     * once, and a reader's cache is dropped whenever a commit changes the file anyway. No
+     * mmap, so that index pages are not counted in (and do not inflate) the server's RSS.
+     * 8 KiB pages for a new file (an existing one keeps its size): an instance row with its
+     * compressed metadata is ~1 KiB, and 4 KiB pages left a fifth of the table unused. */
+    const char *pragmas = writer ? "PRAGMA page_size=8192; PRAGMA journal_mode=WAL;"
+                                   "PRAGMA synchronous=FULL;"
+                                   "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-32768;"
                                  : "PRAGMA query_only=1; PRAGMA temp_store=MEMORY;"
-                                   "PRAGMA cache_size=-16384; PRAGMA mmap_size=268435456;";
+                                   "PRAGMA cache_size=-4096; PRAGMA mmap_size=0;";
     pacs_err err = exec(db, pragmas, ei);
     if (err != PACS_OK) {
         sqlite3_close(db);
