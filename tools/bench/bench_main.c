@@ -905,12 +905,20 @@ typedef struct dataset {
 
 static void note(bench_samples *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Adds to a figure's note, once: a later note (a count check) must not hide an earlier one
+ * (why a run failed). */
 static void note(bench_samples *s, const char *fmt, ...)
 {
+    char text[sizeof s->note];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(s->note, sizeof s->note, fmt, ap);
+    vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
+    if (strstr(s->note, text)) {
+        return;
+    }
+    size_t used = strlen(s->note);
+    snprintf(s->note + used, sizeof s->note - used, "%s%s", used ? "; " : "", text);
 }
 
 static bench_row *row(bench_report *r, const char *id, const char *label, const char *unit,
