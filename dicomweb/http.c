@@ -1214,7 +1214,7 @@ pacs_err pacs_http_start(const pacs_config *cfg, pacs_archive *archive, pacs_htt
     s->max_body = (uint64_t)pacs_config_int(cfg, "http.max_body_mb") << 20;
     pacs_err terr = load_tls(s, cfg, ei);
     if (terr != PACS_OK) {
-        free(s);
+        pacs_http_stop(s);
         return terr;
     }
 
@@ -1236,16 +1236,12 @@ pacs_err pacs_http_start(const pacs_config *cfg, pacs_archive *archive, pacs_htt
         sa = (const struct sockaddr *)&sin6;
         flags |= MHD_USE_IPv6;
     } else {
-        free(s->tls_key);
-        free(s->tls_cert);
-        free(s);
+        pacs_http_stop(s);
         return pacs_errf(ei, PACS_EINVAL, "http.bind '%s' is not an IP address", bind);
     }
     pacs_err aerr = pacs_auth_open(cfg, pacs_archive_data_dir(archive), &s->auth, ei);
     if (aerr != PACS_OK) {
-        free(s->tls_key);
-        free(s->tls_cert);
-        free(s);
+        pacs_http_stop(s);
         return aerr;
     }
     if (!pacs_auth_required(s->auth) && strncmp(bind, "127.", 4) != 0 && strcmp(bind, "::1") != 0) {
@@ -1260,10 +1256,7 @@ pacs_err pacs_http_start(const pacs_config *cfg, pacs_archive *archive, pacs_htt
     unsigned timeout = (unsigned)pacs_config_int(cfg, "http.timeout");
     pacs_err verr = pacs_viewer_open(cfg, &s->viewer, ei);
     if (verr != PACS_OK) {
-        pacs_auth_close(s->auth);
-        free(s->tls_key);
-        free(s->tls_cert);
-        free(s);
+        pacs_http_stop(s);
         return verr;
     }
     /* The logger goes first so that libmicrohttpd reports option errors through it. */
@@ -1276,11 +1269,7 @@ pacs_err pacs_http_start(const pacs_config *cfg, pacs_archive *archive, pacs_htt
                             completed, s, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
                             MHD_OPTION_ARRAY, s->tls_opts, MHD_OPTION_END);
     if (!s->d) {
-        pacs_auth_close(s->auth);
-        pacs_viewer_close(s->viewer);
-        free(s->tls_key);
-        free(s->tls_cert);
-        free(s);
+        pacs_http_stop(s);
         return pacs_errf(ei, PACS_ENET, "cannot listen on %s:%d for HTTP", bind, want_port);
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
@@ -1301,7 +1290,9 @@ void pacs_http_stop(pacs_http_server *s)
     if (!s) {
         return;
     }
-    MHD_stop_daemon(s->d);
+    if (s->d) { /* NULL when a start failed half-way: the rest is freed the same */
+        MHD_stop_daemon(s->d);
+    }
     free(s->tls_key);
     free(s->tls_cert);
     pacs_auth_close(s->auth);

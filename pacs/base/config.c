@@ -271,16 +271,10 @@ static pacs_err set_ae(pacs_config *cfg, const char *key_aet, const char *spec, 
 {
     /* Leading and trailing spaces of an AE title are not significant (PS3.5 6.2): "ae. CT1"
      * is CT1, as every lookup (which trims) expects. */
-    char aet[sizeof((pacs_remote_ae *)0)->aet];
-    while (*key_aet == ' ') {
-        key_aet++;
-    }
-    size_t an = strlen(key_aet);
-    while (an > 0 && key_aet[an - 1] == ' ') {
-        an--;
-    }
-    snprintf(aet, sizeof aet, "%.*s", (int)(an < sizeof aet - 1 ? an : sizeof aet - 1), key_aet);
-    if (an >= sizeof aet || !valid_aet(aet)) {
+    char buf[64];
+    int too_long = snprintf(buf, sizeof buf, "%s", key_aet) >= (int)sizeof buf;
+    const char *aet = trim(buf);
+    if (too_long || !valid_aet(aet)) {
         return pacs_errf(ei, PACS_EINVAL, "ae.%s: an AE title has 1 to 16 characters", aet);
     }
     char text[300];
