@@ -673,7 +673,8 @@ static const char *frame_target(const pacs_media *m, size_t nm, const char **med
     return NULL;
 }
 
-int pacs_wado_frames_transcoded(pacs_http_req *r, const pacs_http_route *rt, const uint32_t *idx,
+int pacs_wado_frames_transcoded(pacs_http_req *r, const char *object, const char *stored_ts,
+                                const uint8_t *layout, size_t layout_len, const uint32_t *idx,
                                 size_t n_idx, const pacs_media *m, size_t nm)
 {
     const char *media = NULL;
@@ -684,14 +685,14 @@ int pacs_wado_frames_transcoded(pacs_http_req *r, const pacs_http_route *rt, con
     pthread_once(&cache_once, cache_init);
     pacs_archive *a = pacs_http_archive(r);
     pacs_errinfo ei;
-    inst_list l;
-    pacs_err err = list_instances(a, rt->study, rt->series, rt->sop, &l, &ei);
-    if (!err && l.n != 1) {
-        err = pacs_errf(&ei, PACS_ENOTFOUND, "no such instance");
-    }
-    if (!err && !l.v[0].layout) {
-        err = pacs_errf(&ei, PACS_ENOTFOUND, "the instance has no pixel data");
-    }
+    pacs_err err = PACS_OK;
+    /* The instance as the caller found it in the index (open_pixels only reads the layout). */
+    inst in;
+    memset(&in, 0, sizeof in);
+    snprintf(in.object, sizeof in.object, "%s", object);
+    snprintf(in.ts, sizeof in.ts, "%s", stored_ts);
+    in.layout = (uint8_t *)layout;
+    in.layout_len = layout_len;
     pacs_transcode_params tp = {ts, lossy_allowed(ts), 0, 0};
     char path[4096], boundary[80], key[512];
     int fd = -1;
@@ -702,16 +703,15 @@ int pacs_wado_frames_transcoded(pacs_http_req *r, const pacs_http_route *rt, con
     pacs_buf_init(&body, MAX_BODY);
     pacs_http_boundary(boundary, sizeof boundary);
     for (size_t i = 0; i < n_idx && !err; i++) {
-        const inst *in = &l.v[0];
         uint8_t *data = NULL;
         size_t len = 0;
-        pacs_image_cache_key(key, sizeof key, in->object, idx[i], ts, media);
+        pacs_image_cache_key(key, sizeof key, in.object, idx[i], ts, media);
         int hit = cache && pacs_image_cache_get(cache, key, &data, &len, NULL);
         if (!hit && fd < 0) { /* the object is opened once, for the first frame not cached */
-            err = open_pixels(a, in, path, &fd, &pl, &desc, &ei);
+            err = open_pixels(a, &in, path, &fd, &pl, &desc, &ei);
         }
         if (!hit && !err) {
-            pacs_image_source src = {fd, path, in->ts, &pl};
+            pacs_image_source src = {fd, path, in.ts, &pl};
             pacs_codec_frame f;
             int lossy = 0;
             memset(&f, 0, sizeof f);
@@ -742,7 +742,6 @@ int pacs_wado_frames_transcoded(pacs_http_req *r, const pacs_http_route *rt, con
     if (fd >= 0) {
         close(fd);
     }
-    list_free(&l);
     if (err) {
         pacs_buf_free(&body);
         pacs_log(PACS_LOG_WARN, "wado", "req=%lu frames to %s failed: %s", pacs_http_id(r), ts,

@@ -37,13 +37,15 @@ void pacs_wado_image_transcoded(pacs_http_req *r, const pacs_http_route *rt, con
  * image media type (image/jpeg, image/jls, image/jp2, image/jphc, image/dicom-rle, with its
  * transfer-syntax or the type's default) or application/octet-stream (with a transfer-syntax
  * that pacs/image writes; none means Explicit VR Little Endian, i.e. decoded frames), transcodes
- * frames `idx` (0-based, already checked to exist) one at a time through the image cache, and
- * answers multipart/related. Lossy only when a lossy syntax was named (4.50, 4.51, 4.81). Returns
- * -1, having sent nothing, when no range names a syntax it can write (the caller answers 406); 0
- * once an answer (or an error) was sent. This is what lets a viewer on a slow link ask for JPEG-LS
- * or HTJ2K frames of an uncompressed study.
+ * frames `idx` (0-based, already checked to exist) of the instance the caller looked up (its
+ * object key, stored transfer syntax and pixel layout, from the index) one at a time through
+ * the image cache, and answers multipart/related. Lossy only when a lossy syntax was named
+ * (4.50, 4.51, 4.81). Returns -1, having sent nothing, when no range names a syntax it can write
+ * (the caller answers 406); 0 once an answer (or an error) was sent. This is what lets a viewer
+ * on a slow link ask for JPEG-LS or HTJ2K frames of an uncompressed study.
  */
-int pacs_wado_frames_transcoded(pacs_http_req *r, const pacs_http_route *rt, const uint32_t *idx,
+int pacs_wado_frames_transcoded(pacs_http_req *r, const char *object, const char *stored_ts,
+                                const uint8_t *layout, size_t layout_len, const uint32_t *idx,
                                 size_t n_idx, const pacs_media *m, size_t nm);
 
 #endif

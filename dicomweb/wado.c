@@ -886,7 +886,8 @@ static void send_frames(pacs_http_req *r, const pacs_http_route *rt, const uint3
     int how =
         pick_pixels(m, nm, in->ts, native, n_idx == 1, part, sizeof part, related, sizeof related);
     if (how < 0 && !whole_pixel_data &&
-        pacs_wado_frames_transcoded(r, rt, idx, n_idx, m, nm) == 0) {
+        pacs_wado_frames_transcoded(r, in->object, in->ts, in->layout, in->layout_len, idx, n_idx,
+                                    m, nm) == 0) {
         goto done; /* dicomweb/rendered.c answered in another transfer syntax */
     }
     if (how < 0) {

@@ -259,8 +259,7 @@ static pacs_err set_ae_options(pacs_remote_ae *ae, const char *opts, pacs_errinf
         } else {
             return pacs_errf(ei, PACS_EINVAL,
                              "ae.%s: '%s' is not an option (allow=..., from=..., cert=..., tls)",
-                             ae->aet,
-                             tok);
+                             ae->aet, tok);
         }
     }
     return PACS_OK;
