@@ -18,8 +18,8 @@ ctest --output-on-failure -j "$(nproc)" "$@" || rc=$?
 # "all" (the default) runs every test but those that exercise other programs (the OHIF viewer
 # in Chromium, the benchmark, the clang fuzz build, PostgreSQL) or only measure (load); "core"
 # (quicker, for a loaded machine) runs the unit tests, the fuzz corpus replays and the core
-# integration tests (DIMSE, DICOMweb, archive, retrieve, crash and faults, security). fuzz_decode_replay is left out of both: its
-# mutation pass forks a child per HTJ2K frame and outlasts its time limit under ASan, and the
+# integration tests (DIMSE, DICOMweb, archive, retrieve, crash and faults, security).
+# fuzz_decode_replay is left out of both: its mutation pass forks a child per HTJ2K frame and outlasts its time limit under ASan, and the
 # decoders it drives are Debian's, not instrumented (frames are decoded under ASan by the
 # DICOMweb tests). Any sanitizer report of pacsd or a tool (kept in build-asan/sanitizer-logs,
 # leaks included) fails the pass, except those of the HTJ2K decoding child, which exists to
