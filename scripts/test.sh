@@ -7,10 +7,12 @@
 set -eu
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
+rc=0
+# Style: every tracked C/C++ file as .clang-format says. A finding fails the run at the end.
+./scripts/check-format.sh || rc=1
 BUILD_DIR=${BUILD_DIR:-build} ./scripts/build.sh -DPACS_WERROR=ON
 src=$(pwd)
 cd "${BUILD_DIR:-build}"
-rc=0
 ctest --output-on-failure -j "$(nproc)" "$@" || rc=$?
 
 # The sanitizer pass: the same sources built again in build-asan with AddressSanitizer and

@@ -42,21 +42,21 @@ struct pacs_archive {
     size_t n_inflight, cap_inflight;
     pacs_stored_hook hook;
     void *hook_ctx;
-    int lock_fd;   /* DATA/pacs.lock, flock()ed shared (or exclusive) while open */
-    int exclusive; /* opened with PACS_ARCHIVE_EXCLUSIVE */
-    char node[128];       /* this node's name (intents, its temporary folder) */
-    int shared_store;     /* the object folder is storage.objects, which other nodes may use */
-    int64_t sweep_grace;  /* seconds before a shared folder's unreferenced object is an orphan */
+    int lock_fd;         /* DATA/pacs.lock, flock()ed shared (or exclusive) while open */
+    int exclusive;       /* opened with PACS_ARCHIVE_EXCLUSIVE */
+    char node[128];      /* this node's name (intents, its temporary folder) */
+    int shared_store;    /* the object folder is storage.objects, which other nodes may use */
+    int64_t sweep_grace; /* seconds before a shared folder's unreferenced object is an orphan */
 };
 
 struct pacs_ingest {
     pacs_archive *a;
     pacs_objwriter *w;
     char source_aet[17];
-    int part10;          /* reading a client's Part 10 stream */
-    uint8_t *head;       /* its first bytes, until the meta header is read */
+    int part10;    /* reading a client's Part 10 stream */
+    uint8_t *head; /* its first bytes, until the meta header is read */
     size_t head_len;
-    pacs_err sticky;     /* first write error */
+    pacs_err sticky; /* first write error */
     pacs_errinfo sticky_ei;
     char expect_study[PACS_UID_MAX + 1]; /* "" or the Study Instance UID required */
 };
@@ -224,8 +224,8 @@ static void unlock_dir(int fd)
 
 /* Takes DATA/pacs.lock: exclusively when `exclusive` (or when nobody else holds it, reported
  * in `*sole`), shared otherwise. Call with the folder locked. */
-static pacs_err lock_use(const char *data, int exclusive, int *lock_fd, int *sole,
-                         int *unclean, pacs_errinfo *ei)
+static pacs_err lock_use(const char *data, int exclusive, int *lock_fd, int *sole, int *unclean,
+                         pacs_errinfo *ei)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/pacs.lock", data);
@@ -338,8 +338,8 @@ pacs_err pacs_archive_open_ex(const pacs_config *cfg, unsigned flags, pacs_archi
     a->max_object = (uint64_t)pacs_config_int(cfg, "ingest.max_object_mb") << 20;
     int dir_fd = lock_dir(data);
     if (dir_fd < 0) {
-        err = pacs_errf(ei, pacs_err_from_errno(errno), "cannot lock %s: %s", data,
-                        strerror(errno));
+        err =
+            pacs_errf(ei, pacs_err_from_errno(errno), "cannot lock %s: %s", data, strerror(errno));
         pacs_archive_close(a);
         return err;
     }
@@ -521,8 +521,8 @@ void pacs_ingest_abort(pacs_ingest *in)
 
 /* Parses the object at `path` and builds its index entry; `parsed` must be cleared after. */
 static pacs_err parse_for_index(const char *path, const char *key, uint64_t size,
-                                const char *source, pacs_dcm_parsed *parsed,
-                                pacs_index_entry *e, uint8_t **layout, pacs_errinfo *ei)
+                                const char *source, pacs_dcm_parsed *parsed, pacs_index_entry *e,
+                                uint8_t **layout, pacs_errinfo *ei)
 {
     pacs_err err = pacs_dcm_parse_file(path, parsed, ei);
     if (err != PACS_OK) {
@@ -876,8 +876,8 @@ static pacs_err walk_skip_items(walk *w, uint64_t off, uint64_t *end, pacs_errin
 }
 
 /* Finds `tag` among the elements in [off, limit) (up to `stop_tag`). */
-static pacs_err walk_find(walk *w, uint64_t off, uint64_t limit, uint32_t stop_tag,
-                          uint32_t tag, elem *found, pacs_errinfo *ei)
+static pacs_err walk_find(walk *w, uint64_t off, uint64_t limit, uint32_t stop_tag, uint32_t tag,
+                          elem *found, pacs_errinfo *ei)
 {
     while (off < limit) {
         elem e;
@@ -1003,8 +1003,9 @@ pacs_err pacs_archive_bulkdata_find(pacs_archive *a, const char *object, const c
         }
     }
     if (err == PACS_OK && e.len == UNDEFINED_LEN) {
-        err = pacs_errf(ei, PACS_EUNSUPPORTED, "the value has no defined length "
-                                               "(encapsulated pixel data: ask for frames)");
+        err = pacs_errf(ei, PACS_EUNSUPPORTED,
+                        "the value has no defined length "
+                        "(encapsulated pixel data: ask for frames)");
     }
     if (err == PACS_OK && e.value + e.len > w.size) {
         err = pacs_errf(ei, PACS_ECORRUPT, "the value runs past the end of the object");
@@ -1041,8 +1042,8 @@ pacs_err pacs_archive_metadata_append(const char *json, size_t len, const char *
         hit += klen;
         err = pacs_buf_append(out, p, (size_t)(hit - p));
         /* Absolute URIs (from an older ingest, say) are kept as they are. */
-        if (err == PACS_OK && !(end - hit >= 5 && (memcmp(hit, "http:", 5) == 0 ||
-                                                   memcmp(hit, "https", 5) == 0))) {
+        if (err == PACS_OK &&
+            !(end - hit >= 5 && (memcmp(hit, "http:", 5) == 0 || memcmp(hit, "https", 5) == 0))) {
             err = pacs_buf_puts(out, instance_url);
             if (err == PACS_OK) {
                 err = pacs_buf_append(out, "/", 1);
@@ -1210,8 +1211,9 @@ pacs_err pacs_archive_verify(pacs_archive *a, int sweep, pacs_progress_cb progre
     if (sweep && !a->exclusive) {
         /* Another process's object may be written but not yet indexed: only the process that
          * wrote it can tell (its in-flight set). */
-        return pacs_errf(ei, PACS_EBUSY, "sweeping orphans needs the archive opened exclusively "
-                                         "(no pacsd or other pacs command running)");
+        return pacs_errf(ei, PACS_EBUSY,
+                         "sweeping orphans needs the archive opened exclusively "
+                         "(no pacsd or other pacs command running)");
     }
     keyset ks;
     memset(&ks, 0, sizeof ks);

@@ -100,8 +100,7 @@ pacs_err pacs_archive_instances(pacs_archive *a, const pacs_query *q, unsigned f
                                 pacs_instance_cb cb, void *ctx, pacs_errinfo *ei);
 
 /** Opens a stored object for reading (O_RDONLY); PACS_ENOTFOUND when it is missing. */
-pacs_err pacs_archive_open_object(pacs_archive *a, const char *object, int *fd,
-                                  pacs_errinfo *ei);
+pacs_err pacs_archive_open_object(pacs_archive *a, const char *object, int *fd, pacs_errinfo *ei);
 
 /** The path of a stored object (for DCMTK, which reads files by name). */
 pacs_err pacs_archive_object_path(pacs_archive *a, const char *object, char *buf, size_t cap,
@@ -153,10 +152,10 @@ pacs_err pacs_archive_stats(pacs_archive *a, pacs_index_stats *out, pacs_errinfo
 typedef void (*pacs_progress_cb)(void *ctx, uint64_t done, uint64_t total);
 
 typedef struct pacs_verify_report {
-    uint64_t checked;  /* objects rehashed */
-    uint64_t corrupt;  /* content no longer matches its key */
-    uint64_t missing;  /* indexed but absent */
-    uint64_t orphans;  /* present but not indexed (removed with `sweep`) */
+    uint64_t checked; /* objects rehashed */
+    uint64_t corrupt; /* content no longer matches its key */
+    uint64_t missing; /* indexed but absent */
+    uint64_t orphans; /* present but not indexed (removed with `sweep`) */
     uint64_t swept;
 } pacs_verify_report;
 
@@ -196,8 +195,7 @@ pacs_err pacs_archive_copy_index(pacs_archive *a, const char *location, pacs_pro
                                  pacs_errinfo *ei);
 
 /** Hook called after each instance is durably stored (forwarding, audit). */
-typedef void (*pacs_stored_hook)(void *ctx, const pacs_ingest_result *res,
-                                 const char *source_aet);
+typedef void (*pacs_stored_hook)(void *ctx, const pacs_ingest_result *res, const char *source_aet);
 void pacs_archive_set_stored_hook(pacs_archive *a, pacs_stored_hook hook, void *ctx);
 
 /**

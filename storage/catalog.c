@@ -67,18 +67,24 @@ static const pacs_column columns[] = {
 
 /* Study-level attributes besides the patient's (group 0010, kept with the study as well). */
 static const uint32_t study_tags[] = {
-    0x00080020, 0x00080030, 0x00080050, 0x00080051, 0x00080090, 0x00080096, 0x00080201,
-    0x00081030, 0x00081032, 0x00081048, 0x00081049, 0x00081060, 0x00081062, 0x00081080,
-    0x00081084, 0x0020000D, 0x00200010, 0x00321032, 0x00321033, 0x00321060, 0x00321064,
-    0x00400275 /* kept at series level too */,
+    0x00080020, 0x00080030,
+    0x00080050, 0x00080051,
+    0x00080090, 0x00080096,
+    0x00080201, 0x00081030,
+    0x00081032, 0x00081048,
+    0x00081049, 0x00081060,
+    0x00081062, 0x00081080,
+    0x00081084, 0x0020000D,
+    0x00200010, 0x00321032,
+    0x00321033, 0x00321060,
+    0x00321064, 0x00400275 /* kept at series level too */,
 };
 
 static const uint32_t series_tags[] = {
-    0x00080021, 0x00080031, 0x00080060, 0x00080064, 0x00080070, 0x00080080, 0x00080081,
-    0x00081010, 0x00081040, 0x0008103E, 0x00081050, 0x00081052, 0x00081070, 0x00081072,
-    0x00081090, 0x00081111, 0x00180015, 0x00181000, 0x00181020, 0x00181030, 0x00185100,
-    0x0020000E, 0x00200011, 0x00200060, 0x00400244, 0x00400245, 0x00400253, 0x00400254,
-    0x00400260, 0x00400275, 0x00102210,
+    0x00080021, 0x00080031, 0x00080060, 0x00080064, 0x00080070, 0x00080080, 0x00080081, 0x00081010,
+    0x00081040, 0x0008103E, 0x00081050, 0x00081052, 0x00081070, 0x00081072, 0x00081090, 0x00081111,
+    0x00180015, 0x00181000, 0x00181020, 0x00181030, 0x00185100, 0x0020000E, 0x00200011, 0x00200060,
+    0x00400244, 0x00400245, 0x00400253, 0x00400254, 0x00400260, 0x00400275, 0x00102210,
 };
 
 static int in_list(const uint32_t *list, size_t n, uint32_t tag)
@@ -108,8 +114,7 @@ static pacs_level tag_level(uint32_t tag)
     if ((tag >> 16) == 0x0010 && tag != 0x00102210) {
         return PACS_LEVEL_PATIENT;
     }
-    if (in_list(study_tags, sizeof study_tags / sizeof study_tags[0], tag) &&
-        tag != 0x00400275) {
+    if (in_list(study_tags, sizeof study_tags / sizeof study_tags[0], tag) && tag != 0x00400275) {
         return PACS_LEVEL_STUDY;
     }
     if (in_list(series_tags, sizeof series_tags / sizeof series_tags[0], tag)) {

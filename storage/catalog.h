@@ -15,11 +15,11 @@
 #include "storage/query.h"
 
 typedef enum pacs_col_kind {
-    PACS_COL_TEXT,  /* exact text */
-    PACS_COL_TIME,  /* TM, stored without ':' */
-    PACS_COL_INT,   /* integer */
-    PACS_COL_PN,    /* person name; <column>_ci is case-folded, <column>_words the search form */
-    PACS_COL_MULTI  /* a set of codes stored as "\A\B\" */
+    PACS_COL_TEXT, /* exact text */
+    PACS_COL_TIME, /* TM, stored without ':' */
+    PACS_COL_INT,  /* integer */
+    PACS_COL_PN,   /* person name; <column>_ci is case-folded, <column>_words the search form */
+    PACS_COL_MULTI /* a set of codes stored as "\A\B\" */
 } pacs_col_kind;
 
 typedef struct pacs_column {

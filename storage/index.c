@@ -10,8 +10,8 @@ pacs_err pacs_index_open(const char *location, pacs_index **out, pacs_errinfo *e
     return pacs_index_open_opts(location, NULL, out, ei);
 }
 
-pacs_err pacs_index_open_opts(const char *location, const pacs_index_options *o,
-                              pacs_index **out, pacs_errinfo *ei)
+pacs_err pacs_index_open_opts(const char *location, const pacs_index_options *o, pacs_index **out,
+                              pacs_errinfo *ei)
 {
     if (strncmp(location, "postgresql:", 11) == 0 || strncmp(location, "postgres:", 9) == 0) {
 #ifdef PACS_HAVE_POSTGRESQL
@@ -116,8 +116,7 @@ pacs_err pacs_index_objects(pacs_index *idx, pacs_object_cb cb, void *ctx, pacs_
     return idx->ops->objects(idx, cb, ctx, ei);
 }
 
-pacs_err pacs_index_sweep_pending(pacs_index *idx, pacs_object_cb cb, void *ctx,
-                                  pacs_errinfo *ei)
+pacs_err pacs_index_sweep_pending(pacs_index *idx, pacs_object_cb cb, void *ctx, pacs_errinfo *ei)
 {
     return idx->ops->sweep_pending(idx, cb, ctx, ei);
 }

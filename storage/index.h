@@ -120,10 +120,9 @@ typedef struct pacs_index_ops {
                     pacs_errinfo *ei);
     pacs_err (*find)(pacs_index *idx, const pacs_query *q, pacs_find_cb cb, void *ctx,
                      pacs_errinfo *ei);
-    pacs_err (*instances)(pacs_index *idx, const pacs_query *q, unsigned flags,
-                          pacs_instance_cb cb, void *ctx, pacs_errinfo *ei);
-    pacs_err (*remove)(pacs_index *idx, const pacs_query *q, uint64_t *n_removed,
-                       pacs_errinfo *ei);
+    pacs_err (*instances)(pacs_index *idx, const pacs_query *q, unsigned flags, pacs_instance_cb cb,
+                          void *ctx, pacs_errinfo *ei);
+    pacs_err (*remove)(pacs_index *idx, const pacs_query *q, uint64_t *n_removed, pacs_errinfo *ei);
     pacs_err (*objects)(pacs_index *idx, pacs_object_cb cb, void *ctx, pacs_errinfo *ei);
     pacs_err (*sweep_pending)(pacs_index *idx, pacs_object_cb cb, void *ctx, pacs_errinfo *ei);
     pacs_err (*sweep_done)(pacs_index *idx, const char *object, pacs_errinfo *ei);
@@ -143,8 +142,8 @@ typedef struct pacs_index_ops {
     pacs_err (*intent_clear)(pacs_index *idx, const char *object, pacs_errinfo *ei);
     pacs_err (*intents_drop)(pacs_index *idx, const char *node, int64_t older_than,
                              pacs_object_cb cb, void *ctx, pacs_errinfo *ei);
-    pacs_err (*object_release)(pacs_index *idx, const char *object, pacs_release_cb rm,
-                               void *ctx, int *removed, pacs_errinfo *ei);
+    pacs_err (*object_release)(pacs_index *idx, const char *object, pacs_release_cb rm, void *ctx,
+                               int *removed, pacs_errinfo *ei);
     /* Bulk mode's commit (NULL: nothing to do). */
     pacs_err (*finish)(pacs_index *idx, pacs_errinfo *ei);
 } pacs_index_ops;
@@ -165,9 +164,9 @@ pacs_err pacs_index_open(const char *location, pacs_index **out, pacs_errinfo *e
 
 /** How an index is opened; zero or NULL fields take the defaults. */
 typedef struct pacs_index_options {
-    unsigned pool;    /* reader connections kept open (PostgreSQL; default 8) */
-    const char *node; /* this process's name among those sharing the index (intents) */
-    unsigned bulk;    /* PACS_INDEX_BULK... flags (PostgreSQL; SQLite ignores them) */
+    unsigned pool;          /* reader connections kept open (PostgreSQL; default 8) */
+    const char *node;       /* this process's name among those sharing the index (intents) */
+    unsigned bulk;          /* PACS_INDEX_BULK... flags (PostgreSQL; SQLite ignores them) */
     unsigned claim_seconds; /* lease of claimed forwarding entries (shared index; default 300) */
 } pacs_index_options;
 
@@ -178,8 +177,8 @@ typedef struct pacs_index_options {
  *  transaction, so that readers see the old index until the new one is committed. */
 #define PACS_INDEX_BULK_EMPTY 2u
 
-pacs_err pacs_index_open_opts(const char *location, const pacs_index_options *o,
-                              pacs_index **out, pacs_errinfo *ei);
+pacs_err pacs_index_open_opts(const char *location, const pacs_index_options *o, pacs_index **out,
+                              pacs_errinfo *ei);
 
 /** "sqlite" or "postgresql". */
 const char *pacs_index_backend(const pacs_index *idx);
@@ -222,8 +221,7 @@ pacs_err pacs_index_remove(pacs_index *idx, const pacs_query *q, uint64_t *n_rem
 pacs_err pacs_index_objects(pacs_index *idx, pacs_object_cb cb, void *ctx, pacs_errinfo *ei);
 
 /** Objects recorded for sweeping and not yet confirmed gone (`size` and `sop_uid` are 0/""). */
-pacs_err pacs_index_sweep_pending(pacs_index *idx, pacs_object_cb cb, void *ctx,
-                                  pacs_errinfo *ei);
+pacs_err pacs_index_sweep_pending(pacs_index *idx, pacs_object_cb cb, void *ctx, pacs_errinfo *ei);
 
 /** Forgets a sweep record once its object is deleted (or found referenced again). */
 pacs_err pacs_index_sweep_done(pacs_index *idx, const char *object, pacs_errinfo *ei);

@@ -101,8 +101,7 @@ pacs_err pacs_index_copy(pacs_index *src, pacs_index *dst,
     c.progress = progress;
     c.pctx = ctx;
     c.total = st.instances;
-    err = pacs_index_instances(src, q, PACS_REC_METADATA | PACS_REC_ORIGIN, copy_instance, &c,
-                               ei);
+    err = pacs_index_instances(src, q, PACS_REC_METADATA | PACS_REC_ORIGIN, copy_instance, &c, ei);
     pacs_query_free(q);
     if (err == PACS_OK && c.err != PACS_OK) {
         err = c.err;

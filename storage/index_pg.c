@@ -150,7 +150,7 @@ typedef struct pg_index {
     int bulk_open;   /* the bulk transaction has begun */
     int bulk_failed; /* ... and something in it failed for good */
     PGconn *wconn;
-    char wstate[6]; /* SQLSTATE of the writer's last error */
+    char wstate[6];          /* SQLSTATE of the writer's last error */
     pacs_index__queue queue; /* group commit: the writer thread runs run_batch */
     pthread_mutex_t pool_mu;
     pthread_cond_t pool_cv;
@@ -172,8 +172,7 @@ static pacs_err map_state(const char *state)
     if (strcmp(state, "53200") == 0) {
         return PACS_ENOMEM;
     }
-    if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
-        strcmp(state, "55P03") == 0) {
+    if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 || strcmp(state, "55P03") == 0) {
         return PACS_EBUSY;
     }
     if (strcmp(state, "42501") == 0 || strncmp(state, "28", 2) == 0) {
@@ -288,8 +287,7 @@ static void on_notice(void *arg, const char *message)
 static pacs_err connect_db(const char *conninfo, int reader, PGconn **out, pacs_errinfo *ei)
 {
     /* The URI's own settings win over application_name; the encoding is always UTF-8. */
-    const char *keys[] = {"application_name", "dbname", "client_encoding", "connect_timeout",
-                          NULL};
+    const char *keys[] = {"application_name", "dbname", "client_encoding", "connect_timeout", NULL};
     const char *vals[] = {"pacsd", conninfo, "UTF8", "10", NULL};
     PGconn *c = PQconnectdbParams(keys, vals, 1);
     if (!c || PQstatus(c) != CONNECTION_OK) {
@@ -408,15 +406,14 @@ static const char *stream_value(void *ctx, int col, size_t *len)
 }
 
 /* Sends a query (binary results, one row at a time). */
-static pacs_err stream_start(stream *s, PGconn *c, const char *text,
-                             const pacs_index__compiled *cp, const params *extra,
-                             pacs_errinfo *ei)
+static pacs_err stream_start(stream *s, PGconn *c, const char *text, const pacs_index__compiled *cp,
+                             const params *extra, pacs_errinfo *ei)
 {
     memset(s, 0, sizeof *s);
     s->c = c;
     size_t n = cp ? cp->n_binds : (size_t)extra->n;
     const char **vals = calloc(n ? n : 1, sizeof *vals);
-    char (*ints)[24] = calloc(n ? n : 1, sizeof *ints);
+    char(*ints)[24] = calloc(n ? n : 1, sizeof *ints);
     if (!vals || !ints) {
         free(vals);
         free(ints);
@@ -542,13 +539,12 @@ static pacs_err remove_instance(pg_index *pi, long long pk, pacs_errinfo *ei)
         err = sql(c, NULL, st, ei, "DELETE FROM instances WHERE pk=$1", "i", pk);
     }
     if (err == PACS_OK) {
-        err = sql(c, NULL, st, ei,
-                  "UPDATE studies SET num_instances=num_instances-1 WHERE pk=$1", "i", study_pk);
+        err = sql(c, NULL, st, ei, "UPDATE studies SET num_instances=num_instances-1 WHERE pk=$1",
+                  "i", study_pk);
     }
     if (err == PACS_OK) {
-        err = sql(c, NULL, st, ei,
-                  "UPDATE patients SET num_instances=num_instances-1 WHERE pk=$1", "i",
-                  patient_pk);
+        err = sql(c, NULL, st, ei, "UPDATE patients SET num_instances=num_instances-1 WHERE pk=$1",
+                  "i", patient_pk);
     }
     long long left = 0;
     if (err == PACS_OK) {
@@ -569,8 +565,8 @@ static pacs_err remove_instance(pg_index *pi, long long pk, pacs_errinfo *ei)
     }
     err = sql(c, NULL, st, ei, "DELETE FROM series WHERE pk=$1", "i", series_pk);
     if (err == PACS_OK) {
-        err = sql(c, NULL, st, ei, "UPDATE patients SET num_series=num_series-1 WHERE pk=$1",
-                  "i", patient_pk);
+        err = sql(c, NULL, st, ei, "UPDATE patients SET num_series=num_series-1 WHERE pk=$1", "i",
+                  patient_pk);
     }
     if (err == PACS_OK) {
         err = sql(c, &r, st, ei,
@@ -633,9 +629,9 @@ static pacs_err do_put(pg_index *pi, const pacs_index_entry *e, pacs_put_result 
     char *state = pi->wstate;
     memset(res, 0, sizeof *res);
     PGresult *r = NULL;
-    pacs_err err = sql(c, &r, state, ei,
-                       "SELECT pk, object FROM instances WHERE sop_uid=$1 FOR UPDATE", "s",
-                       e->sop_uid);
+    pacs_err err =
+        sql(c, &r, state, ei, "SELECT pk, object FROM instances WHERE sop_uid=$1 FOR UPDATE", "s",
+            e->sop_uid);
     if (err != PACS_OK) {
         return err;
     }
@@ -713,8 +709,8 @@ static pacs_err do_put(pg_index *pi, const pacs_index_entry *e, pacs_put_result 
     study_pk = first_int(r, 0, &found);
     PQclear(r);
     if (found) {
-        err = sql(c, NULL, state, ei,
-                  "UPDATE patients SET num_studies=num_studies+1 WHERE pk=$1", "i", patient_pk);
+        err = sql(c, NULL, state, ei, "UPDATE patients SET num_studies=num_studies+1 WHERE pk=$1",
+                  "i", patient_pk);
     } else {
         err = sql(c, &r, state, ei,
                   "SELECT pk, patient_pk FROM studies WHERE study_uid=$1 FOR UPDATE", "s",
@@ -733,9 +729,9 @@ static pacs_err do_put(pg_index *pi, const pacs_index_entry *e, pacs_put_result 
               " ref_physician=$5, ref_physician_ci=$6, ref_physician_fold=$7, description=$8,"
               " patient_name=$9, patient_name_ci=$10, patient_name_fold=$11, patient_id=$12,"
               " issuer=$13, birth_date=$14, sex=$15, attrs=$16 WHERE pk=$17",
-              "ssssssssssssssssi", f.study_date, f.study_time, f.accession, f.study_id,
-              f.ref_phys, f.ref_phys_ci, f.ref_phys_fold, f.study_desc, f.name, f.name_ci,
-              f.name_fold, pid, issuer, f.birth_date, f.sex, study_attrs, study_pk);
+              "ssssssssssssssssi", f.study_date, f.study_time, f.accession, f.study_id, f.ref_phys,
+              f.ref_phys_ci, f.ref_phys_fold, f.study_desc, f.name, f.name_ci, f.name_fold, pid,
+              issuer, f.birth_date, f.sex, study_attrs, study_pk);
     if (err != PACS_OK) {
         goto done;
     }
@@ -752,11 +748,11 @@ static pacs_err do_put(pg_index *pi, const pacs_index_entry *e, pacs_put_result 
     PQclear(r);
     if (found) {
         new_series = 1;
-        err = sql(c, NULL, state, ei,
-                  "UPDATE studies SET num_series=num_series+1 WHERE pk=$1", "i", study_pk);
+        err = sql(c, NULL, state, ei, "UPDATE studies SET num_series=num_series+1 WHERE pk=$1", "i",
+                  study_pk);
         if (err == PACS_OK) {
-            err = sql(c, NULL, state, ei,
-                      "UPDATE patients SET num_series=num_series+1 WHERE pk=$1", "i", patient_pk);
+            err = sql(c, NULL, state, ei, "UPDATE patients SET num_series=num_series+1 WHERE pk=$1",
+                      "i", patient_pk);
         }
     } else {
         err = sql(c, &r, state, ei,
@@ -776,9 +772,9 @@ static pacs_err do_put(pg_index *pi, const pacs_index_entry *e, pacs_put_result 
               "UPDATE series SET modality=$1, series_number=$2, description=$3, body_part=$4,"
               " series_date=$5, series_time=$6, pps_start_date=$7, pps_start_time=$8, attrs=$9"
               " WHERE pk=$10",
-              "sssssssssi", f.modality, int_or_null(f.series_number, b1, sizeof b1),
-              f.series_desc, f.body_part, f.series_date, f.series_time, f.pps_date, f.pps_time,
-              series_attrs, series_pk);
+              "sssssssssi", f.modality, int_or_null(f.series_number, b1, sizeof b1), f.series_desc,
+              f.body_part, f.series_date, f.series_time, f.pps_date, f.pps_time, series_attrs,
+              series_pk);
     if (err != PACS_OK) {
         goto done;
     }
@@ -793,23 +789,23 @@ static pacs_err do_put(pg_index *pi, const pacs_index_entry *e, pacs_put_result 
               " to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDDHH24MISS')),$16,$17)",
               "isssssissssssssbb", series_pk, e->sop_uid, e->sop_class_uid,
               int_or_null(f.instance_number, b2, sizeof b2), e->ts_uid, e->object,
-              (long long)e->object_size, frames, int_or_null(f.rows, b3, sizeof b3), int_or_null(f.columns, b4, sizeof b4),
-              int_or_null(f.bits, b1, sizeof b1), f.content_date, f.content_time, e->source_aet,
-              e->received, (const char *)e->pixel_layout,
-              e->pixel_layout ? e->pixel_layout_len : (size_t)0, (const char *)meta, meta_len);
+              (long long)e->object_size, frames, int_or_null(f.rows, b3, sizeof b3),
+              int_or_null(f.columns, b4, sizeof b4), int_or_null(f.bits, b1, sizeof b1),
+              f.content_date, f.content_time, e->source_aet, e->received,
+              (const char *)e->pixel_layout, e->pixel_layout ? e->pixel_layout_len : (size_t)0,
+              (const char *)meta, meta_len);
     if (err != PACS_OK) {
         goto done;
     }
-    err = sql(c, NULL, state, ei,
-              "UPDATE series SET num_instances=num_instances+1 WHERE pk=$1", "i", series_pk);
+    err = sql(c, NULL, state, ei, "UPDATE series SET num_instances=num_instances+1 WHERE pk=$1",
+              "i", series_pk);
     if (err == PACS_OK) {
         err = sql(c, NULL, state, ei,
                   "UPDATE studies SET num_instances=num_instances+1 WHERE pk=$1", "i", study_pk);
     }
     if (err == PACS_OK) {
         err = sql(c, NULL, state, ei,
-                  "UPDATE patients SET num_instances=num_instances+1 WHERE pk=$1", "i",
-                  patient_pk);
+                  "UPDATE patients SET num_instances=num_instances+1 WHERE pk=$1", "i", patient_pk);
     }
     if (err == PACS_OK) {
         err = intent_done(c, state, pi->node, e->object, ei);
@@ -823,8 +819,8 @@ static pacs_err do_put(pg_index *pi, const pacs_index_entry *e, pacs_put_result 
     if (!new_series && same_modality) {
         char pat[80];
         snprintf(pat, sizeof pat, "\\%s\\", e->sop_class_uid);
-        if (sql(c, &r, state, NULL, "SELECT strpos(sop_classes, $1) FROM studies WHERE pk=$2",
-                "si", pat, study_pk) == PACS_OK) {
+        if (sql(c, &r, state, NULL, "SELECT strpos(sop_classes, $1) FROM studies WHERE pk=$2", "si",
+                pat, study_pk) == PACS_OK) {
             known = first_int(r, 0, &found) > 0;
             PQclear(r);
         }
@@ -918,12 +914,12 @@ static pacs_err fwd_update(pg_index *pi, fwd_args *f, pacs_errinfo *ei)
     long long now = (long long)time(NULL);
     for (size_t i = 0; i < f->n_updates; i++) {
         const pacs_fwd_update *u = &f->updates[i];
-        pacs_err err = sql(pi->wconn, NULL, pi->wstate, ei,
-                           "UPDATE forward_queue SET state=$1, attempts=$2, next_try=$3,"
-                           " updated=$4, error=$5 WHERE id=$6",
-                           "iiiisi", (long long)u->state, (long long)u->attempts,
-                           (long long)u->next_try, now, u->error && u->error[0] ? u->error : NULL,
-                           (long long)u->id);
+        pacs_err err =
+            sql(pi->wconn, NULL, pi->wstate, ei,
+                "UPDATE forward_queue SET state=$1, attempts=$2, next_try=$3,"
+                " updated=$4, error=$5 WHERE id=$6",
+                "iiiisi", (long long)u->state, (long long)u->attempts, (long long)u->next_try, now,
+                u->error && u->error[0] ? u->error : NULL, (long long)u->id);
         if (err != PACS_OK) {
             return err;
         }
@@ -935,15 +931,15 @@ static pacs_err fwd_update(pg_index *pi, fwd_args *f, pacs_errinfo *ei)
 static pacs_err fwd_retry(pg_index *pi, fwd_args *f, pacs_errinfo *ei)
 {
     PGresult *r = NULL;
-    pacs_err err =
-        f->id > 0 ? sql(pi->wconn, &r, pi->wstate, ei,
-                        "UPDATE forward_queue SET state=0, attempts=0, next_try=$1, updated=$1"
-                        " WHERE id=$2 AND state IN (0, 2)",
-                        "ii", (long long)f->now, (long long)f->id)
-                  : sql(pi->wconn, &r, pi->wstate, ei,
-                        "UPDATE forward_queue SET state=0, attempts=0, next_try=$1, updated=$1"
-                        " WHERE state IN (0, 2)",
-                        "i", (long long)f->now);
+    pacs_err err = f->id > 0
+                       ? sql(pi->wconn, &r, pi->wstate, ei,
+                             "UPDATE forward_queue SET state=0, attempts=0, next_try=$1, updated=$1"
+                             " WHERE id=$2 AND state IN (0, 2)",
+                             "ii", (long long)f->now, (long long)f->id)
+                       : sql(pi->wconn, &r, pi->wstate, ei,
+                             "UPDATE forward_queue SET state=0, attempts=0, next_try=$1, updated=$1"
+                             " WHERE state IN (0, 2)",
+                             "i", (long long)f->now);
     if (err == PACS_OK) {
         f->changed = strtoull(PQcmdTuples(r), NULL, 10);
         PQclear(r);
@@ -1057,8 +1053,7 @@ static void run_batch(void *ctx, job *batch)
             cmd(pi->wconn, NULL, NULL, "SAVEPOINT job");
             pi->wstate[0] = '\0';
             j->err = run_job(pi, j);
-            if (j->err != PACS_OK && !pi->bulk && attempt < BATCH_TRIES &&
-                retryable(pi->wstate)) {
+            if (j->err != PACS_OK && !pi->bulk && attempt < BATCH_TRIES && retryable(pi->wstate)) {
                 retry = 1; /* a race with another node: run the whole batch again */
                 break;
             }
@@ -1070,8 +1065,8 @@ static void run_batch(void *ctx, job *batch)
         }
         if (retry) {
             cmd(pi->wconn, NULL, NULL, "ROLLBACK");
-            pacs_log(PACS_LOG_DEBUG, "index", "batch retried sqlstate=%s attempt=%d",
-                     pi->wstate, attempt + 1);
+            pacs_log(PACS_LOG_DEBUG, "index", "batch retried sqlstate=%s attempt=%d", pi->wstate,
+                     attempt + 1);
             usleep((useconds_t)(1000 * (1 + attempt) + rand() % 5000));
             continue;
         }
@@ -1252,8 +1247,7 @@ static pacs_err pg_objects(pacs_index *idx, pacs_object_cb cb, void *ctx, pacs_e
 static pacs_err pg_sweep_pending(pacs_index *idx, pacs_object_cb cb, void *ctx, pacs_errinfo *ei)
 {
     params p = {.n = 0};
-    return each_object((pg_index *)idx, "SELECT object, 0::bigint, '' FROM sweep", &p, cb, ctx,
-                       ei);
+    return each_object((pg_index *)idx, "SELECT object, 0::bigint, '' FROM sweep", &p, cb, ctx, ei);
 }
 
 /* Runs one statement on a pooled connection; `*out` (if given) gets its result. */
@@ -1326,8 +1320,7 @@ static pacs_err pg_fwd_enqueue(pacs_index *idx, const char *dest, const char *ru
                                          now, added, ei);
 }
 
-static pacs_err pg_fwd_update(pacs_index *idx, const pacs_fwd_update *u, size_t n,
-                              pacs_errinfo *ei)
+static pacs_err pg_fwd_update(pacs_index *idx, const pacs_fwd_update *u, size_t n, pacs_errinfo *ei)
 {
     return pacs_index__queue_fwd_update(&((pg_index *)idx)->queue, u, n, ei);
 }
@@ -1414,14 +1407,13 @@ static pacs_err pg_fwd_due(pacs_index *idx, int64_t now, size_t limit, pacs_fwd_
                       "  WHERE state = 0 AND next_try <= $1::bigint ORDER BY dest, id"
                       "  LIMIT $2::bigint FOR UPDATE SKIP LOCKED),"
                       " u AS (UPDATE forward_queue q SET next_try = $1::bigint + $3::bigint"
-                      "  FROM c WHERE q.id = c.id RETURNING q.*, c.due)" FWD_COLUMNS("u")
-                      " FROM u LEFT JOIN instances i ON i.sop_uid = u.sop_uid"
-                      " ORDER BY u.dest, u.id",
+                      "  FROM c WHERE q.id = c.id RETURNING q.*, c.due)" FWD_COLUMNS(
+                          "u") " FROM u LEFT JOIN instances i ON i.sop_uid = u.sop_uid"
+                               " ORDER BY u.dest, u.id",
                       &p, cb, ctx, ei);
 }
 
-static pacs_err pg_fwd_list(pacs_index *idx, int state, pacs_fwd_cb cb, void *ctx,
-                            pacs_errinfo *ei)
+static pacs_err pg_fwd_list(pacs_index *idx, int state, pacs_fwd_cb cb, void *ctx, pacs_errinfo *ei)
 {
     params p;
     snprintf(p.ints[0], sizeof p.ints[0], "%d", state);
@@ -1573,16 +1565,15 @@ static pacs_err migrate(PGconn *c, pacs_errinfo *ei)
     PGresult *r = NULL;
     pacs_err err = cmd(c, NULL, ei, "BEGIN");
     if (err == PACS_OK) {
-        err = sql(c, NULL, NULL, ei, "SELECT pg_advisory_xact_lock($1::bigint)", "i",
-                  MIGRATION_LOCK);
+        err =
+            sql(c, NULL, NULL, ei, "SELECT pg_advisory_xact_lock($1::bigint)", "i", MIGRATION_LOCK);
     }
     if (err == PACS_OK) {
         err = cmd(c, NULL, ei, "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT)");
     }
     long long version = 0;
     if (err == PACS_OK) {
-        err = sql(c, &r, NULL, ei, "SELECT value::bigint FROM meta WHERE key='schema_version'",
-                  "");
+        err = sql(c, &r, NULL, ei, "SELECT value::bigint FROM meta WHERE key='schema_version'", "");
         if (err == PACS_OK) {
             int found = 0;
             version = first_int(r, 0, &found);
@@ -1599,8 +1590,8 @@ static pacs_err migrate(PGconn *c, pacs_errinfo *ei)
         if (m->version > version) {
             err = cmd(c, NULL, ei, m->sql);
             if (err == PACS_OK) {
-                pacs_log(PACS_LOG_INFO, "index", "backend=postgresql migration=%d: %s",
-                         m->version, m->what);
+                pacs_log(PACS_LOG_INFO, "index", "backend=postgresql migration=%d: %s", m->version,
+                         m->what);
             }
         }
     }

@@ -239,8 +239,7 @@ pacs_err pacs_objwriter_write(pacs_objwriter *w, const void *data, size_t len, p
             continue;
         }
         if (n < 0) {
-            return pacs_errf(ei, pacs_err_from_errno(errno), "writing object: %s",
-                             strerror(errno));
+            return pacs_errf(ei, pacs_err_from_errno(errno), "writing object: %s", strerror(errno));
         }
         p += n;
         left -= (size_t)n;

@@ -214,7 +214,8 @@ static pacs_err classify_range(pacs_query_key *k, const char *value, pacs_errinf
         k->range_hi = hi_n ? strdup(hi) : NULL;
     } else if (strcmp(k->vr, "TM") == 0) {
         char nlo[32], nhi[32];
-        if ((lo_n && !normalise_tm(lo, nlo, sizeof nlo)) || (hi_n && !normalise_tm(hi, nhi, sizeof nhi))) {
+        if ((lo_n && !normalise_tm(lo, nlo, sizeof nlo)) ||
+            (hi_n && !normalise_tm(hi, nhi, sizeof nhi))) {
             return pacs_errf(ei, PACS_EINVAL, "bad time range '%s' (HHMMSS-HHMMSS)", value);
         }
         k->range_lo = lo_n ? strdup(nlo) : NULL;
@@ -227,7 +228,8 @@ static pacs_err classify_range(pacs_query_key *k, const char *value, pacs_errinf
         if (hi_n) {
             char buf[40];
             /* A DT prefix stands for the whole period it names. */
-            snprintf(buf, sizeof buf, "%s%s", hi, "99999999999999.999999" + (hi_n < 21 ? hi_n : 21));
+            snprintf(buf, sizeof buf, "%s%s", hi,
+                     "99999999999999.999999" + (hi_n < 21 ? hi_n : 21));
             k->range_hi = strdup(buf);
         }
     }
@@ -343,8 +345,8 @@ pacs_err pacs_query_add(pacs_query *q, uint32_t tag, const char *vr, const char 
             }
         }
     }
-    k->match = strpbrk(v, "*?") && strcmp(k->vr, "UI") != 0 ? PACS_MATCH_WILDCARD
-                                                             : PACS_MATCH_SINGLE;
+    k->match =
+        strpbrk(v, "*?") && strcmp(k->vr, "UI") != 0 ? PACS_MATCH_WILDCARD : PACS_MATCH_SINGLE;
     k->value = v;
     v = NULL;
 done:

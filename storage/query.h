@@ -44,12 +44,12 @@ typedef struct pacs_query_key {
     uint32_t tag;
     char vr[3];
     pacs_match match;
-    char *value;        /* UTF-8, as given (for PN: case-folded); NULL when universal */
-    char *range_lo;     /* RANGE: inclusive bounds, NULL when open; TM/DT upper bounds padded */
+    char *value;    /* UTF-8, as given (for PN: case-folded); NULL when universal */
+    char *range_lo; /* RANGE: inclusive bounds, NULL when open; TM/DT upper bounds padded */
     char *range_hi;
-    char **list;        /* LIST: the values */
+    char **list; /* LIST: the values */
     size_t n_list;
-    pacs_query *item;   /* SEQUENCE: the item's keys */
+    pacs_query *item; /* SEQUENCE: the item's keys */
 } pacs_query_key;
 
 /** A new query at `level`; NULL when out of memory. */
@@ -69,8 +69,7 @@ pacs_err pacs_query_add(pacs_query *q, uint32_t tag, const char *vr, const char 
 
 /** Adds a sequence key and returns its item query (owned by `q`) for adding item keys. An
  *  item left empty makes the key universal (return the sequence). */
-pacs_err pacs_query_add_sequence(pacs_query *q, uint32_t tag, pacs_query **item,
-                                 pacs_errinfo *ei);
+pacs_err pacs_query_add_sequence(pacs_query *q, uint32_t tag, pacs_query **item, pacs_errinfo *ei);
 
 /** Adds `tag` to the return set without matching on it (QIDO includefield). */
 pacs_err pacs_query_include(pacs_query *q, uint32_t tag, pacs_errinfo *ei);

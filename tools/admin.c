@@ -186,8 +186,7 @@ int pacs_tool__delete(const pacs_config *cfg, int argc, char **argv)
         fprintf(stderr, "pacs: no %s %s is stored\n", kinds[kind].flag + 2, uid);
         return TOOL_PROBLEMS;
     }
-    printf("deleted %llu instance(s) of %s %s\n", (unsigned long long)n, kinds[kind].flag + 2,
-           uid);
+    printf("deleted %llu instance(s) of %s %s\n", (unsigned long long)n, kinds[kind].flag + 2, uid);
     return TOOL_OK;
 }
 

@@ -199,8 +199,7 @@ static void walk(walk_ctx *w, const char *path, int depth)
                 continue;
             }
             char child[4096];
-            if (snprintf(child, sizeof child, "%s/%s", path, names.paths[i]) <
-                (int)sizeof child) {
+            if (snprintf(child, sizeof child, "%s/%s", path, names.paths[i]) < (int)sizeof child) {
                 walk(w, child, depth + 1);
             }
         }
@@ -277,8 +276,9 @@ static void *worker(void *arg)
                 atomic_fetch_add(&c->replaced, res.replaced ? 1u : 0u);
                 if (res.charset_warning) {
                     atomic_fetch_add(&c->warnings, 1);
-                    pacs_tool__msg(c->p, "%s: stored; some text was not valid in its character "
-                                         "set and was repaired",
+                    pacs_tool__msg(c->p,
+                                   "%s: stored; some text was not valid in its character "
+                                   "set and was repaired",
                                    path);
                 }
             }
@@ -367,8 +367,7 @@ int pacs_tool__import(const pacs_config *cfg, int argc, char **argv)
     pacs_tool__size(atomic_load(&c.bytes), size, sizeof size);
     printf("imported %llu of %zu file(s) in %.1f s (%.1f/s, %s): %llu new, %llu already stored, "
            "%llu replaced; %llu skipped (not DICOM), %llu failed",
-           (unsigned long long)stored, files.n, secs, secs > 0 ? (double)stored / secs : 0.0,
-           size,
+           (unsigned long long)stored, files.n, secs, secs > 0 ? (double)stored / secs : 0.0, size,
            (unsigned long long)(stored - atomic_load(&c.duplicates) - atomic_load(&c.replaced)),
            (unsigned long long)atomic_load(&c.duplicates),
            (unsigned long long)atomic_load(&c.replaced),

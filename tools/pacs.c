@@ -42,7 +42,8 @@ static const command commands[] = {
      "copy the index into an empty PostgreSQL index, without reading objects (pacsd stopped)"},
     {"render", pacs_tool__render, "render FILE [--frame N] [--window C,W] [--viewport W,H] ...",
      "render, decode (--raw), transcode or time a file's frames (without FILE: usage)"},
-    {"share", pacs_tool__share, "share STUDY_UID [--days N] [--qr FILE.png|-] | --list | --revoke ID",
+    {"share", pacs_tool__share,
+     "share STUDY_UID [--days N] [--qr FILE.png|-] | --list | --revoke ID",
      "a link (and QR code) that shows one study in a browser, until it expires or is revoked"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

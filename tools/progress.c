@@ -45,9 +45,8 @@ static void draw(pacs_progress *p)
     char line[160];
     int n;
     if (p->total > 0) {
-        double left = rate > 0 ? (double)(p->total - (p->done < p->total ? p->done : p->total)) /
-                                     rate
-                               : 0;
+        double left =
+            rate > 0 ? (double)(p->total - (p->done < p->total ? p->done : p->total)) / rate : 0;
         long secs = (long)(left + 0.5);
         n = snprintf(line, sizeof line, "\r\033[K%s  %llu/%llu  %3.0f%%  %.1f/s  %ld:%02ld left",
                      p->what, (unsigned long long)p->done, (unsigned long long)p->total,

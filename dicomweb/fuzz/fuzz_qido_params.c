@@ -40,8 +40,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (pacs_params_parse(query, strlen(query), ar, &params, NULL) == PACS_OK) {
         static const int kinds[] = {PACS_ROUTE_STUDIES, PACS_ROUTE_SERIES, PACS_ROUTE_INSTANCES};
         for (size_t i = 0; i < 3; i++) {
-            pacs_http_route q = {kinds[i], i > 0 ? "1.2.3" : NULL, i > 1 ? "1.2.3.4" : NULL, NULL,
-                                 NULL, 0};
+            pacs_http_route q = {
+                kinds[i], i > 0 ? "1.2.3" : NULL, i > 1 ? "1.2.3.4" : NULL, NULL, NULL, 0};
             pacs_query *out = NULL;
             int capped = 0;
             if (pacs_qido_build(&q, &params, 100, &out, &capped, NULL) == PACS_OK) {

@@ -20,13 +20,11 @@ static int is_valued(const char *const *valued, const char *arg)
 
 static int takes_value(const char *arg)
 {
-    return strcmp(arg, "--config") == 0 || strcmp(arg, "--data") == 0 ||
-           strcmp(arg, "--set") == 0;
+    return strcmp(arg, "--config") == 0 || strcmp(arg, "--data") == 0 || strcmp(arg, "--set") == 0;
 }
 
-pacs_err pacs_cli_load_config(pacs_config *cfg, int argc, char **argv,
-                              const char *const *valued, char **rest, int *n_rest,
-                              pacs_errinfo *ei)
+pacs_err pacs_cli_load_config(pacs_config *cfg, int argc, char **argv, const char *const *valued,
+                              char **rest, int *n_rest, pacs_errinfo *ei)
 {
     *n_rest = 0;
     /* First pass: the configuration file(s), in order, and a check that values are there. */

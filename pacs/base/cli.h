@@ -24,9 +24,8 @@ extern "C" {
  * every argument is passed on as it is, "--" included. Errors (a missing value, an unreadable
  * file, an unknown key or bad value) name the option or file and line.
  */
-pacs_err pacs_cli_load_config(pacs_config *cfg, int argc, char **argv,
-                              const char *const *valued, char **rest, int *n_rest,
-                              pacs_errinfo *ei);
+pacs_err pacs_cli_load_config(pacs_config *cfg, int argc, char **argv, const char *const *valued,
+                              char **rest, int *n_rest, pacs_errinfo *ei);
 
 #ifdef __cplusplus
 }

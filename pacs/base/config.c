@@ -189,8 +189,10 @@ static pacs_err parse_value(const key_def *k, const char *text, long *num, pacs_
             ok |= strcmp(text, levels[i]) == 0;
         }
         if (!ok) {
-            return pacs_errf(ei, PACS_EINVAL, "log.level: '%s' is not one of error, warn, info, "
-                                              "debug, trace", text);
+            return pacs_errf(ei, PACS_EINVAL,
+                             "log.level: '%s' is not one of error, warn, info, "
+                             "debug, trace",
+                             text);
         }
     } else if (strcmp(k->name, "dimse.aet") == 0) {
         if (text[0] == '\0' || strlen(text) > 16 || strchr(text, '\\')) {
@@ -450,10 +452,13 @@ static pacs_err set_api_key(pacs_config *cfg, const char *name, const char *text
 {
     pacs_api_key k;
     size_t n = strlen(name);
-    if (n == 0 || n >= sizeof k.name || strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrs"
-                                                     "tuvwxyz0123456789_.-") != n) {
-        return pacs_errf(ei, PACS_EINVAL, "auth.key.%.80s: a key name has 1 to 64 letters, digits, "
-                                          "'_', '.' or '-'", name);
+    if (n == 0 || n >= sizeof k.name ||
+        strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrs"
+                     "tuvwxyz0123456789_.-") != n) {
+        return pacs_errf(ei, PACS_EINVAL,
+                         "auth.key.%.80s: a key name has 1 to 64 letters, digits, "
+                         "'_', '.' or '-'",
+                         name);
     }
     if (strlen(text) >= sizeof k.value) {
         return pacs_errf(ei, PACS_EINVAL, "auth.key.%s: value too long", name);

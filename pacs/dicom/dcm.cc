@@ -131,8 +131,8 @@ static void trim(std::string &s)
 }
 
 struct json_ctx {
-    bool bulk;            /* write large binary values as BulkDataURI (else InlineBinary) */
-    bool repaired;        /* some text was not valid UTF-8 */
+    bool bulk;             /* write large binary values as BulkDataURI (else InlineBinary) */
+    bool repaired;         /* some text was not valid UTF-8 */
     Uint16 bits_allocated; /* to give ambiguous Pixel Data a VR */
 };
 
@@ -150,8 +150,8 @@ static std::string vr_name(DcmElement *el, const json_ctx &cx)
 
 static bool is_text_vr(const std::string &vr)
 {
-    static const char *const v[] = {"AE", "AS", "CS", "DA", "DT", "LO", "LT", "SH",
-                                     "ST", "TM", "UC", "UI", "UR", "UT"};
+    static const char *const v[] = {"AE", "AS", "CS", "DA", "DT", "LO", "LT",
+                                    "SH", "ST", "TM", "UC", "UI", "UR", "UT"};
     for (const char *x : v) {
         if (vr == x) {
             return true;
@@ -191,7 +191,8 @@ static json_t *pn_value(std::string s, json_ctx &cx)
     size_t start = 0;
     for (int g = 0; g < 3 && start <= s.size(); g++) {
         size_t eq = s.find('=', start);
-        std::string part = s.substr(start, eq == std::string::npos ? std::string::npos : eq - start);
+        std::string part =
+            s.substr(start, eq == std::string::npos ? std::string::npos : eq - start);
         rtrim(part);
         if (!part.empty()) {
             json_object_set_new(o, groups[g], text_value(part, cx));
@@ -242,7 +243,8 @@ static void put_binary(json_t *attr, DcmElement *el, const std::string &uri, jso
         E_TransferSyntax xfer = EXS_Unknown;
         const DcmRepresentationParameter *rep = nullptr;
         pd->getOriginalRepresentationKey(xfer, rep);
-        if (DcmXfer(xfer).isEncapsulated() && pd->getEncapsulatedRepresentation(xfer, rep, seq).good()) {
+        if (DcmXfer(xfer).isEncapsulated() &&
+            pd->getEncapsulatedRepresentation(xfer, rep, seq).good()) {
             /* Encapsulated data has no inline form in DICOM JSON; refer to it instead. */
             json_object_set_new(attr, "BulkDataURI", json_string(uri.c_str()));
             return;
@@ -346,8 +348,8 @@ static json_t *element_to_json(DcmElement *el, const std::string &path, json_ctx
             size_t start = 0;
             for (;;) {
                 size_t bs = whole.find('\\', start);
-                std::string v = whole.substr(start, bs == std::string::npos ? std::string::npos
-                                                                            : bs - start);
+                std::string v =
+                    whole.substr(start, bs == std::string::npos ? std::string::npos : bs - start);
                 if (vr == "UI") {
                     rtrim(v, std::string(1, '\0').append(" "));
                 } else if (vr == "PN") {
@@ -396,7 +398,8 @@ static json_t *item_to_json(DcmItem *item, const std::string &path, json_ctx &cx
 
 /* ---- Ingest parse ---- */
 
-static bool get_uid(DcmItem *ds, const DcmTagKey &key, char *dst, const char *name, pacs_errinfo *ei)
+static bool get_uid(DcmItem *ds, const DcmTagKey &key, char *dst, const char *name,
+                    pacs_errinfo *ei)
 {
     OFString v;
     if (ds->findAndGetOFString(key, v).bad() || v.empty()) {
@@ -406,7 +409,8 @@ static bool get_uid(DcmItem *ds, const DcmTagKey &key, char *dst, const char *na
     std::string s(v.c_str());
     rtrim(s, std::string(1, '\0').append(" "));
     if (!pacs_uid_valid(s.c_str())) {
-        pacs_errf(ei, PACS_EBADDATA, "the dataset's %s '%.64s' is not a valid UID", name, s.c_str());
+        pacs_errf(ei, PACS_EBADDATA, "the dataset's %s '%.64s' is not a valid UID", name,
+                  s.c_str());
         return false;
     }
     memcpy(dst, s.c_str(), s.size() + 1);
@@ -415,8 +419,8 @@ static bool get_uid(DcmItem *ds, const DcmTagKey &key, char *dst, const char *na
 
 static bool ts_is_htj2k(const char *ts)
 {
-    return strcmp(ts, "1.2.840.10008.1.2.4.201") == 0 || strcmp(ts, "1.2.840.10008.1.2.4.202") == 0 ||
-           strcmp(ts, "1.2.840.10008.1.2.4.203") == 0;
+    return strcmp(ts, "1.2.840.10008.1.2.4.201") == 0 ||
+           strcmp(ts, "1.2.840.10008.1.2.4.202") == 0 || strcmp(ts, "1.2.840.10008.1.2.4.203") == 0;
 }
 
 int pacs_dcm_is_storage_class(const char *uid)
@@ -457,8 +461,8 @@ static pacs_err read_meta_of(const char *path, pacs_meta *m, uint64_t *start, pa
     pacs_err err = pacs_meta_read(buf, (size_t)n, m, &ds_start, ei);
     if (err == PACS_EAGAIN) {
         /* The whole file was read and the meta header did not end with a dataset element. */
-        return pacs_errf(ei, PACS_EBADDATA, (size_t)n < sizeof buf
-                                                ? "the dataset is empty (nothing after the meta "
+        return pacs_errf(ei, PACS_EBADDATA,
+                         (size_t)n < sizeof buf ? "the dataset is empty (nothing after the meta "
                                                   "header)"
                                                 : "truncated meta header");
     }
@@ -651,8 +655,8 @@ pacs_err pacs_dcm_probe_file(const char *path, pacs_meta *out, uint64_t *dataset
             return err == PACS_EAGAIN ? PACS_EBADDATA : err;
         } else {
             /* No meta header: let DCMTK guess the encoding of a bare dataset. */
-            OFCondition c = ff.loadFile(OFFilename(path), EXS_Unknown, EGL_noChange,
-                                        kMaxReadLength, ERM_dataset);
+            OFCondition c = ff.loadFile(OFFilename(path), EXS_Unknown, EGL_noChange, kMaxReadLength,
+                                        ERM_dataset);
             if (c.bad()) {
                 return pacs_errf(ei, PACS_EBADDATA, "not a DICOM file: %s", c.text());
             }
@@ -891,7 +895,8 @@ static pacs_err json_to_item(const json_t *obj, DcmItem *item, pacs_errinfo *ei,
                         conv += '\\';
                     }
                     if (s && strlen(s) == 8) {
-                        conv += std::string("(") + std::string(s, 4) + "," + std::string(s + 4, 4) + ")";
+                        conv += std::string("(") + std::string(s, 4) + "," + std::string(s + 4, 4) +
+                                ")";
                     }
                 }
                 joined = conv;
@@ -957,8 +962,8 @@ pacs_err pacs_ds_put_string(pacs_ds *ds, uint32_t tag, const char *value, pacs_e
         DcmTag t((Uint16)(tag >> 16), (Uint16)(tag & 0xFFFF));
         OFCondition c = ds->ds->putAndInsertString(t, value);
         if (c.bad()) {
-            return pacs_errf(ei, PACS_EINVAL, "cannot set (%04X,%04X): %s", tag >> 16,
-                             tag & 0xFFFF, c.text());
+            return pacs_errf(ei, PACS_EINVAL, "cannot set (%04X,%04X): %s", tag >> 16, tag & 0xFFFF,
+                             c.text());
         }
         return PACS_OK;
     } catch (...) {
@@ -986,8 +991,8 @@ pacs_err pacs_ds_get_string(const pacs_ds *ds, uint32_t tag, char **out, pacs_er
     }
 }
 
-pacs_err pacs_ds_put_binary(pacs_ds *ds, uint32_t tag, const char *vr, const void *data,
-                            size_t len, pacs_errinfo *ei)
+pacs_err pacs_ds_put_binary(pacs_ds *ds, uint32_t tag, const char *vr, const void *data, size_t len,
+                            pacs_errinfo *ei)
 {
     try {
         int ow = strcmp(vr, "OW") == 0;
@@ -1000,16 +1005,16 @@ pacs_err pacs_ds_put_binary(pacs_ds *ds, uint32_t tag, const char *vr, const voi
         /* Pixel Data must be a DcmPixelData for its representation to be changeable. */
         DcmElement *e = tag == 0x7FE00010u ? static_cast<DcmElement *>(new DcmPixelData(t))
                                            : new DcmOtherByteOtherWord(t);
-        OFCondition c = ow ? e->putUint16Array(static_cast<const Uint16 *>(data),
-                                               (unsigned long)(len / 2))
-                           : e->putUint8Array(static_cast<const Uint8 *>(data), (unsigned long)len);
+        OFCondition c =
+            ow ? e->putUint16Array(static_cast<const Uint16 *>(data), (unsigned long)(len / 2))
+               : e->putUint8Array(static_cast<const Uint8 *>(data), (unsigned long)len);
         if (c.good()) {
             c = ds->ds->insert(e, OFTrue);
         }
         if (c.bad()) {
             delete e;
-            return pacs_errf(ei, PACS_EINVAL, "cannot set (%04X,%04X): %s", tag >> 16,
-                             tag & 0xFFFF, c.text());
+            return pacs_errf(ei, PACS_EINVAL, "cannot set (%04X,%04X): %s", tag >> 16, tag & 0xFFFF,
+                             c.text());
         }
         return PACS_OK;
     } catch (...) {
@@ -1063,8 +1068,8 @@ pacs_err pacs_ds_save_file(pacs_ds *ds, const char *path, const char *ts_uid, pa
         }
         /* A shallow file format borrows the dataset; it is taken back before returning. */
         DcmFileFormat ff(ds->ds, OFFalse);
-        c = ff.saveFile(OFFilename(path), xfer, EET_ExplicitLength, EGL_recalcGL, EPD_noChange,
-                        0, 0, EWM_createNewMeta);
+        c = ff.saveFile(OFFilename(path), xfer, EET_ExplicitLength, EGL_recalcGL, EPD_noChange, 0,
+                        0, EWM_createNewMeta);
         ds->ds = ff.getAndRemoveDataset();
         if (c.bad()) {
             return pacs_errf(ei, PACS_EIO, "cannot write %s: %s", path, c.text());
@@ -1111,7 +1116,8 @@ const char *pacs_dcm_tag_keyword(uint32_t tag)
 {
     try {
         const DcmDataDictionary &dict = dcmDataDict.rdlock();
-        const DcmDictEntry *e = dict.findEntry(DcmTagKey((Uint16)(tag >> 16), (Uint16)(tag & 0xFFFF)), nullptr);
+        const DcmDictEntry *e =
+            dict.findEntry(DcmTagKey((Uint16)(tag >> 16), (Uint16)(tag & 0xFFFF)), nullptr);
         const char *name = e ? e->getTagName() : nullptr;
         dcmDataDict.rdunlock();
         return name;

@@ -40,7 +40,7 @@ pacs_err pacs_dcm_init(pacs_errinfo *ei);
 
 /** What ingest learns from one parse of a stored object. */
 typedef struct pacs_dcm_parsed {
-    pacs_meta meta;           /* the three UIDs, from the dataset (checked against the header) */
+    pacs_meta meta; /* the three UIDs, from the dataset (checked against the header) */
     char study_uid[PACS_UID_MAX + 1];
     char series_uid[PACS_UID_MAX + 1];
     json_t *json;             /* owned: the dataset as DICOM JSON, UTF-8 */
@@ -109,8 +109,8 @@ pacs_err pacs_ds_get_string(const pacs_ds *ds, uint32_t tag, char **out, pacs_er
  * is native (uncompressed); pacs_ds_save_file() can encode it. For building test datasets
  * (the study generator), not for the ingest path.
  */
-pacs_err pacs_ds_put_binary(pacs_ds *ds, uint32_t tag, const char *vr, const void *data,
-                            size_t len, pacs_errinfo *ei);
+pacs_err pacs_ds_put_binary(pacs_ds *ds, uint32_t tag, const char *vr, const void *data, size_t len,
+                            pacs_errinfo *ei);
 
 /**
  * Writes `ds` as a Part 10 file at `path` (created or truncated; not fsynced) in the transfer

@@ -13,8 +13,7 @@
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dctk.h"
 
-pacs_err pacs_dicomdir_files(const char *path, pacs_dicomdir_cb cb, void *ctx,
-                             pacs_errinfo *ei)
+pacs_err pacs_dicomdir_files(const char *path, pacs_dicomdir_cb cb, void *ctx, pacs_errinfo *ei)
 {
     try {
         DcmFileFormat ff;
@@ -44,8 +43,8 @@ pacs_err pacs_dicomdir_files(const char *path, pacs_dicomdir_cb cb, void *ctx,
             std::string all(id.c_str());
             for (;;) {
                 size_t bs = all.find('\\', start);
-                std::string part = all.substr(start, bs == std::string::npos ? std::string::npos
-                                                                             : bs - start);
+                std::string part =
+                    all.substr(start, bs == std::string::npos ? std::string::npos : bs - start);
                 while (!part.empty() && part.back() == ' ') {
                     part.pop_back();
                 }

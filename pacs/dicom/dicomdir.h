@@ -23,8 +23,7 @@ typedef int (*pacs_dicomdir_cb)(void *ctx, const char *path);
  * are skipped. The file is not checked for existence (CD file systems may change case).
  * PACS_EBADDATA when `path` is not a readable DICOMDIR (no Directory Record Sequence).
  */
-pacs_err pacs_dicomdir_files(const char *path, pacs_dicomdir_cb cb, void *ctx,
-                             pacs_errinfo *ei);
+pacs_err pacs_dicomdir_files(const char *path, pacs_dicomdir_cb cb, void *ctx, pacs_errinfo *ei);
 
 #ifdef __cplusplus
 }

@@ -47,14 +47,14 @@ struct pacs_assoc {
     T_ASC_Association *assoc;
     T_ASC_Network *own_net; /* requestor side: the network object is ours to drop */
     int acse_timeout;
-    uint8_t pending_pc;     /* context of the command whose dataset is pending */
+    uint8_t pending_pc; /* context of the command whose dataset is pending */
     /* A command read while looking for a C-CANCEL-RQ, handed out by the next recv. */
     bool stashed = false;
     OFCondition stash_cond;
     T_DIMSE_Message stash_msg;
     T_ASC_PresentationContextID stash_pc = 0;
     DcmDataset *stash_detail = nullptr;
-    int rejected = 0;       /* A-ASSOCIATE-RJ sent: close without waiting for the peer */
+    int rejected = 0; /* A-ASSOCIATE-RJ sent: close without waiting for the peer */
     bool tls = false;
 };
 
@@ -88,7 +88,8 @@ pacs_err pacs_net_listen(const char *bind_addr, int port, int acse_timeout, pacs
         addr.sin_family = AF_INET;
         addr.sin_port = htons((uint16_t)port);
         if (inet_pton(AF_INET, bind_addr, &addr.sin_addr) != 1) {
-            return pacs_errf(ei, PACS_EINVAL, "bind address '%s' is not an IPv4 address", bind_addr);
+            return pacs_errf(ei, PACS_EINVAL, "bind address '%s' is not an IPv4 address",
+                             bind_addr);
         }
         /* Our own socket, bound where configured; it replaces DCMTK's below. */
         fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -410,7 +411,8 @@ pacs_err pacs_assoc_pc_accept(pacs_assoc *a, uint8_t id, const char *ts, pacs_ro
                               pacs_errinfo *ei)
 {
     try {
-        OFCondition c = ASC_acceptPresentationContext(a->assoc->params, id, ts, role_to_dcmtk(role));
+        OFCondition c =
+            ASC_acceptPresentationContext(a->assoc->params, id, ts, role_to_dcmtk(role));
         if (c.bad()) {
             return pacs_errf(ei, PACS_ENET, "accept context %u: %s", id, c.text());
         }
@@ -423,8 +425,8 @@ pacs_err pacs_assoc_pc_accept(pacs_assoc *a, uint8_t id, const char *ts, pacs_ro
 pacs_err pacs_assoc_pc_reject(pacs_assoc *a, uint8_t id, pacs_pc_reject reason, pacs_errinfo *ei)
 {
     try {
-        OFCondition c = ASC_refusePresentationContext(a->assoc->params, id,
-                                                      (T_ASC_P_ResultReason)reason);
+        OFCondition c =
+            ASC_refusePresentationContext(a->assoc->params, id, (T_ASC_P_ResultReason)reason);
         if (c.bad()) {
             return pacs_errf(ei, PACS_ENET, "refuse context %u: %s", id, c.text());
         }
@@ -724,8 +726,9 @@ static pacs_err to_dcmtk(const pacs_dimse_msg *m, T_DIMSE_Message *d, pacs_errin
             r.NumberOfCompletedSubOperations = m->completed;
             r.NumberOfFailedSubOperations = m->failed;
             r.NumberOfWarningSubOperations = m->warning;
-            r.opts |= O_MOVE_NUMBEROFREMAININGSUBOPERATIONS | O_MOVE_NUMBEROFCOMPLETEDSUBOPERATIONS |
-                      O_MOVE_NUMBEROFFAILEDSUBOPERATIONS | O_MOVE_NUMBEROFWARNINGSUBOPERATIONS;
+            r.opts |= O_MOVE_NUMBEROFREMAININGSUBOPERATIONS |
+                      O_MOVE_NUMBEROFCOMPLETEDSUBOPERATIONS | O_MOVE_NUMBEROFFAILEDSUBOPERATIONS |
+                      O_MOVE_NUMBEROFWARNINGSUBOPERATIONS;
             if (m->status == 0x0000 || m->status == 0xB000 || (m->status & 0xF000) == 0xA000 ||
                 (m->status & 0xF000) == 0xC000 || m->status == 0xFE00) {
                 /* Final responses carry no Remaining count (PS3.7 C.4.2.1.4/C.4.3.1.4). */
@@ -762,8 +765,8 @@ static pacs_err to_dcmtk(const pacs_dimse_msg *m, T_DIMSE_Message *d, pacs_errin
         d->msg.NActionRSP.ActionTypeID = m->action_type;
         d->msg.NActionRSP.DimseStatus = m->status;
         d->msg.NActionRSP.DataSetType = ds_type(m->has_dataset);
-        d->msg.NActionRSP.opts =
-            O_NACTION_AFFECTEDSOPCLASSUID | O_NACTION_AFFECTEDSOPINSTANCEUID | O_NACTION_ACTIONTYPEID;
+        d->msg.NActionRSP.opts = O_NACTION_AFFECTEDSOPCLASSUID | O_NACTION_AFFECTEDSOPINSTANCEUID |
+                                 O_NACTION_ACTIONTYPEID;
         break;
     case PACS_N_EVENT_REPORT_RQ:
         d->CommandField = DIMSE_N_EVENT_REPORT_RQ;
@@ -826,7 +829,8 @@ static void from_dcmtk(const T_DIMSE_Message &d, uint8_t pc, pacs_dimse_msg *m)
         m->msg_id = d.msg.CStoreRSP.MessageIDBeingRespondedTo;
         m->status = d.msg.CStoreRSP.DimseStatus;
         copy_trimmed(m->sop_class, sizeof m->sop_class, d.msg.CStoreRSP.AffectedSOPClassUID);
-        copy_trimmed(m->sop_instance, sizeof m->sop_instance, d.msg.CStoreRSP.AffectedSOPInstanceUID);
+        copy_trimmed(m->sop_instance, sizeof m->sop_instance,
+                     d.msg.CStoreRSP.AffectedSOPInstanceUID);
         break;
     case DIMSE_C_FIND_RQ:
         m->type = PACS_C_FIND_RQ;
@@ -846,7 +850,8 @@ static void from_dcmtk(const T_DIMSE_Message &d, uint8_t pc, pacs_dimse_msg *m)
         m->msg_id = d.msg.CMoveRQ.MessageID;
         m->priority = (uint16_t)d.msg.CMoveRQ.Priority;
         copy_trimmed(m->sop_class, sizeof m->sop_class, d.msg.CMoveRQ.AffectedSOPClassUID);
-        copy_trimmed(m->move_destination, sizeof m->move_destination, d.msg.CMoveRQ.MoveDestination);
+        copy_trimmed(m->move_destination, sizeof m->move_destination,
+                     d.msg.CMoveRQ.MoveDestination);
         m->has_dataset = d.msg.CMoveRQ.DataSetType != DIMSE_DATASET_NULL;
         break;
     case DIMSE_C_MOVE_RSP:
@@ -879,7 +884,8 @@ static void from_dcmtk(const T_DIMSE_Message &d, uint8_t pc, pacs_dimse_msg *m)
         m->type = PACS_N_ACTION_RQ;
         m->msg_id = d.msg.NActionRQ.MessageID;
         copy_trimmed(m->sop_class, sizeof m->sop_class, d.msg.NActionRQ.RequestedSOPClassUID);
-        copy_trimmed(m->sop_instance, sizeof m->sop_instance, d.msg.NActionRQ.RequestedSOPInstanceUID);
+        copy_trimmed(m->sop_instance, sizeof m->sop_instance,
+                     d.msg.NActionRQ.RequestedSOPInstanceUID);
         m->action_type = d.msg.NActionRQ.ActionTypeID;
         m->has_dataset = d.msg.NActionRQ.DataSetType != DIMSE_DATASET_NULL;
         break;
@@ -893,7 +899,8 @@ static void from_dcmtk(const T_DIMSE_Message &d, uint8_t pc, pacs_dimse_msg *m)
         m->type = PACS_N_EVENT_REPORT_RQ;
         m->msg_id = d.msg.NEventReportRQ.MessageID;
         copy_trimmed(m->sop_class, sizeof m->sop_class, d.msg.NEventReportRQ.AffectedSOPClassUID);
-        copy_trimmed(m->sop_instance, sizeof m->sop_instance, d.msg.NEventReportRQ.AffectedSOPInstanceUID);
+        copy_trimmed(m->sop_instance, sizeof m->sop_instance,
+                     d.msg.NEventReportRQ.AffectedSOPInstanceUID);
         m->event_type = d.msg.NEventReportRQ.EventTypeID;
         m->has_dataset = d.msg.NEventReportRQ.DataSetType != DIMSE_DATASET_NULL;
         break;
@@ -958,20 +965,34 @@ pacs_err pacs_assoc_recv(pacs_assoc *a, int timeout_s, pacs_dimse_msg *msg, pacs
     }
 }
 
-namespace {
+namespace
+{
 
 /* Feeds received PDV bytes to the C sink; after the sink fails it reports not-good, which
  * makes DCMTK drain the rest of the dataset from the network. */
-class SinkConsumer : public DcmConsumer {
+class SinkConsumer : public DcmConsumer
+{
   public:
     SinkConsumer(pacs_bytes_sink sink, void *ctx) : sink_(sink), ctx_(ctx), err_(PACS_OK)
     {
         pacs_errinfo_clear(&ei_);
     }
-    OFBool good() const override { return err_ == PACS_OK; }
-    OFCondition status() const override { return good() ? EC_Normal : EC_InvalidStream; }
-    OFBool isFlushed() const override { return OFTrue; }
-    offile_off_t avail() const override { return good() ? (offile_off_t)1 << 30 : 0; }
+    OFBool good() const override
+    {
+        return err_ == PACS_OK;
+    }
+    OFCondition status() const override
+    {
+        return good() ? EC_Normal : EC_InvalidStream;
+    }
+    OFBool isFlushed() const override
+    {
+        return OFTrue;
+    }
+    offile_off_t avail() const override
+    {
+        return good() ? (offile_off_t)1 << 30 : 0;
+    }
     offile_off_t write(const void *buf, offile_off_t len) override
     {
         if (err_ != PACS_OK) {
@@ -980,9 +1001,17 @@ class SinkConsumer : public DcmConsumer {
         err_ = sink_(ctx_, buf, (size_t)len, &ei_);
         return err_ == PACS_OK ? len : 0;
     }
-    void flush() override {}
-    pacs_err err() const { return err_; }
-    const pacs_errinfo &info() const { return ei_; }
+    void flush() override
+    {
+    }
+    pacs_err err() const
+    {
+        return err_;
+    }
+    const pacs_errinfo &info() const
+    {
+        return ei_;
+    }
 
   private:
     pacs_bytes_sink sink_;
@@ -991,9 +1020,12 @@ class SinkConsumer : public DcmConsumer {
     pacs_errinfo ei_;
 };
 
-class SinkStream : public DcmOutputStream {
+class SinkStream : public DcmOutputStream
+{
   public:
-    explicit SinkStream(SinkConsumer *c) : DcmOutputStream(c) {}
+    explicit SinkStream(SinkConsumer *c) : DcmOutputStream(c)
+    {
+    }
 };
 
 } // namespace
@@ -1014,7 +1046,8 @@ pacs_err pacs_assoc_recv_dataset_raw(pacs_assoc *a, int timeout_s, pacs_bytes_si
             /* The sink failed: the dataset was drained, the association is still usable
              * unless the network failed as well. */
             if (c.bad() && c != DIMSE_OUTOFRESOURCES && c.code() != DIMSEC_OUTOFRESOURCES) {
-                return pacs_errf(ei, PACS_ENET, "%s (and the network: %s)", consumer.info().msg, c.text());
+                return pacs_errf(ei, PACS_ENET, "%s (and the network: %s)", consumer.info().msg,
+                                 c.text());
             }
             return consumer.err();
         }
@@ -1318,7 +1351,8 @@ pacs_err pacs_assoc_send_file(pacs_assoc *a, const pacs_dimse_msg *msg, const ch
         if (err != PACS_OK) {
             return err;
         }
-        c = DIMSE_sendMessageUsingMemoryData(a->assoc, msg->pc_id, &d, nullptr, ds, nullptr, nullptr);
+        c = DIMSE_sendMessageUsingMemoryData(a->assoc, msg->pc_id, &d, nullptr, ds, nullptr,
+                                             nullptr);
         if (c.bad()) {
             return pacs_errf(ei, PACS_ENET, "sending C-STORE: %s", c.text());
         }
@@ -1374,7 +1408,8 @@ pacs_err pacs_assoc_release(pacs_assoc *a, pacs_errinfo *ei)
     }
 }
 
-namespace {
+namespace
+{
 /* DcmTransportConnection keeps its socket protected; a member pointer taken through a derived
  * class is the standard way to read it without changing DCMTK. */
 struct SocketOf : DcmTransportConnection {
@@ -1388,7 +1423,8 @@ struct SocketOf : DcmTransportConnection {
 void pacs_assoc_shutdown(pacs_assoc *a)
 {
     try {
-        PRIVATE_ASSOCIATIONKEY *key = OFreinterpret_cast(PRIVATE_ASSOCIATIONKEY *, a->assoc->DULassociation);
+        PRIVATE_ASSOCIATIONKEY *key =
+            OFreinterpret_cast(PRIVATE_ASSOCIATIONKEY *, a->assoc->DULassociation);
         if (key && key->connection) {
             shutdown((int)SocketOf::get(key->connection), SHUT_RDWR);
         }

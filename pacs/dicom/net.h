@@ -79,7 +79,7 @@ typedef struct pacs_assoc_info {
     char called_aet[PACS_AET_MAX + 1];  /* trimmed */
     char peer_host[64];                 /* numeric address (no reverse DNS lookup) */
     unsigned long peer_max_pdu;
-    int tls; /* the association runs over TLS */
+    int tls;               /* the association runs over TLS */
     char peer_cert_cn[65]; /* TLS: the subject CN of the peer's certificate, "" when none */
 } pacs_assoc_info;
 
@@ -125,20 +125,19 @@ typedef enum pacs_pc_reject {
     PACS_PC_REJECT_TRANSFER_SYNTAXES = 4
 } pacs_pc_reject;
 
-pacs_err pacs_assoc_pc_reject(pacs_assoc *a, uint8_t id, pacs_pc_reject reason,
-                              pacs_errinfo *ei);
+pacs_err pacs_assoc_pc_reject(pacs_assoc *a, uint8_t id, pacs_pc_reject reason, pacs_errinfo *ei);
 
 /** Sends A-ASSOCIATE-AC with the decisions made above. */
 pacs_err pacs_assoc_acknowledge(pacs_assoc *a, pacs_errinfo *ei);
 
 /** A-ASSOCIATE-RJ reasons we use (PS3.8 9.3.4). */
 typedef enum pacs_reject_reason {
-    PACS_RJ_NO_REASON,              /* permanent, service user */
-    PACS_RJ_CALLING_AET_UNKNOWN,    /* permanent, service user */
-    PACS_RJ_CALLED_AET_UNKNOWN,     /* permanent, service user */
-    PACS_RJ_APP_CONTEXT_UNSUPPORTED,/* permanent, service user */
-    PACS_RJ_LOCAL_LIMIT_EXCEEDED,   /* transient, service provider (presentation) */
-    PACS_RJ_TEMPORARY_CONGESTION    /* transient, service provider (presentation) */
+    PACS_RJ_NO_REASON,               /* permanent, service user */
+    PACS_RJ_CALLING_AET_UNKNOWN,     /* permanent, service user */
+    PACS_RJ_CALLED_AET_UNKNOWN,      /* permanent, service user */
+    PACS_RJ_APP_CONTEXT_UNSUPPORTED, /* permanent, service user */
+    PACS_RJ_LOCAL_LIMIT_EXCEEDED,    /* transient, service provider (presentation) */
+    PACS_RJ_TEMPORARY_CONGESTION     /* transient, service provider (presentation) */
 } pacs_reject_reason;
 
 /** Sends A-ASSOCIATE-RJ and drops the connection; the handle must still be freed. */
@@ -149,8 +148,8 @@ pacs_err pacs_assoc_reject(pacs_assoc *a, pacs_reject_reason why, pacs_errinfo *
  * odd, 1..255); on success each gets `accepted`/`accepted_ts` filled in. Returns PACS_EDENIED
  * when the peer rejects the association, PACS_ENET when it cannot be reached.
  */
-pacs_err pacs_assoc_request(const char *our_aet, const char *peer_aet, const char *host,
-                            int port, int timeout_s, long max_pdu, pacs_pc *pcs, size_t n_pcs,
+pacs_err pacs_assoc_request(const char *our_aet, const char *peer_aet, const char *host, int port,
+                            int timeout_s, long max_pdu, pacs_pc *pcs, size_t n_pcs,
                             pacs_assoc **out, pacs_errinfo *ei);
 
 /** As pacs_assoc_request, over TLS (`tls` as for pacs_net_listen_tls; the peer's certificate
@@ -164,8 +163,8 @@ pacs_err pacs_assoc_request_tls(const char *our_aet, const char *peer_aet, const
 uint8_t pacs_assoc_find_pc(const pacs_assoc *a, const char *abstract_syntax, const char *ts);
 
 /** The abstract syntax and accepted transfer syntax of context `id`. */
-pacs_err pacs_assoc_pc_syntaxes(const pacs_assoc *a, uint8_t id, char *abstract_syntax,
-                                char *ts, pacs_errinfo *ei);
+pacs_err pacs_assoc_pc_syntaxes(const pacs_assoc *a, uint8_t id, char *abstract_syntax, char *ts,
+                                pacs_errinfo *ei);
 
 /** DIMSE message kinds we send or receive. */
 typedef enum pacs_dimse_type {
@@ -191,7 +190,7 @@ typedef enum pacs_dimse_type {
 typedef struct pacs_dimse_msg {
     pacs_dimse_type type;
     uint8_t pc_id;
-    uint16_t msg_id;  /* MessageID, or MessageIDBeingRespondedTo in responses and C-CANCEL */
+    uint16_t msg_id; /* MessageID, or MessageIDBeingRespondedTo in responses and C-CANCEL */
     uint16_t priority;
     char sop_class[PACS_UID_MAX + 1];    /* Affected (Requested for N-ACTION) SOP Class */
     char sop_instance[PACS_UID_MAX + 1]; /* Affected (Requested for N-ACTION) SOP Instance */
@@ -218,8 +217,8 @@ pacs_err pacs_assoc_recv(pacs_assoc *a, int timeout_s, pacs_dimse_msg *msg, pacs
 /** Receives the pending dataset as raw bytes, passing each chunk to `sink`; a non-OK return
  *  from `sink` stops writing but the rest of the dataset is still drained from the network. */
 typedef pacs_err (*pacs_bytes_sink)(void *ctx, const void *buf, size_t len, pacs_errinfo *ei);
-pacs_err pacs_assoc_recv_dataset_raw(pacs_assoc *a, int timeout_s, pacs_bytes_sink sink,
-                                     void *ctx, pacs_errinfo *ei);
+pacs_err pacs_assoc_recv_dataset_raw(pacs_assoc *a, int timeout_s, pacs_bytes_sink sink, void *ctx,
+                                     pacs_errinfo *ei);
 
 /** Receives the pending dataset into memory (identifiers; not for images). */
 pacs_err pacs_assoc_recv_dataset(pacs_assoc *a, int timeout_s, pacs_ds **out, pacs_errinfo *ei);

@@ -105,8 +105,9 @@ pacs_err pacs_meta_build(const pacs_meta *m, uint8_t *buf, size_t cap, size_t *l
 {
     if (!pacs_uid_valid(m->sop_class_uid) || !pacs_uid_valid(m->sop_instance_uid) ||
         !pacs_uid_valid(m->transfer_syntax_uid)) {
-        return pacs_errf(ei, PACS_EINVAL, "invalid UID in meta header (class '%s', instance "
-                                          "'%s', transfer syntax '%s')",
+        return pacs_errf(ei, PACS_EINVAL,
+                         "invalid UID in meta header (class '%s', instance "
+                         "'%s', transfer syntax '%s')",
                          m->sop_class_uid, m->sop_instance_uid, m->transfer_syntax_uid);
     }
     if (cap < 512) {
@@ -185,8 +186,7 @@ pacs_err pacs_meta_read(const uint8_t *buf, size_t len, pacs_meta *m, size_t *da
     size_t pos = 132;
     for (;;) {
         if (pos > MAX_META_BYTES) {
-            return pacs_errf(ei, PACS_EBADDATA, "meta header longer than %u bytes",
-                             MAX_META_BYTES);
+            return pacs_errf(ei, PACS_EBADDATA, "meta header longer than %u bytes", MAX_META_BYTES);
         }
         if (len < pos + 8) {
             return PACS_EAGAIN;
@@ -211,8 +211,7 @@ pacs_err pacs_meta_read(const uint8_t *buf, size_t len, pacs_meta *m, size_t *da
             header = 8;
         }
         if (vlen == UNDEFINED_LENGTH || vlen > MAX_META_BYTES) {
-            return pacs_errf(ei, PACS_EBADDATA, "meta element (0002,%04X) has a bad length",
-                             elem);
+            return pacs_errf(ei, PACS_EBADDATA, "meta element (0002,%04X) has a bad length", elem);
         }
         if (len < pos + header + vlen) {
             return PACS_EAGAIN;
@@ -543,14 +542,14 @@ pacs_err pacs_pixel_layout_scan(int fd, uint64_t dataset_start, const char *ts_u
             }
             pos = h.value;
             if (skip_sequence(r, &pos, inner, 1) != 0) {
-                err = pacs_errf(ei, PACS_EBADDATA, "malformed sequence (%04X,%04X)", h.group,
-                                h.elem);
+                err =
+                    pacs_errf(ei, PACS_EBADDATA, "malformed sequence (%04X,%04X)", h.group, h.elem);
                 goto fail;
             }
         } else {
             if (h.value + h.length > r->size) {
-                err = pacs_errf(ei, PACS_EBADDATA, "element (%04X,%04X) runs past the end",
-                                h.group, h.elem);
+                err = pacs_errf(ei, PACS_EBADDATA, "element (%04X,%04X) runs past the end", h.group,
+                                h.elem);
                 goto fail;
             }
             pos = h.value + h.length;
@@ -594,8 +593,8 @@ static int map_by_offsets(pacs_pixel_layout *pl, uint32_t *first)
     return 0;
 }
 
-pacs_err pacs_pixel_layout_map_frames(pacs_pixel_layout *pl, uint32_t n_frames,
-                                      uint64_t frame_size, pacs_errinfo *ei)
+pacs_err pacs_pixel_layout_map_frames(pacs_pixel_layout *pl, uint32_t n_frames, uint64_t frame_size,
+                                      pacs_errinfo *ei)
 {
     if (n_frames == 0) {
         n_frames = 1;
@@ -752,7 +751,8 @@ pacs_err pacs_pixel_layout_decode(const uint8_t *b, size_t len, pacs_pixel_layou
         }
         for (uint32_t i = 0; i <= out->n_frames; i++, p += 4) {
             out->frame_first[i] = get32(p, 0);
-            if (out->frame_first[i] > nf || (i > 0 && out->frame_first[i] < out->frame_first[i - 1])) {
+            if (out->frame_first[i] > nf ||
+                (i > 0 && out->frame_first[i] < out->frame_first[i - 1])) {
                 pacs_pixel_layout_clear(out);
                 return pacs_errf(ei, PACS_ECORRUPT, "bad frame table in pixel layout record");
             }
@@ -761,15 +761,15 @@ pacs_err pacs_pixel_layout_decode(const uint8_t *b, size_t len, pacs_pixel_layou
     return PACS_OK;
 }
 
-pacs_err pacs_pixel_layout_frame(const pacs_pixel_layout *pl, uint32_t index,
-                                 pacs_fragment *ranges, size_t cap, size_t *n, pacs_errinfo *ei)
+pacs_err pacs_pixel_layout_frame(const pacs_pixel_layout *pl, uint32_t index, pacs_fragment *ranges,
+                                 size_t cap, size_t *n, pacs_errinfo *ei)
 {
     if (pl->kind != PACS_PIXELS_NATIVE && pl->kind != PACS_PIXELS_ENCAPSULATED) {
         return pacs_errf(ei, PACS_EUNSUPPORTED, "frames of this object are not addressable");
     }
     if (index >= pl->n_frames) {
-        return pacs_errf(ei, PACS_ENOTFOUND, "frame %u out of range (the object has %u)",
-                         index + 1, pl->n_frames);
+        return pacs_errf(ei, PACS_ENOTFOUND, "frame %u out of range (the object has %u)", index + 1,
+                         pl->n_frames);
     }
     if (pl->kind == PACS_PIXELS_NATIVE) {
         if (cap < 1) {

@@ -103,8 +103,8 @@ pacs_err pacs_pixel_layout_scan(int fd, uint64_t dataset_start, const char *ts_u
  * whose length cannot hold the frames, or fragments that cannot be mapped, turn the layout
  * into PACS_PIXELS_OPAQUE rather than failing: the frames are then reached by a full decode.
  */
-pacs_err pacs_pixel_layout_map_frames(pacs_pixel_layout *pl, uint32_t n_frames,
-                                      uint64_t frame_size, pacs_errinfo *ei);
+pacs_err pacs_pixel_layout_map_frames(pacs_pixel_layout *pl, uint32_t n_frames, uint64_t frame_size,
+                                      pacs_errinfo *ei);
 
 /** Releases the arrays of `pl` and zeroes it; NULL is accepted. */
 void pacs_pixel_layout_clear(pacs_pixel_layout *pl);
@@ -120,8 +120,8 @@ pacs_err pacs_pixel_layout_decode(const uint8_t *blob, size_t len, pacs_pixel_la
 /** File byte ranges of frame `index` (0-based): at most `cap` ranges written to `ranges`,
  *  their number to `*n`. Returns PACS_ENOTFOUND for an index out of range, PACS_EUNSUPPORTED
  *  for NONE and OPAQUE layouts. */
-pacs_err pacs_pixel_layout_frame(const pacs_pixel_layout *pl, uint32_t index,
-                                 pacs_fragment *ranges, size_t cap, size_t *n, pacs_errinfo *ei);
+pacs_err pacs_pixel_layout_frame(const pacs_pixel_layout *pl, uint32_t index, pacs_fragment *ranges,
+                                 size_t cap, size_t *n, pacs_errinfo *ei);
 
 #ifdef __cplusplus
 }

@@ -60,9 +60,8 @@ static uint16_t build_query(const json_t *id, pacs_query *q, pacs_errinfo *ei)
             json_object_foreach((json_t *)first, ikey, iattr)
             {
                 char *text = pacs_json_text(first, key_tag(ikey));
-                pacs_err err = pacs_query_add(item, key_tag(ikey),
-                                              json_string_value(json_object_get(iattr, "vr")),
-                                              text, ei);
+                pacs_err err = pacs_query_add(
+                    item, key_tag(ikey), json_string_value(json_object_get(iattr, "vr")), text, ei);
                 free(text);
                 if (err != PACS_OK) {
                     return PACS_ST_CANNOT_UNDERSTAND;
@@ -94,8 +93,8 @@ static int send_match(void *ctx, const json_t *result)
             continue;
         }
         if (tag == TAG_QR_LEVEL) {
-            json_object_set_new(out, key, json_pack("{s:s,s:[s]}", "vr", "CS", "Value",
-                                                    fs->level_name));
+            json_object_set_new(out, key,
+                                json_pack("{s:s,s:[s]}", "vr", "CS", "Value", fs->level_name));
         } else if (tag == TAG_RETRIEVE_AET) {
             json_object_set_new(out, key,
                                 json_pack("{s:s,s:[s]}", "vr", "AE", "Value",
@@ -228,10 +227,9 @@ pacs_err pacs_dimse__find(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_erri
     }
     if (err != PACS_OK) {
         pacs_log(PACS_LOG_WARN, "dimse", "assoc=%u C-FIND failed: %s", c->assoc_id, sub.msg);
-        return pacs_dimse__respond(c, rq, PACS_C_FIND_RSP,
-                                   err == PACS_EINVAL ? PACS_ST_CANNOT_UNDERSTAND
-                                                      : PACS_ST_OUT_OF_RESOURCES,
-                                   sub.msg, ei);
+        return pacs_dimse__respond(
+            c, rq, PACS_C_FIND_RSP,
+            err == PACS_EINVAL ? PACS_ST_CANNOT_UNDERSTAND : PACS_ST_OUT_OF_RESOURCES, sub.msg, ei);
     }
     return pacs_dimse__respond(c, rq, PACS_C_FIND_RSP, PACS_ST_SUCCESS, NULL, ei);
 }

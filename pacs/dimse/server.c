@@ -293,10 +293,9 @@ static pacs_err negotiate(pacs_dimse_server *s, pacs_dimse_ctx *c, pacs_errinfo 
             pacs_assoc_pc_accept(c->assoc, pc.id, ts, role, NULL);
             accepted++;
         } else {
-            pacs_assoc_pc_reject(c->assoc, pc.id,
-                                 known ? PACS_PC_REJECT_TRANSFER_SYNTAXES
-                                       : PACS_PC_REJECT_ABSTRACT_SYNTAX,
-                                 NULL);
+            pacs_assoc_pc_reject(
+                c->assoc, pc.id,
+                known ? PACS_PC_REJECT_TRANSFER_SYNTAXES : PACS_PC_REJECT_ABSTRACT_SYNTAX, NULL);
         }
     }
     if (denied) {

@@ -107,6 +107,8 @@ pacs_err pacs_dimse__store(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_err
     pacs_dimse__audit(c, PACS_AUDIT_STORE, 1, res.study_uid, res.patient_id, detail, 1);
     pacs_log(PACS_LOG_DEBUG, "dimse", "assoc=%u sop=%s stored object=%.12s%s", c->assoc_id,
              res.meta.sop_instance_uid, res.object,
-             res.duplicate ? " (duplicate)" : res.replaced ? " (replaced)" : "");
+             res.duplicate  ? " (duplicate)"
+             : res.replaced ? " (replaced)"
+                            : "");
     return pacs_dimse__respond(c, rq, PACS_C_STORE_RSP, PACS_ST_SUCCESS, NULL, ei);
 }

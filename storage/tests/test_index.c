@@ -82,15 +82,15 @@ static json_t *instance_json(const inst *in)
     set_text(j, "00080016", "UI", in->sop_class);
     set_text(j, "00100020", "LO", in->patient_id);
     if (in->name) {
-        json_object_set_new(j, "00100010", json_pack("{s:s,s:[{s:s}]}", "vr", "PN", "Value",
-                                                     "Alphabetic", in->name));
+        json_object_set_new(
+            j, "00100010",
+            json_pack("{s:s,s:[{s:s}]}", "vr", "PN", "Value", "Alphabetic", in->name));
     }
     set_text(j, "00080060", "CS", in->modality);
     set_text(j, "00080020", "DA", in->date);
     set_text(j, "00080030", "TM", in->time);
     set_text(j, "00081030", "LO", in->description);
-    json_object_set_new(j, "00200013", json_pack("{s:s,s:[i]}", "vr", "IS", "Value",
-                                                 in->number));
+    json_object_set_new(j, "00200013", json_pack("{s:s,s:[i]}", "vr", "IS", "Value", in->number));
     return j;
 }
 
@@ -101,8 +101,7 @@ static void key_of(const char *seed, char key[PACS_OBJECT_KEY_LEN + 1])
     for (const char *p = seed; *p; p++) {
         h = h * 33 + (unsigned char)*p;
     }
-    snprintf(key, PACS_OBJECT_KEY_LEN + 1, "%016lx%016lx%016lx%016lx", h, h ^ 0x5555, h * 3,
-             h + 7);
+    snprintf(key, PACS_OBJECT_KEY_LEN + 1, "%016lx%016lx%016lx%016lx", h, h ^ 0x5555, h * 3, h + 7);
 }
 
 static pacs_put_result put(fixture *f, const inst *in)
@@ -167,8 +166,7 @@ static rows find(fixture *f, pacs_level level, const char *const *keys, const ch
     pacs_errinfo ei;
     for (size_t i = 0; keys && keys[i]; i++) {
         const char *eq = strchr(keys[i], '=');
-        if (pacs_query_add(q, (uint32_t)strtoul(keys[i], NULL, 16), NULL, eq + 1, &ei) !=
-            PACS_OK) {
+        if (pacs_query_add(q, (uint32_t)strtoul(keys[i], NULL, 16), NULL, eq + 1, &ei) != PACS_OK) {
             fail_msg("key %s: %s", keys[i], ei.msg);
         }
     }
@@ -199,8 +197,8 @@ static void load(fixture *f)
          "CHEST", 1, NULL},
         {"1.2", "1.2.1", "1.2.1.1", MR, "P1", "Nguyễn^Thị Hương", "MR", "20230101", "235959",
          "HEAD", 1, NULL},
-        {"1.3", "1.3.1", "1.3.1.1", CT, "P2", "Đặng^Văn Đức", "CT", "20240701", "080000",
-         "ABDOMEN", 1, NULL},
+        {"1.3", "1.3.1", "1.3.1.1", CT, "P2", "Đặng^Văn Đức", "CT", "20240701", "080000", "ABDOMEN",
+         1, NULL},
     };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         pacs_put_result r = put(f, &all[i]);
@@ -213,8 +211,8 @@ static void test_find_levels(void **state)
     fixture *f = *state;
     load(f);
     /* Studies newest first, with their computed keys. */
-    rows r = find(f, PACS_LEVEL_STUDY, NULL, KEYS("0020000D", "00201208", "00201206", "00080061"),
-                  0, 0);
+    rows r =
+        find(f, PACS_LEVEL_STUDY, NULL, KEYS("0020000D", "00201208", "00201206", "00080061"), 0, 0);
     assert_int_equal(r.n, 3);
     assert_string_equal(r.text[0], "1.3|1|1|CT");
     assert_string_equal(r.text[1], "1.1|3|2|CT\\SR");
@@ -277,7 +275,7 @@ static void test_matching(void **state)
         {PACS_LEVEL_STUDY, "00080020=20240615", 1},
         {PACS_LEVEL_STUDY, "00080020=2024*", 2},
         {PACS_LEVEL_STUDY, "00080020=20240615\\20230101", 2},
-        {PACS_LEVEL_STUDY, "00080030=10-10", 1},    /* the hour 10:00-10:59:59 */
+        {PACS_LEVEL_STUDY, "00080030=10-10", 1}, /* the hour 10:00-10:59:59 */
         {PACS_LEVEL_STUDY, "00080030=1015-1015", 1},
         {PACS_LEVEL_STUDY, "00080030=-0800", 1},
         {PACS_LEVEL_STUDY, "00080030=2359-", 1},
@@ -323,8 +321,8 @@ static void test_fuzzy(void **state)
         const char *name;
         size_t want;
     } cases[] = {
-        {"huong", 2}, {"HƯƠNG", 2}, {"thi", 2}, {"ngu", 2}, {"duc", 1},
-        {"đặng văn", 1}, {"uyen", 0}, {"nguyen duc", 0},
+        {"huong", 2}, {"HƯƠNG", 2},    {"thi", 2},  {"ngu", 2},
+        {"duc", 1},   {"đặng văn", 1}, {"uyen", 0}, {"nguyen duc", 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         pacs_query *q = pacs_query_new(PACS_LEVEL_STUDY);
@@ -345,8 +343,8 @@ static void test_resend_and_replace(void **state)
 {
     fixture *f = *state;
     load(f);
-    inst again = {"1.1", "1.1.1", "1.1.1.2", CT, "P1", "Nguyễn^Thị Hương", "CT", "20240615",
-                  "101500", "CHEST", 2, NULL};
+    inst again = {"1.1", "1.1.1",    "1.1.1.2", CT,      "P1", "Nguyễn^Thị Hương",
+                  "CT",  "20240615", "101500",  "CHEST", 2,    NULL};
     pacs_put_result r = put(f, &again);
     assert_true(r.existed);
     assert_false(r.replaced);
@@ -403,8 +401,8 @@ static void test_sweep_records(void **state)
     fixture *f = *state;
     load(f);
     assert_int_equal(pending(f).n, 0);
-    inst v2 = {"1.3", "1.3.1", "1.3.1.1", CT, "P2", "Đặng^Văn Đức", "CT", "20240701", "080000",
-               "ABDOMEN", 1, "v2"};
+    inst v2 = {"1.3", "1.3.1",    "1.3.1.1", CT,        "P2", "Đặng^Văn Đức",
+               "CT",  "20240701", "080000",  "ABDOMEN", 1,    "v2"};
     put(f, &v2);
     objs o = pending(f);
     assert_int_equal(o.n, 1);
@@ -438,16 +436,14 @@ static void test_remove_levels(void **state)
     load(f);
     /* One instance of a two-instance series: counts drop, nothing else goes. */
     remove_q(f, PACS_LEVEL_INSTANCE, 0x00080018u, "1.1.1.1", 1);
-    rows r = find(f, PACS_LEVEL_STUDY, KEYS("0020000D=1.1"), KEYS("00201208", "00201206",
-                                                                  "00080061", "00080062"),
-                  0, 0);
+    rows r = find(f, PACS_LEVEL_STUDY, KEYS("0020000D=1.1"),
+                  KEYS("00201208", "00201206", "00080061", "00080062"), 0, 0);
     assert_string_equal(r.text[0], "2|2|CT\\SR|" CT "\\" SR);
     assert_int_equal(pending(f).n, 1);
     /* The SR series: the study keeps CT only, in both computed sets. */
     remove_q(f, PACS_LEVEL_SERIES, 0x0020000Eu, "1.1.2", 1);
-    r = find(f, PACS_LEVEL_STUDY, KEYS("0020000D=1.1"), KEYS("00201208", "00201206", "00080061",
-                                                             "00080062"),
-             0, 0);
+    r = find(f, PACS_LEVEL_STUDY, KEYS("0020000D=1.1"),
+             KEYS("00201208", "00201206", "00080061", "00080062"), 0, 0);
     assert_string_equal(r.text[0], "1|1|CT|" CT);
     r = find(f, PACS_LEVEL_PATIENT, KEYS("00100020=P1"), KEYS("00201200", "00201202", "00201204"),
              0, 0);
@@ -492,8 +488,8 @@ static void test_study_sets_on_replace(void **state)
     a.sop_class = MR;
     a.object_seed = "a2";
     assert_true(put(f, &a).replaced);
-    r = find(f, PACS_LEVEL_STUDY, KEYS("0020000D=7.1"), KEYS("00080061", "00080062", "00201208"),
-             0, 0);
+    r = find(f, PACS_LEVEL_STUDY, KEYS("0020000D=7.1"), KEYS("00080061", "00080062", "00201208"), 0,
+             0);
     assert_string_equal(r.text[0], "MR|" MR "|2");
     assert_int_equal(count(f, PACS_LEVEL_STUDY, KEYS("00080061=CT")), 0);
     assert_int_equal(count(f, PACS_LEVEL_STUDY, KEYS("00080061=MR")), 1);
@@ -528,15 +524,16 @@ static void test_sequence_and_paging(void **state)
         snprintf(sop, sizeof sop, "9.%d.1.1", i);
         char date[16];
         snprintf(date, sizeof date, "202401%02d", i + 1);
-        inst in = {study, series, sop, CT, "P9", "Trần^Quốc", "CT", date, "1200",
-                   i % 3 == 0 ? "ROUTINE" : "OTHER", 1, NULL};
+        inst in = {study,       series, sop,  CT,     "P9",
+                   "Trần^Quốc", "CT",   date, "1200", i % 3 == 0 ? "ROUTINE" : "OTHER",
+                   1,           NULL};
         json_t *j = instance_json(&in);
         /* RequestAttributesSequence: one item, requested procedure "RP<i mod 2>". */
         char rp[8];
         snprintf(rp, sizeof rp, "RP%d", i % 2);
         json_object_set_new(j, "00400275",
-                            json_pack("{s:s,s:[{s:{s:s,s:[s]}}]}", "vr", "SQ", "Value",
-                                      "00401001", "vr", "SH", "Value", rp));
+                            json_pack("{s:s,s:[{s:{s:s,s:[s]}}]}", "vr", "SQ", "Value", "00401001",
+                                      "vr", "SH", "Value", rp));
         pacs_index_entry e;
         memset(&e, 0, sizeof e);
         e.json = j;
@@ -717,8 +714,8 @@ static void test_group_commit_rollback(void **state)
             p[i].f = f;
             p[i].start = &start;
             snprintf(p[i].sop, sizeof p[i].sop, "8.%d.%d", round, i == N / 2 ? 666 : i);
-            inst in = {"8.1", "8.1.1", p[i].sop, CT, "P8", "A^B", "CT", "20240101", "1000",
-                       "", i, NULL};
+            inst in = {"8.1", "8.1.1",    p[i].sop, CT, "P8", "A^B",
+                       "CT",  "20240101", "1000",   "", i,    NULL};
             p[i].in = in;
             p[i].in.sop = p[i].sop;
             assert_int_equal(pthread_create(&t[i], NULL, put_thread, &p[i]), 0);

@@ -135,10 +135,8 @@ static void test_dedupe(void **state)
     assert_string_not_equal(k1, k3);
     char dir[256];
     snprintf(dir, sizeof dir, "%s/%.2s/%.2s", f->root, k1, k1 + 2);
-    assert_int_equal(count_files(dir), k1[0] == k3[0] && k1[1] == k3[1] && k1[2] == k3[2] &&
-                                               k1[3] == k3[3]
-                                           ? 2
-                                           : 1);
+    assert_int_equal(count_files(dir),
+                     k1[0] == k3[0] && k1[1] == k3[1] && k1[2] == k3[2] && k1[3] == k3[3] ? 2 : 1);
     assert_int_equal(count_files(f->tmp), 0);
 }
 

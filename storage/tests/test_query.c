@@ -221,12 +221,12 @@ static void test_person_name_matching(void **state)
         {"Nguyen*", 1, 1},
         {"*huong", 1, 1},
         {"*hương*", 1, 1},
-        {"Nguyến*", 0, 1},  /* a wrong tone typed is a different name (fuzzy ignores it) */
-        {"huong", 0, 1},    /* single value: the whole name; fuzzy: any word's start */
+        {"Nguyến*", 0, 1}, /* a wrong tone typed is a different name (fuzzy ignores it) */
+        {"huong", 0, 1},   /* single value: the whole name; fuzzy: any word's start */
         {"thi", 0, 1},
         {"hu", 0, 1},
         {"tran*", 0, 0},
-        {"uyen", 0, 0},     /* fuzzy matches word starts only */
+        {"uyen", 0, 0}, /* fuzzy matches word starts only */
         {"nguyen^van", 0, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -306,8 +306,8 @@ static void test_sequence_matching(void **state)
     /* RequestAttributesSequence with two items. */
     json_t *seq = json_pack("{s:s,s:[{s:{s:s,s:[s]},s:{s:s,s:[s]}},{s:{s:s,s:[s]},s:{s:s,s:[s]}}]}",
                             "vr", "SQ", "Value", "00400009", "vr", "SH", "Value", "SPS1",
-                            "00401001", "vr", "SH", "Value", "RP1", "00400009", "vr", "SH",
-                            "Value", "SPS2", "00401001", "vr", "SH", "Value", "RP2");
+                            "00401001", "vr", "SH", "Value", "RP1", "00400009", "vr", "SH", "Value",
+                            "SPS2", "00401001", "vr", "SH", "Value", "RP2");
     pacs_query *q = pacs_query_new(PACS_LEVEL_SERIES);
     pacs_query *item = NULL;
     assert_int_equal(pacs_query_add_sequence(q, 0x00400275u, &item, NULL), PACS_OK);
@@ -353,14 +353,10 @@ static void test_paging_and_flags(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_levels),
-        cmocka_unit_test(test_classification),
-        cmocka_unit_test(test_tm_dt_bounds),
-        cmocka_unit_test(test_bad_values),
-        cmocka_unit_test(test_wildcard),
-        cmocka_unit_test(test_person_name_matching),
-        cmocka_unit_test(test_value_matching),
-        cmocka_unit_test(test_sequence_matching),
+        cmocka_unit_test(test_levels),           cmocka_unit_test(test_classification),
+        cmocka_unit_test(test_tm_dt_bounds),     cmocka_unit_test(test_bad_values),
+        cmocka_unit_test(test_wildcard),         cmocka_unit_test(test_person_name_matching),
+        cmocka_unit_test(test_value_matching),   cmocka_unit_test(test_sequence_matching),
         cmocka_unit_test(test_paging_and_flags),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

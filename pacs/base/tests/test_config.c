@@ -53,7 +53,7 @@ static void test_file_syntax(void **state)
                        "dimse.allowed_aets = CT1, MR1 ,WS-RADIOLOGY\n"
                        "ae.WS-RADIOLOGY = 10.0.0.21:104\n"
                        "ae.CT1 = ct1.example:11112\n"
-                       "ae.CT1 = ct1b.example:4242\n" /* a later setting replaces */
+                       "ae.CT1 = ct1b.example:4242\n"   /* a later setting replaces */
                        "ae. CT1 = ct1b.example:4242\n"; /* blanks around a title do not count */
     pacs_errinfo ei;
     assert_int_equal(pacs_config_load_text(cfg, text, strlen(text), "t.conf", &ei), PACS_OK);
@@ -108,8 +108,8 @@ static void test_file_errors(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         pacs_config *cfg = fresh();
         pacs_errinfo ei;
-        pacs_err err = pacs_config_load_text(cfg, cases[i].text, strlen(cases[i].text),
-                                             "x.conf", &ei);
+        pacs_err err =
+            pacs_config_load_text(cfg, cases[i].text, strlen(cases[i].text), "x.conf", &ei);
         if (err == PACS_OK || !strstr(ei.msg, cases[i].want)) {
             fail_msg("case %zu: err=%d msg='%s', wanted '%s'", i, err, ei.msg, cases[i].want);
         }
@@ -211,9 +211,11 @@ static void test_cli_order(void **state)
                             "dimse.max_associations = 7\n");
     setenv("PACS_DIMSE_AET", "ENVAET", 1);
     setenv("PACS_DIMSE_MAX_ASSOCIATIONS", "9", 1);
-    char *argv[] = {"prog",     "--set", "dimse.port=2000", "import",  "--data",
-                    "/cmdline", "--set", "dimse.port=3000", "--config", file,
-                    "--ready-file", "R", "x", "--", "--set", "y", NULL};
+    char *argv[] = {"prog",     "--set",    "dimse.port=2000", "import",
+                    "--data",   "/cmdline", "--set",           "dimse.port=3000",
+                    "--config", file,       "--ready-file",    "R",
+                    "x",        "--",       "--set",           "y",
+                    NULL};
     int argc = (int)(sizeof argv / sizeof argv[0]) - 1;
     char *rest[32];
     int n_rest = 0;
@@ -297,10 +299,14 @@ static void test_file_error_through_cli(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),      cmocka_unit_test(test_file_syntax),
-        cmocka_unit_test(test_file_errors),   cmocka_unit_test(test_file_limits),
-        cmocka_unit_test(test_set_pair),      cmocka_unit_test(test_env),
-        cmocka_unit_test(test_cli_order),     cmocka_unit_test(test_cli_errors),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_file_syntax),
+        cmocka_unit_test(test_file_errors),
+        cmocka_unit_test(test_file_limits),
+        cmocka_unit_test(test_set_pair),
+        cmocka_unit_test(test_env),
+        cmocka_unit_test(test_cli_order),
+        cmocka_unit_test(test_cli_errors),
         cmocka_unit_test(test_file_error_through_cli),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

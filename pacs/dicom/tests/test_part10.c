@@ -178,15 +178,19 @@ static void test_meta_round_trip(void **state)
     assert_int_equal(pacs_meta_read(a, na, &m, &start, NULL), PACS_EAGAIN);
     uint8_t d[600];
     memcpy(d, a, na);
-    memcpy(d + na, "\x08\x00\x05\x00" "CS\x0a\x00" "ISO_IR 192", 18);
+    memcpy(d + na,
+           "\x08\x00\x05\x00"
+           "CS\x0a\x00"
+           "ISO_IR 192",
+           18);
     assert_int_equal(pacs_meta_read(d, na + 18, &m, &start, NULL), PACS_OK);
     assert_int_equal(start, na);
     assert_string_equal(m.sop_class_uid, ct_meta.sop_class_uid);
     assert_string_equal(m.sop_instance_uid, ct_meta.sop_instance_uid);
     assert_string_equal(m.transfer_syntax_uid, ct_meta.transfer_syntax_uid);
     /* The group length covers exactly the elements after it. */
-    uint32_t gl = (uint32_t)a[140] | (uint32_t)a[141] << 8 | (uint32_t)a[142] << 16 |
-                  (uint32_t)a[143] << 24;
+    uint32_t gl =
+        (uint32_t)a[140] | (uint32_t)a[141] << 8 | (uint32_t)a[142] << 16 | (uint32_t)a[143] << 24;
     assert_int_equal(gl, na - 144);
     /* Every shorter prefix asks for more, never fails or overreads. */
     for (size_t n = 0; n < na; n++) {
@@ -198,7 +202,10 @@ static void test_meta_round_trip(void **state)
     /* The dataset that follows is not meta: reading stops at its first element. */
     uint8_t c[600];
     memcpy(c, a, na);
-    memcpy(c + na, "\x08\x00\x16\x00UI\x02\x00" "1\0", 10);
+    memcpy(c + na,
+           "\x08\x00\x16\x00UI\x02\x00"
+           "1\0",
+           10);
     assert_int_equal(pacs_meta_read(c, na + 10, &m, &start, NULL), PACS_OK);
     assert_int_equal(start, na);
 }
@@ -391,8 +398,7 @@ static int encapsulated_at(int n_frames, int per_frame, int with_bot, int with_e
 static int encapsulated(int n_frames, int per_frame, int with_bot, int with_eot,
                         const uint8_t *first_head, uint64_t *start, uint64_t *frag0)
 {
-    return encapsulated_at(n_frames, per_frame, with_bot, with_eot, first_head, start, frag0,
-                           NULL);
+    return encapsulated_at(n_frames, per_frame, with_bot, with_eot, first_head, start, frag0, NULL);
 }
 
 static int encapsulated_at(int n_frames, int per_frame, int with_bot, int with_eot,
@@ -462,14 +468,14 @@ static void test_encapsulated(void **state)
         const uint8_t *head;
         int mappable;
     } cases[] = {
-        {1, 1, 0, 0, not_start, 1},  /* one frame: all fragments */
-        {1, 3, 0, 0, not_start, 1},  /* one frame in three fragments */
-        {3, 1, 0, 0, not_start, 1},  /* one fragment per frame, no table */
-        {3, 2, 1, 0, not_start, 1},  /* Basic Offset Table */
-        {3, 2, 0, 1, not_start, 1},  /* Extended Offset Table */
-        {3, 2, 0, 0, jpeg_soi, 1},   /* no table: JPEG markers start frames */
-        {2, 3, 0, 0, j2k_soc, 1},    /* no table: J2K codestream markers */
-        {3, 2, 0, 0, not_start, 0},  /* no table, no markers: opaque */
+        {1, 1, 0, 0, not_start, 1}, /* one frame: all fragments */
+        {1, 3, 0, 0, not_start, 1}, /* one frame in three fragments */
+        {3, 1, 0, 0, not_start, 1}, /* one fragment per frame, no table */
+        {3, 2, 1, 0, not_start, 1}, /* Basic Offset Table */
+        {3, 2, 0, 1, not_start, 1}, /* Extended Offset Table */
+        {3, 2, 0, 0, jpeg_soi, 1},  /* no table: JPEG markers start frames */
+        {2, 3, 0, 0, j2k_soc, 1},   /* no table: J2K codestream markers */
+        {3, 2, 0, 0, not_start, 0}, /* no table, no markers: opaque */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         uint64_t start = 0, frag0 = 0;
@@ -555,9 +561,8 @@ static void test_truncated_and_garbage(void **state)
         }
         assert_int_equal(write(jfd, junk, sizeof junk), (ssize_t)sizeof junk);
         pacs_pixel_layout pl;
-        pacs_err err = pacs_pixel_layout_scan(jfd, 0, round % 2 ? PACS_TS_IMPLICIT_LE
-                                                                 : PACS_TS_EXPLICIT_LE,
-                                              &pl, NULL);
+        pacs_err err = pacs_pixel_layout_scan(
+            jfd, 0, round % 2 ? PACS_TS_IMPLICIT_LE : PACS_TS_EXPLICIT_LE, &pl, NULL);
         if (err == PACS_OK) {
             pacs_pixel_layout_clear(&pl); /* garbage may happen to parse; it must not crash */
         } else {
