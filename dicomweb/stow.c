@@ -88,7 +88,7 @@ static unsigned reason_of(pacs_err err)
     case PACS_ENOSPC:
     case PACS_ETOOBIG:
     case PACS_ENOMEM:
-    case PACS_EBUSY: /* the index is locked: as C-STORE answers (pacs/dimse/store.c) */
+    case PACS_EBUSY: /* the index is locked: as C-STORE answers (dimse/store.c) */
         return REASON_OUT_OF_RESOURCES;
     default:
         return REASON_PROCESSING;

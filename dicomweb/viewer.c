@@ -49,7 +49,7 @@ static int has_index(const char *dir)
     return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* The default folders, beside the running binary: BUILD/pacs/pacsd finds BUILD/viewer, and
+/* The default folders, beside the running binary: BUILD/bin/pacsd finds BUILD/viewer, and
  * PREFIX/bin/pacsd finds PREFIX/share/pacsd/viewer. */
 static int find_default(char *out, size_t cap)
 {

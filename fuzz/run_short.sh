@@ -1,9 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# A short, bounded libFuzzer run of the whole-path targets (fuzz_ingest, fuzz_router,
-# fuzz_config) for CI builds made with gcc: builds just these targets with clang
-# (-DPACS_FUZZ=ON) in a folder of the build tree (the one dicomweb's run_short.sh uses, under a
-# lock), then runs each for SECONDS over the committed seed corpus. A crash fails the test and
+# A short, bounded libFuzzer run of fuzz targets for CI builds made with gcc: builds just the
+# named targets with clang (-DPACS_FUZZ=ON) in a folder of the build tree (under a lock), then
+# runs each for SECONDS over the committed seed corpus. A crash fails the test and
 # leaves crash-* files in that folder; copy one into testdata/fuzz/<target>/ to keep it as a
 # regression input. Prints libFuzzer's final statistics (executions) per target.
 # usage: run_short.sh SOURCE_DIR OUT_DIR SECONDS [TARGET...]
@@ -12,7 +11,7 @@ src=$(cd "$1" && pwd)
 out=$2
 secs=$3
 shift 3
-targets=${*:-fuzz_ingest fuzz_router fuzz_config}
+targets=${*:?name the targets}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 (
@@ -32,7 +31,7 @@ for t in $targets; do
     mkdir -p "$out/corpus-$t"
     cd "$out"
     rc=0
-    timeout $((secs * 3 + 120)) "$out/fuzz/$t" -max_total_time="$secs" -timeout=120 \
+    timeout $((secs * 3 + 120)) "$out/bin/$t" -max_total_time="$secs" -timeout=120 \
         -rss_limit_mb=2048 -print_final_stats=1 "$out/corpus-$t" "$src/testdata/fuzz/$t" \
         >"$out/$t.log" 2>&1 || rc=$?
     grep -E '^stat::number_of_executed_units|^Done|^==|ERROR|SUMMARY' "$out/$t.log" |

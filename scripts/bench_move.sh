@@ -8,14 +8,14 @@
 #   scripts/bench_move.sh [BUILD_DIR] [N] [RUNS] [storescp options, e.g. --ignore]
 #
 # With MATRIX=512 (say) the instances are N slices of one synthetic 512x512 CT series from
-# BUILD_DIR/tools/bench/pacs-gen instead.
+# BUILD_DIR/bin/pacs-gen instead.
 set -eu
 cd "$(dirname "$0")/.."
 BUILD_DIR=${1:-build}
 N=${2:-300}
 RUNS=${3:-5}
 shift $(($# < 3 ? $# : 3))
-PACSD=$BUILD_DIR/pacs/pacsd
+PACSD=$BUILD_DIR/bin/pacsd
 CT=/usr/lib/python3/dist-packages/pydicom/data/test_files/CT_small.dcm
 export TCP_NODELAY=1
 [ -x "$PACSD" ] || { echo "bench_move: build pacsd first ($PACSD)" >&2; exit 2; }
@@ -42,7 +42,7 @@ timeout 30 sh -c 'until [ -s "$1" ]; do sleep 0.05; done' _ "$WORK/ready"
 . "$WORK/ready"
 
 if [ -n "${MATRIX:-}" ]; then
-    timeout 600 "$BUILD_DIR/tools/bench/pacs-gen" --out "$WORK/gen" --studies 1 --slices "$N" \
+    timeout 600 "$BUILD_DIR/bin/pacs-gen" --out "$WORK/gen" --studies 1 --slices "$N" \
         --matrix "$MATRIX" >/dev/null
     first=$(find "$WORK/gen" -type f -name "*.dcm" | head -1)
     study=$(dcmdump -q +P 0020,000d "$first" | sed -n 's/^[^[]*\[\([^]]*\)\].*/\1/p')

@@ -6,4 +6,4 @@ set -eu
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
 ./scripts/build.sh
-exec ./build/pacs/pacsd "$@"
+exec ./build/bin/pacsd "$@"

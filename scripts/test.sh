@@ -8,8 +8,10 @@ set -eu
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
 rc=0
-# Style: every tracked C/C++ file as .clang-format says. A finding fails the run at the end.
+# Style and shape: every tracked C/C++ file as .clang-format says, and every #include pointing
+# down the tree's floors (scripts/check-layers.sh). A finding fails the run at the end.
 ./scripts/check-format.sh || rc=1
+./scripts/check-layers.sh || rc=1
 BUILD_DIR=${BUILD_DIR:-build} ./scripts/build.sh -DPACS_WERROR=ON
 src=$(pwd)
 cd "${BUILD_DIR:-build}"

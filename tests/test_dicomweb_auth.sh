@@ -12,7 +12,7 @@
 # same answer as garbage; STOW and DELETE refused to it. Then the default (http.auth=off):
 # open to anonymous requests with a start-up warning, but a share token still limited.
 . "$SRC/tests/lib.sh"
-. "$SRC/tests/test_dicomweb_lib.sh"
+. "$SRC/tests/lib_dicomweb.sh"
 
 JT="python3 $SRC/tests/tools/jwt_tool.py"
 T="$SAMPLES/test_files"

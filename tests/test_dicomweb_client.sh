@@ -4,7 +4,7 @@
 # uses), run by Node, lists studies, reads metadata, a frame, an instance and bulk data
 # (tests/node/client_test.js). The packages come from package-lock.json with `npm ci`.
 . "$SRC/tests/lib.sh"
-. "$SRC/tests/test_dicomweb_lib.sh"
+. "$SRC/tests/lib_dicomweb.sh"
 
 command -v node >/dev/null 2>&1 || fail "node is not installed (scripts/deps.sh installs it)"
 command -v npm >/dev/null 2>&1 || fail "npm is not installed (scripts/deps.sh installs it)"

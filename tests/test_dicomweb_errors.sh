@@ -6,7 +6,7 @@
 # nor hang the server nor leave files behind; idle connections are closed after http.timeout;
 # CORS preflight and headers for allowed origins only.
 . "$SRC/tests/lib.sh"
-. "$SRC/tests/test_dicomweb_lib.sh"
+. "$SRC/tests/lib_dicomweb.sh"
 
 start_pacsd --set http.max_body_mb=1 --set http.timeout=2 \
     --set http.cors_origins=http://viewer.example

@@ -6,7 +6,7 @@
 # the stored studies, and opening a 40-slice CT fetches its series, metadata and frames with
 # every DICOMweb request answered 2xx.
 . "$SRC/tests/lib.sh"
-. "$SRC/tests/test_dicomweb_lib.sh"
+. "$SRC/tests/lib_dicomweb.sh"
 
 OHIF_VERSION=3.13.2
 [ -x /usr/bin/chromium ] || fail "Debian's chromium is not installed (scripts/deps.sh installs it)"

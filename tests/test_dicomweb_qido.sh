@@ -5,7 +5,7 @@
 # study, series and instance level, with the PS3.18 default attributes and working RetrieveURLs;
 # the exact queries OHIF sends; gzip when asked for.
 . "$SRC/tests/lib.sh"
-. "$SRC/tests/test_dicomweb_lib.sh"
+. "$SRC/tests/lib_dicomweb.sh"
 
 start_pacsd
 B="http://127.0.0.1:$HTTP_PORT/dicomweb"

@@ -6,7 +6,7 @@
 # a part of another study than the URL names is refused and nothing of it is stored; a chunked
 # upload of many instances streams; DELETE is refused unless allowed, then removes.
 . "$SRC/tests/lib.sh"
-. "$SRC/tests/test_dicomweb_lib.sh"
+. "$SRC/tests/lib_dicomweb.sh"
 
 start_pacsd
 B="http://127.0.0.1:$HTTP_PORT/dicomweb"

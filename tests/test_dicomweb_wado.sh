@@ -6,7 +6,7 @@
 # little endian whatever was stored, and compressed frames come in their own media type when
 # the Accept header allows it, 406 when it does not; HEAD gives the length without the body.
 . "$SRC/tests/lib.sh"
-. "$SRC/tests/test_dicomweb_lib.sh"
+. "$SRC/tests/lib_dicomweb.sh"
 
 start_pacsd
 B="http://127.0.0.1:$HTTP_PORT/dicomweb"

@@ -10,7 +10,7 @@
 # storescp +tls that requires our certificate); a TLS destination we cannot verify, or whose
 # certificate names another host, gets nothing.
 . "$SRC/tests/lib.sh"
-. "$SRC/tests/tls_lib.sh"
+. "$SRC/tests/lib_tls.sh"
 trap_background
 make_pki
 

@@ -5,7 +5,7 @@
 # that does not trust the certificate, TLS 1.1, a CBC-only cipher list. Bad settings stop
 # pacsd at start-up with a message naming the key.
 . "$SRC/tests/lib.sh"
-. "$SRC/tests/tls_lib.sh"
+. "$SRC/tests/lib_tls.sh"
 make_pki
 
 start_pacsd --set http.tls=true --set "http.tls.cert=$PKI/server.crt" \

@@ -7,7 +7,7 @@
 # libjpeg-turbo may differ from DCMTK's IJG decoder by at most 2 levels (IDCT rounding) and
 # lossy JPEG 2000 not at all (same library). A file DCMTK decodes but we refuse fails the test.
 . "$SRC/tests/lib.sh"
-. "$SRC/tests/test_image_lib.sh"
+. "$SRC/tests/lib_image.sh"
 : "${PACS:?PACS must point to the pacs binary}"
 
 checked=0

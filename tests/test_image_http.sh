@@ -6,7 +6,7 @@
 # columns/frameNumber; a second request is served from the cache with the same bytes; bad
 # parameters get 400, unknown frames 404, unsupported media types 406, and pacsd lives on.
 . "$SRC/tests/lib.sh"
-. "$SRC/tests/test_image_lib.sh"
+. "$SRC/tests/lib_image.sh"
 T="$SAMPLES/test_files"
 start_pacsd
 B="http://127.0.0.1:$HTTP_PORT/dicomweb"

@@ -6,7 +6,7 @@
 # aspect ratio; bad input (a corrupt JPEG 2000 stream, a frame out of range, absurd viewport
 # or window values) gives an error message and a non-zero status, never a crash.
 . "$SRC/tests/lib.sh"
-. "$SRC/tests/test_image_lib.sh"
+. "$SRC/tests/lib_image.sh"
 : "${PACS:?PACS must point to the pacs binary}"
 T="$SAMPLES/test_files"
 

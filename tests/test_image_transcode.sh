@@ -7,7 +7,7 @@
 # report on the source; lossy targets carry LossyImageCompression, its ratio and method and
 # stay close to the source; the same syntax copies the object unchanged.
 . "$SRC/tests/lib.sh"
-. "$SRC/tests/test_image_lib.sh"
+. "$SRC/tests/lib_image.sh"
 : "${PACS:?PACS must point to the pacs binary}"
 T="$SAMPLES/test_files"
 

@@ -10,8 +10,8 @@
 # `pacs verify --sweep` run from another data folder while A stores takes nothing A stores, and
 # `pacs verify` finds nothing missing or corrupt.
 . "$SRC/tests/lib.sh"
-. "$SRC/tests/test_dicomweb_lib.sh"
-. "$SRC/tests/test_multinode_lib.sh"
+. "$SRC/tests/lib_dicomweb.sh"
+. "$SRC/tests/lib_multinode.sh"
 : "${COMMITSCU:?COMMITSCU must point to the commitscu test tool}"
 
 T=$SAMPLES/test_files

@@ -8,7 +8,7 @@
 # database and a migrate while pacsd runs are refused and change nothing; `pacs reindex`
 # rebuilds the PostgreSQL index from the objects alone with the same answers.
 . "$SRC/tests/lib.sh"
-. "$SRC/tests/test_multinode_lib.sh"
+. "$SRC/tests/lib_multinode.sh"
 
 # The archive starts on SQLite whatever the pass (PACS_TEST_PG would point pacsd elsewhere).
 unset PACS_INDEX

@@ -90,11 +90,11 @@ assert_eq "302 /viewer/viewer?StudyInstanceUIDs=1.2.3" "$status $(header Locatio
 get "$B/viewer/" -X POST
 assert_eq 405 "$status" "POST under /viewer"
 
-# ---- path traversal: the build folder holds pacs/pacsd one level above viewer/ ----
-[ -f "$SITE/../pacs/pacsd" ] || fail "test layout: no pacsd beside the viewer"
-for p in /viewer/../pacs/pacsd /viewer/%2e%2e/pacs/pacsd /viewer/.%2e/pacs/pacsd \
-    /viewer/%2E%2E/pacs/pacsd /viewer/..%2fpacs%2fpacsd /viewer/%2e%2e%2fpacs%2fpacsd \
-    /viewer/..%5cpacs%5cpacsd /viewer/assets/../../pacs/pacsd /viewer/assets/%2e%2e/%2e%2e/pacs/pacsd \
+# ---- path traversal: the build folder holds bin/pacsd beside viewer/ ----
+[ -f "$SITE/../bin/pacsd" ] || fail "test layout: no pacsd beside the viewer"
+for p in /viewer/../bin/pacsd /viewer/%2e%2e/bin/pacsd /viewer/.%2e/bin/pacsd \
+    /viewer/%2E%2E/bin/pacsd /viewer/..%2fbin%2fpacsd /viewer/%2e%2e%2fbin%2fpacsd \
+    /viewer/..%5cbin%5cpacsd /viewer/assets/../../bin/pacsd /viewer/assets/%2e%2e/%2e%2e/bin/pacsd \
     /viewer//etc/passwd /viewer/%2fetc%2fpasswd /viewer/%2Fetc/passwd \
     /viewer/../../../../../../etc/passwd /viewer/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd \
     /viewer/.pacs-viewer /viewer/. /viewer/./index.html /viewer/index.html%00.js; do
@@ -102,7 +102,7 @@ for p in /viewer/../pacs/pacsd /viewer/%2e%2e/pacs/pacsd /viewer/.%2e/pacs/pacsd
     case $status in
     2*) fail "$p answered $status" ;;
     esac
-    if grep -q 'root:' "$WORK/body" || cmp -s "$WORK/body" "$SITE/../pacs/pacsd"; then
+    if grep -q 'root:' "$WORK/body" || cmp -s "$WORK/body" "$SITE/../bin/pacsd"; then
         fail "$p leaked a file from outside the viewer"
     fi
 done

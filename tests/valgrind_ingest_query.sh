@@ -7,7 +7,7 @@
 # tests/valgrind.supp names the one thing suppressed (DCMTK's codec registration at start-up).
 # Not part of ctest (a few minutes under valgrind); run by hand from a build folder with a
 # plain build (no ASan):
-#   PACSD=$PWD/pacs/pacsd PACS=$PWD/tools/pacs SRC=/path/to/source sh ../tests/valgrind_ingest_query.sh
+#   PACSD=$PWD/bin/pacsd PACS=$PWD/bin/pacs SRC=/path/to/source sh ../tests/valgrind_ingest_query.sh
 . "$SRC/tests/lib.sh"
 
 STOW_TOOL="python3 $SRC/tests/tools/stow_tool.py"

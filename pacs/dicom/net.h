@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * The C face of DCMTK's dcmnet: listening, association negotiation (as acceptor and as
- * requestor), and DIMSE messages. pacs/dimse builds the services on top of this; it never sees
+ * requestor), and DIMSE messages. dimse/ builds the services on top of this; it never sees
  * a DCMTK type. Datasets of C-STORE requests are received as raw bytes (bit for bit, as the
  * modality encoded them) through a sink callback; identifiers are received as pacs_ds.
  *

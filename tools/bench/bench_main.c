@@ -1694,8 +1694,8 @@ static void default_pacsd(char *out, size_t cap)
     if (slash) {
         *slash = '\0';
     }
-    /* build/tools/bench/pacs-bench -> build/pacs/pacsd */
-    snprintf(out, cap, "%s/../../pacs/pacsd", self);
+    /* build/bin/pacs-bench -> build/bin/pacsd */
+    snprintf(out, cap, "%s/pacsd", self);
 }
 
 /* The 1-minute load average: figures from a busy machine are not comparable with others. */

@@ -1,0 +1,382 @@
+// SPDX-License-Identifier: MIT
+/*
+ * `pacs share`: share links for patients and referring doctors (the film a patient used to take
+ * home). Creates a signed, expiring token for one stored study in the share store
+ * (storage/share.h), prints the link to the study's share page ({site}/share/{token}, where
+ * {site} comes from http.public_url without http.prefix, or http://HOST:http.port), and draws
+ * it as a QR code with libqrencode: a PNG sized to print (at least 4 cm wide at 300 dpi, a
+ * 4-module quiet zone; libpng) or UTF-8 half blocks on the terminal. Also lists and revokes
+ * shares. Creation and revocation go to the audit trail (PACS_AUDIT_SHARE).
+ *
+ * Single-threaded; runs beside a running pacsd on the same data folder (the share store and
+ * the audit trail are safe for several processes).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <png.h>
+#include <pwd.h>
+#include <qrencode.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "storage/archive.h"
+#include "storage/audit.h"
+#include "storage/query.h"
+#include "storage/share.h"
+#include "tools/cli/tool.h"
+
+#define QR_QUIET 4           /* modules of white around the code (ISO/IEC 18004) */
+#define QR_MIN_PX 472        /* 4 cm at 300 dpi */
+#define QR_DPM 11811         /* 300 dpi in pixels per metre, for the PNG's pHYs */
+#define MAX_SECONDS 31622400 /* a year and a day */
+
+static void share_usage(FILE *f)
+{
+    fprintf(f, "usage: pacs share STUDY_UID [--days N | --seconds N] [--qr FILE.png | --qr -]\n"
+               "       pacs share --list [--study UID]\n"
+               "       pacs share --revoke ID_OR_TOKEN\n"
+               "       pacs share --rotate-key\n"
+               "Prints the share link on stdout (and draws it as a QR code with --qr). The link\n"
+               "starts with http.public_url (without http.prefix), or http://HOST:PORT.\n");
+}
+
+static const char *os_user(void)
+{
+    const struct passwd *pw = getpwuid(getuid());
+    return pw && pw->pw_name ? pw->pw_name : "?";
+}
+
+static void audit(const pacs_config *cfg, int success, const char *study, const char *detail)
+{
+    pacs_errinfo ei;
+    if (pacs_audit_open(pacs_config_str(cfg, "data"), &ei) != PACS_OK) {
+        pacs_tool__msg(NULL, "warning: the audit trail cannot be written: %s", ei.msg);
+        return;
+    }
+    pacs_audit_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.action = PACS_AUDIT_SHARE;
+    ev.success = success;
+    ev.protocol = "tool";
+    ev.who = os_user();
+    ev.study_uid = study;
+    ev.detail = detail;
+    pacs_audit_record(&ev);
+    pacs_audit_close();
+}
+
+/* The site's root URL for links, without a trailing '/'. */
+static void site_url(const pacs_config *cfg, char *out, size_t cap)
+{
+    const char *pub = pacs_config_str(cfg, "http.public_url");
+    const char *prefix = pacs_config_str(cfg, "http.prefix");
+    if (pub[0]) {
+        size_t n = strlen(pub), pl = strlen(prefix);
+        while (n > 0 && pub[n - 1] == '/') {
+            n--;
+        }
+        if (pl > 0 && n >= pl && strncmp(pub + n - pl, prefix, pl) == 0) {
+            n -= pl;
+        }
+        snprintf(out, cap, "%.*s", (int)n, pub);
+        return;
+    }
+    char host[256] = "localhost";
+    const char *bind = pacs_config_str(cfg, "http.bind");
+    if (strcmp(bind, "0.0.0.0") != 0 && strcmp(bind, "::") != 0) {
+        snprintf(host, sizeof host, strchr(bind, ':') ? "[%s]" : "%s", bind);
+    } else if (gethostname(host, sizeof host) != 0) {
+        snprintf(host, sizeof host, "localhost");
+    }
+    host[sizeof host - 1] = '\0';
+    snprintf(out, cap, "http://%s:%ld", host, pacs_config_int(cfg, "http.port"));
+}
+
+/* ---- QR codes ---- */
+
+static int qr_dark(const QRcode *qr, int x, int y)
+{
+    if (x < 0 || y < 0 || x >= qr->width || y >= qr->width) {
+        return 0;
+    }
+    return qr->data[y * qr->width + x] & 1;
+}
+
+/* Two modules per character cell (upper and lower half), light modules drawn as blocks so
+ * that the code shows dark-on-light on the usual dark terminal. */
+static void qr_terminal(const QRcode *qr, FILE *out)
+{
+    static const char *const cell[4] = {"\xe2\x96\x88", "\xe2\x96\x80", "\xe2\x96\x84", " "};
+    int lo = -QR_QUIET, hi = qr->width + QR_QUIET;
+    for (int y = lo; y < hi; y += 2) {
+        for (int x = lo; x < hi; x++) {
+            int top = qr_dark(qr, x, y), bottom = y + 1 < hi ? qr_dark(qr, x, y + 1) : 1;
+            fputs(cell[top * 2 + bottom], out);
+        }
+        fputc('\n', out);
+    }
+}
+
+static int qr_png(const QRcode *qr, const char *path, char *why, size_t cap)
+{
+    int modules = qr->width + 2 * QR_QUIET;
+    int scale = (QR_MIN_PX + modules - 1) / modules;
+    int px = modules * scale;
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        snprintf(why, cap, "cannot write %s: %s", path, strerror(errno));
+        return -1;
+    }
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    unsigned char *row = malloc((size_t)px);
+    int rc = -1;
+    if (!png || !info || !row) {
+        snprintf(why, cap, "out of memory");
+        goto done;
+    }
+    if (setjmp(png_jmpbuf(png))) {
+        snprintf(why, cap, "cannot write the PNG %s", path);
+        goto done;
+    }
+    png_init_io(png, f);
+    png_set_IHDR(png, info, (png_uint_32)px, (png_uint_32)px, 8, PNG_COLOR_TYPE_GRAY,
+                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_set_pHYs(png, info, QR_DPM, QR_DPM, PNG_RESOLUTION_METER);
+    png_write_info(png, info);
+    for (int y = 0; y < px; y++) {
+        for (int x = 0; x < px; x++) {
+            row[x] = qr_dark(qr, x / scale - QR_QUIET, y / scale - QR_QUIET) ? 0 : 255;
+        }
+        png_write_row(png, row);
+    }
+    png_write_end(png, NULL);
+    rc = 0;
+done:
+    png_destroy_write_struct(png ? &png : NULL, info ? &info : NULL);
+    free(row);
+    if (fclose(f) != 0 && rc == 0) {
+        snprintf(why, cap, "cannot write %s: %s", path, strerror(errno));
+        rc = -1;
+    }
+    return rc;
+}
+
+/* ---- the subcommands ---- */
+
+static int on_found(void *ctx, const json_t *result)
+{
+    (void)result;
+    *(int *)ctx = 1;
+    return 1;
+}
+
+/* 1 when the study is stored, 0 when not, -1 on error (reported). */
+static int study_stored(const pacs_config *cfg, const char *uid)
+{
+    pacs_errinfo ei;
+    pacs_archive *a = NULL;
+    if (pacs_archive_open(cfg, &a, &ei) != PACS_OK) {
+        pacs_tool__msg(NULL, "cannot open the archive in %s: %s", pacs_config_str(cfg, "data"),
+                       ei.msg);
+        return -1;
+    }
+    int found = 0, rc = -1;
+    pacs_query *q = pacs_query_new(PACS_LEVEL_STUDY);
+    if (!q) {
+        pacs_tool__msg(NULL, "out of memory");
+    } else if (pacs_query_add(q, 0x0020000D, "UI", uid, &ei) != PACS_OK ||
+               pacs_archive_find(a, q, on_found, &found, &ei) != PACS_OK) {
+        pacs_tool__msg(NULL, "cannot look the study up: %s", ei.msg);
+    } else {
+        rc = found;
+    }
+    pacs_query_free(q);
+    pacs_archive_close(a);
+    return rc;
+}
+
+static int create(const pacs_config *cfg, pacs_shares *sh, const char *uid, long long seconds,
+                  const char *qr_out)
+{
+    int stored = study_stored(cfg, uid);
+    if (stored <= 0) {
+        if (stored == 0) {
+            pacs_tool__msg(NULL, "no study %s in the archive", uid);
+        }
+        return TOOL_PROBLEMS;
+    }
+    char token[PACS_SHARE_TOKEN_LEN + 1], id[PACS_SHARE_ID_LEN + 1];
+    int64_t expires = (int64_t)time(NULL) + seconds;
+    char creator[160];
+    snprintf(creator, sizeof creator, "tool:%s", os_user());
+    pacs_errinfo ei;
+    if (pacs_shares_create(sh, uid, expires, creator, token, sizeof token, id, sizeof id, &ei) !=
+        PACS_OK) {
+        pacs_tool__msg(NULL, "cannot create the share: %s", ei.msg);
+        audit(cfg, 0, uid, "share create failed");
+        return TOOL_PROBLEMS;
+    }
+    char detail[96];
+    snprintf(detail, sizeof detail, "share %s created, expires %lld", id, (long long)expires);
+    audit(cfg, 1, uid, detail);
+
+    char site[600], link[700];
+    site_url(cfg, site, sizeof site);
+    snprintf(link, sizeof link, "%s/share/%s", site, token);
+    printf("%s\n", link);
+    fflush(stdout);
+    time_t exp = (time_t)expires;
+    struct tm tm;
+    char until[32] = "?";
+    if (gmtime_r(&exp, &tm)) {
+        strftime(until, sizeof until, "%Y-%m-%d %H:%M:%S", &tm);
+    }
+    pacs_tool__msg(NULL,
+                   "share %s of study %s, valid until %s UTC (expires=%lld); revoke with "
+                   "`pacs share --revoke %s`",
+                   id, uid, until, (long long)expires, id);
+    if (!qr_out) {
+        return TOOL_OK;
+    }
+    QRcode *qr = QRcode_encodeString(link, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+    if (!qr) {
+        pacs_tool__msg(NULL, "cannot make the QR code: %s", strerror(errno));
+        return TOOL_PROBLEMS;
+    }
+    int rc = TOOL_OK;
+    if (strcmp(qr_out, "-") == 0) {
+        qr_terminal(qr, stdout);
+    } else {
+        char why[PATH_MAX + 64];
+        if (qr_png(qr, qr_out, why, sizeof why) != 0) {
+            pacs_tool__msg(NULL, "%s", why);
+            rc = TOOL_PROBLEMS;
+        } else {
+            int modules = qr->width + 2 * QR_QUIET;
+            int px = modules * ((QR_MIN_PX + modules - 1) / modules);
+            pacs_tool__msg(NULL, "QR code in %s: %dx%d px, %.1f cm at 300 dpi", qr_out, px, px,
+                           px * 2.54 / 300.0);
+        }
+    }
+    QRcode_free(qr);
+    return rc;
+}
+
+static int print_share(void *ctx, const pacs_share_info *s)
+{
+    time_t now = *(time_t *)ctx;
+    char created[32] = "?", expires[32] = "?";
+    struct tm tm;
+    time_t t = (time_t)s->created_at;
+    if (gmtime_r(&t, &tm)) {
+        strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    }
+    t = (time_t)s->expires_at;
+    if (gmtime_r(&t, &tm)) {
+        strftime(expires, sizeof expires, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    }
+    const char *state = s->revoked ? "revoked" : s->expires_at <= now ? "expired" : "active";
+    printf("%-12s  %-7s  %s  %s  %s  %s\n", s->id, state, created, expires, s->study_uid,
+           s->creator[0] ? s->creator : "-");
+    return 0;
+}
+
+int pacs_tool__share(const pacs_config *cfg, int argc, char **argv)
+{
+    const char *uid = NULL, *qr = NULL, *revoke = NULL, *study = NULL;
+    int list = 0, rotate = 0;
+    long long seconds = 30LL * 86400;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--days") == 0 && v) {
+            char *end = NULL;
+            double d = strtod(v, &end);
+            if (!end || *end || !(d > 0) || d * 86400 > MAX_SECONDS) {
+                pacs_tool__msg(NULL, "--days wants a number of days above 0, at most 366");
+                return TOOL_USAGE;
+            }
+            seconds = (long long)(d * 86400 + 0.5);
+            i++;
+        } else if (strcmp(a, "--seconds") == 0 && v) {
+            char *end = NULL;
+            long long s = strtoll(v, &end, 10);
+            if (!end || *end || s <= 0 || s > MAX_SECONDS) {
+                pacs_tool__msg(NULL, "--seconds wants a whole number above 0");
+                return TOOL_USAGE;
+            }
+            seconds = s;
+            i++;
+        } else if (strcmp(a, "--qr") == 0 && v) {
+            qr = v;
+            i++;
+        } else if (strcmp(a, "--revoke") == 0 && v) {
+            revoke = v;
+            i++;
+        } else if (strcmp(a, "--study") == 0 && v) {
+            study = v;
+            i++;
+        } else if (strcmp(a, "--list") == 0) {
+            list = 1;
+        } else if (strcmp(a, "--rotate-key") == 0) {
+            rotate = 1;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            share_usage(stdout);
+            return TOOL_OK;
+        } else if (a[0] != '-' && !uid) {
+            uid = a;
+        } else {
+            share_usage(stderr);
+            return TOOL_USAGE;
+        }
+    }
+    if ((uid != NULL) + list + (revoke != NULL) + rotate != 1 || (qr && !uid) || (study && !list)) {
+        share_usage(stderr);
+        return TOOL_USAGE;
+    }
+    pacs_errinfo ei;
+    pacs_shares *sh = NULL;
+    if (pacs_shares_open(pacs_config_str(cfg, "data"), &sh, &ei) != PACS_OK) {
+        pacs_tool__msg(NULL, "cannot open the share store in %s: %s", pacs_config_str(cfg, "data"),
+                       ei.msg);
+        return TOOL_PROBLEMS;
+    }
+    int rc = TOOL_OK;
+    if (uid) {
+        rc = create(cfg, sh, uid, seconds, qr);
+    } else if (list) {
+        time_t now = time(NULL);
+        printf("%-12s  %-7s  %-20s  %-20s  %s  %s\n", "ID", "STATE", "CREATED", "EXPIRES", "STUDY",
+               "CREATOR");
+        if (pacs_shares_list(sh, study, print_share, &now, &ei) != PACS_OK) {
+            pacs_tool__msg(NULL, "cannot list the shares: %s", ei.msg);
+            rc = TOOL_PROBLEMS;
+        }
+    } else if (revoke) {
+        char what[64];
+        snprintf(what, sizeof what, "share %.12s revoked",
+                 strlen(revoke) == PACS_SHARE_ID_LEN ? revoke : "(by token)");
+        if (pacs_shares_revoke(sh, revoke, &ei) != PACS_OK) {
+            pacs_tool__msg(NULL, "cannot revoke: %s", ei.msg);
+            audit(cfg, 0, NULL, "share revoke failed");
+            rc = TOOL_PROBLEMS;
+        } else {
+            audit(cfg, 1, NULL, what);
+            pacs_tool__msg(NULL, "%s: its link no longer works", what);
+        }
+    } else {
+        if (pacs_shares_rotate_key(sh, &ei) != PACS_OK) {
+            pacs_tool__msg(NULL, "cannot rotate the key: %s", ei.msg);
+            rc = TOOL_PROBLEMS;
+        } else {
+            audit(cfg, 1, NULL, "share key rotated: every share revoked");
+            pacs_tool__msg(NULL, "new signing key: every earlier share link is revoked");
+        }
+    }
+    pacs_shares_close(sh);
+    return rc;
+}

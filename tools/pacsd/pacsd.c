@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: MIT
+/*
+ * pacsd: the archive daemon. Reads its configuration, opens the archive, starts the DIMSE
+ * server, writes the ready file, then waits for signals: SIGTERM or SIGINT stop it cleanly;
+ * SIGHUP re-reads the configuration sources and replaces the known AEs and forwarding rules
+ * (other settings need a restart).
+ * Signals are blocked in every thread and taken here with sigwait, so no handler runs in an
+ * arbitrary thread.
+ */
+#include <errno.h>
+#include <malloc.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dicomweb/http.h"
+#include "pacs/base/cli.h"
+#include "pacs/base/config.h"
+#include "pacs/base/log.h"
+#include "pacs/dicom/dcm.h"
+#include "dimse/aetable.h"
+#include "dimse/dimse.h"
+#include "dimse/forward.h"
+#include "storage/archive.h"
+#include "storage/audit.h"
+#include "tools/pacsd/security.h"
+
+#define PACSD_VERSION "0.1.0"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: pacsd [--data DIR] [--config FILE] [--set KEY=VALUE]... "
+               "[--ready-file FILE]\n"
+               "       pacsd --help-config | --version\n\n"
+               "Settings are applied in this order: built-in defaults, the --config file,\n"
+               "PACS_* environment variables (dimse.port is PACS_DIMSE_PORT), then --data and\n"
+               "--set in the order given. See `pacsd --help-config` for every setting.\n");
+}
+
+/* Writes KEY=VALUE lines to `path` atomically (temporary file, then rename). */
+static int write_ready(const char *path, int dimse_port, int http_port, int tls_port)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        return -1;
+    }
+    fprintf(f, "DIMSE_PORT=%d\nHTTP_PORT=%d\nPID=%ld\n", dimse_port, http_port, (long)getpid());
+    if (tls_port >= 0) {
+        fprintf(f, "DIMSE_TLS_PORT=%d\n", tls_port);
+    }
+    if (fclose(f) != 0) {
+        return -1;
+    }
+    return rename(tmp, path);
+}
+
+/* SIGHUP: the configuration again from the same sources (pacs/base/cli.h, as pacsd's callers
+ * use it), for its known AEs and forwarding rules only. */
+static void reload_aetable(int argc, char **argv, pacs_aetable *table)
+{
+    static const char *const valued[] = {"--ready-file", NULL};
+    pacs_errinfo ei;
+    pacs_errinfo_clear(&ei);
+    pacs_config *cfg = pacs_config_new();
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    int n_rest = 0;
+    pacs_err err = cfg && rest ? pacs_cli_load_config(cfg, argc, argv, valued, rest, &n_rest, &ei)
+                               : pacs_errf(&ei, PACS_ENOMEM, "out of memory");
+    if (err == PACS_OK) {
+        err = pacs_aetable_load(table, cfg, &ei);
+    }
+    if (err == PACS_OK) {
+        size_t n_aes = 0, n_routes = 0;
+        pacs_aetable_counts(table, &n_aes, &n_routes);
+        pacs_log(PACS_LOG_INFO, "pacsd", "SIGHUP: reloaded known_aes=%zu routes=%zu", n_aes,
+                 n_routes);
+    } else {
+        pacs_log(PACS_LOG_ERROR, "pacsd",
+                 "SIGHUP: configuration not reloaded, the old one stays: %s", ei.msg);
+    }
+    free(rest);
+    pacs_config_free(cfg);
+}
+
+/* Every request and instance allocates buffers of 256 KiB to 1 MiB (HTTP response blocks,
+ * frames, DCMTK's pixel data). By default glibc maps each such buffer afresh and unmaps it on
+ * free, and trims freed arena memory at once, so every request paid ~100-250 page faults:
+ * a fifth of a study's /metadata time and a third of a /frames/1 (BENCHMARKS.md). Keeping up
+ * to 8 MiB free per arena costs little memory and removes them. */
+static void tune_malloc(void)
+{
+#ifdef M_MMAP_THRESHOLD
+    mallopt(M_MMAP_THRESHOLD, 2 << 20);
+    mallopt(M_TRIM_THRESHOLD, 8 << 20);
+#endif
+}
+
+int main(int argc, char **argv)
+{
+    tune_malloc();
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--help-config") == 0) {
+            pacs_config_print_help(stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("pacsd %s\n", PACSD_VERSION);
+            return 0;
+        }
+    }
+    int rc = 1, audit_open = 0;
+    pacs_errinfo ei;
+    const char *ready_file = NULL;
+    pacs_archive *archive = NULL;
+    pacs_aetable *aetable = NULL;
+    pacs_forwarder *forwarder = NULL;
+    pacs_dimse_server *dimse = NULL;
+    pacs_http_server *http = NULL;
+    pacs_config *cfg = pacs_config_new();
+    /* --config, the environment, --data and --set: the same code as the pacs tool's. */
+    static const char *const valued[] = {"--ready-file", NULL};
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    int n_rest = 0;
+    if (!cfg || !rest) {
+        fprintf(stderr, "pacsd: out of memory\n");
+        goto done;
+    }
+    if (pacs_cli_load_config(cfg, argc, argv, valued, rest, &n_rest, &ei) != PACS_OK) {
+        fprintf(stderr, "pacsd: %s\n", ei.msg);
+        rc = 2;
+        goto done;
+    }
+    for (int i = 0; i < n_rest; i++) {
+        if (strcmp(rest[i], "--ready-file") == 0 && i + 1 < n_rest) {
+            ready_file = rest[++i];
+        } else {
+            fprintf(stderr, "pacsd: unknown argument '%s'\n", rest[i]);
+            usage(stderr);
+            rc = 2;
+            goto done;
+        }
+    }
+    pacs_log_set_level((pacs_log_level)pacs_log_level_parse(pacs_config_str(cfg, "log.level")));
+
+    /* Block the signals we wait for before any thread exists, so all threads inherit it. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (pacs_dcm_init(&ei) != PACS_OK) {
+        pacs_log(PACS_LOG_ERROR, "pacsd", "%s", ei.msg);
+        goto done;
+    }
+    if (pacs_archive_open(cfg, &archive, &ei) != PACS_OK) {
+        pacs_log(PACS_LOG_ERROR, "pacsd", "cannot open the archive in %s: %s",
+                 pacs_config_str(cfg, "data"), ei.msg);
+        goto done;
+    }
+    if (pacs_audit_open(pacs_config_str(cfg, "data"), &ei) != PACS_OK) {
+        pacs_log(PACS_LOG_ERROR, "pacsd", "cannot open the audit trail: %s", ei.msg);
+        goto done;
+    }
+    audit_open = 1;
+    pacs_security_lifecycle(PACS_AUDIT_START, PACSD_VERSION);
+    aetable = pacs_aetable_new();
+    if (!aetable || pacs_aetable_load(aetable, cfg, &ei) != PACS_OK) {
+        pacs_log(PACS_LOG_ERROR, "pacsd", "cannot load the known AEs: %s",
+                 aetable ? ei.msg : "out of memory");
+        goto done;
+    }
+    /* The forwarder's stored hook goes in before any association can store. */
+    if (pacs_forward_start(cfg, archive, aetable, &forwarder, &ei) != PACS_OK) {
+        pacs_log(PACS_LOG_ERROR, "pacsd", "cannot start forwarding: %s", ei.msg);
+        goto done;
+    }
+    int dimse_port = 0;
+    if (pacs_dimse_start(cfg, archive, &dimse, &dimse_port, &ei) != PACS_OK) {
+        pacs_log(PACS_LOG_ERROR, "pacsd", "cannot start DICOM: %s", ei.msg);
+        goto done;
+    }
+    pacs_dimse_set_aetable(dimse, aetable);
+    int http_port = 0;
+    if (pacs_http_start(cfg, archive, &http, &http_port, &ei) != PACS_OK) {
+        pacs_log(PACS_LOG_ERROR, "pacsd", "cannot start DICOMweb: %s", ei.msg);
+        goto done;
+    }
+    pacs_log(PACS_LOG_INFO, "pacsd", "DICOMweb on http://%s:%d%s",
+             pacs_config_str(cfg, "http.bind"), http_port, pacs_config_str(cfg, "http.prefix"));
+    pacs_log(PACS_LOG_INFO, "pacsd", "pacsd %s ready: DICOM %s:%d AET=%s, data=%s", PACSD_VERSION,
+             pacs_config_str(cfg, "dimse.bind"), dimse_port, pacs_config_str(cfg, "dimse.aet"),
+             pacs_config_str(cfg, "data"));
+    if (pacs_dimse_tls_port(dimse) >= 0) {
+        pacs_log(PACS_LOG_INFO, "pacsd", "DICOM TLS on %s:%d (profile %s)",
+                 pacs_config_str(cfg, "dimse.bind"), pacs_dimse_tls_port(dimse),
+                 pacs_config_str(cfg, "dimse.tls.profile"));
+    }
+    pacs_security_warn(cfg, dimse_port, http_port);
+    if (ready_file &&
+        write_ready(ready_file, dimse_port, http_port, pacs_dimse_tls_port(dimse)) != 0) {
+        pacs_log(PACS_LOG_ERROR, "pacsd", "cannot write ready file %s: %s", ready_file,
+                 strerror(errno));
+    }
+
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&sigs, &sig) != 0) {
+            continue;
+        }
+        if (sig == SIGHUP) {
+            reload_aetable(argc, argv, aetable);
+            pacs_forward_wake(forwarder);
+            continue;
+        }
+        pacs_log(PACS_LOG_INFO, "pacsd", "%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        break;
+    }
+    rc = 0;
+done:
+    /* Everything that was started, in reverse order (also when a start failed half-way). */
+    if (http) {
+        pacs_http_stop(http);
+    }
+    if (dimse) {
+        pacs_dimse_stop(dimse, 10);
+    }
+    pacs_forward_stop(forwarder);
+    if (archive) {
+        pacs_archive_close(archive);
+    }
+    if (aetable) {
+        pacs_aetable_free(aetable);
+    }
+    if (audit_open) {
+        pacs_security_lifecycle(PACS_AUDIT_STOP, PACSD_VERSION);
+        pacs_audit_close();
+    }
+    if (ready_file && rc == 0) {
+        unlink(ready_file);
+    }
+    free(rest);
+    if (rc == 0) {
+        pacs_log(PACS_LOG_INFO, "pacsd", "stopped");
+    }
+    pacs_config_free(cfg);
+    return rc;
+}
