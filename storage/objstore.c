@@ -9,7 +9,7 @@
  * concurrent ingests share a flush, and even a lone one pays one flush where a file fdatasync
  * plus a directory fsync (two journal commits on ext4) were needed. The cost: syncfs also
  * writes whatever else is dirty on that file system, so the data folder is best on a file system
- * of its own (README, "Where the data lives").
+ * of its own (docs/operations.md, "Where the data lives").
  */
 #define _GNU_SOURCE /* syncfs */
 #include "storage/objstore.h"

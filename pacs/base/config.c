@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * Configuration store. Keys are declared in `keys[]` below (the single list the README's table
- * is kept in step with); values are kept as validated text plus a parsed integer. Not
- * thread-safe while being loaded; read-only and shareable after pacs_config_finish().
+ * Configuration store. Keys are declared in `keys[]` below (the single list `pacsd --help-config`
+ * prints and the settings tables of docs/ are kept in step with); values are kept as validated
+ * text plus a parsed integer. Not thread-safe while being loaded; read-only and shareable after
+ * pacs_config_finish().
  */
 #include "pacs/base/config.h"
 
