@@ -16,7 +16,7 @@ struct pacs_aetable {
     pthread_rwlock_t lock;
     pacs_remote_ae *aes;
     size_t n_aes;
-    pacs_route *routes;
+    pacs_config_route *routes;
     size_t n_routes;
 };
 
@@ -48,7 +48,7 @@ pacs_err pacs_aetable_load(pacs_aetable *t, const pacs_config *cfg, pacs_errinfo
 {
     size_t n_aes = pacs_config_ae_count(cfg), n_routes = pacs_config_route_count(cfg);
     pacs_remote_ae *aes = calloc(n_aes ? n_aes : 1, sizeof *aes);
-    pacs_route *routes = calloc(n_routes ? n_routes : 1, sizeof *routes);
+    pacs_config_route *routes = calloc(n_routes ? n_routes : 1, sizeof *routes);
     if (!aes || !routes) {
         free(aes);
         free(routes);
@@ -62,7 +62,7 @@ pacs_err pacs_aetable_load(pacs_aetable *t, const pacs_config *cfg, pacs_errinfo
     }
     pthread_rwlock_wrlock(&t->lock);
     pacs_remote_ae *old_aes = t->aes;
-    pacs_route *old_routes = t->routes;
+    pacs_config_route *old_routes = t->routes;
     t->aes = aes;
     t->n_aes = n_aes;
     t->routes = routes;
@@ -136,7 +136,7 @@ int pacs_aetable_list_has(const char *list, const char *value)
     return 0;
 }
 
-static int route_matches(const pacs_route *r, const pacs_route_input *in)
+static int route_matches(const pacs_config_route *r, const pacs_aetable_route_input *in)
 {
     if (r->calling[0] && !pacs_aetable_list_has(r->calling, in->calling_aet)) {
         return 0;
@@ -150,12 +150,13 @@ static int route_matches(const pacs_route *r, const pacs_route_input *in)
     return 1;
 }
 
-size_t pacs_aetable_route(pacs_aetable *t, const pacs_route_input *in, pacs_route_cb cb, void *ctx)
+size_t pacs_aetable_route(pacs_aetable *t, const pacs_aetable_route_input *in,
+                          pacs_aetable_route_cb cb, void *ctx)
 {
     size_t n = 0;
     pthread_rwlock_rdlock(&t->lock);
     for (size_t i = 0; i < t->n_routes; i++) {
-        const pacs_route *r = &t->routes[i];
+        const pacs_config_route *r = &t->routes[i];
         if (!route_matches(r, in)) {
             continue;
         }

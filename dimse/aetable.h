@@ -35,21 +35,22 @@ int pacs_aetable_find(pacs_aetable *t, const char *aet, pacs_remote_ae *out);
 void pacs_aetable_counts(pacs_aetable *t, size_t *n_aes, size_t *n_routes);
 
 /** What a forwarding rule is matched against. */
-typedef struct pacs_route_input {
+typedef struct pacs_aetable_route_input {
     const char *calling_aet; /* "" for STOW-RS and imports */
     const char *modality;    /* "" when absent */
     const char *sop_class;
-} pacs_route_input;
+} pacs_aetable_route_input;
 
 /** Called for each matching rule with its name and destination (borrowed for the call). */
-typedef void (*pacs_route_cb)(void *ctx, const char *rule, const char *dest);
+typedef void (*pacs_aetable_route_cb)(void *ctx, const char *rule, const char *dest);
 
 /**
  * Calls `cb` once per destination for the rules that match `in` (a destination named by two
  * matching rules is reported once, for the first). Returns the number of destinations. The
  * callback runs under the read lock: it must not call pacs_aetable_load.
  */
-size_t pacs_aetable_route(pacs_aetable *t, const pacs_route_input *in, pacs_route_cb cb, void *ctx);
+size_t pacs_aetable_route(pacs_aetable *t, const pacs_aetable_route_input *in,
+                          pacs_aetable_route_cb cb, void *ctx);
 
 /** True when `value` equals one item of the comma-separated `list` (exact, after trimming). */
 int pacs_aetable_list_has(const char *list, const char *value);

@@ -108,7 +108,8 @@ static void enqueue_one(void *ctx, const char *rule, const char *dest)
 static void stored_hook(void *ctx, const pacs_ingest_result *res, const char *source_aet)
 {
     pacs_forwarder *f = ctx;
-    pacs_route_input in = {source_aet ? source_aet : "", res->modality, res->meta.sop_class_uid};
+    pacs_aetable_route_input in = {source_aet ? source_aet : "", res->modality,
+                                   res->meta.sop_class_uid};
     enqueue_ctx e = {f, res, 0};
     pacs_aetable_route(f->table, &in, enqueue_one, &e);
     if (e.added) {

@@ -45,7 +45,7 @@ static void read_back(const pacs_config *cfg)
         sum += (size_t)pacs_config_calling_aet_allowed(cfg, ae->aet);
     }
     for (size_t i = 0; i < pacs_config_route_count(cfg); i++) {
-        const pacs_route *r = pacs_config_route_at(cfg, i);
+        const pacs_config_route *r = pacs_config_route_at(cfg, i);
         sum += strlen(r->name) + strlen(r->dest) + strlen(r->calling) + strlen(r->modality) +
                strlen(r->sop_class);
     }

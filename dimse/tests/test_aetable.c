@@ -70,7 +70,7 @@ static size_t route(pacs_aetable *t, const char *calling, const char *modality, 
                     hits *h)
 {
     memset(h, 0, sizeof *h);
-    pacs_route_input in = {calling, modality, cls};
+    pacs_aetable_route_input in = {calling, modality, cls};
     return pacs_aetable_route(t, &in, collect, h);
 }
 

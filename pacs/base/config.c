@@ -129,7 +129,7 @@ struct pacs_config {
     value values[NKEYS];
     pacs_remote_ae *aes;
     size_t n_aes;
-    pacs_route *routes;
+    pacs_config_route *routes;
     size_t n_routes;
     pacs_api_key *api_keys;
     size_t n_api_keys;
@@ -365,7 +365,7 @@ static pacs_err set_list(char *dst, size_t cap, const char *name, const char *wh
  * same name replaces the earlier one. The destination is checked in pacs_config_finish(). */
 static pacs_err set_route(pacs_config *cfg, const char *name, const char *text, pacs_errinfo *ei)
 {
-    pacs_route r;
+    pacs_config_route r;
     memset(&r, 0, sizeof r);
     size_t name_len = strlen(name);
     if (name_len == 0 || name_len >= sizeof r.name) {
@@ -410,7 +410,7 @@ static pacs_err set_route(pacs_config *cfg, const char *name, const char *text, 
             return PACS_OK;
         }
     }
-    pacs_route *grown = realloc(cfg->routes, (cfg->n_routes + 1) * sizeof *grown);
+    pacs_config_route *grown = realloc(cfg->routes, (cfg->n_routes + 1) * sizeof *grown);
     if (!grown) {
         return pacs_errf(ei, PACS_ENOMEM, "out of memory");
     }
@@ -758,7 +758,7 @@ size_t pacs_config_route_count(const pacs_config *cfg)
     return cfg->n_routes;
 }
 
-const pacs_route *pacs_config_route_at(const pacs_config *cfg, size_t i)
+const pacs_config_route *pacs_config_route_at(const pacs_config *cfg, size_t i)
 {
     return i < cfg->n_routes ? &cfg->routes[i] : NULL;
 }

@@ -7,7 +7,7 @@
  * pacs_config_finish() the object is read-only and may be shared by all threads.
  *
  * Known remote applications are keys of the form `ae.TITLE = host:port`; forwarding rules are
- * keys of the form `route.NAME = DEST [condition]...` (see pacs_route).
+ * keys of the form `route.NAME = DEST [condition]...` (see pacs_config_route).
  */
 #ifndef PACS_BASE_CONFIG_H
 #define PACS_BASE_CONFIG_H
@@ -46,13 +46,13 @@ typedef struct pacs_remote_ae {
  * every instance stored whose calling AE, Modality and SOP Class match (an absent condition
  * matches anything) is queued for sending to the known AE DEST.
  */
-typedef struct pacs_route {
+typedef struct pacs_config_route {
     char name[65];
     char dest[17];
     char calling[256];   /* comma-separated calling AE titles; empty matches any */
     char modality[128];  /* comma-separated Modality codes; empty matches any */
     char sop_class[512]; /* comma-separated SOP Class UIDs; empty matches any */
-} pacs_route;
+} pacs_config_route;
 
 /** A new configuration holding the defaults; NULL when out of memory. */
 pacs_config *pacs_config_new(void);
@@ -94,7 +94,7 @@ const pacs_remote_ae *pacs_config_ae_find(const pacs_config *cfg, const char *ae
 /** Forwarding rules, in the order they were set. pacs_config_finish() checks that each
  *  destination is a known AE. */
 size_t pacs_config_route_count(const pacs_config *cfg);
-const pacs_route *pacs_config_route_at(const pacs_config *cfg, size_t i);
+const pacs_config_route *pacs_config_route_at(const pacs_config *cfg, size_t i);
 
 /** A DICOMweb API key, `auth.key.NAME = sha256:HEX scope...`, as written (dicomweb/auth.c
  *  checks the value when the server starts). */
