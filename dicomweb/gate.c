@@ -104,7 +104,7 @@ static int hide(pacs_http_req *r, const pacs_principal *p, const char *what)
     return 0;
 }
 
-int pacs_gate_authorize(pacs_http_req *r, const pacs_principal *p, const pacs_http_route *rt)
+int pacs_gate_authorize(pacs_http_req *r, const pacs_principal *p, const pacs_route *rt)
 {
     pacs_http_method m = pacs_http_method_of(r);
     const char *limit = p->study[0] ? p->study : NULL;

@@ -20,6 +20,7 @@
 
 #include "dicomweb/auth.h"
 #include "dicomweb/http.h"
+#include "dicomweb/route.h"
 
 /**
  * Finds the principal of `r` into `*p`. Returns 1 to go on; 0 when an answer has been sent
@@ -31,7 +32,7 @@ int pacs_gate_authenticate(pacs_http_req *r, pacs_auth *a, pacs_principal *p);
  * Checks the route and method against `p`'s scopes and study limit. Returns 1 to go on; 0 when
  * an answer has been sent (401/403, or 404 for another study than the principal's).
  */
-int pacs_gate_authorize(pacs_http_req *r, const pacs_principal *p, const pacs_http_route *rt);
+int pacs_gate_authorize(pacs_http_req *r, const pacs_principal *p, const pacs_route *rt);
 
 /** True when `path` (below the prefix, as received) names the shares API. */
 int pacs_gate_is_shares(const char *path, size_t len);

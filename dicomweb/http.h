@@ -1,21 +1,21 @@
 // SPDX-License-Identifier: MIT
 /*
- * The DICOMweb HTTP server and router, on libmicrohttpd: an internal thread pool with epoll,
- * a connection limit, a per-connection idle timeout, a cap on request headers (libmicrohttpd's
- * per-connection memory) and on request bodies (413), keep-alive, HEAD, CORS with preflight,
- * and gzip for JSON when the client accepts it. URLs under `http.prefix` are routed to QIDO-RS,
- * WADO-RS, STOW-RS, WADO-URI and DELETE handlers (qido.h, wado.h, stow.h).
+ * The request and response API of the DICOMweb gateway: what a handler (QIDO-RS, WADO-RS,
+ * STOW-RS, DELETE, the viewer, the shares API) reads from a request and how it answers. It
+ * knows neither the router nor the handlers: the router (router.h) finds the handler, the
+ * server (httpd.h) runs libmicrohttpd, and both hand requests to handlers through this API.
  *
  * Each request gets a pacs_http_req with its own arena, freed when libmicrohttpd reports the
  * request complete (or aborted). A handler answers exactly once, with one of the
  * pacs_http_send_* functions, or registers body callbacks (pacs_http_expect_body) and answers
  * from their `end`. Large bodies are produced piece by piece by a pacs_http_producer while the
- * socket can take them, so no response is held whole in memory.
+ * socket can take them, so no response is held whole in memory. Every answer carries the
+ * headers added with pacs_http_add_header and the CORS headers (http.cors_origins); JSON is
+ * gzip-compressed when the client accepts it.
  *
- * Thread-safety: the server may be started and stopped from one thread; handlers for one
- * request all run on the thread libmicrohttpd assigned to its connection; handlers of
- * different requests run concurrently and share only the read-only configuration and the
- * (thread-safe) archive.
+ * Thread-safety: handlers for one request all run on the thread libmicrohttpd assigned to its
+ * connection; handlers of different requests run concurrently and share only the read-only
+ * configuration and the (thread-safe) archive.
  */
 #ifndef PACS_DICOMWEB_HTTP_H
 #define PACS_DICOMWEB_HTTP_H
@@ -31,22 +31,7 @@
 #include "pacs/base/err.h"
 #include "storage/archive.h"
 
-typedef struct pacs_http_server pacs_http_server;
 typedef struct pacs_http_req pacs_http_req;
-
-/**
- * Starts serving on http.bind:http.port (0 picks a free port, written to `*port`). Returns
- * PACS_EINVAL for a bad setting (such as a prefix that does not start with '/') and PACS_ENET
- * when the port cannot be bound.
- */
-pacs_err pacs_http_start(const pacs_config *cfg, pacs_archive *archive, pacs_http_server **out,
-                         int *port, pacs_errinfo *ei);
-
-/** Stops accepting, closes every connection (aborting responses in progress) and frees the
- *  server. NULL is accepted. */
-void pacs_http_stop(pacs_http_server *s);
-
-/* ---- What the router found in the URL ---- */
 
 typedef enum pacs_http_method {
     PACS_HTTP_GET = 0, /* HEAD is served as GET without the body */
@@ -55,37 +40,6 @@ typedef enum pacs_http_method {
     PACS_HTTP_OPTIONS,
     PACS_HTTP_OTHER
 } pacs_http_method;
-
-/** The resource a DICOMweb path names; absent parts are NULL. UIDs are decoded and valid. */
-typedef struct pacs_http_route {
-    int kind;           /* PACS_ROUTE_* */
-    const char *study;  /* /studies/{study} */
-    const char *series; /* .../series/{series} */
-    const char *sop;    /* .../instances/{sop} */
-    const char *arg;    /* frames: the list; bulkdata: the path after "bulkdata/" */
-    int thumbnail;      /* PACS_ROUTE_RENDERED: .../thumbnail rather than .../rendered */
-} pacs_http_route;
-
-enum {
-    PACS_ROUTE_NONE = 0,
-    PACS_ROUTE_STUDIES,   /* /studies, /studies/{st}/series, .../instances (QIDO, STOW) */
-    PACS_ROUTE_SERIES,    /* a QIDO collection of series */
-    PACS_ROUTE_INSTANCES, /* a QIDO collection of instances */
-    PACS_ROUTE_RESOURCE,  /* a study, series or instance itself */
-    PACS_ROUTE_METADATA,
-    PACS_ROUTE_FRAMES,
-    PACS_ROUTE_BULKDATA,
-    PACS_ROUTE_RENDERED, /* rendered and thumbnail: the imaging work */
-    PACS_ROUTE_WADO_URI
-};
-
-/**
- * Parses the path below the prefix (e.g. "/studies/1.2/series"), still percent-encoded.
- * PACS_ENOTFOUND for a path that names no DICOMweb resource, PACS_EINVAL (with a message) for
- * a malformed UID or escape. Strings are allocated in `ar`.
- */
-pacs_err pacs_http_route_parse(const char *path, size_t len, pacs_arena *ar, pacs_http_route *rt,
-                               pacs_errinfo *ei);
 
 /* ---- Request accessors, for handlers ---- */
 
@@ -97,7 +51,7 @@ const pacs_config *pacs_http_config(const pacs_http_req *r);
 /** A request header, or NULL. */
 const char *pacs_http_header(pacs_http_req *r, const char *name);
 /** The absolute URL of the DICOMweb root, without a trailing '/' (from http.public_url or the
- *  Host header). */
+ *  Host header); set by the router before any handler runs, NULL before. */
 const char *pacs_http_base_url(const pacs_http_req *r);
 /** The request's id for log lines. */
 unsigned long pacs_http_id(const pacs_http_req *r);

@@ -195,7 +195,7 @@ static int is_control(const char *name)
     return 0;
 }
 
-pacs_err pacs_qido_build(const pacs_http_route *rt, const pacs_params *params, size_t max_results,
+pacs_err pacs_qido_build(const pacs_route *rt, const pacs_params *params, size_t max_results,
                          pacs_query **out, int *capped, pacs_errinfo *ei)
 {
     pacs_level level;
@@ -388,7 +388,7 @@ static int wants_json(pacs_http_req *r, pacs_errinfo *ei, int *bad)
     return 0;
 }
 
-void pacs_qido_search(pacs_http_req *r, const pacs_http_route *rt)
+void pacs_qido_search(pacs_http_req *r, const pacs_route *rt)
 {
     pacs_errinfo ei;
     int bad = 0;

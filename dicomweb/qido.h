@@ -15,10 +15,11 @@
 
 #include "dicomweb/http.h"
 #include "dicomweb/params.h"
+#include "dicomweb/route.h"
 #include "storage/query.h"
 
 /** Answers a QIDO-RS search for the collection `rt` names. */
-void pacs_qido_search(pacs_http_req *r, const pacs_http_route *rt);
+void pacs_qido_search(pacs_http_req *r, const pacs_route *rt);
 
 /**
  * Builds the query for a search: the collection `rt` names (its kind and the study and series
@@ -26,7 +27,7 @@ void pacs_qido_search(pacs_http_req *r, const pacs_http_route *rt);
  * cap); `*capped` is set when the client's limit was lowered to it. PACS_EINVAL with a message
  * naming the parameter for anything that is not a valid QIDO-RS parameter or value.
  */
-pacs_err pacs_qido_build(const pacs_http_route *rt, const pacs_params *params, size_t max_results,
+pacs_err pacs_qido_build(const pacs_route *rt, const pacs_params *params, size_t max_results,
                          pacs_query **out, int *capped, pacs_errinfo *ei);
 
 #endif

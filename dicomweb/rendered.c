@@ -343,7 +343,7 @@ static int parse_frame_list(const char *text, uint32_t *out, size_t cap, size_t 
     return *n > 0 ? 0 : -1;
 }
 
-void pacs_wado_image_rendered(pacs_http_req *r, const pacs_http_route *rt)
+void pacs_rendered_resource(pacs_http_req *r, const pacs_route *rt)
 {
     pthread_once(&cache_once, cache_init);
     const pacs_params *pp = pacs_http_params(r);
@@ -433,7 +433,7 @@ done:
     list_free(&l);
 }
 
-void pacs_wado_image_uri(pacs_http_req *r, const char *study, const char *series, const char *sop)
+void pacs_rendered_uri(pacs_http_req *r, const char *study, const char *series, const char *sop)
 {
     pthread_once(&cache_once, cache_init);
     const pacs_params *pp = pacs_http_params(r);
@@ -534,8 +534,8 @@ static pacs_err append_fd(pacs_buf *b, int fd, pacs_errinfo *ei)
     }
 }
 
-void pacs_wado_image_transcoded(pacs_http_req *r, const pacs_http_route *rt, const pacs_media *m,
-                                size_t nm)
+void pacs_rendered_transcoded(pacs_http_req *r, const pacs_route *rt, const pacs_media *m,
+                              size_t nm)
 {
     const char *ts = NULL;
     for (size_t i = 0; i < nm && !ts; i++) {
@@ -673,9 +673,9 @@ static const char *frame_target(const pacs_media *m, size_t nm, const char **med
     return NULL;
 }
 
-int pacs_wado_frames_transcoded(pacs_http_req *r, const char *object, const char *stored_ts,
-                                const uint8_t *layout, size_t layout_len, const uint32_t *idx,
-                                size_t n_idx, const pacs_media *m, size_t nm)
+int pacs_rendered_frames_transcoded(pacs_http_req *r, const char *object, const char *stored_ts,
+                                    const uint8_t *layout, size_t layout_len, const uint32_t *idx,
+                                    size_t n_idx, const pacs_media *m, size_t nm)
 {
     const char *media = NULL;
     const char *ts = frame_target(m, nm, &media);

@@ -12,13 +12,14 @@
 
 #include "dicomweb/http.h"
 #include "dicomweb/media.h"
+#include "dicomweb/route.h"
 
 /** GET .../rendered and .../thumbnail (rt->thumbnail tells which). */
-void pacs_wado_image_rendered(pacs_http_req *r, const pacs_http_route *rt);
+void pacs_rendered_resource(pacs_http_req *r, const pacs_route *rt);
 
 /** WADO-URI with contentType image/jpeg or image/png (or none: image/jpeg), windowCenter,
  *  windowWidth, rows, columns, frameNumber, imageQuality. */
-void pacs_wado_image_uri(pacs_http_req *r, const char *study, const char *series, const char *sop);
+void pacs_rendered_uri(pacs_http_req *r, const char *study, const char *series, const char *sop);
 
 /**
  * Retrieval in a transfer syntax other than the stored one (PS3.18 8.7.3.5): called when no
@@ -28,8 +29,8 @@ void pacs_wado_image_uri(pacs_http_req *r, const char *study, const char *series
  * related; 406 when none is writable. Lossy syntaxes (4.50, 4.51, 4.81) are used only when
  * named; 4.91 and 4.203 are written lossless.
  */
-void pacs_wado_image_transcoded(pacs_http_req *r, const pacs_http_route *rt, const pacs_media *m,
-                                size_t nm);
+void pacs_rendered_transcoded(pacs_http_req *r, const pacs_route *rt, const pacs_media *m,
+                              size_t nm);
 
 /**
  * WADO-RS frames (PS3.18 8.7.3.5.3) in a transfer syntax other than the stored one: called when
@@ -44,8 +45,8 @@ void pacs_wado_image_transcoded(pacs_http_req *r, const pacs_http_route *rt, con
  * (the caller answers 406); 0 once an answer (or an error) was sent. This is what lets a viewer
  * on a slow link ask for JPEG-LS or HTJ2K frames of an uncompressed study.
  */
-int pacs_wado_frames_transcoded(pacs_http_req *r, const char *object, const char *stored_ts,
-                                const uint8_t *layout, size_t layout_len, const uint32_t *idx,
-                                size_t n_idx, const pacs_media *m, size_t nm);
+int pacs_rendered_frames_transcoded(pacs_http_req *r, const char *object, const char *stored_ts,
+                                    const uint8_t *layout, size_t layout_len, const uint32_t *idx,
+                                    size_t n_idx, const pacs_media *m, size_t nm);
 
 #endif

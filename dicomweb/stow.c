@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * STOW-RS and DELETE (stow.h). The body flows: libmicrohttpd -> multipart parser -> the
+ * STOW-RS (stow.h). The body flows: libmicrohttpd -> multipart parser -> the
  * current part's pacs_ingest, piece by piece; the ingest finishes (parse, fsync, index commit)
  * when the part's closing boundary is seen, so a request's instances are each durable before
  * the answer says so. Load: referral sites pushing whole studies. Thread-safe: the state
@@ -378,7 +378,7 @@ static void body_end(pacs_http_req *r, void *ctx)
 
 static const pacs_http_body_ops stow_ops = {body_data, body_end, stow_release};
 
-void pacs_stow_store(pacs_http_req *r, const pacs_http_route *rt)
+void pacs_stow_store(pacs_http_req *r, const pacs_route *rt)
 {
     pacs_errinfo ei;
     const char *ct = pacs_http_header(r, "Content-Type");
@@ -431,49 +431,4 @@ void pacs_stow_store(pacs_http_req *r, const pacs_http_route *rt)
         return;
     }
     pacs_http_expect_body(r, &stow_ops, s);
-}
-
-/* ---- DELETE ---- */
-
-void pacs_stow_delete(pacs_http_req *r, const pacs_http_route *rt)
-{
-    if (!pacs_config_bool(pacs_http_config(r), "dicomweb.delete_allowed")) {
-        pacs_http_send_error(r, 403, "deleting is turned off (set dicomweb.delete_allowed)");
-        return;
-    }
-    pacs_level level = rt->sop      ? PACS_LEVEL_INSTANCE
-                       : rt->series ? PACS_LEVEL_SERIES
-                                    : PACS_LEVEL_STUDY;
-    pacs_query *q = pacs_query_new(level);
-    pacs_errinfo ei;
-    pacs_err err = q ? pacs_query_add(q, 0x0020000Du, "UI", rt->study, &ei)
-                     : pacs_errf(&ei, PACS_ENOMEM, "out of memory");
-    if (err == PACS_OK && rt->series) {
-        err = pacs_query_add(q, 0x0020000Eu, "UI", rt->series, &ei);
-    }
-    if (err == PACS_OK && rt->sop) {
-        err = pacs_query_add(q, 0x00080018u, "UI", rt->sop, &ei);
-    }
-    uint64_t removed = 0;
-    if (err == PACS_OK) {
-        err = pacs_archive_delete(pacs_http_archive(r), q, &removed, &ei);
-    }
-    pacs_query_free(q);
-    if (err != PACS_OK) {
-        pacs_http_send_error(r, pacs_http_status_of(err), "%s", ei.msg);
-        return;
-    }
-    if (removed == 0) {
-        pacs_http_send_error(r, 404, "no such %s",
-                             rt->sop      ? "instance"
-                             : rt->series ? "series"
-                                          : "study");
-        return;
-    }
-    pacs_log(PACS_LOG_INFO, "http", "req=%lu DELETE study=%s series=%s sop=%s removed=%llu",
-             pacs_http_id(r), rt->study, rt->series ? rt->series : "-", rt->sop ? rt->sop : "-",
-             (unsigned long long)removed);
-    pacs_buf b;
-    pacs_buf_init(&b, 1);
-    pacs_http_send_buf(r, 204, NULL, &b, 0);
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The requests that change the archive: STOW-RS (PS3.18 10.5) and DELETE.
+ * STOW-RS (PS3.18 10.5): storing instances over HTTP.
  *
  * STOW-RS takes `POST /studies` and `POST /studies/{study}` with a multipart/related;
  * type="application/dicom" body. Each part goes through the archive's one ingest path as its
@@ -9,20 +9,15 @@
  * answer is the PS3.18 Store Instances Response in DICOM JSON: ReferencedSOPSequence with a
  * RetrieveURL per stored instance (and WarningReason where text was repaired),
  * FailedSOPSequence with a FailureReason per failed part; 200 when all were stored, 202 when
- * some were (or with warnings), 409 when none were.
- *
- * DELETE on a study, series or instance URL removes it through the archive, and is refused
- * (403) unless `dicomweb.delete_allowed` is set. Thread-safe: no shared state.
+ * some were (or with warnings), 409 when none were. Thread-safe: no shared state.
  */
 #ifndef PACS_DICOMWEB_STOW_H
 #define PACS_DICOMWEB_STOW_H
 
 #include "dicomweb/http.h"
+#include "dicomweb/route.h"
 
 /** POST /studies or /studies/{study}: reads the body (http.h body callbacks) and answers. */
-void pacs_stow_store(pacs_http_req *r, const pacs_http_route *rt);
-
-/** DELETE a study, series or instance. */
-void pacs_stow_delete(pacs_http_req *r, const pacs_http_route *rt);
+void pacs_stow_store(pacs_http_req *r, const pacs_route *rt);
 
 #endif

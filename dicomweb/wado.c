@@ -98,7 +98,7 @@ static int collect(void *ctx, const pacs_instance_rec *rec)
 }
 
 /* The query naming the resource of `rt`: its deepest UID and the ones above it. */
-static pacs_query *resource_query(const pacs_http_route *rt, pacs_errinfo *ei)
+static pacs_query *resource_query(const pacs_route *rt, pacs_errinfo *ei)
 {
     pacs_level level = rt->sop      ? PACS_LEVEL_INSTANCE
                        : rt->series ? PACS_LEVEL_SERIES
@@ -122,13 +122,13 @@ static pacs_query *resource_query(const pacs_http_route *rt, pacs_errinfo *ei)
     return q;
 }
 
-static const char *resource_name(const pacs_http_route *rt)
+static const char *resource_name(const pacs_route *rt)
 {
     return rt->sop ? "instance" : rt->series ? "series" : "study";
 }
 
 /* Lists the instances of `rt`; PACS_ENOTFOUND when there are none. */
-static pacs_err list_instances(pacs_http_req *r, const pacs_http_route *rt, int want_layout,
+static pacs_err list_instances(pacs_http_req *r, const pacs_route *rt, int want_layout,
                                inst_list *out, pacs_errinfo *ei)
 {
     memset(out, 0, sizeof *out);
@@ -540,7 +540,7 @@ static void send_object_fd(pacs_http_req *r, const inst *in, int with_ts)
     send_plan(r, p, ct);
 }
 
-void pacs_wado_retrieve(pacs_http_req *r, const pacs_http_route *rt)
+void pacs_wado_retrieve(pacs_http_req *r, const pacs_route *rt)
 {
     pacs_errinfo ei;
     pacs_media m[PACS_ACCEPT_MAX];
@@ -558,7 +558,7 @@ void pacs_wado_retrieve(pacs_http_req *r, const pacs_http_route *rt)
     int how = pick_retrieve(m, nm, &l, rt->sop != NULL);
     if (how < 0 && nm > 0) {
         inst_list_free(&l);
-        pacs_wado_image_transcoded(r, rt, m, nm); /* dicomweb/rendered.c */
+        pacs_rendered_transcoded(r, rt, m, nm); /* dicomweb/rendered.c */
         return;
     }
     if (how < 0) {
@@ -710,7 +710,7 @@ static pacs_err meta_produce(void *ctx, pacs_buf *out, int *eof, pacs_errinfo *e
     return PACS_OK;
 }
 
-void pacs_wado_metadata(pacs_http_req *r, const pacs_http_route *rt)
+void pacs_wado_metadata(pacs_http_req *r, const pacs_route *rt)
 {
     pacs_errinfo ei;
     pacs_media m[PACS_ACCEPT_MAX];
@@ -802,7 +802,7 @@ static int bits_cb(void *ctx, const pacs_instance_rec *rec)
 }
 
 /* The word size to swap a native big endian instance's pixels by (0: none). */
-static unsigned swap_size(pacs_http_req *r, const pacs_http_route *rt)
+static unsigned swap_size(pacs_http_req *r, const pacs_route *rt)
 {
     pacs_errinfo ei;
     pacs_query *q = resource_query(rt, &ei);
@@ -815,8 +815,8 @@ static unsigned swap_size(pacs_http_req *r, const pacs_http_route *rt)
 }
 
 /* Frames `idx` (0-based) of the instance `rt` names, as PS3.18 10.4.1.1.4 sends them. */
-static void send_frames(pacs_http_req *r, const pacs_http_route *rt, const uint32_t *idx,
-                        size_t n_idx, int whole_pixel_data)
+static void send_frames(pacs_http_req *r, const pacs_route *rt, const uint32_t *idx, size_t n_idx,
+                        int whole_pixel_data)
 {
     pacs_errinfo ei;
     pacs_media m[PACS_ACCEPT_MAX];
@@ -886,8 +886,8 @@ static void send_frames(pacs_http_req *r, const pacs_http_route *rt, const uint3
     int how =
         pick_pixels(m, nm, in->ts, native, n_idx == 1, part, sizeof part, related, sizeof related);
     if (how < 0 && !whole_pixel_data &&
-        pacs_wado_frames_transcoded(r, in->object, in->ts, in->layout, in->layout_len, idx, n_idx,
-                                    m, nm) == 0) {
+        pacs_rendered_frames_transcoded(r, in->object, in->ts, in->layout, in->layout_len, idx,
+                                        n_idx, m, nm) == 0) {
         goto done; /* dicomweb/rendered.c answered in another transfer syntax */
     }
     if (how < 0) {
@@ -955,7 +955,7 @@ done:
     inst_list_free(&l);
 }
 
-void pacs_wado_frames(pacs_http_req *r, const pacs_http_route *rt)
+void pacs_wado_frames(pacs_http_req *r, const pacs_route *rt)
 {
     pacs_errinfo ei;
     size_t n = 0;
@@ -989,7 +989,7 @@ static unsigned vr_word(const char *vr)
     return 0;
 }
 
-void pacs_wado_bulkdata(pacs_http_req *r, const pacs_http_route *rt)
+void pacs_wado_bulkdata(pacs_http_req *r, const pacs_route *rt)
 {
     if (strcasecmp(rt->arg, "7FE00010") == 0) {
         /* Top-level Pixel Data: native as one value, encapsulated as its frames. */
@@ -1054,15 +1054,11 @@ void pacs_wado_bulkdata(pacs_http_req *r, const pacs_http_route *rt)
     }
 }
 
-void pacs_wado_rendered(pacs_http_req *r, const pacs_http_route *rt)
-{
-    pacs_wado_image_rendered(r, rt); /* dicomweb/rendered.c */
-}
-
 /* ---- WADO-URI ---- */
 
-void pacs_wado_uri(pacs_http_req *r)
+void pacs_wado_uri(pacs_http_req *r, const pacs_route *route)
 {
+    (void)route; /* WADO-URI names its object in the query, not the path */
     const pacs_params *pp = pacs_http_params(r);
     const char *type = pacs_params_get(pp, "requestType");
     const char *st = pacs_params_get(pp, "studyUID"), *se = pacs_params_get(pp, "seriesUID"),
@@ -1092,10 +1088,10 @@ void pacs_wado_uri(pacs_http_req *r)
         }
     }
     if (!dicom) {
-        pacs_wado_image_uri(r, st, se, sop); /* image/jpeg (the default) or image/png */
+        pacs_rendered_uri(r, st, se, sop); /* image/jpeg (the default) or image/png */
         return;
     }
-    pacs_http_route rt;
+    pacs_route rt;
     memset(&rt, 0, sizeof rt);
     rt.kind = PACS_ROUTE_RESOURCE;
     rt.study = st;

@@ -21,24 +21,22 @@
 #include <stdint.h>
 
 #include "dicomweb/http.h"
+#include "dicomweb/route.h"
 
 /** GET a study, series or instance (`rt->kind` PACS_ROUTE_RESOURCE). */
-void pacs_wado_retrieve(pacs_http_req *r, const pacs_http_route *rt);
+void pacs_wado_retrieve(pacs_http_req *r, const pacs_route *rt);
 
 /** GET .../metadata: the stored DICOM JSON of every instance, as one array. */
-void pacs_wado_metadata(pacs_http_req *r, const pacs_http_route *rt);
+void pacs_wado_metadata(pacs_http_req *r, const pacs_route *rt);
 
 /** GET .../instances/{sop}/frames/{list}. */
-void pacs_wado_frames(pacs_http_req *r, const pacs_http_route *rt);
+void pacs_wado_frames(pacs_http_req *r, const pacs_route *rt);
 
 /** GET .../instances/{sop}/bulkdata/{tag path}: the value a BulkDataURI names. */
-void pacs_wado_bulkdata(pacs_http_req *r, const pacs_http_route *rt);
-
-/** GET .../rendered and .../thumbnail (drawn by rendered.h). */
-void pacs_wado_rendered(pacs_http_req *r, const pacs_http_route *rt);
+void pacs_wado_bulkdata(pacs_http_req *r, const pacs_route *rt);
 
 /** GET {prefix}/wado?requestType=WADO&studyUID=..&seriesUID=..&objectUID=..&contentType=.. */
-void pacs_wado_uri(pacs_http_req *r);
+void pacs_wado_uri(pacs_http_req *r, const pacs_route *route);
 
 /**
  * Parses a frame list ("1,2,3", 1-based) into `out` (0-based, in the order given, at most

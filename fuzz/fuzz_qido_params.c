@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * libFuzzer target for the URL side of DICOMweb: the router (http.h), query-string splitting
- * and decoding (params.h), QIDO-RS parameters into the query model (qido.h), Accept and
- * Content-Type parsing (media.h) and frame lists (wado.h). Input: a path line, then the query
+ * libFuzzer target for the URL side of DICOMweb: the URL grammar (route.h), query-string
+ * splitting and decoding (params.h), QIDO-RS parameters into the query model (qido.h), Accept
+ * and Content-Type parsing (media.h) and frame lists (wado.h). Input: a path line, then the query
  * string. Nothing may crash, leak or read out of bounds, whatever the bytes. Single-threaded.
  */
 #include <stdint.h>
@@ -10,10 +10,10 @@
 #include <string.h>
 
 #include "dicomweb/arena.h"
-#include "dicomweb/http.h"
 #include "dicomweb/media.h"
 #include "dicomweb/params.h"
 #include "dicomweb/qido.h"
+#include "dicomweb/route.h"
 #include "dicomweb/wado.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -34,14 +34,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(text);
         return 0;
     }
-    pacs_http_route rt;
-    pacs_http_route_parse(path, path_len, ar, &rt, NULL);
+    pacs_route rt;
+    pacs_route_parse(path, path_len, ar, &rt, NULL);
     pacs_params params;
     if (pacs_params_parse(query, strlen(query), ar, &params, NULL) == PACS_OK) {
         static const int kinds[] = {PACS_ROUTE_STUDIES, PACS_ROUTE_SERIES, PACS_ROUTE_INSTANCES};
         for (size_t i = 0; i < 3; i++) {
-            pacs_http_route q = {
-                kinds[i], i > 0 ? "1.2.3" : NULL, i > 1 ? "1.2.3.4" : NULL, NULL, NULL, 0};
+            pacs_route q = {kinds[i], i > 0 ? "1.2.3" : NULL, i > 1 ? "1.2.3.4" : NULL, NULL, NULL,
+                            0};
             pacs_query *out = NULL;
             int capped = 0;
             if (pacs_qido_build(&q, &params, 100, &out, &capped, NULL) == PACS_OK) {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * libFuzzer target for the DICOMweb URL router and everything behind it, through the real
- * server: pacs_http_start on loopback, over a real archive holding a few instances, gets each
+ * server: pacs_dicomweb_start on loopback, over a real archive holding a few instances, gets each
  * input as one HTTP/1.1 request on a fresh connection. Input: a first line "METHOD target"
  * (the target is percent-encoded where HTTP forbids the byte, and put under the prefix when it
  * does not start with '/'), header lines up to an empty line, then the body. Every request
@@ -23,7 +23,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "dicomweb/http.h"
+#include "dicomweb/dicomweb.h"
 #include "fuzz/common.h"
 #include "pacs/base/buf.h"
 #include "pacs/dicom/dcm.h"
@@ -36,12 +36,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
     "/usr/lib/python3/dist-packages/pydicom/data/test_files/MR_small.dcm"
 
 static pacs_archive *archive;
-static pacs_http_server *server;
+static pacs_dicomweb_server *server;
 static int port;
 
 static void stop_all(void)
 {
-    pacs_http_stop(server);
+    pacs_dicomweb_stop(server);
     pacs_archive_close(archive);
 }
 
@@ -64,7 +64,7 @@ static void start(void)
         }
     }
     free(list);
-    if (pacs_http_start(cfg, archive, &server, &port, &ei) != PACS_OK) {
+    if (pacs_dicomweb_start(cfg, archive, &server, &port, &ei) != PACS_OK) {
         fprintf(stderr, "fuzz_router: %s\n", ei.msg);
         exit(1);
     }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Table tests for the URL side of DICOMweb: query strings (params.h), media types and Accept
- * (media.h), the router (http.h), QIDO-RS parameters (qido.h) and frame lists (wado.h). */
+ * (media.h), the URL grammar (route.h), QIDO-RS parameters (qido.h) and frame lists (wado.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,10 +9,10 @@
 
 #include <cmocka.h>
 
-#include "dicomweb/http.h"
 #include "dicomweb/media.h"
 #include "dicomweb/params.h"
 #include "dicomweb/qido.h"
+#include "dicomweb/route.h"
 #include "dicomweb/wado.h"
 
 static void test_params_parse(void **state)
@@ -66,7 +66,7 @@ static void test_route(void **state)
 {
     (void)state;
     pacs_arena *ar = pacs_arena_new(1 << 20);
-    pacs_http_route rt;
+    pacs_route rt;
     static const struct {
         const char *path;
         pacs_err err;
@@ -94,14 +94,14 @@ static void test_route(void **state)
         {"", PACS_ENOTFOUND, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        pacs_err err = pacs_http_route_parse(cases[i].path, strlen(cases[i].path), ar, &rt, NULL);
+        pacs_err err = pacs_route_parse(cases[i].path, strlen(cases[i].path), ar, &rt, NULL);
         assert_int_equal(err, cases[i].err);
         if (err == PACS_OK) {
             assert_int_equal(rt.kind, cases[i].kind);
         }
     }
     const char *p = "/studies/1.2/series/1.3/instances/1.4/bulkdata/00540016/0/00181072";
-    assert_int_equal(pacs_http_route_parse(p, strlen(p), ar, &rt, NULL), PACS_OK);
+    assert_int_equal(pacs_route_parse(p, strlen(p), ar, &rt, NULL), PACS_OK);
     assert_string_equal(rt.sop, "1.4");
     assert_string_equal(rt.arg, "00540016/0/00181072");
     pacs_arena_free(ar);
@@ -115,7 +115,7 @@ static void test_qido_build(void **state)
     const char *q = "limit=101&offset=0&fuzzymatching=true&includefield=00081030%2C00080060"
                     "&PatientName=*nguyen*&StudyInstanceUID=1.2,1.3&StudyDate=20200101-";
     assert_int_equal(pacs_params_parse(q, strlen(q), ar, &p, NULL), PACS_OK);
-    pacs_http_route rt = {PACS_ROUTE_STUDIES, NULL, NULL, NULL, NULL, 0};
+    pacs_route rt = {PACS_ROUTE_STUDIES, NULL, NULL, NULL, NULL, 0};
     pacs_query *out = NULL;
     int capped = 0;
     assert_int_equal(pacs_qido_build(&rt, &p, 1000, &out, &capped, NULL), PACS_OK);

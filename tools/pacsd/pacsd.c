@@ -15,14 +15,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "dicomweb/http.h"
+#include "dicomweb/dicomweb.h"
+#include "dimse/aetable.h"
+#include "dimse/dimse.h"
+#include "dimse/forward.h"
 #include "pacs/base/cli.h"
 #include "pacs/base/config.h"
 #include "pacs/base/log.h"
 #include "pacs/dicom/dcm.h"
-#include "dimse/aetable.h"
-#include "dimse/dimse.h"
-#include "dimse/forward.h"
 #include "storage/archive.h"
 #include "storage/audit.h"
 #include "tools/pacsd/security.h"
@@ -121,7 +121,7 @@ int main(int argc, char **argv)
     pacs_aetable *aetable = NULL;
     pacs_forwarder *forwarder = NULL;
     pacs_dimse_server *dimse = NULL;
-    pacs_http_server *http = NULL;
+    pacs_dicomweb_server *http = NULL;
     pacs_config *cfg = pacs_config_new();
     /* --config, the environment, --data and --set: the same code as the pacs tool's. */
     static const char *const valued[] = {"--ready-file", NULL};
@@ -190,7 +190,7 @@ int main(int argc, char **argv)
     }
     pacs_dimse_set_aetable(dimse, aetable);
     int http_port = 0;
-    if (pacs_http_start(cfg, archive, &http, &http_port, &ei) != PACS_OK) {
+    if (pacs_dicomweb_start(cfg, archive, &http, &http_port, &ei) != PACS_OK) {
         pacs_log(PACS_LOG_ERROR, "pacsd", "cannot start DICOMweb: %s", ei.msg);
         goto done;
     }
@@ -228,7 +228,7 @@ int main(int argc, char **argv)
 done:
     /* Everything that was started, in reverse order (also when a start failed half-way). */
     if (http) {
-        pacs_http_stop(http);
+        pacs_dicomweb_stop(http);
     }
     if (dimse) {
         pacs_dimse_stop(dimse, 10);
