@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * Shared by the files of dimse/: the context each service handler runs in, and the
- * handlers. A handler answers one request on its association and returns PACS_OK, or an
- * error that ends the association (network failure); DIMSE failure statuses are answers, not
- * errors.
+ * Shared by the files of dimse/: the context each service handler runs in, the handlers the
+ * dispatcher's table names (dispatch.c), and the small API handlers answer with (service.c).
+ * A handler answers one request on its association and returns PACS_OK, or an error that ends
+ * the association (network failure); DIMSE failure statuses are answers, not errors. Handlers
+ * call the archive, the network layer and service.c; never the dispatcher or the server.
  */
 #ifndef PACS_DIMSE_SERVICE_H
 #define PACS_DIMSE_SERVICE_H
@@ -51,6 +52,12 @@ typedef struct pacs_dimse_ctx {
 #define PACS_COMMIT_PUSH_CLASS "1.2.840.10008.1.20.1"
 #define PACS_COMMIT_PUSH_INSTANCE "1.2.840.10008.1.20.1.1"
 
+/* ---- The handlers (store.c, find.c, move.c, get.c, commit.c) ---- */
+
+/** A service handler: answers `rq` on `c`'s association (reading its dataset if it has one). */
+typedef pacs_err (*pacs_dimse_handler)(pacs_dimse_ctx *c, const pacs_dimse_msg *rq,
+                                       pacs_errinfo *ei);
+
 pacs_err pacs_dimse__store(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_errinfo *ei);
 pacs_err pacs_dimse__find(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_errinfo *ei);
 /* move.c, get.c, commit.c. A handler returns PACS_ECLOSED when the peer released the
@@ -62,6 +69,8 @@ pacs_err pacs_dimse__commit(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_er
 /** The transfer syntax to accept for a storage context on which the requester takes the SCP
  *  role (C-GET): the first proposed that every stored object can be converted to. */
 const char *pacs_dimse__get_storage_ts(const pacs_pc *pc);
+
+/* ---- The context API (service.c) ---- */
 
 /** Sends a response with `status`, copying the request's identifiers; `comment` may be NULL. */
 pacs_err pacs_dimse__respond(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_dimse_type type,
