@@ -203,8 +203,8 @@ pacs_err pacs_media_parse(const char *text, size_t len, pacs_media *out, pacs_er
     return PACS_OK;
 }
 
-pacs_err pacs_accept_parse(const char *header, pacs_media *out, size_t cap, size_t *n,
-                           pacs_errinfo *ei)
+pacs_err pacs_media_accept_parse(const char *header, pacs_media *out, size_t cap, size_t *n,
+                                 pacs_errinfo *ei)
 {
     size_t count = 0;
     const char *p = header ? header : "", *end = p + strlen(p);

@@ -33,8 +33,8 @@ pacs_err pacs_media_parse(const char *text, size_t len, pacs_media *out, pacs_er
  * ties in the order given); ranges with q=0 are dropped. A NULL or blank header means "*\/\*".
  * PACS_EINVAL when malformed or when there are more than `cap` ranges.
  */
-pacs_err pacs_accept_parse(const char *header, pacs_media *out, size_t cap, size_t *n,
-                           pacs_errinfo *ei);
+pacs_err pacs_media_accept_parse(const char *header, pacs_media *out, size_t cap, size_t *n,
+                                 pacs_errinfo *ei);
 
 /** True when the range `m` covers the concrete media type `type` (lower case). */
 int pacs_media_covers(const pacs_media *m, const char *type);

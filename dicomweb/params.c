@@ -9,7 +9,7 @@
 #include <openssl/crypto.h>
 #include <string.h>
 
-char *pacs_url_decode(pacs_arena *ar, const char *s, size_t len, int plus_space)
+char *pacs_params_url_decode(pacs_arena *ar, const char *s, size_t len, int plus_space)
 {
     char *out = pacs_arena_alloc(ar, len + 1);
     if (!out) {
@@ -64,8 +64,8 @@ pacs_err pacs_params_parse(const char *q, size_t len, pacs_arena *ar, pacs_param
             size_t plen = end - start;
             const char *eq = memchr(piece, '=', plen);
             size_t nlen = eq ? (size_t)(eq - piece) : plen;
-            char *name = pacs_url_decode(ar, piece, nlen, 1);
-            char *value = eq ? pacs_url_decode(ar, eq + 1, plen - nlen - 1, 1)
+            char *name = pacs_params_url_decode(ar, piece, nlen, 1);
+            char *value = eq ? pacs_params_url_decode(ar, eq + 1, plen - nlen - 1, 1)
                              : pacs_arena_strndup(ar, "", 0);
             if (!name || !value) {
                 return pacs_errf(ei, PACS_EINVAL, "malformed %%-escape in the query string");

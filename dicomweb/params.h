@@ -40,6 +40,6 @@ const char *pacs_params_get(const pacs_params *p, const char *name);
  * Percent-decodes `len` bytes of `s` into a new arena string (`plus_space`: '+' becomes ' ').
  * NULL when malformed, when it would contain a NUL, or when the arena is exhausted.
  */
-char *pacs_url_decode(pacs_arena *ar, const char *s, size_t len, int plus_space);
+char *pacs_params_url_decode(pacs_arena *ar, const char *s, size_t len, int plus_space);
 
 #endif

@@ -375,7 +375,7 @@ static int wants_json(pacs_http_req *r, pacs_errinfo *ei, int *bad)
     pacs_media m[PACS_ACCEPT_MAX];
     size_t n = 0;
     *bad = 0;
-    if (pacs_accept_parse(accept, m, PACS_ACCEPT_MAX, &n, ei) != PACS_OK) {
+    if (pacs_media_accept_parse(accept, m, PACS_ACCEPT_MAX, &n, ei) != PACS_OK) {
         *bad = 1;
         return 0;
     }

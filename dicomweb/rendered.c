@@ -228,7 +228,7 @@ static pacs_err choose_format(pacs_http_req *r, pacs_image_format *fmt, pacs_err
     }
     pacs_media m[PACS_ACCEPT_MAX];
     size_t n = 0;
-    pacs_err err = pacs_accept_parse(acc, m, PACS_ACCEPT_MAX, &n, ei);
+    pacs_err err = pacs_media_accept_parse(acc, m, PACS_ACCEPT_MAX, &n, ei);
     if (err) {
         return pacs_errf(ei, PACS_EINVAL, "Accept: %s", ei->msg);
     }
@@ -447,7 +447,7 @@ void pacs_rendered_uri(pacs_http_req *r, const char *study, const char *series, 
         pacs_media m[PACS_ACCEPT_MAX];
         size_t nm = 0;
         rq.fmt = 0;
-        if (pacs_accept_parse(ct, m, PACS_ACCEPT_MAX, &nm, &ei) == PACS_OK) {
+        if (pacs_media_accept_parse(ct, m, PACS_ACCEPT_MAX, &nm, &ei) == PACS_OK) {
             for (size_t i = 0; i < nm && !rq.fmt; i++) {
                 rq.fmt = pacs_image_format_for(m[i].type);
             }

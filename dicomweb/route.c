@@ -37,7 +37,7 @@ pacs_err pacs_route_parse(const char *path, size_t len, pacs_arena *ar, pacs_rou
         if (nseg == MAX_SEGMENTS) {
             return pacs_errf(ei, PACS_ENOTFOUND, "no such resource");
         }
-        char *s = pacs_url_decode(ar, path + i, end - i, 0);
+        char *s = pacs_params_url_decode(ar, path + i, end - i, 0);
         if (!s) {
             return pacs_errf(ei, PACS_EINVAL, "malformed %%-escape in the path");
         }

@@ -399,7 +399,7 @@ void pacs_stow_store(pacs_http_req *r, const pacs_route *rt)
     const char *accept = pacs_http_header(r, "Accept");
     pacs_media m[PACS_ACCEPT_MAX];
     size_t nm = 0;
-    if (pacs_accept_parse(accept, m, PACS_ACCEPT_MAX, &nm, &ei) != PACS_OK) {
+    if (pacs_media_accept_parse(accept, m, PACS_ACCEPT_MAX, &nm, &ei) != PACS_OK) {
         pacs_http_send_error(r, 400, "Accept: %s", ei.msg);
         return;
     }

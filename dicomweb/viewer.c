@@ -454,7 +454,7 @@ static int clean_path(pacs_arena *ar, const char *p, size_t len, char *out, size
             }
             return -1; /* "//" */
         }
-        char *seg = pacs_url_decode(ar, p + i, end - i, 0);
+        char *seg = pacs_params_url_decode(ar, p + i, end - i, 0);
         if (!seg || seg[0] == '.' || strpbrk(seg, "/\\") || ++nseg > MAX_SEGMENTS) {
             return -1;
         }

@@ -376,7 +376,7 @@ static pacs_err read_accept(pacs_http_req *r, pacs_media *m, size_t *n, pacs_err
     if (!accept) {
         accept = pacs_http_header(r, "Accept");
     }
-    return pacs_accept_parse(accept, m, PACS_ACCEPT_MAX, n, ei);
+    return pacs_media_accept_parse(accept, m, PACS_ACCEPT_MAX, n, ei);
 }
 
 static int is_any(const pacs_media *m)
@@ -1079,7 +1079,7 @@ void pacs_wado_uri(pacs_http_req *r, const pacs_route *route)
         pacs_media m[PACS_ACCEPT_MAX];
         size_t nm = 0;
         pacs_errinfo ei;
-        if (pacs_accept_parse(ct, m, PACS_ACCEPT_MAX, &nm, &ei) != PACS_OK) {
+        if (pacs_media_accept_parse(ct, m, PACS_ACCEPT_MAX, &nm, &ei) != PACS_OK) {
             pacs_http_send_error(r, 400, "contentType: %s", ei.msg);
             return;
         }

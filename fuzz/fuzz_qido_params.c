@@ -51,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t i = 0; i < params.n; i++) {
             pacs_media m[PACS_ACCEPT_MAX];
             size_t n = 0;
-            pacs_accept_parse(params.v[i].value, m, PACS_ACCEPT_MAX, &n, NULL);
+            pacs_media_accept_parse(params.v[i].value, m, PACS_ACCEPT_MAX, &n, NULL);
             pacs_media one;
             pacs_media_parse(params.v[i].value, strlen(params.v[i].value), &one, NULL);
             uint32_t frames[64];

@@ -49,16 +49,17 @@ static void test_media(void **state)
     size_t n = 0;
     const char *acc = "image/jpeg;q=0.5, multipart/related; type=application/octet-stream; "
                       "transfer-syntax=*, text/html;q=0";
-    assert_int_equal(pacs_accept_parse(acc, a, PACS_ACCEPT_MAX, &n, NULL), PACS_OK);
+    assert_int_equal(pacs_media_accept_parse(acc, a, PACS_ACCEPT_MAX, &n, NULL), PACS_OK);
     assert_int_equal(n, 2);
     assert_string_equal(a[0].type, "multipart/related");
     assert_string_equal(a[0].ts, "*");
     assert_int_equal(a[1].q, 500);
-    assert_int_equal(pacs_accept_parse(NULL, a, PACS_ACCEPT_MAX, &n, NULL), PACS_OK);
+    assert_int_equal(pacs_media_accept_parse(NULL, a, PACS_ACCEPT_MAX, &n, NULL), PACS_OK);
     assert_true(pacs_media_covers(&a[0], "application/dicom+json"));
     static const char *const bad[] = {"text", "a/b; q=2", "a/b; x", "*/json", "a/b; t=\"open"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        assert_int_equal(pacs_accept_parse(bad[i], a, PACS_ACCEPT_MAX, &n, NULL), PACS_EINVAL);
+        assert_int_equal(pacs_media_accept_parse(bad[i], a, PACS_ACCEPT_MAX, &n, NULL),
+                         PACS_EINVAL);
     }
 }
 
