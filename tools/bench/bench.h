@@ -66,6 +66,11 @@ typedef struct bench_samples {
 
 void bench_samples_add(bench_samples *s, double v);
 void bench_samples_free(bench_samples *s);
+/** Adds to a figure's note, once: a later note (a count check) must not hide an earlier one
+ *  (why a run failed). The note is cut at its capacity. */
+void bench_samples_note(bench_samples *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /** Median, min and max; returns 0 when there are no samples. */
 int bench_samples_stats(const bench_samples *s, double *median, double *min, double *max);
 
@@ -160,6 +165,10 @@ pacs_err bench_http_post(bench_http *h, const char *url, const char *content_typ
 
 /** The kept body of the last request (NUL-terminated) and its length. */
 const char *bench_http_body(const bench_http *h, size_t *len);
+
+/** True when an HTTP status says the server does not offer a resource (404, 405, 501) or
+ *  could not be reached (0). */
+int bench_http_missing(long status);
 
 /** Percent-encodes a query value; the caller frees the result. */
 char *bench_http_escape(const char *s);

@@ -159,3 +159,8 @@ char *bench_http_escape(const char *s)
     curl_free(e);
     return r;
 }
+
+int bench_http_missing(long status)
+{
+    return status == 404 || status == 405 || status == 501 || status == 0;
+}

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,20 @@ void bench_samples_free(bench_samples *s)
     free(s->v);
     s->v = NULL;
     s->n = s->cap = 0;
+}
+
+void bench_samples_note(bench_samples *s, const char *fmt, ...)
+{
+    char text[sizeof s->note];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    if (strstr(s->note, text)) {
+        return;
+    }
+    size_t used = strlen(s->note);
+    snprintf(s->note + used, sizeof s->note - used, "%s%s", used ? "; " : "", text);
 }
 
 static int cmp_double(const void *a, const void *b)
