@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Table tests for the URL side of DICOMweb: query strings (params.h), media types and Accept
- * (media.h), the URL grammar (route.h), QIDO-RS parameters (qido.h) and frame lists (wado.h). */
+ * (media.h), QIDO-RS parameters (qido.h) and frame lists (wado.h); the URL grammar's are in
+ * test_route.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -63,51 +64,6 @@ static void test_media(void **state)
     }
 }
 
-static void test_route(void **state)
-{
-    (void)state;
-    pacs_arena *ar = pacs_arena_new(1 << 20);
-    pacs_route rt;
-    static const struct {
-        const char *path;
-        pacs_err err;
-        int kind;
-    } cases[] = {
-        {"/studies", PACS_OK, PACS_ROUTE_STUDIES},
-        {"/studies/", PACS_OK, PACS_ROUTE_STUDIES},
-        {"/series", PACS_OK, PACS_ROUTE_SERIES},
-        {"/instances", PACS_OK, PACS_ROUTE_INSTANCES},
-        {"/studies/1.2", PACS_OK, PACS_ROUTE_RESOURCE},
-        {"/studies/1.2/series", PACS_OK, PACS_ROUTE_SERIES},
-        {"/studies/1.2/instances", PACS_OK, PACS_ROUTE_INSTANCES},
-        {"/studies/1.2/metadata", PACS_OK, PACS_ROUTE_METADATA},
-        {"/studies/1.2/series/1.3/instances", PACS_OK, PACS_ROUTE_INSTANCES},
-        {"/studies/1.2/series/1.3/instances/1.4/frames/1,2", PACS_OK, PACS_ROUTE_FRAMES},
-        {"/studies/1.2/series/1.3/instances/1.4/frames/1/rendered", PACS_OK, PACS_ROUTE_RENDERED},
-        {"/studies/1.2/series/1.3/thumbnail", PACS_OK, PACS_ROUTE_RENDERED},
-        {"/studies/1.2/series/1.3/instances/1.4/bulkdata/00540016/0/00181072", PACS_OK,
-         PACS_ROUTE_BULKDATA},
-        {"/studies/..%2F..%2Fetc", PACS_EINVAL, 0},
-        {"/studies/1.02", PACS_EINVAL, 0},
-        {"/studies/1.2%zz", PACS_EINVAL, 0},
-        {"/../etc/passwd", PACS_ENOTFOUND, 0},
-        {"/studies/1.2/nothing", PACS_ENOTFOUND, 0},
-        {"", PACS_ENOTFOUND, 0},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        pacs_err err = pacs_route_parse(cases[i].path, strlen(cases[i].path), ar, &rt, NULL);
-        assert_int_equal(err, cases[i].err);
-        if (err == PACS_OK) {
-            assert_int_equal(rt.kind, cases[i].kind);
-        }
-    }
-    const char *p = "/studies/1.2/series/1.3/instances/1.4/bulkdata/00540016/0/00181072";
-    assert_int_equal(pacs_route_parse(p, strlen(p), ar, &rt, NULL), PACS_OK);
-    assert_string_equal(rt.sop, "1.4");
-    assert_string_equal(rt.arg, "00540016/0/00181072");
-    pacs_arena_free(ar);
-}
-
 static void test_qido_build(void **state)
 {
     (void)state;
@@ -165,8 +121,9 @@ static void test_frame_list(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_params_parse), cmocka_unit_test(test_media),
-        cmocka_unit_test(test_route),        cmocka_unit_test(test_qido_build),
+        cmocka_unit_test(test_params_parse),
+        cmocka_unit_test(test_media),
+        cmocka_unit_test(test_qido_build),
         cmocka_unit_test(test_frame_list),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
