@@ -64,7 +64,8 @@ int pacs_http_accepts_gzip(const pacs_http_req *r);
 
 /* ---- Answers: each handler calls exactly one of these once ---- */
 
-/** Adds a header to the response that will be sent (copied). */
+/** Adds a header to the response that will be sent (copied into the request's arena). At most
+ *  eight per answer; more are dropped. */
 void pacs_http_add_header(pacs_http_req *r, const char *name, const char *value);
 
 /** Sends `body` (taken and freed) with `content_type`; `json` allows gzip. */

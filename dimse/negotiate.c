@@ -174,7 +174,9 @@ static const char *choose_ts(const pacs_pc *pc, int prefer_explicit)
     return NULL;
 }
 
-pacs_err pacs_dimse__negotiate(pacs_dimse_ctx *c, pacs_errinfo *ei)
+/* Checks the AE titles, and the calling AE's rights when dimse.access_control is on (setting
+ * c->allow). PACS_EDENIED when the association has been rejected. */
+static pacs_err check_titles(pacs_dimse_ctx *c, pacs_errinfo *ei)
 {
     const char *our_aet = pacs_config_str(c->cfg, "dimse.aet");
     c->allow = PACS_AE_ALLOW_ALL;
@@ -185,24 +187,85 @@ pacs_err pacs_dimse__negotiate(pacs_dimse_ctx *c, pacs_errinfo *ei)
     if (!pacs_config_calling_aet_allowed(c->cfg, c->info.calling_aet)) {
         return reject(c, PACS_RJ_CALLING_AET_UNKNOWN, "calling AE title not allowed", ei);
     }
-    if (pacs_config_bool(c->cfg, "dimse.access_control")) {
-        pacs_remote_ae ae;
-        if (!c->aetable || !pacs_aetable_find(c->aetable, c->info.calling_aet, &ae)) {
-            return reject(c, PACS_RJ_CALLING_AET_UNKNOWN, "calling AE title not known", ei);
+    if (!pacs_config_bool(c->cfg, "dimse.access_control")) {
+        return PACS_OK;
+    }
+    pacs_remote_ae ae;
+    if (!c->aetable || !pacs_aetable_find(c->aetable, c->info.calling_aet, &ae)) {
+        return reject(c, PACS_RJ_CALLING_AET_UNKNOWN, "calling AE title not known", ei);
+    }
+    if (!addr_allowed(&ae, c->info.peer_host)) {
+        return reject(c, PACS_RJ_CALLING_AET_UNKNOWN,
+                      "calling AE title not allowed from this address", ei);
+    }
+    if (ae.tls && !c->info.tls) {
+        return reject(c, PACS_RJ_CALLING_AET_UNKNOWN,
+                      "calling AE title marked tls called on the plain port", ei);
+    }
+    if (ae.cert[0] && strcmp(c->info.peer_cert_cn, ae.cert) != 0) {
+        return reject(c, PACS_RJ_CALLING_AET_UNKNOWN,
+                      "calling AE title used with another certificate (cert=)", ei);
+    }
+    c->allow = ae.allow;
+    return PACS_OK;
+}
+
+enum { CONTEXT_ACCEPTED, CONTEXT_REJECTED, CONTEXT_DENIED };
+
+/* Accepts or rejects one proposed presentation context. */
+static int decide(pacs_dimse_ctx *c, const pacs_pc *pc)
+{
+    const char *ts = NULL;
+    pacs_role role = PACS_ROLE_DEFAULT;
+    int known = 1;
+    if (strcmp(pc->abstract_syntax, VERIFICATION_CLASS) == 0 ||
+        in_list(find_classes, pc->abstract_syntax) ||
+        in_list(retrieve_classes, pc->abstract_syntax)) {
+        ts = choose_ts(pc, 1);
+    } else if (pacs_dcm_is_storage_class(pc->abstract_syntax)) {
+        /* A peer that only receives on this context (C-GET) gets what we can send it. */
+        ts = pc->role == PACS_ROLE_SCP ? pacs_dimse__get_storage_ts(pc) : choose_ts(pc, 0);
+        if (pc->role == PACS_ROLE_SCP || pc->role == PACS_ROLE_SCU_SCP) {
+            role = pc->role;
         }
-        if (!addr_allowed(&ae, c->info.peer_host)) {
-            return reject(c, PACS_RJ_CALLING_AET_UNKNOWN,
-                          "calling AE title not allowed from this address", ei);
+    } else {
+        known = 0;
+    }
+    int need = needed_permission(pc);
+    if (ts && need == (int)PACS_AE_ALLOW_STORE && role == PACS_ROLE_SCU_SCP) {
+        /* Both ways proposed: keep the way(s) this AE may use. */
+        unsigned both = c->allow & (PACS_AE_ALLOW_STORE | PACS_AE_ALLOW_GET);
+        if (both == PACS_AE_ALLOW_GET) {
+            role = PACS_ROLE_SCP;
+            need = PACS_AE_ALLOW_GET;
+        } else if (both == PACS_AE_ALLOW_STORE) {
+            role = PACS_ROLE_DEFAULT;
         }
-        if (ae.tls && !c->info.tls) {
-            return reject(c, PACS_RJ_CALLING_AET_UNKNOWN,
-                          "calling AE title marked tls called on the plain port", ei);
-        }
-        if (ae.cert[0] && strcmp(c->info.peer_cert_cn, ae.cert) != 0) {
-            return reject(c, PACS_RJ_CALLING_AET_UNKNOWN,
-                          "calling AE title used with another certificate (cert=)", ei);
-        }
-        c->allow = ae.allow;
+    }
+    if (ts && need > 0 && !(c->allow & (unsigned)need)) {
+        /* A service this AE may not use (PS3.8 9.3.3.2 user-rejection). */
+        pacs_log(PACS_LOG_WARN, "dimse",
+                 "assoc=%u calling=%s context=%u %s refused: not "
+                 "allowed for this AE",
+                 c->assoc_id, c->info.calling_aet, pc->id, pc->abstract_syntax);
+        pacs_assoc_pc_reject(c->assoc, pc->id, PACS_PC_REJECT_USER, NULL);
+        return CONTEXT_DENIED;
+    }
+    if (!ts) {
+        pacs_assoc_pc_reject(
+            c->assoc, pc->id,
+            known ? PACS_PC_REJECT_TRANSFER_SYNTAXES : PACS_PC_REJECT_ABSTRACT_SYNTAX, NULL);
+        return CONTEXT_REJECTED;
+    }
+    pacs_assoc_pc_accept(c->assoc, pc->id, ts, role, NULL);
+    return CONTEXT_ACCEPTED;
+}
+
+pacs_err pacs_dimse__negotiate(pacs_dimse_ctx *c, pacs_errinfo *ei)
+{
+    pacs_err err = check_titles(c, ei);
+    if (err != PACS_OK) {
+        return err;
     }
     size_t n = pacs_assoc_pc_count(c->assoc), accepted = 0, denied = 0;
     for (size_t i = 0; i < n; i++) {
@@ -210,58 +273,16 @@ pacs_err pacs_dimse__negotiate(pacs_dimse_ctx *c, pacs_errinfo *ei)
         if (pacs_assoc_pc_at(c->assoc, i, &pc) != PACS_OK) {
             continue;
         }
-        const char *ts = NULL;
-        pacs_role role = PACS_ROLE_DEFAULT;
-        int known = 1;
-        if (strcmp(pc.abstract_syntax, VERIFICATION_CLASS) == 0 ||
-            in_list(find_classes, pc.abstract_syntax) ||
-            in_list(retrieve_classes, pc.abstract_syntax)) {
-            ts = choose_ts(&pc, 1);
-        } else if (pacs_dcm_is_storage_class(pc.abstract_syntax)) {
-            /* A peer that only receives on this context (C-GET) gets what we can send it. */
-            ts = pc.role == PACS_ROLE_SCP ? pacs_dimse__get_storage_ts(&pc) : choose_ts(&pc, 0);
-            if (pc.role == PACS_ROLE_SCP || pc.role == PACS_ROLE_SCU_SCP) {
-                role = pc.role;
-            }
-        } else {
-            known = 0;
-        }
-        int need = needed_permission(&pc);
-        if (ts && need == (int)PACS_AE_ALLOW_STORE && role == PACS_ROLE_SCU_SCP) {
-            /* Both ways proposed: keep the way(s) this AE may use. */
-            unsigned both = c->allow & (PACS_AE_ALLOW_STORE | PACS_AE_ALLOW_GET);
-            if (both == PACS_AE_ALLOW_GET) {
-                role = PACS_ROLE_SCP;
-                need = PACS_AE_ALLOW_GET;
-            } else if (both == PACS_AE_ALLOW_STORE) {
-                role = PACS_ROLE_DEFAULT;
-            }
-        }
-        if (ts && need > 0 && !(c->allow & (unsigned)need)) {
-            /* A service this AE may not use (PS3.8 9.3.3.2 user-rejection). */
-            pacs_log(PACS_LOG_WARN, "dimse",
-                     "assoc=%u calling=%s context=%u %s refused: not "
-                     "allowed for this AE",
-                     c->assoc_id, c->info.calling_aet, pc.id, pc.abstract_syntax);
-            pacs_assoc_pc_reject(c->assoc, pc.id, PACS_PC_REJECT_USER, NULL);
-            denied++;
-            continue;
-        }
-        if (ts) {
-            pacs_assoc_pc_accept(c->assoc, pc.id, ts, role, NULL);
-            accepted++;
-        } else {
-            pacs_assoc_pc_reject(
-                c->assoc, pc.id,
-                known ? PACS_PC_REJECT_TRANSFER_SYNTAXES : PACS_PC_REJECT_ABSTRACT_SYNTAX, NULL);
-        }
+        int d = decide(c, &pc);
+        accepted += d == CONTEXT_ACCEPTED;
+        denied += d == CONTEXT_DENIED;
     }
     if (denied) {
         char detail[96];
         snprintf(detail, sizeof detail, "presentation contexts refused: %zu not allowed", denied);
         pacs_dimse__audit(c, PACS_AUDIT_ACCESS_DENIED, 0, NULL, NULL, detail, (unsigned)denied);
     }
-    pacs_err err = pacs_assoc_acknowledge(c->assoc, ei);
+    err = pacs_assoc_acknowledge(c->assoc, ei);
     if (err == PACS_OK) {
         pacs_log(PACS_LOG_INFO, "dimse", "assoc=%u calling=%s host=%s accepted contexts=%zu/%zu",
                  c->assoc_id, c->info.calling_aet, c->info.peer_host, accepted, n);
