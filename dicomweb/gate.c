@@ -372,7 +372,7 @@ void pacs_gate_shares(pacs_http_req *r, pacs_auth *a, const pacs_principal *p, c
         sr->a = a;
         sr->p = *p;
         pacs_buf_init(&sr->body, SHARES_BODY_MAX);
-        static const pacs_http_body_ops ops = {body_data, body_end, body_release};
+        static const pacs_http_body_ops ops = {body_data, body_end, body_release, NULL};
         pacs_http_expect_body(r, &ops, sr);
         return;
     }

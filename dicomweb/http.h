@@ -114,6 +114,9 @@ typedef struct pacs_http_body_ops {
     void (*end)(pacs_http_req *r, void *ctx);
     /** The request is over (answered or aborted): release ctx. */
     void (*release)(void *ctx);
+    /** Optional: the body ran past http.max_body_mb (`limit` bytes). Called instead of `end`
+     *  once the rest has been read and dropped; answers 413 (NULL: a plain 413 is sent). */
+    void (*too_large)(pacs_http_req *r, void *ctx, uint64_t limit);
 } pacs_http_body_ops;
 
 /** Instead of answering now, reads the body into `ops`. */

@@ -43,6 +43,7 @@ struct pacs_http_req {
     void *body_ctx;
     uint64_t body_seen;
     int body_failed;
+    int body_over; /* past http.max_body_mb: the rest is read and dropped, then 413 */
     pacs_principal principal;
     char peer[64];
     int audit_action;        /* PACS_AUDIT_* + 1 for a request the trail records; 0: none */

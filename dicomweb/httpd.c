@@ -102,10 +102,19 @@ static enum MHD_Result body_piece(pacs_httpd *h, pacs_http_req *r, const char *d
     }
     r->body_seen += n;
     if (r->body_seen > h->max_body) {
-        /* A chunked body past the limit: this libmicrohttpd cannot answer in the middle of an
-         * upload, so the connection is closed. */
-        pacs_log(PACS_LOG_INFO, "http", "req=%lu body exceeds http.max_body_mb: closing", r->id);
-        return MHD_NO;
+        /* A chunked body past the limit. This libmicrohttpd cannot answer in the middle of an
+         * upload, so the rest is read and dropped and 413 answered at its end; a body running
+         * on past as much again is cut off (the connection closes). */
+        if (!r->body_over) {
+            r->body_over = 1;
+            pacs_log(PACS_LOG_INFO, "http",
+                     "req=%lu body exceeds http.max_body_mb: the rest is dropped, then 413", r->id);
+        }
+        if (r->body_seen - h->max_body > h->max_body) {
+            pacs_log(PACS_LOG_INFO, "http", "req=%lu body twice http.max_body_mb: closing", r->id);
+            return MHD_NO;
+        }
+        return MHD_YES;
     }
     if (r->body->data(r, r->body_ctx, data, n) != PACS_OK) {
         r->body_failed = 1;
@@ -151,7 +160,14 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
         *upload_data_size = 0;
         return body_piece(h, r, upload_data, n);
     }
-    r->body->end(r, r->body_ctx);
+    if (r->body_over && r->body->too_large) {
+        r->body->too_large(r, r->body_ctx, h->max_body);
+    } else if (r->body_over) {
+        pacs_http_send_error(r, 413, "request body larger than http.max_body_mb (%llu MiB)",
+                             (unsigned long long)(h->max_body >> 20));
+    } else {
+        r->body->end(r, r->body_ctx);
+    }
     if (!r->answered) {
         pacs_http_send_error(r, 500, "no answer");
     }

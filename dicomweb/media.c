@@ -94,8 +94,10 @@ static pacs_err set_param(pacs_media *m, const char *name, const char *value, si
         dst = m->ts;
         cap = sizeof m->ts;
     } else if (strcmp(name, "boundary") == 0) {
-        if (vlen == 0 || vlen > 70) {
-            return pacs_errf(ei, PACS_EINVAL, "boundary must have 1 to 70 characters");
+        /* `value` holds at most the longest boundary taken; `vlen` is the whole value's. */
+        pacs_err err = pacs_multipart_boundary_check(value, vlen, ei);
+        if (err != PACS_OK) {
+            return err;
         }
         dst = m->boundary;
         cap = sizeof m->boundary;
@@ -166,7 +168,8 @@ static pacs_err parse_one(const char **p, const char *end, pacs_media *m, pacs_e
         if (*p >= end || **p == ',') {
             return PACS_OK; /* a trailing ';' is tolerated */
         }
-        char name[32], value[128];
+        /* Room for the longest boundary; set_param refuses longer values by their length. */
+        char name[32], value[PACS_MULTIPART_BOUNDARY_MAX + 2];
         size_t nn = take_token(p, end, name, sizeof name, 1);
         skip_ows(p, end);
         if (nn == 0 || *p >= end || **p != '=') {
@@ -175,7 +178,7 @@ static pacs_err parse_one(const char **p, const char *end, pacs_media *m, pacs_e
         (*p)++;
         skip_ows(p, end);
         long vn = take_value(p, end, value, sizeof value);
-        if (vn < 0 || (size_t)vn >= sizeof value) {
+        if (vn < 0) {
             return pacs_errf(ei, PACS_EINVAL, "malformed media type parameter %s", name);
         }
         if (nn < sizeof name) {

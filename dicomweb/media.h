@@ -11,21 +11,23 @@
 
 #include <stddef.h>
 
+#include "dicomweb/multipart.h"
 #include "pacs/base/err.h"
 
 #define PACS_ACCEPT_MAX 32
 
 typedef struct pacs_media {
-    char type[80];     /* "type/subtype" in lower case ("*\/\*" for any) */
-    char related[80];  /* multipart/related: the `type` parameter, lower case; "" when absent */
-    char ts[65];       /* the `transfer-syntax` parameter ("*" or a UID); "" when absent */
-    char boundary[72]; /* multipart: the `boundary` parameter (1..70 characters) */
-    char charset[40];  /* the `charset` parameter, lower case */
-    int q;             /* weight times 1000: 1000 unless given */
+    char type[80];    /* "type/subtype" in lower case ("*\/\*" for any) */
+    char related[80]; /* multipart/related: the `type` parameter, lower case; "" when absent */
+    char ts[65];      /* the `transfer-syntax` parameter ("*" or a UID); "" when absent */
+    char charset[40]; /* the `charset` parameter, lower case */
+    int q;            /* weight times 1000: 1000 unless given */
+    /* multipart: the `boundary` parameter (multipart.h says how long it may be) */
+    char boundary[PACS_MULTIPART_BOUNDARY_MAX + 1];
 } pacs_media;
 
 /** Parses one media type with its parameters (a Content-Type value). PACS_EINVAL with a message
- *  when it is malformed. */
+ *  when it is malformed (a `boundary` is held to pacs_multipart_boundary_check's rules). */
 pacs_err pacs_media_parse(const char *text, size_t len, pacs_media *out, pacs_errinfo *ei);
 
 /**

@@ -30,9 +30,9 @@ struct pacs_multipart {
     pacs_multipart_cbs cbs;
     void *ctx;
     state st;
-    char delim[80];
+    char delim[PACS_MULTIPART_BOUNDARY_MAX + 4];
     size_t dl;
-    char hold[80];
+    char hold[PACS_MULTIPART_BOUNDARY_MAX + 4];
     size_t hold_len;
     char hdr[PACS_MULTIPART_HEADER_MAX + 1];
     size_t hdr_len;
@@ -40,12 +40,40 @@ struct pacs_multipart {
     int in_part;
 };
 
+pacs_err pacs_multipart_boundary_check(const char *boundary, size_t len, pacs_errinfo *ei)
+{
+    if (len == 0) {
+        return pacs_errf(ei, PACS_EINVAL, "the multipart boundary is empty");
+    }
+    if (len > PACS_MULTIPART_BOUNDARY_MAX) {
+        return pacs_errf(ei, PACS_EINVAL,
+                         "the multipart boundary has %zu characters: RFC 2046 allows %d, and this "
+                         "server takes up to %d",
+                         len, PACS_MULTIPART_RFC_BOUNDARY_MAX, PACS_MULTIPART_BOUNDARY_MAX);
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)boundary[i];
+        if (c < 0x20 || c > 0x7E) {
+            return pacs_errf(ei, PACS_EINVAL,
+                             "the multipart boundary holds byte 0x%02X at %zu: RFC 2046 allows "
+                             "printable ASCII only",
+                             c, i + 1);
+        }
+    }
+    if (boundary[len - 1] == ' ') {
+        return pacs_errf(ei, PACS_EINVAL,
+                         "the multipart boundary ends with a space, which RFC 2046 forbids");
+    }
+    return PACS_OK;
+}
+
 pacs_err pacs_multipart_new(const char *boundary, const pacs_multipart_cbs *cbs, void *ctx,
                             pacs_multipart **out, pacs_errinfo *ei)
 {
     size_t bl = boundary ? strlen(boundary) : 0;
-    if (bl == 0 || bl > 70) {
-        return pacs_errf(ei, PACS_EINVAL, "multipart boundary must have 1 to 70 characters");
+    pacs_err err = pacs_multipart_boundary_check(boundary, bl, ei);
+    if (err != PACS_OK) {
+        return err;
     }
     pacs_multipart *mp = calloc(1, sizeof *mp);
     if (!mp) {
@@ -309,6 +337,14 @@ pacs_err pacs_multipart_finish(pacs_multipart *mp, pacs_errinfo *ei)
     if (mp->st == S_ERROR) {
         return pacs_errf(ei, PACS_EBADDATA, "malformed multipart body");
     }
+    int never = mp->st == S_PREAMBLE;
     mp->st = S_ERROR;
+    if (never) {
+        /* The delimiter is CRLF "--" boundary: say which line was looked for. */
+        return pacs_errf(ei, PACS_EBADDATA,
+                         "the multipart body never holds a line '--%.*s' (the boundary its "
+                         "Content-Type names)",
+                         (int)(mp->dl - 4 > 120 ? 120 : mp->dl - 4), mp->delim + 4);
+    }
     return pacs_errf(ei, PACS_EBADDATA, "multipart body ended before its closing boundary");
 }

@@ -3,7 +3,7 @@
  * An incremental multipart/related body parser (RFC 2046 5.1, RFC 2387) for STOW-RS: bytes are
  * pushed as they arrive in pieces of any size, and each part's body is handed on as it streams,
  * so that no request is ever held in memory. Only the part headers (at most
- * PACS_MULTIPART_HEADER_MAX bytes per part) and fewer than 80 bytes of look-behind are kept.
+ * PACS_MULTIPART_HEADER_MAX bytes per part) and less look-behind than one delimiter are kept.
  *
  * Contract of pacs_multipart_feed: every byte is consumed; the result is PACS_OK (more may
  * follow), PACS_EBADDATA (malformed: the parser is then stuck in that error) or PACS_ECANCELED
@@ -17,6 +17,10 @@
 #include "pacs/base/err.h"
 
 #define PACS_MULTIPART_HEADER_MAX 8192
+/* RFC 2046 5.1.1 allows boundaries of 1 to 70 characters; real clients send longer ones
+ * (Orthanc's DICOMweb plugin: 73, two UUIDs), so this parser takes up to 200. */
+#define PACS_MULTIPART_RFC_BOUNDARY_MAX 70
+#define PACS_MULTIPART_BOUNDARY_MAX 200
 
 typedef struct pacs_multipart pacs_multipart;
 
@@ -35,7 +39,13 @@ typedef struct pacs_multipart_cbs {
     int (*end)(void *ctx);
 } pacs_multipart_cbs;
 
-/** A parser for parts delimited by `boundary` (1 to 70 characters). */
+/**
+ * Checks a boundary of `len` bytes: 1 to PACS_MULTIPART_BOUNDARY_MAX characters of RFC 2046's
+ * printable ASCII, not ending in a space. PACS_EINVAL with a message naming the limit broken.
+ */
+pacs_err pacs_multipart_boundary_check(const char *boundary, size_t len, pacs_errinfo *ei);
+
+/** A parser for parts delimited by `boundary` (pacs_multipart_boundary_check's rules). */
 pacs_err pacs_multipart_new(const char *boundary, const pacs_multipart_cbs *cbs, void *ctx,
                             pacs_multipart **out, pacs_errinfo *ei);
 
@@ -48,7 +58,7 @@ pacs_err pacs_multipart_feed(pacs_multipart *mp, const char *data, size_t len, p
 /**
  * Called at the end of the body: PACS_OK when the closing delimiter was seen, PACS_EBADDATA
  * when the body was truncated (a part begun and not ended stays unended: the caller abandons
- * it).
+ * it) or never held the boundary at all (each with its own message).
  */
 pacs_err pacs_multipart_finish(pacs_multipart *mp, pacs_errinfo *ei);
 

@@ -376,23 +376,56 @@ static void body_end(pacs_http_req *r, void *ctx)
     pacs_http_send_buf(r, status, "application/dicom+json", &b, 1);
 }
 
-static const pacs_http_body_ops stow_ops = {body_data, body_end, stow_release};
+/* The body ran past http.max_body_mb: the part being received is dropped (release aborts its
+ * ingest); the parts completed before the limit stay stored, and the answer says how many. */
+static void body_too_large(pacs_http_req *r, void *ctx, uint64_t limit)
+{
+    stow *s = ctx;
+    pacs_log(PACS_LOG_INFO, "stow", "req=%lu body over %llu MiB after %zu stored instance(s)",
+             s->req_id, (unsigned long long)(limit >> 20), s->n_stored);
+    pacs_http_send_error(r, 413,
+                         "request body larger than http.max_body_mb (%llu MiB); %zu instance(s) "
+                         "complete before the limit were stored: send the rest in smaller "
+                         "requests",
+                         (unsigned long long)(limit >> 20), s->n_stored);
+}
+
+static const pacs_http_body_ops stow_ops = {body_data, body_end, stow_release, body_too_large};
 
 void pacs_stow_store(pacs_http_req *r, const pacs_route *rt)
 {
     pacs_errinfo ei;
     const char *ct = pacs_http_header(r, "Content-Type");
     pacs_media mt;
-    if (!ct || pacs_media_parse(ct, strlen(ct), &mt, &ei) != PACS_OK ||
-        strcmp(mt.type, "multipart/related") != 0 ||
-        (mt.related[0] && strcmp(mt.related, "application/dicom") != 0)) {
+    /* Each refusal names its own reason: a client that gets one must be able to fix it. */
+    if (!ct) {
         pacs_http_send_error(r, 415,
-                             "STOW-RS takes multipart/related; "
-                             "type=\"application/dicom\"");
+                             "STOW-RS needs a Content-Type: multipart/related; "
+                             "type=\"application/dicom\"; boundary=...");
+        return;
+    }
+    if (pacs_media_parse(ct, strlen(ct), &mt, &ei) != PACS_OK) {
+        pacs_http_send_error(r, 400, "Content-Type: %s", ei.msg);
+        return;
+    }
+    if (strcmp(mt.type, "multipart/related") != 0) {
+        pacs_http_send_error(r, 415,
+                             "STOW-RS takes multipart/related; type=\"application/dicom\", "
+                             "not %s",
+                             mt.type);
+        return;
+    }
+    if (mt.related[0] && strcmp(mt.related, "application/dicom") != 0) {
+        pacs_http_send_error(r, 415,
+                             "STOW-RS here takes parts of type application/dicom, not %s "
+                             "(metadata and bulk data parts are not taken)",
+                             mt.related);
         return;
     }
     if (!mt.boundary[0]) {
-        pacs_http_send_error(r, 400, "the multipart Content-Type has no boundary");
+        pacs_http_send_error(r, 400,
+                             "the multipart/related Content-Type has no boundary "
+                             "parameter");
         return;
     }
     /* The answer is DICOM JSON; a client that refuses it gets 406 before sending anything. */

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * libFuzzer target for the multipart parser (multipart.h). Input: an optional first line
- * "b=BOUNDARY\n" (else the boundary is "xyz"), then the body. The body is parsed twice, whole
+ * "b=BOUNDARY\n" (up to one character past PACS_MULTIPART_BOUNDARY_MAX; else the boundary is
+ * "xyz"), then the body. The body is parsed twice, whole
  * and in pieces whose size comes from the input, and both parses must agree on every byte
  * handed to the callbacks and on the outcome: chunking must never change what is parsed.
  * Also checks that callbacks pair up (begin, data*, end). Single-threaded.
@@ -91,11 +92,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char boundary[80] = "xyz";
+    /* Room for one character past the cap, so that refusing it is exercised too. */
+    char boundary[PACS_MULTIPART_BOUNDARY_MAX + 2] = "xyz";
     const uint8_t *body = data;
     size_t len = size;
     if (size > 2 && data[0] == 'b' && data[1] == '=') {
-        const uint8_t *nl = memchr(data, '\n', size < 80 ? size : 80);
+        const size_t scan = sizeof boundary + 2; /* "b=", the boundary, '\n' */
+        const uint8_t *nl = memchr(data, '\n', size < scan ? size : scan);
         if (nl) {
             size_t bl = (size_t)(nl - data) - 2;
             memcpy(boundary, data + 2, bl);

@@ -4,7 +4,8 @@
 # and found with findscu and QIDO; the store response follows PS3.18 (ReferencedSOPSequence with
 # RetrieveURLs, FailedSOPSequence with FailureReasons, 200/202/409); a broken part fails alone;
 # a part of another study than the URL names is refused and nothing of it is stored; a chunked
-# upload of many instances streams; DELETE is refused unless allowed, then removes.
+# upload of many instances streams; DELETE is refused unless allowed, then removes; a chunked
+# upload past http.max_body_mb gets 413 with what was stored before the limit.
 . "$SRC/tests/lib.sh"
 . "$SRC/tests/lib_dicomweb.sh"
 
@@ -107,4 +108,29 @@ assert_eq 204 "$(curl -sS --max-time 30 -o /dev/null -w '%{http_code}' -X DELETE
 assert_eq 404 "$(http_status "$I_URL/metadata")" "deleted instance is gone"
 assert_eq 404 "$(curl -sS --max-time 30 -o /dev/null -w '%{http_code}' -X DELETE "$I_URL")" \
     "DELETE twice"
+
+# A chunked request past http.max_body_mb: 413 naming the limit and how many instances were
+# complete before it (those are stored and found; the part cut by the limit leaves nothing).
+stop_pacsd
+start_pacsd --set http.max_body_mb=1
+B="http://127.0.0.1:$HTTP_PORT/dicomweb"
+for f in "$@"; do cp "$f" "$f.over"; done
+set -- "$WORK"/g*.dcm.over
+OVER_ST=$(new_uid)
+dcmodify -nb -gin -m "(0020,000d)=$OVER_ST" -m "(0020,000e)=$OVER_ST.1" "$@" >/dev/null 2>&1 ||
+    fail "dcmodify failed"
+stow_body PACSTEST "$WORK/over" "$@"
+[ "$(wc -c <"$WORK/over")" -gt 1100000 ] || fail "the body is not over 1 MiB"
+STATUS=$(curl -sS --max-time 300 -o "$WORK/body" -w '%{http_code}' -H 'Transfer-Encoding: chunked' \
+    -H 'Content-Type: multipart/related; type="application/dicom"; boundary=PACSTEST' \
+    --data-binary @- "$B/studies" <"$WORK/over")
+assert_eq 413 "$STATUS" "chunked STOW over the limit"
+N=$(sed -n 's/.*(1 MiB); \([0-9]*\) instance(s) complete before the limit were stored.*/\1/p' \
+    "$WORK/body")
+[ -n "$N" ] && [ "$N" -gt 10 ] && [ "$N" -lt 40 ] || fail "413 message: $(cat "$WORK/body")"
+assert_eq "$N" "$(count_matches -S -k QueryRetrieveLevel=IMAGE \
+    -k StudyInstanceUID="$OVER_ST" -k SOPInstanceUID)" \
+    "the instances stored before the limit"
+timeout 10 sh -c 'until [ -z "$(ls "$1" 2>/dev/null)" ]; do sleep 0.1; done' _ "$DATA/tmp" ||
+    fail "the part cut by the limit left temporary files: $(ls "$DATA/tmp")"
 pass

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -147,19 +148,69 @@ static void test_bad_boundary(void **state)
 {
     (void)state;
     pacs_multipart *mp = NULL;
-    char longb[80];
-    memset(longb, 'a', 71);
-    longb[71] = '\0';
-    assert_int_equal(pacs_multipart_new("", &cbs, NULL, &mp, NULL), PACS_EINVAL);
-    assert_int_equal(pacs_multipart_new(longb, &cbs, NULL, &mp, NULL), PACS_EINVAL);
+    char longb[PACS_MULTIPART_BOUNDARY_MAX + 2];
+    memset(longb, 'a', sizeof longb - 1);
+    longb[sizeof longb - 1] = '\0';
+    pacs_errinfo ei;
+    assert_int_equal(pacs_multipart_new("", &cbs, NULL, &mp, &ei), PACS_EINVAL);
+    assert_int_equal(pacs_multipart_new(longb, &cbs, NULL, &mp, &ei), PACS_EINVAL);
+    assert_non_null(strstr(ei.msg, "201 characters: RFC 2046 allows 70"));
+    assert_int_equal(pacs_multipart_new("ends ", &cbs, NULL, &mp, &ei), PACS_EINVAL);
+    assert_non_null(strstr(ei.msg, "space"));
+    assert_int_equal(pacs_multipart_new("a\x7f", &cbs, NULL, &mp, &ei), PACS_EINVAL);
+    assert_non_null(strstr(ei.msg, "0x7F"));
+}
+
+/* Boundaries past RFC 2046's 70 characters, up to the cap, work in pieces of any size. */
+static void test_long_boundary(void **state)
+{
+    (void)state;
+    static const char *const bs[] = {
+        "dd27df8e-397b-45f6-b099-c2638d9ebcdf-dd27df8e-397b-45f6-b099-c2638d9ebcdf",
+        "x123456789x123456789x123456789x123456789x123456789x123456789x123456789x123456789"
+        "x123456789x123456789x123456789x123456789x123456789x123456789x123456789x123456789"
+        "x123456789x123456789x123456789x123456789",
+    };
+    for (size_t i = 0; i < sizeof bs / sizeof bs[0]; i++) {
+        char body[1200];
+        /* The first part's content holds the delimiter less its last character. */
+        size_t bl = strlen(bs[i]);
+        int n = snprintf(body, sizeof body, "--%s\r\n\r\nA\r\n--%.*s\r\n--%s--\r\n", bs[i],
+                         (int)(bl - 1), bs[i], bs[i]);
+        for (size_t step = 1; step < (size_t)n; step += 7) {
+            got g;
+            assert_int_equal(parse(bs[i], body, (size_t)n, step, &g), PACS_OK);
+            assert_int_equal(g.n, 1);
+            assert_int_equal(g.lens[0], 5 + bl - 1);
+        }
+    }
+    assert_int_equal(strlen(bs[1]), PACS_MULTIPART_BOUNDARY_MAX);
+}
+
+/* A body that never holds its boundary says so, naming the boundary looked for. */
+static void test_boundary_never_seen(void **state)
+{
+    (void)state;
+    got g;
+    memset(&g, 0, sizeof g);
+    pacs_multipart *mp = NULL;
+    static const char body[] = "--other\r\n\r\nx\r\n--other--\r\n";
+    pacs_errinfo ei;
+    assert_int_equal(pacs_multipart_new("wanted", &cbs, &g, &mp, NULL), PACS_OK);
+    assert_int_equal(pacs_multipart_feed(mp, body, sizeof body - 1, NULL), PACS_OK);
+    assert_int_equal(pacs_multipart_finish(mp, &ei), PACS_EBADDATA);
+    assert_non_null(strstr(ei.msg, "never holds a line '--wanted'"));
+    assert_int_equal(g.n, 0);
+    pacs_multipart_free(mp);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_two_parts), cmocka_unit_test(test_empty_part_and_padding),
-        cmocka_unit_test(test_malformed), cmocka_unit_test(test_header_cap),
-        cmocka_unit_test(test_stop),      cmocka_unit_test(test_bad_boundary),
+        cmocka_unit_test(test_two_parts),     cmocka_unit_test(test_empty_part_and_padding),
+        cmocka_unit_test(test_malformed),     cmocka_unit_test(test_header_cap),
+        cmocka_unit_test(test_stop),          cmocka_unit_test(test_bad_boundary),
+        cmocka_unit_test(test_long_boundary), cmocka_unit_test(test_boundary_never_seen),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
