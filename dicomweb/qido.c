@@ -181,6 +181,25 @@ static pacs_err add_match(pacs_query *q, const char *name, const char *value, pa
     return err;
 }
 
+/* True when every dot-separated part of `name` is an attribute keyword or tag: a name this
+ * server can read, even if what it names cannot be matched (that is a 400, not ignored). */
+static int is_attribute_path(const char *name)
+{
+    const char *p = name;
+    for (;;) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        uint32_t tag;
+        if (parse_tag(p, n, &tag, NULL) != PACS_OK) {
+            return 0;
+        }
+        if (!dot) {
+            return 1;
+        }
+        p = dot + 1;
+    }
+}
+
 static int is_control(const char *name)
 {
     /* access_token and token carry a share token (auth.h), not a matching key. */
@@ -196,8 +215,10 @@ static int is_control(const char *name)
 }
 
 pacs_err pacs_qido_build(const pacs_route *rt, const pacs_params *params, size_t max_results,
-                         pacs_query **out, int *capped, pacs_errinfo *ei)
+                         pacs_query **out, pacs_qido_notes *notes, pacs_errinfo *ei)
 {
+    pacs_qido_notes nt;
+    memset(&nt, 0, sizeof nt);
     pacs_level level;
     switch (rt->kind) {
     case PACS_ROUTE_STUDIES:
@@ -218,7 +239,6 @@ pacs_err pacs_qido_build(const pacs_route *rt, const pacs_params *params, size_t
     }
     pacs_err err = PACS_OK;
     size_t limit = 0, offset = 0;
-    *capped = 0;
     /* Matching keys first, so that includefield never turns a match into a return key. */
     for (size_t i = 0; i < params->n && err == PACS_OK; i++) {
         const pacs_param *p = &params->v[i];
@@ -234,7 +254,15 @@ pacs_err pacs_qido_build(const pacs_route *rt, const pacs_params *params, size_t
             } else {
                 err = pacs_errf(ei, PACS_EINVAL, "fuzzymatching must be true or false");
             }
-        } else if (!is_control(p->name)) {
+        } else if (is_control(p->name)) {
+            continue;
+        } else if (!is_attribute_path(p->name)) {
+            /* Cache busters (`_=...`), a viewer's own parameters: not ours to refuse. */
+            if (nt.n_ignored < PACS_QIDO_IGNORED_MAX) {
+                nt.ignored[nt.n_ignored] = p->name;
+            }
+            nt.n_ignored++;
+        } else {
             err = add_match(q, p->name, p->value, ei);
         }
     }
@@ -266,11 +294,12 @@ pacs_err pacs_qido_build(const pacs_route *rt, const pacs_params *params, size_t
         return err;
     }
     if (max_results && (limit == 0 || limit > max_results)) {
-        *capped = 1;
+        nt.capped = 1;
         limit = max_results;
     }
     pacs_query_set_paging(q, limit, offset);
     *out = q;
+    *notes = nt;
     return PACS_OK;
 }
 
@@ -388,6 +417,44 @@ static int wants_json(pacs_http_req *r, pacs_errinfo *ei, int *bad)
     return 0;
 }
 
+/* Adds `Warning: 299 {host} "text"` (RFC 7234 5.5; PS3.18 uses it for what the origin server
+ * did not do as asked). The warn-agent is the authority of the base URL. */
+static void add_warning(pacs_http_req *r, const char *text)
+{
+    const char *base = pacs_http_base_url(r);
+    const char *host = strstr(base, "://");
+    host = host ? host + 3 : base;
+    size_t hl = strcspn(host, "/");
+    char warn[1024];
+    size_t n = (size_t)snprintf(warn, sizeof warn, "299 %.*s \"", (int)(hl > 300 ? 300 : hl), host);
+    for (const char *c = text; *c && n + 2 < sizeof warn; c++) {
+        /* quoted-string: no quote, backslash or control character inside */
+        warn[n++] = *c == '"' || *c == '\\' || (unsigned char)*c < 0x20 || (unsigned char)*c > 0x7E
+                        ? '?'
+                        : *c;
+    }
+    warn[n++] = '"';
+    warn[n] = '\0';
+    pacs_http_add_header(r, "Warning", warn);
+}
+
+/* The Warning for parameters ignored by name, listing them (each cut to 40 characters). */
+static void warn_ignored(pacs_http_req *r, const pacs_qido_notes *nt)
+{
+    char text[600];
+    size_t n = (size_t)snprintf(text, sizeof text,
+                                "The following query parameters are not supported and were "
+                                "ignored:");
+    size_t shown = nt->n_ignored < PACS_QIDO_IGNORED_MAX ? nt->n_ignored : PACS_QIDO_IGNORED_MAX;
+    for (size_t i = 0; i < shown && n < sizeof text; i++) {
+        n += (size_t)snprintf(text + n, sizeof text - n, "%s %.40s", i ? "," : "", nt->ignored[i]);
+    }
+    if (nt->n_ignored > shown && n < sizeof text) {
+        snprintf(text + n, sizeof text - n, " and %zu more", nt->n_ignored - shown);
+    }
+    add_warning(r, text);
+}
+
 void pacs_qido_search(pacs_http_req *r, const pacs_route *rt)
 {
     pacs_errinfo ei;
@@ -402,8 +469,9 @@ void pacs_qido_search(pacs_http_req *r, const pacs_route *rt)
     }
     size_t max = (size_t)pacs_config_int(pacs_http_config(r), "dicomweb.max_results");
     pacs_query *q = NULL;
-    int capped = 0;
-    pacs_err err = pacs_qido_build(rt, pacs_http_params(r), max, &q, &capped, &ei);
+    pacs_qido_notes notes;
+    pacs_err err = pacs_qido_build(rt, pacs_http_params(r), max, &q, &notes, &ei);
+    int capped = err == PACS_OK && notes.capped;
     int outside = 0;
     if (err == PACS_OK) {
         /* A study-limited principal sees its study only (auth.h). */
@@ -413,6 +481,9 @@ void pacs_qido_search(pacs_http_req *r, const pacs_route *rt)
         pacs_query_free(q);
         pacs_http_send_error(r, pacs_http_status_of(err), "%s", ei.msg);
         return;
+    }
+    if (notes.n_ignored) {
+        warn_ignored(r, &notes);
     }
     if (outside) {
         pacs_query_free(q);
@@ -452,12 +523,8 @@ void pacs_qido_search(pacs_http_req *r, const pacs_route *rt)
         return;
     }
     if (sc.more) {
-        char warn[600];
-        snprintf(warn, sizeof warn,
-                 "299 %s \"The number of results exceeded the maximum supported by the server. "
-                 "Additional results can be requested.\"",
-                 pacs_http_base_url(r));
-        pacs_http_add_header(r, "Warning", warn);
+        add_warning(r, "The number of results exceeded the maximum supported by the server. "
+                       "Additional results can be requested.");
     }
     pacs_http_send_buf(r, 200, "application/dicom+json", &sc.body, 1);
 }

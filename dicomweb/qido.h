@@ -21,13 +21,26 @@
 /** Answers a QIDO-RS search for the collection `rt` names. */
 void pacs_qido_search(pacs_http_req *r, const pacs_route *rt);
 
+#define PACS_QIDO_IGNORED_MAX 8
+
+/** What pacs_qido_build noticed beside the query itself. */
+typedef struct pacs_qido_notes {
+    int capped;       /* the client's limit (or none) was lowered to max_results */
+    size_t n_ignored; /* parameters whose names QIDO-RS here does not know */
+    /* the first PACS_QIDO_IGNORED_MAX of those names, borrowed from the params */
+    const char *ignored[PACS_QIDO_IGNORED_MAX];
+} pacs_qido_notes;
+
 /**
  * Builds the query for a search: the collection `rt` names (its kind and the study and series
  * UIDs in its path) and the URL parameters. At most `max_results` results are asked for (0: no
- * cap); `*capped` is set when the client's limit was lowered to it. PACS_EINVAL with a message
- * naming the parameter for anything that is not a valid QIDO-RS parameter or value.
+ * cap). A parameter whose name is neither a QIDO-RS parameter nor an attribute path (keywords
+ * or tags, each dot-separated part) is ignored and listed in `notes` (PS3.18 8.3: "The origin
+ * server shall ignore any unsupported Query Parameters"); a known name with a value that is not
+ * valid for it gets PACS_EINVAL with a message naming the parameter, and so does an attribute
+ * that cannot be matched. `notes` is written in full on success.
  */
 pacs_err pacs_qido_build(const pacs_route *rt, const pacs_params *params, size_t max_results,
-                         pacs_query **out, int *capped, pacs_errinfo *ei);
+                         pacs_query **out, pacs_qido_notes *notes, pacs_errinfo *ei);
 
 #endif

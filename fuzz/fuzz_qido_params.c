@@ -43,8 +43,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             pacs_route q = {kinds[i], i > 0 ? "1.2.3" : NULL, i > 1 ? "1.2.3.4" : NULL, NULL, NULL,
                             0};
             pacs_query *out = NULL;
-            int capped = 0;
-            if (pacs_qido_build(&q, &params, 100, &out, &capped, NULL) == PACS_OK) {
+            pacs_qido_notes notes;
+            if (pacs_qido_build(&q, &params, 100, &out, &notes, NULL) == PACS_OK) {
+                /* Every ignored name is one of the parameters, and the count covers them. */
+                if (notes.n_ignored > params.n) {
+                    abort();
+                }
+                for (size_t k = 0; k < notes.n_ignored && k < PACS_QIDO_IGNORED_MAX; k++) {
+                    if (!notes.ignored[k] || !notes.ignored[k][0]) {
+                        abort();
+                    }
+                }
                 pacs_query_free(out);
             }
         }

@@ -31,12 +31,20 @@ assert_eq 404 "$(http_status "$B/studies/$ST/series/$SE/instances/1.2.3.999/fram
 assert_eq 404 "$(http_status "$B/studies/1.2.3.999/series/$SE/instances/$SOP")" \
     "instance under the wrong study"
 
-# Malformed paths and parameters: 400 with a message.
-for q in "limit=-1" "offset=abc" "fuzzymatching=maybe" "NoSuchAttribute=1" "StudyDate=2020" \
-    "includefield=Nope" "PatientName=%zz" "StudyTime=25x"; do
+# Malformed paths, and malformed values of known parameters: 400 with a message naming the
+# parameter.
+for q in "limit=-1" "offset=abc" "fuzzymatching=maybe" "StudyDate=2020" "includefield=Nope" \
+    "PatientName=%zz" "StudyTime=25x" "_=1&StudyDate=2020"; do
     assert_eq 400 "$(http_status "$B/studies?$q")" "QIDO $q"
     [ -s "$WORK/body" ] || fail "400 without a message for $q"
 done
+grep -q "StudyDate" "$WORK/body" || fail "the 400 does not name StudyDate: $(cat "$WORK/body")"
+# Names QIDO-RS does not know are ignored (PS3.18 8.3), and a Warning says which.
+assert_eq 200 "$(http_status "$B/studies?NoSuchAttribute=1&_=1733456789&PatientID=nobody")" \
+    "QIDO with unknown parameter names"
+json_check "d == []" "the known key still matched"
+header_value Warning | grep -q "^299 127.0.0.1:$HTTP_PORT \".*not supported.*: NoSuchAttribute, _\"$" ||
+    fail "Warning for ignored parameters: '$(header_value Warning)'"
 assert_eq 400 "$(http_status "$B/studies/not-a-uid")" "malformed UID"
 assert_eq 400 "$(http_status "$B/studies/$ST/series/$SE/instances/$SOP/frames/1,x")" "frame list"
 assert_eq 404 "$(http_status "$B/nothing/here")" "unknown resource"
@@ -56,8 +64,25 @@ done
 assert_eq 406 "$(http_status -H 'Accept: application/dicom+xml' "$B/studies")" "QIDO as XML"
 assert_eq 406 "$(http_status -H 'Accept: image/png' "$B/studies/$ST")" "study as PNG"
 assert_eq 400 "$(http_status -H 'Accept: a/b; q=5' "$B/studies")" "malformed Accept"
-assert_eq 415 "$(curl -sS --max-time 30 -o /dev/null -w '%{http_code}' -H 'Content-Type: text/plain' \
+assert_eq 415 "$(curl -sS --max-time 30 -o "$WORK/body" -w '%{http_code}' -H 'Content-Type: text/plain' \
     --data-binary 'hello' "$B/studies")" "STOW of text"
+grep -q "not text/plain" "$WORK/body" || fail "415 reason: $(cat "$WORK/body")"
+
+# STOW refusals name their own reason (a boundary is not a media type).
+stow_refusal() { # status expected-text content-type body
+    code=$(curl -sS --max-time 30 -o "$WORK/body" -w '%{http_code}' -H "Content-Type: $3" \
+        --data-binary "$4" "$B/studies")
+    assert_eq "$1" "$code" "STOW with Content-Type '$3'"
+    grep -q "$2" "$WORK/body" || fail "STOW refusal should say '$2': $(cat "$WORK/body")"
+}
+long=$(printf '%0201d' 0)
+stow_refusal 400 "201 characters: RFC 2046 allows 70, and this server takes up to 200" \
+    "multipart/related; type=\"application/dicom\"; boundary=$long" "--$long--"
+stow_refusal 400 "has no boundary" 'multipart/related; type="application/dicom"' 'x'
+stow_refusal 415 "not application/dicom+xml" \
+    'multipart/related; type="application/dicom+xml"; boundary=x' '--x--'
+stow_refusal 400 "never holds a line '--wanted'" \
+    'multipart/related; type="application/dicom"; boundary=wanted' "$(printf -- '--other\r\n\r\nx\r\n--other--\r\n')"
 
 # Methods.
 assert_eq 405 "$(curl -sS --max-time 30 -o /dev/null -w '%{http_code}' -X PUT "$B/studies")" "PUT"
@@ -65,14 +90,21 @@ assert_eq 405 "$(curl -sS --max-time 30 -o /dev/null -w '%{http_code}' -X POST \
     -H 'Content-Type: multipart/related; type="application/dicom"; boundary=x' --data-binary 'x' \
     "$B/studies/$ST/metadata")" "POST to metadata"
 
-# A body over http.max_body_mb: 413 when announced, the connection closed when chunked.
+# A body over http.max_body_mb: 413 when announced, and 413 too when chunked (the rest is read
+# and dropped); a chunked body past twice the limit is cut off.
 head -c 2000000 /dev/zero >"$WORK/big"
 assert_eq 413 "$(curl -sS --max-time 30 -o /dev/null -w '%{http_code}' \
     -H 'Content-Type: multipart/related; type="application/dicom"; boundary=x' \
     --data-binary @"$WORK/big" "$B/studies")" "oversize body"
+assert_eq 413 "$(curl -sS --max-time 30 -o "$WORK/body" -w '%{http_code}' \
+    -H 'Transfer-Encoding: chunked' \
+    -H 'Content-Type: multipart/related; type="application/dicom"; boundary=x' \
+    --data-binary @- "$B/studies" <"$WORK/big")" "oversize chunked body"
+grep -q "http.max_body_mb (1 MiB)" "$WORK/body" || fail "chunked 413 reason: $(cat "$WORK/body")"
+head -c 3000000 /dev/zero >"$WORK/huge"
 curl -sS --max-time 30 -o /dev/null -H 'Transfer-Encoding: chunked' \
     -H 'Content-Type: multipart/related; type="application/dicom"; boundary=x' \
-    --data-binary @- "$B/studies" <"$WORK/big" 2>/dev/null || true
+    --data-binary @- "$B/studies" <"$WORK/huge" 2>/dev/null || true
 alive "after oversize uploads"
 
 # Raw-socket abuse: huge headers, a truncated upload, a silent connection, malformed multipart.

@@ -46,6 +46,25 @@ static void test_media(void **state)
     assert_string_equal(m.type, "multipart/related");
     assert_string_equal(m.related, "application/dicom");
     assert_string_equal(m.boundary, "a b");
+    /* Orthanc's 73-character boundary (two UUIDs) is taken; past 200, the reason is named. */
+    const char *orthanc = "multipart/related; type=\"application/dicom\"; boundary=dd27df8e-397b-"
+                          "45f6-b099-c2638d9ebcdf-dd27df8e-397b-45f6-b099-c2638d9ebcdf";
+    assert_int_equal(pacs_media_parse(orthanc, strlen(orthanc), &m, NULL), PACS_OK);
+    assert_int_equal(strlen(m.boundary), 73);
+    char longct[400];
+    int o = snprintf(longct, sizeof longct, "multipart/related; boundary=");
+    memset(longct + o, 'b', 201);
+    longct[o + 201] = '\0';
+    pacs_errinfo ei;
+    assert_int_equal(pacs_media_parse(longct, strlen(longct), &m, &ei), PACS_EINVAL);
+    assert_non_null(strstr(ei.msg, "201 characters"));
+    assert_non_null(strstr(ei.msg, "RFC 2046"));
+    longct[o + 200] = '\0';
+    assert_int_equal(pacs_media_parse(longct, strlen(longct), &m, NULL), PACS_OK);
+    assert_int_equal(strlen(m.boundary), 200);
+    const char *tab = "multipart/related; boundary=\"a\tb\"";
+    assert_int_equal(pacs_media_parse(tab, strlen(tab), &m, &ei), PACS_EINVAL);
+    assert_non_null(strstr(ei.msg, "0x09"));
     pacs_media a[PACS_ACCEPT_MAX];
     size_t n = 0;
     const char *acc = "image/jpeg;q=0.5, multipart/related; type=application/octet-stream; "
@@ -74,9 +93,10 @@ static void test_qido_build(void **state)
     assert_int_equal(pacs_params_parse(q, strlen(q), ar, &p, NULL), PACS_OK);
     pacs_route rt = {PACS_ROUTE_STUDIES, NULL, NULL, NULL, NULL, 0};
     pacs_query *out = NULL;
-    int capped = 0;
-    assert_int_equal(pacs_qido_build(&rt, &p, 1000, &out, &capped, NULL), PACS_OK);
-    assert_false(capped);
+    pacs_qido_notes notes;
+    assert_int_equal(pacs_qido_build(&rt, &p, 1000, &out, &notes, NULL), PACS_OK);
+    assert_false(notes.capped);
+    assert_int_equal(notes.n_ignored, 0);
     assert_int_equal(pacs_query_limit(out), 101);
     assert_true(pacs_query_fuzzy(out));
     const pacs_query_key *k = pacs_query_find_key(out, 0x0020000D);
@@ -87,17 +107,47 @@ static void test_qido_build(void **state)
     assert_non_null(pacs_query_find_key(out, 0x00081030)); /* includefield */
     assert_non_null(pacs_query_find_key(out, 0x00201208)); /* a default attribute */
     pacs_query_free(out);
-    static const char *const bad[] = {"limit=-1",        "offset=x",       "fuzzymatching=1",
-                                      "NoSuchKeyword=1", "StudyDate=2020", "includefield=Nope",
-                                      "PatientName.X=1", "00400275=1"};
+    /* A known name with a bad value, or an attribute that cannot be matched: 400. */
+    static const char *const bad[] = {
+        "limit=-1",          "offset=x",   "fuzzymatching=1",         "StudyDate=2020",
+        "includefield=Nope", "00400275=1", "PatientName.PatientID=1", "_=1&StudyDate=x",
+        "00020010=1.2.3",
+    };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(pacs_params_parse(bad[i], strlen(bad[i]), ar, &p, NULL), PACS_OK);
-        assert_int_equal(pacs_qido_build(&rt, &p, 0, &out, &capped, NULL), PACS_EINVAL);
+        pacs_errinfo ei;
+        assert_int_equal(pacs_qido_build(&rt, &p, 0, &out, &notes, &ei), PACS_EINVAL);
+        assert_true(strlen(ei.msg) > 10);
     }
+    /* Names QIDO-RS does not know are ignored, and listed (PS3.18 8.3). */
+    static const struct {
+        const char *q;
+        size_t n;
+        const char *first;
+    } ignored[] = {
+        {"_=1733456789", 1, "_"},
+        {"NoSuchKeyword=1&PatientID=X", 1, "NoSuchKeyword"},
+        {"PatientName.X=1", 1, "PatientName.X"},
+        {"emptyvaluematching=true&multiplevaluematching=false", 2, "emptyvaluematching"},
+        {"a=1&b=2&c=3&d=4&e=5&f=6&g=7&h=8&i=9&j=10", 10, "a"},
+    };
+    for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++) {
+        assert_int_equal(pacs_params_parse(ignored[i].q, strlen(ignored[i].q), ar, &p, NULL),
+                         PACS_OK);
+        assert_int_equal(pacs_qido_build(&rt, &p, 0, &out, &notes, NULL), PACS_OK);
+        assert_int_equal(notes.n_ignored, ignored[i].n);
+        assert_string_equal(notes.ignored[0], ignored[i].first);
+        pacs_query_free(out);
+    }
+    /* The known key beside an ignored one still matches. */
+    assert_int_equal(pacs_params_parse("_=1&PatientID=X", 15, ar, &p, NULL), PACS_OK);
+    assert_int_equal(pacs_qido_build(&rt, &p, 0, &out, &notes, NULL), PACS_OK);
+    assert_non_null(pacs_query_find_key(out, 0x00100020));
+    pacs_query_free(out);
     /* No limit asked: the server's cap applies and says so. */
     assert_int_equal(pacs_params_parse("", 0, ar, &p, NULL), PACS_OK);
-    assert_int_equal(pacs_qido_build(&rt, &p, 50, &out, &capped, NULL), PACS_OK);
-    assert_true(capped);
+    assert_int_equal(pacs_qido_build(&rt, &p, 50, &out, &notes, NULL), PACS_OK);
+    assert_true(notes.capped);
     assert_int_equal(pacs_query_limit(out), 50);
     pacs_query_free(out);
     pacs_arena_free(ar);
