@@ -7,6 +7,7 @@
  * DS/FL values that are not always valid JSON; jansson does the JSON, this file the mapping.
  */
 #include "pacs/dicom/dcm.h"
+#include "pacs/dicom/charset_dcmtk.h"
 #include "pacs/dicom/dcm_internal.h"
 #include "pacs/base/log.h"
 
@@ -537,8 +538,9 @@ pacs_err pacs_dcm_parse_file(const char *path, pacs_dcm_parsed *out, pacs_errinf
         }
         json_ctx cx = {true, false, 0};
         ds->findAndGetUint16(DCM_BitsAllocated, cx.bits_allocated);
-        /* Text to UTF-8; values that cannot be converted are repaired in the JSON mapping. */
-        if (ds->convertToUTF8().bad()) {
+        /* Text to UTF-8 (charset.h); a value that cannot be decoded keeps its bytes. */
+        std::string what = std::string("sop=") + p.meta.sop_instance_uid;
+        if (pacs_charset__item_to_utf8(ds, what.c_str()) > 0) {
             cx.repaired = true;
         }
         p.json = item_to_json(ds, "bulkdata/", cx);
@@ -720,7 +722,7 @@ pacs_err pacs_ds_to_json(const pacs_ds *ds, json_t **out, pacs_errinfo *ei)
         DcmDataset copy(*ds->ds);
         json_ctx cx = {false, false, 0};
         copy.findAndGetUint16(DCM_BitsAllocated, cx.bits_allocated);
-        if (copy.convertToUTF8().bad()) {
+        if (pacs_charset__item_to_utf8(&copy, "identifier") > 0) {
             cx.repaired = true;
         }
         json_t *j = item_to_json(&copy, "", cx);

@@ -46,7 +46,7 @@ typedef struct pacs_dcm_parsed {
     json_t *json;             /* owned: the dataset as DICOM JSON, UTF-8 */
     uint32_t n_frames;        /* NumberOfFrames, 1 when absent; 0 without pixel data */
     pacs_pixel_layout pixels; /* where the frames are in the file */
-    int charset_warning;      /* a value could not be converted to UTF-8 and was repaired */
+    int charset_warning;      /* a value could not be decoded (kept as its bytes) or repaired */
 } pacs_dcm_parsed;
 
 /**
