@@ -35,7 +35,7 @@ if [ "${PACS_ASAN_PASS:-1}" != 0 ]; then
     logs=$asan/sanitizer-logs
     if (cd "$src" && BUILD_DIR=$asan ./scripts/build.sh -DPACS_WERROR=ON -DPACS_SANITIZE=ON); then
         rm -rf "$logs" && mkdir -p "$logs"
-        core='^(test_echo_store_find|test_(corpus|vietnamese|resend|bad_input|disk_full|crash)'
+        core='^(test_echo_store_find|test_(corpus|vietnamese|charsets|resend|bad_input|disk_full|crash)'
         core="$core|test_(move|move_errors|get|commit|forward|forward_retry)"
         core="$core|test_dicomweb_(qido|wado|stow|errors|client|auth)|test_(crash_rounds|faults_.*)"
         core="$core|test_(audit|dimse_access|dimse_tls|http_tls))\$"
