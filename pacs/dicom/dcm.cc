@@ -424,28 +424,6 @@ static bool ts_is_htj2k(const char *ts)
            strcmp(ts, "1.2.840.10008.1.2.4.202") == 0 || strcmp(ts, "1.2.840.10008.1.2.4.203") == 0;
 }
 
-int pacs_dcm_is_storage_class(const char *uid)
-{
-    try {
-        return strncmp(uid, "1.2.840.10008.5.1.4.1.1.", 24) == 0 ||
-               dcmIsaStorageSOPClassUID(uid, ESSC_All);
-    } catch (...) {
-        return 0;
-    }
-}
-
-int pacs_dcm_ts_known(const char *ts_uid)
-{
-    try {
-        if (ts_is_htj2k(ts_uid)) {
-            return 1;
-        }
-        return DcmXfer(ts_uid).getXfer() != EXS_Unknown;
-    } catch (...) {
-        return 0;
-    }
-}
-
 static pacs_err read_meta_of(const char *path, pacs_meta *m, uint64_t *start, pacs_errinfo *ei)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);

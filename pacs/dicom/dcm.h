@@ -131,10 +131,10 @@ pacs_err pacs_dcm_tag_parse(const char *text, uint32_t *tag);
 /** The dictionary keyword of `tag`, or NULL. */
 const char *pacs_dcm_tag_keyword(uint32_t tag);
 
-/** True for Storage SOP Classes: those DCMTK knows, and any under 1.2.840.10008.5.1.4.1.1. */
+/** True for Storage SOP Classes: those of sopclass.h's table, and any under its root. */
 int pacs_dcm_is_storage_class(const char *uid);
 
-/** True for the UIDs of transfer syntaxes DCMTK can read (plus HTJ2K, read as explicit LE). */
+/** True for the transfer syntaxes of sopclass.h's table (DCMTK's, plus HTJ2K). */
 int pacs_dcm_ts_known(const char *ts_uid);
 
 #ifdef __cplusplus
