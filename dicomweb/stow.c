@@ -270,6 +270,22 @@ static pacs_err body_data(pacs_http_req *r, void *ctx, const char *data, size_t 
     return PACS_OK;
 }
 
+/* Adds `Warning: 299 {host} "text"` (RFC 7234 5.5), the text made a valid quoted-string. */
+static void add_warning(pacs_http_req *r, const char *text)
+{
+    const char *base = pacs_http_base_url(r), *host = strstr(base, "://");
+    host = host ? host + 3 : base;
+    char warn[sizeof((pacs_errinfo *)0)->msg + 400];
+    size_t hl = strcspn(host, "/");
+    size_t n = (size_t)snprintf(warn, sizeof warn, "299 %.*s \"", (int)(hl > 200 ? 200 : hl), host);
+    for (const char *c = text; *c && n + 2 < sizeof warn; c++) {
+        warn[n++] = *c == '"' || *c == '\\' || (unsigned char)*c < 0x20 ? '\'' : *c;
+    }
+    warn[n++] = '"';
+    warn[n] = '\0';
+    pacs_http_add_header(r, "Warning", warn);
+}
+
 static json_t *uid_attr(const char *uid)
 {
     return uid[0] ? json_pack("{s:s,s:[s]}", "vr", "UI", "Value", uid)
@@ -357,15 +373,12 @@ static void body_end(pacs_http_req *r, void *ctx)
         status = e == PACS_ENOSPC || e == PACS_EBUSY || e == PACS_ENOMEM || e == PACS_ETIMEOUT
                      ? 503
                      : 500;
-        const char *agent = pacs_http_base_url(r);
-        char warn[sizeof s->server_msg + 600];
-        size_t n = (size_t)snprintf(warn, sizeof warn, "299 %.500s \"", agent);
-        for (const char *c = s->server_msg; *c && n + 2 < sizeof warn; c++) {
-            warn[n++] = *c == '"' || *c == '\\' || (unsigned char)*c < 0x20 ? '\'' : *c;
-        }
-        warn[n++] = '"';
-        warn[n] = '\0';
-        pacs_http_add_header(r, "Warning", warn);
+        add_warning(r, s->server_msg);
+    } else if (s->body_err != PACS_OK) {
+        /* Parts came whole before the body went wrong: they are stored, and the answer says
+         * the rest of the body was not read. */
+        status = 202;
+        add_warning(r, s->body_ei.msg);
     }
     pacs_log(PACS_LOG_INFO, "stow", "req=%lu parts=%zu stored=%zu failed=%zu status=%u", s->req_id,
              s->n, s->n_stored, s->n - s->n_stored, status);

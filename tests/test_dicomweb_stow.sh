@@ -59,6 +59,17 @@ stow_body PACSTEST "$WORK/bad" "$WORK/garbage"
 assert_eq 409 "$(stow_post "$B/studies" "$WORK/bad")" "STOW of garbage only"
 json_check "'00081199' not in d and len(d['00081198']['Value']) == 1" "all failed"
 
+# A body that goes wrong after a whole part: that part is stored, and the answer says the rest
+# of the body was not read (202, with the parser's reason in a Warning).
+cp "$T/CT_small.dcm" "$WORK/before.dcm"
+dcmodify -nb -gin "$WORK/before.dcm" >/dev/null 2>&1 || fail "dcmodify failed"
+{ printf -- '--PACSTEST\r\nContent-Type: application/dicom\r\n\r\n'; cat "$WORK/before.dcm"
+  printf -- '\r\n--PACSTESTjunk\r\n'; } >"$WORK/broken-after"
+assert_eq 202 "$(stow_post "$B/studies" "$WORK/broken-after")" "STOW broken after a whole part"
+json_check "len(d['00081199']['Value']) == 1" "the whole part is stored"
+header_value Warning | grep -q '^299 127.0.0.1:[0-9]* ".*boundary not followed by CRLF"$' ||
+    fail "Warning for the broken body: '$(header_value Warning)'"
+
 # STOW to /studies/{study}: an instance of another study is refused and not stored.
 cp "$T/MR_small.dcm" "$WORK/other.dcm"
 dcmodify -nb -gin "$WORK/other.dcm" >/dev/null 2>&1 || fail "dcmodify failed"

@@ -233,10 +233,19 @@ bool convert(pacs_charset *cs, int set, const std::string &in, size_t at, std::s
         size_t r = iconv(cd, &src, &left, &dst, &room);
         out.append(buf, (size_t)(dst - buf));
         if (r == (size_t)-1 && errno != E2BIG) {
-            size_t bad = in.size() - left;
+            /* Where in the value: JIS X 0208 went in as two bytes each with the high bit set,
+             * JIS X 0212 as three (behind 0x8F); the others as they were. */
+            size_t bad = in.size() - left, pos = bad;
+            unsigned char byte = (unsigned char)in[bad];
+            if (set == S_JIS0212) {
+                pos = bad / 3 * 2;
+                byte = (unsigned char)in[bad / 3 * 3 + 1] & 0x7F;
+            } else if (set == S_JIS0208) {
+                byte &= 0x7F;
+            }
             pacs_errf(ei, PACS_EBADDATA, "%s %s at byte %zu (0x%02X)",
                       errno == EINVAL ? "an incomplete character of" : "a code not in", name,
-                      at + bad + 1, (unsigned char)in[bad]);
+                      at + pos + 1, byte);
             return false;
         }
     }

@@ -41,8 +41,7 @@ const tables &get()
             }
         }
         /* Every E_TransferSyntax DCMTK has a UID for (one of them is internal only). */
-        for (int x = EXS_LittleEndianImplicit; x <= EXS_PrivateGE_LEI_WithBigEndianPixelData;
-             x++) {
+        for (int x = EXS_LittleEndianImplicit; x <= EXS_PrivateGE_LEI_WithBigEndianPixelData; x++) {
             DcmXfer xfer(static_cast<E_TransferSyntax>(x));
             const char *uid = xfer.getXferID();
             if (uid && *uid && xfer.getXfer() != EXS_Unknown) {
