@@ -160,7 +160,7 @@ static void body_end(pacs_http_req *r, void *ctx)
     send_text(r, 200, "text/plain", text, 0);
 }
 
-static const pacs_http_body_ops body_ops = {body_data, body_end, note_release};
+static const pacs_http_body_ops body_ops = {body_data, body_end, note_release, NULL};
 
 /* What a handler can read about its request, as JSON-ish text. */
 static void accessors(pacs_http_req *r)
