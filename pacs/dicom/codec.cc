@@ -2,35 +2,46 @@
 /*
  * DCMTK's pixel codecs behind codec.h. Each call builds a small dataset of its own around one
  * frame (the Image Pixel attributes plus a one-frame pixel sequence) and asks DCMTK to change
- * its representation, so a frame is decoded from its own bytes and nothing else is read. The
- * encoders are registered here, once, with the parameters the transcoder needs (no new SOP
- * Instance UID inside the codec: the caller decides; no colour conversion for lossless).
+ * its representation, so a frame is decoded from its own bytes and nothing else is read.
+ * DCMTK's codecs (decoders and encoders) are registered here and nowhere else, once, by
+ * pacs_dcm_init(), with the parameters the transcoder needs (no new SOP Instance UID inside the
+ * codec: the caller decides; no colour conversion for lossless). Besides the codecs, this file
+ * re-encodes whole objects between the syntaxes that need no codec (pacs_codec_recode).
  * Every exported function is a try/catch shell. Thread-safe: no shared mutable state besides
  * the one-time registration.
  */
 #include "pacs/dicom/codec.h"
 #include "pacs/dicom/dcm.h"
 #include "pacs/dicom/dcm_internal.h"
+#include "pacs/dicom/part10.h"
 
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <string>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dcfilefo.h"
+#include "dcmtk/dcmdata/dcostrma.h"
 #include "dcmtk/dcmdata/dcostrmb.h"
 #include "dcmtk/dcmdata/dcpixel.h"
 #include "dcmtk/dcmdata/dcpixseq.h"
 #include "dcmtk/dcmdata/dcpxitem.h"
+#include "dcmtk/dcmdata/dcrledrg.h"
 #include "dcmtk/dcmdata/dcrleerg.h"
 #include "dcmtk/dcmdata/dcrlerp.h"
 #include "dcmtk/dcmdata/dctk.h"
 #include "dcmtk/dcmdata/dcuid.h"
 #include "dcmtk/dcmdata/dcxfer.h"
+#include "dcmtk/dcmjpeg/djdecode.h"
 #include "dcmtk/dcmjpeg/djencode.h"
 #include "dcmtk/dcmjpeg/djrplol.h"
 #include "dcmtk/dcmjpeg/djrploss.h"
+#include "dcmtk/dcmjpls/djdecode.h"
 #include "dcmtk/dcmjpls/djencode.h"
 #include "dcmtk/dcmjpls/djrparam.h"
 /* Colour images for DCMTK's lossy JPEG encoder, which renders through DicomImage. */
@@ -42,11 +53,14 @@
 /* Values larger than this stay in the file while reading attributes. */
 #define LAZY_VALUE_MAX 4096
 
-static std::once_flag encoders_once;
+static std::once_flag codecs_once;
 
-static void register_encoders()
+void pacs_codec__register(void)
 {
-    std::call_once(encoders_once, [] {
+    std::call_once(codecs_once, [] {
+        DJDecoderRegistration::registerCodecs();
+        DJLSDecoderRegistration::registerCodecs();
+        DcmRLEDecoderRegistration::registerCodecs();
         /* YCbCr only for lossy JPEG; keep SOP Instance UIDs (the transcoder decides). */
         DJEncoderRegistration::registerCodecs(ECC_lossyYCbCr, EUC_never, OFTrue);
         DJLSEncoderRegistration::registerCodecs(0, 0, 0, 0, OFTrue, 0, OFTrue, EJLSUC_never);
@@ -287,7 +301,6 @@ extern "C" pacs_err pacs_codec_encode(const char *ts_uid, const pacs_codec_image
         if (jpeg_lossy && (quality < 1 || quality > 100)) {
             return pacs_errf(ei, PACS_EINVAL, "JPEG quality %d is not in 1..100", quality);
         }
-        register_encoders();
         DcmDataset ds;
         OFCondition c = put_image(ds, img);
         /* The lossy JPEG encoder renders through dcmimgle, which wants an image SOP Class. */
@@ -514,6 +527,11 @@ extern "C" pacs_err pacs_codec_dataset_front(const char *path, pacs_codec_header
             append_value(ds, DCM_LossyImageCompressionMethod,
                          h->lossy_method ? h->lossy_method : "ISO_10918_1");
         }
+        OFString was;
+        if (c.good() && h->keep_lossy && !h->lossy &&
+            (ds->findAndGetOFString(DCM_LossyImageCompression, was).bad() || was != "01")) {
+            c = ds->putAndInsertString(DCM_LossyImageCompression, "01");
+        }
         if (c.good() && h->new_sop_uid) {
             c = ds->putAndInsertString(DCM_SOPInstanceUID, h->new_sop_uid);
         }
@@ -550,6 +568,169 @@ extern "C" pacs_err pacs_codec_dataset_front(const char *path, pacs_codec_header
         return PACS_OK;
     } catch (...) {
         return pacs_errf(ei, PACS_ENOMEM, "out of memory while writing the dataset");
+    }
+}
+
+namespace
+{
+
+/* Writes what DCMTK encodes straight to a file descriptor; after a failed write it reports
+ * not-good, which stops DCMTK. */
+class FdConsumer : public DcmConsumer
+{
+  public:
+    explicit FdConsumer(int fd) : fd_(fd), errno_(0), written_(0)
+    {
+    }
+    OFBool good() const override
+    {
+        return errno_ == 0;
+    }
+    OFCondition status() const override
+    {
+        return good() ? EC_Normal : EC_InvalidStream;
+    }
+    OFBool isFlushed() const override
+    {
+        return OFTrue;
+    }
+    offile_off_t avail() const override
+    {
+        return good() ? (offile_off_t)1 << 30 : 0;
+    }
+    offile_off_t write(const void *buf, offile_off_t len) override
+    {
+        const char *p = static_cast<const char *>(buf);
+        offile_off_t done = 0;
+        while (good() && done < len) {
+            ssize_t n = ::write(fd_, p + done, (size_t)(len - done));
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n <= 0) {
+                errno_ = n < 0 ? errno : EIO;
+                return 0;
+            }
+            done += n;
+            written_ += (uint64_t)n;
+        }
+        return done;
+    }
+    void flush() override
+    {
+    }
+    int error() const
+    {
+        return errno_;
+    }
+    uint64_t written() const
+    {
+        return written_;
+    }
+
+  private:
+    int fd_;
+    int errno_;
+    uint64_t written_;
+};
+
+class FdStream : public DcmOutputStream
+{
+  public:
+    explicit FdStream(FdConsumer *c) : DcmOutputStream(c)
+    {
+    }
+};
+
+/* The meta header of the Part 10 file at `path`. */
+pacs_err read_meta(const char *path, pacs_meta *m, pacs_errinfo *ei)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return pacs_errf(ei, PACS_EBADDATA, "cannot open %s: %s", path, strerror(errno));
+    }
+    uint8_t head[8192];
+    ssize_t n = pread(fd, head, sizeof head, 0);
+    int saved = errno;
+    close(fd);
+    if (n < 0) {
+        return pacs_errf(ei, PACS_EBADDATA, "cannot read %s: %s", path, strerror(saved));
+    }
+    size_t start = 0;
+    return pacs_meta_read(head, (size_t)n, m, &start, ei);
+}
+
+} // namespace
+
+extern "C" pacs_err pacs_codec_recode(const char *path, const char *ts_uid, int out_fd,
+                                      uint64_t *written, pacs_errinfo *ei)
+{
+    try {
+        *written = 0;
+        DcmXfer target(ts_uid ? ts_uid : "");
+        if (target.getXfer() == EXS_Unknown) {
+            return pacs_errf(ei, PACS_EUNSUPPORTED, "cannot write transfer syntax %s",
+                             ts_uid ? ts_uid : "(none)");
+        }
+        pacs_meta m;
+        pacs_err err = read_meta(path, &m, ei);
+        if (err != PACS_OK) {
+            return err;
+        }
+        DcmFileFormat ff;
+        OFCondition c = ff.loadFile(OFFilename(path), EXS_Unknown, EGL_noChange, LAZY_VALUE_MAX);
+        if (c.bad()) {
+            return pacs_errf(ei, PACS_EBADDATA, "cannot read object: %s", c.text());
+        }
+        DcmDataset *ds = ff.getDataset();
+        DcmXfer source(ds->getOriginalXfer());
+        bool pixels = ds->tagExists(DCM_PixelData);
+        if (pixels && target.getXfer() != source.getXfer() &&
+            (source.isEncapsulated() || target.isEncapsulated())) {
+            return pacs_errf(ei, PACS_EUNSUPPORTED,
+                             "pixel data in %s cannot become %s without transcoding",
+                             source.getXferName(), target.getXferName());
+        }
+        if (!ds->canWriteXfer(target.getXfer(), source.getXfer())) {
+            return pacs_errf(ei, PACS_EUNSUPPORTED, "cannot write the dataset as %s",
+                             target.getXferName());
+        }
+        snprintf(m.transfer_syntax_uid, sizeof m.transfer_syntax_uid, "%s", ts_uid);
+        uint8_t meta[512];
+        size_t meta_len = 0;
+        err = pacs_meta_build(&m, meta, sizeof meta, &meta_len, ei);
+        if (err != PACS_OK) {
+            return err;
+        }
+        FdConsumer consumer(out_fd);
+        consumer.write(meta, (offile_off_t)meta_len);
+        if (consumer.good()) {
+            FdStream os(&consumer);
+            ds->transferInit();
+            c = ds->write(os, target.getXfer(), EET_ExplicitLength, nullptr, EGL_recalcGL);
+            ds->transferEnd();
+            os.flush();
+        }
+        if (consumer.good() && target.getStreamCompression() != ESC_none &&
+            ((consumer.written() - meta_len) & 1u)) {
+            /* PS3.5 A.5: a deflated stream of odd length gets one trailing NULL byte (and a
+             * DIMSE peer refuses odd PDV fragments). */
+            static const char pad = 0;
+            consumer.write(&pad, 1);
+        }
+        *written = consumer.written();
+        if (!consumer.good()) {
+            int e = consumer.error();
+            return pacs_errf(ei, pacs_err_from_errno(e), "writing the converted object: %s",
+                             strerror(e));
+        }
+        if (c.bad()) {
+            return pacs_errf(ei, PACS_EBADDATA, "cannot encode the dataset as %s: %s",
+                             target.getXferName(), c.text());
+        }
+        return PACS_OK;
+    } catch (...) {
+        return pacs_errf(ei, PACS_ENOMEM, "out of memory while converting an object");
     }
 }
 

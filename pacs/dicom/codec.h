@@ -3,7 +3,8 @@
  * DCMTK's pixel codecs behind a C API, for pacs/image: decoding one compressed frame (RLE, JPEG
  * baseline/extended/lossless, JPEG-LS) from its bytes alone, encoding one native frame, the
  * imaging attributes of a stored object as DICOM JSON with every binary value inline, and the
- * dataset of an object re-encoded without its pixel data (the front of a transcoded object).
+ * dataset of an object re-encoded without its pixel data (the front of a transcoded object), and
+ * a whole object re-encoded in a syntax that needs no codec (pacs_codec_recode).
  * The codecs work on one frame at a time, so decoding frame i of a multi-frame object never
  * touches the other frames. Implemented in C++ (codec.cc); no DCMTK type crosses this header.
  *
@@ -11,7 +12,8 @@
  * Little Endian would store them, samples interleaved (PlanarConfiguration 0).
  *
  * Thread-safe: every call works on its own datasets; DCMTK's codec list is locked inside.
- * pacs_dcm_init() must have run (it registers the codecs).
+ * pacs_dcm_init() must have run: it registers DCMTK's codecs, once for the whole tree, with the
+ * parameters this API needs.
  */
 #ifndef PACS_DICOM_CODEC_H
 #define PACS_DICOM_CODEC_H
@@ -108,6 +110,8 @@ typedef struct pacs_codec_header {
     const char *photometric; /* new PhotometricInterpretation, or NULL to keep */
     int set_planar0;         /* set PlanarConfiguration to 0 (when SamplesPerPixel > 1) */
     int lossy;               /* set LossyImageCompression to "01" and append ratio and method */
+    int keep_lossy;          /* the source pixels were lossy: LossyImageCompression becomes "01"
+                              * (its ratio and method stay as stored) */
     double lossy_ratio;
     const char *lossy_method; /* e.g. "ISO_10918_1", "ISO_15444_1", "ISO_15444_15" */
     const char *new_sop_uid;  /* replace SOPInstanceUID (NULL to keep) */
@@ -124,6 +128,21 @@ typedef struct pacs_codec_header {
  */
 pacs_err pacs_codec_dataset_front(const char *path, pacs_codec_header *h, uint8_t **out,
                                   size_t *out_len, pacs_errinfo *ei);
+
+/**
+ * Writes the Part 10 object at `path` again in `ts_uid` to `out_fd`, from its current position:
+ * our meta header (the object's own, naming the new syntax), then the dataset as DCMTK encodes
+ * it, every value unchanged. This is the conversion between the syntaxes that need no codec:
+ * Implicit and Explicit VR Little Endian, Explicit VR Big Endian and Deflated Explicit VR Little
+ * Endian (and any syntax for an object without Pixel Data). Pixel data are never decoded or
+ * encoded here (that is pacs/image's transcoding): PACS_EUNSUPPORTED, before anything is
+ * written, when the pixel data would have to change encoding or DCMTK cannot write `ts_uid`.
+ * The object is read as needed (large values stay in the file). `*written` receives the bytes
+ * written. PACS_EBADDATA when the object cannot be read; PACS_EIO or PACS_ENOSPC when writing
+ * fails, possibly after some bytes were written (write to a temporary file).
+ */
+pacs_err pacs_codec_recode(const char *path, const char *ts_uid, int out_fd, uint64_t *written,
+                           pacs_errinfo *ei);
 
 /** A fresh UID under our root (for a derived object). `buf` holds 65 bytes. */
 void pacs_codec_new_uid(char buf[65]);

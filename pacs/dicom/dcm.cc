@@ -17,7 +17,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
-#include <mutex>
 #include <string>
 #include <unistd.h>
 
@@ -27,16 +26,10 @@
 #include "dcmtk/dcmdata/dcistrmf.h"
 #include "dcmtk/dcmdata/dcpixel.h"
 #include "dcmtk/dcmdata/dcpixseq.h"
-#include "dcmtk/dcmdata/dcrledrg.h"
-#include "dcmtk/dcmdata/dcrleerg.h"
 #include "dcmtk/dcmdata/dcuid.h"
 #include "dcmtk/dcmdata/dctk.h"
 #include "dcmtk/dcmdata/dcxfer.h"
-#include "dcmtk/dcmjpeg/djdecode.h"
-#include "dcmtk/dcmjpeg/djencode.h"
 #include "dcmtk/dcmjpeg/djrplol.h"
-#include "dcmtk/dcmjpls/djdecode.h"
-#include "dcmtk/dcmjpls/djencode.h"
 #include "dcmtk/dcmjpls/djrparam.h"
 #include "dcmtk/ofstd/ofstd.h"
 #include "dcmtk/oflog/oflog.h"
@@ -61,9 +54,7 @@ pacs_err pacs_dcm_init(pacs_errinfo *ei)
          * as an error with its status; they are shown only when debugging. */
         OFLog::configure(pacs_log_enabled(PACS_LOG_DEBUG) ? OFLogger::WARN_LOG_LEVEL
                                                           : OFLogger::FATAL_LOG_LEVEL);
-        DJDecoderRegistration::registerCodecs();
-        DJLSDecoderRegistration::registerCodecs();
-        DcmRLEDecoderRegistration::registerCodecs();
+        pacs_codec__register();
         return PACS_OK;
     } catch (...) {
         return pacs_errf(ei, PACS_ENOMEM, "DICOM toolkit initialisation failed");
@@ -1002,17 +993,6 @@ pacs_err pacs_ds_put_binary(pacs_ds *ds, uint32_t tag, const char *vr, const voi
     }
 }
 
-/* Encoders are registered on first use only: pacsd never encodes through this path. */
-static void register_encoders(void)
-{
-    static std::once_flag once;
-    std::call_once(once, [] {
-        DJEncoderRegistration::registerCodecs();
-        DJLSEncoderRegistration::registerCodecs();
-        DcmRLEEncoderRegistration::registerCodecs();
-    });
-}
-
 pacs_err pacs_ds_save_file(pacs_ds *ds, const char *path, const char *ts_uid, pacs_errinfo *ei)
 {
     try {
@@ -1024,19 +1004,16 @@ pacs_err pacs_ds_save_file(pacs_ds *ds, const char *path, const char *ts_uid, pa
         case EXS_BigEndianExplicit:
             break;
         case EXS_JPEGProcess14SV1: {
-            register_encoders();
             DJ_RPLossless param;
             c = ds->ds->chooseRepresentation(xfer, &param);
             break;
         }
         case EXS_JPEGLSLossless: {
-            register_encoders();
             DJLSRepresentationParameter param(2, OFTrue);
             c = ds->ds->chooseRepresentation(xfer, &param);
             break;
         }
         case EXS_RLELossless:
-            register_encoders();
             c = ds->ds->chooseRepresentation(xfer, nullptr);
             break;
         default:

@@ -33,8 +33,8 @@ extern "C" {
 
 /**
  * One-time process set-up: checks that the DICOM data dictionary is loaded, registers DCMTK's
- * decoders and turns Nagle's algorithm off for every association (TCP_NODELAY). Call before
- * starting threads.
+ * codecs (decoders and encoders, the one registration of the tree: codec.cc) and turns Nagle's
+ * algorithm off for every association (TCP_NODELAY). Call before starting threads.
  */
 pacs_err pacs_dcm_init(pacs_errinfo *ei);
 

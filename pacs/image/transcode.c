@@ -63,6 +63,15 @@ static int encodes_lossy(const char *ts, int allow_lossy)
     return allow_lossy && (eq(ts, PACS_TS_J2K) || eq(ts, PACS_TS_HTJ2K));
 }
 
+/* Stored pixels that are lossy whatever the encoder did (JPEG DCT, JPEG-LS near-lossless): a
+ * decoded copy keeps LossyImageCompression 01 (PS3.3 C.7.6.1.1.5). JPEG 2000 4.91 and HTJ2K
+ * 4.203 may hold lossless streams; the stored attribute (copied) says which. */
+static int source_lossy(const char *ts)
+{
+    return eq(ts, PACS_TS_JPEG_BASELINE) || eq(ts, PACS_TS_JPEG_EXTENDED) ||
+           eq(ts, PACS_TS_JPEGLS_NEAR);
+}
+
 static const char *lossy_method(const char *ts)
 {
     if (eq(ts, PACS_TS_JPEGLS_NEAR)) {
@@ -270,9 +279,16 @@ static pacs_err write_front(const pacs_image_source *src, const pacs_transcode_p
     if (lossy && p->new_uid) {
         pacs_codec_new_uid(uid);
     }
-    pacs_codec_header h = {
-        p->ts_uid,           photometric, 1, lossy, ratio, lossy_method(p->ts_uid),
-        uid[0] ? uid : NULL, "",          ""};
+    pacs_codec_header h;
+    memset(&h, 0, sizeof h);
+    h.ts_uid = p->ts_uid;
+    h.photometric = photometric;
+    h.set_planar0 = 1;
+    h.lossy = lossy;
+    h.keep_lossy = source_lossy(src->ts_uid);
+    h.lossy_ratio = ratio;
+    h.lossy_method = lossy_method(p->ts_uid);
+    h.new_sop_uid = uid[0] ? uid : NULL;
     uint8_t *front = NULL;
     size_t front_len = 0;
     err = pacs_codec_dataset_front(src->path, &h, &front, &front_len, ei);
