@@ -47,12 +47,6 @@ struct pacs_forwarder {
 
 /* ---- the audit trail: where each instance went ---- */
 
-static int study_of(void *ctx, const pacs_instance_rec *rec)
-{
-    snprintf(ctx, PACS_UID_MAX + 1, "%s", rec->study_uid);
-    return 1;
-}
-
 /* One line per instance sent (or given up), naming its study (looked up in the index: the
  * queue keeps only the SOP instance), so that `pacs audit --patient` shows where images went. */
 static void audit_forward(pacs_forwarder *f, const pacs_fwd_entry *e, const char *dest, int ok,
@@ -60,11 +54,11 @@ static void audit_forward(pacs_forwarder *f, const pacs_fwd_entry *e, const char
 {
     char study[PACS_UID_MAX + 1] = "", detail[320];
     pacs_errinfo ei;
-    pacs_query *q = pacs_query_new(PACS_LEVEL_INSTANCE);
-    if (q && pacs_query_add(q, 0x00080018u, NULL, e->sop_uid, &ei) == PACS_OK) {
-        pacs_archive_instances(f->archive, q, 0, study_of, study, &ei);
+    pacs_resolve_list l;
+    if (pacs_resolve_uids(f->archive, NULL, NULL, e->sop_uid, 0, 1, &l, &ei) == PACS_OK) {
+        snprintf(study, sizeof study, "%s", l.v[0].study_uid);
     }
-    pacs_query_free(q);
+    pacs_resolve_list_free(&l);
     snprintf(detail, sizeof detail, "forward rule=%s to=%s sop=%s%s%.200s", e->rule, dest,
              e->sop_uid, why ? ": " : "", why ? why : "");
     pacs_audit_event ev = {.action = PACS_AUDIT_RETRIEVE,
@@ -294,12 +288,16 @@ static void send_group(pacs_forwarder *f, pacs_fwd_entry *ents, size_t n)
             set_retry(f, e, &ups[i], errs[i], sizeof errs[i], broken ? broken_why : ei.msg, now);
             retried++;
         } else {
-            pacs_retr_item it;
+            /* The queue names the instance as stored now, not whether it has pixel data: assume
+             * it has (it matters only for a destination that takes neither the stored syntax
+             * nor an uncompressed one). */
+            pacs_resolve_item it;
             memset(&it, 0, sizeof it);
             snprintf(it.sop_uid, sizeof it.sop_uid, "%s", e->sop_uid);
             snprintf(it.sop_class, sizeof it.sop_class, "%s", e->sop_class);
             snprintf(it.ts, sizeof it.ts, "%s", e->ts);
             snprintf(it.object, sizeof it.object, "%s", e->object);
+            it.has_pixels = 1;
             uint16_t st = 0;
             pacs_errinfo sub;
             pacs_errinfo_clear(&sub);

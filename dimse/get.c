@@ -29,7 +29,7 @@ pacs_err pacs_dimse__get(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_errin
         }
         return err;
     }
-    pacs_retr_list list;
+    pacs_resolve_list list;
     memset(&list, 0, sizeof list);
     char comment[160] = "";
     uint16_t status =
@@ -43,7 +43,7 @@ pacs_err pacs_dimse__get(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_errin
     }
     pacs_sendset *pcs = calloc(1, sizeof *pcs);
     if (!pcs) {
-        pacs_dimse__retr_list_free(&list);
+        pacs_resolve_list_free(&list);
         return pacs_dimse__respond(c, rq, PACS_C_GET_RSP, PACS_ST_OUT_OF_RESOURCES, "out of memory",
                                    ei);
     }
@@ -64,6 +64,6 @@ pacs_err pacs_dimse__get(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_errin
     err =
         pacs_dimse__retrieve_run(c, rq, PACS_C_GET_RSP, &list, &so, c->info.calling_aet, NULL, ei);
     free(pcs);
-    pacs_dimse__retr_list_free(&list);
+    pacs_resolve_list_free(&list);
     return err;
 }

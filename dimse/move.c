@@ -29,7 +29,7 @@ pacs_err pacs_dimse__move(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_erri
         }
         return err;
     }
-    pacs_retr_list list;
+    pacs_resolve_list list;
     memset(&list, 0, sizeof list);
     char comment[160] = "";
     uint16_t status =
@@ -43,7 +43,7 @@ pacs_err pacs_dimse__move(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_erri
     }
     pacs_remote_ae dest;
     if (!c->aetable || !pacs_aetable_find(c->aetable, rq->move_destination, &dest)) {
-        pacs_dimse__retr_list_free(&list);
+        pacs_resolve_list_free(&list);
         pacs_log(PACS_LOG_WARN, "dimse",
                  "assoc=%u calling=%s C-MOVE refused: destination %s is "
                  "not a known AE",
@@ -63,7 +63,7 @@ pacs_err pacs_dimse__move(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_erri
         snprintf(why, sizeof why, "out of memory");
     } else if (list.n > 0) {
         for (size_t i = 0; i < list.n; i++) {
-            pacs_dimse__propose(prop, list.items[i].sop_class, list.items[i].ts);
+            pacs_dimse__propose(prop, list.v[i].sop_class, list.v[i].ts);
         }
         pacs_errinfo aei;
         err = pacs_dimse__request(c->cfg, &dest, prop->pcs, prop->n, &out, &aei);
@@ -100,6 +100,6 @@ pacs_err pacs_dimse__move(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_erri
     }
     free(prop);
     free(pcs);
-    pacs_dimse__retr_list_free(&list);
+    pacs_resolve_list_free(&list);
     return err;
 }

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
  * The retrieve engine (retrieve.h) behind C-MOVE, C-GET and forwarding. Instances are listed
- * from the index (never by parsing files), then sent one C-STORE at a time, each streamed from
- * its stored object and converted only when the peer did not accept the stored syntax. Bears
- * the load of every outgoing image; memory per retrieve is the instance list (about 330 bytes
- * per instance) plus the Failed SOP Instance UID List.
+ * from the index by the archive's resolve step (never by parsing files), then sent one C-STORE
+ * at a time, each as its delivery plan says: as stored (the dataset bytes streamed unparsed), or
+ * converted or transcoded into a temporary copy first, only when the peer did not accept the
+ * stored syntax. Bears the load of every outgoing image; memory per retrieve is the instance
+ * list (about 430 bytes per instance) plus the Failed SOP Instance UID List.
  */
 #include "dimse/retrieve.h"
 
@@ -16,8 +17,8 @@
 
 #include "pacs/base/buf.h"
 #include "pacs/base/log.h"
-#include "pacs/image/transcode.h"
 #include "storage/catalog.h"
+#include "storage/delivery.h"
 
 #define TAG_QR_LEVEL 0x00080052u
 #define TAG_PATIENT_ID 0x00100020u
@@ -29,46 +30,8 @@
 #define PATIENT_ROOT_PREFIX "1.2.840.10008.5.1.4.1.2.1."
 #define FAILED_LIST_MAX (32u << 20)
 
-void pacs_dimse__retr_list_free(pacs_retr_list *l)
-{
-    if (l) {
-        free(l->items);
-        memset(l, 0, sizeof *l);
-    }
-}
-
-typedef struct collect_state {
-    pacs_retr_list *out;
-    int oom;
-} collect_state;
-
-static int collect_cb(void *ctx, const pacs_instance_rec *rec)
-{
-    collect_state *cs = ctx;
-    pacs_retr_list *l = cs->out;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        pacs_retr_item *g = realloc(l->items, cap * sizeof *g);
-        if (!g) {
-            cs->oom = 1;
-            return 1;
-        }
-        l->items = g;
-        l->cap = cap;
-    }
-    pacs_retr_item *it = &l->items[l->n++];
-    memset(it, 0, sizeof *it);
-    snprintf(it->study_uid, sizeof it->study_uid, "%s", rec->study_uid);
-    snprintf(it->sop_uid, sizeof it->sop_uid, "%s", rec->sop_uid);
-    snprintf(it->sop_class, sizeof it->sop_class, "%s", rec->sop_class);
-    snprintf(it->ts, sizeof it->ts, "%s", rec->ts);
-    snprintf(it->object, sizeof it->object, "%s", rec->object);
-    it->size = rec->size;
-    return 0;
-}
-
 uint16_t pacs_dimse__retr_collect(pacs_dimse_ctx *c, const char *model_class, const pacs_ds *id,
-                                  pacs_retr_list *out, char *comment, size_t cap)
+                                  pacs_resolve_list *out, char *comment, size_t cap)
 {
     static const struct {
         uint32_t tag;
@@ -133,12 +96,10 @@ uint16_t pacs_dimse__retr_collect(pacs_dimse_ctx *c, const char *model_class, co
         status = PACS_ST_IDENTIFIER_MISMATCH;
         goto done;
     }
-    collect_state cs = {out, 0};
-    if (pacs_archive_instances(c->archive, q, 0, collect_cb, &cs, &sub) != PACS_OK || cs.oom) {
-        snprintf(comment, cap, "cannot list the instances: %s", cs.oom ? "out of memory" : sub.msg);
+    if (pacs_resolve_instances(c->archive, q, 0, 0, out, &sub) != PACS_OK) {
+        snprintf(comment, cap, "cannot list the instances: %s", sub.msg);
         pacs_log(PACS_LOG_WARN, "dimse", "assoc=%u retrieve: %s", c->assoc_id, comment);
         status = 0xA701; /* out of resources: unable to calculate number of matches */
-        pacs_dimse__retr_list_free(out);
     }
 done:
     pacs_query_free(q);
@@ -146,24 +107,11 @@ done:
     return status;
 }
 
-/* ---- conversions ---- */
-
-/* pacs/image writes these losslessly when lossy output is not allowed. */
-static int lossless_j2k(const char *ts)
+/* Whether an instance stored in `ts` can be sent as `to` (DIMSE never writes a lossy syntax the
+ * instance is not stored in). Proposals are per SOP class and syntax: assume pixel data. */
+static int can_send(const char *ts, const char *to)
 {
-    return strcmp(ts, PACS_TS_J2K) == 0 || strcmp(ts, PACS_TS_HTJ2K) == 0;
-}
-
-/* What pacs/image converts that DCMTK cannot: JPEG 2000 and HTJ2K, in and out. */
-static int image_can_convert(const char *from, const char *to)
-{
-    return pacs_image_can_decode(from) && pacs_image_can_transcode_to(to) &&
-           (!pacs_image_ts_is_lossy(to) || lossless_j2k(to));
-}
-
-int pacs_dimse__can_convert(const char *from, const char *to)
-{
-    return pacs_net_can_convert(from, to) || image_can_convert(from, to);
+    return pacs_delivery_kind_of(ts, to, 1, 0) != PACS_DELIVERY_NONE;
 }
 
 /* ---- presentation contexts ---- */
@@ -221,7 +169,7 @@ void pacs_dimse__propose(pacs_proposal *p, const char *sop_class, const char *ts
     if (!have_exact) {
         add_pc(p, sop_class, ts, NULL);
     }
-    if (!have_le && pacs_dimse__can_convert(ts, PACS_TS_EXPLICIT_LE)) {
+    if (!have_le && can_send(ts, PACS_TS_EXPLICIT_LE)) {
         add_pc(p, sop_class, PACS_TS_EXPLICIT_LE, PACS_TS_IMPLICIT_LE);
     }
 }
@@ -263,28 +211,19 @@ void pacs_dimse__sendset_from_assoc(pacs_sendset *s, const pacs_assoc *a)
     }
 }
 
-const pacs_send_pc *pacs_dimse__sendset_pick(const pacs_sendset *s, const char *sop_class,
-                                             const char *ts)
+const pacs_send_pc *pacs_dimse__sendset_pick(const pacs_sendset *s, const pacs_resolve_item *it)
 {
-    const pacs_send_pc *best = NULL;
-    int best_rank = 99;
+    const pacs_send_pc *match[sizeof s->pcs / sizeof s->pcs[0]];
+    const char *offered[sizeof s->pcs / sizeof s->pcs[0]];
+    size_t n = 0;
     for (size_t i = 0; i < s->n; i++) {
-        const pacs_send_pc *pc = &s->pcs[i];
-        if (strcmp(pc->abstract_syntax, sop_class) != 0) {
-            continue;
-        }
-        if (strcmp(pc->ts, ts) == 0) {
-            return pc;
-        }
-        int rank = strcmp(pc->ts, PACS_TS_EXPLICIT_LE) == 0   ? 0
-                   : strcmp(pc->ts, PACS_TS_IMPLICIT_LE) == 0 ? 1
-                                                              : 2;
-        if (rank < best_rank && pacs_dimse__can_convert(ts, pc->ts)) {
-            best = pc;
-            best_rank = rank;
+        if (strcmp(s->pcs[i].abstract_syntax, it->sop_class) == 0) {
+            match[n] = &s->pcs[i];
+            offered[n++] = s->pcs[i].ts;
         }
     }
-    return best;
+    int k = pacs_delivery_choose(it->ts, it->has_pixels, offered, n, 0);
+    return k < 0 ? NULL : match[k];
 }
 
 const char *pacs_dimse__get_storage_ts(const pacs_pc *pc)
@@ -292,8 +231,7 @@ const char *pacs_dimse__get_storage_ts(const pacs_pc *pc)
     /* Any stored object can be sent uncompressed or losslessly re-encoded; a lossy or JPEG 2000
      * syntax could only carry objects already stored that way, so it comes last. */
     for (size_t i = 0; i < pc->n_ts; i++) {
-        if (pacs_net_ts_uncompressed(pc->ts[i]) || strcmp(pc->ts[i], PACS_TS_DEFLATED_LE) == 0 ||
-            pacs_dimse__can_convert(PACS_TS_EXPLICIT_LE, pc->ts[i])) {
+        if (can_send(PACS_TS_EXPLICIT_LE, pc->ts[i])) {
             return pc->ts[i];
         }
     }
@@ -307,49 +245,35 @@ const char *pacs_dimse__get_storage_ts(const pacs_pc *pc)
 
 /* ---- one sub-operation ---- */
 
-/* Converts the object with pacs/image into a temporary file and sends that, unchanged. */
-static pacs_err send_transcoded(pacs_subop *so, const pacs_dimse_msg *rq, const char *path,
-                                const char *ts, pacs_errinfo *ei)
+/* Sends `it` on `rq`'s context as its delivery plan for `ts` has it. Errors before the first
+ * byte leaves (the plan cannot be carried out, the object is unreadable) leave the association
+ * usable; PACS_ENET and PACS_ENOMEM do not. */
+static pacs_err send_instance(pacs_subop *so, const pacs_dimse_msg *rq, const pacs_resolve_item *it,
+                              const char *ts, pacs_errinfo *ei)
 {
-    pacs_image_file *f = NULL;
-    int tmp = -1;
-    pacs_err err = pacs_image_file_open(path, &f, ei);
+    pacs_delivery_plan plan;
+    pacs_delivery_stream out;
+    pacs_err err = pacs_delivery_plan_for(it, ts, 0, &plan, ei);
     if (err == PACS_OK) {
-        err = pacs_archive_temp_fd(so->archive, &tmp, ei);
+        err = pacs_delivery_open(so->archive, it, &plan, &out, ei);
     }
-    if (err == PACS_OK) {
-        pacs_transcode_params p;
-        memset(&p, 0, sizeof p);
-        p.ts_uid = ts;
-        pacs_transcode_result r;
-        err = pacs_image_transcode(&f->src, f->desc, &p, tmp, &r, ei);
+    if (err != PACS_OK) {
+        return err == PACS_ENET || err == PACS_ENOMEM ? PACS_EUNSUPPORTED : err;
     }
-    pacs_image_file_close(f);
-    if (err == PACS_OK) {
-        err = pacs_assoc_send_part10_fd(so->assoc, rq, tmp, ei);
-    } else if (err == PACS_ENET || err == PACS_ENOMEM) {
-        err = PACS_EUNSUPPORTED; /* nothing was sent: the association is fine */
-    }
-    if (tmp >= 0) {
-        close(tmp);
-    }
+    err = pacs_assoc_send_part10_fd(so->assoc, rq, out.fd, ei);
+    pacs_delivery_stream_close(&out);
     return err;
 }
 
-static pacs_subop_result store_one(pacs_subop *so, const pacs_retr_item *it, uint16_t *status,
+static pacs_subop_result store_one(pacs_subop *so, const pacs_resolve_item *it, uint16_t *status,
                                    pacs_errinfo *ei)
 {
     *status = 0;
-    const pacs_send_pc *pc = pacs_dimse__sendset_pick(so->pcs, it->sop_class, it->ts);
+    const pacs_send_pc *pc = pacs_dimse__sendset_pick(so->pcs, it);
     if (!pc) {
         pacs_errf(ei, PACS_EUNSUPPORTED,
                   "no accepted presentation context for %s in %s or a syntax it converts to",
                   it->sop_class, it->ts);
-        return PACS_SUBOP_FAILED;
-    }
-    char path[4096];
-    pacs_err err = pacs_archive_object_path(so->archive, it->object, path, sizeof path, ei);
-    if (err != PACS_OK) {
         return PACS_SUBOP_FAILED;
     }
     pacs_dimse_msg rq;
@@ -367,11 +291,7 @@ static pacs_subop_result store_one(pacs_subop *so, const pacs_retr_item *it, uin
         snprintf(rq.move_originator_aet, sizeof rq.move_originator_aet, "%s", so->orig_aet);
         rq.move_originator_msg_id = so->orig_msg_id;
     }
-    if (strcmp(it->ts, pc->ts) == 0 || pacs_net_can_convert(it->ts, pc->ts)) {
-        err = pacs_assoc_send_file(so->assoc, &rq, path, ei);
-    } else {
-        err = send_transcoded(so, &rq, path, pc->ts, ei);
-    }
+    pacs_err err = send_instance(so, &rq, it, pc->ts, ei);
     if (err == PACS_ENET || err == PACS_ENOMEM) {
         return PACS_SUBOP_BROKEN;
     }
@@ -428,8 +348,8 @@ static pacs_subop_result store_one(pacs_subop *so, const pacs_retr_item *it, uin
     }
 }
 
-pacs_subop_result pacs_dimse__store_one(pacs_subop *so, const pacs_retr_item *it, uint16_t *status,
-                                        pacs_errinfo *ei)
+pacs_subop_result pacs_dimse__store_one(pacs_subop *so, const pacs_resolve_item *it,
+                                        uint16_t *status, pacs_errinfo *ei)
 {
     pacs_subop_result r = store_one(so, it, status, ei);
     if (r == PACS_SUBOP_BROKEN) {
@@ -492,7 +412,7 @@ static pacs_err respond(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_dimse_
 
 /* One audit line per study a C-MOVE/C-GET named (usually one), written before the final
  * response; `sent` marks the instances that reached the destination. */
-static void audit_retrieve(pacs_dimse_ctx *c, const char *verb, const pacs_retr_list *list,
+static void audit_retrieve(pacs_dimse_ctx *c, const char *verb, const pacs_resolve_list *list,
                            const unsigned char *sent, const char *dest, uint16_t status)
 {
     char detail[160];
@@ -503,24 +423,24 @@ static void audit_retrieve(pacs_dimse_ctx *c, const char *verb, const pacs_retr_
         return;
     }
     for (size_t i = 0; i < list->n; i++) {
-        const char *study = list->items[i].study_uid;
+        const char *study = list->v[i].study_uid;
         int seen = 0;
         for (size_t j = 0; j < i && !seen; j++) {
-            seen = strcmp(list->items[j].study_uid, study) == 0;
+            seen = strcmp(list->v[j].study_uid, study) == 0;
         }
         if (seen) {
             continue;
         }
         unsigned n = 0;
         for (size_t j = i; j < list->n; j++) {
-            n += sent && sent[j] && strcmp(list->items[j].study_uid, study) == 0;
+            n += sent && sent[j] && strcmp(list->v[j].study_uid, study) == 0;
         }
         pacs_dimse__audit(c, PACS_AUDIT_RETRIEVE, ok, study, NULL, detail, n);
     }
 }
 
 pacs_err pacs_dimse__retrieve_run(pacs_dimse_ctx *c, const pacs_dimse_msg *rq,
-                                  pacs_dimse_type rsp_type, const pacs_retr_list *list,
+                                  pacs_dimse_type rsp_type, const pacs_resolve_list *list,
                                   pacs_subop *so, const char *dest, const char *why,
                                   pacs_errinfo *ei)
 {
@@ -538,7 +458,7 @@ pacs_err pacs_dimse__retrieve_run(pacs_dimse_ctx *c, const pacs_dimse_msg *rq,
     unsigned char *sent = list->n ? calloc(list->n, 1) : NULL;
     int audited = 0;
     for (size_t i = 0; i < list->n; i++) {
-        const pacs_retr_item *it = &list->items[i];
+        const pacs_resolve_item *it = &list->v[i];
         if (atomic_load(c->stopping)) {
             err = pacs_errf(ei, PACS_ECANCELED, "%s stopped: the server is stopping", verb);
             goto out;

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * Shared by C-MOVE, C-GET and forwarding (dimse/ only): collecting the instances an
- * identifier names, choosing presentation contexts to propose or to send on, one C-STORE
- * sub-operation streamed from a stored object, and the retrieve loop with its pending and final
- * responses (PS3.4 C.4.2, C.4.3).
+ * identifier names (storage/resolve.h), choosing presentation contexts to propose or to send on,
+ * one C-STORE sub-operation sending an instance as its delivery plan has it (storage/delivery.h),
+ * and the retrieve loop with its pending and final responses (PS3.4 C.4.2, C.4.3).
  *
  * Not thread-safe: everything here belongs to the association thread that uses it.
  */
@@ -14,23 +14,7 @@
 #include <stdint.h>
 
 #include "dimse/service.h"
-
-/** One instance to send, as the index describes it. */
-typedef struct pacs_retr_item {
-    char study_uid[PACS_UID_MAX + 1]; /* for the audit trail */
-    char sop_uid[PACS_UID_MAX + 1];
-    char sop_class[PACS_UID_MAX + 1];
-    char ts[PACS_UID_MAX + 1];
-    char object[PACS_OBJECT_KEY_LEN + 1];
-    uint64_t size;
-} pacs_retr_item;
-
-typedef struct pacs_retr_list {
-    pacs_retr_item *items;
-    size_t n, cap;
-} pacs_retr_list;
-
-void pacs_dimse__retr_list_free(pacs_retr_list *l);
+#include "storage/resolve.h"
 
 /**
  * Reads a C-MOVE/C-GET identifier (`id`) under the information model `model_class` and lists
@@ -38,11 +22,11 @@ void pacs_dimse__retr_list_free(pacs_retr_list *l);
  * message in `comment` (`cap` bytes) for the final response.
  */
 uint16_t pacs_dimse__retr_collect(pacs_dimse_ctx *c, const char *model_class, const pacs_ds *id,
-                                  pacs_retr_list *out, char *comment, size_t cap);
+                                  pacs_resolve_list *out, char *comment, size_t cap);
 
 /** Presentation contexts to propose for sending: per SOP class, one context with the stored
  *  syntax, and one with explicit/implicit little endian when the stored syntax can be
- *  converted to it. At most 128 contexts; what does not fit is counted in `overflow`. */
+ *  delivered in it. At most 128 contexts; what does not fit is counted in `overflow`. */
 typedef struct pacs_proposal {
     pacs_pc pcs[128];
     size_t n;
@@ -70,18 +54,10 @@ void pacs_dimse__sendset_from_request(pacs_sendset *s, const pacs_pc *pcs, size_
  *  role (C-GET). */
 void pacs_dimse__sendset_from_assoc(pacs_sendset *s, const pacs_assoc *a);
 
-/** The context to send an instance of `sop_class` stored as `ts` on: one in that syntax if
- *  accepted, otherwise one in a syntax it converts to (explicit LE, then implicit LE, then any
- *  other); NULL when none. */
-const pacs_send_pc *pacs_dimse__sendset_pick(const pacs_sendset *s, const char *sop_class,
-                                             const char *ts);
-
-/**
- * True when an object stored in `from` can be sent as `to`: the same syntax, a conversion
- * DCMTK's codecs do (pacs_net_can_convert), or one pacs/image does (JPEG 2000 and HTJ2K, from
- * and to; lossless only). Lossy targets are only ever the stored syntax itself.
- */
-int pacs_dimse__can_convert(const char *from, const char *to);
+/** The context to send `it` on: one in its stored syntax if accepted, otherwise one in a syntax
+ *  its delivery plan can make (pacs_delivery_choose: explicit LE, then implicit LE, then any
+ *  other; never a lossy one it is not stored in); NULL when none. */
+const pacs_send_pc *pacs_dimse__sendset_pick(const pacs_sendset *s, const pacs_resolve_item *it);
 
 /** Where C-STORE sub-operations go and what they carry. */
 typedef struct pacs_subop {
@@ -108,13 +84,13 @@ typedef enum pacs_subop_result {
 } pacs_subop_result;
 
 /**
- * One C-STORE sub-operation: picks the context, sends the stored object (converted when the
- * accepted syntax differs: DCMTK's codecs while streaming, else pacs/image into a temporary
- * file that is then sent) and waits for the response, whose status goes to `*status` (0 when
- * none came). `ei` says why for anything but PACS_SUBOP_OK.
+ * One C-STORE sub-operation: picks the context, plans the instance's delivery in its syntax
+ * (storage/delivery.h), sends it (as stored: the object's dataset bytes streamed unparsed;
+ * converted or transcoded: the copy the plan wrote) and waits for the response, whose status
+ * goes to `*status` (0 when none came). `ei` says why for anything but PACS_SUBOP_OK.
  */
-pacs_subop_result pacs_dimse__store_one(pacs_subop *so, const pacs_retr_item *it, uint16_t *status,
-                                        pacs_errinfo *ei);
+pacs_subop_result pacs_dimse__store_one(pacs_subop *so, const pacs_resolve_item *it,
+                                        uint16_t *status, pacs_errinfo *ei);
 
 /**
  * Runs the sub-operations of a C-MOVE or C-GET (`rsp_type` says which) over `so` (NULL when the
@@ -124,7 +100,7 @@ pacs_subop_result pacs_dimse__store_one(pacs_subop *so, const pacs_retr_item *it
  * (PACS_ECLOSED when it released it).
  */
 pacs_err pacs_dimse__retrieve_run(pacs_dimse_ctx *c, const pacs_dimse_msg *rq,
-                                  pacs_dimse_type rsp_type, const pacs_retr_list *list,
+                                  pacs_dimse_type rsp_type, const pacs_resolve_list *list,
                                   pacs_subop *so, const char *dest, const char *why,
                                   pacs_errinfo *ei);
 

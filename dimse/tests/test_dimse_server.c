@@ -13,6 +13,7 @@
  */
 #define _XOPEN_SOURCE 700 /* nftw, mkdtemp */
 #include <ftw.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -213,7 +214,10 @@ static void store_ct(pacs_assoc *a, uint8_t pc_id, uint16_t id, uint16_t want_st
     pacs_dimse_msg m = request(PACS_C_STORE_RQ, pc_id, id, ct.sop_class_uid);
     snprintf(m.sop_instance, sizeof m.sop_instance, "%s", ct.sop_instance_uid);
     m.has_dataset = 1;
-    assert_int_equal(pacs_assoc_send_file(a, &m, CT_SMALL, &ei), PACS_OK);
+    int fd = open(CT_SMALL, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(pacs_assoc_send_part10_fd(a, &m, fd, &ei), PACS_OK);
+    close(fd);
     pacs_dimse_msg r = answer(a);
     assert_int_equal(r.type, PACS_C_STORE_RSP);
     assert_int_equal(r.msg_id, id);

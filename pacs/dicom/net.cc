@@ -13,7 +13,6 @@
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
-#include <mutex>
 #include <netinet/in.h>
 #include <sys/stat.h>
 #include <poll.h>
@@ -21,14 +20,9 @@
 #include <unistd.h>
 
 #include "dcmtk/config/osconfig.h"
-#include "dcmtk/dcmdata/dccodec.h"
-#include "dcmtk/dcmdata/dcfilefo.h"
 #include "dcmtk/dcmdata/dcostrma.h"
 #include "dcmtk/dcmdata/dcostrmb.h"
-#include "dcmtk/dcmdata/dcrleerg.h"
 #include "dcmtk/dcmdata/dctk.h"
-#include "dcmtk/dcmjpeg/djencode.h"
-#include "dcmtk/dcmjpls/djencode.h"
 #include "dcmtk/dcmnet/assoc.h"
 #include "dcmtk/dcmnet/dimse.h"
 #include "dcmtk/dcmnet/dcmtrans.h"
@@ -1121,49 +1115,6 @@ pacs_err pacs_assoc_send(pacs_assoc *a, const pacs_dimse_msg *msg, const pacs_ds
     }
 }
 
-/* The decoders are registered by pacs_dcm_init(); the encoders only when a conversion to a
- * compressed syntax is first needed. Registration is idempotent in DCMTK. */
-static void register_encoders()
-{
-    static std::once_flag once;
-    std::call_once(once, [] {
-        DJEncoderRegistration::registerCodecs();
-        DJLSEncoderRegistration::registerCodecs();
-        DcmRLEEncoderRegistration::registerCodecs();
-    });
-}
-
-int pacs_net_ts_uncompressed(const char *ts)
-{
-    return strcmp(ts, PACS_TS_IMPLICIT_LE) == 0 || strcmp(ts, PACS_TS_EXPLICIT_LE) == 0 ||
-           strcmp(ts, PACS_TS_EXPLICIT_BE) == 0;
-}
-
-int pacs_net_can_convert(const char *from, const char *to)
-{
-    try {
-        if (strcmp(from, to) == 0) {
-            return 1;
-        }
-        DcmXfer f(from), t(to);
-        if (f.getXfer() == EXS_Unknown || t.getXfer() == EXS_Unknown) {
-            return 0;
-        }
-        if (t.isEncapsulated() && t.isLossy()) {
-            return 0;
-        }
-        if (f.isNotEncapsulated() && t.isNotEncapsulated()) {
-            return 1;
-        }
-        register_encoders();
-        E_TransferSyntax src = f.isNotEncapsulated() ? EXS_LittleEndianExplicit : f.getXfer();
-        E_TransferSyntax dst = t.isNotEncapsulated() ? EXS_LittleEndianExplicit : t.getXfer();
-        return DcmCodecList::canChangeCoding(src, dst) ? 1 : 0;
-    } catch (...) {
-        return 0;
-    }
-}
-
 /* Writes the PDVs of one message part (command or dataset) from `data`. */
 static OFCondition write_pdv(pacs_assoc *a, uint8_t pc, DUL_DATAPDV type, void *data,
                              unsigned long len, bool last)
@@ -1298,65 +1249,6 @@ pacs_err pacs_assoc_send_part10_fd(pacs_assoc *a, const pacs_dimse_msg *msg, int
                              meta.transfer_syntax_uid, ts);
         }
         return send_raw(a, msg, fd, start, ei);
-    } catch (...) {
-        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
-    }
-}
-
-pacs_err pacs_assoc_send_file(pacs_assoc *a, const pacs_dimse_msg *msg, const char *path,
-                              pacs_errinfo *ei)
-{
-    try {
-        char abstract[PACS_UID_MAX + 1], ts[PACS_UID_MAX + 1];
-        pacs_err err = pacs_assoc_pc_syntaxes(a, msg->pc_id, abstract, ts, ei);
-        if (err != PACS_OK) {
-            return err;
-        }
-        /* Stored in the accepted syntax: the bytes go as they are, unparsed. */
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-            return pacs_errf(ei, PACS_ECORRUPT, "cannot open stored object %s: %s", path,
-                             strerror(errno));
-        }
-        pacs_meta meta;
-        uint64_t start = 0;
-        if (stored_syntax(fd, &meta, &start) && strcmp(meta.transfer_syntax_uid, ts) == 0) {
-            err = send_raw(a, msg, fd, start, ei);
-            close(fd);
-            return err;
-        }
-        close(fd);
-        E_TransferSyntax target = DcmXfer(ts).getXfer();
-        if (target == EXS_Unknown) {
-            return pacs_errf(ei, PACS_EUNSUPPORTED, "cannot send in transfer syntax %s", ts);
-        }
-        DcmFileFormat ff;
-        OFCondition c = ff.loadFile(OFFilename(path), EXS_Unknown, EGL_noChange, 4096);
-        if (c.bad()) {
-            return pacs_errf(ei, PACS_ECORRUPT, "cannot read stored object %s: %s", path, c.text());
-        }
-        DcmDataset *ds = ff.getDataset();
-        if (ds->getOriginalXfer() != target) {
-            if (DcmXfer(target).isEncapsulated()) {
-                register_encoders();
-            }
-            if (ds->chooseRepresentation(target, nullptr).bad() || !ds->canWriteXfer(target)) {
-                return pacs_errf(ei, PACS_EUNSUPPORTED, "cannot convert from %s to %s",
-                                 DcmXfer(ds->getOriginalXfer()).getXferName(),
-                                 DcmXfer(target).getXferName());
-            }
-        }
-        T_DIMSE_Message d;
-        err = to_dcmtk(msg, &d, ei);
-        if (err != PACS_OK) {
-            return err;
-        }
-        c = DIMSE_sendMessageUsingMemoryData(a->assoc, msg->pc_id, &d, nullptr, ds, nullptr,
-                                             nullptr);
-        if (c.bad()) {
-            return pacs_errf(ei, PACS_ENET, "sending C-STORE: %s", c.text());
-        }
-        return PACS_OK;
     } catch (...) {
         return pacs_errf(ei, PACS_ENOMEM, "out of memory");
     }

@@ -228,39 +228,15 @@ pacs_err pacs_assoc_send(pacs_assoc *a, const pacs_dimse_msg *msg, const pacs_ds
                          pacs_errinfo *ei);
 
 /**
- * Sends a C-STORE-RQ (`msg`) whose dataset is the stored Part 10 file at `path`, encoded in the
- * accepted transfer syntax of `msg->pc_id`. When that is the syntax the file is stored in, its
- * dataset bytes are streamed exactly as stored, unparsed, in PDVs of the peer's size. Otherwise
- * the file is read as needed (not loaded whole) and converted with DCMTK's registered codecs;
- * PACS_EUNSUPPORTED is returned (before anything is sent) when that is impossible, and
- * PACS_ECORRUPT when the object cannot be read. PACS_ENET means the association is unusable
- * (possibly after part of the message went out).
- */
-pacs_err pacs_assoc_send_file(pacs_assoc *a, const pacs_dimse_msg *msg, const char *path,
-                              pacs_errinfo *ei);
-
-/**
- * Sends a C-STORE-RQ whose dataset is the Part 10 stream open at `fd` (read with pread from
- * offset 0; a transcoded copy, say), exactly as it is. Its transfer syntax must be the accepted
- * one of `msg->pc_id`: PACS_EUNSUPPORTED otherwise, before anything is sent. Errors as for
- * pacs_assoc_send_file().
+ * Sends a C-STORE-RQ (`msg`) whose dataset is the Part 10 stream open at `fd` (read with pread
+ * from offset 0: a stored object, or the copy a delivery plan wrote), its dataset bytes exactly
+ * as they are, unparsed, in PDVs of the peer's size. Its transfer syntax must be the accepted
+ * one of `msg->pc_id`: PACS_EUNSUPPORTED otherwise, and PACS_ECORRUPT when it is not a Part 10
+ * stream, both before anything is sent. PACS_ENET means the association is unusable (possibly
+ * after part of the message went out). This layer never converts: storage/delivery.h does.
  */
 pacs_err pacs_assoc_send_part10_fd(pacs_assoc *a, const pacs_dimse_msg *msg, int fd,
                                    pacs_errinfo *ei);
-
-/**
- * True when pacs_assoc_send_file() can send an object stored in transfer syntax `from` as `to`:
- * the same syntax; any syntax DCMTK reads (uncompressed, deflated, JPEG, JPEG-LS, RLE) to an
- * uncompressed one or deflated; and to the lossless encodings DCMTK writes (JPEG lossless
- * process 14 and SV1, JPEG-LS lossless, RLE). Lossy targets are only ever the stored syntax
- * itself, and JPEG 2000 / HTJ2K are passed through unchanged only (pacs/image will add those
- * codecs behind this same function). A `true` answer can still fail for one image (an
- * unsupported bit depth); pacs_assoc_send_file() then reports PACS_EUNSUPPORTED.
- */
-int pacs_net_can_convert(const char *from, const char *to);
-
-/** True for the uncompressed transfer syntaxes (implicit/explicit little, explicit big endian). */
-int pacs_net_ts_uncompressed(const char *ts);
 
 /** True when a C-CANCEL-RQ for `msg_id` has arrived (non-blocking check, on any context). Any
  *  other command that arrived instead is kept and returned by the next pacs_assoc_recv(). */
