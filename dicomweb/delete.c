@@ -10,6 +10,7 @@
 
 #include "pacs/base/log.h"
 #include "storage/query.h"
+#include "storage/resolve.h"
 
 void pacs_delete_resource(pacs_http_req *r, const pacs_route *rt)
 {
@@ -17,19 +18,10 @@ void pacs_delete_resource(pacs_http_req *r, const pacs_route *rt)
         pacs_http_send_error(r, 403, "deleting is turned off (set dicomweb.delete_allowed)");
         return;
     }
-    pacs_level level = rt->sop      ? PACS_LEVEL_INSTANCE
-                       : rt->series ? PACS_LEVEL_SERIES
-                                    : PACS_LEVEL_STUDY;
-    pacs_query *q = pacs_query_new(level);
     pacs_errinfo ei;
-    pacs_err err = q ? pacs_query_add(q, 0x0020000Du, "UI", rt->study, &ei)
-                     : pacs_errf(&ei, PACS_ENOMEM, "out of memory");
-    if (err == PACS_OK && rt->series) {
-        err = pacs_query_add(q, 0x0020000Eu, "UI", rt->series, &ei);
-    }
-    if (err == PACS_OK && rt->sop) {
-        err = pacs_query_add(q, 0x00080018u, "UI", rt->sop, &ei);
-    }
+    pacs_errinfo_clear(&ei);
+    pacs_query *q = pacs_resolve_query(rt->study, rt->series, rt->sop, &ei);
+    pacs_err err = q ? PACS_OK : ei.code != PACS_OK ? ei.code : PACS_ENOMEM;
     uint64_t removed = 0;
     if (err == PACS_OK) {
         err = pacs_archive_delete(pacs_http_archive(r), q, &removed, &ei);

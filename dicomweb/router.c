@@ -14,14 +14,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dicomweb/bulkdata.h"
 #include "dicomweb/delete.h"
+#include "dicomweb/frames.h"
 #include "dicomweb/gate.h"
 #include "dicomweb/http_internal.h"
+#include "dicomweb/metadata.h"
 #include "dicomweb/qido.h"
 #include "dicomweb/rendered.h"
 #include "dicomweb/stow.h"
 #include "dicomweb/viewer.h"
 #include "dicomweb/wado.h"
+#include "dicomweb/wado_uri.h"
 #include "pacs/base/log.h"
 #include "storage/audit.h"
 
@@ -51,11 +55,11 @@ static const struct route_entry {
     {PACS_ROUTE_RESOURCE, PACS_HTTP_GET, 0, pacs_wado_retrieve},
     {PACS_ROUTE_RESOURCE, PACS_HTTP_POST, 1, pacs_stow_store},
     {PACS_ROUTE_RESOURCE, PACS_HTTP_DELETE, 0, pacs_delete_resource},
-    {PACS_ROUTE_METADATA, PACS_HTTP_GET, 0, pacs_wado_metadata},
-    {PACS_ROUTE_FRAMES, PACS_HTTP_GET, 0, pacs_wado_frames},
-    {PACS_ROUTE_BULKDATA, PACS_HTTP_GET, 0, pacs_wado_bulkdata},
+    {PACS_ROUTE_METADATA, PACS_HTTP_GET, 0, pacs_metadata_retrieve},
+    {PACS_ROUTE_FRAMES, PACS_HTTP_GET, 0, pacs_frames_retrieve},
+    {PACS_ROUTE_BULKDATA, PACS_HTTP_GET, 0, pacs_bulkdata_retrieve},
     {PACS_ROUTE_RENDERED, PACS_HTTP_GET, 0, pacs_rendered_resource},
-    {PACS_ROUTE_WADO_URI, PACS_HTTP_GET, 0, pacs_wado_uri},
+    {PACS_ROUTE_WADO_URI, PACS_HTTP_GET, 0, pacs_wado_uri_retrieve},
 };
 
 pacs_router_handler pacs_router_lookup(const pacs_route *rt, pacs_http_method method, char *allow,

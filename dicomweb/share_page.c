@@ -22,6 +22,7 @@
 #include "pacs/base/log.h"
 #include "storage/archive.h"
 #include "storage/query.h"
+#include "storage/resolve.h"
 
 #define PAGE_MAX (64u * 1024u)
 
@@ -70,11 +71,11 @@ static int on_study(void *ctx, const json_t *result)
 static pacs_err find_study(pacs_archive *a, const char *uid, study_info *si, pacs_errinfo *ei)
 {
     memset(si, 0, sizeof *si);
-    pacs_query *q = pacs_query_new(PACS_LEVEL_STUDY);
+    pacs_query *q = pacs_resolve_query(uid, NULL, NULL, ei);
     if (!q) {
-        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+        return ei && ei->code != PACS_OK ? ei->code : PACS_ENOMEM;
     }
-    pacs_err err = pacs_query_add(q, 0x0020000D, "UI", uid, ei);
+    pacs_err err = PACS_OK;
     static const uint32_t shown[] = {0x00100010, 0x00080020, 0x00081030};
     for (size_t i = 0; err == PACS_OK && i < sizeof shown / sizeof shown[0]; i++) {
         err = pacs_query_include(q, shown[i], ei);

@@ -2,7 +2,7 @@
 /*
  * libFuzzer target for the URL side of DICOMweb: the URL grammar (route.h), query-string
  * splitting and decoding (params.h), QIDO-RS parameters into the query model (qido.h), Accept
- * and Content-Type parsing (media.h) and frame lists (wado.h). Input: a path line, then the query
+ * and Content-Type parsing (media.h) and frame lists (frames.h). Input: a path line, then the query
  * string. Nothing may crash, leak or read out of bounds, whatever the bytes. Single-threaded.
  */
 #include <stdint.h>
@@ -14,7 +14,7 @@
 #include "dicomweb/params.h"
 #include "dicomweb/qido.h"
 #include "dicomweb/route.h"
-#include "dicomweb/wado.h"
+#include "dicomweb/frames.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -64,7 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             pacs_media one;
             pacs_media_parse(params.v[i].value, strlen(params.v[i].value), &one, NULL);
             uint32_t frames[64];
-            pacs_wado_frame_list(params.v[i].value, frames, 64, &n, NULL);
+            pacs_frames_parse_list(params.v[i].value, frames, 64, &n, NULL);
         }
     }
     pacs_arena_free(ar);

@@ -126,6 +126,15 @@ pacs_err pacs_delivery_plan_for(const pacs_resolve_item *it, const char *target_
 
 /* ---- carrying a plan out ---- */
 
+/* What pacs/image is asked for: lossy only for a syntax that is lossy by name, and only when the
+ * plan allows it; the SOP Instance UID is kept (the same instance in another encoding). */
+static void transcode_params(const pacs_delivery_plan *p, pacs_transcode_params *tp)
+{
+    memset(tp, 0, sizeof *tp);
+    tp->ts_uid = p->ts;
+    tp->allow_lossy = (p->flags & PACS_DELIVERY_LOSSY) && lossy_only(p->ts);
+}
+
 static pacs_err copy_fd(int in_fd, int out_fd, uint64_t *written, pacs_errinfo *ei)
 {
     char buf[65536];
@@ -185,9 +194,7 @@ pacs_err pacs_delivery_write(pacs_archive *a, const pacs_resolve_item *it,
             break;
         }
         pacs_transcode_params tp;
-        memset(&tp, 0, sizeof tp);
-        tp.ts_uid = p->ts;
-        tp.allow_lossy = (p->flags & PACS_DELIVERY_LOSSY) && lossy_only(p->ts);
+        transcode_params(p, &tp);
         pacs_transcode_result res;
         err = pacs_image_transcode(pacs_delivery_pixels_source(px), pacs_delivery_pixels_desc(px),
                                    &tp, out_fd, &res, ei);
@@ -327,4 +334,14 @@ void pacs_delivery_pixels_close(pacs_delivery_pixels *px)
     pacs_image_desc_free(px->own);
     pacs_pixel_layout_clear(&px->layout);
     free(px);
+}
+
+pacs_err pacs_delivery_frame(const pacs_delivery_pixels *px, uint32_t index,
+                             const pacs_delivery_plan *p, pacs_codec_frame *out, pacs_errinfo *ei)
+{
+    pacs_transcode_params tp;
+    transcode_params(p, &tp);
+    int lossy = 0;
+    memset(out, 0, sizeof *out);
+    return pacs_image_transcode_frame(&px->src, px->desc, index, &tp, out, &lossy, ei);
 }

@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "pacs/base/err.h"
+#include "pacs/dicom/codec.h"
 #include "pacs/image/decode.h"
 #include "storage/archive.h"
 #include "storage/resolve.h"
@@ -129,5 +130,14 @@ const pacs_image_desc *pacs_delivery_pixels_desc(const pacs_delivery_pixels *px)
 
 /** Closes the pixels. NULL is accepted. */
 void pacs_delivery_pixels_close(pacs_delivery_pixels *px);
+
+/**
+ * Frame `index` (0-based) of `px` alone, as plan `p` has it (planned for the instance the pixels
+ * belong to): the bytes a DICOMweb frame request returns (the stored frame when the plan is as
+ * stored; native bytes for an uncompressed target). out->photometric names the colour model of
+ * the result; out->data is the caller's to free(). Errors as pacs_image_transcode_frame().
+ */
+pacs_err pacs_delivery_frame(const pacs_delivery_pixels *px, uint32_t index,
+                             const pacs_delivery_plan *p, pacs_codec_frame *out, pacs_errinfo *ei);
 
 #endif

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Table tests for the URL side of DICOMweb: query strings (params.h), media types and Accept
- * (media.h), QIDO-RS parameters (qido.h) and frame lists (wado.h); the URL grammar's are in
+ * (media.h), QIDO-RS parameters (qido.h) and frame lists (frames.h); the URL grammar's are in
  * test_route.c. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,7 +14,7 @@
 #include "dicomweb/params.h"
 #include "dicomweb/qido.h"
 #include "dicomweb/route.h"
-#include "dicomweb/wado.h"
+#include "dicomweb/frames.h"
 
 static void test_params_parse(void **state)
 {
@@ -158,13 +158,13 @@ static void test_frame_list(void **state)
     (void)state;
     uint32_t f[4];
     size_t n = 0;
-    assert_int_equal(pacs_wado_frame_list("1,3,2", f, 4, &n, NULL), PACS_OK);
+    assert_int_equal(pacs_frames_parse_list("1,3,2", f, 4, &n, NULL), PACS_OK);
     assert_int_equal(n, 3);
     assert_int_equal(f[1], 2);
     static const char *const bad[] = {"0", "1,", ",1",        "1 2",        "-1",
                                       "a", "",   "1,2,3,4,5", "99999999999"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        assert_int_equal(pacs_wado_frame_list(bad[i], f, 4, &n, NULL), PACS_EINVAL);
+        assert_int_equal(pacs_frames_parse_list(bad[i], f, 4, &n, NULL), PACS_EINVAL);
     }
 }
 

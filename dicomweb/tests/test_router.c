@@ -23,14 +23,18 @@
 
 #include <cmocka.h>
 
+#include "dicomweb/bulkdata.h"
 #include "dicomweb/delete.h"
 #include "dicomweb/dicomweb.h"
+#include "dicomweb/frames.h"
+#include "dicomweb/metadata.h"
 #include "dicomweb/qido.h"
 #include "dicomweb/rendered.h"
 #include "dicomweb/router.h"
 #include "dicomweb/stow.h"
 #include "dicomweb/tests/http_client.h"
 #include "dicomweb/wado.h"
+#include "dicomweb/wado_uri.h"
 #include "pacs/base/log.h"
 #include "pacs/dicom/dcm.h"
 
@@ -71,18 +75,18 @@ static const lookup_case table[] = {
     {PACS_ROUTE_RESOURCE, 2, PACS_HTTP_DELETE, pacs_delete_resource, RESOURCE},
     {PACS_ROUTE_RESOURCE, 3, PACS_HTTP_DELETE, pacs_delete_resource, RESOURCE},
     {PACS_ROUTE_RESOURCE, 3, PACS_HTTP_OTHER, NULL, RESOURCE},
-    {PACS_ROUTE_METADATA, 1, PACS_HTTP_GET, pacs_wado_metadata, ALL_READ},
-    {PACS_ROUTE_METADATA, 3, PACS_HTTP_GET, pacs_wado_metadata, ALL_READ},
+    {PACS_ROUTE_METADATA, 1, PACS_HTTP_GET, pacs_metadata_retrieve, ALL_READ},
+    {PACS_ROUTE_METADATA, 3, PACS_HTTP_GET, pacs_metadata_retrieve, ALL_READ},
     {PACS_ROUTE_METADATA, 2, PACS_HTTP_POST, NULL, ALL_READ},
     {PACS_ROUTE_METADATA, 2, PACS_HTTP_DELETE, NULL, ALL_READ},
-    {PACS_ROUTE_FRAMES, 3, PACS_HTTP_GET, pacs_wado_frames, ALL_READ},
+    {PACS_ROUTE_FRAMES, 3, PACS_HTTP_GET, pacs_frames_retrieve, ALL_READ},
     {PACS_ROUTE_FRAMES, 3, PACS_HTTP_DELETE, NULL, ALL_READ},
-    {PACS_ROUTE_BULKDATA, 3, PACS_HTTP_GET, pacs_wado_bulkdata, ALL_READ},
+    {PACS_ROUTE_BULKDATA, 3, PACS_HTTP_GET, pacs_bulkdata_retrieve, ALL_READ},
     {PACS_ROUTE_BULKDATA, 3, PACS_HTTP_POST, NULL, ALL_READ},
     {PACS_ROUTE_RENDERED, 1, PACS_HTTP_GET, pacs_rendered_resource, ALL_READ},
     {PACS_ROUTE_RENDERED, 3, PACS_HTTP_GET, pacs_rendered_resource, ALL_READ},
     {PACS_ROUTE_RENDERED, 3, PACS_HTTP_POST, NULL, ALL_READ},
-    {PACS_ROUTE_WADO_URI, 0, PACS_HTTP_GET, pacs_wado_uri, ALL_READ},
+    {PACS_ROUTE_WADO_URI, 0, PACS_HTTP_GET, pacs_wado_uri_retrieve, ALL_READ},
     {PACS_ROUTE_WADO_URI, 0, PACS_HTTP_POST, NULL, ALL_READ},
     {PACS_ROUTE_NONE, 0, PACS_HTTP_GET, NULL, "OPTIONS"},
 };

@@ -1,0 +1,17 @@
+// SPDX-License-Identifier: MIT
+/*
+ * WADO-URI (PS3.18 9): GET {prefix}/wado?requestType=WADO&studyUID=..&seriesUID=..&objectUID=..
+ * One object as application/dicom, exactly as stored (WADO-URI does not transcode: another
+ * transferSyntax is answered 406), or a rendered image (image/jpeg, the default, or image/png,
+ * drawn by rendered.h). Thread-safe: no shared state.
+ */
+#ifndef PACS_DICOMWEB_WADO_URI_H
+#define PACS_DICOMWEB_WADO_URI_H
+
+#include "dicomweb/http.h"
+#include "dicomweb/route.h"
+
+/** GET {prefix}/wado?requestType=WADO&studyUID=..&seriesUID=..&objectUID=..&contentType=.. */
+void pacs_wado_uri_retrieve(pacs_http_req *r, const pacs_route *route);
+
+#endif
