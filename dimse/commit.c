@@ -126,7 +126,7 @@ static pacs_err send_report(pacs_assoc *a, uint8_t pc, uint16_t msg_id, uint16_t
 {
     pacs_dimse_msg m;
     event_msg(&m, pc, msg_id, event_type);
-    pacs_err err = pacs_assoc_send(a, &m, report, ei);
+    pacs_err err = pacs_msg_send(a, &m, report, ei);
     if (err != PACS_OK) {
         return err;
     }
@@ -134,7 +134,7 @@ static pacs_err send_report(pacs_assoc *a, uint8_t pc, uint16_t msg_id, uint16_t
         pacs_dimse_msg rsp;
         pacs_errinfo sub;
         pacs_errinfo_clear(&sub);
-        err = pacs_assoc_recv(a, timeout, &rsp, &sub);
+        err = pacs_msg_recv(a, timeout, &rsp, &sub);
         if (err != PACS_OK) {
             if (ei) {
                 *ei = sub;
@@ -144,7 +144,7 @@ static pacs_err send_report(pacs_assoc *a, uint8_t pc, uint16_t msg_id, uint16_t
         }
         if (rsp.has_dataset) {
             pacs_ds *junk = NULL;
-            if (pacs_assoc_recv_dataset(a, timeout, &junk, ei) != PACS_OK) {
+            if (pacs_msg_recv_dataset(a, timeout, &junk, ei) != PACS_OK) {
                 return PACS_ENET;
             }
             pacs_ds_free(junk);
@@ -235,7 +235,7 @@ pacs_err pacs_dimse__commit(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_er
     pacs_errinfo_clear(&sub);
     pacs_ds *ds = NULL;
     if (rq->has_dataset) {
-        pacs_err err = pacs_assoc_recv_dataset(c->assoc, c->timeout, &ds, &sub);
+        pacs_err err = pacs_msg_recv_dataset(c->assoc, c->timeout, &ds, &sub);
         if (err != PACS_OK) {
             if (ei) {
                 *ei = sub;

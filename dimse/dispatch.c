@@ -111,7 +111,7 @@ const char *pacs_dimse__serve(pacs_dimse_ctx *c)
             break;
         }
         pacs_dimse_msg rq;
-        pacs_err err = pacs_assoc_recv(c->assoc, POLL_SECONDS, &rq, &ei);
+        pacs_err err = pacs_msg_recv(c->assoc, POLL_SECONDS, &rq, &ei);
         if (err == PACS_ETIMEOUT) {
             idle += POLL_SECONDS;
             if (idle >= c->timeout) {

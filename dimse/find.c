@@ -123,14 +123,14 @@ static int send_match(void *ctx, const json_t *result)
     rsp.status = PACS_ST_PENDING;
     rsp.has_dataset = 1;
     memcpy(rsp.sop_class, fs->rq->sop_class, sizeof rsp.sop_class);
-    err = pacs_assoc_send(fs->c->assoc, &rsp, ds, &fs->net_ei);
+    err = pacs_msg_send(fs->c->assoc, &rsp, ds, &fs->net_ei);
     pacs_ds_free(ds);
     if (err != PACS_OK) {
         fs->net_err = err;
         return 1;
     }
     fs->matches++;
-    if (pacs_assoc_cancel_requested(fs->c->assoc, fs->rq->msg_id)) {
+    if (pacs_msg_cancel_requested(fs->c->assoc, fs->rq->msg_id)) {
         fs->canceled = 1;
         return 1;
     }
@@ -173,7 +173,7 @@ pacs_err pacs_dimse__find(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_erri
     }
     pacs_ds *ds = NULL;
     pacs_errinfo sub;
-    pacs_err err = pacs_assoc_recv_dataset(c->assoc, c->timeout, &ds, &sub);
+    pacs_err err = pacs_msg_recv_dataset(c->assoc, c->timeout, &ds, &sub);
     if (err != PACS_OK) {
         if (ei) {
             *ei = sub;

@@ -22,7 +22,7 @@ pacs_err pacs_dimse__get(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_errin
     }
     pacs_ds *id = NULL;
     pacs_errinfo sub;
-    pacs_err err = pacs_assoc_recv_dataset(c->assoc, c->timeout, &id, &sub);
+    pacs_err err = pacs_msg_recv_dataset(c->assoc, c->timeout, &id, &sub);
     if (err != PACS_OK) {
         if (ei) {
             *ei = sub;

@@ -260,7 +260,7 @@ static pacs_err send_instance(pacs_subop *so, const pacs_dimse_msg *rq, const pa
     if (err != PACS_OK) {
         return err == PACS_ENET || err == PACS_ENOMEM ? PACS_EUNSUPPORTED : err;
     }
-    err = pacs_assoc_send_part10_fd(so->assoc, rq, out.fd, ei);
+    err = pacs_send_part10(so->assoc, rq, out.fd, ei);
     pacs_delivery_stream_close(&out);
     return err;
 }
@@ -305,7 +305,7 @@ static pacs_subop_result store_one(pacs_subop *so, const pacs_resolve_item *it, 
         pacs_errinfo_clear(&sub);
         /* Wait in one-second steps when a server stop should cut the wait short. */
         int step = so->stopping ? 1 : so->timeout;
-        err = pacs_assoc_recv(so->assoc, step, &rsp, &sub);
+        err = pacs_msg_recv(so->assoc, step, &rsp, &sub);
         if (err == PACS_ETIMEOUT && so->stopping) {
             waited += step;
             if (atomic_load(so->stopping)) {
@@ -405,7 +405,7 @@ static pacs_err respond(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_dimse_
             rsp.has_dataset = 1;
         }
     }
-    pacs_err err = pacs_assoc_send(c->assoc, &rsp, ds, ei);
+    pacs_err err = pacs_msg_send(c->assoc, &rsp, ds, ei);
     pacs_ds_free(ds);
     return err;
 }
@@ -510,7 +510,7 @@ pacs_err pacs_dimse__retrieve_run(pacs_dimse_ctx *c, const pacs_dimse_msg *rq,
             }
             break;
         }
-        if (so->canceled || pacs_assoc_cancel_requested(c->assoc, rq->msg_id)) {
+        if (so->canceled || pacs_msg_cancel_requested(c->assoc, rq->msg_id)) {
             canceled = 1;
             break;
         }

@@ -30,7 +30,7 @@ pacs_err pacs_dimse__respond(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_d
     if (comment) {
         snprintf(rsp.error_comment, sizeof rsp.error_comment, "%s", comment);
     }
-    return pacs_assoc_send(c->assoc, &rsp, NULL, ei);
+    return pacs_msg_send(c->assoc, &rsp, NULL, ei);
 }
 
 static pacs_err discard(void *ctx, const void *buf, size_t len, pacs_errinfo *ei)
@@ -44,7 +44,7 @@ static pacs_err discard(void *ctx, const void *buf, size_t len, pacs_errinfo *ei
 
 pacs_err pacs_dimse__drain(pacs_dimse_ctx *c, pacs_errinfo *ei)
 {
-    return pacs_assoc_recv_dataset_raw(c->assoc, c->timeout, discard, NULL, ei);
+    return pacs_msg_recv_dataset_raw(c->assoc, c->timeout, discard, NULL, ei);
 }
 
 void pacs_dimse__audit(const pacs_dimse_ctx *c, pacs_audit_action action, int success,

@@ -12,7 +12,9 @@
 #include <stdatomic.h>
 
 #include "pacs/base/config.h"
+#include "pacs/dicom/msg.h"
 #include "pacs/dicom/net.h"
+#include "pacs/dicom/send.h"
 #include "dimse/aetable.h"
 #include "storage/archive.h"
 #include "storage/audit.h"

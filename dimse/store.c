@@ -84,7 +84,7 @@ pacs_err pacs_dimse__store(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_err
         }
         return refuse(c, rq, status_for(err), sub.msg, ei);
     }
-    err = pacs_assoc_recv_dataset_raw(c->assoc, c->timeout, sink, in, &sub);
+    err = pacs_msg_recv_dataset_raw(c->assoc, c->timeout, sink, in, &sub);
     if (err != PACS_OK) {
         pacs_ingest_abort(in);
         if (is_network(err)) {

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Unit tests for the DIMSE server (dimse/server.c, negotiate.c, dispatch.c): real
- * associations requested through pacs/dicom/net.h (DCMTK) from a server on a loopback port the
- * system picks, over a real archive in a temporary folder. Checked: the decision on each
+ * associations requested through pacs/dicom/assoc.h and msg.h (DCMTK) from a server on a loopback
+ * port the system picks, over a real archive in a temporary folder. Checked: the decision on each
  * proposed presentation context; each request reaching its service through the dispatcher's
  * table (C-ECHO, C-STORE, C-FIND, C-MOVE, N-ACTION), C-CANCEL answered by nothing, a command
  * no service takes answered "unrecognized"; the table's second lock (a C-STORE on a context an
@@ -30,7 +30,9 @@
 #include "dimse/dimse.h"
 #include "pacs/base/log.h"
 #include "pacs/dicom/dcm.h"
+#include "pacs/dicom/msg.h"
 #include "pacs/dicom/net.h"
+#include "pacs/dicom/send.h"
 #include "storage/archive.h"
 
 #define CT_SMALL "/usr/lib/python3/dist-packages/pydicom/data/test_files/CT_small.dcm"
@@ -186,13 +188,13 @@ static pacs_dimse_msg answer(pacs_assoc *a)
     pacs_dimse_msg r;
     pacs_errinfo ei;
     pacs_errinfo_clear(&ei);
-    pacs_err err = pacs_assoc_recv(a, 30, &r, &ei);
+    pacs_err err = pacs_msg_recv(a, 30, &r, &ei);
     if (err != PACS_OK) {
         fail_msg("no answer: %s", ei.msg);
     }
     if (r.has_dataset) {
         pacs_ds *ds = NULL;
-        assert_int_equal(pacs_assoc_recv_dataset(a, 30, &ds, &ei), PACS_OK);
+        assert_int_equal(pacs_msg_recv_dataset(a, 30, &ds, &ei), PACS_OK);
         pacs_ds_free(ds);
     }
     return r;
@@ -216,7 +218,7 @@ static void store_ct(pacs_assoc *a, uint8_t pc_id, uint16_t id, uint16_t want_st
     m.has_dataset = 1;
     int fd = open(CT_SMALL, O_RDONLY | O_CLOEXEC);
     assert_true(fd >= 0);
-    assert_int_equal(pacs_assoc_send_part10_fd(a, &m, fd, &ei), PACS_OK);
+    assert_int_equal(pacs_send_part10(a, &m, fd, &ei), PACS_OK);
     close(fd);
     pacs_dimse_msg r = answer(a);
     assert_int_equal(r.type, PACS_C_STORE_RSP);
@@ -268,7 +270,7 @@ static void test_each_request_reaches_its_service(void **state)
     }
     /* C-ECHO */
     pacs_dimse_msg m = request(PACS_C_ECHO_RQ, 1, 1, UID_VERIFICATION);
-    assert_int_equal(pacs_assoc_send(a, &m, NULL, &ei), PACS_OK);
+    assert_int_equal(pacs_msg_send(a, &m, NULL, &ei), PACS_OK);
     pacs_dimse_msg r = answer(a);
     assert_int_equal(r.type, PACS_C_ECHO_RSP);
     assert_int_equal(r.msg_id, 1);
@@ -278,7 +280,7 @@ static void test_each_request_reaches_its_service(void **state)
     m = request(PACS_C_FIND_RQ, 5, 3, UID_STUDY_FIND);
     m.has_dataset = 1;
     pacs_ds *q = study_key();
-    assert_int_equal(pacs_assoc_send(a, &m, q, &ei), PACS_OK);
+    assert_int_equal(pacs_msg_send(a, &m, q, &ei), PACS_OK);
     r = answer(a);
     assert_int_equal(r.type, PACS_C_FIND_RSP);
     assert_int_equal(r.status, 0xFF00); /* the study */
@@ -288,7 +290,7 @@ static void test_each_request_reaches_its_service(void **state)
     m = request(PACS_C_MOVE_RQ, 7, 4, UID_STUDY_MOVE);
     m.has_dataset = 1;
     snprintf(m.move_destination, sizeof m.move_destination, "NOWHERE");
-    assert_int_equal(pacs_assoc_send(a, &m, q, &ei), PACS_OK);
+    assert_int_equal(pacs_msg_send(a, &m, q, &ei), PACS_OK);
     pacs_ds_free(q);
     r = answer(a);
     assert_int_equal(r.type, PACS_C_MOVE_RSP);
@@ -297,15 +299,15 @@ static void test_each_request_reaches_its_service(void **state)
     m = request(PACS_N_ACTION_RQ, 9, 5, UID_COMMIT);
     snprintf(m.sop_instance, sizeof m.sop_instance, "%s", UID_COMMIT_INSTANCE);
     m.action_type = 99;
-    assert_int_equal(pacs_assoc_send(a, &m, NULL, &ei), PACS_OK);
+    assert_int_equal(pacs_msg_send(a, &m, NULL, &ei), PACS_OK);
     r = answer(a);
     assert_int_equal(r.type, PACS_N_ACTION_RSP);
     assert_int_equal(r.status, 0x0123);
     /* C-CANCEL of nothing running gets no answer: the next answer is the next C-ECHO's. */
     m = request(PACS_C_CANCEL_RQ, 7, 42, UID_STUDY_MOVE);
-    assert_int_equal(pacs_assoc_send(a, &m, NULL, &ei), PACS_OK);
+    assert_int_equal(pacs_msg_send(a, &m, NULL, &ei), PACS_OK);
     m = request(PACS_C_ECHO_RQ, 1, 6, UID_VERIFICATION);
-    assert_int_equal(pacs_assoc_send(a, &m, NULL, &ei), PACS_OK);
+    assert_int_equal(pacs_msg_send(a, &m, NULL, &ei), PACS_OK);
     r = answer(a);
     assert_int_equal(r.type, PACS_C_ECHO_RSP);
     assert_int_equal(r.msg_id, 6);
@@ -313,12 +315,12 @@ static void test_each_request_reaches_its_service(void **state)
     m = request(PACS_N_EVENT_REPORT_RQ, 1, 7, UID_VERIFICATION);
     snprintf(m.sop_instance, sizeof m.sop_instance, "1.2.3.4");
     m.event_type = 1;
-    assert_int_equal(pacs_assoc_send(a, &m, NULL, &ei), PACS_OK);
+    assert_int_equal(pacs_msg_send(a, &m, NULL, &ei), PACS_OK);
     r = answer(a);
     assert_int_equal(r.type, PACS_N_EVENT_REPORT_RSP);
     assert_int_equal(r.status, 0x0211);
     m = request(PACS_C_ECHO_RQ, 1, 8, UID_VERIFICATION);
-    assert_int_equal(pacs_assoc_send(a, &m, NULL, &ei), PACS_OK);
+    assert_int_equal(pacs_msg_send(a, &m, NULL, &ei), PACS_OK);
     assert_int_equal(answer(a).status, 0x0000);
     release(a);
 }
@@ -343,7 +345,7 @@ static void test_the_table_refuses_a_service_the_ae_may_not_use(void **state)
     store_ct(a, 3, 1, 0x0124);     /* refused, its dataset drained */
     pacs_errinfo ei;
     pacs_dimse_msg m = request(PACS_C_ECHO_RQ, 1, 2, UID_VERIFICATION);
-    assert_int_equal(pacs_assoc_send(a, &m, NULL, &ei), PACS_OK);
+    assert_int_equal(pacs_msg_send(a, &m, NULL, &ei), PACS_OK);
     assert_int_equal(answer(a).status, 0x0000);
     release(a);
 }
@@ -399,7 +401,7 @@ static void test_idle_association_is_aborted(void **state)
     pacs_dimse_msg r;
     pacs_errinfo ei;
     /* Silent for longer than dimse.timeout: the server aborts (this wait is only a bound). */
-    assert_int_equal(pacs_assoc_recv(a, 30, &r, &ei), PACS_ECLOSED);
+    assert_int_equal(pacs_msg_recv(a, 30, &r, &ei), PACS_ECLOSED);
     pacs_assoc_free(a);
     stop(&fx);
 }
@@ -417,7 +419,7 @@ static void test_stop_ends_a_live_association(void **state)
     stop(&fx); /* returns: the association is aborted between messages */
     pacs_dimse_msg r;
     pacs_errinfo ei;
-    assert_int_equal(pacs_assoc_recv(a, 30, &r, &ei), PACS_ECLOSED);
+    assert_int_equal(pacs_msg_recv(a, 30, &r, &ei), PACS_ECLOSED);
     pacs_assoc_free(a);
     /* The port is closed. */
     fx.port = port;

@@ -22,6 +22,7 @@
 
 #include "pacs/base/err.h"
 #include "pacs/dicom/dcm.h"
+#include "pacs/dicom/msg.h"
 #include "pacs/dicom/net.h"
 
 #define COMMIT_CLASS "1.2.840.10008.1.20.1"
@@ -71,7 +72,7 @@ static int take_report(pacs_assoc *a, int timeout, const char *txuid)
     pacs_dimse_msg m;
     pacs_errinfo ei;
     pacs_errinfo_clear(&ei);
-    if (pacs_assoc_recv(a, timeout, &m, &ei) != PACS_OK) {
+    if (pacs_msg_recv(a, timeout, &m, &ei) != PACS_OK) {
         fprintf(stderr, "commitscu: no event report: %s\n", ei.msg[0] ? ei.msg : "released");
         return 1;
     }
@@ -81,7 +82,7 @@ static int take_report(pacs_assoc *a, int timeout, const char *txuid)
     }
     pacs_ds *ds = NULL;
     json_t *j = NULL;
-    if (pacs_assoc_recv_dataset(a, timeout, &ds, &ei) != PACS_OK ||
+    if (pacs_msg_recv_dataset(a, timeout, &ds, &ei) != PACS_OK ||
         pacs_ds_to_json(ds, &j, &ei) != PACS_OK) {
         fprintf(stderr, "commitscu: bad event report: %s\n", ei.msg);
         pacs_ds_free(ds);
@@ -96,7 +97,7 @@ static int take_report(pacs_assoc *a, int timeout, const char *txuid)
     rsp.event_type = m.event_type;
     snprintf(rsp.sop_class, sizeof rsp.sop_class, "%s", m.sop_class);
     snprintf(rsp.sop_instance, sizeof rsp.sop_instance, "%s", m.sop_instance);
-    pacs_assoc_send(a, &rsp, NULL, &ei);
+    pacs_msg_send(a, &rsp, NULL, &ei);
     const char *tx = first_text(j, "00081195");
     printf("event_type=%u transaction=%s\n", m.event_type, tx ? tx : "");
     print_items(j, "00081199", "committed");
@@ -140,7 +141,7 @@ static int listen_for_report(pacs_net *net, int port, int timeout, const char *t
         rc = take_report(a, timeout, txuid);
         /* Wait for the peer's release. */
         pacs_dimse_msg m;
-        pacs_assoc_recv(a, timeout, &m, &ei);
+        pacs_msg_recv(a, timeout, &m, &ei);
     }
     pacs_assoc_free(a);
     return rc;
@@ -248,12 +249,12 @@ int main(int argc, char **argv)
     rq.has_dataset = 1;
     snprintf(rq.sop_class, sizeof rq.sop_class, "%s", COMMIT_CLASS);
     snprintf(rq.sop_instance, sizeof rq.sop_instance, "%s", COMMIT_INSTANCE);
-    if (pacs_assoc_send(a, &rq, ds, &ei) != PACS_OK) {
+    if (pacs_msg_send(a, &rq, ds, &ei) != PACS_OK) {
         fprintf(stderr, "commitscu: %s\n", ei.msg);
         goto out;
     }
     pacs_dimse_msg rsp;
-    if (pacs_assoc_recv(a, timeout, &rsp, &ei) != PACS_OK || rsp.type != PACS_N_ACTION_RSP) {
+    if (pacs_msg_recv(a, timeout, &rsp, &ei) != PACS_OK || rsp.type != PACS_N_ACTION_RSP) {
         fprintf(stderr, "commitscu: no N-ACTION-RSP: %s\n", ei.msg);
         goto out;
     }

@@ -17,7 +17,7 @@
 
 #include "pacs/base/err.h"
 #include "pacs/dicom/dcm.h"
-#include "pacs/dicom/net.h"
+#include "pacs/dicom/msg.h"
 
 #define GET_STUDY_ROOT "1.2.840.10008.5.1.4.1.2.2.3"
 
@@ -98,19 +98,19 @@ int main(int argc, char **argv)
     rq.msg_id = 7;
     rq.has_dataset = 1;
     snprintf(rq.sop_class, sizeof rq.sop_class, "%s", GET_STUDY_ROOT);
-    if (pacs_assoc_send(a, &rq, ds, &ei) != PACS_OK) {
+    if (pacs_msg_send(a, &rq, ds, &ei) != PACS_OK) {
         fprintf(stderr, "getcancel: %s\n", ei.msg);
         goto out;
     }
     int received = 0, cancelled = 0;
     for (;;) {
         pacs_dimse_msg m;
-        if (pacs_assoc_recv(a, timeout, &m, &ei) != PACS_OK) {
+        if (pacs_msg_recv(a, timeout, &m, &ei) != PACS_OK) {
             fprintf(stderr, "getcancel: %s\n", ei.msg);
             goto out;
         }
         if (m.type == PACS_C_STORE_RQ) {
-            if (pacs_assoc_recv_dataset_raw(a, timeout, drop, NULL, &ei) != PACS_OK) {
+            if (pacs_msg_recv_dataset_raw(a, timeout, drop, NULL, &ei) != PACS_OK) {
                 fprintf(stderr, "getcancel: %s\n", ei.msg);
                 goto out;
             }
@@ -122,7 +122,7 @@ int main(int argc, char **argv)
             rsp.msg_id = m.msg_id;
             memcpy(rsp.sop_class, m.sop_class, sizeof rsp.sop_class);
             memcpy(rsp.sop_instance, m.sop_instance, sizeof rsp.sop_instance);
-            if (pacs_assoc_send(a, &rsp, NULL, &ei) != PACS_OK) {
+            if (pacs_msg_send(a, &rsp, NULL, &ei) != PACS_OK) {
                 goto out;
             }
             if (received >= after && !cancelled) {
@@ -131,7 +131,7 @@ int main(int argc, char **argv)
                 cancel.type = PACS_C_CANCEL_RQ;
                 cancel.pc_id = rq.pc_id;
                 cancel.msg_id = rq.msg_id;
-                if (pacs_assoc_send(a, &cancel, NULL, &ei) != PACS_OK) {
+                if (pacs_msg_send(a, &cancel, NULL, &ei) != PACS_OK) {
                     goto out;
                 }
                 cancelled = 1;
@@ -144,7 +144,7 @@ int main(int argc, char **argv)
         }
         if (m.has_dataset) {
             pacs_ds *junk = NULL;
-            if (pacs_assoc_recv_dataset(a, timeout, &junk, &ei) != PACS_OK) {
+            if (pacs_msg_recv_dataset(a, timeout, &junk, &ei) != PACS_OK) {
                 goto out;
             }
             pacs_ds_free(junk);

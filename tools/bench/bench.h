@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * Shared pieces of pacs-bench, the benchmark of issue 6: child processes (servers and DCMTK
- * tools), sample statistics, the report, a DIMSE client (C-ECHO, C-FIND over pacs/dicom/net.h),
+ * tools), sample statistics, the report, a DIMSE client (C-ECHO, C-FIND over pacs/dicom/msg.h),
  * an HTTP client (libcurl) and the machine's limits. The benchmark talks to a PACS only through
  * DIMSE and DICOMweb, so the same code measures pacsd and Orthanc.
  *

@@ -2,7 +2,7 @@
 /*
  * The benchmark's DIMSE client: one association kept open for C-ECHO and STUDY-level C-FIND
  * round trips, so that what is timed is the server's answer and not association set-up or
- * process start. Built on pacs/dicom/net.h (DCMTK). One handle per thread.
+ * process start. Built on pacs/dicom/assoc.h and msg.h (DCMTK). One handle per thread.
  */
 #include "tools/bench/bench.h"
 
@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "pacs/dicom/dcm.h"
-#include "pacs/dicom/net.h"
+#include "pacs/dicom/msg.h"
 
 #define UID_VERIFICATION "1.2.840.10008.1.1"
 #define UID_STUDY_ROOT_FIND "1.2.840.10008.5.1.4.1.2.2.1"
@@ -77,12 +77,12 @@ pacs_err bench_dimse_echo(bench_dimse *d, pacs_errinfo *ei)
     m.pc_id = d->pc_echo;
     m.msg_id = ++d->msg_id;
     snprintf(m.sop_class, sizeof m.sop_class, "%s", UID_VERIFICATION);
-    pacs_err err = pacs_assoc_send(d->a, &m, NULL, ei);
+    pacs_err err = pacs_msg_send(d->a, &m, NULL, ei);
     if (err != PACS_OK) {
         return err;
     }
     pacs_dimse_msg r;
-    err = pacs_assoc_recv(d->a, 30, &r, ei);
+    err = pacs_msg_recv(d->a, 30, &r, ei);
     if (err != PACS_OK) {
         return err;
     }
@@ -123,18 +123,18 @@ pacs_err bench_dimse_find_study(bench_dimse *d, uint32_t key_tag, const char *va
     m.msg_id = ++d->msg_id;
     m.has_dataset = 1;
     snprintf(m.sop_class, sizeof m.sop_class, "%s", UID_STUDY_ROOT_FIND);
-    err = pacs_assoc_send(d->a, &m, q, ei);
+    err = pacs_msg_send(d->a, &m, q, ei);
     pacs_ds_free(q);
     unsigned n = 0;
     while (err == PACS_OK) {
         pacs_dimse_msg r;
-        err = pacs_assoc_recv(d->a, 120, &r, ei);
+        err = pacs_msg_recv(d->a, 120, &r, ei);
         if (err != PACS_OK) {
             break;
         }
         if (r.has_dataset) {
             pacs_ds *ds = NULL;
-            err = pacs_assoc_recv_dataset(d->a, 120, &ds, ei);
+            err = pacs_msg_recv_dataset(d->a, 120, &ds, ei);
             pacs_ds_free(ds);
             if (err != PACS_OK) {
                 break;
