@@ -111,7 +111,8 @@ pacs_err pacs_assoc_request_tls(const char *our_aet, const char *peer_aet, const
                                 int port, int timeout_s, long max_pdu, pacs_pc *pcs, size_t n_pcs,
                                 const pacs_tls_opts *tls, pacs_assoc **out, pacs_errinfo *ei);
 
-/** The accepted context for `abstract_syntax` (and `ts` unless NULL), or 0 if none. */
+/** An accepted context for `abstract_syntax`: one accepted in `ts` when `ts` is given and there
+ *  is one, else any (DCMTK's choice); 0 when none. */
 uint8_t pacs_assoc_find_pc(const pacs_assoc *a, const char *abstract_syntax, const char *ts);
 
 /** The abstract syntax and accepted transfer syntax of context `id`. */
