@@ -17,9 +17,9 @@
 #include "pacs/base/log.h"
 #include "pacs/dicom/part10.h"
 #include "storage/audit.h"
+#include "storage/resolve.h"
 
 #define SHARES_BODY_MAX 16384
-#define TAG_STUDY_UID 0x0020000Du
 
 static void audit(pacs_http_req *r, pacs_audit_action action, int success, const char *who,
                   const char *study, const char *detail)
@@ -193,17 +193,15 @@ static int count_one(void *ctx, const json_t *result)
 
 static int study_exists(pacs_http_req *r, const char *uid, pacs_errinfo *ei, pacs_err *err)
 {
-    pacs_query *q = pacs_query_new(PACS_LEVEL_STUDY);
     size_t n = 0;
+    pacs_errinfo_clear(ei);
+    pacs_query *q = pacs_resolve_query(uid, NULL, NULL, ei);
     if (!q) {
-        *err = pacs_errf(ei, PACS_ENOMEM, "out of memory");
+        *err = ei && ei->code != PACS_OK ? ei->code : PACS_ENOMEM;
         return 0;
     }
-    *err = pacs_query_add(q, TAG_STUDY_UID, "UI", uid, ei);
-    if (*err == PACS_OK) {
-        pacs_query_set_paging(q, 1, 0);
-        *err = pacs_archive_find(pacs_http_archive(r), q, count_one, &n, ei);
-    }
+    pacs_query_set_paging(q, 1, 0);
+    *err = pacs_archive_find(pacs_http_archive(r), q, count_one, &n, ei);
     pacs_query_free(q);
     return *err == PACS_OK && n > 0;
 }

@@ -10,6 +10,7 @@
 
 #include "pacs/dicom/part10.h"
 #include "storage/archive.h"
+#include "storage/resolve.h"
 #include "tools/cli/tool.h"
 
 /* Rejects any argument: for subcommands that take none (or only the flags they parse). */
@@ -127,11 +128,10 @@ int pacs_tool__delete(const pacs_config *cfg, int argc, char **argv)
     static const struct {
         const char *flag;
         pacs_level level;
-        uint32_t tag;
     } kinds[] = {
-        {"--study", PACS_LEVEL_STUDY, 0x0020000Du},
-        {"--series", PACS_LEVEL_SERIES, 0x0020000Eu},
-        {"--instance", PACS_LEVEL_INSTANCE, 0x00080018u},
+        {"--study", PACS_LEVEL_STUDY},
+        {"--series", PACS_LEVEL_SERIES},
+        {"--instance", PACS_LEVEL_INSTANCE},
     };
     int kind = -1;
     const char *uid = NULL;
@@ -157,11 +157,11 @@ int pacs_tool__delete(const pacs_config *cfg, int argc, char **argv)
         fprintf(stderr, "pacs delete: '%s' is not a valid UID\n", uid);
         return TOOL_USAGE;
     }
-    pacs_query *q = pacs_query_new(kinds[kind].level);
     pacs_errinfo ei;
-    if (!q || pacs_query_add(q, kinds[kind].tag, "UI", uid, &ei) != PACS_OK) {
-        fprintf(stderr, "pacs: out of memory\n");
-        pacs_query_free(q);
+    pacs_query *q = pacs_resolve_query(kind == 0 ? uid : NULL, kind == 1 ? uid : NULL,
+                                       kind == 2 ? uid : NULL, &ei);
+    if (!q) {
+        fprintf(stderr, "pacs: %s\n", ei.msg);
         return TOOL_PROBLEMS;
     }
     pacs_archive *a = NULL;

@@ -25,6 +25,7 @@
 #include "storage/archive.h"
 #include "storage/audit.h"
 #include "storage/query.h"
+#include "storage/resolve.h"
 #include "storage/share.h"
 #include "tools/cli/tool.h"
 
@@ -185,11 +186,10 @@ static int study_stored(const pacs_config *cfg, const char *uid)
         return -1;
     }
     int found = 0, rc = -1;
-    pacs_query *q = pacs_query_new(PACS_LEVEL_STUDY);
+    pacs_query *q = pacs_resolve_query(uid, NULL, NULL, &ei);
     if (!q) {
-        pacs_tool__msg(NULL, "out of memory");
-    } else if (pacs_query_add(q, 0x0020000D, "UI", uid, &ei) != PACS_OK ||
-               pacs_archive_find(a, q, on_found, &found, &ei) != PACS_OK) {
+        pacs_tool__msg(NULL, "cannot look the study up: %s", ei.msg);
+    } else if (pacs_archive_find(a, q, on_found, &found, &ei) != PACS_OK) {
         pacs_tool__msg(NULL, "cannot look the study up: %s", ei.msg);
     } else {
         rc = found;
