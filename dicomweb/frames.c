@@ -96,19 +96,30 @@ static unsigned swap_size(pacs_http_req *r, const pacs_resolve_item *it)
     return bits >= 16 && bits % 8 == 0 ? bits / 8 : 0;
 }
 
+static int native_ts(const char *ts)
+{
+    return strcmp(ts, PACS_TS_EXPLICIT_LE) == 0 || strcmp(ts, PACS_TS_IMPLICIT_LE) == 0;
+}
+
 /*
  * Frames `idx` (0-based, checked to exist) of `it` in another syntax, when no range takes them as
- * stored. Returns -1, having sent nothing, when no range names a syntax that can be written (the
- * caller answers 406); 0 once an answer (or an error) was sent.
+ * stored; with `whole`, the Pixel Data bulk value (every frame): one value when the target is
+ * uncompressed (the frames decoded, back to back), else one part per frame. Returns -1, having
+ * sent nothing, when no range names a syntax that can be written (the caller answers 406); 0
+ * once an answer (or an error) was sent.
  */
 static int send_transcoded(pacs_http_req *r, const pacs_resolve_item *it, const uint32_t *idx,
-                           size_t n_idx, const pacs_media *m, size_t nm)
+                           size_t n_idx, int whole, const pacs_media *m, size_t nm)
 {
     const char *media = NULL;
     pacs_negotiate_how how = PACS_NEGOTIATE_NONE;
-    const char *ts = pacs_negotiate_pixels_target(m, nm, n_idx == 1, &media, &how);
+    const char *ts = pacs_negotiate_pixels_target(m, nm, whole || n_idx == 1, &media, &how);
     if (!ts) {
         return -1;
+    }
+    int one_value = whole && native_ts(ts);
+    if (how == PACS_NEGOTIATE_SINGLE && !one_value && n_idx > 1) {
+        return -1; /* a bare body holds one frame */
     }
     pacs_image_cache *cache = pacs_rendered_cache();
     pacs_errinfo ei;
@@ -116,6 +127,7 @@ static int send_transcoded(pacs_http_req *r, const pacs_resolve_item *it, const 
     pacs_delivery_pixels *px = NULL;
     char boundary[80], key[512];
     uint64_t total = 0;
+    int multi = how == PACS_NEGOTIATE_MULTIPART;
     pacs_body *b = pacs_body_new(r);
     pacs_err err = b ? pacs_delivery_plan_for(it, ts, PACS_DELIVERY_LOSSY, &plan, &ei)
                      : pacs_errf(&ei, PACS_ENOMEM, "out of memory");
@@ -146,10 +158,14 @@ static int send_transcoded(pacs_http_req *r, const pacs_resolve_item *it, const 
             free(data);
             break;
         }
-        pacs_body_text(b, "--%s\r\nContent-Type: %s; transfer-syntax=%s\r\n\r\n", boundary, media,
-                       ts);
+        if (multi && (!one_value || i == 0)) {
+            pacs_body_text(b, "--%s\r\nContent-Type: %s; transfer-syntax=%s\r\n\r\n", boundary,
+                           media, ts);
+        }
         pacs_body_take(b, data, len);
-        pacs_body_text(b, "\r\n");
+        if (multi && (!one_value || i + 1 == n_idx)) {
+            pacs_body_text(b, "\r\n");
+        }
     }
     pacs_delivery_pixels_close(px);
     if (err != PACS_OK) {
@@ -159,10 +175,14 @@ static int send_transcoded(pacs_http_req *r, const pacs_resolve_item *it, const 
         pacs_http_send_error(r, pacs_http_status_of(err), "%s", ei.msg);
         return 0;
     }
-    pacs_body_text(b, "--%s--\r\n", boundary);
     char ct[200];
-    snprintf(ct, sizeof ct, "multipart/related; type=\"%s\"; transfer-syntax=%s; boundary=%s",
-             media, ts, boundary);
+    if (multi) {
+        pacs_body_text(b, "--%s--\r\n", boundary);
+        snprintf(ct, sizeof ct, "multipart/related; type=\"%s\"; transfer-syntax=%s; boundary=%s",
+                 media, ts, boundary);
+    } else {
+        snprintf(ct, sizeof ct, "%s; transfer-syntax=%s", media, ts);
+    }
     pacs_body_send(r, b, ct);
     return 0;
 }
@@ -213,22 +233,21 @@ static void send_frames(pacs_http_req *r, const pacs_route *rt, const uint32_t *
         goto done;
     }
     int native = pl.kind == PACS_PIXELS_NATIVE;
+    size_t n_frames = n_idx; /* what a transcoded answer holds */
     if (whole_pixel_data) {
-        /* Bulk data of Pixel Data: native as one value, encapsulated as its frames. */
-        if (native) {
-            n_idx = 1;
-        } else {
-            all = malloc((pl.n_frames ? pl.n_frames : 1) * sizeof *all);
-            if (!all) {
-                pacs_http_send_error(r, 500, "out of memory");
-                goto done;
-            }
-            for (uint32_t f = 0; f < pl.n_frames; f++) {
-                all[f] = f;
-            }
-            idx = all;
-            n_idx = pl.n_frames;
+        /* Bulk data of Pixel Data: native as one value, encapsulated as its frames; in another
+         * syntax, every frame. */
+        all = malloc((pl.n_frames ? pl.n_frames : 1) * sizeof *all);
+        if (!all) {
+            pacs_http_send_error(r, 500, "out of memory");
+            goto done;
         }
+        for (uint32_t f = 0; f < pl.n_frames; f++) {
+            all[f] = f;
+        }
+        idx = all;
+        n_frames = pl.n_frames;
+        n_idx = native ? 1 : pl.n_frames;
     }
     for (size_t i = 0; i < n_idx && !(whole_pixel_data && native); i++) {
         if (idx[i] >= pl.n_frames) {
@@ -240,8 +259,8 @@ static void send_frames(pacs_http_req *r, const pacs_route *rt, const uint32_t *
     char part[160], related[80];
     pacs_negotiate_how how = pacs_negotiate_pixels(m, nm, in->ts, native, n_idx == 1, part,
                                                    sizeof part, related, sizeof related);
-    if (how == PACS_NEGOTIATE_NONE && !whole_pixel_data &&
-        send_transcoded(r, in, idx, n_idx, m, nm) == 0) {
+    if (how == PACS_NEGOTIATE_NONE &&
+        send_transcoded(r, in, idx, n_frames, whole_pixel_data, m, nm) == 0) {
         goto done; /* answered in another transfer syntax */
     }
     if (how == PACS_NEGOTIATE_NONE) {

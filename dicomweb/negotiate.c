@@ -73,17 +73,22 @@ pacs_negotiate_how pacs_negotiate_instances(const pacs_media *m, size_t n,
     return PACS_NEGOTIATE_NONE;
 }
 
-const char *pacs_negotiate_instance_target(const pacs_media *m, size_t n, int single_ok)
+const char *pacs_negotiate_instance_target(const pacs_media *m, size_t n, int single_ok,
+                                           pacs_negotiate_how *how)
 {
     for (size_t i = 0; i < n; i++) {
         int multi = strcmp(m[i].type, "multipart/related") == 0;
         const char *inner = multi ? m[i].related : m[i].type;
         if ((multi && inner[0] && strcmp(inner, "application/dicom") != 0) ||
-            (!multi && (strcmp(inner, "application/dicom") != 0 || !single_ok)) || m[i].q == 0) {
+            (!multi && (strcmp(inner, "application/dicom") != 0 || !single_ok)) || m[i].q == 0 ||
+            strcmp(m[i].ts, "*") == 0) {
             continue;
         }
-        if (m[i].ts[0] && strcmp(m[i].ts, "*") != 0 && pacs_image_can_transcode_to(m[i].ts)) {
-            return m[i].ts;
+        /* No transfer-syntax: application/dicom's default (PS3.18 8.7.3, Table 8.7.3-2). */
+        const char *ts = m[i].ts[0] ? m[i].ts : PACS_TS_EXPLICIT_LE;
+        if (pacs_image_can_transcode_to(ts)) {
+            *how = multi ? PACS_NEGOTIATE_MULTIPART : PACS_NEGOTIATE_SINGLE;
+            return ts;
         }
     }
     return NULL;
@@ -157,29 +162,40 @@ const char *pacs_negotiate_pixels_target(const pacs_media *m, size_t n, int one_
 {
     static const char *const images[] = {"image/jpeg", "image/jls", "image/jp2", "image/jphc",
                                          "image/dicom-rle"};
-    (void)one_item;
     for (size_t i = 0; i < n; i++) {
-        if (m[i].q == 0 || strcmp(m[i].type, "multipart/related") != 0) {
+        int multi = strcmp(m[i].type, "multipart/related") == 0;
+        if (m[i].q == 0 || (!multi && !one_item)) {
             continue;
         }
-        const char *inner = m[i].related[0] ? m[i].related : "application/octet-stream";
+        const char *inner = !multi            ? m[i].type
+                            : m[i].related[0] ? m[i].related
+                                              : "application/octet-stream";
         const char *ts = m[i].ts[0] && strcmp(m[i].ts, "*") != 0 ? m[i].ts : NULL;
-        for (size_t k = 0; k < sizeof images / sizeof images[0]; k++) {
-            if (strcmp(inner, images[k]) == 0) {
-                const char *t = ts ? ts : pacs_image_ts_for_media_type(inner);
-                if (t && pacs_image_can_transcode_to(t)) {
-                    *media = images[k];
-                    *how = PACS_NEGOTIATE_MULTIPART;
-                    return t;
-                }
+        pacs_negotiate_how shape = multi ? PACS_NEGOTIATE_MULTIPART : PACS_NEGOTIATE_SINGLE;
+        for (size_t k = 0; multi && k < sizeof images / sizeof images[0]; k++) {
+            int dflt = 0;
+            if (strcmp(inner, images[k]) != 0) {
+                continue;
+            }
+            /* A named syntax must be one the type carries (Table 8.7.3-5). */
+            const char *t = ts ? ts : pacs_image_ts_for_media_type(inner);
+            const char *carrier = t ? ts_media(t, &dflt) : NULL;
+            if (t && carrier && strcmp(carrier, inner) == 0 && pacs_image_can_transcode_to(t)) {
+                *media = images[k];
+                *how = shape;
+                return t;
             }
         }
-        if (strcmp(inner, "application/octet-stream") == 0 && !ts) {
-            ts = PACS_TS_EXPLICIT_LE; /* octet-stream's default (PS3.18 8.7.3.5.2): decoded */
+        if (strcmp(inner, "application/octet-stream") != 0) {
+            continue;
         }
-        if (strcmp(inner, "application/octet-stream") == 0 && pacs_image_can_transcode_to(ts)) {
+        /* No transfer-syntax: octet-stream's default (PS3.18 Table 8.7.3-4), decoded pixels. */
+        if (!ts) {
+            ts = PACS_TS_EXPLICIT_LE;
+        }
+        if (pacs_image_can_transcode_to(ts)) {
             *media = "application/octet-stream";
-            *how = PACS_NEGOTIATE_MULTIPART;
+            *how = shape;
             return ts;
         }
     }

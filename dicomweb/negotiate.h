@@ -5,8 +5,10 @@
  * its media type's default (Table 8.7.3-2 and 8.7.3-4: Explicit VR Little Endian for
  * application/dicom and application/octet-stream; each image type its own, Table 8.7.3-5);
  * transfer-syntax=* (and a bare "*\/\*") takes whatever is stored. What is stored is preferred
- * whenever some range takes it; otherwise the first range naming a syntax the server writes
- * chooses it, and storage/delivery.h plans each instance into it.
+ * whenever some range takes it; otherwise the first range whose syntax (named, or its type's
+ * default) the server writes chooses it, and storage/delivery.h plans each instance into it:
+ * an RLE, JPEG, JPEG-LS or JPEG 2000 instance asked for without a transfer syntax comes back
+ * decompressed, not refused.
  *
  * Pure functions of their arguments but pacs_negotiate_read(). Thread-safe.
  */
@@ -41,9 +43,12 @@ pacs_negotiate_how pacs_negotiate_instances(const pacs_media *m, size_t n,
 /**
  * Instances in another syntax, when nothing takes them as stored: the syntax of the first range
  * of application/dicom (multipart/related, or bare when `single_ok`) that names one pacs/image
- * writes, or names none (Explicit VR Little Endian, the default); NULL when there is none.
+ * writes, or names none: Explicit VR Little Endian, application/dicom's default (so a client that
+ * asks for no syntax gets compressed instances decompressed). `*how` receives the shape of the
+ * range. NULL when there is none.
  */
-const char *pacs_negotiate_instance_target(const pacs_media *m, size_t n, int single_ok);
+const char *pacs_negotiate_instance_target(const pacs_media *m, size_t n, int single_ok,
+                                           pacs_negotiate_how *how);
 
 /**
  * Pixel data (frames, or the Pixel Data bulk value) stored in `ts` (`native`: uncompressed) sent
@@ -59,11 +64,12 @@ pacs_negotiate_how pacs_negotiate_pixels(const pacs_media *m, size_t n, const ch
 
 /**
  * Pixel data in another syntax: the first range naming an image media type pacs/image writes
- * (image/jpeg, image/jls, image/jp2, image/jphc, image/dicom-rle, with its transfer-syntax or
- * the type's default) or application/octet-stream (with a syntax pacs/image writes, or none:
- * Explicit VR Little Endian, decoded pixels). Multipart ranges always; a bare one when
- * `one_item`. Returns the syntax (NULL: none) and writes the part media type to `*media` and
- * the shape to `*how`.
+ * (image/jpeg, image/jls, image/jp2, image/jphc, image/dicom-rle, with a transfer-syntax that
+ * type carries or the type's default) or application/octet-stream (with a syntax pacs/image
+ * writes, or none: Explicit VR Little Endian, octet-stream's default, i.e. decoded pixels).
+ * Multipart ranges always; a bare application/octet-stream when `one_item` (a bare image type is
+ * not taken for frames). Returns the syntax (NULL: none) and writes the part media
+ * type to `*media` and the shape to `*how`.
  */
 const char *pacs_negotiate_pixels_target(const pacs_media *m, size_t n, int one_item,
                                          const char **media, pacs_negotiate_how *how);

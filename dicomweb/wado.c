@@ -58,8 +58,9 @@ static void send_stored(pacs_http_req *r, const pacs_resolve_list *l)
     pacs_body_send(r, b, ct);
 }
 
-/* Every instance in `ts`: as stored where it is stored so, otherwise as its plan makes it. */
-static void send_in(pacs_http_req *r, const pacs_resolve_list *l, const char *ts)
+/* Every instance in `ts`: as stored where it is stored so, otherwise as its plan makes it; one
+ * instance alone as a bare application/dicom when `bare`. */
+static void send_in(pacs_http_req *r, const pacs_resolve_list *l, const char *ts, int bare)
 {
     pacs_errinfo ei;
     pacs_err err = PACS_OK;
@@ -77,7 +78,9 @@ static void send_in(pacs_http_req *r, const pacs_resolve_list *l, const char *ts
         if (err != PACS_OK) {
             break;
         }
-        part_head(b, r, i, boundary, it, ts);
+        if (!bare) {
+            part_head(b, r, i, boundary, it, ts);
+        }
         if (plan.kind == PACS_DELIVERY_AS_STORED) {
             pacs_body_object(b, it->object, 0, it->size, 0);
             continue;
@@ -99,11 +102,15 @@ static void send_in(pacs_http_req *r, const pacs_resolve_list *l, const char *ts
         pacs_http_send_error(r, pacs_http_status_of(err), "%s", ei.msg);
         return;
     }
-    pacs_body_text(b, "\r\n--%s--\r\n", boundary);
     char ct[200];
-    snprintf(ct, sizeof ct,
-             "multipart/related; type=\"application/dicom\"; transfer-syntax=%s; boundary=%s", ts,
-             boundary);
+    if (bare) {
+        snprintf(ct, sizeof ct, "application/dicom; transfer-syntax=%s", ts);
+    } else {
+        pacs_body_text(b, "\r\n--%s--\r\n", boundary);
+        snprintf(ct, sizeof ct,
+                 "multipart/related; type=\"application/dicom\"; transfer-syntax=%s; boundary=%s",
+                 ts, boundary);
+    }
     pacs_body_send(r, b, ct);
 }
 
@@ -131,9 +138,10 @@ void pacs_wado_retrieve(pacs_http_req *r, const pacs_route *rt)
     } else if (how == PACS_NEGOTIATE_MULTIPART) {
         send_stored(r, &l);
     } else if (nm > 0) {
-        const char *ts = pacs_negotiate_instance_target(m, nm, rt->sop != NULL);
+        pacs_negotiate_how shape = PACS_NEGOTIATE_NONE;
+        const char *ts = pacs_negotiate_instance_target(m, nm, rt->sop != NULL, &shape);
         if (ts) {
-            send_in(r, &l, ts);
+            send_in(r, &l, ts, shape == PACS_NEGOTIATE_SINGLE && l.n == 1);
         } else {
             pacs_http_send_error(r, 406,
                                  "nothing acceptable: name a transfer syntax this server "

@@ -4,7 +4,10 @@
  * type="application/dicom" of every instance the resource holds, or one instance as a bare
  * application/dicom. The instances come from the archive's resolve step; each goes out as its
  * delivery plan (storage/delivery.h) has it: as stored whenever the client takes the stored
- * syntax (negotiate.h), otherwise converted or transcoded into the syntax it asked for.
+ * syntax (negotiate.h), otherwise converted or transcoded into the syntax it asked for. A
+ * client that names no transfer syntax asks for Explicit VR Little Endian (PS3.18 Table
+ * 8.7.3-2): instances stored compressed come back decompressed (a lossy one still says
+ * LossyImageCompression 01); transfer-syntax=* takes whatever is stored.
  * The other WADO-RS resources have files of their own: metadata.h, frames.h, bulkdata.h,
  * rendered.h; WADO-URI is wado_uri.h.
  * Thread-safe: no shared state.

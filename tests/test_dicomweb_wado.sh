@@ -57,8 +57,10 @@ py "assert same_dataset(open('$WORK/body', 'rb').read(), open('$T/CT_small.dcm',
 assert_eq 200 "$(http_status -H 'Accept: multipart/related; type="application/dicom"' "$I")" \
     "default transfer syntax"
 
-# A JPEG 2000 instance: served as stored when the client accepts it, 406 when it wants the
-# default (uncompressed) transfer syntax, which would need transcoding.
+# A JPEG 2000 instance: served as stored when the client accepts it (transfer-syntax=* or its
+# UID); asked for without a transfer syntax, it comes decompressed: Explicit VR Little Endian is
+# application/dicom's default (PS3.18 8.7.3, Table 8.7.3-2), and it was stored lossy, so it
+# still says LossyImageCompression 01.
 ids "$T/JPEG2000.dcm"
 J2K_I=$I
 assert_eq 200 "$(http_status -H "$ANY" "$I")" "JPEG 2000 with transfer-syntax=*"
@@ -66,8 +68,32 @@ py "parts = multipart(open('$WORK/body', 'rb').read(), sys.argv[1])
 assert 'transfer-syntax=1.2.840.10008.1.2.4.91' in parts[0][0]['content-type'], parts[0][0]
 assert dataset_bytes(parts[0][1]) == dataset_bytes(open('$T/JPEG2000.dcm', 'rb').read())
 " "$(header_value Content-Type)" || fail "JPEG 2000 bytes differ"
-assert_eq 406 "$(http_status -H 'Accept: multipart/related; type="application/dicom"' "$I")" \
+assert_eq 200 "$(http_status -H 'Accept: multipart/related; type="application/dicom"' "$I")" \
     "JPEG 2000 without transfer-syntax"
+py "parts = multipart(open('$WORK/body', 'rb').read(), sys.argv[1])
+assert len(parts) == 1 and 'transfer-syntax=1.2.840.10008.1.2.1' in parts[0][0]['content-type'], parts[0][0]
+open('$WORK/j2k-default.dcm', 'wb').write(parts[0][1])
+" "$(header_value Content-Type)" || fail "JPEG 2000 without transfer-syntax: not one part"
+assert_eq 1.2.840.10008.1.2.1 "$(file_ts "$WORK/j2k-default.dcm")" "decompressed syntax"
+assert_eq 01 "$(dcm_value "$WORK/j2k-default.dcm" 0028,2110)" "lossy stays marked lossy"
+assert_eq "$(dcm_value "$T/JPEG2000.dcm" 0008,0018)" "$(dcm_value "$WORK/j2k-default.dcm" 0008,0018)" \
+    "decompressed: the same SOP Instance UID"
+# A bare application/dicom for one instance: the same, as a single part.
+assert_eq 200 "$(http_status -H 'Accept: application/dicom' "$I")" "bare, without transfer-syntax"
+case "$(header_value Content-Type)" in
+"application/dicom; transfer-syntax=1.2.840.10008.1.2.1") ;;
+*) fail "bare answer is $(header_value Content-Type)" ;;
+esac
+cmp -s "$WORK/body" "$WORK/j2k-default.dcm" || fail "bare and multipart answers differ"
+# The Pixel Data bulk value asked for as octet-stream without a transfer syntax: decoded too.
+assert_eq 200 "$(http_status -H 'Accept: multipart/related; type="application/octet-stream"' "$I/bulkdata/7FE00010")" \
+    "JPEG 2000 pixel data without transfer-syntax"
+py "parts = multipart(open('$WORK/body', 'rb').read(), sys.argv[1])
+assert len(parts) == 1 and 'transfer-syntax=1.2.840.10008.1.2.1' in parts[0][0]['content-type'], parts[0][0]
+assert len(parts[0][1]) == $(dcmdump -q +P 0028,0010 "$T/JPEG2000.dcm" | awk '{ print $3 }') * $(dcmdump -q +P 0028,0011 "$T/JPEG2000.dcm" | awk '{ print $3 }') * 2, len(parts[0][1])
+" "$(header_value Content-Type)" || fail "decoded JPEG 2000 pixel data"
+assert_eq 406 "$(http_status -H 'Accept: multipart/related; type="application/dicom"; transfer-syntax=1.2.3.4' "$I")" \
+    "a syntax this server does not write"
 assert_eq 200 "$(http_status -H 'Accept: multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.4.91' "$I")" \
     "JPEG 2000 asked by its UID"
 

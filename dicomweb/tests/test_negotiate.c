@@ -101,21 +101,32 @@ static void test_instance_target(void **state)
         const char *accept;
         int single_ok;
         const char *want;
+        pacs_negotiate_how how;
     } cases[] = {
-        {DICOM "; transfer-syntax=1.2.840.10008.1.2.4.201", 0, "1.2.840.10008.1.2.4.201"},
-        {DICOM "; transfer-syntax=1.2.3.4", 0, NULL},
-        {DICOM "; transfer-syntax=1.2.3.4, " DICOM "; transfer-syntax=" RLE, 0, RLE},
-        {"application/dicom; transfer-syntax=" JLS, 1, JLS},
-        {"application/dicom; transfer-syntax=" JLS, 0, NULL},
-        {"multipart/related; type=\"image/jpeg\"; transfer-syntax=" JLS, 0, NULL},
-        {DICOM_ANY, 0, NULL},
+        {DICOM "; transfer-syntax=1.2.840.10008.1.2.4.201", 0, "1.2.840.10008.1.2.4.201",
+         PACS_NEGOTIATE_MULTIPART},
+        {DICOM "; transfer-syntax=1.2.3.4", 0, NULL, PACS_NEGOTIATE_NONE},
+        {DICOM "; transfer-syntax=1.2.3.4, " DICOM "; transfer-syntax=" RLE, 0, RLE,
+         PACS_NEGOTIATE_MULTIPART},
+        {"application/dicom; transfer-syntax=" JLS, 1, JLS, PACS_NEGOTIATE_SINGLE},
+        {"application/dicom; transfer-syntax=" JLS, 0, NULL, PACS_NEGOTIATE_NONE},
+        {"multipart/related; type=\"image/jpeg\"; transfer-syntax=" JLS, 0, NULL,
+         PACS_NEGOTIATE_NONE},
+        {DICOM_ANY, 0, NULL, PACS_NEGOTIATE_NONE},
+        /* No transfer-syntax: Explicit VR Little Endian (PS3.18 Table 8.7.3-2). */
+        {DICOM, 0, EXPLICIT, PACS_NEGOTIATE_MULTIPART},
+        {"multipart/related", 0, EXPLICIT, PACS_NEGOTIATE_MULTIPART},
+        {"application/dicom", 1, EXPLICIT, PACS_NEGOTIATE_SINGLE},
+        {"application/dicom", 0, NULL, PACS_NEGOTIATE_NONE},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         accept a = parse(cases[i].accept);
-        const char *got = pacs_negotiate_instance_target(a.m, a.n, cases[i].single_ok);
-        if ((got == NULL) != (cases[i].want == NULL) || (got && strcmp(got, cases[i].want) != 0)) {
-            fail_msg("'%s': %s, want %s", cases[i].accept, got ? got : "NULL",
-                     cases[i].want ? cases[i].want : "NULL");
+        pacs_negotiate_how how = PACS_NEGOTIATE_NONE;
+        const char *got = pacs_negotiate_instance_target(a.m, a.n, cases[i].single_ok, &how);
+        if ((got == NULL) != (cases[i].want == NULL) ||
+            (got && (strcmp(got, cases[i].want) != 0 || how != cases[i].how))) {
+            fail_msg("'%s': %s (%d), want %s (%d)", cases[i].accept, got ? got : "NULL", how,
+                     cases[i].want ? cases[i].want : "NULL", cases[i].how);
         }
     }
 }
@@ -168,28 +179,40 @@ static void test_pixels_target(void **state)
     (void)state;
     static const struct {
         const char *accept;
+        int one;
         const char *want, *media;
+        pacs_negotiate_how how;
     } cases[] = {
-        {"multipart/related; type=\"image/jls\"", JLS, "image/jls"},
-        {"multipart/related; type=\"image/jphc\"", "1.2.840.10008.1.2.4.201", "image/jphc"},
-        {"multipart/related; type=\"image/jpeg\"", "1.2.840.10008.1.2.4.70", "image/jpeg"},
-        {OCTET, EXPLICIT, "application/octet-stream"},
-        {OCTET "; transfer-syntax=1.2.840.10008.1.2.4.201", "1.2.840.10008.1.2.4.201",
-         "application/octet-stream"},
-        {OCTET "; transfer-syntax=1.2.3.4", NULL, NULL},
-        {"multipart/related; type=\"image/gif\"", NULL, NULL},
+        {"multipart/related; type=\"image/jls\"", 0, JLS, "image/jls", PACS_NEGOTIATE_MULTIPART},
+        {"multipart/related; type=\"image/jphc\"", 0, "1.2.840.10008.1.2.4.201", "image/jphc",
+         PACS_NEGOTIATE_MULTIPART},
+        {"multipart/related; type=\"image/jpeg\"", 0, "1.2.840.10008.1.2.4.70", "image/jpeg",
+         PACS_NEGOTIATE_MULTIPART},
+        /* No transfer-syntax: Explicit VR Little Endian, decoded (PS3.18 Table 8.7.3-4). */
+        {OCTET, 0, EXPLICIT, "application/octet-stream", PACS_NEGOTIATE_MULTIPART},
+        {"application/octet-stream", 1, EXPLICIT, "application/octet-stream",
+         PACS_NEGOTIATE_SINGLE},
+        {"application/octet-stream", 0, NULL, NULL, PACS_NEGOTIATE_NONE},
+        {"image/jls", 1, NULL, NULL, PACS_NEGOTIATE_NONE},
+        {OCTET "; transfer-syntax=1.2.840.10008.1.2.4.201", 0, "1.2.840.10008.1.2.4.201",
+         "application/octet-stream", PACS_NEGOTIATE_MULTIPART},
+        {OCTET "; transfer-syntax=1.2.3.4", 0, NULL, NULL, PACS_NEGOTIATE_NONE},
+        /* A syntax the image type does not carry (Table 8.7.3-5). */
+        {"multipart/related; type=\"image/jp2\"; transfer-syntax=1.2.840.10008.1.2.4.50", 0, NULL,
+         NULL, PACS_NEGOTIATE_NONE},
+        {"multipart/related; type=\"image/gif\"", 0, NULL, NULL, PACS_NEGOTIATE_NONE},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         accept a = parse(cases[i].accept);
         const char *media = NULL;
         pacs_negotiate_how how = PACS_NEGOTIATE_NONE;
-        const char *got = pacs_negotiate_pixels_target(a.m, a.n, 1, &media, &how);
+        const char *got = pacs_negotiate_pixels_target(a.m, a.n, cases[i].one, &media, &how);
         if ((got == NULL) != (cases[i].want == NULL) ||
             (got && (strcmp(got, cases[i].want) != 0 || strcmp(media, cases[i].media) != 0 ||
-                     how != PACS_NEGOTIATE_MULTIPART))) {
-            fail_msg("'%s': %s %s, want %s %s", cases[i].accept, got ? got : "NULL",
-                     media ? media : "", cases[i].want ? cases[i].want : "NULL",
-                     cases[i].media ? cases[i].media : "");
+                     how != cases[i].how))) {
+            fail_msg("'%s': %s %s (%d), want %s %s (%d)", cases[i].accept, got ? got : "NULL",
+                     media ? media : "", how, cases[i].want ? cases[i].want : "NULL",
+                     cases[i].media ? cases[i].media : "", cases[i].how);
         }
     }
 }
