@@ -1,18 +1,20 @@
 // SPDX-License-Identifier: MIT
 /*
- * Transcoding a stored object to another transfer syntax, for DICOMweb retrieval
- * (transfer-syntax= in Accept, image media types for frames) and DIMSE retrieval (C-MOVE and
- * C-GET to a peer that did not accept the stored syntax) alike. Input: an object as the
- * archive hands it out (pacs_image_source: fd, path, transfer syntax, pixel layout) and its
- * description; output: a new Part 10 stream written to a file descriptor, or one frame's
- * bytes. Frames are decoded and encoded one at a time.
+ * Transcoding a stored object to another transfer syntax: the one transcoder of the tree, which
+ * the archive's delivery plans call (storage/delivery.h) for DICOMweb retrieval (transfer-syntax
+ * in Accept, image media types for frames) and DIMSE retrieval (C-MOVE, C-GET and forwarding to
+ * a peer that did not accept the stored syntax) alike, and `pacs render --transcode`. Input: an
+ * object as the archive hands it out (pacs_image_source: fd, path, transfer syntax, pixel
+ * layout) and its description; output: a new Part 10 stream written to a file descriptor, or one
+ * frame's bytes. Frames are decoded and encoded one at a time.
  *
  * Targets: Explicit and Implicit VR Little Endian, RLE, JPEG baseline (8-bit) and extended
  * (12-bit), JPEG lossless (process 14 and SV1), JPEG-LS lossless and near-lossless, JPEG 2000
  * (lossless, or lossy when allowed), HTJ2K (lossless, RPCL lossless, lossy when allowed).
  * A lossy result carries LossyImageCompression "01", the ratio and the method (PS3.3
- * C.7.6.1.1.5); its SOP Instance UID is kept unless the caller asks for a new one (a
- * retrieval that allowed lossy delivers the same instance in another encoding; a stored
+ * C.7.6.1.1.5); pixels decoded from a lossy-only syntax (JPEG 4.50/4.51, JPEG-LS 4.81) keep or
+ * get LossyImageCompression "01". The SOP Instance UID is kept unless the caller asks for a new
+ * one (a retrieval that allowed lossy delivers the same instance in another encoding; a stored
  * derived copy must get a new UID).
  *
  * Thread-safe: no shared state.
