@@ -35,7 +35,7 @@ static accept parse(const char *header)
 {
     accept a;
     pacs_errinfo ei;
-    if (pacs_accept_parse(header, a.m, PACS_ACCEPT_MAX, &a.n, &ei) != PACS_OK) {
+    if (pacs_media_accept_parse(header, a.m, PACS_ACCEPT_MAX, &a.n, &ei) != PACS_OK) {
         fail_msg("%s: %s", header, ei.msg);
     }
     return a;
