@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "pacs/base/err.h"
-#include "pacs/dicom/net.h"
+#include "pacs/dicom/assoc.h"
 #include "pacs/dicom/sopclass.h"
 
 #define BATCH 64
