@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * Part 10 framing: our deterministic meta header, reading a client's meta header, and the
- * pixel-data walker (see part10.h for why it exists). Every read is bounds-checked against the
- * file size; nesting is limited; nothing here allocates more than the fragment tables.
+ * Part 10 framing: our deterministic meta header, reading a client's meta header, and the pixel
+ * layout: the scan that finds Pixel Data and its fragments with the element walker (walk.h),
+ * frame mapping, and the layout's blob for the index. Nothing here allocates more than the
+ * fragment and offset tables (and the walker's window, for one scan).
  */
 #include "pacs/dicom/part10.h"
 
@@ -11,9 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#define UNDEFINED_LENGTH 0xFFFFFFFFu
+#include "pacs/dicom/walk.h"
+
 #define MAX_META_BYTES (64u * 1024u)
-#define MAX_NESTING 32
 #define MAX_FRAGMENTS (1u << 24)
 #define MAX_OFFSETS (1u << 24)
 
@@ -140,23 +141,6 @@ pacs_err pacs_meta_build(const pacs_meta *m, uint8_t *buf, size_t cap, size_t *l
     return PACS_OK;
 }
 
-static int is_long_vr(const uint8_t *vr)
-{
-    static const char *const long_vrs[] = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ",
-                                           "SV", "UC", "UN", "UR", "UT", "UV"};
-    for (size_t i = 0; i < sizeof long_vrs / sizeof long_vrs[0]; i++) {
-        if (vr[0] == (uint8_t)long_vrs[i][0] && vr[1] == (uint8_t)long_vrs[i][1]) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static int is_vr_letters(const uint8_t *vr)
-{
-    return vr[0] >= 'A' && vr[0] <= 'Z' && vr[1] >= 'A' && vr[1] <= 'Z';
-}
-
 /* Copies a UID value without its padding into `dst` (PACS_UID_MAX + 1 bytes); -1 when the
  * unpadded value is longer than a UID may be. */
 static int copy_uid(char *dst, const uint8_t *src, uint32_t n)
@@ -195,22 +179,17 @@ pacs_err pacs_meta_read(const uint8_t *buf, size_t len, pacs_meta *m, size_t *da
         if (group != 0x0002) {
             break;
         }
-        uint32_t vlen;
-        size_t header;
-        if (!is_vr_letters(buf + pos + 4)) {
-            vlen = get32(buf + pos + 4, 0); /* implicit VR meta: not conformant, but seen */
-            header = 8;
-        } else if (is_long_vr(buf + pos + 4)) {
-            if (len < pos + 12) {
-                return PACS_EAGAIN;
-            }
-            vlen = get32(buf + pos + 8, 0);
-            header = 12;
-        } else {
-            vlen = get16(buf + pos + 6, 0);
-            header = 8;
+        pacs_walk_elem h;
+        int header = pacs_walk_parse_header(buf + pos, len - pos, (pacs_walk_enc){1, 0}, pos, &h);
+        if (header < 0) {
+            /* implicit VR meta: not conformant, but seen */
+            header = pacs_walk_parse_header(buf + pos, len - pos, (pacs_walk_enc){0, 0}, pos, &h);
         }
-        if (vlen == UNDEFINED_LENGTH || vlen > MAX_META_BYTES) {
+        if (header == 0) {
+            return PACS_EAGAIN;
+        }
+        uint32_t vlen = h.length;
+        if (vlen == PACS_WALK_UNDEFINED || vlen > MAX_META_BYTES) {
             return pacs_errf(ei, PACS_EBADDATA, "meta element (0002,%04X) has a bad length", elem);
         }
         if (len < pos + header + vlen) {
@@ -243,162 +222,7 @@ pacs_err pacs_meta_read(const uint8_t *buf, size_t len, pacs_meta *m, size_t *da
     return PACS_OK;
 }
 
-/* A read-ahead window over the file, so walking many small headers costs few syscalls. */
-typedef struct reader {
-    int fd;
-    uint64_t size;
-    uint64_t base;
-    size_t have;
-    uint8_t buf[64 * 1024];
-} reader;
-
-static int reader_get(reader *r, uint64_t off, void *dst, size_t n)
-{
-    if (off > r->size || n > r->size - off) {
-        return -1;
-    }
-    if (off < r->base || off + n > r->base + r->have) {
-        size_t want = sizeof r->buf;
-        if (r->size - off < want) {
-            want = (size_t)(r->size - off);
-        }
-        size_t got = 0;
-        while (got < want) {
-            ssize_t k = pread(r->fd, r->buf + got, want - got, (off_t)(off + got));
-            if (k < 0 && errno == EINTR) {
-                continue;
-            }
-            if (k <= 0) {
-                return -1;
-            }
-            got += (size_t)k;
-        }
-        r->base = off;
-        r->have = got;
-        if (n > got) {
-            return -1;
-        }
-    }
-    memcpy(dst, r->buf + (off - r->base), n);
-    return 0;
-}
-
-typedef struct enc {
-    int explicit_vr;
-    int be;
-} enc;
-
-typedef struct header {
-    uint16_t group, elem;
-    uint8_t vr[2];
-    uint32_t length;
-    uint64_t value; /* offset of the value */
-} header;
-
-static int read_header(reader *r, uint64_t pos, enc e, header *h)
-{
-    uint8_t b[12];
-    if (reader_get(r, pos, b, 8) != 0) {
-        return -1;
-    }
-    h->group = get16(b, e.be);
-    h->elem = get16(b + 2, e.be);
-    h->vr[0] = h->vr[1] = 0;
-    if (h->group == 0xFFFE || !e.explicit_vr) {
-        h->length = get32(b + 4, e.be);
-        h->value = pos + 8;
-        return 0;
-    }
-    h->vr[0] = b[4];
-    h->vr[1] = b[5];
-    if (!is_vr_letters(h->vr)) {
-        return -1;
-    }
-    if (is_long_vr(h->vr)) {
-        if (reader_get(r, pos + 8, b + 8, 4) != 0) {
-            return -1;
-        }
-        h->length = get32(b + 8, e.be);
-        h->value = pos + 12;
-    } else {
-        h->length = get16(b + 6, e.be);
-        h->value = pos + 8;
-    }
-    return 0;
-}
-
-static int skip_elements(reader *r, uint64_t *pos, enc e, int depth, int in_item);
-
-/* Skips an undefined-length sequence (or nested pixel item sequence) whose first item starts
- * at *pos; on return *pos is just past its Sequence Delimitation Item. */
-static int skip_sequence(reader *r, uint64_t *pos, enc e, int depth)
-{
-    if (depth > MAX_NESTING) {
-        return -1;
-    }
-    for (;;) {
-        header h;
-        if (read_header(r, *pos, (enc){0, e.be}, &h) != 0 || h.group != 0xFFFE) {
-            return -1;
-        }
-        if (h.elem == 0xE0DD) {
-            *pos = h.value;
-            return 0;
-        }
-        if (h.elem != 0xE000) {
-            return -1;
-        }
-        if (h.length == UNDEFINED_LENGTH) {
-            *pos = h.value;
-            if (skip_elements(r, pos, e, depth + 1, 1) != 0) {
-                return -1;
-            }
-        } else {
-            if (h.value + h.length > r->size) {
-                return -1;
-            }
-            *pos = h.value + h.length;
-        }
-    }
-}
-
-/* Skips the elements of an undefined-length item up to and including its Item Delimitation. */
-static int skip_elements(reader *r, uint64_t *pos, enc e, int depth, int in_item)
-{
-    if (depth > MAX_NESTING) {
-        return -1;
-    }
-    for (;;) {
-        header h;
-        if (read_header(r, *pos, e, &h) != 0) {
-            return -1;
-        }
-        if (h.group == 0xFFFE) {
-            if (in_item && h.elem == 0xE00D) {
-                *pos = h.value;
-                return 0;
-            }
-            return -1;
-        }
-        if (h.length == UNDEFINED_LENGTH) {
-            enc inner = e;
-            if (e.explicit_vr && h.vr[0] == 'U' && h.vr[1] == 'N') {
-                inner = (enc){0, 0}; /* PS3.5 6.2.2: UN content is implicit VR little endian */
-            }
-            *pos = h.value;
-            if (skip_sequence(r, pos, inner, depth + 1) != 0) {
-                return -1;
-            }
-        } else {
-            if (h.value + h.length > r->size) {
-                return -1;
-            }
-            *pos = h.value + h.length;
-        }
-    }
-}
-
-static int read_offsets(reader *r, const header *h, int be, size_t width, uint64_t **out,
+static int read_offsets(pacs_walk *w, const pacs_walk_elem *h, int be, size_t width, uint64_t **out,
                         uint32_t *n)
 {
     if (h->length == 0 || h->length % width != 0 || h->length / width > MAX_OFFSETS) {
@@ -411,7 +235,7 @@ static int read_offsets(reader *r, const header *h, int be, size_t width, uint64
     }
     for (uint32_t i = 0; i < count; i++) {
         uint8_t b[8];
-        if (reader_get(r, h->value + (uint64_t)i * width, b, width) != 0) {
+        if (pacs_walk_read(w, h->value + (uint64_t)i * width, b, width, NULL) != PACS_OK) {
             free(v);
             return -1;
         }
@@ -423,24 +247,26 @@ static int read_offsets(reader *r, const header *h, int be, size_t width, uint64
     return 0;
 }
 
-static int scan_fragments(reader *r, uint64_t pos, int be, pacs_pixel_layout *pl)
+static int scan_fragments(pacs_walk *w, uint64_t pos, int be, pacs_pixel_layout *pl)
 {
     size_t cap = 0;
     int first = 1;
     for (;;) {
-        header h;
-        if (read_header(r, pos, (enc){0, be}, &h) != 0 || h.group != 0xFFFE) {
+        pacs_walk_elem h;
+        if (pacs_walk_header(w, pos, (pacs_walk_enc){0, be}, &h, NULL) != PACS_OK ||
+            (h.tag >> 16) != 0xFFFE) {
             return -1;
         }
-        if (h.elem == 0xE0DD) {
+        if (h.tag == PACS_TAG_SEQ_END) {
             return 0;
         }
-        if (h.elem != 0xE000 || h.length == UNDEFINED_LENGTH || h.value + h.length > r->size) {
+        if (h.tag != PACS_TAG_ITEM || h.length == PACS_WALK_UNDEFINED ||
+            h.value + h.length > pacs_walk_size(w)) {
             return -1;
         }
         if (first) {
             /* The Basic Offset Table; an Extended Offset Table, read earlier, wins. */
-            if (pl->n_offsets == 0 && read_offsets(r, &h, be, 4, &pl->offsets, &pl->n_offsets)) {
+            if (pl->n_offsets == 0 && read_offsets(w, &h, be, 4, &pl->offsets, &pl->n_offsets)) {
                 return -1;
             }
             first = 0;
@@ -460,7 +286,7 @@ static int scan_fragments(reader *r, uint64_t pos, int be, pacs_pixel_layout *pl
             f->offset = h.value;
             f->length = h.length;
             memset(f->head, 0, sizeof f->head);
-            if (h.length >= 4 && reader_get(r, h.value, f->head, 4) != 0) {
+            if (h.length >= 4 && pacs_walk_read(w, h.value, f->head, 4, NULL) != PACS_OK) {
                 return -1;
             }
         }
@@ -476,56 +302,42 @@ pacs_err pacs_pixel_layout_scan(int fd, uint64_t dataset_start, const char *ts_u
         out->kind = PACS_PIXELS_OPAQUE;
         return PACS_OK;
     }
-    enc e = {1, 0};
-    if (strcmp(ts_uid, PACS_TS_IMPLICIT_LE) == 0) {
-        e.explicit_vr = 0;
-    } else if (strcmp(ts_uid, PACS_TS_EXPLICIT_BE) == 0) {
-        e.be = 1;
+    pacs_walk_enc e = pacs_walk_enc_of(ts_uid);
+    out->bigendian = e.bigendian;
+    pacs_walk *w = NULL;
+    pacs_err err = pacs_walk_open(fd, &w, ei);
+    if (err != PACS_OK) {
+        return err;
     }
-    out->bigendian = e.be;
-    off_t size = lseek(fd, 0, SEEK_END);
-    if (size < 0) {
-        return pacs_errf(ei, PACS_EIO, "cannot size object: %s", strerror(errno));
-    }
-    reader *r = malloc(sizeof *r);
-    if (!r) {
-        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
-    }
-    r->fd = fd;
-    r->size = (uint64_t)size;
-    r->base = 0;
-    r->have = 0;
-    pacs_err err = PACS_OK;
-    uint64_t pos = dataset_start;
+    uint64_t pos = dataset_start, size = pacs_walk_size(w);
     uint64_t *eot_lengths = NULL;
     uint32_t n_eot_lengths = 0;
-    while (pos < r->size) {
-        header h;
-        if (read_header(r, pos, e, &h) != 0 || h.group == 0xFFFE) {
+    while (pos < size) {
+        pacs_walk_elem h;
+        if (pacs_walk_header(w, pos, e, &h, NULL) != PACS_OK || (h.tag >> 16) == 0xFFFE) {
             err = pacs_errf(ei, PACS_EBADDATA, "unreadable element at offset %llu",
                             (unsigned long long)pos);
             goto fail;
         }
-        uint32_t tag = ((uint32_t)h.group << 16) | h.elem;
-        if (tag == 0x7FE00001u && h.length != UNDEFINED_LENGTH) {
-            if (read_offsets(r, &h, e.be, 8, &out->offsets, &out->n_offsets) != 0) {
+        if (h.tag == 0x7FE00001u && h.length != PACS_WALK_UNDEFINED) {
+            if (read_offsets(w, &h, e.bigendian, 8, &out->offsets, &out->n_offsets) != 0) {
                 err = pacs_errf(ei, PACS_EBADDATA, "bad Extended Offset Table");
                 goto fail;
             }
-        } else if (tag == 0x7FE00002u && h.length != UNDEFINED_LENGTH) {
-            if (read_offsets(r, &h, e.be, 8, &eot_lengths, &n_eot_lengths) != 0) {
+        } else if (h.tag == 0x7FE00002u && h.length != PACS_WALK_UNDEFINED) {
+            if (read_offsets(w, &h, e.bigendian, 8, &eot_lengths, &n_eot_lengths) != 0) {
                 err = pacs_errf(ei, PACS_EBADDATA, "bad Extended Offset Table Lengths");
                 goto fail;
             }
-        } else if (tag == 0x7FE00010u) {
-            if (h.length == UNDEFINED_LENGTH) {
+        } else if (h.tag == 0x7FE00010u) {
+            if (h.length == PACS_WALK_UNDEFINED) {
                 out->kind = PACS_PIXELS_ENCAPSULATED;
-                if (scan_fragments(r, h.value, e.be, out) != 0) {
+                if (scan_fragments(w, h.value, e.bigendian, out) != 0) {
                     err = pacs_errf(ei, PACS_EBADDATA, "malformed encapsulated pixel data");
                     goto fail;
                 }
             } else {
-                if (h.value + h.length > r->size) {
+                if (h.value + h.length > size) {
                     err = pacs_errf(ei, PACS_EBADDATA, "pixel data runs past the end");
                     goto fail;
                 }
@@ -535,32 +347,17 @@ pacs_err pacs_pixel_layout_scan(int fd, uint64_t dataset_start, const char *ts_u
             }
             break; /* nothing after Pixel Data matters here */
         }
-        if (h.length == UNDEFINED_LENGTH) {
-            enc inner = e;
-            if (e.explicit_vr && h.vr[0] == 'U' && h.vr[1] == 'N') {
-                inner = (enc){0, 0};
-            }
-            pos = h.value;
-            if (skip_sequence(r, &pos, inner, 1) != 0) {
-                err =
-                    pacs_errf(ei, PACS_EBADDATA, "malformed sequence (%04X,%04X)", h.group, h.elem);
-                goto fail;
-            }
-        } else {
-            if (h.value + h.length > r->size) {
-                err = pacs_errf(ei, PACS_EBADDATA, "element (%04X,%04X) runs past the end", h.group,
-                                h.elem);
-                goto fail;
-            }
-            pos = h.value + h.length;
+        err = pacs_walk_skip(w, &h, e, &pos, ei);
+        if (err != PACS_OK) {
+            goto fail;
         }
     }
     free(eot_lengths);
-    free(r);
+    pacs_walk_close(w);
     return PACS_OK;
 fail:
     free(eot_lengths);
-    free(r);
+    pacs_walk_close(w);
     pacs_pixel_layout_clear(out);
     return err;
 }

@@ -4,8 +4,7 @@
  * dataset hashes to the same object), reading a meta header from the front of a byte stream,
  * and locating the pixel data and its frames in a stored file so that frames can be served
  * with one pread. DCMTK parses and validates the dataset itself (dcm.h); it does not expose
- * element offsets, which is why this small walker exists. It only skips values, bounded by the
- * file size and a nesting limit; it never interprets them.
+ * element offsets, so the scan asks the element walker (walk.h), which only skips values.
  *
  * Thread-safe: no shared state.
  */
