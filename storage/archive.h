@@ -19,6 +19,7 @@
 #include "pacs/base/config.h"
 #include "pacs/base/err.h"
 #include "pacs/dicom/part10.h"
+#include "pacs/dicom/walk.h"
 #include "storage/index.h"
 #include "storage/query.h"
 
@@ -116,21 +117,19 @@ pacs_err pacs_archive_object_path(pacs_archive *a, const char *object, char *buf
 pacs_err pacs_archive_metadata_append(const char *json, size_t len, const char *instance_url,
                                       pacs_buf *out, pacs_errinfo *ei);
 
-/** Where a bulk data value lies in a stored object (pacs_archive_bulkdata_find). */
-typedef struct pacs_bulk_range {
-    uint64_t offset, length; /* the value's bytes in the object file */
-    char vr[3];              /* its VR ("UN" when the transfer syntax is implicit) */
-    int bigendian;           /* stored in Explicit VR Big Endian */
-} pacs_bulk_range;
+/** Where a bulk data value lies in a stored object (pacs_archive_bulkdata_find): offset and
+ *  length in the object file, its VR ("UN" when the transfer syntax is implicit) and whether
+ *  it is stored big endian. */
+typedef pacs_walk_value pacs_bulk_range;
 
 /**
  * Finds the value a BulkDataURI path names in a stored object: "00431029" (a top-level
  * attribute) or "00540016/0/00181072" (attribute, item index from 0, attribute, ...), so that
- * .../bulkdata/{path} is served with pread and no parse. Walks element headers through the
- * object's fd, skipping values without reading them. PACS_ENOTFOUND when the path names
- * nothing; PACS_EUNSUPPORTED for a deflated dataset or a value of undefined length
- * (encapsulated pixel data, served by frames instead); PACS_EINVAL for a malformed path;
- * PACS_ECORRUPT when the object does not parse.
+ * .../bulkdata/{path} is served with pread and no parse. The element walker (walk.h) reads
+ * element headers through the object's fd, skipping values without reading them.
+ * PACS_ENOTFOUND when the path names nothing; PACS_EUNSUPPORTED for a deflated dataset or a
+ * value of undefined length (encapsulated pixel data, served by frames instead); PACS_EINVAL
+ * for a malformed path; PACS_ECORRUPT when the object does not parse.
  */
 pacs_err pacs_archive_bulkdata_find(pacs_archive *a, const char *object, const char *path,
                                     pacs_bulk_range *out, pacs_errinfo *ei);
