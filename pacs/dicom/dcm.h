@@ -2,7 +2,8 @@
 /*
  * The C face of DCMTK's dcmdata: parsing a stored object once at ingest (DICOM JSON metadata in
  * UTF-8, identity, pixel layout), and small in-memory datasets for DIMSE identifiers and
- * responses. Implemented in C++ (dcm.cc); no DCMTK type or exception crosses this header.
+ * responses. Implemented in C++ (dcm.cc, dcm_parse.cc, dcm_json.cc, dcm_ds.cc); no DCMTK type or
+ * exception crosses this header.
  *
  * JSON values are jansson objects in the DICOM JSON model (PS3.18 F.2): keys "GGGGEEEE",
  * members "vr", "Value", "BulkDataURI", "InlineBinary". A BulkDataURI made at ingest is
