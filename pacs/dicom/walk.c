@@ -411,9 +411,9 @@ pacs_err pacs_walk_find_value(int fd, const char *path, pacs_walk_value *out, pa
     pacs_meta m;
     size_t ds_start = 0;
     size_t head = w->size < 4096 ? (size_t)w->size : 4096;
-    const uint8_t *p = window(w, 0, head);
-    if (!p || head == 0) {
-        err = pacs_errf(ei, PACS_EIO, "cannot read the object");
+    const uint8_t *p = head ? window(w, 0, head) : NULL;
+    if (!p) {
+        err = head ? window_error(ei, 0) : pacs_errf(ei, PACS_EBADDATA, "the object is empty");
         goto fail;
     }
     err = pacs_meta_read(p, head, &m, &ds_start, ei);
