@@ -480,7 +480,7 @@ pacs_err pacs_auth_open(const pacs_config *cfg, const char *data_dir, pacs_auth 
     if (err) {
         goto fail;
     }
-    err = pacs_shares_open(data_dir, &a->shares, ei);
+    err = pacs_shares_open_at(data_dir, pacs_config_str(cfg, "index"), &a->shares, ei);
     if (err) {
         goto fail;
     }

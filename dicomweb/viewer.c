@@ -207,7 +207,8 @@ pacs_err pacs_viewer_open(const pacs_config *cfg, pacs_viewer **out, pacs_errinf
         return pacs_errf(ei, PACS_ENOMEM, "out of memory");
     }
     pacs_errinfo sei;
-    if (pacs_shares_open(pacs_config_str(cfg, "data"), &v->shares, &sei) != PACS_OK) {
+    if (pacs_shares_open_at(pacs_config_str(cfg, "data"), pacs_config_str(cfg, "index"), &v->shares,
+                            &sei) != PACS_OK) {
         pacs_log(PACS_LOG_ERROR, "viewer", "share links cannot be opened: %s", sei.msg);
         v->shares = NULL;
     }

@@ -270,6 +270,29 @@ static int reindex_cb(void *ctx, const char *key, uint64_t size, const char *pat
     return 0;
 }
 
+/* A rebuilt SQLite index keeps the share links' records of the file it replaces: they are in
+ * no object. An old index that does not open does not stop the rebuild (it may be why it
+ * runs), but its links are then lost, and the log says so; one that opens and cannot be
+ * copied from fails the rebuild, which leaves it in place. */
+static pacs_err keep_shares(const char *old_location, pacs_index *fresh, pacs_errinfo *ei)
+{
+    if (access(old_location, F_OK) != 0) {
+        return PACS_OK;
+    }
+    pacs_index *old = NULL;
+    pacs_errinfo sub;
+    if (pacs_index_open(old_location, &old, &sub) != PACS_OK) {
+        pacs_log(PACS_LOG_WARN, "archive",
+                 "reindex: the old index does not open (%s): the share links made before no "
+                 "longer work",
+                 sub.msg);
+        return PACS_OK;
+    }
+    pacs_err err = pacs_index_share_copy(old, fresh, NULL, ei);
+    pacs_index_close(old);
+    return err;
+}
+
 pacs_err pacs_archive_reindex(const pacs_config *cfg, pacs_progress_cb progress,
                               pacs_problem_cb problem, void *ctx, uint64_t *indexed,
                               pacs_errinfo *ei)
@@ -323,6 +346,9 @@ pacs_err pacs_archive_reindex(const pacs_config *cfg, pacs_progress_cb progress,
         if (ei) {
             *ei = r.ei;
         }
+    }
+    if (err == PACS_OK && !in_place) {
+        err = keep_shares(loc, r.index, ei);
     }
     if (err == PACS_OK) {
         err = pacs_index_finish(r.index, ei);

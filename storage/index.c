@@ -180,3 +180,65 @@ pacs_err pacs_index_fwd_retry(pacs_index *idx, int64_t id, int64_t now, uint64_t
 {
     return idx->ops->fwd_retry(idx, id, now, n, ei);
 }
+
+pacs_err pacs_index_share_add(pacs_index *idx, const pacs_index_share *s, pacs_errinfo *ei)
+{
+    uint64_t added = 0;
+    pacs_err err = idx->ops->share_add(idx, s, 1, &added, ei);
+    if (err == PACS_OK && added == 0) {
+        err = pacs_errf(ei, PACS_EEXIST, "a share with id %s exists already", s->id);
+    }
+    return err;
+}
+
+pacs_err pacs_index_share_import(pacs_index *idx, const pacs_index_share *s, size_t n,
+                                 uint64_t *added, pacs_errinfo *ei)
+{
+    uint64_t got = 0;
+    pacs_err err = n ? idx->ops->share_add(idx, s, n, &got, ei) : PACS_OK;
+    if (err == PACS_OK && added) {
+        *added = got;
+    }
+    return err;
+}
+
+typedef struct share_found {
+    pacs_share_cb cb;
+    void *ctx;
+    int found;
+} share_found;
+
+static int share_found_cb(void *ctx, const pacs_index_share *s)
+{
+    share_found *f = ctx;
+    f->found = 1;
+    return f->cb(f->ctx, s);
+}
+
+pacs_err pacs_index_share_get(pacs_index *idx, const char *id, pacs_share_cb cb, void *ctx,
+                              int *found, pacs_errinfo *ei)
+{
+    share_found f = {cb, ctx, 0};
+    pacs_err err = idx->ops->share_get(idx, id, share_found_cb, &f, ei);
+    if (err == PACS_OK && found) {
+        *found = f.found;
+    }
+    return err;
+}
+
+pacs_err pacs_index_share_revoke(pacs_index *idx, const char *id, const char *study_uid,
+                                 int64_t now, uint64_t *n, pacs_errinfo *ei)
+{
+    uint64_t got = 0;
+    pacs_err err = idx->ops->share_revoke(idx, id, study_uid, now, &got, ei);
+    if (err == PACS_OK && n) {
+        *n = got;
+    }
+    return err;
+}
+
+pacs_err pacs_index_share_list(pacs_index *idx, const char *study_uid, pacs_share_cb cb, void *ctx,
+                               pacs_errinfo *ei)
+{
+    return idx->ops->share_list(idx, study_uid, cb, ctx, ei);
+}

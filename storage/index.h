@@ -109,6 +109,25 @@ typedef struct pacs_fwd_update {
     const char *error; /* NULL or "" clears it */
 } pacs_fwd_update;
 
+/* ---- Share links' records (storage/share.h makes and checks the tokens) ---- */
+
+#define PACS_INDEX_SHARE_HASH_LEN 32 /* SHA-256 of the token */
+
+/** One share as the index keeps it. Strings are borrowed for the call (or the callback). */
+typedef struct pacs_index_share {
+    const char *id; /* the share's public id */
+    const unsigned char *token_sha256;
+    size_t token_sha256_len; /* PACS_INDEX_SHARE_HASH_LEN when written by share.c */
+    const char *study_uid;
+    const char *creator; /* "" when none */
+    int64_t created_at, expires_at;
+    int revoked;
+    int64_t revoked_at; /* 0 when not revoked */
+} pacs_index_share;
+
+/** Called once per share; return non-zero to stop early. */
+typedef int (*pacs_share_cb)(void *ctx, const pacs_index_share *s);
+
 /** Deletes an object; called by pacs_index_object_release while no one can take it up. */
 typedef pacs_err (*pacs_release_cb)(void *ctx, const char *object, pacs_errinfo *ei);
 
@@ -137,6 +156,14 @@ typedef struct pacs_index_ops {
     pacs_err (*fwd_update)(pacs_index *idx, const pacs_fwd_update *u, size_t n, pacs_errinfo *ei);
     pacs_err (*fwd_list)(pacs_index *idx, int state, pacs_fwd_cb cb, void *ctx, pacs_errinfo *ei);
     pacs_err (*fwd_retry)(pacs_index *idx, int64_t id, int64_t now, uint64_t *n, pacs_errinfo *ei);
+    pacs_err (*share_add)(pacs_index *idx, const pacs_index_share *s, size_t n, uint64_t *added,
+                          pacs_errinfo *ei);
+    pacs_err (*share_get)(pacs_index *idx, const char *id, pacs_share_cb cb, void *ctx,
+                          pacs_errinfo *ei);
+    pacs_err (*share_revoke)(pacs_index *idx, const char *id, const char *study_uid, int64_t now,
+                             uint64_t *n, pacs_errinfo *ei);
+    pacs_err (*share_list)(pacs_index *idx, const char *study_uid, pacs_share_cb cb, void *ctx,
+                           pacs_errinfo *ei);
     /* Several processes on one index; NULL in a backend only one process uses at a time. */
     pacs_err (*intent_add)(pacs_index *idx, const char *object, pacs_errinfo *ei);
     pacs_err (*intent_clear)(pacs_index *idx, const char *object, pacs_errinfo *ei);
@@ -260,6 +287,41 @@ pacs_err pacs_index_fwd_list(pacs_index *idx, int state, pacs_fwd_cb cb, void *c
 pacs_err pacs_index_fwd_retry(pacs_index *idx, int64_t id, int64_t now, uint64_t *n,
                               pacs_errinfo *ei);
 
+/* ---- Share links ----
+ * The records behind share tokens (storage/share.h): in the index, so that every node sharing
+ * it accepts and revokes the same links. The token itself is never stored, only its hash. */
+
+/** Records a new share (revoked and revoked_at as given), durably. PACS_EEXIST when a share
+ *  with its id exists already. */
+pacs_err pacs_index_share_add(pacs_index *idx, const pacs_index_share *s, pacs_errinfo *ei);
+
+/** Records `n` shares made elsewhere (an older store, another index) in one transaction,
+ *  durably; a share whose id is already known is left as it is. `*added` (may be NULL)
+ *  receives how many were new. */
+pacs_err pacs_index_share_import(pacs_index *idx, const pacs_index_share *s, size_t n,
+                                 uint64_t *added, pacs_errinfo *ei);
+
+/** Calls `cb` once with share `id` when there is one; `*found` (may be NULL) says whether
+ *  there was. */
+pacs_err pacs_index_share_get(pacs_index *idx, const char *id, pacs_share_cb cb, void *ctx,
+                              int *found, pacs_errinfo *ei);
+
+/**
+ * Marks shares revoked at `now`, durably: share `id` when it is not NULL (one already revoked
+ * keeps its time, and counts); else every share of `study_uid` not yet revoked when that is
+ * not NULL; else every share not yet revoked. `*n` (may be NULL) receives how many.
+ */
+pacs_err pacs_index_share_revoke(pacs_index *idx, const char *id, const char *study_uid,
+                                 int64_t now, uint64_t *n, pacs_errinfo *ei);
+
+/** Every share (only those of `study_uid` when it is not NULL), newest first. */
+pacs_err pacs_index_share_list(pacs_index *idx, const char *study_uid, pacs_share_cb cb, void *ctx,
+                               pacs_errinfo *ei);
+
+/** Copies every share of `src` into `dst` (pacs_index_share_import); `*n` (may be NULL)
+ *  receives how many were new there. */
+pacs_err pacs_index_share_copy(pacs_index *src, pacs_index *dst, uint64_t *n, pacs_errinfo *ei);
+
 /* ---- Several processes (nodes) on one index ----
  * A shared index (PostgreSQL) can be used by pacsd processes on several machines that share
  * one object store. An object one node is about to refer to must not be deleted by another
@@ -295,7 +357,8 @@ pacs_err pacs_index_object_release(pacs_index *idx, const char *object, pacs_rel
 
 /**
  * Copies every instance of `src` (its stored DICOM JSON, pixel layout, object key and origin)
- * into `dst`, which must hold none, and the pending forwards; objects are not read. Open `dst`
+ * into `dst`, which must hold none, the pending forwards and the share links' records; objects
+ * are not read. Open `dst`
  * with PACS_INDEX_BULK for all or nothing. `progress` (may be NULL) is called per instance.
  */
 pacs_err pacs_index_copy(pacs_index *src, pacs_index *dst,

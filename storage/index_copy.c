@@ -3,7 +3,8 @@
  * Copying one index into another (index.h, pacs_index_copy): `pacs migrate` moves a SQLite
  * index into PostgreSQL with it. Every instance is read back with its stored DICOM JSON,
  * pixel layout and origin and put into the destination, which derives its columns from the
- * JSON exactly as ingest did; no object is read. Pending forwards follow. Runs on the calling
+ * JSON exactly as ingest did; no object is read. Pending forwards and the share links' records
+ * follow (pacs_index_share_copy, which a rebuilt SQLite index also uses). Runs on the calling
  * thread; the destination's writer batches the puts (in bulk mode: one transaction).
  */
 #include <stdlib.h>
@@ -72,6 +73,77 @@ static int copy_forward(void *ctx, const pacs_fwd_entry *e)
     return f->err != PACS_OK;
 }
 
+/* Shares read from the source, owned copies, imported in one transaction. */
+typedef struct share_copy {
+    pacs_index_share *s;
+    size_t n, cap;
+    int oom;
+} share_copy;
+
+static char *dup_bytes(const void *p, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, p ? p : "", n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+static int collect_share(void *ctx, const pacs_index_share *s)
+{
+    share_copy *c = ctx;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 64;
+        pacs_index_share *g = realloc(c->s, cap * sizeof *g);
+        if (!g) {
+            c->oom = 1;
+            return 1;
+        }
+        c->s = g;
+        c->cap = cap;
+    }
+    pacs_index_share *d = &c->s[c->n];
+    *d = *s;
+    d->id = dup_bytes(s->id, strlen(s->id));
+    d->token_sha256 = (const unsigned char *)dup_bytes(s->token_sha256, s->token_sha256_len);
+    d->study_uid = dup_bytes(s->study_uid, strlen(s->study_uid));
+    d->creator = dup_bytes(s->creator, strlen(s->creator));
+    c->n++;
+    if (!d->id || !d->token_sha256 || !d->study_uid || !d->creator) {
+        c->oom = 1;
+        return 1;
+    }
+    return 0;
+}
+
+pacs_err pacs_index_share_copy(pacs_index *src, pacs_index *dst, uint64_t *n, pacs_errinfo *ei)
+{
+    share_copy c;
+    memset(&c, 0, sizeof c);
+    pacs_err err = pacs_index_share_list(src, NULL, collect_share, &c, ei);
+    if (err == PACS_OK && c.oom) {
+        err = pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+    /* Oldest first, so that the destination lists them in the same order. */
+    for (size_t i = 0; err == PACS_OK && i < c.n / 2; i++) {
+        pacs_index_share t = c.s[i];
+        c.s[i] = c.s[c.n - 1 - i];
+        c.s[c.n - 1 - i] = t;
+    }
+    if (err == PACS_OK) {
+        err = pacs_index_share_import(dst, c.s, c.n, n, ei);
+    }
+    for (size_t i = 0; i < c.n; i++) {
+        free((char *)c.s[i].id);
+        free((unsigned char *)c.s[i].token_sha256);
+        free((char *)c.s[i].study_uid);
+        free((char *)c.s[i].creator);
+    }
+    free(c.s);
+    return err;
+}
+
 pacs_err pacs_index_copy(pacs_index *src, pacs_index *dst,
                          void (*progress)(void *ctx, uint64_t done, uint64_t total), void *ctx,
                          uint64_t *instances, uint64_t *forwards, pacs_errinfo *ei)
@@ -123,6 +195,10 @@ pacs_err pacs_index_copy(pacs_index *src, pacs_index *dst,
         if (ei) {
             *ei = f.ei;
         }
+    }
+    /* Every share, revoked ones included: a revoked link must stay refused. */
+    if (err == PACS_OK) {
+        err = pacs_index_share_copy(src, dst, NULL, ei);
     }
     if (err == PACS_OK) {
         *instances = c.done;

@@ -58,7 +58,8 @@ typedef struct migration {
 
 /* Version 1 has the content of SQLite's version 1, in PostgreSQL's types; version 2 adds the
  * intents several nodes need and the indexes that keep C-FIND and QIDO fast at tens of millions
- * of instances. A released entry is never edited. */
+ * of instances; version 3 the share links (SQLite's version 4). A released entry is never
+ * edited. */
 static const migration migrations[] = {
     {1, "patients, studies, series, instances, sweep records, forwarding queue",
      "CREATE TABLE IF NOT EXISTS patients("
@@ -134,6 +135,14 @@ static const migration migrations[] = {
      " USING gin ((' ' || patient_name_fold) gin_trgm_ops);"
      "CREATE INDEX IF NOT EXISTS studies_description_trgm ON studies"
      " USING gin (description gin_trgm_ops);"},
+    {3, "share links' records (until now in each node's DATA/shares.db)",
+     "CREATE TABLE IF NOT EXISTS shares("
+     " pk BIGSERIAL PRIMARY KEY, id TEXT COLLATE \"C\" NOT NULL UNIQUE,"
+     " token_sha256 BYTEA NOT NULL, study_uid TEXT COLLATE \"C\" NOT NULL,"
+     " created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,"
+     " creator TEXT NOT NULL DEFAULT '', revoked INTEGER NOT NULL DEFAULT 0,"
+     " revoked_at BIGINT NOT NULL DEFAULT 0);"
+     "CREATE INDEX IF NOT EXISTS shares_study ON shares(study_uid);"},
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -947,6 +956,53 @@ static pacs_err fwd_retry(pg_index *pi, fwd_args *f, pacs_errinfo *ei)
     return err;
 }
 
+/* ---- share links' records ---- */
+
+static pacs_err share_add(pg_index *pi, pacs_index__share_args *a, pacs_errinfo *ei)
+{
+    a->changed = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        const pacs_index_share *r = &a->recs[i];
+        PGresult *res = NULL;
+        pacs_err err =
+            sql(pi->wconn, &res, pi->wstate, ei,
+                "INSERT INTO shares(id, token_sha256, study_uid, created_at,"
+                " expires_at, creator, revoked, revoked_at)"
+                " VALUES($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT(id) DO NOTHING",
+                "sbsiisii", r->id, (const char *)r->token_sha256, r->token_sha256_len, r->study_uid,
+                (long long)r->created_at, (long long)r->expires_at, r->creator ? r->creator : "",
+                (long long)(r->revoked != 0), (long long)r->revoked_at);
+        if (err != PACS_OK) {
+            return err;
+        }
+        a->changed += strtoull(PQcmdTuples(res), NULL, 10);
+        PQclear(res);
+    }
+    return PACS_OK;
+}
+
+static pacs_err share_revoke(pg_index *pi, pacs_index__share_args *a, pacs_errinfo *ei)
+{
+    PGresult *r = NULL;
+    pacs_err err =
+        a->id          ? sql(pi->wconn, &r, pi->wstate, ei,
+                             "UPDATE shares SET revoked_at = CASE WHEN revoked <> 0 THEN revoked_at"
+                                      " ELSE $2 END, revoked = 1 WHERE id = $1",
+                             "si", a->id, (long long)a->now)
+        : a->study_uid ? sql(pi->wconn, &r, pi->wstate, ei,
+                             "UPDATE shares SET revoked = 1, revoked_at = $2"
+                             " WHERE study_uid = $1 AND revoked = 0",
+                             "si", a->study_uid, (long long)a->now)
+                       : sql(pi->wconn, &r, pi->wstate, ei,
+                             "UPDATE shares SET revoked = 1, revoked_at = $1 WHERE revoked = 0",
+                             "i", (long long)a->now);
+    if (err == PACS_OK) {
+        a->changed = strtoull(PQcmdTuples(r), NULL, 10);
+        PQclear(r);
+    }
+    return err;
+}
+
 static pacs_err run_job(pg_index *pi, job *j)
 {
     switch (j->kind) {
@@ -963,6 +1019,10 @@ static pacs_err run_job(pg_index *pi, job *j)
         return fwd_update(pi, j->fwd, &j->ei);
     case PACS_INDEX_JOB_FWD_RETRY:
         return fwd_retry(pi, j->fwd, &j->ei);
+    case PACS_INDEX_JOB_SHARE_ADD:
+        return share_add(pi, j->share, &j->ei);
+    case PACS_INDEX_JOB_SHARE_REVOKE:
+        return share_revoke(pi, j->share, &j->ei);
     case PACS_INDEX_JOB_FINISH:
         return PACS_OK; /* handled by run_batch */
     }
@@ -1426,6 +1486,88 @@ static pacs_err pg_fwd_list(pacs_index *idx, int state, pacs_fwd_cb cb, void *ct
                       &p, cb, ctx, ei);
 }
 
+static pacs_err pg_share_add(pacs_index *idx, const pacs_index_share *s, size_t n, uint64_t *added,
+                             pacs_errinfo *ei)
+{
+    return pacs_index__queue_share_add(&((pg_index *)idx)->queue, s, n, added, ei);
+}
+
+static pacs_err pg_share_revoke(pacs_index *idx, const char *id, const char *study_uid, int64_t now,
+                                uint64_t *n, pacs_errinfo *ei)
+{
+    return pacs_index__queue_share_revoke(&((pg_index *)idx)->queue, id, study_uid, now, n, ei);
+}
+
+/* Streams a share SELECT (columns as SHARE_COLUMNS) to `cb`. */
+static pacs_err share_select(pg_index *pi, const char *text, const params *p, pacs_share_cb cb,
+                             void *ctx, pacs_errinfo *ei)
+{
+    PGconn *c = NULL;
+    pacs_err err = conn_get(pi, &c, ei);
+    if (err != PACS_OK) {
+        return err;
+    }
+    stream s;
+    err = stream_start(&s, c, text, NULL, p, ei);
+    int rc;
+    while (err == PACS_OK && (rc = stream_next(&s, ei)) != 0) {
+        if (rc < 0) {
+            err = ei ? ei->code : PACS_EDB;
+            break;
+        }
+        pacs_index_share r;
+        size_t n = 0;
+        const char *v;
+        v = stream_value(&s, 0, &n);
+        r.id = v ? v : "";
+        v = stream_value(&s, 1, &n);
+        r.token_sha256 = (const unsigned char *)v;
+        r.token_sha256_len = v ? n : 0;
+        v = stream_value(&s, 2, &n);
+        r.study_uid = v ? v : "";
+        v = stream_value(&s, 3, &n);
+        r.creator = v ? v : "";
+        v = stream_value(&s, 4, &n);
+        r.created_at = v ? strtoll(v, NULL, 10) : 0;
+        v = stream_value(&s, 5, &n);
+        r.expires_at = v ? strtoll(v, NULL, 10) : 0;
+        v = stream_value(&s, 6, &n);
+        r.revoked = v && strtoll(v, NULL, 10) != 0;
+        v = stream_value(&s, 7, &n);
+        r.revoked_at = v ? strtoll(v, NULL, 10) : 0;
+        if (cb(ctx, &r)) {
+            break;
+        }
+    }
+    stream_end(&s);
+    conn_put(pi, c);
+    return err;
+}
+
+#define SHARE_COLUMNS                                                                              \
+    "SELECT id, token_sha256, study_uid, creator, created_at, expires_at, revoked, revoked_at"     \
+    " FROM shares"
+
+static pacs_err pg_share_get(pacs_index *idx, const char *id, pacs_share_cb cb, void *ctx,
+                             pacs_errinfo *ei)
+{
+    params p = {.n = 1};
+    p.vals[0] = id;
+    return share_select((pg_index *)idx, SHARE_COLUMNS " WHERE id = $1", &p, cb, ctx, ei);
+}
+
+static pacs_err pg_share_list(pacs_index *idx, const char *study_uid, pacs_share_cb cb, void *ctx,
+                              pacs_errinfo *ei)
+{
+    params p = {.n = study_uid ? 1 : 0};
+    p.vals[0] = study_uid;
+    return share_select((pg_index *)idx,
+                        study_uid ? SHARE_COLUMNS
+                            " WHERE study_uid = $1 ORDER BY created_at DESC, pk DESC"
+                                  : SHARE_COLUMNS " ORDER BY created_at DESC, pk DESC",
+                        &p, cb, ctx, ei);
+}
+
 /* The advisory lock of an object: its key's first 64 bits. */
 static long long object_lock_key(const char *object)
 {
@@ -1551,6 +1693,10 @@ static const pacs_index_ops pg_ops = {
     .fwd_update = pg_fwd_update,
     .fwd_list = pg_fwd_list,
     .fwd_retry = pg_fwd_retry,
+    .share_add = pg_share_add,
+    .share_get = pg_share_get,
+    .share_revoke = pg_share_revoke,
+    .share_list = pg_share_list,
     .intent_add = pg_intent_add,
     .intent_clear = pg_intent_clear,
     .intents_drop = pg_intents_drop,

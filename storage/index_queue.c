@@ -202,3 +202,38 @@ pacs_err pacs_index__queue_fwd_retry(pacs_index__queue *q, int64_t id, int64_t n
     }
     return err;
 }
+
+pacs_err pacs_index__queue_share_add(pacs_index__queue *q, const pacs_index_share *s, size_t n,
+                                     uint64_t *added, pacs_errinfo *ei)
+{
+    pacs_index__share_args a;
+    memset(&a, 0, sizeof a);
+    a.recs = s;
+    a.n = n;
+    pacs_index__job j;
+    memset(&j, 0, sizeof j);
+    j.share = &a;
+    pacs_err err = submit_kind(q, PACS_INDEX_JOB_SHARE_ADD, &j, ei);
+    if (err == PACS_OK) {
+        *added = a.changed;
+    }
+    return err;
+}
+
+pacs_err pacs_index__queue_share_revoke(pacs_index__queue *q, const char *id, const char *study_uid,
+                                        int64_t now, uint64_t *n, pacs_errinfo *ei)
+{
+    pacs_index__share_args a;
+    memset(&a, 0, sizeof a);
+    a.id = id;
+    a.study_uid = study_uid;
+    a.now = now;
+    pacs_index__job j;
+    memset(&j, 0, sizeof j);
+    j.share = &a;
+    pacs_err err = submit_kind(q, PACS_INDEX_JOB_SHARE_REVOKE, &j, ei);
+    if (err == PACS_OK) {
+        *n = a.changed;
+    }
+    return err;
+}

@@ -24,6 +24,8 @@ typedef enum pacs_index__job_kind {
     PACS_INDEX_JOB_FWD_ENQUEUE,
     PACS_INDEX_JOB_FWD_UPDATE,
     PACS_INDEX_JOB_FWD_RETRY,
+    PACS_INDEX_JOB_SHARE_ADD,
+    PACS_INDEX_JOB_SHARE_REVOKE,
     PACS_INDEX_JOB_FINISH /* PostgreSQL's bulk load: commit what is open */
 } pacs_index__job_kind;
 
@@ -36,8 +38,18 @@ typedef struct pacs_index__fwd_args {
     uint64_t changed;
 } pacs_index__fwd_args;
 
+/** Arguments and result of the share jobs: add `n` records (those whose id is known are
+ *  left), or revoke by id, by study or all (see pacs_index_share_revoke). */
+typedef struct pacs_index__share_args {
+    const pacs_index_share *recs;
+    size_t n;
+    const char *id, *study_uid;
+    int64_t now;
+    uint64_t changed;
+} pacs_index__share_args;
+
 /** One queued operation: its arguments, and the result the backend fills in (err, ei and
- *  the kind's outputs: put_result, removed, fwd->changed). */
+ *  the kind's outputs: put_result, removed, fwd->changed, share->changed). */
 typedef struct pacs_index__job {
     pacs_index__job_kind kind;
     const pacs_index_entry *entry;
@@ -46,6 +58,7 @@ typedef struct pacs_index__job {
     uint64_t removed;
     const char *object;
     pacs_index__fwd_args *fwd;
+    pacs_index__share_args *share;
     pacs_err err;
     pacs_errinfo ei;
     int done;
@@ -91,5 +104,9 @@ pacs_err pacs_index__queue_fwd_update(pacs_index__queue *q, const pacs_fwd_updat
                                       pacs_errinfo *ei);
 pacs_err pacs_index__queue_fwd_retry(pacs_index__queue *q, int64_t id, int64_t now, uint64_t *n,
                                      pacs_errinfo *ei);
+pacs_err pacs_index__queue_share_add(pacs_index__queue *q, const pacs_index_share *s, size_t n,
+                                     uint64_t *added, pacs_errinfo *ei);
+pacs_err pacs_index__queue_share_revoke(pacs_index__queue *q, const char *id, const char *study_uid,
+                                        int64_t now, uint64_t *n, pacs_errinfo *ei);
 
 #endif

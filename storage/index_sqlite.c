@@ -88,6 +88,16 @@ static const char *const schema_v1 =
     " error TEXT, UNIQUE(sop_uid, dest));"
     "CREATE INDEX IF NOT EXISTS forward_due ON forward_queue(state, next_try);";
 
+/* The share links' records (share.h): the columns of the former DATA/shares.db, and pk for
+ * the order of creation. */
+#define SHARES_TABLE                                                                               \
+    "CREATE TABLE IF NOT EXISTS shares("                                                           \
+    " pk INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, token_sha256 BLOB NOT NULL,"                \
+    " study_uid TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"          \
+    " creator TEXT NOT NULL DEFAULT '', revoked INTEGER NOT NULL DEFAULT 0,"                       \
+    " revoked_at INTEGER NOT NULL DEFAULT 0);"                                                     \
+    "CREATE INDEX IF NOT EXISTS shares_study ON shares(study_uid);"
+
 typedef struct migration {
     int version;
     const char *what;
@@ -115,6 +125,7 @@ static const migration migrations[] = {
      " INSERT INTO studies_name_fts(rowid, patient_name_fold)"
      " VALUES (new.pk, new.patient_name_fold); END;"
      "INSERT INTO studies_name_fts(studies_name_fts) VALUES ('rebuild');"},
+    {4, "share links' records (until now in DATA/shares.db)", SHARES_TABLE},
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -845,6 +856,59 @@ static pacs_err fwd_retry(sqlite3 *db, fwd_args *f, pacs_errinfo *ei)
     return err;
 }
 
+/* ---- share links' records ---- */
+
+static pacs_err share_add(sqlite3 *db, pacs_index__share_args *a, pacs_errinfo *ei)
+{
+    sqlite3_stmt *st = NULL;
+    pacs_err err = prepare(db,
+                           "INSERT INTO shares(id, token_sha256, study_uid, created_at, expires_at,"
+                           " creator, revoked, revoked_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                           " ON CONFLICT(id) DO NOTHING",
+                           &st, ei);
+    a->changed = 0;
+    for (size_t i = 0; err == PACS_OK && i < a->n; i++) {
+        const pacs_index_share *r = &a->recs[i];
+        sqlite3_reset(st);
+        bind_text(st, 1, r->id);
+        sqlite3_bind_blob(st, 2, r->token_sha256, (int)r->token_sha256_len, SQLITE_STATIC);
+        bind_text(st, 3, r->study_uid);
+        sqlite3_bind_int64(st, 4, r->created_at);
+        sqlite3_bind_int64(st, 5, r->expires_at);
+        bind_text(st, 6, r->creator ? r->creator : "");
+        sqlite3_bind_int64(st, 7, r->revoked != 0);
+        sqlite3_bind_int64(st, 8, r->revoked_at);
+        int rc = sqlite3_step(st);
+        if (rc != SQLITE_DONE) {
+            err = db_err(db, rc, ei, "share");
+        } else {
+            a->changed += (uint64_t)sqlite3_changes(db);
+        }
+    }
+    sqlite3_finalize(st);
+    return err;
+}
+
+static pacs_err share_revoke(sqlite3 *db, pacs_index__share_args *a, pacs_errinfo *ei)
+{
+    pacs_err err =
+        a->id ? run_sql(db, ei,
+                        "UPDATE shares SET revoked_at = CASE WHEN revoked <> 0 THEN revoked_at"
+                        " ELSE ?2 END, revoked = 1 WHERE id = ?1",
+                        "si", a->id, (long long)a->now)
+        : a->study_uid
+            ? run_sql(db, ei,
+                      "UPDATE shares SET revoked = 1, revoked_at = ?2"
+                      " WHERE study_uid = ?1 AND revoked = 0",
+                      "si", a->study_uid, (long long)a->now)
+            : run_sql(db, ei, "UPDATE shares SET revoked = 1, revoked_at = ?1 WHERE revoked = 0",
+                      "i", (long long)a->now);
+    if (err == PACS_OK) {
+        a->changed = (uint64_t)sqlite3_changes(db);
+    }
+    return err;
+}
+
 static void run_batch(void *ctx, job *batch)
 {
     sqlite_index *si = ctx;
@@ -878,6 +942,12 @@ static void run_batch(void *ctx, job *batch)
             break;
         case PACS_INDEX_JOB_FWD_RETRY:
             j->err = fwd_retry(db, j->fwd, &j->ei);
+            break;
+        case PACS_INDEX_JOB_SHARE_ADD:
+            j->err = share_add(db, j->share, &j->ei);
+            break;
+        case PACS_INDEX_JOB_SHARE_REVOKE:
+            j->err = share_revoke(db, j->share, &j->ei);
             break;
         case PACS_INDEX_JOB_FINISH: /* no bulk load on SQLite: nothing stays open */
             j->err = PACS_OK;
@@ -1133,6 +1203,82 @@ static pacs_err sq_fwd_list(pacs_index *idx, int state, pacs_fwd_cb cb, void *ct
                       0, 1, cb, ctx, ei);
 }
 
+static pacs_err sq_share_add(pacs_index *idx, const pacs_index_share *s, size_t n, uint64_t *added,
+                             pacs_errinfo *ei)
+{
+    return pacs_index__queue_share_add(&((sqlite_index *)idx)->queue, s, n, added, ei);
+}
+
+static pacs_err sq_share_revoke(pacs_index *idx, const char *id, const char *study_uid, int64_t now,
+                                uint64_t *n, pacs_errinfo *ei)
+{
+    return pacs_index__queue_share_revoke(&((sqlite_index *)idx)->queue, id, study_uid, now, n, ei);
+}
+
+/* Runs a share SELECT (columns as SHARE_COLUMNS) with one optional text parameter. */
+static pacs_err share_select(sqlite_index *si, const char *sql, const char *arg, pacs_share_cb cb,
+                             void *ctx, pacs_errinfo *ei)
+{
+    sqlite3 *db = NULL;
+    pacs_err err = reader_get(si, &db, ei);
+    if (err != PACS_OK) {
+        return err;
+    }
+    sqlite3_stmt *st = NULL;
+    err = prepare(db, sql, &st, ei);
+    int rc = SQLITE_DONE;
+    if (err == PACS_OK) {
+        if (arg) {
+            bind_text(st, 1, arg);
+        }
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            pacs_index_share r;
+            const char *t;
+            t = (const char *)sqlite3_column_text(st, 0);
+            r.id = t ? t : "";
+            r.token_sha256 = sqlite3_column_blob(st, 1);
+            r.token_sha256_len = (size_t)sqlite3_column_bytes(st, 1);
+            t = (const char *)sqlite3_column_text(st, 2);
+            r.study_uid = t ? t : "";
+            t = (const char *)sqlite3_column_text(st, 3);
+            r.creator = t ? t : "";
+            r.created_at = sqlite3_column_int64(st, 4);
+            r.expires_at = sqlite3_column_int64(st, 5);
+            r.revoked = sqlite3_column_int64(st, 6) != 0;
+            r.revoked_at = sqlite3_column_int64(st, 7);
+            if (cb(ctx, &r)) {
+                break;
+            }
+        }
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+            err = db_err(db, rc, ei, "shares");
+        }
+    }
+    sqlite3_finalize(st);
+    reader_put(si, db);
+    return err;
+}
+
+#define SHARE_COLUMNS                                                                              \
+    "SELECT id, token_sha256, study_uid, creator, created_at, expires_at, revoked, revoked_at"     \
+    " FROM shares"
+
+static pacs_err sq_share_get(pacs_index *idx, const char *id, pacs_share_cb cb, void *ctx,
+                             pacs_errinfo *ei)
+{
+    return share_select((sqlite_index *)idx, SHARE_COLUMNS " WHERE id = ?1", id, cb, ctx, ei);
+}
+
+static pacs_err sq_share_list(pacs_index *idx, const char *study_uid, pacs_share_cb cb, void *ctx,
+                              pacs_errinfo *ei)
+{
+    return share_select((sqlite_index *)idx,
+                        study_uid ? SHARE_COLUMNS
+                            " WHERE study_uid = ?1 ORDER BY created_at DESC, pk DESC"
+                                  : SHARE_COLUMNS " ORDER BY created_at DESC, pk DESC",
+                        study_uid, cb, ctx, ei);
+}
+
 /* Brings the schema to the last version in one transaction (another process opening the
  * same file waits for it: BEGIN IMMEDIATE). */
 static pacs_err migrate(sqlite3 *db, const char *path, pacs_errinfo *ei)
@@ -1215,6 +1361,10 @@ static const pacs_index_ops sqlite_ops = {
     .fwd_update = sq_fwd_update,
     .fwd_list = sq_fwd_list,
     .fwd_retry = sq_fwd_retry,
+    .share_add = sq_share_add,
+    .share_get = sq_share_get,
+    .share_revoke = sq_share_revoke,
+    .share_list = sq_share_list,
     /* One process at a time: no intents (the archive's in-flight set suffices). */
 };
 

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
  * The share-link store (share.h): token minting and checking with OpenSSL's HMAC-SHA-256 and
- * random source, base64url from pacs/base/b64url.h, and a small SQLite file of its own
- * (DATA/shares.db, WAL, synchronous=FULL) for the shares.
+ * random source, base64url from pacs/base/b64url.h; the records in the index (index.h, its
+ * shares table), so that every node sharing an index knows every share. A data folder's
+ * DATA/shares.db from before (its own SQLite file) is imported into the index once, at open.
  *
  * Load: one check per HTTP request that carries a share token: a stat of the key file, one
- * primary-key lookup and one HMAC. Thread-safe: a mutex serialises every use of the handle's
- * connection and key; other processes are ordered by SQLite's file locks.
+ * primary-key lookup in the index and one HMAC. Thread-safe: a mutex guards the key; the index
+ * is thread-safe itself and orders other processes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +28,8 @@
 #include "storage/share.h"
 
 #include "pacs/base/b64url.h"
+#include "pacs/base/log.h"
+#include "storage/index.h"
 
 #define KEY_LEN 32
 #define VERSION 1
@@ -37,23 +40,12 @@
 #define DENIED_MSG "share token refused"
 
 struct pacs_shares {
-    pthread_mutex_t mu;
-    sqlite3 *db;
+    pthread_mutex_t mu; /* guards the key */
+    pacs_index *idx;
     char *key_path;
     unsigned char key[KEY_LEN];
     struct stat key_st; /* of the key file the key was read from, to notice a rotation */
 };
-
-static const char SCHEMA[] = "CREATE TABLE IF NOT EXISTS shares ("
-                             " id TEXT PRIMARY KEY,"
-                             " token_sha256 BLOB NOT NULL,"
-                             " study_uid TEXT NOT NULL,"
-                             " created_at INTEGER NOT NULL,"
-                             " expires_at INTEGER NOT NULL,"
-                             " creator TEXT NOT NULL DEFAULT '',"
-                             " revoked INTEGER NOT NULL DEFAULT 0,"
-                             " revoked_at INTEGER NOT NULL DEFAULT 0);"
-                             "CREATE INDEX IF NOT EXISTS shares_study ON shares(study_uid);";
 
 /* Decodes exactly `n` bytes from base64url text; -1 otherwise. */
 static int b64url_decode_exact(const char *in, size_t len, unsigned char *out, size_t n)
@@ -264,14 +256,136 @@ static pacs_err refresh_key(pacs_shares *s, pacs_errinfo *ei)
     return load_key(s, ei);
 }
 
-static pacs_err db_err(pacs_shares *s, pacs_errinfo *ei, const char *what)
+/* ---- DATA/shares.db, the store before the index ---- */
+
+/* Owned copies of the old store's rows. */
+typedef struct old_rows {
+    pacs_index_share *r;
+    size_t n, cap;
+} old_rows;
+
+static void old_rows_free(old_rows *o)
 {
-    return pacs_errf(ei, PACS_EDB, "shares.db %s: %s", what, sqlite3_errmsg(s->db));
+    for (size_t i = 0; i < o->n; i++) {
+        free((char *)o->r[i].id);
+        free((unsigned char *)o->r[i].token_sha256);
+        free((char *)o->r[i].study_uid);
+        free((char *)o->r[i].creator);
+    }
+    free(o->r);
+}
+
+static char *copy_column(sqlite3_stmt *st, int col, size_t *len)
+{
+    const void *v = sqlite3_column_blob(st, col);
+    size_t n = (size_t)sqlite3_column_bytes(st, col);
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, v ? v : "", n);
+        d[n] = '\0';
+    }
+    if (len) {
+        *len = n;
+    }
+    return d;
+}
+
+static pacs_err read_old_rows(sqlite3 *db, old_rows *o, pacs_errinfo *ei)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db,
+                                "SELECT id, token_sha256, study_uid, created_at, expires_at,"
+                                " creator, revoked, revoked_at FROM shares ORDER BY rowid",
+                                -1, &st, NULL);
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+        rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW) {
+            break;
+        }
+        if (o->n == o->cap) {
+            size_t cap = o->cap ? o->cap * 2 : 64;
+            pacs_index_share *g = realloc(o->r, cap * sizeof *g);
+            if (!g) {
+                sqlite3_finalize(st);
+                return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+            }
+            o->r = g;
+            o->cap = cap;
+        }
+        pacs_index_share *r = &o->r[o->n++];
+        memset(r, 0, sizeof *r);
+        r->id = copy_column(st, 0, NULL);
+        r->token_sha256 = (unsigned char *)copy_column(st, 1, &r->token_sha256_len);
+        r->study_uid = copy_column(st, 2, NULL);
+        r->created_at = sqlite3_column_int64(st, 3);
+        r->expires_at = sqlite3_column_int64(st, 4);
+        r->creator = copy_column(st, 5, NULL);
+        r->revoked = sqlite3_column_int(st, 6) != 0;
+        r->revoked_at = sqlite3_column_int64(st, 7);
+        if (!r->id || !r->token_sha256 || !r->study_uid || !r->creator) {
+            sqlite3_finalize(st);
+            return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+        }
+    }
+    pacs_err err =
+        rc == SQLITE_DONE ? PACS_OK : pacs_errf(ei, PACS_EDB, "shares.db: %s", sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    return err;
+}
+
+/* Imports DATA/shares.db into the index, then renames it shares.db.imported, so that the links
+ * made before the index kept them go on working. Several processes may do it at once: records
+ * are added only where their id is new, and one that finds the file gone has nothing to do. */
+static pacs_err import_old_store(pacs_shares *s, const char *data_dir, pacs_errinfo *ei)
+{
+    char path[4200], done[4300];
+    snprintf(path, sizeof path, "%s/shares.db", data_dir);
+    if (access(path, F_OK) != 0) {
+        return PACS_OK;
+    }
+    sqlite3 *db = NULL;
+    old_rows o;
+    memset(&o, 0, sizeof o);
+    pacs_err err = PACS_OK;
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        err = access(path, F_OK) != 0 ? PACS_OK /* imported by another process meanwhile */
+                                      : pacs_errf(ei, PACS_EDB, "open %s: %s", path,
+                                                  db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return err;
+    }
+    sqlite3_busy_timeout(db, 10000);
+    err = read_old_rows(db, &o, ei);
+    sqlite3_close(db);
+    uint64_t added = 0;
+    if (err == PACS_OK) {
+        err = pacs_index_share_import(s->idx, o.r, o.n, &added, ei);
+    }
+    old_rows_free(&o);
+    if (err != PACS_OK) {
+        return err;
+    }
+    snprintf(done, sizeof done, "%s.imported", path);
+    if (rename(path, done) != 0) {
+        return errno == ENOENT ? PACS_OK
+                               : pacs_errf(ei, PACS_EIO, "rename %s: %s", path, strerror(errno));
+    }
+    pacs_log(PACS_LOG_INFO, "share",
+             "imported %llu share record(s) from %s into the index (the file is kept as %s)",
+             (unsigned long long)added, path, done);
+    return fsync_dir_of(path, ei);
 }
 
 /* ---- the API ---- */
 
 pacs_err pacs_shares_open(const char *data_dir, pacs_shares **out, pacs_errinfo *ei)
+{
+    return pacs_shares_open_at(data_dir, NULL, out, ei);
+}
+
+pacs_err pacs_shares_open_at(const char *data_dir, const char *index_location, pacs_shares **out,
+                             pacs_errinfo *ei)
 {
     pacs_err err = PACS_OK;
     char path[4200];
@@ -299,22 +413,18 @@ pacs_err pacs_shares_open(const char *data_dir, pacs_shares **out, pacs_errinfo 
     if (err) {
         goto fail;
     }
-    snprintf(path, sizeof path, "%s/shares.db", data_dir);
-    if (sqlite3_open_v2(path, &s->db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                        NULL) != SQLITE_OK) {
-        err = pacs_errf(ei, PACS_EDB, "open %s: %s", path,
-                        s->db ? sqlite3_errmsg(s->db) : "out of memory");
+    if (index_location && index_location[0]) {
+        snprintf(path, sizeof path, "%s", index_location);
+    } else {
+        snprintf(path, sizeof path, "%s/index.sqlite", data_dir);
+    }
+    err = pacs_index_open(path, &s->idx, ei);
+    if (err == PACS_OK) {
+        err = import_old_store(s, data_dir, ei);
+    }
+    if (err) {
         goto fail;
     }
-    sqlite3_busy_timeout(s->db, 10000);
-    if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL,
-                     NULL) != SQLITE_OK ||
-        sqlite3_exec(s->db, SCHEMA, NULL, NULL, NULL) != SQLITE_OK) {
-        err = db_err(s, ei, "schema");
-        goto fail;
-    }
-    chmod(path, 0600);
     *out = s;
     return PACS_OK;
 fail:
@@ -327,11 +437,23 @@ void pacs_shares_close(pacs_shares *s)
     if (!s) {
         return;
     }
-    sqlite3_close(s->db);
+    pacs_index_close(s->idx);
     OPENSSL_cleanse(s->key, sizeof s->key);
     free(s->key_path);
     pthread_mutex_destroy(&s->mu);
     free(s);
+}
+
+/* Copies the current key (read again if the file changed) to `key`, for use outside the lock. */
+static pacs_err current_key(pacs_shares *s, unsigned char key[KEY_LEN], pacs_errinfo *ei)
+{
+    pthread_mutex_lock(&s->mu);
+    pacs_err err = refresh_key(s, ei);
+    if (!err) {
+        memcpy(key, s->key, KEY_LEN);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return err;
 }
 
 pacs_err pacs_shares_create(pacs_shares *s, const char *study_uid, int64_t expires_at,
@@ -340,9 +462,9 @@ pacs_err pacs_shares_create(pacs_shares *s, const char *study_uid, int64_t expir
 {
     unsigned char raw[RAW_LEN];
     unsigned char hash[SHA256_DIGEST_LENGTH];
+    unsigned char key[KEY_LEN];
     char token[PACS_SHARE_TOKEN_LEN + 1];
     char id[PACS_SHARE_ID_LEN + 1];
-    sqlite3_stmt *st = NULL;
     pacs_err err = PACS_OK;
     int64_t now = (int64_t)time(NULL);
     if (!valid_uid(study_uid)) {
@@ -357,20 +479,12 @@ pacs_err pacs_shares_create(pacs_shares *s, const char *study_uid, int64_t expir
     if ((token_out && token_cap < sizeof token) || (id_out && id_cap < sizeof id)) {
         return pacs_errf(ei, PACS_EINVAL, "buffer too small for a share token or id");
     }
-    pthread_mutex_lock(&s->mu);
-    err = refresh_key(s, ei);
+    err = current_key(s, key, ei);
     if (err) {
         goto fail;
     }
     raw[0] = VERSION;
     put_u32(raw + 1 + ID_RAW, (uint32_t)expires_at);
-    if (sqlite3_prepare_v2(s->db,
-                           "INSERT INTO shares(id, token_sha256, study_uid, created_at, expires_at,"
-                           " creator) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                           -1, &st, NULL) != SQLITE_OK) {
-        err = db_err(s, ei, "prepare");
-        goto fail;
-    }
     /* A 72-bit random id collides practically never; a few tries cover a bad random source. */
     for (int attempt = 0;; attempt++) {
         if (RAND_bytes(raw + 1, ID_RAW) != 1) {
@@ -380,28 +494,29 @@ pacs_err pacs_shares_create(pacs_shares *s, const char *study_uid, int64_t expir
         /* The id is typed as a command-line argument (pacs share --revoke ID): its first
          * character is a letter or digit, never '-' or '_' (71 random bits are left). */
         raw[1] &= 0x7f;
-        if (token_mac(s->key, raw, 1 + ID_RAW + 4, study_uid, raw + 1 + ID_RAW + 4) != 0) {
+        if (token_mac(key, raw, 1 + ID_RAW + 4, study_uid, raw + 1 + ID_RAW + 4) != 0) {
             err = pacs_errf(ei, PACS_EIO, "share: HMAC failed");
             goto fail;
         }
         pacs_b64url_encode(raw, RAW_LEN, token);
         pacs_b64url_encode(raw + 1, ID_RAW, id);
         token_hash(token, PACS_SHARE_TOKEN_LEN, hash);
-        sqlite3_reset(st);
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_blob(st, 2, hash, sizeof hash, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, study_uid, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 4, now);
-        sqlite3_bind_int64(st, 5, expires_at);
-        sqlite3_bind_text(st, 6, creator ? creator : "", -1, SQLITE_STATIC);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE) {
+        pacs_index_share rec;
+        memset(&rec, 0, sizeof rec);
+        rec.id = id;
+        rec.token_sha256 = hash;
+        rec.token_sha256_len = sizeof hash;
+        rec.study_uid = study_uid;
+        rec.creator = creator ? creator : "";
+        rec.created_at = now;
+        rec.expires_at = expires_at;
+        err = pacs_index_share_add(s->idx, &rec, ei);
+        if (err != PACS_EEXIST || attempt >= 3) {
             break;
         }
-        if (rc != SQLITE_CONSTRAINT || attempt >= 3) {
-            err = db_err(s, ei, "insert");
-            goto fail;
-        }
+    }
+    if (err) {
+        goto fail;
     }
     if (token_out) {
         memcpy(token_out, token, sizeof token);
@@ -410,16 +525,13 @@ pacs_err pacs_shares_create(pacs_shares *s, const char *study_uid, int64_t expir
         memcpy(id_out, id, sizeof id);
     }
 fail:
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->mu);
+    OPENSSL_cleanse(key, sizeof key);
     OPENSSL_cleanse(token, sizeof token);
     OPENSSL_cleanse(raw, sizeof raw);
     return err;
 }
 
-/* The verified id of `token` (signature only: not expiry, revocation or existence checks beyond
- * what the MAC needs). Returns 1 when every check passed. `row_*` receive the stored row when the
- * id is known. Called with s->mu held. Does the same work whether or not the id is known. */
+/* The stored record of a share, as the checks need it. */
 typedef struct row {
     int found;
     char study_uid[PACS_SHARE_UID_CAP];
@@ -428,41 +540,23 @@ typedef struct row {
     unsigned char hash[SHA256_DIGEST_LENGTH];
 } row;
 
-static pacs_err lookup(pacs_shares *s, const char *id, row *r, pacs_errinfo *ei)
+static int on_row(void *ctx, const pacs_index_share *s)
 {
-    sqlite3_stmt *st = NULL;
-    pacs_err err = PACS_OK;
-    memset(r, 0, sizeof *r);
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT study_uid, expires_at, revoked, token_sha256 FROM shares"
-                           " WHERE id = ?1",
-                           -1, &st, NULL) != SQLITE_OK) {
-        return db_err(s, ei, "prepare");
+    row *r = ctx;
+    if (strlen(s->study_uid) < sizeof r->study_uid && s->token_sha256_len == SHA256_DIGEST_LENGTH) {
+        r->found = 1;
+        snprintf(r->study_uid, sizeof r->study_uid, "%s", s->study_uid);
+        r->expires_at = s->expires_at;
+        r->revoked = s->revoked;
+        memcpy(r->hash, s->token_sha256, SHA256_DIGEST_LENGTH);
     }
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        const char *uid = (const char *)sqlite3_column_text(st, 0);
-        const void *h = sqlite3_column_blob(st, 3);
-        if (uid && strlen(uid) < sizeof r->study_uid && h &&
-            sqlite3_column_bytes(st, 3) == SHA256_DIGEST_LENGTH) {
-            r->found = 1;
-            snprintf(r->study_uid, sizeof r->study_uid, "%s", uid);
-            r->expires_at = sqlite3_column_int64(st, 1);
-            r->revoked = sqlite3_column_int(st, 2) != 0;
-            memcpy(r->hash, h, SHA256_DIGEST_LENGTH);
-        }
-    } else if (rc != SQLITE_DONE) {
-        err = db_err(s, ei, "select");
-    }
-    sqlite3_finalize(st);
-    return err;
+    return 1;
 }
 
-/* Verifies the token's form, MAC and stored hash; `*ok` is 1 only when all hold. Fills `r` and
- * `id`. Called with s->mu held. */
-static pacs_err verify(pacs_shares *s, const char *token, row *r, char id[PACS_SHARE_ID_LEN + 1],
-                       int *ok, pacs_errinfo *ei)
+/* Verifies the token's form, MAC (under `key`) and stored hash; `*ok` is 1 only when all hold.
+ * Fills `r` and `id`. Does the same work whether or not the id is known. */
+static pacs_err verify(pacs_shares *s, const unsigned char key[KEY_LEN], const char *token, row *r,
+                       char id[PACS_SHARE_ID_LEN + 1], int *ok, pacs_errinfo *ei)
 {
     unsigned char raw[RAW_LEN];
     unsigned char mac[MAC_LEN];
@@ -471,19 +565,20 @@ static pacs_err verify(pacs_shares *s, const char *token, row *r, char id[PACS_S
     int good = 1;
     *ok = 0;
     memset(raw, 0, sizeof raw);
+    memset(r, 0, sizeof *r);
     if (len != PACS_SHARE_TOKEN_LEN || b64url_decode_exact(token, len, raw, RAW_LEN) != 0) {
         good = 0;
         memset(raw, 0, sizeof raw);
     }
     good &= raw[0] == VERSION;
     pacs_b64url_encode(raw + 1, ID_RAW, id);
-    pacs_err err = lookup(s, id, r, ei);
+    pacs_err err = pacs_index_share_get(s->idx, id, on_row, r, NULL, ei);
     if (err) {
         return err;
     }
     good &= r->found;
     /* The MAC and the hash are computed and compared whether or not the id was found. */
-    if (token_mac(s->key, raw, 1 + ID_RAW + 4, r->study_uid, mac) != 0) {
+    if (token_mac(key, raw, 1 + ID_RAW + 4, r->study_uid, mac) != 0) {
         return pacs_errf(ei, PACS_EIO, "share: HMAC failed");
     }
     good &= CRYPTO_memcmp(mac, raw + 1 + ID_RAW + 4, MAC_LEN) == 0;
@@ -494,6 +589,19 @@ static pacs_err verify(pacs_shares *s, const char *token, row *r, char id[PACS_S
     *ok = good;
     OPENSSL_cleanse(raw, sizeof raw);
     return PACS_OK;
+}
+
+/* verify() under the current key. */
+static pacs_err verify_token(pacs_shares *s, const char *token, row *r,
+                             char id[PACS_SHARE_ID_LEN + 1], int *ok, pacs_errinfo *ei)
+{
+    unsigned char key[KEY_LEN];
+    pacs_err err = current_key(s, key, ei);
+    if (!err) {
+        err = verify(s, key, token, r, id, ok, ei);
+    }
+    OPENSSL_cleanse(key, sizeof key);
+    return err;
 }
 
 pacs_err pacs_shares_check(pacs_shares *s, const char *token, char *study_uid_out,
@@ -509,12 +617,7 @@ pacs_err pacs_shares_check_id(pacs_shares *s, const char *token, char *study_uid
     row r;
     char id[PACS_SHARE_ID_LEN + 1];
     int ok = 0;
-    pthread_mutex_lock(&s->mu);
-    pacs_err err = refresh_key(s, ei);
-    if (!err) {
-        err = verify(s, token, &r, id, &ok, ei);
-    }
-    pthread_mutex_unlock(&s->mu);
+    pacs_err err = verify_token(s, token, &r, id, &ok, ei);
     if (err) {
         return err;
     }
@@ -536,149 +639,83 @@ pacs_err pacs_shares_check_id(pacs_shares *s, const char *token, char *study_uid
 pacs_err pacs_shares_revoke(pacs_shares *s, const char *id_or_token, pacs_errinfo *ei)
 {
     char id[PACS_SHARE_ID_LEN + 1];
-    sqlite3_stmt *st = NULL;
-    pacs_err err = PACS_OK;
     size_t len = id_or_token ? strnlen(id_or_token, PACS_SHARE_TOKEN_LEN + 1) : 0;
-    pthread_mutex_lock(&s->mu);
+    pacs_err err = PACS_OK;
     if (len == PACS_SHARE_ID_LEN) {
         memcpy(id, id_or_token, sizeof id);
     } else {
         row r;
         int ok = 0;
-        err = refresh_key(s, ei);
-        if (!err) {
-            err = verify(s, id_or_token, &r, id, &ok, ei);
-        }
+        err = verify_token(s, id_or_token, &r, id, &ok, ei);
         if (err) {
-            goto fail;
+            return err;
         }
         if (!ok) {
-            err = pacs_errf(ei, PACS_ENOTFOUND, "no such share");
-            goto fail;
+            return pacs_errf(ei, PACS_ENOTFOUND, "no such share");
         }
     }
-    if (sqlite3_prepare_v2(s->db,
-                           "UPDATE shares SET revoked = 1, revoked_at = CASE WHEN revoked THEN"
-                           " revoked_at ELSE ?2 END WHERE id = ?1",
-                           -1, &st, NULL) != SQLITE_OK) {
-        err = db_err(s, ei, "prepare");
-        goto fail;
-    }
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, (int64_t)time(NULL));
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        err = db_err(s, ei, "update");
-        goto fail;
-    }
-    if (sqlite3_changes(s->db) == 0) {
+    uint64_t n = 0;
+    err = pacs_index_share_revoke(s->idx, id, NULL, (int64_t)time(NULL), &n, ei);
+    if (err == PACS_OK && n == 0) {
         err = pacs_errf(ei, PACS_ENOTFOUND, "no such share");
     }
-fail:
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->mu);
     return err;
 }
 
 pacs_err pacs_shares_revoke_study(pacs_shares *s, const char *study_uid, unsigned *n,
                                   pacs_errinfo *ei)
 {
-    sqlite3_stmt *st = NULL;
-    pacs_err err = PACS_OK;
     if (!valid_uid(study_uid)) {
         return pacs_errf(ei, PACS_EINVAL, "not a valid study UID");
     }
-    pthread_mutex_lock(&s->mu);
-    if (sqlite3_prepare_v2(s->db,
-                           "UPDATE shares SET revoked = 1, revoked_at = ?2"
-                           " WHERE study_uid = ?1 AND revoked = 0",
-                           -1, &st, NULL) != SQLITE_OK) {
-        err = db_err(s, ei, "prepare");
-        goto fail;
+    uint64_t got = 0;
+    pacs_err err = pacs_index_share_revoke(s->idx, NULL, study_uid, (int64_t)time(NULL), &got, ei);
+    if (err == PACS_OK && n) {
+        *n = (unsigned)got;
     }
-    sqlite3_bind_text(st, 1, study_uid, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, (int64_t)time(NULL));
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        err = db_err(s, ei, "update");
-        goto fail;
-    }
-    if (n) {
-        *n = (unsigned)sqlite3_changes(s->db);
-    }
-fail:
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->mu);
     return err;
+}
+
+typedef struct list_ctx {
+    pacs_share_list_cb cb;
+    void *ctx;
+} list_ctx;
+
+static int on_list(void *ctx, const pacs_index_share *s)
+{
+    list_ctx *l = ctx;
+    pacs_share_info info;
+    info.id = s->id;
+    info.study_uid = s->study_uid;
+    info.creator = s->creator;
+    info.created_at = s->created_at;
+    info.expires_at = s->expires_at;
+    info.revoked = s->revoked;
+    info.revoked_at = s->revoked_at;
+    return l->cb(l->ctx, &info) != 0;
 }
 
 pacs_err pacs_shares_list(pacs_shares *s, const char *study_uid, pacs_share_list_cb cb, void *ctx,
                           pacs_errinfo *ei)
 {
-    sqlite3_stmt *st = NULL;
-    pacs_err err = PACS_OK;
-    int rc;
+    list_ctx l = {cb, ctx};
     pthread_mutex_lock(&s->mu);
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT id, study_uid, creator, created_at, expires_at, revoked,"
-                           " revoked_at FROM shares WHERE ?1 IS NULL OR study_uid = ?1"
-                           " ORDER BY created_at DESC, rowid DESC",
-                           -1, &st, NULL) != SQLITE_OK) {
-        err = db_err(s, ei, "prepare");
-        goto fail;
-    }
-    if (study_uid) {
-        sqlite3_bind_text(st, 1, study_uid, -1, SQLITE_STATIC);
-    }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        pacs_share_info info;
-        const char *t;
-        t = (const char *)sqlite3_column_text(st, 0);
-        info.id = t ? t : "";
-        t = (const char *)sqlite3_column_text(st, 1);
-        info.study_uid = t ? t : "";
-        t = (const char *)sqlite3_column_text(st, 2);
-        info.creator = t ? t : "";
-        info.created_at = sqlite3_column_int64(st, 3);
-        info.expires_at = sqlite3_column_int64(st, 4);
-        info.revoked = sqlite3_column_int(st, 5) != 0;
-        info.revoked_at = sqlite3_column_int64(st, 6);
-        if (cb(ctx, &info) != 0) {
-            rc = SQLITE_DONE;
-            break;
-        }
-    }
-    if (rc != SQLITE_DONE) {
-        err = db_err(s, ei, "select");
-    }
-fail:
-    sqlite3_finalize(st);
+    pacs_err err = pacs_index_share_list(s->idx, study_uid, on_list, &l, ei);
     pthread_mutex_unlock(&s->mu);
     return err;
 }
 
 pacs_err pacs_shares_rotate_key(pacs_shares *s, pacs_errinfo *ei)
 {
-    pacs_err err = PACS_OK;
-    sqlite3_stmt *st = NULL;
     pthread_mutex_lock(&s->mu);
     /* Revoke first: a crash between the two steps leaves every old link refused either way. */
-    if (sqlite3_prepare_v2(s->db,
-                           "UPDATE shares SET revoked = 1, revoked_at = ?1 WHERE revoked = 0", -1,
-                           &st, NULL) != SQLITE_OK) {
-        err = db_err(s, ei, "prepare");
-        goto fail;
+    pacs_err err = pacs_index_share_revoke(s->idx, NULL, NULL, (int64_t)time(NULL), NULL, ei);
+    if (!err) {
+        err = write_new_key(s->key_path, 0, ei);
     }
-    sqlite3_bind_int64(st, 1, (int64_t)time(NULL));
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        err = db_err(s, ei, "update");
-        goto fail;
+    if (!err) {
+        err = load_key(s, ei);
     }
-    err = write_new_key(s->key_path, 0, ei);
-    if (err) {
-        goto fail;
-    }
-    err = load_key(s, ei);
-fail:
-    sqlite3_finalize(st);
     pthread_mutex_unlock(&s->mu);
     return err;
 }

@@ -12,16 +12,25 @@
  * Rotating the key makes every earlier token fail the MAC check (and marks every share
  * revoked, so that a process still holding the old key refuses them too).
  *
- * The store, DATA/shares.db (a small SQLite file of its own, WAL), keeps per share: the id,
- * the SHA-256 of the token (never the token), the study UID, created and expiry times, the
- * creator, and the revoked flag and time. A token can be shown only once, when it is created.
+ * The records live in the index (storage/index.h, its shares table; SQLite or PostgreSQL),
+ * which keeps per share: the id, the SHA-256 of the token (never the token), the study UID,
+ * created and expiry times, the creator, and the revoked flag and time. A token can be shown
+ * only once, when it is created. The records of a data folder's older DATA/shares.db (the
+ * store's own SQLite file before) are imported into the index at the first open, and the
+ * file is renamed DATA/shares.db.imported, so that the links made before keep working.
  *
- * Load: one check per authenticated HTTP request carrying a share token (one indexed SQLite
- * lookup and one HMAC, microseconds); creation, revocation and listing are rare.
+ * Several nodes on one PostgreSQL index: every node sees every share and every revocation; a
+ * node accepts the tokens signed with the key in its own data folder, so nodes that are to
+ * accept each other's links are given the same DATA/share.key (copy it, mode 0600, before
+ * they start, and again after `pacs share --rotate-key`).
  *
- * Thread-safe: one handle may be used from any number of threads (a mutex guards its SQLite
- * connection). Several processes may open the same data folder at once (pacsd and the `pacs
- * share` tool): SQLite's locking orders them, and a process notices a key rotated by another.
+ * Load: one check per authenticated HTTP request carrying a share token (one primary-key
+ * lookup in the index and one HMAC); creation, revocation and listing are rare.
+ *
+ * Thread-safe: one handle may be used from any number of threads (a mutex guards its key; the
+ * index is thread-safe). Several processes may open the same data folder and index at once
+ * (pacsd and the `pacs share` tool): the index orders them, and a process notices a key
+ * rotated by another.
  */
 #ifndef PACS_STORAGE_SHARE_H
 #define PACS_STORAGE_SHARE_H
@@ -56,11 +65,18 @@ typedef struct pacs_share_info {
 typedef int (*pacs_share_list_cb)(void *ctx, const pacs_share_info *info);
 
 /**
- * Opens the share store of the data folder `data_dir` (which must exist): DATA/shares.db and
- * DATA/share.key, creating either when missing (the key from the system's random source, mode
- * 0600, written durably). Errors: PACS_EIO (key or folder unreadable, a key file of the wrong
- * size or mode readable by others), PACS_EDB (database), PACS_ENOMEM.
+ * Opens the share store of the data folder `data_dir` (which must exist) with its records in
+ * the index at `index_location` (as pacs_index_open takes it; NULL or "": the data folder's
+ * own SQLite index, DATA/index.sqlite, the archive's default): DATA/share.key is created when
+ * missing (from the system's random source, mode 0600, written durably), and DATA/shares.db,
+ * when there is one, is imported into the index and renamed. The handle opens the index for
+ * itself. Errors: PACS_EIO (key or folder unreadable, a key file of the wrong size or mode
+ * readable by others), PACS_EDB (index or old store), PACS_ENOMEM, and the index's own.
  */
+pacs_err pacs_shares_open_at(const char *data_dir, const char *index_location, pacs_shares **out,
+                             pacs_errinfo *ei);
+
+/** pacs_shares_open_at with the data folder's own SQLite index. */
 pacs_err pacs_shares_open(const char *data_dir, pacs_shares **out, pacs_errinfo *ei);
 
 /** Closes the store; NULL is accepted. */
@@ -74,7 +90,7 @@ void pacs_shares_close(pacs_shares *s);
  * Writes the token (PACS_SHARE_TOKEN_LEN characters and a NUL) to `token_out` and the share's
  * id to `id_out` (PACS_SHARE_ID_LEN and a NUL); either may be NULL. The share is durable when
  * this returns PACS_OK. Errors: PACS_EINVAL (bad UID, expiry, creator or too small a buffer),
- * PACS_EDB, PACS_EIO.
+ * PACS_EDB (or another of the index's errors), PACS_EIO.
  */
 pacs_err pacs_shares_create(pacs_shares *s, const char *study_uid, int64_t expires_at,
                             const char *creator, char *token_out, size_t token_cap, char *id_out,

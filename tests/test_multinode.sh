@@ -8,7 +8,8 @@
 # node C after A and B stopped; a kill -9 of node B in the middle of a store loses no
 # acknowledged instance, the other nodes go on serving, and B comes back and serves them too;
 # `pacs verify --sweep` run from another data folder while A stores takes nothing A stores, and
-# `pacs verify` finds nothing missing or corrupt.
+# `pacs verify` finds nothing missing or corrupt. A share link made through A works through B
+# (the shares are in the index; B has A's share.key), and a revocation through B holds on A.
 . "$SRC/tests/lib.sh"
 . "$SRC/tests/lib_dicomweb.sh"
 . "$SRC/tests/lib_multinode.sh"
@@ -60,6 +61,29 @@ code=$(curl -sS --max-time 60 -o "$WORK/qido" -w '%{http_code}' \
 assert_eq 200 "$code" "QIDO on B"
 assert_eq 5 "$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r[0]["00201208"]["Value"][0])' "$WORK/qido")" \
     "QIDO on B: NumberOfStudyRelatedInstances"
+
+# ---- a share link made through A works on B: the shares are in the index ----
+# A node accepts the links signed with the key in its own data folder: B refuses A's link
+# until it has A's key, then accepts it; a revocation through B is seen by A.
+share_page() { # node token: the HTTP status of the node's share page
+    eval "port=\$${1}_HTTP"
+    curl -sS --max-time 60 -o "$WORK/share-page" -w '%{http_code}' "http://127.0.0.1:$port/share/$2"
+}
+LINK=$(node_pacs A share "$st" --days 1 2>"$WORK/share.err") || fail "pacs share on A: $(cat "$WORK/share.err")"
+TOKEN=${LINK##*/}
+SHARE_ID=$(sed -n 's/^pacs: share \([A-Za-z0-9_-]*\) of study.*/\1/p' "$WORK/share.err")
+[ ${#TOKEN} -eq 40 ] && [ -n "$SHARE_ID" ] || fail "pacs share on A printed '$LINK' ($(cat "$WORK/share.err"))"
+assert_eq 200 "$(share_page A "$TOKEN")" "the share page on A"
+grep -q "<h1>CompressedSamples CT1</h1>" "$WORK/share-page" || fail "the share page on A: $(cat "$WORK/share-page")"
+assert_eq 404 "$(share_page B "$TOKEN")" "the share page on B while B has a key of its own"
+cp -p "$WORK/A/d/share.key" "$WORK/B/d/share.key.new" && mv "$WORK/B/d/share.key.new" "$WORK/B/d/share.key" ||
+    fail "cannot give B the key of A"
+assert_eq 200 "$(share_page B "$TOKEN")" "the share page on B of a link made through A"
+grep -q "<h1>CompressedSamples CT1</h1>" "$WORK/share-page" || fail "the share page on B: $(cat "$WORK/share-page")"
+node_pacs B share --list | grep -q "^$SHARE_ID  active .* $st " || fail "pacs share --list on B: $(node_pacs B share --list)"
+node_pacs B share --revoke "$SHARE_ID" 2>"$WORK/revoke.err" || fail "pacs share --revoke on B: $(cat "$WORK/revoke.err")"
+assert_eq 404 "$(share_page A "$TOKEN")" "the share page on A of a link revoked through B"
+assert_eq 404 "$(share_page B "$TOKEN")" "the share page on B of a link revoked through B"
 
 # ---- retrieved through B: C-GET and WADO-RS ----
 DIMSE_PORT=$B_DIMSE

@@ -4,9 +4,11 @@
 # filled on SQLite (pydicom's corpus through `pacs import`, and C-STORE with forwards left
 # pending) is copied into an empty PostgreSQL database without reading an object; pacsd on
 # PostgreSQL then gives the same C-FIND and QIDO-RS answers, the same study metadata and the
-# same retrieved files, and sends the pending forwards; a second migrate into the now full
+# same retrieved files, sends the pending forwards and takes the share links made on SQLite
+# (a revoked one stays revoked); a second migrate into the now full
 # database and a migrate while pacsd runs are refused and change nothing; `pacs reindex`
-# rebuilds the PostgreSQL index from the objects alone with the same answers.
+# rebuilds the PostgreSQL index from the objects alone with the same answers and the same
+# share links.
 . "$SRC/tests/lib.sh"
 . "$SRC/tests/lib_multinode.sh"
 
@@ -72,6 +74,13 @@ assert_eq "$n" "$(cat "$WORK/sqlite/find-IMAGE.count")" "C-FIND at IMAGE level (
 get_into "$WORK/g-sqlite" -S -k QueryRetrieveLevel=STUDY -k StudyInstanceUID="$ct_st" >/dev/null ||
     fail "getscu (SQLite)"
 
+# Share links made on SQLite (one revoked) go with the index.
+LINK=$(pacs share "$ct_st" --days 1 2>"$WORK/share.err") || fail "pacs share: $(cat "$WORK/share.err")"
+GONE=$(pacs share "$ct_st" --days 1 2>"$WORK/share.err") || fail "pacs share: $(cat "$WORK/share.err")"
+pacs share --revoke "${GONE##*/}" 2>/dev/null || fail "pacs share --revoke"
+page() { curl -sS --max-time 60 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HTTP_PORT/share/${1##*/}"; }
+assert_eq 200 "$(page "$LINK")" "a share link on SQLite"
+
 # ---- migrate refused while pacsd runs: the data folder is in use ----
 st=0
 pacs migrate --to "$PG_URI" >"$WORK/m0" 2>&1 || st=$?
@@ -110,6 +119,8 @@ for f in "$WORK"/g-sqlite/*; do
 done
 assert_eq 4 "$(count_files "$WORK/g-pg")" "C-GET from PostgreSQL: files"
 wait_files "$WORK/dest" 4 60 || fail "the migrated forwards were not sent ($(count_files "$WORK/dest"))"
+assert_eq 200 "$(page "$LINK")" "a share link made on SQLite, on PostgreSQL"
+assert_eq 404 "$(page "$GONE")" "a share link revoked on SQLite, on PostgreSQL"
 stop_pacsd
 
 # ---- reindex on PostgreSQL: from the objects alone ----
@@ -122,4 +133,6 @@ for f in $(cd "$WORK/sqlite" && ls | grep -v "\.raw$"); do
     cmp -s "$WORK/sqlite/$f" "$WORK/pg2/$f" ||
         fail "$f differs after reindex: $(diff "$WORK/sqlite/$f" "$WORK/pg2/$f" | head -5)"
 done
+assert_eq 200 "$(page "$LINK")" "a share link after reindex on PostgreSQL"
+assert_eq 404 "$(page "$GONE")" "a revoked share link after reindex on PostgreSQL"
 pass

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: MIT
 # The pacs command: import of folders and of a CD through its DICOMDIR (beside a running pacsd,
 # whose stores go on meanwhile), reindex and verify --sweep refused while pacsd runs, verify
-# naming corrupt, missing and orphan objects, delete at every level, reindex from the objects
-# alone, stats, progress only on a terminal, and the exit statuses.
+# naming corrupt, missing and orphan objects, delete at every level, reindex keeping the share
+# links, reindex from the objects alone, stats, progress only on a terminal, and the exit
+# statuses.
 . "$SRC/tests/lib.sh"
 
 pacs() {
@@ -139,6 +140,22 @@ pacs delete --series "$series" | grep -q "deleted 20 instance" || fail "delete -
 pacs delete --study "$study" | grep -q "deleted 1 instance" || fail "delete --study"
 assert_eq $((before - 21)) "$(objects)" "objects after deleting a series and a study"
 assert_eq "$(objects)" "$(stat_of instances)" "instances and objects"
+
+# ---- reindex keeps the share links: they are in the index and in no object ----
+start_pacsd
+st_kept=$(find_dimse -S -k QueryRetrieveLevel=STUDY -k StudyInstanceUID |
+    sed -n 's/.*(0020,000d) UI \[\([0-9.]*\).*/\1/p' | head -1)
+stop_pacsd
+[ -n "$st_kept" ] || fail "no study left to share"
+kept=$(pacs share "$st_kept" --days 1 2>"$WORK/share.err") || fail "pacs share: $(cat "$WORK/share.err")"
+gone=$(pacs share "$st_kept" --days 1 2>"$WORK/share.err") || fail "pacs share: $(cat "$WORK/share.err")"
+pacs share --revoke "${gone##*/}" 2>/dev/null || fail "pacs share --revoke"
+pacs reindex >"$WORK/reindex.out" 2>&1 || fail "reindex: $(cat "$WORK/reindex.out")"
+start_pacsd
+page() { curl -sS --max-time 60 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HTTP_PORT/share/${1##*/}"; }
+assert_eq 200 "$(page "$kept")" "a share link after reindex"
+assert_eq 404 "$(page "$gone")" "a revoked share link after reindex"
+stop_pacsd
 
 # ---- reindex from the objects alone ----
 pacs stats >"$WORK/stats.before"

@@ -3,9 +3,12 @@
  * Unit tests of the share-link store (share.c) in a temporary data folder: token form, check of
  * a good token, refusal of tampered, truncated, foreign, expired, revoked and unknown tokens
  * (all with the same error and message), revocation by id, by token and by study, the listing,
- * key creation mode 0600, key rotation seen by a second handle, and bad arguments.
+ * key creation mode 0600, key rotation seen by a second handle, bad arguments, and the import of
+ * a data folder's DATA/shares.db of before (when the store was its own SQLite file) into the
+ * index, once, with its links still working and its revocations kept.
  */
 #include <setjmp.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -318,6 +321,91 @@ static void test_bad_args(void **state)
         PACS_EINVAL);
 }
 
+/* Writes DATA/shares.db as the store wrote it before the index kept the shares, holding the
+ * rows of `from_index` (another store's index file), and gives DATA that store's key. */
+static void write_old_store(const char *from_dir, const char *data_dir)
+{
+    char path[300], cmd[700];
+    snprintf(cmd, sizeof cmd, "cp -p '%s/share.key' '%s/share.key'", from_dir, data_dir);
+    assert_int_equal(system(cmd), 0);
+    sqlite3 *db = NULL;
+    snprintf(path, sizeof path, "%s/shares.db", data_dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    snprintf(path, sizeof path, "%s/index.sqlite", from_dir);
+    char *attach = sqlite3_mprintf("ATTACH %Q AS src", path);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "PRAGMA journal_mode=WAL;"
+                     "CREATE TABLE shares (id TEXT PRIMARY KEY, token_sha256 BLOB NOT NULL,"
+                     " study_uid TEXT NOT NULL, created_at INTEGER NOT NULL,"
+                     " expires_at INTEGER NOT NULL, creator TEXT NOT NULL DEFAULT '',"
+                     " revoked INTEGER NOT NULL DEFAULT 0, revoked_at INTEGER NOT NULL DEFAULT 0);"
+                     "CREATE INDEX shares_study ON shares(study_uid);",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, attach, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO shares SELECT id, token_sha256, study_uid,"
+                                  " created_at, expires_at, creator, revoked, revoked_at"
+                                  " FROM src.shares ORDER BY pk",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_free(attach);
+    sqlite3_close(db);
+}
+
+static void test_import_old_store(void **state)
+{
+    fixture *f = *state;
+    char t1[PACS_SHARE_TOKEN_LEN + 1], i1[PACS_SHARE_ID_LEN + 1];
+    char t2[PACS_SHARE_TOKEN_LEN + 1], i2[PACS_SHARE_ID_LEN + 1];
+    make(f, STUDY_A, 3600, t1, i1);
+    make(f, STUDY_B, 3600, t2, i2);
+    assert_int_equal(pacs_shares_revoke(f->s, i2, NULL), PACS_OK);
+    /* Another data folder that has only the old store (and the same key). */
+    fixture old;
+    memcpy(old.dir, f->dir, sizeof old.dir);
+    old.dir[strlen(old.dir) - 1] = old.dir[strlen(old.dir) - 1] == 'o' ? 'p' : 'o';
+    assert_int_equal(mkdir(old.dir, 0700), 0);
+    write_old_store(f->dir, old.dir);
+    pacs_errinfo ei;
+    if (pacs_shares_open(old.dir, &old.s, &ei) != PACS_OK) {
+        fail_msg("open with an old store: %s", ei.msg);
+    }
+    char uid[PACS_SHARE_UID_CAP];
+    assert_int_equal(pacs_shares_check(old.s, t1, uid, NULL, NULL), PACS_OK);
+    assert_string_equal(uid, STUDY_A);
+    assert_denied(&old, t2); /* revoked before, revoked after */
+    listing l = {0};
+    assert_int_equal(pacs_shares_list(old.s, NULL, on_share, &l, NULL), PACS_OK);
+    assert_int_equal(l.n, 2);
+    assert_int_equal(l.n_revoked, 1);
+    pacs_shares_close(old.s);
+    /* Imported once: the file is renamed, and a second open adds nothing. */
+    char path[300];
+    snprintf(path, sizeof path, "%s/shares.db", old.dir);
+    assert_int_not_equal(access(path, F_OK), 0);
+    snprintf(path, sizeof path, "%s/shares.db.imported", old.dir);
+    assert_int_equal(access(path, F_OK), 0);
+    /* An old store appearing again (copied back) is imported again without duplicates, and
+     * does not undo a revocation made in the index since. */
+    assert_int_equal(pacs_shares_open(old.dir, &old.s, NULL), PACS_OK);
+    assert_int_equal(pacs_shares_revoke(old.s, i1, NULL), PACS_OK);
+    pacs_shares_close(old.s);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "cp '%s/shares.db.imported' '%s/shares.db'", old.dir, old.dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(pacs_shares_open(old.dir, &old.s, NULL), PACS_OK);
+    memset(&l, 0, sizeof l);
+    assert_int_equal(pacs_shares_list(old.s, NULL, on_share, &l, NULL), PACS_OK);
+    assert_int_equal(l.n, 2);
+    assert_int_equal(l.n_revoked, 2);
+    assert_denied(&old, t1);
+    pacs_shares_close(old.s);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", old.dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -329,6 +417,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rotate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_id_first_char, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_args, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_import_old_store, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,7 +3,8 @@
 """Test helper for the DICOMweb authentication tests: makes JWKS files from PEM public keys and
 signs JWTs (RS256, ES256, HS256, none) with the `openssl` command, so that the tokens pacsd
 checks are made by a different implementation than the one checking them. Also mints a share
-token straight into a data folder (share.key, shares.db) to test expiry without waiting days.
+token straight into a data folder's key and index (share.key, the shares table) to test expiry
+without waiting days.
 
   jwt_tool.py jwks OUT PUB.pem:KID [PUB.pem:KID ...]
   jwt_tool.py sign ALG KEYFILE|- HEADER_JSON PAYLOAD_JSON   (prints the token)
@@ -67,15 +68,25 @@ def sign(alg, key, header, payload):
 
 
 def share(data_dir, study, expires):
-    """A share token made as storage/share.c documents it, straight into the store."""
+    """A share token made as storage/share.c documents it, straight into the index's shares
+    table: PACS_INDEX's PostgreSQL database (through psql) when it names one, else the data
+    folder's index.sqlite."""
     key = open(os.path.join(data_dir, 'share.key'), 'rb').read()
     head = bytes([1]) + os.urandom(9) + int(expires).to_bytes(4, 'big')
     mac = hmac.new(key, b'pacs-share\x00' + head + study.encode(), hashlib.sha256).digest()[:16]
     token = b64u(head + mac)
-    db = sqlite3.connect(os.path.join(data_dir, 'shares.db'), timeout=10)
+    row = (b64u(head[1:10]), hashlib.sha256(token.encode()).digest(), study, int(time.time()),
+           int(expires), 'test')
+    index = os.environ.get('PACS_INDEX', '')
+    if index.startswith('postgres'):
+        sql = ("INSERT INTO shares(id, token_sha256, study_uid, created_at, expires_at, creator)"
+               " VALUES ('%s', '\\x%s', '%s', %d, %d, '%s')" % (row[0], row[1].hex(), *row[2:]))
+        subprocess.run(['psql', index, '-qAt', '-v', 'ON_ERROR_STOP=1', '-c', sql], check=True,
+                       timeout=60, stdout=subprocess.DEVNULL)
+        return token
+    db = sqlite3.connect(os.path.join(data_dir, 'index.sqlite'), timeout=10)
     db.execute('INSERT INTO shares(id, token_sha256, study_uid, created_at, expires_at, creator)'
-               ' VALUES (?, ?, ?, ?, ?, ?)', (b64u(head[1:10]), hashlib.sha256(token.encode()).digest(),
-                                            study, int(time.time()), int(expires), 'test'))
+               ' VALUES (?, ?, ?, ?, ?, ?)', row)
     db.commit()
     db.close()
     return token

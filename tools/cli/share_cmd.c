@@ -340,7 +340,8 @@ int pacs_tool__share(const pacs_config *cfg, int argc, char **argv)
     }
     pacs_errinfo ei;
     pacs_shares *sh = NULL;
-    if (pacs_shares_open(pacs_config_str(cfg, "data"), &sh, &ei) != PACS_OK) {
+    if (pacs_shares_open_at(pacs_config_str(cfg, "data"), pacs_config_str(cfg, "index"), &sh,
+                            &ei) != PACS_OK) {
         pacs_tool__msg(NULL, "cannot open the share store in %s: %s", pacs_config_str(cfg, "data"),
                        ei.msg);
         return TOOL_PROBLEMS;
