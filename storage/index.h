@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
  * The index: patients, studies, series and instances with their matching keys, computed counts,
- * stored DICOM JSON metadata and where each instance's object and frames are. This header is
- * the one interface the archive uses; a backend (SQLite, PostgreSQL) implements pacs_index_ops
- * and is chosen by the location string. Only the archive (and tools through it) calls it:
- * protocols go through storage/archive.h. Both backends compile queries with the same compiler
- * (index_sql.h), so they give the same answers.
+ * stored DICOM JSON metadata and where each instance's object and frames are; the forwarding
+ * queue; share links' records. This header is the one interface the archive uses; the backend
+ * (SQLite, PostgreSQL) is chosen by the location string. Only the archive (and tools through
+ * it, and the share store) calls it: protocols go through storage/archive.h. The logic is
+ * written once over a thin SQL driver (index_core.h), and both backends compile queries with
+ * the same compiler (index_sql.h), so they give the same answers.
  *
  * Thread-safe: all functions may be called from any thread. Writes (put, delete) are queued to
  * one writer that commits them in shared transactions (group commit); each call returns once
@@ -130,55 +131,6 @@ typedef int (*pacs_share_cb)(void *ctx, const pacs_index_share *s);
 
 /** Deletes an object; called by pacs_index_object_release while no one can take it up. */
 typedef pacs_err (*pacs_release_cb)(void *ctx, const char *object, pacs_errinfo *ei);
-
-/** A backend's functions; see the pacs_index_* wrappers below for each contract. */
-typedef struct pacs_index_ops {
-    const char *name;
-    void (*close)(pacs_index *idx);
-    pacs_err (*put)(pacs_index *idx, const pacs_index_entry *e, pacs_put_result *res,
-                    pacs_errinfo *ei);
-    pacs_err (*find)(pacs_index *idx, const pacs_query *q, pacs_find_cb cb, void *ctx,
-                     pacs_errinfo *ei);
-    pacs_err (*instances)(pacs_index *idx, const pacs_query *q, unsigned flags, pacs_instance_cb cb,
-                          void *ctx, pacs_errinfo *ei);
-    pacs_err (*remove)(pacs_index *idx, const pacs_query *q, uint64_t *n_removed, pacs_errinfo *ei);
-    pacs_err (*objects)(pacs_index *idx, pacs_object_cb cb, void *ctx, pacs_errinfo *ei);
-    pacs_err (*sweep_pending)(pacs_index *idx, pacs_object_cb cb, void *ctx, pacs_errinfo *ei);
-    pacs_err (*sweep_done)(pacs_index *idx, const char *object, pacs_errinfo *ei);
-    pacs_err (*object_referenced)(pacs_index *idx, const char *object, int *referenced,
-                                  pacs_errinfo *ei);
-    pacs_err (*stats)(pacs_index *idx, pacs_index_stats *out, pacs_errinfo *ei);
-    pacs_err (*fwd_enqueue)(pacs_index *idx, const char *dest, const char *rule,
-                            const char *sop_uid, const char *object, int64_t now, int *added,
-                            pacs_errinfo *ei);
-    pacs_err (*fwd_due)(pacs_index *idx, int64_t now, size_t limit, pacs_fwd_cb cb, void *ctx,
-                        pacs_errinfo *ei);
-    pacs_err (*fwd_update)(pacs_index *idx, const pacs_fwd_update *u, size_t n, pacs_errinfo *ei);
-    pacs_err (*fwd_list)(pacs_index *idx, int state, pacs_fwd_cb cb, void *ctx, pacs_errinfo *ei);
-    pacs_err (*fwd_retry)(pacs_index *idx, int64_t id, int64_t now, uint64_t *n, pacs_errinfo *ei);
-    pacs_err (*share_add)(pacs_index *idx, const pacs_index_share *s, size_t n, uint64_t *added,
-                          pacs_errinfo *ei);
-    pacs_err (*share_get)(pacs_index *idx, const char *id, pacs_share_cb cb, void *ctx,
-                          pacs_errinfo *ei);
-    pacs_err (*share_revoke)(pacs_index *idx, const char *id, const char *study_uid, int64_t now,
-                             uint64_t *n, pacs_errinfo *ei);
-    pacs_err (*share_list)(pacs_index *idx, const char *study_uid, pacs_share_cb cb, void *ctx,
-                           pacs_errinfo *ei);
-    /* Several processes on one index; NULL in a backend only one process uses at a time. */
-    pacs_err (*intent_add)(pacs_index *idx, const char *object, pacs_errinfo *ei);
-    pacs_err (*intent_clear)(pacs_index *idx, const char *object, pacs_errinfo *ei);
-    pacs_err (*intents_drop)(pacs_index *idx, const char *node, int64_t older_than,
-                             pacs_object_cb cb, void *ctx, pacs_errinfo *ei);
-    pacs_err (*object_release)(pacs_index *idx, const char *object, pacs_release_cb rm, void *ctx,
-                               int *removed, pacs_errinfo *ei);
-    /* Bulk mode's commit (NULL: nothing to do). */
-    pacs_err (*finish)(pacs_index *idx, pacs_errinfo *ei);
-} pacs_index_ops;
-
-/** Every backend's handle starts with this. */
-struct pacs_index {
-    const pacs_index_ops *ops;
-};
 
 /**
  * Opens (creating if needed) the index at `location`: a file path or "sqlite:PATH" for SQLite,

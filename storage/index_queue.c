@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The index backends' group-commit queue (index_queue.h): a FIFO of jobs under one mutex, one
+ * The index's group-commit queue (index_queue.h): a FIFO of jobs under one mutex, one
  * writer thread taking batches, callers waiting on a condition for their job's result.
  */
 #include "storage/index_queue.h"

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * The group-commit queue both index backends (index_sqlite.c, index_pg.c) write through: the
- * changing operations become jobs that callers queue and wait on, and one writer thread takes
- * up to `batch_max` of them at a time and hands them to the backend, which runs them in one
- * transaction (its run_batch), so concurrent stores share a commit. This module owns the
- * queue, the writer thread and the job-building side of the ops; the SQL stays in the
- * backends. Internal to storage/ (pacs_index__ names). Thread-safe: any thread may submit.
+ * The index's group-commit queue: the changing operations become jobs that callers queue and
+ * wait on, and one writer thread takes up to `batch_max` of them at a time and hands them to
+ * the index core (index.c's run_batch), which runs them in one transaction, so concurrent
+ * stores share a commit. This module owns the queue, the writer thread and the job-building
+ * side of the operations; the SQL is the core's (index_write.c). Internal to storage/
+ * (pacs_index__ names). Thread-safe: any thread may submit.
  */
 #ifndef PACS_STORAGE_INDEX_QUEUE_H
 #define PACS_STORAGE_INDEX_QUEUE_H
@@ -91,7 +91,7 @@ void pacs_index__queue_destroy(pacs_index__queue *q);
  *  to `ei`. PACS_EBUSY once the queue is stopping. */
 pacs_err pacs_index__queue_submit(pacs_index__queue *q, pacs_index__job *j, pacs_errinfo *ei);
 
-/* The ops whose whole work is a job: both backends' pacs_index_ops entries call these. */
+/* The operations whose whole work is a job (index.c's write API). */
 pacs_err pacs_index__queue_put(pacs_index__queue *q, const pacs_index_entry *e,
                                pacs_put_result *res, pacs_errinfo *ei);
 pacs_err pacs_index__queue_remove(pacs_index__queue *q, const pacs_query *query, uint64_t *n,

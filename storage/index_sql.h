@@ -5,8 +5,8 @@
  * written in a small dialect description; the SELECT statements of find and of instance
  * listings; the turning of a result row into DICOM JSON, with the keys no column covers matched
  * in C against stored attributes; the columns taken from an instance at ingest; and the
- * compressed form of the stored metadata. A backend supplies only the engine: connections,
- * statements, transactions. Internal to storage/ (the pacs_index__ prefix).
+ * compressed form of the stored metadata. The index core (index_core.h) runs them over a
+ * backend's driver. Internal to storage/ (the pacs_index__ prefix).
  *
  * Thread-safe: the functions keep no state; each compiled query and plan belongs to one call.
  */
@@ -25,7 +25,8 @@
 #define PACS_INDEX_SQL_MAX (256u * 1024u)
 #define PACS_INDEX_MAX_RETURN 512
 
-/** How one engine spells what differs. */
+/** How one engine spells what differs; each backend defines its own (index_sqlite.c,
+ *  index_pg.c). */
 typedef struct pacs_sql_dialect {
     const char *name;
     int numbered_params;  /* $1, $2, ... (PostgreSQL) instead of ? */
@@ -34,10 +35,14 @@ typedef struct pacs_sql_dialect {
     const char *no_limit; /* LIMIT's argument meaning "no limit", before an OFFSET; NULL: omit */
     int explicit_nulls;   /* write out SQLite's NULL order (NULLs sort low) in ORDER BY */
     const char *name_fts; /* an FTS5 trigram table over studies' folded names, or NULL */
+    /* For the index core (index_core.h): */
+    const char *begin;      /* how the writer opens a transaction */
+    const char *for_update; /* " FOR UPDATE" where rows can be locked, else "" */
+    const char *now_stamp;  /* the UTC time now as text "YYYYMMDDHHMMSS" */
+    int string_agg;         /* string_agg(DISTINCT x, sep ORDER BY x) exists */
+    int shared;             /* several processes share it: row claims (FOR UPDATE SKIP LOCKED)
+                             * and advisory locks, for leases and intents */
 } pacs_sql_dialect;
-
-extern const pacs_sql_dialect pacs_index__sqlite_dialect;
-extern const pacs_sql_dialect pacs_index__pg_dialect;
 
 /** One bound parameter: integer or text (the text is owned). */
 typedef struct pacs_index__bind {
@@ -125,7 +130,7 @@ struct pacs_instance_rec;
 pacs_err pacs_index__inst_row_rec(const pacs_index__row *row, unsigned flags, pacs_buf *meta,
                                   struct pacs_instance_rec *rec, pacs_errinfo *ei);
 
-/* ---- ingest ---- */
+/* ---- ingest (index_fields.c) ---- */
 
 /** The column values taken from an instance's DICOM JSON (each NULL when absent). */
 typedef struct pacs_index__fields {

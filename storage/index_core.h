@@ -1,0 +1,303 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The index core and the thin SQL driver it runs on. The index's logic (ingest with its counter
+ * cascade and study sets, removal, the forwarding queue, share records, intents, group commit,
+ * every read) is written once, in index.c, index_write.c, index_read.c and index_nodes.c,
+ * against the driver below; a backend (index_sqlite.c, index_pg.c) supplies only the driver
+ * (prepare, bind, step, column, transactions), its connections and pool, its migrations and
+ * its dialect (index_sql.h). Internal to storage/ (pacs_index__ and pacs_db names).
+ *
+ * Statements: the core's fixed statements are numbered (the PACS_SQL_* slots) and written where
+ * they are used; each is prepared once per connection, on its first use there, and kept;
+ * queries compiled per call are prepared for that use only. The core writes parameters as $1,
+ * $2, ... (the SQLite driver spells them ?1, ?2, ...).
+ *
+ * Threads: a connection (pacs_db) and its statements belong to one thread at a time: the
+ * writer thread has the writer's, a reader takes one from the pool for one call.
+ */
+#ifndef PACS_STORAGE_INDEX_CORE_H
+#define PACS_STORAGE_INDEX_CORE_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pacs/base/err.h"
+#include "storage/index.h"
+#include "storage/index_queue.h"
+#include "storage/index_sql.h"
+
+/* ---- the fixed statements ---- */
+
+enum {
+    /* ingest (index_write.c) */
+    PACS_SQL_INSTANCE_OF_SOP,
+    PACS_SQL_PATIENT_ADD,
+    PACS_SQL_PATIENT_SET,
+    PACS_SQL_STUDY_ADD,
+    PACS_SQL_STUDY_OF_UID,
+    PACS_SQL_STUDY_SET,
+    PACS_SQL_SERIES_ADD,
+    PACS_SQL_SERIES_OF_UID,
+    PACS_SQL_SERIES_SET,
+    PACS_SQL_INSTANCE_ADD,
+    PACS_SQL_PATIENT_STUDIES_ADD,
+    PACS_SQL_PATIENT_SERIES_ADD,
+    PACS_SQL_PATIENT_INSTANCES_ADD,
+    PACS_SQL_STUDY_SERIES_ADD,
+    PACS_SQL_STUDY_INSTANCES_ADD,
+    PACS_SQL_SERIES_INSTANCES_ADD,
+    PACS_SQL_STUDY_HAS_CLASS,
+    PACS_SQL_STUDY_SETS,
+    PACS_SQL_STUDY_MODALITIES,
+    PACS_SQL_STUDY_CLASSES,
+    PACS_SQL_STUDY_SETS_SET,
+    /* removal */
+    PACS_SQL_INSTANCE_PARENTS,
+    PACS_SQL_SWEEP_ADD,
+    PACS_SQL_INSTANCE_DEL,
+    PACS_SQL_STUDY_INSTANCES_SUB,
+    PACS_SQL_PATIENT_INSTANCES_SUB,
+    PACS_SQL_SERIES_INSTANCES_SUB,
+    PACS_SQL_SERIES_DEL,
+    PACS_SQL_PATIENT_SERIES_SUB,
+    PACS_SQL_STUDY_SERIES_SUB,
+    PACS_SQL_STUDY_DEL,
+    PACS_SQL_PATIENT_STUDIES_SUB,
+    PACS_SQL_PATIENT_DEL,
+    PACS_SQL_SWEEP_DONE,
+    /* the forwarding queue */
+    PACS_SQL_FWD_ENQUEUE,
+    PACS_SQL_FWD_UPDATE,
+    PACS_SQL_FWD_RETRY_ONE,
+    PACS_SQL_FWD_RETRY_ALL,
+    PACS_SQL_FWD_DUE,
+    PACS_SQL_FWD_LIST_ALL,
+    PACS_SQL_FWD_LIST_STATE,
+    /* share records */
+    PACS_SQL_SHARE_ADD,
+    PACS_SQL_SHARE_REVOKE_ID,
+    PACS_SQL_SHARE_REVOKE_STUDY,
+    PACS_SQL_SHARE_REVOKE_ALL,
+    PACS_SQL_SHARE_GET,
+    PACS_SQL_SHARE_LIST_ALL,
+    PACS_SQL_SHARE_LIST_STUDY,
+    /* reads */
+    PACS_SQL_OBJECTS,
+    PACS_SQL_SWEEP_PENDING,
+    PACS_SQL_OBJECT_REFERENCED,
+    PACS_SQL_STATS,
+    /* several nodes (index_nodes.c) */
+    PACS_SQL_INTENT_ADD,
+    PACS_SQL_INTENT_DONE,
+    PACS_SQL_INTENTS_DROP,
+    PACS_SQL_OBJECT_LOCK,
+    PACS_SQL_OBJECT_BUSY,
+    PACS_SQL_SLOTS
+};
+
+/* ---- the driver ---- */
+
+typedef struct pacs_db pacs_db;           /* one connection, the backend's */
+typedef struct pacs_db_stmt pacs_db_stmt; /* one statement on one connection */
+
+typedef struct pacs_db_driver {
+    /** Prepares `sql` on `db`, ready for binding: with `slot` >= 0 (below PACS_SQL_SLOTS)
+     *  to be kept on the connection (the core keeps it: pacs_db_kept), with -1 for this use
+     *  only. */
+    pacs_err (*prepare)(pacs_db *db, int slot, const char *sql, pacs_db_stmt **out,
+                        pacs_errinfo *ei);
+    /** Frees a statement, kept or not. */
+    void (*release)(pacs_db_stmt *st);
+    /** Closes the connection and frees it (its statements are released by then). */
+    void (*disconnect)(pacs_db *db);
+    /** Parameters count from 1. Text and bytes are borrowed until done(); NULL text binds
+     *  SQL NULL. */
+    void (*bind_int)(pacs_db_stmt *st, int i, long long v);
+    void (*bind_text)(pacs_db_stmt *st, int i, const char *s);
+    void (*bind_blob)(pacs_db_stmt *st, int i, const void *p, size_t n);
+    /** Runs the statement on, one row at a time: 1 with a row, 0 at the end, -1 on an error
+     *  (`ei` filled; the backend notes the failure for its batch_retry). */
+    int (*step)(pacs_db_stmt *st, pacs_errinfo *ei);
+    /** The current row's column `col`: its bytes (text NUL-terminated; an integer or a
+     *  boolean as decimal text), `*len` set, or NULL for SQL NULL; valid until the next step.
+     *  Its signature is pacs_index__row's value(), with the statement as context. */
+    const char *(*column)(void *st, int col, size_t *len);
+    /** The current row's column `col` as an integer (0 for NULL). */
+    long long (*column_int)(pacs_db_stmt *st, int col);
+    /** Rows the statement changed, once step() returned 0. */
+    uint64_t (*changes)(pacs_db_stmt *st);
+    /** Ends a use: a kept statement is reset for the next one (a result still streaming is
+     *  cancelled and drained), another is freed. NULL is accepted. */
+    void (*done)(pacs_db_stmt *st);
+    /** Runs SQL without parameters or rows (several statements separated by ';'). */
+    pacs_err (*exec)(pacs_db *db, const char *sql, pacs_errinfo *ei);
+    /** Whether the engine rolled back the whole open transaction with the last failure (a
+     *  full disk on SQLite), rather than only the failed statement. */
+    int (*txn_lost)(pacs_db *db);
+} pacs_db_driver;
+
+/** The start of every backend's connection (struct pacs_db): the statements kept on it, which
+ *  the core fills (pacs_index__stmt) and frees with the connection (pacs_db_close). */
+typedef struct pacs_db_kept {
+    pacs_db_stmt *stmt[PACS_SQL_SLOTS];
+} pacs_db_kept;
+
+/** Releases the statements kept on `db` and disconnects it. NULL is accepted. */
+void pacs_db_close(const pacs_db_driver *d, pacs_db *db);
+
+/** A backend's driver, from its functions P_prepare, P_release, P_disconnect, P_bind_int, ...
+ *  P_txn_lost. */
+#define PACS_DB_DRIVER(P)                                                                          \
+    {                                                                                              \
+        .prepare = P##_prepare, .release = P##_release, .disconnect = P##_disconnect,              \
+        .bind_int = P##_bind_int, .bind_text = P##_bind_text, .bind_blob = P##_bind_blob,          \
+        .step = P##_step, .column = P##_column, .column_int = P##_column_int,                      \
+        .changes = P##_changes, .done = P##_done, .exec = P##_exec, .txn_lost = P##_txn_lost       \
+    }
+
+/* ---- what a backend supplies ---- */
+
+typedef struct pacs_index__backend {
+    const char *name;
+    const pacs_sql_dialect *dialect;
+    const pacs_db_driver *db;
+    /** A pooled connection for one call (reads; on a shared index also claims, intents and
+     *  releases, in their own transactions), and its return. */
+    pacs_err (*conn_get)(pacs_index *idx, pacs_db **out, pacs_errinfo *ei);
+    void (*conn_put)(pacs_index *idx, pacs_db *db);
+    /** On the writer thread: the writer's connection with a transaction open for a batch
+     *  (PostgreSQL: connecting again when it was lost; in bulk mode, the one transaction). */
+    pacs_err (*batch_begin)(pacs_index *idx, pacs_db **out, pacs_errinfo *ei);
+    /** Commits the batch's transaction (bulk mode: only with `finish`). */
+    pacs_err (*batch_commit)(pacs_index *idx, pacs_db *db, int finish, pacs_errinfo *ei);
+    /** Whether a batch that failed as the writer's last failure says is to be run again
+     *  (`attempt` counts from 0); NULL: never. */
+    int (*batch_retry)(pacs_index *idx, int attempt);
+    /** Frees the backend's part (the core's queue is stopped by then). */
+    void (*close)(pacs_index *idx);
+} pacs_index__backend;
+
+/** A backend, from its dialect, its driver and its functions P_conn_get ... P_close. */
+#define PACS_INDEX__BACKEND(NAME, DIALECT, DRIVER, P)                                              \
+    {                                                                                              \
+        .name = NAME, .dialect = DIALECT, .db = DRIVER, .conn_get = P##_conn_get,                  \
+        .conn_put = P##_conn_put, .batch_begin = P##_batch_begin,                                  \
+        .batch_commit = P##_batch_commit, .batch_retry = P##_batch_retry, .close = P##_close       \
+    }
+
+/** The index handle: the core's state; a backend's handle starts with it. */
+struct pacs_index {
+    const pacs_index__backend *be;
+    const pacs_db_driver *db;
+    const pacs_sql_dialect *d;
+    pacs_index__queue queue; /* group commit: the writer thread runs batches */
+    char node[128];          /* this process among those sharing the index (intents) */
+    unsigned lease;          /* seconds a claimed forward stays claimed */
+    unsigned bulk;           /* PACS_INDEX_BULK... (a backend with bulk loads sets it) */
+};
+
+/** Sets up the core part of a new handle (zeroed by the caller) and its queue, whose writer
+ *  pacs_index__opened starts. */
+void pacs_index__init(pacs_index *idx, const pacs_index__backend *be, const char *node,
+                      unsigned lease);
+/** Stops the writer (after the queued jobs) and frees the core part; the backend's close
+ *  calls it first. */
+void pacs_index__fini(pacs_index *idx);
+/** Ends a backend's open: with `err` PACS_OK starts the writer and sets `*out`; on any error
+ *  closes the handle. Returns the error. */
+pacs_err pacs_index__opened(pacs_index *idx, pacs_err err, pacs_index **out, pacs_errinfo *ei);
+
+/* The indexes of studies in version 1 of both backends' schemas (as released: never edited). */
+#define PACS_INDEX__V1_STUDY_INDEXES                                                               \
+    "CREATE INDEX IF NOT EXISTS studies_patient ON studies(patient_pk);"                           \
+    "CREATE INDEX IF NOT EXISTS studies_date ON studies(study_date, study_time);"                  \
+    "CREATE INDEX IF NOT EXISTS studies_pid ON studies(patient_id);"                               \
+    "CREATE INDEX IF NOT EXISTS studies_name ON studies(patient_name_ci);"                         \
+    "CREATE INDEX IF NOT EXISTS studies_name_fold ON studies(patient_name_fold);"                  \
+    "CREATE INDEX IF NOT EXISTS studies_accession ON studies(accession);"
+
+/**
+ * Statement `slot` of `db`, ready for binding: the kept one, or `sql` prepared and kept on
+ * its first use on this connection (NULL on an error, `ei` filled). In `sql`, {U} stands for
+ * the dialect's row lock (" FOR UPDATE" or nothing), {NOW} for its UTC time stamp and {POS}
+ * for its substring-position function.
+ */
+pacs_db_stmt *pacs_index__stmt(pacs_index *idx, pacs_db *db, int slot, const char *sql,
+                               pacs_errinfo *ei);
+
+/** What pacs_index__run read: the first row's first integer columns, whether there was a
+ *  row, and the rows changed. */
+typedef struct pacs_index__result {
+    long long v[3];
+    int found;
+    uint64_t changes;
+} pacs_index__result;
+
+/**
+ * Runs statement `slot` (`sql`, as pacs_index__stmt takes it) on `db` with its parameters
+ * bound from `fmt`: 's' text (NULL for SQL NULL), 'i' a long long, 'n' text holding a decimal
+ * integer, bound as that integer (NULL when it is none), 'b' bytes (a pointer and a size_t
+ * length). Steps it to its end; `out` (may be NULL) receives the first row's first `ncols` (at
+ * most 3) integers and the rows changed.
+ */
+pacs_err pacs_index__run(pacs_index *idx, pacs_db *db, int slot, const char *sql,
+                         pacs_index__result *out, int ncols, pacs_errinfo *ei, const char *fmt,
+                         ...);
+
+/** Binds arguments as pacs_index__run does. */
+void pacs_index__bind_args(pacs_index *idx, pacs_db_stmt *st, const char *fmt, va_list ap);
+
+/** Runs statement `slot` (bound from `fmt`) on a pooled connection and calls `cb` per row of
+ *  (object, size, text). */
+pacs_err pacs_index__each_object(pacs_index *idx, int slot, const char *sql, pacs_object_cb cb,
+                                 void *ctx, pacs_errinfo *ei, const char *fmt, ...);
+
+/** Called per instance row that passes the keys matched in C; non-zero stops. */
+typedef int (*pacs_index__inst_fn)(void *ctx, const pacs_index__row *row);
+
+/** Runs an instance listing on `db` and calls `fn` per matching row. */
+pacs_err pacs_index__each_instance(pacs_index *idx, pacs_db *db, pacs_index__inst_plan *plan,
+                                   const pacs_query *q, pacs_index__inst_fn fn, void *ctx,
+                                   pacs_errinfo *ei);
+
+/** Binds a compiled query's parameters. */
+void pacs_index__bind_compiled(pacs_index *idx, pacs_db_stmt *st, const pacs_index__compiled *c);
+
+/* ---- the schema ---- */
+
+/** One step of a backend's schema: applied once, in order; never edited once released. */
+typedef struct pacs_index__migration {
+    int version;
+    const char *what;
+    const char *sql;
+} pacs_index__migration;
+
+/**
+ * Brings the schema on `db` to the last of `m` (`n` steps, in order) in one transaction, which
+ * `begin` opens and which keeps other processes out meanwhile (it also creates the table
+ * meta(key, value) that holds schema_version). An index newer than the program is refused with
+ * PACS_EUNSUPPORTED. `rerun_first`: the first step's idempotent statements run again on an
+ * index at that version (how SQLite files older than the forwarding queue gain it). Each step
+ * applied to an existing index is logged with `where`, and with `log_new` also on a new one.
+ */
+pacs_err pacs_index__migrate(pacs_index *idx, pacs_db *db, const pacs_index__migration *m, size_t n,
+                             const char *begin, int rerun_first, int log_new, const char *where,
+                             pacs_errinfo *ei);
+
+/* ---- what the writer runs (index_write.c), inside the batch's transaction ---- */
+
+pacs_err pacs_index__do_put(pacs_index *idx, pacs_db *db, const pacs_index_entry *e,
+                            pacs_put_result *res, pacs_errinfo *ei);
+pacs_err pacs_index__do_remove(pacs_index *idx, pacs_db *db, const pacs_query *q, uint64_t *removed,
+                               pacs_errinfo *ei);
+pacs_err pacs_index__do_fwd(pacs_index *idx, pacs_db *db, pacs_index__job_kind kind,
+                            pacs_index__fwd_args *f, pacs_errinfo *ei);
+pacs_err pacs_index__do_share(pacs_index *idx, pacs_db *db, pacs_index__job_kind kind,
+                              pacs_index__share_args *a, pacs_errinfo *ei);
+
+/* Several nodes (index_nodes.c): this node's intent for `object` is fulfilled or abandoned. */
+pacs_err pacs_index__intent_done(pacs_index *idx, pacs_db *db, const char *object,
+                                 pacs_errinfo *ei);
+
+#endif

@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: MIT
+/*
+ * What the index takes from an instance at ingest (index_sql.h): the column values from its
+ * DICOM JSON, the stored attributes of each level, and the stored metadata's compression.
+ *
+ * Load: every stored instance is loaded and compressed here once, and every metadata read is
+ * decompressed here. Thread-safe. The only state is one zstd context of each kind per thread:
+ * creating one per blob (ZSTD_decompress does) cost more than decompressing, and a study's
+ * /metadata reads hundreds of blobs.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+#include "pacs/dicom/dcm.h"
+#include "storage/catalog.h"
+#include "storage/fold.h"
+#include "storage/index_sql.h"
+
+/* ---- ingest ---- */
+
+static char *strip_colons(char *s)
+{
+    if (s) {
+        char *o = s;
+        for (char *p = s; *p; p++) {
+            if (*p != ':') {
+                *o++ = *p;
+            }
+        }
+        *o = '\0';
+    }
+    return s;
+}
+
+void pacs_index__fields_load(pacs_index__fields *f, const json_t *j)
+{
+    memset(f, 0, sizeof *f);
+    f->patient_id = pacs_json_text(j, 0x00100020);
+    f->issuer = pacs_json_text(j, 0x00100021);
+    f->name = pacs_json_text(j, 0x00100010);
+    f->name_ci = f->name ? pacs_fold_case(f->name) : NULL;
+    f->name_fold = f->name ? pacs_fold_name(f->name) : NULL;
+    f->birth_date = pacs_json_text(j, 0x00100030);
+    f->sex = pacs_json_text(j, 0x00100040);
+    f->study_date = pacs_json_text(j, 0x00080020);
+    f->study_time = strip_colons(pacs_json_text(j, 0x00080030));
+    f->accession = pacs_json_text(j, 0x00080050);
+    f->study_id = pacs_json_text(j, 0x00200010);
+    f->ref_phys = pacs_json_text(j, 0x00080090);
+    f->ref_phys_ci = f->ref_phys ? pacs_fold_case(f->ref_phys) : NULL;
+    f->ref_phys_fold = f->ref_phys ? pacs_fold_name(f->ref_phys) : NULL;
+    f->study_desc = pacs_json_text(j, 0x00081030);
+    f->modality = pacs_json_text(j, 0x00080060);
+    f->series_number = pacs_json_text(j, 0x00200011);
+    f->series_desc = pacs_json_text(j, 0x0008103E);
+    f->body_part = pacs_json_text(j, 0x00180015);
+    f->series_date = pacs_json_text(j, 0x00080021);
+    f->series_time = strip_colons(pacs_json_text(j, 0x00080031));
+    f->pps_date = pacs_json_text(j, 0x00400244);
+    f->pps_time = strip_colons(pacs_json_text(j, 0x00400245));
+    f->instance_number = pacs_json_text(j, 0x00200013);
+    f->frames = pacs_json_text(j, 0x00280008);
+    f->rows = pacs_json_text(j, 0x00280010);
+    f->columns = pacs_json_text(j, 0x00280011);
+    f->bits = pacs_json_text(j, 0x00280100);
+    f->content_date = pacs_json_text(j, 0x00080023);
+    f->content_time = strip_colons(pacs_json_text(j, 0x00080033));
+}
+
+void pacs_index__fields_free(pacs_index__fields *f)
+{
+    char **p = (char **)f;
+    for (size_t i = 0; i < sizeof *f / sizeof(char *); i++) {
+        free(p[i]);
+    }
+}
+
+char *pacs_index__level_attrs_text(const json_t *instance, pacs_level level)
+{
+    json_t *a = pacs_catalog_level_attrs(instance, level);
+    char *s = a ? json_dumps(a, PACS_JSON_DUMP_FLAGS) : NULL;
+    json_decref(a);
+    return s;
+}
+
+long long pacs_index__int_value(const char *s, int *ok)
+{
+    char *end = NULL;
+    long long v = s ? strtoll(s, &end, 10) : 0;
+    *ok = s && end && end != s;
+    return *ok ? v : 0;
+}
+
+/* ---- metadata compression ---- */
+
+static pthread_key_t cctx_key, dctx_key;
+static pthread_once_t zstd_once = PTHREAD_ONCE_INIT;
+
+static void free_cctx(void *c)
+{
+    ZSTD_freeCCtx(c);
+}
+
+static void free_dctx(void *d)
+{
+    ZSTD_freeDCtx(d);
+}
+
+static void zstd_keys(void)
+{
+    pthread_key_create(&cctx_key, free_cctx);
+    pthread_key_create(&dctx_key, free_dctx);
+}
+
+/* This thread's compression context (freed when the thread ends), or NULL out of memory. */
+static ZSTD_CCtx *thread_cctx(void)
+{
+    pthread_once(&zstd_once, zstd_keys);
+    ZSTD_CCtx *c = pthread_getspecific(cctx_key);
+    if (!c && (c = ZSTD_createCCtx()) != NULL && pthread_setspecific(cctx_key, c) != 0) {
+        ZSTD_freeCCtx(c);
+        c = NULL;
+    }
+    return c;
+}
+
+static ZSTD_DCtx *thread_dctx(void)
+{
+    pthread_once(&zstd_once, zstd_keys);
+    ZSTD_DCtx *d = pthread_getspecific(dctx_key);
+    if (!d && (d = ZSTD_createDCtx()) != NULL && pthread_setspecific(dctx_key, d) != 0) {
+        ZSTD_freeDCtx(d);
+        d = NULL;
+    }
+    return d;
+}
+
+pacs_err pacs_index__compress_json(const json_t *json, void **out, size_t *out_len,
+                                   pacs_errinfo *ei)
+{
+    char *text = json_dumps(json, PACS_JSON_DUMP_FLAGS);
+    if (!text) {
+        return pacs_errf(ei, PACS_ENOMEM, "cannot serialise metadata");
+    }
+    size_t n = strlen(text);
+    size_t cap = ZSTD_compressBound(n);
+    void *z = malloc(cap);
+    if (!z) {
+        free(text);
+        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+    ZSTD_CCtx *cctx = thread_cctx();
+    size_t zn =
+        cctx ? ZSTD_compressCCtx(cctx, z, cap, text, n, 3) : ZSTD_compress(z, cap, text, n, 3);
+    free(text);
+    if (ZSTD_isError(zn)) {
+        free(z);
+        return pacs_errf(ei, PACS_EIO, "metadata compression: %s", ZSTD_getErrorName(zn));
+    }
+    *out = z;
+    *out_len = zn;
+    return PACS_OK;
+}
+
+pacs_err pacs_index__decompress(const void *z, size_t zn, pacs_buf *b, pacs_errinfo *ei)
+{
+    if (!z) {
+        return pacs_errf(ei, PACS_ECORRUPT, "stored metadata is missing");
+    }
+    unsigned long long n = ZSTD_getFrameContentSize(z, zn);
+    if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n > (64u << 20)) {
+        return pacs_errf(ei, PACS_ECORRUPT, "stored metadata is unreadable");
+    }
+    pacs_buf_reset(b);
+    if (n > 0) {
+        /* Reserve n bytes. Appending from `z` itself would read past its zn bytes. */
+        static const char zeros[4096];
+        pacs_err err = PACS_OK;
+        for (size_t left = (size_t)n; left > 0 && err == PACS_OK;) {
+            size_t k = left < sizeof zeros ? left : sizeof zeros;
+            err = pacs_buf_append(b, zeros, k);
+            left -= k;
+        }
+        if (err != PACS_OK) {
+            return pacs_errf(ei, err, "out of memory");
+        }
+        ZSTD_DCtx *dctx = thread_dctx();
+        size_t got = dctx ? ZSTD_decompressDCtx(dctx, b->data, (size_t)n, z, zn)
+                          : ZSTD_decompress(b->data, (size_t)n, z, zn);
+        if (ZSTD_isError(got) || got != n) {
+            return pacs_errf(ei, PACS_ECORRUPT, "stored metadata is unreadable");
+        }
+        b->data[n] = '\0';
+    }
+    return PACS_OK;
+}

@@ -1,0 +1,578 @@
+// SPDX-License-Identifier: MIT
+/*
+ * What the index's writer runs inside a batch's transaction (index_core.h), for both backends:
+ * an instance's put (its patient, study and series inserted or updated, the computed counts and
+ * study sets kept right), removal with its counter cascade and sweep records, the forwarding
+ * queue's changes and the share records' changes.
+ *
+ * Load: every stored instance passes through pacs_index__do_put: its statements are kept
+ * prepared on the writer's connection, and on PostgreSQL each is one round trip (RETURNING
+ * instead of a second look-up; rows that other nodes may write at once are locked in a fixed
+ * order, patient, study, series, instance). Runs on the writer thread only.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pacs/base/buf.h"
+#include "storage/catalog.h"
+#include "storage/index_core.h"
+
+/* ---- the study's computed sets: ModalitiesInStudy, SOPClassesInStudy ---- */
+
+/* Builds "\A\B\" from a statement's first column over its rows. */
+static pacs_err collect_set(pacs_index *idx, pacs_db *db, int slot, const char *sql,
+                            long long study_pk, char **out, pacs_errinfo *ei)
+{
+    pacs_db_stmt *st = pacs_index__stmt(idx, db, slot, sql, ei);
+    if (!st) {
+        return ei ? ei->code : PACS_EDB;
+    }
+    idx->db->bind_int(st, 1, study_pk);
+    pacs_buf b;
+    pacs_buf_init(&b, 1u << 20);
+    pacs_buf_puts(&b, "\\");
+    int rc;
+    while ((rc = idx->db->step(st, ei)) == 1) {
+        size_t n = 0;
+        const char *t = idx->db->column(st, 0, &n);
+        if (t && *t) {
+            pacs_buf_printf(&b, "%s\\", t);
+        }
+    }
+    idx->db->done(st);
+    *out = pacs_buf_take(&b, NULL);
+    if (rc != 0) {
+        free(*out);
+        return ei ? ei->code : PACS_EDB;
+    }
+    return *out ? PACS_OK : pacs_errf(ei, PACS_ENOMEM, "out of memory");
+}
+
+static pacs_err refresh_study_sets(pacs_index *idx, pacs_db *db, long long study_pk,
+                                   pacs_errinfo *ei)
+{
+    if (idx->d->string_agg) {
+        return pacs_index__run(
+            idx, db, PACS_SQL_STUDY_SETS,
+            "UPDATE studies SET"
+            " modalities = '\\' || coalesce((SELECT string_agg(DISTINCT modality, '\\'"
+            "  ORDER BY modality) || '\\' FROM series WHERE study_pk=$1 AND modality <> ''),"
+            "  ''),"
+            " sop_classes = '\\' || coalesce((SELECT string_agg(DISTINCT i.sop_class, '\\'"
+            "  ORDER BY i.sop_class) || '\\' FROM instances i JOIN series se"
+            "  ON i.series_pk=se.pk WHERE se.study_pk=$1 AND i.sop_class <> ''), '')"
+            " WHERE pk=$1",
+            NULL, 0, ei, "i", study_pk);
+    }
+    /* Without an ordered aggregate: the two sets are read, and written back. */
+    char *mods = NULL, *classes = NULL;
+    pacs_err err = collect_set(idx, db, PACS_SQL_STUDY_MODALITIES,
+                               "SELECT DISTINCT modality FROM series WHERE study_pk=$1"
+                               " ORDER BY modality",
+                               study_pk, &mods, ei);
+    if (err == PACS_OK) {
+        err = collect_set(idx, db, PACS_SQL_STUDY_CLASSES,
+                          "SELECT DISTINCT i.sop_class FROM instances i JOIN series se ON"
+                          " i.series_pk=se.pk WHERE se.study_pk=$1 ORDER BY i.sop_class",
+                          study_pk, &classes, ei);
+    }
+    if (err == PACS_OK) {
+        err = pacs_index__run(idx, db, PACS_SQL_STUDY_SETS_SET,
+                              "UPDATE studies SET modalities=$1, sop_classes=$2 WHERE pk=$3", NULL,
+                              0, ei, "ssi", mods, classes, study_pk);
+    }
+    free(mods);
+    free(classes);
+    return err;
+}
+
+/* ---- removal ---- */
+
+/* Runs a counter update that returns what is left; `*left` receives it. */
+static pacs_err decrement(pacs_index *idx, pacs_db *db, int slot, const char *sql, long long pk,
+                          long long *left, pacs_errinfo *ei)
+{
+    pacs_index__result r;
+    pacs_err err = pacs_index__run(idx, db, slot, sql, &r, 1, ei, "i", pk);
+    *left = r.found ? r.v[0] : 0;
+    return err;
+}
+
+/* Removes one instance row, records its object for sweeping, fixes counts and drops parents
+ * left empty. */
+static pacs_err remove_instance(pacs_index *idx, pacs_db *db, long long pk, pacs_errinfo *ei)
+{
+    pacs_index__result r;
+    pacs_err err = pacs_index__run(idx, db, PACS_SQL_INSTANCE_PARENTS,
+                                   "SELECT i.series_pk, se.study_pk, s.patient_pk FROM instances i"
+                                   " JOIN series se ON i.series_pk=se.pk JOIN studies s"
+                                   " ON se.study_pk=s.pk WHERE i.pk=$1",
+                                   &r, 3, ei, "i", pk);
+    if (err != PACS_OK) {
+        return err;
+    }
+    if (!r.found) {
+        return pacs_errf(ei, PACS_EDB, "index inconsistency around instance %lld", pk);
+    }
+    long long series_pk = r.v[0], study_pk = r.v[1], patient_pk = r.v[2], left = 0;
+    err = pacs_index__run(idx, db, PACS_SQL_SWEEP_ADD,
+                          "INSERT INTO sweep(object) SELECT object FROM instances WHERE pk=$1"
+                          " ON CONFLICT DO NOTHING",
+                          NULL, 0, ei, "i", pk);
+    if (err == PACS_OK) {
+        err = pacs_index__run(idx, db, PACS_SQL_INSTANCE_DEL, "DELETE FROM instances WHERE pk=$1",
+                              NULL, 0, ei, "i", pk);
+    }
+    if (err == PACS_OK) {
+        err = pacs_index__run(idx, db, PACS_SQL_STUDY_INSTANCES_SUB,
+                              "UPDATE studies SET num_instances=num_instances-1 WHERE pk=$1", NULL,
+                              0, ei, "i", study_pk);
+    }
+    if (err == PACS_OK) {
+        err = pacs_index__run(idx, db, PACS_SQL_PATIENT_INSTANCES_SUB,
+                              "UPDATE patients SET num_instances=num_instances-1 WHERE pk=$1", NULL,
+                              0, ei, "i", patient_pk);
+    }
+    if (err == PACS_OK) {
+        err = decrement(idx, db, PACS_SQL_SERIES_INSTANCES_SUB,
+                        "UPDATE series SET num_instances=num_instances-1 WHERE pk=$1"
+                        " RETURNING num_instances",
+                        series_pk, &left, ei);
+    }
+    if (err != PACS_OK) {
+        return err;
+    }
+    if (left > 0) {
+        return refresh_study_sets(idx, db, study_pk, ei);
+    }
+    err = pacs_index__run(idx, db, PACS_SQL_SERIES_DEL, "DELETE FROM series WHERE pk=$1", NULL, 0,
+                          ei, "i", series_pk);
+    if (err == PACS_OK) {
+        err = pacs_index__run(idx, db, PACS_SQL_PATIENT_SERIES_SUB,
+                              "UPDATE patients SET num_series=num_series-1 WHERE pk=$1", NULL, 0,
+                              ei, "i", patient_pk);
+    }
+    if (err == PACS_OK) {
+        err = decrement(idx, db, PACS_SQL_STUDY_SERIES_SUB,
+                        "UPDATE studies SET num_series=num_series-1 WHERE pk=$1"
+                        " RETURNING num_series",
+                        study_pk, &left, ei);
+    }
+    if (err != PACS_OK) {
+        return err;
+    }
+    if (left > 0) {
+        return refresh_study_sets(idx, db, study_pk, ei);
+    }
+    err = pacs_index__run(idx, db, PACS_SQL_STUDY_DEL, "DELETE FROM studies WHERE pk=$1", NULL, 0,
+                          ei, "i", study_pk);
+    if (err == PACS_OK) {
+        err = decrement(idx, db, PACS_SQL_PATIENT_STUDIES_SUB,
+                        "UPDATE patients SET num_studies=num_studies-1 WHERE pk=$1"
+                        " RETURNING num_studies",
+                        patient_pk, &left, ei);
+    }
+    if (err == PACS_OK && left <= 0) {
+        err = pacs_index__run(idx, db, PACS_SQL_PATIENT_DEL, "DELETE FROM patients WHERE pk=$1",
+                              NULL, 0, ei, "i", patient_pk);
+    }
+    return err;
+}
+
+/* The pks of the instances a removal takes. */
+typedef struct pk_list {
+    long long *pks;
+    size_t n, cap;
+    pacs_err err;
+    pacs_errinfo *ei;
+} pk_list;
+
+static int add_pk(void *ctx, const pacs_index__row *row)
+{
+    pk_list *l = ctx;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        long long *g = realloc(l->pks, cap * sizeof *g);
+        if (!g) {
+            l->err = pacs_errf(l->ei, PACS_ENOMEM, "out of memory");
+            return 1;
+        }
+        l->pks = g;
+        l->cap = cap;
+    }
+    size_t len = 0;
+    const char *pk = row->value(row->ctx, PACS_INDEX__COL_PK, &len);
+    l->pks[l->n++] = pk ? strtoll(pk, NULL, 10) : -1;
+    return 0;
+}
+
+pacs_err pacs_index__do_remove(pacs_index *idx, pacs_db *db, const pacs_query *q, uint64_t *removed,
+                               pacs_errinfo *ei)
+{
+    pk_list l = {NULL, 0, 0, PACS_OK, ei};
+    pacs_index__inst_plan plan;
+    pacs_err err = pacs_index__inst_plan_build(idx->d, q, &plan, ei);
+    /* Lock the rows: a node storing into them waits, and cannot be lost in between. */
+    if (err == PACS_OK && idx->d->for_update[0] &&
+        pacs_buf_printf(&plan.sql, "%s OF i", idx->d->for_update) != PACS_OK) {
+        err = pacs_errf(ei, PACS_ETOOBIG, "query too long");
+    }
+    if (err == PACS_OK) {
+        err = pacs_index__each_instance(idx, db, &plan, q, add_pk, &l, ei);
+    }
+    if (err == PACS_OK) {
+        err = l.err;
+    }
+    /* Every row is read before any is removed: a connection runs one statement at a time. */
+    for (size_t i = 0; err == PACS_OK && i < l.n; i++) {
+        err = remove_instance(idx, db, l.pks[i], ei);
+    }
+    if (err == PACS_OK) {
+        *removed = l.n;
+    }
+    free(l.pks);
+    pacs_index__inst_plan_free(&plan);
+    return err;
+}
+
+/* ---- put ---- */
+
+/* The patient's row, inserted when new, with the latest instance's details; `*pk` receives
+ * it. The UPDATE locks the row, so nodes storing for one patient take turns. */
+static pacs_err put_patient(pacs_index *idx, pacs_db *db, const pacs_index__fields *f,
+                            const char *attrs, long long *pk, pacs_errinfo *ei)
+{
+    const char *pid = f->patient_id ? f->patient_id : "";
+    const char *issuer = f->issuer ? f->issuer : "";
+    pacs_index__result r;
+    pacs_err err = pacs_index__run(idx, db, PACS_SQL_PATIENT_ADD,
+                                   "INSERT INTO patients(patient_id, issuer) VALUES($1,$2)"
+                                   " ON CONFLICT(patient_id, issuer) DO NOTHING",
+                                   NULL, 0, ei, "ss", pid, issuer);
+    if (err == PACS_OK) {
+        err = pacs_index__run(idx, db, PACS_SQL_PATIENT_SET,
+                              "UPDATE patients SET name=$3, name_ci=$4, name_fold=$5,"
+                              " birth_date=$6, sex=$7, attrs=$8 WHERE patient_id=$1 AND issuer=$2"
+                              " RETURNING pk",
+                              &r, 1, ei, "ssssssss", pid, issuer, f->name, f->name_ci, f->name_fold,
+                              f->birth_date, f->sex, attrs);
+    }
+    if (err == PACS_OK && !r.found) {
+        err = pacs_errf(ei, PACS_EDB, "index: the patient row vanished");
+    }
+    if (err == PACS_OK) {
+        *pk = r.v[0];
+    }
+    return err;
+}
+
+/* The study's row, inserted when new (a study stays with its first patient: `*patient_pk` is
+ * set to its), with the latest instance's details. */
+static pacs_err put_study(pacs_index *idx, pacs_db *db, const pacs_index_entry *e,
+                          const pacs_index__fields *f, const char *attrs, long long *patient_pk,
+                          long long *pk, pacs_errinfo *ei)
+{
+    pacs_index__result r;
+    pacs_err err = pacs_index__run(idx, db, PACS_SQL_STUDY_ADD,
+                                   "INSERT INTO studies(patient_pk, study_uid, modalities,"
+                                   " sop_classes) VALUES($1,$2,'\\','\\')"
+                                   " ON CONFLICT(study_uid) DO NOTHING RETURNING pk",
+                                   &r, 1, ei, "is", *patient_pk, e->study_uid);
+    if (err == PACS_OK && r.found) {
+        *pk = r.v[0];
+        err = pacs_index__run(idx, db, PACS_SQL_PATIENT_STUDIES_ADD,
+                              "UPDATE patients SET num_studies=num_studies+1 WHERE pk=$1", NULL, 0,
+                              ei, "i", *patient_pk);
+    } else if (err == PACS_OK) {
+        err = pacs_index__run(idx, db, PACS_SQL_STUDY_OF_UID,
+                              "SELECT pk, patient_pk FROM studies WHERE study_uid=$1{U}", &r, 2, ei,
+                              "s", e->study_uid);
+        if (err == PACS_OK && !r.found) {
+            err = pacs_errf(ei, PACS_EDB, "index: the study row vanished");
+        }
+        *pk = r.v[0];
+        *patient_pk = r.v[1];
+    }
+    if (err != PACS_OK) {
+        return err;
+    }
+    return pacs_index__run(
+        idx, db, PACS_SQL_STUDY_SET,
+        "UPDATE studies SET study_date=$1, study_time=$2, accession=$3, study_id=$4,"
+        " ref_physician=$5, ref_physician_ci=$6, ref_physician_fold=$7, description=$8,"
+        " patient_name=$9, patient_name_ci=$10, patient_name_fold=$11, patient_id=$12,"
+        " issuer=$13, birth_date=$14, sex=$15, attrs=$16 WHERE pk=$17",
+        NULL, 0, ei, "ssssssssssssssssi", f->study_date, f->study_time, f->accession, f->study_id,
+        f->ref_phys, f->ref_phys_ci, f->ref_phys_fold, f->study_desc, f->name, f->name_ci,
+        f->name_fold, f->patient_id ? f->patient_id : "", f->issuer ? f->issuer : "", f->birth_date,
+        f->sex, attrs, *pk);
+}
+
+/* The series' row, inserted when new, with the latest instance's details. `*is_new` and
+ * `*same_modality` (an existing series whose modality stays) say whether the study's sets may
+ * have changed. */
+static pacs_err put_series(pacs_index *idx, pacs_db *db, const pacs_index_entry *e,
+                           const pacs_index__fields *f, const char *attrs, long long study_pk,
+                           long long patient_pk, long long *pk, int *is_new, int *same_modality,
+                           pacs_errinfo *ei)
+{
+    pacs_index__result r;
+    pacs_err err = pacs_index__run(idx, db, PACS_SQL_SERIES_ADD,
+                                   "INSERT INTO series(study_pk, series_uid) VALUES($1,$2)"
+                                   " ON CONFLICT(series_uid) DO NOTHING RETURNING pk",
+                                   &r, 1, ei, "is", study_pk, e->series_uid);
+    *is_new = err == PACS_OK && r.found;
+    *same_modality = 0;
+    if (*is_new) {
+        *pk = r.v[0];
+        err = pacs_index__run(idx, db, PACS_SQL_STUDY_SERIES_ADD,
+                              "UPDATE studies SET num_series=num_series+1 WHERE pk=$1", NULL, 0, ei,
+                              "i", study_pk);
+        if (err == PACS_OK) {
+            err = pacs_index__run(idx, db, PACS_SQL_PATIENT_SERIES_ADD,
+                                  "UPDATE patients SET num_series=num_series+1 WHERE pk=$1", NULL,
+                                  0, ei, "i", patient_pk);
+        }
+    } else if (err == PACS_OK) {
+        err = pacs_index__run(idx, db, PACS_SQL_SERIES_OF_UID,
+                              "SELECT pk, coalesce(modality, '') = coalesce($1, '') FROM series"
+                              " WHERE series_uid=$2{U}",
+                              &r, 2, ei, "ss", f->modality, e->series_uid);
+        if (err == PACS_OK && !r.found) {
+            err = pacs_errf(ei, PACS_EDB, "index: the series row vanished");
+        }
+        *pk = r.v[0];
+        *same_modality = r.v[1] != 0;
+    }
+    if (err != PACS_OK) {
+        return err;
+    }
+    return pacs_index__run(idx, db, PACS_SQL_SERIES_SET,
+                           "UPDATE series SET modality=$1, series_number=$2, description=$3,"
+                           " body_part=$4, series_date=$5, series_time=$6, pps_start_date=$7,"
+                           " pps_start_time=$8, attrs=$9 WHERE pk=$10",
+                           NULL, 0, ei, "snsssssssi", f->modality, f->series_number, f->series_desc,
+                           f->body_part, f->series_date, f->series_time, f->pps_date, f->pps_time,
+                           attrs, *pk);
+}
+
+/* The instance's row and the counts above it. */
+static pacs_err put_instance(pacs_index *idx, pacs_db *db, const pacs_index_entry *e,
+                             const pacs_index__fields *f, const void *meta, size_t meta_len,
+                             long long series_pk, long long study_pk, long long patient_pk,
+                             pacs_errinfo *ei)
+{
+    pacs_err err = pacs_index__run(
+        idx, db, PACS_SQL_INSTANCE_ADD,
+        "INSERT INTO instances(series_pk, sop_uid, sop_class, instance_number, ts, object,"
+        " size, frames, rows, columns, bits_allocated, content_date, content_time,"
+        " source_aet, received, pixels, metadata) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,"
+        "$11,$12,$13,$14,coalesce($15, {NOW}),$16,$17)",
+        NULL, 0, ei, "issnssiinnnsssibb", series_pk, e->sop_uid, e->sop_class_uid,
+        f->instance_number, e->ts_uid, e->object, (long long)e->object_size, (long long)e->n_frames,
+        f->rows, f->columns, f->bits, f->content_date, f->content_time, e->source_aet, e->received,
+        (const void *)e->pixel_layout, e->pixel_layout ? e->pixel_layout_len : (size_t)0, meta,
+        meta_len);
+    if (err == PACS_OK) {
+        err = pacs_index__run(idx, db, PACS_SQL_SERIES_INSTANCES_ADD,
+                              "UPDATE series SET num_instances=num_instances+1 WHERE pk=$1", NULL,
+                              0, ei, "i", series_pk);
+    }
+    if (err == PACS_OK) {
+        err = pacs_index__run(idx, db, PACS_SQL_STUDY_INSTANCES_ADD,
+                              "UPDATE studies SET num_instances=num_instances+1 WHERE pk=$1", NULL,
+                              0, ei, "i", study_pk);
+    }
+    if (err == PACS_OK) {
+        err = pacs_index__run(idx, db, PACS_SQL_PATIENT_INSTANCES_ADD,
+                              "UPDATE patients SET num_instances=num_instances+1 WHERE pk=$1", NULL,
+                              0, ei, "i", patient_pk);
+    }
+    return err;
+}
+
+pacs_err pacs_index__do_put(pacs_index *idx, pacs_db *db, const pacs_index_entry *e,
+                            pacs_put_result *res, pacs_errinfo *ei)
+{
+    memset(res, 0, sizeof *res);
+    pacs_db_stmt *st = pacs_index__stmt(idx, db, PACS_SQL_INSTANCE_OF_SOP,
+                                        "SELECT pk, object FROM instances WHERE sop_uid=$1{U}", ei);
+    if (!st) {
+        return ei ? ei->code : PACS_EDB;
+    }
+    idx->db->bind_text(st, 1, e->sop_uid);
+    long long old_pk = -1;
+    int rc;
+    /* Read to the end (one row at most): a statement the writer leaves early is cancelled. */
+    while ((rc = idx->db->step(st, ei)) == 1) {
+        size_t n = 0;
+        const char *obj = idx->db->column(st, 1, &n);
+        old_pk = idx->db->column_int(st, 0);
+        snprintf(res->old_object, sizeof res->old_object, "%s", obj ? obj : "");
+        res->existed = 1;
+    }
+    idx->db->done(st);
+    if (rc < 0) {
+        return ei ? ei->code : PACS_EDB;
+    }
+    pacs_err err = PACS_OK;
+    if (res->existed) {
+        if (strcmp(res->old_object, e->object) == 0) {
+            res->old_object[0] = '\0';
+            return pacs_index__intent_done(idx, db, e->object, ei); /* the very same bytes */
+        }
+        res->replaced = 1;
+        err = remove_instance(idx, db, old_pk, ei);
+        if (err != PACS_OK) {
+            return err;
+        }
+    }
+
+    pacs_index__fields f;
+    pacs_index__fields_load(&f, e->json);
+    char *patient_attrs = pacs_index__level_attrs_text(e->json, PACS_LEVEL_PATIENT);
+    char *study_attrs = pacs_index__level_attrs_text(e->json, PACS_LEVEL_STUDY);
+    char *series_attrs = pacs_index__level_attrs_text(e->json, PACS_LEVEL_SERIES);
+    void *meta = NULL;
+    size_t meta_len = 0;
+    long long patient_pk = -1, study_pk = -1, series_pk = -1;
+    int new_series = 0, same_modality = 0;
+    if (!patient_attrs || !study_attrs || !series_attrs) {
+        err = pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+    if (err == PACS_OK) {
+        err = pacs_index__compress_json(e->json, &meta, &meta_len, ei);
+    }
+    if (err == PACS_OK) {
+        err = put_patient(idx, db, &f, patient_attrs, &patient_pk, ei);
+    }
+    if (err == PACS_OK) {
+        err = put_study(idx, db, e, &f, study_attrs, &patient_pk, &study_pk, ei);
+    }
+    if (err == PACS_OK) {
+        err = put_series(idx, db, e, &f, series_attrs, study_pk, patient_pk, &series_pk,
+                         &new_series, &same_modality, ei);
+    }
+    if (err == PACS_OK) {
+        err = put_instance(idx, db, e, &f, meta, meta_len, series_pk, study_pk, patient_pk, ei);
+    }
+    if (err == PACS_OK) {
+        err = pacs_index__intent_done(idx, db, e->object, ei);
+    }
+    /* ModalitiesInStudy and SOPClassesInStudy change only with a new series, a series whose
+     * modality changed, or a SOP class the study has not seen; otherwise the recomputation is
+     * skipped. */
+    int known = 0;
+    if (err == PACS_OK && !new_series && same_modality) {
+        char pat[80];
+        snprintf(pat, sizeof pat, "\\%s\\", e->sop_class_uid);
+        pacs_index__result r;
+        if (pacs_index__run(idx, db, PACS_SQL_STUDY_HAS_CLASS,
+                            "SELECT {POS}(sop_classes, $1) FROM studies WHERE pk=$2", &r, 1, NULL,
+                            "si", pat, study_pk) == PACS_OK) {
+            known = r.found && r.v[0] > 0;
+        }
+    }
+    if (err == PACS_OK && !known) {
+        err = refresh_study_sets(idx, db, study_pk, ei);
+    }
+    free(meta);
+    free(patient_attrs);
+    free(study_attrs);
+    free(series_attrs);
+    pacs_index__fields_free(&f);
+    return err;
+}
+
+/* ---- the forwarding queue ---- */
+
+pacs_err pacs_index__do_fwd(pacs_index *idx, pacs_db *db, pacs_index__job_kind kind,
+                            pacs_index__fwd_args *f, pacs_errinfo *ei)
+{
+    pacs_index__result r;
+    pacs_err err = PACS_OK;
+    if (kind == PACS_INDEX_JOB_FWD_ENQUEUE) {
+        /* A pending entry keeps its back-off; a delivered one is not sent again unless the
+         * object changed; a failed one is revived by a new store. */
+        err = pacs_index__run(
+            idx, db, PACS_SQL_FWD_ENQUEUE,
+            "INSERT INTO forward_queue(dest, rule, sop_uid, object, state, attempts, next_try,"
+            " created, updated, error) VALUES($1, $2, $3, $4, 0, 0, $5, $5, $5, NULL)"
+            " ON CONFLICT(sop_uid, dest) DO UPDATE SET rule=excluded.rule,"
+            " object=excluded.object, state=0, attempts=0, next_try=excluded.next_try,"
+            " updated=excluded.updated, error=NULL WHERE NOT (forward_queue.object="
+            "excluded.object AND forward_queue.state IN (0, 1))",
+            &r, 0, ei, "ssssi", f->dest, f->rule, f->sop_uid, f->object, (long long)f->now);
+        f->changed = err == PACS_OK ? r.changes : 0;
+    } else if (kind == PACS_INDEX_JOB_FWD_UPDATE) {
+        long long now = (long long)time(NULL);
+        for (size_t i = 0; err == PACS_OK && i < f->n_updates; i++) {
+            const pacs_fwd_update *u = &f->updates[i];
+            err = pacs_index__run(idx, db, PACS_SQL_FWD_UPDATE,
+                                  "UPDATE forward_queue SET state=$1, attempts=$2, next_try=$3,"
+                                  " updated=$4, error=$5 WHERE id=$6",
+                                  NULL, 0, ei, "iiiisi", (long long)u->state,
+                                  (long long)u->attempts, (long long)u->next_try, now,
+                                  u->error && u->error[0] ? u->error : NULL, (long long)u->id);
+        }
+        f->changed = f->n_updates;
+    } else if (f->id > 0) {
+        err = pacs_index__run(idx, db, PACS_SQL_FWD_RETRY_ONE,
+                              "UPDATE forward_queue SET state=0, attempts=0, next_try=$1,"
+                              " updated=$1 WHERE id=$2 AND state IN (0, 2)",
+                              &r, 0, ei, "ii", (long long)f->now, (long long)f->id);
+        f->changed = err == PACS_OK ? r.changes : 0;
+    } else {
+        err = pacs_index__run(idx, db, PACS_SQL_FWD_RETRY_ALL,
+                              "UPDATE forward_queue SET state=0, attempts=0, next_try=$1,"
+                              " updated=$1 WHERE state IN (0, 2)",
+                              &r, 0, ei, "i", (long long)f->now);
+        f->changed = err == PACS_OK ? r.changes : 0;
+    }
+    return err;
+}
+
+/* ---- share records ---- */
+
+pacs_err pacs_index__do_share(pacs_index *idx, pacs_db *db, pacs_index__job_kind kind,
+                              pacs_index__share_args *a, pacs_errinfo *ei)
+{
+    pacs_index__result r;
+    pacs_err err = PACS_OK;
+    a->changed = 0;
+    if (kind == PACS_INDEX_JOB_SHARE_ADD) {
+        for (size_t i = 0; err == PACS_OK && i < a->n; i++) {
+            const pacs_index_share *s = &a->recs[i];
+            err = pacs_index__run(idx, db, PACS_SQL_SHARE_ADD,
+                                  "INSERT INTO shares(id, token_sha256, study_uid, created_at,"
+                                  " expires_at, creator, revoked, revoked_at)"
+                                  " VALUES($1, $2, $3, $4, $5, $6, $7, $8)"
+                                  " ON CONFLICT(id) DO NOTHING",
+                                  &r, 0, ei, "sbsiisii", s->id, (const void *)s->token_sha256,
+                                  s->token_sha256_len, s->study_uid, (long long)s->created_at,
+                                  (long long)s->expires_at, s->creator ? s->creator : "",
+                                  (long long)(s->revoked != 0), (long long)s->revoked_at);
+            a->changed += err == PACS_OK ? r.changes : 0;
+        }
+        return err;
+    }
+    if (a->id) {
+        err = pacs_index__run(idx, db, PACS_SQL_SHARE_REVOKE_ID,
+                              "UPDATE shares SET revoked_at = CASE WHEN revoked <> 0 THEN"
+                              " revoked_at ELSE $2 END, revoked = 1 WHERE id = $1",
+                              &r, 0, ei, "si", a->id, (long long)a->now);
+    } else if (a->study_uid) {
+        err = pacs_index__run(idx, db, PACS_SQL_SHARE_REVOKE_STUDY,
+                              "UPDATE shares SET revoked = 1, revoked_at = $2"
+                              " WHERE study_uid = $1 AND revoked = 0",
+                              &r, 0, ei, "si", a->study_uid, (long long)a->now);
+    } else {
+        err = pacs_index__run(idx, db, PACS_SQL_SHARE_REVOKE_ALL,
+                              "UPDATE shares SET revoked = 1, revoked_at = $1 WHERE revoked = 0",
+                              &r, 0, ei, "i", (long long)a->now);
+    }
+    a->changed = err == PACS_OK ? r.changes : 0;
+    return err;
+}
