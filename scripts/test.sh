@@ -77,7 +77,9 @@ if [ "${PACS_ASAN_PASS:-1}" != 0 ]; then
 fi
 [ "${PACS_PG_PASS:-1}" = 0 ] && exit "$rc"
 
-# The PostgreSQL pass. Left out, as they cannot apply or already ran on PostgreSQL above:
+# The PostgreSQL pass: the integration tests, and the index's unit tests on PostgreSQL (label
+# postgresql: test_index_pg, test_index_db_pg; in the first pass they ran on a cluster of their
+# own). Left out, as they cannot apply or already ran on PostgreSQL above:
 #   test_multinode, test_pg_migrate  their own PostgreSQL databases, in the first pass
 #   test_faults_index                holds a lock on DATA/index.sqlite, which is not used here
 #   test_faults_storage              makes the SQLite index's fsync fail (PostgreSQL's is the server's)
@@ -86,9 +88,9 @@ pg=$(mktemp -d "${TMPDIR:-/tmp}/pacs-pg.XXXXXX")
 chmod 711 "$pg"
 trap '"$src/scripts/pg_cluster.sh" stop "$pg/c"; rm -rf "$pg"' EXIT
 uri=$("$src/scripts/pg_cluster.sh" start "$pg/c")
-echo "PostgreSQL pass: integration tests with the index at $uri" >&2
+echo "PostgreSQL pass: integration and index tests with the index at $uri" >&2
 start=$(date +%s)
-PACS_TEST_PG=$uri ctest --output-on-failure -j "$(nproc)" -L integration \
+PACS_TEST_PG=$uri ctest --output-on-failure -j "$(nproc)" -L 'integration|postgresql' \
     -E '^(test_multinode|test_pg_migrate|test_faults_index|test_faults_storage|test_bench_smoke)$' "$@" || rc=$?
 echo "PostgreSQL pass: $(($(date +%s) - start)) s" >&2
 exit "$rc"
