@@ -118,6 +118,35 @@ static void backend_drop(const char *loc)
     sh("timeout 60 psql '%s' -qAt -c '%s' >/dev/null 2>&1", pg_server, sql);
 }
 
+/* A new, empty index for one test: a temporary folder in `dir` (named after `name`), its
+ * location in `loc`, the index opened there; NULL (the reason on stderr) when it cannot be. */
+__attribute__((unused)) static pacs_index *backend_open(const char *name, char *dir, size_t dcap,
+                                                        char *loc, size_t lcap)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, dcap, "%s/pacs-test-%s.XXXXXX", tmp && *tmp ? tmp : "/tmp", name);
+    if (!mkdtemp(dir)) {
+        fprintf(stderr, "FAIL: mkdtemp %s\n", dir);
+        return NULL;
+    }
+    backend_location(dir, loc, lcap);
+    pacs_index *idx = NULL;
+    pacs_errinfo ei;
+    if (pacs_index_open(loc, &idx, &ei) != PACS_OK) {
+        fprintf(stderr, "FAIL: open %s: %s\n", loc, ei.msg);
+        return NULL;
+    }
+    return idx;
+}
+
+/* Closes what backend_open opened and removes its folder and database: 0 on success. */
+__attribute__((unused)) static int backend_close(pacs_index *idx, const char *dir, const char *loc)
+{
+    pacs_index_close(idx);
+    backend_drop(loc);
+    return sh("rm -rf '%s'", dir);
+}
+
 /* Runs SQL on a location's database from outside the index: 0 on success. */
 __attribute__((unused)) static int backend_sql(const char *loc, const char *sql)
 {

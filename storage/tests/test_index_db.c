@@ -33,14 +33,8 @@ typedef struct fixture {
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    const char *tmp = getenv("TMPDIR");
-    snprintf(f->dir, sizeof f->dir, "%s/pacs-test-db.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(f->dir));
-    backend_location(f->dir, f->loc, sizeof f->loc);
-    pacs_errinfo ei;
-    if (pacs_index_open(f->loc, &f->idx, &ei) != PACS_OK) {
-        fail_msg("open %s: %s", f->loc, ei.msg);
-    }
+    f->idx = backend_open("db", f->dir, sizeof f->dir, f->loc, sizeof f->loc);
+    assert_non_null(f->idx);
     assert_int_equal(f->idx->be->conn_get(f->idx, &f->db, NULL), PACS_OK);
     *state = f;
     return 0;
@@ -50,11 +44,7 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     f->idx->be->conn_put(f->idx, f->db);
-    pacs_index_close(f->idx);
-    backend_drop(f->loc);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(backend_close(f->idx, f->dir, f->loc), 0);
     free(f);
     return 0;
 }
