@@ -78,8 +78,8 @@ fi
 [ "${PACS_PG_PASS:-1}" = 0 ] && exit "$rc"
 
 # The PostgreSQL pass: the integration tests, and the index's unit tests on PostgreSQL (label
-# postgresql: test_index_pg, test_index_db_pg; in the first pass they ran on a cluster of their
-# own). Left out, as they cannot apply or already ran on PostgreSQL above:
+# postgresql: test_index_pg, test_index_records_pg, test_index_db_pg; in the first pass they ran
+# on a cluster of their own). Left out, as they cannot apply or already ran on PostgreSQL above:
 #   test_multinode, test_pg_migrate  their own PostgreSQL databases, in the first pass
 #   test_faults_index                holds a lock on DATA/index.sqlite, which is not used here
 #   test_faults_storage              makes the SQLite index's fsync fail (PostgreSQL's is the server's)

@@ -5,9 +5,8 @@
  * identical, replacement), find at every level with the computed keys, instance lists, removal
  * at every level with sweep records, ModalitiesInStudy and SOPClassesInStudy kept right through
  * adds, removals and replacements, person names matched with and without diacritics, date and
- * time ranges, UID lists, sequence matching, paging with and without keys matched in C, group
- * commit when a job fails, the forwarding queue (claims and leases on a shared index), share
- * records, and intents and the release of objects.
+ * time ranges, UID lists, sequence matching, paging with and without keys matched in C, and
+ * group commit when a job fails. The index's other records: test_index_records.c.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -24,105 +23,7 @@
 #include "pacs/base/log.h"
 #include "storage/catalog.h"
 #include "storage/index.h"
-#include "storage/tests/index_backends.h"
-
-#define CT "1.2.840.10008.5.1.4.1.1.2"
-#define MR "1.2.840.10008.5.1.4.1.1.4"
-#define SR "1.2.840.10008.5.1.4.1.1.88.11"
-
-typedef struct fixture {
-    char dir[200];
-    char loc[600];
-    pacs_index *idx;
-} fixture;
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-    f->idx = backend_open("index", f->dir, sizeof f->dir, f->loc, sizeof f->loc);
-    assert_non_null(f->idx);
-    assert_string_equal(pacs_index_backend(f->idx), on_pg ? "postgresql" : "sqlite");
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    assert_int_equal(backend_close(f->idx, f->dir, f->loc), 0);
-    free(f);
-    return 0;
-}
-
-/* One instance's description; NULL fields are left out of its JSON. */
-typedef struct inst {
-    const char *study, *series, *sop, *sop_class;
-    const char *patient_id, *name, *modality, *date, *time, *description;
-    int number;
-    const char *object_seed; /* the object key is derived from this (default: sop) */
-} inst;
-
-static void set_text(json_t *j, const char *tag, const char *vr, const char *v)
-{
-    if (v) {
-        json_object_set_new(j, tag, json_pack("{s:s,s:[s]}", "vr", vr, "Value", v));
-    }
-}
-
-static json_t *instance_json(const inst *in)
-{
-    json_t *j = json_object();
-    set_text(j, "0020000D", "UI", in->study);
-    set_text(j, "0020000E", "UI", in->series);
-    set_text(j, "00080018", "UI", in->sop);
-    set_text(j, "00080016", "UI", in->sop_class);
-    set_text(j, "00100020", "LO", in->patient_id);
-    if (in->name) {
-        json_object_set_new(
-            j, "00100010",
-            json_pack("{s:s,s:[{s:s}]}", "vr", "PN", "Value", "Alphabetic", in->name));
-    }
-    set_text(j, "00080060", "CS", in->modality);
-    set_text(j, "00080020", "DA", in->date);
-    set_text(j, "00080030", "TM", in->time);
-    set_text(j, "00081030", "LO", in->description);
-    json_object_set_new(j, "00200013", json_pack("{s:s,s:[i]}", "vr", "IS", "Value", in->number));
-    return j;
-}
-
-static void key_of(const char *seed, char key[PACS_OBJECT_KEY_LEN + 1])
-{
-    /* Not a real hash: a distinct valid key per seed is all the index needs. */
-    unsigned long h = 5381;
-    for (const char *p = seed; *p; p++) {
-        h = h * 33 + (unsigned char)*p;
-    }
-    snprintf(key, PACS_OBJECT_KEY_LEN + 1, "%016lx%016lx%016lx%016lx", h, h ^ 0x5555, h * 3, h + 7);
-}
-
-static pacs_put_result put(fixture *f, const inst *in)
-{
-    json_t *j = instance_json(in);
-    pacs_index_entry e;
-    memset(&e, 0, sizeof e);
-    e.json = j;
-    e.study_uid = in->study;
-    e.series_uid = in->series;
-    e.sop_uid = in->sop;
-    e.sop_class_uid = in->sop_class;
-    e.ts_uid = "1.2.840.10008.1.2.1";
-    key_of(in->object_seed ? in->object_seed : in->sop, e.object);
-    e.object_size = 1000;
-    e.n_frames = 1;
-    e.source_aet = "TEST";
-    pacs_put_result res;
-    pacs_errinfo ei;
-    if (pacs_index_put(f->idx, &e, &res, &ei) != PACS_OK) {
-        fail_msg("put %s: %s", in->sop, ei.msg);
-    }
-    json_decref(j);
-    return res;
-}
+#include "storage/tests/index_fixture.h"
 
 /* Results of a find, as "value of tag A|value of tag B" lines. */
 typedef struct rows {
@@ -179,27 +80,6 @@ static rows find(fixture *f, pacs_level level, const char *const *keys, const ch
 static size_t count(fixture *f, pacs_level level, const char *const *keys)
 {
     return find(f, level, keys, KEYS("0020000D"), 0, 0).n;
-}
-
-/* The standard little archive: two patients, three studies, four series. */
-static void load(fixture *f)
-{
-    const inst all[] = {
-        {"1.1", "1.1.1", "1.1.1.1", CT, "P1", "Nguyễn^Thị Hương", "CT", "20240615", "101500",
-         "CHEST", 1, NULL},
-        {"1.1", "1.1.1", "1.1.1.2", CT, "P1", "Nguyễn^Thị Hương", "CT", "20240615", "101500",
-         "CHEST", 2, NULL},
-        {"1.1", "1.1.2", "1.1.2.1", SR, "P1", "Nguyễn^Thị Hương", "SR", "20240615", "101500",
-         "CHEST", 1, NULL},
-        {"1.2", "1.2.1", "1.2.1.1", MR, "P1", "Nguyễn^Thị Hương", "MR", "20230101", "235959",
-         "HEAD", 1, NULL},
-        {"1.3", "1.3.1", "1.3.1.1", CT, "P2", "Đặng^Văn Đức", "CT", "20240701", "080000", "ABDOMEN",
-         1, NULL},
-    };
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
-        pacs_put_result r = put(f, &all[i]);
-        assert_false(r.existed);
-    }
 }
 
 static void test_find_levels(void **state)
@@ -369,29 +249,6 @@ static void test_resend_and_replace(void **state)
     assert_int_equal(s.instances, 5);
 }
 
-typedef struct objs {
-    char keys[16][PACS_OBJECT_KEY_LEN + 1];
-    size_t n;
-} objs;
-
-static int obj_cb(void *ctx, const char *object, uint64_t size, const char *sop)
-{
-    (void)size;
-    (void)sop;
-    objs *o = ctx;
-    assert_true(o->n < 16);
-    snprintf(o->keys[o->n++], PACS_OBJECT_KEY_LEN + 1, "%s", object);
-    return 0;
-}
-
-static objs pending(fixture *f)
-{
-    objs o;
-    memset(&o, 0, sizeof o);
-    assert_int_equal(pacs_index_sweep_pending(f->idx, obj_cb, &o, NULL), PACS_OK);
-    return o;
-}
-
 static void test_sweep_records(void **state)
 {
     fixture *f = *state;
@@ -411,19 +268,6 @@ static void test_sweep_records(void **state)
     memset(&all, 0, sizeof all);
     assert_int_equal(pacs_index_objects(f->idx, obj_cb, &all, NULL), PACS_OK);
     assert_int_equal(all.n, 5);
-}
-
-static void remove_q(fixture *f, pacs_level level, uint32_t tag, const char *uid, uint64_t want)
-{
-    pacs_query *q = pacs_query_new(level);
-    assert_int_equal(pacs_query_add(q, tag, "UI", uid, NULL), PACS_OK);
-    uint64_t n = 99;
-    pacs_errinfo ei;
-    if (pacs_index_remove(f->idx, q, &n, &ei) != PACS_OK) {
-        fail_msg("remove %s: %s", uid, ei.msg);
-    }
-    assert_int_equal(n, want);
-    pacs_query_free(q);
 }
 
 static void test_remove_levels(void **state)
@@ -735,261 +579,6 @@ static void test_group_commit_rollback(void **state)
     }
 }
 
-/* ---- the forwarding queue ---- */
-
-typedef struct fwd_rows {
-    pacs_fwd_entry e[8];
-    size_t n;
-} fwd_rows;
-
-static int fwd_cb(void *ctx, const pacs_fwd_entry *e)
-{
-    fwd_rows *r = ctx;
-    assert_true(r->n < 8);
-    r->e[r->n++] = *e;
-    return 0;
-}
-
-static fwd_rows due(fixture *f, int64_t now)
-{
-    fwd_rows r;
-    memset(&r, 0, sizeof r);
-    assert_int_equal(pacs_index_fwd_due(f->idx, now, 10, fwd_cb, &r, NULL), PACS_OK);
-    return r;
-}
-
-static fwd_rows listed(fixture *f, int state)
-{
-    fwd_rows r;
-    memset(&r, 0, sizeof r);
-    assert_int_equal(pacs_index_fwd_list(f->idx, state, fwd_cb, &r, NULL), PACS_OK);
-    return r;
-}
-
-static void test_forwarding_queue(void **state)
-{
-    fixture *f = *state;
-    load(f);
-    char obj[PACS_OBJECT_KEY_LEN + 1], other[PACS_OBJECT_KEY_LEN + 1];
-    key_of("1.1.1.1", obj);
-    key_of("elsewhere", other);
-    int added = -1;
-    assert_int_equal(
-        pacs_index_fwd_enqueue(f->idx, "DEST", "r1", "1.1.1.1", obj, 1000, &added, NULL), PACS_OK);
-    assert_int_equal(added, 1);
-    assert_int_equal(
-        pacs_index_fwd_enqueue(f->idx, "DEST", "r1", "1.1.1.1", obj, 1001, &added, NULL), PACS_OK);
-    assert_int_equal(added, 0); /* pending already */
-    assert_int_equal(
-        pacs_index_fwd_enqueue(f->idx, "DEST", "r2", "9.9.9", other, 1000, &added, NULL), PACS_OK);
-    assert_int_equal(added, 1);
-    assert_int_equal(due(f, 999).n, 0);
-    fwd_rows r = due(f, 1000);
-    assert_int_equal(r.n, 2);
-    assert_string_equal(r.e[0].sop_uid, "1.1.1.1"); /* by destination, then age */
-    assert_string_equal(r.e[0].sop_class, CT);
-    assert_string_equal(r.e[0].object, obj);
-    assert_string_equal(r.e[0].rule, "r1");
-    assert_int_equal(r.e[0].state, PACS_FWD_PENDING);
-    assert_string_equal(r.e[1].sop_uid, "9.9.9"); /* no longer (never) stored */
-    assert_string_equal(r.e[1].object, "");
-    /* A shared index leases what it hands out; one process gets the entries again. */
-    assert_int_equal(due(f, 1000).n, on_pg ? 0 : 2);
-    pacs_fwd_update u[2] = {{r.e[0].id, PACS_FWD_DONE, 1, 0, NULL},
-                            {r.e[1].id, PACS_FWD_FAILED, 3, 0, "refused"}};
-    assert_int_equal(pacs_index_fwd_update(f->idx, u, 2, NULL), PACS_OK);
-    assert_int_equal(due(f, 5000).n, 0);
-    r = listed(f, PACS_FWD_DONE);
-    assert_int_equal(r.n, 1);
-    assert_int_equal(r.e[0].attempts, 1);
-    r = listed(f, PACS_FWD_FAILED);
-    assert_int_equal(r.n, 1);
-    assert_string_equal(r.e[0].error, "refused");
-    assert_int_equal(listed(f, -1).n, 2);
-    /* Delivered: not again for the same object; a failed one comes back with a new store. */
-    assert_int_equal(
-        pacs_index_fwd_enqueue(f->idx, "DEST", "r1", "1.1.1.1", obj, 2000, &added, NULL), PACS_OK);
-    assert_int_equal(added, 0);
-    uint64_t n = 99;
-    assert_int_equal(pacs_index_fwd_retry(f->idx, u[0].id, 3000, &n, NULL), PACS_OK);
-    assert_int_equal(n, 0); /* delivered entries are not retried */
-    assert_int_equal(pacs_index_fwd_retry(f->idx, 0, 3000, &n, NULL), PACS_OK);
-    assert_int_equal(n, 1);
-    r = listed(f, PACS_FWD_PENDING);
-    assert_int_equal(r.n, 1);
-    assert_int_equal(r.e[0].attempts, 0);
-    assert_int_equal(r.e[0].next_try, 3000);
-    assert_string_equal(r.e[0].error, "refused"); /* the last error, until the next try */
-}
-
-/* ---- share records ---- */
-
-typedef struct share_rows {
-    char ids[8][16];
-    char studies[8][65];
-    unsigned char hash[8][PACS_INDEX_SHARE_HASH_LEN];
-    int64_t revoked_at[8];
-    int revoked[8];
-    size_t n;
-} share_rows;
-
-static int share_cb(void *ctx, const pacs_index_share *s)
-{
-    share_rows *r = ctx;
-    assert_true(r->n < 8);
-    assert_int_equal(s->token_sha256_len, PACS_INDEX_SHARE_HASH_LEN);
-    snprintf(r->ids[r->n], sizeof r->ids[r->n], "%s", s->id);
-    snprintf(r->studies[r->n], sizeof r->studies[r->n], "%s", s->study_uid);
-    memcpy(r->hash[r->n], s->token_sha256, PACS_INDEX_SHARE_HASH_LEN);
-    r->revoked_at[r->n] = s->revoked_at;
-    r->revoked[r->n] = s->revoked;
-    r->n++;
-    return 0;
-}
-
-static share_rows shares_of(pacs_index *idx, const char *study)
-{
-    share_rows r;
-    memset(&r, 0, sizeof r);
-    assert_int_equal(pacs_index_share_list(idx, study, share_cb, &r, NULL), PACS_OK);
-    return r;
-}
-
-static void test_shares(void **state)
-{
-    fixture *f = *state;
-    unsigned char h[4][PACS_INDEX_SHARE_HASH_LEN];
-    for (int i = 0; i < 4; i++) {
-        for (int b = 0; b < PACS_INDEX_SHARE_HASH_LEN; b++) {
-            h[i][b] = (unsigned char)(b * 7 + i); /* a NUL byte among them */
-        }
-    }
-    pacs_index_share s[4] = {
-        {"share-one", h[0], 32, "1.2.3", "a", 100, 900, 0, 0},
-        {"share-two", h[1], 32, "1.2.3", "", 100, 900, 0, 0},
-        {"share-three", h[2], 32, "1.2.4", "b", 50, 900, 1, 60},
-        {"share-four", h[3], 32, "1.2.4", "c", 200, 900, 0, 0},
-    };
-    pacs_errinfo ei;
-    assert_int_equal(pacs_index_share_add(f->idx, &s[0], &ei), PACS_OK);
-    assert_int_equal(pacs_index_share_add(f->idx, &s[0], &ei), PACS_EEXIST);
-    uint64_t n = 99;
-    assert_int_equal(pacs_index_share_import(f->idx, s, 3, &n, NULL), PACS_OK);
-    assert_int_equal(n, 2); /* the first is known */
-    assert_int_equal(pacs_index_share_add(f->idx, &s[3], NULL), PACS_OK);
-    /* Newest first; among equal times, the later made first. */
-    share_rows r = shares_of(f->idx, NULL);
-    assert_int_equal(r.n, 4);
-    assert_string_equal(r.ids[0], "share-four");
-    assert_string_equal(r.ids[1], "share-two");
-    assert_string_equal(r.ids[2], "share-one");
-    assert_string_equal(r.ids[3], "share-three");
-    assert_memory_equal(r.hash[1], h[1], PACS_INDEX_SHARE_HASH_LEN);
-    assert_true(r.revoked[3] && r.revoked_at[3] == 60);
-    assert_int_equal(shares_of(f->idx, "1.2.4").n, 2);
-    assert_int_equal(shares_of(f->idx, "9.9").n, 0);
-    memset(&r, 0, sizeof r);
-    int found = -1;
-    assert_int_equal(pacs_index_share_get(f->idx, "share-two", share_cb, &r, &found, NULL),
-                     PACS_OK);
-    assert_int_equal(found, 1);
-    assert_string_equal(r.studies[0], "1.2.3");
-    assert_int_equal(pacs_index_share_get(f->idx, "share-none", share_cb, &r, &found, NULL),
-                     PACS_OK);
-    assert_int_equal(found, 0);
-    assert_int_equal(r.n, 1);
-    /* By id (again: still one, the first time kept), by study (those not yet revoked), all. */
-    assert_int_equal(pacs_index_share_revoke(f->idx, "share-one", NULL, 300, &n, NULL), PACS_OK);
-    assert_int_equal(n, 1);
-    assert_int_equal(pacs_index_share_revoke(f->idx, "share-one", NULL, 400, &n, NULL), PACS_OK);
-    assert_int_equal(n, 1);
-    assert_int_equal(pacs_index_share_revoke(f->idx, "share-none", NULL, 400, &n, NULL), PACS_OK);
-    assert_int_equal(n, 0);
-    assert_int_equal(pacs_index_share_revoke(f->idx, NULL, "1.2.3", 500, &n, NULL), PACS_OK);
-    assert_int_equal(n, 1);
-    r = shares_of(f->idx, "1.2.3");
-    assert_true(r.revoked[0] && r.revoked_at[0] == 500); /* share-two */
-    assert_true(r.revoked[1] && r.revoked_at[1] == 300); /* share-one */
-    assert_int_equal(pacs_index_share_revoke(f->idx, NULL, NULL, 600, &n, NULL), PACS_OK);
-    assert_int_equal(n, 1); /* share-four */
-    /* Copied into another index (SQLite), all of them, in the same order. */
-    char loc[300];
-    snprintf(loc, sizeof loc, "%s/copy.sqlite", f->dir);
-    pacs_index *copy = NULL;
-    assert_int_equal(pacs_index_open(loc, &copy, NULL), PACS_OK);
-    assert_int_equal(pacs_index_share_copy(f->idx, copy, &n, NULL), PACS_OK);
-    assert_int_equal(n, 4);
-    share_rows a = shares_of(f->idx, NULL), b = shares_of(copy, NULL);
-    assert_memory_equal(&a, &b, sizeof a);
-    pacs_index_close(copy);
-}
-
-/* ---- intents and the release of objects ---- */
-
-typedef struct released {
-    int calls;
-    char object[PACS_OBJECT_KEY_LEN + 1];
-} released;
-
-static pacs_err release_cb(void *ctx, const char *object, pacs_errinfo *ei)
-{
-    (void)ei;
-    released *r = ctx;
-    r->calls++;
-    snprintf(r->object, sizeof r->object, "%s", object);
-    return PACS_OK;
-}
-
-static int release(fixture *f, const char *object, released *r)
-{
-    int removed = -1;
-    memset(r, 0, sizeof *r);
-    assert_int_equal(pacs_index_object_release(f->idx, object, release_cb, r, &removed, NULL),
-                     PACS_OK);
-    assert_int_equal(removed, r->calls);
-    return removed;
-}
-
-static void test_intents_and_release(void **state)
-{
-    fixture *f = *state;
-    assert_int_equal(pacs_index_shared(f->idx), on_pg);
-    load(f);
-    char stored[PACS_OBJECT_KEY_LEN + 1], loose[PACS_OBJECT_KEY_LEN + 1];
-    key_of("1.1.1.1", stored);
-    key_of("loose", loose);
-    released r;
-    assert_int_equal(release(f, stored, &r), 0); /* an instance refers to it */
-    /* An intent keeps an object (a shared index keeps intents; one process keeps none). */
-    assert_int_equal(pacs_index_intent_add(f->idx, loose, NULL), PACS_OK);
-    assert_int_equal(release(f, loose, &r), on_pg ? 0 : 1);
-    assert_int_equal(pacs_index_intent_clear(f->idx, loose, NULL), PACS_OK);
-    assert_int_equal(release(f, loose, &r), 1);
-    assert_string_equal(r.object, loose);
-    /* A put fulfils its intent; intents left (a node that died) are dropped with their names. */
-    assert_int_equal(pacs_index_intent_add(f->idx, loose, NULL), PACS_OK);
-    inst in = {"5.1", "5.1.1",    "5.1.1.1", CT, "P5", "A^B",
-               "CT",  "20240101", "1000",    "", 1,    "loose"};
-    put(f, &in);
-    objs o;
-    memset(&o, 0, sizeof o);
-    assert_int_equal(pacs_index_intents_drop(f->idx, NULL, 0, obj_cb, &o, NULL), PACS_OK);
-    assert_int_equal(o.n, 0);
-    assert_int_equal(pacs_index_intent_add(f->idx, stored, NULL), PACS_OK);
-    assert_int_equal(pacs_index_intents_drop(f->idx, "another-node", 0, obj_cb, &o, NULL), PACS_OK);
-    assert_int_equal(o.n, 0);
-    assert_int_equal(pacs_index_intents_drop(f->idx, NULL, 0, obj_cb, &o, NULL), PACS_OK);
-    assert_int_equal(o.n, on_pg ? 1 : 0);
-    if (on_pg) {
-        assert_string_equal(o.keys[0], stored);
-    }
-    /* The sweep record of a released object is gone too. */
-    remove_q(f, PACS_LEVEL_INSTANCE, 0x00080018u, "5.1.1.1", 1);
-    assert_int_equal(pending(f).n, 1);
-    assert_int_equal(release(f, loose, &r), 1);
-    assert_int_equal(pending(f).n, 0);
-}
-
 int main(int argc, char **argv)
 {
     pacs_log_set_level(PACS_LOG_WARN); /* not every migration of every fresh index */
@@ -1010,9 +599,6 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_instances, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit_rollback, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_forwarding_queue, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_shares, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_intents_and_release, setup, teardown),
     };
     rc = cmocka_run_group_tests_name(on_pg ? "index on postgresql" : "index on sqlite", tests, NULL,
                                      NULL);
