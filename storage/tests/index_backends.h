@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pacs/base/log.h"
 #include "storage/index.h"
 
 static int on_pg;             /* the tests run on PostgreSQL */
@@ -38,10 +39,11 @@ __attribute__((format(printf, 1, 2))) static int sh(const char *fmt, ...)
     return system(cmd);
 }
 
-/* Picks the backend; 77 for a PostgreSQL run this build cannot do, -1 when no server can be
- * had, else 0. */
+/* Picks the backend (and quiets the log: not every migration of every fresh index); 77 for a
+ * PostgreSQL run this build cannot do, -1 when no server can be had, else 0. */
 static int backends_init(int argc, char **argv)
 {
+    pacs_log_set_level(PACS_LOG_WARN);
     on_pg = argc > 1 && strcmp(argv[1], "postgresql") == 0;
     if (!on_pg) {
         return 0;
@@ -79,12 +81,23 @@ static int backends_init(int argc, char **argv)
     return 0;
 }
 
-static void backends_fini(void)
+/* Stops what backends_init started; the program's exit status for `rc`, backends_init's or
+ * the tests' result. */
+static int backends_fini(int rc)
 {
     if (pg_cluster[0]) {
         sh("timeout 90 '%s' stop '%s/c' >/dev/null 2>&1", getenv("PACS_PG_CLUSTER"), pg_cluster);
         sh("rm -rf '%s'", pg_cluster);
     }
+    return rc < 0 ? 1 : rc;
+}
+
+/* The name of a group of tests on this backend: "`what` on sqlite" (a static buffer). */
+static const char *backends_name(const char *what)
+{
+    static char name[96];
+    snprintf(name, sizeof name, "%s on %s", what, on_pg ? "postgresql" : "sqlite");
+    return name;
 }
 
 /* A new, empty index location: DIR/index.sqlite, or a new database on the server. */

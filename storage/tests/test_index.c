@@ -20,7 +20,6 @@
 
 #include <cmocka.h>
 
-#include "pacs/base/log.h"
 #include "storage/catalog.h"
 #include "storage/index.h"
 #include "storage/tests/index_fixture.h"
@@ -581,12 +580,6 @@ static void test_group_commit_rollback(void **state)
 
 int main(int argc, char **argv)
 {
-    pacs_log_set_level(PACS_LOG_WARN); /* not every migration of every fresh index */
-    int rc = backends_init(argc, argv);
-    if (rc != 0) {
-        backends_fini();
-        return rc == 77 ? 77 : 1;
-    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_find_levels, setup, teardown),
         cmocka_unit_test_setup_teardown(test_matching, setup, teardown),
@@ -600,8 +593,9 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit_rollback, setup, teardown),
     };
-    rc = cmocka_run_group_tests_name(on_pg ? "index on postgresql" : "index on sqlite", tests, NULL,
-                                     NULL);
-    backends_fini();
-    return rc;
+    int rc = backends_init(argc, argv);
+    if (rc == 0) {
+        rc = cmocka_run_group_tests_name(backends_name("index"), tests, NULL, NULL);
+    }
+    return backends_fini(rc);
 }

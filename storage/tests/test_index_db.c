@@ -19,7 +19,6 @@
 
 #include <cmocka.h>
 
-#include "pacs/base/log.h"
 #include "storage/index_core.h"
 #include "storage/tests/index_backends.h"
 
@@ -215,12 +214,6 @@ static void test_errors(void **state)
 
 int main(int argc, char **argv)
 {
-    pacs_log_set_level(PACS_LOG_WARN);
-    int rc = backends_init(argc, argv);
-    if (rc != 0) {
-        backends_fini();
-        return rc == 77 ? 77 : 1;
-    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_parameters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_values, setup, teardown),
@@ -228,8 +221,9 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_early_stop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
     };
-    rc = cmocka_run_group_tests_name(
-        on_pg ? "index driver on postgresql" : "index driver on sqlite", tests, NULL, NULL);
-    backends_fini();
-    return rc;
+    int rc = backends_init(argc, argv);
+    if (rc == 0) {
+        rc = cmocka_run_group_tests_name(backends_name("index driver"), tests, NULL, NULL);
+    }
+    return backends_fini(rc);
 }

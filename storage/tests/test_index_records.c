@@ -15,7 +15,6 @@
 
 #include <cmocka.h>
 
-#include "pacs/base/log.h"
 #include "storage/index.h"
 #include "storage/tests/index_fixture.h"
 
@@ -276,19 +275,14 @@ static void test_intents_and_release(void **state)
 
 int main(int argc, char **argv)
 {
-    pacs_log_set_level(PACS_LOG_WARN); /* not every migration of every fresh index */
-    int rc = backends_init(argc, argv);
-    if (rc != 0) {
-        backends_fini();
-        return rc == 77 ? 77 : 1;
-    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_forwarding_queue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shares, setup, teardown),
         cmocka_unit_test_setup_teardown(test_intents_and_release, setup, teardown),
     };
-    rc = cmocka_run_group_tests_name(
-        on_pg ? "index records on postgresql" : "index records on sqlite", tests, NULL, NULL);
-    backends_fini();
-    return rc;
+    int rc = backends_init(argc, argv);
+    if (rc == 0) {
+        rc = cmocka_run_group_tests_name(backends_name("index records"), tests, NULL, NULL);
+    }
+    return backends_fini(rc);
 }
