@@ -92,7 +92,8 @@ static unsigned scope_bit(const char *w, size_t n)
     } names[] = {{"read", PACS_SCOPE_READ},
                  {"write", PACS_SCOPE_WRITE},
                  {"delete", PACS_SCOPE_DELETE},
-                 {"share", PACS_SCOPE_SHARE}};
+                 {"share", PACS_SCOPE_SHARE},
+                 {"metrics", PACS_SCOPE_METRICS}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (strlen(names[i].name) == n && strncmp(names[i].name, w, n) == 0) {
             return names[i].bit;
@@ -435,9 +436,9 @@ static pacs_err load_api_keys(pacs_auth *a, const pacs_config *cfg, pacs_errinfo
         }
         k->scopes = parse_scopes(v, &unknown);
         if (unknown || k->scopes == 0) {
-            return pacs_errf(ei, PACS_EINVAL,
-                             "auth.key.%s: scopes must be among read, write, delete, share",
-                             ck->name);
+            return pacs_errf(
+                ei, PACS_EINVAL,
+                "auth.key.%s: scopes must be among read, write, delete, share, metrics", ck->name);
         }
         snprintf(k->name, sizeof k->name, "%s", ck->name);
         a->n_api++;

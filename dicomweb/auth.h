@@ -21,8 +21,10 @@
  * without valid credentials gets 401. The share scope is never anonymous.
  *
  * Scopes: read (QIDO, WADO, rendered, WADO-URI), write (STOW-RS), delete (DELETE), share (the
- * {prefix}/shares API). A JWT's scopes come from its `scope` (space-separated) or `scp` claim;
- * a JWT with a `study_uid` claim, and every share token, is limited to that one study, read only.
+ * {prefix}/shares API), metrics (/metrics, /healthz and /readyz when they need a credential:
+ * http.auth = required and http.ops_auth on). A JWT's scopes come from its `scope`
+ * (space-separated) or `scp` claim; a JWT with a `study_uid` claim, and every share token, is
+ * limited to that one study, read only.
  *
  * A study-limited principal: QIDO at every level is restricted to its study in the query model
  * (a conflicting StudyInstanceUID in the request gives an empty answer); every WADO-RS,
@@ -56,7 +58,8 @@ enum {
     PACS_SCOPE_READ = 1u << 0,
     PACS_SCOPE_WRITE = 1u << 1,
     PACS_SCOPE_DELETE = 1u << 2,
-    PACS_SCOPE_SHARE = 1u << 3
+    PACS_SCOPE_SHARE = 1u << 3,
+    PACS_SCOPE_METRICS = 1u << 4 /* /metrics, /healthz, /readyz when http.ops_auth is on */
 };
 
 typedef enum pacs_principal_kind {

@@ -158,6 +158,14 @@ int pacs_gate_authorize(pacs_http_req *r, const pacs_principal *p, const pacs_ro
     }
 }
 
+int pacs_gate_authorize_ops(pacs_http_req *r, const pacs_principal *p)
+{
+    if (!(p->scopes & PACS_SCOPE_METRICS)) {
+        return refuse_scope(r, p, "metrics", NULL);
+    }
+    return 1;
+}
+
 /* ---- the shares API ---- */
 
 int pacs_gate_is_shares(const char *path, size_t len)

@@ -34,6 +34,12 @@ int pacs_gate_authenticate(pacs_http_req *r, pacs_auth *a, pacs_principal *p);
  */
 int pacs_gate_authorize(pacs_http_req *r, const pacs_principal *p, const pacs_route *rt);
 
+/**
+ * The operations endpoints (/metrics, /healthz, /readyz) when they need a credential: returns
+ * 1 when `p` has the metrics scope; otherwise answers 401 (anonymous) or 403 and returns 0.
+ */
+int pacs_gate_authorize_ops(pacs_http_req *r, const pacs_principal *p);
+
 /** True when `path` (below the prefix, as received) names the shares API. */
 int pacs_gate_is_shares(const char *path, size_t len);
 

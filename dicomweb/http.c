@@ -28,6 +28,7 @@
 
 #include "dicomweb/http_internal.h"
 #include "pacs/base/log.h"
+#include "pacs/base/metrics.h"
 #include "storage/audit.h"
 
 #define ARENA_MAX (1u << 20)
@@ -148,6 +149,15 @@ void pacs_http__end(pacs_http_req *r, int ok, int code)
     if (r->body && r->body->release) {
         r->body->release(r->body_ctx);
     }
+    char labels[96], status[16];
+    if (r->answered) {
+        snprintf(status, sizeof status, "%u", r->status);
+    } else {
+        snprintf(status, sizeof status, "none"); /* the client left before an answer */
+    }
+    snprintf(labels, sizeof labels, "route=\"%s\",code=\"%s\"",
+             r->metric_route ? r->metric_route : "other", status);
+    pacs_metrics_add_labeled(PACS_M_HTTP_REQUESTS, labels, 1);
     if (!ok) {
         pacs_log(PACS_LOG_DEBUG, "http", "req=%lu %s %.*s ended early (code %d)", r->id,
                  r->method_name, (int)(r->path_len > 300 ? 300 : r->path_len), r->path, code);

@@ -46,8 +46,9 @@ struct pacs_http_req {
     int body_over; /* past http.max_body_mb: the rest is read and dropped, then 413 */
     pacs_principal principal;
     char peer[64];
-    int audit_action;        /* PACS_AUDIT_* + 1 for a request the trail records; 0: none */
-    const char *audit_study; /* the study it names, or NULL */
+    int audit_action;         /* PACS_AUDIT_* + 1 for a request the trail records; 0: none */
+    const char *audit_study;  /* the study it names, or NULL */
+    const char *metric_route; /* the route's name in pacs_http_requests_total; NULL: "other" */
 };
 
 /**

@@ -34,7 +34,12 @@ enum {
     PACS_ROUTE_FRAMES,
     PACS_ROUTE_BULKDATA,
     PACS_ROUTE_RENDERED, /* rendered and thumbnail: the imaging work */
-    PACS_ROUTE_WADO_URI
+    PACS_ROUTE_WADO_URI,
+    /* The operations endpoints at the root, outside the prefix: never from pacs_route_parse
+     * (the router matches their paths itself). */
+    PACS_ROUTE_METRICS, /* /metrics */
+    PACS_ROUTE_HEALTHZ, /* /healthz */
+    PACS_ROUTE_READYZ   /* /readyz */
 };
 
 /**

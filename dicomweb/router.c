@@ -20,6 +20,7 @@
 #include "dicomweb/gate.h"
 #include "dicomweb/http_internal.h"
 #include "dicomweb/metadata.h"
+#include "dicomweb/ops.h"
 #include "dicomweb/qido.h"
 #include "dicomweb/rendered.h"
 #include "dicomweb/stow.h"
@@ -38,6 +39,7 @@ struct pacs_router {
     int tls;
     pacs_auth *auth;
     pacs_viewer *viewer; /* /viewer and /share (viewer.h) */
+    int ops_auth;        /* http.ops_auth: /metrics, /healthz, /readyz need a credential */
 };
 
 /* ---- the route table ---- */
@@ -47,20 +49,48 @@ static const struct route_entry {
     pacs_http_method method;
     int study_only; /* only on a study itself, not on its series or instances */
     pacs_router_handler handler;
+    const char *name; /* the route label of pacs_http_requests_total (metrics.h) */
 } routes[] = {
-    {PACS_ROUTE_STUDIES, PACS_HTTP_GET, 0, pacs_qido_search},
-    {PACS_ROUTE_STUDIES, PACS_HTTP_POST, 0, pacs_stow_store},
-    {PACS_ROUTE_SERIES, PACS_HTTP_GET, 0, pacs_qido_search},
-    {PACS_ROUTE_INSTANCES, PACS_HTTP_GET, 0, pacs_qido_search},
-    {PACS_ROUTE_RESOURCE, PACS_HTTP_GET, 0, pacs_wado_retrieve},
-    {PACS_ROUTE_RESOURCE, PACS_HTTP_POST, 1, pacs_stow_store},
-    {PACS_ROUTE_RESOURCE, PACS_HTTP_DELETE, 0, pacs_delete_resource},
-    {PACS_ROUTE_METADATA, PACS_HTTP_GET, 0, pacs_metadata_retrieve},
-    {PACS_ROUTE_FRAMES, PACS_HTTP_GET, 0, pacs_frames_retrieve},
-    {PACS_ROUTE_BULKDATA, PACS_HTTP_GET, 0, pacs_bulkdata_retrieve},
-    {PACS_ROUTE_RENDERED, PACS_HTTP_GET, 0, pacs_rendered_resource},
-    {PACS_ROUTE_WADO_URI, PACS_HTTP_GET, 0, pacs_wado_uri_retrieve},
+    {PACS_ROUTE_STUDIES, PACS_HTTP_GET, 0, pacs_qido_search, "qido"},
+    {PACS_ROUTE_STUDIES, PACS_HTTP_POST, 0, pacs_stow_store, "stow"},
+    {PACS_ROUTE_SERIES, PACS_HTTP_GET, 0, pacs_qido_search, "qido"},
+    {PACS_ROUTE_INSTANCES, PACS_HTTP_GET, 0, pacs_qido_search, "qido"},
+    {PACS_ROUTE_RESOURCE, PACS_HTTP_GET, 0, pacs_wado_retrieve, "wado"},
+    {PACS_ROUTE_RESOURCE, PACS_HTTP_POST, 1, pacs_stow_store, "stow"},
+    {PACS_ROUTE_RESOURCE, PACS_HTTP_DELETE, 0, pacs_delete_resource, "delete"},
+    {PACS_ROUTE_METADATA, PACS_HTTP_GET, 0, pacs_metadata_retrieve, "metadata"},
+    {PACS_ROUTE_FRAMES, PACS_HTTP_GET, 0, pacs_frames_retrieve, "frames"},
+    {PACS_ROUTE_BULKDATA, PACS_HTTP_GET, 0, pacs_bulkdata_retrieve, "bulkdata"},
+    {PACS_ROUTE_RENDERED, PACS_HTTP_GET, 0, pacs_rendered_resource, "rendered"},
+    {PACS_ROUTE_WADO_URI, PACS_HTTP_GET, 0, pacs_wado_uri_retrieve, "wado_uri"},
+    {PACS_ROUTE_METRICS, PACS_HTTP_GET, 0, pacs_ops_metrics, "metrics"},
+    {PACS_ROUTE_HEALTHZ, PACS_HTTP_GET, 0, pacs_ops_healthz, "healthz"},
+    {PACS_ROUTE_READYZ, PACS_HTTP_GET, 0, pacs_ops_readyz, "readyz"},
 };
+
+/* The row for `method` on the resource `rt` names (NULL: none); `*name` receives the
+ * resource's route label either way ("other" when the table has no row of its kind). */
+static const struct route_entry *find_entry(const pacs_route *rt, pacs_http_method method,
+                                            const char **name)
+{
+    const struct route_entry *found = NULL;
+    const char *first = NULL;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        const struct route_entry *e = &routes[i];
+        if (e->kind != rt->kind) {
+            continue;
+        }
+        if (!first) {
+            first = e->name;
+        }
+        int fits = !e->study_only || (rt->study && !rt->series);
+        if (e->method == method && fits) {
+            found = e;
+        }
+    }
+    *name = found ? found->name : first ? first : "other";
+    return found;
+}
 
 pacs_router_handler pacs_router_lookup(const pacs_route *rt, pacs_http_method method, char *allow,
                                        size_t cap)
@@ -69,15 +99,12 @@ pacs_router_handler pacs_router_lookup(const pacs_route *rt, pacs_http_method me
      * study takes is not listed). */
     static const char *const names[] = {"GET, HEAD", "POST", "DELETE"};
     int listed[3] = {0, 0, 0};
-    pacs_router_handler found = NULL;
+    const char *label = NULL;
+    const struct route_entry *entry = find_entry(rt, method, &label);
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         const struct route_entry *e = &routes[i];
         if (e->kind != rt->kind) {
             continue;
-        }
-        int fits = !e->study_only || (rt->study && !rt->series);
-        if (e->method == method && fits) {
-            found = e->handler;
         }
         if (!e->study_only && e->method <= PACS_HTTP_DELETE) {
             listed[e->method] = 1;
@@ -91,7 +118,7 @@ pacs_router_handler pacs_router_lookup(const pacs_route *rt, pacs_http_method me
         }
     }
     snprintf(allow + used, cap - used, "OPTIONS");
-    return found;
+    return entry ? entry->handler : NULL;
 }
 
 /* ---- the steps before a handler ---- */
@@ -221,13 +248,60 @@ static int locate(const pacs_router *router, pacs_http_req *r, const char *q, si
     return 1;
 }
 
+/* The operations endpoints at the root: PACS_ROUTE_METRICS, _HEALTHZ, _READYZ or 0. */
+static int ops_kind(const char *path, size_t len)
+{
+    static const struct {
+        const char *path;
+        int kind;
+    } ops[] = {{"/metrics", PACS_ROUTE_METRICS},
+               {"/healthz", PACS_ROUTE_HEALTHZ},
+               {"/readyz", PACS_ROUTE_READYZ}};
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        if (strlen(ops[i].path) == len && memcmp(ops[i].path, path, len) == 0) {
+            return ops[i].kind;
+        }
+    }
+    return 0;
+}
+
+/* /metrics, /healthz, /readyz: a credential with the metrics scope when http.auth = required
+ * and http.ops_auth is on; their query strings are ignored. */
+static void dispatch_ops(pacs_router *router, pacs_http_req *r, int kind, size_t len)
+{
+    r->path = r->raw_uri;
+    r->path_len = len;
+    pacs_route rt;
+    memset(&rt, 0, sizeof rt);
+    rt.kind = kind;
+    const struct route_entry *e = find_entry(&rt, r->method, &r->metric_route);
+    if (router->ops_auth && pacs_auth_required(router->auth)) {
+        if (!pacs_gate_authenticate(r, router->auth, &r->principal) ||
+            !pacs_gate_authorize_ops(r, &r->principal)) {
+            return;
+        }
+    }
+    if (!e) {
+        pacs_http_add_header(r, "Allow", "GET, HEAD");
+        pacs_http_send_error(r, 405, "method not allowed here");
+        return;
+    }
+    e->handler(r, &rt);
+}
+
 void pacs_router_dispatch(pacs_router *router, pacs_http_req *r)
 {
     const char *q = strchr(r->raw_uri, '?');
     size_t full_len = q ? (size_t)(q - r->raw_uri) : strlen(r->raw_uri);
+    int ops = ops_kind(r->raw_uri, full_len);
+    if (ops) {
+        dispatch_ops(router, r, ops, full_len);
+        return;
+    }
     if (pacs_viewer_owns(r->raw_uri, full_len)) {
         r->path = r->raw_uri;
         r->path_len = full_len;
+        r->metric_route = "viewer";
         pacs_viewer_serve(router->viewer, r, r->raw_uri, full_len, q ? q + 1 : NULL);
         return;
     }
@@ -235,16 +309,24 @@ void pacs_router_dispatch(pacs_router *router, pacs_http_req *r)
         return;
     }
     if (r->method == PACS_HTTP_OPTIONS) {
+        r->metric_route = "preflight";
         preflight(r);
         return;
     }
-    if (!pacs_gate_authenticate(r, router->auth, &r->principal)) {
-        return;
-    }
+    /* The route is parsed before the credentials are checked, so that refusals are counted
+     * under it, but a bad path is answered only after them: no 404 or 400 to a stranger. */
     int shares = pacs_gate_is_shares(r->path, r->path_len);
     pacs_errinfo ei;
     pacs_route rt;
     pacs_err err = find_route(r, shares, &rt, &ei);
+    if (shares) {
+        r->metric_route = "shares";
+    } else if (err == PACS_OK) {
+        find_entry(&rt, r->method, &r->metric_route);
+    }
+    if (!pacs_gate_authenticate(r, router->auth, &r->principal)) {
+        return;
+    }
     if (err != PACS_OK) {
         pacs_http_send_error(r, err == PACS_ENOTFOUND ? 404 : 400, "%s", ei.msg);
         return;
@@ -307,6 +389,7 @@ pacs_err pacs_router_open(const pacs_config *cfg, pacs_archive *archive, pacs_ro
     }
     router->cfg = cfg;
     router->tls = pacs_config_bool(cfg, "http.tls");
+    router->ops_auth = pacs_config_bool(cfg, "http.ops_auth");
     set_fallback_host(router, (int)pacs_config_int(cfg, "http.port"));
     memcpy(router->prefix, prefix, plen + 1);
     router->prefix_len = plen;

@@ -7,7 +7,8 @@
  * scopes (gate.h), serves the shares API (gate.h), plans the request's audit record, and calls
  * the handler its route table names for the resource (route.h) and method: QIDO-RS (qido.h),
  * WADO-RS and WADO-URI (wado.h), rendered images (rendered.h), STOW-RS (stow.h), DELETE
- * (delete.h). Handlers answer through http.h and never call back into the router.
+ * (delete.h), and the operations endpoints at the root, /metrics, /healthz and /readyz
+ * (ops.h). Handlers answer through http.h and never call back into the router.
  *
  * Thread-safety: pacs_router_open, _listening and _close run once at server start and stop;
  * pacs_router_dispatch runs on every HTTP thread at once and only reads the router.

@@ -17,6 +17,7 @@
 #include "dicomweb/media.h"
 #include "dicomweb/multipart.h"
 #include "pacs/base/log.h"
+#include "pacs/base/metrics.h"
 #include "pacs/dicom/dcm.h"
 #include "pacs/dicom/part10.h"
 
@@ -52,6 +53,8 @@ typedef struct stow {
     char bad_msg[sizeof((pacs_errinfo *)0)->msg];
     uint8_t head[HEAD_KEEP];
     size_t head_len;
+    double part_start; /* pacs_metrics_now() at its first byte */
+    uint64_t part_bytes;
     /* results */
     outcome *v;
     size_t n, cap;
@@ -146,6 +149,7 @@ static void add_failure(stow *s, unsigned reason, const char *msg)
     outcome *o = add_outcome(s);
     pacs_meta m;
     size_t start = 0;
+    pacs_metrics_add(PACS_M_STORE_FAILED_STOW, 1);
     if (o) {
         o->reason = reason;
         if (pacs_meta_read(s->head, s->head_len, &m, &start, NULL) == PACS_OK) {
@@ -164,6 +168,8 @@ static int part_begin(void *ctx, const pacs_multipart_part *part)
 {
     stow *s = ctx;
     s->head_len = 0;
+    s->part_start = pacs_metrics_now();
+    s->part_bytes = 0;
     s->bad_reason = 0;
     s->bad_err = PACS_OK;
     if (pacs_multipart_parts(s->mp) > MAX_PARTS) {
@@ -207,6 +213,7 @@ static int part_begin(void *ctx, const pacs_multipart_part *part)
 static int part_data(void *ctx, const char *data, size_t len)
 {
     stow *s = ctx;
+    s->part_bytes += len;
     if (s->head_len < HEAD_KEEP) {
         size_t take = HEAD_KEEP - s->head_len < len ? HEAD_KEEP - s->head_len : len;
         memcpy(s->head + s->head_len, data, take);
@@ -237,6 +244,9 @@ static int part_end(void *ctx)
         add_failure(s, reason_of(err), ei.msg);
         return 0;
     }
+    pacs_metrics_add(PACS_M_STORED_STOW, 1);
+    pacs_metrics_add(PACS_M_BYTES_STOW, s->part_bytes);
+    pacs_metrics_observe(PACS_M_STORE_SECONDS_STOW, pacs_metrics_now() - s->part_start);
     outcome *o = add_outcome(s);
     if (!o) {
         return 1;

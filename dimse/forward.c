@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "pacs/base/log.h"
+#include "pacs/base/metrics.h"
 #include "dimse/retrieve.h"
 
 #define POLL_SECONDS 2
@@ -177,6 +178,7 @@ static void unblock(pacs_forwarder *f, const char *aet)
 static void set_retry(const pacs_forwarder *f, const pacs_fwd_entry *e, pacs_fwd_update *u,
                       char *errbuf, size_t cap, const char *why, int64_t now)
 {
+    pacs_metrics_add(PACS_M_FORWARD_FAILED, 1);
     u->id = e->id;
     u->attempts = e->attempts + 1;
     snprintf(errbuf, cap, "%.190s", why);
@@ -193,6 +195,7 @@ static void set_retry(const pacs_forwarder *f, const pacs_fwd_entry *e, pacs_fwd
 static void set_failed(pacs_fwd_update *u, const pacs_fwd_entry *e, char *errbuf, size_t cap,
                        const char *why, int64_t now)
 {
+    pacs_metrics_add(PACS_M_FORWARD_FAILED, 1);
     u->id = e->id;
     u->state = PACS_FWD_FAILED;
     u->attempts = e->attempts + 1;
@@ -313,6 +316,7 @@ static void send_group(pacs_forwarder *f, pacs_fwd_entry *ents, size_t n)
                     ups[i].error = errs[i];
                 }
                 sent++;
+                pacs_metrics_add(PACS_M_FORWARD_SENT, 1);
                 audit_forward(f, e, dest, 1, NULL);
             } else if (r == PACS_SUBOP_FAILED && st == 0) {
                 /* Nothing the destination can change: no context, or no conversion. */

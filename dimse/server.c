@@ -19,6 +19,7 @@
 
 #include "dimse/association.h"
 #include "pacs/base/log.h"
+#include "pacs/base/metrics.h"
 
 struct pacs_dimse_server {
     const pacs_config *cfg;
@@ -92,15 +93,23 @@ static void *serve_association(void *arg)
     pacs_errinfo ei;
     pacs_errinfo_clear(&ei);
     if (pacs_dimse__negotiate(&c, &ei) == PACS_OK) {
+        char label[64];
+        pacs_metrics_add_labeled(
+            PACS_M_ASSOCIATIONS,
+            pacs_metrics_label(label, sizeof label, "calling_ae", c.info.calling_aet), 1);
+        pacs_metrics_add(PACS_M_ASSOC_ACTIVE, 1);
         track(s, c.assoc, 1);
         const char *end = pacs_dimse__serve(&c);
         track(s, c.assoc, 0);
+        pacs_metrics_sub(PACS_M_ASSOC_ACTIVE, 1);
         struct timespec t1;
         clock_gettime(CLOCK_MONOTONIC, &t1);
         double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
         pacs_log(PACS_LOG_INFO, "dimse",
                  "assoc=%u calling=%s %s stored=%u failed=%u finds=%u seconds=%.2f", c.assoc_id,
                  c.info.calling_aet, end, c.stored, c.store_failed, c.finds, secs);
+    } else {
+        pacs_metrics_add(PACS_M_ASSOC_REJECTED, 1);
     }
     pacs_assoc_free(c.assoc);
     pthread_mutex_lock(&s->mu);
@@ -181,6 +190,7 @@ static void *receive(void *arg)
                  id, info.calling_aet, max_assoc);
         pacs_assoc_reject(a, PACS_RJ_LOCAL_LIMIT_EXCEEDED, NULL);
         pacs_assoc_free(a);
+        pacs_metrics_add(PACS_M_ASSOC_REJECTED, 1);
         return NULL;
     }
     assoc_job *job = malloc(sizeof *job);

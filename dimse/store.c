@@ -9,11 +9,20 @@
 #include <string.h>
 
 #include "pacs/base/log.h"
+#include "pacs/base/metrics.h"
 #include "dimse/service.h"
+
+/* Where the dataset's bytes go, and how many came. */
+typedef struct sink_ctx {
+    pacs_ingest *in;
+    uint64_t bytes;
+} sink_ctx;
 
 static pacs_err sink(void *ctx, const void *buf, size_t len, pacs_errinfo *ei)
 {
-    return pacs_ingest_write(ctx, buf, len, ei);
+    sink_ctx *s = ctx;
+    s->bytes += len;
+    return pacs_ingest_write(s->in, buf, len, ei);
 }
 
 /* PS3.4 B.2.3 statuses for what can go wrong while storing. */
@@ -42,6 +51,7 @@ static pacs_err refuse(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, uint16_t sta
                        const char *why, pacs_errinfo *ei)
 {
     c->store_failed++;
+    pacs_metrics_add(PACS_M_STORE_FAILED_DIMSE, 1);
     pacs_log(PACS_LOG_WARN, "dimse", "assoc=%u calling=%s sop=%s store failed status=0x%04x: %s",
              c->assoc_id, c->info.calling_aet, rq->sop_instance, status, why);
     char detail[160];
@@ -53,6 +63,7 @@ static pacs_err refuse(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, uint16_t sta
 pacs_err pacs_dimse__store(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_errinfo *ei)
 {
     char abstract[PACS_UID_MAX + 1], ts[PACS_UID_MAX + 1];
+    double t0 = pacs_metrics_now();
     pacs_errinfo sub;
     pacs_errinfo_clear(&sub);
     if (!rq->has_dataset) {
@@ -77,6 +88,7 @@ pacs_err pacs_dimse__store(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_err
         pacs_errinfo net;
         pacs_err derr = pacs_dimse__drain(c, &net);
         if (derr != PACS_OK) {
+            pacs_metrics_add(PACS_M_STORE_FAILED_DIMSE, 1);
             if (ei) {
                 *ei = net;
             }
@@ -84,10 +96,12 @@ pacs_err pacs_dimse__store(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_err
         }
         return refuse(c, rq, status_for(err), sub.msg, ei);
     }
-    err = pacs_msg_recv_dataset_raw(c->assoc, c->timeout, sink, in, &sub);
+    sink_ctx sc = {in, 0};
+    err = pacs_msg_recv_dataset_raw(c->assoc, c->timeout, sink, &sc, &sub);
     if (err != PACS_OK) {
         pacs_ingest_abort(in);
         if (is_network(err)) {
+            pacs_metrics_add(PACS_M_STORE_FAILED_DIMSE, 1);
             if (ei) {
                 *ei = sub;
             }
@@ -101,6 +115,9 @@ pacs_err pacs_dimse__store(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_err
         return refuse(c, rq, status_for(err), sub.msg, ei);
     }
     c->stored++;
+    pacs_metrics_add(PACS_M_STORED_DIMSE, 1);
+    pacs_metrics_add(PACS_M_BYTES_DIMSE, sc.bytes);
+    pacs_metrics_observe(PACS_M_STORE_SECONDS_DIMSE, pacs_metrics_now() - t0);
     /* Written before the response: an acknowledged instance always has its line. */
     char detail[96];
     snprintf(detail, sizeof detail, "sop=%s", res.meta.sop_instance_uid);

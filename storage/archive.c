@@ -244,6 +244,10 @@ pacs_err pacs_archive_open_ex(const pacs_config *cfg, unsigned flags, pacs_archi
         err = pacs_objstore_open(objects, tmp, &a->store, ei);
     }
     if (err == PACS_OK) {
+        const char *folders[] = {objects, data};
+        err = pacs_space_open(cfg, folders, 2, &a->space, ei);
+    }
+    if (err == PACS_OK) {
         err = pacs_index_open_opts(loc, &opts, &a->index, ei);
     }
     if (err != PACS_OK) {
@@ -276,6 +280,7 @@ void pacs_archive_close(pacs_archive *a)
     }
     pacs_index_close(a->index);
     pacs_objstore_close(a->store);
+    pacs_space_close(a->space);
     if (a->lock_fd >= 0) {
         int dir_fd = pacs_archive__lock_dir(a->data_dir);
         if (a->exclusive || flock(a->lock_fd, LOCK_EX | LOCK_NB) == 0) {
@@ -293,6 +298,16 @@ void pacs_archive_close(pacs_archive *a)
 const char *pacs_archive_data_dir(const pacs_archive *a)
 {
     return a->data_dir;
+}
+
+pacs_space *pacs_archive_space(pacs_archive *a)
+{
+    return a->space;
+}
+
+const char *pacs_archive_index_backend(const pacs_archive *a)
+{
+    return pacs_index_backend(a->index);
 }
 
 void pacs_archive_set_stored_hook(pacs_archive *a, pacs_stored_hook hook, void *ctx)

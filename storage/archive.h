@@ -22,6 +22,7 @@
 #include "pacs/dicom/walk.h"
 #include "storage/index.h"
 #include "storage/query.h"
+#include "storage/space.h"
 
 typedef struct pacs_archive pacs_archive;
 typedef struct pacs_ingest pacs_ingest;
@@ -51,11 +52,19 @@ void pacs_archive_close(pacs_archive *a);
 /** The data folder. */
 const char *pacs_archive_data_dir(const pacs_archive *a);
 
+/** The disk watermarks of the archive's folders (space.h), borrowed until it is closed. Every
+ *  ingest is refused with PACS_ENOSPC while one is below storage.free_min. */
+pacs_space *pacs_archive_space(pacs_archive *a);
+
+/** The index's backend: "sqlite" or "postgresql". */
+const char *pacs_archive_index_backend(const pacs_archive *a);
+
 /**
  * Starts storing one instance. With `m` set (C-STORE: the identity is in the command), the bytes
  * written are the bare dataset in m->transfer_syntax_uid. With `m` NULL (STOW-RS, files), the
  * bytes are a whole Part 10 stream; its meta header is read and replaced by ours. `source_aet`
- * names the sender ("" when none).
+ * names the sender ("" when none). PACS_ENOSPC, storing nothing, while free space is below
+ * storage.free_min (space.h).
  */
 pacs_err pacs_archive_ingest_begin(pacs_archive *a, const pacs_meta *m, const char *source_aet,
                                    pacs_ingest **out, pacs_errinfo *ei);
@@ -224,6 +233,10 @@ pacs_err pacs_archive_forward_enqueue(pacs_archive *a, const char *dest, const c
 /** Pending entries due now, at most `limit`, grouped by destination. */
 pacs_err pacs_archive_forward_due(pacs_archive *a, size_t limit, pacs_fwd_cb cb, void *ctx,
                                   pacs_errinfo *ei);
+
+/** How many entries are pending (waiting for a try or a retry) and failed (given up). */
+pacs_err pacs_archive_forward_depth(pacs_archive *a, uint64_t *pending, uint64_t *failed,
+                                    pacs_errinfo *ei);
 
 /** Records the outcome of tries (one transaction). */
 pacs_err pacs_archive_forward_update(pacs_archive *a, const pacs_fwd_update *u, size_t n,

@@ -27,6 +27,28 @@ pacs_err pacs_archive_forward_due(pacs_archive *a, size_t limit, pacs_fwd_cb cb,
     return pacs_index_fwd_due(a->index, (int64_t)time(NULL), limit, cb, ctx, ei);
 }
 
+static int count_entry(void *ctx, const pacs_fwd_entry *e)
+{
+    (void)e;
+    (*(uint64_t *)ctx)++;
+    return 0;
+}
+
+pacs_err pacs_archive_forward_depth(pacs_archive *a, uint64_t *pending, uint64_t *failed,
+                                    pacs_errinfo *ei)
+{
+    uint64_t p = 0, f = 0;
+    pacs_err err = pacs_index_fwd_list(a->index, PACS_FWD_PENDING, count_entry, &p, ei);
+    if (err == PACS_OK) {
+        err = pacs_index_fwd_list(a->index, PACS_FWD_FAILED, count_entry, &f, ei);
+    }
+    if (err == PACS_OK) {
+        *pending = p;
+        *failed = f;
+    }
+    return err;
+}
+
 pacs_err pacs_archive_forward_update(pacs_archive *a, const pacs_fwd_update *u, size_t n,
                                      pacs_errinfo *ei)
 {

@@ -56,6 +56,10 @@ static pacs_err start_object(pacs_ingest *in, const pacs_meta *m, pacs_errinfo *
 pacs_err pacs_archive_ingest_begin(pacs_archive *a, const pacs_meta *m, const char *source_aet,
                                    pacs_ingest **out, pacs_errinfo *ei)
 {
+    pacs_err space = pacs_space_admit(a->space, ei);
+    if (space != PACS_OK) {
+        return space;
+    }
     pacs_ingest *in = calloc(1, sizeof *in);
     if (!in) {
         return pacs_errf(ei, PACS_ENOMEM, "out of memory");

@@ -23,6 +23,7 @@ struct pacs_archive {
     char *data_dir;
     pacs_objstore *store;
     pacs_index *index;
+    pacs_space *space; /* disk watermarks, checked before every ingest */
     uint64_t max_object;
     pthread_mutex_t inflight_mu;
     char (*inflight)[PACS_OBJECT_KEY_LEN + 1];

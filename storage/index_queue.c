@@ -7,6 +7,8 @@
 
 #include <string.h>
 
+#include "pacs/base/metrics.h"
+
 void pacs_index__queue_init(pacs_index__queue *q, size_t batch_max, pacs_index__batch_fn run,
                             void *ctx)
 {
@@ -44,6 +46,8 @@ static void *writer_main(void *arg)
         }
         last->next = NULL;
         pthread_mutex_unlock(&q->mu);
+        pacs_metrics_sub(PACS_M_QUEUE_INDEX, n);
+        pacs_metrics_add(PACS_M_INDEX_COMMITS, 1);
 
         q->run(q->ctx, batch);
 
@@ -97,6 +101,7 @@ pacs_err pacs_index__queue_submit(pacs_index__queue *q, pacs_index__job *j, pacs
         q->head = j;
     }
     q->tail = j;
+    pacs_metrics_add(PACS_M_QUEUE_INDEX, 1);
     pthread_cond_signal(&q->cv_work);
     while (!j->done) {
         pthread_cond_wait(&q->cv_done, &q->mu);

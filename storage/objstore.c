@@ -25,6 +25,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pacs/base/metrics.h"
+
 struct pacs_objstore {
     char *root;
     char *tmp;
@@ -142,6 +144,7 @@ void pacs_objstore_close(pacs_objstore *os)
  * others wait for it and, if it started before them, for the next. */
 static int group_flush(pacs_objstore *os)
 {
+    pacs_metrics_add(PACS_M_QUEUE_SYNC, 1);
     pthread_mutex_lock(&os->mu);
     uint64_t need = os->started + 1;
     while (os->done < need) {
@@ -169,6 +172,7 @@ static int group_flush(pacs_objstore *os)
         e = os->failed_errno;
     }
     pthread_mutex_unlock(&os->mu);
+    pacs_metrics_sub(PACS_M_QUEUE_SYNC, 1);
     errno = e;
     return rc;
 }

@@ -28,6 +28,7 @@
 #include "dicomweb/dicomweb.h"
 #include "dicomweb/frames.h"
 #include "dicomweb/metadata.h"
+#include "dicomweb/ops.h"
 #include "dicomweb/qido.h"
 #include "dicomweb/rendered.h"
 #include "dicomweb/router.h"
@@ -88,6 +89,11 @@ static const lookup_case table[] = {
     {PACS_ROUTE_RENDERED, 3, PACS_HTTP_POST, NULL, ALL_READ},
     {PACS_ROUTE_WADO_URI, 0, PACS_HTTP_GET, pacs_wado_uri_retrieve, ALL_READ},
     {PACS_ROUTE_WADO_URI, 0, PACS_HTTP_POST, NULL, ALL_READ},
+    {PACS_ROUTE_METRICS, 0, PACS_HTTP_GET, pacs_ops_metrics, ALL_READ},
+    {PACS_ROUTE_METRICS, 0, PACS_HTTP_POST, NULL, ALL_READ},
+    {PACS_ROUTE_HEALTHZ, 0, PACS_HTTP_GET, pacs_ops_healthz, ALL_READ},
+    {PACS_ROUTE_READYZ, 0, PACS_HTTP_GET, pacs_ops_readyz, ALL_READ},
+    {PACS_ROUTE_READYZ, 0, PACS_HTTP_DELETE, NULL, ALL_READ},
     {PACS_ROUTE_NONE, 0, PACS_HTTP_GET, NULL, "OPTIONS"},
 };
 
@@ -341,6 +347,24 @@ static void test_each_handler_is_reached(void **state)
     r = ask("GET", "/viewer/app-config.js", NULL, NULL);
     assert_int_equal(r->status, 200);
     assert_non_null(strstr(r->body, "qidoRoot"));
+    /* The operations endpoints at the root, whatever the prefix; not under it. */
+    r = ask("GET", "/healthz", NULL, NULL);
+    assert_int_equal(r->status, 200);
+    assert_string_equal(r->body, "ok\n");
+    r = ask("GET", "/readyz", NULL, NULL);
+    assert_int_equal(r->status, 200);
+    assert_string_equal(r->body, "ready\n");
+    r = ask("GET", "/metrics", NULL, NULL);
+    assert_int_equal(r->status, 200);
+    assert_string_equal(hc_header(r, "Content-Type", v, sizeof v),
+                        "text/plain; version=0.0.4; charset=utf-8");
+    assert_non_null(strstr(r->body, "\npacs_http_requests_total{route=\"healthz\",code=\"200\"} "));
+    assert_non_null(strstr(r->body, "\n# TYPE pacs_store_duration_seconds histogram\n"));
+    r = ask("POST", "/metrics", NULL, NULL);
+    assert_int_equal(r->status, 405);
+    assert_string_equal(hc_header(r, "Allow", v, sizeof v), "GET, HEAD");
+    expect("GET", "/dicomweb/metrics", 404);
+    expect("GET", "/metrics/x", 404);
 }
 
 static void test_base_url(void **state)

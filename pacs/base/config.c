@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { KEY_STR, KEY_INT, KEY_BOOL } key_type;
+typedef enum { KEY_STR, KEY_INT, KEY_BOOL, KEY_AMOUNT } key_type;
 
 typedef struct key_def {
     const char *name;
@@ -41,6 +41,12 @@ static const key_def keys[] = {
     {"storage.sweep_grace", KEY_INT, "3600", 60, 31536000,
      "seconds before `pacs verify --sweep` takes an unreferenced object of a shared folder, or "
      "a vanished node's intent, for an orphan"},
+    {"storage.free_min", KEY_AMOUNT, "2%", 0, 0,
+     "the high watermark: below this much free space new stores are refused (C-STORE 0xA700, "
+     "STOW-RS 507) and /readyz fails; N% of the file system, or a size (500MB, 20GB); 0 never "
+     "refuses"},
+    {"storage.free_warn", KEY_AMOUNT, "10%", 0, 0,
+     "below this much free space a warning is logged and shown in the metrics; N% or a size"},
     {"log.level", KEY_STR, "info", 0, 0, "error, warn, info, debug or trace"},
     {"dimse.aet", KEY_STR, "PACS", 0, 0, "this server's AE title"},
     {"dimse.bind", KEY_STR, "0.0.0.0", 0, 0, "address the DICOM port listens on"},
@@ -89,6 +95,9 @@ static const key_def keys[] = {
      "largest request body (STOW-RS) in MiB; larger ones get 413"},
     {"http.cors_origins", KEY_STR, "", 0, 0,
      "comma-separated origins allowed by CORS (browser viewers elsewhere); * for any; empty: none"},
+    {"http.ops_auth", KEY_BOOL, "true", 0, 0,
+     "with http.auth = required, /metrics, /healthz and /readyz need a credential with the "
+     "metrics scope too; false: they answer anyone who reaches the HTTP port"},
     {"http.auth", KEY_STR, "off", 0, 0,
      "off: requests without credentials are anonymous (read, write, delete); required: every "
      "DICOMweb request needs an API key, a bearer JWT or a share token (401 otherwise)"},
@@ -158,10 +167,55 @@ static char *trim(char *s)
     return s;
 }
 
+/* "N%" (N from 0 to 100, a decimal fraction allowed) or a size: a whole number with an
+ * optional K, M, G or T suffix (powers of 1024; "MB", "MiB" and "M" alike). */
+static int parse_amount(const char *text, pacs_amount *out)
+{
+    char *end = NULL;
+    memset(out, 0, sizeof *out);
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno != 0 || end == text || v < 0 || !isdigit((unsigned char)text[0])) {
+        return -1;
+    }
+    if (strcmp(end, "%") == 0) {
+        out->percent = 1;
+        out->share = v;
+        return v <= 100 ? 0 : -1;
+    }
+    static const char *const units = "KMGT";
+    double mult = 1;
+    if (*end) {
+        const char *u = strchr(units, toupper((unsigned char)*end));
+        if (!u) {
+            return -1;
+        }
+        for (const char *p = units; p <= u; p++) {
+            mult *= 1024;
+        }
+        end++;
+        if (strcmp(end, "") != 0 && strcmp(end, "B") != 0 && strcmp(end, "iB") != 0) {
+            return -1;
+        }
+    }
+    if (v * mult > 9.0e18) {
+        return -1;
+    }
+    out->bytes = (uint64_t)(v * mult);
+    return 0;
+}
+
 static pacs_err parse_value(const key_def *k, const char *text, long *num, pacs_errinfo *ei)
 {
     *num = 0;
-    if (k->type == KEY_INT) {
+    if (k->type == KEY_AMOUNT) {
+        pacs_amount a;
+        if (parse_amount(text, &a) != 0) {
+            return pacs_errf(ei, PACS_EINVAL,
+                             "%s: '%s' is neither a percentage (5%%) nor a size (500MB, 20GB)",
+                             k->name, text);
+        }
+    } else if (k->type == KEY_INT) {
         char *end = NULL;
         errno = 0;
         long v = strtol(text, &end, 10);
@@ -718,6 +772,13 @@ static const value *get(const pacs_config *cfg, const char *key, key_type type)
 const char *pacs_config_str(const pacs_config *cfg, const char *key)
 {
     return get(cfg, key, KEY_STR)->text;
+}
+
+pacs_amount pacs_config_amount(const pacs_config *cfg, const char *key)
+{
+    pacs_amount a;
+    parse_amount(get(cfg, key, KEY_AMOUNT)->text, &a); /* checked when set */
+    return a;
 }
 
 long pacs_config_int(const pacs_config *cfg, const char *key)

@@ -13,6 +13,7 @@
 #define PACS_BASE_CONFIG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "pacs/base/err.h"
 
@@ -80,8 +81,17 @@ pacs_err pacs_config_load_env(pacs_config *cfg, pacs_errinfo *ei);
 /** Checks settings that depend on each other; call once after all sources are loaded. */
 pacs_err pacs_config_finish(pacs_config *cfg, pacs_errinfo *ei);
 
+/** An amount of space: a share of a file system, or a number of bytes. */
+typedef struct pacs_amount {
+    int percent;    /* 1: `share` holds it, in percent of the file system's size */
+    double share;   /* 0..100 */
+    uint64_t bytes; /* when not a percentage */
+} pacs_amount;
+
 /** Values of declared keys; asking for an undeclared key or the wrong type aborts (a bug). */
 const char *pacs_config_str(const pacs_config *cfg, const char *key);
+/** An amount setting (storage.free_min): "N%" of the file system or a size ("500MB"). */
+pacs_amount pacs_config_amount(const pacs_config *cfg, const char *key);
 long pacs_config_int(const pacs_config *cfg, const char *key);
 int pacs_config_bool(const pacs_config *cfg, const char *key);
 

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pacs/base/metrics.h"
+
 typedef struct entry {
     struct entry *next_in_bucket;
     struct entry *prev, *next; /* recency: head is the most recent */
@@ -155,6 +157,7 @@ int pacs_image_cache_get(pacs_image_cache *c, const char *key, uint8_t **out, si
         c->stats.misses++;
     }
     pthread_mutex_unlock(&c->lock);
+    pacs_metrics_add(found ? PACS_M_IMAGE_CACHE_HIT : PACS_M_IMAGE_CACHE_MISS, 1);
     return found;
 }
 

@@ -22,9 +22,11 @@
 #include "pacs/base/cli.h"
 #include "pacs/base/config.h"
 #include "pacs/base/log.h"
+#include "pacs/base/metrics.h"
 #include "pacs/dicom/dcm.h"
 #include "storage/archive.h"
 #include "storage/audit.h"
+#include "storage/health.h"
 #include "tools/pacsd/security.h"
 
 #define PACSD_VERSION "0.1.0"
@@ -114,7 +116,7 @@ int main(int argc, char **argv)
             return 0;
         }
     }
-    int rc = 1, audit_open = 0;
+    int rc = 1, audit_open = 0, collecting = 0;
     pacs_errinfo ei;
     const char *ready_file = NULL;
     pacs_archive *archive = NULL;
@@ -166,6 +168,12 @@ int main(int argc, char **argv)
                  pacs_config_str(cfg, "data"), ei.msg);
         goto done;
     }
+    /* /metrics reads the archive's counts, queue and disks when asked (storage/health.h). */
+    if (pacs_metrics_add_collector(pacs_health_collect, archive, &ei) != PACS_OK) {
+        pacs_log(PACS_LOG_ERROR, "pacsd", "%s", ei.msg);
+        goto done;
+    }
+    collecting = 1;
     if (pacs_audit_open(pacs_config_str(cfg, "data"), &ei) != PACS_OK) {
         pacs_log(PACS_LOG_ERROR, "pacsd", "cannot open the audit trail: %s", ei.msg);
         goto done;
@@ -234,6 +242,9 @@ done:
         pacs_dimse_stop(dimse, 10);
     }
     pacs_forward_stop(forwarder);
+    if (collecting) {
+        pacs_metrics_remove_collector(pacs_health_collect, archive);
+    }
     if (archive) {
         pacs_archive_close(archive);
     }

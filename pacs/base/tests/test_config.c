@@ -296,18 +296,55 @@ static void test_file_error_through_cli(void **state)
     free(file);
 }
 
+/* storage.free_min and _warn: a percentage or a size with a 1024-based unit; junk refused. */
+static void test_amounts(void **state)
+{
+    (void)state;
+    pacs_config *cfg = fresh();
+    pacs_errinfo ei;
+    pacs_amount a = pacs_config_amount(cfg, "storage.free_min");
+    assert_true(a.percent);
+    assert_true(a.share == 2.0);
+    static const struct {
+        const char *text;
+        int percent;
+        double share;
+        uint64_t bytes;
+    } ok[] = {
+        {"5%", 1, 5, 0},
+        {"12.5%", 1, 12.5, 0},
+        {"0", 0, 0, 0},
+        {"4096", 0, 0, 4096},
+        {"500MB", 0, 0, 500u << 20},
+        {"1.5G", 0, 0, 3ull << 29},
+        {"2TiB", 0, 0, 2ull << 40},
+        {"64k", 0, 0, 64u << 10},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        assert_int_equal(pacs_config_set(cfg, "storage.free_min", ok[i].text, &ei), PACS_OK);
+        a = pacs_config_amount(cfg, "storage.free_min");
+        assert_int_equal(a.percent, ok[i].percent);
+        assert_true(a.share == ok[i].share);
+        assert_true(a.bytes == ok[i].bytes);
+    }
+    static const char *const bad[] = {"",     "%",     "101%", "-1%",  "-5",  "5 %",
+                                      "10XB", "10MBs", "MB",   "1e30", "five"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(pacs_config_set(cfg, "storage.free_warn", bad[i], &ei), PACS_EINVAL);
+        assert_non_null(strstr(ei.msg, "storage.free_warn"));
+    }
+    assert_true(pacs_config_amount(cfg, "storage.free_warn").share == 10.0);
+    pacs_config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_file_syntax),
-        cmocka_unit_test(test_file_errors),
-        cmocka_unit_test(test_file_limits),
-        cmocka_unit_test(test_set_pair),
-        cmocka_unit_test(test_env),
-        cmocka_unit_test(test_cli_order),
-        cmocka_unit_test(test_cli_errors),
-        cmocka_unit_test(test_file_error_through_cli),
+        cmocka_unit_test(test_amounts),     cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_file_syntax), cmocka_unit_test(test_file_errors),
+        cmocka_unit_test(test_file_limits), cmocka_unit_test(test_set_pair),
+        cmocka_unit_test(test_env),         cmocka_unit_test(test_cli_order),
+        cmocka_unit_test(test_cli_errors),  cmocka_unit_test(test_file_error_through_cli),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
