@@ -278,8 +278,9 @@ unsigned pacs_http_status_of(pacs_err err)
         return 409;
     case PACS_EDENIED:
         return 403;
-    case PACS_EBUSY:
     case PACS_ENOSPC:
+        return 507; /* Insufficient Storage (RFC 4918) */
+    case PACS_EBUSY:
     case PACS_ETIMEOUT:
         return 503;
     default:

@@ -375,14 +375,15 @@ static void body_end(pacs_http_req *r, void *ctx)
         return;
     }
     /* Nothing stored: 409 when the request is at fault (PS3.18 10.5.3); when every part failed
-     * for the server's own trouble, 503 if it may pass (full disk, busy index: DIMSE's 0xA700)
-     * or 500 (I/O errors: 0x0110), with the reason in a Warning header. */
+     * for the server's own trouble, 507 for want of space (a full disk, or free space below
+     * storage.free_min), 503 if it may pass (busy index: like those, DIMSE's 0xA700) or 500
+     * (I/O errors: 0x0110), with the reason in a Warning header. */
     unsigned status = s->n_stored == s->n && !warnings ? 200 : s->n_stored ? 202 : 409;
     if (s->n_stored == 0 && s->n_server == s->n) {
         pacs_err e = s->server_err;
-        status = e == PACS_ENOSPC || e == PACS_EBUSY || e == PACS_ENOMEM || e == PACS_ETIMEOUT
-                     ? 503
-                     : 500;
+        status = e == PACS_ENOSPC                                            ? 507
+                 : e == PACS_EBUSY || e == PACS_ENOMEM || e == PACS_ETIMEOUT ? 503
+                                                                             : 500;
         add_warning(r, s->server_msg);
     } else if (s->body_err != PACS_OK) {
         /* Parts came whole before the body went wrong: they are stored, and the answer says

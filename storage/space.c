@@ -144,10 +144,11 @@ pacs_err pacs_space_admit(pacs_space *s, pacs_errinfo *ei)
         mib(info.avail, avail, sizeof avail);
         mib(info.refuse_below, level, sizeof level);
         pacs_metrics_add(PACS_M_WATERMARK_REFUSED, 1);
+        /* The setting first: a DIMSE error comment keeps only 64 characters. */
         return pacs_errf(ei, PACS_ENOSPC,
-                         "storage is nearly full: %s free on %s, below storage.free_min (%s); "
-                         "new objects are refused until space is freed",
-                         avail, info.path, level);
+                         "free space below storage.free_min (%s free, %s needed) on %s; new "
+                         "objects are refused until space is freed",
+                         avail, level, info.path);
     }
     return PACS_OK;
 }

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # Storage faults while pacsd runs: a full disk, write errors, lost flushes (fsync) of objects
 # and of the index, and a read-only data folder. For each, C-STORE and STOW-RS get the
-# status that says whose trouble it is and whether it may pass (full disk: 0xA700 and HTTP 503;
+# status that says whose trouble it is and whether it may pass (full disk: 0xA700 and HTTP 507;
 # an I/O error or a read-only folder: 0x0110 processing failure and HTTP 500), with the cause
 # in the error comment, in a STOW-RS Warning header and in a WARN line of the log; nothing of
 # the refused instance is indexed or left in tmp/; C-ECHO and queries keep working. Once the
@@ -35,7 +35,10 @@ fi
 echo "data folder: $([ "$tmpfs" = 1 ] && echo "a 16 MiB tmpfs" || echo "a plain folder")"
 
 make_ct_copies "$WORK/ok" 2 own
-FAULT_PREFIX="$DATA/" FAULT_FLAG="$FLAG" LD_PRELOAD="$FAULT_SHIM" start_pacsd
+# storage.free_min = 0: the disk really fills (the watermark that refuses earlier is
+# test_watermark's).
+FAULT_PREFIX="$DATA/" FAULT_FLAG="$FLAG" LD_PRELOAD="$FAULT_SHIM" start_pacsd \
+    --set storage.free_min=0
 B="http://127.0.0.1:$HTTP_PORT/dicomweb"
 store "$WORK"/ok/*.dcm || fail "storing before any fault"
 stored=2
@@ -91,10 +94,10 @@ fault_case() {
 if [ "$tmpfs" = 1 ]; then
     fault_case disk-full \
         'dd if=/dev/zero of="$DATA/filler" bs=64k 2>/dev/null || true' \
-        'rm -f "$DATA/filler"' 0xa700 503 0xA700 "No space left on device"
+        'rm -f "$DATA/filler"' 0xa700 507 0xA700 "No space left on device"
 else
     fault_case disk-full 'echo enospc >"$FLAG"' 'rm -f "$FLAG"' \
-        0xa700 503 0xA700 "No space left on device"
+        0xa700 507 0xA700 "No space left on device"
 fi
 # A disk that fails writes of objects.
 fault_case write-error 'echo eio >"$FLAG"' 'rm -f "$FLAG"' \
