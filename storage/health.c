@@ -158,13 +158,11 @@ static void disks(pacs_archive *a, pacs_buf *out)
     for (size_t f = 0; f < sizeof families / sizeof families[0] && n > 0; f++) {
         pacs_metrics_family(out, families[f].name, "gauge", families[f].help);
         for (size_t i = 0; i < n; i++) {
-            const double v[] = {(double)fs[i].size, (double)fs[i].avail,
-                                (double)fs[i].warn_below, (double)fs[i].refuse_below,
-                                (double)fs[i].level};
+            const double v[] = {(double)fs[i].size, (double)fs[i].avail, (double)fs[i].warn_below,
+                                (double)fs[i].refuse_below, (double)fs[i].level};
             char label[600];
             pacs_metrics_sample(out, families[f].name,
-                                pacs_metrics_label(label, sizeof label, "path", fs[i].path),
-                                v[f]);
+                                pacs_metrics_label(label, sizeof label, "path", fs[i].path), v[f]);
         }
     }
 }

@@ -43,8 +43,8 @@ pacs_err pacs_space_open(const pacs_config *cfg, const char *const *folders, siz
     for (size_t i = 0; i < n; i++) {
         struct stat st;
         if (stat(folders[i], &st) != 0) {
-            pacs_err err = pacs_errf(ei, PACS_EIO, "cannot examine %s: %s", folders[i],
-                                     strerror(errno));
+            pacs_err err =
+                pacs_errf(ei, PACS_EIO, "cannot examine %s: %s", folders[i], strerror(errno));
             free(s);
             return err;
         }
@@ -113,7 +113,8 @@ static int examine(pacs_space *s, watched *w, pacs_space_info *out)
             mib(out->warn_below, level, sizeof level);
             pacs_log(PACS_LOG_WARN, "storage",
                      "free space on %s is low: %s of %s, below storage.free_warn (%s)%s", w->path,
-                     avail, size, level, was == PACS_SPACE_REFUSE ? "; stores are accepted again" : "");
+                     avail, size, level,
+                     was == PACS_SPACE_REFUSE ? "; stores are accepted again" : "");
         } else {
             pacs_log(PACS_LOG_INFO, "storage", "free space on %s is %s of %s: enough again",
                      w->path, avail, size);

@@ -33,8 +33,8 @@ static const def defs[PACS_METRIC_COUNT_] = {PACS_METRICS(PACS_METRIC_DEF_)};
 #undef PACS_METRIC_DEF_
 
 /* Histogram bucket bounds in seconds (an implicit +Inf bucket follows). */
-static const double bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                0.1,   0.25,   0.5,   1,    2.5,   5,    10};
+static const double bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                0.25,  0.5,    1,     2.5,  5,     10};
 #define N_BOUNDS (sizeof bounds / sizeof bounds[0])
 
 typedef struct histogram {
@@ -197,7 +197,8 @@ void pacs_metrics_remove_collector(pacs_metrics_collect_fn fn, void *ctx)
     pthread_mutex_lock(&collectors_mu);
     for (size_t i = 0; i < n_collectors; i++) {
         if (collectors[i].fn == fn && collectors[i].ctx == ctx) {
-            memmove(&collectors[i], &collectors[i + 1], (n_collectors - i - 1) * sizeof *collectors);
+            memmove(&collectors[i], &collectors[i + 1],
+                    (n_collectors - i - 1) * sizeof *collectors);
             n_collectors--;
             break;
         }

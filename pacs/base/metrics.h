@@ -33,7 +33,7 @@ extern "C" {
 /* X(id, type, name, fixed labels, help): entries of one name must be adjacent; the first one's
  * help text is the family's. LABELED entries take their labels at each update. */
 #define PACS_METRICS(X)                                                                            \
-    X(PACS_M_ASSOC_ACTIVE, GAUGE, "pacs_dimse_associations_active", "",                           \
+    X(PACS_M_ASSOC_ACTIVE, GAUGE, "pacs_dimse_associations_active", "",                            \
       "DIMSE associations being served now")                                                       \
     X(PACS_M_ASSOCIATIONS, LABELED, "pacs_dimse_associations_total", "",                           \
       "DIMSE associations accepted, by calling AE title")                                          \

@@ -194,9 +194,9 @@ static void test_collectors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_counters_gauges),   cmocka_unit_test(test_histogram),
+        cmocka_unit_test(test_counters_gauges),    cmocka_unit_test(test_histogram),
         cmocka_unit_test(test_labeled_concurrent), cmocka_unit_test(test_labeled_overflow),
-        cmocka_unit_test(test_label_escaping),    cmocka_unit_test(test_collectors),
+        cmocka_unit_test(test_label_escaping),     cmocka_unit_test(test_collectors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
