@@ -615,7 +615,7 @@ static void test_status_of(void **state)
     } map[] = {
         {PACS_OK, 200},      {PACS_ENOTFOUND, 404},    {PACS_EINVAL, 400},    {PACS_EBADDATA, 400},
         {PACS_ETOOBIG, 413}, {PACS_EUNSUPPORTED, 406}, {PACS_ECONFLICT, 409}, {PACS_EEXIST, 409},
-        {PACS_EDENIED, 403}, {PACS_EBUSY, 503},        {PACS_ENOSPC, 503},    {PACS_ETIMEOUT, 503},
+        {PACS_EDENIED, 403}, {PACS_EBUSY, 503},        {PACS_ENOSPC, 507},    {PACS_ETIMEOUT, 503},
         {PACS_EIO, 500},     {PACS_ENOMEM, 500},
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
