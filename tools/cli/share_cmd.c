@@ -3,7 +3,8 @@
  * `pacs share`: share links for patients and referring doctors (the film a patient used to take
  * home). Creates a signed, expiring token for one stored study in the share store
  * (storage/share.h), prints the link to the study's share page ({site}/share/{token}, where
- * {site} comes from http.public_url without http.prefix, or http://HOST:http.port), and draws
+ * {site} comes from http.public_url without http.prefix, or from where the pacsd running on
+ * the same data folder listens, DATA/pacsd.http), and draws
  * it as a QR code with libqrencode: a PNG sized to print (at least 4 cm wide at 300 dpi, a
  * 4-module quiet zone; libpng) or UTF-8 half blocks on the terminal. Also lists and revokes
  * shares. Creation and revocation go to the audit trail (PACS_AUDIT_SHARE).
@@ -11,8 +12,12 @@
  * Single-threaded; runs beside a running pacsd on the same data folder (the share store and
  * the audit trail are safe for several processes).
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <limits.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <png.h>
 #include <pwd.h>
 #include <qrencode.h>
@@ -22,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pacs/base/runinfo.h"
 #include "storage/archive.h"
 #include "storage/audit.h"
 #include "storage/query.h"
@@ -41,7 +47,8 @@ static void share_usage(FILE *f)
                "       pacs share --revoke ID_OR_TOKEN\n"
                "       pacs share --rotate-key\n"
                "Prints the share link on stdout (and draws it as a QR code with --qr). The link\n"
-               "starts with http.public_url (without http.prefix), or http://HOST:PORT.\n");
+               "starts with http.public_url (without http.prefix), or with the address and port\n"
+               "the pacsd running on the same data folder listens on.\n");
 }
 
 static const char *os_user(void)
@@ -69,7 +76,46 @@ static void audit(const pacs_config *cfg, int success, const char *study, const 
     pacs_audit_close();
 }
 
-/* The site's root URL for links, without a trailing '/'. */
+/* An address of this machine a phone on the same network can reach: the first IPv4 address of
+ * an interface that is up and not loopback; "" when there is none. */
+static void lan_address(char *out, size_t cap)
+{
+    struct ifaddrs *list = NULL;
+    out[0] = '\0';
+    if (getifaddrs(&list) != 0) {
+        return;
+    }
+    for (const struct ifaddrs *i = list; i; i = i->ifa_next) {
+        if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && (i->ifa_flags & IFF_UP) &&
+            !(i->ifa_flags & IFF_LOOPBACK)) {
+            const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)i->ifa_addr;
+            if (inet_ntop(AF_INET, &sin->sin_addr, out, (socklen_t)cap)) {
+                break;
+            }
+            out[0] = '\0';
+        }
+    }
+    freeifaddrs(list);
+}
+
+/* The host part of a link to a server listening on `bind`. */
+static void link_host(const char *bind, char *out, size_t cap)
+{
+    if (!pacs_runinfo_wildcard(bind)) {
+        snprintf(out, cap, strchr(bind, ':') && bind[0] != '[' ? "[%s]" : "%s", bind);
+        return;
+    }
+    lan_address(out, cap);
+    if (!out[0] && gethostname(out, cap) != 0) {
+        snprintf(out, cap, "localhost");
+    }
+    out[cap - 1] = '\0';
+}
+
+/* The site's root URL for links, without a trailing '/': http.public_url (without http.prefix)
+ * when set; otherwise where the pacsd running on this data folder listens (DATA/pacsd.http);
+ * otherwise the configuration's http.bind and http.port, with a warning, since nothing says a
+ * server answers there. */
 static void site_url(const pacs_config *cfg, char *out, size_t cap)
 {
     const char *pub = pacs_config_str(cfg, "http.public_url");
@@ -85,15 +131,36 @@ static void site_url(const pacs_config *cfg, char *out, size_t cap)
         snprintf(out, cap, "%.*s", (int)n, pub);
         return;
     }
-    char host[256] = "localhost";
-    const char *bind = pacs_config_str(cfg, "http.bind");
-    if (strcmp(bind, "0.0.0.0") != 0 && strcmp(bind, "::") != 0) {
-        snprintf(host, sizeof host, strchr(bind, ':') ? "[%s]" : "%s", bind);
-    } else if (gethostname(host, sizeof host) != 0) {
-        snprintf(host, sizeof host, "localhost");
+    char host[256];
+    pacs_runinfo ri;
+    pacs_errinfo ei;
+    const char *data = pacs_config_str(cfg, "data");
+    pacs_err err = pacs_runinfo_read(data, &ri, &ei);
+    if (err == PACS_OK) {
+        link_host(ri.bind, host, sizeof host);
+        snprintf(out, cap, "%s://%s:%d", ri.scheme, host, ri.port);
+        if (!pacs_runinfo_alive(ri.pid)) {
+            pacs_tool__msg(NULL,
+                           "warning: the pacsd that listened at %s (pid %ld) is not running; "
+                           "the link works once it runs there again",
+                           out, ri.pid);
+        }
+        if (pacs_runinfo_wildcard(ri.bind)) {
+            pacs_tool__msg(NULL,
+                           "note: pacsd listens on every address; the link uses %s. Set "
+                           "http.public_url to the address patients can reach",
+                           host);
+        }
+        return;
     }
-    host[sizeof host - 1] = '\0';
-    snprintf(out, cap, "http://%s:%ld", host, pacs_config_int(cfg, "http.port"));
+    link_host(pacs_config_str(cfg, "http.bind"), host, sizeof host);
+    snprintf(out, cap, "%s://%s:%ld", pacs_config_bool(cfg, "http.tls") ? "https" : "http", host,
+             pacs_config_int(cfg, "http.port"));
+    pacs_tool__msg(NULL,
+                   "warning: http.public_url is not set and no running pacsd left its address "
+                   "in %s/%s (%s); the link assumes %s from the configuration. Set "
+                   "http.public_url, or start pacsd first",
+                   data, PACS_RUNINFO_FILE, err == PACS_ENOTFOUND ? "none there" : ei.msg, out);
 }
 
 /* ---- QR codes ---- */

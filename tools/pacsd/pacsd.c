@@ -3,7 +3,8 @@
  * pacsd: the archive daemon. Reads its configuration, opens the archive, starts the DIMSE
  * server, writes the ready file, then waits for signals: SIGTERM or SIGINT stop it cleanly;
  * SIGHUP re-reads the configuration sources and replaces the known AEs and forwarding rules
- * (other settings need a restart).
+ * (other settings need a restart). While it runs, DATA/pacsd.http (pacs/base/runinfo.h) says
+ * where its HTTP server listens, for the links `pacs share` prints.
  * Signals are blocked in every thread and taken here with sigwait, so no handler runs in an
  * arbitrary thread.
  */
@@ -23,6 +24,7 @@
 #include "pacs/base/config.h"
 #include "pacs/base/log.h"
 #include "pacs/base/metrics.h"
+#include "pacs/base/runinfo.h"
 #include "pacs/dicom/dcm.h"
 #include "storage/archive.h"
 #include "storage/audit.h"
@@ -116,7 +118,7 @@ int main(int argc, char **argv)
             return 0;
         }
     }
-    int rc = 1, audit_open = 0, collecting = 0;
+    int rc = 1, audit_open = 0, collecting = 0, runinfo_written = 0;
     pacs_errinfo ei;
     const char *ready_file = NULL;
     pacs_archive *archive = NULL;
@@ -213,6 +215,20 @@ int main(int argc, char **argv)
                  pacs_config_str(cfg, "dimse.tls.profile"));
     }
     pacs_security_warn(cfg, dimse_port, http_port);
+    pacs_runinfo ri;
+    memset(&ri, 0, sizeof ri);
+    ri.pid = (long)getpid();
+    snprintf(ri.scheme, sizeof ri.scheme, "%s",
+             pacs_config_bool(cfg, "http.tls") ? "https" : "http");
+    snprintf(ri.bind, sizeof ri.bind, "%s", pacs_config_str(cfg, "http.bind"));
+    ri.port = http_port;
+    snprintf(ri.prefix, sizeof ri.prefix, "%s", pacs_config_str(cfg, "http.prefix"));
+    if (pacs_runinfo_write(pacs_config_str(cfg, "data"), &ri, &ei) == PACS_OK) {
+        runinfo_written = 1;
+    } else {
+        pacs_log(PACS_LOG_WARN, "pacsd", "pacs share cannot learn this server's address: %s",
+                 ei.msg);
+    }
     if (ready_file &&
         write_ready(ready_file, dimse_port, http_port, pacs_dimse_tls_port(dimse)) != 0) {
         pacs_log(PACS_LOG_ERROR, "pacsd", "cannot write ready file %s: %s", ready_file,
@@ -257,6 +273,9 @@ done:
     }
     if (ready_file && rc == 0) {
         unlink(ready_file);
+    }
+    if (runinfo_written) {
+        pacs_runinfo_remove(pacs_config_str(cfg, "data"), (long)getpid());
     }
     free(rest);
     if (rc == 0) {
