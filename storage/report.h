@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: MIT
+/*
+ * A study's report, as the archive holds it: a DICOM document stored in the study, either a
+ * Structured Report (Basic Text, Enhanced, Comprehensive, Comprehensive 3D or Extensible SR,
+ * as DCMTK's dcmsr makes them) or an Encapsulated PDF. What the share page shows a patient
+ * beside the images (issue 18; reports themselves arrive with issue 17).
+ *
+ * The final report is chosen among the study's documents: an SR counts when its Completion
+ * Flag is COMPLETE and its Verification Flag VERIFIED (signed); a PDF always counts (the
+ * Encapsulated Document module has no such flags). A document named in another's Predecessor
+ * Documents Sequence has been amended and no longer counts. Of those left, the latest by
+ * Content Date and Time wins. An SR's content tree is flattened into plain text: each
+ * CONTAINS child of a container in document order, containers as headings, TEXT values as
+ * paragraphs, CODE, NUM, DATE, TIME, DATETIME, PNAME and UIDREF values as "name: value" lines;
+ * context, modifiers, coordinates and references to images are left out.
+ *
+ * Everything is read from the index (the stored DICOM JSON metadata): no object is opened.
+ * Load: one indexed query per call, plus parsing the metadata of the study's documents.
+ * Thread-safety: as the archive.
+ */
+#ifndef PACS_STORAGE_REPORT_H
+#define PACS_STORAGE_REPORT_H
+
+#include "pacs/base/err.h"
+#include "storage/archive.h"
+
+/** Longest report text kept (bytes); the lines past it are left out. */
+#define PACS_REPORT_TEXT_MAX (64u * 1024u)
+
+typedef struct pacs_report {
+    char series_uid[65];
+    char sop_uid[65];
+    char sop_class[65];
+    int pdf;            /* 1: an Encapsulated PDF (text is NULL); 0: an SR */
+    char *text;         /* the SR's text, UTF-8 with '\n' between lines; NULL for a PDF */
+    char observer[200]; /* the (first) verifying observer's name as stored (PN); "" if none */
+    char date[9];       /* Content Date (YYYYMMDD), "" when absent */
+    char time[7];       /* Content Time (HHMMSS), "" when absent */
+} pacs_report;
+
+/**
+ * Finds the final report of study `study_uid`. On PACS_OK `*out` is the caller's to release
+ * with pacs_report_free. PACS_ENOTFOUND when the study holds no document that counts (or does
+ * not exist); other errors are the index's (PACS_EDB, PACS_ENOMEM).
+ */
+pacs_err pacs_archive_report(pacs_archive *a, const char *study_uid, pacs_report **out,
+                             pacs_errinfo *ei);
+
+/** Frees a report; NULL is accepted. */
+void pacs_report_free(pacs_report *r);
+
+#endif
