@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * The HTTP side of authentication and the share-link API (gate.h). Refusals are logged at INFO
+ * The HTTP side of authentication and the share-link API (gate.h). Answers to a share token
+ * carry `Cache-Control: no-store` and `Referrer-Policy: no-referrer`. Refusals are logged at INFO
  * with the reason (never the credential) and written to the audit trail as login failures or
  * denied accesses; shares made and revoked are audited too.
  *
@@ -72,6 +73,12 @@ int pacs_gate_authenticate(pacs_http_req *r, pacs_auth *a, pacs_principal *p)
         pacs_log(PACS_LOG_ERROR, "auth", "req=%lu share store: %s", pacs_http_id(r), ei.msg);
         pacs_http_send_error(r, 503, "credentials cannot be checked now");
         return 0;
+    }
+    if (p->kind == PACS_PRINCIPAL_SHARE) {
+        /* A patient's phone, a shared computer: nothing it fetched stays in a cache, and no
+         * link it follows tells the next site where it came from. */
+        pacs_http_add_header(r, "Cache-Control", "no-store");
+        pacs_http_add_header(r, "Referrer-Policy", "no-referrer");
     }
     return 1;
 }

@@ -300,7 +300,7 @@ void pacs_router_dispatch(pacs_router *router, pacs_http_req *r)
     }
     if (pacs_viewer_owns(r->raw_uri, full_len)) {
         r->path = r->raw_uri;
-        r->path_len = full_len;
+        r->path_len = pacs_viewer_loggable(r->raw_uri, full_len); /* what log lines show */
         r->metric_route = "viewer";
         pacs_viewer_serve(router->viewer, r, r->raw_uri, full_len, q ? q + 1 : NULL);
         return;

@@ -227,7 +227,8 @@ static void put_viewer(pacs_buf *b)
     both(b, "Gốc", "Default");
     pacs_buf_puts(b, "</button>");
     for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) {
-        pacs_buf_printf(b, "<button type=\"button\" class=\"ct\" data-w=\"%s\">", presets[i].window);
+        pacs_buf_printf(b, "<button type=\"button\" class=\"ct\" data-w=\"%s\">",
+                        presets[i].window);
         both(b, presets[i].vi, presets[i].en);
         pacs_buf_puts(b, "</button>");
     }

@@ -275,6 +275,11 @@ int pacs_viewer_owns(const char *path, size_t len)
     return path_is(path, len, PACS_VIEWER_PATH) || path_is(path, len, "/share");
 }
 
+size_t pacs_viewer_loggable(const char *path, size_t len)
+{
+    return path_is(path, len, "/share") ? 6 : len;
+}
+
 /* ---- static files ---- */
 
 typedef struct file_ctx {

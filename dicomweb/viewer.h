@@ -50,6 +50,10 @@ int pacs_viewer_installed(const pacs_viewer *v);
  *  /viewer/..., /share/... */
 int pacs_viewer_owns(const char *path, size_t len);
 
+/** How much of such a path may be written to logs: "/share/{token}" is logged as "/share", so
+ *  that a share token never reaches a log line or the audit trail. */
+size_t pacs_viewer_loggable(const char *path, size_t len);
+
 /**
  * Answers a request whose path pacs_viewer_owns: `path` is undecoded and without its query,
  * `query` is the raw text after '?' (or NULL). Answers exactly once.

@@ -8,7 +8,8 @@
 // usage: node viewer_test.js viewer BASE STUDY_UID NAME_PART DESCRIPTION OUTDIR
 //          the study list shows the study, it opens, a slice is drawn, scrolling changes it
 //        node viewer_test.js share LINK STUDY_UID NAME_PART OUTDIR
-//          the share page names the patient; its button opens the study, a slice is drawn;
+//          the share page names the patient; its OHIF button opens the study in OHIF, a slice
+//          is drawn;
 //          on a phone-sized screen; prints the first screen's bytes
 'use strict';
 const { chromium } = require('playwright-core');
@@ -218,7 +219,7 @@ async function shareMode([link, study, namePart, out]) {
     const text = await page.locator('body').innerText();
     check(text.includes(namePart), `the share page names the patient (${namePart})`);
     await page.screenshot({ path: `${out}/share-page.png` });
-    await page.locator('#open').click();
+    await page.locator(`a.btn[href*="StudyInstanceUIDs=${study}"]`).click();
     const first = await waitForSlice(page, 180000);
     check(first && first.lit > first.area / 50 && first.levels > 8,
       `the share link opens the study and a slice is drawn (${JSON.stringify(first)})`);
