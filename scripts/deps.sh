@@ -11,6 +11,7 @@ PACKAGES="build-essential cmake pkg-config git curl ca-certificates
   libcmocka-dev python3-pydicom libcurl4-openssl-dev libjwt-dev
   libpng-dev libopenjph-dev openjph-tools libopenjp2-tools dicom3tools openssl
   zlib1g-dev nodejs clang clang-format libclang-rt-14-dev chromium libqrencode-dev zbar-tools
+  libcairo2-dev libfontconfig-dev fonts-dejavu-core poppler-utils
   orthanc orthanc-dicomweb prometheus"
 
 if [ "${1:-}" = "--print" ]; then

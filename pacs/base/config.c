@@ -107,6 +107,9 @@ static const key_def keys[] = {
     {"auth.jwt_issuer", KEY_STR, "", 0, 0, "the iss every accepted JWT must carry"},
     {"auth.jwt_audience", KEY_STR, "", 0, 0, "the aud every accepted JWT must carry"},
     {"auth.jwt_leeway", KEY_INT, "60", 0, 600, "seconds of clock skew allowed for exp and nbf"},
+    {"hospital.name", KEY_STR, "", 0, 0,
+     "the hospital's name as patients know it, printed at the top of share slips "
+     "(pacs share --slip)"},
     {"auth.share_max_days", KEY_INT, "365", 1, 36500,
      "longest life of a share link made over HTTP ({prefix}/shares), in days"},
     {"viewer.frames", KEY_STR, "stored", 0, 0,

@@ -6,7 +6,8 @@
  * {site} comes from http.public_url without http.prefix, or from where the pacsd running on
  * the same data folder listens, DATA/pacsd.http), and draws
  * it as a QR code with libqrencode: a PNG sized to print (at least 4 cm wide at 300 dpi, a
- * 4-module quiet zone; libpng) or UTF-8 half blocks on the terminal. Also lists and revokes
+ * 4-module quiet zone; libpng) or UTF-8 half blocks on the terminal, or prints it on an A5
+ * slip for the patient (slip.h). Also lists and revokes
  * shares. Creation and revocation go to the audit trail (PACS_AUDIT_SHARE).
  *
  * Single-threaded; runs beside a running pacsd on the same data folder (the share store and
@@ -33,6 +34,7 @@
 #include "storage/query.h"
 #include "storage/resolve.h"
 #include "storage/share.h"
+#include "tools/cli/slip.h"
 #include "tools/cli/tool.h"
 
 #define QR_QUIET 4           /* modules of white around the code (ISO/IEC 18004) */
@@ -43,10 +45,12 @@
 static void share_usage(FILE *f)
 {
     fprintf(f, "usage: pacs share STUDY_UID [--days N | --seconds N] [--qr FILE.png | --qr -]\n"
+               "                  [--slip FILE.pdf]\n"
                "       pacs share --list [--study UID]\n"
                "       pacs share --revoke ID_OR_TOKEN\n"
                "       pacs share --rotate-key\n"
-               "Prints the share link on stdout (and draws it as a QR code with --qr). The link\n"
+               "Prints the share link on stdout (and draws it as a QR code with --qr, or on an\n"
+               "A5 slip to print for the patient with --slip, headed by hospital.name). The link\n"
                "starts with http.public_url (without http.prefix), or with the address and port\n"
                "the pacsd running on the same data folder listens on.\n");
 }
@@ -235,41 +239,98 @@ done:
 
 /* ---- the subcommands ---- */
 
+/* What a slip says of a study (and its patient). */
+typedef struct study_facts {
+    int found;
+    char name[256], patient_id[80], birth[16], date[16], description[256];
+} study_facts;
+
+static void fact(const json_t *ds, const char *tag, char *out, size_t cap)
+{
+    const json_t *v = json_array_get(json_object_get(json_object_get(ds, tag), "Value"), 0);
+    const char *s = json_is_string(v) ? json_string_value(v)
+                                      : json_string_value(json_object_get(v, "Alphabetic"));
+    snprintf(out, cap, "%s", s ? s : "");
+}
+
 static int on_found(void *ctx, const json_t *result)
 {
-    (void)result;
-    *(int *)ctx = 1;
+    study_facts *f = ctx;
+    f->found = 1;
+    fact(result, "00100010", f->name, sizeof f->name);
+    fact(result, "00100020", f->patient_id, sizeof f->patient_id);
+    fact(result, "00100030", f->birth, sizeof f->birth);
+    fact(result, "00080020", f->date, sizeof f->date);
+    fact(result, "00081030", f->description, sizeof f->description);
     return 1;
 }
 
-/* 1 when the study is stored, 0 when not, -1 on error (reported). */
-static int study_stored(const pacs_config *cfg, const char *uid)
+/* 1 when the study is stored (its facts in `f`), 0 when not, -1 on error (reported). */
+static int study_stored(const pacs_config *cfg, const char *uid, study_facts *f)
 {
     pacs_errinfo ei;
     pacs_archive *a = NULL;
+    memset(f, 0, sizeof *f);
     if (pacs_archive_open(cfg, &a, &ei) != PACS_OK) {
         pacs_tool__msg(NULL, "cannot open the archive in %s: %s", pacs_config_str(cfg, "data"),
                        ei.msg);
         return -1;
     }
-    int found = 0, rc = -1;
+    int rc = -1;
+    pacs_err err = PACS_OK;
     pacs_query *q = pacs_resolve_query(uid, NULL, NULL, &ei);
+    static const uint32_t shown[] = {0x00100010, 0x00100020, 0x00100030, 0x00080020, 0x00081030};
     if (!q) {
         pacs_tool__msg(NULL, "cannot look the study up: %s", ei.msg);
-    } else if (pacs_archive_find(a, q, on_found, &found, &ei) != PACS_OK) {
+        goto done;
+    }
+    for (size_t i = 0; err == PACS_OK && i < sizeof shown / sizeof shown[0]; i++) {
+        err = pacs_query_include(q, shown[i], &ei);
+    }
+    if (err == PACS_OK) {
+        err = pacs_archive_find(a, q, on_found, f, &ei);
+    }
+    if (err != PACS_OK) {
         pacs_tool__msg(NULL, "cannot look the study up: %s", ei.msg);
     } else {
-        rc = found;
+        rc = f->found;
     }
+done:
     pacs_query_free(q);
     pacs_archive_close(a);
     return rc;
 }
 
-static int create(const pacs_config *cfg, pacs_shares *sh, const char *uid, long long seconds,
-                  const char *qr_out)
+static int write_slip(const pacs_config *cfg, const study_facts *f, const char *link,
+                      int64_t expires, const char *path)
 {
-    int stored = study_stored(cfg, uid);
+    pacs_slip slip = {
+        .hospital = pacs_config_str(cfg, "hospital.name"),
+        .patient_name = f->name,
+        .patient_id = f->patient_id,
+        .birth_date = f->birth,
+        .study_date = f->date,
+        .study_description = f->description,
+        .link = link,
+        .expires = expires,
+    };
+    char why[PATH_MAX + 128];
+    if (pacs_tool__slip(&slip, path, why, sizeof why) != 0) {
+        pacs_tool__msg(NULL, "cannot make the slip: %s", why);
+        return TOOL_PROBLEMS;
+    }
+    if (!slip.hospital[0]) {
+        pacs_tool__msg(NULL, "note: hospital.name is not set; the slip has no hospital name");
+    }
+    pacs_tool__msg(NULL, "slip in %s (A5, PDF): print it and give it to the patient", path);
+    return TOOL_OK;
+}
+
+static int create(const pacs_config *cfg, pacs_shares *sh, const char *uid, long long seconds,
+                  const char *qr_out, const char *slip_out)
+{
+    study_facts facts;
+    int stored = study_stored(cfg, uid, &facts);
     if (stored <= 0) {
         if (stored == 0) {
             pacs_tool__msg(NULL, "no study %s in the archive", uid);
@@ -306,15 +367,18 @@ static int create(const pacs_config *cfg, pacs_shares *sh, const char *uid, long
                    "share %s of study %s, valid until %s UTC (expires=%lld); revoke with "
                    "`pacs share --revoke %s`",
                    id, uid, until, (long long)expires, id);
-    if (!qr_out) {
-        return TOOL_OK;
+    int rc = TOOL_OK;
+    if (slip_out) {
+        rc = write_slip(cfg, &facts, link, expires, slip_out);
+    }
+    if (!qr_out || rc != TOOL_OK) {
+        return rc;
     }
     QRcode *qr = QRcode_encodeString(link, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
     if (!qr) {
         pacs_tool__msg(NULL, "cannot make the QR code: %s", strerror(errno));
         return TOOL_PROBLEMS;
     }
-    int rc = TOOL_OK;
     if (strcmp(qr_out, "-") == 0) {
         qr_terminal(qr, stdout);
     } else {
@@ -354,7 +418,7 @@ static int print_share(void *ctx, const pacs_share_info *s)
 
 int pacs_tool__share(const pacs_config *cfg, int argc, char **argv)
 {
-    const char *uid = NULL, *qr = NULL, *revoke = NULL, *study = NULL;
+    const char *uid = NULL, *qr = NULL, *slip = NULL, *revoke = NULL, *study = NULL;
     int list = 0, rotate = 0;
     long long seconds = 30LL * 86400;
     for (int i = 0; i < argc; i++) {
@@ -381,6 +445,9 @@ int pacs_tool__share(const pacs_config *cfg, int argc, char **argv)
         } else if (strcmp(a, "--qr") == 0 && v) {
             qr = v;
             i++;
+        } else if (strcmp(a, "--slip") == 0 && v) {
+            slip = v;
+            i++;
         } else if (strcmp(a, "--revoke") == 0 && v) {
             revoke = v;
             i++;
@@ -401,7 +468,8 @@ int pacs_tool__share(const pacs_config *cfg, int argc, char **argv)
             return TOOL_USAGE;
         }
     }
-    if ((uid != NULL) + list + (revoke != NULL) + rotate != 1 || (qr && !uid) || (study && !list)) {
+    if ((uid != NULL) + list + (revoke != NULL) + rotate != 1 || ((qr || slip) && !uid) ||
+        (study && !list)) {
         share_usage(stderr);
         return TOOL_USAGE;
     }
@@ -415,7 +483,7 @@ int pacs_tool__share(const pacs_config *cfg, int argc, char **argv)
     }
     int rc = TOOL_OK;
     if (uid) {
-        rc = create(cfg, sh, uid, seconds, qr);
+        rc = create(cfg, sh, uid, seconds, qr, slip);
     } else if (list) {
         time_t now = time(NULL);
         printf("%-12s  %-7s  %-20s  %-20s  %s  %s\n", "ID", "STATE", "CREATED", "EXPIRES", "STUDY",
