@@ -80,6 +80,25 @@ static int valid_uid(const char *uid)
     return 1;
 }
 
+/* A subject other than a study: "patient:" and printable ASCII (storage/share_scope.h writes
+ * them; this store only keeps and signs them). */
+static int valid_subject(const char *subject)
+{
+    size_t n = subject ? strlen(subject) : 0;
+    if (valid_uid(subject)) {
+        return 1;
+    }
+    if (n <= 8 || n > PACS_SHARE_SUBJECT_MAX || strncmp(subject, "patient:", 8) != 0) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)subject[i] <= 0x20 || (unsigned char)subject[i] >= 0x7f) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static void put_u32(unsigned char *p, uint32_t v)
 {
     p[0] = (unsigned char)(v >> 24);
@@ -93,18 +112,18 @@ static uint32_t get_u32(const unsigned char *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
 }
 
-/* The MAC of a token's first fields and the study UID, truncated to MAC_LEN bytes. */
+/* The MAC of a token's first fields and the subject, truncated to MAC_LEN bytes. */
 static int token_mac(const unsigned char key[KEY_LEN], const unsigned char *head, size_t head_len,
                      const char *study_uid, unsigned char mac[MAC_LEN])
 {
-    unsigned char msg[RAW_LEN + PACS_SHARE_UID_CAP + 16];
+    unsigned char msg[RAW_LEN + PACS_SHARE_SUBJECT_MAX + 16];
     unsigned char full[EVP_MAX_MD_SIZE];
     unsigned int full_len = 0;
     static const char label[] = "pacs-share";
     size_t uid_len = strlen(study_uid);
     size_t n = 0;
-    if (uid_len >= PACS_SHARE_UID_CAP) {
-        uid_len = PACS_SHARE_UID_CAP - 1;
+    if (uid_len > PACS_SHARE_SUBJECT_MAX) {
+        uid_len = PACS_SHARE_SUBJECT_MAX;
     }
     memcpy(msg, label, sizeof label); /* with its NUL, as a separator */
     n += sizeof label;
@@ -460,6 +479,17 @@ pacs_err pacs_shares_create(pacs_shares *s, const char *study_uid, int64_t expir
                             const char *creator, char *token_out, size_t token_cap, char *id_out,
                             size_t id_cap, pacs_errinfo *ei)
 {
+    if (!valid_uid(study_uid)) {
+        return pacs_errf(ei, PACS_EINVAL, "not a valid study UID");
+    }
+    return pacs_shares_create_subject(s, study_uid, expires_at, creator, token_out, token_cap,
+                                      id_out, id_cap, ei);
+}
+
+pacs_err pacs_shares_create_subject(pacs_shares *s, const char *study_uid, int64_t expires_at,
+                                    const char *creator, char *token_out, size_t token_cap,
+                                    char *id_out, size_t id_cap, pacs_errinfo *ei)
+{
     unsigned char raw[RAW_LEN];
     unsigned char hash[SHA256_DIGEST_LENGTH];
     unsigned char key[KEY_LEN];
@@ -467,8 +497,8 @@ pacs_err pacs_shares_create(pacs_shares *s, const char *study_uid, int64_t expir
     char id[PACS_SHARE_ID_LEN + 1];
     pacs_err err = PACS_OK;
     int64_t now = (int64_t)time(NULL);
-    if (!valid_uid(study_uid)) {
-        return pacs_errf(ei, PACS_EINVAL, "not a valid study UID");
+    if (!valid_subject(study_uid)) {
+        return pacs_errf(ei, PACS_EINVAL, "not a valid study UID or share subject");
     }
     if (expires_at <= now || expires_at > (int64_t)UINT32_MAX) {
         return pacs_errf(ei, PACS_EINVAL, "expiry must be in the future (and before 2106)");
@@ -534,7 +564,7 @@ fail:
 /* The stored record of a share, as the checks need it. */
 typedef struct row {
     int found;
-    char study_uid[PACS_SHARE_UID_CAP];
+    char study_uid[PACS_SHARE_SUBJECT_MAX + 1]; /* the subject */
     int64_t expires_at;
     int revoked;
     unsigned char hash[SHA256_DIGEST_LENGTH];
@@ -614,6 +644,33 @@ pacs_err pacs_shares_check_id(pacs_shares *s, const char *token, char *study_uid
                               int64_t *expires_at, char id_out[PACS_SHARE_ID_LEN + 1],
                               pacs_errinfo *ei)
 {
+    char subject[PACS_SHARE_SUBJECT_MAX + 1], id[PACS_SHARE_ID_LEN + 1];
+    int64_t expires = 0;
+    pacs_err err = pacs_shares_check_subject(s, token, subject, sizeof subject, &expires, id, ei);
+    if (err != PACS_OK) {
+        return err;
+    }
+    if (!valid_uid(subject)) {
+        /* A share of something other than one study: only callers that know subjects may
+         * take it (pacs_shares_check_subject), never as a study. */
+        return pacs_errf(ei, PACS_EDENIED, DENIED_MSG);
+    }
+    if (study_uid_out) {
+        memcpy(study_uid_out, subject, strlen(subject) + 1);
+    }
+    if (expires_at) {
+        *expires_at = expires;
+    }
+    if (id_out) {
+        memcpy(id_out, id, sizeof id);
+    }
+    return PACS_OK;
+}
+
+pacs_err pacs_shares_check_subject(pacs_shares *s, const char *token, char *subject_out,
+                                   size_t subject_cap, int64_t *expires_at,
+                                   char id_out[PACS_SHARE_ID_LEN + 1], pacs_errinfo *ei)
+{
     row r;
     char id[PACS_SHARE_ID_LEN + 1];
     int ok = 0;
@@ -624,8 +681,11 @@ pacs_err pacs_shares_check_id(pacs_shares *s, const char *token, char *study_uid
     if (!ok || r.revoked || r.expires_at <= (int64_t)time(NULL)) {
         return pacs_errf(ei, PACS_EDENIED, DENIED_MSG);
     }
-    if (study_uid_out) {
-        memcpy(study_uid_out, r.study_uid, sizeof r.study_uid);
+    if (subject_out) {
+        if (strlen(r.study_uid) >= subject_cap) {
+            return pacs_errf(ei, PACS_EINVAL, "subject buffer too small");
+        }
+        memcpy(subject_out, r.study_uid, strlen(r.study_uid) + 1);
     }
     if (expires_at) {
         *expires_at = r.expires_at;

@@ -8,7 +8,11 @@
  * epoch, big-endian) and the first 16 bytes of an HMAC-SHA-256 over those fields and the
  * study UID, under a 32-byte key kept in DATA/share.key (made at first open, mode 0600).
  * The study UID is not in the token: the store maps the id to it, and the MAC binds the two,
- * so a token cannot be moved to another study even by someone who can write the store.
+ * so a token cannot be moved to another study even by someone who can write the store. A share
+ * may also grant something other than one study (a patient's studies, storage/share_scope.h):
+ * its subject, a string of printable ASCII starting with "patient:", then takes the study
+ * UID's place, in the store and under the MAC alike; only pacs_shares_check_subject returns
+ * such a share, and the study functions refuse it.
  * Rotating the key makes every earlier token fail the MAC check (and marks every share
  * revoked, so that a process still holding the old key refuses them too).
  *
@@ -47,6 +51,8 @@
 #define PACS_SHARE_ID_LEN 12
 /** Room for a study UID and its NUL. */
 #define PACS_SHARE_UID_CAP 65
+/** Longest share subject (pacs_shares_create_subject), without the NUL. */
+#define PACS_SHARE_SUBJECT_MAX 4096
 
 typedef struct pacs_shares pacs_shares;
 
@@ -97,14 +103,24 @@ pacs_err pacs_shares_create(pacs_shares *s, const char *study_uid, int64_t expir
                             size_t id_cap, pacs_errinfo *ei);
 
 /**
+ * pacs_shares_create for any subject: a study UID, or "patient:..." (printable ASCII, at most
+ * PACS_SHARE_SUBJECT_MAX bytes) as storage/share_scope.h writes it. Errors: as
+ * pacs_shares_create.
+ */
+pacs_err pacs_shares_create_subject(pacs_shares *s, const char *subject, int64_t expires_at,
+                                    const char *creator, char *token_out, size_t token_cap,
+                                    char *id_out, size_t id_cap, pacs_errinfo *ei);
+
+/**
  * Checks `token` (any string; at most a few hundred bytes are looked at). On PACS_OK the token is
  * well-formed, correctly signed under the current key, known to the store, not revoked and not
  * expired; then the study UID is written to `study_uid_out` (PACS_SHARE_UID_CAP bytes) and the
  * expiry to `*expires_at` (either may be NULL). Every refusal (malformed, bad signature, unknown,
  * revoked, expired) returns the same PACS_EDENIED with the same message, after the same work
  * (the MAC is computed and compared in constant time whether or not the id is known), so that
- * the answer tells an attacker nothing about which it was. Other errors: PACS_EDB, PACS_EIO
- * (the store could not be read: the caller should answer 500/503, not 401).
+ * the answer tells an attacker nothing about which it was. A share whose subject is not a study
+ * is refused the same way. Other errors: PACS_EDB, PACS_EIO (the store could not be read: the
+ * caller should answer 500/503, not 401).
  */
 pacs_err pacs_shares_check(pacs_shares *s, const char *token, char *study_uid_out,
                            int64_t *expires_at, pacs_errinfo *ei);
@@ -116,6 +132,15 @@ pacs_err pacs_shares_check(pacs_shares *s, const char *token, char *study_uid_ou
 pacs_err pacs_shares_check_id(pacs_shares *s, const char *token, char *study_uid_out,
                               int64_t *expires_at, char id_out[PACS_SHARE_ID_LEN + 1],
                               pacs_errinfo *ei);
+
+/**
+ * pacs_shares_check_id for a share of any subject: on PACS_OK the subject (a study UID, or a
+ * "patient:" subject) is written to `subject_out` (`subject_cap` bytes; PACS_EINVAL when it does
+ * not fit: PACS_SHARE_SUBJECT_MAX + 1 always does).
+ */
+pacs_err pacs_shares_check_subject(pacs_shares *s, const char *token, char *subject_out,
+                                   size_t subject_cap, int64_t *expires_at,
+                                   char id_out[PACS_SHARE_ID_LEN + 1], pacs_errinfo *ei);
 
 /**
  * Revokes one share, named by its id (PACS_SHARE_ID_LEN characters) or by its whole token
@@ -133,10 +158,10 @@ pacs_err pacs_shares_revoke_study(pacs_shares *s, const char *study_uid, unsigne
                                   pacs_errinfo *ei);
 
 /**
- * Calls `cb` for every share, newest first, or only for those of `study_uid` when it is not
- * NULL; revoked and expired shares are included (the caller compares expires_at with now).
- * The callbacks run with the handle's lock held: do not call other pacs_shares_* functions on
- * the same handle from `cb`. Errors: PACS_EDB.
+ * Calls `cb` for every share, newest first (info.study_uid is the subject), or only for those
+ * of `study_uid` when it is not NULL; revoked and expired shares are included (the caller compares
+ * expires_at with now). The callbacks run with the handle's lock held: do not call other
+ * pacs_shares_* functions on the same handle from `cb`. Errors: PACS_EDB.
  */
 pacs_err pacs_shares_list(pacs_shares *s, const char *study_uid, pacs_share_list_cb cb, void *ctx,
                           pacs_errinfo *ei);

@@ -3,9 +3,11 @@
  * Unit tests of the share-link store (share.c) in a temporary data folder: token form, check of
  * a good token, refusal of tampered, truncated, foreign, expired, revoked and unknown tokens
  * (all with the same error and message), revocation by id, by token and by study, the listing,
- * key creation mode 0600, key rotation seen by a second handle, bad arguments, and the import of
- * a data folder's DATA/shares.db of before (when the store was its own SQLite file) into the
- * index, once, with its links still working and its revocations kept.
+ * key creation mode 0600, key rotation seen by a second handle, bad arguments, shares of a
+ * subject other than a study (a patient's, storage/share_scope.h), which only
+ * pacs_shares_check_subject accepts, and the import of a data folder's DATA/shares.db of before
+ * (when the store was its own SQLite file) into the index, once, with its links still working
+ * and its revocations kept.
  */
 #include <setjmp.h>
 #include <sqlite3.h>
@@ -288,6 +290,78 @@ static void test_id_first_char(void **state)
     }
 }
 
+static void test_subject(void **state)
+{
+    fixture *f = *state;
+    pacs_errinfo ei;
+    const char *subject = "patient:0:SEQ0MDEw:-:" STUDY_A "," STUDY_B;
+    char tok[PACS_SHARE_TOKEN_LEN + 1], id[PACS_SHARE_ID_LEN + 1];
+    assert_int_equal(pacs_shares_create_subject(f->s, subject, (int64_t)time(NULL) + 3600, "tester",
+                                                tok, sizeof tok, id, sizeof id, &ei),
+                     PACS_OK);
+    char got[PACS_SHARE_SUBJECT_MAX + 1], got_id[PACS_SHARE_ID_LEN + 1];
+    int64_t exp = 0;
+    assert_int_equal(pacs_shares_check_subject(f->s, tok, got, sizeof got, &exp, got_id, &ei),
+                     PACS_OK);
+    assert_string_equal(got, subject);
+    assert_string_equal(got_id, id);
+    assert_true(exp > (int64_t)time(NULL));
+    /* Too small a buffer is an error, not a cut subject. */
+    char small[16];
+    assert_int_equal(pacs_shares_check_subject(f->s, tok, small, sizeof small, NULL, NULL, &ei),
+                     PACS_EINVAL);
+    /* The study functions never take it for a study, and write nothing. */
+    assert_denied(f, tok);
+    char uid[PACS_SHARE_UID_CAP] = "untouched", id2[PACS_SHARE_ID_LEN + 1] = "untouched";
+    int64_t exp2 = -1;
+    assert_int_equal(pacs_shares_check_id(f->s, tok, uid, &exp2, id2, &ei), PACS_EDENIED);
+    assert_string_equal(uid, "untouched");
+    assert_string_equal(id2, "untouched");
+    assert_int_equal(exp2, -1);
+    /* A study's token through check_subject gives its UID. */
+    char stok[PACS_SHARE_TOKEN_LEN + 1], sid[PACS_SHARE_ID_LEN + 1];
+    make(f, STUDY_A, 3600, stok, sid);
+    assert_int_equal(pacs_shares_check_subject(f->s, stok, got, sizeof got, NULL, NULL, &ei),
+                     PACS_OK);
+    assert_string_equal(got, STUDY_A);
+    /* Revoked by id like any share. */
+    assert_int_equal(pacs_shares_revoke(f->s, id, &ei), PACS_OK);
+    assert_int_equal(pacs_shares_check_subject(f->s, tok, got, sizeof got, NULL, NULL, &ei),
+                     PACS_EDENIED);
+
+    /* Subjects the store refuses: the plain study function for a patient subject, no text after
+     * "patient:", a space, a byte outside ASCII, another prefix, longer than the maximum. */
+    int64_t later = (int64_t)time(NULL) + 3600;
+    assert_int_equal(pacs_shares_create(f->s, subject, later, NULL, NULL, 0, NULL, 0, &ei),
+                     PACS_EINVAL);
+    static const char *const bad[] = {"patient:", "patient:a b", "patient:\xc3\xa9", "person:1",
+                                      "1.2..3"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(
+            pacs_shares_create_subject(f->s, bad[i], later, NULL, NULL, 0, NULL, 0, &ei),
+            PACS_EINVAL);
+    }
+    char *huge = malloc(PACS_SHARE_SUBJECT_MAX + 2);
+    assert_non_null(huge);
+    memset(huge, 'x', PACS_SHARE_SUBJECT_MAX + 1);
+    memcpy(huge, "patient:", 8);
+    huge[PACS_SHARE_SUBJECT_MAX + 1] = '\0';
+    assert_int_equal(pacs_shares_create_subject(f->s, huge, later, NULL, NULL, 0, NULL, 0, &ei),
+                     PACS_EINVAL);
+    huge[PACS_SHARE_SUBJECT_MAX] = '\0'; /* exactly the maximum */
+    assert_int_equal(
+        pacs_shares_create_subject(f->s, huge, later, NULL, tok, sizeof tok, NULL, 0, &ei),
+        PACS_OK);
+    char *back = malloc(PACS_SHARE_SUBJECT_MAX + 1);
+    assert_non_null(back);
+    assert_int_equal(
+        pacs_shares_check_subject(f->s, tok, back, PACS_SHARE_SUBJECT_MAX + 1, NULL, NULL, &ei),
+        PACS_OK);
+    assert_string_equal(back, huge);
+    free(back);
+    free(huge);
+}
+
 static void test_bad_args(void **state)
 {
     fixture *f = *state;
@@ -418,6 +492,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_id_first_char, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_args, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_old_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_subject, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
