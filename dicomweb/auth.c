@@ -35,7 +35,9 @@
 #include <time.h>
 
 #include "pacs/base/b64url.h"
+#include "pacs/base/buf.h"
 #include "pacs/base/log.h"
+#include "storage/share_scope.h"
 
 #define MAX_KEYS 64
 #define MAX_TOKEN 8192
@@ -764,23 +766,42 @@ static int share_shaped(const char *t)
                PACS_SHARE_TOKEN_LEN;
 }
 
-static pacs_err check_share(pacs_auth *a, const char *token, pacs_principal *out, pacs_errinfo *ei)
+/* A share token, of a study or (with room for its subject in `in`) of a patient. */
+static pacs_err check_share(pacs_auth *a, const pacs_auth_request *in, const char *token,
+                            pacs_principal *out, pacs_errinfo *ei)
 {
     char study[PACS_SHARE_UID_CAP], id[PACS_SHARE_ID_LEN + 1];
-    pacs_err err = pacs_shares_check_id(a->shares, token, study, NULL, id, ei);
-    if (err) {
-        return err;
-    }
+    pacs_err err;
     memset(out, 0, sizeof *out);
+    if (in->subject && in->subject_cap > PACS_SHARE_SUBJECT_MAX) {
+        err =
+            pacs_shares_check_subject(a->shares, token, in->subject, in->subject_cap, NULL, id, ei);
+        if (err) {
+            return err;
+        }
+        if (pacs_share_scope_is_patient(in->subject)) {
+            out->scope = in->subject;
+        } else if (strlen(in->subject) < sizeof out->study) {
+            memcpy(out->study, in->subject, strlen(in->subject) + 1);
+        } else {
+            return pacs_errf(ei, PACS_EDENIED, "unknown, expired or revoked token");
+        }
+    } else {
+        err = pacs_shares_check_id(a->shares, token, study, NULL, id, ei);
+        if (err) {
+            return err;
+        }
+        memcpy(out->study, study, sizeof study);
+    }
     out->kind = PACS_PRINCIPAL_SHARE;
     out->scopes = PACS_SCOPE_READ;
-    memcpy(out->study, study, sizeof study);
     snprintf(out->name, sizeof out->name, "share:%s", id);
     return PACS_OK;
 }
 
 /* A bearer credential of any kind. */
-static pacs_err check_bearer(pacs_auth *a, const char *t, pacs_principal *out, pacs_errinfo *ei)
+static pacs_err check_bearer(pacs_auth *a, const pacs_auth_request *in, const char *t,
+                             pacs_principal *out, pacs_errinfo *ei)
 {
     size_t n = strlen(t);
     if (n == 0 || n > MAX_TOKEN) {
@@ -791,7 +812,7 @@ static pacs_err check_bearer(pacs_auth *a, const char *t, pacs_principal *out, p
         return check_jwt(a, t, out, ei);
     }
     if (share_shaped(t)) {
-        pacs_err err = check_share(a, t, out, ei);
+        pacs_err err = check_share(a, in, t, out, ei);
         if (err != PACS_EDENIED) {
             return err;
         }
@@ -847,13 +868,13 @@ pacs_err pacs_auth_check(pacs_auth *a, const pacs_auth_request *in, pacs_princip
         while (*v == ' ') {
             v++;
         }
-        err = check_bearer(a, v, &p, ei);
+        err = check_bearer(a, in, v, &p, ei);
     } else if (in->query_token && in->safe_method) {
         if (presented) {
             *presented = 1;
         }
         err = share_shaped(in->query_token)
-                  ? check_share(a, in->query_token, &p, ei)
+                  ? check_share(a, in, in->query_token, &p, ei)
                   : pacs_errf(ei, PACS_EDENIED, "the token parameter is not a share token");
         if (err == PACS_EDENIED) {
             err = pacs_errf(ei, PACS_EDENIED, "unknown, expired or revoked token");
@@ -863,7 +884,7 @@ pacs_err pacs_auth_check(pacs_auth *a, const pacs_auth_request *in, pacs_princip
         const char *c = in->cookie && in->safe_method
                             ? cookie_value(in->cookie, PACS_AUTH_COOKIE, buf, sizeof buf)
                             : NULL;
-        err = c && share_shaped(c) ? check_share(a, c, &p, ei) : PACS_EDENIED;
+        err = c && share_shaped(c) ? check_share(a, in, c, &p, ei) : PACS_EDENIED;
         if (err == PACS_EDENIED) {
             /* No credential, or a stale cookie: anonymous, if that is allowed. */
             if (a->required) {
@@ -883,11 +904,65 @@ pacs_err pacs_auth_check(pacs_auth *a, const pacs_auth_request *in, pacs_princip
 
 /* ---- study limits, cookies ---- */
 
+int pacs_auth_limited(const pacs_principal *p)
+{
+    return p && (p->study[0] || p->scope);
+}
+
+/* 1 when `uid` is one of the '\'-separated UIDs of `list`. */
+static int in_list(const char *list, const char *uid)
+{
+    size_t n = strlen(uid);
+    for (const char *s = list; s && *s;) {
+        const char *end = strchr(s, '\\');
+        size_t len = end ? (size_t)(end - s) : strlen(s);
+        if (len == n && strncmp(s, uid, n) == 0) {
+            return 1;
+        }
+        s = end ? end + 1 : s + len;
+    }
+    return 0;
+}
+
+int pacs_auth_reads_study(const pacs_principal *p, const char *uid)
+{
+    if (!pacs_auth_limited(p)) {
+        return 1;
+    }
+    if (!uid) {
+        return 0;
+    }
+    return p->scope ? in_list(p->studies, uid) : strcmp(p->study, uid) == 0;
+}
+
+/* A patient share's studies that the query's own StudyInstanceUID key `k` (may be NULL)
+ * admits, '\' between them, into `out`; "" when none. */
+static pacs_err granted_studies(const pacs_principal *p, const pacs_query_key *k, pacs_buf *out)
+{
+    for (const char *s = p->studies; s && *s;) {
+        const char *end = strchr(s, '\\');
+        size_t len = end ? (size_t)(end - s) : strlen(s);
+        char uid[PACS_SHARE_UID_CAP];
+        if (len < sizeof uid) {
+            memcpy(uid, s, len);
+            uid[len] = '\0';
+            if (!k || k->match == PACS_MATCH_UNIVERSAL || pacs_query_text_matches(k, uid, 0)) {
+                pacs_err err = pacs_buf_printf(out, "%s%s", out->len ? "\\" : "", uid);
+                if (err) {
+                    return err;
+                }
+            }
+        }
+        s = end ? end + 1 : s + len;
+    }
+    return PACS_OK;
+}
+
 pacs_err pacs_auth_restrict_query(const pacs_principal *p, pacs_query *q, int *empty,
                                   pacs_errinfo *ei)
 {
     *empty = 0;
-    if (!p || !p->study[0]) {
+    if (!pacs_auth_limited(p)) {
         return PACS_OK;
     }
     /* The patient's counts of studies, series and instances would tell of other studies. */
@@ -901,6 +976,20 @@ pacs_err pacs_auth_restrict_query(const pacs_principal *p, pacs_query *q, int *e
         }
     }
     const pacs_query_key *k = pacs_query_find_key(q, TAG_STUDY_UID);
+    if (p->scope) {
+        pacs_buf list;
+        pacs_buf_init(&list, 1u << 20);
+        pacs_err err = granted_studies(p, k, &list);
+        if (err == PACS_OK && list.len == 0) {
+            *empty = 1;
+        } else if (err == PACS_OK) {
+            err = pacs_query_add(q, TAG_STUDY_UID, "UI", list.data, ei);
+        } else {
+            err = pacs_errf(ei, PACS_ENOMEM, "out of memory");
+        }
+        pacs_buf_free(&list);
+        return err;
+    }
     if (k && k->match != PACS_MATCH_UNIVERSAL && !pacs_query_text_matches(k, p->study, 0)) {
         *empty = 1;
         return PACS_OK;

@@ -24,9 +24,12 @@
  * {prefix}/shares API), metrics (/metrics, /healthz and /readyz when they need a credential:
  * http.auth = required and http.ops_auth on). A JWT's scopes come from its `scope`
  * (space-separated) or `scp` claim; a JWT with a `study_uid` claim, and every share token, is
- * limited to that one study, read only.
+ * limited to that one study, read only; a patient's share token (storage/share_scope.h) to the
+ * studies its scope grants, which the gate finds in the archive on each request
+ * (pacs_gate_authenticate).
  *
- * A study-limited principal: QIDO at every level is restricted to its study in the query model
+ * A study-limited principal (and a patient's share, with its studies in place of the one):
+ * QIDO at every level is restricted to its study in the query model
  * (a conflicting StudyInstanceUID in the request gives an empty answer); every WADO-RS,
  * rendered, thumbnail, bulkdata, metadata, frames and WADO-URI request naming another study is
  * answered 404 "no such study/series/instance" before the archive is asked, so the answer for
@@ -75,6 +78,10 @@ typedef struct pacs_principal {
     unsigned scopes;                /* PACS_SCOPE_* */
     char name[130];                 /* API key name, JWT subject, "share:ID"; "" for anonymous */
     char study[PACS_SHARE_UID_CAP]; /* the one study it may read; "" for no limit */
+    const char *scope;   /* a patient's share: its subject (storage/share_scope.h), in the
+                            request's pacs_auth_request.subject buffer; NULL otherwise */
+    const char *studies; /* with `scope`: the studies it may read now, '\' between UIDs, set by
+                            pacs_gate_authenticate for the request; NULL or "": none */
 } pacs_principal;
 
 typedef struct pacs_auth pacs_auth;
@@ -103,6 +110,10 @@ typedef struct pacs_auth_request {
     const char *query_token;   /* the access_token or token query parameter (GET/HEAD only) */
     const char *cookie;        /* the Cookie header (used on GET/HEAD only) */
     int safe_method;           /* GET or HEAD */
+    char *subject;             /* room for a patient's share's subject (PACS_SHARE_SUBJECT_MAX
+                                  + 1 bytes) that outlives the principal's use; NULL: patient
+                                  shares are refused */
+    size_t subject_cap;
 } pacs_auth_request;
 
 /**
@@ -115,13 +126,19 @@ typedef struct pacs_auth_request {
 pacs_err pacs_auth_check(pacs_auth *a, const pacs_auth_request *in, pacs_principal *out,
                          int *presented, pacs_errinfo *ei);
 
+/** True when `p` may read only some studies (a share, a JWT with a study_uid claim). */
+int pacs_auth_limited(const pacs_principal *p);
+
+/** True when `p` may read study `uid` (always, for an unlimited principal). */
+int pacs_auth_reads_study(const pacs_principal *p, const char *uid);
+
 /**
- * Limits a QIDO query to the principal's study: nothing happens for an unlimited principal;
- * otherwise StudyInstanceUID is set to the study, unless the query already constrains it to
- * something the study does not match, in which case `*empty` is set and the caller answers
- * with no results. PACS_EINVAL (answer 400) when the query asks for the patient's counts of
- * studies, series or instances (0020,1200/1202/1204), which would tell of other studies.
- * Other errors: those of pacs_query_add.
+ * Limits a QIDO query to the principal's studies: nothing happens for an unlimited principal;
+ * otherwise StudyInstanceUID is set to its study (or the list of a patient share's studies
+ * that the query's own StudyInstanceUID matches), unless none is left, in which case `*empty`
+ * is set and the caller answers with no results. PACS_EINVAL (answer 400) when the query asks for
+ * the patient's counts of studies, series or instances (0020,1200/1202/1204), which would tell of
+ * other studies. Other errors: those of pacs_query_add.
  */
 pacs_err pacs_auth_restrict_query(const pacs_principal *p, pacs_query *q, int *empty,
                                   pacs_errinfo *ei);

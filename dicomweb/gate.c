@@ -19,6 +19,7 @@
 #include "pacs/dicom/part10.h"
 #include "storage/audit.h"
 #include "storage/resolve.h"
+#include "storage/share_scope.h"
 
 #define SHARES_BODY_MAX 16384
 
@@ -50,6 +51,50 @@ static void send_401(pacs_http_req *r, int presented, const char *why)
                          "credentials");
 }
 
+typedef struct granted {
+    pacs_buf list;
+    int oom;
+} granted;
+
+static int add_granted(void *ctx, const char *study_uid)
+{
+    granted *g = ctx;
+    if (pacs_buf_printf(&g->list, "%s%s", g->list.len ? "\\" : "", study_uid) != PACS_OK) {
+        g->oom = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* A patient share's studies, as the archive holds them now, into p->studies (the arena). */
+static pacs_err resolve_patient(pacs_http_req *r, pacs_principal *p, pacs_errinfo *ei)
+{
+    pacs_share_scope *sc = pacs_arena_alloc(pacs_http_arena(r), sizeof *sc);
+    if (!sc) {
+        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+    pacs_err err = pacs_share_scope_parse(p->scope, sc, ei);
+    if (err != PACS_OK) {
+        return err;
+    }
+    granted g;
+    memset(&g, 0, sizeof g);
+    pacs_buf_init(&g.list, 1u << 20);
+    err = pacs_share_scope_studies(pacs_http_archive(r), sc, add_granted, &g, ei);
+    if (err == PACS_OK && g.oom) {
+        err = pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+    if (err == PACS_OK) {
+        p->studies =
+            pacs_arena_strndup(pacs_http_arena(r), g.list.data ? g.list.data : "", g.list.len);
+        if (!p->studies) {
+            err = pacs_errf(ei, PACS_ENOMEM, "out of memory");
+        }
+    }
+    pacs_buf_free(&g.list);
+    return err;
+}
+
 int pacs_gate_authenticate(pacs_http_req *r, pacs_auth *a, pacs_principal *p)
 {
     pacs_errinfo ei;
@@ -57,6 +102,12 @@ int pacs_gate_authenticate(pacs_http_req *r, pacs_auth *a, pacs_principal *p)
     int presented = 0;
     const pacs_params *pp = pacs_http_params(r);
     memset(&in, 0, sizeof in);
+    in.subject_cap = PACS_SHARE_SUBJECT_MAX + 1;
+    in.subject = pacs_arena_alloc(pacs_http_arena(r), in.subject_cap);
+    if (!in.subject) {
+        pacs_http_send_error(r, 500, "out of memory");
+        return 0;
+    }
     in.safe_method = pacs_http_method_of(r) == PACS_HTTP_GET;
     in.authorization = pacs_http_header(r, "Authorization");
     in.query_token = pacs_params_get(pp, "access_token");
@@ -68,6 +119,9 @@ int pacs_gate_authenticate(pacs_http_req *r, pacs_auth *a, pacs_principal *p)
     if (err == PACS_EDENIED) {
         send_401(r, presented, ei.msg);
         return 0;
+    }
+    if (err == PACS_OK && p->scope) {
+        err = resolve_patient(r, p, &ei);
     }
     if (err != PACS_OK) {
         pacs_log(PACS_LOG_ERROR, "auth", "req=%lu share store: %s", pacs_http_id(r), ei.msg);
@@ -106,7 +160,7 @@ static int refuse_scope(pacs_http_req *r, const pacs_principal *p, const char *s
 static int hide(pacs_http_req *r, const pacs_principal *p, const char *what)
 {
     pacs_log(PACS_LOG_DEBUG, "auth", "req=%lu who=%s outside its study", pacs_http_id(r), p->name);
-    audit(r, PACS_AUDIT_ACCESS_DENIED, 0, p->name, p->study, "another study");
+    audit(r, PACS_AUDIT_ACCESS_DENIED, 0, p->name, p->study[0] ? p->study : NULL, "another study");
     pacs_http_send_error(r, 404, "no such %s", what);
     return 0;
 }
@@ -114,12 +168,13 @@ static int hide(pacs_http_req *r, const pacs_principal *p, const char *what)
 int pacs_gate_authorize(pacs_http_req *r, const pacs_principal *p, const pacs_route *rt)
 {
     pacs_http_method m = pacs_http_method_of(r);
-    const char *limit = p->study[0] ? p->study : NULL;
+    int limited = pacs_auth_limited(p);
+    const char *limit = p->study[0] ? p->study : NULL; /* for the audit trail */
     if (m == PACS_HTTP_POST) {
         if (rt->kind != PACS_ROUTE_STUDIES && rt->kind != PACS_ROUTE_RESOURCE) {
             return 1; /* 405 from the router */
         }
-        if (!(p->scopes & PACS_SCOPE_WRITE) || limit) {
+        if (!(p->scopes & PACS_SCOPE_WRITE) || limited) {
             return refuse_scope(r, p, "write", limit);
         }
         return 1;
@@ -128,7 +183,7 @@ int pacs_gate_authorize(pacs_http_req *r, const pacs_principal *p, const pacs_ro
         if (rt->kind != PACS_ROUTE_RESOURCE) {
             return 1;
         }
-        if (!(p->scopes & PACS_SCOPE_DELETE) || limit) {
+        if (!(p->scopes & PACS_SCOPE_DELETE) || limited) {
             return refuse_scope(r, p, "delete", limit);
         }
         return 1;
@@ -139,7 +194,7 @@ int pacs_gate_authorize(pacs_http_req *r, const pacs_principal *p, const pacs_ro
     if (!(p->scopes & PACS_SCOPE_READ)) {
         return refuse_scope(r, p, "read", limit);
     }
-    if (!limit) {
+    if (!limited) {
         return 1;
     }
     switch (rt->kind) {
@@ -148,14 +203,14 @@ int pacs_gate_authorize(pacs_http_req *r, const pacs_principal *p, const pacs_ro
     case PACS_ROUTE_FRAMES:
     case PACS_ROUTE_BULKDATA:
     case PACS_ROUTE_RENDERED:
-        if (!rt->study || strcmp(rt->study, limit) != 0) {
+        if (!pacs_auth_reads_study(p, rt->study)) {
             return hide(r, p, rt->sop ? "instance" : rt->series ? "series" : "study");
         }
         return 1;
     case PACS_ROUTE_WADO_URI: {
         const char *st = pacs_params_get(pacs_http_params(r), "studyUID");
         /* A missing or malformed UID gets the handler's 400, which says nothing of any study. */
-        if (st && pacs_uid_valid(st) && strcmp(st, limit) != 0) {
+        if (st && pacs_uid_valid(st) && !pacs_auth_reads_study(p, st)) {
             return hide(r, p, "instance");
         }
         return 1;
@@ -246,16 +301,37 @@ static void send_json(pacs_http_req *r, unsigned status, json_t *j)
     pacs_http_send_buf(r, status, "application/json", &b, 1);
 }
 
-static void create_share(pacs_http_req *r, share_req *sr)
+/* What a POST asks to share: a study, or a patient's studies (and those stored later). */
+typedef struct share_ask {
+    char study[PACS_SHARE_UID_CAP];
+    char patient[80], issuer[80];
+    int has_issuer, later;
+    long days;
+} share_ask;
+
+/* Reads the query parameters and the JSON body into `ask`; answers 400 and returns 0 when bad. */
+static int read_ask(pacs_http_req *r, share_req *sr, share_ask *ask)
 {
-    pacs_errinfo ei;
     const pacs_params *pp = pacs_http_params(r);
     const char *study = pacs_params_get(pp, "study");
+    const char *patient = pacs_params_get(pp, "patient");
+    const char *issuer = pacs_params_get(pp, "issuer");
+    const char *later = pacs_params_get(pp, "later");
     const char *days_text = pacs_params_get(pp, "days");
-    long days = 0;
+    long max_days = pacs_config_int(pacs_http_config(r), "auth.share_max_days");
+    int days_given = days_text != NULL, ok = 1;
     json_t *body = NULL;
+    memset(ask, 0, sizeof *ask);
     if (!study) {
         study = pacs_params_get(pp, "StudyInstanceUID");
+    }
+    ask->later = later && (strcmp(later, "true") == 0 || strcmp(later, "1") == 0);
+    if (days_text) {
+        char *end = NULL;
+        ask->days = strtol(days_text, &end, 10);
+        if (end == days_text || *end) {
+            ask->days = -1;
+        }
     }
     if (sr->body.len > 0) {
         json_error_t jerr;
@@ -263,74 +339,126 @@ static void create_share(pacs_http_req *r, share_req *sr)
         if (!json_is_object(body)) {
             json_decref(body);
             pacs_http_send_error(r, 400, "the body must be a JSON object");
-            return;
+            return 0;
         }
-        json_t *s = json_object_get(body, "study");
-        if (!s) {
-            s = json_object_get(body, "StudyInstanceUID");
-        }
-        if (s) {
-            study = json_string_value(s);
-        }
-        json_t *d = json_object_get(body, "days");
-        if (d) {
-            days = json_is_integer(d) ? (long)json_integer_value(d) : -1;
-            days_text = NULL;
+        json_t *v = json_object_get(body, "study");
+        v = v ? v : json_object_get(body, "StudyInstanceUID");
+        study = v ? json_string_value(v) : study;
+        ok &= !v || study;
+        v = json_object_get(body, "patient");
+        patient = v ? json_string_value(v) : patient;
+        ok &= !v || patient;
+        v = json_object_get(body, "issuer");
+        issuer = v ? json_string_value(v) : issuer;
+        ok &= !v || issuer;
+        v = json_object_get(body, "later");
+        ok &= !v || json_is_boolean(v);
+        ask->later = v ? json_is_true(v) : ask->later;
+        v = json_object_get(body, "days");
+        if (v) {
+            ask->days = json_is_integer(v) ? (long)json_integer_value(v) : -1;
+            days_given = 1;
         }
     }
-    long max_days = pacs_config_int(pacs_http_config(r), "auth.share_max_days");
-    if (days_text) {
-        char *end = NULL;
-        days = strtol(days_text, &end, 10);
-        if (end == days_text || *end) {
-            days = -1;
-        }
-    } else if (days == 0 && !(body && json_object_get(body, "days"))) {
-        days = 30 < max_days ? 30 : max_days;
+    if (!days_given) {
+        ask->days = 30 < max_days ? 30 : max_days;
     }
-    char uid[PACS_SHARE_UID_CAP];
-    int uid_ok = study && strlen(study) < sizeof uid && pacs_uid_valid(study);
-    if (uid_ok) {
-        memcpy(uid, study, strlen(study) + 1);
+    if (ok && study && !patient && strlen(study) < sizeof ask->study && pacs_uid_valid(study)) {
+        memcpy(ask->study, study, strlen(study) + 1);
+    } else if (ok && patient && !study && strlen(patient) < sizeof ask->patient &&
+               (!issuer || strlen(issuer) < sizeof ask->issuer)) {
+        memcpy(ask->patient, patient, strlen(patient) + 1);
+        if (issuer) {
+            memcpy(ask->issuer, issuer, strlen(issuer) + 1);
+            ask->has_issuer = 1;
+        }
+    } else {
+        ok = 0;
     }
     json_decref(body);
-    if (!uid_ok) {
-        pacs_http_send_error(r, 400, "study must be a valid StudyInstanceUID");
-        return;
+    if (!ok || (ask->later && !ask->patient[0])) {
+        pacs_http_send_error(r, 400,
+                             "share either a study (a valid StudyInstanceUID) or a patient "
+                             "(patient, with issuer and later if wanted), with string values");
+        return 0;
     }
-    if (days < 1 || days > max_days) {
+    if (ask->days < 1 || ask->days > max_days) {
         pacs_http_send_error(r, 400, "days must be a whole number from 1 to %ld", max_days);
+        return 0;
+    }
+    return 1;
+}
+
+static void create_share(pacs_http_req *r, share_req *sr)
+{
+    pacs_errinfo ei;
+    share_ask ask;
+    if (!read_ask(r, sr, &ask)) {
         return;
     }
-    pacs_err err;
-    if (!study_exists(r, uid, &ei, &err)) {
-        if (err != PACS_OK) {
-            pacs_http_send_error(r, pacs_http_status_of(err), "%s", ei.msg);
-        } else {
-            pacs_http_send_error(r, 404, "no such study");
-        }
+    pacs_err err = PACS_OK;
+    size_t n_studies = 0;
+    char *subject = pacs_arena_alloc(pacs_http_arena(r), PACS_SHARE_SUBJECT_MAX + 1);
+    pacs_share_scope *sc = pacs_arena_alloc(pacs_http_arena(r), sizeof *sc);
+    if (!subject || !sc) {
+        pacs_http_send_error(r, 500, "out of memory");
         return;
+    }
+    if (ask.study[0]) {
+        if (!study_exists(r, ask.study, &ei, &err)) {
+            pacs_http_send_error(r, err != PACS_OK ? pacs_http_status_of(err) : 404, "%s",
+                                 err != PACS_OK ? ei.msg : "no such study");
+            return;
+        }
+        memcpy(subject, ask.study, strlen(ask.study) + 1);
+    } else {
+        err = pacs_share_scope_make(pacs_http_archive(r), ask.patient,
+                                    ask.has_issuer ? ask.issuer : NULL, ask.later, sc, &n_studies,
+                                    &ei);
+        if (err == PACS_OK) {
+            err = pacs_share_scope_format(sc, subject, PACS_SHARE_SUBJECT_MAX + 1, &ei);
+        }
+        if (err != PACS_OK) {
+            pacs_http_send_error(r, err == PACS_EINVAL ? 400 : pacs_http_status_of(err), "%s",
+                                 ei.msg);
+            return;
+        }
     }
     char token[PACS_SHARE_TOKEN_LEN + 1], id[PACS_SHARE_ID_LEN + 1];
-    int64_t expires = (int64_t)time(NULL) + (int64_t)days * 86400;
-    err = pacs_shares_create(pacs_auth_shares(sr->a), uid, expires, sr->p.name, token, sizeof token,
-                             id, sizeof id, &ei);
+    int64_t expires = (int64_t)time(NULL) + (int64_t)ask.days * 86400;
+    err = pacs_shares_create_subject(pacs_auth_shares(sr->a), subject, expires, sr->p.name, token,
+                                     sizeof token, id, sizeof id, &ei);
     if (err != PACS_OK) {
         pacs_log(PACS_LOG_ERROR, "auth", "req=%lu share: %s", pacs_http_id(r), ei.msg);
         pacs_http_send_error(r, err == PACS_EINVAL ? 400 : 503, "%s", ei.msg);
         return;
     }
-    pacs_log(PACS_LOG_INFO, "auth", "req=%lu who=%s shared study=%s id=%s days=%ld",
-             pacs_http_id(r), sr->p.name, uid, id, days);
-    char detail[40];
-    snprintf(detail, sizeof detail, "created %s", id);
-    audit(r, PACS_AUDIT_SHARE, 1, sr->p.name, uid, detail);
+    /* No patient ID in the log (STYLE.md): the audit trail has it. */
+    pacs_log(PACS_LOG_INFO, "auth", "req=%lu who=%s shared %s%s id=%s days=%ld", pacs_http_id(r),
+             sr->p.name, ask.study[0] ? "study=" : "a patient's studies",
+             ask.study[0] ? ask.study
+             : ask.later  ? " and later ones"
+                          : "",
+             id, ask.days);
+    char detail[80];
+    snprintf(detail, sizeof detail, "created %s%s", id,
+             ask.study[0] ? ""
+             : ask.later  ? " for a patient, later studies too"
+                          : " for a patient");
+    audit(r, PACS_AUDIT_SHARE, 1, sr->p.name, ask.study[0] ? ask.study : NULL, detail);
     char when[32];
     iso_time(expires, when, sizeof when);
     const char *url = pacs_arena_printf(pacs_http_arena(r), "%s/share/%s", origin_of(r), token);
-    json_t *j =
-        json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "id", id, "token", token, "study", uid,
-                  "expires", when, "expires_at", (json_int_t)expires, "url", url ? url : "");
+    json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:s}", "id", id, "token", token, "expires", when,
+                          "expires_at", (json_int_t)expires, "url", url ? url : "");
+    if (j && ask.study[0]) {
+        json_object_set_new(j, "study", json_string(ask.study));
+    } else if (j) {
+        json_object_set_new(j, "patient", json_string(sc->patient_id));
+        json_object_set_new(j, "issuer", json_string(sc->issuer));
+        json_object_set_new(j, "later", json_boolean(sc->later));
+        json_object_set_new(j, "studies", json_integer((json_int_t)n_studies));
+    }
     memset(token, 0, sizeof token);
     send_json(r, 201, j);
 }
@@ -341,10 +469,22 @@ static int list_one(void *ctx, const pacs_share_info *in)
     char created[32], expires[32];
     iso_time(in->created_at, created, sizeof created);
     iso_time(in->expires_at, expires, sizeof expires);
-    json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:b}", "id", in->id,
-                                         "study", in->study_uid, "creator", in->creator, "created",
-                                         created, "expires", expires, "revoked", in->revoked,
-                                         "expired", in->expires_at <= (int64_t)time(NULL)));
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "id", in->id, "creator", in->creator,
+                          "created", created, "expires", expires, "revoked", in->revoked, "expired",
+                          in->expires_at <= (int64_t)time(NULL));
+    pacs_share_scope sc;
+    pacs_errinfo ei;
+    if (!o) {
+        return 1;
+    }
+    if (!pacs_share_scope_is_patient(in->study_uid)) {
+        json_object_set_new(o, "study", json_string(in->study_uid));
+    } else if (pacs_share_scope_parse(in->study_uid, &sc, &ei) == PACS_OK) {
+        json_object_set_new(o, "patient", json_string(sc.patient_id));
+        json_object_set_new(o, "issuer", json_string(sc.issuer));
+        json_object_set_new(o, "later", json_boolean(sc.later));
+    }
+    json_array_append_new(arr, o);
     return 0;
 }
 
@@ -371,7 +511,7 @@ void pacs_gate_shares(pacs_http_req *r, pacs_auth *a, const pacs_principal *p, c
 {
     pacs_errinfo ei;
     pacs_http_method m = pacs_http_method_of(r);
-    if (!(p->scopes & PACS_SCOPE_SHARE) || p->study[0]) {
+    if (!(p->scopes & PACS_SCOPE_SHARE) || pacs_auth_limited(p)) {
         refuse_scope(r, p, "share", p->study[0] ? p->study : NULL);
         return;
     }

@@ -5,8 +5,12 @@
  * {prefix}/shares for hospital systems:
  *   POST   {prefix}/shares          create: study (or StudyInstanceUID) and days, as query
  *                                    parameters or a JSON object body; 201 with the token and
- *                                    the link {origin}/share/{token}
- *   GET    {prefix}/shares[?study=] list (ids, studies, times, creator, revoked; never tokens)
+ *                                    the link {origin}/share/{token}. Or, instead of study,
+ *                                    patient (a PatientID; issuer when the ID is used by several)
+ *                                    and later (true: studies stored later too): a link to the
+ *                                    patient's studies (storage/share_scope.h)
+ *   GET    {prefix}/shares[?study=] list (ids, studies or patients, times, creator, revoked;
+ *                                    never tokens)
  *   DELETE {prefix}/shares/{id}     revoke (204; 404 for an unknown id)
  * All three need the share scope, which no anonymous or study-limited principal has.
  *

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * The share page (share_page.h): GET /share/{token} checks the token with the share store,
- * gathers what the link shows through the archive's query model (the patient's name; each
+ * gathers what the link shows (one study, or every study a patient's share grants now,
+ * storage/share_scope.h) through the archive's query model (the patient's name; each
  * study's date and description, its final report (storage/report.h) and its series with
  * images, with the middle image of each to show first) and answers the phone-first page of
  * share_html.c, with the share cookie for the DICOMweb root (for the OHIF button; the page's
@@ -29,9 +30,11 @@
 #include "storage/query.h"
 #include "storage/resolve.h"
 #include "storage/report.h"
+#include "storage/share_scope.h"
 
-#define PAGE_MAX (1024u * 1024u)
-#define MAX_SERIES 200 /* series listed per study */
+#define PAGE_MAX (4u * 1024u * 1024u)
+#define MAX_SERIES 200  /* series listed per study */
+#define MAX_STUDIES 100 /* studies listed for a patient's share, newest first */
 
 static void copy_str(char *dst, size_t cap, const char *src)
 {
@@ -285,6 +288,44 @@ static void not_valid(pacs_http_req *r)
               "frame-ancestors 'none'");
 }
 
+typedef struct study_list {
+    share_study *v;
+    size_t n;
+} study_list;
+
+static int add_study(void *ctx, const char *uid)
+{
+    study_list *l = ctx;
+    if (l->n == MAX_STUDIES) {
+        return 1;
+    }
+    copy_str(l->v[l->n++].uid, sizeof l->v[0].uid, uid);
+    return 0;
+}
+
+/* The studies a share's subject grants now (their UIDs set), into `l` (MAX_STUDIES entries). */
+static pacs_err granted(pacs_archive *a, const char *subject, study_list *l, pacs_errinfo *ei)
+{
+    if (!pacs_share_scope_is_patient(subject)) {
+        if (strspn(subject, "0123456789.") != strlen(subject)) {
+            return PACS_OK; /* never in the store: it checks UIDs when a share is made */
+        }
+        return add_study(l, subject) ? pacs_errf(ei, PACS_EINVAL, "no room") : PACS_OK;
+    }
+    pacs_share_scope *sc = malloc(sizeof *sc);
+    if (!sc) {
+        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+    pacs_err err = pacs_share_scope_parse(subject, sc, ei);
+    if (err == PACS_OK) {
+        err = pacs_share_scope_studies(a, sc, add_study, l, ei);
+    } else {
+        err = PACS_OK; /* a subject this version cannot read shows nothing */
+    }
+    free(sc);
+    return err;
+}
+
 void pacs_viewer__share_page(pacs_http_req *r, pacs_shares *shares, const char *rest, size_t len)
 {
     char token[PACS_SHARE_TOKEN_LEN + 1];
@@ -306,9 +347,10 @@ void pacs_viewer__share_page(pacs_http_req *r, pacs_shares *shares, const char *
         return;
     }
     pacs_errinfo ei;
-    char study[PACS_SHARE_UID_CAP];
+    char subject[PACS_SHARE_SUBJECT_MAX + 1];
     int64_t expires = 0;
-    pacs_err err = pacs_shares_check(shares, token, study, &expires, &ei);
+    pacs_err err =
+        pacs_shares_check_subject(shares, token, subject, sizeof subject, &expires, NULL, &ei);
     if (err == PACS_EDENIED) {
         not_valid(r);
         return;
@@ -318,31 +360,35 @@ void pacs_viewer__share_page(pacs_http_req *r, pacs_shares *shares, const char *
         pacs_http_send_error(r, 503, "share links are not available now");
         return;
     }
-    if (strspn(study, "0123456789.") != strlen(study)) {
-        not_valid(r); /* never in the store: it checks UIDs when a share is made */
-        return;
-    }
     share_model m;
     memset(&m, 0, sizeof m);
-    share_study *studies = calloc(1, sizeof *studies);
-    size_t n = 0;
-    if (!studies) {
+    study_list l = {calloc(MAX_STUDIES, sizeof(share_study)), 0};
+    if (!l.v) {
         pacs_http_send_error(r, 500, "out of memory");
         return;
     }
-    copy_str(studies[0].uid, sizeof studies[0].uid, study);
-    int found = 0;
-    err = gather_study(pacs_http_archive(r), &studies[0], m.name, sizeof m.name, &found, &ei);
+    pacs_archive *a = pacs_http_archive(r);
+    err = granted(a, subject, &l, &ei);
+    /* Each study in turn; one deleted since is left out (a study share's then is empty). */
+    size_t n = 0;
+    for (size_t i = 0; err == PACS_OK && i < l.n; i++) {
+        int found = 0;
+        if (n != i) {
+            l.v[n] = l.v[i];
+            memset(&l.v[i], 0, sizeof l.v[i]);
+        }
+        err = gather_study(a, &l.v[n], m.name, sizeof m.name, &found, &ei);
+        n += found ? 1 : 0;
+    }
     if (err != PACS_OK) {
-        pacs_log(PACS_LOG_ERROR, "viewer", "req=%lu study=%s share page query: %s", pacs_http_id(r),
-                 study, ei.msg);
-        pacs_http_send_error(r, pacs_http_status_of(err), "the study cannot be read now");
-        free_studies(studies, 1);
+        pacs_log(PACS_LOG_ERROR, "viewer", "req=%lu share page query: %s", pacs_http_id(r), ei.msg);
+        pacs_http_send_error(r, pacs_http_status_of(err), "the studies cannot be read now");
+        free_studies(l.v, l.n);
         return;
     }
-    n = found ? 1 : 0;
+    share_study *studies = l.v;
     if (n == 0) {
-        free_studies(studies, 1);
+        free_studies(studies, l.n);
         not_valid(r); /* deleted since it was shared */
         return;
     }
@@ -354,7 +400,7 @@ void pacs_viewer__share_page(pacs_http_req *r, pacs_shares *shares, const char *
     if (pacs_auth_cookie(token, expires, secure, cookie, sizeof cookie, &ei) != PACS_OK) {
         pacs_log(PACS_LOG_ERROR, "viewer", "req=%lu share cookie: %s", pacs_http_id(r), ei.msg);
         pacs_http_send_error(r, 500, "cannot make the share cookie");
-        free_studies(studies, n);
+        free_studies(studies, l.n);
         return;
     }
     pacs_http_add_header(r, "Set-Cookie", cookie);
@@ -367,7 +413,7 @@ void pacs_viewer__share_page(pacs_http_req *r, pacs_shares *shares, const char *
     pacs_buf b;
     pacs_buf_init(&b, PAGE_MAX);
     pacs_viewer__share_html(&b, &m);
-    free_studies(studies, n);
+    free_studies(studies, l.n);
     if (b.len == 0) {
         pacs_buf_free(&b);
         pacs_http_send_error(r, 500, "out of memory");

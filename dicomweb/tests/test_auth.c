@@ -92,7 +92,7 @@ static void open_auth(fixture *f)
 static pacs_err check(fixture *f, const char *authz, const char *qtok, const char *cookie, int get,
                       pacs_principal *p)
 {
-    pacs_auth_request in = {authz, qtok, cookie, get};
+    pacs_auth_request in = {authz, qtok, cookie, get, NULL, 0};
     pacs_errinfo ei;
     return pacs_auth_check(f->a, &in, p, NULL, &ei);
 }
@@ -281,6 +281,73 @@ static void test_restrict_query(void **state)
     }
 }
 
+/* A patient's share: QIDO keeps to the studies the gate found for it, a study asked for that is
+ * not among them gives nothing, and no study found gives nothing either. */
+static void test_restrict_patient(void **state)
+{
+    (void)state;
+    pacs_principal p;
+    memset(&p, 0, sizeof p);
+    p.kind = PACS_PRINCIPAL_SHARE;
+    p.scope = "patient:S:SEQ:";
+    p.studies = STUDY_A "\\" STUDY_B;
+    assert_true(pacs_auth_limited(&p));
+    assert_true(pacs_auth_reads_study(&p, STUDY_A));
+    assert_true(pacs_auth_reads_study(&p, STUDY_B));
+    assert_false(pacs_auth_reads_study(&p, "1.2.826.0.1.3680043.8.498"));
+    assert_false(pacs_auth_reads_study(&p, "1.2.826.0.1.3680043.8.498.11"));
+    assert_false(pacs_auth_reads_study(&p, NULL));
+    struct {
+        const char *value; /* the query's own StudyInstanceUID, NULL for none */
+        const char *want;  /* the key after restriction, NULL for an empty answer */
+    } cases[] = {{NULL, STUDY_A "\\" STUDY_B},
+                 {"", STUDY_A "\\" STUDY_B},
+                 {STUDY_B, STUDY_B},
+                 {STUDY_B "\\1.2.3", STUDY_B},
+                 {"1.2.3", NULL},
+                 {"1.2.826.0.1.3680043.8.498.*", NULL}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        pacs_query *q = pacs_query_new(PACS_LEVEL_INSTANCE);
+        int empty = 7;
+        if (cases[i].value) {
+            assert_int_equal(pacs_query_add(q, 0x0020000D, "UI", cases[i].value, NULL), PACS_OK);
+        }
+        assert_int_equal(pacs_auth_restrict_query(&p, q, &empty, NULL), PACS_OK);
+        assert_int_equal(empty, cases[i].want == NULL);
+        if (cases[i].want) {
+            const pacs_query_key *k = pacs_query_find_key(q, 0x0020000D);
+            assert_non_null(k);
+            pacs_query *w = pacs_query_new(PACS_LEVEL_INSTANCE);
+            assert_int_equal(pacs_query_add(w, 0x0020000D, "UI", cases[i].want, NULL), PACS_OK);
+            const pacs_query_key *kw = pacs_query_find_key(w, 0x0020000D);
+            assert_int_equal(k->match, kw->match);
+            assert_int_equal(k->n_list, kw->n_list);
+            for (size_t j = 0; j < k->n_list; j++) {
+                assert_string_equal(k->list[j], kw->list[j]);
+            }
+            if (k->match == PACS_MATCH_SINGLE) {
+                assert_string_equal(k->value, cases[i].want);
+            }
+            pacs_query_free(w);
+        }
+        pacs_query_free(q);
+    }
+    /* No study granted now: nothing, whatever is asked. */
+    p.studies = "";
+    pacs_query *q = pacs_query_new(PACS_LEVEL_STUDY);
+    int empty = 0;
+    assert_int_equal(pacs_auth_restrict_query(&p, q, &empty, NULL), PACS_OK);
+    assert_int_equal(empty, 1);
+    assert_false(pacs_auth_reads_study(&p, STUDY_A));
+    pacs_query_free(q);
+    /* The patient's counts are refused as for one study. */
+    p.studies = STUDY_A;
+    q = pacs_query_new(PACS_LEVEL_STUDY);
+    assert_int_equal(pacs_query_include(q, 0x00201202, NULL), PACS_OK);
+    assert_int_equal(pacs_auth_restrict_query(&p, q, &empty, NULL), PACS_EINVAL);
+    pacs_query_free(q);
+}
+
 static void test_cookie(void **state)
 {
     (void)state;
@@ -305,6 +372,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_share_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jwt_shapes, setup, teardown),
         cmocka_unit_test(test_restrict_query),
+        cmocka_unit_test(test_restrict_patient),
         cmocka_unit_test(test_cookie),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

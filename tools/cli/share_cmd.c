@@ -34,6 +34,7 @@
 #include "storage/query.h"
 #include "storage/resolve.h"
 #include "storage/share.h"
+#include "storage/share_scope.h"
 #include "tools/cli/slip.h"
 #include "tools/cli/tool.h"
 
@@ -44,15 +45,18 @@
 
 static void share_usage(FILE *f)
 {
-    fprintf(f, "usage: pacs share STUDY_UID [--days N | --seconds N] [--qr FILE.png | --qr -]\n"
-               "                  [--slip FILE.pdf]\n"
-               "       pacs share --list [--study UID]\n"
-               "       pacs share --revoke ID_OR_TOKEN\n"
-               "       pacs share --rotate-key\n"
-               "Prints the share link on stdout (and draws it as a QR code with --qr, or on an\n"
-               "A5 slip to print for the patient with --slip, headed by hospital.name). The link\n"
-               "starts with http.public_url (without http.prefix), or with the address and port\n"
-               "the pacsd running on the same data folder listens on.\n");
+    fprintf(f,
+            "usage: pacs share STUDY_UID [--days N | --seconds N] [--qr FILE.png | --qr -]\n"
+            "                  [--slip FILE.pdf]\n"
+            "       pacs share --patient PATIENT_ID [--issuer ISSUER] [--later] [options above]\n"
+            "       pacs share --list [--study UID]\n"
+            "       pacs share --revoke ID_OR_TOKEN\n"
+            "       pacs share --rotate-key\n"
+            "Prints the share link on stdout (and draws it as a QR code with --qr, or on an\n"
+            "A5 slip to print for the patient with --slip, headed by hospital.name). The link\n"
+            "starts with http.public_url (without http.prefix), or with the address and port\n"
+            "the pacsd running on the same data folder listens on. --patient shares every\n"
+            "study of one patient stored now (with --later, also those stored later).\n");
 }
 
 static const char *os_user(void)
@@ -61,7 +65,8 @@ static const char *os_user(void)
     return pw && pw->pw_name ? pw->pw_name : "?";
 }
 
-static void audit(const pacs_config *cfg, int success, const char *study, const char *detail)
+static void audit(const pacs_config *cfg, int success, const char *study, const char *patient,
+                  const char *detail)
 {
     pacs_errinfo ei;
     if (pacs_audit_open(pacs_config_str(cfg, "data"), &ei) != PACS_OK) {
@@ -75,6 +80,7 @@ static void audit(const pacs_config *cfg, int success, const char *study, const 
     ev.protocol = "tool";
     ev.who = os_user();
     ev.study_uid = study;
+    ev.patient_id = patient;
     ev.detail = detail;
     pacs_audit_record(&ev);
     pacs_audit_close();
@@ -301,8 +307,54 @@ done:
     return rc;
 }
 
-static int write_slip(const pacs_config *cfg, const study_facts *f, const char *link,
-                      int64_t expires, const char *path)
+/* What `pacs share` was asked to make. */
+typedef struct share_request {
+    const char *study;   /* a study's share, or NULL */
+    const char *patient; /* a patient's share (PatientID), or NULL */
+    const char *issuer;  /* its IssuerOfPatientID, or NULL for the only one there is */
+    int later;           /* a patient's share: studies stored later too */
+    long long seconds;
+    const char *qr, *slip;
+} share_request;
+
+static int newest(void *ctx, const char *study_uid)
+{
+    snprintf(ctx, 65, "%s", study_uid);
+    return 1;
+}
+
+/* A patient's share's subject, the facts of the patient's newest study and how many studies. */
+static int patient_subject(const pacs_config *cfg, const share_request *rq, char *subject,
+                           size_t cap, study_facts *facts, size_t *n)
+{
+    pacs_errinfo ei;
+    pacs_archive *a = NULL;
+    if (pacs_archive_open(cfg, &a, &ei) != PACS_OK) {
+        pacs_tool__msg(NULL, "cannot open the archive in %s: %s", pacs_config_str(cfg, "data"),
+                       ei.msg);
+        return TOOL_PROBLEMS;
+    }
+    pacs_share_scope *sc = calloc(1, sizeof *sc);
+    char first[65] = "";
+    pacs_err err = sc ? pacs_share_scope_make(a, rq->patient, rq->issuer, rq->later, sc, n, &ei)
+                      : pacs_errf(&ei, PACS_ENOMEM, "out of memory");
+    if (err == PACS_OK) {
+        err = pacs_share_scope_format(sc, subject, cap, &ei);
+    }
+    if (err == PACS_OK) {
+        err = pacs_share_scope_studies(a, sc, newest, first, &ei);
+    }
+    free(sc);
+    pacs_archive_close(a);
+    if (err != PACS_OK) {
+        pacs_tool__msg(NULL, "cannot share patient %s: %s", rq->patient, ei.msg);
+        return err == PACS_EINVAL ? TOOL_USAGE : TOOL_PROBLEMS;
+    }
+    return study_stored(cfg, first, facts) == 1 ? TOOL_OK : TOOL_PROBLEMS;
+}
+
+static int write_slip(const pacs_config *cfg, const study_facts *f, size_t n_studies, int later,
+                      const char *link, int64_t expires, const char *path)
 {
     pacs_slip slip = {
         .hospital = pacs_config_str(cfg, "hospital.name"),
@@ -311,6 +363,8 @@ static int write_slip(const pacs_config *cfg, const study_facts *f, const char *
         .birth_date = f->birth,
         .study_date = f->date,
         .study_description = f->description,
+        .n_studies = n_studies,
+        .later = later,
         .link = link,
         .expires = expires,
     };
@@ -326,31 +380,47 @@ static int write_slip(const pacs_config *cfg, const study_facts *f, const char *
     return TOOL_OK;
 }
 
-static int create(const pacs_config *cfg, pacs_shares *sh, const char *uid, long long seconds,
-                  const char *qr_out, const char *slip_out)
+static int create(const pacs_config *cfg, pacs_shares *sh, const share_request *rq)
 {
     study_facts facts;
-    int stored = study_stored(cfg, uid, &facts);
-    if (stored <= 0) {
-        if (stored == 0) {
-            pacs_tool__msg(NULL, "no study %s in the archive", uid);
+    const char *uid = rq->study, *qr_out = rq->qr, *slip_out = rq->slip;
+    char subject[PACS_SHARE_SUBJECT_MAX + 1];
+    size_t n_studies = 0;
+    if (uid) {
+        int stored = study_stored(cfg, uid, &facts);
+        if (stored <= 0) {
+            if (stored == 0) {
+                pacs_tool__msg(NULL, "no study %s in the archive", uid);
+            }
+            return TOOL_PROBLEMS;
         }
-        return TOOL_PROBLEMS;
+        snprintf(subject, sizeof subject, "%s", uid);
+    } else {
+        int rc = patient_subject(cfg, rq, subject, sizeof subject, &facts, &n_studies);
+        if (rc != TOOL_OK) {
+            return rc;
+        }
     }
     char token[PACS_SHARE_TOKEN_LEN + 1], id[PACS_SHARE_ID_LEN + 1];
-    int64_t expires = (int64_t)time(NULL) + seconds;
+    int64_t expires = (int64_t)time(NULL) + rq->seconds;
     char creator[160];
     snprintf(creator, sizeof creator, "tool:%s", os_user());
     pacs_errinfo ei;
-    if (pacs_shares_create(sh, uid, expires, creator, token, sizeof token, id, sizeof id, &ei) !=
-        PACS_OK) {
+    if (pacs_shares_create_subject(sh, subject, expires, creator, token, sizeof token, id,
+                                   sizeof id, &ei) != PACS_OK) {
         pacs_tool__msg(NULL, "cannot create the share: %s", ei.msg);
-        audit(cfg, 0, uid, "share create failed");
+        audit(cfg, 0, uid, rq->patient, "share create failed");
         return TOOL_PROBLEMS;
     }
-    char detail[96];
-    snprintf(detail, sizeof detail, "share %s created, expires %lld", id, (long long)expires);
-    audit(cfg, 1, uid, detail);
+    char detail[160];
+    if (uid) {
+        snprintf(detail, sizeof detail, "share %s created, expires %lld", id, (long long)expires);
+    } else {
+        snprintf(detail, sizeof detail,
+                 "share %s of the patient's %zu studies%s created, expires %lld", id, n_studies,
+                 rq->later ? " and later ones" : "", (long long)expires);
+    }
+    audit(cfg, 1, uid, rq->patient, detail);
 
     char site[600], link[700];
     site_url(cfg, site, sizeof site);
@@ -363,13 +433,21 @@ static int create(const pacs_config *cfg, pacs_shares *sh, const char *uid, long
     if (gmtime_r(&exp, &tm)) {
         strftime(until, sizeof until, "%Y-%m-%d %H:%M:%S", &tm);
     }
-    pacs_tool__msg(NULL,
-                   "share %s of study %s, valid until %s UTC (expires=%lld); revoke with "
-                   "`pacs share --revoke %s`",
-                   id, uid, until, (long long)expires, id);
+    if (uid) {
+        pacs_tool__msg(NULL,
+                       "share %s of study %s, valid until %s UTC (expires=%lld); revoke with "
+                       "`pacs share --revoke %s`",
+                       id, uid, until, (long long)expires, id);
+    } else {
+        pacs_tool__msg(NULL,
+                       "share %s of patient %s: %zu studies now%s, valid until %s UTC "
+                       "(expires=%lld); revoke with `pacs share --revoke %s`",
+                       id, rq->patient, n_studies, rq->later ? " and those stored later" : "",
+                       until, (long long)expires, id);
+    }
     int rc = TOOL_OK;
     if (slip_out) {
-        rc = write_slip(cfg, &facts, link, expires, slip_out);
+        rc = write_slip(cfg, &facts, uid ? 0 : n_studies, rq->later, link, expires, slip_out);
     }
     if (!qr_out || rc != TOOL_OK) {
         return rc;
@@ -411,7 +489,21 @@ static int print_share(void *ctx, const pacs_share_info *s)
         strftime(expires, sizeof expires, "%Y-%m-%dT%H:%M:%SZ", &tm);
     }
     const char *state = s->revoked ? "revoked" : s->expires_at <= now ? "expired" : "active";
-    printf("%-12s  %-7s  %s  %s  %s  %s\n", s->id, state, created, expires, s->study_uid,
+    /* A patient's share: "patient=ID" and how many studies, or "+later". */
+    char what[200];
+    pacs_share_scope *sc = NULL;
+    pacs_errinfo ei;
+    snprintf(what, sizeof what, "%s", s->study_uid);
+    if (pacs_share_scope_is_patient(s->study_uid) && (sc = malloc(sizeof *sc)) &&
+        pacs_share_scope_parse(s->study_uid, sc, &ei) == PACS_OK) {
+        if (sc->later) {
+            snprintf(what, sizeof what, "patient=%s+later", sc->patient_id);
+        } else {
+            snprintf(what, sizeof what, "patient=%s(%zu)", sc->patient_id, sc->n_studies);
+        }
+    }
+    free(sc);
+    printf("%-12s  %-7s  %s  %s  %s  %s\n", s->id, state, created, expires, what,
            s->creator[0] ? s->creator : "-");
     return 0;
 }
@@ -419,7 +511,8 @@ static int print_share(void *ctx, const pacs_share_info *s)
 int pacs_tool__share(const pacs_config *cfg, int argc, char **argv)
 {
     const char *uid = NULL, *qr = NULL, *slip = NULL, *revoke = NULL, *study = NULL;
-    int list = 0, rotate = 0;
+    const char *patient = NULL, *issuer = NULL;
+    int list = 0, rotate = 0, later = 0;
     long long seconds = 30LL * 86400;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -454,6 +547,14 @@ int pacs_tool__share(const pacs_config *cfg, int argc, char **argv)
         } else if (strcmp(a, "--study") == 0 && v) {
             study = v;
             i++;
+        } else if (strcmp(a, "--patient") == 0 && v) {
+            patient = v;
+            i++;
+        } else if (strcmp(a, "--issuer") == 0 && v) {
+            issuer = v;
+            i++;
+        } else if (strcmp(a, "--later") == 0) {
+            later = 1;
         } else if (strcmp(a, "--list") == 0) {
             list = 1;
         } else if (strcmp(a, "--rotate-key") == 0) {
@@ -468,8 +569,9 @@ int pacs_tool__share(const pacs_config *cfg, int argc, char **argv)
             return TOOL_USAGE;
         }
     }
-    if ((uid != NULL) + list + (revoke != NULL) + rotate != 1 || ((qr || slip) && !uid) ||
-        (study && !list)) {
+    int making = uid != NULL || patient != NULL;
+    if ((uid != NULL) + (patient != NULL) + list + (revoke != NULL) + rotate != 1 ||
+        ((qr || slip) && !making) || (study && !list) || ((issuer || later) && !patient)) {
         share_usage(stderr);
         return TOOL_USAGE;
     }
@@ -482,8 +584,9 @@ int pacs_tool__share(const pacs_config *cfg, int argc, char **argv)
         return TOOL_PROBLEMS;
     }
     int rc = TOOL_OK;
-    if (uid) {
-        rc = create(cfg, sh, uid, seconds, qr, slip);
+    if (making) {
+        share_request rq = {uid, patient, issuer, later, seconds, qr, slip};
+        rc = create(cfg, sh, &rq);
     } else if (list) {
         time_t now = time(NULL);
         printf("%-12s  %-7s  %-20s  %-20s  %s  %s\n", "ID", "STATE", "CREATED", "EXPIRES", "STUDY",
@@ -498,10 +601,10 @@ int pacs_tool__share(const pacs_config *cfg, int argc, char **argv)
                  strlen(revoke) == PACS_SHARE_ID_LEN ? revoke : "(by token)");
         if (pacs_shares_revoke(sh, revoke, &ei) != PACS_OK) {
             pacs_tool__msg(NULL, "cannot revoke: %s", ei.msg);
-            audit(cfg, 0, NULL, "share revoke failed");
+            audit(cfg, 0, NULL, NULL, "share revoke failed");
             rc = TOOL_PROBLEMS;
         } else {
-            audit(cfg, 1, NULL, what);
+            audit(cfg, 1, NULL, NULL, what);
             pacs_tool__msg(NULL, "%s: its link no longer works", what);
         }
     } else {
@@ -509,7 +612,7 @@ int pacs_tool__share(const pacs_config *cfg, int argc, char **argv)
             pacs_tool__msg(NULL, "cannot rotate the key: %s", ei.msg);
             rc = TOOL_PROBLEMS;
         } else {
-            audit(cfg, 1, NULL, "share key rotated: every share revoked");
+            audit(cfg, 1, NULL, NULL, "share key rotated: every share revoked");
             pacs_tool__msg(NULL, "new signing key: every earlier share link is revoked");
         }
     }
