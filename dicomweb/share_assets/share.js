@@ -36,10 +36,12 @@
   const MAX_CACHED = 64;
   const AHEAD = 8;
   const BEHIND = 3;
-  const PARALLEL = 4;
+  const NEAR = 12; // how far from the slice asked for a slice at hand may stand in for it
+  const PARALLEL = 6; // what a browser opens to one HTTP/1.1 server
   let S = null; // the open series
   const cache = new Map(); // key -> { url, blob }, oldest first
-  const busy = new Map(); // key -> AbortController
+  const busy = new Map(); // key -> { ac, id: "sop/frame" } of requests on their way
+  const failed = new Set(); // keys the server would not render: not asked again
 
   const val = (o, t) => (o[t] && o[t].Value ? o[t].Value[0] : undefined);
 
@@ -53,22 +55,30 @@
     }
     return w + ',' + h;
   }
-  const key = (k) => S.list[k].sop + '/' + S.list[k].f + '|' + S.win + '|' + S.vp;
+  const id = (k) => S.list[k].sop + '/' + S.list[k].f;
+  const key = (k) => id(k) + '|' + S.win + '|' + S.vp;
   const urlOf = (k) => base + '/studies/' + S.study + '/series/' + S.series + '/instances/' +
     S.list[k].sop + '/frames/' + S.list[k].f + '/rendered?viewport=' + S.vp + '&quality=85' +
     (S.win ? '&window=' + S.win + ',linear' : '');
 
+  // Shows the slice asked for or, while it is on its way, the nearest one at hand, so that a
+  // finger faster than the link still sees the series move; the number is the one shown.
   function paint() {
-    const total = S.ready ? S.list.length : S.n;
-    num.textContent = (S.ready ? S.i + 1 : '…') + ' / ' + total;
-    const c = cache.get(key(S.i));
-    if (c) {
-      if (img.src !== c.url) img.src = c.url;
-      wait.hidden = true;
-      oops.hidden = true;
-    } else {
-      wait.hidden = false;
+    let shown = cache.has(key(S.i)) ? S.i : -1;
+    for (let d = 1; shown < 0 && S.ready && d <= NEAR; d++) {
+      for (const k of [S.i - d * S.dir, S.i + d * S.dir]) {
+        if (shown < 0 && k >= 0 && k < S.list.length && cache.has(key(k))) shown = k;
+      }
     }
+    if (shown >= 0) {
+      const c = cache.get(key(shown));
+      if (img.src !== c.url) img.src = c.url;
+      S.shown = shown;
+      oops.hidden = true;
+    }
+    wait.hidden = shown === S.i;
+    const at = shown >= 0 ? shown : S.i;
+    num.textContent = (S.ready ? at + 1 : '…') + ' / ' + (S.ready ? S.list.length : S.n);
   }
 
   function trim() {
@@ -84,22 +94,23 @@
 
   function load(k) {
     const kk = key(k);
-    if (cache.has(kk) || busy.has(kk)) return;
+    if (cache.has(kk) || busy.has(kk) || failed.has(kk)) return;
     const ac = new AbortController();
-    busy.set(kk, ac);
+    busy.set(kk, { ac, id: id(k) });
     const s = S;
     fetch(urlOf(k), { headers: auth, signal: ac.signal, cache: 'no-store' })
       .then((r) => (r.ok ? r.blob() : Promise.reject(new Error('HTTP ' + r.status))))
       .then((b) => {
-        if (busy.get(kk) === ac) busy.delete(kk);
+        if (busy.has(kk) && busy.get(kk).ac === ac) busy.delete(kk);
         if (S !== s) return;
         cache.set(kk, { url: URL.createObjectURL(b), blob: b });
         trim();
-        if (key(S.i) === kk) paint();
+        paint();
         pump();
       }, (e) => {
-        if (busy.get(kk) === ac) busy.delete(kk);
+        if (busy.has(kk) && busy.get(kk).ac === ac) busy.delete(kk);
         if (S !== s || e.name === 'AbortError') return;
+        failed.add(kk);
         if (key(S.i) === kk) {
           wait.hidden = true;
           oops.hidden = false;
@@ -125,13 +136,25 @@
     if (!S) return;
     const w = wanted();
     const keys = new Set(w.map(key));
-    for (const [kk, ac] of busy) {
-      if (!keys.has(kk)) {
-        ac.abort();
+    const tail = '|' + S.win + '|' + S.vp;
+    // Requests for another window or size, or for slices too far from the finger to stand in
+    // for the one it is on, give way; the others are let finish.
+    for (const [kk, b] of busy) {
+      const k = S.pos ? S.pos.get(b.id) : 0;
+      const behind = (S.i - k) * S.dir;
+      if (!keys.has(kk) && (!kk.endsWith(tail) || k === undefined || behind > NEAR || behind < -2 * AHEAD)) {
+        b.ac.abort();
         busy.delete(kk);
       }
     }
-    for (let j = 0; j < w.length && busy.size < PARALLEL; j++) load(w[j]);
+    // The first slice has the link to itself: neighbours wait until it is on screen.
+    if (S.shown === undefined) {
+      load(S.i);
+      return;
+    }
+    // While the slice asked for is on its way, fewer others share the link with it.
+    const limit = cache.has(key(S.i)) ? PARALLEL : 3;
+    for (let j = 0; j < w.length && busy.size < limit; j++) load(w[j]);
   }
 
   function go(k) {
@@ -167,7 +190,9 @@
     const cur = S.list[S.i];
     const at = Math.max(0, out.findIndex((it) => it.sop === cur.sop && it.f === cur.f));
     S.list = out;
+    S.pos = new Map(out.map((it, k) => [it.sop + '/' + it.f, k]));
     S.i = at;
+    if (S.shown !== undefined) S.shown = at;
     S.ready = true;
     range.max = out.length;
     range.value = at + 1;
@@ -210,19 +235,20 @@
     S = null;
     v.hidden = true;
     d.body.classList.remove('vo');
-    for (const ac of busy.values()) ac.abort();
+    for (const b of busy.values()) b.ac.abort();
     busy.clear();
+    failed.clear();
     for (const c of cache.values()) URL.revokeObjectURL(c.url);
     cache.clear();
     img.removeAttribute('src');
   }
 
   function save() {
-    const c = S && cache.get(key(S.i));
+    const c = S && S.shown !== undefined && cache.get(key(S.shown));
     if (!c) return;
     const a = d.createElement('a');
     a.href = c.url;
-    a.download = 'anh-' + S.no + '-' + (S.i + 1) + '.jpg';
+    a.download = 'anh-' + S.no + '-' + (S.shown + 1) + '.jpg';
     d.body.appendChild(a);
     a.click();
     a.remove();
