@@ -440,9 +440,10 @@ static int create(const pacs_config *cfg, pacs_shares *sh, const share_request *
                        id, uid, until, (long long)expires, id);
     } else {
         pacs_tool__msg(NULL,
-                       "share %s of patient %s: %zu studies now%s, valid until %s UTC "
+                       "share %s of patient %s: %zu stud%s now%s, valid until %s UTC "
                        "(expires=%lld); revoke with `pacs share --revoke %s`",
-                       id, rq->patient, n_studies, rq->later ? " and those stored later" : "",
+                       id, rq->patient, n_studies, n_studies == 1 ? "y" : "ies",
+                       rq->later ? " and those stored later" : "",
                        until, (long long)expires, id);
     }
     int rc = TOOL_OK;

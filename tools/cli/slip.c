@@ -267,8 +267,8 @@ static void draw(slip_ctx *c, const pacs_slip *s, char *why, size_t cap, int *rc
     date_text(s->birth_date, date, sizeof date);
     y = field(c, "Ngày sinh:", date, 0, y);
     if (s->n_studies > 0) {
-        snprintf(buf, sizeof buf, "Tất cả %zu lần chụp%s", s->n_studies,
-                 s->later ? ", và các lần chụp sau này" : "");
+        snprintf(buf, sizeof buf, "%s%zu lần chụp%s", s->n_studies > 1 ? "Tất cả " : "",
+                 s->n_studies, s->later ? ", và các lần chụp sau này" : "");
         y = field(c, "Hồ sơ:", buf, 0, y);
     } else {
         date_text(s->study_date, date, sizeof date);
