@@ -44,13 +44,14 @@ for profile in 3g 4g; do
     (cd "$WORK" && timeout 1200 node phone_bench.js "$LINK" "$profile" "$RUNS") | tee "$WORK/$profile.out"
 done
 echo
-echo "| link | first slice (s) | bytes before it | slices/s while dragging | catch-up after (s) |"
-echo "| --- | --- | --- | --- | --- |"
+echo "| link | first slice (s) | page in / tap sent / slice in (s) | bytes before it | slices/s while dragging | catch-up after (s) |"
+echo "| --- | --- | --- | --- | --- | --- |"
 for profile in 3g 4g; do
     sed -n 's/^MEDIAN //p' "$WORK/$profile.out" | python3 -c '
 import json, sys
 m = json.loads(sys.stdin.read())
 name = {"3g": "3G (1.6 Mbit/s, 300 ms)", "4g": "4G (9 Mbit/s, 170 ms)"}[m["profile"]]
-print("| %s | %.2f | %d | %.1f | %.2f |" % (name, m["first_slice_s"], m["bytes_before"],
-                                        m["slices_per_s"], m["catch_up_s"]))'
+print("| %s | %.2f | %.2f / %.2f / %.2f | %d | %.1f | %.2f |" % (name, m["first_slice_s"],
+      m["page_in_s"], m["slice_asked_s"], m["slice_in_s"], m["bytes_before"], m["slices_per_s"],
+      m["catch_up_s"]))'
 done

@@ -132,7 +132,8 @@ function median(v) {
   }
   if (!results.length || !(results[0].bytes_before > 0)) throw new Error('nothing was measured');
   const m = {};
-  for (const k of ['first_slice_s', 'bytes_before', 'slices_per_s', 'catch_up_s']) {
+  for (const k of ['first_slice_s', 'page_in_s', 'slice_asked_s', 'slice_in_s', 'bytes_before',
+    'slices_per_s', 'catch_up_s']) {
     m[k] = median(results.map((r) => r[k]));
   }
   console.log('MEDIAN ' + JSON.stringify({ profile: name, runs: results.length, ...m }));
