@@ -14,9 +14,10 @@
 
 /**
  * Answers GET /share{rest}: `rest` is the undecoded path after "/share" ("/TOKEN" or
- * "/TOKEN/"). `shares` may be NULL (the store could not be opened: 503). A good token gets
- * the page and the cookie auth.h accepts as a share token (pacs_auth_cookie); a refused one
- * gets the "not valid" page and the cookie cleared.
+ * "/TOKEN/"). `shares` may be NULL (the store could not be opened: 503). A good token (of a
+ * study, or of a patient's studies) gets the page and the cookie auth.h accepts as a share
+ * token (pacs_auth_cookie); a refused one, or one whose studies are all gone, gets the "not
+ * valid" page and the cookie cleared.
  */
 void pacs_viewer__share_page(pacs_http_req *r, pacs_shares *shares, const char *rest, size_t len);
 

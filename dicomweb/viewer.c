@@ -2,7 +2,7 @@
 /*
  * The web viewer at /viewer (viewer.h): OHIF's prebuilt app served as static files from one
  * folder, its app-config.js written here at start-up, and the share pages at /share/{token}
- * (share_page.c). No viewer code of our own: what the browser runs is OHIF's, configured.
+ * (share_page.c, with the phone viewer of share_assets/ inlined).
  *
  * Load: a browser opening the viewer asks for a few dozen files once (about 5 MB compressed,
  * most of it the content-hashed bundles it then keeps for a year); after that only index.html

@@ -5,9 +5,10 @@
  *   /viewer, /viewer/...   OHIF's prebuilt app (scripts/viewer.sh installs it from npm), as
  *                          static files from one folder, with an app-config.js that pacsd
  *                          writes at start-up for its own DICOMweb root (same origin);
- *   /share/{token}         a small server-rendered page for a share link (storage/share.h):
- *                          the patient's name, the study's date and description, a cookie that
- *                          lets the viewer read that one study, and a link that opens it.
+ *   /share/{token}         the page of a share link (storage/share.h, share_page.c), made for
+ *                          a phone: the patient, each study's date, description, report and
+ *                          series, a slice viewer of its own on /rendered, and a cookie that
+ *                          lets OHIF read the shared studies, one tap away.
  *
  * Static files get their content type, an ETag, Cache-Control (a year for the content-hashed
  * bundles, revalidation for the rest) and their precompressed .gz twin when the browser accepts

@@ -65,9 +65,9 @@ pacs_err pacs_share_scope_parse(const char *subject, pacs_share_scope *out, pacs
     const char *c1 = pacs_share_scope_is_patient(subject) ? strchr(p, ':') : NULL;
     const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
     const char *c3 = c2 ? strchr(c2 + 1, ':') : NULL;
-    if (!c3 || c1 - p != 1 || (*p != 'L' && *p != 'S') || field(c1 + 1, (size_t)(c2 - c1 - 1),
-                                                                 sc->patient_id) != 0 ||
-        !sc->patient_id[0] || field(c2 + 1, (size_t)(c3 - c2 - 1), sc->issuer) != 0) {
+    if (!c3 || c1 - p != 1 || (*p != 'L' && *p != 'S') ||
+        field(c1 + 1, (size_t)(c2 - c1 - 1), sc->patient_id) != 0 || !sc->patient_id[0] ||
+        field(c2 + 1, (size_t)(c3 - c2 - 1), sc->issuer) != 0) {
         err = pacs_errf(ei, PACS_EINVAL, "not a patient share");
         goto fail;
     }
@@ -75,7 +75,8 @@ pacs_err pacs_share_scope_parse(const char *subject, pacs_share_scope *out, pacs
     for (const char *u = c3 + 1; *u;) {
         const char *end = strchr(u, ',');
         size_t n = end ? (size_t)(end - u) : strlen(u);
-        if (sc->later || sc->n_studies == PACS_SHARE_SCOPE_MAX_STUDIES || !valid_uid(u, n)) {
+        if (sc->later || sc->n_studies == PACS_SHARE_SCOPE_MAX_STUDIES || !valid_uid(u, n) ||
+            (end && end[1] == '\0')) {
             err = pacs_errf(ei, PACS_EINVAL, "not a patient share");
             goto fail;
         }
@@ -97,8 +98,8 @@ pacs_err pacs_share_scope_format(const pacs_share_scope *sc, char *out, size_t c
     pacs_b64url_encode((const unsigned char *)sc->issuer, strlen(sc->issuer), issuer);
     int n = snprintf(out, cap, PREFIX "%c:%s:%s:", sc->later ? 'L' : 'S', pid, issuer);
     for (size_t i = 0; n > 0 && !sc->later && i < sc->n_studies; i++) {
-        n += snprintf(out + ((size_t)n < cap ? (size_t)n : cap), (size_t)n < cap ? cap - (size_t)n : 0,
-                      "%s%s", i ? "," : "", sc->studies[i]);
+        n += snprintf(out + ((size_t)n < cap ? (size_t)n : cap),
+                      (size_t)n < cap ? cap - (size_t)n : 0, "%s%s", i ? "," : "", sc->studies[i]);
     }
     if (n < 0 || (size_t)n >= cap) {
         return pacs_errf(ei, PACS_EINVAL, "patient share subject too long");

@@ -443,8 +443,7 @@ static int create(const pacs_config *cfg, pacs_shares *sh, const share_request *
                        "share %s of patient %s: %zu stud%s now%s, valid until %s UTC "
                        "(expires=%lld); revoke with `pacs share --revoke %s`",
                        id, rq->patient, n_studies, n_studies == 1 ? "y" : "ies",
-                       rq->later ? " and those stored later" : "",
-                       until, (long long)expires, id);
+                       rq->later ? " and those stored later" : "", until, (long long)expires, id);
     }
     int rc = TOOL_OK;
     if (slip_out) {
