@@ -74,18 +74,18 @@ static void test_refused(void **state)
     pacs_share_scope out;
     memset(&out, 0x5a, sizeof out);
     static const char *const bad[] = {
-        "1.2.3.4",               /* a study's subject */
-        "patient:",              /* nothing after the prefix */
-        "patient:L:",            /* fields missing */
-        "patient:X:R0Q::",       /* unknown mode */
-        "patient:LL:R0Q::",      /* a longer mode */
-        "patient:L::QkhYSA:",    /* no patient ID */
-        "patient:L:R0Q*:QkhYSA:", /* not base64url */
+        "1.2.3.4",                    /* a study's subject */
+        "patient:",                   /* nothing after the prefix */
+        "patient:L:",                 /* fields missing */
+        "patient:X:R0Q::",            /* unknown mode */
+        "patient:LL:R0Q::",           /* a longer mode */
+        "patient:L::QkhYSA:",         /* no patient ID */
+        "patient:L:R0Q*:QkhYSA:",     /* not base64url */
         "patient:L:R0Q:QkhYSA:1.2.3", /* studies with "later" */
-        "patient:S:R0Q::1..2",   /* a malformed UID */
-        "patient:S:R0Q::1.2,",   /* an empty UID */
-        "patient:S:R0Q::1.2.x",  /* not a UID */
-        "patient:S:AA::1.2",     /* an ID with a NUL */
+        "patient:S:R0Q::1..2",        /* a malformed UID */
+        "patient:S:R0Q::1.2,",        /* an empty UID */
+        "patient:S:R0Q::1.2.x",       /* not a UID */
+        "patient:S:AA::1.2",          /* an ID with a NUL */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         pacs_errinfo ei;
