@@ -8,7 +8,8 @@
 # 50 KB compressed; a study without a report shows none. In Debian's headless Chromium with
 # touch emulation, on a 412x915 phone at device scale 2.6 and on a 360x640 one
 # (tests/node/phone_test.js): the page lists the series and the report's text, a tap opens a
-# slice across the screen, a swipe changes the slice, a preset changes the window, pinch and
+# slice across the screen with every image of the series listed (QIDO paged: at most 5 results
+# a request here), a swipe changes the slice, a preset changes the window, pinch and
 # double tap zoom and reset, the slice saves as a JPEG. Last, with the log at DEBUG, no token
 # is in pacsd's log or the audit trail. Screenshots: $ARTIFACT_DIR/test_share_phone/.
 . "$SRC/tests/lib.sh"
@@ -85,7 +86,9 @@ dcmodify -nb -gin -m "(0020,000d)=$C" "$WORK/c.dcm" >/dev/null 2>&1 || fail "dcm
 
 KEY=admin-secret-for-this-test
 KEY_HASH=$(printf %s "$KEY" | sha256sum | cut -d' ' -f1)
-start_pacsd --set http.auth=required --set "auth.key.admin=sha256:$KEY_HASH read" --set log.level=debug
+# QIDO answers at most 5 results a request here: the viewer must page through a series' list.
+start_pacsd --set http.auth=required --set "auth.key.admin=sha256:$KEY_HASH read" --set log.level=debug \
+    --set dicomweb.max_results=5
 S="http://127.0.0.1:$HTTP_PORT"
 D="$S/dicomweb"
 store +sd "$(dirname "$A_FILE")" "$WORK/sr.dcm" "$WORK/c.dcm" >"$WORK/store.log" 2>&1 ||

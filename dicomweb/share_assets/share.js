@@ -169,17 +169,20 @@
   }
 
   // Every image of the series, in instance number order, frames of multi-frame ones in turn;
-  // QIDO pages through series larger than the server's result limit.
+  // QIDO pages through a series larger than the server's result limit, until it has as many
+  // images as the page said the series holds (or the server has no more).
   async function list(s) {
     const url = base + '/studies/' + s.study + '/series/' + s.series +
       '/instances?includefield=00200013,00280008,00280010&limit=1000&offset=';
     let all = [];
-    for (let off = 0; ; off += 1000) {
-      const r = await fetch(url + off, { headers: Object.assign({ Accept: 'application/dicom+json' }, auth) });
+    let images = 0;
+    for (let pages = 0; pages < 1000 && images < s.n; pages++) {
+      const r = await fetch(url + all.length, { headers: Object.assign({ Accept: 'application/dicom+json' }, auth) });
       if (!r.ok) throw new Error('HTTP ' + r.status);
       const page = r.status === 204 ? [] : await r.json();
+      if (!page.length) break;
       all = all.concat(page);
-      if (page.length < 1000) break;
+      for (const o of page) if (val(o, '00280010')) images += Number(val(o, '00280008')) || 1;
     }
     const items = all.filter((o) => val(o, '00280010'))
       .map((o) => ({ sop: val(o, '00080018'), no: Number(val(o, '00200013')) || 0, n: Number(val(o, '00280008')) || 1 }))

@@ -162,6 +162,8 @@ async function pageMode([link, out, series, report, namePart]) {
         `${tag}: the slice's pixels are not uniform (${JSON.stringify(first)})`);
       await page.waitForFunction(() => /^\d+ \/ \d+$/.test(document.getElementById('vn').innerText), null, { timeout: 60000 });
       const c0 = await counter(page);
+      const images = await page.locator('.s').first().getAttribute('data-n');
+      check(c0.endsWith(' / ' + images), `${tag}: the viewer has every image of the series (${c0}; the page says ${images})`);
       await page.screenshot({ path: `${out}/phone-${p.name}-slice.png` });
 
       // A swipe up moves on.
