@@ -92,6 +92,22 @@ void pacs_viewer__html_start(pacs_buf *b, const char *title)
     pacs_buf_puts(b, "</title>");
 }
 
+/* "{prefix}/studies/{st}/series/{se}[/instances/{sop}]", every part HTML-escaped (they are
+ * UIDs and a configured path: the escaping is for safety, not expected to change them). */
+static void put_path(pacs_buf *b, const char *prefix, const char *st, const char *se,
+                     const char *sop)
+{
+    pacs_viewer__html_escape(b, prefix, 0);
+    pacs_buf_puts(b, "/studies/");
+    pacs_viewer__html_escape(b, st, 0);
+    pacs_buf_puts(b, "/series/");
+    pacs_viewer__html_escape(b, se, 0);
+    if (sop) {
+        pacs_buf_puts(b, "/instances/");
+        pacs_viewer__html_escape(b, sop, 0);
+    }
+}
+
 /* A label in both languages. */
 static void both(pacs_buf *b, const char *vi, const char *en)
 {
@@ -117,10 +133,9 @@ static void put_report(pacs_buf *b, const share_model *m, const share_study *st)
     both(b, "Kết quả", "Report");
     pacs_buf_puts(b, "</h2>");
     if (r->pdf) {
-        pacs_buf_printf(b,
-                        "<button type=\"button\" class=\"pdf\" data-url=\"%s/studies/%s/series/%s/"
-                        "instances/%s/bulkdata/00420011\">",
-                        m->prefix, st->uid, r->series_uid, r->sop_uid);
+        pacs_buf_puts(b, "<button type=\"button\" class=\"pdf\" data-url=\"");
+        put_path(b, m->prefix, st->uid, r->series_uid, r->sop_uid);
+        pacs_buf_puts(b, "/bulkdata/00420011\">");
         both(b, "Xem kết quả (PDF)", "Open the report (PDF)");
         pacs_buf_puts(b, "</button>");
     } else {
@@ -145,17 +160,19 @@ static void put_report(pacs_buf *b, const share_model *m, const share_study *st)
 static void put_series(pacs_buf *b, const share_model *m, const share_study *st,
                        const share_series *se)
 {
+    pacs_buf_puts(b, "<li><button type=\"button\" class=\"s\" data-series=\"");
+    pacs_viewer__html_escape(b, se->uid, 0);
+    pacs_buf_puts(b, "\" data-mid=\"");
+    pacs_viewer__html_escape(b, se->mid_sop, 0);
     pacs_buf_printf(b,
-                    "<li><button type=\"button\" class=\"s\" data-series=\"%s\" data-mid=\"%s\" "
-                    "data-fr=\"%u\" data-n=\"%u\" data-rows=\"%u\" data-cols=\"%u\" data-mod=\"",
-                    se->uid, se->mid_sop, se->mid_frame, se->images, se->rows, se->cols);
+                    "\" data-fr=\"%u\" data-n=\"%u\" data-rows=\"%u\" data-cols=\"%u\" data-mod=\"",
+                    se->mid_frame, se->images, se->rows, se->cols);
     pacs_viewer__html_escape(b, se->modality, 0);
     pacs_buf_puts(b, "\" data-no=\"");
     pacs_viewer__html_escape(b, se->number, 0);
-    pacs_buf_printf(b,
-                    "\"><img alt=\"\" width=\"96\" height=\"96\" src=\"%s/studies/%s/series/%s/"
-                    "thumbnail?viewport=256,256\"><span><b>",
-                    m->prefix, st->uid, se->uid);
+    pacs_buf_puts(b, "\"><img alt=\"\" width=\"96\" height=\"96\" src=\"");
+    put_path(b, m->prefix, st->uid, se->uid, NULL);
+    pacs_buf_puts(b, "/thumbnail?viewport=256,256\"><span><b>");
     pacs_viewer__html_escape(b, se->description[0] ? se->description : se->modality, 0);
     pacs_buf_puts(b, "</b><small>");
     pacs_viewer__html_escape(b, se->modality, 0);
@@ -170,7 +187,9 @@ static void put_series(pacs_buf *b, const share_model *m, const share_study *st,
 
 static void put_study(pacs_buf *b, const share_model *m, const share_study *st)
 {
-    pacs_buf_printf(b, "<section class=\"st\" data-study=\"%s\"><dl><dt>", st->uid);
+    pacs_buf_puts(b, "<section class=\"st\" data-study=\"");
+    pacs_viewer__html_escape(b, st->uid, 0);
+    pacs_buf_puts(b, "\"><dl><dt>");
     both(b, "Ngày chụp", "Study date");
     pacs_buf_puts(b, "</dt><dd>");
     put_date(b, st->date);
@@ -194,9 +213,10 @@ static void put_study(pacs_buf *b, const share_model *m, const share_study *st)
         }
         pacs_buf_puts(b, "</ul>");
     }
-    pacs_buf_printf(b,
-                    "<a class=\"btn\" rel=\"noreferrer\" href=\"%s/viewer?StudyInstanceUIDs=%s\">",
-                    m->viewer_path, st->uid);
+    pacs_buf_printf(b, "<a class=\"btn\" rel=\"noreferrer\" href=\"%s/viewer?StudyInstanceUIDs=",
+                    m->viewer_path);
+    pacs_viewer__html_escape(b, st->uid, 0);
+    pacs_buf_puts(b, "\">");
     both(b, "Mở bằng OHIF (cho bác sĩ)", "Open in OHIF (for doctors)");
     pacs_buf_puts(b, "</a></section>");
 }
