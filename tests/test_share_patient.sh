@@ -6,7 +6,8 @@
 # carries X's PatientID under another issuer is stored too. `pacs share --patient X` (the
 # studies stored now) and `--later` (those stored later too), and the same over HTTP
 # (POST {prefix}/shares): each link's page lists exactly its studies; its token, as a Bearer
-# token, a query parameter or the cookie, finds exactly those over QIDO at every level and is
+# token, a query parameter or the cookie, finds exactly those over QIDO at every level, reads
+# each one's metadata, thumbnail, rendered image and instances (WADO-RS), and is
 # refused on every other study's QIDO, metadata, WADO-RS, frames, rendered, thumbnails and
 # WADO-URI with the answer a study that does not exist gets; it cannot store, delete or make
 # shares. An ID used by two issuers needs the issuer named. In headless Chromium on a phone,
@@ -118,6 +119,16 @@ check_link() { # link what allowed... -- denied...
         esac
         for st in $allowed; do
             assert_eq 200 "$(code "$@" "$D/studies/$st/metadata?${q}")" "$what/$how: metadata of its study $st"
+            grep -q "$st" "$WORK/body" || fail "$what/$how: the metadata of $st does not name it"
+            assert_eq 200 "$(code "$@" -H 'Accept: image/jpeg' "$D/studies/$st/thumbnail?${q}")" \
+                "$what/$how: the thumbnail of its study $st"
+            head -c 2 "$WORK/body" | od -An -tx1 | grep -q 'ff d8' || fail "$what/$how: $st's thumbnail is no JPEG"
+            assert_eq 200 "$(code "$@" -H 'Accept: image/jpeg' "$D/studies/$st/rendered?${q}")" \
+                "$what/$how: its study $st rendered"
+            grep -aq JFIF "$WORK/body" || fail "$what/$how: $st rendered holds no JPEG"
+            assert_eq 200 "$(code "$@" -H 'Accept: multipart/related; type="application/dicom"' "$D/studies/$st?${q}")" \
+                "$what/$how: WADO-RS of its study $st"
+            grep -aq "$st" "$WORK/body" || fail "$what/$how: WADO-RS of $st does not carry its instances"
         done
         for st in $DENIED; do
             for u in "studies?${q}StudyInstanceUID=$st" "studies/$st/series?${q}" "studies/$st/instances?${q}" \
