@@ -3,7 +3,7 @@
 # Checks that the tree's floors hold: a file includes headers of its own module or of modules
 # on a lower floor, never of a higher floor or of a sibling on its own floor. The floors (see
 # CMakeLists.txt):
-#   0 pacs/base   1 pacs/dicom   2 pacs/image   3 storage   4 dimse | dicomweb
+#   0 pacs/base   1 pacs/dicom   2 pacs/image   3 storage   4 dimse | dicomweb | hl7
 #   5 tools/pacsd | tools/cli | tools/bench     6 fuzz | tests
 # A module's tests/ folder belongs to its module. Prints each wrong #include and exits 1.
 set -eu
@@ -16,7 +16,7 @@ function module(path,   m) {
 }
 BEGIN {
     floor["pacs/base"] = 0; floor["pacs/dicom"] = 1; floor["pacs/image"] = 2
-    floor["storage"] = 3; floor["dimse"] = 4; floor["dicomweb"] = 4
+    floor["storage"] = 3; floor["dimse"] = 4; floor["dicomweb"] = 4; floor["hl7"] = 4
     floor["tools/pacsd"] = 5; floor["tools/cli"] = 5; floor["tools/bench"] = 5
     floor["fuzz"] = 6; floor["tests"] = 6
     bad = 0

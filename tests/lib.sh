@@ -13,6 +13,8 @@ set -eu
 PACS=${PACS:-}
 SAMPLES=${SAMPLES:-/usr/lib/python3/dist-packages/pydicom/data}
 export TCP_NODELAY=1
+# Every pacsd a test starts takes a free HL7 port, not 2575, so that tests run side by side.
+export PACS_HL7_PORT=0
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/pacs-test.XXXXXX")
 DATA="$WORK/d"
 PACSD_PID=""

@@ -77,6 +77,19 @@ static const key_def keys[] = {
      "require a client certificate signed by dimse.tls.ca on the TLS port; false: none asked"},
     {"dimse.tls.profile", KEY_STR, "bcp195", 0, 0,
      "TLS profile (PS3.15 B.9/B.10/B.11): bcp195, bcp195-nd or bcp195-extended"},
+    {"hl7.port", KEY_INT, "2575", -1, 65535,
+     "HL7 v2 (MLLP) port for orders and patients from the HIS; 0 picks a free one; -1: none"},
+    {"hl7.tls.port", KEY_INT, "-1", -1, 65535,
+     "HL7 v2 over TLS port (MLLP in TLS, with the certificates of dimse.tls.*); -1: none; 0 "
+     "picks a free one"},
+    {"hl7.bind", KEY_STR, "0.0.0.0", 0, 0, "address the HL7 ports listen on"},
+    {"hl7.max_connections", KEY_INT, "16", 1, 4096,
+     "concurrent HL7 connections; more are closed at once"},
+    {"hl7.timeout", KEY_INT, "60", 1, 86400, "seconds an HL7 connection may stay silent"},
+    {"hl7.max_message_kb", KEY_INT, "1024", 1, 65536,
+     "largest HL7 message, in KiB; larger ones are answered AR and dropped"},
+    {"hl7.charset", KEY_STR, "UNICODE UTF-8", 0, 0,
+     "character set of HL7 messages whose MSH-18 is empty: UNICODE UTF-8, 8859/1 or ASCII"},
     {"http.tls", KEY_BOOL, "false", 0, 0,
      "serve HTTPS instead of HTTP on http.port (plain HTTP is then off)"},
     {"http.tls.cert", KEY_STR, "", 0, 0, "PEM certificate (chain) of this server for HTTPS"},
@@ -720,6 +733,14 @@ static pacs_err check_tls(const pacs_config *cfg, pacs_errinfo *ei)
                          "dimse.tls.ca is needed to verify peers (or set "
                          "dimse.tls.verify_client = false)");
     }
+    if (pacs_config_int(cfg, "hl7.tls.port") >= 0 &&
+        (!pacs_config_str(cfg, "dimse.tls.cert")[0] || !pacs_config_str(cfg, "dimse.tls.key")[0] ||
+         (pacs_config_bool(cfg, "dimse.tls.verify_client") &&
+          !pacs_config_str(cfg, "dimse.tls.ca")[0]))) {
+        return pacs_errf(ei, PACS_EINVAL,
+                         "hl7.tls.port uses the DICOM TLS certificates: it needs dimse.tls.cert, "
+                         "dimse.tls.key and dimse.tls.ca (or dimse.tls.verify_client = false)");
+    }
     const char *profile = pacs_config_str(cfg, "dimse.tls.profile");
     if (strcmp(profile, "bcp195") != 0 && strcmp(profile, "bcp195-nd") != 0 &&
         strcmp(profile, "bcp195-extended") != 0) {
@@ -754,6 +775,12 @@ pacs_err pacs_config_finish(pacs_config *cfg, pacs_errinfo *ei)
     pacs_err terr = check_tls(cfg, ei);
     if (terr != PACS_OK) {
         return terr;
+    }
+    const char *hcs = pacs_config_str(cfg, "hl7.charset");
+    if (strcmp(hcs, "UNICODE UTF-8") != 0 && strcmp(hcs, "8859/1") != 0 &&
+        strcmp(hcs, "ASCII") != 0) {
+        return pacs_errf(ei, PACS_EINVAL, "hl7.charset: '%s' is not UNICODE UTF-8, 8859/1 or ASCII",
+                         hcs);
     }
     if (pacs_config_int(cfg, "forward.retry_max") < pacs_config_int(cfg, "forward.retry_min")) {
         return pacs_errf(ei, PACS_EINVAL, "forward.retry_max must not be below forward.retry_min");

@@ -26,6 +26,7 @@
 #include "pacs/base/metrics.h"
 #include "pacs/base/runinfo.h"
 #include "pacs/dicom/dcm.h"
+#include "hl7/server.h"
 #include "storage/archive.h"
 #include "storage/audit.h"
 #include "storage/health.h"
@@ -44,7 +45,8 @@ static void usage(FILE *f)
 }
 
 /* Writes KEY=VALUE lines to `path` atomically (temporary file, then rename). */
-static int write_ready(const char *path, int dimse_port, int http_port, int tls_port)
+static int write_ready(const char *path, int dimse_port, int http_port, int tls_port,
+                       const pacs_hl7_server *hl7)
 {
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -56,10 +58,27 @@ static int write_ready(const char *path, int dimse_port, int http_port, int tls_
     if (tls_port >= 0) {
         fprintf(f, "DIMSE_TLS_PORT=%d\n", tls_port);
     }
+    if (pacs_hl7_port(hl7) >= 0) {
+        fprintf(f, "HL7_PORT=%d\n", pacs_hl7_port(hl7));
+    }
+    if (pacs_hl7_tls_port(hl7) >= 0) {
+        fprintf(f, "HL7_TLS_PORT=%d\n", pacs_hl7_tls_port(hl7));
+    }
     if (fclose(f) != 0) {
         return -1;
     }
     return rename(tmp, path);
+}
+
+/* Until orders reach the archive: every HL7 message is refused as unsupported. */
+static pacs_hl7_ack_code hl7_unsupported(void *ctx, const pacs_hl7_msg *m,
+                                         const pacs_hl7_peer *peer, pacs_hl7_error *err)
+{
+    (void)ctx;
+    (void)m;
+    (void)peer;
+    pacs_hl7_fail(err, PACS_HL7_E_MESSAGE_TYPE, "MSH", 9, "no HL7 message type is served yet");
+    return PACS_HL7_AR;
 }
 
 /* SIGHUP: the configuration again from the same sources (pacs/base/cli.h, as pacsd's callers
@@ -126,6 +145,7 @@ int main(int argc, char **argv)
     pacs_forwarder *forwarder = NULL;
     pacs_dimse_server *dimse = NULL;
     pacs_dicomweb_server *http = NULL;
+    pacs_hl7_server *hl7 = NULL;
     pacs_config *cfg = pacs_config_new();
     /* --config, the environment, --data and --set: the same code as the pacs tool's. */
     static const char *const valued[] = {"--ready-file", NULL};
@@ -214,6 +234,14 @@ int main(int argc, char **argv)
                  pacs_config_str(cfg, "dimse.bind"), pacs_dimse_tls_port(dimse),
                  pacs_config_str(cfg, "dimse.tls.profile"));
     }
+    if (pacs_hl7_start(cfg, hl7_unsupported, NULL, &hl7, &ei) != PACS_OK) {
+        pacs_log(PACS_LOG_ERROR, "pacsd", "cannot start HL7: %s", ei.msg);
+        goto done;
+    }
+    if (pacs_hl7_port(hl7) >= 0 || pacs_hl7_tls_port(hl7) >= 0) {
+        pacs_log(PACS_LOG_INFO, "pacsd", "HL7 (MLLP) on %s port=%d tls_port=%d",
+                 pacs_config_str(cfg, "hl7.bind"), pacs_hl7_port(hl7), pacs_hl7_tls_port(hl7));
+    }
     pacs_security_warn(cfg, dimse_port, http_port);
     pacs_runinfo ri;
     memset(&ri, 0, sizeof ri);
@@ -230,7 +258,7 @@ int main(int argc, char **argv)
                  ei.msg);
     }
     if (ready_file &&
-        write_ready(ready_file, dimse_port, http_port, pacs_dimse_tls_port(dimse)) != 0) {
+        write_ready(ready_file, dimse_port, http_port, pacs_dimse_tls_port(dimse), hl7) != 0) {
         pacs_log(PACS_LOG_ERROR, "pacsd", "cannot write ready file %s: %s", ready_file,
                  strerror(errno));
     }
@@ -251,6 +279,7 @@ int main(int argc, char **argv)
     rc = 0;
 done:
     /* Everything that was started, in reverse order (also when a start failed half-way). */
+    pacs_hl7_stop(hl7, 10);
     if (http) {
         pacs_dicomweb_stop(http);
     }

@@ -52,6 +52,14 @@ int pacs_security_warn(const pacs_config *cfg, int dimse_port, int http_port)
                  hbind, http_port);
         n++;
     }
+    const char *lbind = pacs_config_str(cfg, "hl7.bind");
+    if (!loopback(lbind) && pacs_config_int(cfg, "hl7.port") >= 0) {
+        pacs_log(PACS_LOG_WARN, "security",
+                 "HL7 listens on %s without TLS: orders and patient data cross the network in "
+                 "clear (set hl7.tls.port and hl7.port = -1)",
+                 lbind);
+        n++;
+    }
     return n;
 }
 

@@ -12,7 +12,8 @@
 
 /**
  * Logs one WARN line per exposure: DICOM listening on a non-loopback address in clear (a plain
- * port) or without access control, DICOMweb on a non-loopback address without TLS. (Missing
+ * port) or without access control, DICOMweb on a non-loopback address without TLS, HL7 on a
+ * non-loopback address with a plain port. (Missing
  * DICOMweb authentication is dicomweb's own warning.) The ports are those actually bound (-1:
  * none). Returns the number of warnings.
  */
