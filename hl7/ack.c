@@ -49,8 +49,8 @@ static int pre_25(const char *version)
 }
 
 pacs_err pacs_hl7_ack_build(const pacs_hl7_header *h, pacs_hl7_ack_code code,
-                            const pacs_hl7_error *e, const char *control_id,
-                            const char *timestamp, pacs_buf *out)
+                            const pacs_hl7_error *e, const char *control_id, const char *timestamp,
+                            pacs_buf *out)
 {
     int c = pacs_hl7_charset_parse(h->charset);
     pacs_hl7_charset cs = c >= 0 ? (pacs_hl7_charset)c : PACS_HL7_ASCII;
@@ -59,8 +59,8 @@ pacs_err pacs_hl7_ack_build(const pacs_hl7_header *h, pacs_hl7_ack_code code,
     if (err == PACS_OK) {
         err = field(out, h->receiving_app[0] ? h->receiving_app : "PACSD", cs, 0);
     }
-    const char *fields[] = {h->receiving_facility, h->sending_app, h->sending_facility,
-                            timestamp, ""};
+    const char *fields[] = {h->receiving_facility, h->sending_app, h->sending_facility, timestamp,
+                            ""};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0] && err == PACS_OK; i++) {
         err = field(out, fields[i], cs, 0);
     }
@@ -102,8 +102,8 @@ pacs_err pacs_hl7_ack_build(const pacs_hl7_header *h, pacs_hl7_ack_code code,
     err = pacs_buf_puts(out, "ERR|");
     if (err == PACS_OK && pre_25(version)) {
         /* ERR-1 (ELD): segment^sequence^field^code&text&HL70357 */
-        err = pacs_buf_printf(out, "%s^%u^%u^%d&%s&HL70357", e->seg, e->seg[0] ? 1u : 0u,
-                              e->field, e->code, pacs_hl7_error_text(e->code));
+        err = pacs_buf_printf(out, "%s^%u^%u^%d&%s&HL70357", e->seg, e->seg[0] ? 1u : 0u, e->field,
+                              e->code, pacs_hl7_error_text(e->code));
     }
     if (err == PACS_OK) {
         err = pacs_buf_puts(out, "|");

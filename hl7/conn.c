@@ -51,8 +51,8 @@ pacs_err pacs_hl7__tls_ctx(const pacs_config *cfg, SSL_CTX **out, pacs_errinfo *
     if (strcmp(profile, "bcp195-nd") == 0) {
         snprintf(list, sizeof list, "%s", suites);
     } else if (strcmp(profile, "bcp195-extended") == 0) {
-        snprintf(list, sizeof list, "%s:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384",
-                 suites);
+        snprintf(list, sizeof list,
+                 "%s:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384", suites);
         max12 = 1;
     } else {
         snprintf(list, sizeof list, "%s:AES128-SHA", suites);

@@ -16,9 +16,9 @@
 
 typedef struct pacs_hl7__conn {
     int fd;
-    SSL *ssl;              /* NULL on the plain port */
-    char host[64];         /* the peer's numeric address */
-    char cert_cn[65];      /* TLS: its certificate's subject CN, "" when none */
+    SSL *ssl;         /* NULL on the plain port */
+    char host[64];    /* the peer's numeric address */
+    char cert_cn[65]; /* TLS: its certificate's subject CN, "" when none */
 } pacs_hl7__conn;
 
 /**

@@ -56,9 +56,9 @@ const char *pacs_hl7_error_text(int code);
 
 /** What is wrong with a message and where (an ERR segment's ERR-2, ERR-3 and ERR-8). */
 typedef struct pacs_hl7_error {
-    int code;      /* table 0357 */
-    char seg[4];   /* segment id ("PID"); "" when the message as a whole */
-    unsigned seq;  /* which segment of that id, from 1 (0: not given) */
+    int code;                       /* table 0357 */
+    char seg[4];                    /* segment id ("PID"); "" when the message as a whole */
+    unsigned seq;                   /* which segment of that id, from 1 (0: not given) */
     unsigned field, rep, comp, sub; /* from 1; 0: not given */
     char text[200];                 /* for people, UTF-8 */
 } pacs_hl7_error;
@@ -73,8 +73,8 @@ pacs_err pacs_hl7_fail(pacs_hl7_error *e, int code, const char *seg, unsigned fi
  * unescaped, first component only; fields that are absent or unreadable are "".
  */
 typedef struct pacs_hl7_header {
-    int found;          /* the bytes start with MSH and a usable field separator */
-    char sep[6];        /* field, component, repetition, escape, subcomponent separators */
+    int found;   /* the bytes start with MSH and a usable field separator */
+    char sep[6]; /* field, component, repetition, escape, subcomponent separators */
     char sending_app[64], sending_facility[64], receiving_app[64], receiving_facility[64];
     char message_type[8], trigger[8]; /* MSH-9.1, MSH-9.2 */
     char control_id[200];             /* MSH-10 */

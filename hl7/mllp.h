@@ -26,10 +26,10 @@
 typedef struct pacs_mllp_reader {
     char *buf; /* the frame's content (or its head when oversize), NUL-terminated */
     size_t len, cap, max;
-    size_t total;  /* the frame's content length, kept or not */
-    int state;     /* outside, in a frame, after FS */
-    int oversize;  /* the frame was larger than max */
-    size_t junk;   /* bytes seen outside frames (not CR/LF) */
+    size_t total;    /* the frame's content length, kept or not */
+    int state;       /* outside, in a frame, after FS */
+    int oversize;    /* the frame was larger than max */
+    size_t junk;     /* bytes seen outside frames (not CR/LF) */
     size_t restarts; /* frames abandoned by a VT inside them */
 } pacs_mllp_reader;
 

@@ -337,8 +337,8 @@ static size_t unescape(const pacs_hl7_msg *m, const char *p, size_t n, char *out
             }
         } else if (cl >= 3 && (strncmp(code, ".br", 3) == 0 || strncmp(code, ".sp", 3) == 0)) {
             out[o++] = '\n';
-        } else if ((cl >= 1 && (code[0] == '.' || code[0] == 'Z' || code[0] == 'C' ||
-                                code[0] == 'M')) ||
+        } else if ((cl >= 1 &&
+                    (code[0] == '.' || code[0] == 'Z' || code[0] == 'C' || code[0] == 'M')) ||
                    (cl == 1 && (code[0] == 'H' || code[0] == 'N'))) {
             /* formatting, highlighting, local and character set escapes: dropped */
         } else {
@@ -527,9 +527,9 @@ void pacs_hl7_header_read(const void *bytes, size_t len, pacs_hl7_header *h)
     get_in(&m, &sg, 11, 1, 1, 1, h->processing_id, sizeof h->processing_id, 1);
     get_in(&m, &sg, 12, 1, 1, 1, h->version, sizeof h->version, 1);
     /* What is echoed in an answer carries no control characters (a \X..\ escape makes any). */
-    char *fields[] = {h->sending_app, h->sending_facility, h->receiving_app,
-                      h->receiving_facility, h->message_type, h->trigger, h->control_id,
-                      h->processing_id, h->version, h->charset};
+    char *fields[] = {h->sending_app,  h->sending_facility, h->receiving_app, h->receiving_facility,
+                      h->message_type, h->trigger,          h->control_id,    h->processing_id,
+                      h->version,      h->charset};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         for (char *p = fields[i]; *p; p++) {
             if ((unsigned char)*p < 0x20 || *p == 0x7F) {
@@ -583,8 +583,7 @@ static pacs_err split_segments(pacs_hl7_msg *m, pacs_hl7_error *err)
             }
             if (!ok) {
                 return pacs_hl7_fail(err, PACS_HL7_E_SEGMENT_SEQUENCE, "", 0,
-                                     "segment %zu does not start with a segment id",
-                                     m->n_segs + 1);
+                                     "segment %zu does not start with a segment id", m->n_segs + 1);
             }
             if (m->n_segs == cap) {
                 cap *= 2;
@@ -659,8 +658,8 @@ pacs_err pacs_hl7_parse(const void *bytes, size_t len, pacs_hl7_charset default_
         const char *what;
     } required[] = {{9, 1, "MSH-9.1 (message type)"}, {10, 1, "MSH-10 (message control id)"}};
     for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
-        pacs_err ge = get_in(m, &m->segs[0], required[i].field, 1, required[i].comp, 1, v,
-                             sizeof v, 0);
+        pacs_err ge =
+            get_in(m, &m->segs[0], required[i].field, 1, required[i].comp, 1, v, sizeof v, 0);
         if (ge == PACS_OK && v[0] == '\0') {
             e = pacs_hl7_fail(err, PACS_HL7_E_REQUIRED_MISSING, "MSH", required[i].field,
                               "%s is empty", required[i].what);

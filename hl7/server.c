@@ -124,8 +124,7 @@ static pacs_hl7_ack_code judge(pacs_hl7_server *s, const pacs_mllp_reader *r,
 }
 
 /* Answers one frame: judge it, write VT ACK FS CR. */
-static pacs_err answer(pacs_hl7_server *s, conn_job *j, const pacs_mllp_reader *r,
-                       pacs_errinfo *ei)
+static pacs_err answer(pacs_hl7_server *s, conn_job *j, const pacs_mllp_reader *r, pacs_errinfo *ei)
 {
     pacs_hl7_error herr;
     memset(&herr, 0, sizeof herr);
@@ -282,8 +281,8 @@ static void accept_one(pacs_hl7_server *s, int lfd, int tls)
     char host[64] = "?";
     inet_ntop(AF_INET, &addr.sin_addr, host, sizeof host);
     if (!room) {
-        pacs_log(PACS_LOG_WARN, "hl7", "conn=%u from=%s refused: %u connections already open",
-                 id, host, max);
+        pacs_log(PACS_LOG_WARN, "hl7", "conn=%u from=%s refused: %u connections already open", id,
+                 host, max);
         free(j);
         close(fd);
         return;
@@ -353,8 +352,8 @@ static pacs_err listen_on(const char *bind_addr, int port, int *fd_out, int *bou
     int one = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
         bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(fd, 64) != 0) {
-        pacs_err e = pacs_errf(ei, PACS_EIO, "cannot listen on %s:%d: %s", bind_addr, port,
-                               strerror(errno));
+        pacs_err e =
+            pacs_errf(ei, PACS_EIO, "cannot listen on %s:%d: %s", bind_addr, port, strerror(errno));
         if (fd >= 0) {
             close(fd);
         }

@@ -42,7 +42,7 @@ static const char *val(const pacs_hl7_msg *m, const char *id, unsigned f, unsign
     "MSH|^~\\&|HIS|BVTINH|PACS|BVTINH|20240105083000||ADT^A01^ADT_A01|ADT0001|P|2.5.1|||||VNM|"    \
     "UNICODE UTF-8\r"                                                                              \
     "EVN|A01|20240105083000\r"                                                                     \
-    "PID|1||BN0001^^^BVTINH^MR~DN4010123456789^^^BHXH^HI||Nguy\xe1\xbb\x85n^V\xc4\x83n "          \
+    "PID|1||BN0001^^^BVTINH^MR~DN4010123456789^^^BHXH^HI||Nguy\xe1\xbb\x85n^V\xc4\x83n "           \
     "An||19800215|M\r"
 
 static void test_values(void **state)
@@ -127,8 +127,8 @@ static void test_escapes(void **state)
         }
         pacs_hl7_free(m);
     }
-    pacs_hl7_msg *m = parse_ok("MSH|^~\\&|A|B|C|D|2024||ADT^A08|N|P|2.5\rPID|1||\"\"\r",
-                               PACS_HL7_UTF8);
+    pacs_hl7_msg *m =
+        parse_ok("MSH|^~\\&|A|B|C|D|2024||ADT^A08|N|P|2.5\rPID|1||\"\"\r", PACS_HL7_UTF8);
     assert_true(pacs_hl7_is_null(val(m, "PID", 3, 1, 1, 1)));
     pacs_hl7_free(m);
     /* Escapes that make bytes the message's set cannot hold are refused, not passed on. */
@@ -142,10 +142,9 @@ static void test_separators(void **state)
 {
     (void)state;
     /* Other separators: field *, component !, repetition $, escape \, subcomponent %. */
-    pacs_hl7_msg *m =
-        parse_ok("MSH*!$\\%*HIS*H*PACS*H*20240105**ADT!A40*C1*P*2.5\r"
-                 "PID*1**NEW!!!H!MR$X%Y\rMRG*OLD\\F\\1!!!H!MR\r",
-                 PACS_HL7_UTF8);
+    pacs_hl7_msg *m = parse_ok("MSH*!$\\%*HIS*H*PACS*H*20240105**ADT!A40*C1*P*2.5\r"
+                               "PID*1**NEW!!!H!MR$X%Y\rMRG*OLD\\F\\1!!!H!MR\r",
+                               PACS_HL7_UTF8);
     assert_string_equal(val(m, "MSH", 1, 1, 1, 1), "*");
     assert_string_equal(val(m, "MSH", 2, 1, 1, 1), "!$\\%");
     assert_string_equal(val(m, "MSH", 9, 1, 2, 1), "A40");
@@ -204,26 +203,25 @@ static void test_refusals(void **state)
         {"MSHA^~\\&A\r", 0, PACS_HL7_E_DATA_TYPE, "MSH", 2},
         {"MSH|^~\\&|A|B|C|D|1||^A01|C|P|2.5\r", 0, PACS_HL7_E_REQUIRED_MISSING, "MSH", 9},
         {"MSH|^~\\&|A|B|C|D|1||ADT^A01||P|2.5\r", 0, PACS_HL7_E_REQUIRED_MISSING, "MSH", 10},
-        {"MSH|^~\\&|A|B|C|D|1||ADT^A01|C|P|2.5||||||ISO IR87\r", 0, PACS_HL7_E_TABLE_VALUE,
-         "MSH", 18},
+        {"MSH|^~\\&|A|B|C|D|1||ADT^A01|C|P|2.5||||||ISO IR87\r", 0, PACS_HL7_E_TABLE_VALUE, "MSH",
+         18},
         {"MSH|^~\\&|A|B|C|D|1||ADT^A01|C|P|2.5||||||ASCII\rPID|1||Jos\xe9\r", 0,
          PACS_HL7_E_DATA_TYPE, "MSH", 18},
-        {"MSH|^~\\&|A|B|C|D|1||ADT^A01|C|P|2.5\rPID|1||Jos\xe9\r", 0, PACS_HL7_E_DATA_TYPE,
-         "MSH", 18},
+        {"MSH|^~\\&|A|B|C|D|1||ADT^A01|C|P|2.5\rPID|1||Jos\xe9\r", 0, PACS_HL7_E_DATA_TYPE, "MSH",
+         18},
         {"MSH|^~\\&|A|B|C|D|1||ADT^A01|C|P|2.5\rPID|1||\xed\xa0\x80\r", 0, PACS_HL7_E_DATA_TYPE,
          "MSH", 18},
         {"MSH|^~\\&|A|B|C|D|1||ADT^A01|C|P|2.5\rPID|1||A\0B\r", 47, PACS_HL7_E_DATA_TYPE, "", 0},
         {"MSH|^~\\&|A|B|C|D|1||ADT^A01|C|P|2.5\rpid|1\r", 0, PACS_HL7_E_SEGMENT_SEQUENCE, "", 0},
-        {"MSH|^~\\&|A|B|C|D|1||ADT^A01|C|P|2.5\rPIDX|1\r", 0, PACS_HL7_E_SEGMENT_SEQUENCE, "",
-         0},
+        {"MSH|^~\\&|A|B|C|D|1||ADT^A01|C|P|2.5\rPIDX|1\r", 0, PACS_HL7_E_SEGMENT_SEQUENCE, "", 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         pacs_hl7_msg *m = NULL;
         pacs_hl7_error err;
         size_t len = cases[i].len ? cases[i].len : strlen(cases[i].text);
         pacs_err e = pacs_hl7_parse(cases[i].text, len, PACS_HL7_UTF8, &m, &err);
-        if (e != PACS_EBADDATA || err.code != cases[i].code ||
-            strcmp(err.seg, cases[i].seg) != 0 || err.field != cases[i].field) {
+        if (e != PACS_EBADDATA || err.code != cases[i].code || strcmp(err.seg, cases[i].seg) != 0 ||
+            err.field != cases[i].field) {
             print_error("case %zu: e=%d code=%d at %s-%u (%s)\n", i, e, err.code, err.seg,
                         err.field, err.text);
             fail();
@@ -288,8 +286,7 @@ static void test_ack(void **state)
                         .field = 3,
                         .comp = 1,
                         .text = "PID-3 | missing"};
-    assert_int_equal(pacs_hl7_ack_build(&h, PACS_HL7_AE, &e, "ID2", "20240105083001", &b),
-                     PACS_OK);
+    assert_int_equal(pacs_hl7_ack_build(&h, PACS_HL7_AE, &e, "ID2", "20240105083001", &b), PACS_OK);
     assert_non_null(strstr(b.data, "\rMSA|AE|ADT0001|PID-3 \\F\\ missing\r"));
     assert_non_null(strstr(b.data, "\rERR||PID^1^3^1^1|101^Required field missing^HL70357|E||||"
                                    "PID-3 \\F\\ missing\r"));
@@ -358,13 +355,28 @@ static void test_mllp(void **state)
         const char *want;
         int bad;
     } cases[] = {
-        {"\x0b" "A\x1c\r", "A", 0},
-        {"\x0b" "A\x1c\r\r\n\x0b" "B\rC\x1c\r", "A#B\rC", 0},
-        {"\x0b" "A\x1c\x0b" "B\x1c\r", "A#B", 0},     /* FS without CR */
-        {"\x0b" "par\x0b" "A\x1c\r", "A", 0},         /* VT restarts */
-        {"\x0b" "A", "", 0},                           /* incomplete */
-        {"GET / HTTP/1.1\r\n", "", 1},                 /* not MLLP */
-        {"\x0b" "A\x1c\rjunk", "A", 1},
+        {"\x0b"
+         "A\x1c\r",
+         "A", 0},
+        {"\x0b"
+         "A\x1c\r\r\n\x0b"
+         "B\rC\x1c\r",
+         "A#B\rC", 0},
+        {"\x0b"
+         "A\x1c\x0b"
+         "B\x1c\r",
+         "A#B", 0}, /* FS without CR */
+        {"\x0b"
+         "par\x0b"
+         "A\x1c\r",
+         "A", 0}, /* VT restarts */
+        {"\x0b"
+         "A",
+         "", 0},                       /* incomplete */
+        {"GET / HTTP/1.1\r\n", "", 1}, /* not MLLP */
+        {"\x0b"
+         "A\x1c\rjunk",
+         "A", 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         for (size_t step = 1; step <= 3; step += 2) {
@@ -400,9 +412,9 @@ static void test_mllp(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_values),  cmocka_unit_test(test_escapes),
-        cmocka_unit_test(test_separators), cmocka_unit_test(test_charsets),
-        cmocka_unit_test(test_refusals), cmocka_unit_test(test_header),
+        cmocka_unit_test(test_values),        cmocka_unit_test(test_escapes),
+        cmocka_unit_test(test_separators),    cmocka_unit_test(test_charsets),
+        cmocka_unit_test(test_refusals),      cmocka_unit_test(test_header),
         cmocka_unit_test(test_escape_writer), cmocka_unit_test(test_ack),
         cmocka_unit_test(test_mllp),
     };

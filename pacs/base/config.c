@@ -90,6 +90,17 @@ static const key_def keys[] = {
      "largest HL7 message, in KiB; larger ones are answered AR and dropped"},
     {"hl7.charset", KEY_STR, "UNICODE UTF-8", 0, 0,
      "character set of HL7 messages whose MSH-18 is empty: UNICODE UTF-8, 8859/1 or ASCII"},
+    {"hl7.id.bhxh", KEY_STR, "BHXH,SS,HC", 0, 0,
+     "PID-3 identifiers that are the social-insurance number (the health ID's base): their "
+     "assigning authorities (CX-4) or identifier type codes (CX-5), comma-separated"},
+    {"hl7.id.cccd", KEY_STR, "CCCD,NI", 0, 0,
+     "PID-3 identifiers that are the citizen ID: assigning authorities or type codes"},
+    {"hl7.id.mrn", KEY_STR, "MR,PI", 0, 0,
+     "PID-3 identifiers that are the hospital's medical record number: authorities or types"},
+    {"patient.id_order", KEY_STR, "bhxh,cccd,mrn", 0, 0,
+     "patient identifier systems, the first one a patient has giving the PatientID that images "
+     "and worklists carry (bhxh: social-insurance number, cccd: citizen ID, mrn: the "
+     "hospital's record number)"},
     {"http.tls", KEY_BOOL, "false", 0, 0,
      "serve HTTPS instead of HTTP on http.port (plain HTTP is then off)"},
     {"http.tls.cert", KEY_STR, "", 0, 0, "PEM certificate (chain) of this server for HTTPS"},
@@ -775,6 +786,19 @@ pacs_err pacs_config_finish(pacs_config *cfg, pacs_errinfo *ei)
     pacs_err terr = check_tls(cfg, ei);
     if (terr != PACS_OK) {
         return terr;
+    }
+    char order[256];
+    snprintf(order, sizeof order, "%s", pacs_config_str(cfg, "patient.id_order"));
+    size_t n_sys = 0;
+    char *save = NULL;
+    for (char *w = strtok_r(order, ", ", &save); w; w = strtok_r(NULL, ", ", &save)) {
+        if (strcmp(w, "bhxh") != 0 && strcmp(w, "cccd") != 0 && strcmp(w, "mrn") != 0) {
+            return pacs_errf(ei, PACS_EINVAL, "patient.id_order: '%s' is not bhxh, cccd or mrn", w);
+        }
+        n_sys++;
+    }
+    if (n_sys == 0) {
+        return pacs_errf(ei, PACS_EINVAL, "patient.id_order: name at least one system");
     }
     const char *hcs = pacs_config_str(cfg, "hl7.charset");
     if (strcmp(hcs, "UNICODE UTF-8") != 0 && strcmp(hcs, "8859/1") != 0 &&

@@ -26,6 +26,7 @@
 #include "pacs/base/metrics.h"
 #include "pacs/base/runinfo.h"
 #include "pacs/dicom/dcm.h"
+#include "hl7/orders.h"
 #include "hl7/server.h"
 #include "storage/archive.h"
 #include "storage/audit.h"
@@ -68,17 +69,6 @@ static int write_ready(const char *path, int dimse_port, int http_port, int tls_
         return -1;
     }
     return rename(tmp, path);
-}
-
-/* Until orders reach the archive: every HL7 message is refused as unsupported. */
-static pacs_hl7_ack_code hl7_unsupported(void *ctx, const pacs_hl7_msg *m,
-                                         const pacs_hl7_peer *peer, pacs_hl7_error *err)
-{
-    (void)ctx;
-    (void)m;
-    (void)peer;
-    pacs_hl7_fail(err, PACS_HL7_E_MESSAGE_TYPE, "MSH", 9, "no HL7 message type is served yet");
-    return PACS_HL7_AR;
 }
 
 /* SIGHUP: the configuration again from the same sources (pacs/base/cli.h, as pacsd's callers
@@ -234,7 +224,8 @@ int main(int argc, char **argv)
                  pacs_config_str(cfg, "dimse.bind"), pacs_dimse_tls_port(dimse),
                  pacs_config_str(cfg, "dimse.tls.profile"));
     }
-    if (pacs_hl7_start(cfg, hl7_unsupported, NULL, &hl7, &ei) != PACS_OK) {
+    pacs_hl7_orders hl7_orders = {cfg, archive};
+    if (pacs_hl7_start(cfg, pacs_hl7_orders_handle, &hl7_orders, &hl7, &ei) != PACS_OK) {
         pacs_log(PACS_LOG_ERROR, "pacsd", "cannot start HL7: %s", ei.msg);
         goto done;
     }
