@@ -25,7 +25,8 @@ static pacs_err get(const pacs_hl7_msg *m, long si, const char *seg_id, unsigned
         return pacs_hl7_fail(err, PACS_HL7_E_INTERNAL, seg_id, f, "out of memory");
     }
     pacs_hl7_fail(err, PACS_HL7_E_DATA_TYPE, seg_id, f, "%s-%u: %s", seg_id, f,
-                  e == PACS_ETOOBIG ? "value too long" : "not valid in the message's character set");
+                  e == PACS_ETOOBIG ? "value too long"
+                                    : "not valid in the message's character set");
     err->rep = r;
     err->comp = c;
     return PACS_EBADDATA;
@@ -104,8 +105,8 @@ static pacs_err identifiers(const pacs_config *cfg, const pacs_hl7_msg *m, long 
         seen++;
         if (strlen(value) > 64 || strchr(value, '\\')) {
             pacs_hl7_fail(err, PACS_HL7_E_DATA_TYPE, seg_id, f,
-                          "%s-%u: an identifier has at most 64 characters and no backslash",
-                          seg_id, f);
+                          "%s-%u: an identifier has at most 64 characters and no backslash", seg_id,
+                          f);
             err->rep = r;
             err->comp = 1;
             return PACS_EBADDATA;
@@ -265,8 +266,8 @@ static pacs_err fit(const pacs_hl7_msg *m, long si, const char *seg_id, unsigned
     return PACS_OK;
 }
 
-pacs_err pacs_hl7_map_order(const pacs_hl7_msg *m, pacs_hl7_order_control *control,
-                            pacs_order *out, pacs_hl7_error *err)
+pacs_err pacs_hl7_map_order(const pacs_hl7_msg *m, pacs_hl7_order_control *control, pacs_order *out,
+                            pacs_hl7_error *err)
 {
     pacs_order o;
     memset(&o, 0, sizeof o);

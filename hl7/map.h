@@ -42,7 +42,7 @@ typedef enum pacs_hl7_order_control {
  * requested procedure id, OBR-20 step id, OBR-21 station AE title, OBR-24 modality and ZDS-1
  * Study Instance UID; for OMI, IPC-1 to IPC-9. `out->patient` is left 0.
  */
-pacs_err pacs_hl7_map_order(const pacs_hl7_msg *m, pacs_hl7_order_control *control,
-                            pacs_order *out, pacs_hl7_error *err);
+pacs_err pacs_hl7_map_order(const pacs_hl7_msg *m, pacs_hl7_order_control *control, pacs_order *out,
+                            pacs_hl7_error *err);
 
 #endif

@@ -26,14 +26,12 @@ static pacs_hl7_ack_code refused(pacs_err e, const pacs_errinfo *ei, const char 
         pacs_hl7_fail(err, PACS_HL7_E_DATA_TYPE, seg, field, "%s", ei->msg);
         return PACS_HL7_AE;
     default:
-        pacs_hl7_fail(err, PACS_HL7_E_INTERNAL, "", 0, "not stored, send again later: %s",
-                      ei->msg);
+        pacs_hl7_fail(err, PACS_HL7_E_INTERNAL, "", 0, "not stored, send again later: %s", ei->msg);
         return PACS_HL7_AR;
     }
 }
 
-static pacs_hl7_ack_code adt_update(pacs_hl7_orders *o, const pacs_hl7_msg *m,
-                                    pacs_hl7_error *err)
+static pacs_hl7_ack_code adt_update(pacs_hl7_orders *o, const pacs_hl7_msg *m, pacs_hl7_error *err)
 {
     pacs_patient p;
     if (pacs_hl7_map_patient(o->cfg, m, &p, err) != PACS_OK) {

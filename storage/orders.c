@@ -67,15 +67,13 @@ pacs_err pacs_orders_patient_merge(pacs_archive *a, const pacs_patient_id *survi
     return not_yet(ei);
 }
 
-pacs_err pacs_orders_place(pacs_archive *a, const pacs_order *o, pacs_order *out,
-                           pacs_errinfo *ei)
+pacs_err pacs_orders_place(pacs_archive *a, const pacs_order *o, pacs_order *out, pacs_errinfo *ei)
 {
     (void)a, (void)o, (void)out;
     return not_yet(ei);
 }
 
-pacs_err pacs_orders_change(pacs_archive *a, const pacs_order *o, pacs_order *out,
-                            pacs_errinfo *ei)
+pacs_err pacs_orders_change(pacs_archive *a, const pacs_order *o, pacs_order *out, pacs_errinfo *ei)
 {
     (void)a, (void)o, (void)out;
     return not_yet(ei);

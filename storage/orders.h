@@ -49,9 +49,9 @@ typedef struct pacs_patient {
     int64_t key; /* the archive's key; 0 before it is stored */
     pacs_patient_id ids[PACS_PATIENT_IDS_MAX];
     size_t n_ids;
-    char name[324];     /* DICOM PN in UTF-8 (family^given^middle^prefix^suffix), as sent */
-    char birth_date[9]; /* YYYYMMDD or "" */
-    char sex[2];        /* M, F, O or "" */
+    char name[324];      /* DICOM PN in UTF-8 (family^given^middle^prefix^suffix), as sent */
+    char birth_date[9];  /* YYYYMMDD or "" */
+    char sex[2];         /* M, F, O or "" */
     int64_t merged_into; /* a retired patient: the key of the one that survives; else 0 */
 } pacs_patient;
 
@@ -98,12 +98,12 @@ const char *pacs_order_status_name(pacs_order_status s);
 
 /** One order: a requested procedure with its scheduled step. Strings are UTF-8; "" is absent. */
 typedef struct pacs_order {
-    int64_t key;         /* the archive's key; 0 before it is stored */
-    int64_t patient;     /* the patient's key */
-    char placer[65];     /* placer order number (ORC-2 / ServiceRequest.identifier): unique */
-    char filler[65];     /* filler order number (ORC-3), "" when the HIS sends none */
-    char accession[17];  /* AccessionNumber (SH); the archive makes one when "" */
-    char study_uid[65];  /* StudyInstanceUID for the images; the archive makes one when "" */
+    int64_t key;        /* the archive's key; 0 before it is stored */
+    int64_t patient;    /* the patient's key */
+    char placer[65];    /* placer order number (ORC-2 / ServiceRequest.identifier): unique */
+    char filler[65];    /* filler order number (ORC-3), "" when the HIS sends none */
+    char accession[17]; /* AccessionNumber (SH); the archive makes one when "" */
+    char study_uid[65]; /* StudyInstanceUID for the images; the archive makes one when "" */
     char requested_procedure_id[17];
     char procedure_code[17], procedure_scheme[17], procedure_text[65]; /* (0032,1064) */
     char referring[324];   /* ReferringPhysicianName (PN) */
@@ -126,8 +126,7 @@ typedef struct pacs_order {
  * placer number is taken by an order already in progress or done, or the accession number or
  * Study Instance UID by another order; PACS_EINVAL for a value its attribute cannot hold.
  */
-pacs_err pacs_orders_place(pacs_archive *a, const pacs_order *o, pacs_order *out,
-                           pacs_errinfo *ei);
+pacs_err pacs_orders_place(pacs_archive *a, const pacs_order *o, pacs_order *out, pacs_errinfo *ei);
 
 /**
  * Changes a SCHEDULED order (ORC-1 XO; FHIR ServiceRequest update): the fields of `o` that are

@@ -38,9 +38,10 @@ static void test_patient(void **state)
 {
     (void)state;
     pacs_config *cfg = config(NULL);
-    pacs_hl7_msg *m = parse(MSH "ADT^A01|C1|P|2.5.1\r"
-                                "PID|1||BN0001^^^BV^MR~DN4010123456789^^^BHXH~001090012345^^^^NI~"
-                                "Z9^^^OTHER^XX||Nguy\xe1\xbb\x85n^V\xc4\x83n An||19800215083000|M\r");
+    pacs_hl7_msg *m =
+        parse(MSH "ADT^A01|C1|P|2.5.1\r"
+                  "PID|1||BN0001^^^BV^MR~DN4010123456789^^^BHXH~001090012345^^^^NI~"
+                  "Z9^^^OTHER^XX||Nguy\xe1\xbb\x85n^V\xc4\x83n An||19800215083000|M\r");
     pacs_patient p;
     pacs_hl7_error err;
     assert_int_equal(pacs_hl7_map_patient(cfg, m, &p, &err), PACS_OK);
@@ -88,8 +89,7 @@ static void test_patient_refusals(void **state)
         {0, MSH "ADT^A01|C|P|2.5\rPID|1||\r", PACS_HL7_E_REQUIRED_MISSING, "PID", 3},
         {0, MSH "ADT^A01|C|P|2.5\rPID|1||A^^^NOWHERE^XX\r", PACS_HL7_E_UNKNOWN_KEY, "PID", 3},
         {1, MSH "ADT^A01|C|P|2.5\rPID|1||A^^^BHXH\r", PACS_HL7_E_UNKNOWN_KEY, "PID", 3},
-        {0, MSH "ADT^A01|C|P|2.5\rPID|1||A^^^^MR||N||1980-02-15\r", PACS_HL7_E_DATA_TYPE, "PID",
-         7},
+        {0, MSH "ADT^A01|C|P|2.5\rPID|1||A^^^^MR||N||1980-02-15\r", PACS_HL7_E_DATA_TYPE, "PID", 7},
         {0, MSH "ADT^A01|C|P|2.5\rPID|1||A\\E\\B^^^^MR\r", PACS_HL7_E_DATA_TYPE, "PID", 3},
         {0, MSH "ADT^A01|C|P|2.5\rPID|1||A^^^^MR||N\\XC3\\\r", PACS_HL7_E_DATA_TYPE, "PID", 5},
     };
@@ -98,8 +98,8 @@ static void test_patient_refusals(void **state)
         pacs_patient p;
         pacs_hl7_error err;
         pacs_err e = pacs_hl7_map_patient(cases[i].mrn_only ? mrn_only : cfg, m, &p, &err);
-        if (e != PACS_EBADDATA || err.code != cases[i].code ||
-            strcmp(err.seg, cases[i].seg) != 0 || err.field != cases[i].field) {
+        if (e != PACS_EBADDATA || err.code != cases[i].code || strcmp(err.seg, cases[i].seg) != 0 ||
+            err.field != cases[i].field) {
             print_error("case %zu: e=%d %d at %s-%u (%s)\n", i, e, err.code, err.seg, err.field,
                         err.text);
             fail();
@@ -169,8 +169,8 @@ static void test_orders(void **state)
         {MSH "ORM^O01|C|P|2.3\rORC|NW\rOBR|1\r", PACS_HL7_E_REQUIRED_MISSING, "ORC", 2},
         {MSH "ORM^O01|C|P|2.3\rORC|NW|P\rOBR|1|||||||||||||||||ACCESSION-TOO-LONG-1\r",
          PACS_HL7_E_DATA_TYPE, "OBR", 18},
-        {MSH "OMI^O23|C|P|2.5\rORC|NW|P\rTQ1|1||||||tomorrow\rOBR|1\r", PACS_HL7_E_DATA_TYPE,
-         "TQ1", 7},
+        {MSH "OMI^O23|C|P|2.5\rORC|NW|P\rTQ1|1||||||tomorrow\rOBR|1\r", PACS_HL7_E_DATA_TYPE, "TQ1",
+         7},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         m = parse(bad[i].text);
