@@ -2,8 +2,8 @@
 /*
  * The DIMSE dispatcher (association.h): the message loop of an accepted association and the
  * table that gives each request its service: C-ECHO (answered here), C-STORE (store.c),
- * C-FIND (find.c), C-MOVE (move.c), C-GET (get.c), N-ACTION for Storage Commitment
- * (commit.c). A command the peer's AE may not use is refused with 0x0124 (a second lock:
+ * C-FIND (find.c; the Modality Worklist's in worklist.c), C-MOVE (move.c), C-GET (get.c),
+ * N-ACTION for Storage Commitment (commit.c), N-CREATE and N-SET for MPPS (mpps.c). A command the peer's AE may not use is refused with 0x0124 (a second lock:
  * negotiation refuses its context first); one no service takes is answered 0x0211. Handlers
  * answer through service.h and return here; they never call the dispatcher.
  *
@@ -45,6 +45,8 @@ static const struct service {
     {PACS_C_CANCEL_RQ, PACS_C_ECHO_RSP, 0, cancel},
     {PACS_N_ACTION_RQ, PACS_N_ACTION_RSP, PACS_AE_ALLOW_COMMIT, pacs_dimse__commit},
     {PACS_N_EVENT_REPORT_RQ, PACS_N_EVENT_REPORT_RSP, 0, NULL},
+    {PACS_N_CREATE_RQ, PACS_N_CREATE_RSP, PACS_AE_ALLOW_MPPS, pacs_dimse__mpps},
+    {PACS_N_SET_RQ, PACS_N_SET_RSP, PACS_AE_ALLOW_MPPS, pacs_dimse__mpps},
 };
 
 static const struct service *service_for(pacs_dimse_type rq)

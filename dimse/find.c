@@ -36,8 +36,7 @@ static uint32_t key_tag(const char *key)
     return (uint32_t)strtoul(key, NULL, 16);
 }
 
-/* Builds the query from the identifier. Returns a failure status (0 when fine). */
-static uint16_t build_query(const json_t *id, pacs_query *q, pacs_errinfo *ei)
+uint16_t pacs_dimse__query_keys(const json_t *id, pacs_query *q, pacs_errinfo *ei)
 {
     const char *key;
     json_t *attr;
@@ -164,13 +163,10 @@ static void audit_find(pacs_dimse_ctx *c, const json_t *id, const char *level, i
     free(study);
 }
 
-pacs_err pacs_dimse__find(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_errinfo *ei)
+pacs_err pacs_dimse__find_identifier(pacs_dimse_ctx *c, const pacs_dimse_msg *rq,
+                                     uint16_t status_bad, json_t **out, pacs_errinfo *ei)
 {
-    c->finds++;
-    if (!rq->has_dataset) {
-        return pacs_dimse__respond(c, rq, PACS_C_FIND_RSP, PACS_ST_IDENTIFIER_MISMATCH,
-                                   "C-FIND request without an identifier", ei);
-    }
+    *out = NULL;
     pacs_ds *ds = NULL;
     pacs_errinfo sub;
     pacs_err err = pacs_msg_recv_dataset(c->assoc, c->timeout, &ds, &sub);
@@ -180,11 +176,30 @@ pacs_err pacs_dimse__find(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_erri
         }
         return err;
     }
-    json_t *id = NULL;
-    err = pacs_ds_to_json(ds, &id, &sub);
+    err = pacs_ds_to_json(ds, out, &sub);
     pacs_ds_free(ds);
     if (err != PACS_OK) {
-        return pacs_dimse__respond(c, rq, PACS_C_FIND_RSP, PACS_ST_CANNOT_UNDERSTAND, sub.msg, ei);
+        *out = NULL;
+        return pacs_dimse__respond(c, rq, PACS_C_FIND_RSP, status_bad, sub.msg, ei);
+    }
+    return PACS_OK;
+}
+
+pacs_err pacs_dimse__find(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_errinfo *ei)
+{
+    if (strcmp(rq->sop_class, PACS_WORKLIST_FIND_CLASS) == 0) {
+        return pacs_dimse__worklist(c, rq, ei);
+    }
+    c->finds++;
+    if (!rq->has_dataset) {
+        return pacs_dimse__respond(c, rq, PACS_C_FIND_RSP, PACS_ST_IDENTIFIER_MISMATCH,
+                                   "C-FIND request without an identifier", ei);
+    }
+    json_t *id = NULL;
+    pacs_errinfo sub;
+    pacs_err err = pacs_dimse__find_identifier(c, rq, PACS_ST_CANNOT_UNDERSTAND, &id, ei);
+    if (err != PACS_OK || !id) {
+        return err;
     }
     char *level_text = pacs_json_text(id, TAG_QR_LEVEL);
     int level = level_text ? pacs_level_parse(level_text) : -1;
@@ -196,7 +211,7 @@ pacs_err pacs_dimse__find(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_erri
                                    "missing or invalid QueryRetrieveLevel", ei);
     }
     pacs_query *q = pacs_query_new((pacs_level)level);
-    uint16_t status = q ? build_query(id, q, &sub) : PACS_ST_OUT_OF_RESOURCES;
+    uint16_t status = q ? pacs_dimse__query_keys(id, q, &sub) : PACS_ST_OUT_OF_RESOURCES;
     if (status != 0) {
         pacs_query_free(q);
         json_decref(id);

@@ -26,6 +26,7 @@
 static const char *const find_classes[] = {
     "1.2.840.10008.5.1.4.1.2.1.1", /* Patient Root Query/Retrieve - FIND */
     "1.2.840.10008.5.1.4.1.2.2.1", /* Study Root Query/Retrieve - FIND */
+    PACS_WORKLIST_FIND_CLASS,      /* Modality Worklist Information Model - FIND */
     NULL,
 };
 
@@ -125,6 +126,9 @@ static int needed_permission(const pacs_pc *pc)
     if (strcmp(pc->abstract_syntax, PACS_COMMIT_PUSH_CLASS) == 0) {
         return PACS_AE_ALLOW_COMMIT;
     }
+    if (strcmp(pc->abstract_syntax, PACS_MPPS_CLASS) == 0) {
+        return PACS_AE_ALLOW_MPPS;
+    }
     if (in_list(retrieve_classes, pc->abstract_syntax)) {
         /* ...2.1.2 and ...2.2.2 are MOVE, ...2.1.3 and ...2.2.3 GET */
         size_t n = strlen(pc->abstract_syntax);
@@ -220,7 +224,8 @@ static int decide(pacs_dimse_ctx *c, const pacs_pc *pc)
     int known = 1;
     if (strcmp(pc->abstract_syntax, VERIFICATION_CLASS) == 0 ||
         in_list(find_classes, pc->abstract_syntax) ||
-        in_list(retrieve_classes, pc->abstract_syntax)) {
+        in_list(retrieve_classes, pc->abstract_syntax) ||
+        strcmp(pc->abstract_syntax, PACS_MPPS_CLASS) == 0) {
         ts = choose_ts(pc, 1);
     } else if (pacs_dcm_is_storage_class(pc->abstract_syntax)) {
         /* A peer that only receives on this context (C-GET) gets what we can send it. */

@@ -51,7 +51,14 @@ typedef struct pacs_dimse_ctx {
 #define PACS_ST_CLASS_INSTANCE_CONFLICT 0x0119 /* failure reason: class-instance conflict */
 #define PACS_ST_NOT_AUTHORIZED 0x0124          /* refused: not authorized (PS3.7 C.5) */
 
+#define PACS_ST_INVALID_ATTRIBUTE_VALUE 0x0106 /* N-CREATE/N-SET */
+#define PACS_ST_DUPLICATE_INSTANCE 0x0111      /* N-CREATE: duplicate SOP instance */
+#define PACS_ST_MISSING_ATTRIBUTE 0x0120       /* N-CREATE: missing attribute */
+#define PACS_ST_UNABLE_TO_PROCESS 0xC000       /* C-FIND failure: unable to process */
+
 #define PACS_COMMIT_PUSH_CLASS "1.2.840.10008.1.20.1"
+#define PACS_WORKLIST_FIND_CLASS "1.2.840.10008.5.1.4.31"
+#define PACS_MPPS_CLASS "1.2.840.10008.3.1.2.3.3"
 #define PACS_COMMIT_PUSH_INSTANCE "1.2.840.10008.1.20.1.1"
 
 /* ---- The handlers (store.c, find.c, move.c, get.c, commit.c) ---- */
@@ -67,6 +74,20 @@ pacs_err pacs_dimse__find(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_erri
 pacs_err pacs_dimse__move(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_errinfo *ei);
 pacs_err pacs_dimse__get(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_errinfo *ei);
 pacs_err pacs_dimse__commit(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_errinfo *ei);
+/* worklist.c: Modality Worklist C-FIND; mpps.c: MPPS N-CREATE and N-SET. */
+pacs_err pacs_dimse__worklist(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_errinfo *ei);
+pacs_err pacs_dimse__mpps(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_errinfo *ei);
+
+/** find.c: adds a C-FIND identifier's keys (DICOM JSON; its sequences' first items as
+ *  sequence keys) to `q`, leaving out the query level, the character set, the retrieve AE and
+ *  availability and command/meta groups. Returns 0, or a failure status with `ei` filled. */
+uint16_t pacs_dimse__query_keys(const json_t *id, pacs_query *q, pacs_errinfo *ei);
+
+/** find.c: receives a C-FIND request's identifier as DICOM JSON. PACS_OK with `*out` set (the
+ *  caller decrefs it), or a network error that ends the association; an identifier that cannot
+ *  be read has been answered with `status_bad` and gives PACS_OK with `*out` NULL. */
+pacs_err pacs_dimse__find_identifier(pacs_dimse_ctx *c, const pacs_dimse_msg *rq,
+                                     uint16_t status_bad, json_t **out, pacs_errinfo *ei);
 
 /** The transfer syntax to accept for a storage context on which the requester takes the SCP
  *  role (C-GET): the first proposed that every stored object can be converted to. */

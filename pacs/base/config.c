@@ -299,26 +299,25 @@ static int valid_aet(const char *aet)
     return 1;
 }
 
-/* The options after host:port: `allow=store,find,move,get,commit|all|none`, `from=ADDR,...`
- * (IPv4 addresses, CIDR blocks or *), `cert=CN`, `tls`. */
+/* The options after host:port: `allow=store,find,move,get,commit,mpps|all|none`, `from=ADDR,...`
+ * (IPv4 addresses, CIDR blocks or *), `cert=CN`, `names=ascii|utf8`, `tls`. */
 static pacs_err set_ae_options(pacs_remote_ae *ae, const char *opts, pacs_errinfo *ei)
 {
     static const struct {
         const char *name;
         unsigned bit;
-    } services[] = {{"store", PACS_AE_ALLOW_STORE},
-                    {"find", PACS_AE_ALLOW_FIND},
-                    {"move", PACS_AE_ALLOW_MOVE},
-                    {"get", PACS_AE_ALLOW_GET},
-                    {"commit", PACS_AE_ALLOW_COMMIT},
-                    {"all", PACS_AE_ALLOW_ALL},
-                    {"none", 0}};
+    } services[] = {{"store", PACS_AE_ALLOW_STORE},   {"find", PACS_AE_ALLOW_FIND},
+                    {"move", PACS_AE_ALLOW_MOVE},     {"get", PACS_AE_ALLOW_GET},
+                    {"commit", PACS_AE_ALLOW_COMMIT}, {"mpps", PACS_AE_ALLOW_MPPS},
+                    {"all", PACS_AE_ALLOW_ALL},       {"none", 0}};
     char buf[512];
     snprintf(buf, sizeof buf, "%s", opts);
     char *save = NULL;
     for (char *tok = strtok_r(buf, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
         if (strcmp(tok, "tls") == 0) {
             ae->tls = 1;
+        } else if (strcmp(tok, "names=ascii") == 0 || strcmp(tok, "names=utf8") == 0) {
+            ae->ascii_names = strcmp(tok, "names=ascii") == 0;
         } else if (strncmp(tok, "from=", 5) == 0 && tok[5] && strlen(tok + 5) < sizeof ae->from) {
             snprintf(ae->from, sizeof ae->from, "%s", tok + 5);
         } else if (strncmp(tok, "cert=", 5) == 0 && tok[5] && strlen(tok + 5) < sizeof ae->cert) {
@@ -335,14 +334,15 @@ static pacs_err set_ae_options(pacs_remote_ae *ae, const char *opts, pacs_errinf
                 if (k == sizeof services / sizeof services[0]) {
                     return pacs_errf(ei, PACS_EINVAL,
                                      "ae.%s: unknown service '%s' (store, find, move, get, "
-                                     "commit, all, none)",
+                                     "commit, mpps, all, none)",
                                      ae->aet, svc);
                 }
                 ae->allow |= services[k].bit;
             }
         } else {
             return pacs_errf(ei, PACS_EINVAL,
-                             "ae.%s: '%s' is not an option (allow=..., from=..., cert=..., tls)",
+                             "ae.%s: '%s' is not an option (allow=..., from=..., cert=..., "
+                             "names=ascii|utf8, tls)",
                              ae->aet, tok);
         }
     }
@@ -925,7 +925,8 @@ void pacs_config_print_help(void *file)
     }
     fprintf(f, "%-24s = %-12s  %s\n", "ae.TITLE", "host:port",
             "a known remote AE (move destination, forwarding target); then optionally "
-            "allow=store,find,move,get,commit|all|none from=ADDR,CIDR,.. cert=CN tls");
+            "allow=store,find,move,get,commit,mpps|all|none from=ADDR,CIDR,.. cert=CN "
+            "names=ascii (worklist names without diacritics) tls");
     fprintf(f, "%-24s = %-12s  %s\n", "route.NAME", "DEST [cond]",
             "forward stored instances to AE DEST; conditions: calling=AE,.. modality=CT,.. "
             "sop_class=UID,..");

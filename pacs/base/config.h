@@ -28,19 +28,22 @@ typedef struct pacs_remote_ae {
     char aet[17];
     char host[256];
     int port;
-    unsigned allow; /* PACS_AE_ALLOW_* bits (`allow=`; all when absent) */
-    char from[256]; /* `from=`: comma-separated addresses, CIDR blocks or *; "" = its host */
-    int tls;        /* `tls`: associations to it use TLS */
-    char cert[65];  /* `cert=`: the subject CN its TLS client certificate must have; "" any */
+    unsigned allow;  /* PACS_AE_ALLOW_* bits (`allow=`; all when absent) */
+    char from[256];  /* `from=`: comma-separated addresses, CIDR blocks or *; "" = its host */
+    int tls;         /* `tls`: associations to it use TLS */
+    char cert[65];   /* `cert=`: the subject CN its TLS client certificate must have; "" any */
+    int ascii_names; /* `names=ascii`: worklist names without diacritics, upper case */
 } pacs_remote_ae;
 
-/* What a known AE may ask for when dimse.access_control is on (C-ECHO is always allowed). */
+/* What a known AE may ask for when dimse.access_control is on (C-ECHO is always allowed; the
+ * Modality Worklist is a find). */
 #define PACS_AE_ALLOW_STORE 0x01u
 #define PACS_AE_ALLOW_FIND 0x02u
 #define PACS_AE_ALLOW_MOVE 0x04u
 #define PACS_AE_ALLOW_GET 0x08u
 #define PACS_AE_ALLOW_COMMIT 0x10u
-#define PACS_AE_ALLOW_ALL 0x1Fu
+#define PACS_AE_ALLOW_MPPS 0x20u /* Modality Performed Procedure Step (N-CREATE, N-SET) */
+#define PACS_AE_ALLOW_ALL 0x3Fu
 
 /**
  * A forwarding rule, `route.NAME = DEST [calling=AE,...] [modality=CT,...] [sop_class=UID,...]`:

@@ -175,6 +175,40 @@ static pacs_err to_dcmtk(const pacs_dimse_msg *m, T_DIMSE_Message *d, pacs_errin
                                       O_NEVENTREPORT_AFFECTEDSOPINSTANCEUID |
                                       O_NEVENTREPORT_EVENTTYPEID;
         break;
+    case PACS_N_CREATE_RQ:
+        d->CommandField = DIMSE_N_CREATE_RQ;
+        d->msg.NCreateRQ.MessageID = m->msg_id;
+        set_uid(d->msg.NCreateRQ.AffectedSOPClassUID, m->sop_class);
+        set_uid(d->msg.NCreateRQ.AffectedSOPInstanceUID, m->sop_instance);
+        d->msg.NCreateRQ.DataSetType = ds_type(m->has_dataset);
+        d->msg.NCreateRQ.opts = m->sop_instance[0] ? O_NCREATE_AFFECTEDSOPINSTANCEUID : 0;
+        break;
+    case PACS_N_CREATE_RSP:
+        d->CommandField = DIMSE_N_CREATE_RSP;
+        d->msg.NCreateRSP.MessageIDBeingRespondedTo = m->msg_id;
+        set_uid(d->msg.NCreateRSP.AffectedSOPClassUID, m->sop_class);
+        set_uid(d->msg.NCreateRSP.AffectedSOPInstanceUID, m->sop_instance);
+        d->msg.NCreateRSP.DimseStatus = m->status;
+        d->msg.NCreateRSP.DataSetType = ds_type(m->has_dataset);
+        d->msg.NCreateRSP.opts = O_NCREATE_AFFECTEDSOPCLASSUID |
+                                 (m->sop_instance[0] ? O_NCREATE_AFFECTEDSOPINSTANCEUID : 0);
+        break;
+    case PACS_N_SET_RQ:
+        d->CommandField = DIMSE_N_SET_RQ;
+        d->msg.NSetRQ.MessageID = m->msg_id;
+        set_uid(d->msg.NSetRQ.RequestedSOPClassUID, m->sop_class);
+        set_uid(d->msg.NSetRQ.RequestedSOPInstanceUID, m->sop_instance);
+        d->msg.NSetRQ.DataSetType = ds_type(m->has_dataset);
+        break;
+    case PACS_N_SET_RSP:
+        d->CommandField = DIMSE_N_SET_RSP;
+        d->msg.NSetRSP.MessageIDBeingRespondedTo = m->msg_id;
+        set_uid(d->msg.NSetRSP.AffectedSOPClassUID, m->sop_class);
+        set_uid(d->msg.NSetRSP.AffectedSOPInstanceUID, m->sop_instance);
+        d->msg.NSetRSP.DimseStatus = m->status;
+        d->msg.NSetRSP.DataSetType = ds_type(m->has_dataset);
+        d->msg.NSetRSP.opts = O_NSET_AFFECTEDSOPCLASSUID | O_NSET_AFFECTEDSOPINSTANCEUID;
+        break;
     default:
         return pacs_errf(ei, PACS_EINVAL, "cannot send DIMSE message type %d", (int)m->type);
     }
@@ -302,6 +336,39 @@ static void from_dcmtk(const T_DIMSE_Message &d, uint8_t pc, pacs_dimse_msg *m)
         m->msg_id = d.msg.NEventReportRSP.MessageIDBeingRespondedTo;
         m->status = d.msg.NEventReportRSP.DimseStatus;
         m->has_dataset = d.msg.NEventReportRSP.DataSetType != DIMSE_DATASET_NULL;
+        break;
+    case DIMSE_N_CREATE_RQ:
+        m->type = PACS_N_CREATE_RQ;
+        m->msg_id = d.msg.NCreateRQ.MessageID;
+        copy_trimmed(m->sop_class, sizeof m->sop_class, d.msg.NCreateRQ.AffectedSOPClassUID);
+        if (d.msg.NCreateRQ.opts & O_NCREATE_AFFECTEDSOPINSTANCEUID) {
+            copy_trimmed(m->sop_instance, sizeof m->sop_instance,
+                         d.msg.NCreateRQ.AffectedSOPInstanceUID);
+        }
+        m->has_dataset = d.msg.NCreateRQ.DataSetType != DIMSE_DATASET_NULL;
+        break;
+    case DIMSE_N_CREATE_RSP:
+        m->type = PACS_N_CREATE_RSP;
+        m->msg_id = d.msg.NCreateRSP.MessageIDBeingRespondedTo;
+        m->status = d.msg.NCreateRSP.DimseStatus;
+        if (d.msg.NCreateRSP.opts & O_NCREATE_AFFECTEDSOPINSTANCEUID) {
+            copy_trimmed(m->sop_instance, sizeof m->sop_instance,
+                         d.msg.NCreateRSP.AffectedSOPInstanceUID);
+        }
+        m->has_dataset = d.msg.NCreateRSP.DataSetType != DIMSE_DATASET_NULL;
+        break;
+    case DIMSE_N_SET_RQ:
+        m->type = PACS_N_SET_RQ;
+        m->msg_id = d.msg.NSetRQ.MessageID;
+        copy_trimmed(m->sop_class, sizeof m->sop_class, d.msg.NSetRQ.RequestedSOPClassUID);
+        copy_trimmed(m->sop_instance, sizeof m->sop_instance, d.msg.NSetRQ.RequestedSOPInstanceUID);
+        m->has_dataset = d.msg.NSetRQ.DataSetType != DIMSE_DATASET_NULL;
+        break;
+    case DIMSE_N_SET_RSP:
+        m->type = PACS_N_SET_RSP;
+        m->msg_id = d.msg.NSetRSP.MessageIDBeingRespondedTo;
+        m->status = d.msg.NSetRSP.DimseStatus;
+        m->has_dataset = d.msg.NSetRSP.DataSetType != DIMSE_DATASET_NULL;
         break;
     default:
         m->type = PACS_DIMSE_OTHER;

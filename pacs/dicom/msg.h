@@ -39,7 +39,11 @@ typedef enum pacs_dimse_type {
     PACS_N_ACTION_RQ,
     PACS_N_ACTION_RSP,
     PACS_N_EVENT_REPORT_RQ,
-    PACS_N_EVENT_REPORT_RSP
+    PACS_N_EVENT_REPORT_RSP,
+    PACS_N_CREATE_RQ, /* MPPS: Affected SOP Instance UID may be empty (the SCP makes one) */
+    PACS_N_CREATE_RSP,
+    PACS_N_SET_RQ, /* sop_class/sop_instance: the Requested SOP Class and Instance */
+    PACS_N_SET_RSP
 } pacs_dimse_type;
 
 /** A DIMSE command, request or response; only the fields its type uses are read or written. */
