@@ -63,6 +63,44 @@ char *pacs_fold_name(const char *utf8)
     return out;
 }
 
+char *pacs_fold_ascii_upper(const char *utf8)
+{
+    utf8proc_uint8_t *mapped = NULL;
+    utf8proc_ssize_t n =
+        utf8proc_map((const utf8proc_uint8_t *)utf8, 0, &mapped,
+                     UTF8PROC_NULLTERM | UTF8PROC_STABLE | UTF8PROC_DECOMPOSE | UTF8PROC_STRIPMARK);
+    if (n < 0) {
+        return NULL;
+    }
+    /* Never longer than the mapped text: a character of 2 to 4 bytes becomes one. */
+    char *out = malloc((size_t)n + 1);
+    if (!out) {
+        free(mapped);
+        return NULL;
+    }
+    size_t o = 0;
+    for (utf8proc_ssize_t i = 0; i < n;) {
+        utf8proc_int32_t cp = 0;
+        utf8proc_ssize_t k = utf8proc_iterate(mapped + i, n - i, &cp);
+        if (k <= 0) {
+            free(mapped);
+            free(out);
+            return NULL;
+        }
+        if (cp == 0x0110 || cp == 0x0111) { /* Đ đ: a letter of its own, not D plus a mark */
+            out[o++] = 'D';
+        } else if (cp < 0x80) {
+            out[o++] = (char)(cp >= 'a' && cp <= 'z' ? cp - 'a' + 'A' : cp);
+        } else {
+            out[o++] = '?';
+        }
+        i += k;
+    }
+    out[o] = '\0';
+    free(mapped);
+    return out;
+}
+
 int pacs_is_ascii(const char *s)
 {
     for (; *s; s++) {

@@ -18,6 +18,14 @@ char *pacs_fold_case(const char *utf8);
  */
 char *pacs_fold_name(const char *utf8);
 
+/**
+ * A person name for a console that shows only ASCII (a worklist AE with `names=ascii`):
+ * decomposed with combining marks stripped, đ/Đ as D, letters upper-cased, the PN separators
+ * '^' and '=' kept, any other character outside ASCII as '?'. "Nguyễn^Văn An" gives
+ * "NGUYEN^VAN AN". NULL when out of memory or not valid UTF-8. Free it.
+ */
+char *pacs_fold_ascii_upper(const char *utf8);
+
 /** True when `s` is plain ASCII (a name typed without diacritics). */
 int pacs_is_ascii(const char *s);
 

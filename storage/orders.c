@@ -8,6 +8,8 @@
  */
 #include "storage/orders.h"
 
+#include "storage/orders_item.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
@@ -102,8 +104,10 @@ pacs_err pacs_orders_worklist(pacs_archive *a, const pacs_query *q, int ascii_na
 pacs_err pacs_orders_mpps_create(pacs_archive *a, const char *uid, const json_t *attrs,
                                  pacs_errinfo *ei)
 {
-    (void)a, (void)uid, (void)attrs;
-    return not_yet(ei);
+    (void)a, (void)uid;
+    pacs_mpps_link link;
+    pacs_err err = pacs_orders__mpps_check_create(attrs, &link, ei);
+    return err != PACS_OK ? err : not_yet(ei);
 }
 
 pacs_err pacs_orders_mpps_set(pacs_archive *a, const char *uid, const json_t *attrs,

@@ -4,7 +4,8 @@
 # dump2dcm) and tests/tools/mppsscu (an MPPS requester on DCMTK's library). Negotiation and
 # access control (allow=find for the worklist, allow=mpps for MPPS), refusals with the status
 # PS3.4 gives them: a worklist query with a malformed key (0xA900), an N-CREATE or N-SET
-# without attributes (0x0120). The archive's orders wait for the index core
+# without attributes or without a required one (0x0120), an N-CREATE that is not IN PROGRESS
+# (0x0106). The archive's orders wait for the index core
 # (storage/orders.c): until then a well-formed query gets "unable to process" (0xC000) and a
 # well-formed N-CREATE or N-SET "processing failure" (0x0110), each with the reason.
 . "$SRC/tests/lib.sh"
@@ -46,7 +47,9 @@ cat >"$WORK/create.dump" <<'DUMP'
 DUMP
 printf '(0040,0252) CS [COMPLETED]\n(0040,0250) DA [20240106]\n(0040,0251) TM [094500]\n' \
     >"$WORK/set.dump"
-for f in query bad create set; do
+sed 's/\[IN PROGRESS\]/[COMPLETED]/' "$WORK/create.dump" >"$WORK/done.dump"
+grep -v '(0040,0253)' "$WORK/create.dump" >"$WORK/noid.dump"
+for f in query bad create set done noid; do
     dump2dcm -q "$WORK/$f.dump" "$WORK/$f.dcm" 2>/dev/null || fail "dump2dcm $f"
 done
 
@@ -77,7 +80,8 @@ grep -q 'MPPS was not accepted' "$WORK/mpps0.txt" || fail "WS1: $(cat "$WORK/mpp
 
 timeout 60 "$MPPSSCU" --aet CT1 127.0.0.1 "$DIMSE_PORT" create:"$WORK/create.dcm" \
     set:last:"$WORK/set.dcm" create-empty set-empty:1.2.3.4 \
-    create:"$WORK/create.dcm":1.2.826.0.1.3680043.10.1347.99.1 >"$WORK/mpps.txt" 2>&1 ||
+    create:"$WORK/create.dcm":1.2.826.0.1.3680043.10.1347.99.1 create:"$WORK/done.dcm" \
+    create:"$WORK/noid.dcm" >"$WORK/mpps.txt" 2>&1 ||
     fail "mppsscu: $(cat "$WORK/mpps.txt")"
 cat "$WORK/mpps.txt"
 line() { sed -n "${1}p" "$WORK/mpps.txt"; }
@@ -91,6 +95,10 @@ line 4 | grep -q '^set status=0x0120 uid=1.2.3.4 comment=N-SET without a dataset
     fail "N-SET without attributes: $(line 4)"
 line 5 | grep -q '^create status=0x0110 uid=1.2.826.0.1.3680043.10.1347.99.1 ' ||
     fail "N-CREATE with our UID: $(line 5)"
+line 6 | grep -q "^create status=0x0106 uid=[0-9.]* comment=PerformedProcedureStepStatus (0040,0252): 'COMPLETED'" ||
+    fail "N-CREATE COMPLETED: $(line 6)"
+line 7 | grep -q '^create status=0x0120 uid=[0-9.]* comment=missing PerformedProcedureStepID' ||
+    fail "N-CREATE without its step id: $(line 7)"
 # The SCP made the first instance's UID and sent it back.
 [ "$(line 1 | sed 's/.* uid=\([0-9.]*\).*/\1/')" != "" ] || fail "no instance UID made"
 kill -0 "$PACSD_PID" || fail "pacsd died"

@@ -66,6 +66,27 @@ static void test_fold_case(void **state)
     assert_null(pacs_fold_case("\xfe"));
 }
 
+static void test_ascii_upper(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"Nguy\xe1\xbb\x85n^V\xc4\x83n An", "NGUYEN^VAN AN"},
+        {"\xc4\x90\xe1\xbb\x97^\xc4\x90\xe1\xbb\xa9"
+         "c Th\xe1\xbb\x8d",
+         "DO^DUC THO"},
+        {"Tr\xe1\xba\xa7n^Th\xe1\xbb\x8b H\xc6\xb0\xc6\xa1ng=\xe9\x99\x88", "TRAN^THI HUONG=?"},
+        {"smith^john", "SMITH^JOHN"},
+        {"", ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *got = pacs_fold_ascii_upper(cases[i][0]);
+        assert_non_null(got);
+        assert_string_equal(got, cases[i][1]);
+        free(got);
+    }
+    assert_null(pacs_fold_ascii_upper("bad \xff"));
+}
+
 static void test_is_ascii(void **state)
 {
     (void)state;
@@ -80,6 +101,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fold_name),
         cmocka_unit_test(test_fold_case),
+        cmocka_unit_test(test_ascii_upper),
         cmocka_unit_test(test_is_ascii),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
