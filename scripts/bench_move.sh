@@ -28,7 +28,8 @@ port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 mkdir -p "$WORK/dest" "$WORK/gen"
 timeout 3600 storescp -aet BENCH -od "$WORK/dest" "$@" "$port" >"$WORK/storescp.log" 2>&1 &
 PIDS="$PIDS $!"
-"$PACSD" --data "$WORK/d" --set dimse.port=0 --set http.port=0 --set "ae.BENCH=127.0.0.1:$port" \
+"$PACSD" --data "$WORK/d" --set dimse.port=0 --set http.port=0 --set hl7.port=-1 \
+    --set "ae.BENCH=127.0.0.1:$port" \
     --ready-file "$WORK/ready" >"$WORK/pacsd.log" 2>&1 &
 pacsd_pid=$!
 PIDS="$PIDS $pacsd_pid"

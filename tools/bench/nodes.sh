@@ -59,7 +59,7 @@ while [ "$i" -lt "$n" ]; do
     mkdir -p "$d"
     "$PACSD" --data "$d/data" --set "index=$uri" --set "storage.objects=$work/objects" \
         --set "node.name=bench$i" --set dimse.port=0 --set http.port=0 --set dimse.bind=127.0.0.1 \
-        --set http.bind=127.0.0.1 --ready-file "$d/ready" >"$d/pacsd.log" 2>&1 &
+        --set http.bind=127.0.0.1 --set hl7.port=-1 --ready-file "$d/ready" >"$d/pacsd.log" 2>&1 &
     pids="$pids $!"
     timeout 60 sh -c 'until [ -s "$1" ]; do sleep 0.05; done' _ "$d/ready"
     sleep 0.1

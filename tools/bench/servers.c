@@ -67,6 +67,8 @@ int bench_server_start_pacsd(const bench_cfg *c, bench_server *s)
                     "http.bind=127.0.0.1",
                     "--set",
                     "dimse.bind=127.0.0.1",
+                    "--set",
+                    "hl7.port=-1",
                     "--ready-file",
                     ready,
                     NULL};
