@@ -3,9 +3,10 @@
  * The DIMSE dispatcher (association.h): the message loop of an accepted association and the
  * table that gives each request its service: C-ECHO (answered here), C-STORE (store.c),
  * C-FIND (find.c; the Modality Worklist's in worklist.c), C-MOVE (move.c), C-GET (get.c),
- * N-ACTION for Storage Commitment (commit.c), N-CREATE and N-SET for MPPS (mpps.c). A command the peer's AE may not use is refused with 0x0124 (a second lock:
- * negotiation refuses its context first); one no service takes is answered 0x0211. Handlers
- * answer through service.h and return here; they never call the dispatcher.
+ * N-ACTION for Storage Commitment (commit.c), N-CREATE and N-SET for MPPS (mpps.c). A command the
+ * peer's AE may not use is refused with 0x0124 (a second lock: negotiation refuses its context
+ * first); one no service takes is answered 0x0211. Handlers answer through service.h and return
+ * here; they never call the dispatcher.
  *
  * Load: one table lookup per DIMSE message. Thread-safety: runs on the association's thread.
  */
