@@ -3,12 +3,16 @@
 # An independent HL7 v2 implementation against the real pacsd (issue 16): @medplum/hl7 from npm
 # (tests/node/hl7_client_test.js) sends ADT^A01/A04/A08/A40, ORM^O01 and OMI^O23 over MLLP, in
 # UTF-8 with Vietnamese names and in ISO 8859-1, and one over MLLP in TLS, and reads each ACK
-# with its own parser. The packages come from package-lock.json with `npm ci`.
+# with its own parser. The packages come from package-lock.json with `npm ci`. @medplum/hl7 4.5.2
+# declares node "^20.19.0 || >=22.12.0"; npm only warns about it, and the client runs on Debian
+# 12's nodejs 18.20.4 (what scripts/deps.sh installs in CI) as on NodeSource's 20: the node
+# version is logged so that a failure after a Debian update can be told apart.
 . "$SRC/tests/lib.sh"
 . "$SRC/tests/lib_tls.sh"
 
 command -v node >/dev/null 2>&1 || fail "node is not installed (scripts/deps.sh installs it)"
 command -v npm >/dev/null 2>&1 || fail "npm is not installed (scripts/deps.sh installs it)"
+echo "node $(node --version), npm $(npm --version)"
 mkdir -p "$WORK/node"
 cp "$SRC/tests/node/package.json" "$SRC/tests/node/package-lock.json" \
     "$SRC/tests/node/hl7_client_test.js" "$WORK/node/"
