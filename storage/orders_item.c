@@ -45,16 +45,14 @@ static void upper(char *dst, size_t cap, const char *src)
     dst[i] = '\0';
 }
 
-json_t *pacs_orders__item_json(const pacs_order *o, const pacs_patient *p, char (*systems)[17],
-                               size_t n_systems, int ascii_names)
+json_t *pacs_orders__patient_json(const pacs_patient *p, char (*systems)[17], size_t n_systems,
+                                  int ascii_names)
 {
     json_t *it = json_object();
-    json_t *sps = json_object();
-    json_t *code = json_object();
-    if (!it || !sps || !code) {
+    json_t *others = json_array();
+    if (!it || !others) {
         json_decref(it);
-        json_decref(sps);
-        json_decref(code);
+        json_decref(others);
         return NULL;
     }
     /* The PatientID: the first system of patient.id_order the patient has. */
@@ -79,8 +77,7 @@ json_t *pacs_orders__item_json(const pacs_order *o, const pacs_patient *p, char 
     put(it, "00100021", "LO", issuer);
     put(it, "00100030", "DA", p->birth_date);
     put(it, "00100040", "CS", p->sex);
-    json_t *others = json_array();
-    for (size_t i = 0; i < p->n_ids && others; i++) {
+    for (size_t i = 0; i < p->n_ids; i++) {
         if (&p->ids[i] == main_id) {
             continue;
         }
@@ -92,6 +89,21 @@ json_t *pacs_orders__item_json(const pacs_order *o, const pacs_patient *p, char 
         json_array_append_new(others, item);
     }
     json_object_set_new(it, "00101002", json_pack("{s:s,s:o}", "vr", "SQ", "Value", others));
+    return it;
+}
+
+json_t *pacs_orders__item_json(const pacs_order *o, const pacs_patient *p, char (*systems)[17],
+                               size_t n_systems, int ascii_names)
+{
+    json_t *it = pacs_orders__patient_json(p, systems, n_systems, ascii_names);
+    json_t *sps = json_object();
+    json_t *code = json_object();
+    if (!it || !sps || !code) {
+        json_decref(it);
+        json_decref(sps);
+        json_decref(code);
+        return NULL;
+    }
     put(it, "00080050", "SH", o->accession);
     put_pn(it, "00080090", o->referring, ascii_names);
     put(it, "0020000D", "UI", o->study_uid);

@@ -26,6 +26,31 @@ json_t *pacs_orders__item_json(const pacs_order *o, const pacs_patient *p, char 
                                size_t n_systems, int ascii_names);
 
 /**
+ * The patient-level attributes the archive serves for `p`: PatientName, PatientID (from the
+ * first of `systems` the patient has an identifier in), IssuerOfPatientID (that system in upper
+ * case), OtherPatientIDsSequence (the other identifiers), PatientBirthDate and PatientSex, as
+ * DICOM JSON; names through pacs_fold_ascii_upper with `ascii_names`. NULL when out of memory.
+ * The caller decrefs it.
+ */
+json_t *pacs_orders__patient_json(const pacs_patient *p, char (*systems)[17], size_t n_systems,
+                                  int ascii_names);
+
+/**
+ * Reconciles one instance's DICOM JSON `attrs` (its stored metadata, or a C-FIND or QIDO answer)
+ * to `identity` (pacs_orders__patient_json's, for the patient of the order the instance's
+ * accession number or Study Instance UID names): each attribute of `identity` that has a value
+ * and differs from the instance's replaces it; attributes without a value replace nothing. The
+ * replaced values, as received (an absent one with no value; a replaced PatientID with the
+ * IssuerOfPatientID it came with), go into one new item of OriginalAttributesSequence
+ * (0400,0561) with ReasonForTheAttributeModification COERCE, ModifyingSystem "pacsd" and
+ * AttributeModificationDateTime `when` (DT), which also becomes InstanceCoercionDateTime; items
+ * already in the sequence are kept. An instance that already carries the identity is left as
+ * it is, so reconciling twice adds nothing. Returns how many attributes were replaced (0 for
+ * none), or -1 when out of memory or `attrs` or `identity` is not an object (`attrs` unchanged).
+ */
+int pacs_orders__reconcile_json(json_t *attrs, const json_t *identity, const char *when);
+
+/**
  * True when `item` (pacs_orders__item_json's) satisfies every key of the worklist query `q`:
  * top-level keys against the item's attributes, the Scheduled Procedure Step Sequence's keys
  * against its item; PatientName as C-FIND matches it (a pattern typed without diacritics

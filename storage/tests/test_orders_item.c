@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* Table tests for the table-free part of the orders API (orders_item.h): a worklist item's
  * attributes, names without diacritics, worklist matching (station, modality, date range,
- * folded Vietnamese names, identifiers), and the MPPS N-CREATE and N-SET checks. */
+ * folded Vietnamese names, identifiers), the MPPS N-CREATE and N-SET checks, and the
+ * reconciliation of an instance's attributes to an order's patient. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -213,12 +214,102 @@ static void test_mpps(void **state)
     json_decref(a);
 }
 
+/* The item of OriginalAttributesSequence number `i` and its one Modified Attributes item. */
+static const json_t *original(const json_t *obj, size_t i, const json_t **modified)
+{
+    const json_t *items = json_object_get(json_object_get(obj, "04000561"), "Value");
+    const json_t *item = json_array_get(items, i);
+    *modified = json_array_get(json_object_get(json_object_get(item, "04000550"), "Value"), 0);
+    return item;
+}
+
+static void test_reconcile(void **state)
+{
+    (void)state;
+    pacs_order o;
+    pacs_patient p;
+    sample(&o, &p);
+    json_t *identity = pacs_orders__patient_json(&p, systems, 3, 0);
+    assert_non_null(identity);
+    /* What a console wrote: the name typed without diacritics, its own id, no birth date. */
+    json_t *a =
+        attrs("{\"00100010\":{\"vr\":\"PN\",\"Value\":[{\"Alphabetic\":\"NGUYEN^VAN AN\"}]},"
+              "\"00100020\":{\"vr\":\"LO\",\"Value\":[\"12345\"]},"
+              "\"00100040\":{\"vr\":\"CS\",\"Value\":[\"M\"]},"
+              "\"00080050\":{\"vr\":\"SH\",\"Value\":[\"ACC1\"]}}");
+    /* Name, id, issuer, birth date, other ids: five; the sex is the same. */
+    assert_int_equal(pacs_orders__reconcile_json(a, identity, "20240106094500"), 5);
+    assert_string_equal(text(a, 0x00100020u), "DN4010123456789");
+    assert_string_equal(text(a, 0x00100021u), "BHXH");
+    assert_string_equal(text(a, 0x00100010u), "Nguy\xe1\xbb\x85n^V\xc4\x83n An");
+    assert_string_equal(text(a, 0x00100030u), "19800215");
+    assert_string_equal(text(a, 0x00080050u), "ACC1");
+    assert_string_equal(text(a, 0x00080015u), "20240106094500");
+    const json_t *old;
+    const json_t *item = original(a, 0, &old);
+    assert_non_null(old);
+    assert_string_equal(text(item, 0x04000565u), "COERCE");
+    assert_string_equal(text(item, 0x04000563u), "pacsd");
+    assert_string_equal(text(item, 0x04000562u), "20240106094500");
+    assert_string_equal(text(old, 0x00100020u), "12345");
+    assert_string_equal(text(old, 0x00100010u), "NGUYEN^VAN AN");
+    /* Added attributes are recorded without a value; unchanged ones not at all. */
+    assert_non_null(json_object_get(old, "00100030"));
+    assert_null(json_object_get(json_object_get(old, "00100030"), "Value"));
+    assert_non_null(json_object_get(old, "00100021"));
+    assert_null(json_object_get(old, "00100040"));
+    assert_null(json_object_get(old, "00080050"));
+
+    /* Reconciling again changes nothing and adds no item. */
+    assert_int_equal(pacs_orders__reconcile_json(a, identity, "20240107000000"), 0);
+    assert_int_equal(json_array_size(json_object_get(json_object_get(a, "04000561"), "Value")), 1);
+    assert_string_equal(text(a, 0x00080015u), "20240106094500");
+
+    /* An ADT update later (a corrected name): a second item records the name served before. */
+    strcpy(p.name, "Nguy\xe1\xbb\x85n^V\xc4\x83n Anh");
+    json_t *updated = pacs_orders__patient_json(&p, systems, 3, 0);
+    assert_int_equal(pacs_orders__reconcile_json(a, updated, "20240108000000"), 1);
+    original(a, 1, &old);
+    assert_string_equal(text(old, 0x00100010u), "Nguy\xe1\xbb\x85n^V\xc4\x83n An");
+    assert_null(json_object_get(old, "00100020"));
+    original(a, 0, &old);
+    assert_string_equal(text(old, 0x00100020u), "12345"); /* the first item is kept */
+    json_decref(updated);
+    json_decref(a);
+
+    /* What the HIS does not know replaces nothing: no birth date, the instance's stays; a
+     * replaced PatientID is recorded with the issuer it came with, though the issuer stays. */
+    p.birth_date[0] = '\0';
+    p.n_ids = 1; /* only the MRN */
+    json_t *mrn_only = pacs_orders__patient_json(&p, systems, 3, 0);
+    a = attrs("{\"00100020\":{\"vr\":\"LO\",\"Value\":[\"OLD7\"]},"
+              "\"00100021\":{\"vr\":\"LO\",\"Value\":[\"MRN\"]},"
+              "\"00100030\":{\"vr\":\"DA\",\"Value\":[\"19791231\"]}}");
+    assert_int_equal(pacs_orders__reconcile_json(a, mrn_only, "20240106094500"), 3);
+    assert_string_equal(text(a, 0x00100020u), "BN0001");
+    assert_string_equal(text(a, 0x00100030u), "19791231");
+    original(a, 0, &old);
+    assert_string_equal(text(old, 0x00100020u), "OLD7");
+    assert_string_equal(text(old, 0x00100021u), "MRN");
+    assert_null(json_object_get(old, "00100030"));
+    json_decref(a);
+    json_decref(mrn_only);
+
+    /* Not an object: nothing done. */
+    json_t *arr = json_array();
+    assert_int_equal(pacs_orders__reconcile_json(arr, identity, "20240106094500"), -1);
+    assert_int_equal(json_array_size(arr), 0);
+    json_decref(arr);
+    json_decref(identity);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_item),
         cmocka_unit_test(test_matching),
         cmocka_unit_test(test_mpps),
+        cmocka_unit_test(test_reconcile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
