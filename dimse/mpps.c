@@ -58,7 +58,7 @@ pacs_err pacs_dimse__mpps(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_erri
     pacs_err err = PACS_OK;
     if (rq->has_dataset) {
         pacs_ds *ds = NULL;
-        err = pacs_assoc_recv_dataset(c->assoc, c->timeout, &ds, &sub);
+        err = pacs_msg_recv_dataset(c->assoc, c->timeout, &ds, &sub);
         if (err != PACS_OK) {
             if (ei) {
                 *ei = sub;
@@ -104,5 +104,5 @@ pacs_err pacs_dimse__mpps(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_erri
         memcpy(r.error_comment, sub.msg, sizeof r.error_comment - 1);
         r.error_comment[sizeof r.error_comment - 1] = '\0';
     }
-    return pacs_assoc_send(c->assoc, &r, NULL, ei);
+    return pacs_msg_send(c->assoc, &r, NULL, ei);
 }

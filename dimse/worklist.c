@@ -79,14 +79,14 @@ static int send_item(void *ctx, const json_t *result)
     rsp.status = PACS_ST_PENDING;
     rsp.has_dataset = 1;
     memcpy(rsp.sop_class, ws->rq->sop_class, sizeof rsp.sop_class);
-    err = pacs_assoc_send(ws->c->assoc, &rsp, ds, &ws->net_ei);
+    err = pacs_msg_send(ws->c->assoc, &rsp, ds, &ws->net_ei);
     pacs_ds_free(ds);
     if (err != PACS_OK) {
         ws->net_err = err;
         return 1;
     }
     ws->matches++;
-    if (pacs_assoc_cancel_requested(ws->c->assoc, ws->rq->msg_id)) {
+    if (pacs_msg_cancel_requested(ws->c->assoc, ws->rq->msg_id)) {
         ws->canceled = 1;
         return 1;
     }

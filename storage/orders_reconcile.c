@@ -47,7 +47,8 @@ int pacs_orders__reconcile_json(json_t *attrs, const json_t *identity, const cha
     }
     const char *tag;
     json_t *want;
-    json_object_foreach((json_t *)identity, tag, want) {
+    json_object_foreach((json_t *)identity, tag, want)
+    {
         const json_t *have = json_object_get(attrs, tag);
         if (!has_value(want) || (have && json_equal(have, want))) {
             continue;
@@ -78,7 +79,8 @@ int pacs_orders__reconcile_json(json_t *attrs, const json_t *identity, const cha
     json_object_set_new(item, "04000564", json_pack("{s:s}", "vr", "LO"));
     put_text(item, "04000565", "CS", "COERCE");
 
-    json_object_foreach((json_t *)identity, tag, want) {
+    json_object_foreach((json_t *)identity, tag, want)
+    {
         if (has_value(want)) {
             json_object_set(attrs, tag, want);
         }
@@ -88,8 +90,7 @@ int pacs_orders__reconcile_json(json_t *attrs, const json_t *identity, const cha
     if (json_is_array(items)) {
         json_array_append_new(items, item);
     } else {
-        json_object_set_new(attrs, "04000561",
-                            json_pack("{s:s,s:[o]}", "vr", "SQ", "Value", item));
+        json_object_set_new(attrs, "04000561", json_pack("{s:s,s:[o]}", "vr", "SQ", "Value", item));
     }
     put_text(attrs, "00080015", "DT", when);
     return (int)n;

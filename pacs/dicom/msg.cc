@@ -340,10 +340,11 @@ static void from_dcmtk(const T_DIMSE_Message &d, uint8_t pc, pacs_dimse_msg *m)
     case DIMSE_N_CREATE_RQ:
         m->type = PACS_N_CREATE_RQ;
         m->msg_id = d.msg.NCreateRQ.MessageID;
-        copy_trimmed(m->sop_class, sizeof m->sop_class, d.msg.NCreateRQ.AffectedSOPClassUID);
+        pacs_net__copy_trimmed(m->sop_class, sizeof m->sop_class,
+                               d.msg.NCreateRQ.AffectedSOPClassUID);
         if (d.msg.NCreateRQ.opts & O_NCREATE_AFFECTEDSOPINSTANCEUID) {
-            copy_trimmed(m->sop_instance, sizeof m->sop_instance,
-                         d.msg.NCreateRQ.AffectedSOPInstanceUID);
+            pacs_net__copy_trimmed(m->sop_instance, sizeof m->sop_instance,
+                                   d.msg.NCreateRQ.AffectedSOPInstanceUID);
         }
         m->has_dataset = d.msg.NCreateRQ.DataSetType != DIMSE_DATASET_NULL;
         break;
@@ -352,16 +353,18 @@ static void from_dcmtk(const T_DIMSE_Message &d, uint8_t pc, pacs_dimse_msg *m)
         m->msg_id = d.msg.NCreateRSP.MessageIDBeingRespondedTo;
         m->status = d.msg.NCreateRSP.DimseStatus;
         if (d.msg.NCreateRSP.opts & O_NCREATE_AFFECTEDSOPINSTANCEUID) {
-            copy_trimmed(m->sop_instance, sizeof m->sop_instance,
-                         d.msg.NCreateRSP.AffectedSOPInstanceUID);
+            pacs_net__copy_trimmed(m->sop_instance, sizeof m->sop_instance,
+                                   d.msg.NCreateRSP.AffectedSOPInstanceUID);
         }
         m->has_dataset = d.msg.NCreateRSP.DataSetType != DIMSE_DATASET_NULL;
         break;
     case DIMSE_N_SET_RQ:
         m->type = PACS_N_SET_RQ;
         m->msg_id = d.msg.NSetRQ.MessageID;
-        copy_trimmed(m->sop_class, sizeof m->sop_class, d.msg.NSetRQ.RequestedSOPClassUID);
-        copy_trimmed(m->sop_instance, sizeof m->sop_instance, d.msg.NSetRQ.RequestedSOPInstanceUID);
+        pacs_net__copy_trimmed(m->sop_class, sizeof m->sop_class,
+                               d.msg.NSetRQ.RequestedSOPClassUID);
+        pacs_net__copy_trimmed(m->sop_instance, sizeof m->sop_instance,
+                               d.msg.NSetRQ.RequestedSOPInstanceUID);
         m->has_dataset = d.msg.NSetRQ.DataSetType != DIMSE_DATASET_NULL;
         break;
     case DIMSE_N_SET_RSP:

@@ -78,11 +78,11 @@ static int step(pacs_assoc *a, uint8_t pc, uint16_t id, int timeout, const char 
     if (want) {
         memcpy(rq.sop_instance, want, strlen(want) + 1);
     }
-    pacs_err err = pacs_assoc_send(a, &rq, ds, &ei);
+    pacs_err err = pacs_msg_send(a, &rq, ds, &ei);
     pacs_ds_free(ds);
     pacs_dimse_msg rsp;
     if (err == PACS_OK) {
-        err = pacs_assoc_recv(a, timeout, &rsp, &ei);
+        err = pacs_msg_recv(a, timeout, &rsp, &ei);
     }
     if (err != PACS_OK || rsp.type != (create ? PACS_N_CREATE_RSP : PACS_N_SET_RSP)) {
         fprintf(stderr, "mppsscu: no response: %s\n", ei.msg);
