@@ -28,6 +28,7 @@
 
 #include "pacs/base/log.h"
 #include "storage/archive_internal.h"
+#include "storage/orders.h"
 
 static pacs_err make_dir(const char *path, pacs_errinfo *ei)
 {
@@ -219,6 +220,10 @@ pacs_err pacs_archive_open_ex(const pacs_config *cfg, unsigned flags, pacs_archi
         return pacs_errf(ei, PACS_ENOMEM, "out of memory");
     }
     pacs_archive__node_name(cfg, a->node, sizeof a->node);
+    a->n_id_systems = pacs_orders_id_systems(cfg, a->id_systems, 4);
+    if (a->n_id_systems > 4) {
+        a->n_id_systems = 4;
+    }
     pacs_archive__store_dirs(cfg, a->node, objects, tmp, sizeof objects);
     char local_tmp[4200];
     snprintf(local_tmp, sizeof local_tmp, "%s/tmp", data); /* pacs_archive_temp_fd's */

@@ -30,11 +30,13 @@ struct pacs_archive {
     size_t n_inflight, cap_inflight;
     pacs_stored_hook hook;
     void *hook_ctx;
-    int lock_fd;         /* DATA/pacs.lock, flock()ed shared (or exclusive) while open */
-    int exclusive;       /* opened with PACS_ARCHIVE_EXCLUSIVE */
-    char node[128];      /* this node's name (intents, its temporary folder) */
-    int shared_store;    /* the object folder is storage.objects, which other nodes may use */
-    int64_t sweep_grace; /* seconds before a shared folder's unreferenced object is an orphan */
+    int lock_fd;            /* DATA/pacs.lock, flock()ed shared (or exclusive) while open */
+    int exclusive;          /* opened with PACS_ARCHIVE_EXCLUSIVE */
+    char node[128];         /* this node's name (intents, its temporary folder) */
+    int shared_store;       /* the object folder is storage.objects, which other nodes may use */
+    int64_t sweep_grace;    /* seconds before a shared folder's unreferenced object is an orphan */
+    char id_systems[4][17]; /* patient.id_order (orders.c) */
+    size_t n_id_systems;
 };
 
 /* ---- archive.c ---- */

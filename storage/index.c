@@ -204,6 +204,8 @@ static pacs_err run_job(pacs_index *idx, pacs_db *db, job *j)
     case PACS_INDEX_JOB_SHARE_ADD:
     case PACS_INDEX_JOB_SHARE_REVOKE:
         return pacs_index__do_share(idx, db, j->kind, j->share, &j->ei);
+    case PACS_INDEX_JOB_CALL:
+        return j->call(idx, db, j->call_ctx, &j->ei);
     case PACS_INDEX_JOB_FINISH:
         return PACS_OK; /* the commit itself is the work (run_batch) */
     }
@@ -307,6 +309,30 @@ static void run_batch(void *ctx, job *batch)
         }
         return;
     }
+}
+
+/* ---- other records over the same driver ---- */
+
+pacs_err pacs_index__write(pacs_index *idx, pacs_index__call_fn fn, void *ctx, pacs_errinfo *ei)
+{
+    job j;
+    memset(&j, 0, sizeof j);
+    j.kind = PACS_INDEX_JOB_CALL;
+    j.call = fn;
+    j.call_ctx = ctx;
+    return pacs_index__queue_submit(&idx->queue, &j, ei);
+}
+
+pacs_err pacs_index__read(pacs_index *idx, pacs_index__call_fn fn, void *ctx, pacs_errinfo *ei)
+{
+    pacs_db *db = NULL;
+    pacs_err err = idx->be->conn_get(idx, &db, ei);
+    if (err != PACS_OK) {
+        return err;
+    }
+    err = fn(idx, db, ctx, ei);
+    idx->be->conn_put(idx, db);
+    return err;
 }
 
 /* ---- the schema ---- */

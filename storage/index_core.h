@@ -93,6 +93,23 @@ enum {
     PACS_SQL_INTENTS_DROP,
     PACS_SQL_OBJECT_LOCK,
     PACS_SQL_OBJECT_BUSY,
+    /* orders and patients (orders.c) */
+    PACS_SQL_ORD_ID_GET,
+    PACS_SQL_ORD_PAT_GET,
+    PACS_SQL_ORD_PAT_IDS,
+    PACS_SQL_ORD_PAT_ADD,
+    PACS_SQL_ORD_PAT_SET,
+    PACS_SQL_ORD_ID_DEL,
+    PACS_SQL_ORD_ID_ADD,
+    PACS_SQL_ORD_MERGE,
+    PACS_SQL_ORD_MOVE,
+    PACS_SQL_ORD_GET,
+    PACS_SQL_ORD_ADD,
+    PACS_SQL_ORD_SET,
+    PACS_SQL_ORD_SCHEDULED,
+    PACS_SQL_MPPS_GET,
+    PACS_SQL_MPPS_ADD,
+    PACS_SQL_MPPS_SET,
     PACS_SQL_SLOTS
 };
 
@@ -217,6 +234,34 @@ pacs_err pacs_index__opened(pacs_index *idx, pacs_err err, pacs_index **out, pac
     "CREATE INDEX IF NOT EXISTS studies_name_fold ON studies(patient_name_fold);"                  \
     "CREATE INDEX IF NOT EXISTS studies_accession ON studies(accession);"
 
+/* The tables of orders and patients (orders.c), in both backends' schemas: `PK` is the type of
+ * a new row's key, `INT` an integer's, `TEXT` a string's. The HIS's patients are not the index's
+ * DICOM patients (table patients): his_patients holds the identity the HIS sends; each of its
+ * identifiers (system, value) names one patient; a retired patient (ADT^A40) points at its
+ * survivor (merged_into). */
+#define PACS_INDEX__ORDERS_TABLES(PK, INT, TEXT)                                                   \
+    "CREATE TABLE IF NOT EXISTS his_patients(pk " PK ", name " TEXT " NOT NULL DEFAULT '',"        \
+    " birth_date " TEXT " NOT NULL DEFAULT '', sex " TEXT " NOT NULL DEFAULT '',"                  \
+    " merged_into " INT " NOT NULL DEFAULT 0);"                                                    \
+    "CREATE TABLE IF NOT EXISTS his_patient_ids(system " TEXT " NOT NULL, value " TEXT             \
+    " NOT NULL,"                                                                                   \
+    " patient_pk " INT " NOT NULL, PRIMARY KEY(system, value));"                                   \
+    "CREATE INDEX IF NOT EXISTS his_patient_ids_patient ON his_patient_ids(patient_pk);"           \
+    "CREATE TABLE IF NOT EXISTS orders(pk " PK ", patient_pk " INT " NOT NULL,"                    \
+    " status " INT " NOT NULL, placer " TEXT " NOT NULL UNIQUE, filler " TEXT " NOT NULL,"         \
+    " accession " TEXT " NOT NULL UNIQUE, study_uid " TEXT " NOT NULL UNIQUE,"                     \
+    " requested_procedure_id " TEXT " NOT NULL, procedure_code " TEXT " NOT NULL,"                 \
+    " procedure_scheme " TEXT " NOT NULL, procedure_text " TEXT " NOT NULL,"                       \
+    " referring " TEXT " NOT NULL, priority " TEXT " NOT NULL, sps_id " TEXT " NOT NULL,"          \
+    " station_aet " TEXT " NOT NULL, station_name " TEXT " NOT NULL, modality " TEXT " NOT NULL,"  \
+    " start_date " TEXT " NOT NULL, start_time " TEXT " NOT NULL, sps_text " TEXT " NOT NULL,"     \
+    " mpps_uid " TEXT " NOT NULL);"                                                                \
+    "CREATE INDEX IF NOT EXISTS orders_worklist ON orders(status, start_date, start_time);"        \
+    "CREATE INDEX IF NOT EXISTS orders_patient ON orders(patient_pk);"                             \
+    "CREATE INDEX IF NOT EXISTS orders_sps ON orders(sps_id);"                                     \
+    "CREATE TABLE IF NOT EXISTS mpps(uid " TEXT " PRIMARY KEY, order_pk " INT " NOT NULL,"         \
+    " status " INT " NOT NULL, attrs " TEXT " NOT NULL);"
+
 /**
  * Statement `slot` of `db`, ready for binding: the kept one, or `sql` prepared and kept on
  * its first use on this connection (NULL on an error, `ei` filled). In `sql`, {U} stands for
@@ -295,6 +340,20 @@ pacs_err pacs_index__do_fwd(pacs_index *idx, pacs_db *db, pacs_index__job_kind k
                             pacs_index__fwd_args *f, pacs_errinfo *ei);
 pacs_err pacs_index__do_share(pacs_index *idx, pacs_db *db, pacs_index__job_kind kind,
                               pacs_index__share_args *a, pacs_errinfo *ei);
+
+/* ---- other records of the archive over the same driver (orders.c) ---- */
+
+/** Work on the writer's connection, inside the batch's transaction (a savepoint of its own):
+ *  a failure undoes what it wrote. It may run again whole (a batch retried after a race with
+ *  another node), so it starts from its arguments, never from what an earlier run left. */
+typedef pacs_err (*pacs_index__call_fn)(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo *ei);
+
+/** Runs `fn` as a job of the writer's queue and returns once its change is committed (or
+ *  failed, undone). */
+pacs_err pacs_index__write(pacs_index *idx, pacs_index__call_fn fn, void *ctx, pacs_errinfo *ei);
+
+/** Runs `fn` on a pooled connection (reads). */
+pacs_err pacs_index__read(pacs_index *idx, pacs_index__call_fn fn, void *ctx, pacs_errinfo *ei);
 
 /* Several nodes (index_nodes.c): this node's intent for `object` is fulfilled or abandoned. */
 pacs_err pacs_index__intent_done(pacs_index *idx, pacs_db *db, const char *object,

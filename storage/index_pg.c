@@ -57,8 +57,8 @@ static const pacs_sql_dialect dialect = {
 
 /* Version 1 has the content of SQLite's version 1, in PostgreSQL's types; version 2 adds the
  * intents several nodes need and the indexes that keep C-FIND and QIDO fast at tens of millions
- * of instances; version 3 the share links (SQLite's version 4). A released entry is never
- * edited. */
+ * of instances; version 3 the share links (SQLite's version 4); version 4 the orders (SQLite's 5).
+ * A released entry is never edited. */
 static const pacs_index__migration migrations[] = {
     {1, "patients, studies, series, instances, sweep records, forwarding queue",
      "CREATE TABLE IF NOT EXISTS patients("
@@ -135,6 +135,8 @@ static const pacs_index__migration migrations[] = {
      " creator TEXT NOT NULL DEFAULT '', revoked INTEGER NOT NULL DEFAULT 0,"
      " revoked_at BIGINT NOT NULL DEFAULT 0);"
      "CREATE INDEX IF NOT EXISTS shares_study ON shares(study_uid);"},
+    {4, "the HIS's patients and identifiers, orders, MPPS instances",
+     PACS_INDEX__ORDERS_TABLES("BIGSERIAL PRIMARY KEY", "BIGINT", "TEXT COLLATE \"C\"")},
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 

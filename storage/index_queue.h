@@ -26,6 +26,7 @@ typedef enum pacs_index__job_kind {
     PACS_INDEX_JOB_FWD_RETRY,
     PACS_INDEX_JOB_SHARE_ADD,
     PACS_INDEX_JOB_SHARE_REVOKE,
+    PACS_INDEX_JOB_CALL,  /* a function of the core's users (pacs_index__write) */
     PACS_INDEX_JOB_FINISH /* PostgreSQL's bulk load: commit what is open */
 } pacs_index__job_kind;
 
@@ -48,6 +49,8 @@ typedef struct pacs_index__share_args {
     uint64_t changed;
 } pacs_index__share_args;
 
+struct pacs_db; /* a backend's connection (index_core.h) */
+
 /** One queued operation: its arguments, and the result the backend fills in (err, ei and
  *  the kind's outputs: put_result, removed, fwd->changed, share->changed). */
 typedef struct pacs_index__job {
@@ -59,6 +62,8 @@ typedef struct pacs_index__job {
     const char *object;
     pacs_index__fwd_args *fwd;
     pacs_index__share_args *share;
+    pacs_err (*call)(pacs_index *idx, struct pacs_db *db, void *ctx, pacs_errinfo *ei);
+    void *call_ctx;
     pacs_err err;
     pacs_errinfo ei;
     int done;

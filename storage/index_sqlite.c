@@ -120,6 +120,8 @@ static const pacs_index__migration migrations[] = {
      " VALUES (new.pk, new.patient_name_fold); END;"
      "INSERT INTO studies_name_fts(studies_name_fts) VALUES ('rebuild');"},
     {4, "share links' records (until now in DATA/shares.db)", SHARES_TABLE},
+    {5, "the HIS's patients and identifiers, orders, MPPS instances",
+     PACS_INDEX__ORDERS_TABLES("INTEGER PRIMARY KEY", "INTEGER", "TEXT")},
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 

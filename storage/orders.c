@@ -1,18 +1,27 @@
 // SPDX-License-Identifier: MIT
 /*
- * Orders and patients (orders.h): the parts that need no table (the identifier systems of the
- * configuration, status names). The tables, their migrations and the SQL are written once over
- * the index's SQL driver when the index core (storage/index_core.h, branch index-core) is on
- * main; until then every call that would read or write them answers PACS_EUNSUPPORTED, which
- * the protocols turn into "not stored, send again later" (HL7 AR, DIMSE 0x0110).
+ * Orders and patients (orders.h), written once over the index core's SQL driver
+ * (index_core.h), so that SQLite and PostgreSQL keep the same records: the tables are
+ * PACS_INDEX__ORDERS_TABLES in both backends' migrations. Every change runs as one job of the
+ * index's writer (pacs_index__write), inside a batch's transaction, and returns once committed;
+ * a change refused half way is undone by the job's savepoint. Reads take a pooled connection.
+ *
+ * Load: a few HL7 messages and MPPS calls a minute; the worklist reads the scheduled orders
+ * and matches each in C (pacs_orders__item_matches), which is enough for the thousands of
+ * steps a hospital schedules. Thread-safe as the index is.
  */
 #include "storage/orders.h"
 
-#include "storage/orders_item.h"
-
-#include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "pacs/dicom/codec.h"
+#include "pacs/dicom/part10.h"
+#include "storage/archive_internal.h"
+#include "storage/index_core.h"
+#include "storage/orders_item.h"
 
 size_t pacs_orders_id_systems(const pacs_config *cfg, char (*names)[17], size_t cap)
 {
@@ -42,83 +51,762 @@ const char *pacs_order_status_name(pacs_order_status s)
     return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "SCHEDULED";
 }
 
-static pacs_err not_yet(pacs_errinfo *ei)
+/* ---- rows ---- */
+
+#define F(name)                                                                                    \
+    {                                                                                              \
+#name, offsetof(pacs_order, name), sizeof((pacs_order *)0)->name                           \
+    }
+static const struct {
+    const char *col;
+    size_t off, size;
+} order_text[] = {F(placer),
+                  F(filler),
+                  F(accession),
+                  F(study_uid),
+                  F(requested_procedure_id),
+                  F(procedure_code),
+                  F(procedure_scheme),
+                  F(procedure_text),
+                  F(referring),
+                  F(priority),
+                  F(sps_id),
+                  F(station_aet),
+                  F(station_name),
+                  F(modality),
+                  F(start_date),
+                  F(start_time),
+                  F(sps_text),
+                  F(mpps_uid)};
+#undef F
+#define N_TEXT (sizeof order_text / sizeof order_text[0])
+
+#define ORDER_COLS "pk, " ORDER_COLS_NO_PK
+#define ORDER_COLS_NO_PK                                                                           \
+    "patient_pk, status, placer, filler, accession, study_uid, requested_procedure_id,"            \
+    " procedure_code, procedure_scheme, procedure_text, referring, priority, sps_id,"              \
+    " station_aet, station_name, modality, start_date, start_time, sps_text, mpps_uid"
+
+static void copy_col(pacs_db_stmt *st, const pacs_db_driver *d, int col, char *dst, size_t cap)
 {
-    return pacs_errf(ei, PACS_EUNSUPPORTED,
-                     "orders and patients are not stored yet (they wait for the index core)");
+    size_t len = 0;
+    const char *v = d->column(st, col, &len);
+    snprintf(dst, cap, "%.*s", v ? (int)len : 0, v ? v : "");
+}
+
+static void read_order(pacs_index *idx, pacs_db_stmt *st, pacs_order *o)
+{
+    memset(o, 0, sizeof *o);
+    o->key = idx->db->column_int(st, 0);
+    o->patient = idx->db->column_int(st, 1);
+    o->status = (pacs_order_status)idx->db->column_int(st, 2);
+    for (size_t i = 0; i < N_TEXT; i++) {
+        copy_col(st, idx->db, 3 + (int)i, (char *)o + order_text[i].off, order_text[i].size);
+    }
+}
+
+/* Steps `st` (bound) to its end; the first row's first column in `*first` (may be NULL).
+ * Ends the use of the statement. */
+static pacs_err run_bound(pacs_index *idx, pacs_db_stmt *st, long long *first, pacs_errinfo *ei)
+{
+    int rc, rows = 0;
+    while ((rc = idx->db->step(st, ei)) == 1) {
+        if (first && rows++ == 0) {
+            *first = idx->db->column_int(st, 0);
+        }
+    }
+    idx->db->done(st);
+    return rc == 0 ? PACS_OK : (ei->code != PACS_OK ? ei->code : PACS_EDB);
+}
+
+/* The order the first non-NULL of placer, accession, Study Instance UID, step id or key names;
+ * PACS_ENOTFOUND. */
+static pacs_err order_get(pacs_index *idx, pacs_db *db, const char *placer, const char *accession,
+                          const char *study_uid, const char *sps_id, int64_t key, pacs_order *out,
+                          pacs_errinfo *ei)
+{
+    pacs_db_stmt *st = pacs_index__stmt(idx, db, PACS_SQL_ORD_GET,
+                                        "SELECT " ORDER_COLS " FROM orders WHERE placer=$1"
+                                        " OR accession=$2 OR study_uid=$3 OR sps_id=$4 OR pk=$5"
+                                        " ORDER BY pk LIMIT 1",
+                                        ei);
+    if (!st) {
+        return ei->code;
+    }
+    const char *keys[4] = {placer, accession, study_uid, sps_id};
+    int bound = 0;
+    for (int i = 0; i < 4; i++) {
+        int use = !bound && keys[i] && keys[i][0];
+        idx->db->bind_text(st, i + 1, use ? keys[i] : NULL);
+        bound |= use;
+    }
+    idx->db->bind_int(st, 5, bound ? -1 : key);
+    int rc = idx->db->step(st, ei);
+    if (rc == 1) {
+        read_order(idx, st, out);
+    }
+    idx->db->done(st);
+    if (rc < 0) {
+        return ei->code != PACS_OK ? ei->code : PACS_EDB;
+    }
+    return rc == 1 ? PACS_OK : pacs_errf(ei, PACS_ENOTFOUND, "no such order");
+}
+
+/* Writes `o` (a new row when o->key is 0; its key set then). */
+static pacs_err order_write(pacs_index *idx, pacs_db *db, pacs_order *o, pacs_errinfo *ei)
+{
+    pacs_db_stmt *st =
+        o->key ? pacs_index__stmt(
+                     idx, db, PACS_SQL_ORD_SET,
+                     "UPDATE orders SET patient_pk=$1, status=$2, placer=$3, filler=$4,"
+                     " accession=$5, study_uid=$6, requested_procedure_id=$7, procedure_code=$8,"
+                     " procedure_scheme=$9, procedure_text=$10, referring=$11, priority=$12,"
+                     " sps_id=$13, station_aet=$14, station_name=$15, modality=$16,"
+                     " start_date=$17, start_time=$18, sps_text=$19, mpps_uid=$20 WHERE pk=$21",
+                     ei)
+               : pacs_index__stmt(idx, db, PACS_SQL_ORD_ADD,
+                                  "INSERT INTO orders(" ORDER_COLS_NO_PK ") VALUES($1, $2, $3, $4,"
+                                  " $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,"
+                                  " $18, $19, $20) RETURNING pk",
+                                  ei);
+    if (!st) {
+        return ei->code;
+    }
+    idx->db->bind_int(st, 1, o->patient);
+    idx->db->bind_int(st, 2, (long long)o->status);
+    for (size_t i = 0; i < N_TEXT; i++) {
+        idx->db->bind_text(st, 3 + (int)i, (const char *)o + order_text[i].off);
+    }
+    if (o->key) {
+        idx->db->bind_int(st, 21, o->key);
+    }
+    long long pk = o->key;
+    pacs_err err = run_bound(idx, st, o->key ? NULL : &pk, ei);
+    o->key = pk;
+    return err;
+}
+
+/* The patient an identifier names, following merges to the survivor: `*pk` 0 when none. */
+static pacs_err patient_of(pacs_index *idx, pacs_db *db, const pacs_patient_id *id, int64_t *pk,
+                           pacs_errinfo *ei)
+{
+    pacs_index__result r;
+    *pk = 0;
+    pacs_err err = pacs_index__run(idx, db, PACS_SQL_ORD_ID_GET,
+                                   "SELECT patient_pk FROM his_patient_ids"
+                                   " WHERE system=$1 AND value=$2",
+                                   &r, 1, ei, "ss", id->system, id->value);
+    for (int hops = 0; err == PACS_OK && r.found && hops < 16; hops++) {
+        *pk = r.v[0];
+        err = pacs_index__run(idx, db, PACS_SQL_ORD_PAT_GET,
+                              "SELECT merged_into, name, birth_date, sex FROM his_patients"
+                              " WHERE pk=$1",
+                              &r, 1, ei, "i", (long long)*pk);
+        if (err == PACS_OK && (!r.found || r.v[0] == 0)) {
+            break;
+        }
+    }
+    return err;
+}
+
+/* Patient `pk` with its own identifiers. PACS_ENOTFOUND. */
+static pacs_err patient_load(pacs_index *idx, pacs_db *db, int64_t pk, pacs_patient *out,
+                             pacs_errinfo *ei)
+{
+    memset(out, 0, sizeof *out);
+    pacs_db_stmt *st =
+        pacs_index__stmt(idx, db, PACS_SQL_ORD_PAT_GET,
+                         "SELECT merged_into, name, birth_date, sex FROM his_patients"
+                         " WHERE pk=$1",
+                         ei);
+    if (!st) {
+        return ei->code;
+    }
+    idx->db->bind_int(st, 1, pk);
+    int rc = idx->db->step(st, ei);
+    if (rc == 1) {
+        out->key = pk;
+        out->merged_into = idx->db->column_int(st, 0);
+        copy_col(st, idx->db, 1, out->name, sizeof out->name);
+        copy_col(st, idx->db, 2, out->birth_date, sizeof out->birth_date);
+        copy_col(st, idx->db, 3, out->sex, sizeof out->sex);
+    }
+    idx->db->done(st);
+    if (rc != 1) {
+        return rc < 0 ? (ei->code != PACS_OK ? ei->code : PACS_EDB)
+                      : pacs_errf(ei, PACS_ENOTFOUND, "no patient %lld", (long long)pk);
+    }
+    st = pacs_index__stmt(idx, db, PACS_SQL_ORD_PAT_IDS,
+                          "SELECT system, value FROM his_patient_ids WHERE patient_pk=$1"
+                          " ORDER BY system",
+                          ei);
+    if (!st) {
+        return ei->code;
+    }
+    idx->db->bind_int(st, 1, pk);
+    while ((rc = idx->db->step(st, ei)) == 1) {
+        if (out->n_ids < PACS_PATIENT_IDS_MAX) {
+            pacs_patient_id *id = &out->ids[out->n_ids++];
+            copy_col(st, idx->db, 0, id->system, sizeof id->system);
+            copy_col(st, idx->db, 1, id->value, sizeof id->value);
+        }
+    }
+    idx->db->done(st);
+    return rc == 0 ? PACS_OK : (ei->code != PACS_OK ? ei->code : PACS_EDB);
+}
+
+/* PACS_EINVAL unless `id` is under a configured system and its value is LO. */
+static pacs_err check_id(const pacs_archive *a, const pacs_patient_id *id, pacs_errinfo *ei)
+{
+    int known = 0;
+    for (size_t i = 0; i < a->n_id_systems; i++) {
+        known |= strcmp(a->id_systems[i], id->system) == 0;
+    }
+    if (!known) {
+        return pacs_errf(ei, PACS_EINVAL, "identifier system '%s' is not in patient.id_order",
+                         id->system);
+    }
+    size_t n = strlen(id->value);
+    if (n == 0 || n > 64 || strpbrk(id->value, "\\\r\n\t")) {
+        return pacs_errf(ei, PACS_EINVAL, "identifier '%s' under %s is not a DICOM LO value",
+                         id->value, id->system);
+    }
+    return PACS_OK;
+}
+
+typedef struct patient_job {
+    const pacs_patient *in;
+    const pacs_patient_id *survivor, *retired;
+    int64_t key;
+} patient_job;
+
+static pacs_err do_patient_put(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo *ei)
+{
+    patient_job *j = ctx;
+    const pacs_patient *p = j->in;
+    int64_t pk = 0;
+    for (size_t i = 0; i < p->n_ids; i++) {
+        int64_t k = 0;
+        pacs_err err = patient_of(idx, db, &p->ids[i], &k, ei);
+        if (err != PACS_OK) {
+            return err;
+        }
+        if (k && pk && k != pk) {
+            return pacs_errf(ei, PACS_ECONFLICT,
+                             "the identifiers name two patients (merge them first): %s %s",
+                             p->ids[i].system, p->ids[i].value);
+        }
+        pk = k ? k : pk;
+    }
+    pacs_index__result r;
+    pacs_err err;
+    if (!pk) {
+        err = pacs_index__run(idx, db, PACS_SQL_ORD_PAT_ADD,
+                              "INSERT INTO his_patients(name, birth_date, sex) VALUES($1, $2, $3)"
+                              " RETURNING pk",
+                              &r, 1, ei, "sss", p->name, p->birth_date, p->sex);
+        pk = r.v[0];
+    } else {
+        err = pacs_index__run(idx, db, PACS_SQL_ORD_PAT_SET,
+                              "UPDATE his_patients SET"
+                              " name=CASE WHEN $2='' THEN name ELSE $2 END,"
+                              " birth_date=CASE WHEN $3='' THEN birth_date ELSE $3 END,"
+                              " sex=CASE WHEN $4='' THEN sex ELSE $4 END WHERE pk=$1",
+                              NULL, 0, ei, "isss", (long long)pk, p->name, p->birth_date, p->sex);
+    }
+    for (size_t i = 0; i < p->n_ids && err == PACS_OK; i++) {
+        int64_t k = 0;
+        err = patient_of(idx, db, &p->ids[i], &k, ei);
+        if (err != PACS_OK || k) {
+            continue; /* it names this patient already (or one merged into it) */
+        }
+        err = pacs_index__run(idx, db, PACS_SQL_ORD_ID_DEL,
+                              "DELETE FROM his_patient_ids WHERE patient_pk=$1 AND system=$2", NULL,
+                              0, ei, "is", (long long)pk, p->ids[i].system);
+        if (err == PACS_OK) {
+            err = pacs_index__run(idx, db, PACS_SQL_ORD_ID_ADD,
+                                  "INSERT INTO his_patient_ids(system, value, patient_pk)"
+                                  " VALUES($1, $2, $3)",
+                                  NULL, 0, ei, "ssi", p->ids[i].system, p->ids[i].value,
+                                  (long long)pk);
+        }
+    }
+    j->key = pk;
+    return err;
 }
 
 pacs_err pacs_orders_patient_put(pacs_archive *a, const pacs_patient *p, int64_t *key,
                                  pacs_errinfo *ei)
 {
-    (void)a, (void)p, (void)key;
-    return not_yet(ei);
+    if (p->n_ids == 0 || p->n_ids > PACS_PATIENT_IDS_MAX) {
+        return pacs_errf(ei, PACS_EINVAL, "a patient needs 1 to %d identifiers",
+                         PACS_PATIENT_IDS_MAX);
+    }
+    for (size_t i = 0; i < p->n_ids; i++) {
+        pacs_err err = check_id(a, &p->ids[i], ei);
+        if (err != PACS_OK) {
+            return err;
+        }
+    }
+    patient_job j = {.in = p};
+    pacs_err err = pacs_index__write(a->index, do_patient_put, &j, ei);
+    if (err == PACS_OK && key) {
+        *key = j.key;
+    }
+    return err;
+}
+
+typedef struct get_job {
+    const pacs_patient_id *id;
+    pacs_patient *out;
+} get_job;
+
+static pacs_err do_patient_get(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo *ei)
+{
+    get_job *j = ctx;
+    int64_t pk = 0;
+    pacs_err err = patient_of(idx, db, j->id, &pk, ei);
+    if (err == PACS_OK && !pk) {
+        return pacs_errf(ei, PACS_ENOTFOUND, "no patient with %s %s", j->id->system, j->id->value);
+    }
+    return err == PACS_OK ? patient_load(idx, db, pk, j->out, ei) : err;
 }
 
 pacs_err pacs_orders_patient_get(pacs_archive *a, const pacs_patient_id *id, pacs_patient *out,
                                  pacs_errinfo *ei)
 {
-    (void)a, (void)id, (void)out;
-    return not_yet(ei);
+    get_job j = {id, out};
+    return pacs_index__read(a->index, do_patient_get, &j, ei);
+}
+
+static pacs_err do_patient_merge(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo *ei)
+{
+    patient_job *j = ctx;
+    int64_t survivor = 0, retired = 0;
+    pacs_err err = patient_of(idx, db, j->survivor, &survivor, ei);
+    if (err == PACS_OK) {
+        err = patient_of(idx, db, j->retired, &retired, ei);
+    }
+    if (err != PACS_OK) {
+        return err;
+    }
+    if (!survivor || !retired) {
+        const pacs_patient_id *missing = survivor ? j->retired : j->survivor;
+        return pacs_errf(ei, PACS_ENOTFOUND, "no patient with %s %s", missing->system,
+                         missing->value);
+    }
+    if (survivor == retired) {
+        return pacs_errf(ei, PACS_EINVAL, "both identifiers name the same patient");
+    }
+    err = pacs_index__run(idx, db, PACS_SQL_ORD_MERGE,
+                          "UPDATE his_patients SET merged_into=$2 WHERE pk=$1 OR merged_into=$1",
+                          NULL, 0, ei, "ii", (long long)retired, (long long)survivor);
+    if (err == PACS_OK) {
+        err = pacs_index__run(idx, db, PACS_SQL_ORD_MOVE,
+                              "UPDATE orders SET patient_pk=$2 WHERE patient_pk=$1", NULL, 0, ei,
+                              "ii", (long long)retired, (long long)survivor);
+    }
+    j->key = survivor;
+    return err;
 }
 
 pacs_err pacs_orders_patient_merge(pacs_archive *a, const pacs_patient_id *survivor,
                                    const pacs_patient_id *retired, pacs_errinfo *ei)
 {
-    (void)a, (void)survivor, (void)retired;
-    return not_yet(ei);
+    patient_job j = {.survivor = survivor, .retired = retired};
+    return pacs_index__write(a->index, do_patient_merge, &j, ei);
+}
+
+/* ---- orders ---- */
+
+typedef struct order_job {
+    const pacs_order *in;
+    pacs_order out;
+    const char *placer;
+    int change; /* pacs_orders_change rather than place */
+} order_job;
+
+/* PACS_ECONFLICT when `value` (an accession number or Study Instance UID) is another order's. */
+static pacs_err taken(pacs_index *idx, pacs_db *db, const char *accession, const char *study_uid,
+                      int64_t self, pacs_errinfo *ei)
+{
+    pacs_order other;
+    pacs_err err = order_get(idx, db, NULL, accession, study_uid, NULL, 0, &other, ei);
+    if (err == PACS_ENOTFOUND) {
+        pacs_errinfo_clear(ei);
+        return PACS_OK;
+    }
+    if (err == PACS_OK && other.key != self) {
+        return pacs_errf(ei, PACS_ECONFLICT, "%s %s belongs to order %s",
+                         accession ? "accession number" : "Study Instance UID",
+                         accession ? accession : study_uid, other.placer);
+    }
+    return err;
+}
+
+/* The fields of `in` that are not empty over `o`. */
+static void overlay(pacs_order *o, const pacs_order *in)
+{
+    for (size_t i = 0; i < N_TEXT; i++) {
+        const char *v = (const char *)in + order_text[i].off;
+        if (v[0] && strcmp(order_text[i].col, "mpps_uid") != 0) {
+            snprintf((char *)o + order_text[i].off, order_text[i].size, "%s", v);
+        }
+    }
+}
+
+static pacs_err do_order_put(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo *ei)
+{
+    order_job *j = ctx;
+    const pacs_order *in = j->in;
+    pacs_order o;
+    pacs_err err = order_get(idx, db, in->placer, NULL, NULL, NULL, 0, &o, ei);
+    if (err == PACS_ENOTFOUND && !j->change) {
+        pacs_errinfo_clear(ei);
+        memset(&o, 0, sizeof o);
+        o.patient = in->patient;
+    } else if (err != PACS_OK) {
+        return err;
+    } else if (o.status != PACS_ORDER_SCHEDULED) {
+        return pacs_errf(ei, PACS_ECONFLICT, "order %s is %s: it can no longer change", in->placer,
+                         pacs_order_status_name(o.status));
+    }
+    if (!j->change && in->patient) {
+        pacs_patient p;
+        err = patient_load(idx, db, in->patient, &p, ei);
+        if (err != PACS_OK) {
+            return err;
+        }
+        o.patient = p.merged_into ? p.merged_into : p.key;
+    }
+    overlay(&o, in);
+    if (in->accession[0] && (err = taken(idx, db, in->accession, NULL, o.key, ei)) != PACS_OK) {
+        return err;
+    }
+    if (in->study_uid[0] && (err = taken(idx, db, NULL, in->study_uid, o.key, ei)) != PACS_OK) {
+        return err;
+    }
+    if (!o.study_uid[0]) {
+        pacs_codec_new_uid(o.study_uid);
+    }
+    if (!o.accession[0] || !o.sps_id[0]) {
+        /* What the archive makes: the last digits of a new UID (random), checked unique. */
+        char uid[65];
+        pacs_codec_new_uid(uid);
+        size_t n = strlen(uid);
+        const char *tail = uid + (n > 14 ? n - 14 : 0);
+        if (!o.accession[0]) {
+            snprintf(o.accession, sizeof o.accession, "A%s", tail);
+            err = taken(idx, db, o.accession, NULL, o.key, ei);
+        }
+        if (!o.sps_id[0]) {
+            snprintf(o.sps_id, sizeof o.sps_id, "S%s", tail);
+        }
+    }
+    if (err == PACS_OK) {
+        err = order_write(idx, db, &o, ei);
+    }
+    j->out = o;
+    return err;
 }
 
 pacs_err pacs_orders_place(pacs_archive *a, const pacs_order *o, pacs_order *out, pacs_errinfo *ei)
 {
-    (void)a, (void)o, (void)out;
-    return not_yet(ei);
+    if (!o->placer[0]) {
+        return pacs_errf(ei, PACS_EINVAL, "an order needs a placer order number");
+    }
+    if (!o->patient) {
+        return pacs_errf(ei, PACS_ENOTFOUND, "an order needs a known patient");
+    }
+    if (o->study_uid[0] && !pacs_uid_valid(o->study_uid)) {
+        return pacs_errf(ei, PACS_EINVAL, "Study Instance UID '%s' is not a UID", o->study_uid);
+    }
+    order_job j = {.in = o};
+    pacs_err err = pacs_index__write(a->index, do_order_put, &j, ei);
+    if (err == PACS_OK && out) {
+        *out = j.out;
+    }
+    return err;
 }
 
 pacs_err pacs_orders_change(pacs_archive *a, const pacs_order *o, pacs_order *out, pacs_errinfo *ei)
 {
-    (void)a, (void)o, (void)out;
-    return not_yet(ei);
+    if (o->study_uid[0] && !pacs_uid_valid(o->study_uid)) {
+        return pacs_errf(ei, PACS_EINVAL, "Study Instance UID '%s' is not a UID", o->study_uid);
+    }
+    order_job j = {.in = o, .change = 1};
+    pacs_err err = pacs_index__write(a->index, do_order_put, &j, ei);
+    if (err == PACS_OK && out) {
+        *out = j.out;
+    }
+    return err;
+}
+
+static pacs_err do_order_cancel(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo *ei)
+{
+    order_job *j = ctx;
+    pacs_order o;
+    pacs_err err = order_get(idx, db, j->placer, NULL, NULL, NULL, 0, &o, ei);
+    if (err != PACS_OK) {
+        return err;
+    }
+    if (o.status == PACS_ORDER_COMPLETED) {
+        return pacs_errf(ei, PACS_ECONFLICT, "order %s is completed", j->placer);
+    }
+    o.status = PACS_ORDER_CANCELED;
+    return order_write(idx, db, &o, ei);
 }
 
 pacs_err pacs_orders_cancel(pacs_archive *a, const char *placer, pacs_errinfo *ei)
 {
-    (void)a, (void)placer;
-    return not_yet(ei);
+    order_job j = {.placer = placer};
+    return pacs_index__write(a->index, do_order_cancel, &j, ei);
+}
+
+typedef struct find_job {
+    const char *placer, *accession, *study_uid;
+    pacs_order *out;
+} find_job;
+
+static pacs_err do_order_find(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo *ei)
+{
+    find_job *j = ctx;
+    return order_get(idx, db, j->placer, j->accession, j->study_uid, NULL, 0, j->out, ei);
 }
 
 pacs_err pacs_orders_get(pacs_archive *a, const char *placer, const char *accession,
                          const char *study_uid, pacs_order *out, pacs_errinfo *ei)
 {
-    (void)a, (void)placer, (void)accession, (void)study_uid, (void)out;
-    return not_yet(ei);
+    if (!(placer && placer[0]) && !(accession && accession[0]) && !(study_uid && study_uid[0])) {
+        return pacs_errf(ei, PACS_EINVAL, "name the order");
+    }
+    find_job j = {placer, accession, study_uid, out};
+    return pacs_index__read(a->index, do_order_find, &j, ei);
+}
+
+/* ---- the worklist ---- */
+
+typedef struct wl_job {
+    pacs_archive *a;
+    const pacs_query *q;
+    int ascii;
+    pacs_find_cb cb;
+    void *ctx;
+} wl_job;
+
+static pacs_err do_worklist(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo *ei)
+{
+    wl_job *j = ctx;
+    /* The scheduled steps first (a connection streams one result at a time), then each with
+     * its patient. */
+    pacs_order *rows = NULL;
+    size_t n = 0, cap = 0;
+    pacs_db_stmt *st = pacs_index__stmt(idx, db, PACS_SQL_ORD_SCHEDULED,
+                                        "SELECT " ORDER_COLS " FROM orders WHERE status=$1"
+                                        " ORDER BY start_date, start_time, pk",
+                                        ei);
+    if (!st) {
+        return ei->code;
+    }
+    idx->db->bind_int(st, 1, PACS_ORDER_SCHEDULED);
+    int rc;
+    pacs_err err = PACS_OK;
+    while ((rc = idx->db->step(st, ei)) == 1) {
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            pacs_order *more = realloc(rows, cap * sizeof *rows);
+            if (!more) {
+                err = pacs_errf(ei, PACS_ENOMEM, "out of memory");
+                break;
+            }
+            rows = more;
+        }
+        read_order(idx, st, &rows[n++]);
+    }
+    idx->db->done(st);
+    if (err == PACS_OK && rc < 0) {
+        err = ei->code != PACS_OK ? ei->code : PACS_EDB;
+    }
+    for (size_t i = 0; i < n && err == PACS_OK; i++) {
+        pacs_patient p;
+        err = patient_load(idx, db, rows[i].patient, &p, ei);
+        if (err != PACS_OK) {
+            break;
+        }
+        json_t *item =
+            pacs_orders__item_json(&rows[i], &p, j->a->id_systems, j->a->n_id_systems, j->ascii);
+        if (!item) {
+            err = pacs_errf(ei, PACS_ENOMEM, "out of memory");
+            break;
+        }
+        int stop = pacs_orders__item_matches(j->q, item) && j->cb(j->ctx, item);
+        json_decref(item);
+        if (stop) {
+            break;
+        }
+    }
+    free(rows);
+    return err;
 }
 
 pacs_err pacs_orders_worklist(pacs_archive *a, const pacs_query *q, int ascii_names,
                               pacs_find_cb cb, void *ctx, pacs_errinfo *ei)
 {
-    (void)a, (void)q, (void)ascii_names, (void)cb, (void)ctx;
-    return not_yet(ei);
+    wl_job j = {a, q, ascii_names, cb, ctx};
+    return pacs_index__read(a->index, do_worklist, &j, ei);
+}
+
+/* ---- MPPS ---- */
+
+typedef struct mpps_job {
+    const char *uid;
+    const json_t *attrs;
+    pacs_mpps_link link;
+    json_t *out;
+} mpps_job;
+
+/* The stored instance `uid`: its order's key, status and attributes (`*attrs` the caller's). */
+static pacs_err mpps_load(pacs_index *idx, pacs_db *db, const char *uid, int64_t *order_pk,
+                          pacs_order_status *status, json_t **attrs, pacs_errinfo *ei)
+{
+    pacs_db_stmt *st = pacs_index__stmt(
+        idx, db, PACS_SQL_MPPS_GET, "SELECT order_pk, status, attrs FROM mpps WHERE uid=$1", ei);
+    if (!st) {
+        return ei->code;
+    }
+    idx->db->bind_text(st, 1, uid);
+    int rc = idx->db->step(st, ei);
+    if (rc == 1) {
+        *order_pk = idx->db->column_int(st, 0);
+        *status = (pacs_order_status)idx->db->column_int(st, 1);
+        size_t len = 0;
+        const char *text = idx->db->column(st, 2, &len);
+        *attrs = text ? json_loadb(text, len, 0, NULL) : NULL;
+    }
+    idx->db->done(st);
+    if (rc < 0) {
+        return ei->code != PACS_OK ? ei->code : PACS_EDB;
+    }
+    if (rc == 0) {
+        return pacs_errf(ei, PACS_ENOTFOUND, "no MPPS instance %s", uid);
+    }
+    return *attrs ? PACS_OK : pacs_errf(ei, PACS_ECORRUPT, "MPPS %s: unreadable attributes", uid);
+}
+
+/* Moves the order `pk` (0: none) to `status`, naming MPPS `uid`. */
+static pacs_err order_follow(pacs_index *idx, pacs_db *db, int64_t pk, pacs_order_status status,
+                             const char *uid, pacs_errinfo *ei)
+{
+    pacs_order o;
+    if (!pk) {
+        return PACS_OK;
+    }
+    pacs_err err = order_get(idx, db, NULL, NULL, NULL, NULL, pk, &o, ei);
+    if (err != PACS_OK) {
+        return err;
+    }
+    o.status = status;
+    snprintf(o.mpps_uid, sizeof o.mpps_uid, "%s", uid);
+    return order_write(idx, db, &o, ei);
+}
+
+static pacs_err do_mpps_create(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo *ei)
+{
+    mpps_job *j = ctx;
+    int64_t pk = 0;
+    pacs_order_status status;
+    json_t *old = NULL;
+    pacs_err err = mpps_load(idx, db, j->uid, &pk, &status, &old, ei);
+    json_decref(old);
+    if (err == PACS_OK) {
+        return pacs_errf(ei, PACS_EEXIST, "MPPS instance %s exists", j->uid);
+    }
+    if (err != PACS_ENOTFOUND) {
+        return err;
+    }
+    pacs_errinfo_clear(ei);
+    pacs_order o;
+    err = order_get(idx, db, NULL, j->link.accession, j->link.study_uid, j->link.sps_id, 0, &o, ei);
+    if (err == PACS_ENOTFOUND) {
+        pacs_errinfo_clear(ei);
+        o.key = 0; /* an unscheduled procedure: kept, linked to nothing */
+    } else if (err != PACS_OK) {
+        return err;
+    }
+    char *text = json_dumps(j->attrs, JSON_COMPACT);
+    if (!text) {
+        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+    err = pacs_index__run(idx, db, PACS_SQL_MPPS_ADD,
+                          "INSERT INTO mpps(uid, order_pk, status, attrs) VALUES($1, $2, $3, $4)",
+                          NULL, 0, ei, "siis", j->uid, (long long)o.key,
+                          (long long)PACS_ORDER_IN_PROGRESS, text);
+    free(text);
+    if (err == PACS_OK && o.key && o.status == PACS_ORDER_SCHEDULED) {
+        err = order_follow(idx, db, o.key, PACS_ORDER_IN_PROGRESS, j->uid, ei);
+    }
+    return err;
 }
 
 pacs_err pacs_orders_mpps_create(pacs_archive *a, const char *uid, const json_t *attrs,
                                  pacs_errinfo *ei)
 {
-    (void)a, (void)uid;
-    pacs_mpps_link link;
-    pacs_err err = pacs_orders__mpps_check_create(attrs, &link, ei);
-    return err != PACS_OK ? err : not_yet(ei);
+    mpps_job j = {.uid = uid, .attrs = attrs};
+    pacs_err err = pacs_orders__mpps_check_create(attrs, &j.link, ei);
+    return err != PACS_OK ? err : pacs_index__write(a->index, do_mpps_create, &j, ei);
+}
+
+static pacs_err do_mpps_set(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo *ei)
+{
+    mpps_job *j = ctx;
+    int64_t pk = 0;
+    pacs_order_status status, next;
+    json_t *stored = NULL;
+    pacs_err err = mpps_load(idx, db, j->uid, &pk, &status, &stored, ei);
+    if (err == PACS_OK) {
+        err = pacs_orders__mpps_check_set(status, j->attrs, &next, ei);
+    }
+    char *text = NULL;
+    if (err == PACS_OK) {
+        json_object_update(stored, (json_t *)j->attrs);
+        text = json_dumps(stored, JSON_COMPACT);
+        err = text ? PACS_OK : pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+    if (err == PACS_OK) {
+        err = pacs_index__run(idx, db, PACS_SQL_MPPS_SET,
+                              "UPDATE mpps SET status=$2, attrs=$3 WHERE uid=$1", NULL, 0, ei,
+                              "sis", j->uid, (long long)next, text);
+    }
+    if (err == PACS_OK && next != status) {
+        err = order_follow(idx, db, pk, next, j->uid, ei);
+    }
+    free(text);
+    json_decref(stored);
+    return err;
 }
 
 pacs_err pacs_orders_mpps_set(pacs_archive *a, const char *uid, const json_t *attrs,
                               pacs_errinfo *ei)
 {
-    (void)a, (void)uid, (void)attrs;
-    return not_yet(ei);
+    mpps_job j = {.uid = uid, .attrs = attrs};
+    return pacs_index__write(a->index, do_mpps_set, &j, ei);
+}
+
+static pacs_err do_mpps_get(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo *ei)
+{
+    mpps_job *j = ctx;
+    int64_t pk = 0;
+    pacs_order_status status;
+    return mpps_load(idx, db, j->uid, &pk, &status, &j->out, ei);
 }
 
 pacs_err pacs_orders_mpps_get(pacs_archive *a, const char *uid, json_t **out, pacs_errinfo *ei)
 {
-    (void)a, (void)uid, (void)out;
-    return not_yet(ei);
+    mpps_job j = {.uid = uid};
+    pacs_err err = pacs_index__read(a->index, do_mpps_get, &j, ei);
+    *out = err == PACS_OK ? j.out : NULL;
+    if (err != PACS_OK) {
+        json_decref(j.out);
+    }
+    return err;
 }

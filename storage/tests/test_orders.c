@@ -1,0 +1,346 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The orders store (storage/orders.h) on a real archive, on SQLite and (argument
+ * "postgresql") on PostgreSQL, as the index tests run (index_backends.h): patients and their
+ * identifiers, orders placed, resent, changed and cancelled, the worklist, merges, MPPS moving
+ * an order through its states, and a reopened archive keeping all of it.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pacs/base/config.h"
+#include "storage/archive.h"
+#include "storage/orders.h"
+#include "storage/tests/index_backends.h"
+
+typedef struct fixture {
+    char dir[512], loc[768], data[600];
+    pacs_config *cfg;
+    pacs_archive *a;
+} fixture;
+
+static void open_archive(fixture *f)
+{
+    pacs_errinfo ei;
+    assert_int_equal(pacs_archive_open(f->cfg, &f->a, &ei), PACS_OK);
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    const char *tmp = getenv("TMPDIR");
+    snprintf(f->dir, sizeof f->dir, "%s/pacs-test-orders.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    assert_non_null(mkdtemp(f->dir));
+    backend_location(f->dir, f->loc, sizeof f->loc);
+    snprintf(f->data, sizeof f->data, "%s/data", f->dir);
+    pacs_errinfo ei;
+    f->cfg = pacs_config_new();
+    assert_non_null(f->cfg);
+    if (pacs_config_set(f->cfg, "data", f->data, &ei) != PACS_OK ||
+        pacs_config_set(f->cfg, "index", f->loc, &ei) != PACS_OK ||
+        pacs_config_finish(f->cfg, &ei) != PACS_OK) {
+        fail_msg("config: %s", ei.msg);
+    }
+    open_archive(f);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    pacs_archive_close(f->a);
+    pacs_config_free(f->cfg);
+    backend_drop(f->loc);
+    sh("rm -rf '%s'", f->dir);
+    free(f);
+    return 0;
+}
+
+static pacs_patient_id pid(const char *system, const char *value)
+{
+    pacs_patient_id id;
+    memset(&id, 0, sizeof id);
+    snprintf(id.system, sizeof id.system, "%s", system);
+    snprintf(id.value, sizeof id.value, "%s", value);
+    return id;
+}
+
+/* Registers a patient with one identifier; its key. */
+static int64_t register_patient(fixture *f, const char *system, const char *value,
+                                const char *name)
+{
+    pacs_patient p;
+    memset(&p, 0, sizeof p);
+    p.ids[p.n_ids++] = pid(system, value);
+    snprintf(p.name, sizeof p.name, "%s", name);
+    int64_t key = 0;
+    pacs_errinfo ei;
+    assert_int_equal(pacs_orders_patient_put(f->a, &p, &key, &ei), PACS_OK);
+    assert_true(key > 0);
+    return key;
+}
+
+static pacs_order order_for(int64_t patient, const char *placer, const char *accession)
+{
+    pacs_order o;
+    memset(&o, 0, sizeof o);
+    o.patient = patient;
+    snprintf(o.placer, sizeof o.placer, "%s", placer);
+    snprintf(o.accession, sizeof o.accession, "%s", accession);
+    snprintf(o.modality, sizeof o.modality, "CT");
+    snprintf(o.station_aet, sizeof o.station_aet, "CT1");
+    snprintf(o.start_date, sizeof o.start_date, "20261207");
+    snprintf(o.start_time, sizeof o.start_time, "083000");
+    snprintf(o.sps_text, sizeof o.sps_text, "CT ngực");
+    return o;
+}
+
+static void test_patients(void **state)
+{
+    fixture *f = *state;
+    pacs_errinfo ei;
+    int64_t k = register_patient(f, "bhxh", "DN4010123456789", "Nguyễn^Văn An");
+    /* An update through another identifier of the same patient adds it and keeps the name. */
+    pacs_patient p;
+    memset(&p, 0, sizeof p);
+    p.ids[p.n_ids++] = pid("bhxh", "DN4010123456789");
+    p.ids[p.n_ids++] = pid("mrn", "MRN-1");
+    snprintf(p.birth_date, sizeof p.birth_date, "19800102");
+    int64_t k2 = 0;
+    assert_int_equal(pacs_orders_patient_put(f->a, &p, &k2, &ei), PACS_OK);
+    assert_int_equal(k2, k);
+    pacs_patient got;
+    pacs_patient_id mrn = pid("mrn", "MRN-1");
+    assert_int_equal(pacs_orders_patient_get(f->a, &mrn, &got, &ei), PACS_OK);
+    assert_int_equal(got.key, k);
+    assert_string_equal(got.name, "Nguyễn^Văn An");
+    assert_string_equal(got.birth_date, "19800102");
+    assert_int_equal(got.n_ids, 2);
+    /* A new MRN replaces the old one: the old no longer names anybody. */
+    p.n_ids = 0;
+    p.ids[p.n_ids++] = pid("bhxh", "DN4010123456789");
+    p.ids[p.n_ids++] = pid("mrn", "MRN-2");
+    assert_int_equal(pacs_orders_patient_put(f->a, &p, &k2, &ei), PACS_OK);
+    assert_int_equal(pacs_orders_patient_get(f->a, &mrn, &got, &ei), PACS_ENOTFOUND);
+    /* Identifiers naming two patients, a system not configured, a value that is not LO. */
+    register_patient(f, "cccd", "001080000001", "Trần^Thị Bình");
+    p.n_ids = 0;
+    p.ids[p.n_ids++] = pid("bhxh", "DN4010123456789");
+    p.ids[p.n_ids++] = pid("cccd", "001080000001");
+    assert_int_equal(pacs_orders_patient_put(f->a, &p, &k2, &ei), PACS_ECONFLICT);
+    p.n_ids = 0;
+    p.ids[p.n_ids++] = pid("passport", "B123");
+    assert_int_equal(pacs_orders_patient_put(f->a, &p, &k2, &ei), PACS_EINVAL);
+    p.ids[0] = pid("mrn", "A\\B");
+    assert_int_equal(pacs_orders_patient_put(f->a, &p, &k2, &ei), PACS_EINVAL);
+    /* The refused changes changed nothing. */
+    pacs_patient_id cccd = pid("cccd", "001080000001");
+    assert_int_equal(pacs_orders_patient_get(f->a, &cccd, &got, &ei), PACS_OK);
+    assert_int_equal(got.n_ids, 1);
+    assert_string_equal(got.name, "Trần^Thị Bình");
+}
+
+static void test_orders(void **state)
+{
+    fixture *f = *state;
+    pacs_errinfo ei;
+    int64_t k = register_patient(f, "bhxh", "HN1", "Lê^Minh");
+    pacs_order o = order_for(k, "P1", ""), done, got;
+    assert_int_equal(pacs_orders_place(f->a, &o, &done, &ei), PACS_OK);
+    assert_true(done.key > 0);
+    assert_true(done.accession[0] != '\0');
+    assert_true(done.study_uid[0] != '\0');
+    assert_true(done.sps_id[0] != '\0');
+    assert_int_equal(done.status, PACS_ORDER_SCHEDULED);
+    assert_int_equal(pacs_orders_get(f->a, NULL, done.accession, NULL, &got, &ei), PACS_OK);
+    assert_string_equal(got.placer, "P1");
+    assert_string_equal(got.sps_text, "CT ngực");
+    assert_int_equal(pacs_orders_get(f->a, NULL, NULL, done.study_uid, &got, &ei), PACS_OK);
+    assert_int_equal(got.key, done.key);
+    /* A resend of the same placer number replaces the scheduled order, keeping its key. */
+    snprintf(o.station_aet, sizeof o.station_aet, "CT2");
+    pacs_order again;
+    assert_int_equal(pacs_orders_place(f->a, &o, &again, &ei), PACS_OK);
+    assert_int_equal(again.key, done.key);
+    assert_string_equal(again.station_aet, "CT2");
+    assert_string_equal(again.study_uid, done.study_uid);
+    /* Another order may not take its accession number; an unknown patient is refused. */
+    pacs_order other = order_for(k, "P2", "");
+    snprintf(other.accession, sizeof other.accession, "%s", done.accession);
+    assert_int_equal(pacs_orders_place(f->a, &other, NULL, &ei), PACS_ECONFLICT);
+    other = order_for(k + 1000, "P3", "ACC3");
+    assert_int_equal(pacs_orders_place(f->a, &other, NULL, &ei), PACS_ENOTFOUND);
+    assert_int_equal(pacs_orders_get(f->a, "P3", NULL, NULL, &got, &ei), PACS_ENOTFOUND);
+    /* Change, then cancel. */
+    pacs_order change;
+    memset(&change, 0, sizeof change);
+    snprintf(change.placer, sizeof change.placer, "P1");
+    snprintf(change.start_time, sizeof change.start_time, "101500");
+    assert_int_equal(pacs_orders_change(f->a, &change, &got, &ei), PACS_OK);
+    assert_string_equal(got.start_time, "101500");
+    assert_string_equal(got.station_aet, "CT2");
+    snprintf(change.placer, sizeof change.placer, "NOPE");
+    assert_int_equal(pacs_orders_change(f->a, &change, &got, &ei), PACS_ENOTFOUND);
+    assert_int_equal(pacs_orders_cancel(f->a, "P1", &ei), PACS_OK);
+    assert_int_equal(pacs_orders_get(f->a, "P1", NULL, NULL, &got, &ei), PACS_OK);
+    assert_int_equal(got.status, PACS_ORDER_CANCELED);
+    snprintf(change.placer, sizeof change.placer, "P1");
+    assert_int_equal(pacs_orders_change(f->a, &change, &got, &ei), PACS_ECONFLICT);
+}
+
+typedef struct seen {
+    char accession[8][17];
+    char name[8][64];
+    size_t n;
+} seen;
+
+static int collect(void *ctx, const json_t *item)
+{
+    seen *s = ctx;
+    if (s->n < 8) {
+        const char *acc = json_string_value(
+            json_array_get(json_object_get(json_object_get(item, "00080050"), "Value"), 0));
+        json_t *pn = json_array_get(json_object_get(json_object_get(item, "00100010"), "Value"), 0);
+        snprintf(s->accession[s->n], 17, "%s", acc ? acc : "");
+        snprintf(s->name[s->n], 64, "%s",
+                 json_string_value(json_object_get(pn, "Alphabetic"))
+                     ? json_string_value(json_object_get(pn, "Alphabetic"))
+                     : "");
+    }
+    s->n++;
+    return 0;
+}
+
+static seen worklist(fixture *f, const char *station, int ascii)
+{
+    pacs_query *q = pacs_query_new(PACS_LEVEL_PATIENT);
+    assert_non_null(q);
+    pacs_query *item = NULL;
+    assert_int_equal(pacs_query_add_sequence(q, 0x00400100u, &item, NULL), PACS_OK);
+    if (station) {
+        assert_int_equal(pacs_query_add(item, 0x00400001u, NULL, station, NULL), PACS_OK);
+    }
+    seen s;
+    memset(&s, 0, sizeof s);
+    pacs_errinfo ei;
+    assert_int_equal(pacs_orders_worklist(f->a, q, ascii, collect, &s, &ei), PACS_OK);
+    pacs_query_free(q);
+    return s;
+}
+
+static json_t *mpps_attrs(const char *status, const char *accession)
+{
+    json_t *j = json_pack("{s:{s:s,s:[s]}}", "00400252", "vr", "CS", "Value", status);
+    if (accession) {
+        json_object_set_new(j, "00400253", json_pack("{s:s,s:[s]}", "vr", "SH", "Value", "PPS1"));
+        json_object_set_new(j, "00400244",
+                            json_pack("{s:s,s:[s]}", "vr", "DA", "Value", "20261207"));
+        json_object_set_new(j, "00400245", json_pack("{s:s,s:[s]}", "vr", "TM", "Value", "0900"));
+        json_object_set_new(j, "00080060", json_pack("{s:s,s:[s]}", "vr", "CS", "Value", "CT"));
+        json_object_set_new(j, "00400270",
+                            json_pack("{s:s,s:[{s:{s:s,s:[s]}}]}", "vr", "SQ", "Value", "00080050",
+                                      "vr", "SH", "Value", accession));
+    }
+    return j;
+}
+
+static void test_worklist_merge_mpps(void **state)
+{
+    fixture *f = *state;
+    pacs_errinfo ei;
+    int64_t an = register_patient(f, "bhxh", "HN2", "Nguyễn^Văn An");
+    int64_t dup = register_patient(f, "mrn", "M9", "Nguyen^Van An");
+    pacs_order o1 = order_for(an, "W1", "ACC1"), o2 = order_for(dup, "W2", "ACC2"), out;
+    snprintf(o2.station_aet, sizeof o2.station_aet, "MR1");
+    assert_int_equal(pacs_orders_place(f->a, &o1, &out, &ei), PACS_OK);
+    assert_int_equal(pacs_orders_place(f->a, &o2, &out, &ei), PACS_OK);
+    seen s = worklist(f, NULL, 0);
+    assert_int_equal(s.n, 2);
+    s = worklist(f, "CT1", 0);
+    assert_int_equal(s.n, 1);
+    assert_string_equal(s.accession[0], "ACC1");
+    assert_string_equal(s.name[0], "Nguyễn^Văn An");
+    s = worklist(f, "CT1", 1);
+    assert_string_equal(s.name[0], "NGUYEN^VAN AN");
+    /* ADT^A40: the duplicate retires into An; its order and identifier follow. */
+    pacs_patient_id survivor = pid("bhxh", "HN2"), retired = pid("mrn", "M9");
+    assert_int_equal(pacs_orders_patient_merge(f->a, &survivor, &retired, &ei), PACS_OK);
+    pacs_patient got;
+    assert_int_equal(pacs_orders_patient_get(f->a, &retired, &got, &ei), PACS_OK);
+    assert_int_equal(got.key, an);
+    pacs_order o;
+    assert_int_equal(pacs_orders_get(f->a, "W2", NULL, NULL, &o, &ei), PACS_OK);
+    assert_int_equal(o.patient, an);
+    assert_int_equal(pacs_orders_patient_merge(f->a, &survivor, &retired, &ei), PACS_EINVAL);
+    pacs_patient_id nobody = pid("cccd", "0");
+    assert_int_equal(pacs_orders_patient_merge(f->a, &survivor, &nobody, &ei), PACS_ENOTFOUND);
+    /* MPPS: IN PROGRESS takes ACC1 off the worklist, COMPLETED completes it, and then no more. */
+    json_t *a = mpps_attrs("IN PROGRESS", "ACC1");
+    assert_int_equal(pacs_orders_mpps_create(f->a, "1.2.3.4", a, &ei), PACS_OK);
+    assert_int_equal(pacs_orders_mpps_create(f->a, "1.2.3.4", a, &ei), PACS_EEXIST);
+    json_decref(a);
+    assert_int_equal(pacs_orders_get(f->a, NULL, "ACC1", NULL, &o, &ei), PACS_OK);
+    assert_int_equal(o.status, PACS_ORDER_IN_PROGRESS);
+    assert_string_equal(o.mpps_uid, "1.2.3.4");
+    s = worklist(f, NULL, 0);
+    assert_int_equal(s.n, 1);
+    assert_string_equal(s.accession[0], "ACC2");
+    a = mpps_attrs("COMPLETED", NULL);
+    assert_int_equal(pacs_orders_mpps_set(f->a, "1.2.3.4", a, &ei), PACS_OK);
+    assert_int_equal(pacs_orders_mpps_set(f->a, "1.2.3.4", a, &ei), PACS_ECONFLICT);
+    assert_int_equal(pacs_orders_mpps_set(f->a, "9.9", a, &ei), PACS_ENOTFOUND);
+    json_decref(a);
+    assert_int_equal(pacs_orders_get(f->a, NULL, "ACC1", NULL, &o, &ei), PACS_OK);
+    assert_int_equal(o.status, PACS_ORDER_COMPLETED);
+    assert_int_equal(pacs_orders_cancel(f->a, "W1", &ei), PACS_ECONFLICT);
+    json_t *stored = NULL;
+    assert_int_equal(pacs_orders_mpps_get(f->a, "1.2.3.4", &stored, &ei), PACS_OK);
+    assert_string_equal(json_string_value(json_array_get(
+                            json_object_get(json_object_get(stored, "00400252"), "Value"), 0)),
+                        "COMPLETED");
+    assert_non_null(json_object_get(stored, "00400270"));
+    json_decref(stored);
+    /* An unscheduled procedure is kept, linked to no order. */
+    a = mpps_attrs("IN PROGRESS", "NO-SUCH");
+    assert_int_equal(pacs_orders_mpps_create(f->a, "1.2.3.5", a, &ei), PACS_OK);
+    json_decref(a);
+    /* Reopened, the archive keeps all of it. */
+    pacs_archive_close(f->a);
+    f->a = NULL;
+    open_archive(f);
+    assert_int_equal(pacs_orders_get(f->a, "W2", NULL, NULL, &o, &ei), PACS_OK);
+    assert_int_equal(o.patient, an);
+    assert_int_equal(o.status, PACS_ORDER_SCHEDULED);
+    assert_int_equal(pacs_orders_get(f->a, "W1", NULL, NULL, &o, &ei), PACS_OK);
+    assert_int_equal(o.status, PACS_ORDER_COMPLETED);
+    assert_int_equal(pacs_orders_patient_get(f->a, &retired, &got, &ei), PACS_OK);
+    assert_int_equal(got.key, an);
+    assert_int_equal(pacs_orders_mpps_get(f->a, "1.2.3.5", &stored, &ei), PACS_OK);
+    json_decref(stored);
+    s = worklist(f, "MR1", 0);
+    assert_int_equal(s.n, 1);
+    assert_string_equal(s.accession[0], "ACC2");
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_patients, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_orders, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_worklist_merge_mpps, setup, teardown),
+    };
+    int rc = backends_init(argc, argv);
+    if (rc == 0) {
+        rc = cmocka_run_group_tests_name(backends_name("orders"), tests, NULL, NULL);
+    }
+    return backends_fini(rc);
+}
