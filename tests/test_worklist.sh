@@ -5,9 +5,10 @@
 # access control (allow=find for the worklist, allow=mpps for MPPS), refusals with the status
 # PS3.4 gives them: a worklist query with a malformed key (0xA900), an N-CREATE or N-SET
 # without attributes or without a required one (0x0120), an N-CREATE that is not IN PROGRESS
-# (0x0106). The archive's orders wait for the index core
-# (storage/orders.c): until then a well-formed query gets "unable to process" (0xC000) and a
-# well-formed N-CREATE or N-SET "processing failure" (0x0110), each with the reason.
+# (0x0106). End to end: a patient and two orders come in over MLLP (ADT^A01, ORM^O01, ACK AA),
+# findscu -W finds them (names as sent in UTF-8, or without diacritics for a names=ascii AE),
+# MPPS moves one through IN PROGRESS to COMPLETED and off the worklist, and after a restart the
+# other order is still there.
 . "$SRC/tests/lib.sh"
 : "${MPPSSCU:?MPPSSCU must point to the mppsscu test tool}"
 
@@ -59,11 +60,27 @@ start_pacsd --set dimse.access_control=true \
 wl() { # calling-AE query-file
     timeout 60 findscu -v -W -aec PACS -aet "$1" 127.0.0.1 "$DIMSE_PORT" "$2" 2>&1
 }
+# The HIS: a patient (health ID and MRN), then two orders for CT1, over MLLP; each ACK is AA.
+MSH='MSH|^~\&|HIS|BV|PACS|BV|20240105083000'
+PID='PID|1||BN0001^^^BVTINH^MR~DN4010123456789^^^BHXH^SS||Nguyễn^Văn An||19800215|M'
+order() { # placer accession step-id
+    printf "%s" "msg:$MSH||ORM^O01^ORM_O01|O$1|P|2.5.1|||||VN|UNICODE UTF-8\\r$PID\\rORC|NW|$1|||SC||^^^20240106093000^^R\\rOBR|1|$1||CT01^CT sọ não^L||||||||||||||$2|RP$1|$3|CT1|||CT"
+}
+timeout 60 python3 "$SRC/tests/tools/mllp.py" "$HL7_PORT" \
+    "msg:$MSH||ADT^A01^ADT_A01|A1|P|2.5.1|||||VN|UNICODE UTF-8\\rEVN|A01\\r$PID\\rPV1|1|O" \
+    "$(order PL1001 ACC1001 SPS1001)" "$(order PL1002 ACC1002 SPS1002)" >"$WORK/hl7.txt" ||
+    fail "MLLP: $(cat "$WORK/hl7.txt")"
+[ "$(grep -c '^MSA|AA|' "$WORK/hl7.txt")" = 3 ] || fail "HL7 not acknowledged AA: $(cat "$WORK/hl7.txt")"
+# findscu -W: both orders, to CT1 without diacritics, to WS1 in UTF-8, with the health ID.
 wl CT1 "$WORK/query.dcm" >"$WORK/wl1.txt"
-grep -q 'Final Find Response (Failed: UnableToProcess)' "$WORK/wl1.txt" ||
-    fail "worklist query: $(tail -3 "$WORK/wl1.txt")"
-grep -q 'worklist C-FIND failed: orders and patients are not stored yet' "$WORK/pacsd.log" ||
-    fail "no reason logged for the worklist query"
+grep -q 'Final Find Response (Success)' "$WORK/wl1.txt" || fail "worklist query: $(tail -3 "$WORK/wl1.txt")"
+[ "$(grep -c 'Find Response: [0-9]* (Pending)' "$WORK/wl1.txt")" = 2 ] ||
+    fail "worklist: not 2 items: $(cat "$WORK/wl1.txt")"
+grep -q '(0008,0050) SH \[ACC1001 *\]' "$WORK/wl1.txt" || fail "worklist: no ACC1001"
+grep -q '(0008,0050) SH \[ACC1002 *\]' "$WORK/wl1.txt" || fail "worklist: no ACC1002"
+grep -q '(0010,0010) PN \[NGUYEN^VAN AN *\]' "$WORK/wl1.txt" || fail "CT1 (names=ascii): $(grep 0010,0010 "$WORK/wl1.txt")"
+grep -q '(0010,0020) LO \[DN4010123456789 *\]' "$WORK/wl1.txt" || fail "worklist: PatientID is not the health ID"
+grep -q '(0040,0009) SH \[SPS1001 *\]' "$WORK/wl1.txt" || fail "worklist: no step id SPS1001"
 wl CT1 "$WORK/bad.dcm" >"$WORK/wl2.txt"
 grep -q 'Final Find Response (Error: DataSetDoesNotMatchSOPClass)' "$WORK/wl2.txt" ||
     fail "malformed worklist key: $(tail -3 "$WORK/wl2.txt")"
@@ -71,7 +88,8 @@ grep -q "worklist C-FIND refused: bad date range '2024-01'" "$WORK/pacsd.log" ||
     fail "no reason logged for the malformed key"
 # WS1 may query (find), even the worklist; it may not report procedure steps.
 wl WS1 "$WORK/query.dcm" >"$WORK/wl3.txt"
-grep -q 'Final Find Response' "$WORK/wl3.txt" || fail "WS1 may query the worklist"
+grep -q 'Final Find Response (Success)' "$WORK/wl3.txt" || fail "WS1 may query the worklist"
+grep -q '(0010,0010) PN \[Nguyễn^Văn An *\]' "$WORK/wl3.txt" || fail "WS1 (UTF-8): $(grep 0010,0010 "$WORK/wl3.txt")"
 if timeout 60 "$MPPSSCU" --aet WS1 127.0.0.1 "$DIMSE_PORT" create:"$WORK/create.dcm" \
     >"$WORK/mpps0.txt" 2>&1; then
     fail "WS1 (allow=find) was given MPPS"
@@ -85,20 +103,29 @@ timeout 60 "$MPPSSCU" --aet CT1 127.0.0.1 "$DIMSE_PORT" create:"$WORK/create.dcm
     fail "mppsscu: $(cat "$WORK/mpps.txt")"
 cat "$WORK/mpps.txt"
 line() { sed -n "${1}p" "$WORK/mpps.txt"; }
-line 1 | grep -q '^create status=0x0110 uid=[0-9.]* comment=orders and patients are not stored' ||
-    fail "N-CREATE: $(line 1)"
-line 2 | grep -q '^set status=0x0110 uid=[0-9.]* comment=orders and patients are not stored' ||
-    fail "N-SET: $(line 2)"
+line 1 | grep -q '^create status=0x0000 uid=[0-9.]*$' || fail "N-CREATE: $(line 1)"
+line 2 | grep -q '^set status=0x0000 uid=[0-9.]*$' || fail "N-SET: $(line 2)"
 line 3 | grep -q '^create status=0x0120 uid=[0-9.]* comment=N-CREATE without a dataset' ||
     fail "N-CREATE without attributes: $(line 3)"
 line 4 | grep -q '^set status=0x0120 uid=1.2.3.4 comment=N-SET without a dataset' ||
     fail "N-SET without attributes: $(line 4)"
-line 5 | grep -q '^create status=0x0110 uid=1.2.826.0.1.3680043.10.1347.99.1 ' ||
+line 5 | grep -q '^create status=0x0000 uid=1.2.826.0.1.3680043.10.1347.99.1$' ||
     fail "N-CREATE with our UID: $(line 5)"
 line 6 | grep -q "^create status=0x0106 uid=[0-9.]* comment=PerformedProcedureStepStatus (0040,0252): 'COMPLETED'" ||
     fail "N-CREATE COMPLETED: $(line 6)"
 line 7 | grep -q '^create status=0x0120 uid=[0-9.]* comment=missing PerformedProcedureStepID' ||
     fail "N-CREATE without its step id: $(line 7)"
+# The step MPPS completed has left the worklist; the other stays, across a restart.
+wl CT1 "$WORK/query.dcm" >"$WORK/wl4.txt"
+[ "$(grep -c 'Find Response: [0-9]* (Pending)' "$WORK/wl4.txt")" = 1 ] &&
+    grep -q '(0008,0050) SH \[ACC1002 *\]' "$WORK/wl4.txt" ||
+    fail "after MPPS COMPLETED: $(cat "$WORK/wl4.txt")"
+stop_pacsd
+start_pacsd --set dimse.access_control=true --set "ae.CT1=127.0.0.1:104 allow=find,mpps names=ascii"
+wl CT1 "$WORK/query.dcm" >"$WORK/wl5.txt"
+[ "$(grep -c 'Find Response: [0-9]* (Pending)' "$WORK/wl5.txt")" = 1 ] &&
+    grep -q '(0008,0050) SH \[ACC1002 *\]' "$WORK/wl5.txt" ||
+    fail "after a restart: $(cat "$WORK/wl5.txt")"
 # The SCP made the first instance's UID and sent it back.
 [ "$(line 1 | sed 's/.* uid=\([0-9.]*\).*/\1/')" != "" ] || fail "no instance UID made"
 kill -0 "$PACSD_PID" || fail "pacsd died"
