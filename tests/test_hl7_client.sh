@@ -3,7 +3,7 @@
 # An independent HL7 v2 implementation against the real pacsd (issue 16): @medplum/hl7 from npm
 # (tests/node/hl7_client_test.js) sends ADT^A01/A04/A08/A40, ORM^O01 and OMI^O23 over MLLP, in
 # UTF-8 with Vietnamese names and in ISO 8859-1, and one over MLLP in TLS, and reads each ACK
-# with its own parser. The packages come from package-lock.json with `npm ci`. @medplum/hl7 4.5.2
+# with its own parser; findscu -W then finds the orders it placed. The packages come from package-lock.json with `npm ci`. @medplum/hl7 4.5.2
 # declares node "^20.19.0 || >=22.12.0"; npm only warns about it, and the client runs on Debian
 # 12's nodejs 18.20.4 (what scripts/deps.sh installs in CI) as on NodeSource's 20: the node
 # version is logged so that a failure after a Debian update can be told apart.
@@ -38,12 +38,24 @@ ack A01-no-id AE 'PID^1^3' 101
 ack O01-bad-control AE 'ORC^1^1' 103
 ack R01 AR 'MSH^1^9' 200
 ack A02 AR 'MSH^1^9^1^2' 201
-# Messages the archive takes: the orders tables wait for the index core (storage/orders.c), so
-# for now each is refused with AR and "send again later", which the HIS does; AA once stored.
+# Messages the archive takes, stored before the ACK: AA.
 for m in A01 A04 A08 A40 O01 O23 A08-latin1 A01-tls; do
-    ack "$m" AR '' 207
+    ack "$m" AA '' ''
 done
-grep -q 'A08-latin1	AR	NODE11		207	not stored, send again later' "$WORK/acks.tsv" ||
-    fail "the 8859/1 message's ACK did not come back readable in 8859/1"
+# What the npm client sent is on the worklist, for findscu -W: both orders, for the patient
+# A01 registered under its health ID, with the name the last ADT gave (A08 made it Văn Anh,
+# A01 over TLS Văn An again).
+printf '(0008,0005) CS [ISO_IR 192]\n(0008,0050) SH []\n(0010,0010) PN []\n(0010,0020) LO []\n(0040,0100) SQ (Sequence with explicit length #=1)\n  (fffe,e000) na (Item with explicit length #=2)\n    (0040,0001) AE []\n    (0040,0009) SH []\n  (fffe,e00d) na\n(fffe,e0dd) na\n' >"$WORK/q.dump"
+dump2dcm -q "$WORK/q.dump" "$WORK/q.dcm" || fail "dump2dcm"
+timeout 60 findscu -v -W -aec PACS -aet CT1 127.0.0.1 "$DIMSE_PORT" "$WORK/q.dcm" >"$WORK/wl.txt" 2>&1 ||
+    fail "findscu -W: $(tail -3 "$WORK/wl.txt")"
+[ "$(grep -c 'Find Response: [0-9]* (Pending)' "$WORK/wl.txt")" = 2 ] ||
+    fail "worklist: not 2 items: $(cat "$WORK/wl.txt")"
+grep -q '(0008,0050) SH \[ACC1001 *\]' "$WORK/wl.txt" || fail "worklist: no ACC1001 (ORM^O01)"
+grep -q '(0008,0050) SH \[ACC1002 *\]' "$WORK/wl.txt" || fail "worklist: no ACC1002 (OMI^O23)"
+[ "$(grep -c '(0010,0010) PN \[Nguyễn^Văn An *\]' "$WORK/wl.txt")" = 2 ] ||
+    fail "worklist names: $(grep '0010,0010' "$WORK/wl.txt")"
+[ "$(grep -c '(0010,0020) LO \[DN4010123456789 *\]' "$WORK/wl.txt")" = 2 ] ||
+    fail "worklist patient IDs: $(grep '0010,0020' "$WORK/wl.txt")"
 kill -0 "$PACSD_PID" || fail "pacsd died"
 pass

@@ -30,7 +30,7 @@ function report(name, sent, ack) {
   }
   const cols = [name, msa.getField(1).toString(), msa.getField(2).toString(),
     err ? err.getField(2).toString() : '', err ? err.getField(3).getComponent(1) : '',
-    msa.getField(3).toString()];
+    msa.getField(3) ? msa.getField(3).toString() : ''];
   console.log(cols.join('\t'));
 }
 
@@ -44,7 +44,7 @@ const messages = [
   ['A40', 'UNICODE UTF-8', ['EVN|A40|20240105090000', 'PID|1||BN0001^^^BVTINH^MR',
     'MRG|BN0002^^^BVTINH^MR']],
   ['O01', 'UNICODE UTF-8', [PID, 'ORC|NW|PL1001|||SC||^^^20240106093000^^R',
-    'OBR|1|PL1001||CT01^CT sọ não không tiêm^L|||||||||||||ACC1001|RP1001|SPS1001|CT1|||CT',
+    'OBR|1|PL1001||CT01^CT sọ não không tiêm^L||||||||||||||ACC1001|RP1001|SPS1001|CT1|||CT',
     'ZDS|1.2.826.0.1.3680043.10.1347.77.1^^Application^DICOM']],
   ['O23', 'UNICODE UTF-8', [PID, 'ORC|NW|PL1002|||SC', 'TQ1|1||||||20240106100000',
     'OBR|1|PL1002||MR01^MRI cột sống^L',
