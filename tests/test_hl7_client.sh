@@ -3,10 +3,11 @@
 # An independent HL7 v2 implementation against the real pacsd (issue 16): @medplum/hl7 from npm
 # (tests/node/hl7_client_test.js) sends ADT^A01/A04/A08/A40, ORM^O01 and OMI^O23 over MLLP, in
 # UTF-8 with Vietnamese names and in ISO 8859-1, and one over MLLP in TLS, and reads each ACK
-# with its own parser; findscu -W then finds the orders it placed. The packages come from package-lock.json with `npm ci`. @medplum/hl7 4.5.2
-# declares node "^20.19.0 || >=22.12.0"; npm only warns about it, and the client runs on Debian
-# 12's nodejs 18.20.4 (what scripts/deps.sh installs in CI) as on NodeSource's 20: the node
-# version is logged so that a failure after a Debian update can be told apart.
+# with its own parser; findscu -W then finds the orders it placed. The packages come from
+# package-lock.json with `npm ci`. @medplum/hl7 4.5.2 declares node "^20.19.0 || >=22.12.0";
+# npm only warns about it, and the client runs on Debian 12's nodejs 18.20.4 (what
+# scripts/deps.sh installs in CI) as on NodeSource's 20: the node version is logged so that a
+# failure after a Debian update can be told apart.
 . "$SRC/tests/lib.sh"
 . "$SRC/tests/lib_tls.sh"
 
