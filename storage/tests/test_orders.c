@@ -75,8 +75,7 @@ static pacs_patient_id pid(const char *system, const char *value)
 }
 
 /* Registers a patient with one identifier; its key. */
-static int64_t register_patient(fixture *f, const char *system, const char *value,
-                                const char *name)
+static int64_t register_patient(fixture *f, const char *system, const char *value, const char *name)
 {
     pacs_patient p;
     memset(&p, 0, sizeof p);
