@@ -57,6 +57,8 @@ static const struct {
     [PACS_AUDIT_START] = {"start", "110100"},                 /* Application Activity: 110120 */
     [PACS_AUDIT_STOP] = {"stop", "110100"},                   /* Application Activity: 110121 */
     [PACS_AUDIT_COMMIT] = {"commit", "110103"},               /* DICOM Instances Accessed */
+    [PACS_AUDIT_PATIENT] = {"patient", "110110"},             /* Patient Record */
+    [PACS_AUDIT_ORDER] = {"order", "110109"},                 /* Order Record */
 };
 
 const char *pacs_audit_action_name(pacs_audit_action a)

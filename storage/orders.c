@@ -6,6 +6,8 @@
  * index's writer (pacs_index__write), inside a batch's transaction, and returns once committed;
  * a change refused half way is undone by the job's savepoint. Reads take a pooled connection.
  *
+ * MPPS instances are orders_mpps.c's, over the same rows (orders_store.h).
+ *
  * Load: a few HL7 messages and MPPS calls a minute; the worklist reads the scheduled orders
  * and matches each in C (pacs_orders__item_matches), which is enough for the thousands of
  * steps a hospital schedules. Thread-safe as the index is.
@@ -20,8 +22,10 @@
 #include "pacs/dicom/codec.h"
 #include "pacs/dicom/part10.h"
 #include "storage/archive_internal.h"
+#include "storage/audit.h"
 #include "storage/index_core.h"
 #include "storage/orders_item.h"
+#include "storage/orders_store.h"
 
 size_t pacs_orders_id_systems(const pacs_config *cfg, char (*names)[17], size_t cap)
 {
@@ -49,6 +53,20 @@ const char *pacs_order_status_name(pacs_order_status s)
     static const char *const names[] = {"SCHEDULED", "IN PROGRESS", "COMPLETED", "DISCONTINUED",
                                         "CANCELED"};
     return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "SCHEDULED";
+}
+
+/* A line in the audit trail for a change made (`what`), naming the patient and the study,
+ * never the name. */
+void pacs_orders__audit(pacs_audit_action action, pacs_err err, const char *what,
+                        const char *patient_id, const char *study_uid)
+{
+    pacs_audit_event ev = {.action = action,
+                           .success = err == PACS_OK,
+                           .patient_id = patient_id,
+                           .study_uid = study_uid && study_uid[0] ? study_uid : NULL,
+                           .detail = what,
+                           .count = 1};
+    pacs_audit_record(&ev);
 }
 
 /* ---- rows ---- */
@@ -121,7 +139,7 @@ static pacs_err run_bound(pacs_index *idx, pacs_db_stmt *st, long long *first, p
 
 /* The order the first non-NULL of placer, accession, Study Instance UID, step id or key names;
  * PACS_ENOTFOUND. */
-static pacs_err order_get(pacs_index *idx, pacs_db *db, const char *placer, const char *accession,
+pacs_err pacs_orders__get(pacs_index *idx, pacs_db *db, const char *placer, const char *accession,
                           const char *study_uid, const char *sps_id, int64_t key, pacs_order *out,
                           pacs_errinfo *ei)
 {
@@ -153,7 +171,7 @@ static pacs_err order_get(pacs_index *idx, pacs_db *db, const char *placer, cons
 }
 
 /* Writes `o` (a new row when o->key is 0; its key set then). */
-static pacs_err order_write(pacs_index *idx, pacs_db *db, pacs_order *o, pacs_errinfo *ei)
+pacs_err pacs_orders__write(pacs_index *idx, pacs_db *db, pacs_order *o, pacs_errinfo *ei)
 {
     pacs_db_stmt *st =
         o->key ? pacs_index__stmt(
@@ -350,6 +368,7 @@ pacs_err pacs_orders_patient_put(pacs_archive *a, const pacs_patient *p, int64_t
     }
     patient_job j = {.in = p};
     pacs_err err = pacs_index__write(a->index, do_patient_put, &j, ei);
+    pacs_orders__audit(PACS_AUDIT_PATIENT, err, "put", p->ids[0].value, NULL);
     if (err == PACS_OK && key) {
         *key = j.key;
     }
@@ -414,7 +433,11 @@ pacs_err pacs_orders_patient_merge(pacs_archive *a, const pacs_patient_id *survi
                                    const pacs_patient_id *retired, pacs_errinfo *ei)
 {
     patient_job j = {.survivor = survivor, .retired = retired};
-    return pacs_index__write(a->index, do_patient_merge, &j, ei);
+    pacs_err err = pacs_index__write(a->index, do_patient_merge, &j, ei);
+    char what[96];
+    snprintf(what, sizeof what, "merge %s:%s into it", retired->system, retired->value);
+    pacs_orders__audit(PACS_AUDIT_PATIENT, err, what, survivor->value, NULL);
+    return err;
 }
 
 /* ---- orders ---- */
@@ -431,7 +454,7 @@ static pacs_err taken(pacs_index *idx, pacs_db *db, const char *accession, const
                       int64_t self, pacs_errinfo *ei)
 {
     pacs_order other;
-    pacs_err err = order_get(idx, db, NULL, accession, study_uid, NULL, 0, &other, ei);
+    pacs_err err = pacs_orders__get(idx, db, NULL, accession, study_uid, NULL, 0, &other, ei);
     if (err == PACS_ENOTFOUND) {
         pacs_errinfo_clear(ei);
         return PACS_OK;
@@ -460,7 +483,7 @@ static pacs_err do_order_put(pacs_index *idx, pacs_db *db, void *ctx, pacs_errin
     order_job *j = ctx;
     const pacs_order *in = j->in;
     pacs_order o;
-    pacs_err err = order_get(idx, db, in->placer, NULL, NULL, NULL, 0, &o, ei);
+    pacs_err err = pacs_orders__get(idx, db, in->placer, NULL, NULL, NULL, 0, &o, ei);
     if (err == PACS_ENOTFOUND && !j->change) {
         pacs_errinfo_clear(ei);
         memset(&o, 0, sizeof o);
@@ -504,10 +527,20 @@ static pacs_err do_order_put(pacs_index *idx, pacs_db *db, void *ctx, pacs_errin
         }
     }
     if (err == PACS_OK) {
-        err = order_write(idx, db, &o, ei);
+        err = pacs_orders__write(idx, db, &o, ei);
     }
     j->out = o;
     return err;
+}
+
+static void audit_order(pacs_err err, const char *verb, const pacs_order *in,
+                        const pacs_order *done)
+{
+    char what[128];
+    snprintf(what, sizeof what, "%s placer=%s accession=%s", verb, in->placer,
+             err == PACS_OK ? done->accession : in->accession);
+    pacs_orders__audit(PACS_AUDIT_ORDER, err, what, NULL,
+                       err == PACS_OK ? done->study_uid : in->study_uid);
 }
 
 pacs_err pacs_orders_place(pacs_archive *a, const pacs_order *o, pacs_order *out, pacs_errinfo *ei)
@@ -523,6 +556,7 @@ pacs_err pacs_orders_place(pacs_archive *a, const pacs_order *o, pacs_order *out
     }
     order_job j = {.in = o};
     pacs_err err = pacs_index__write(a->index, do_order_put, &j, ei);
+    audit_order(err, "place", o, &j.out);
     if (err == PACS_OK && out) {
         *out = j.out;
     }
@@ -536,6 +570,7 @@ pacs_err pacs_orders_change(pacs_archive *a, const pacs_order *o, pacs_order *ou
     }
     order_job j = {.in = o, .change = 1};
     pacs_err err = pacs_index__write(a->index, do_order_put, &j, ei);
+    audit_order(err, "change", o, &j.out);
     if (err == PACS_OK && out) {
         *out = j.out;
     }
@@ -546,7 +581,7 @@ static pacs_err do_order_cancel(pacs_index *idx, pacs_db *db, void *ctx, pacs_er
 {
     order_job *j = ctx;
     pacs_order o;
-    pacs_err err = order_get(idx, db, j->placer, NULL, NULL, NULL, 0, &o, ei);
+    pacs_err err = pacs_orders__get(idx, db, j->placer, NULL, NULL, NULL, 0, &o, ei);
     if (err != PACS_OK) {
         return err;
     }
@@ -554,13 +589,17 @@ static pacs_err do_order_cancel(pacs_index *idx, pacs_db *db, void *ctx, pacs_er
         return pacs_errf(ei, PACS_ECONFLICT, "order %s is completed", j->placer);
     }
     o.status = PACS_ORDER_CANCELED;
-    return order_write(idx, db, &o, ei);
+    return pacs_orders__write(idx, db, &o, ei);
 }
 
 pacs_err pacs_orders_cancel(pacs_archive *a, const char *placer, pacs_errinfo *ei)
 {
     order_job j = {.placer = placer};
-    return pacs_index__write(a->index, do_order_cancel, &j, ei);
+    pacs_err err = pacs_index__write(a->index, do_order_cancel, &j, ei);
+    char what[96];
+    snprintf(what, sizeof what, "cancel placer=%s", placer);
+    pacs_orders__audit(PACS_AUDIT_ORDER, err, what, NULL, NULL);
+    return err;
 }
 
 typedef struct find_job {
@@ -571,7 +610,7 @@ typedef struct find_job {
 static pacs_err do_order_find(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo *ei)
 {
     find_job *j = ctx;
-    return order_get(idx, db, j->placer, j->accession, j->study_uid, NULL, 0, j->out, ei);
+    return pacs_orders__get(idx, db, j->placer, j->accession, j->study_uid, NULL, 0, j->out, ei);
 }
 
 pacs_err pacs_orders_get(pacs_archive *a, const char *placer, const char *accession,
@@ -654,159 +693,4 @@ pacs_err pacs_orders_worklist(pacs_archive *a, const pacs_query *q, int ascii_na
 {
     wl_job j = {a, q, ascii_names, cb, ctx};
     return pacs_index__read(a->index, do_worklist, &j, ei);
-}
-
-/* ---- MPPS ---- */
-
-typedef struct mpps_job {
-    const char *uid;
-    const json_t *attrs;
-    pacs_mpps_link link;
-    json_t *out;
-} mpps_job;
-
-/* The stored instance `uid`: its order's key, status and attributes (`*attrs` the caller's). */
-static pacs_err mpps_load(pacs_index *idx, pacs_db *db, const char *uid, int64_t *order_pk,
-                          pacs_order_status *status, json_t **attrs, pacs_errinfo *ei)
-{
-    pacs_db_stmt *st = pacs_index__stmt(
-        idx, db, PACS_SQL_MPPS_GET, "SELECT order_pk, status, attrs FROM mpps WHERE uid=$1", ei);
-    if (!st) {
-        return ei->code;
-    }
-    idx->db->bind_text(st, 1, uid);
-    int rc = idx->db->step(st, ei);
-    if (rc == 1) {
-        *order_pk = idx->db->column_int(st, 0);
-        *status = (pacs_order_status)idx->db->column_int(st, 1);
-        size_t len = 0;
-        const char *text = idx->db->column(st, 2, &len);
-        *attrs = text ? json_loadb(text, len, 0, NULL) : NULL;
-    }
-    idx->db->done(st);
-    if (rc < 0) {
-        return ei->code != PACS_OK ? ei->code : PACS_EDB;
-    }
-    if (rc == 0) {
-        return pacs_errf(ei, PACS_ENOTFOUND, "no MPPS instance %s", uid);
-    }
-    return *attrs ? PACS_OK : pacs_errf(ei, PACS_ECORRUPT, "MPPS %s: unreadable attributes", uid);
-}
-
-/* Moves the order `pk` (0: none) to `status`, naming MPPS `uid`. */
-static pacs_err order_follow(pacs_index *idx, pacs_db *db, int64_t pk, pacs_order_status status,
-                             const char *uid, pacs_errinfo *ei)
-{
-    pacs_order o;
-    if (!pk) {
-        return PACS_OK;
-    }
-    pacs_err err = order_get(idx, db, NULL, NULL, NULL, NULL, pk, &o, ei);
-    if (err != PACS_OK) {
-        return err;
-    }
-    o.status = status;
-    snprintf(o.mpps_uid, sizeof o.mpps_uid, "%s", uid);
-    return order_write(idx, db, &o, ei);
-}
-
-static pacs_err do_mpps_create(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo *ei)
-{
-    mpps_job *j = ctx;
-    int64_t pk = 0;
-    pacs_order_status status;
-    json_t *old = NULL;
-    pacs_err err = mpps_load(idx, db, j->uid, &pk, &status, &old, ei);
-    json_decref(old);
-    if (err == PACS_OK) {
-        return pacs_errf(ei, PACS_EEXIST, "MPPS instance %s exists", j->uid);
-    }
-    if (err != PACS_ENOTFOUND) {
-        return err;
-    }
-    pacs_errinfo_clear(ei);
-    pacs_order o;
-    err = order_get(idx, db, NULL, j->link.accession, j->link.study_uid, j->link.sps_id, 0, &o, ei);
-    if (err == PACS_ENOTFOUND) {
-        pacs_errinfo_clear(ei);
-        o.key = 0; /* an unscheduled procedure: kept, linked to nothing */
-    } else if (err != PACS_OK) {
-        return err;
-    }
-    char *text = json_dumps(j->attrs, JSON_COMPACT);
-    if (!text) {
-        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
-    }
-    err = pacs_index__run(idx, db, PACS_SQL_MPPS_ADD,
-                          "INSERT INTO mpps(uid, order_pk, status, attrs) VALUES($1, $2, $3, $4)",
-                          NULL, 0, ei, "siis", j->uid, (long long)o.key,
-                          (long long)PACS_ORDER_IN_PROGRESS, text);
-    free(text);
-    if (err == PACS_OK && o.key && o.status == PACS_ORDER_SCHEDULED) {
-        err = order_follow(idx, db, o.key, PACS_ORDER_IN_PROGRESS, j->uid, ei);
-    }
-    return err;
-}
-
-pacs_err pacs_orders_mpps_create(pacs_archive *a, const char *uid, const json_t *attrs,
-                                 pacs_errinfo *ei)
-{
-    mpps_job j = {.uid = uid, .attrs = attrs};
-    pacs_err err = pacs_orders__mpps_check_create(attrs, &j.link, ei);
-    return err != PACS_OK ? err : pacs_index__write(a->index, do_mpps_create, &j, ei);
-}
-
-static pacs_err do_mpps_set(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo *ei)
-{
-    mpps_job *j = ctx;
-    int64_t pk = 0;
-    pacs_order_status status, next;
-    json_t *stored = NULL;
-    pacs_err err = mpps_load(idx, db, j->uid, &pk, &status, &stored, ei);
-    if (err == PACS_OK) {
-        err = pacs_orders__mpps_check_set(status, j->attrs, &next, ei);
-    }
-    char *text = NULL;
-    if (err == PACS_OK) {
-        json_object_update(stored, (json_t *)j->attrs);
-        text = json_dumps(stored, JSON_COMPACT);
-        err = text ? PACS_OK : pacs_errf(ei, PACS_ENOMEM, "out of memory");
-    }
-    if (err == PACS_OK) {
-        err = pacs_index__run(idx, db, PACS_SQL_MPPS_SET,
-                              "UPDATE mpps SET status=$2, attrs=$3 WHERE uid=$1", NULL, 0, ei,
-                              "sis", j->uid, (long long)next, text);
-    }
-    if (err == PACS_OK && next != status) {
-        err = order_follow(idx, db, pk, next, j->uid, ei);
-    }
-    free(text);
-    json_decref(stored);
-    return err;
-}
-
-pacs_err pacs_orders_mpps_set(pacs_archive *a, const char *uid, const json_t *attrs,
-                              pacs_errinfo *ei)
-{
-    mpps_job j = {.uid = uid, .attrs = attrs};
-    return pacs_index__write(a->index, do_mpps_set, &j, ei);
-}
-
-static pacs_err do_mpps_get(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo *ei)
-{
-    mpps_job *j = ctx;
-    int64_t pk = 0;
-    pacs_order_status status;
-    return mpps_load(idx, db, j->uid, &pk, &status, &j->out, ei);
-}
-
-pacs_err pacs_orders_mpps_get(pacs_archive *a, const char *uid, json_t **out, pacs_errinfo *ei)
-{
-    mpps_job j = {.uid = uid};
-    pacs_err err = pacs_index__read(a->index, do_mpps_get, &j, ei);
-    *out = err == PACS_OK ? j.out : NULL;
-    if (err != PACS_OK) {
-        json_decref(j.out);
-    }
-    return err;
 }

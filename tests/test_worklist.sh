@@ -115,6 +115,13 @@ line 6 | grep -q "^create status=0x0106 uid=[0-9.]* comment=PerformedProcedureSt
     fail "N-CREATE COMPLETED: $(line 6)"
 line 7 | grep -q '^create status=0x0120 uid=[0-9.]* comment=missing PerformedProcedureStepID' ||
     fail "N-CREATE without its step id: $(line 7)"
+# Each change is a line in the audit trail, naming identifiers, never the name.
+timeout 60 "$PACS" --data "$DATA" audit >"$WORK/audit.txt" 2>&1 || fail "pacs audit: $(cat "$WORK/audit.txt")"
+grep '"action": *"patient"' "$WORK/audit.txt" | grep -q 'BN0001' || fail "no patient line in the audit trail"
+grep '"action": *"order"' "$WORK/audit.txt" | grep -q 'place placer=PL1001 accession=ACC1001' ||
+    fail "no order line in the audit trail: $(grep order "$WORK/audit.txt")"
+grep -q 'mpps-set ' "$WORK/audit.txt" || fail "no MPPS line in the audit trail"
+if grep -q 'Nguy' "$WORK/audit.txt"; then fail "a name in the audit trail"; fi
 # The step MPPS completed has left the worklist; the other stays, across a restart.
 wl CT1 "$WORK/query.dcm" >"$WORK/wl4.txt"
 [ "$(grep -c 'Find Response: [0-9]* (Pending)' "$WORK/wl4.txt")" = 1 ] &&
