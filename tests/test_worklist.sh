@@ -68,9 +68,13 @@ order() { # placer accession step-id
 }
 timeout 60 python3 "$SRC/tests/tools/mllp.py" "$HL7_PORT" \
     "msg:$MSH||ADT^A01^ADT_A01|A1|P|2.5.1|||||VN|UNICODE UTF-8\\rEVN|A01\\r$PID\\rPV1|1|O" \
-    "$(order PL1001 ACC1001 SPS1001)" "$(order PL1002 ACC1002 SPS1002)" >"$WORK/hl7.txt" ||
-    fail "MLLP: $(cat "$WORK/hl7.txt")"
+    "$(order PL1001 ACC1001 SPS1001)" "$(order PL1002 ACC1002 SPS1002)" \
+    "$(order PL1003 ACC1003 SPS1003 | sed 's/BN0001/BN9999/; s/DN4010123456789/XX0000000000000/')" \
+    >"$WORK/hl7.txt" || fail "MLLP: $(cat "$WORK/hl7.txt")"
 [ "$(grep -c '^MSA|AA|' "$WORK/hl7.txt")" = 3 ] || fail "HL7 not acknowledged AA: $(cat "$WORK/hl7.txt")"
+# An order for a patient the archive does not know is refused (AE, PID-3) and stores nothing.
+grep -q '^MSA|AE|OPL1003' "$WORK/hl7.txt" && grep -q '^ERR||PID^1^3|' "$WORK/hl7.txt" ||
+    fail "order for an unknown patient: $(cat "$WORK/hl7.txt")"
 # findscu -W: both orders, to CT1 without diacritics, to WS1 in UTF-8, with the health ID.
 wl CT1 "$WORK/query.dcm" >"$WORK/wl1.txt"
 grep -q 'Final Find Response (Success)' "$WORK/wl1.txt" || fail "worklist query: $(tail -3 "$WORK/wl1.txt")"
