@@ -19,6 +19,7 @@
 
 #include "pacs/base/log.h"
 #include "storage/archive_internal.h"
+#include "storage/orders_store.h"
 
 /* ---- verify ---- */
 
@@ -289,6 +290,9 @@ static pacs_err keep_shares(const char *old_location, pacs_index *fresh, pacs_er
         return PACS_OK;
     }
     pacs_err err = pacs_index_share_copy(old, fresh, NULL, ei);
+    if (err == PACS_OK) {
+        err = pacs_orders__copy(old, fresh, ei); /* the HIS's patients and orders: in no object */
+    }
     pacs_index_close(old);
     return err;
 }

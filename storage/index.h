@@ -309,8 +309,8 @@ pacs_err pacs_index_object_release(pacs_index *idx, const char *object, pacs_rel
 
 /**
  * Copies every instance of `src` (its stored DICOM JSON, pixel layout, object key and origin)
- * into `dst`, which must hold none, the pending forwards and the share links' records; objects
- * are not read. Open `dst`
+ * into `dst`, which must hold none, the pending forwards, the share links' records and the
+ * HIS's patients, orders and MPPS instances (storage/orders.h); objects are not read. Open `dst`
  * with PACS_INDEX_BULK for all or nothing. `progress` (may be NULL) is called per instance.
  */
 pacs_err pacs_index_copy(pacs_index *src, pacs_index *dst,

@@ -3,14 +3,16 @@
  * Copying one index into another (index.h, pacs_index_copy): `pacs migrate` moves a SQLite
  * index into PostgreSQL with it. Every instance is read back with its stored DICOM JSON,
  * pixel layout and origin and put into the destination, which derives its columns from the
- * JSON exactly as ingest did; no object is read. Pending forwards and the share links' records
- * follow (pacs_index_share_copy, which a rebuilt SQLite index also uses). Runs on the calling
- * thread; the destination's writer batches the puts (in bulk mode: one transaction).
+ * JSON exactly as ingest did; no object is read. Pending forwards, the share links' records and the
+ * orders follow (pacs_index_share_copy and pacs_orders__copy, which a rebuilt index also uses).
+ * Runs on the calling thread; the destination's writer batches the puts (in bulk mode: one
+ * transaction).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "storage/index.h"
+#include "storage/orders_store.h"
 
 typedef struct copy_ctx {
     pacs_index *dst;
@@ -199,6 +201,10 @@ pacs_err pacs_index_copy(pacs_index *src, pacs_index *dst,
     /* Every share, revoked ones included: a revoked link must stay refused. */
     if (err == PACS_OK) {
         err = pacs_index_share_copy(src, dst, NULL, ei);
+    }
+    /* The HIS's patients, orders and MPPS instances: in no object either. */
+    if (err == PACS_OK) {
+        err = pacs_orders__copy(src, dst, ei);
     }
     if (err == PACS_OK) {
         *instances = c.done;

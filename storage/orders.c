@@ -319,10 +319,8 @@ static pacs_err do_patient_put(pacs_index *idx, pacs_db *db, void *ctx, pacs_err
     pacs_index__result r;
     pacs_err err;
     if (!pk) {
-        err = pacs_index__run(idx, db, PACS_SQL_ORD_PAT_ADD,
-                              "INSERT INTO his_patients(name, birth_date, sex) VALUES($1, $2, $3)"
-                              " RETURNING pk",
-                              &r, 1, ei, "sss", p->name, p->birth_date, p->sex);
+        err = pacs_index__run(idx, db, PACS_SQL_ORD_PAT_ADD, PACS_ORDERS__SQL_PAT_ADD, &r, 1, ei,
+                              "sss", p->name, p->birth_date, p->sex);
         pk = r.v[0];
     } else {
         err = pacs_index__run(idx, db, PACS_SQL_ORD_PAT_SET,
@@ -342,11 +340,8 @@ static pacs_err do_patient_put(pacs_index *idx, pacs_db *db, void *ctx, pacs_err
                               "DELETE FROM his_patient_ids WHERE patient_pk=$1 AND system=$2", NULL,
                               0, ei, "is", (long long)pk, p->ids[i].system);
         if (err == PACS_OK) {
-            err = pacs_index__run(idx, db, PACS_SQL_ORD_ID_ADD,
-                                  "INSERT INTO his_patient_ids(system, value, patient_pk)"
-                                  " VALUES($1, $2, $3)",
-                                  NULL, 0, ei, "ssi", p->ids[i].system, p->ids[i].value,
-                                  (long long)pk);
+            err = pacs_index__run(idx, db, PACS_SQL_ORD_ID_ADD, PACS_ORDERS__SQL_ID_ADD, NULL, 0,
+                                  ei, "ssi", p->ids[i].system, p->ids[i].value, (long long)pk);
         }
     }
     j->key = pk;
@@ -417,9 +412,8 @@ static pacs_err do_patient_merge(pacs_index *idx, pacs_db *db, void *ctx, pacs_e
     if (survivor == retired) {
         return pacs_errf(ei, PACS_EINVAL, "both identifiers name the same patient");
     }
-    err = pacs_index__run(idx, db, PACS_SQL_ORD_MERGE,
-                          "UPDATE his_patients SET merged_into=$2 WHERE pk=$1 OR merged_into=$1",
-                          NULL, 0, ei, "ii", (long long)retired, (long long)survivor);
+    err = pacs_index__run(idx, db, PACS_SQL_ORD_MERGE, PACS_ORDERS__SQL_MERGE, NULL, 0, ei, "ii",
+                          (long long)retired, (long long)survivor);
     if (err == PACS_OK) {
         err = pacs_index__run(idx, db, PACS_SQL_ORD_MOVE,
                               "UPDATE orders SET patient_pk=$2 WHERE patient_pk=$1", NULL, 0, ei,

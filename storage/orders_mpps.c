@@ -84,7 +84,8 @@ static pacs_err do_mpps_create(pacs_index *idx, pacs_db *db, void *ctx, pacs_err
     }
     pacs_errinfo_clear(ei);
     pacs_order o;
-    err = pacs_orders__get(idx, db, NULL, j->link.accession, j->link.study_uid, j->link.sps_id, 0, &o, ei);
+    err = pacs_orders__get(idx, db, NULL, j->link.accession, j->link.study_uid, j->link.sps_id, 0,
+                           &o, ei);
     if (err == PACS_ENOTFOUND) {
         pacs_errinfo_clear(ei);
         o.key = 0; /* an unscheduled procedure: kept, linked to nothing */
@@ -95,10 +96,9 @@ static pacs_err do_mpps_create(pacs_index *idx, pacs_db *db, void *ctx, pacs_err
     if (!text) {
         return pacs_errf(ei, PACS_ENOMEM, "out of memory");
     }
-    err = pacs_index__run(idx, db, PACS_SQL_MPPS_ADD,
-                          "INSERT INTO mpps(uid, order_pk, status, attrs) VALUES($1, $2, $3, $4)",
-                          NULL, 0, ei, "siis", j->uid, (long long)o.key,
-                          (long long)PACS_ORDER_IN_PROGRESS, text);
+    err =
+        pacs_index__run(idx, db, PACS_SQL_MPPS_ADD, PACS_ORDERS__SQL_MPPS_ADD, NULL, 0, ei, "siis",
+                        j->uid, (long long)o.key, (long long)PACS_ORDER_IN_PROGRESS, text);
     free(text);
     if (err == PACS_OK && o.key && o.status == PACS_ORDER_SCHEDULED) {
         err = order_follow(idx, db, o.key, PACS_ORDER_IN_PROGRESS, j->uid, ei);

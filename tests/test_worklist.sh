@@ -8,7 +8,7 @@
 # (0x0106). End to end: a patient and two orders come in over MLLP (ADT^A01, ORM^O01, ACK AA),
 # findscu -W finds them (names as sent in UTF-8, or without diacritics for a names=ascii AE),
 # MPPS moves one through IN PROGRESS to COMPLETED and off the worklist, and after a restart the
-# other order is still there.
+# other order is still there, and after `pacs reindex`.
 . "$SRC/tests/lib.sh"
 : "${MPPSSCU:?MPPSSCU must point to the mppsscu test tool}"
 
@@ -137,6 +137,16 @@ wl CT1 "$WORK/query.dcm" >"$WORK/wl5.txt"
 [ "$(grep -c 'Find Response: [0-9]* (Pending)' "$WORK/wl5.txt")" = 1 ] &&
     grep -q '(0008,0050) SH \[ACC1002 *\]' "$WORK/wl5.txt" ||
     fail "after a restart: $(cat "$WORK/wl5.txt")"
+# The orders are in no object: `pacs reindex` (which rebuilds the index from the objects) keeps
+# them.
+stop_pacsd
+timeout 120 "$PACS" --data "$DATA" ${PACS_INDEX:+--set "index=$PACS_INDEX"} reindex \
+    >"$WORK/reindex.txt" 2>&1 || fail "reindex: $(cat "$WORK/reindex.txt")"
+start_pacsd --set dimse.access_control=true --set "ae.CT1=127.0.0.1:104 allow=find,mpps names=ascii"
+wl CT1 "$WORK/query.dcm" >"$WORK/wl6.txt"
+[ "$(grep -c 'Find Response: [0-9]* (Pending)' "$WORK/wl6.txt")" = 1 ] &&
+    grep -q '(0008,0050) SH \[ACC1002 *\]' "$WORK/wl6.txt" ||
+    fail "after pacs reindex: $(cat "$WORK/wl6.txt")"
 # The SCP made the first instance's UID and sent it back.
 [ "$(line 1 | sed 's/.* uid=\([0-9.]*\).*/\1/')" != "" ] || fail "no instance UID made"
 kill -0 "$PACSD_PID" || fail "pacsd died"

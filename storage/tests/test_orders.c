@@ -330,12 +330,74 @@ static void test_worklist_merge_mpps(void **state)
     assert_string_equal(s.accession[0], "ACC2");
 }
 
+/* pacs migrate and pacs reindex carry the orders: pacs_index_copy into a new index, then the
+ * archive reopened on it finds the patient (through a retired identifier), the orders with
+ * their states and the MPPS instance linked to its order. */
+static void test_copy(void **state)
+{
+    fixture *f = *state;
+    pacs_errinfo ei;
+    int64_t an = register_patient(f, "bhxh", "HN7", "Phạm^Thu");
+    register_patient(f, "mrn", "M7", "Pham^Thu");
+    pacs_patient_id survivor = pid("bhxh", "HN7"), retired = pid("mrn", "M7");
+    assert_int_equal(pacs_orders_patient_merge(f->a, &survivor, &retired, &ei), PACS_OK);
+    pacs_order o1 = order_for(an, "C1", "ACC71"), o2 = order_for(an, "C2", "ACC72"), out;
+    assert_int_equal(pacs_orders_place(f->a, &o1, &out, &ei), PACS_OK);
+    assert_int_equal(pacs_orders_place(f->a, &o2, &out, &ei), PACS_OK);
+    json_t *a = mpps_attrs("IN PROGRESS", "ACC71");
+    assert_int_equal(pacs_orders_mpps_create(f->a, "1.2.7", a, &ei), PACS_OK);
+    json_decref(a);
+    pacs_archive_close(f->a);
+    f->a = NULL;
+    char loc2[768];
+    backend_location(f->dir, loc2, sizeof loc2);
+    if (!on_pg) {
+        snprintf(loc2, sizeof loc2, "%s/copy.sqlite", f->dir);
+    }
+    pacs_index *src = NULL, *dst = NULL;
+    assert_int_equal(pacs_index_open(f->loc, &src, &ei), PACS_OK);
+    assert_int_equal(pacs_index_open(loc2, &dst, &ei), PACS_OK);
+    uint64_t inst = 0, fwd = 0;
+    assert_int_equal(pacs_index_copy(src, dst, NULL, NULL, &inst, &fwd, &ei), PACS_OK);
+    pacs_index_close(src);
+    pacs_index_close(dst);
+    backend_drop(f->loc);
+    snprintf(f->loc, sizeof f->loc, "%s", loc2);
+    pacs_config_free(f->cfg);
+    f->cfg = pacs_config_new();
+    assert_non_null(f->cfg);
+    assert_int_equal(pacs_config_set(f->cfg, "data", f->data, &ei), PACS_OK);
+    assert_int_equal(pacs_config_set(f->cfg, "index", f->loc, &ei), PACS_OK);
+    assert_int_equal(pacs_config_finish(f->cfg, &ei), PACS_OK);
+    open_archive(f);
+    pacs_patient got;
+    assert_int_equal(pacs_orders_patient_get(f->a, &retired, &got, &ei), PACS_OK);
+    assert_string_equal(got.name, "Phạm^Thu");
+    assert_int_equal(got.n_ids, 1);
+    assert_string_equal(got.ids[0].value, "HN7");
+    pacs_order o;
+    assert_int_equal(pacs_orders_get(f->a, NULL, "ACC71", NULL, &o, &ei), PACS_OK);
+    assert_int_equal(o.status, PACS_ORDER_IN_PROGRESS);
+    assert_string_equal(o.mpps_uid, "1.2.7");
+    assert_int_equal(o.patient, got.key);
+    assert_int_equal(pacs_orders_get(f->a, "C2", NULL, NULL, &o, &ei), PACS_OK);
+    assert_int_equal(o.status, PACS_ORDER_SCHEDULED);
+    assert_string_equal(o.study_uid, out.study_uid);
+    /* The copied MPPS instance still moves its order. */
+    a = mpps_attrs("DISCONTINUED", NULL);
+    assert_int_equal(pacs_orders_mpps_set(f->a, "1.2.7", a, &ei), PACS_OK);
+    json_decref(a);
+    assert_int_equal(pacs_orders_get(f->a, "C1", NULL, NULL, &o, &ei), PACS_OK);
+    assert_int_equal(o.status, PACS_ORDER_DISCONTINUED);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_patients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_orders, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worklist_merge_mpps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_copy, setup, teardown),
     };
     int rc = backends_init(argc, argv);
     if (rc == 0) {
