@@ -165,24 +165,19 @@ static pacs_err write_all(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo 
     pacs_err err = new_pat && new_ord ? PACS_OK : pacs_errf(ei, PACS_ENOMEM, "out of memory");
     for (size_t i = 0; i < r->n_pat && err == PACS_OK; i++) {
         pacs_index__result res;
-        err = pacs_index__run(idx, db, PACS_SQL_ORD_PAT_ADD,
-                              PACS_ORDERS__SQL_PAT_ADD,
-                              &res, 1, ei, "sss", r->pat[i].name, r->pat[i].birth_date,
-                              r->pat[i].sex);
+        err = pacs_index__run(idx, db, PACS_SQL_ORD_PAT_ADD, PACS_ORDERS__SQL_PAT_ADD, &res, 1, ei,
+                              "sss", r->pat[i].name, r->pat[i].birth_date, r->pat[i].sex);
         new_pat[i] = res.v[0];
     }
     for (size_t i = 0; i < r->n_pat && err == PACS_OK; i++) {
         if (r->pat[i].merged_into) {
-            err = pacs_index__run(idx, db, PACS_SQL_ORD_MERGE,
-                                  PACS_ORDERS__SQL_MERGE,
-                                  NULL, 0, ei, "ii", new_pat[i],
-                                  mapped(r, new_pat, r->pat[i].merged_into));
+            err = pacs_index__run(idx, db, PACS_SQL_ORD_MERGE, PACS_ORDERS__SQL_MERGE, NULL, 0, ei,
+                                  "ii", new_pat[i], mapped(r, new_pat, r->pat[i].merged_into));
         }
     }
     for (size_t i = 0; i < r->n_ids && err == PACS_OK; i++) {
-        err = pacs_index__run(idx, db, PACS_SQL_ORD_ID_ADD,
-                              PACS_ORDERS__SQL_ID_ADD,
-                              NULL, 0, ei, "ssi", r->ids[i].system, r->ids[i].value,
+        err = pacs_index__run(idx, db, PACS_SQL_ORD_ID_ADD, PACS_ORDERS__SQL_ID_ADD, NULL, 0, ei,
+                              "ssi", r->ids[i].system, r->ids[i].value,
                               mapped(r, new_pat, r->ids[i].patient));
     }
     for (size_t i = 0; i < r->n_ord && err == PACS_OK; i++) {
@@ -197,10 +192,8 @@ static pacs_err write_all(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo 
         for (size_t k = 0; k < r->n_ord; k++) {
             order = r->ord[k].key == r->mpps[i].order ? new_ord[k] : order;
         }
-        err = pacs_index__run(idx, db, PACS_SQL_MPPS_ADD,
-                              PACS_ORDERS__SQL_MPPS_ADD,
-                              NULL, 0, ei, "siis", r->mpps[i].uid, order, r->mpps[i].status,
-                              r->mpps[i].attrs);
+        err = pacs_index__run(idx, db, PACS_SQL_MPPS_ADD, PACS_ORDERS__SQL_MPPS_ADD, NULL, 0, ei,
+                              "siis", r->mpps[i].uid, order, r->mpps[i].status, r->mpps[i].attrs);
     }
     free(new_pat);
     free(new_ord);
