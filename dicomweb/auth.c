@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * DICOMweb authentication (auth.h): API keys compared by SHA-256 in constant time, OAuth2
- * bearer JWTs verified by libjwt 1.10 (Debian's libjwt-dev) against public keys read from a
- * JWKS file (converted to PEM with OpenSSL 3's EVP_PKEY_fromdata, since this libjwt has no JWKS
- * support) or a PEM file, and share tokens checked by storage/share.h. JSON is jansson's.
+ * bearer JWTs verified by libjwt 1.10 (Debian's libjwt-dev) against the public keys of a JWKS
+ * or PEM file (read by auth_keys.c), and share tokens checked by storage/share.h. JSON is
+ * jansson's.
  *
  * libjwt picks the verification from the token's own "alg" header, so the algorithm and the key
  * are chosen here first (asymmetric algorithms only, the key's type and curve matching them)
@@ -15,17 +15,12 @@
  * and the share store locks itself.
  */
 #include "dicomweb/auth.h"
+#include "dicomweb/auth_keys.h"
 
-#include <errno.h>
 #include <jansson.h>
 #include <jwt.h>
-#include <openssl/bio.h>
-#include <openssl/bn.h>
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/param_build.h>
-#include <openssl/pem.h>
 #include <openssl/sha.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -38,22 +33,10 @@
 #include "pacs/base/log.h"
 #include "storage/share_scope.h"
 
-#define MAX_KEYS 64
 #define MAX_TOKEN 8192
-#define KEYFILE_MAX (1u << 20)
 #define TAG_STUDY_UID 0x0020000Du
 #define JWT_CACHE 256     /* verified JWTs remembered (direct-mapped by their hash) */
 #define JWT_CACHE_MAX 300 /* seconds a verified JWT is remembered at most */
-
-typedef enum key_type { KEY_RSA = 1, KEY_EC } key_type;
-
-typedef struct jwt_key {
-    char kid[128]; /* "" when the key has none (PEM) */
-    char alg[8];   /* the JWK's "alg", "" when not given */
-    key_type type;
-    int curve_bits; /* EC: 256, 384 or 521 */
-    char *pem;      /* SubjectPublicKeyInfo PEM, as libjwt wants it */
-} jwt_key;
 
 /* A JWT that verified: its hash, until when it may be taken without verifying again (its exp
  * with the leeway, at most JWT_CACHE_MAX seconds on), and what it was found to be. */
@@ -72,8 +55,7 @@ typedef struct api_key {
 struct pacs_auth {
     int required;
     pacs_shares *shares;
-    jwt_key keys[MAX_KEYS];
-    size_t n_keys;
+    pacs_jwt_keys keys;
     char issuer[512];
     char audience[512];
     long leeway;
@@ -139,262 +121,6 @@ static void copy_printable(char *dst, size_t cap, const char *prefix, const char
         dst[n++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
     }
     dst[n] = '\0';
-}
-
-/* ---- keys ---- */
-
-static char *pkey_to_pem(EVP_PKEY *pk)
-{
-    BIO *b = BIO_new(BIO_s_mem());
-    char *pem = NULL;
-    if (b && PEM_write_bio_PUBKEY(b, pk) == 1) {
-        char *data = NULL;
-        long n = BIO_get_mem_data(b, &data);
-        if (n > 0) {
-            pem = malloc((size_t)n + 1);
-            if (pem) {
-                memcpy(pem, data, (size_t)n);
-                pem[n] = '\0';
-            }
-        }
-    }
-    BIO_free(b);
-    return pem;
-}
-
-/* Fills type/curve/pem of `k` from a public key. */
-static pacs_err key_from_pkey(EVP_PKEY *pk, jwt_key *k, pacs_errinfo *ei)
-{
-    if (EVP_PKEY_is_a(pk, "RSA")) {
-        if (EVP_PKEY_get_bits(pk) < 2048) {
-            return pacs_errf(ei, PACS_EINVAL, "RSA key of %d bits: at least 2048 are needed",
-                             EVP_PKEY_get_bits(pk));
-        }
-        k->type = KEY_RSA;
-    } else if (EVP_PKEY_is_a(pk, "EC")) {
-        k->type = KEY_EC;
-        k->curve_bits = EVP_PKEY_get_bits(pk);
-        if (k->curve_bits != 256 && k->curve_bits != 384 && k->curve_bits != 521) {
-            return pacs_errf(ei, PACS_EINVAL, "EC key on an unsupported curve");
-        }
-    } else {
-        return pacs_errf(ei, PACS_EINVAL, "only RSA and EC public keys are accepted");
-    }
-    k->pem = pkey_to_pem(pk);
-    if (!k->pem) {
-        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
-    }
-    return PACS_OK;
-}
-
-static BIGNUM *jwk_bn(json_t *jwk, const char *name)
-{
-    const char *v = json_string_value(json_object_get(jwk, name));
-    size_t n = 0;
-    unsigned char *raw = v ? pacs_b64url_decode(v, strlen(v), &n) : NULL;
-    BIGNUM *bn = raw ? BN_bin2bn(raw, (int)n, NULL) : NULL;
-    free(raw);
-    return bn;
-}
-
-/* One JWK into a public key; *skip is set for keys that are not for signatures. */
-static pacs_err jwk_to_key(json_t *jwk, jwt_key *k, int *skip, pacs_errinfo *ei)
-{
-    const char *kty = json_string_value(json_object_get(jwk, "kty"));
-    const char *use = json_string_value(json_object_get(jwk, "use"));
-    const char *kid = json_string_value(json_object_get(jwk, "kid"));
-    const char *alg = json_string_value(json_object_get(jwk, "alg"));
-    EVP_PKEY_CTX *ctx = NULL;
-    OSSL_PARAM_BLD *bld = NULL;
-    OSSL_PARAM *params = NULL;
-    EVP_PKEY *pk = NULL;
-    BIGNUM *n = NULL, *e = NULL;
-    unsigned char *x = NULL, *y = NULL;
-    unsigned char *pub = NULL;
-    pacs_err err = PACS_OK;
-    *skip = 0;
-    if (use && strcmp(use, "sig") != 0) {
-        *skip = 1;
-        return PACS_OK;
-    }
-    if (!kty) {
-        return pacs_errf(ei, PACS_EINVAL, "a JWK without kty");
-    }
-    snprintf(k->kid, sizeof k->kid, "%s", kid ? kid : "");
-    snprintf(k->alg, sizeof k->alg, "%s", alg ? alg : "");
-    bld = OSSL_PARAM_BLD_new();
-    if (!bld) {
-        err = pacs_errf(ei, PACS_ENOMEM, "out of memory");
-        goto fail;
-    }
-    if (strcmp(kty, "RSA") == 0) {
-        n = jwk_bn(jwk, "n");
-        e = jwk_bn(jwk, "e");
-        if (!n || !e) {
-            err = pacs_errf(ei, PACS_EINVAL, "JWK %s: RSA key without n and e", k->kid);
-            goto fail;
-        }
-        OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n);
-        OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e);
-        ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
-    } else if (strcmp(kty, "EC") == 0) {
-        const char *crv = json_string_value(json_object_get(jwk, "crv"));
-        const char *group = !crv                        ? NULL
-                            : strcmp(crv, "P-256") == 0 ? "prime256v1"
-                            : strcmp(crv, "P-384") == 0 ? "secp384r1"
-                            : strcmp(crv, "P-521") == 0 ? "secp521r1"
-                                                        : NULL;
-        size_t want = !crv                        ? 0
-                      : strcmp(crv, "P-256") == 0 ? 32
-                      : strcmp(crv, "P-384") == 0 ? 48
-                                                  : 66;
-        const char *xs = json_string_value(json_object_get(jwk, "x"));
-        const char *ys = json_string_value(json_object_get(jwk, "y"));
-        size_t nx = 0, ny = 0;
-        if (!group || !xs || !ys) {
-            err =
-                pacs_errf(ei, PACS_EINVAL, "JWK %s: EC key needs crv P-256/384/521, x, y", k->kid);
-            goto fail;
-        }
-        x = pacs_b64url_decode(xs, strlen(xs), &nx);
-        y = pacs_b64url_decode(ys, strlen(ys), &ny);
-        if (!x || !y || nx != want || ny != want) {
-            err = pacs_errf(ei, PACS_EINVAL, "JWK %s: bad EC coordinates", k->kid);
-            goto fail;
-        }
-        pub = malloc(1 + 2 * want);
-        if (!pub) {
-            err = pacs_errf(ei, PACS_ENOMEM, "out of memory");
-            goto fail;
-        }
-        pub[0] = 0x04; /* uncompressed point */
-        memcpy(pub + 1, x, want);
-        memcpy(pub + 1 + want, y, want);
-        OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0);
-        OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, 1 + 2 * want);
-        ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-    } else {
-        *skip = 1; /* "oct" (symmetric) and others: never used for verification */
-        goto fail;
-    }
-    params = OSSL_PARAM_BLD_to_param(bld);
-    if (!ctx || !params || EVP_PKEY_fromdata_init(ctx) != 1 ||
-        EVP_PKEY_fromdata(ctx, &pk, EVP_PKEY_PUBLIC_KEY, params) != 1) {
-        err = pacs_errf(ei, PACS_EINVAL, "JWK %s: not a valid %s public key", k->kid, kty);
-        goto fail;
-    }
-    err = key_from_pkey(pk, k, ei);
-fail:
-    EVP_PKEY_free(pk);
-    EVP_PKEY_CTX_free(ctx);
-    OSSL_PARAM_free(params);
-    OSSL_PARAM_BLD_free(bld);
-    BN_free(n);
-    BN_free(e);
-    free(x);
-    free(y);
-    free(pub);
-    return err;
-}
-
-static pacs_err load_jwks(pacs_auth *a, const char *path, const char *text, pacs_errinfo *ei)
-{
-    json_error_t jerr;
-    json_t *root = json_loads(text, 0, &jerr);
-    pacs_err err = PACS_OK;
-    json_t *keys = root ? json_object_get(root, "keys") : NULL;
-    if (!json_is_array(keys)) {
-        err = pacs_errf(ei, PACS_EINVAL, "%s: not a JWKS (an object with a \"keys\" array)", path);
-        goto fail;
-    }
-    size_t i;
-    json_t *jwk;
-    json_array_foreach(keys, i, jwk)
-    {
-        int skip = 0;
-        if (a->n_keys >= MAX_KEYS) {
-            err = pacs_errf(ei, PACS_EINVAL, "%s: more than %d keys", path, MAX_KEYS);
-            goto fail;
-        }
-        jwt_key *k = &a->keys[a->n_keys];
-        memset(k, 0, sizeof *k);
-        err = json_is_object(jwk) ? jwk_to_key(jwk, k, &skip, ei)
-                                  : pacs_errf(ei, PACS_EINVAL, "a JWK is not an object");
-        if (err) {
-            char msg[sizeof ei->msg];
-            snprintf(msg, sizeof msg, "%s", ei ? ei->msg : "");
-            err = pacs_errf(ei, err, "%s: %s", path, msg);
-            goto fail;
-        }
-        if (!skip) {
-            a->n_keys++;
-        }
-    }
-fail:
-    json_decref(root);
-    return err;
-}
-
-static pacs_err load_pem(pacs_auth *a, const char *path, const char *text, size_t len,
-                         pacs_errinfo *ei)
-{
-    BIO *b = BIO_new_mem_buf(text, (int)len);
-    pacs_err err = PACS_OK;
-    EVP_PKEY *pk;
-    if (!b) {
-        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
-    }
-    while ((pk = PEM_read_bio_PUBKEY(b, NULL, NULL, NULL)) != NULL) {
-        if (a->n_keys >= MAX_KEYS) {
-            EVP_PKEY_free(pk);
-            err = pacs_errf(ei, PACS_EINVAL, "%s: more than %d keys", path, MAX_KEYS);
-            break;
-        }
-        jwt_key *k = &a->keys[a->n_keys];
-        memset(k, 0, sizeof *k);
-        err = key_from_pkey(pk, k, ei);
-        EVP_PKEY_free(pk);
-        if (err) {
-            break;
-        }
-        a->n_keys++;
-    }
-    BIO_free(b);
-    return err;
-}
-
-static pacs_err load_keys(pacs_auth *a, const char *path, pacs_errinfo *ei)
-{
-    pacs_err err = PACS_OK;
-    char *text = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        return pacs_errf(ei, PACS_EINVAL, "auth.jwt_keys: cannot open %s: %s", path,
-                         strerror(errno));
-    }
-    text = malloc(KEYFILE_MAX + 1);
-    if (!text) {
-        fclose(f);
-        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
-    }
-    size_t len = fread(text, 1, KEYFILE_MAX + 1, f);
-    fclose(f);
-    if (len > KEYFILE_MAX) {
-        err = pacs_errf(ei, PACS_EINVAL, "auth.jwt_keys: %s is larger than 1 MiB", path);
-        goto fail;
-    }
-    text[len] = '\0';
-    const char *p = text;
-    while (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t') {
-        p++;
-    }
-    err = *p == '{' ? load_jwks(a, path, p, ei) : load_pem(a, path, text, len, ei);
-    if (!err && a->n_keys == 0) {
-        err = pacs_errf(ei, PACS_EINVAL, "auth.jwt_keys: no RSA or EC public key in %s", path);
-    }
-fail:
-    free(text);
-    return err;
 }
 
 /* ---- open and close ---- */
@@ -473,7 +199,7 @@ pacs_err pacs_auth_open(const pacs_config *cfg, const char *data_dir, pacs_auth 
                             "auth.jwt_keys needs auth.jwt_issuer and auth.jwt_audience too");
             goto fail;
         }
-        err = load_keys(a, keys, ei);
+        err = pacs_jwt_keys_load(&a->keys, keys, ei);
         if (err) {
             goto fail;
         }
@@ -498,9 +224,7 @@ void pacs_auth_close(pacs_auth *a)
     if (!a) {
         return;
     }
-    for (size_t i = 0; i < a->n_keys; i++) {
-        free(a->keys[i].pem);
-    }
+    pacs_jwt_keys_free(&a->keys);
     if (a->api) {
         OPENSSL_cleanse(a->api, a->n_api * sizeof *a->api);
     }
@@ -524,25 +248,25 @@ pacs_shares *pacs_auth_shares(pacs_auth *a)
 /* ---- checking credentials ---- */
 
 /* The JWS algorithm names this server verifies, with the key they need. */
-static int alg_spec(jwt_alg_t alg, key_type *type, int *curve_bits)
+static int alg_spec(jwt_alg_t alg, pacs_jwt_key_type *type, int *curve_bits)
 {
     *curve_bits = 0;
     switch (alg) {
     case JWT_ALG_RS256:
     case JWT_ALG_RS384:
     case JWT_ALG_RS512:
-        *type = KEY_RSA;
+        *type = PACS_JWT_KEY_RSA;
         return 1;
     case JWT_ALG_ES256:
-        *type = KEY_EC;
+        *type = PACS_JWT_KEY_EC;
         *curve_bits = 256;
         return 1;
     case JWT_ALG_ES384:
-        *type = KEY_EC;
+        *type = PACS_JWT_KEY_EC;
         *curve_bits = 384;
         return 1;
     case JWT_ALG_ES512:
-        *type = KEY_EC;
+        *type = PACS_JWT_KEY_EC;
         *curve_bits = 521;
         return 1;
     default:
@@ -635,9 +359,9 @@ static pacs_err verify_jwt(pacs_auth *a, const char *token, pacs_principal *out,
 {
     jwt_t *j = NULL;
     pacs_err err = PACS_OK;
-    key_type type;
+    pacs_jwt_key_type type;
     int bits;
-    if (a->n_keys == 0) {
+    if (a->keys.n == 0) {
         return pacs_errf(ei, PACS_EDENIED, "a JWT, but auth.jwt_keys is not set");
     }
     /* The header alone, unverified, to choose the algorithm and the key (libjwt reports
@@ -663,18 +387,18 @@ static pacs_err verify_jwt(pacs_auth *a, const char *token, pacs_principal *out,
     if (!alg_spec(alg, &type, &bits)) {
         return pacs_errf(ei, PACS_EDENIED, "JWT algorithm %s refused", alg_text);
     }
-    const jwt_key *key = NULL;
+    const pacs_jwt_key *key = NULL;
     size_t n_match = 0;
-    for (size_t i = 0; i < a->n_keys; i++) {
-        const jwt_key *k = &a->keys[i];
-        if (k->type != type || (type == KEY_EC && k->curve_bits != bits) ||
+    for (size_t i = 0; i < a->keys.n; i++) {
+        const pacs_jwt_key *k = &a->keys.keys[i];
+        if (k->type != type || (type == PACS_JWT_KEY_EC && k->curve_bits != bits) ||
             (k->alg[0] && strcmp(k->alg, jwt_alg_str(alg)) != 0)) {
             continue;
         }
         if (kid_given && k->kid[0] && strcmp(k->kid, kid) != 0) {
             continue;
         }
-        if (kid_given && !k->kid[0] && a->n_keys > 1) {
+        if (kid_given && !k->kid[0] && a->keys.n > 1) {
             continue;
         }
         key = k;
