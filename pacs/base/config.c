@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * Configuration store. Keys are declared in `keys[]` below (the single list `pacsd --help-config`
+ * Configuration store. Keys are declared in config_keys.c (the single list `pacsd --help-config`
  * prints and the settings tables of docs/ are kept in step with); values are kept as validated
  * text plus a parsed integer. Not thread-safe while being loaded; read-only and shareable after
  * pacs_config_finish().
  */
 #include "pacs/base/config.h"
+#include "pacs/base/config_keys.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -13,156 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { KEY_STR, KEY_INT, KEY_BOOL, KEY_AMOUNT } key_type;
-
-typedef struct key_def {
-    const char *name;
-    key_type type;
-    const char *def;
-    long min, max;
-    const char *help;
-} key_def;
-
-static const key_def keys[] = {
-    {"data", KEY_STR, "./data", 0, 0, "data folder: objects, index, temporary files"},
-    {"index", KEY_STR, "", 0, 0,
-     "index location: empty means DATA/index.sqlite; postgresql://user@host:port/db for a "
-     "PostgreSQL index that several nodes share"},
-    {"index.pool", KEY_INT, "8", 1, 256,
-     "PostgreSQL connections each node keeps for queries (the writer has one more)"},
-    {"index.claim_seconds", KEY_INT, "300", 1, 86400,
-     "on a shared index, how long forwarding entries a node took stay its own (a node that "
-     "dies holding them gives them up after this)"},
-    {"node.name", KEY_STR, "", 0, 0,
-     "this node's name among nodes sharing an index and object folder; empty: host name and "
-     "data folder"},
-    {"storage.objects", KEY_STR, "", 0, 0,
-     "object folder, shared by the nodes of one archive; empty means DATA/objects"},
-    {"storage.sweep_grace", KEY_INT, "3600", 60, 31536000,
-     "seconds before `pacs verify --sweep` takes an unreferenced object of a shared folder, or "
-     "a vanished node's intent, for an orphan"},
-    {"storage.free_min", KEY_AMOUNT, "2%", 0, 0,
-     "the high watermark: below this much free space new stores are refused (C-STORE 0xA700, "
-     "STOW-RS 507) and /readyz fails; N% of the file system, or a size (500MB, 20GB); 0 never "
-     "refuses"},
-    {"storage.free_warn", KEY_AMOUNT, "10%", 0, 0,
-     "below this much free space a warning is logged and shown in the metrics; N% or a size"},
-    {"log.level", KEY_STR, "info", 0, 0, "error, warn, info, debug or trace"},
-    {"dimse.aet", KEY_STR, "PACS", 0, 0, "this server's AE title"},
-    {"dimse.bind", KEY_STR, "0.0.0.0", 0, 0, "address the DICOM port listens on"},
-    {"dimse.port", KEY_INT, "11112", 0, 65535, "DICOM port; 0 picks a free one"},
-    {"dimse.max_associations", KEY_INT, "32", 1, 4096,
-     "concurrent associations; more are rejected (local limit exceeded)"},
-    {"dimse.max_pdu", KEY_INT, "65536", 4096, 131072, "largest PDU this server receives (bytes)"},
-    {"dimse.timeout", KEY_INT, "60", 1, 86400, "seconds an association may stay silent"},
-    {"dimse.acse_timeout", KEY_INT, "30", 1, 3600,
-     "seconds a peer may take to open or close an association"},
-    {"dimse.strict_called_aet", KEY_BOOL, "true", 0, 0,
-     "reject associations whose called AE title is not dimse.aet"},
-    {"dimse.allowed_aets", KEY_STR, "", 0, 0,
-     "comma-separated calling AE titles allowed to connect; empty allows any"},
-    {"dimse.access_control", KEY_BOOL, "false", 0, 0,
-     "only known AEs (ae.TITLE = host:port ...) may associate, from their addresses, for the "
-     "services they are allowed (allow=, from=); false: any calling AE"},
-    {"dimse.plain", KEY_BOOL, "true", 0, 0,
-     "open the plain (unencrypted) DICOM port dimse.port; false: TLS only"},
-    {"dimse.tls.port", KEY_INT, "-1", -1, 65535,
-     "DICOM TLS port (2762 is the registered one); -1: none; 0 picks a free one"},
-    {"dimse.tls.cert", KEY_STR, "", 0, 0, "PEM certificate (chain) of this server for DICOM TLS"},
-    {"dimse.tls.key", KEY_STR, "", 0, 0, "PEM private key of dimse.tls.cert (unencrypted)"},
-    {"dimse.tls.ca", KEY_STR, "", 0, 0,
-     "PEM CA certificates that sign peers' certificates: clients on the TLS port (see "
-     "dimse.tls.verify_client) and destinations marked tls"},
-    {"dimse.tls.verify_client", KEY_BOOL, "true", 0, 0,
-     "require a client certificate signed by dimse.tls.ca on the TLS port; false: none asked"},
-    {"dimse.tls.profile", KEY_STR, "bcp195", 0, 0,
-     "TLS profile (PS3.15 B.9/B.10/B.11): bcp195, bcp195-nd or bcp195-extended"},
-    {"hl7.port", KEY_INT, "2575", -1, 65535,
-     "HL7 v2 (MLLP) port for orders and patients from the HIS; 0 picks a free one; -1: none"},
-    {"hl7.tls.port", KEY_INT, "-1", -1, 65535,
-     "HL7 v2 over TLS port (MLLP in TLS, with the certificates of dimse.tls.*); -1: none; 0 "
-     "picks a free one"},
-    {"hl7.bind", KEY_STR, "0.0.0.0", 0, 0, "address the HL7 ports listen on"},
-    {"hl7.max_connections", KEY_INT, "16", 1, 4096,
-     "concurrent HL7 connections; more are closed at once"},
-    {"hl7.timeout", KEY_INT, "60", 1, 86400, "seconds an HL7 connection may stay silent"},
-    {"hl7.max_message_kb", KEY_INT, "1024", 1, 65536,
-     "largest HL7 message, in KiB; larger ones are answered AR and dropped"},
-    {"hl7.charset", KEY_STR, "UNICODE UTF-8", 0, 0,
-     "character set of HL7 messages whose MSH-18 is empty: UNICODE UTF-8, 8859/1 or ASCII"},
-    {"hl7.id.bhxh", KEY_STR, "BHXH,SS,HC", 0, 0,
-     "PID-3 identifiers that are the social-insurance number (the health ID's base): their "
-     "assigning authorities (CX-4) or identifier type codes (CX-5), comma-separated"},
-    {"hl7.id.cccd", KEY_STR, "CCCD,NI", 0, 0,
-     "PID-3 identifiers that are the citizen ID: assigning authorities or type codes"},
-    {"hl7.id.mrn", KEY_STR, "MR,PI", 0, 0,
-     "PID-3 identifiers that are the hospital's medical record number: authorities or types"},
-    {"patient.id_order", KEY_STR, "bhxh,cccd,mrn", 0, 0,
-     "patient identifier systems, the first one a patient has giving the PatientID that images "
-     "and worklists carry (bhxh: social-insurance number, cccd: citizen ID, mrn: the "
-     "hospital's record number)"},
-    {"http.tls", KEY_BOOL, "false", 0, 0,
-     "serve HTTPS instead of HTTP on http.port (plain HTTP is then off)"},
-    {"http.tls.cert", KEY_STR, "", 0, 0, "PEM certificate (chain) of this server for HTTPS"},
-    {"http.tls.key", KEY_STR, "", 0, 0, "PEM private key of http.tls.cert (unencrypted)"},
-    {"http.bind", KEY_STR, "0.0.0.0", 0, 0, "address the HTTP port listens on"},
-    {"http.port", KEY_INT, "8080", 0, 65535, "HTTP port for DICOMweb; 0 picks a free one"},
-    {"http.prefix", KEY_STR, "/dicomweb", 0, 0, "URL path under which DICOMweb is served"},
-    {"http.public_url", KEY_STR, "", 0, 0,
-     "external URL of the DICOMweb root for links in answers (behind a proxy); empty: from "
-     "the Host header"},
-    {"http.threads", KEY_INT, "4", 1, 256, "HTTP worker threads (each with its own epoll set)"},
-    {"http.max_connections", KEY_INT, "256", 1, 65536,
-     "concurrent HTTP connections; more are refused"},
-    {"http.timeout", KEY_INT, "60", 1, 86400, "seconds an HTTP connection may stay silent"},
-    {"http.max_body_mb", KEY_INT, "4096", 1, 1048576,
-     "largest request body (STOW-RS) in MiB; larger ones get 413"},
-    {"http.cors_origins", KEY_STR, "", 0, 0,
-     "comma-separated origins allowed by CORS (browser viewers elsewhere); * for any; empty: none"},
-    {"http.ops_auth", KEY_BOOL, "true", 0, 0,
-     "with http.auth = required, /metrics, /healthz and /readyz need a credential with the "
-     "metrics scope too; false: they answer anyone who reaches the HTTP port"},
-    {"http.auth", KEY_STR, "off", 0, 0,
-     "off: requests without credentials are anonymous (read, write, delete); required: every "
-     "DICOMweb request needs an API key, a bearer JWT or a share token (401 otherwise)"},
-    {"auth.jwt_keys", KEY_STR, "", 0, 0,
-     "JWKS (JSON) or PEM file of the public keys that sign accepted OAuth2 access tokens "
-     "(RS256/384/512, ES256/384/512)"},
-    {"auth.jwt_issuer", KEY_STR, "", 0, 0, "the iss every accepted JWT must carry"},
-    {"auth.jwt_audience", KEY_STR, "", 0, 0, "the aud every accepted JWT must carry"},
-    {"auth.jwt_leeway", KEY_INT, "60", 0, 600, "seconds of clock skew allowed for exp and nbf"},
-    {"hospital.name", KEY_STR, "", 0, 0,
-     "the hospital's name as patients know it, printed at the top of share slips "
-     "(pacs share --slip)"},
-    {"auth.share_max_days", KEY_INT, "365", 1, 36500,
-     "longest life of a share link made over HTTP ({prefix}/shares), in days"},
-    {"viewer.frames", KEY_STR, "stored", 0, 0,
-     "how the viewer asks for frames: stored (as stored), or a transfer syntax UID to ask every "
-     "frame in, e.g. 1.2.840.10008.1.2.4.80 (JPEG-LS lossless) for viewers on slow links"},
-    {"viewer.root", KEY_STR, "", 0, 0,
-     "folder of the web viewer served at /viewer (OHIF's app, which the build installs); empty: "
-     "../viewer or ../share/pacsd/viewer beside the pacsd binary"},
-    {"dicomweb.max_results", KEY_INT, "1000", 0, 1000000,
-     "most QIDO-RS results in one answer (0: no cap); more are asked for with offset"},
-    {"dicomweb.delete_allowed", KEY_BOOL, "false", 0, 0,
-     "allow DELETE of studies, series and instances over DICOMweb"},
-    {"ingest.max_object_mb", KEY_INT, "4096", 1, 1048576,
-     "largest object accepted, in MiB; larger ones are refused"},
-    {"forward.retry_min", KEY_INT, "5", 1, 86400,
-     "seconds before the first retry of a failed forward; doubled on each failure"},
-    {"forward.retry_max", KEY_INT, "600", 1, 604800, "longest wait between forward retries (s)"},
-    {"forward.max_attempts", KEY_INT, "0", 0, 1000000,
-     "attempts before a forward is marked failed (0: retry for ever)"},
-};
-#define NKEYS (sizeof keys / sizeof keys[0])
-
 typedef struct value {
     char *text;
     long num;
 } value;
 
 struct pacs_config {
-    value values[NKEYS];
+    value *values; /* one per key of config_keys.c, in its order */
     pacs_remote_ae *aes;
     size_t n_aes;
     pacs_config_route *routes;
@@ -171,12 +29,12 @@ struct pacs_config {
     size_t n_api_keys;
 };
 
-static const key_def *find_key(const char *name, size_t *index)
+static const pacs_config_key *find_key(const char *name, size_t *index)
 {
-    for (size_t i = 0; i < NKEYS; i++) {
-        if (strcmp(keys[i].name, name) == 0) {
+    for (size_t i = 0; i < pacs_config__n_keys; i++) {
+        if (strcmp(pacs_config__keys[i].name, name) == 0) {
             *index = i;
-            return &keys[i];
+            return &pacs_config__keys[i];
         }
     }
     return NULL;
@@ -232,17 +90,17 @@ static int parse_amount(const char *text, pacs_amount *out)
     return 0;
 }
 
-static pacs_err parse_value(const key_def *k, const char *text, long *num, pacs_errinfo *ei)
+static pacs_err parse_value(const pacs_config_key *k, const char *text, long *num, pacs_errinfo *ei)
 {
     *num = 0;
-    if (k->type == KEY_AMOUNT) {
+    if (k->type == PACS_KEY_AMOUNT) {
         pacs_amount a;
         if (parse_amount(text, &a) != 0) {
             return pacs_errf(ei, PACS_EINVAL,
                              "%s: '%s' is neither a percentage (5%%) nor a size (500MB, 20GB)",
                              k->name, text);
         }
-    } else if (k->type == KEY_INT) {
+    } else if (k->type == PACS_KEY_INT) {
         char *end = NULL;
         errno = 0;
         long v = strtol(text, &end, 10);
@@ -254,7 +112,7 @@ static pacs_err parse_value(const key_def *k, const char *text, long *num, pacs_
                              k->max);
         }
         *num = v;
-    } else if (k->type == KEY_BOOL) {
+    } else if (k->type == PACS_KEY_BOOL) {
         if (strcmp(text, "true") == 0 || strcmp(text, "yes") == 0 || strcmp(text, "1") == 0 ||
             strcmp(text, "on") == 0) {
             *num = 1;
@@ -506,8 +364,14 @@ pacs_config *pacs_config_new(void)
     if (!cfg) {
         return NULL;
     }
-    for (size_t i = 0; i < NKEYS; i++) {
-        if (pacs_config_set(cfg, keys[i].name, keys[i].def, NULL) != PACS_OK) {
+    cfg->values = calloc(pacs_config__n_keys, sizeof *cfg->values);
+    if (!cfg->values) {
+        free(cfg);
+        return NULL;
+    }
+    for (size_t i = 0; i < pacs_config__n_keys; i++) {
+        if (pacs_config_set(cfg, pacs_config__keys[i].name, pacs_config__keys[i].def, NULL) !=
+            PACS_OK) {
             pacs_config_free(cfg);
             return NULL;
         }
@@ -520,9 +384,10 @@ void pacs_config_free(pacs_config *cfg)
     if (!cfg) {
         return;
     }
-    for (size_t i = 0; i < NKEYS; i++) {
+    for (size_t i = 0; i < pacs_config__n_keys; i++) {
         free(cfg->values[i].text);
     }
+    free(cfg->values);
     free(cfg->aes);
     free(cfg->routes);
     free(cfg->api_keys);
@@ -574,7 +439,7 @@ pacs_err pacs_config_set(pacs_config *cfg, const char *key, const char *val, pac
         return set_api_key(cfg, key + 9, val, ei);
     }
     size_t idx = 0;
-    const key_def *k = find_key(key, &idx);
+    const pacs_config_key *k = find_key(key, &idx);
     if (!k) {
         return pacs_errf(ei, PACS_EINVAL, "unknown setting '%s' (see pacsd --help-config)", key);
     }
@@ -702,17 +567,17 @@ done:
 
 pacs_err pacs_config_load_env(pacs_config *cfg, pacs_errinfo *ei)
 {
-    for (size_t i = 0; i < NKEYS; i++) {
+    for (size_t i = 0; i < pacs_config__n_keys; i++) {
         char name[128] = "PACS_";
         size_t n = 5;
-        for (const char *p = keys[i].name; *p && n < sizeof name - 1; p++) {
+        for (const char *p = pacs_config__keys[i].name; *p && n < sizeof name - 1; p++) {
             name[n++] = *p == '.' ? '_' : (char)toupper((unsigned char)*p);
         }
         name[n] = '\0';
         const char *v = getenv(name);
         if (v) {
             pacs_errinfo sub;
-            pacs_err err = pacs_config_set(cfg, keys[i].name, v, &sub);
+            pacs_err err = pacs_config_set(cfg, pacs_config__keys[i].name, v, &sub);
             if (err != PACS_OK) {
                 return pacs_errf(ei, err, "environment %s: %s", name, sub.msg);
             }
@@ -812,10 +677,10 @@ pacs_err pacs_config_finish(pacs_config *cfg, pacs_errinfo *ei)
     return PACS_OK;
 }
 
-static const value *get(const pacs_config *cfg, const char *key, key_type type)
+static const value *get(const pacs_config *cfg, const char *key, pacs_config_key_type type)
 {
     size_t idx = 0;
-    const key_def *k = find_key(key, &idx);
+    const pacs_config_key *k = find_key(key, &idx);
     if (!k || k->type != type) {
         fprintf(stderr, "pacs_config: undeclared key or wrong type: %s\n", key);
         abort();
@@ -825,24 +690,24 @@ static const value *get(const pacs_config *cfg, const char *key, key_type type)
 
 const char *pacs_config_str(const pacs_config *cfg, const char *key)
 {
-    return get(cfg, key, KEY_STR)->text;
+    return get(cfg, key, PACS_KEY_STR)->text;
 }
 
 pacs_amount pacs_config_amount(const pacs_config *cfg, const char *key)
 {
     pacs_amount a;
-    parse_amount(get(cfg, key, KEY_AMOUNT)->text, &a); /* checked when set */
+    parse_amount(get(cfg, key, PACS_KEY_AMOUNT)->text, &a); /* checked when set */
     return a;
 }
 
 long pacs_config_int(const pacs_config *cfg, const char *key)
 {
-    return get(cfg, key, KEY_INT)->num;
+    return get(cfg, key, PACS_KEY_INT)->num;
 }
 
 int pacs_config_bool(const pacs_config *cfg, const char *key)
 {
-    return (int)get(cfg, key, KEY_BOOL)->num;
+    return (int)get(cfg, key, PACS_KEY_BOOL)->num;
 }
 
 size_t pacs_config_ae_count(const pacs_config *cfg)
@@ -920,8 +785,9 @@ const pacs_api_key *pacs_config_api_key_at(const pacs_config *cfg, size_t i)
 void pacs_config_print_help(void *file)
 {
     FILE *f = file;
-    for (size_t i = 0; i < NKEYS; i++) {
-        fprintf(f, "%-24s = %-12s  %s\n", keys[i].name, keys[i].def, keys[i].help);
+    for (size_t i = 0; i < pacs_config__n_keys; i++) {
+        fprintf(f, "%-24s = %-12s  %s\n", pacs_config__keys[i].name, pacs_config__keys[i].def,
+                pacs_config__keys[i].help);
     }
     fprintf(f, "%-24s = %-12s  %s\n", "ae.TITLE", "host:port",
             "a known remote AE (move destination, forwarding target); then optionally "
