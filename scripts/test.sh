@@ -44,7 +44,7 @@ if [ "${PACS_ASAN_PASS:-1}" != 0 ]; then
         (
             cd "$asan"
             export ASAN_OPTIONS="detect_leaks=1:log_path=$logs/asan:verify_asan_link_order=0"
-            export LSAN_OPTIONS="suppressions=$src/tests/lsan.supp"
+            export LSAN_OPTIONS="suppressions=$src/tests/lsan.supp:print_suppressions=0"
             export UBSAN_OPTIONS="print_stacktrace=1:log_path=$logs/ubsan"
             if [ "${PACS_ASAN_TESTS:-all}" = all ]; then
                 ctest --output-on-failure -j "$(nproc)" -E "$other|^fuzz_decode_replay\$" "$@"
