@@ -126,8 +126,14 @@ pacs_err pacs_ds_save_file(pacs_ds *ds, const char *path, const char *ts_uid, pa
 /** The VR of `tag` in the data dictionary as two letters ("UN" when unknown). */
 void pacs_dcm_dict_vr(uint32_t tag, char vr[3]);
 
-/** A tag from a keyword ("PatientName") or an 8-digit hex string ("00100010"). */
+/** A tag from a keyword ("PatientName") or an 8-digit hex string ("00100010"); PACS_ENOTFOUND
+ *  for a keyword the dictionary does not hold. Keywords are bisected in a sorted copy of the
+ *  dictionary made on first use. */
 pacs_err pacs_dcm_tag_parse(const char *text, uint32_t *tag);
+
+/** For test_dcm: checks pacs_dcm_tag_parse against DCMTK's DcmTag::findTagFromName for every
+ *  keyword in the dictionary; `*checked` receives how many. Returns the count that differ. */
+size_t pacs_dcm__keyword_mismatches(size_t *checked);
 
 /** The dictionary keyword of `tag`, or NULL. */
 const char *pacs_dcm_tag_keyword(uint32_t tag);

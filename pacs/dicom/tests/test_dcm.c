@@ -434,6 +434,12 @@ static void test_datasets_and_dictionary(void **state)
     assert_int_equal(pacs_dcm_tag_parse("0020000d", &tag), PACS_OK);
     assert_int_equal(tag, 0x0020000Du);
     assert_int_equal(pacs_dcm_tag_parse("NoSuchKeyword", &tag), PACS_ENOTFOUND);
+    assert_int_equal(pacs_dcm_tag_parse("", &tag), PACS_ENOTFOUND);
+    assert_int_equal(pacs_dcm_tag_parse("OverlayData", &tag), PACS_OK); /* a repeating group */
+    assert_int_equal(tag, 0x60003000u);
+    size_t checked = 0;
+    assert_int_equal(pacs_dcm__keyword_mismatches(&checked), 0);
+    assert_true(checked > 4000); /* the whole dictionary, not a handful */
     assert_string_equal(pacs_dcm_tag_keyword(0x0020000Du), "StudyInstanceUID");
     assert_true(pacs_dcm_ts_known(PACS_TS_IMPLICIT_LE));
     assert_true(pacs_dcm_ts_known("1.2.840.10008.1.2.4.90"));
