@@ -20,6 +20,7 @@
 #include "dimse/association.h"
 #include "pacs/base/log.h"
 #include "pacs/base/metrics.h"
+#include "pacs/base/workers.h"
 
 struct pacs_dimse_server {
     const pacs_config *cfg;
@@ -30,13 +31,10 @@ struct pacs_dimse_server {
     pthread_t acceptor, tls_acceptor;
     int acceptor_started, tls_acceptor_started;
     atomic_int stopping;
-    pthread_mutex_t mu;
+    pacs_workers assocs; /* a thread per association; the associations, for a forced stop */
+    pthread_mutex_t mu;  /* guards receiving */
     pthread_cond_t cv;
-    unsigned active;
     unsigned receiving; /* threads reading an association request (receive()) */
-    unsigned next_id;
-    pacs_assoc **live; /* associations being served, for a forced shutdown */
-    size_t n_live, cap_live;
     _Atomic(pacs_aetable *) aetable;
 };
 
@@ -46,30 +44,9 @@ typedef struct assoc_job {
     unsigned id;
 } assoc_job;
 
-static void track(pacs_dimse_server *s, pacs_assoc *a, int add)
+static void cut_assoc(void *item)
 {
-    pthread_mutex_lock(&s->mu);
-    if (add) {
-        if (s->n_live == s->cap_live) {
-            size_t cap = s->cap_live ? s->cap_live * 2 : 16;
-            pacs_assoc **g = realloc(s->live, cap * sizeof *g);
-            if (g) {
-                s->live = g;
-                s->cap_live = cap;
-            }
-        }
-        if (s->n_live < s->cap_live) {
-            s->live[s->n_live++] = a;
-        }
-    } else {
-        for (size_t i = 0; i < s->n_live; i++) {
-            if (s->live[i] == a) {
-                s->live[i] = s->live[--s->n_live];
-                break;
-            }
-        }
-    }
-    pthread_mutex_unlock(&s->mu);
+    pacs_assoc_shutdown(item);
 }
 
 static void *serve_association(void *arg)
@@ -98,9 +75,9 @@ static void *serve_association(void *arg)
             PACS_M_ASSOCIATIONS,
             pacs_metrics_label(label, sizeof label, "calling_ae", c.info.calling_aet), 1);
         pacs_metrics_add(PACS_M_ASSOC_ACTIVE, 1);
-        track(s, c.assoc, 1);
+        pacs_workers_track(&s->assocs, c.assoc, 1);
         const char *end = pacs_dimse__serve(&c);
-        track(s, c.assoc, 0);
+        pacs_workers_track(&s->assocs, c.assoc, 0);
         pacs_metrics_sub(PACS_M_ASSOC_ACTIVE, 1);
         struct timespec t1;
         clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -112,10 +89,7 @@ static void *serve_association(void *arg)
         pacs_metrics_add(PACS_M_ASSOC_REJECTED, 1);
     }
     pacs_assoc_free(c.assoc);
-    pthread_mutex_lock(&s->mu);
-    s->active--;
-    pthread_cond_broadcast(&s->cv);
-    pthread_mutex_unlock(&s->mu);
+    pacs_workers_leave(&s->assocs);
     return NULL;
 }
 
@@ -156,15 +130,12 @@ static void *receive(void *arg)
     pacs_err err = pacs_net_accept(net, 0, max_pdu, &a, &ei);
     int full = 0;
     unsigned id = 0;
+    /* Counted in as serving before counted out as receiving: a stop never sees it in neither. */
+    if (err == PACS_OK) {
+        full = !pacs_workers_enter(&s->assocs, max_assoc, &id);
+    }
     pthread_mutex_lock(&s->mu);
     s->receiving--;
-    if (err == PACS_OK) {
-        id = ++s->next_id;
-        full = s->active >= max_assoc;
-        if (!full) {
-            s->active++;
-        }
-    }
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
     if (err == PACS_ETIMEOUT) {
@@ -197,10 +168,7 @@ static void *receive(void *arg)
     if (!job) {
         pacs_assoc_reject(a, PACS_RJ_TEMPORARY_CONGESTION, NULL);
         pacs_assoc_free(a);
-        pthread_mutex_lock(&s->mu);
-        s->active--;
-        pthread_cond_broadcast(&s->cv);
-        pthread_mutex_unlock(&s->mu);
+        pacs_workers_leave(&s->assocs);
         return NULL;
     }
     job->s = s;
@@ -269,6 +237,7 @@ pacs_err pacs_dimse_start(const pacs_config *cfg, pacs_archive *archive, pacs_di
     s->archive = archive;
     atomic_init(&s->stopping, 0);
     atomic_init(&s->aetable, NULL);
+    pacs_workers_init(&s->assocs);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     s->tls_port = -1;
@@ -319,22 +288,6 @@ void pacs_dimse_set_aetable(pacs_dimse_server *s, pacs_aetable *t)
     atomic_store(&s->aetable, t);
 }
 
-static int wait_idle(pacs_dimse_server *s, int seconds)
-{
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += seconds;
-    pthread_mutex_lock(&s->mu);
-    while (s->active > 0) {
-        if (pthread_cond_timedwait(&s->cv, &s->mu, &until) != 0) {
-            break;
-        }
-    }
-    int idle = s->active == 0;
-    pthread_mutex_unlock(&s->mu);
-    return idle;
-}
-
 void pacs_dimse_stop(pacs_dimse_server *s, int grace_s)
 {
     if (!s) {
@@ -369,16 +322,12 @@ void pacs_dimse_stop(pacs_dimse_server *s, int grace_s)
     }
     /* Associations stop between messages; a transfer still running after the grace period is
      * cut off (its object was never committed, so nothing is half-written). */
-    if (!wait_idle(s, grace_s)) {
-        pthread_mutex_lock(&s->mu);
-        for (size_t i = 0; i < s->n_live; i++) {
-            pacs_assoc_shutdown(s->live[i]);
-        }
-        pthread_mutex_unlock(&s->mu);
-        wait_idle(s, 10);
+    if (!pacs_workers_wait_idle(&s->assocs, grace_s)) {
+        pacs_workers_cut(&s->assocs, cut_assoc);
+        pacs_workers_wait_idle(&s->assocs, 10);
     }
     pthread_mutex_lock(&s->mu);
-    unsigned left = s->active + s->receiving;
+    unsigned left = pacs_workers_active(&s->assocs) + s->receiving;
     pthread_mutex_unlock(&s->mu);
     if (left > 0) {
         /* Threads still hold the server; leaking it beats freeing memory they use. */
@@ -386,8 +335,8 @@ void pacs_dimse_stop(pacs_dimse_server *s, int grace_s)
                  left);
         return;
     }
+    pacs_workers_destroy(&s->assocs);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
-    free(s->live);
     free(s);
 }

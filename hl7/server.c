@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include "pacs/base/log.h"
+#include "pacs/base/workers.h"
 #include "hl7/conn.h"
 #include "hl7/mllp.h"
 #include "storage/audit.h"
@@ -39,12 +41,8 @@ struct pacs_hl7_server {
     pthread_t acceptor, tls_acceptor;
     int started, tls_started;
     atomic_int stopping;
-    atomic_uint seq; /* for our ACKs' control ids */
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    unsigned active, next_id;
-    int *live; /* sockets of running connections, to cut them off at a forced stop */
-    size_t n_live, cap_live;
+    atomic_uint seq;    /* for our ACKs' control ids */
+    pacs_workers conns; /* a thread per connection; their sockets, cut off at a forced stop */
 };
 
 typedef struct conn_job {
@@ -53,32 +51,15 @@ typedef struct conn_job {
     pacs_hl7_peer peer;
 } conn_job;
 
-static void track(pacs_hl7_server *s, int fd, int add)
+/* Sockets are listed as pointer-sized integers. */
+static void *fd_item(int fd)
 {
-    pthread_mutex_lock(&s->mu);
-    if (add) {
-        if (s->n_live == s->cap_live) {
-            size_t cap = s->cap_live ? s->cap_live * 2 : 16;
-            int *g = realloc(s->live, cap * sizeof *g);
-            if (g) {
-                s->live = g;
-                s->cap_live = cap;
-            }
-        }
-        if (s->n_live < s->cap_live) {
-            s->live[s->n_live++] = fd;
-        }
-    } else {
-        for (size_t i = 0; i < s->n_live; i++) {
-            if (s->live[i] == fd) {
-                s->live[i] = s->live[--s->n_live];
-                break;
-            }
-        }
-        s->active--;
-        pthread_cond_broadcast(&s->cv);
-    }
-    pthread_mutex_unlock(&s->mu);
+    return (void *)(intptr_t)fd;
+}
+
+static void cut_fd(void *item)
+{
+    shutdown((int)(intptr_t)item, SHUT_RDWR);
 }
 
 /* The answer's code and error for one frame (the handler's, or ours when the message cannot
@@ -254,8 +235,8 @@ done:
              j->peer.host, j->peer.tls ? " tls" : "", end, messages);
     free(buf);
     pacs_mllp_free(&r);
-    int fd = j->c.fd;
-    track(s, fd, 0);
+    pacs_workers_track(&s->conns, fd_item(j->c.fd), 0);
+    pacs_workers_leave(&s->conns);
     pacs_hl7__close(&j->c);
     free(j);
     return NULL;
@@ -271,13 +252,12 @@ static void accept_one(pacs_hl7_server *s, int lfd, int tls)
     }
     unsigned max = (unsigned)pacs_config_int(s->cfg, "hl7.max_connections");
     conn_job *j = calloc(1, sizeof *j);
-    pthread_mutex_lock(&s->mu);
-    unsigned id = ++s->next_id;
-    int room = s->active < max && j;
-    if (room) {
-        s->active++;
+    unsigned id;
+    int room = pacs_workers_enter(&s->conns, max, &id);
+    if (room && !j) {
+        pacs_workers_leave(&s->conns);
+        room = 0;
     }
-    pthread_mutex_unlock(&s->mu);
     char host[64] = "?";
     inet_ntop(AF_INET, &addr.sin_addr, host, sizeof host);
     if (!room) {
@@ -299,7 +279,7 @@ static void accept_one(pacs_hl7_server *s, int lfd, int tls)
     j->peer.conn_id = id;
     j->peer.tls = tls;
     snprintf(j->peer.host, sizeof j->peer.host, "%s", host);
-    track(s, fd, 1);
+    pacs_workers_track(&s->conns, fd_item(fd), 1);
     pacs_log(PACS_LOG_DEBUG, "hl7", "conn=%u from=%s%s opened", id, host, tls ? " tls" : "");
     pthread_t t;
     pthread_attr_t attr;
@@ -307,7 +287,8 @@ static void accept_one(pacs_hl7_server *s, int lfd, int tls)
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     if (pthread_create(&t, &attr, serve, j) != 0) {
         pacs_log(PACS_LOG_WARN, "hl7", "conn=%u from=%s refused: no thread", id, host);
-        track(s, fd, 0);
+        pacs_workers_track(&s->conns, fd_item(fd), 0);
+        pacs_workers_leave(&s->conns);
         close(fd);
         free(j);
     }
@@ -381,8 +362,7 @@ pacs_err pacs_hl7_start(const pacs_config *cfg, pacs_hl7_handler handler, void *
     s->port = s->tls_port = -1;
     atomic_init(&s->stopping, 0);
     atomic_init(&s->seq, 1);
-    pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->cv, NULL);
+    pacs_workers_init(&s->conns);
     const char *bind_addr = pacs_config_str(cfg, "hl7.bind");
     pacs_err err = PACS_OK;
     if (pacs_config_int(cfg, "hl7.port") >= 0) {
@@ -422,22 +402,6 @@ int pacs_hl7_tls_port(const pacs_hl7_server *s)
     return s ? s->tls_port : -1;
 }
 
-static int wait_idle(pacs_hl7_server *s, int seconds)
-{
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += seconds;
-    pthread_mutex_lock(&s->mu);
-    while (s->active > 0) {
-        if (pthread_cond_timedwait(&s->cv, &s->mu, &until) != 0) {
-            break;
-        }
-    }
-    int idle = s->active == 0;
-    pthread_mutex_unlock(&s->mu);
-    return idle;
-}
-
 void pacs_hl7_stop(pacs_hl7_server *s, int grace_s)
 {
     if (!s) {
@@ -459,20 +423,15 @@ void pacs_hl7_stop(pacs_hl7_server *s, int grace_s)
     /* Connections notice `stopping` within a tick, between messages; one still busy after the
      * grace period is cut off (its message was not acknowledged, so the sender sends it
      * again). */
-    if (!wait_idle(s, grace_s + 2)) {
-        pthread_mutex_lock(&s->mu);
-        for (size_t i = 0; i < s->n_live; i++) {
-            shutdown(s->live[i], SHUT_RDWR);
-        }
-        pthread_mutex_unlock(&s->mu);
-        if (!wait_idle(s, 10)) {
-            pacs_log(PACS_LOG_ERROR, "hl7", "%u connections did not end", s->active);
+    if (!pacs_workers_wait_idle(&s->conns, grace_s + 2)) {
+        pacs_workers_cut(&s->conns, cut_fd);
+        if (!pacs_workers_wait_idle(&s->conns, 10)) {
+            pacs_log(PACS_LOG_ERROR, "hl7", "%u connections did not end",
+                     pacs_workers_active(&s->conns));
             return; /* threads still use the server: leaking it beats a use after free */
         }
     }
     SSL_CTX_free(s->tls);
-    pthread_mutex_destroy(&s->mu);
-    pthread_cond_destroy(&s->cv);
-    free(s->live);
+    pacs_workers_destroy(&s->conns);
     free(s);
 }
