@@ -16,30 +16,10 @@
 
 pacs_err pacs_dimse__get(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_errinfo *ei)
 {
-    if (!rq->has_dataset) {
-        return pacs_dimse__respond(c, rq, PACS_C_GET_RSP, PACS_ST_IDENTIFIER_MISMATCH,
-                                   "C-GET request without an identifier", ei);
-    }
-    pacs_ds *id = NULL;
-    pacs_errinfo sub;
-    pacs_err err = pacs_msg_recv_dataset(c->assoc, c->timeout, &id, &sub);
-    if (err != PACS_OK) {
-        if (ei) {
-            *ei = sub;
-        }
-        return err;
-    }
     pacs_resolve_list list;
-    memset(&list, 0, sizeof list);
-    char comment[160] = "";
-    uint16_t status =
-        pacs_dimse__retr_collect(c, rq->sop_class, id, &list, comment, sizeof comment);
-    pacs_ds_free(id);
-    if (status != 0) {
-        pacs_log(PACS_LOG_WARN, "dimse", "assoc=%u calling=%s C-GET refused status=0x%04x: %s",
-                 c->assoc_id, c->info.calling_aet, status, comment);
-        pacs_dimse__audit(c, PACS_AUDIT_RETRIEVE, 0, NULL, NULL, comment, 0);
-        return pacs_dimse__respond(c, rq, PACS_C_GET_RSP, status, comment, ei);
+    pacs_err err;
+    if (!pacs_dimse__retr_begin(c, rq, PACS_C_GET_RSP, &list, &err, ei)) {
+        return err;
     }
     pacs_sendset *pcs = calloc(1, sizeof *pcs);
     if (!pcs) {

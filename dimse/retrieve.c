@@ -107,6 +107,38 @@ done:
     return status;
 }
 
+int pacs_dimse__retr_begin(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_dimse_type rsp_type,
+                           pacs_resolve_list *list, pacs_err *err, pacs_errinfo *ei)
+{
+    const char *what = rsp_type == PACS_C_GET_RSP ? "C-GET" : "C-MOVE";
+    memset(list, 0, sizeof *list);
+    char comment[160] = "";
+    if (!rq->has_dataset) {
+        snprintf(comment, sizeof comment, "%s request without an identifier", what);
+        *err = pacs_dimse__respond(c, rq, rsp_type, PACS_ST_IDENTIFIER_MISMATCH, comment, ei);
+        return 0;
+    }
+    pacs_ds *id = NULL;
+    pacs_errinfo sub;
+    *err = pacs_msg_recv_dataset(c->assoc, c->timeout, &id, &sub);
+    if (*err != PACS_OK) {
+        if (ei) {
+            *ei = sub;
+        }
+        return 0;
+    }
+    uint16_t status = pacs_dimse__retr_collect(c, rq->sop_class, id, list, comment, sizeof comment);
+    pacs_ds_free(id);
+    if (status != 0) {
+        pacs_log(PACS_LOG_WARN, "dimse", "assoc=%u calling=%s %s refused status=0x%04x: %s",
+                 c->assoc_id, c->info.calling_aet, what, status, comment);
+        pacs_dimse__audit(c, PACS_AUDIT_RETRIEVE, 0, NULL, NULL, comment, 0);
+        *err = pacs_dimse__respond(c, rq, rsp_type, status, comment, ei);
+        return 0;
+    }
+    return 1;
+}
+
 /* Whether an instance stored in `ts` can be sent as `to` (DIMSE never writes a lossy syntax the
  * instance is not stored in). Proposals are per SOP class and syntax: assume pixel data. */
 static int can_send(const char *ts, const char *to)

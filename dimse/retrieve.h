@@ -24,6 +24,16 @@
 uint16_t pacs_dimse__retr_collect(pacs_dimse_ctx *c, const char *model_class, const pacs_ds *id,
                                   pacs_resolve_list *out, char *comment, size_t cap);
 
+/**
+ * The first steps of a C-MOVE or C-GET (`rsp_type` PACS_C_MOVE_RSP or PACS_C_GET_RSP): reads
+ * the request's identifier and lists the instances it names into `list` (the caller frees it).
+ * Returns 1 when the retrieve goes on; 0 when it ended here, `*err` then being what the
+ * service returns: a refusal was answered (no identifier, or pacs_dimse__retr_collect's
+ * status), logged and audited, or the identifier could not be read.
+ */
+int pacs_dimse__retr_begin(pacs_dimse_ctx *c, const pacs_dimse_msg *rq, pacs_dimse_type rsp_type,
+                           pacs_resolve_list *list, pacs_err *err, pacs_errinfo *ei);
+
 /** Presentation contexts to propose for sending: per SOP class, one context with the stored
  *  syntax, and one with explicit/implicit little endian when the stored syntax can be
  *  delivered in it. At most 128 contexts; what does not fit is counted in `overflow`. */

@@ -29,9 +29,11 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
 #include <openssl/evp.h>
 
 #include "pacs/base/log.h"
+#include "pacs/base/tests/testfiles.h"
 #include "pacs/dicom/dcm.h"
 #include "storage/archive.h"
 #include "storage/objstore.h"
@@ -46,35 +48,6 @@ typedef struct fixture {
 } fixture;
 
 /* ---- helpers ---- */
-
-static const char *sample(const char *rel)
-{
-    static char path[4][512];
-    static int next;
-    const char *root = getenv("SAMPLES");
-    char *p = path[next++ % 4];
-    snprintf(p, 512, "%s/%s",
-             root && root[0] ? root : "/usr/lib/python3/dist-packages/pydicom/data", rel);
-    return p;
-}
-
-static uint8_t *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fail_msg("cannot open %s", path);
-    }
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    long n = ftell(f);
-    assert_true(n >= 0);
-    rewind(f);
-    uint8_t *b = malloc((size_t)n + 1);
-    assert_non_null(b);
-    assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return b;
-}
 
 static void sha256_hex(const uint8_t *data, size_t len, char out[65])
 {

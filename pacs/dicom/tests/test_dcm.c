@@ -25,38 +25,10 @@
 #include <cmocka.h>
 
 #include "pacs/base/log.h"
+#include "pacs/base/tests/testfiles.h"
 #include "pacs/dicom/dcm.h"
 
 static char staged[64];
-
-static const char *sample(const char *rel)
-{
-    static char path[4][512];
-    static int next;
-    const char *root = getenv("SAMPLES");
-    char *p = path[next++ % 4];
-    snprintf(p, 512, "%s/%s",
-             root && root[0] ? root : "/usr/lib/python3/dist-packages/pydicom/data", rel);
-    return p;
-}
-
-static uint8_t *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fail_msg("cannot open %s", path);
-    }
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    long n = ftell(f);
-    assert_true(n >= 0);
-    rewind(f);
-    uint8_t *b = malloc((size_t)n + 1);
-    assert_non_null(b);
-    assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return b;
-}
 
 /* Writes our meta header for `m` and `len` dataset bytes to the staging file. */
 static void stage_bytes(const pacs_meta *m, const uint8_t *ds, size_t len)
