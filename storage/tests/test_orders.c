@@ -391,12 +391,92 @@ static void test_copy(void **state)
     assert_int_equal(o.status, PACS_ORDER_DISCONTINUED);
 }
 
+/* How many steps the worklist answers for these keys; the step's own keys (station, modality,
+ * start date, step id) go into the Scheduled Procedure Step Sequence's item. */
+static size_t count_where(fixture *f, const uint32_t *tags, const char *const *values, size_t n)
+{
+    pacs_query *q = pacs_query_new(PACS_LEVEL_PATIENT);
+    assert_non_null(q);
+    pacs_query *item = NULL;
+    assert_int_equal(pacs_query_add_sequence(q, 0x00400100u, &item, NULL), PACS_OK);
+    for (size_t i = 0; i < n; i++) {
+        int in_item = tags[i] == 0x00080060u || tags[i] == 0x00400001u || tags[i] == 0x00400002u ||
+                      tags[i] == 0x00400009u;
+        assert_int_equal(pacs_query_add(in_item ? item : q, tags[i], NULL, values[i], NULL),
+                         PACS_OK);
+    }
+    seen s;
+    memset(&s, 0, sizeof s);
+    pacs_errinfo ei;
+    assert_int_equal(pacs_orders_worklist(f->a, q, 0, collect, &s, &ei), PACS_OK);
+    pacs_query_free(q);
+    return s.n;
+}
+
+#define COUNT_WHERE(f, ...)                                                                        \
+    count_where_pairs(f, (const char *const[]){__VA_ARGS__},                                       \
+                      sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
+
+/* Pairs of "gggggggg" and value. */
+static size_t count_where_pairs(fixture *f, const char *const *kv, size_t n)
+{
+    uint32_t tags[8];
+    const char *values[8];
+    assert_true(n % 2 == 0 && n / 2 <= 8);
+    for (size_t i = 0; i < n / 2; i++) {
+        tags[i] = (uint32_t)strtoul(kv[2 * i], NULL, 16);
+        values[i] = kv[2 * i + 1];
+    }
+    return count_where(f, tags, values, n / 2);
+}
+
+static void test_worklist_keys(void **state)
+{
+    fixture *f = *state;
+    pacs_errinfo ei;
+    int64_t a = register_patient(f, "bhxh", "HN7", "Phạm^Thị Lan");
+    int64_t b = register_patient(f, "mrn", "M7", "Đỗ^Văn Nam"); /* no health ID: MRN served */
+    const char *dates[4] = {"20261205", "20261206", "20261207", "20261208"};
+    for (int i = 0; i < 8; i++) {
+        char placer[8], acc[8];
+        snprintf(placer, sizeof placer, "K%d", i);
+        snprintf(acc, sizeof acc, "KACC%d", i);
+        pacs_order o = order_for(i % 2 ? b : a, placer, acc), out;
+        snprintf(o.start_date, sizeof o.start_date, "%s", dates[i % 4]);
+        snprintf(o.station_aet, sizeof o.station_aet, "%s", i < 4 ? "CT1" : "MR1");
+        snprintf(o.modality, sizeof o.modality, "%s", i < 4 ? "CT" : "MR");
+        snprintf(o.sps_id, sizeof o.sps_id, "S%d", i);
+        snprintf(o.requested_procedure_id, sizeof o.requested_procedure_id, "R%d", i);
+        assert_int_equal(pacs_orders_place(f->a, &o, &out, &ei), PACS_OK);
+    }
+    assert_int_equal(COUNT_WHERE(f, "00400001", "CT1"), 4);
+    assert_int_equal(COUNT_WHERE(f, "00400001", "CT1", "00400002", "20261206"), 1);
+    assert_int_equal(COUNT_WHERE(f, "00080060", "MR", "00400002", "20261206-20261207"), 2);
+    assert_int_equal(COUNT_WHERE(f, "00400002", "20261207-"), 4);
+    assert_int_equal(COUNT_WHERE(f, "00400002", "-20261205"), 2);
+    assert_int_equal(COUNT_WHERE(f, "00080050", "KACC5"), 1);
+    assert_int_equal(COUNT_WHERE(f, "00400009", "S6"), 1);
+    assert_int_equal(COUNT_WHERE(f, "00401001", "R3"), 1);
+    assert_int_equal(COUNT_WHERE(f, "00100020", "HN7"), 4);
+    assert_int_equal(COUNT_WHERE(f, "00100020", "M7"), 4);
+    assert_int_equal(COUNT_WHERE(f, "00100020", "M7", "00400001", "MR1"), 2);
+    assert_int_equal(COUNT_WHERE(f, "00100020", "nobody"), 0);
+    /* Keys the index does not narrow by still match: a wildcard station, a name. */
+    assert_int_equal(COUNT_WHERE(f, "00400001", "M*"), 4);
+    assert_int_equal(COUNT_WHERE(f, "00100010", "Do^Van*", "00080060", "CT"), 2);
+    /* A cancelled step leaves every answer. */
+    assert_int_equal(pacs_orders_cancel(f->a, "K5", &ei), PACS_OK);
+    assert_int_equal(COUNT_WHERE(f, "00080050", "KACC5"), 0);
+    assert_int_equal(COUNT_WHERE(f, "00400001", "MR1"), 3);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_patients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_orders, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worklist_merge_mpps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_worklist_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_copy, setup, teardown),
     };
     int rc = backends_init(argc, argv);

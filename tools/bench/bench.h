@@ -142,6 +142,12 @@ pacs_err bench_dimse_echo(bench_dimse *d, pacs_errinfo *ei);
 pacs_err bench_dimse_find_study(bench_dimse *d, uint32_t key_tag, const char *value,
                                 unsigned *matches, pacs_errinfo *ei);
 
+typedef struct pacs_ds pacs_ds;
+
+/** A Modality Worklist C-FIND with the identifier `q`; the number of items in `*matches`. */
+pacs_err bench_dimse_find_worklist(bench_dimse *d, const pacs_ds *q, unsigned *matches,
+                                   pacs_errinfo *ei);
+
 /* ---- HTTP client (http.c) ---- */
 
 typedef struct bench_http bench_http;
