@@ -4,7 +4,8 @@
 # measures the machine's limits, starts the real pacsd (and Orthanc when it is installed; it
 # is never installed from here) and must finish with a well-formed report: every figure row
 # present in report.json, the DIMSE figures measured for pacsd, the same rows in report.md.
-# Speed is never asserted here: timings belong to the benchmark itself.
+# pacs-bench-his runs a tiny HL7 and worklist round. Speed is never asserted here: timings
+# belong to the benchmark itself.
 . "$SRC/tests/lib.sh"
 : "${PACS_BENCH:?PACS_BENCH must point to the pacs-bench binary}"
 
@@ -52,4 +53,17 @@ for key in ("command", "machine", "data", "pacsd"):
     assert rep["meta"].get(key), "meta %s missing" % key
 print("report ok: %d rows, %d limits" % (len(rows), len(limits)))
 EOF
+
+# The hospital side (pacs-bench-his): HL7 orders over MLLP, then worklist C-FINDs whose item
+# counts it checks against its model (it exits non-zero on a wrong count).
+: "${PACS_BENCH_HIS:?PACS_BENCH_HIS must point to the pacs-bench-his binary}"
+if ! timeout 120 "$PACS_BENCH_HIS" --pacsd "$PACSD" --work "$WORK/his" --orders 40 --reps 2 \
+    >"$WORK/his.out" 2>&1; then
+    cat "$WORK/his.out" >&2
+    fail "pacs-bench-his did not complete with the model's counts"
+fi
+grep -q '^| HL7 ORM^O01 (place an order), one connection | [0-9]* messages/s |$' "$WORK/his.out" ||
+    fail "no HL7 figure: $(cat "$WORK/his.out")"
+[ "$(grep -c '^| MWL C-FIND .* items | [0-9.]* ms' "$WORK/his.out")" = 5 ] ||
+    fail "not 5 worklist figures: $(cat "$WORK/his.out")"
 pass
