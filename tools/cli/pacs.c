@@ -40,6 +40,11 @@ static const command commands[] = {
      "the forwarding queue: list entries (pending, done, failed) or queue them again"},
     {"migrate", pacs_tool__migrate, "migrate --to postgresql://USER@HOST:PORT/DB",
      "copy the index into an empty PostgreSQL index, without reading objects (pacsd stopped)"},
+    {"backup", pacs_tool__backup, "backup DEST",
+     "a consistent copy of the index, objects, audit trail, share key and --config file, while\n"
+     "                        pacsd runs; into the same DEST again, only what is new is copied"},
+    {"restore", pacs_tool__restore, "restore SRC DATA",
+     "put a backup back into DATA, a new or empty data folder (then start pacsd on it)"},
     {"render", pacs_tool__render, "render FILE [--frame N] [--window C,W] [--viewport W,H] ...",
      "render, decode (--raw), transcode or time a file's frames (without FILE: usage)"},
     {"share", pacs_tool__share,
@@ -47,6 +52,13 @@ static const command commands[] = {
      "a link (and QR code) that shows one study in a browser, until it expires or is revoked"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static const char *config_file;
+
+const char *pacs_tool__config_file(void)
+{
+    return config_file;
+}
 
 static void usage(FILE *f)
 {
@@ -69,6 +81,9 @@ int main(int argc, char **argv)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             return TOOL_OK;
+        }
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            config_file = argv[++i];
         }
     }
     pacs_config *cfg = pacs_config_new();

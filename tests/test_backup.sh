@@ -1,0 +1,147 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Backup and restore (issue 21, storage/backup.h): `pacs backup DEST` while storescu stores in a
+# loop; `pacs restore` into an empty folder (a non-empty one is refused); pacsd started on the
+# restored folder answers the same C-FIND and QIDO-RS for the study acknowledged before the
+# backup began, holds every instance acknowledged before it began, `pacs verify` is clean, the
+# share link made before still opens and the audit trail's lines are there; a second backup
+# into the same folder copies only the objects stored since (the count it reports). With a
+# PostgreSQL index (PACS_TEST_PG): the objects the same way, and the pg_dump command printed.
+. "$SRC/tests/lib.sh"
+: "${PACS:?PACS must point to the pacs tool}"
+trap_background
+
+printf 'dimse.aet = PACS\nhospital.name = Test\n' >"$WORK/pacsd.conf"
+start_pacsd --config "$WORK/pacsd.conf"
+pacs() { timeout 300 "$PACS" --config "$WORK/pacsd.conf" --data "$DATA" \
+    ${PACS_INDEX:+--set "index=$PACS_INDEX"} "$@"; }
+
+# Study A: acknowledged before the backup; a share link to it.
+make_ct_copies "$WORK/a" 20
+store "$WORK"/a/*.dcm >"$WORK/store.log" 2>&1 || fail "storescu: $(cat "$WORK/store.log")"
+A=$(dcm_value "$WORK/a/ct1.dcm" 0020,000d)
+LINK=$(pacs share "$A" 2>"$WORK/err") || fail "pacs share: $(cat "$WORK/err")"
+TOKEN=${LINK##*/share/}
+
+# Study B: stored one file at a time, in a loop, around the backup. Each acknowledged file's
+# SOP Instance UID goes to acked.txt once storescu has returned.
+make_ct_copies "$WORK/b" 60
+: >"$WORK/acked.txt"
+(
+    for f in "$WORK"/b/ct*.dcm; do
+        [ -e "$WORK/stop" ] && break
+        if timeout 60 storescu -aec PACS 127.0.0.1 "$DIMSE_PORT" "$f" >/dev/null 2>&1; then
+            file_uids "$f" >>"$WORK/acked.txt"
+        fi
+    done
+) &
+LOOP=$!
+timeout 60 sh -c 'until [ -s "$1" ]; do sleep 0.05; done' _ "$WORK/acked.txt" ||
+    fail "the storing loop acknowledged nothing"
+
+# What the archive answers for study A before the backup.
+find_a() {
+    find_dimse -S -k QueryRetrieveLevel=STUDY -k StudyInstanceUID="$A" -k PatientName \
+        -k PatientID -k StudyDate -k NumberOfStudyRelatedInstances -k NumberOfStudyRelatedSeries \
+        -k ModalitiesInStudy | grep -a '^I: (' || true
+}
+# QIDO-RS of study A and its instances, without the URLs (which name the server's port).
+qido_a() {
+    for path in "studies?StudyInstanceUID=$A&includefield=all" "studies/$A/instances"; do
+        curl -sf "http://127.0.0.1:$HTTP_PORT/dicomweb/$path" | python3 -c '
+import json, sys
+rows = json.load(sys.stdin)
+for r in rows:
+    r.pop("00081190", None)
+print(json.dumps(sorted(rows, key=lambda r: json.dumps(r, sort_keys=True)), sort_keys=True))'
+    done
+}
+find_a >"$WORK/find.before"
+qido_a >"$WORK/qido.before" || fail "QIDO-RS before the backup"
+grep -q "NumberOfStudyRelatedInstances.*\[20\]\|(0020,1208) IS \[20\]" "$WORK/find.before" ||
+    fail "C-FIND before the backup: $(cat "$WORK/find.before")"
+image_uids "$A" >"$WORK/a.uids"
+assert_eq 20 "$(wc -l <"$WORK/a.uids" | tr -d ' ')" "instances of study A"
+
+# The backup, while the loop stores.
+sort "$WORK/acked.txt" >"$WORK/acked.before"
+pacs backup "$WORK/bk" >"$WORK/backup1.log" 2>&1 || fail "pacs backup: $(cat "$WORK/backup1.log")"
+acked_after_backup=$(wc -l <"$WORK/acked.txt")
+n1=$(sed -n 's/^objects: \([0-9]*\) in the index, \([0-9]*\) copied.*/\1/p' "$WORK/backup1.log")
+c1=$(sed -n 's/^objects: \([0-9]*\) in the index, \([0-9]*\) copied.*/\2/p' "$WORK/backup1.log")
+[ -n "$n1" ] || fail "no object count in: $(cat "$WORK/backup1.log")"
+assert_eq "$n1" "$c1" "a first backup copies every object"
+before=$(wc -l <"$WORK/acked.before")
+[ "$n1" -ge $((20 + before)) ] ||
+    fail "the backup holds $n1 objects, fewer than the $((20 + before)) acknowledged before it"
+grep -q '^configuration: saved as pacsd.conf' "$WORK/backup1.log" ||
+    fail "the configuration was not saved: $(cat "$WORK/backup1.log")"
+cmp -s "$WORK/pacsd.conf" "$WORK/bk/pacsd.conf" || fail "bk/pacsd.conf is not the configuration"
+
+# The loop goes on after the backup: it did run while storing.
+timeout 60 sh -c 'until [ "$(wc -l <"$1")" -gt "$2" ]; do sleep 0.05; done' _ \
+    "$WORK/acked.txt" "$acked_after_backup" || fail "the storing loop stopped with the backup"
+touch "$WORK/stop"
+wait "$LOOP" || true
+
+if [ -n "${PACS_TEST_PG:-}" ]; then
+    # PostgreSQL: the index is pg_dump's; the command is printed.
+    grep -q "pg_dump --format=custom --file='$WORK/bk/index.pgdump' '$PACS_INDEX'" \
+        "$WORK/backup1.log" || fail "no pg_dump command: $(cat "$WORK/backup1.log")"
+    [ ! -e "$WORK/bk/index.sqlite" ] || fail "a PostgreSQL backup holds an index.sqlite"
+else
+    grep -q '^index: copied' "$WORK/backup1.log" || fail "index not copied: $(cat "$WORK/backup1.log")"
+
+    # Restore: refused into a non-empty folder, done into an empty one.
+    mkdir "$WORK/full" && touch "$WORK/full/x"
+    rc=0
+    pacs restore "$WORK/bk" "$WORK/full" >"$WORK/r.log" 2>&1 || rc=$?
+    assert_eq 2 "$rc" "restore into a non-empty folder"
+    grep -q 'not empty' "$WORK/r.log" || fail "the refusal does not say why: $(cat "$WORK/r.log")"
+    [ "$(ls "$WORK/full")" = x ] || fail "a refused restore wrote into the folder"
+    mkdir "$WORK/r"
+    pacs restore "$WORK/bk" "$WORK/r" >"$WORK/r.log" 2>&1 || fail "pacs restore: $(cat "$WORK/r.log")"
+    grep -q "^objects: $n1 in the index, $n1 copied" "$WORK/r.log" ||
+        fail "restore did not copy the $n1 objects: $(cat "$WORK/r.log")"
+fi
+
+# A second backup into the same folder copies only the objects stored since the first.
+total=$(pacs stats | sed -n 's/^instances: //p')
+new=$((total - n1))
+[ "$new" -gt 0 ] || fail "nothing was stored after the first backup"
+pacs backup "$WORK/bk" >"$WORK/backup2.log" 2>&1 || fail "pacs backup (2): $(cat "$WORK/backup2.log")"
+grep -q "^objects: $total in the index, $new copied ([^)]*), $n1 already there, 0 removed" \
+    "$WORK/backup2.log" ||
+    fail "the second backup should copy $new of $total objects: $(cat "$WORK/backup2.log")"
+if [ -n "${PACS_TEST_PG:-}" ]; then
+    pass
+fi
+find "$WORK/bk/objects" -type f | wc -l | tr -d ' ' >"$WORK/n"
+assert_eq "$total" "$(cat "$WORK/n")" "objects in the backup folder after the second backup"
+stop_pacsd
+
+# pacsd on the restored folder.
+DATA="$WORK/r"
+start_pacsd --config "$WORK/pacsd.conf"
+find_a >"$WORK/find.after"
+cmp -s "$WORK/find.before" "$WORK/find.after" ||
+    fail "C-FIND differs: $(diff "$WORK/find.before" "$WORK/find.after")"
+qido_a >"$WORK/qido.after" || fail "QIDO-RS on the restored archive"
+cmp -s "$WORK/qido.before" "$WORK/qido.after" || fail "QIDO-RS differs after the restore"
+image_uids >"$WORK/r.uids"
+missing=$(sort "$WORK/a.uids" "$WORK/acked.before" | comm -23 - "$WORK/r.uids" | wc -l)
+assert_eq 0 "$(echo "$missing" | tr -d ' ')" "instances acknowledged before the backup, missing"
+assert_eq "$n1" "$(wc -l <"$WORK/r.uids" | tr -d ' ')" "instances in the restored archive"
+timeout 300 "$PACS" --data "$DATA" verify >"$WORK/verify.log" 2>&1 ||
+    fail "pacs verify on the restored archive: $(cat "$WORK/verify.log")"
+grep -q "^verified $n1 object(s) in [0-9.]* s: 0 corrupt, 0 missing, 0 orphan(s)\$" "$WORK/verify.log" ||
+    fail "pacs verify on the restored archive: $(cat "$WORK/verify.log")"
+# The share link made before the backup, and the audit trail's store lines for study A.
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HTTP_PORT/share/$TOKEN")
+assert_eq 200 "$code" "the share link on the restored archive"
+timeout 60 "$PACS" --data "$DATA" share --list >"$WORK/shares" 2>&1 || fail "pacs share --list"
+grep -q "$A" "$WORK/shares" || fail "the share is not listed: $(cat "$WORK/shares")"
+n_store=$(timeout 60 "$PACS" --data "$DATA" audit --study "$A" | grep -c '"action":"store"' || true)
+assert_eq 20 "$n_store" "store lines of study A in the restored audit trail"
+cmp -s "$WORK/bk/share.key" "$WORK/r/share.key" || fail "share.key not restored"
+pass
