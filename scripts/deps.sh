@@ -12,7 +12,8 @@ PACKAGES="build-essential cmake pkg-config git curl ca-certificates
   libpng-dev libopenjph-dev openjph-tools libopenjp2-tools dicom3tools openssl
   zlib1g-dev nodejs clang clang-format libclang-rt-14-dev chromium libqrencode-dev zbar-tools
   libcairo2-dev libfontconfig-dev fonts-dejavu-core poppler-utils
-  orthanc orthanc-dicomweb prometheus"
+  orthanc orthanc-dicomweb prometheus
+  systemd dpkg-dev"
 
 if [ "${1:-}" = "--print" ]; then
     echo $PACKAGES
