@@ -6,7 +6,8 @@
 # backup began, holds every instance acknowledged before it began, `pacs verify` is clean, the
 # share link made before still opens and the audit trail's lines are there; a second backup
 # into the same folder copies only the objects stored since (the count it reports). With a
-# PostgreSQL index (PACS_TEST_PG): the objects the same way, and the pg_dump command printed.
+# PostgreSQL index (PACS_TEST_PG): the objects the same way, the index by the pg_dump command
+# the backup prints and the pg_restore command the restore prints.
 . "$SRC/tests/lib.sh"
 : "${PACS:?PACS must point to the pacs tool}"
 trap_background
@@ -85,10 +86,13 @@ touch "$WORK/stop"
 wait "$LOOP" || true
 
 if [ -n "${PACS_TEST_PG:-}" ]; then
-    # PostgreSQL: the index is pg_dump's; the command is printed.
-    grep -q "pg_dump --format=custom --file='$WORK/bk/index.pgdump' '$PACS_INDEX'" \
+    # PostgreSQL: the index is pg_dump's; the command is printed, and run as it says: the dump,
+    # then the backup again (which copies the objects stored meanwhile).
+    grep -q "^  pg_dump --format=custom --file='$WORK/bk/index.pgdump' '$PACS_INDEX'\$" \
         "$WORK/backup1.log" || fail "no pg_dump command: $(cat "$WORK/backup1.log")"
     [ ! -e "$WORK/bk/index.sqlite" ] || fail "a PostgreSQL backup holds an index.sqlite"
+    eval "timeout 120 $(sed -n 's/^  \(pg_dump .*\)$/\1/p' "$WORK/backup1.log")" ||
+        fail "the printed pg_dump command failed"
 else
     grep -q '^index: copied' "$WORK/backup1.log" || fail "index not copied: $(cat "$WORK/backup1.log")"
 
@@ -113,12 +117,25 @@ pacs backup "$WORK/bk" >"$WORK/backup2.log" 2>&1 || fail "pacs backup (2): $(cat
 grep -q "^objects: $total in the index, $new copied ([^)]*), $n1 already there, 0 removed" \
     "$WORK/backup2.log" ||
     fail "the second backup should copy $new of $total objects: $(cat "$WORK/backup2.log")"
-if [ -n "${PACS_TEST_PG:-}" ]; then
-    pass
-fi
 find "$WORK/bk/objects" -type f | wc -l | tr -d ' ' >"$WORK/n"
 assert_eq "$total" "$(cat "$WORK/n")" "objects in the backup folder after the second backup"
 stop_pacsd
+expect=$n1
+if [ -n "${PACS_TEST_PG:-}" ]; then
+    # The objects with pacs restore, the index with pg_restore into a new database.
+    mkdir "$WORK/r"
+    pacs restore "$WORK/bk" "$WORK/r" >"$WORK/r.log" 2>&1 || fail "pacs restore: $(cat "$WORK/r.log")"
+    grep -q "pg_restore --no-owner --dbname=" "$WORK/r.log" || fail "no pg_restore: $(cat "$WORK/r.log")"
+    timeout 60 psql "$PACS_TEST_PG" -qAt -c "CREATE DATABASE ${PG_TEST_DB}_r" >/dev/null
+    trap 'for p in $BG_PIDS; do kill -TERM "$p" 2>/dev/null || true; done
+        timeout 60 psql "$PACS_TEST_PG" -qAt -c "DROP DATABASE IF EXISTS ${PG_TEST_DB}_r WITH (FORCE)" \
+            >/dev/null 2>&1 || true
+        cleanup' EXIT
+    export PACS_INDEX="${PACS_INDEX}_r"
+    timeout 120 pg_restore --no-owner --dbname="$PACS_INDEX" "$WORK/bk/index.pgdump" \
+        >"$WORK/pg_restore.log" 2>&1 || fail "pg_restore: $(cat "$WORK/pg_restore.log")"
+    expect=$total
+fi
 
 # pacsd on the restored folder.
 DATA="$WORK/r"
@@ -131,10 +148,10 @@ cmp -s "$WORK/qido.before" "$WORK/qido.after" || fail "QIDO-RS differs after the
 image_uids >"$WORK/r.uids"
 missing=$(sort "$WORK/a.uids" "$WORK/acked.before" | comm -23 - "$WORK/r.uids" | wc -l)
 assert_eq 0 "$(echo "$missing" | tr -d ' ')" "instances acknowledged before the backup, missing"
-assert_eq "$n1" "$(wc -l <"$WORK/r.uids" | tr -d ' ')" "instances in the restored archive"
+assert_eq "$expect" "$(wc -l <"$WORK/r.uids" | tr -d ' ')" "instances in the restored archive"
 timeout 300 "$PACS" --data "$DATA" verify >"$WORK/verify.log" 2>&1 ||
     fail "pacs verify on the restored archive: $(cat "$WORK/verify.log")"
-grep -q "^verified $n1 object(s) in [0-9.]* s: 0 corrupt, 0 missing, 0 orphan(s)\$" "$WORK/verify.log" ||
+grep -q "^verified $expect object(s) in [0-9.]* s: 0 corrupt, 0 missing, 0 orphan(s)\$" "$WORK/verify.log" ||
     fail "pacs verify on the restored archive: $(cat "$WORK/verify.log")"
 # The share link made before the backup, and the audit trail's store lines for study A.
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HTTP_PORT/share/$TOKEN")
