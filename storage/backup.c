@@ -177,16 +177,16 @@ static pacs_err copy_file(const char *src, const char *dst, const char *tmp_dir,
     }
     in = open(src, O_RDONLY | O_CLOEXEC);
     if (in < 0) {
-        err = errno == ENOENT ? pacs_errf(ei, PACS_ENOTFOUND, "%s: missing", src)
-                              : pacs_errf(ei, pacs_err_from_errno(errno), "open %s: %s", src,
-                                          strerror(errno));
+        err = errno == ENOENT
+                  ? pacs_errf(ei, PACS_ENOTFOUND, "%s: missing", src)
+                  : pacs_errf(ei, pacs_err_from_errno(errno), "open %s: %s", src, strerror(errno));
         tmp[0] = '\0';
         goto fail;
     }
     out = mkstemp(tmp);
     if (out < 0) {
-        err = pacs_errf(ei, pacs_err_from_errno(errno), "create in %s: %s", tmp_dir,
-                        strerror(errno));
+        err =
+            pacs_errf(ei, pacs_err_from_errno(errno), "create in %s: %s", tmp_dir, strerror(errno));
         tmp[0] = '\0';
         goto fail;
     }
@@ -219,8 +219,8 @@ static pacs_err copy_file(const char *src, const char *dst, const char *tmp_dir,
                 continue;
             }
             if (w < 0) {
-                err = pacs_errf(ei, pacs_err_from_errno(errno), "write %s: %s", dst,
-                                strerror(errno));
+                err =
+                    pacs_errf(ei, pacs_err_from_errno(errno), "write %s: %s", dst, strerror(errno));
                 goto fail;
             }
             off += w;
@@ -279,9 +279,9 @@ static int same_size(const char *a, const char *b)
 /* Copies the objects in `s` from the folder `from` into `to` (both ROOT/ab/cd/<key>) unless
  * they are there with their size; counts into `r`. Corrupt and missing sources are counted,
  * not errors. */
-static pacs_err copy_objects(const objset *s, const char *from, const char *to,
-                             const char *tmp_dir, pacs_progress_cb progress, void *ctx,
-                             pacs_backup_report *r, pacs_errinfo *ei)
+static pacs_err copy_objects(const objset *s, const char *from, const char *to, const char *tmp_dir,
+                             pacs_progress_cb progress, void *ctx, pacs_backup_report *r,
+                             pacs_errinfo *ei)
 {
     char src[PATH_CAP], dst[PATH_CAP + 80], dir[PATH_CAP];
     for (size_t i = 0; i < s->n; i++) {
@@ -317,7 +317,8 @@ static pacs_err copy_objects(const objset *s, const char *from, const char *to,
     return PACS_OK;
 }
 
-/* Copies the files of folder `from` (the audit trail's days) into `to` when new or of another size. */
+/* Copies the files of folder `from` (the audit trail's days) into `to` when new or of another size.
+ */
 static pacs_err copy_folder(const char *from, const char *to, const char *tmp_dir,
                             pacs_backup_report *r, pacs_errinfo *ei)
 {
@@ -352,8 +353,8 @@ static pacs_err copy_folder(const char *from, const char *to, const char *tmp_di
 }
 
 /* Copies one small file when it is there (share.key, the configuration): `*copied` says so. */
-static pacs_err copy_if_present(const char *src, const char *dst, const char *tmp_dir,
-                                int *copied, pacs_errinfo *ei)
+static pacs_err copy_if_present(const char *src, const char *dst, const char *tmp_dir, int *copied,
+                                pacs_errinfo *ei)
 {
     uint64_t bytes = 0;
     pacs_err err = copy_file(src, dst, tmp_dir, NULL, 0600, &bytes, ei);
@@ -421,7 +422,9 @@ static pacs_err snapshot_index(const char *from, const char *to, pacs_errinfo *e
     }
     if (rc != SQLITE_OK) {
         err = pacs_errf(ei, PACS_EDB, "copy of the index %s: %s", from,
-                        dst ? sqlite3_errmsg(dst) : src ? sqlite3_errmsg(src) : "cannot open");
+                        dst   ? sqlite3_errmsg(dst)
+                        : src ? sqlite3_errmsg(src)
+                              : "cannot open");
     }
     sqlite3_close(dst);
     sqlite3_close(src);

@@ -47,8 +47,8 @@ typedef struct pacs_backup_report {
     uint64_t corrupt;      /* whose bytes no longer hash to their name: not copied */
     uint64_t audit_files;  /* audit-trail files copied (new or grown since the last backup) */
     uint64_t audit_bytes;
-    int index_copied;      /* 1: index.sqlite copied; 0: a PostgreSQL index (pg_dump's job) */
-    int config_copied;     /* 1: the configuration file was saved as pacsd.conf */
+    int index_copied;  /* 1: index.sqlite copied; 0: a PostgreSQL index (pg_dump's job) */
+    int config_copied; /* 1: the configuration file was saved as pacsd.conf */
 } pacs_backup_report;
 
 /**

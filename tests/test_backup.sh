@@ -5,7 +5,8 @@
 # restored folder answers the same C-FIND and QIDO-RS for the study acknowledged before the
 # backup began, holds every instance acknowledged before it began, `pacs verify` is clean, the
 # share link made before still opens and the audit trail's lines are there; a second backup
-# into the same folder copies only the objects stored since (the count it reports). With a
+# into the same folder copies only the objects stored since (the count it reports); a damaged
+# object is named and fails the backup, and a backup without it fails the restore. With a
 # PostgreSQL index (PACS_TEST_PG): the objects the same way, the index by the pg_dump command
 # the backup prints and the pg_restore command the restore prints.
 . "$SRC/tests/lib.sh"
@@ -119,6 +120,31 @@ grep -q "^objects: $total in the index, $new copied ([^)]*), $n1 already there, 
     fail "the second backup should copy $new of $total objects: $(cat "$WORK/backup2.log")"
 find "$WORK/bk/objects" -type f | wc -l | tr -d ' ' >"$WORK/n"
 assert_eq "$total" "$(cat "$WORK/n")" "objects in the backup folder after the second backup"
+
+# A damaged object of the archive: a backup copies the others, names it and exits 1; a restore
+# of that backup says the object is missing and exits 1.
+obj=$(find "$DATA/objects" -type f | sort | head -1)
+cp -p "$obj" "$WORK/obj.saved"
+python3 -c 'import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(300); b = f.read(1); f.seek(300); f.write(bytes([b[0] ^ 1]))' "$obj"
+rc=0
+pacs backup "$WORK/bk3" >"$WORK/backup3.log" 2>&1 || rc=$?
+assert_eq 1 "$rc" "exit status of a backup with a corrupt object"
+grep -q "^objects: $total in the index, $((total - 1)) copied" "$WORK/backup3.log" ||
+    fail "the backup should copy all but the corrupt object: $(cat "$WORK/backup3.log")"
+grep -q "^objects not copied: 0 missing, 1 corrupt" "$WORK/backup3.log" ||
+    fail "the corrupt object is not reported: $(cat "$WORK/backup3.log")"
+grep -q "object=$(basename "$obj") corrupt" "$WORK/backup3.log" ||
+    fail "the corrupt object is not named: $(cat "$WORK/backup3.log")"
+cp -p "$WORK/obj.saved" "$obj"
+if [ -z "${PACS_TEST_PG:-}" ]; then
+    rc=0
+    pacs restore "$WORK/bk3" "$WORK/r3" >"$WORK/r3.log" 2>&1 || rc=$?
+    assert_eq 1 "$rc" "exit status of a restore with an object missing"
+    grep -q "^objects not copied: 1 missing, 0 corrupt" "$WORK/r3.log" ||
+        fail "the missing object is not reported: $(cat "$WORK/r3.log")"
+fi
 stop_pacsd
 expect=$n1
 if [ -n "${PACS_TEST_PG:-}" ]; then

@@ -46,8 +46,7 @@ int pacs_tool__backup(const pacs_config *cfg, int argc, char **argv)
     pacs_errinfo ei;
     pacs_progress p;
     pacs_progress_start(&p, "backup", 0);
-    pacs_err err =
-        pacs_backup_run(cfg, dest, pacs_tool__config_file(), on_progress, &p, &r, &ei);
+    pacs_err err = pacs_backup_run(cfg, dest, pacs_tool__config_file(), on_progress, &p, &r, &ei);
     double secs = pacs_progress_elapsed(&p);
     pacs_progress_end(&p);
     if (err != PACS_OK && err != PACS_ECORRUPT) {
