@@ -21,7 +21,9 @@
  * copy makes the backup start again from a fresh index copy (at most three times).
  *
  * With a PostgreSQL index the objects are copied the same way (those the index refers to when
- * they are listed) and the index is left to pg_dump: pacs_backup_pg_dump_command() says how.
+ * they are listed; one deleted meanwhile is counted as missing) and the index is left to
+ * pg_dump: pacs_backup_pg_dump_command() says how, and a backup run again after the dump copies
+ * the objects stored in between.
  *
  * Load: a full read of every new object (SHA-256 at ~1.6 GB/s a core is not the limit; the
  * disks are); pacsd's stores go on meanwhile. Single-threaded; no global state.
@@ -56,7 +58,9 @@ typedef struct pacs_backup_report {
  * made if missing; `config_file` (may be NULL) is the configuration file to save beside it.
  * Safe while pacsd runs and stores. Two backups into one folder at once are refused
  * (PACS_EBUSY; DEST/backup.lock). `progress` (may be NULL) gets objects done of total.
- * Errors: PACS_EIO (a read or write failed; the previous backup in `dest` is kept),
+ * Errors: PACS_EIO (a read or write failed, or objects the index copy names were deleted
+ * before they could be copied, three index copies in a row; the previous backup in `dest` is
+ * kept), PACS_ENOSPC (the destination is full; the same),
  * PACS_EDB (the index could not be read), PACS_ECORRUPT (an object of the archive no longer
  * hashes to its name: the others are copied, `out` counts it, and the backup is complete but
  * for it). `*out` is written on success and on PACS_ECORRUPT.

@@ -6,7 +6,8 @@
 # backup began, holds every instance acknowledged before it began, `pacs verify` is clean, the
 # share link made before still opens and the audit trail's lines are there; a second backup
 # into the same folder copies only the objects stored since (the count it reports); a damaged
-# object is named and fails the backup, and a backup without it fails the restore. With a
+# object is named and fails the backup, and a backup without it fails the restore; a full
+# backup disk fails the backup and leaves the one before intact. With a
 # PostgreSQL index (PACS_TEST_PG): the objects the same way, the index by the pg_dump command
 # the backup prints and the pg_restore command the restore prints.
 . "$SRC/tests/lib.sh"
@@ -145,6 +146,29 @@ if [ -z "${PACS_TEST_PG:-}" ]; then
     grep -q "^objects not copied: 1 missing, 0 corrupt" "$WORK/r3.log" ||
         fail "the missing object is not reported: $(cat "$WORK/r3.log")"
 fi
+
+# A full backup disk (the fault injector tests/tools/enospc.c on DEST/tmp, where copies are
+# written): the backup fails saying so, the backup already in DEST is left as it was, and once
+# there is room again the next backup copies what is new.
+make_ct_copies "$WORK/c" 1
+store "$WORK"/c/*.dcm >"$WORK/store.log" 2>&1 || fail "storescu: $(cat "$WORK/store.log")"
+: "${FAULT_SHIM:?FAULT_SHIM must point to the fault injector}"
+cksum "$WORK/bk3/BACKUP" "$WORK/bk3/index.sqlite" >"$WORK/bk3.sum"
+echo "enospc $WORK/bk3/tmp/" >"$WORK/fault.flag"
+rc=0
+LD_PRELOAD="$FAULT_SHIM" FAULT_PREFIX="$WORK/bk3/" FAULT_FLAG="$WORK/fault.flag" \
+    pacs backup "$WORK/bk3" >"$WORK/backup4.log" 2>&1 || rc=$?
+assert_eq 1 "$rc" "exit status of a backup onto a full disk"
+grep -q 'out of storage space\|No space left' "$WORK/backup4.log" ||
+    fail "the backup does not say the disk is full: $(cat "$WORK/backup4.log")"
+cksum "$WORK/bk3/BACKUP" "$WORK/bk3/index.sqlite" | cmp -s - "$WORK/bk3.sum" ||
+    fail "a failed backup changed the backup before it"
+[ ! -e "$WORK/bk3/index.sqlite.new" ] || fail "a failed backup left index.sqlite.new"
+rm "$WORK/fault.flag"
+pacs backup "$WORK/bk3" >"$WORK/backup5.log" 2>&1 || fail "pacs backup (5): $(cat "$WORK/backup5.log")"
+grep -q "^objects: $((total + 1)) in the index, 2 copied ([^)]*), $((total - 1)) already there" \
+    "$WORK/backup5.log" ||
+    fail "the backup after the full disk should copy the new and the repaired object: $(cat "$WORK/backup5.log")"
 stop_pacsd
 expect=$n1
 if [ -n "${PACS_TEST_PG:-}" ]; then
