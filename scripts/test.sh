@@ -40,7 +40,7 @@ if [ "${PACS_ASAN_PASS:-1}" != 0 ]; then
         core="$core|test_dicomweb_(qido|wado|stow|errors|client|auth)|test_(crash_rounds|faults_.*)"
         core="$core|test_(audit|dimse_access|dimse_tls|http_tls)|test_orthanc_.*)\$"
         other='^(test_dicomweb_ohif|test_viewer.*|test_share_links|test_bench.*|.*fuzz_short'
-        other="$other|test_multinode|test_pg_.*|test_load)\$"
+        other="$other|test_multinode|test_pg_.*|test_load|test_package)\$"
         (
             cd "$asan"
             export ASAN_OPTIONS="detect_leaks=1:log_path=$logs/asan:verify_asan_link_order=0"
@@ -91,6 +91,6 @@ uri=$("$src/scripts/pg_cluster.sh" start "$pg/c")
 echo "PostgreSQL pass: integration and index tests with the index at $uri" >&2
 start=$(date +%s)
 PACS_TEST_PG=$uri ctest --output-on-failure -j "$(nproc)" -L 'integration|postgresql' \
-    -E '^(test_multinode|test_pg_migrate|test_faults_index|test_faults_storage|test_bench_smoke)$' "$@" || rc=$?
+    -E '^(test_multinode|test_pg_migrate|test_faults_index|test_faults_storage|test_bench_smoke|test_package)$' "$@" || rc=$?
 echo "PostgreSQL pass: $(($(date +%s) - start)) s" >&2
 exit "$rc"
