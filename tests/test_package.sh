@@ -3,7 +3,8 @@
 # The Debian package (issue 21, packaging/): cpack builds it from this build folder; dpkg-deb
 # shows its contents (pacsd and pacs in /usr/bin, the conffile /etc/pacsd/pacsd.conf with every
 # setting pacsd knows, the unit pacsd.service and its hardening, maintainer scripts, a Depends
-# computed by dpkg-shlibdeps); `systemd-analyze verify` accepts the unit without a word. As root
+# computed by dpkg-shlibdeps); `systemd-analyze verify` accepts the unit without a word, and
+# `systemd-analyze security` rates its exposure 2.0 or better. As root
 # (CI), and only when no pacsd package is installed already: apt installs it, which makes the
 # system user pacsd and /var/lib/pacsd; the unit's ExecStart, run as user pacsd with a clean
 # environment (as systemd would; there may be no running systemd), answers C-ECHO and stores an
@@ -64,6 +65,12 @@ done
 sed "s|/usr/bin/pacsd|$WORK/root/usr/bin/pacsd|" "$UNIT" >"$WORK/pacsd.service"
 out=$(systemd-analyze verify "$WORK/pacsd.service" 2>&1) || fail "systemd-analyze verify: $out"
 assert_eq "" "$out" "systemd-analyze verify's remarks"
+# systemd's own rating of the hardening (0 best, 10 worst); 1.4 when written.
+level=$(systemd-analyze security --offline=true "$WORK/pacsd.service" 2>&1 |
+    sed -n 's/.*Overall exposure level for pacsd.service: \([0-9.]*\).*/\1/p')
+[ -n "$level" ] || fail "systemd-analyze security gave no exposure level"
+awk -v l="$level" 'BEGIN { exit !(l <= 2.0) }' ||
+    fail "the unit's exposure level is $level, above 2.0: hardening was lost"
 
 # -- installed, run as pacsd, removed: root only, and never over a pacsd already installed --
 [ "$(id -u)" -eq 0 ] || skip "the package built and checked; installing it needs root (uid $(id -u))"
