@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "storage/archive_internal.h"
+#include "storage/audit.h"
 #include "storage/catalog.h"
 
 #define META_HEAD_MAX (64u * 1024u + 256u)
@@ -154,6 +155,30 @@ void pacs_ingest_expect_study(pacs_ingest *in, const char *study_uid)
     snprintf(in->expect_study, sizeof in->expect_study, "%s", study_uid ? study_uid : "");
 }
 
+/* The audit trail's lines for an instance reconciled to an order: its study linked to the
+ * order's patient (once per study: the study's later instances follow it), and the order
+ * going IN PROGRESS with it. */
+static void audit_reconciled(const pacs_put_result *put, const char *study_uid)
+{
+    char what[128];
+    pacs_audit_event ev = {.action = PACS_AUDIT_PATIENT,
+                           .success = 1,
+                           .patient_id = put->patient_id,
+                           .study_uid = study_uid,
+                           .detail = what,
+                           .count = 1};
+    if (put->study_linked) {
+        snprintf(what, sizeof what, "reconcile study to placer=%s", put->order_placer);
+        pacs_audit_record(&ev);
+    }
+    if (put->order_started) {
+        snprintf(what, sizeof what, "in progress placer=%s (images arrived)", put->order_placer);
+        ev.action = PACS_AUDIT_ORDER;
+        ev.patient_id = NULL;
+        pacs_audit_record(&ev);
+    }
+}
+
 /* Parses the object at `path` and builds its index entry; `parsed` must be cleared after. */
 pacs_err pacs_archive__parse_for_index(const char *path, const char *key, uint64_t size,
                                        const char *source, pacs_dcm_parsed *parsed,
@@ -220,6 +245,8 @@ pacs_err pacs_ingest_finish(pacs_ingest *in, pacs_ingest_result *res, pacs_errin
                         in->expect_study);
         goto done;
     }
+    e.id_systems = (const char(*)[17])a->id_systems;
+    e.n_id_systems = a->n_id_systems;
     pacs_archive__inflight_add(a, key);
     err = pacs_index_intent_add(a->index, key, ei);
     if (err != PACS_OK) {
@@ -264,6 +291,7 @@ pacs_err pacs_ingest_finish(pacs_ingest *in, pacs_ingest_result *res, pacs_errin
     if (put.replaced) {
         pacs_archive__sweep_object(a, put.old_object);
     }
+    audit_reconciled(&put, parsed.study_uid);
     if (a->hook) {
         a->hook(a->hook_ctx, res, in->source_aet);
     }

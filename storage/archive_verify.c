@@ -224,6 +224,8 @@ typedef struct reindex_ctx {
     uint64_t done, total, indexed;
     pacs_err err;
     pacs_errinfo ei;
+    char id_systems[4][17]; /* patient.id_order: instances are reconciled to the orders again */
+    size_t n_id_systems;
 } reindex_ctx;
 
 static int count_cb(void *ctx, const char *key, uint64_t size, const char *path)
@@ -251,6 +253,8 @@ static int reindex_cb(void *ctx, const char *key, uint64_t size, const char *pat
     pacs_errinfo sub;
     pacs_err err = pacs_archive__parse_for_index(path, key, size, "", &parsed, &e, &layout, &sub);
     if (err == PACS_OK) {
+        e.id_systems = (const char(*)[17])r->id_systems;
+        e.n_id_systems = r->n_id_systems;
         pacs_put_result put;
         err = pacs_index_put(r->index, &e, &put, &sub);
         pacs_dcm_parsed_clear(&parsed);
@@ -332,12 +336,18 @@ pacs_err pacs_archive_reindex(const pacs_config *cfg, pacs_progress_cb progress,
     r.progress = progress;
     r.problem = problem;
     r.ctx = ctx;
+    r.n_id_systems = pacs_orders_id_systems(cfg, r.id_systems, 4);
+    r.n_id_systems = r.n_id_systems < 4 ? r.n_id_systems : 4;
     pacs_index_options opts = {(unsigned)pacs_config_int(cfg, "index.pool"), node,
                                PACS_INDEX_BULK | PACS_INDEX_BULK_EMPTY, 0};
     err = pacs_objstore_open(objects, tmp, &r.store, ei);
     if (err == PACS_OK) {
         pacs_objstore_clean_tmp(r.store);
         err = pacs_index_open_opts(in_place ? loc : fresh, &opts, &r.index, ei);
+    }
+    /* The orders first: the instances are reconciled to them as they are indexed again. */
+    if (err == PACS_OK && !in_place) {
+        err = keep_shares(loc, r.index, ei);
     }
     if (err == PACS_OK) {
         err = pacs_objstore_foreach(r.store, count_cb, &r, ei);
@@ -350,9 +360,6 @@ pacs_err pacs_archive_reindex(const pacs_config *cfg, pacs_progress_cb progress,
         if (ei) {
             *ei = r.ei;
         }
-    }
-    if (err == PACS_OK && !in_place) {
-        err = keep_shares(loc, r.index, ei);
     }
     if (err == PACS_OK) {
         err = pacs_index_finish(r.index, ei);

@@ -37,12 +37,24 @@ typedef struct pacs_index_entry {
     uint32_t n_frames;
     const char *source_aet; /* calling AE, or "" for STOW/import */
     const char *received;   /* when it was first stored, "YYYYMMDDHHMMSS" UTC; NULL: now */
+    /* Reconciliation with the HIS's orders (storage/orders_link.c): the systems of
+     * patient.id_order, in order. With n_id_systems 0 the instance is indexed as `json` says
+     * (a copy of an index, whose metadata is reconciled already); otherwise an instance whose
+     * AccessionNumber or StudyInstanceUID names an order is indexed under the order's patient
+     * and its metadata reconciled to it (orders_item.h, pacs_orders__reconcile_json). */
+    const char (*id_systems)[17];
+    size_t n_id_systems;
 } pacs_index_entry;
 
 typedef struct pacs_put_result {
     int existed;                              /* the SOP Instance UID was already indexed */
     int replaced;                             /* ... with a different object, now swept */
     char old_object[PACS_OBJECT_KEY_LEN + 1]; /* set when replaced */
+    int reconciled;                           /* an order named it: indexed under its patient */
+    int study_linked;                         /* ... and its study was linked to the order now */
+    int order_started;                        /* ... and that order went IN PROGRESS with it */
+    char order_placer[65];                    /* the order's placer number, when reconciled */
+    char patient_id[65];                      /* the PatientID it is indexed under then */
 } pacs_put_result;
 
 /** One instance, as retrieval needs it. Pointers are valid during the callback only. */

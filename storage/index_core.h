@@ -113,6 +113,16 @@ enum {
     PACS_SQL_ORD_COPY_IDS,
     PACS_SQL_ORD_COPY_ORDERS,
     PACS_SQL_ORD_COPY_MPPS,
+    PACS_SQL_ORD_COPY_LINKS,
+    PACS_SQL_LINK_ADD, /* orders_link.c */
+    PACS_SQL_LINK_STUDIES,
+    PACS_SQL_LINK_STUDY,
+    PACS_SQL_LINK_INSTANCES,
+    PACS_SQL_LINK_METADATA,
+    PACS_SQL_LINK_METADATA_SET,
+    PACS_SQL_LINK_STUDY_SET,
+    PACS_SQL_LINK_PATIENT_MOVE,
+    PACS_SQL_LINK_PATIENT_DROP,
     PACS_SQL_SLOTS
 };
 
@@ -265,6 +275,14 @@ pacs_err pacs_index__opened(pacs_index *idx, pacs_err err, pacs_index **out, pac
     "CREATE TABLE IF NOT EXISTS mpps(uid " TEXT " PRIMARY KEY, order_pk " INT " NOT NULL,"         \
     " status " INT " NOT NULL, attrs " TEXT " NOT NULL);"
 
+/* The studies reconciled to an order (orders_link.c): a study whose instances named the order
+ * (by AccessionNumber or StudyInstanceUID) is indexed under the order's patient; an ADT update
+ * or merge of that patient restates the studies these rows name. */
+#define PACS_INDEX__ORDER_LINKS(INT, TEXT)                                                         \
+    "CREATE TABLE IF NOT EXISTS his_studies(study_uid " TEXT " PRIMARY KEY,"                       \
+    " order_pk " INT " NOT NULL);"                                                                 \
+    "CREATE INDEX IF NOT EXISTS his_studies_order ON his_studies(order_pk);"
+
 /**
  * Statement `slot` of `db`, ready for binding: the kept one, or `sql` prepared and kept on
  * its first use on this connection (NULL on an error, `ei` filled). In `sql`, {U} stands for
@@ -337,6 +355,10 @@ pacs_err pacs_index__migrate(pacs_index *idx, pacs_db *db, const pacs_index__mig
 
 pacs_err pacs_index__do_put(pacs_index *idx, pacs_db *db, const pacs_index_entry *e,
                             pacs_put_result *res, pacs_errinfo *ei);
+/** The patient's row of the index (patient_id, issuer from `f`), inserted when new, with the
+ *  details of `f` and `attrs` (its stored attributes); `*pk` receives its key. */
+pacs_err pacs_index__put_patient(pacs_index *idx, pacs_db *db, const pacs_index__fields *f,
+                                 const char *attrs, long long *pk, pacs_errinfo *ei);
 pacs_err pacs_index__do_remove(pacs_index *idx, pacs_db *db, const pacs_query *q, uint64_t *removed,
                                pacs_errinfo *ei);
 pacs_err pacs_index__do_fwd(pacs_index *idx, pacs_db *db, pacs_index__job_kind kind,

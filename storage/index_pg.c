@@ -137,6 +137,8 @@ static const pacs_index__migration migrations[] = {
      "CREATE INDEX IF NOT EXISTS shares_study ON shares(study_uid);"},
     {4, "the HIS's patients and identifiers, orders, MPPS instances",
      PACS_INDEX__ORDERS_TABLES("BIGSERIAL PRIMARY KEY", "BIGINT", "TEXT COLLATE \"C\"")},
+    {5, "the studies reconciled to an order",
+     PACS_INDEX__ORDER_LINKS("BIGINT", "TEXT COLLATE \"C\"")},
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 

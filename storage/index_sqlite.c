@@ -122,6 +122,7 @@ static const pacs_index__migration migrations[] = {
     {4, "share links' records (until now in DATA/shares.db)", SHARES_TABLE},
     {5, "the HIS's patients and identifiers, orders, MPPS instances",
      PACS_INDEX__ORDERS_TABLES("INTEGER PRIMARY KEY", "INTEGER", "TEXT")},
+    {6, "the studies reconciled to an order", PACS_INDEX__ORDER_LINKS("INTEGER", "TEXT")},
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 

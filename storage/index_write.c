@@ -2,7 +2,8 @@
 /*
  * What the index's writer runs inside a batch's transaction (index_core.h), for both backends:
  * an instance's put (its patient, study and series inserted or updated, the computed counts and
- * study sets kept right), removal with its counter cascade and sweep records, the forwarding
+ * study sets kept right; an instance an order names reconciled to its patient first, by
+ * orders_link.c), removal with its counter cascade and sweep records, the forwarding
  * queue's changes and the share records' changes.
  *
  * Load: every stored instance passes through pacs_index__do_put: its statements are kept
@@ -18,6 +19,7 @@
 #include "pacs/base/buf.h"
 #include "storage/catalog.h"
 #include "storage/index_core.h"
+#include "storage/orders_store.h"
 
 /* ---- the study's computed sets: ModalitiesInStudy, SOPClassesInStudy ---- */
 
@@ -241,8 +243,8 @@ pacs_err pacs_index__do_remove(pacs_index *idx, pacs_db *db, const pacs_query *q
 
 /* The patient's row, inserted when new, with the latest instance's details; `*pk` receives
  * it. The UPDATE locks the row, so nodes storing for one patient take turns. */
-static pacs_err put_patient(pacs_index *idx, pacs_db *db, const pacs_index__fields *f,
-                            const char *attrs, long long *pk, pacs_errinfo *ei)
+pacs_err pacs_index__put_patient(pacs_index *idx, pacs_db *db, const pacs_index__fields *f,
+                                 const char *attrs, long long *pk, pacs_errinfo *ei)
 {
     const char *pid = f->patient_id ? f->patient_id : "";
     const char *issuer = f->issuer ? f->issuer : "";
@@ -430,11 +432,20 @@ pacs_err pacs_index__do_put(pacs_index *idx, pacs_db *db, const pacs_index_entry
         }
     }
 
+    /* An instance an order names is indexed as reconciled to the order's patient. */
+    json_t *linked = NULL;
+    if (e->n_id_systems > 0) {
+        err = pacs_orders__link_instance(idx, db, e, &linked, res, ei);
+        if (err != PACS_OK) {
+            return err;
+        }
+    }
+    const json_t *json = linked ? linked : e->json;
     pacs_index__fields f;
-    pacs_index__fields_load(&f, e->json);
-    char *patient_attrs = pacs_index__level_attrs_text(e->json, PACS_LEVEL_PATIENT);
-    char *study_attrs = pacs_index__level_attrs_text(e->json, PACS_LEVEL_STUDY);
-    char *series_attrs = pacs_index__level_attrs_text(e->json, PACS_LEVEL_SERIES);
+    pacs_index__fields_load(&f, json);
+    char *patient_attrs = pacs_index__level_attrs_text(json, PACS_LEVEL_PATIENT);
+    char *study_attrs = pacs_index__level_attrs_text(json, PACS_LEVEL_STUDY);
+    char *series_attrs = pacs_index__level_attrs_text(json, PACS_LEVEL_SERIES);
     void *meta = NULL;
     size_t meta_len = 0;
     long long patient_pk = -1, study_pk = -1, series_pk = -1;
@@ -443,10 +454,10 @@ pacs_err pacs_index__do_put(pacs_index *idx, pacs_db *db, const pacs_index_entry
         err = pacs_errf(ei, PACS_ENOMEM, "out of memory");
     }
     if (err == PACS_OK) {
-        err = pacs_index__compress_json(e->json, &meta, &meta_len, ei);
+        err = pacs_index__compress_json(json, &meta, &meta_len, ei);
     }
     if (err == PACS_OK) {
-        err = put_patient(idx, db, &f, patient_attrs, &patient_pk, ei);
+        err = pacs_index__put_patient(idx, db, &f, patient_attrs, &patient_pk, ei);
     }
     if (err == PACS_OK) {
         err = put_study(idx, db, e, &f, study_attrs, &patient_pk, &study_pk, ei);
@@ -478,6 +489,7 @@ pacs_err pacs_index__do_put(pacs_index *idx, pacs_db *db, const pacs_index_entry
     if (err == PACS_OK && !known) {
         err = refresh_study_sets(idx, db, study_pk, ei);
     }
+    json_decref(linked);
     free(meta);
     free(patient_attrs);
     free(study_attrs);

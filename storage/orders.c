@@ -228,9 +228,8 @@ static pacs_err patient_of(pacs_index *idx, pacs_db *db, const pacs_patient_id *
     return err;
 }
 
-/* Patient `pk` with its own identifiers. PACS_ENOTFOUND. */
-static pacs_err patient_load(pacs_index *idx, pacs_db *db, int64_t pk, pacs_patient *out,
-                             pacs_errinfo *ei)
+pacs_err pacs_orders__patient_load(pacs_index *idx, pacs_db *db, int64_t pk, pacs_patient *out,
+                                   pacs_errinfo *ei)
 {
     memset(out, 0, sizeof *out);
     pacs_db_stmt *st =
@@ -297,7 +296,19 @@ typedef struct patient_job {
     const pacs_patient *in;
     const pacs_patient_id *survivor, *retired;
     int64_t key;
+    pacs_archive *a;
+    pacs_orders__restated restated; /* the studies served with the new identity */
 } patient_job;
+
+/* One line in the audit trail per study a patient's change restated (orders_link.c). */
+static void audit_restated(const patient_job *j, const char *verb, const char *patient_id)
+{
+    for (size_t i = 0; i < j->restated.n; i++) {
+        char what[64];
+        snprintf(what, sizeof what, "reconcile study after %s", verb);
+        pacs_orders__audit(PACS_AUDIT_PATIENT, PACS_OK, what, patient_id, j->restated.uids[i]);
+    }
+}
 
 static pacs_err do_patient_put(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo *ei)
 {
@@ -346,6 +357,10 @@ static pacs_err do_patient_put(pacs_index *idx, pacs_db *db, void *ctx, pacs_err
         }
     }
     j->key = pk;
+    if (err == PACS_OK) {
+        err = pacs_orders__restate(idx, db, pk, j->a->id_systems, j->a->n_id_systems, &j->restated,
+                                   ei);
+    }
     return err;
 }
 
@@ -362,9 +377,13 @@ pacs_err pacs_orders_patient_put(pacs_archive *a, const pacs_patient *p, int64_t
             return err;
         }
     }
-    patient_job j = {.in = p};
+    patient_job j = {.in = p, .a = a};
     pacs_err err = pacs_index__write(a->index, do_patient_put, &j, ei);
     pacs_orders__audit(PACS_AUDIT_PATIENT, err, "put", p->ids[0].value, NULL);
+    if (err == PACS_OK) {
+        audit_restated(&j, "update", p->ids[0].value);
+    }
+    pacs_orders__restated_free(&j.restated);
     if (err == PACS_OK && key) {
         *key = j.key;
     }
@@ -384,7 +403,7 @@ static pacs_err do_patient_get(pacs_index *idx, pacs_db *db, void *ctx, pacs_err
     if (err == PACS_OK && !pk) {
         return pacs_errf(ei, PACS_ENOTFOUND, "no patient with %s %s", j->id->system, j->id->value);
     }
-    return err == PACS_OK ? patient_load(idx, db, pk, j->out, ei) : err;
+    return err == PACS_OK ? pacs_orders__patient_load(idx, db, pk, j->out, ei) : err;
 }
 
 pacs_err pacs_orders_patient_get(pacs_archive *a, const pacs_patient_id *id, pacs_patient *out,
@@ -421,17 +440,25 @@ static pacs_err do_patient_merge(pacs_index *idx, pacs_db *db, void *ctx, pacs_e
                               "ii", (long long)retired, (long long)survivor);
     }
     j->key = survivor;
+    if (err == PACS_OK) {
+        err = pacs_orders__restate(idx, db, survivor, j->a->id_systems, j->a->n_id_systems,
+                                   &j->restated, ei);
+    }
     return err;
 }
 
 pacs_err pacs_orders_patient_merge(pacs_archive *a, const pacs_patient_id *survivor,
                                    const pacs_patient_id *retired, pacs_errinfo *ei)
 {
-    patient_job j = {.survivor = survivor, .retired = retired};
+    patient_job j = {.survivor = survivor, .retired = retired, .a = a};
     pacs_err err = pacs_index__write(a->index, do_patient_merge, &j, ei);
     char what[96];
     snprintf(what, sizeof what, "merge %s:%s into it", retired->system, retired->value);
     pacs_orders__audit(PACS_AUDIT_PATIENT, err, what, survivor->value, NULL);
+    if (err == PACS_OK) {
+        audit_restated(&j, "merge", survivor->value);
+    }
+    pacs_orders__restated_free(&j.restated);
     return err;
 }
 
@@ -491,7 +518,7 @@ static pacs_err do_order_put(pacs_index *idx, pacs_db *db, void *ctx, pacs_errin
     }
     if (!j->change && in->patient) {
         pacs_patient p;
-        err = patient_load(idx, db, in->patient, &p, ei);
+        err = pacs_orders__patient_load(idx, db, in->patient, &p, ei);
         if (err != PACS_OK) {
             return err;
         }
@@ -739,7 +766,7 @@ static pacs_err do_worklist(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinf
     }
     for (size_t i = 0; i < n && err == PACS_OK; i++) {
         pacs_patient p;
-        err = patient_load(idx, db, rows[i].patient, &p, ei);
+        err = pacs_orders__patient_load(idx, db, rows[i].patient, &p, ei);
         if (err != PACS_OK) {
             break;
         }

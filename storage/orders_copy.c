@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * Copying the HIS's patients, their identifiers, the orders and the MPPS instances from one
+ * Copying the HIS's patients, their identifiers, the orders, the MPPS instances and the studies
+ * reconciled to orders (his_studies) from one
  * index into another (orders_store.h, pacs_orders__copy): they are in no object, so `pacs
  * migrate` (pacs_index_copy) and a rebuilt index (`pacs reindex`) carry them over this way.
  * Rows get new keys in the destination; the links between them (an identifier's patient, a
- * merge's survivor, an order's patient, an MPPS instance's order) are mapped to those keys.
+ * merge's survivor, an order's patient, an MPPS instance's or a study link's order) are mapped
+ * to those keys.
  * Everything is read into memory first (a hospital's orders, not its images), then written in
  * one job of the destination's writer. Runs on the calling thread.
  */
@@ -31,12 +33,18 @@ typedef struct mpps_row {
     char *attrs;
 } mpps_row;
 
+typedef struct link_row {
+    long long order;
+    char study_uid[65];
+} link_row;
+
 typedef struct rows {
     pat_row *pat;
     id_row *ids;
     pacs_order *ord;
     mpps_row *mpps;
-    size_t n_pat, n_ids, n_ord, n_mpps;
+    link_row *links;
+    size_t n_pat, n_ids, n_ord, n_mpps, n_links;
 } rows;
 
 /* Room for one more element of `*v` (`n` used, element size `size`): NULL when out of memory. */
@@ -67,13 +75,15 @@ static pacs_err read_all(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo *
         "SELECT patient_pk, system, value FROM his_patient_ids",
         "SELECT pk FROM orders ORDER BY pk",
         "SELECT order_pk, status, uid, attrs FROM mpps",
+        "SELECT order_pk, study_uid FROM his_studies",
     };
     static const int slots[] = {PACS_SQL_ORD_COPY_PATIENTS, PACS_SQL_ORD_COPY_IDS,
-                                PACS_SQL_ORD_COPY_ORDERS, PACS_SQL_ORD_COPY_MPPS};
+                                PACS_SQL_ORD_COPY_ORDERS, PACS_SQL_ORD_COPY_MPPS,
+                                PACS_SQL_ORD_COPY_LINKS};
     long long *order_keys = NULL;
     size_t n_keys = 0;
     pacs_err err = PACS_OK;
-    for (int t = 0; t < 4 && err == PACS_OK; t++) {
+    for (int t = 0; t < 5 && err == PACS_OK; t++) {
         pacs_db_stmt *st = pacs_index__stmt(idx, db, slots[t], sql[t], ei);
         if (!st) {
             err = ei->code;
@@ -108,6 +118,14 @@ static pacs_err read_all(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo *
                 }
                 *k = idx->db->column_int(st, 0);
                 n_keys++;
+            } else if (t == 4) {
+                link_row *l = grow((void **)&r->links, r->n_links, sizeof *l);
+                if (!l) {
+                    break;
+                }
+                l->order = idx->db->column_int(st, 0);
+                text(idx, st, 1, l->study_uid, sizeof l->study_uid);
+                r->n_links++;
             } else {
                 mpps_row *m = grow((void **)&r->mpps, r->n_mpps, sizeof *m);
                 if (!m) {
@@ -157,6 +175,17 @@ static long long mapped(const rows *r, const long long *new_pk, long long pk)
     return 0;
 }
 
+/* The destination's key of source order `pk` (0 when unknown), by the parallel `new_ord`. */
+static long long mapped_order(const rows *r, const long long *new_ord, long long pk)
+{
+    for (size_t k = 0; k < r->n_ord; k++) {
+        if (r->ord[k].key == pk) {
+            return new_ord[k];
+        }
+    }
+    return 0;
+}
+
 static pacs_err write_all(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo *ei)
 {
     rows *r = ctx;
@@ -188,12 +217,14 @@ static pacs_err write_all(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo 
         new_ord[i] = o.key;
     }
     for (size_t i = 0; i < r->n_mpps && err == PACS_OK; i++) {
-        long long order = 0;
-        for (size_t k = 0; k < r->n_ord; k++) {
-            order = r->ord[k].key == r->mpps[i].order ? new_ord[k] : order;
-        }
         err = pacs_index__run(idx, db, PACS_SQL_MPPS_ADD, PACS_ORDERS__SQL_MPPS_ADD, NULL, 0, ei,
-                              "siis", r->mpps[i].uid, order, r->mpps[i].status, r->mpps[i].attrs);
+                              "siis", r->mpps[i].uid, mapped_order(r, new_ord, r->mpps[i].order),
+                              r->mpps[i].status, r->mpps[i].attrs);
+    }
+    for (size_t i = 0; i < r->n_links && err == PACS_OK; i++) {
+        err = pacs_index__run(idx, db, PACS_SQL_LINK_ADD, PACS_ORDERS__SQL_LINK_ADD, NULL, 0, ei,
+                              "si", r->links[i].study_uid,
+                              mapped_order(r, new_ord, r->links[i].order));
     }
     free(new_pat);
     free(new_ord);
@@ -205,7 +236,7 @@ pacs_err pacs_orders__copy(pacs_index *src, pacs_index *dst, pacs_errinfo *ei)
     rows r;
     memset(&r, 0, sizeof r);
     pacs_err err = pacs_index__read(src, read_all, &r, ei);
-    if (err == PACS_OK && (r.n_pat || r.n_mpps)) {
+    if (err == PACS_OK && (r.n_pat || r.n_mpps || r.n_links)) {
         err = pacs_index__write(dst, write_all, &r, ei);
     }
     for (size_t i = 0; i < r.n_mpps; i++) {
@@ -215,5 +246,6 @@ pacs_err pacs_orders__copy(pacs_index *src, pacs_index *dst, pacs_errinfo *ei)
     free(r.ids);
     free(r.ord);
     free(r.mpps);
+    free(r.links);
     return err;
 }

@@ -7,6 +7,7 @@
 #ifndef PACS_STORAGE_ORDERS_STORE_H
 #define PACS_STORAGE_ORDERS_STORE_H
 
+#include <jansson.h>
 #include <stdint.h>
 
 #include "pacs/base/err.h"
@@ -21,6 +22,10 @@
     "UPDATE his_patients SET merged_into=$2 WHERE pk=$1 OR merged_into=$1"
 #define PACS_ORDERS__SQL_ID_ADD                                                                    \
     "INSERT INTO his_patient_ids(system, value, patient_pk) VALUES($1, $2, $3)"
+#define PACS_ORDERS__SQL_LINK_ADD                                                                  \
+    "INSERT INTO his_studies(study_uid, order_pk) VALUES($1, $2)"                                  \
+    " ON CONFLICT(study_uid) DO UPDATE SET order_pk=excluded.order_pk"                             \
+    " WHERE his_studies.order_pk <> excluded.order_pk"
 #define PACS_ORDERS__SQL_MPPS_ADD                                                                  \
     "INSERT INTO mpps(uid, order_pk, status, attrs) VALUES($1, $2, $3, $4)"
 
@@ -37,6 +42,44 @@ pacs_err pacs_orders__write(pacs_index *idx, pacs_db *db, pacs_order *o, pacs_er
  *  identifier and the study (either may be NULL), never the name. */
 void pacs_orders__audit(pacs_audit_action action, pacs_err err, const char *what,
                         const char *patient_id, const char *study_uid);
+
+/** Patient `pk` with its own identifiers (a retired one as it is: follow merged_into).
+ *  PACS_ENOTFOUND. */
+pacs_err pacs_orders__patient_load(pacs_index *idx, pacs_db *db, int64_t pk, pacs_patient *out,
+                                   pacs_errinfo *ei);
+
+/* ---- reconciliation (orders_link.c) ---- */
+
+/**
+ * On the writer, inside an instance's put (index_write.c): when the instance's AccessionNumber,
+ * else its StudyInstanceUID, names an order, `*out` receives its DICOM JSON reconciled to the
+ * order's patient (a new object, the caller decrefs it; e->json is not changed), its study is
+ * linked to the order (table his_studies), and a SCHEDULED order goes IN PROGRESS;
+ * res->reconciled, study_linked, order_started, order_placer and patient_id say so. `*out` is NULL
+ * when no order is named. PACS_ENOMEM; PACS_EDB.
+ */
+pacs_err pacs_orders__link_instance(pacs_index *idx, pacs_db *db, const pacs_index_entry *e,
+                                    json_t **out, pacs_put_result *res, pacs_errinfo *ei);
+
+/** The studies a restatement changed (their UIDs), for the audit trail. */
+typedef struct pacs_orders__restated {
+    char (*uids)[65];
+    size_t n;
+} pacs_orders__restated;
+
+/**
+ * On the writer, inside a patient's change (ADT update or merge): every study linked to an
+ * order of patient `pk` is restated with the patient's identity now (`systems` as
+ * patient.id_order): each instance's stored metadata reconciled again (a new Original
+ * Attributes Sequence item when a value changes), the study's patient columns rewritten and
+ * the study filed under the index patient row of the new PatientID and issuer (counts moved;
+ * a row left without studies removed). `out` (emptied first, freed with
+ * pacs_orders__restated_free) receives the UIDs of the studies that changed.
+ */
+pacs_err pacs_orders__restate(pacs_index *idx, pacs_db *db, int64_t pk, char (*systems)[17],
+                              size_t n_systems, pacs_orders__restated *out, pacs_errinfo *ei);
+
+void pacs_orders__restated_free(pacs_orders__restated *r);
 
 /** Copies every patient, identifier, order and MPPS instance of `src` into `dst` (which holds
  *  none), with new keys and the links between them kept (orders_copy.c). */

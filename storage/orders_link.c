@@ -1,0 +1,361 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Reconciliation of stored images to the HIS's orders (orders_store.h), over the index core's
+ * driver for both backends. At ingest, an instance whose AccessionNumber (else its
+ * StudyInstanceUID) names an order is indexed under the order's patient: its DICOM JSON is
+ * reconciled to the patient's identity (pacs_orders__reconcile_json: the values received kept
+ * in an Original Attributes Sequence item) before the index derives its rows from it, its
+ * study is linked to the order (his_studies), and a SCHEDULED order goes IN PROGRESS. When the
+ * HIS later changes the patient (ADT update) or merges it into another (ADT^A40), the linked
+ * studies are restated: every instance's stored metadata, the study's patient columns and the
+ * index patient row it is filed under. The objects are never touched.
+ *
+ * Load: one indexed look-up of the orders per stored instance (two when the accession number
+ * names none); a restatement rewrites each instance of the patient's linked studies, which an
+ * ADT message does rarely. Runs on the index's writer thread only, inside its transaction.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pacs/base/buf.h"
+#include "storage/catalog.h"
+#include "storage/orders_item.h"
+#include "storage/orders_store.h"
+
+/* The time of a change, as DICOM DT in UTC. */
+static void now_dt(char out[15])
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 15, "%Y%m%d%H%M%S", &tm);
+}
+
+/* The patient `pk` names, following merges to the survivor. */
+static pacs_err load_current(pacs_index *idx, pacs_db *db, int64_t pk, pacs_patient *p,
+                             pacs_errinfo *ei)
+{
+    pacs_err err = pacs_orders__patient_load(idx, db, pk, p, ei);
+    for (int hops = 0; err == PACS_OK && p->merged_into && hops < 16; hops++) {
+        err = pacs_orders__patient_load(idx, db, p->merged_into, p, ei);
+    }
+    return err;
+}
+
+pacs_err pacs_orders__link_instance(pacs_index *idx, pacs_db *db, const pacs_index_entry *e,
+                                    json_t **out, pacs_put_result *res, pacs_errinfo *ei)
+{
+    *out = NULL;
+    pacs_order o;
+    pacs_err err = PACS_ENOTFOUND;
+    char *accession = pacs_json_text(e->json, 0x00080050u);
+    if (accession && accession[0]) {
+        err = pacs_orders__get(idx, db, NULL, accession, NULL, NULL, 0, &o, ei);
+    }
+    free(accession);
+    if (err == PACS_ENOTFOUND && e->study_uid && e->study_uid[0]) {
+        err = pacs_orders__get(idx, db, NULL, NULL, e->study_uid, NULL, 0, &o, ei);
+    }
+    if (err == PACS_ENOTFOUND) {
+        pacs_errinfo_clear(ei);
+        return PACS_OK;
+    }
+    if (err != PACS_OK) {
+        return err;
+    }
+    pacs_patient p;
+    err = load_current(idx, db, o.patient, &p, ei);
+    if (err != PACS_OK) {
+        return err;
+    }
+    json_t *identity =
+        pacs_orders__patient_json(&p, (char(*)[17])e->id_systems, e->n_id_systems, 0);
+    json_t *copy = json_deep_copy(e->json);
+    char when[15];
+    now_dt(when);
+    if (!identity || !copy || pacs_orders__reconcile_json(copy, identity, when) < 0) {
+        err = pacs_errf(ei, PACS_ENOMEM, "out of memory");
+        goto fail;
+    }
+    pacs_index__result r;
+    err = pacs_index__run(idx, db, PACS_SQL_LINK_ADD, PACS_ORDERS__SQL_LINK_ADD, &r, 0, ei, "si",
+                          e->study_uid, (long long)o.key);
+    res->study_linked = err == PACS_OK && r.changes > 0;
+    if (err == PACS_OK && o.status == PACS_ORDER_SCHEDULED) {
+        o.status = PACS_ORDER_IN_PROGRESS;
+        err = pacs_orders__write(idx, db, &o, ei);
+        res->order_started = err == PACS_OK;
+    }
+    if (err != PACS_OK) {
+        goto fail;
+    }
+    char *pid = pacs_json_text(copy, 0x00100020u);
+    snprintf(res->patient_id, sizeof res->patient_id, "%s", pid ? pid : "");
+    free(pid);
+    snprintf(res->order_placer, sizeof res->order_placer, "%s", o.placer);
+    res->reconciled = 1;
+    json_decref(identity);
+    *out = copy;
+    return PACS_OK;
+
+fail:
+    json_decref(identity);
+    json_decref(copy);
+    return err;
+}
+
+/* ---- restating the studies of a changed patient ---- */
+
+/* Keys (pk > 0) or texts read from a statement's first column. */
+typedef struct col_list {
+    long long *pks;
+    char (*uids)[65];
+    size_t n;
+} col_list;
+
+static pacs_err read_column(pacs_index *idx, pacs_db *db, int slot, const char *sql, long long arg,
+                            int as_text, col_list *out, pacs_errinfo *ei)
+{
+    pacs_db_stmt *st = pacs_index__stmt(idx, db, slot, sql, ei);
+    if (!st) {
+        return ei->code;
+    }
+    idx->db->bind_int(st, 1, arg);
+    size_t cap = 0;
+    pacs_err err = PACS_OK;
+    int rc;
+    /* Read to the end: a statement the writer leaves early is cancelled. */
+    while ((rc = idx->db->step(st, ei)) == 1) {
+        if (err != PACS_OK) {
+            continue;
+        }
+        if (out->n == cap) {
+            cap = cap ? 2 * cap : 16;
+            void *more = as_text ? realloc(out->uids, cap * sizeof *out->uids)
+                                 : realloc(out->pks, cap * sizeof *out->pks);
+            if (!more) {
+                err = pacs_errf(ei, PACS_ENOMEM, "out of memory");
+                continue;
+            }
+            if (as_text) {
+                out->uids = more;
+            } else {
+                out->pks = more;
+            }
+        }
+        if (as_text) {
+            size_t len = 0;
+            const char *v = idx->db->column(st, 0, &len);
+            snprintf(out->uids[out->n++], 65, "%.*s", v ? (int)len : 0, v ? v : "");
+        } else {
+            out->pks[out->n++] = idx->db->column_int(st, 0);
+        }
+    }
+    idx->db->done(st);
+    if (err == PACS_OK && rc < 0) {
+        err = ei->code != PACS_OK ? ei->code : PACS_EDB;
+    }
+    return err;
+}
+
+/* Instance `pk`'s stored metadata reconciled to `identity` and written back when it changed;
+ * `*json` receives it (the caller decrefs it). */
+static pacs_err restate_instance(pacs_index *idx, pacs_db *db, long long pk,
+                                 const json_t *identity, const char *when, json_t **json,
+                                 int *changed, pacs_errinfo *ei)
+{
+    pacs_db_stmt *st = pacs_index__stmt(idx, db, PACS_SQL_LINK_METADATA,
+                                        "SELECT metadata FROM instances WHERE pk=$1", ei);
+    if (!st) {
+        return ei->code;
+    }
+    idx->db->bind_int(st, 1, pk);
+    pacs_buf b;
+    pacs_buf_init(&b, 64u << 20);
+    pacs_err err = PACS_OK;
+    int rc, rows = 0;
+    while ((rc = idx->db->step(st, ei)) == 1) {
+        size_t n = 0;
+        const char *z = idx->db->column(st, 0, &n);
+        if (rows++ == 0) {
+            err = pacs_index__decompress(z, n, &b, ei);
+        }
+    }
+    idx->db->done(st);
+    if (err == PACS_OK && rc < 0) {
+        err = ei->code != PACS_OK ? ei->code : PACS_EDB;
+    }
+    json_t *j = NULL;
+    if (err == PACS_OK && rows == 1) {
+        json_error_t jerr;
+        j = json_loadb(b.data, b.len, 0, &jerr);
+        if (!j) {
+            err = pacs_errf(ei, PACS_ECORRUPT, "stored metadata of instance %lld: %s", pk,
+                            jerr.text);
+        }
+    }
+    pacs_buf_free(&b);
+    int n = err == PACS_OK && j ? pacs_orders__reconcile_json(j, identity, when) : 0;
+    if (n < 0) {
+        err = pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+    if (err == PACS_OK && n > 0) {
+        void *meta = NULL;
+        size_t meta_len = 0;
+        err = pacs_index__compress_json(j, &meta, &meta_len, ei);
+        if (err == PACS_OK) {
+            err = pacs_index__run(idx, db, PACS_SQL_LINK_METADATA_SET,
+                                  "UPDATE instances SET metadata=$1 WHERE pk=$2", NULL, 0, ei, "bi",
+                                  (const void *)meta, meta_len, pk);
+        }
+        free(meta);
+        *changed = 1;
+    }
+    if (err != PACS_OK) {
+        json_decref(j);
+        return err;
+    }
+    *json = j;
+    return PACS_OK;
+}
+
+/* Adds to an index patient row's counts (negative: takes away). */
+static pacs_err move_counts(pacs_index *idx, pacs_db *db, long long patient_pk, long long sign,
+                            long long series, long long instances, pacs_errinfo *ei)
+{
+    return pacs_index__run(idx, db, PACS_SQL_LINK_PATIENT_MOVE,
+                           "UPDATE patients SET num_studies=num_studies+$2,"
+                           " num_series=num_series+$3, num_instances=num_instances+$4"
+                           " WHERE pk=$1",
+                           NULL, 0, ei, "iiii", patient_pk, sign, sign * series,
+                           sign * instances);
+}
+
+/* One linked study restated to `identity`; `*changed` when anything was written. */
+static pacs_err restate_study(pacs_index *idx, pacs_db *db, const char *uid,
+                              const json_t *identity, const char *when, int *changed,
+                              pacs_errinfo *ei)
+{
+    pacs_db_stmt *st = pacs_index__stmt(idx, db, PACS_SQL_LINK_STUDY,
+                                        "SELECT pk, patient_pk, num_series, num_instances"
+                                        " FROM studies WHERE study_uid=$1{U}",
+                                        ei);
+    if (!st) {
+        return ei->code;
+    }
+    idx->db->bind_text(st, 1, uid);
+    long long v[4] = {0, 0, 0, 0};
+    int rc, found = 0;
+    while ((rc = idx->db->step(st, ei)) == 1) {
+        for (int c = 0; c < 4; c++) {
+            v[c] = idx->db->column_int(st, c);
+        }
+        found = 1;
+    }
+    idx->db->done(st);
+    if (rc < 0) {
+        return ei->code != PACS_OK ? ei->code : PACS_EDB;
+    }
+    if (!found) {
+        return PACS_OK; /* linked, but no longer (or not yet) stored */
+    }
+    long long study_pk = v[0], old_patient = v[1];
+    col_list inst = {0};
+    pacs_err err = read_column(idx, db, PACS_SQL_LINK_INSTANCES,
+                               "SELECT i.pk FROM instances i JOIN series se ON i.series_pk=se.pk"
+                               " WHERE se.study_pk=$1 ORDER BY i.pk",
+                               study_pk, 0, &inst, ei);
+    json_t *last = NULL;
+    for (size_t i = 0; err == PACS_OK && i < inst.n; i++) {
+        json_t *j = NULL;
+        err = restate_instance(idx, db, inst.pks[i], identity, when, &j, changed, ei);
+        if (j) {
+            json_decref(last);
+            last = j;
+        }
+    }
+    free(inst.pks);
+    if (err != PACS_OK || !last) {
+        json_decref(last);
+        return err;
+    }
+    /* The study's patient columns and its index patient row, from the reconciled metadata. */
+    pacs_index__fields f;
+    pacs_index__fields_load(&f, last);
+    char *attrs = pacs_index__level_attrs_text(last, PACS_LEVEL_PATIENT);
+    long long new_patient = 0;
+    err = attrs ? pacs_index__put_patient(idx, db, &f, attrs, &new_patient, ei)
+                : pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    if (err == PACS_OK) {
+        err = pacs_index__run(idx, db, PACS_SQL_LINK_STUDY_SET,
+                              "UPDATE studies SET patient_pk=$1, patient_name=$2,"
+                              " patient_name_ci=$3, patient_name_fold=$4, patient_id=$5,"
+                              " issuer=$6, birth_date=$7, sex=$8 WHERE pk=$9",
+                              NULL, 0, ei, "isssssssi", new_patient, f.name, f.name_ci,
+                              f.name_fold, f.patient_id ? f.patient_id : "",
+                              f.issuer ? f.issuer : "", f.birth_date, f.sex, study_pk);
+    }
+    if (err == PACS_OK && new_patient != old_patient) {
+        *changed = 1;
+        err = move_counts(idx, db, new_patient, 1, v[2], v[3], ei);
+        if (err == PACS_OK) {
+            err = move_counts(idx, db, old_patient, -1, v[2], v[3], ei);
+        }
+        if (err == PACS_OK) {
+            err = pacs_index__run(idx, db, PACS_SQL_LINK_PATIENT_DROP,
+                                  "DELETE FROM patients WHERE pk=$1 AND num_studies<=0", NULL, 0,
+                                  ei, "i", old_patient);
+        }
+    }
+    free(attrs);
+    pacs_index__fields_free(&f);
+    json_decref(last);
+    return err;
+}
+
+pacs_err pacs_orders__restate(pacs_index *idx, pacs_db *db, int64_t pk, char (*systems)[17],
+                              size_t n_systems, pacs_orders__restated *out, pacs_errinfo *ei)
+{
+    pacs_orders__restated_free(out);
+    col_list studies = {0};
+    pacs_err err = read_column(idx, db, PACS_SQL_LINK_STUDIES,
+                               "SELECT l.study_uid FROM his_studies l JOIN orders o"
+                               " ON o.pk=l.order_pk WHERE o.patient_pk=$1 ORDER BY l.study_uid",
+                               (long long)pk, 1, &studies, ei);
+    if (err != PACS_OK || studies.n == 0) {
+        free(studies.uids);
+        return err;
+    }
+    pacs_patient p;
+    err = load_current(idx, db, pk, &p, ei);
+    json_t *identity = err == PACS_OK ? pacs_orders__patient_json(&p, systems, n_systems, 0) : NULL;
+    if (err == PACS_OK && !identity) {
+        err = pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+    char when[15];
+    now_dt(when);
+    for (size_t i = 0; err == PACS_OK && i < studies.n; i++) {
+        int changed = 0;
+        err = restate_study(idx, db, studies.uids[i], identity, when, &changed, ei);
+        if (err == PACS_OK && changed) {
+            memmove(studies.uids[out->n++], studies.uids[i], sizeof studies.uids[i]);
+        }
+    }
+    json_decref(identity);
+    if (err != PACS_OK) {
+        out->n = 0;
+        free(studies.uids);
+        return err;
+    }
+    out->uids = studies.uids;
+    return PACS_OK;
+}
+
+void pacs_orders__restated_free(pacs_orders__restated *r)
+{
+    free(r->uids);
+    r->uids = NULL;
+    r->n = 0;
+}
