@@ -301,12 +301,13 @@ typedef struct patient_job {
 } patient_job;
 
 /* One line in the audit trail per study a patient's change restated (orders_link.c). */
-static void audit_restated(const patient_job *j, const char *verb, const char *patient_id)
+static void audit_restated(const patient_job *j, const char *verb)
 {
     for (size_t i = 0; i < j->restated.n; i++) {
         char what[64];
         snprintf(what, sizeof what, "reconcile study after %s", verb);
-        pacs_orders__audit(PACS_AUDIT_PATIENT, PACS_OK, what, patient_id, j->restated.uids[i]);
+        pacs_orders__audit(PACS_AUDIT_PATIENT, PACS_OK, what, j->restated.patient_id,
+                           j->restated.uids[i]);
     }
 }
 
@@ -381,7 +382,7 @@ pacs_err pacs_orders_patient_put(pacs_archive *a, const pacs_patient *p, int64_t
     pacs_err err = pacs_index__write(a->index, do_patient_put, &j, ei);
     pacs_orders__audit(PACS_AUDIT_PATIENT, err, "put", p->ids[0].value, NULL);
     if (err == PACS_OK) {
-        audit_restated(&j, "update", p->ids[0].value);
+        audit_restated(&j, "update");
     }
     pacs_orders__restated_free(&j.restated);
     if (err == PACS_OK && key) {
@@ -456,7 +457,7 @@ pacs_err pacs_orders_patient_merge(pacs_archive *a, const pacs_patient_id *survi
     snprintf(what, sizeof what, "merge %s:%s into it", retired->system, retired->value);
     pacs_orders__audit(PACS_AUDIT_PATIENT, err, what, survivor->value, NULL);
     if (err == PACS_OK) {
-        audit_restated(&j, "merge", survivor->value);
+        audit_restated(&j, "merge");
     }
     pacs_orders__restated_free(&j.restated);
     return err;

@@ -162,9 +162,8 @@ static pacs_err read_column(pacs_index *idx, pacs_db *db, int slot, const char *
 
 /* Instance `pk`'s stored metadata reconciled to `identity` and written back when it changed;
  * `*json` receives it (the caller decrefs it). */
-static pacs_err restate_instance(pacs_index *idx, pacs_db *db, long long pk,
-                                 const json_t *identity, const char *when, json_t **json,
-                                 int *changed, pacs_errinfo *ei)
+static pacs_err restate_instance(pacs_index *idx, pacs_db *db, long long pk, const json_t *identity,
+                                 const char *when, json_t **json, int *changed, pacs_errinfo *ei)
 {
     pacs_db_stmt *st = pacs_index__stmt(idx, db, PACS_SQL_LINK_METADATA,
                                         "SELECT metadata FROM instances WHERE pk=$1", ei);
@@ -192,8 +191,8 @@ static pacs_err restate_instance(pacs_index *idx, pacs_db *db, long long pk,
         json_error_t jerr;
         j = json_loadb(b.data, b.len, 0, &jerr);
         if (!j) {
-            err = pacs_errf(ei, PACS_ECORRUPT, "stored metadata of instance %lld: %s", pk,
-                            jerr.text);
+            err =
+                pacs_errf(ei, PACS_ECORRUPT, "stored metadata of instance %lld: %s", pk, jerr.text);
         }
     }
     pacs_buf_free(&b);
@@ -229,14 +228,12 @@ static pacs_err move_counts(pacs_index *idx, pacs_db *db, long long patient_pk, 
                            "UPDATE patients SET num_studies=num_studies+$2,"
                            " num_series=num_series+$3, num_instances=num_instances+$4"
                            " WHERE pk=$1",
-                           NULL, 0, ei, "iiii", patient_pk, sign, sign * series,
-                           sign * instances);
+                           NULL, 0, ei, "iiii", patient_pk, sign, sign * series, sign * instances);
 }
 
 /* One linked study restated to `identity`; `*changed` when anything was written. */
-static pacs_err restate_study(pacs_index *idx, pacs_db *db, const char *uid,
-                              const json_t *identity, const char *when, int *changed,
-                              pacs_errinfo *ei)
+static pacs_err restate_study(pacs_index *idx, pacs_db *db, const char *uid, const json_t *identity,
+                              const char *when, int *changed, pacs_errinfo *ei)
 {
     pacs_db_stmt *st = pacs_index__stmt(idx, db, PACS_SQL_LINK_STUDY,
                                         "SELECT pk, patient_pk, num_series, num_instances"
@@ -293,9 +290,9 @@ static pacs_err restate_study(pacs_index *idx, pacs_db *db, const char *uid,
                               "UPDATE studies SET patient_pk=$1, patient_name=$2,"
                               " patient_name_ci=$3, patient_name_fold=$4, patient_id=$5,"
                               " issuer=$6, birth_date=$7, sex=$8 WHERE pk=$9",
-                              NULL, 0, ei, "isssssssi", new_patient, f.name, f.name_ci,
-                              f.name_fold, f.patient_id ? f.patient_id : "",
-                              f.issuer ? f.issuer : "", f.birth_date, f.sex, study_pk);
+                              NULL, 0, ei, "isssssssi", new_patient, f.name, f.name_ci, f.name_fold,
+                              f.patient_id ? f.patient_id : "", f.issuer ? f.issuer : "",
+                              f.birth_date, f.sex, study_pk);
     }
     if (err == PACS_OK && new_patient != old_patient) {
         *changed = 1;
@@ -334,6 +331,9 @@ pacs_err pacs_orders__restate(pacs_index *idx, pacs_db *db, int64_t pk, char (*s
     if (err == PACS_OK && !identity) {
         err = pacs_errf(ei, PACS_ENOMEM, "out of memory");
     }
+    char *served = identity ? pacs_json_text(identity, 0x00100020u) : NULL;
+    snprintf(out->patient_id, sizeof out->patient_id, "%s", served ? served : "");
+    free(served);
     char when[15];
     now_dt(when);
     for (size_t i = 0; err == PACS_OK && i < studies.n; i++) {

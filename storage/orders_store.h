@@ -65,6 +65,7 @@ pacs_err pacs_orders__link_instance(pacs_index *idx, pacs_db *db, const pacs_ind
 typedef struct pacs_orders__restated {
     char (*uids)[65];
     size_t n;
+    char patient_id[65]; /* the PatientID they are served with now */
 } pacs_orders__restated;
 
 /**
