@@ -38,7 +38,24 @@ static void part_head(pacs_body *b, pacs_http_req *r, size_t i, const char *boun
                    it->series_uid, it->sop_uid);
 }
 
-/* Every instance as stored. */
+/* One instance as its plan for `ts` writes it, spooled into the body (an instance reconciled to
+ * an order's patient is written with the identity the index serves, even in its own syntax). */
+static pacs_err add_planned(pacs_body *b, pacs_http_req *r, const pacs_resolve_item *it,
+                            const pacs_delivery_plan *plan, pacs_errinfo *ei)
+{
+    int fd = -1;
+    uint64_t at = 0, len = 0;
+    pacs_err err = pacs_body_spool(b, &fd, &at, ei);
+    if (err == PACS_OK) {
+        err = pacs_delivery_write(pacs_http_archive(r), it, plan, fd, &len, ei);
+    }
+    if (err == PACS_OK) {
+        pacs_body_spooled(b, at, len);
+    }
+    return err;
+}
+
+/* Every instance in its stored syntax: as stored, or coerced when reconciled. */
 static void send_stored(pacs_http_req *r, const pacs_resolve_list *l)
 {
     char boundary[40];
@@ -48,9 +65,23 @@ static void send_stored(pacs_http_req *r, const pacs_resolve_list *l)
         pacs_http_send_error(r, 500, "out of memory");
         return;
     }
-    for (size_t i = 0; i < l->n && !pacs_body_failed(b); i++) {
-        part_head(b, r, i, boundary, &l->v[i], l->v[i].ts);
-        pacs_body_object(b, l->v[i].object, 0, l->v[i].size, 0);
+    pacs_errinfo ei;
+    pacs_err err = PACS_OK;
+    for (size_t i = 0; i < l->n && !pacs_body_failed(b) && err == PACS_OK; i++) {
+        const pacs_resolve_item *it = &l->v[i];
+        part_head(b, r, i, boundary, it, it->ts);
+        pacs_delivery_plan plan;
+        err = pacs_delivery_plan_for(it, it->ts, 0, &plan, &ei);
+        if (err == PACS_OK && plan.kind == PACS_DELIVERY_AS_STORED) {
+            pacs_body_object(b, it->object, 0, it->size, 0);
+        } else if (err == PACS_OK) {
+            err = add_planned(b, r, it, &plan, &ei);
+        }
+    }
+    if (err != PACS_OK) {
+        pacs_body_free(b);
+        pacs_http_send_error(r, pacs_http_status_of(err), "%s", ei.msg);
+        return;
     }
     pacs_body_text(b, "\r\n--%s--\r\n", boundary);
     char ct[160];
@@ -85,15 +116,7 @@ static void send_in(pacs_http_req *r, const pacs_resolve_list *l, const char *ts
             pacs_body_object(b, it->object, 0, it->size, 0);
             continue;
         }
-        int fd = -1;
-        uint64_t at = 0, len = 0;
-        err = pacs_body_spool(b, &fd, &at, &ei);
-        if (err == PACS_OK) {
-            err = pacs_delivery_write(pacs_http_archive(r), it, &plan, fd, &len, &ei);
-        }
-        if (err == PACS_OK) {
-            pacs_body_spooled(b, at, len);
-        }
+        err = add_planned(b, r, it, &plan, &ei);
     }
     if (err != PACS_OK) {
         pacs_body_free(b);
@@ -131,7 +154,9 @@ void pacs_wado_retrieve(pacs_http_req *r, const pacs_route *rt)
         return;
     }
     pacs_negotiate_how how = pacs_negotiate_instances(m, nm, &l, rt->sop != NULL);
-    if (how == PACS_NEGOTIATE_SINGLE) {
+    if (how == PACS_NEGOTIATE_SINGLE && l.v[0].coerce) {
+        send_in(r, &l, l.v[0].ts, 1);
+    } else if (how == PACS_NEGOTIATE_SINGLE) {
         char ct[128];
         snprintf(ct, sizeof ct, "application/dicom; transfer-syntax=%s", l.v[0].ts);
         pacs_body_send_object(r, l.v[0].object, l.v[0].size, ct);

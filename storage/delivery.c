@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * Delivery plans (delivery.h): which of as stored, converted or transcoded an instance needs,
- * and carrying it out: DCMTK re-encodes a converted dataset (pacs_codec_recode), pacs/image
+ * and carrying it out: DCMTK re-encodes a converted dataset (pacs_codec_recode_coerced), pacs/image
  * transcodes pixels (pacs_image_transcode), both into a file descriptor the caller or the
- * archive's temporary folder provides.
+ * archive's temporary folder provides. An instance reconciled to an order's patient is
+ * converted, even into its own syntax, with the patient attributes the index serves.
  */
 #include "storage/delivery.h"
 
@@ -117,6 +118,11 @@ pacs_err pacs_delivery_plan_for(const pacs_resolve_item *it, const char *target_
                          it->sop_uid, it->ts, it->has_pixels ? "" : " (no pixel data)",
                          target_ts && target_ts[0] ? target_ts : "(none)");
     }
+    /* An instance reconciled to an order goes out with the identity the archive serves: its
+     * dataset written again, with the patient's attributes coerced (DCMTK writes no HTJ2K). */
+    if (kind == PACS_DELIVERY_AS_STORED && it->coerce && !htj2k(it->ts)) {
+        kind = PACS_DELIVERY_CONVERTED;
+    }
     memset(out, 0, sizeof *out);
     out->kind = kind;
     snprintf(out->ts, sizeof out->ts, "%s", target_ts);
@@ -165,18 +171,76 @@ static pacs_err copy_fd(int in_fd, int out_fd, uint64_t *written, pacs_errinfo *
     }
 }
 
+/* ---- coercion: the identity the index serves, written into what goes out ---- */
+
+/* The attributes a reconciled instance is coerced with: the patient's, the Original Attributes
+ * Sequence that keeps what was received, and the time of the coercion. */
+static const char *const coerced_tags[] = {"00100010", "00100020", "00100021", "00100030",
+                                           "00100040", "00101002", "04000561", "00080015"};
+
+static int take_coercion(void *ctx, const pacs_instance_rec *rec)
+{
+    json_error_t jerr;
+    json_t *meta = json_loadb(rec->metadata, rec->metadata_len, 0, &jerr);
+    json_t *c = json_object();
+    if (meta && c && json_object_get(meta, "04000561")) {
+        for (size_t i = 0; i < sizeof coerced_tags / sizeof coerced_tags[0]; i++) {
+            json_t *v = json_object_get(meta, coerced_tags[i]);
+            if (v) {
+                json_object_set(c, coerced_tags[i], v);
+            }
+        }
+        *(json_t **)ctx = c;
+        c = NULL;
+    }
+    json_decref(c);
+    json_decref(meta);
+    return 1;
+}
+
+/* `*out`: what `it` is coerced with, from its stored metadata; NULL when it was not reconciled
+ * (then it goes out as stored). */
+static pacs_err coercion_of(pacs_archive *a, const pacs_resolve_item *it, json_t **out,
+                            pacs_errinfo *ei)
+{
+    *out = NULL;
+    if (!it->coerce) {
+        return PACS_OK;
+    }
+    pacs_query *q = pacs_resolve_query(it->study_uid, it->series_uid, it->sop_uid, ei);
+    if (!q) {
+        return ei ? ei->code : PACS_ENOMEM;
+    }
+    pacs_err err = pacs_archive_instances(a, q, PACS_REC_METADATA, take_coercion, out, ei);
+    pacs_query_free(q);
+    return err;
+}
+
+/* The transcoded instance, written again with the coercion (it is in `tmp_fd`, from 0). */
+static pacs_err coerce_copy(int tmp_fd, const char *ts, const json_t *coerce, int out_fd,
+                            uint64_t *written, pacs_errinfo *ei)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", tmp_fd);
+    return pacs_codec_recode_coerced(path, ts, coerce, out_fd, written, ei);
+}
+
 pacs_err pacs_delivery_write(pacs_archive *a, const pacs_resolve_item *it,
                              const pacs_delivery_plan *p, int out_fd, uint64_t *written,
                              pacs_errinfo *ei)
 {
     *written = 0;
-    int fd = -1;
+    int fd = -1, tmp_fd = -1;
     pacs_delivery_pixels *px = NULL;
+    json_t *coerce = NULL;
     char path[4096];
     /* Opening the object first tells a missing object (PACS_ENOTFOUND) from a bad one. */
     pacs_err err = pacs_archive_open_object(a, it->object, &fd, ei);
     if (err == PACS_OK) {
         err = pacs_archive_object_path(a, it->object, path, sizeof path, ei);
+    }
+    if (err == PACS_OK && p->kind != PACS_DELIVERY_AS_STORED) {
+        err = coercion_of(a, it, &coerce, ei);
     }
     if (err != PACS_OK) {
         goto fail;
@@ -186,10 +250,17 @@ pacs_err pacs_delivery_write(pacs_archive *a, const pacs_resolve_item *it,
         err = copy_fd(fd, out_fd, written, ei);
         break;
     case PACS_DELIVERY_CONVERTED:
-        err = pacs_codec_recode(path, p->ts, out_fd, written, ei);
+        if (!coerce && eq(p->ts, it->ts)) {
+            err = copy_fd(fd, out_fd, written, ei); /* planned for a coercion it does not need */
+            break;
+        }
+        err = pacs_codec_recode_coerced(path, p->ts, coerce, out_fd, written, ei);
         break;
     case PACS_DELIVERY_TRANSCODED: {
         err = pacs_delivery_pixels_open(a, it, &px, ei);
+        if (err == PACS_OK && coerce) {
+            err = pacs_archive_temp_fd(a, &tmp_fd, ei);
+        }
         if (err != PACS_OK) {
             break;
         }
@@ -197,8 +268,12 @@ pacs_err pacs_delivery_write(pacs_archive *a, const pacs_resolve_item *it,
         transcode_params(p, &tp);
         pacs_transcode_result res;
         err = pacs_image_transcode(pacs_delivery_pixels_source(px), pacs_delivery_pixels_desc(px),
-                                   &tp, out_fd, &res, ei);
+                                   &tp, coerce ? tmp_fd : out_fd, &res, ei);
         *written = res.bytes;
+        if (err == PACS_OK && coerce) {
+            *written = 0;
+            err = coerce_copy(tmp_fd, p->ts, coerce, out_fd, written, ei);
+        }
         break;
     }
     default:
@@ -207,7 +282,11 @@ pacs_err pacs_delivery_write(pacs_archive *a, const pacs_resolve_item *it,
         break;
     }
 fail:
+    json_decref(coerce);
     pacs_delivery_pixels_close(px);
+    if (tmp_fd >= 0) {
+        close(tmp_fd);
+    }
     if (fd >= 0) {
         close(fd);
     }

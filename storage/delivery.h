@@ -13,6 +13,10 @@
  *   transcoded  the pixels decoded and encoded again by pacs/image, the one transcoder (RLE,
  *               JPEG, JPEG-LS, JPEG 2000, HTJ2K, to and from the native syntaxes).
  *
+ * An instance reconciled to an order's patient (pacs_resolve_item.coerce) is never sent as
+ * stored: it is converted, in its own syntax if need be, with the patient attributes the index
+ * serves for it (from its stored metadata), and a transcoded one is coerced after encoding.
+ *
  * Transcoding happens only when the recipient does not take the stored syntax. A lossy target
  * is written only when the caller allows it (PACS_DELIVERY_LOSSY: WADO-RS, when a client names
  * one); JPEG 2000 4.91 and HTJ2K 4.203 are then written lossless. Pixels decoded from a lossy

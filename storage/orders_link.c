@@ -8,7 +8,9 @@
  * study is linked to the order (his_studies), and a SCHEDULED order goes IN PROGRESS. When the
  * HIS later changes the patient (ADT update) or merges it into another (ADT^A40), the linked
  * studies are restated: every instance's stored metadata, the study's patient columns and the
- * index patient row it is filed under. The objects are never touched.
+ * index patient row it is filed under. The objects are never touched; the delivery plan
+ * (delivery.c) coerces the patient attributes of the copies it sends of a linked study's
+ * instances (pacs_orders__study_linked).
  *
  * Load: one indexed look-up of the orders per stored instance (two when the accession number
  * names none); a restatement rewrites each instance of the patient's linked studies, which an
@@ -358,4 +360,29 @@ void pacs_orders__restated_free(pacs_orders__restated *r)
     free(r->uids);
     r->uids = NULL;
     r->n = 0;
+}
+
+typedef struct linked_job {
+    const char *uid;
+    int linked;
+} linked_job;
+
+static pacs_err do_linked(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo *ei)
+{
+    linked_job *j = ctx;
+    pacs_index__result r;
+    pacs_err err = pacs_index__run(idx, db, PACS_SQL_LINK_OF_STUDY,
+                                   "SELECT order_pk FROM his_studies WHERE study_uid=$1", &r, 1, ei,
+                                   "s", j->uid);
+    j->linked = err == PACS_OK && r.found;
+    return err;
+}
+
+pacs_err pacs_orders__study_linked(pacs_index *idx, const char *study_uid, int *linked,
+                                   pacs_errinfo *ei)
+{
+    linked_job j = {study_uid, 0};
+    pacs_err err = pacs_index__read(idx, do_linked, &j, ei);
+    *linked = j.linked;
+    return err;
 }

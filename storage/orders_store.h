@@ -82,6 +82,11 @@ pacs_err pacs_orders__restate(pacs_index *idx, pacs_db *db, int64_t pk, char (*s
 
 void pacs_orders__restated_free(pacs_orders__restated *r);
 
+/** Whether study `study_uid` is linked to an order (its instances are served reconciled), on a
+ *  pooled connection. */
+pacs_err pacs_orders__study_linked(pacs_index *idx, const char *study_uid, int *linked,
+                                   pacs_errinfo *ei);
+
 /** Copies every patient, identifier, order and MPPS instance of `src` into `dst` (which holds
  *  none), with new keys and the links between them kept (orders_copy.c). */
 pacs_err pacs_orders__copy(pacs_index *src, pacs_index *dst, pacs_errinfo *ei);

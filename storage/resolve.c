@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: MIT
 /*
  * Resolving UIDs to stored instances (resolve.h): one query of the index, whose rows are copied
- * into a growing array as they come (the index hands out borrowed rows).
+ * into a growing array as they come (the index hands out borrowed rows); for whole instances,
+ * one look-up per study of whether it is reconciled to an order (orders_link.c).
  */
 #include "storage/resolve.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "storage/archive_internal.h"
+#include "storage/orders_store.h"
 
 #define TAG_STUDY_UID 0x0020000Du
 #define TAG_SERIES_UID 0x0020000Eu
@@ -113,6 +117,16 @@ pacs_err pacs_resolve_instances(pacs_archive *a, const pacs_query *q, unsigned f
     memset(out, 0, sizeof *out);
     collect_ctx c = {out, flags, max, PACS_OK};
     pacs_err err = pacs_archive_instances(a, q, 0, collect, &c, ei);
+    /* Whole instances: which studies go out with a reconciled identity (one look-up each). */
+    for (size_t i = 0;
+         err == PACS_OK && c.err == PACS_OK && !(flags & PACS_RESOLVE_LAYOUT) && i < out->n; i++) {
+        pacs_resolve_item *it = &out->v[i];
+        if (i > 0 && strcmp(it->study_uid, out->v[i - 1].study_uid) == 0) {
+            it->coerce = out->v[i - 1].coerce;
+            continue;
+        }
+        err = pacs_orders__study_linked(a->index, it->study_uid, &it->coerce, ei);
+    }
     if (err == PACS_OK && c.err == PACS_ETOOBIG) {
         err = pacs_errf(ei, PACS_ETOOBIG, "too many instances (more than %zu)", max);
     } else if (err == PACS_OK && c.err != PACS_OK) {

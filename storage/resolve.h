@@ -31,6 +31,8 @@ typedef struct pacs_resolve_item {
     int has_pixels;  /* the object has top-level Pixel Data */
     uint8_t *layout; /* with PACS_RESOLVE_LAYOUT: the pixel layout blob (part10.h), or NULL */
     size_t layout_len;
+    int coerce; /* without PACS_RESOLVE_LAYOUT: its study is reconciled to an order, and the
+                 * delivery plan sends it with the patient attributes the index serves */
 } pacs_resolve_item;
 
 /** The instances a request names, in the index's order (series, then instance number). */
@@ -39,7 +41,8 @@ typedef struct pacs_resolve_list {
     size_t n, cap;
 } pacs_resolve_list;
 
-/** Copy each instance's pixel layout blob too (frames, rendering). */
+/** Copy each instance's pixel layout blob too (frames, rendering: pixels only, so the items
+ *  are not checked for a reconciled identity to coerce). */
 #define PACS_RESOLVE_LAYOUT 1u
 
 /**

@@ -5,15 +5,16 @@
 # accession number but its own typo'd PatientID and a name without diacritics. The archive
 # serves the study with the HIS's identity: QIDO by the health ID finds it, C-FIND at study
 # level shows the Vietnamese name in UTF-8, the metadata keeps the received PatientID in an
-# Original Attributes Sequence item, and the order has left the worklist (IN PROGRESS). The
-# object itself is retrievable as received. An ADT^A08 renames the study, an ADT^A40 moves it
-# to the surviving patient, each change a line in the audit trail; a restart keeps all of it.
+# Original Attributes Sequence item, and the order has left the worklist (IN PROGRESS). Files
+# served (WADO-RS, C-GET) carry the HIS's identity, coerced on the way out, while the stored
+# object stays as received. An ADT^A08 renames the study, an ADT^A40 moves it to the surviving
+# patient, each change a line in the audit trail; a restart keeps all of it.
 . "$SRC/tests/lib.sh"
 . "$SRC/tests/lib_dicomweb.sh"
 
+PYD=/usr/bin/python3 # Debian's, with python3-pydicom
 HID=DN4010123456789 # the health ID (social-insurance number)
 TYPO=DN4010123456798
-PYD=/usr/bin/python3 # Debian's, with python3-pydicom
 "$PYD" - "$SAMPLES/test_files/CT_small.dcm" "$WORK/ct.dcm" "$TYPO" <<'PY' ||
 import sys
 from pydicom import dcmread
@@ -96,10 +97,45 @@ json_check "[i['04000550']['Value'][0]['00100020']['Value'] for i in d[0]['04000
 json_check "d[0]['04000561']['Value'][0]['04000565']['Value'] == ['COERCE']" \
     "metadata: the reason for the modification"
 
-# The object as received (content-addressed, never rewritten): WADO-RS gives its PatientID.
+# Files served carry the HIS's identity too, coerced on the way out: WADO-RS in the stored
+# syntax, and C-GET; the received PatientID is in their Original Attributes Sequence.
+retrieved_is_his() { # file what name
+    "$PYD" - "$1" "$HID" "$TYPO" "$3" "$WORK/ct.dcm" <<'PY' || fail "$2: not the HIS's identity"
+import sys
+from pydicom import dcmread
+ds = dcmread(sys.argv[1])
+old = ds.OriginalAttributesSequence[0].ModifiedAttributesSequence[0]
+assert ds.PatientID == sys.argv[2], ds.PatientID
+assert ds.IssuerOfPatientID == "BHXH", ds.IssuerOfPatientID
+assert str(ds.PatientName) == sys.argv[4], str(ds.PatientName)
+assert old.PatientID == sys.argv[3], old.PatientID
+assert ds.OtherPatientIDsSequence[0].PatientID == "BN0001"
+assert ds.PixelData == dcmread(sys.argv[5]).PixelData
+PY
+}
 assert_eq 200 "$(http_status -H 'Accept: multipart/related; type="application/dicom"; transfer-syntax=*' \
     "$B/studies/$STUDY/series/$SERIES/instances/$SOP")" "WADO-RS instance"
-grep -aq "$TYPO" "$WORK/body" || fail "the retrieved object is not as received"
+"$PYD" - "$WORK/body" "$WORK/wado.dcm" <<'PY' || fail "WADO-RS: not one DICOM part"
+import sys
+data = open(sys.argv[1], "rb").read()
+start = data.index(b"\r\n\r\n") + 4
+end = data.rindex(b"\r\n--")
+open(sys.argv[2], "wb").write(data[start:end])
+PY
+retrieved_is_his "$WORK/wado.dcm" "WADO-RS instance" 'Nguyễn^Văn An'
+mkdir "$WORK/get"
+timeout 120 getscu -aec PACS -od "$WORK/get" -k QueryRetrieveLevel=STUDY -k "StudyInstanceUID=$STUDY" \
+    127.0.0.1 "$DIMSE_PORT" >"$WORK/get.log" 2>&1 || fail "getscu: $(tail -3 "$WORK/get.log")"
+retrieved_is_his "$(find "$WORK/get" -type f | head -1)" "C-GET" 'Nguyễn^Văn An'
+# The object itself is as received (content-addressed, never rewritten).
+OBJECT=$(find "$DATA/objects" -type f)
+[ "$(echo "$OBJECT" | wc -l)" = 1 ] || fail "not one stored object: $OBJECT"
+"$PYD" - "$OBJECT" "$TYPO" <<'PY' || fail "the stored object is not as received"
+import sys
+from pydicom import dcmread
+ds = dcmread(sys.argv[1])
+assert ds.PatientID == sys.argv[2] and "OriginalAttributesSequence" not in ds
+PY
 
 # The order is IN PROGRESS: off the worklist.
 assert_eq 0 "$(wl_items)" "the order on the worklist after its images"
@@ -129,6 +165,18 @@ check_merged() {
     json_check "[i['04000550']['Value'][0].get('00100020', {}).get('Value')
         for i in d[0]['04000561']['Value']] == [['$TYPO'], None, ['$HID']]" \
         "metadata: one Original Attributes item per change"
+    rm -rf "$WORK/get2" && mkdir "$WORK/get2"
+    timeout 120 getscu -aec PACS -od "$WORK/get2" -k QueryRetrieveLevel=STUDY \
+        -k "StudyInstanceUID=$STUDY" 127.0.0.1 "$DIMSE_PORT" >"$WORK/get2.log" 2>&1 ||
+        fail "getscu: $(tail -3 "$WORK/get2.log")"
+    "$PYD" - "$(find "$WORK/get2" -type f | head -1)" <<'PY' || fail "C-GET after the merge"
+import sys
+from pydicom import dcmread
+ds = dcmread(sys.argv[1])
+assert ds.PatientID == "HN9990001", ds.PatientID
+assert str(ds.PatientName) == "Trần^Thị Bình", str(ds.PatientName)
+assert len(ds.OriginalAttributesSequence) == 3
+PY
 }
 check_merged
 

@@ -11,6 +11,7 @@
  * the one-time registration.
  */
 #include "pacs/dicom/codec.h"
+#include "pacs/dicom/charset_dcmtk.h"
 #include "pacs/dicom/dcm.h"
 #include "pacs/dicom/dcm_internal.h"
 #include "pacs/dicom/part10.h"
@@ -662,8 +663,46 @@ pacs_err read_meta(const char *path, pacs_meta *m, pacs_errinfo *ei)
 
 } // namespace
 
+/* Replaces the top-level attributes of `ds` that `coerce` (DICOM JSON) holds with its values.
+ * Text that is not ASCII turns the whole dataset to UTF-8 first (ISO_IR 192), so that the
+ * values it keeps and the ones it takes are in one character set. */
+static pacs_err apply_coercion(DcmDataset *ds, const json_t *coerce, pacs_errinfo *ei)
+{
+    DcmDataset patch;
+    pacs_err err = pacs_dcm__json_to_dataset(coerce, &patch, ei);
+    if (err != PACS_OK) {
+        return err;
+    }
+    OFString cs;
+    bool utf8 =
+        patch.findAndGetOFStringArray(DCM_SpecificCharacterSet, cs).good() && cs == "ISO_IR 192";
+    if (utf8) {
+        pacs_charset__item_to_utf8(ds, "coercion");
+        ds->putAndInsertString(DCM_SpecificCharacterSet, "ISO_IR 192");
+    }
+    for (unsigned long i = 0; i < patch.card(); i++) {
+        DcmElement *e = patch.getElement(i);
+        if (e->getTag() == DCM_SpecificCharacterSet) {
+            continue;
+        }
+        DcmElement *copy = OFstatic_cast(DcmElement *, e->clone());
+        if (!copy || ds->insert(copy, OFTrue).bad()) {
+            delete copy;
+            return pacs_errf(ei, PACS_ENOMEM, "cannot coerce the object's attributes");
+        }
+    }
+    return PACS_OK;
+}
+
 extern "C" pacs_err pacs_codec_recode(const char *path, const char *ts_uid, int out_fd,
                                       uint64_t *written, pacs_errinfo *ei)
+{
+    return pacs_codec_recode_coerced(path, ts_uid, NULL, out_fd, written, ei);
+}
+
+extern "C" pacs_err pacs_codec_recode_coerced(const char *path, const char *ts_uid,
+                                              const json_t *coerce, int out_fd, uint64_t *written,
+                                              pacs_errinfo *ei)
 {
     try {
         *written = 0;
@@ -694,6 +733,12 @@ extern "C" pacs_err pacs_codec_recode(const char *path, const char *ts_uid, int 
         if (!ds->canWriteXfer(target.getXfer(), source.getXfer())) {
             return pacs_errf(ei, PACS_EUNSUPPORTED, "cannot write the dataset as %s",
                              target.getXferName());
+        }
+        if (coerce) {
+            err = apply_coercion(ds, coerce, ei);
+            if (err != PACS_OK) {
+                return err;
+            }
         }
         snprintf(m.transfer_syntax_uid, sizeof m.transfer_syntax_uid, "%s", ts_uid);
         uint8_t meta[512];

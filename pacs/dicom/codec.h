@@ -144,6 +144,16 @@ pacs_err pacs_codec_dataset_front(const char *path, pacs_codec_header *h, uint8_
 pacs_err pacs_codec_recode(const char *path, const char *ts_uid, int out_fd, uint64_t *written,
                            pacs_errinfo *ei);
 
+/**
+ * pacs_codec_recode, with the top-level attributes `coerce` holds (DICOM JSON, UTF-8; NULL for
+ * none) replacing the object's in what is written: how an archive serves an instance with an
+ * identity it corrected (the object itself is not changed). When a coerced value is not ASCII,
+ * the whole dataset is written in UTF-8 (ISO_IR 192). PACS_EINVAL for an attribute of `coerce`
+ * that is not valid DICOM JSON; otherwise as pacs_codec_recode.
+ */
+pacs_err pacs_codec_recode_coerced(const char *path, const char *ts_uid, const json_t *coerce,
+                                   int out_fd, uint64_t *written, pacs_errinfo *ei);
+
 /** A fresh UID under our root (for a derived object). `buf` holds 65 bytes. */
 void pacs_codec_new_uid(char buf[65]);
 

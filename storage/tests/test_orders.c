@@ -15,10 +15,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pacs/base/config.h"
+#include "pacs/dicom/dcm.h"
 #include "storage/archive.h"
+#include "storage/delivery.h"
 #include "storage/orders.h"
+#include "storage/resolve.h"
 #include "storage/tests/index_backends.h"
 
 typedef struct fixture {
@@ -573,6 +577,39 @@ static const json_t *original(const json_t *meta, size_t i, size_t *n_items)
     return json_array_get(json_object_get(json_object_get(item, "04000550"), "Value"), 0);
 }
 
+/* What `plan` sends of `it` carries the survivor's identity of test_reconcile's merge. */
+static void assert_survivor_sent(fixture *f, const pacs_resolve_item *it,
+                                 const pacs_delivery_plan *plan)
+{
+    pacs_errinfo ei;
+    pacs_delivery_stream stream;
+    if (pacs_delivery_open(f->a, it, plan, &stream, &ei) != PACS_OK) {
+        fail_msg("delivery as %s: %s", plan->ts, ei.msg);
+    }
+    char sent[700];
+    snprintf(sent, sizeof sent, "%s/sent.dcm", f->dir);
+    assert_int_equal(sh("cat /proc/%d/fd/%d > '%s'", (int)getpid(), stream.fd, sent), 0);
+    pacs_delivery_stream_close(&stream);
+    static const struct {
+        uint32_t tag;
+        const char *want;
+    } expect[] = {
+        {0x00100020u, "HN9990001"}, {0x00100010u, "Trần^Thị Bình"}, {0x00080005u, "ISO_IR 192"}};
+    pacs_ds *ds = NULL;
+    assert_int_equal(pacs_ds_load_file(sent, &ds, &ei), PACS_OK);
+    for (size_t i = 0; i < sizeof expect / sizeof expect[0]; i++) {
+        char *v = NULL;
+        assert_int_equal(pacs_ds_get_string(ds, expect[i].tag, &v, &ei), PACS_OK);
+        assert_string_equal(v, expect[i].want);
+        free(v);
+    }
+    pacs_ds_free(ds);
+    pacs_meta m;
+    uint64_t start = 0;
+    assert_int_equal(pacs_dcm_probe_file(sent, &m, &start, &ei), PACS_OK);
+    assert_string_equal(m.transfer_syntax_uid, plan->ts);
+}
+
 /* Images an order names take its patient's identity in the index (C-FIND/QIDO answers, the
  * stored metadata with the received values in an Original Attributes Sequence item), the order
  * goes IN PROGRESS; an ADT update renames them, a merge moves them to the survivor, and all of
@@ -654,6 +691,30 @@ static void test_reconcile(void **state)
     h = studies_of(f, "HN9990001");
     assert_int_equal(h.n, 2);
     assert_string_equal(h.name[0], "Trần^Thị Bình");
+    /* What goes out as a file: the CT converted in its own syntax with the survivor's identity
+     * (the received PatientID in its Original Attributes Sequence); JPEG2000 as stored. */
+    pacs_resolve_list l;
+    assert_int_equal(pacs_resolve_uids(f->a, CT_STUDY, NULL, NULL, 0, 0, &l, &ei), PACS_OK);
+    assert_int_equal(l.n, 1);
+    assert_true(l.v[0].coerce);
+    pacs_delivery_plan plan;
+    assert_int_equal(pacs_delivery_plan_for(&l.v[0], l.v[0].ts, 0, &plan, &ei), PACS_OK);
+    assert_int_equal(plan.kind, PACS_DELIVERY_CONVERTED);
+    assert_survivor_sent(f, &l.v[0], &plan);
+    /* ... and transcoded (RLE), the same. */
+    assert_int_equal(pacs_delivery_plan_for(&l.v[0], "1.2.840.10008.1.2.5", 0, &plan, &ei),
+                     PACS_OK);
+    assert_int_equal(plan.kind, PACS_DELIVERY_TRANSCODED);
+    assert_survivor_sent(f, &l.v[0], &plan);
+    pacs_resolve_list_free(&l);
+    assert_int_equal(pacs_resolve_uids(f->a, "1.3.6.1.4.1.5962.1.2.8.20040826185059.5457", NULL,
+                                       NULL, 0, 0, &l, &ei),
+                     PACS_OK);
+    assert_false(l.v[0].coerce);
+    assert_int_equal(pacs_delivery_plan_for(&l.v[0], l.v[0].ts, 0, &plan, &ei), PACS_OK);
+    assert_int_equal(plan.kind, PACS_DELIVERY_AS_STORED);
+    pacs_resolve_list_free(&l);
+
     pacs_index_stats st;
     assert_int_equal(pacs_archive_stats(f->a, &st, &ei), PACS_OK);
     assert_int_equal(st.patients, 2); /* the survivor and JPEG2000's; the retired row is gone */
@@ -697,6 +758,11 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_copy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reconcile, setup, teardown),
     };
+    pacs_errinfo ei;
+    if (pacs_dcm_init(&ei) != PACS_OK) { /* the codecs a transcoded delivery uses */
+        fprintf(stderr, "pacs_dcm_init: %s\n", ei.msg);
+        return 1;
+    }
     int rc = backends_init(argc, argv);
     if (rc == 0) {
         rc = cmocka_run_group_tests_name(backends_name("orders"), tests, NULL, NULL);
