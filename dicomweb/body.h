@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dicomweb/http.h"
+#include "http/http.h"
 
 typedef struct pacs_body pacs_body;
 

@@ -8,7 +8,7 @@
 #ifndef PACS_DICOMWEB_BULKDATA_H
 #define PACS_DICOMWEB_BULKDATA_H
 
-#include "dicomweb/http.h"
+#include "http/http.h"
 #include "dicomweb/route.h"
 
 /** GET .../bulkdata/{tag path} (`rt->arg`: "00431029", "00540016/0/00181072", ...). */

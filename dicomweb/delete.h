@@ -7,7 +7,7 @@
 #ifndef PACS_DICOMWEB_DELETE_H
 #define PACS_DICOMWEB_DELETE_H
 
-#include "dicomweb/http.h"
+#include "http/http.h"
 #include "dicomweb/route.h"
 
 /** DELETE a study, series or instance (`rt->kind` PACS_ROUTE_RESOURCE). */

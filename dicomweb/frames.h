@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dicomweb/http.h"
+#include "http/http.h"
 #include "dicomweb/route.h"
 
 /** GET .../instances/{sop}/frames/{list}. */

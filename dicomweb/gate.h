@@ -22,8 +22,8 @@
 
 #include <stddef.h>
 
-#include "dicomweb/auth.h"
-#include "dicomweb/http.h"
+#include "http/auth.h"
+#include "http/http.h"
 #include "dicomweb/route.h"
 
 /**

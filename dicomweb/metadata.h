@@ -7,7 +7,7 @@
 #ifndef PACS_DICOMWEB_METADATA_H
 #define PACS_DICOMWEB_METADATA_H
 
-#include "dicomweb/http.h"
+#include "http/http.h"
 #include "dicomweb/route.h"
 
 /** GET .../metadata. */

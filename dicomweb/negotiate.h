@@ -17,8 +17,8 @@
 
 #include <stddef.h>
 
-#include "dicomweb/http.h"
-#include "dicomweb/media.h"
+#include "http/http.h"
+#include "http/media.h"
 #include "storage/resolve.h"
 
 /** How a response is shaped. */

@@ -16,7 +16,7 @@
 #ifndef PACS_DICOMWEB_OPS_H
 #define PACS_DICOMWEB_OPS_H
 
-#include "dicomweb/http.h"
+#include "http/http.h"
 #include "dicomweb/route.h"
 
 /** GET /metrics: text/plain; version=0.0.4 (gzip when the client accepts it). */

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dicomweb/media.h"
+#include "http/media.h"
 #include "pacs/base/log.h"
 #include "pacs/dicom/dcm.h"
 

@@ -13,8 +13,8 @@
 
 #include <stddef.h>
 
-#include "dicomweb/http.h"
-#include "dicomweb/params.h"
+#include "http/http.h"
+#include "http/params.h"
 #include "dicomweb/route.h"
 #include "storage/query.h"
 

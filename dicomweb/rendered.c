@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dicomweb/media.h"
-#include "dicomweb/params.h"
+#include "http/media.h"
+#include "http/params.h"
 #include "pacs/base/buf.h"
 #include "pacs/image/decode.h"
 #include "pacs/image/encode.h"

@@ -10,7 +10,7 @@
 #ifndef PACS_DICOMWEB_RENDERED_H
 #define PACS_DICOMWEB_RENDERED_H
 
-#include "dicomweb/http.h"
+#include "http/http.h"
 #include "dicomweb/route.h"
 #include "pacs/image/cache.h"
 

@@ -11,7 +11,7 @@
 
 #include <string.h>
 
-#include "dicomweb/params.h"
+#include "http/params.h"
 #include "pacs/dicom/part10.h"
 
 #define MAX_SEGMENTS 16

@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 
-#include "dicomweb/arena.h"
+#include "http/arena.h"
 #include "pacs/base/err.h"
 
 /** The resource a DICOMweb path names; absent parts are NULL. UIDs are decoded and valid. */

@@ -18,7 +18,7 @@
 #include "dicomweb/delete.h"
 #include "dicomweb/frames.h"
 #include "dicomweb/gate.h"
-#include "dicomweb/http_internal.h"
+#include "http/http_internal.h"
 #include "dicomweb/metadata.h"
 #include "dicomweb/ops.h"
 #include "dicomweb/qido.h"

@@ -18,7 +18,7 @@
 
 #include <stddef.h>
 
-#include "dicomweb/http.h"
+#include "http/http.h"
 #include "dicomweb/route.h"
 #include "pacs/base/config.h"
 #include "pacs/base/err.h"

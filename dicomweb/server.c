@@ -10,7 +10,7 @@
 
 #include <stdlib.h>
 
-#include "dicomweb/httpd.h"
+#include "http/httpd.h"
 #include "dicomweb/router.h"
 
 struct pacs_dicomweb_server {

@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dicomweb/auth.h"
+#include "http/auth.h"
 #include "dicomweb/share_html.h"
 #include "dicomweb/viewer.h"
 #include "pacs/base/log.h"

@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-#include "dicomweb/http.h"
+#include "http/http.h"
 #include "storage/share.h"
 
 /**

@@ -14,8 +14,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "dicomweb/media.h"
-#include "dicomweb/multipart.h"
+#include "http/media.h"
+#include "http/multipart.h"
 #include "pacs/base/log.h"
 #include "pacs/base/metrics.h"
 #include "pacs/dicom/dcm.h"

@@ -14,7 +14,7 @@
 #ifndef PACS_DICOMWEB_STOW_H
 #define PACS_DICOMWEB_STOW_H
 
-#include "dicomweb/http.h"
+#include "http/http.h"
 #include "dicomweb/route.h"
 
 /** POST /studies or /studies/{study}: reads the body (http.h body callbacks) and answers. */

@@ -24,7 +24,7 @@
 
 #include <stddef.h>
 
-#include "dicomweb/http.h"
+#include "http/http.h"
 #include "pacs/base/config.h"
 #include "pacs/base/err.h"
 

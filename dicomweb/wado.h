@@ -15,7 +15,7 @@
 #ifndef PACS_DICOMWEB_WADO_H
 #define PACS_DICOMWEB_WADO_H
 
-#include "dicomweb/http.h"
+#include "http/http.h"
 #include "dicomweb/route.h"
 
 /** GET a study, series or instance (`rt->kind` PACS_ROUTE_RESOURCE). */

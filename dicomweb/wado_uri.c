@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "dicomweb/body.h"
-#include "dicomweb/media.h"
+#include "http/media.h"
 #include "dicomweb/rendered.h"
 #include "storage/resolve.h"
 

@@ -8,7 +8,7 @@
 #ifndef PACS_DICOMWEB_WADO_URI_H
 #define PACS_DICOMWEB_WADO_URI_H
 
-#include "dicomweb/http.h"
+#include "http/http.h"
 #include "dicomweb/route.h"
 
 /** GET {prefix}/wado?requestType=WADO&studyUID=..&seriesUID=..&objectUID=..&contentType=.. */

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "dicomweb/auth.h"
+#include "http/auth.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dicomweb/multipart.h"
+#include "http/multipart.h"
 
 typedef struct trace {
     unsigned char *buf;

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dicomweb/arena.h"
-#include "dicomweb/media.h"
-#include "dicomweb/params.h"
+#include "http/arena.h"
+#include "http/media.h"
+#include "http/params.h"
 #include "dicomweb/qido.h"
 #include "dicomweb/route.h"
 #include "dicomweb/frames.h"

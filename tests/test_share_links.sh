@@ -18,7 +18,7 @@
 [ -x /usr/bin/chromium ] || fail "Debian's chromium is not installed (scripts/deps.sh installs it)"
 command -v npm >/dev/null 2>&1 || fail "npm is not installed (scripts/deps.sh installs it)"
 command -v zbarimg >/dev/null 2>&1 || fail "zbarimg is not installed (zbar-tools; scripts/deps.sh)"
-# The checks on DICOMweb need its authentication (dicomweb/auth.h, http.auth); without it this
+# The checks on DICOMweb need its authentication (http/auth.h, http.auth); without it this
 # build cannot refuse anything, so the test is skipped (ctest's SKIP_RETURN_CODE).
 if ! "$PACSD" --help-config 2>/dev/null | grep -q '^http\.auth '; then
     echo "SKIP [$TEST_NAME]: this pacsd has no http.auth (DICOMweb authentication)"

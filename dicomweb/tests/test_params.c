@@ -10,8 +10,8 @@
 
 #include <cmocka.h>
 
-#include "dicomweb/media.h"
-#include "dicomweb/params.h"
+#include "http/media.h"
+#include "http/params.h"
 #include "dicomweb/qido.h"
 #include "dicomweb/route.h"
 #include "dicomweb/frames.h"

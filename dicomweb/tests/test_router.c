@@ -33,7 +33,7 @@
 #include "dicomweb/rendered.h"
 #include "dicomweb/router.h"
 #include "dicomweb/stow.h"
-#include "dicomweb/tests/http_client.h"
+#include "http/tests/http_client.h"
 #include "dicomweb/wado.h"
 #include "dicomweb/wado_uri.h"
 #include "pacs/base/log.h"

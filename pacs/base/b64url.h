@@ -2,7 +2,7 @@
 /*
  * base64url without padding (RFC 4648 section 5, as JOSE and our share tokens write it), on
  * OpenSSL's EVP base64 with the two characters swapped. Used by the share-link store
- * (storage/share.c) and by JWT/JWKS checking (dicomweb/auth.c). Stateless; thread-safe.
+ * (storage/share.c) and by JWT/JWKS checking (http/auth.c). Stateless; thread-safe.
  */
 #ifndef PACS_BASE_B64URL_H
 #define PACS_BASE_B64URL_H

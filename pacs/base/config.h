@@ -109,7 +109,7 @@ const pacs_remote_ae *pacs_config_ae_find(const pacs_config *cfg, const char *ae
 size_t pacs_config_route_count(const pacs_config *cfg);
 const pacs_config_route *pacs_config_route_at(const pacs_config *cfg, size_t i);
 
-/** A DICOMweb API key, `auth.key.NAME = sha256:HEX scope...`, as written (dicomweb/auth.c
+/** A DICOMweb API key, `auth.key.NAME = sha256:HEX scope...`, as written (http/auth.c
  *  checks the value when the server starts). */
 typedef struct pacs_api_key {
     char name[65];

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests for the request and response API (dicomweb/http.c) as handlers use it, over the
- * real server underneath it (dicomweb/httpd.c, libmicrohttpd on a loopback port chosen by the
+ * Unit tests for the request and response API (http/http.c) as handlers use it, over the
+ * real server underneath it (http/httpd.c, libmicrohttpd on a loopback port chosen by the
  * system) and a real client (libcurl). No router: the test's own dispatch function is the
  * handler, and picks what to do from the request's X-Case header. Checked: statuses, content
  * types, added headers and their cap, error bodies, gzip of JSON (and when not), streamed and
@@ -24,9 +24,9 @@
 
 #include <cmocka.h>
 
-#include "dicomweb/http.h"
-#include "dicomweb/httpd.h"
-#include "dicomweb/tests/http_client.h"
+#include "http/http.h"
+#include "http/httpd.h"
+#include "http/tests/http_client.h"
 #include "pacs/base/log.h"
 
 #define BIG_JSON 4000

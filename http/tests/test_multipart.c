@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "dicomweb/multipart.h"
+#include "http/multipart.h"
 
 typedef struct got {
     char types[8][64];

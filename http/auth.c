@@ -14,8 +14,8 @@
  * table of verified JWTs (its own mutex); libjwt and OpenSSL keep no shared state across calls,
  * and the share store locks itself.
  */
-#include "dicomweb/auth.h"
-#include "dicomweb/auth_keys.h"
+#include "http/auth.h"
+#include "http/auth_keys.h"
 
 #include <jansson.h>
 #include <jwt.h>

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "dicomweb/auth.h"
+#include "http/auth.h"
 #include "pacs/base/buf.h"
 
 #define TAG_STUDY_UID 0x0020000Du

@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "dicomweb/auth.h"
+#include "http/auth.h"
 
 #define STUDY_A "1.2.826.0.1.3680043.8.498.10"
 #define STUDY_B "1.2.826.0.1.3680043.8.498.20"

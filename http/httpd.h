@@ -11,10 +11,10 @@
  * Thread-safety: start and stop from one thread; the dispatch function runs on the pool's
  * threads, for different requests at once.
  */
-#ifndef PACS_DICOMWEB_HTTPD_H
-#define PACS_DICOMWEB_HTTPD_H
+#ifndef PACS_HTTP_HTTPD_H
+#define PACS_HTTP_HTTPD_H
 
-#include "dicomweb/http.h"
+#include "http/http.h"
 #include "pacs/base/config.h"
 #include "pacs/base/err.h"
 #include "storage/archive.h"

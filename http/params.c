@@ -4,7 +4,7 @@
  * arguments itself but neither keeps their order nor reports a malformed escape, and both
  * matter here (repeated `includefield`, a 400 for garbage). Thread-safe.
  */
-#include "dicomweb/params.h"
+#include "http/params.h"
 
 #include <openssl/crypto.h>
 #include <string.h>

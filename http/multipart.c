@@ -7,7 +7,7 @@
  * package offers a streaming multipart/related parser as a C library, hence this one; it has
  * table tests and a libFuzzer target. Not thread-safe (one parser per request).
  */
-#include "dicomweb/multipart.h"
+#include "http/multipart.h"
 
 #include <ctype.h>
 #include <stdlib.h>

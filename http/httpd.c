@@ -12,7 +12,7 @@
  * everything else runs on the pool's threads and shares only the read-only server record and
  * the atomic request counter.
  */
-#include "dicomweb/httpd.h"
+#include "http/httpd.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -24,7 +24,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "dicomweb/http_internal.h"
+#include "http/http_internal.h"
 #include "pacs/base/log.h"
 
 struct pacs_httpd {

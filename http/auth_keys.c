@@ -5,7 +5,7 @@
  * PEM file of public keys. RSA keys of at least 2048 bits and EC keys on P-256, P-384 and P-521
  * only. Load: once, when pacsd starts. Thread-safe: no shared state.
  */
-#include "dicomweb/auth_keys.h"
+#include "http/auth_keys.h"
 
 #include <errno.h>
 #include <jansson.h>

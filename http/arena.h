@@ -5,8 +5,8 @@
  * chained; the total is capped so that no request can make the server allocate without bound.
  * Not thread-safe: an arena belongs to one request, which libmicrohttpd serves on one thread.
  */
-#ifndef PACS_DICOMWEB_ARENA_H
-#define PACS_DICOMWEB_ARENA_H
+#ifndef PACS_HTTP_ARENA_H
+#define PACS_HTTP_ARENA_H
 
 #include <stdarg.h>
 #include <stddef.h>

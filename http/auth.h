@@ -43,8 +43,8 @@
  * Thread-safe: after pacs_auth_open the handle is read-only but for the share store, which is
  * thread-safe itself, and the table of verified JWTs, which has its own mutex.
  */
-#ifndef PACS_DICOMWEB_AUTH_H
-#define PACS_DICOMWEB_AUTH_H
+#ifndef PACS_HTTP_AUTH_H
+#define PACS_HTTP_AUTH_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -9,8 +9,8 @@
  * follow), PACS_EBADDATA (malformed: the parser is then stuck in that error) or PACS_ECANCELED
  * (a callback asked to stop). Not thread-safe: one parser per request.
  */
-#ifndef PACS_DICOMWEB_MULTIPART_H
-#define PACS_DICOMWEB_MULTIPART_H
+#ifndef PACS_HTTP_MULTIPART_H
+#define PACS_HTTP_MULTIPART_H
 
 #include <stddef.h>
 

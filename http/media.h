@@ -6,12 +6,12 @@
  * bounded: values longer than the fields below, or more than PACS_ACCEPT_MAX ranges, are
  * refused rather than truncated. Thread-safe: no shared state.
  */
-#ifndef PACS_DICOMWEB_MEDIA_H
-#define PACS_DICOMWEB_MEDIA_H
+#ifndef PACS_HTTP_MEDIA_H
+#define PACS_HTTP_MEDIA_H
 
 #include <stddef.h>
 
-#include "dicomweb/multipart.h"
+#include "http/multipart.h"
 #include "pacs/base/err.h"
 
 #define PACS_ACCEPT_MAX 32

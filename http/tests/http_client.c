@@ -3,7 +3,7 @@
  * The unit tests' HTTP client (http_client.h) on libcurl. Headers are collected per answer
  * (a 100 Continue's are dropped), the body in a growing buffer. Single-threaded per handle.
  */
-#include "dicomweb/tests/http_client.h"
+#include "http/tests/http_client.h"
 
 #include <curl/curl.h>
 #include <stdlib.h>

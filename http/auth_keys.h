@@ -3,8 +3,8 @@
  * The public keys that OAuth2 bearer JWTs are verified against (auth.c's), read once from
  * auth.jwt_keys: a JWKS file or a PEM file. Internal to dicomweb/ (auth.c and auth_keys.c).
  */
-#ifndef PACS_DICOMWEB_AUTH_KEYS_H
-#define PACS_DICOMWEB_AUTH_KEYS_H
+#ifndef PACS_HTTP_AUTH_KEYS_H
+#define PACS_HTTP_AUTH_KEYS_H
 
 #include <stddef.h>
 

@@ -3,7 +3,7 @@
  * Per-request arena (arena.h): a chain of blocks, bump-allocated; a request typically fits in
  * the first 8 KiB block. Not thread-safe (one request, one thread).
  */
-#include "dicomweb/arena.h"
+#include "http/arena.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -6,13 +6,13 @@
  * audit plan, then calls a handler) and http.c (the API handlers use). Handlers never include
  * this header. Thread-safety: a request belongs to the thread of its connection.
  */
-#ifndef PACS_DICOMWEB_HTTP_INTERNAL_H
-#define PACS_DICOMWEB_HTTP_INTERNAL_H
+#ifndef PACS_HTTP_HTTP_INTERNAL_H
+#define PACS_HTTP_HTTP_INTERNAL_H
 
 #include <microhttpd.h>
 #include <stdint.h>
 
-#include "dicomweb/http.h"
+#include "http/http.h"
 
 #define PACS_HTTP__MAX_EXTRA_HEADERS 8
 

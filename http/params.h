@@ -5,12 +5,12 @@
  * cannot be valid (a bad %-escape, an encoded NUL, too many parameters). Everything decoded is
  * allocated in the request's arena. Thread-safe: no shared state.
  */
-#ifndef PACS_DICOMWEB_PARAMS_H
-#define PACS_DICOMWEB_PARAMS_H
+#ifndef PACS_HTTP_PARAMS_H
+#define PACS_HTTP_PARAMS_H
 
 #include <stddef.h>
 
-#include "dicomweb/arena.h"
+#include "http/arena.h"
 #include "pacs/base/err.h"
 
 #define PACS_PARAMS_MAX 256

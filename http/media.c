@@ -3,7 +3,7 @@
  * Media type and Accept parsing (media.h). A hand-written tokenizer: the grammar is small, and
  * no Debian library parses HTTP media ranges apart from a whole HTTP stack. Thread-safe.
  */
-#include "dicomweb/media.h"
+#include "http/media.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -11,7 +11,7 @@
  * belong to the thread of its connection; the only shared state is the boundary fallback
  * counter (atomic).
  */
-#include "dicomweb/http.h"
+#include "http/http.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -26,7 +26,7 @@
 #include <sys/socket.h>
 #include <zlib.h>
 
-#include "dicomweb/http_internal.h"
+#include "http/http_internal.h"
 #include "pacs/base/log.h"
 #include "pacs/base/metrics.h"
 #include "storage/audit.h"

@@ -17,15 +17,15 @@
  * connection; handlers of different requests run concurrently and share only the read-only
  * configuration and the (thread-safe) archive.
  */
-#ifndef PACS_DICOMWEB_HTTP_H
-#define PACS_DICOMWEB_HTTP_H
+#ifndef PACS_HTTP_HTTP_H
+#define PACS_HTTP_HTTP_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dicomweb/arena.h"
-#include "dicomweb/auth.h"
-#include "dicomweb/params.h"
+#include "http/arena.h"
+#include "http/auth.h"
+#include "http/params.h"
 #include "pacs/base/buf.h"
 #include "pacs/base/config.h"
 #include "pacs/base/err.h"
