@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "http/authn.h"
 #include "pacs/base/log.h"
 #include "pacs/dicom/part10.h"
 #include "storage/audit.h"
@@ -40,99 +41,21 @@ static void audit(pacs_http_req *r, pacs_audit_action action, int success, const
 
 static void send_401(pacs_http_req *r, int presented, const char *why)
 {
-    pacs_log(PACS_LOG_INFO, "auth", "req=%lu from=%s refused: %s", pacs_http_id(r),
-             pacs_http_peer(r), why);
-    audit(r, PACS_AUDIT_LOGIN_FAILURE, 0, NULL, NULL, why);
-    pacs_http_add_header(r, "WWW-Authenticate",
-                         presented ? "Bearer realm=\"pacsd\", error=\"invalid_token\""
-                                   : "Bearer realm=\"pacsd\"");
-    pacs_http_send_error(r, 401,
-                         "authentication required: missing, invalid or expired "
-                         "credentials");
-}
-
-typedef struct granted {
-    pacs_buf list;
-    int oom;
-} granted;
-
-static int add_granted(void *ctx, const char *study_uid)
-{
-    granted *g = ctx;
-    if (pacs_buf_printf(&g->list, "%s%s", g->list.len ? "\\" : "", study_uid) != PACS_OK) {
-        g->oom = 1;
-        return 1;
-    }
-    return 0;
-}
-
-/* A patient share's studies, as the archive holds them now, into p->studies (the arena). */
-static pacs_err resolve_patient(pacs_http_req *r, pacs_principal *p, pacs_errinfo *ei)
-{
-    pacs_share_scope *sc = pacs_arena_alloc(pacs_http_arena(r), sizeof *sc);
-    if (!sc) {
-        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
-    }
-    pacs_err err = pacs_share_scope_parse(p->scope, sc, ei);
-    if (err != PACS_OK) {
-        return err;
-    }
-    granted g;
-    memset(&g, 0, sizeof g);
-    pacs_buf_init(&g.list, 1u << 20);
-    err = pacs_share_scope_studies(pacs_http_archive(r), sc, add_granted, &g, ei);
-    if (err == PACS_OK && g.oom) {
-        err = pacs_errf(ei, PACS_ENOMEM, "out of memory");
-    }
-    if (err == PACS_OK) {
-        p->studies =
-            pacs_arena_strndup(pacs_http_arena(r), g.list.data ? g.list.data : "", g.list.len);
-        if (!p->studies) {
-            err = pacs_errf(ei, PACS_ENOMEM, "out of memory");
-        }
-    }
-    pacs_buf_free(&g.list);
-    return err;
+    pacs_http_auth_refused(r, presented, why);
+    pacs_http_send_error(r, 401, "%s", PACS_HTTP_AUTH_401);
 }
 
 int pacs_gate_authenticate(pacs_http_req *r, pacs_auth *a, pacs_principal *p)
 {
-    pacs_errinfo ei;
-    pacs_auth_request in;
-    int presented = 0;
-    const pacs_params *pp = pacs_http_params(r);
-    memset(&in, 0, sizeof in);
-    in.subject_cap = PACS_SHARE_SUBJECT_MAX + 1;
-    in.subject = pacs_arena_alloc(pacs_http_arena(r), in.subject_cap);
-    if (!in.subject) {
-        pacs_http_send_error(r, 500, "out of memory");
+    const char *why = NULL;
+    unsigned status = pacs_http_authenticate(r, a, &why);
+    if (status) {
+        pacs_http_send_error(r, status, "%s", why);
         return 0;
     }
-    in.safe_method = pacs_http_method_of(r) == PACS_HTTP_GET;
-    in.authorization = pacs_http_header(r, "Authorization");
-    in.query_token = pacs_params_get(pp, "access_token");
-    if (!in.query_token) {
-        in.query_token = pacs_params_get(pp, "token");
-    }
-    in.cookie = pacs_http_header(r, "Cookie");
-    pacs_err err = pacs_auth_check(a, &in, p, &presented, &ei);
-    if (err == PACS_EDENIED) {
-        send_401(r, presented, ei.msg);
-        return 0;
-    }
-    if (err == PACS_OK && p->scope) {
-        err = resolve_patient(r, p, &ei);
-    }
-    if (err != PACS_OK) {
-        pacs_log(PACS_LOG_ERROR, "auth", "req=%lu share store: %s", pacs_http_id(r), ei.msg);
-        pacs_http_send_error(r, 503, "credentials cannot be checked now");
-        return 0;
-    }
-    if (p->kind == PACS_PRINCIPAL_SHARE) {
-        /* A patient's phone, a shared computer: nothing it fetched stays in a cache, and no
-         * link it follows tells the next site where it came from. */
-        pacs_http_add_header(r, "Cache-Control", "no-store");
-        pacs_http_add_header(r, "Referrer-Policy", "no-referrer");
+    const pacs_principal *found = pacs_http_principal(r);
+    if (p != found) {
+        *p = *found;
     }
     return 1;
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * The HTTP side of authentication (auth.h): reads a request's credentials, answers 401, 403 or
- * the study-limit 404 itself when the request may not go on, and serves the share-link API at
+ * DICOMweb's side of authentication (http/auth.h, http/authn.h): finds a request's principal,
+ * answers 401, 403 or the study-limit 404 itself when the request may not go on on its route,
+ * and serves the share-link API at
  * {prefix}/shares for hospital systems:
  *   POST   {prefix}/shares          create: study (or StudyInstanceUID) and days, as query
  *                                    parameters or a JSON object body; 201 with the token and

@@ -10,8 +10,8 @@
 
 #include <stdlib.h>
 
-#include "http/httpd.h"
 #include "dicomweb/router.h"
+#include "http/httpd.h"
 
 struct pacs_dicomweb_server {
     pacs_router *router;
@@ -24,14 +24,20 @@ static void dispatch(void *ctx, pacs_http_req *r)
 }
 
 pacs_err pacs_dicomweb_start(const pacs_config *cfg, pacs_archive *archive,
-                             pacs_dicomweb_server **out, int *port, pacs_errinfo *ei)
+                             pacs_http_mounts *mounts, pacs_dicomweb_server **out, int *port,
+                             pacs_errinfo *ei)
 {
     pacs_dicomweb_server *s = calloc(1, sizeof *s);
     if (!s) {
         return pacs_errf(ei, PACS_ENOMEM, "out of memory");
     }
     pacs_err err = pacs_router_open(cfg, archive, &s->router, ei);
-    if (err == PACS_OK) {
+    if (err == PACS_OK && mounts) {
+        mounts->fallback = dispatch;
+        mounts->fallback_ctx = s->router;
+        err =
+            pacs_httpd_start(cfg, archive, pacs_http_mounts_dispatch, mounts, &s->httpd, port, ei);
+    } else if (err == PACS_OK) {
         err = pacs_httpd_start(cfg, archive, dispatch, s->router, &s->httpd, port, ei);
     }
     if (err != PACS_OK) {

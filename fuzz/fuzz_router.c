@@ -64,7 +64,7 @@ static void start(void)
         }
     }
     free(list);
-    if (pacs_dicomweb_start(cfg, archive, &server, &port, &ei) != PACS_OK) {
+    if (pacs_dicomweb_start(cfg, archive, NULL, &server, &port, &ei) != PACS_OK) {
         fprintf(stderr, "fuzz_router: %s\n", ei.msg);
         exit(1);
     }

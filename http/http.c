@@ -7,8 +7,8 @@
  * answer leaves through one function (queue), which adds the handler's headers and the CORS
  * headers and writes the request's audit record before the answer goes out.
  *
- * Load: every DICOMweb answer passes through here. Thread-safety: a request and its answer
- * belong to the thread of its connection; the only shared state is the boundary fallback
+ * Load: every HTTP answer (DICOMweb, FHIR) passes through here. Thread-safety: a request and its
+ * answer belong to the thread of its connection; the only shared state is the boundary fallback
  * counter (atomic).
  */
 #include "http/http.h"
@@ -134,6 +134,8 @@ void pacs_http__begin(pacs_http_req *r, struct MHD_Connection *conn, const char 
         r->method = PACS_HTTP_DELETE;
     } else if (strcmp(method, "OPTIONS") == 0) {
         r->method = PACS_HTTP_OPTIONS;
+    } else if (strcmp(method, "PUT") == 0) {
+        r->method = PACS_HTTP_PUT;
     } else {
         r->method = PACS_HTTP_OTHER;
     }
@@ -203,6 +205,26 @@ const char *pacs_http_header(pacs_http_req *r, const char *name)
 const char *pacs_http_base_url(const pacs_http_req *r)
 {
     return r->base_url;
+}
+
+const char *pacs_http_path(const pacs_http_req *r, size_t *len)
+{
+    *len = r->path_len;
+    return r->path;
+}
+
+pacs_err pacs_http_parse_query(pacs_http_req *r, pacs_errinfo *ei)
+{
+    const char *q = strchr(r->raw_uri, '?');
+    if (!q) {
+        return PACS_OK;
+    }
+    return pacs_params_parse(q + 1, strlen(q + 1), r->ar, &r->params, ei);
+}
+
+void pacs_http_set_metric_route(pacs_http_req *r, const char *name)
+{
+    r->metric_route = name;
 }
 
 unsigned long pacs_http_id(const pacs_http_req *r)

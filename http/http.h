@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * The request and response API of the DICOMweb gateway: what a handler (QIDO-RS, WADO-RS,
- * STOW-RS, DELETE, the viewer, the shares API) reads from a request and how it answers. It
- * knows neither the router nor the handlers: the router (router.h) finds the handler, the
- * server (httpd.h) runs libmicrohttpd, and both hand requests to handlers through this API.
+ * The request and response API of every HTTP protocol: what a handler (DICOMweb's QIDO-RS,
+ * WADO-RS, STOW-RS, DELETE, the viewer, the shares API; FHIR's resources) reads from a request
+ * and how it answers. It knows neither routers nor handlers: the server (httpd.h) runs
+ * libmicrohttpd and hands each request to a protocol's dispatcher (mount.h), which finds the
+ * handler (DICOMweb's router.h, fhir/fhir.h); handlers answer through this API.
  *
  * Each request gets a pacs_http_req with its own arena, freed when libmicrohttpd reports the
  * request complete (or aborted). A handler answers exactly once, with one of the
@@ -38,6 +39,7 @@ typedef enum pacs_http_method {
     PACS_HTTP_POST,
     PACS_HTTP_DELETE,
     PACS_HTTP_OPTIONS,
+    PACS_HTTP_PUT, /* FHIR's update; DICOMweb answers it 405 */
     PACS_HTTP_OTHER
 } pacs_http_method;
 
@@ -53,6 +55,14 @@ const char *pacs_http_header(pacs_http_req *r, const char *name);
 /** The absolute URL of the DICOMweb root, without a trailing '/' (from http.public_url or the
  *  Host header); set by the router before any handler runs, NULL before. */
 const char *pacs_http_base_url(const pacs_http_req *r);
+/** The path below the mount point (mount.h) or DICOMweb's prefix, still percent-encoded and
+ *  without the query; `*len` receives its length. Set before any handler runs. */
+const char *pacs_http_path(const pacs_http_req *r, size_t *len);
+/** Parses the query string into what pacs_http_params returns (for a mount; DICOMweb's router
+ *  does it itself). PACS_EINVAL with a message for a malformed one, PACS_ENOMEM. */
+pacs_err pacs_http_parse_query(pacs_http_req *r, pacs_errinfo *ei);
+/** Names the request's route in pacs_http_requests_total (a static string; default "other"). */
+void pacs_http_set_metric_route(pacs_http_req *r, const char *name);
 /** The request's id for log lines. */
 unsigned long pacs_http_id(const pacs_http_req *r);
 /** Who is asking (auth.h): set before any handler runs. */

@@ -172,7 +172,7 @@ static int setup(void **state)
     if (!ok || pacs_config_finish(cfg, &ei) != PACS_OK || pacs_dcm_init(&ei) != PACS_OK ||
         pacs_archive_open(cfg, &archive, &ei) != PACS_OK ||
         pacs_archive_ingest_file(archive, CT_SMALL, "TEST", &stored, &ei) != PACS_OK ||
-        pacs_dicomweb_start(cfg, archive, &server, &port, &ei) != PACS_OK) {
+        pacs_dicomweb_start(cfg, archive, NULL, &server, &port, &ei) != PACS_OK) {
         fprintf(stderr, "test_router: %s\n", ei.msg);
         return -1;
     }
@@ -249,11 +249,15 @@ static void test_methods_a_resource_does_not_take(void **state)
         }
         assert_string_equal(hc_header(r, "Allow", v, sizeof v), cases[i].allow);
     }
-    /* A method no resource takes: refused before routing when it has no body... */
-    const hc_response *r = ask("PUT", "/dicomweb/studies", NULL, NULL);
+    /* A method the server does not speak: refused before routing when it has no body... */
+    const hc_response *r = ask("PATCH", "/dicomweb/studies", NULL, NULL);
     assert_int_equal(r->status, 405);
     assert_string_equal(hc_header(r, "Allow", v, sizeof v), "GET, HEAD, POST, DELETE, OPTIONS");
-    /* ...and by the table when it has one (it is routed before its body is read). */
+    /* ...PUT, which it speaks for FHIR, by the table (no DICOMweb resource takes it)... */
+    r = ask("PUT", "/dicomweb/studies", NULL, NULL);
+    assert_int_equal(r->status, 405);
+    assert_string_equal(hc_header(r, "Allow", v, sizeof v), COLLECTION);
+    /* ...and by the table when it has a body (it is routed before its body is read). */
     snprintf(p, sizeof p, "http://127.0.0.1:%d/dicomweb/studies", port);
     r = hc_request(client, "PUT", p, NULL, "x", 1);
     assert_int_equal(r->status, 405);

@@ -5,8 +5,8 @@
  * and the body kept for the test to check. Every transfer is bounded (30 s). Not thread-safe:
  * one handle per thread.
  */
-#ifndef PACS_DICOMWEB_TESTS_HTTP_CLIENT_H
-#define PACS_DICOMWEB_TESTS_HTTP_CLIENT_H
+#ifndef PACS_HTTP_TESTS_HTTP_CLIENT_H
+#define PACS_HTTP_TESTS_HTTP_CLIENT_H
 
 #include <stddef.h>
 

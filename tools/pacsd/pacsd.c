@@ -210,7 +210,7 @@ int main(int argc, char **argv)
     }
     pacs_dimse_set_aetable(dimse, aetable);
     int http_port = 0;
-    if (pacs_dicomweb_start(cfg, archive, &http, &http_port, &ei) != PACS_OK) {
+    if (pacs_dicomweb_start(cfg, archive, NULL, &http, &http_port, &ei) != PACS_OK) {
         pacs_log(PACS_LOG_ERROR, "pacsd", "cannot start DICOMweb: %s", ei.msg);
         goto done;
     }
