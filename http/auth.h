@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * DICOMweb authentication and authorisation: who is asking (a principal) and what they may do.
- * The HTTP layer asks for a principal on every request but CORS preflights, then checks the
- * route against the principal's scopes and study limit before any handler runs.
+ * Authentication and authorisation over HTTP (DICOMweb, FHIR): who is asking (a principal) and
+ * what they may do. Each protocol asks for a principal on every request but CORS preflights
+ * (authn.h), then checks the resource against the principal's scopes and study limit before any
+ * handler runs (DICOMweb's gate.h, FHIR's fhir.c).
  *
  * Credentials, in the order they are looked for (the first one present is the only one used):
  *  1. `Authorization: Bearer X`, where X is an OAuth2 access token (a JWT signed RS256/384/512
@@ -20,7 +21,8 @@
  * so a share token is limited to its study either way. With `http.auth = required` a request
  * without valid credentials gets 401. The share scope is never anonymous.
  *
- * Scopes: read (QIDO, WADO, rendered, WADO-URI), write (STOW-RS), delete (DELETE), share (the
+ * Scopes: read (QIDO, WADO, rendered, WADO-URI; FHIR reads), write (STOW-RS; FHIR writes),
+ * delete (DELETE), share (the
  * {prefix}/shares API), metrics (/metrics, /healthz and /readyz when they need a credential:
  * http.auth = required and http.ops_auth on). A JWT's scopes come from its `scope`
  * (space-separated) or `scp` claim; a JWT with a `study_uid` claim, and every share token, is

@@ -3,7 +3,7 @@
 # Checks that the tree's floors hold: a file includes headers of its own module or of modules
 # on a lower floor, never of a higher floor or of a sibling on its own floor. The floors (see
 # CMakeLists.txt):
-#   0 pacs/base   1 pacs/dicom   2 pacs/image   3 storage   4 http   5 dimse | dicomweb | hl7
+#   0 pacs/base   1 pacs/dicom   2 pacs/image   3 storage   4 http   5 dimse | dicomweb | hl7 | fhir
 #   6 tools/pacsd | tools/cli | tools/bench     7 fuzz | tests
 # A module's tests/ folder belongs to its module. Prints each wrong #include and exits 1.
 set -eu
@@ -17,7 +17,7 @@ function module(path,   m) {
 BEGIN {
     floor["pacs/base"] = 0; floor["pacs/dicom"] = 1; floor["pacs/image"] = 2
     floor["storage"] = 3; floor["http"] = 4
-    floor["dimse"] = 5; floor["dicomweb"] = 5; floor["hl7"] = 5
+    floor["dimse"] = 5; floor["dicomweb"] = 5; floor["hl7"] = 5; floor["fhir"] = 5
     floor["tools/pacsd"] = 6; floor["tools/cli"] = 6; floor["tools/bench"] = 6
     floor["fuzz"] = 7; floor["tests"] = 7
     bad = 0

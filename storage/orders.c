@@ -392,13 +392,17 @@ pacs_err pacs_orders_patient_put(pacs_archive *a, const pacs_patient *p, int64_t
 }
 
 typedef struct get_job {
-    const pacs_patient_id *id;
+    const pacs_patient_id *id; /* NULL: by key */
+    int64_t key;
     pacs_patient *out;
 } get_job;
 
 static pacs_err do_patient_get(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo *ei)
 {
     get_job *j = ctx;
+    if (!j->id) {
+        return patient_load(idx, db, j->key, j->out, ei);
+    }
     int64_t pk = 0;
     pacs_err err = patient_of(idx, db, j->id, &pk, ei);
     if (err == PACS_OK && !pk) {
@@ -410,7 +414,14 @@ static pacs_err do_patient_get(pacs_index *idx, pacs_db *db, void *ctx, pacs_err
 pacs_err pacs_orders_patient_get(pacs_archive *a, const pacs_patient_id *id, pacs_patient *out,
                                  pacs_errinfo *ei)
 {
-    get_job j = {id, out};
+    get_job j = {id, 0, out};
+    return pacs_index__read(a->index, do_patient_get, &j, ei);
+}
+
+pacs_err pacs_orders_patient_by_key(pacs_archive *a, int64_t key, pacs_patient *out,
+                                    pacs_errinfo *ei)
+{
+    get_job j = {NULL, key, out};
     return pacs_index__read(a->index, do_patient_get, &j, ei);
 }
 

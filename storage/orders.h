@@ -76,6 +76,10 @@ pacs_err pacs_orders_patient_put(pacs_archive *a, const pacs_patient *p, int64_t
 pacs_err pacs_orders_patient_get(pacs_archive *a, const pacs_patient_id *id, pacs_patient *out,
                                  pacs_errinfo *ei);
 
+/** The patient with the archive's key `key` (an order's patient). PACS_ENOTFOUND. */
+pacs_err pacs_orders_patient_by_key(pacs_archive *a, int64_t key, pacs_patient *out,
+                                    pacs_errinfo *ei);
+
 /**
  * Merges patient `retired` into `survivor` (ADT^A40): the retired patient's identifiers,
  * orders and studies move to the survivor, and the retired identifier keeps naming the

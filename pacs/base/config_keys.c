@@ -82,6 +82,19 @@ const pacs_config_key pacs_config__keys[] = {
      "PID-3 identifiers that are the citizen ID: assigning authorities or type codes"},
     {"hl7.id.mrn", PACS_KEY_STR, "MR,PI", 0, 0,
      "PID-3 identifiers that are the hospital's medical record number: authorities or types"},
+    {"fhir.prefix", PACS_KEY_STR, "/fhir", 0, 0,
+     "where the FHIR R4 endpoint (Patient, ServiceRequest, transaction Bundles) is mounted on "
+     "the HTTP port; empty: no FHIR"},
+    {"fhir.max_body_kb", PACS_KEY_INT, "1024", 1, 65536,
+     "largest FHIR request body, in KiB; larger ones are answered 413"},
+    {"fhir.id.bhxh", PACS_KEY_STR, "http://fhir.ehealth.gov.vn/core/sid/insurance_number", 0, 0,
+     "FHIR identifier systems (URIs, comma-separated; the first is written back) of the "
+     "social-insurance number (default: the Ministry of Health's draft VN Core IG)"},
+    {"fhir.id.cccd", PACS_KEY_STR, "urn:pacsd:id:cccd", 0, 0,
+     "FHIR identifier systems (URIs, comma-separated) of the citizen ID; set to your HIS's"},
+    {"fhir.id.mrn", PACS_KEY_STR, "urn:pacsd:id:mrn", 0, 0,
+     "FHIR identifier systems (URIs, comma-separated) of the hospital's medical record number; "
+     "set to your HIS's"},
     {"patient.id_order", PACS_KEY_STR, "bhxh,cccd,mrn", 0, 0,
      "patient identifier systems, the first one a patient has giving the PatientID that images "
      "and worklists carry (bhxh: social-insurance number, cccd: citizen ID, mrn: the "

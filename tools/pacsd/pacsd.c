@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "dicomweb/dicomweb.h"
+#include "fhir/fhir.h"
 #include "dimse/aetable.h"
 #include "dimse/dimse.h"
 #include "dimse/forward.h"
@@ -135,6 +136,9 @@ int main(int argc, char **argv)
     pacs_forwarder *forwarder = NULL;
     pacs_dimse_server *dimse = NULL;
     pacs_dicomweb_server *http = NULL;
+    pacs_fhir *fhir = NULL;
+    pacs_http_mounts mounts;
+    memset(&mounts, 0, sizeof mounts);
     pacs_hl7_server *hl7 = NULL;
     pacs_config *cfg = pacs_config_new();
     /* --config, the environment, --data and --set: the same code as the pacs tool's. */
@@ -209,13 +213,25 @@ int main(int argc, char **argv)
         goto done;
     }
     pacs_dimse_set_aetable(dimse, aetable);
+    /* FHIR shares the HTTP server, mounted at fhir.prefix; DICOMweb has every other path. */
+    const char *fhir_prefix = pacs_config_str(cfg, "fhir.prefix");
+    if (fhir_prefix[0] &&
+        (pacs_fhir_open(cfg, archive, &fhir, &ei) != PACS_OK ||
+         pacs_http_mounts_add(&mounts, fhir_prefix, pacs_fhir_dispatch, fhir, &ei) != PACS_OK)) {
+        pacs_log(PACS_LOG_ERROR, "pacsd", "cannot start FHIR: fhir.prefix: %s", ei.msg);
+        goto done;
+    }
     int http_port = 0;
-    if (pacs_dicomweb_start(cfg, archive, NULL, &http, &http_port, &ei) != PACS_OK) {
+    if (pacs_dicomweb_start(cfg, archive, &mounts, &http, &http_port, &ei) != PACS_OK) {
         pacs_log(PACS_LOG_ERROR, "pacsd", "cannot start DICOMweb: %s", ei.msg);
         goto done;
     }
     pacs_log(PACS_LOG_INFO, "pacsd", "DICOMweb on http://%s:%d%s",
              pacs_config_str(cfg, "http.bind"), http_port, pacs_config_str(cfg, "http.prefix"));
+    if (fhir) {
+        pacs_log(PACS_LOG_INFO, "pacsd", "FHIR R4 on http://%s:%d%s",
+                 pacs_config_str(cfg, "http.bind"), http_port, fhir_prefix);
+    }
     pacs_log(PACS_LOG_INFO, "pacsd", "pacsd %s ready: DICOM %s:%d AET=%s, data=%s", PACSD_VERSION,
              pacs_config_str(cfg, "dimse.bind"), dimse_port, pacs_config_str(cfg, "dimse.aet"),
              pacs_config_str(cfg, "data"));
@@ -274,6 +290,7 @@ done:
     if (http) {
         pacs_dicomweb_stop(http);
     }
+    pacs_fhir_close(fhir); /* after the server: no request is using it any more */
     if (dimse) {
         pacs_dimse_stop(dimse, 10);
     }
