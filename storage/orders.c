@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pacs/base/buf.h"
 #include "pacs/dicom/codec.h"
 #include "pacs/dicom/part10.h"
 #include "storage/archive_internal.h"
@@ -100,11 +99,8 @@ static const struct {
 #undef F
 #define N_TEXT (sizeof order_text / sizeof order_text[0])
 
-#define ORDER_COLS "pk, " ORDER_COLS_NO_PK
-#define ORDER_COLS_NO_PK                                                                           \
-    "patient_pk, status, placer, filler, accession, study_uid, requested_procedure_id,"            \
-    " procedure_code, procedure_scheme, procedure_text, referring, priority, sps_id,"              \
-    " station_aet, station_name, modality, start_date, start_time, sps_text, mpps_uid"
+#define ORDER_COLS PACS_ORDERS__COLS
+#define ORDER_COLS_NO_PK PACS_ORDERS__COLS_NO_PK
 
 static void copy_col(pacs_db_stmt *st, const pacs_db_driver *d, int col, char *dst, size_t cap)
 {
@@ -113,7 +109,7 @@ static void copy_col(pacs_db_stmt *st, const pacs_db_driver *d, int col, char *d
     snprintf(dst, cap, "%.*s", v ? (int)len : 0, v ? v : "");
 }
 
-static void read_order(pacs_index *idx, pacs_db_stmt *st, pacs_order *o)
+void pacs_orders__read(pacs_index *idx, pacs_db_stmt *st, pacs_order *o)
 {
     memset(o, 0, sizeof *o);
     o->key = idx->db->column_int(st, 0);
@@ -162,7 +158,7 @@ pacs_err pacs_orders__get(pacs_index *idx, pacs_db *db, const char *placer, cons
     idx->db->bind_int(st, 5, bound ? -1 : key);
     int rc = idx->db->step(st, ei);
     if (rc == 1) {
-        read_order(idx, st, out);
+        pacs_orders__read(idx, st, out);
     }
     idx->db->done(st);
     if (rc < 0) {
@@ -401,7 +397,7 @@ static pacs_err do_patient_get(pacs_index *idx, pacs_db *db, void *ctx, pacs_err
 {
     get_job *j = ctx;
     if (!j->id) {
-        return patient_load(idx, db, j->key, j->out, ei);
+        return pacs_orders__patient_load(idx, db, j->key, j->out, ei);
     }
     int64_t pk = 0;
     pacs_err err = patient_of(idx, db, j->id, &pk, ei);
@@ -655,152 +651,4 @@ pacs_err pacs_orders_get(pacs_archive *a, const char *placer, const char *access
     }
     find_job j = {placer, accession, study_uid, out};
     return pacs_index__read(a->index, do_order_find, &j, ei);
-}
-
-/* ---- the worklist ---- */
-
-typedef struct wl_job {
-    pacs_archive *a;
-    const pacs_query *q;
-    int ascii;
-    pacs_find_cb cb;
-    void *ctx;
-} wl_job;
-
-/* The worklist's SQL: the scheduled steps, narrowed to those the query's exact keys and date
- * range can match, so that a modality asking for its own day reads its own day and not every
- * step (what pacs_orders__item_matches keeps afterwards is unchanged: this is a superset). */
-#define WL_ARGS_MAX 12
-
-typedef struct wl_sql {
-    pacs_buf text;
-    const char *args[WL_ARGS_MAX]; /* $2, $3, ...; $1 is the status */
-    int n;
-} wl_sql;
-
-/* " AND {before}$n{after}" with `value` bound to $n; nothing for a NULL value. */
-static void wl_where(wl_sql *w, const char *before, const char *value, const char *after)
-{
-    if (value && w->n < WL_ARGS_MAX) {
-        w->args[w->n++] = value;
-        pacs_buf_printf(&w->text, " AND %s$%d%s", before, w->n + 1, after);
-    }
-}
-
-/* The value of an exact (single value) key, else NULL. */
-static const char *wl_single(const pacs_query *q, uint32_t tag)
-{
-    const pacs_query_key *k = q ? pacs_query_find_key(q, tag) : NULL;
-    return k && k->match == PACS_MATCH_SINGLE ? k->value : NULL;
-}
-
-static pacs_err wl_compile(const pacs_archive *a, const pacs_query *q, wl_sql *w, pacs_errinfo *ei)
-{
-    pacs_buf_init(&w->text, 1u << 16);
-    w->n = 0;
-    pacs_buf_printf(&w->text, "SELECT " ORDER_COLS " FROM orders WHERE status=$1");
-    const pacs_query_key *seq = pacs_query_find_key(q, 0x00400100u);
-    const pacs_query *sps = seq && seq->match == PACS_MATCH_SEQUENCE ? seq->item : NULL;
-    wl_where(w, "accession=", wl_single(q, 0x00080050u), "");
-    wl_where(w, "requested_procedure_id=", wl_single(q, 0x00401001u), "");
-    wl_where(w, "study_uid=", wl_single(q, 0x0020000Du), "");
-    /* A PatientID is a value under one of the systems: each is looked up by the key
-     * (system, value). */
-    const char *patient_id = wl_single(q, 0x00100020u);
-    if (patient_id && a->n_id_systems > 0 && w->n + (int)a->n_id_systems < WL_ARGS_MAX) {
-        pacs_buf_printf(&w->text,
-                        " AND patient_pk IN (SELECT patient_pk FROM his_patient_ids"
-                        " WHERE value=$%d AND system IN (",
-                        w->n + 2);
-        w->args[w->n++] = patient_id;
-        for (size_t i = 0; i < a->n_id_systems; i++) {
-            pacs_buf_printf(&w->text, "%s$%d", i ? ", " : "", w->n + 2);
-            w->args[w->n++] = a->id_systems[i];
-        }
-        pacs_buf_printf(&w->text, "))");
-    }
-    wl_where(w, "station_aet=", wl_single(sps, 0x00400001u), "");
-    wl_where(w, "modality=", wl_single(sps, 0x00080060u), "");
-    wl_where(w, "sps_id=", wl_single(sps, 0x00400009u), "");
-    const pacs_query_key *date = sps ? pacs_query_find_key(sps, 0x00400002u) : NULL;
-    if (date && date->match == PACS_MATCH_SINGLE) {
-        wl_where(w, "start_date=", date->value, "");
-    } else if (date && date->match == PACS_MATCH_RANGE) {
-        wl_where(w, "start_date>=", date->range_lo, "");
-        wl_where(w, "start_date<=", date->range_hi, "");
-    }
-    pacs_err err = pacs_buf_printf(&w->text, " ORDER BY start_date, start_time, pk");
-    if (err != PACS_OK) {
-        pacs_buf_free(&w->text);
-        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
-    }
-    return PACS_OK;
-}
-
-static pacs_err do_worklist(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo *ei)
-{
-    wl_job *j = ctx;
-    /* The scheduled steps first (a connection streams one result at a time), then each with
-     * its patient. */
-    pacs_order *rows = NULL;
-    size_t n = 0, cap = 0;
-    wl_sql w;
-    pacs_err err = wl_compile(j->a, j->q, &w, ei);
-    if (err != PACS_OK) {
-        return err;
-    }
-    pacs_db_stmt *st = NULL;
-    err = idx->db->prepare(db, -1, w.text.data, &st, ei);
-    pacs_buf_free(&w.text);
-    if (err != PACS_OK) {
-        return err;
-    }
-    idx->db->bind_int(st, 1, PACS_ORDER_SCHEDULED);
-    for (int i = 0; i < w.n; i++) {
-        idx->db->bind_text(st, i + 2, w.args[i]);
-    }
-    int rc;
-    while ((rc = idx->db->step(st, ei)) == 1) {
-        if (n == cap) {
-            cap = cap ? 2 * cap : 64;
-            pacs_order *more = realloc(rows, cap * sizeof *rows);
-            if (!more) {
-                err = pacs_errf(ei, PACS_ENOMEM, "out of memory");
-                break;
-            }
-            rows = more;
-        }
-        read_order(idx, st, &rows[n++]);
-    }
-    idx->db->done(st);
-    if (err == PACS_OK && rc < 0) {
-        err = ei->code != PACS_OK ? ei->code : PACS_EDB;
-    }
-    for (size_t i = 0; i < n && err == PACS_OK; i++) {
-        pacs_patient p;
-        err = pacs_orders__patient_load(idx, db, rows[i].patient, &p, ei);
-        if (err != PACS_OK) {
-            break;
-        }
-        json_t *item =
-            pacs_orders__item_json(&rows[i], &p, j->a->id_systems, j->a->n_id_systems, j->ascii);
-        if (!item) {
-            err = pacs_errf(ei, PACS_ENOMEM, "out of memory");
-            break;
-        }
-        int stop = pacs_orders__item_matches(j->q, item) && j->cb(j->ctx, item);
-        json_decref(item);
-        if (stop) {
-            break;
-        }
-    }
-    free(rows);
-    return err;
-}
-
-pacs_err pacs_orders_worklist(pacs_archive *a, const pacs_query *q, int ascii_names,
-                              pacs_find_cb cb, void *ctx, pacs_errinfo *ei)
-{
-    wl_job j = {a, q, ascii_names, cb, ctx};
-    return pacs_index__read(a->index, do_worklist, &j, ei);
 }

@@ -29,6 +29,16 @@
 #define PACS_ORDERS__SQL_MPPS_ADD                                                                  \
     "INSERT INTO mpps(uid, order_pk, status, attrs) VALUES($1, $2, $3, $4)"
 
+/* The columns of an order row, in the order pacs_orders__read reads them. */
+#define PACS_ORDERS__COLS "pk, " PACS_ORDERS__COLS_NO_PK
+#define PACS_ORDERS__COLS_NO_PK                                                                    \
+    "patient_pk, status, placer, filler, accession, study_uid, requested_procedure_id,"            \
+    " procedure_code, procedure_scheme, procedure_text, referring, priority, sps_id,"              \
+    " station_aet, station_name, modality, start_date, start_time, sps_text, mpps_uid"
+
+/** Reads the current row of `st` (selecting PACS_ORDERS__COLS) into `o`. */
+void pacs_orders__read(pacs_index *idx, pacs_db_stmt *st, pacs_order *o);
+
 /** The order the first non-empty of placer, accession number, Study Instance UID and step id
  *  names, or else the one with key `key`. PACS_ENOTFOUND. */
 pacs_err pacs_orders__get(pacs_index *idx, pacs_db *db, const char *placer, const char *accession,
