@@ -209,19 +209,10 @@ static void iso_time(int64_t t, char *buf, size_t cap)
 
 static void send_json(pacs_http_req *r, unsigned status, json_t *j)
 {
-    char *text = json_dumps(j, JSON_COMPACT);
-    json_decref(j);
-    pacs_buf b;
-    pacs_buf_init(&b, 64u << 20);
-    if (!text || pacs_buf_puts(&b, text) != PACS_OK) {
-        free(text);
-        pacs_buf_free(&b);
-        pacs_http_send_error(r, 500, "out of memory");
-        return;
-    }
-    free(text);
     pacs_http_add_header(r, "Cache-Control", "no-store");
-    pacs_http_send_buf(r, status, "application/json", &b, 1);
+    if (pacs_http_send_json(r, status, "application/json", j) != PACS_OK) {
+        pacs_http_send_error(r, 500, "out of memory");
+    }
 }
 
 /* What a POST asks to share: a study, or a patient's studies (and those stored later). */

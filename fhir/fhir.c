@@ -42,17 +42,6 @@ const char *pacs_fhir__base(pacs_fhir *f, pacs_http_req *r)
 void pacs_fhir__send(pacs_fhir *f, pacs_http_req *r, unsigned status, json_t *res,
                      const char *location)
 {
-    char *text = res ? json_dumps(res, JSON_COMPACT) : NULL;
-    json_decref(res);
-    pacs_buf b;
-    pacs_buf_init(&b, 64u << 20);
-    if (!text || pacs_buf_puts(&b, text) != PACS_OK) {
-        free(text);
-        pacs_buf_free(&b);
-        pacs_fhir__outcome(r, 500, "exception", "out of memory");
-        return;
-    }
-    free(text);
     if (location) {
         const char *loc =
             pacs_arena_printf(pacs_http_arena(r), "%s/%s", pacs_fhir__base(f, r), location);
@@ -60,7 +49,9 @@ void pacs_fhir__send(pacs_fhir *f, pacs_http_req *r, unsigned status, json_t *re
             pacs_http_add_header(r, "Location", loc);
         }
     }
-    pacs_http_send_buf(r, status, FHIR_JSON, &b, 1);
+    if (pacs_http_send_json(r, status, FHIR_JSON, res) != PACS_OK) {
+        pacs_fhir__outcome(r, 500, "exception", "out of memory");
+    }
 }
 
 void pacs_fhir__outcome(pacs_http_req *r, unsigned status, const char *code, const char *fmt, ...)
@@ -74,18 +65,9 @@ void pacs_fhir__outcome(pacs_http_req *r, unsigned status, const char *code, con
              pacs_http_id(r), status, msg);
     json_t *oo = json_pack("{s:s,s:[{s:s,s:s,s:s}]}", "resourceType", "OperationOutcome", "issue",
                            "severity", "error", "code", code, "diagnostics", msg);
-    char *text = oo ? json_dumps(oo, JSON_COMPACT) : NULL;
-    json_decref(oo);
-    pacs_buf b;
-    pacs_buf_init(&b, 1u << 20);
-    if (!text || pacs_buf_puts(&b, text) != PACS_OK) {
-        free(text);
-        pacs_buf_free(&b);
+    if (pacs_http_send_json(r, status, FHIR_JSON, oo) != PACS_OK) {
         pacs_http_send_error(r, 500, "out of memory");
-        return;
     }
-    free(text);
-    pacs_http_send_buf(r, status, FHIR_JSON, &b, 1);
 }
 
 void pacs_fhir__refuse(pacs_http_req *r, pacs_err err, const pacs_errinfo *ei)

@@ -429,6 +429,22 @@ static char *gzip_buf(const char *data, size_t len, size_t *out_len)
     return out;
 }
 
+pacs_err pacs_http_send_json(pacs_http_req *r, unsigned status, const char *content_type, json_t *j)
+{
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    pacs_buf b;
+    pacs_buf_init(&b, 64u << 20);
+    if (!text || pacs_buf_puts(&b, text) != PACS_OK) {
+        free(text);
+        pacs_buf_free(&b);
+        return PACS_ENOMEM;
+    }
+    free(text);
+    pacs_http_send_buf(r, status, content_type, &b, 1);
+    return PACS_OK;
+}
+
 void pacs_http_send_buf(pacs_http_req *r, unsigned status, const char *content_type, pacs_buf *body,
                         int json)
 {

@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "http/arena.h"
 #include "http/auth.h"
 #include "http/params.h"
@@ -81,6 +83,12 @@ void pacs_http_add_header(pacs_http_req *r, const char *name, const char *value)
 /** Sends `body` (taken and freed) with `content_type`; `json` allows gzip. */
 void pacs_http_send_buf(pacs_http_req *r, unsigned status, const char *content_type, pacs_buf *body,
                         int json);
+
+/** Sends `j` (taken: decref'd whatever happens) as compact JSON with `content_type`. Returns
+ *  PACS_ENOMEM, having sent nothing, when it cannot be written: the caller answers the error
+ *  in its own protocol's form. */
+pacs_err pacs_http_send_json(pacs_http_req *r, unsigned status, const char *content_type,
+                             json_t *j);
 
 /** Sends an error: status and a one-line message as text/plain (also logged). */
 void pacs_http_send_error(pacs_http_req *r, unsigned status, const char *fmt, ...)
