@@ -12,6 +12,9 @@
 # CI runs a few rounds. The long run is the same test with more rounds, by hand:
 #   CRASH_ROUNDS=200 ctest -R test_crash_rounds --output-on-failure   (in a build folder)
 # Other knobs: CRASH_ASSOCS, CRASH_PER_ASSOC (storescu), CRASH_STOWS, CRASH_PER_STOW (STOW-RS).
+# CRASH_CUT=1 makes each kill a power cut (tests/test_power_cut.sh): pacsd runs with the
+# emulator tests/tools/lostwrites.c preloaded, and before each restart every change it made
+# in the data folder that no flush had made durable is thrown away (tests/tools/lostwrites_undo).
 . "$SRC/tests/lib.sh"
 
 ROUNDS=${CRASH_ROUNDS:-6}
@@ -21,6 +24,32 @@ STOWS=${CRASH_STOWS:-2}
 PER_STOW=${CRASH_PER_STOW:-30}
 STOW_TOOL="python3 $SRC/tests/tools/stow_tool.py"
 
+CUT=${CRASH_CUT:-0}
+undone_total=0
+# Starts pacsd; under CRASH_CUT with the emulator journaling its changes (only pacsd's).
+start_round_pacsd() {
+    if [ "$CUT" = 1 ]; then
+        mkdir -p "$WORK/side"
+        export LD_PRELOAD="$LOSTWRITES_SHIM" LOST_PREFIX="$DATA/" LOST_JOURNAL="$WORK/journal"
+        export LOST_SIDE="$WORK/side"
+        start_pacsd
+        unset LD_PRELOAD LOST_PREFIX LOST_JOURNAL LOST_SIDE
+    else
+        start_pacsd
+    fi
+}
+# Under CRASH_CUT, after a kill: what no flush covered goes, as in a power cut.
+cut_power() {
+    [ "$CUT" = 1 ] || return 0
+    "$LOSTWRITES_UNDO" "$WORK/journal" "$WORK/side" >"$WORK/undo.out" 2>&1 ||
+        fail "the power cut could not be emulated: $(cat "$WORK/undo.out")"
+    rm -f "$WORK/journal"
+    echo "round $r: $(cat "$WORK/undo.out")"
+    n=$(sed -n 's/^lostwrites: undid \([0-9]*\) write.* \([0-9]*\) size change(s), \([0-9]*\) new file(s).*/\1 \2 \3/p' \
+        "$WORK/undo.out" | awk '{ print $1 + $2 + $3 }')
+    undone_total=$((undone_total + ${n:-0}))
+}
+
 # A random integer from $1 to $2.
 rand() {
     od -An -N4 -tu4 /dev/urandom | awk -v lo="$1" -v hi="$2" '{ print lo + $1 % (hi - lo + 1) }'
@@ -29,7 +58,7 @@ rand() {
 : >"$WORK/acked-uids"   # every SOP Instance UID acknowledged so far, sorted
 : >"$WORK/pending"      # files sent but not acknowledged: sent again next round
 dimse_acked=0 stow_acked=0 mid_stream=0 swept_total=0 resent_total=0
-start_pacsd
+start_round_pacsd
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
     dir="$WORK/r$r"
@@ -54,6 +83,11 @@ while [ "$r" -le "$ROUNDS" ]; do
     # answer, or when all clients are done.
     n_resend=$(wc -l <"$dir/resend" | tr -d ' ')
     target=$(($(count_files "$DATA/objects") + $(rand 1 $(((total + n_resend) * 3 / 4)))))
+    # Under CRASH_CUT, every second kill waits for the clients to finish: with nothing after the
+    # last acknowledgement to flush it by chance, an answer given before the flush is caught.
+    if [ "$CUT" = 1 ] && [ $((r % 2)) = 0 ]; then
+        target=1000000000
+    fi
     pids=""
     a=1
     while [ "$a" -le "$ASSOCS" ]; do
@@ -87,6 +121,7 @@ while [ "$r" -le "$ROUNDS" ]; do
     for p in $pids; do
         wait "$p" || true
     done
+    cut_power
 
     # What the clients were told: storescu's successes and the STOW-RS tool's list.
     : >"$dir/acked"
@@ -107,7 +142,7 @@ while [ "$r" -le "$ROUNDS" ]; do
 
     # Restart: the crash is noticed, orphans swept, nothing left in tmp/.
     cleans=$(grep -c "ended uncleanly" "$WORK/pacsd.log" || true)
-    start_pacsd
+    start_round_pacsd
     [ "$(grep -c "ended uncleanly" "$WORK/pacsd.log")" -gt "$cleans" ] ||
         fail "round $r: the restart did not notice the crash: $(tail -5 "$WORK/pacsd.log")"
     swept=$(grep "ended uncleanly" "$WORK/pacsd.log" | tail -1 | sed -n 's/.*swept \([0-9]*\).*/\1/p')
@@ -139,6 +174,9 @@ done
 [ "$dimse_acked" -gt 0 ] || fail "no instance was acknowledged over DIMSE"
 [ "$stow_acked" -gt 0 ] || fail "no instance was acknowledged over STOW-RS"
 [ "$mid_stream" -gt 0 ] || fail "no kill came while instances were on their way"
+if [ "$CUT" = 1 ]; then
+    [ "$undone_total" -gt 0 ] || fail "no power cut threw away a write: the emulator saw nothing"
+fi
 stop_pacsd
 "$PACS" --data "$DATA" verify >"$WORK/verify.log" 2>&1 ||
     fail "pacs verify after $ROUNDS crashes: $(cat "$WORK/verify.log")"
@@ -147,5 +185,6 @@ grep -q " 0 corrupt, 0 missing, 0 orphan" "$WORK/verify.log" ||
 cat "$WORK/verify.log"
 echo "crash rounds: $ROUNDS survived, $mid_stream killed mid-stream; acknowledged" \
     "$dimse_acked over DIMSE and $stow_acked over STOW-RS, none lost;" \
-    "$resent_total resent after a crash; $swept_total orphan object(s) swept"
+    "$resent_total resent after a crash; $swept_total orphan object(s) swept" \
+    "$([ "$CUT" = 1 ] && echo "; each a power cut: $undone_total unflushed change(s) thrown away")"
 pass
