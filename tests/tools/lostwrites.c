@@ -73,6 +73,23 @@ typedef void (*sync_fn)(void);
 
 /* ---- paths ---- */
 
+/* Appends fd in decimal to buf ("/proc/self/fd/"), without snprintf (see join). */
+static void fd_name(char *buf, int fd)
+{
+    char digits[16];
+    int n = 0;
+    unsigned v = (unsigned)fd;
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v && n < 15);
+    size_t len = strlen(buf);
+    while (n > 0) {
+        buf[len++] = digits[--n];
+    }
+    buf[len] = '\0';
+}
+
 /* Under the folder watched, or the folder itself (whose fsync makes its names durable). */
 static int watched(const char *abs)
 {
@@ -88,6 +105,24 @@ static int watched(const char *abs)
            strncmp(abs, prefix, n - 1) == 0;
 }
 
+/* out = a "/" b (b may be NULL), or -1 when it does not fit. No libc call that a sanitizer
+ * intercepts: ASan's start-up makes folders through these wrappers before it can serve one. */
+static int join(char *out, size_t cap, const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = b ? strlen(b) : 0;
+    if (na + nb + 2 > cap) {
+        return -1;
+    }
+    memcpy(out, a, na);
+    if (b) {
+        out[na] = '/';
+        memcpy(out + na + 1, b, nb);
+        na += nb + 1;
+    }
+    out[na] = '\0';
+    return 0;
+}
+
 /* The absolute form of path relative to dirfd (or the working folder) in out. */
 static int abs_at(int dirfd, const char *path, char *out, size_t cap)
 {
@@ -95,29 +130,30 @@ static int abs_at(int dirfd, const char *path, char *out, size_t cap)
         return -1;
     }
     if (path[0] == '/') {
-        return snprintf(out, cap, "%s", path) < (int)cap ? 0 : -1;
+        return join(out, cap, path, NULL);
     }
     char base[PATH_MAX];
     if (dirfd == AT_FDCWD) {
-        if (!getcwd(base, sizeof base)) {
+        long n = syscall(SYS_getcwd, base, sizeof base);
+        if (n < 0) {
             return -1;
         }
     } else {
-        char link[64];
-        snprintf(link, sizeof link, "/proc/self/fd/%d", dirfd);
+        char link[64] = "/proc/self/fd/";
+        fd_name(link, dirfd);
         long n = syscall(SYS_readlinkat, AT_FDCWD, link, base, sizeof base - 1);
         if (n < 0) {
             return -1;
         }
         base[n] = '\0';
     }
-    return snprintf(out, cap, "%s/%s", base, path) < (int)cap ? 0 : -1;
+    return join(out, cap, base, path);
 }
 
 static int fd_watched(int fd)
 {
-    char link[64], path[PATH_MAX];
-    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    char link[64] = "/proc/self/fd/", path[PATH_MAX];
+    fd_name(link, fd);
     long n = syscall(SYS_readlinkat, AT_FDCWD, link, path, sizeof path - 1);
     if (n < 0) {
         return 0;
