@@ -59,6 +59,16 @@ rand() {
 : >"$WORK/pending"      # files sent but not acknowledged: sent again next round
 dimse_acked=0 stow_acked=0 mid_stream=0 swept_total=0 resent_total=0
 start_round_pacsd
+if [ "$CUT" = 1 ]; then
+    # A power cut before anything was stored is a crash all the same: what opening the archive
+    # made (the lock file that says it is open, its folders) must have been made durable.
+    r=0
+    kill9_pacsd
+    cut_power
+    start_round_pacsd
+    grep -q "ended uncleanly" "$WORK/pacsd.log" ||
+        fail "a power cut before the first store went unnoticed: $(tail -3 "$WORK/pacsd.log")"
+fi
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
     dir="$WORK/r$r"

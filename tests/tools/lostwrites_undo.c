@@ -6,7 +6,8 @@
  *
  *   lostwrites_undo JOURNAL SIDE
  *
- * Prints one line: how many changes were undone, of which kind, and how many were durable.
+ * Prints one line: how many changes were undone, of which kind, and how many were durable;
+ * with LOST_VERBOSE=1 in the environment, first one line per change undone.
  * Exits 1 on an unreadable journal or when an undo step fails; 0 otherwise.
  */
 #define _GNU_SOURCE
@@ -221,6 +222,8 @@ int main(int argc, char **argv)
         return 2;
     }
     side = argv[2];
+    const char *env = getenv("LOST_VERBOSE");
+    int verbose = env && strcmp(env, "1") == 0;
     size_t n = 0;
     struct rec *v = read_journal(argv[1], &n);
     if (!v) {
@@ -246,6 +249,12 @@ int main(int argc, char **argv)
         if (durable(&r->h)) {
             kept++;
             continue;
+        }
+        if (verbose) {
+            static const char *const names[] = {"",      "write",  "size",  "create",
+                                                "mkdir", "unlink", "rmdir", "rename"};
+            printf("undo %s %s%s%s (inode %llu)\n", names[r->h.kind], r->path,
+                   r->path2[0] ? " -> " : "", r->path2, (unsigned long long)r->h.ino);
         }
         undo(r);
         undone[r->h.kind]++;
