@@ -59,6 +59,7 @@ static const struct {
     [PACS_AUDIT_COMMIT] = {"commit", "110103"},               /* DICOM Instances Accessed */
     [PACS_AUDIT_PATIENT] = {"patient", "110110"},             /* Patient Record */
     [PACS_AUDIT_ORDER] = {"order", "110109"},                 /* Order Record */
+    [PACS_AUDIT_COMPRESS] = {"compress", "110103"},           /* DICOM Instances Accessed */
 };
 
 const char *pacs_audit_action_name(pacs_audit_action a)

@@ -35,7 +35,8 @@ typedef enum {
     PACS_AUDIT_STOP,
     PACS_AUDIT_COMMIT,  /* an extension: a storage commitment report (count = committed) */
     PACS_AUDIT_PATIENT, /* the HIS's patient registered, updated or merged (orders.h) */
-    PACS_AUDIT_ORDER    /* an order placed, changed, cancelled, or moved by MPPS (orders.h) */
+    PACS_AUDIT_ORDER,   /* an order placed, changed, cancelled, or moved by MPPS (orders.h) */
+    PACS_AUDIT_COMPRESS /* a pass of compression at rest (compress.h; count = instances) */
 } pacs_audit_action;
 
 /** One event. Every string may be NULL (left out of the line); all are borrowed for the call. */

@@ -329,6 +329,48 @@ pacs_err pacs_index_copy(pacs_index *src, pacs_index *dst,
                          void (*progress)(void *ctx, uint64_t done, uint64_t total), void *ctx,
                          uint64_t *instances, uint64_t *forwards, pacs_errinfo *ei);
 
+/* ---- Compression at rest (storage/compress.h; index_compress.c) ---- */
+
+/** An instance with pixel data that compression at rest may re-encode. */
+typedef struct pacs_index_candidate {
+    int64_t pk; /* its row: candidates come in this order */
+    char study_uid[65], series_uid[65], sop_uid[65], ts[65];
+    char modality[17]; /* its series' Modality */
+    char object[PACS_OBJECT_KEY_LEN + 1];
+    uint64_t size;
+    char received[15]; /* "YYYYMMDDHHMMSS" UTC */
+} pacs_index_candidate;
+
+/** Called once per candidate; return non-zero to stop early. */
+typedef int (*pacs_candidate_cb)(void *ctx, const pacs_index_candidate *c);
+
+/** The instances with pixel data whose row comes after `after_pk`, in row order, at most
+ *  `limit`. Read on a pooled connection; `cb` must not call the index. */
+pacs_err pacs_index_candidates(pacs_index *idx, int64_t after_pk, size_t limit,
+                               pacs_candidate_cb cb, void *ctx, pacs_errinfo *ei);
+
+/** An instance's object replaced by a re-encoded one of the same pixels. */
+typedef struct pacs_index_swap {
+    const char *sop_uid;
+    const char *old_object; /* the object it must still have */
+    const char *new_object; /* stored and durable already */
+    const char *ts_uid;     /* the new object's transfer syntax */
+    uint64_t size;
+    const uint8_t *pixel_layout; /* the new object's (pacs_pixel_layout_encode) */
+    size_t pixel_layout_len;
+    const json_t *set; /* top-level attributes of the stored metadata to replace (or NULL) */
+} pacs_index_swap;
+
+/**
+ * Points the instance `s->sop_uid` at `s->new_object` in one transaction: transfer syntax,
+ * size, pixel layout, and the attributes of `s->set` in its stored metadata (nothing else
+ * changes), with the old object recorded for sweeping and this node's intent for the new one
+ * fulfilled. Only when it still refers to `s->old_object`: `*swapped` is 0 (and nothing is
+ * written) when it was replaced or deleted meanwhile. Durable on return.
+ */
+pacs_err pacs_index_swap_object(pacs_index *idx, const pacs_index_swap *s, int *swapped,
+                                pacs_errinfo *ei);
+
 /* Backends. */
 pacs_err pacs_index_sqlite_open(const char *path, pacs_index **out, pacs_errinfo *ei);
 #ifdef PACS_HAVE_POSTGRESQL

@@ -68,7 +68,11 @@ extern "C" {
       "HTTP requests answered, by route and status code")                                          \
     X(PACS_M_IMAGE_CACHE_HIT, COUNTER, "pacs_image_cache_requests_total", "result=\"hit\"",        \
       "lookups in the cache of rendered and transcoded images")                                    \
-    X(PACS_M_IMAGE_CACHE_MISS, COUNTER, "pacs_image_cache_requests_total", "result=\"miss\"", "")
+    X(PACS_M_IMAGE_CACHE_MISS, COUNTER, "pacs_image_cache_requests_total", "result=\"miss\"", "")  \
+    X(PACS_M_COMPRESS_INSTANCES, COUNTER, "pacs_compress_instances_total", "",                     \
+      "instances compression at rest switched to a smaller lossless object")                       \
+    X(PACS_M_COMPRESS_SAVED, COUNTER, "pacs_compress_saved_bytes_total", "",                       \
+      "bytes compression at rest saved (original objects' sizes minus their replacements')")
 
 #define PACS_METRIC_ENUM_(id, type, name, labels, help) id,
 typedef enum pacs_metric { PACS_METRICS(PACS_METRIC_ENUM_) PACS_METRIC_COUNT_ } pacs_metric;

@@ -47,6 +47,9 @@ static const command commands[] = {
      "put a backup back into DATA, a new or empty data folder (then start pacsd on it)"},
     {"render", pacs_tool__render, "render FILE [--frame N] [--window C,W] [--viewport W,H] ...",
      "render, decode (--raw), transcode or time a file's frames (without FILE: usage)"},
+    {"compress", pacs_tool__compress, "compress [--dry-run] [--verbose]",
+     "one pass of lossless compression at rest by the compress.* rule (--dry-run: what it\n"
+     "                        would save, changing nothing); safe while pacsd runs"},
     {"share", pacs_tool__share,
      "share STUDY_UID [--days N] [--qr FILE.png|-] | --list | --revoke ID",
      "a link (and QR code) that shows one study in a browser, until it expires or is revoked"},

@@ -32,6 +32,7 @@
 #include "storage/archive.h"
 #include "storage/audit.h"
 #include "storage/health.h"
+#include "tools/pacsd/compress_job.h"
 #include "tools/pacsd/security.h"
 
 #define PACSD_VERSION "0.1.0"
@@ -134,6 +135,7 @@ int main(int argc, char **argv)
     pacs_archive *archive = NULL;
     pacs_aetable *aetable = NULL;
     pacs_forwarder *forwarder = NULL;
+    pacs_compress_job *compress = NULL;
     pacs_dimse_server *dimse = NULL;
     pacs_dicomweb_server *http = NULL;
     pacs_fhir *fhir = NULL;
@@ -205,6 +207,11 @@ int main(int argc, char **argv)
     /* The forwarder's stored hook goes in before any association can store. */
     if (pacs_forward_start(cfg, archive, aetable, &forwarder, &ei) != PACS_OK) {
         pacs_log(PACS_LOG_ERROR, "pacsd", "cannot start forwarding: %s", ei.msg);
+        goto done;
+    }
+    /* Compression at rest, when configured: one idle-priority thread (compress_job.h). */
+    if (pacs_compress_job_start(cfg, archive, &compress, &ei) != PACS_OK) {
+        pacs_log(PACS_LOG_ERROR, "pacsd", "cannot start compression at rest: %s", ei.msg);
         goto done;
     }
     int dimse_port = 0;
@@ -294,6 +301,7 @@ done:
     if (dimse) {
         pacs_dimse_stop(dimse, 10);
     }
+    pacs_compress_job_stop(compress);
     pacs_forward_stop(forwarder);
     if (collecting) {
         pacs_metrics_remove_collector(pacs_health_collect, archive);
