@@ -129,6 +129,8 @@ enum {
     PACS_SQL_COMPRESS_METADATA,
     PACS_SQL_COMPRESS_SWAP,
     PACS_SQL_COMPRESS_SWEEP_OLD,
+    /* retention (retention.c) */
+    PACS_SQL_RETENTION_STUDIES,
     PACS_SQL_SLOTS
 };
 

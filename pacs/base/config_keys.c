@@ -44,6 +44,11 @@ const pacs_config_key pacs_config__keys[] = {
      "at most this many instances a minute are compressed (0: as fast as one thread goes)"},
     {"compress.interval", PACS_KEY_INT, "3600", 1, 604800,
      "seconds between pacsd's background passes (each continues where the last stopped)"},
+    {"retention.rules", PACS_KEY_STR, "", 0, 0,
+     "studies `pacs retention` deletes: comma-separated MODALITY:YEARS (by StudyDate; * for any "
+     "modality, for studies no other rule names; the longest rule naming a study's modalities "
+     "wins), :orders or :shares to take "
+     "studies with an open order or a live share link too; empty: none"},
     {"log.level", PACS_KEY_STR, "info", 0, 0, "error, warn, info, debug or trace"},
     {"dimse.aet", PACS_KEY_STR, "PACS", 0, 0, "this server's AE title"},
     {"dimse.bind", PACS_KEY_STR, "0.0.0.0", 0, 0, "address the DICOM port listens on"},

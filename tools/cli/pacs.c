@@ -50,6 +50,9 @@ static const command commands[] = {
     {"compress", pacs_tool__compress, "compress [--dry-run] [--verbose]",
      "one pass of lossless compression at rest by the compress.* rule (--dry-run: what it\n"
      "                        would save, changing nothing); safe while pacsd runs"},
+    {"retention", pacs_tool__retention, "retention [--dry-run]",
+     "delete the studies retention.rules says may go (--dry-run: list them with counts and\n"
+     "                        bytes, changing nothing)"},
     {"share", pacs_tool__share,
      "share STUDY_UID [--days N] [--qr FILE.png|-] | --list | --revoke ID",
      "a link (and QR code) that shows one study in a browser, until it expires or is revoked"},

@@ -43,10 +43,11 @@ void pacs_tool__audit_line(pacs_audit_action action, int success, const char *st
                            const char *patient_id, const char *detail, unsigned count);
 /** ... and syncs and closes it. */
 void pacs_tool__audit_end(void);
-int pacs_tool__migrate(const pacs_config *cfg, int argc, char **argv);  /* migrate_cmd.c */
-int pacs_tool__compress(const pacs_config *cfg, int argc, char **argv); /* compress_cmd.c */
-int pacs_tool__backup(const pacs_config *cfg, int argc, char **argv);   /* backup_cmd.c */
-int pacs_tool__restore(const pacs_config *cfg, int argc, char **argv);  /* backup_cmd.c */
+int pacs_tool__migrate(const pacs_config *cfg, int argc, char **argv);   /* migrate_cmd.c */
+int pacs_tool__compress(const pacs_config *cfg, int argc, char **argv);  /* compress_cmd.c */
+int pacs_tool__retention(const pacs_config *cfg, int argc, char **argv); /* retention_cmd.c */
+int pacs_tool__backup(const pacs_config *cfg, int argc, char **argv);    /* backup_cmd.c */
+int pacs_tool__restore(const pacs_config *cfg, int argc, char **argv);   /* backup_cmd.c */
 
 /** The configuration file given with --config (the last one), or NULL: `pacs backup` saves it.
  *  Borrowed from argv. */
