@@ -15,6 +15,8 @@
 
 #define TAG_STUDY_UID 0x0020000Du
 #define TAG_SOP_CLASS 0x00080016u
+#define TAG_SOP_UID 0x00080018u
+#define TAG_PATIENT_ID 0x00100020u
 #define SOP_PDF "1.2.840.10008.5.1.4.1.1.104.1"
 #define MAX_DOCS 64 /* documents of one study considered */
 #define MAX_DEPTH 16
@@ -25,8 +27,9 @@ static const char DOC_CLASSES[] = "1.2.840.10008.5.1.4.1.1.88.11\\1.2.840.10008.
                                   "1.2.840.10008.5.1.4.1.1.88.35\\" SOP_PDF;
 
 typedef struct doc {
-    char series_uid[65], sop_uid[65], sop_class[65];
+    char study_uid[65], series_uid[65], sop_uid[65], sop_class[65];
     json_t *meta;
+    int amended; /* pacs_archive_reports: another document of the set names it */
 } doc;
 
 typedef struct docs {
@@ -69,11 +72,20 @@ static int collect(void *ctx, const pacs_instance_rec *rec)
         return 0; /* a document whose metadata cannot be read is no report */
     }
     doc *o = &d->v[d->n++];
+    copy_str(o->study_uid, sizeof o->study_uid, rec->study_uid);
     copy_str(o->series_uid, sizeof o->series_uid, rec->series_uid);
     copy_str(o->sop_uid, sizeof o->sop_uid, rec->sop_uid);
     copy_str(o->sop_class, sizeof o->sop_class, rec->sop_class);
     o->meta = meta;
     return 0;
+}
+
+static void free_docs(docs *d)
+{
+    for (size_t i = 0; d && i < d->n; i++) {
+        json_decref(d->v[i].meta);
+    }
+    free(d);
 }
 
 /* ---- which document is final ---- */
@@ -105,6 +117,24 @@ static int names_predecessor(const doc *o, const char *sop)
                     return 1;
                 }
             }
+        }
+    }
+    return 0;
+}
+
+/* The first SOP Instance UID of the Predecessor Documents Sequence of `o`; "" when none. */
+static const char *predecessor(const doc *o)
+{
+    const json_t *study = json_array_get(values(o->meta, "0040A360"), 0);
+    const json_t *series = json_array_get(values(study, "00081115"), 0);
+    return text_of(json_array_get(values(series, "00081199"), 0), "00081155");
+}
+
+static int superseded(const docs *d, size_t i)
+{
+    for (size_t j = 0; j < d->n; j++) {
+        if (j != i && names_predecessor(&d->v[j], d->v[i].sop_uid)) {
+            return 1;
         }
     }
     return 0;
@@ -210,36 +240,115 @@ static void flatten(pacs_buf *b, const json_t *container, int depth)
 
 /* ---- the API ---- */
 
-pacs_err pacs_archive_report(pacs_archive *a, const char *study_uid, pacs_report **out,
-                             pacs_errinfo *ei)
+/* The documents the filters name, with their metadata, into `*out` (the caller's). */
+static pacs_err gather(pacs_archive *a, const char *study_uid, const char *patient_id,
+                       const char *sop_uid, docs **out, pacs_errinfo *ei)
 {
     docs *d = calloc(1, sizeof *d);
     pacs_query *q = pacs_query_new(PACS_LEVEL_INSTANCE);
-    pacs_report *r = NULL;
     pacs_err err = PACS_OK;
     if (!d || !q) {
         err = pacs_errf(ei, PACS_ENOMEM, "out of memory");
         goto fail;
     }
-    err = pacs_query_add(q, TAG_STUDY_UID, "UI", study_uid, ei);
-    if (!err) {
-        err = pacs_query_add(q, TAG_SOP_CLASS, "UI", DOC_CLASSES, ei);
+    const struct {
+        uint32_t tag;
+        const char *vr, *value;
+    } keys[] = {{TAG_STUDY_UID, "UI", study_uid},
+                {TAG_PATIENT_ID, "LO", patient_id},
+                {TAG_SOP_UID, "UI", sop_uid},
+                {TAG_SOP_CLASS, "UI", DOC_CLASSES}};
+    for (size_t i = 0; !err && i < sizeof keys / sizeof keys[0]; i++) {
+        if (keys[i].value) {
+            err = pacs_query_add(q, keys[i].tag, keys[i].vr, keys[i].value, ei);
+        }
     }
     if (!err) {
         err = pacs_archive_instances(a, q, PACS_REC_METADATA, collect, d, ei);
     }
+    if (!err) {
+        *out = d;
+        d = NULL;
+    }
+fail:
+    free_docs(d);
+    pacs_query_free(q);
+    return err;
+}
+
+/* The author: the verifying observer, else the root's Person Observer Name (observation
+ * context), else the Author Observer Sequence's person. */
+static void author_of(const doc *o, char *out, size_t cap)
+{
+    const char *pn = text_of(json_array_get(values(o->meta, "0040A073"), 0), "0040A075");
+    const json_t *items = values(o->meta, "0040A730");
+    for (size_t i = 0; !pn[0] && i < json_array_size(items); i++) {
+        const json_t *it = json_array_get(items, i);
+        if (strcmp(text_of(it, "0040A010"), "HAS OBS CONTEXT") == 0 &&
+            strcmp(text_of(it, "0040A040"), "PNAME") == 0) {
+            pn = text_of(it, "0040A123");
+        }
+    }
+    if (!pn[0]) {
+        pn = text_of(json_array_get(values(o->meta, "0040A078"), 0), "0040A123");
+    }
+    person(pn, out, cap);
+}
+
+/* A new report for `o` (its text flattened); NULL when out of memory. */
+static pacs_report *report_of(const doc *o)
+{
+    pacs_report *r = calloc(1, sizeof *r);
+    if (!r) {
+        return NULL;
+    }
+    copy_str(r->study_uid, sizeof r->study_uid, o->study_uid);
+    copy_str(r->series_uid, sizeof r->series_uid, o->series_uid);
+    copy_str(r->sop_uid, sizeof r->sop_uid, o->sop_uid);
+    copy_str(r->sop_class, sizeof r->sop_class, o->sop_class);
+    copy_str(r->date, sizeof r->date, text_of(o->meta, "00080023"));
+    copy_str(r->time, sizeof r->time, text_of(o->meta, "00080033"));
+    person(text_of(json_array_get(values(o->meta, "0040A073"), 0), "0040A075"), r->observer,
+           sizeof r->observer);
+    copy_str(r->completion, sizeof r->completion, text_of(o->meta, "0040A491"));
+    copy_str(r->verification, sizeof r->verification, text_of(o->meta, "0040A493"));
+    author_of(o, r->author, sizeof r->author);
+    copy_str(r->amends, sizeof r->amends, predecessor(o));
+    copy_str(r->patient_id, sizeof r->patient_id, text_of(o->meta, "00100020"));
+    r->is_final = counts(o);
+    r->pdf = is_pdf(o);
+    copy_str(r->title, sizeof r->title,
+             r->pdf ? text_of(o->meta, "00420010") : concept_name(o->meta));
+    if (!r->pdf) {
+        pacs_buf b;
+        pacs_buf_init(&b, PACS_REPORT_TEXT_MAX);
+        flatten(&b, o->meta, 0);
+        size_t len = 0;
+        r->text = pacs_buf_take(&b, &len);
+        if (!r->text) {
+            r->text = strdup("");
+        }
+        if (!r->text) {
+            pacs_report_free(r);
+            return NULL;
+        }
+    }
+    return r;
+}
+
+pacs_err pacs_archive_report(pacs_archive *a, const char *study_uid, pacs_report **out,
+                             pacs_errinfo *ei)
+{
+    docs *d = NULL;
+    pacs_err err = gather(a, study_uid, NULL, NULL, &d, ei);
     if (err) {
-        goto fail;
+        return err;
     }
     const doc *best = NULL;
     char best_when[32] = "", w[32];
     for (size_t i = 0; i < d->n; i++) {
         const doc *o = &d->v[i];
-        int superseded = 0;
-        for (size_t j = 0; j < d->n && !superseded; j++) {
-            superseded = j != i && names_predecessor(&d->v[j], o->sop_uid);
-        }
-        if (superseded || !counts(o)) {
+        if (superseded(d, i) || !counts(o)) {
             continue;
         }
         when(o, w, sizeof w);
@@ -248,46 +357,55 @@ pacs_err pacs_archive_report(pacs_archive *a, const char *study_uid, pacs_report
             memcpy(best_when, w, sizeof w);
         }
     }
+    pacs_report *r = NULL;
     if (!best) {
         err = pacs_errf(ei, PACS_ENOTFOUND, "no final report in the study");
-        goto fail;
-    }
-    r = calloc(1, sizeof *r);
-    if (!r) {
+    } else if (!(r = report_of(best))) {
         err = pacs_errf(ei, PACS_ENOMEM, "out of memory");
-        goto fail;
+    } else {
+        *out = r;
     }
-    copy_str(r->series_uid, sizeof r->series_uid, best->series_uid);
-    copy_str(r->sop_uid, sizeof r->sop_uid, best->sop_uid);
-    copy_str(r->sop_class, sizeof r->sop_class, best->sop_class);
-    copy_str(r->date, sizeof r->date, text_of(best->meta, "00080023"));
-    copy_str(r->time, sizeof r->time, text_of(best->meta, "00080033"));
-    person(text_of(json_array_get(values(best->meta, "0040A073"), 0), "0040A075"), r->observer,
-           sizeof r->observer);
-    r->pdf = is_pdf(best);
-    if (!r->pdf) {
-        pacs_buf b;
-        pacs_buf_init(&b, PACS_REPORT_TEXT_MAX);
-        flatten(&b, best->meta, 0);
-        size_t len = 0;
-        r->text = pacs_buf_take(&b, &len);
-        if (!r->text) {
-            r->text = strdup("");
-        }
-        if (!r->text) {
+    free_docs(d);
+    return err;
+}
+
+static int by_when(const void *x, const void *y)
+{
+    char a[32], b[32];
+    when(x, a, sizeof a);
+    when(y, b, sizeof b);
+    return strcmp(a, b);
+}
+
+pacs_err pacs_archive_reports(pacs_archive *a, const char *study_uid, const char *patient_id,
+                              const char *sop_uid, pacs_report_cb cb, void *ctx, pacs_errinfo *ei)
+{
+    if (!study_uid && !patient_id && !sop_uid) {
+        return pacs_errf(ei, PACS_EINVAL, "reports of which study, patient or document?");
+    }
+    docs *d = NULL;
+    pacs_err err = gather(a, study_uid, patient_id, sop_uid, &d, ei);
+    if (err) {
+        return err;
+    }
+    for (size_t i = 0; i < d->n; i++) {
+        d->v[i].amended = superseded(d, i);
+    }
+    qsort(d->v, d->n, sizeof d->v[0], by_when);
+    for (size_t i = 0; i < d->n && !err; i++) {
+        pacs_report *r = report_of(&d->v[i]);
+        if (!r) {
             err = pacs_errf(ei, PACS_ENOMEM, "out of memory");
-            goto fail;
+            break;
+        }
+        r->amended = d->v[i].amended;
+        int stop = cb(ctx, r);
+        pacs_report_free(r);
+        if (stop) {
+            break;
         }
     }
-    *out = r;
-    r = NULL;
-fail:
-    pacs_report_free(r);
-    for (size_t i = 0; d && i < d->n; i++) {
-        json_decref(d->v[i].meta);
-    }
-    free(d);
-    pacs_query_free(q);
+    free_docs(d);
     return err;
 }
 

@@ -28,6 +28,7 @@
 #define PACS_REPORT_TEXT_MAX (64u * 1024u)
 
 typedef struct pacs_report {
+    char study_uid[65];
     char series_uid[65];
     char sop_uid[65];
     char sop_class[65];
@@ -36,6 +37,16 @@ typedef struct pacs_report {
     char observer[200]; /* the (first) verifying observer's name as stored (PN); "" if none */
     char date[9];       /* Content Date (YYYYMMDD), "" when absent */
     char time[7];       /* Content Time (HHMMSS), "" when absent */
+    /* pacs_archive_reports fills the fields below too */
+    char completion[17];   /* Completion Flag: PARTIAL, COMPLETE; "" for a PDF */
+    char verification[17]; /* Verification Flag: UNVERIFIED, VERIFIED; "" for a PDF */
+    char author[200];      /* the verifying observer, else the SR's Person Observer Name, else
+                              the Author Observer's name (PN as stored); "" if none */
+    char amends[65];       /* the SOP Instance UID its Predecessor Documents Sequence names */
+    int amended;           /* another document of the set names this one as its predecessor */
+    int is_final;          /* it counts as final (COMPLETE and VERIFIED, or a PDF) */
+    char patient_id[65];   /* PatientID as indexed */
+    char title[65];        /* Document Title (PDF) or the SR's root concept name */
 } pacs_report;
 
 /**
@@ -45,6 +56,20 @@ typedef struct pacs_report {
  */
 pacs_err pacs_archive_report(pacs_archive *a, const char *study_uid, pacs_report **out,
                              pacs_errinfo *ei);
+
+/** Called once per document; `r` is borrowed for the call. Return non-zero to stop. */
+typedef int (*pacs_report_cb)(void *ctx, const pacs_report *r);
+
+/**
+ * Every report document (SR or PDF, in any state) of study `study_uid`, of the patient indexed
+ * under PatientID `patient_id`, or the one document `sop_uid` (the non-NULL ones all apply; at
+ * least one is required), oldest first by Content Date and Time. `amended` says whether another
+ * document of the same set names it as its predecessor (all of a study's documents are in the
+ * set when it is chosen by study or patient). At most 64 documents per call. PACS_EINVAL when
+ * no filter is given; the index's errors.
+ */
+pacs_err pacs_archive_reports(pacs_archive *a, const char *study_uid, const char *patient_id,
+                              const char *sop_uid, pacs_report_cb cb, void *ctx, pacs_errinfo *ei);
 
 /** Frees a report; NULL is accepted. */
 void pacs_report_free(pacs_report *r);
