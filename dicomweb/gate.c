@@ -94,7 +94,8 @@ int pacs_gate_authorize(pacs_http_req *r, const pacs_principal *p, const pacs_ro
     int limited = pacs_auth_limited(p);
     const char *limit = p->study[0] ? p->study : NULL; /* for the audit trail */
     if (m == PACS_HTTP_POST) {
-        if (rt->kind != PACS_ROUTE_STUDIES && rt->kind != PACS_ROUTE_RESOURCE) {
+        if (rt->kind != PACS_ROUTE_STUDIES && rt->kind != PACS_ROUTE_RESOURCE &&
+            rt->kind != PACS_ROUTE_REPORTS) {
             return 1; /* 405 from the router */
         }
         if (!(p->scopes & PACS_SCOPE_WRITE) || limited) {

@@ -3,7 +3,8 @@
  * The DICOMweb URL grammar (route.h). The path is split at '/', each segment percent-decoded on
  * its own (so an encoded '/' stays inside its segment and is then refused as a UID), and the
  * segments are matched against the shapes of PS3.18 10: the three QIDO collections, a study,
- * series or instance, and their metadata, frames, bulk data, rendered and thumbnail resources.
+ * series or instance, and their metadata, frames, bulk data, rendered and thumbnail resources;
+ * and a study's reports (pacsd's own: reports.h).
  *
  * Load: once per DICOMweb request, a few short string comparisons. Thread-safe: no state.
  */
@@ -109,6 +110,10 @@ static pacs_err tail(const char **seg, size_t n, size_t level, pacs_arena *ar, p
     const char *t = seg[0];
     if (n == 1 && level == 1 && is_word(t, "instances")) {
         rt->kind = PACS_ROUTE_INSTANCES;
+        return PACS_OK;
+    }
+    if (n == 1 && level == 1 && is_word(t, "reports")) {
+        rt->kind = PACS_ROUTE_REPORTS;
         return PACS_OK;
     }
     if (n == 1 && is_word(t, "metadata")) {

@@ -35,6 +35,7 @@ enum {
     PACS_ROUTE_BULKDATA,
     PACS_ROUTE_RENDERED, /* rendered and thumbnail: the imaging work */
     PACS_ROUTE_WADO_URI,
+    PACS_ROUTE_REPORTS, /* /studies/{st}/reports: a report written into the study (reports.h) */
     /* The operations endpoints at the root, outside the prefix: never from pacs_route_parse
      * (the router matches their paths itself). */
     PACS_ROUTE_METRICS, /* /metrics */

@@ -23,6 +23,7 @@
 #include "dicomweb/ops.h"
 #include "dicomweb/qido.h"
 #include "dicomweb/rendered.h"
+#include "dicomweb/reports.h"
 #include "dicomweb/stow.h"
 #include "dicomweb/viewer.h"
 #include "dicomweb/wado.h"
@@ -63,6 +64,7 @@ static const struct route_entry {
     {PACS_ROUTE_BULKDATA, PACS_HTTP_GET, 0, pacs_bulkdata_retrieve, "bulkdata"},
     {PACS_ROUTE_RENDERED, PACS_HTTP_GET, 0, pacs_rendered_resource, "rendered"},
     {PACS_ROUTE_WADO_URI, PACS_HTTP_GET, 0, pacs_wado_uri_retrieve, "wado_uri"},
+    {PACS_ROUTE_REPORTS, PACS_HTTP_POST, 0, pacs_reports_create, "reports"},
     {PACS_ROUTE_METRICS, PACS_HTTP_GET, 0, pacs_ops_metrics, "metrics"},
     {PACS_ROUTE_HEALTHZ, PACS_HTTP_GET, 0, pacs_ops_healthz, "healthz"},
     {PACS_ROUTE_READYZ, PACS_HTTP_GET, 0, pacs_ops_readyz, "readyz"},
@@ -135,6 +137,9 @@ static void audit_plan(pacs_http_req *r, const pacs_route *rt)
     case PACS_ROUTE_SERIES:
     case PACS_ROUTE_INSTANCES:
         action = get ? PACS_AUDIT_QUERY : -1;
+        break;
+    case PACS_ROUTE_REPORTS:
+        action = r->method == PACS_HTTP_POST ? PACS_AUDIT_STORE : -1;
         break;
     case PACS_ROUTE_RESOURCE:
         action = get                             ? PACS_AUDIT_RETRIEVE

@@ -54,9 +54,8 @@ static pacs_err find_study(pacs_archive *a, const pacs_report_new *rn, found *f,
     if (!q) {
         return pacs_errf(ei, PACS_ENOMEM, "out of memory");
     }
-    pacs_err err = rn->study_uid
-                       ? pacs_query_add(q, TAG_STUDY_UID, "UI", rn->study_uid, ei)
-                       : pacs_query_add(q, TAG_ACCESSION, "SH", rn->accession, ei);
+    pacs_err err = rn->study_uid ? pacs_query_add(q, TAG_STUDY_UID, "UI", rn->study_uid, ei)
+                                 : pacs_query_add(q, TAG_ACCESSION, "SH", rn->accession, ei);
     for (size_t i = 0; !err && i < sizeof STUDY_TAGS / sizeof STUDY_TAGS[0]; i++) {
         err = pacs_query_include(q, STUDY_TAGS[i], ei);
     }
@@ -66,10 +65,9 @@ static pacs_err find_study(pacs_archive *a, const pacs_report_new *rn, found *f,
     }
     pacs_query_free(q);
     if (!err && f->n == 0) {
-        err = rn->study_uid
-                  ? pacs_errf(ei, PACS_ENOTFOUND, "no study %s", rn->study_uid)
-                  : pacs_errf(ei, PACS_ENOTFOUND, "no study with accession number %s",
-                              rn->accession);
+        err = rn->study_uid ? pacs_errf(ei, PACS_ENOTFOUND, "no study %s", rn->study_uid)
+                            : pacs_errf(ei, PACS_ENOTFOUND, "no study with accession number %s",
+                                        rn->accession);
     } else if (!err && f->n > 1) {
         err = pacs_errf(ei, PACS_ECONFLICT, "accession number %s names several studies",
                         rn->accession);
@@ -103,8 +101,8 @@ static pacs_err find_amended(pacs_archive *a, const char *study_uid, const pacs_
     t->sop = rn->amends;
     pacs_err err = pacs_archive_reports(a, study_uid, NULL, NULL, pick, t, ei);
     if (!err && t->n == 0 && rn->amends) {
-        err = pacs_errf(ei, PACS_EINVAL, "amends: %s is no report document of study %s",
-                        rn->amends, study_uid);
+        err = pacs_errf(ei, PACS_EINVAL, "amends: %s is no report document of study %s", rn->amends,
+                        study_uid);
     }
     return err;
 }
@@ -126,9 +124,8 @@ static pacs_err store(pacs_archive *a, const uint8_t *bytes, size_t len, const c
     return pacs_ingest_finish(in, res, ei);
 }
 
-pacs_err pacs_archive_report_make(pacs_archive *a, const pacs_report_new *rn,
-                                  const char *source, pacs_ingest_result *res,
-                                  pacs_errinfo *ei)
+pacs_err pacs_archive_report_make(pacs_archive *a, const pacs_report_new *rn, const char *source,
+                                  pacs_ingest_result *res, pacs_errinfo *ei)
 {
     if (!rn->text || !rn->text[0]) {
         return pacs_errf(ei, PACS_EINVAL, "text: missing or empty");

@@ -19,14 +19,14 @@
 
 /** What a new report says. Strings are UTF-8. */
 typedef struct pacs_report_new {
-    const char *study_uid; /* the study, or NULL to find it by accession */
-    const char *accession; /* AccessionNumber, used when study_uid is NULL */
-    const char *text;      /* required, not empty */
-    const char *author;    /* required: a DICOM PN ("Family^Given") */
+    const char *study_uid;    /* the study, or NULL to find it by accession */
+    const char *accession;    /* AccessionNumber, used when study_uid is NULL */
+    const char *text;         /* required, not empty */
+    const char *author;       /* required: a DICOM PN ("Family^Given") */
     const char *organization; /* the verifying observer's organization, NULL: none given */
     int final;                /* 1: COMPLETE and VERIFIED by the author */
     const char *amends;       /* the SOP Instance UID of the study's document it replaces */
-    int amends_latest; /* without `amends`: replace the study's latest document (HL7 "C") */
+    int amends_latest;        /* without `amends`: replace the study's latest document (HL7 "C") */
 } pacs_report_new;
 
 /**
@@ -37,8 +37,7 @@ typedef struct pacs_report_new {
  * (PACS_ECONFLICT when the accession number names several studies); the ingest errors
  * (PACS_ENOSPC, PACS_EIO, PACS_EDB).
  */
-pacs_err pacs_archive_report_make(pacs_archive *a, const pacs_report_new *rn,
-                                  const char *source, pacs_ingest_result *res,
-                                  pacs_errinfo *ei);
+pacs_err pacs_archive_report_make(pacs_archive *a, const pacs_report_new *rn, const char *source,
+                                  pacs_ingest_result *res, pacs_errinfo *ei);
 
 #endif

@@ -38,6 +38,8 @@ static const route_case shapes[] = {
     {"/studies/" ST "/", PACS_OK, PACS_ROUTE_RESOURCE, ST, NULL, NULL, NULL, 0},
     {"/studies/" ST "/series", PACS_OK, PACS_ROUTE_SERIES, ST, NULL, NULL, NULL, 0},
     {"/studies/" ST "/instances", PACS_OK, PACS_ROUTE_INSTANCES, ST, NULL, NULL, NULL, 0},
+    {"/studies/" ST "/reports", PACS_OK, PACS_ROUTE_REPORTS, ST, NULL, NULL, NULL, 0},
+    {"/studies/" ST "/series/" SE "/reports", PACS_ENOTFOUND, 0, NULL, NULL, NULL, NULL, 0},
     {"/studies/" ST "/metadata", PACS_OK, PACS_ROUTE_METADATA, ST, NULL, NULL, NULL, 0},
     {"/studies/" ST "/rendered", PACS_OK, PACS_ROUTE_RENDERED, ST, NULL, NULL, NULL, 0},
     {"/studies/" ST "/thumbnail", PACS_OK, PACS_ROUTE_RENDERED, ST, NULL, NULL, NULL, 1},

@@ -155,9 +155,12 @@ extern "C" pacs_err pacs_sr_build(const pacs_sr_input *in, uint8_t **out, size_t
         const struct {
             const char *v, *name;
             int uid;
-        } required[] = {{in->study_uid, "study_uid", 1},    {in->series_uid, "series_uid", 1},
-                        {in->sop_uid, "sop_uid", 1},        {in->content_date, "content_date", 0},
-                        {in->content_time, "content_time", 0}, {in->text, "text", 0},
+        } required[] = {{in->study_uid, "study_uid", 1},
+                        {in->series_uid, "series_uid", 1},
+                        {in->sop_uid, "sop_uid", 1},
+                        {in->content_date, "content_date", 0},
+                        {in->content_time, "content_time", 0},
+                        {in->text, "text", 0},
                         {in->author, "author", 0}};
         for (const auto &r : required) {
             if (!r.v || !r.v[0] || (r.uid && !pacs_uid_valid(r.v))) {

@@ -34,8 +34,8 @@ typedef struct pacs_sr_input {
     /* the new document's UIDs (required, valid UIDs) and content date and time */
     const char *series_uid, *sop_uid;
     const char *content_date, *content_time; /* YYYYMMDD, HHMMSS (required) */
-    const char *text;         /* the report (required); lines separated by '\n' */
-    const char *author;       /* DICOM PN (required) */
+    const char *text;                        /* the report (required); lines separated by '\n' */
+    const char *author;                      /* DICOM PN (required) */
     const char *organization; /* the verifying observer's organization ("" for final: "-") */
     int final;                /* 1: COMPLETE and VERIFIED by the author */
     /* the document amended (all three, or none) */
