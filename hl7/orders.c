@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
-/* HL7 messages to the archive's patients and orders (orders.h). No state. */
+/* HL7 messages to the archive's patients, orders and reports (orders.h). No state. */
 #include "hl7/orders.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "hl7/map.h"
+#include "hl7/results.h"
 #include "storage/orders.h"
 
 /* The ACK for a refusal of the archive: what the HIS must fix (AE, at `seg`-`field`), or what
@@ -124,7 +125,10 @@ pacs_hl7_ack_code pacs_hl7_orders_handle(void *ctx, const pacs_hl7_msg *m,
         (strcmp(type, "OMI") == 0 && strcmp(trigger, "O23") == 0)) {
         return order(o, m, err);
     }
+    if (strcmp(type, "ORU") == 0 && strcmp(trigger, "R01") == 0) {
+        return pacs_hl7_results_store(o->archive, m, "", err);
+    }
     pacs_hl7_fail(err, PACS_HL7_E_MESSAGE_TYPE, "MSH", 9,
-                  "%s^%s is not served (ADT, ORM^O01, OMI^O23)", type, trigger);
+                  "%s^%s is not served (ADT, ORM^O01, OMI^O23, ORU^R01)", type, trigger);
     return PACS_HL7_AR;
 }

@@ -3,9 +3,10 @@
  * What pacsd does with each HL7 message (the listener's handler, server.h): ADT^A01, A04, A05,
  * A08, A28 and A31 register or update the patient, ADT^A40 merges one patient into another,
  * ORM^O01 and OMI^O23 place, change or cancel an order, all through the archive's orders API
- * (storage/orders.h). Anything else is refused (AR 200 or 201); a message the archive refuses
- * gets AE with the field at fault, and one it cannot take now (its index failing) gets AR, so
- * that the HIS sends it again. Thread-safe: no state of its own.
+ * (storage/orders.h); ORU^R01 stores a RIS's report in its study (results.h). Anything else is
+ * refused (AR 200 or 201); a message the archive refuses gets AE with the field at fault, and one
+ * it cannot take now (its index failing) gets AR, so that the HIS sends it again. Thread-safe: no
+ * state of its own.
  */
 #ifndef PACS_HL7_ORDERS_H
 #define PACS_HL7_ORDERS_H

@@ -37,7 +37,7 @@ ack() {
 # Refusals: the field at fault, from the message alone.
 ack A01-no-id AE 'PID^1^3' 101
 ack O01-bad-control AE 'ORC^1^1' 103
-ack R01 AR 'MSH^1^9' 200
+ack S12 AR 'MSH^1^9' 200
 ack A02 AR 'MSH^1^9^1^2' 201
 # Messages the archive takes, stored before the ACK: AA.
 for m in A01 A04 A08 A40 O01 O23 A08-latin1 A01-tls; do

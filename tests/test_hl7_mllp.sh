@@ -20,14 +20,14 @@ start_pacsd --set hl7.timeout=3 --set hl7.max_connections=4 --set hl7.tls.port=0
 MSH='MSH|^~\&|HIS|BV|PACS|BV|20240105083000'
 out=$WORK/one.txt
 $MLLP "$HL7_PORT" \
-    "msg:$MSH||ORU^R01^ORU_R01|C1|P|2.5.1\\rPID|1||X1" \
+    "msg:$MSH||SIU^S12^SIU_S12|C1|P|2.5.1\\rPID|1||X1" \
     "msg:PID|1||X1^^^BV^MR" \
     "msg:MSH|^^\\&|HIS|BV|PACS|BV|1||ADT^A01|C3|P|2.5" \
     "msg:$MSH||ADT^A01|C4|P|2.5||||||ISO IR87" \
     "msg:$MSH||ADT^A01|C5|P|3.0" \
     "msg:MSH|^~\\&|HIS|B" \
     "big:10485760" \
-    "msg:$MSH||ORU^R01|C9|P|2.5.1" >"$out" || fail "no answer: $(cat "$out")"
+    "msg:$MSH||SIU^S12|C9|P|2.5.1" >"$out" || fail "no answer: $(cat "$out")"
 [ "$(grep -c '^--$' "$out")" = 8 ] || fail "8 messages on one connection, $(grep -c '^--$' "$out") answers"
 # Each answer: MSA-1, MSA-2 (the message's control id), ERR-2 (where) and ERR-3 (table 0357).
 expect() { # n msa err2 err3
@@ -45,7 +45,7 @@ expect 7 'AR|BIG1|' '' 207
 expect 8 'AR|C9|' 'MSH^1^9' 200
 grep -q '^MSA|AR|BIG1|message of 10485760 bytes is larger than hl7.max_message_kb (1024 KiB)' \
     "$out" || fail "the oversize answer does not say why: $(grep BIG1 "$out")"
-grep -q '^MSH|^~\\&|PACS|BV|HIS|BV|[0-9]*[-+][0-9]*||ACK^R01^ACK|PACS[0-9.]*|P|2.5.1|' "$out" ||
+grep -q '^MSH|^~\\&|PACS|BV|HIS|BV|[0-9]*[-+][0-9]*||ACK^S12^ACK|PACS[0-9.]*|P|2.5.1|' "$out" ||
     fail "ACK header: $(head -1 "$out")"
 
 # Not MLLP at all: the connection is closed.
@@ -63,7 +63,7 @@ import socket, sys, time
 port = int(sys.argv[1])
 held = [socket.create_connection(("127.0.0.1", port), 10) for _ in range(4)]
 for s in held:
-    s.sendall(b"\x0bMSH|^~\\&|A|B|C|D|1||ORU^R01|K|P|2.5\x1c\r")
+    s.sendall(b"\x0bMSH|^~\\&|A|B|C|D|1||SIU^S12|K|P|2.5\x1c\r")
     assert b"MSA|AR|K" in s.recv(65536), "a held connection is answered"
 extra = socket.create_connection(("127.0.0.1", port), 10)
 extra.settimeout(10)
@@ -74,14 +74,14 @@ grep -q 'refused: 4 connections already open' "$WORK/pacsd.log" || fail "no log 
 # MLLP over TLS, with a client certificate signed by dimse.tls.ca; none and a stranger's are
 # refused in the handshake.
 $MLLP --tls "$PKI/ca.crt" "$PKI/client.crt" "$PKI/client.key" "$HL7_TLS_PORT" \
-    "msg:$MSH||ORU^R01|T1|P|2.5" >"$WORK/tls.txt" || fail "over TLS: $(cat "$WORK/tls.txt")"
+    "msg:$MSH||SIU^S12|T1|P|2.5" >"$WORK/tls.txt" || fail "over TLS: $(cat "$WORK/tls.txt")"
 grep -q '^MSA|AR|T1|' "$WORK/tls.txt" || fail "no answer over TLS: $(cat "$WORK/tls.txt")"
-if $MLLP --tls "$PKI/ca.crt" "$HL7_TLS_PORT" "msg:$MSH||ORU^R01|T2|P|2.5" \
+if $MLLP --tls "$PKI/ca.crt" "$HL7_TLS_PORT" "msg:$MSH||SIU^S12|T2|P|2.5" \
     >"$WORK/tls2.txt" 2>&1; then
     fail "TLS without a client certificate was answered"
 fi
 if $MLLP --tls "$PKI/ca.crt" "$PKI/stranger.crt" "$PKI/stranger.key" "$HL7_TLS_PORT" \
-    "msg:$MSH||ORU^R01|T3|P|2.5" >"$WORK/tls3.txt" 2>&1; then
+    "msg:$MSH||SIU^S12|T3|P|2.5" >"$WORK/tls3.txt" 2>&1; then
     fail "TLS with a certificate of another CA was answered"
 fi
 grep -q 'hl7.*TLS handshake with 127.0.0.1 failed' "$WORK/pacsd.log" || fail "no log of the refusals"

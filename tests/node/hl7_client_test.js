@@ -51,13 +51,13 @@ const messages = [
     'IPC|ACC1002|RP1002|1.2.826.0.1.3680043.10.1347.77.2|SPS1002|MR||MRI1||MR1']],
   ['A01-no-id', 'UNICODE UTF-8', ['EVN|A01', 'PID|1||||Nguyễn^Văn An']],
   ['O01-bad-control', 'UNICODE UTF-8', [PID, 'ORC|ZZ|PL1003', 'OBR|1|PL1003']],
-  ['R01', 'UNICODE UTF-8', [PID, 'OBR|1']],
+  ['S12', 'UNICODE UTF-8', ['SCH|1', PID]],
   ['A02', 'UNICODE UTF-8', ['EVN|A02', PID]],
 ];
 const types = {
   A01: 'ADT^A01^ADT_A01', A04: 'ADT^A04^ADT_A01', A08: 'ADT^A08^ADT_A01',
   A40: 'ADT^A40^ADT_A39', O01: 'ORM^O01^ORM_O01', O23: 'OMI^O23^OMI_O23',
-  R01: 'ORU^R01^ORU_R01', A02: 'ADT^A02^ADT_A02',
+  S12: 'SIU^S12^SIU_S12', A02: 'ADT^A02^ADT_A02',
 };
 
 async function main() {
