@@ -108,6 +108,23 @@ static void capabilities(pacs_fhir *f, pacs_http_req *r)
         "code", "create", "code", "update", "searchParam", search, "interaction", "code",
         "transaction");
     json_decref(search);
+    json_t *rest = json_object_get(json_array_get(json_object_get(cs, "rest"), 0), "resource");
+    json_t *imaging =
+        json_pack("{s:s,s:[{s:s},{s:s}],s:[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s}]}",
+                  "type", "ImagingStudy", "interaction", "code", "read", "code", "search-type",
+                  "searchParam", "name", "patient", "type", "reference", "name",
+                  "patient.identifier", "type", "token", "name", "date", "type", "date", "name",
+                  "modality", "type", "token", "name", "status", "type", "token");
+    json_t *report = json_pack("{s:s,s:[{s:s},{s:s}],s:[{s:s,s:s},{s:s,s:s},{s:s,s:s}]}", "type",
+                               "DiagnosticReport", "interaction", "code", "read", "code",
+                               "search-type", "searchParam", "name", "patient", "type", "reference",
+                               "name", "patient.identifier", "type", "token", "name",
+                               "imaging-study", "type", "reference");
+    if (!rest || json_array_append_new(rest, imaging) != 0 ||
+        json_array_append_new(rest, report) != 0) {
+        json_decref(cs);
+        cs = NULL;
+    }
     pacs_fhir__send(f, r, 200, cs, NULL);
 }
 
@@ -245,6 +262,30 @@ static int allowed(pacs_http_req *r, int write)
     return 0;
 }
 
+/* ImagingStudy and DiagnosticReport: read and search only. */
+static void read_only(pacs_fhir *f, pacs_http_req *r, int type, const char *id)
+{
+    if (pacs_http_method_of(r) != PACS_HTTP_GET) {
+        pacs_http_add_header(r, "Allow", "GET, HEAD");
+        pacs_fhir__outcome(r, 405, "not-supported", "read and search only");
+        return;
+    }
+    if (!allowed(r, 0)) {
+        return;
+    }
+    if (type == PACS_FHIR__IMAGING) {
+        if (id) {
+            pacs_fhir__imaging_read(f, r, id);
+        } else {
+            pacs_fhir__imaging_search(f, r);
+        }
+    } else if (id) {
+        pacs_fhir__report_read(f, r, id);
+    } else {
+        pacs_fhir__report_search(f, r);
+    }
+}
+
 void pacs_fhir_dispatch(void *ctx, pacs_http_req *r)
 {
     pacs_fhir *f = ctx;
@@ -292,12 +333,20 @@ void pacs_fhir_dispatch(void *ctx, pacs_http_req *r)
         pacs_fhir__outcome(r, refused, refused == 401 ? "login" : "transient", "%s", why);
         return;
     }
-    int type = n_seg == 0                              ? 0
-               : strcmp(seg[0], "Patient") == 0        ? PACS_FHIR__PATIENT
-               : strcmp(seg[0], "ServiceRequest") == 0 ? PACS_FHIR__ORDER
-                                                       : -1;
+    int type = n_seg == 0                                ? 0
+               : strcmp(seg[0], "Patient") == 0          ? PACS_FHIR__PATIENT
+               : strcmp(seg[0], "ServiceRequest") == 0   ? PACS_FHIR__ORDER
+               : strcmp(seg[0], "ImagingStudy") == 0     ? PACS_FHIR__IMAGING
+               : strcmp(seg[0], "DiagnosticReport") == 0 ? PACS_FHIR__REPORT
+                                                         : -1;
     if (type < 0 || (n_seg == 2 && !pacs_fhir_id_valid(seg[1]))) {
-        pacs_fhir__outcome(r, 404, "not-found", "no such FHIR resource (Patient, ServiceRequest)");
+        pacs_fhir__outcome(r, 404, "not-found",
+                           "no such FHIR resource (Patient, ServiceRequest, ImagingStudy, "
+                           "DiagnosticReport)");
+        return;
+    }
+    if (type == PACS_FHIR__IMAGING || type == PACS_FHIR__REPORT) {
+        read_only(f, r, type, n_seg == 2 ? seg[1] : NULL);
         return;
     }
     int write = m == PACS_HTTP_POST || m == PACS_HTTP_PUT;

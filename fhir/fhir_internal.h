@@ -23,7 +23,7 @@ struct pacs_fhir {
     char prefix[64];
 };
 
-enum { PACS_FHIR__PATIENT = 1, PACS_FHIR__ORDER };
+enum { PACS_FHIR__PATIENT = 1, PACS_FHIR__ORDER, PACS_FHIR__IMAGING, PACS_FHIR__REPORT };
 
 /** The absolute URL of the FHIR base for this request ("http://host:port/fhir", from the Host
  *  header when it looks like one, else the mount point alone); in the request's arena. */
@@ -61,5 +61,45 @@ void pacs_fhir__read(pacs_fhir *f, pacs_http_req *r, int type, const char *id);
 void pacs_fhir__search(pacs_fhir *f, pacs_http_req *r, int type);
 void pacs_fhir__write(pacs_fhir *f, pacs_http_req *r, int type, const char *id, json_t *body);
 void pacs_fhir__transaction(pacs_fhir *f, pacs_http_req *r, json_t *body);
+
+/* ---- the read-only imaging resources (search.c, imaging.c, diagnostic.c) ---- */
+
+/** This server's DICOMweb base URL (http.public_url, else this request's scheme and host with
+ *  http.prefix), for Endpoint.address and WADO-RS URLs; in the request's arena. */
+const char *pacs_fhir__dicomweb(pacs_fhir *f, pacs_http_req *r);
+
+/** A DICOM date (YYYYMMDD) and time (HHMMSS...) as a FHIR dateTime into `buf` (the date alone
+ *  without a time; with one, the server's UTC offset on that day); "" without a date. */
+void pacs_fhir__datetime(const char *date, const char *time_of_day, char *buf, size_t cap);
+
+/** The first value of a string attribute (a PN's Alphabetic group) of a DICOM JSON dataset;
+ *  "" when absent. */
+const char *pacs_fhir__dcm_str(const json_t *ds, const char *tag);
+
+/** The subject Reference of a study indexed under PatientID `pid`: Patient/{id} when the HIS
+ *  registered the person this PatientID is served for, else the identifier and `name`. */
+json_t *pacs_fhir__subject_ref(pacs_fhir *f, const char *pid, const char *name);
+
+/**
+ * Reads the patient criterion of a search: patient.identifier=[SYSTEM|]VALUE or patient=ID.
+ * `*given` says whether one was given; `pid` receives the PatientID the archive indexes the
+ * person's studies under ("" when the archive knows nobody by it: nothing matches). Returns 0
+ * when the criterion is malformed, after answering 400.
+ */
+int pacs_fhir__patient_criterion(pacs_fhir *f, pacs_http_req *r, char *pid, size_t cap, int *given);
+
+/** A new empty searchset Bundle; NULL when out of memory. */
+json_t *pacs_fhir__bundle_new(void);
+
+/** Adds a match (taken) with its fullUrl; 0 when out of memory (or `res` is NULL). */
+int pacs_fhir__bundle_add(pacs_fhir *f, pacs_http_req *r, json_t *bundle, json_t *res);
+
+/** Sends the Bundle (taken) with total and a self link of the search on `type`. */
+void pacs_fhir__bundle_send(pacs_fhir *f, pacs_http_req *r, const char *type, json_t *bundle);
+
+void pacs_fhir__imaging_read(pacs_fhir *f, pacs_http_req *r, const char *id);
+void pacs_fhir__imaging_search(pacs_fhir *f, pacs_http_req *r);
+void pacs_fhir__report_read(pacs_fhir *f, pacs_http_req *r, const char *id);
+void pacs_fhir__report_search(pacs_fhir *f, pacs_http_req *r);
 
 #endif

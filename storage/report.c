@@ -319,19 +319,29 @@ static pacs_report *report_of(const doc *o)
     r->pdf = is_pdf(o);
     copy_str(r->title, sizeof r->title,
              r->pdf ? text_of(o->meta, "00420010") : concept_name(o->meta));
-    if (!r->pdf) {
-        pacs_buf b;
-        pacs_buf_init(&b, PACS_REPORT_TEXT_MAX);
-        flatten(&b, o->meta, 0);
-        size_t len = 0;
-        r->text = pacs_buf_take(&b, &len);
-        if (!r->text) {
-            r->text = strdup("");
-        }
-        if (!r->text) {
+    if (r->pdf) {
+        const json_t *enc = json_object_get(o->meta, "00420011");
+        const char *inl = json_string_value(json_object_get(enc, "InlineBinary"));
+        copy_str(r->pdf_bulk, sizeof r->pdf_bulk,
+                 json_string_value(json_object_get(enc, "BulkDataURI")));
+        r->pdf_inline = inl ? strdup(inl) : NULL;
+        if (inl && !r->pdf_inline) {
             pacs_report_free(r);
             return NULL;
         }
+        return r;
+    }
+    pacs_buf b;
+    pacs_buf_init(&b, PACS_REPORT_TEXT_MAX);
+    flatten(&b, o->meta, 0);
+    size_t len = 0;
+    r->text = pacs_buf_take(&b, &len);
+    if (!r->text) {
+        r->text = strdup("");
+    }
+    if (!r->text) {
+        pacs_report_free(r);
+        return NULL;
     }
     return r;
 }
@@ -415,5 +425,6 @@ void pacs_report_free(pacs_report *r)
         return;
     }
     free(r->text);
+    free(r->pdf_inline);
     free(r);
 }

@@ -47,6 +47,9 @@ typedef struct pacs_report {
     int is_final;          /* it counts as final (COMPLETE and VERIFIED, or a PDF) */
     char patient_id[65];   /* PatientID as indexed */
     char title[65];        /* Document Title (PDF) or the SR's root concept name */
+    char pdf_bulk[64];     /* PDF: the document's BulkDataURI, relative to the instance's
+                              WADO-RS URL ("bulkdata/00420011"); "" when stored inline */
+    char *pdf_inline;      /* PDF: the document in base64 when stored inline; else NULL */
 } pacs_report;
 
 /**
