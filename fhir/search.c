@@ -94,7 +94,7 @@ json_t *pacs_fhir__subject_ref(pacs_fhir *f, const char *pid, const char *name)
                     snprintf(fid, sizeof fid, "%s", rid ? rid : "");
                     json_decref(pat);
                     if (fid[0]) {
-                        return json_pack("{s:s++}", "reference", "Patient/", fid);
+                        return json_pack("{s:s+}", "reference", "Patient/", fid);
                     }
                 }
             }
