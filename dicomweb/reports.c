@@ -56,8 +56,9 @@ static int read_body(pacs_http_req *r, const report_req *rq, json_t *o, pacs_rep
             ok |= strcmp(key, known[i]) == 0;
         }
         if (!ok) {
-            pacs_http_send_error(r, 400, "unknown member '%.64s' (text, author, status, amends, "
-                                         "organization)",
+            pacs_http_send_error(r, 400,
+                                 "unknown member '%.64s' (text, author, status, amends, "
+                                 "organization)",
                                  key);
             return 0;
         }
@@ -95,8 +96,8 @@ static void body_end(pacs_http_req *r, void *ctx)
         return;
     }
     json_error_t jerr;
-    json_t *o = json_loadb(rq->body.data ? rq->body.data : "", rq->body.len,
-                           JSON_REJECT_DUPLICATES, &jerr);
+    json_t *o =
+        json_loadb(rq->body.data ? rq->body.data : "", rq->body.len, JSON_REJECT_DUPLICATES, &jerr);
     pacs_report_new rn;
     if (!json_is_object(o)) {
         pacs_http_send_error(r, 400, "the body must be a JSON object: %s",
@@ -114,20 +115,20 @@ static void body_end(pacs_http_req *r, void *ctx)
     json_decref(o);
     if (err != PACS_OK) {
         pacs_log(err == PACS_ENOTFOUND || err == PACS_EINVAL ? PACS_LOG_DEBUG : PACS_LOG_WARN,
-                 "dicomweb", "req=%lu report for study=%s refused: %s", pacs_http_id(r),
-                 rq->study, ei.msg);
+                 "dicomweb", "req=%lu report for study=%s refused: %s", pacs_http_id(r), rq->study,
+                 ei.msg);
         pacs_http_send_error(r, pacs_http_status_of(err), "%s", ei.msg);
         return;
     }
-    const char *url = pacs_arena_printf(
-        pacs_http_arena(r), "%s/studies/%s/series/%s/instances/%s", pacs_http_base_url(r),
-        res.study_uid, res.series_uid, res.meta.sop_instance_uid);
+    const char *url = pacs_arena_printf(pacs_http_arena(r), "%s/studies/%s/series/%s/instances/%s",
+                                        pacs_http_base_url(r), res.study_uid, res.series_uid,
+                                        res.meta.sop_instance_uid);
     json_t *answer = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s?}", "StudyInstanceUID", res.study_uid,
                                "SeriesInstanceUID", res.series_uid, "SOPInstanceUID",
                                res.meta.sop_instance_uid, "SOPClassUID", res.meta.sop_class_uid,
                                "status", rn.final ? "final" : "preliminary", "url", url);
-    pacs_log(PACS_LOG_INFO, "dicomweb", "req=%lu report study=%s sop=%s final=%d",
-             pacs_http_id(r), res.study_uid, res.meta.sop_instance_uid, rn.final);
+    pacs_log(PACS_LOG_INFO, "dicomweb", "req=%lu report study=%s sop=%s final=%d", pacs_http_id(r),
+             res.study_uid, res.meta.sop_instance_uid, rn.final);
     if (url) {
         pacs_http_add_header(r, "Location", url);
     }

@@ -73,17 +73,17 @@ static int final_in(const docs *d, const char *sop)
 
 static json_t *report_json(pacs_fhir *f, pacs_http_req *r, const docs *d, const pacs_report *rp)
 {
-    const char *status = !rp->is_final                                      ? "preliminary"
+    const char *status = !rp->is_final                              ? "preliminary"
                          : rp->amends[0] && final_in(d, rp->amends) ? "amended"
-                                                                            : "final";
+                                                                    : "final";
     char when[40];
     json_t *res = json_pack(
         "{s:s,s:s,s:[{s:s,s:s+}],s:s,s:[{s:[{s:s,s:s}]}],s:{s:[{s:s,s:s,s:s}]},s:[{s:s+}]}",
         "resourceType", "DiagnosticReport", "id", rp->sop_uid, "identifier", "system",
-        "urn:dicom:uid", "value", "urn:oid:", rp->sop_uid, "status", status, "category",
-        "coding", "system", "http://terminology.hl7.org/CodeSystem/v2-0074", "code", "RAD",
-        "code", "coding", "system", "http://loinc.org", "code", "18748-4", "display",
-        "Diagnostic imaging study", "imagingStudy", "reference", "ImagingStudy/", rp->study_uid);
+        "urn:dicom:uid", "value", "urn:oid:", rp->sop_uid, "status", status, "category", "coding",
+        "system", "http://terminology.hl7.org/CodeSystem/v2-0074", "code", "RAD", "code", "coding",
+        "system", "http://loinc.org", "code", "18748-4", "display", "Diagnostic imaging study",
+        "imagingStudy", "reference", "ImagingStudy/", rp->study_uid);
     json_t *subject = res ? pacs_fhir__subject_ref(f, rp->patient_id, NULL) : NULL;
     int ok = res && subject && json_object_set_new(res, "subject", subject) == 0;
     pacs_fhir__datetime(rp->date, rp->time, when, sizeof when);
@@ -91,8 +91,8 @@ static json_t *report_json(pacs_fhir *f, pacs_http_req *r, const docs *d, const 
         ok = json_object_set_new(res, "effectiveDateTime", json_string(when)) == 0;
     }
     if (ok && rp->author[0]) {
-        ok = json_object_set_new(res, "performer",
-                                 json_pack("[{s:s}]", "display", rp->author)) == 0;
+        ok =
+            json_object_set_new(res, "performer", json_pack("[{s:s}]", "display", rp->author)) == 0;
     }
     size_t text_len = rp->text ? strlen(rp->text) : 0;
     while (text_len > 0 && rp->text[text_len - 1] == '\n') {
@@ -108,10 +108,10 @@ static json_t *report_json(pacs_fhir *f, pacs_http_req *r, const docs *d, const 
             ok = json_object_set_new(form, "title", json_string(rp->title)) == 0;
         }
         if (ok && rp->pdf_bulk[0]) {
-            const char *url = pacs_arena_printf(
-                pacs_http_arena(r), "%s/studies/%s/series/%s/instances/%s/%s",
-                pacs_fhir__dicomweb(f, r), rp->study_uid, rp->series_uid, rp->sop_uid,
-                rp->pdf_bulk);
+            const char *url =
+                pacs_arena_printf(pacs_http_arena(r), "%s/studies/%s/series/%s/instances/%s/%s",
+                                  pacs_fhir__dicomweb(f, r), rp->study_uid, rp->series_uid,
+                                  rp->sop_uid, rp->pdf_bulk);
             ok = url && json_object_set_new(form, "url", json_string(url)) == 0;
         } else if (ok && rp->pdf_inline) {
             ok = json_object_set_new(form, "data", json_string(rp->pdf_inline)) == 0;

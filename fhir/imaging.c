@@ -63,16 +63,16 @@ static json_t *series_of(pacs_fhir *f, const char *study_uid, pacs_errinfo *ei, 
     static const uint32_t s_tags[] = {0x00080060u, 0x0008103Eu, 0x00200011u, 0x00201209u};
     static const uint32_t i_tags[] = {0x00080016u, 0x00200013u, 0x0020000Eu};
     json_t *series = collect_all(f, PACS_LEVEL_SERIES, study_uid, s_tags, 4, ei, err);
-    json_t *inst = series ? collect_all(f, PACS_LEVEL_INSTANCE, study_uid, i_tags, 3, ei, err)
-                          : NULL;
+    json_t *inst =
+        series ? collect_all(f, PACS_LEVEL_INSTANCE, study_uid, i_tags, 3, ei, err) : NULL;
     json_t *out = json_array();
     int ok = series && inst && out;
     for (size_t i = 0; ok && i < json_array_size(series); i++) {
         const json_t *s = json_array_get(series, i);
         const char *uid = pacs_fhir__dcm_str(s, "0020000E");
         const char *mod = pacs_fhir__dcm_str(s, "00080060");
-        json_t *o = json_pack("{s:s,s:{s:s,s:s}}", "uid", uid, "modality", "system",
-                              PACS_FHIR_DCM, "code", mod[0] ? mod : "OT");
+        json_t *o = json_pack("{s:s,s:{s:s,s:s}}", "uid", uid, "modality", "system", PACS_FHIR_DCM,
+                              "code", mod[0] ? mod : "OT");
         json_t *list = json_array();
         ok = o && list && set_count(o, "number", int_of(s, "00200011"));
         if (ok && pacs_fhir__dcm_str(s, "0008103E")[0]) {
@@ -85,8 +85,8 @@ static json_t *series_of(pacs_fhir *f, const char *study_uid, pacs_errinfo *ei, 
                 continue;
             }
             json_t *x = json_pack("{s:s,s:{s:s,s:s+}}", "uid", pacs_fhir__dcm_str(in, "00080018"),
-                                  "sopClass", "system", "urn:ietf:rfc:3986", "code", "urn:oid:",
-                                  pacs_fhir__dcm_str(in, "00080016"));
+                                  "sopClass", "system", "urn:ietf:rfc:3986", "code",
+                                  "urn:oid:", pacs_fhir__dcm_str(in, "00080016"));
             ok = x && set_count(x, "number", int_of(in, "00200013")) &&
                  json_array_append_new(list, x) == 0;
         }
@@ -126,17 +126,16 @@ static json_t *study_json(pacs_fhir *f, pacs_http_req *r, const json_t *st, pacs
     const char *acc = pacs_fhir__dcm_str(st, "00080050");
     if (ok && acc[0]) {
         ok = json_array_append_new(json_object_get(res, "identifier"),
-                                   json_pack("{s:{s:[{s:s,s:s}]},s:s}", "type", "coding",
-                                             "system", PACS_FHIR_V2_0203, "code", "ACSN",
-                                             "value", acc)) == 0;
+                                   json_pack("{s:{s:[{s:s,s:s}]},s:s}", "type", "coding", "system",
+                                             PACS_FHIR_V2_0203, "code", "ACSN", "value", acc)) == 0;
     }
     const json_t *mods = json_object_get(json_object_get(st, "00080061"), "Value");
     json_t *modality = json_array();
     for (size_t i = 0; ok && modality && i < json_array_size(mods); i++) {
         const char *m = json_string_value(json_array_get(mods, i));
         if (m && m[0]) {
-            ok = json_array_append_new(modality, json_pack("{s:s,s:s}", "system", PACS_FHIR_DCM,
-                                                           "code", m)) == 0;
+            ok = json_array_append_new(
+                     modality, json_pack("{s:s,s:s}", "system", PACS_FHIR_DCM, "code", m)) == 0;
         }
     }
     ok = ok && modality;
@@ -148,8 +147,8 @@ static json_t *study_json(pacs_fhir *f, pacs_http_req *r, const json_t *st, pacs
                                                   pacs_fhir__dcm_str(st, "00100010"))
                          : NULL;
     ok = ok && subject && json_object_set_new(res, "subject", subject) == 0;
-    pacs_fhir__datetime(pacs_fhir__dcm_str(st, "00080020"), pacs_fhir__dcm_str(st, "00080030"), when,
-                        sizeof when);
+    pacs_fhir__datetime(pacs_fhir__dcm_str(st, "00080020"), pacs_fhir__dcm_str(st, "00080030"),
+                        when, sizeof when);
     if (ok && when[0]) {
         ok = json_object_set_new(res, "started", json_string(when)) == 0;
     }
@@ -279,8 +278,7 @@ static int date_range(pacs_http_req *r, char *out, size_t cap)
         char day[9];
         if (strlen(v) != 10 || sscanf(v, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || n != 10 ||
             m < 1 || m > 12 || d < 1 || d > 31 ||
-            (strcmp(prefix, "eq") != 0 && strcmp(prefix, "ge") != 0 &&
-             strcmp(prefix, "le") != 0)) {
+            (strcmp(prefix, "eq") != 0 && strcmp(prefix, "ge") != 0 && strcmp(prefix, "le") != 0)) {
             pacs_fhir__outcome(r, 400, "invalid",
                                "date: '%.40s' is not [eq|ge|le]YYYY-MM-DD (a day)", pp->v[i].value);
             return 0;
@@ -301,8 +299,8 @@ static int date_range(pacs_http_req *r, char *out, size_t cap)
 
 static int known_param(const char *name)
 {
-    static const char *const names[] = {"patient", "patient.identifier", "date", "modality",
-                                        "status", "_format"};
+    static const char *const names[] = {
+        "patient", "patient.identifier", "date", "modality", "status", "_format"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (strcmp(name, names[i]) == 0) {
             return 1;
@@ -351,8 +349,9 @@ void pacs_fhir__imaging_search(pacs_fhir *f, pacs_http_req *r)
         status_ok |= strcmp(status, statuses[i]) == 0;
     }
     if (!status_ok) {
-        pacs_fhir__outcome(r, 400, "invalid", "status: one of registered, available, cancelled, "
-                                              "entered-in-error, unknown");
+        pacs_fhir__outcome(r, 400, "invalid",
+                           "status: one of registered, available, cancelled, "
+                           "entered-in-error, unknown");
         return;
     }
     if (!by_patient && !dates[0] && !modality) {

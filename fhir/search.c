@@ -129,8 +129,7 @@ static void pid_of(pacs_fhir *f, const pacs_patient_id *id, char *pid, size_t ca
     }
 }
 
-int pacs_fhir__patient_criterion(pacs_fhir *f, pacs_http_req *r, char *pid, size_t cap,
-                                 int *given)
+int pacs_fhir__patient_criterion(pacs_fhir *f, pacs_http_req *r, char *pid, size_t cap, int *given)
 {
     const pacs_params *pp = pacs_http_params(r);
     const char *chained = pacs_params_get(pp, "patient.identifier");

@@ -82,8 +82,8 @@ static pacs_err read_text(const pacs_hl7_msg *m, pacs_buf *b, long *first, pacs_
     return PACS_OK;
 }
 
-pacs_hl7_ack_code pacs_hl7_results_store(pacs_archive *a, const pacs_hl7_msg *m,
-                                         const char *source, pacs_hl7_error *err)
+pacs_hl7_ack_code pacs_hl7_results_store(pacs_archive *a, const pacs_hl7_msg *m, const char *source,
+                                         pacs_hl7_error *err)
 {
     long obr = pacs_hl7_find(m, "OBR", 0);
     if (obr < 0) {
@@ -141,9 +141,9 @@ pacs_hl7_ack_code pacs_hl7_results_store(pacs_archive *a, const pacs_hl7_msg *m,
         goto done;
     }
     if (strcmp(status, "P") != 0 && strcmp(status, "F") != 0 && strcmp(status, "C") != 0) {
-        pacs_hl7_fail(err, PACS_HL7_E_TABLE_VALUE, status_field == 25 ? "OBR" : "OBX",
-                      status_field, "%s-%u: result status '%s' (P, F or C)",
-                      status_field == 25 ? "OBR" : "OBX", status_field, status);
+        pacs_hl7_fail(err, PACS_HL7_E_TABLE_VALUE, status_field == 25 ? "OBR" : "OBX", status_field,
+                      "%s-%u: result status '%s' (P, F or C)", status_field == 25 ? "OBR" : "OBX",
+                      status_field, status);
         goto done;
     }
     rn.text = text.data;
@@ -169,8 +169,7 @@ pacs_hl7_ack_code pacs_hl7_results_store(pacs_archive *a, const pacs_hl7_msg *m,
         pacs_hl7_fail(err, PACS_HL7_E_DATA_TYPE, key_seg, key_field, "%s", ei.msg);
         break;
     default:
-        pacs_hl7_fail(err, PACS_HL7_E_INTERNAL, "", 0, "not stored, send again later: %s",
-                      ei.msg);
+        pacs_hl7_fail(err, PACS_HL7_E_INTERNAL, "", 0, "not stored, send again later: %s", ei.msg);
         code = PACS_HL7_AR;
         break;
     }

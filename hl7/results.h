@@ -20,7 +20,7 @@
 
 /** Stores the report of an ORU^R01; AA once it is durable, AE with `err` for what the RIS
  *  must fix, AR when the archive cannot store it now. */
-pacs_hl7_ack_code pacs_hl7_results_store(pacs_archive *a, const pacs_hl7_msg *m,
-                                         const char *source, pacs_hl7_error *err);
+pacs_hl7_ack_code pacs_hl7_results_store(pacs_archive *a, const pacs_hl7_msg *m, const char *source,
+                                         pacs_hl7_error *err);
 
 #endif
