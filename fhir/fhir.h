@@ -2,7 +2,8 @@
 /*
  * FHIR R4 for the hospital information system: Patient and ServiceRequest (read, search by
  * identifier, create, update, cancel through status revoked or entered-in-error), transaction
- * Bundles of them, and the CapabilityStatement at /metadata, mounted on the HTTP server at
+ * Bundles of them, ImagingStudy and DiagnosticReport (read and search: the archive's studies
+ * and report documents, for the health record), and the CapabilityStatement at /metadata, mounted on the HTTP server at
  * fhir.prefix (http/mount.h) beside DICOMweb, with the same authentication (http.auth,
  * auth.*: reading needs the read scope, writing the write scope; a study-limited principal,
  * such as a share, is refused). Every answer is FHIR JSON (application/fhir+json): the resource,
