@@ -58,7 +58,7 @@ static pacs_err read_text(const pacs_hl7_msg *m, pacs_buf *b, long *first, pacs_
         }
         unsigned reps = pacs_hl7_reps(m, (size_t)obx, 5);
         for (unsigned rep = 1; rep <= reps; rep++) {
-            /* A TX or FT value's components are text too: '^' was a literal there. */
+            /* The first component: a sender escapes a '^' of the text as \S\. */
             if (pacs_hl7_get(m, (size_t)obx, 5, rep, 1, 1, line, TEXT_MAX) != PACS_OK) {
                 free(line);
                 return pacs_hl7_fail(err, PACS_HL7_E_DATA_TYPE, "OBX", 5,
