@@ -189,6 +189,25 @@ void pacs_body_spooled(pacs_body *b, uint64_t off, uint64_t len)
     b->total += len;
 }
 
+pacs_err pacs_body_instance(pacs_body *b, const pacs_resolve_item *it,
+                            const pacs_delivery_plan *plan, pacs_errinfo *ei)
+{
+    if (plan->kind == PACS_DELIVERY_AS_STORED) {
+        pacs_body_object(b, it->object, 0, it->size, 0);
+        return PACS_OK;
+    }
+    int fd = -1;
+    uint64_t at = 0, len = 0;
+    pacs_err err = pacs_body_spool(b, &fd, &at, ei);
+    if (err == PACS_OK) {
+        err = pacs_delivery_write(b->a, it, plan, fd, &len, ei);
+    }
+    if (err == PACS_OK) {
+        pacs_body_spooled(b, at, len);
+    }
+    return err;
+}
+
 static pacs_err open_object(pacs_body *b, size_t obj, pacs_errinfo *ei)
 {
     if (b->fd >= 0) {

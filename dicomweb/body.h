@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "http/http.h"
+#include "storage/delivery.h"
 
 typedef struct pacs_body pacs_body;
 
@@ -48,6 +49,15 @@ pacs_err pacs_body_spool(pacs_body *b, int *fd, uint64_t *at, pacs_errinfo *ei);
 
 /** Appends bytes [off, off + len) of the body's temporary file. */
 void pacs_body_spooled(pacs_body *b, uint64_t off, uint64_t len);
+
+/**
+ * Appends instance `it` as `plan` (storage/delivery.h) has it: a range of the stored object when
+ * the plan is as stored, else the copy the plan writes (converted, transcoded, or coerced to the
+ * identity the index serves for a reconciled instance), spooled into the body's temporary file.
+ * Errors as pacs_delivery_write(); nothing is appended on failure.
+ */
+pacs_err pacs_body_instance(pacs_body *b, const pacs_resolve_item *it,
+                            const pacs_delivery_plan *plan, pacs_errinfo *ei);
 
 /** Opens the object of the first range now, so that a missing object is answered as an error
  *  before any byte is sent. */

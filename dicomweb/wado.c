@@ -38,23 +38,6 @@ static void part_head(pacs_body *b, pacs_http_req *r, size_t i, const char *boun
                    it->series_uid, it->sop_uid);
 }
 
-/* One instance as its plan for `ts` writes it, spooled into the body (an instance reconciled to
- * an order's patient is written with the identity the index serves, even in its own syntax). */
-static pacs_err add_planned(pacs_body *b, pacs_http_req *r, const pacs_resolve_item *it,
-                            const pacs_delivery_plan *plan, pacs_errinfo *ei)
-{
-    int fd = -1;
-    uint64_t at = 0, len = 0;
-    pacs_err err = pacs_body_spool(b, &fd, &at, ei);
-    if (err == PACS_OK) {
-        err = pacs_delivery_write(pacs_http_archive(r), it, plan, fd, &len, ei);
-    }
-    if (err == PACS_OK) {
-        pacs_body_spooled(b, at, len);
-    }
-    return err;
-}
-
 /* Every instance in its stored syntax: as stored, or coerced when reconciled. */
 static void send_stored(pacs_http_req *r, const pacs_resolve_list *l)
 {
@@ -72,10 +55,8 @@ static void send_stored(pacs_http_req *r, const pacs_resolve_list *l)
         part_head(b, r, i, boundary, it, it->ts);
         pacs_delivery_plan plan;
         err = pacs_delivery_plan_for(it, it->ts, 0, &plan, &ei);
-        if (err == PACS_OK && plan.kind == PACS_DELIVERY_AS_STORED) {
-            pacs_body_object(b, it->object, 0, it->size, 0);
-        } else if (err == PACS_OK) {
-            err = add_planned(b, r, it, &plan, &ei);
+        if (err == PACS_OK) {
+            err = pacs_body_instance(b, it, &plan, &ei);
         }
     }
     if (err != PACS_OK) {
@@ -112,11 +93,7 @@ static void send_in(pacs_http_req *r, const pacs_resolve_list *l, const char *ts
         if (!bare) {
             part_head(b, r, i, boundary, it, ts);
         }
-        if (plan.kind == PACS_DELIVERY_AS_STORED) {
-            pacs_body_object(b, it->object, 0, it->size, 0);
-            continue;
-        }
-        err = add_planned(b, r, it, &plan, &ei);
+        err = pacs_body_instance(b, it, &plan, &ei);
     }
     if (err != PACS_OK) {
         pacs_body_free(b);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* WADO-URI (wado_uri.h): parameters checked, the object resolved, then sent or rendered. */
+/* WADO-URI (wado_uri.h): parameters checked, the object resolved, then rendered, or sent as its
+ * delivery plan has it (storage/delivery.h), like every retrieval. */
 #include "dicomweb/wado_uri.h"
 
 #include <string.h>
@@ -7,6 +8,7 @@
 #include "dicomweb/body.h"
 #include "http/media.h"
 #include "dicomweb/rendered.h"
+#include "storage/delivery.h"
 #include "storage/resolve.h"
 
 void pacs_wado_uri_retrieve(pacs_http_req *r, const pacs_route *route)
@@ -51,15 +53,30 @@ void pacs_wado_uri_retrieve(pacs_http_req *r, const pacs_route *route)
         pacs_http_send_error(r, pacs_http_status_of(err), "%s", ei.msg);
         return;
     }
-    if (ts && ts[0] && strcmp(ts, "*") != 0 && strcmp(ts, l.v[0].ts) != 0) {
-        pacs_http_send_error(r, 406,
-                             "the object is stored as %s; WADO-URI does not transcode to "
-                             "%.64s (WADO-RS does)",
-                             l.v[0].ts, ts);
+    /* The one retrieve path: as stored, or as the delivery plan makes it (another syntax when
+     * transferSyntax names one; the identity the index serves for a reconciled instance). */
+    const pacs_resolve_item *it = &l.v[0];
+    const char *target = ts && ts[0] && strcmp(ts, "*") != 0 ? ts : it->ts;
+    pacs_delivery_plan plan;
+    err = pacs_delivery_plan_for(it, target, PACS_DELIVERY_LOSSY, &plan, &ei);
+    if (err != PACS_OK) {
+        pacs_http_send_error(r, 406, "%s", ei.msg);
         pacs_resolve_list_free(&l);
         return;
     }
     /* PS3.18 8.7.3.5.2: no transfer-syntax parameter in URI service responses. */
-    pacs_body_send_object(r, l.v[0].object, l.v[0].size, "application/dicom");
+    if (plan.kind == PACS_DELIVERY_AS_STORED) {
+        pacs_body_send_object(r, it->object, it->size, "application/dicom");
+        pacs_resolve_list_free(&l);
+        return;
+    }
+    pacs_body *b = pacs_body_new(r);
+    err = b ? pacs_body_instance(b, it, &plan, &ei) : pacs_errf(&ei, PACS_ENOMEM, "out of memory");
+    if (err != PACS_OK) {
+        pacs_body_free(b);
+        pacs_http_send_error(r, pacs_http_status_of(err), "%s", ei.msg);
+    } else {
+        pacs_body_send(r, b, "application/dicom");
+    }
     pacs_resolve_list_free(&l);
 }

@@ -48,18 +48,12 @@ struct pacs_forwarder {
 
 /* ---- the audit trail: where each instance went ---- */
 
-/* One line per instance sent (or given up), naming its study (looked up in the index: the
- * queue keeps only the SOP instance), so that `pacs audit --patient` shows where images went. */
-static void audit_forward(pacs_forwarder *f, const pacs_fwd_entry *e, const char *dest, int ok,
-                          const char *why)
+/* One line per instance sent (or given up), naming its study (as the index has it: the queue
+ * keeps only the SOP instance), so that `pacs audit --patient` shows where images went. */
+static void audit_forward(pacs_forwarder *f, const pacs_fwd_entry *e, const char *study,
+                          const char *dest, int ok, const char *why)
 {
-    char study[PACS_UID_MAX + 1] = "", detail[320];
-    pacs_errinfo ei;
-    pacs_resolve_list l;
-    if (pacs_resolve_uids(f->archive, NULL, NULL, e->sop_uid, 0, 1, &l, &ei) == PACS_OK) {
-        snprintf(study, sizeof study, "%s", l.v[0].study_uid);
-    }
-    pacs_resolve_list_free(&l);
+    char detail[320];
     snprintf(detail, sizeof detail, "forward rule=%s to=%s sop=%s%s%.200s", e->rule, dest,
              e->sop_uid, why ? ": " : "", why ? why : "");
     pacs_audit_event ev = {.action = PACS_AUDIT_RETRIEVE,
@@ -291,21 +285,27 @@ static void send_group(pacs_forwarder *f, pacs_fwd_entry *ents, size_t n)
             set_retry(f, e, &ups[i], errs[i], sizeof errs[i], broken ? broken_why : ei.msg, now);
             retried++;
         } else {
-            /* The queue names the instance as stored now, not whether it has pixel data: assume
-             * it has (it matters only for a destination that takes neither the stored syntax
-             * nor an uncompressed one). */
-            pacs_resolve_item it;
-            memset(&it, 0, sizeof it);
-            snprintf(it.sop_uid, sizeof it.sop_uid, "%s", e->sop_uid);
-            snprintf(it.sop_class, sizeof it.sop_class, "%s", e->sop_class);
-            snprintf(it.ts, sizeof it.ts, "%s", e->ts);
-            snprintf(it.object, sizeof it.object, "%s", e->object);
-            it.has_pixels = 1;
+            /* The instance as the index has it now: its syntax, whether it has pixel data, and
+             * whether its study is reconciled to an order (then the delivery plan coerces it to
+             * the identity the index serves, as for any retrieval). */
+            pacs_resolve_list rl;
             uint16_t st = 0;
             pacs_errinfo sub;
             pacs_errinfo_clear(&sub);
-            pacs_subop_result r = pacs_dimse__store_one(&so, &it, &st, &sub);
-            if (r == PACS_SUBOP_OK || r == PACS_SUBOP_WARNING) {
+            pacs_err rerr = pacs_resolve_uids(f->archive, NULL, NULL, e->sop_uid, 0, 1, &rl, &sub);
+            pacs_subop_result r = PACS_SUBOP_FAILED;
+            if (rerr == PACS_OK) {
+                r = pacs_dimse__store_one(&so, &rl.v[0], &st, &sub);
+            }
+            const char *study = rerr == PACS_OK ? rl.v[0].study_uid : "";
+            if (rerr == PACS_ENOTFOUND) {
+                set_failed(&ups[i], e, errs[i], sizeof errs[i], "the instance is no longer stored",
+                           now);
+                failed++;
+            } else if (rerr != PACS_OK) {
+                set_retry(f, e, &ups[i], errs[i], sizeof errs[i], sub.msg, now);
+                retried++;
+            } else if (r == PACS_SUBOP_OK || r == PACS_SUBOP_WARNING) {
                 ups[i].id = e->id;
                 ups[i].state = PACS_FWD_DONE;
                 ups[i].attempts = e->attempts + 1;
@@ -317,12 +317,12 @@ static void send_group(pacs_forwarder *f, pacs_fwd_entry *ents, size_t n)
                 }
                 sent++;
                 pacs_metrics_add(PACS_M_FORWARD_SENT, 1);
-                audit_forward(f, e, dest, 1, NULL);
+                audit_forward(f, e, study, dest, 1, NULL);
             } else if (r == PACS_SUBOP_FAILED && st == 0) {
                 /* Nothing the destination can change: no context, or no conversion. */
                 set_failed(&ups[i], e, errs[i], sizeof errs[i], sub.msg, now);
                 failed++;
-                audit_forward(f, e, dest, 0, sub.msg);
+                audit_forward(f, e, study, dest, 0, sub.msg);
                 pacs_log(PACS_LOG_WARN, "forward", "dest=%s sop=%s failed: %s", dest, e->sop_uid,
                          sub.msg);
             } else {
@@ -335,6 +335,7 @@ static void send_group(pacs_forwarder *f, pacs_fwd_entry *ents, size_t n)
                 pacs_log(PACS_LOG_WARN, "forward", "dest=%s sop=%s attempt %u failed: %s", dest,
                          e->sop_uid, ups[i].attempts, sub.msg);
             }
+            pacs_resolve_list_free(&rl);
         }
         if (ups[i].state == PACS_FWD_PENDING && (soonest == 0 || ups[i].next_try < soonest)) {
             soonest = ups[i].next_try;

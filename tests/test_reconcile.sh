@@ -6,11 +6,13 @@
 # serves the study with the HIS's identity: QIDO by the health ID finds it, C-FIND at study
 # level shows the Vietnamese name in UTF-8, the metadata keeps the received PatientID in an
 # Original Attributes Sequence item, and the order has left the worklist (IN PROGRESS). Files
-# served (WADO-RS, C-GET) carry the HIS's identity, coerced on the way out, while the stored
-# object stays as received. An ADT^A08 renames the study, an ADT^A40 moves it to the surviving
+# served (WADO-RS, WADO-URI in the stored syntax and another, C-GET, and the copy a forwarding
+# rule sends) carry the HIS's identity, coerced on the way out, while the stored object stays as
+# received. An ADT^A08 renames the study, an ADT^A40 moves it to the surviving
 # patient, each change a line in the audit trail; a restart keeps all of it.
 . "$SRC/tests/lib.sh"
 . "$SRC/tests/lib_dicomweb.sh"
+trap_background
 
 PYD=/usr/bin/python3 # Debian's, with python3-pydicom
 HID=DN4010123456789 # the health ID (social-insurance number)
@@ -47,7 +49,11 @@ cat >"$WORK/wl.dump" <<'DUMP'
 DUMP
 dump2dcm -q "$WORK/wl.dump" "$WORK/wl.dcm" 2>/dev/null || fail "dump2dcm"
 
-start_pacsd
+# A forwarding rule sends every CT to REF (DCMTK's storescp).
+ref_port=$(free_port)
+start_storescp REF "$ref_port" "$WORK/ref" || fail "storescp REF"
+printf 'ae.REF = 127.0.0.1:%s\nroute.to-ref = REF modality=CT\n' "$ref_port" >"$WORK/fwd.conf"
+start_pacsd --config "$WORK/fwd.conf"
 B="http://127.0.0.1:$HTTP_PORT/dicomweb"
 MSH='MSH|^~\&|HIS|BV|PACS|BV|20240105083000'
 PID="PID|1||BN0001^^^BVTINH^MR~$HID^^^BHXH^SS||Nguyễn^Văn An||19800215|M"
@@ -127,6 +133,34 @@ mkdir "$WORK/get"
 timeout 120 getscu -aec PACS -od "$WORK/get" -k QueryRetrieveLevel=STUDY -k "StudyInstanceUID=$STUDY" \
     127.0.0.1 "$DIMSE_PORT" >"$WORK/get.log" 2>&1 || fail "getscu: $(tail -3 "$WORK/get.log")"
 retrieved_is_his "$(find "$WORK/get" -type f | head -1)" "C-GET" 'Nguyễn^Văn An'
+# As dcmdump reads the bytes received: the HIS's PatientID and name (UTF-8), the received
+# PatientID kept in the Original Attributes Sequence, and the transfer syntax asked for.
+dumped_is_his() { # file what transfer-syntax-uid
+    dcmdump -q -Un +U8 "$1" >"$WORK/dump.txt" 2>&1 || fail "$2: dcmdump: $(head -3 "$WORK/dump.txt")"
+    grep -q "(0002,0010) UI \[$3\]" "$WORK/dump.txt" ||
+        fail "$2: transfer syntax: $(grep 0002,0010 "$WORK/dump.txt")"
+    awk '/\(0400,0561\)/ { exit } /\(0010,0020\)/ { print; exit }' "$WORK/dump.txt" |
+        grep -q "\[$HID\]" || fail "$2: PatientID: $(grep 0010,0020 "$WORK/dump.txt")"
+    grep -q '(0010,0010) PN \[Nguyễn^Văn An\]' "$WORK/dump.txt" ||
+        fail "$2: PatientName: $(grep 0010,0010 "$WORK/dump.txt")"
+    sed -n '/(0400,0561) SQ/,$p' "$WORK/dump.txt" | grep -q "(0010,0020) LO \[$TYPO\]" ||
+        fail "$2: no Original Attributes Sequence with the received PatientID"
+}
+STORED_TS=$(dcmdump -q -Un +P 0002,0010 "$WORK/ct.dcm" | sed 's/.*\[\(.*\)\].*/\1/')
+# WADO-URI, in the stored syntax, then in another (transferSyntax).
+U="$B/wado?requestType=WADO&studyUID=$STUDY&seriesUID=$SERIES&objectUID=$SOP&contentType=application%2Fdicom"
+assert_eq 200 "$(http_status "$U")" "WADO-URI"
+cp "$WORK/body" "$WORK/uri.dcm"
+dumped_is_his "$WORK/uri.dcm" "WADO-URI" "$STORED_TS"
+retrieved_is_his "$WORK/uri.dcm" "WADO-URI" 'Nguyễn^Văn An'
+assert_eq 200 "$(http_status "$U&transferSyntax=1.2.840.10008.1.2")" "WADO-URI implicit VR"
+cp "$WORK/body" "$WORK/uri-ivr.dcm"
+dumped_is_his "$WORK/uri-ivr.dcm" "WADO-URI transferSyntax=1.2.840.10008.1.2" 1.2.840.10008.1.2
+retrieved_is_his "$WORK/uri-ivr.dcm" "WADO-URI implicit VR" 'Nguyễn^Văn An'
+# The copy the forwarding rule sent.
+wait_files "$WORK/ref" 1 60 || fail "nothing forwarded to REF: $(tail -3 "$WORK/pacsd.log")"
+dumped_is_his "$(find "$WORK/ref" -type f | head -1)" "forwarded" "$STORED_TS"
+retrieved_is_his "$(find "$WORK/ref" -type f | head -1)" "forwarded" 'Nguyễn^Văn An'
 # The object itself is as received (content-addressed, never rewritten).
 OBJECT=$(find "$DATA/objects" -type f)
 [ "$(echo "$OBJECT" | wc -l)" = 1 ] || fail "not one stored object: $OBJECT"
