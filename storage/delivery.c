@@ -119,8 +119,9 @@ pacs_err pacs_delivery_plan_for(const pacs_resolve_item *it, const char *target_
                          target_ts && target_ts[0] ? target_ts : "(none)");
     }
     /* An instance reconciled to an order goes out with the identity the archive serves: its
-     * dataset written again, with the patient's attributes coerced (DCMTK writes no HTJ2K). */
-    if (kind == PACS_DELIVERY_AS_STORED && it->coerce && !htj2k(it->ts)) {
+     * dataset written again, with the patient's attributes coerced (encapsulated pixel data,
+     * HTJ2K's too, copied as they are). */
+    if (kind == PACS_DELIVERY_AS_STORED && it->coerce) {
         kind = PACS_DELIVERY_CONVERTED;
     }
     memset(out, 0, sizeof *out);

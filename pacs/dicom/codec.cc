@@ -27,6 +27,7 @@
 
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dcfilefo.h"
+#include "dcmtk/dcmdata/dcistrmf.h"
 #include "dcmtk/dcmdata/dcostrma.h"
 #include "dcmtk/dcmdata/dcostrmb.h"
 #include "dcmtk/dcmdata/dcpixel.h"
@@ -643,8 +644,8 @@ class FdStream : public DcmOutputStream
     }
 };
 
-/* The meta header of the Part 10 file at `path`. */
-pacs_err read_meta(const char *path, pacs_meta *m, pacs_errinfo *ei)
+/* The meta header of the Part 10 file at `path`; `*start` receives the dataset's offset. */
+pacs_err read_meta(const char *path, pacs_meta *m, size_t *start, pacs_errinfo *ei)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -657,8 +658,7 @@ pacs_err read_meta(const char *path, pacs_meta *m, pacs_errinfo *ei)
     if (n < 0) {
         return pacs_errf(ei, PACS_EBADDATA, "cannot read %s: %s", path, strerror(saved));
     }
-    size_t start = 0;
-    return pacs_meta_read(head, (size_t)n, m, &start, ei);
+    return pacs_meta_read(head, (size_t)n, m, start, ei);
 }
 
 } // namespace
@@ -706,18 +706,48 @@ extern "C" pacs_err pacs_codec_recode_coerced(const char *path, const char *ts_u
 {
     try {
         *written = 0;
-        DcmXfer target(ts_uid ? ts_uid : "");
+        pacs_meta m;
+        size_t start = 0;
+        pacs_err err = read_meta(path, &m, &start, ei);
+        if (err != PACS_OK) {
+            return err;
+        }
+        /* HTJ2K, which this DCMTK does not know, encodes its dataset as every encapsulated
+         * syntax does (PS3.5 A.4: explicit VR little endian, pixel data in fragments): it is
+         * read and written as JPEG 2000, a stand-in whose name only the meta header would
+         * carry, so that its fragments are copied as they are; the meta header we write names
+         * HTJ2K. Only into the same syntax: HTJ2K to anything else, or anything to it, is
+         * pacs/image's transcoding. */
+        bool ht_source = pacs_dcm__ts_is_htj2k(m.transfer_syntax_uid);
+        bool ht_target = ts_uid && pacs_dcm__ts_is_htj2k(ts_uid);
+        if ((ht_source || ht_target) && strcmp(m.transfer_syntax_uid, ts_uid ? ts_uid : "") != 0) {
+            return pacs_errf(ei, PACS_EUNSUPPORTED, "%s cannot become %s without transcoding",
+                             m.transfer_syntax_uid, ts_uid ? ts_uid : "(none)");
+        }
+        DcmXfer target(ht_target ? EXS_JPEG2000LosslessOnly : xfer_of(ts_uid));
         if (target.getXfer() == EXS_Unknown) {
             return pacs_errf(ei, PACS_EUNSUPPORTED, "cannot write transfer syntax %s",
                              ts_uid ? ts_uid : "(none)");
         }
-        pacs_meta m;
-        pacs_err err = read_meta(path, &m, ei);
-        if (err != PACS_OK) {
-            return err;
-        }
         DcmFileFormat ff;
-        OFCondition c = ff.loadFile(OFFilename(path), EXS_Unknown, EGL_noChange, LAZY_VALUE_MAX);
+        OFCondition c;
+        if (ht_source) {
+            /* Skipped to, not opened at: values left in the file are read again from the
+             * stream's position, which must count from the file's start. */
+            DcmInputFileStream in{OFFilename(path)};
+            DcmDataset *dset = ff.getDataset();
+            c = in.status();
+            if (c.good() && in.skip((offile_off_t)start) != (offile_off_t)start) {
+                c = EC_StreamNotifyClient;
+            }
+            if (c.good()) {
+                dset->transferInit();
+                c = dset->read(in, EXS_JPEG2000LosslessOnly, EGL_noChange, LAZY_VALUE_MAX);
+                dset->transferEnd();
+            }
+        } else {
+            c = ff.loadFile(OFFilename(path), EXS_Unknown, EGL_noChange, LAZY_VALUE_MAX);
+        }
         if (c.bad()) {
             return pacs_errf(ei, PACS_EBADDATA, "cannot read object: %s", c.text());
         }
