@@ -131,6 +131,7 @@ enum {
     PACS_SQL_COMPRESS_SWEEP_OLD,
     /* retention (retention.c) */
     PACS_SQL_RETENTION_STUDIES,
+    PACS_SQL_LINK_STORED,
     PACS_SQL_SLOTS
 };
 

@@ -477,6 +477,9 @@ typedef struct order_job {
     pacs_order out;
     const char *placer;
     int change; /* pacs_orders_change rather than place */
+    pacs_archive *a;
+    pacs_orders__restated linked; /* studies stored before the order, linked to it now */
+    int started;                  /* ... which took it IN PROGRESS */
 } order_job;
 
 /* PACS_ECONFLICT when `value` (an accession number or Study Instance UID) is another order's. */
@@ -559,18 +562,33 @@ static pacs_err do_order_put(pacs_index *idx, pacs_db *db, void *ctx, pacs_errin
     if (err == PACS_OK) {
         err = pacs_orders__write(idx, db, &o, ei);
     }
+    if (err == PACS_OK) {
+        err = pacs_orders__link_stored(idx, db, &o, j->a->id_systems, j->a->n_id_systems,
+                                       &j->linked, &j->started, ei);
+    }
     j->out = o;
     return err;
 }
 
-static void audit_order(pacs_err err, const char *verb, const pacs_order *in,
-                        const pacs_order *done)
+static void audit_order(pacs_err err, const char *verb, const order_job *j)
 {
+    const pacs_order *in = j->in, *done = &j->out;
     char what[128];
     snprintf(what, sizeof what, "%s placer=%s accession=%s", verb, in->placer,
              err == PACS_OK ? done->accession : in->accession);
     pacs_orders__audit(PACS_AUDIT_ORDER, err, what, NULL,
                        err == PACS_OK ? done->study_uid : in->study_uid);
+    /* Studies stored before the order, reconciled to it now: as for images arriving. */
+    for (size_t i = 0; err == PACS_OK && i < j->linked.n; i++) {
+        snprintf(what, sizeof what, "reconcile study to placer=%s (stored before the order)",
+                 done->placer);
+        pacs_orders__audit(PACS_AUDIT_PATIENT, PACS_OK, what, j->linked.patient_id,
+                           j->linked.uids[i]);
+    }
+    if (err == PACS_OK && j->started && j->linked.n > 0) {
+        snprintf(what, sizeof what, "in progress placer=%s (images arrived)", done->placer);
+        pacs_orders__audit(PACS_AUDIT_ORDER, PACS_OK, what, NULL, j->linked.uids[0]);
+    }
 }
 
 pacs_err pacs_orders_place(pacs_archive *a, const pacs_order *o, pacs_order *out, pacs_errinfo *ei)
@@ -584,9 +602,10 @@ pacs_err pacs_orders_place(pacs_archive *a, const pacs_order *o, pacs_order *out
     if (o->study_uid[0] && !pacs_uid_valid(o->study_uid)) {
         return pacs_errf(ei, PACS_EINVAL, "Study Instance UID '%s' is not a UID", o->study_uid);
     }
-    order_job j = {.in = o};
+    order_job j = {.in = o, .a = a};
     pacs_err err = pacs_index__write(a->index, do_order_put, &j, ei);
-    audit_order(err, "place", o, &j.out);
+    audit_order(err, "place", &j);
+    pacs_orders__restated_free(&j.linked);
     if (err == PACS_OK && out) {
         *out = j.out;
     }
@@ -598,9 +617,10 @@ pacs_err pacs_orders_change(pacs_archive *a, const pacs_order *o, pacs_order *ou
     if (o->study_uid[0] && !pacs_uid_valid(o->study_uid)) {
         return pacs_errf(ei, PACS_EINVAL, "Study Instance UID '%s' is not a UID", o->study_uid);
     }
-    order_job j = {.in = o, .change = 1};
+    order_job j = {.in = o, .change = 1, .a = a};
     pacs_err err = pacs_index__write(a->index, do_order_put, &j, ei);
-    audit_order(err, "change", o, &j.out);
+    audit_order(err, "change", &j);
+    pacs_orders__restated_free(&j.linked);
     if (err == PACS_OK && out) {
         *out = j.out;
     }

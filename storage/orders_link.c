@@ -16,6 +16,7 @@
  * names none); a restatement rewrites each instance of the patient's linked studies, which an
  * ADT message does rarely. Runs on the index's writer thread only, inside its transaction.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,14 +118,19 @@ typedef struct col_list {
     size_t n;
 } col_list;
 
-static pacs_err read_column(pacs_index *idx, pacs_db *db, int slot, const char *sql, long long arg,
-                            int as_text, col_list *out, pacs_errinfo *ei)
+/* Reads the first column of statement `slot` (its parameters bound from `fmt`, as
+ * pacs_index__run binds them) into `out`: texts when `as_text`, else integers. */
+static pacs_err read_column(pacs_index *idx, pacs_db *db, int slot, const char *sql, int as_text,
+                            col_list *out, pacs_errinfo *ei, const char *fmt, ...)
 {
     pacs_db_stmt *st = pacs_index__stmt(idx, db, slot, sql, ei);
     if (!st) {
         return ei->code;
     }
-    idx->db->bind_int(st, 1, arg);
+    va_list ap;
+    va_start(ap, fmt);
+    pacs_index__bind_args(idx, st, fmt, ap);
+    va_end(ap);
     size_t cap = 0;
     pacs_err err = PACS_OK;
     int rc;
@@ -265,7 +271,7 @@ static pacs_err restate_study(pacs_index *idx, pacs_db *db, const char *uid, con
     pacs_err err = read_column(idx, db, PACS_SQL_LINK_INSTANCES,
                                "SELECT i.pk FROM instances i JOIN series se ON i.series_pk=se.pk"
                                " WHERE se.study_pk=$1 ORDER BY i.pk",
-                               study_pk, 0, &inst, ei);
+                               0, &inst, ei, "i", study_pk);
     json_t *last = NULL;
     for (size_t i = 0; err == PACS_OK && i < inst.n; i++) {
         json_t *j = NULL;
@@ -322,7 +328,7 @@ pacs_err pacs_orders__restate(pacs_index *idx, pacs_db *db, int64_t pk, char (*s
     pacs_err err = read_column(idx, db, PACS_SQL_LINK_STUDIES,
                                "SELECT l.study_uid FROM his_studies l JOIN orders o"
                                " ON o.pk=l.order_pk WHERE o.patient_pk=$1 ORDER BY l.study_uid",
-                               (long long)pk, 1, &studies, ei);
+                               1, &studies, ei, "i", (long long)pk);
     if (err != PACS_OK || studies.n == 0) {
         free(studies.uids);
         return err;
@@ -360,6 +366,60 @@ void pacs_orders__restated_free(pacs_orders__restated *r)
     free(r->uids);
     r->uids = NULL;
     r->n = 0;
+}
+
+pacs_err pacs_orders__link_stored(pacs_index *idx, pacs_db *db, pacs_order *o, char (*systems)[17],
+                                  size_t n_systems, pacs_orders__restated *out, int *started,
+                                  pacs_errinfo *ei)
+{
+    pacs_orders__restated_free(out);
+    *started = 0;
+    /* The stored studies the order names that no order holds yet (a study linked to another
+     * order keeps that order's patient). */
+    col_list studies = {0};
+    pacs_err err = read_column(idx, db, PACS_SQL_LINK_STORED,
+                               "SELECT s.study_uid FROM studies s"
+                               " LEFT JOIN his_studies l ON l.study_uid=s.study_uid"
+                               " WHERE (s.study_uid=$1 OR s.accession=$2) AND l.order_pk IS NULL"
+                               " ORDER BY s.study_uid",
+                               1, &studies, ei, "ss", o->study_uid, o->accession);
+    if (err != PACS_OK || studies.n == 0) {
+        free(studies.uids);
+        return err;
+    }
+    pacs_patient p;
+    err = load_current(idx, db, o->patient, &p, ei);
+    json_t *identity = err == PACS_OK ? pacs_orders__patient_json(&p, systems, n_systems, 0) : NULL;
+    if (err == PACS_OK && !identity) {
+        err = pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+    char *served = identity ? pacs_json_text(identity, 0x00100020u) : NULL;
+    snprintf(out->patient_id, sizeof out->patient_id, "%s", served ? served : "");
+    free(served);
+    char when[15];
+    now_dt(when);
+    for (size_t i = 0; err == PACS_OK && i < studies.n; i++) {
+        int changed = 0;
+        err = pacs_index__run(idx, db, PACS_SQL_LINK_ADD, PACS_ORDERS__SQL_LINK_ADD, NULL, 0, ei,
+                              "si", studies.uids[i], (long long)o->key);
+        if (err == PACS_OK) {
+            err = restate_study(idx, db, studies.uids[i], identity, when, &changed, ei);
+        }
+    }
+    json_decref(identity);
+    if (err == PACS_OK && o->status == PACS_ORDER_SCHEDULED) {
+        o->status = PACS_ORDER_IN_PROGRESS;
+        err = pacs_orders__write(idx, db, o, ei);
+        *started = err == PACS_OK;
+    }
+    if (err != PACS_OK) {
+        free(studies.uids);
+        *started = 0;
+        return err;
+    }
+    out->uids = studies.uids;
+    out->n = studies.n;
+    return PACS_OK;
 }
 
 typedef struct linked_job {

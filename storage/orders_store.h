@@ -92,6 +92,17 @@ pacs_err pacs_orders__restate(pacs_index *idx, pacs_db *db, int64_t pk, char (*s
 
 void pacs_orders__restated_free(pacs_orders__restated *r);
 
+/**
+ * On the writer, inside an order's placement or change (orders.c): the studies already stored
+ * whose StudyInstanceUID or AccessionNumber is the order's, and that no order holds yet, are
+ * linked to order `o` (written, with its key) and restated to its patient as an ADT update
+ * restates them (pacs_orders__restate); a SCHEDULED `o` then goes IN PROGRESS (written, and
+ * `*started` set). `out` (emptied first) receives the UIDs of the studies linked.
+ */
+pacs_err pacs_orders__link_stored(pacs_index *idx, pacs_db *db, pacs_order *o, char (*systems)[17],
+                                  size_t n_systems, pacs_orders__restated *out, int *started,
+                                  pacs_errinfo *ei);
+
 /** Whether study `study_uid` is linked to an order (its instances are served reconciled), on a
  *  pooled connection. */
 pacs_err pacs_orders__study_linked(pacs_index *idx, const char *study_uid, int *linked,

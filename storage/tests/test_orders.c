@@ -4,7 +4,8 @@
  * "postgresql") on PostgreSQL, as the index tests run (index_backends.h): patients and their
  * identifiers, orders placed, resent, changed and cancelled, the worklist, merges, MPPS moving
  * an order through its states, a reopened archive keeping all of it, and images reconciled to
- * their order's patient (and moved with it by an update or a merge).
+ * their order's patient (and moved with it by an update or a merge), whether they arrive after
+ * the order or before it.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -748,6 +749,65 @@ static void test_reconcile(void **state)
     json_decref(meta);
 }
 
+/* Images stored before their order: placing it (by Study Instance UID, or by accession
+ * number) reconciles the stored study in the same transaction and takes the order IN
+ * PROGRESS; a study another order already holds keeps that order's patient. */
+static void test_reconcile_late(void **state)
+{
+    fixture *f = *state;
+    pacs_errinfo ei;
+    store_sample(f, "CT_small", NULL);
+    store_sample(f, "MR_small", "ACC-L2");
+    int64_t an = register_patient(f, "bhxh", "DN4010123456789", "Nguyễn^Văn An");
+    assert_int_equal(studies_of(f, "DN4010123456789").n, 0);
+    assert_int_equal(studies_of(f, "1CT1").n, 1);
+
+    pacs_order o1 = order_for(an, "L1", "ACC-L1"), o2 = order_for(an, "L2", "ACC-L2"), out;
+    snprintf(o1.study_uid, sizeof o1.study_uid, "%s", CT_STUDY);
+    assert_int_equal(pacs_orders_place(f->a, &o1, &out, &ei), PACS_OK);
+    assert_int_equal(out.status, PACS_ORDER_IN_PROGRESS);
+    study_hits h = studies_of(f, "DN4010123456789");
+    assert_int_equal(h.n, 1);
+    assert_string_equal(h.name[0], "Nguyễn^Văn An");
+    assert_int_equal(studies_of(f, "1CT1").n, 0);
+    json_t *meta = ct_metadata(f);
+    size_t n_items = 0;
+    assert_string_equal(text_of(original(meta, 0, &n_items), "00100020"), "1CT1");
+    assert_int_equal(n_items, 1);
+    json_decref(meta);
+    /* What goes out as a file is coerced, as for images that arrive after their order. */
+    pacs_resolve_list l;
+    assert_int_equal(pacs_resolve_uids(f->a, CT_STUDY, NULL, NULL, 0, 0, &l, &ei), PACS_OK);
+    assert_true(l.v[0].coerce);
+    pacs_resolve_list_free(&l);
+
+    assert_int_equal(pacs_orders_place(f->a, &o2, &out, &ei), PACS_OK);
+    assert_int_equal(out.status, PACS_ORDER_IN_PROGRESS);
+    assert_int_equal(studies_of(f, "DN4010123456789").n, 2);
+    assert_int_equal(studies_of(f, "4MR1").n, 0);
+    pacs_order o;
+    assert_int_equal(pacs_orders_get(f->a, "L2", NULL, NULL, &o, &ei), PACS_OK);
+    assert_int_equal(o.status, PACS_ORDER_IN_PROGRESS);
+
+    /* An order of another patient naming the MR's study: the MR stays with its first order. */
+    int64_t b = register_patient(f, "bhxh", "HN9990001", "Trần^Thị Bình");
+    pacs_order o3 = order_for(b, "L3", "ACC-L3");
+    snprintf(o3.study_uid, sizeof o3.study_uid, "%s", "1.3.6.1.4.1.5962.1.2.4.20040826185059.5457");
+    assert_int_equal(pacs_orders_place(f->a, &o3, &out, &ei), PACS_OK);
+    assert_int_equal(out.status, PACS_ORDER_SCHEDULED);
+    assert_int_equal(studies_of(f, "HN9990001").n, 0);
+    assert_int_equal(studies_of(f, "DN4010123456789").n, 2);
+
+    /* Reopened: kept. */
+    pacs_archive_close(f->a);
+    f->a = NULL;
+    open_archive(f);
+    h = studies_of(f, "DN4010123456789");
+    assert_int_equal(h.n, 2);
+    assert_string_equal(h.name[1], "Nguyễn^Văn An");
+    assert_int_equal(studies_of(f, "1CT1").n, 0);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -757,6 +817,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_worklist_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_copy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reconcile, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reconcile_late, setup, teardown),
     };
     pacs_errinfo ei;
     if (pacs_dcm_init(&ei) != PACS_OK) { /* the codecs a transcoded delivery uses */
