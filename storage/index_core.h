@@ -132,6 +132,8 @@ enum {
     /* retention (retention.c) */
     PACS_SQL_RETENTION_STUDIES,
     PACS_SQL_LINK_STORED,
+    PACS_SQL_LINK_SERIES_ADD,
+    PACS_SQL_LINK_OF_SERIES,
     PACS_SQL_SLOTS
 };
 
@@ -291,6 +293,13 @@ pacs_err pacs_index__opened(pacs_index *idx, pacs_err err, pacs_index **out, pac
     "CREATE TABLE IF NOT EXISTS his_studies(study_uid " TEXT " PRIMARY KEY,"                       \
     " order_pk " INT " NOT NULL);"                                                                 \
     "CREATE INDEX IF NOT EXISTS his_studies_order ON his_studies(order_pk);"
+
+/* The series an MPPS of an order reports performed (its Performed Series Sequence): their
+ * images are reconciled to the order whatever accession number they carry. */
+#define PACS_INDEX__ORDER_SERIES(INT, TEXT)                                                        \
+    "CREATE TABLE IF NOT EXISTS his_series(series_uid " TEXT " PRIMARY KEY,"                       \
+    " order_pk " INT " NOT NULL);"                                                                 \
+    "CREATE INDEX IF NOT EXISTS his_series_order ON his_series(order_pk);"
 
 /**
  * Statement `slot` of `db`, ready for binding: the kept one, or `sql` prepared and kept on

@@ -139,6 +139,8 @@ static const pacs_index__migration migrations[] = {
      PACS_INDEX__ORDERS_TABLES("BIGSERIAL PRIMARY KEY", "BIGINT", "TEXT COLLATE \"C\"")},
     {5, "the studies reconciled to an order",
      PACS_INDEX__ORDER_LINKS("BIGINT", "TEXT COLLATE \"C\"")},
+    {6, "the series an order's MPPS performed",
+     PACS_INDEX__ORDER_SERIES("BIGINT", "TEXT COLLATE \"C\"")},
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 

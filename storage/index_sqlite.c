@@ -123,6 +123,7 @@ static const pacs_index__migration migrations[] = {
     {5, "the HIS's patients and identifiers, orders, MPPS instances",
      PACS_INDEX__ORDERS_TABLES("INTEGER PRIMARY KEY", "INTEGER", "TEXT")},
     {6, "the studies reconciled to an order", PACS_INDEX__ORDER_LINKS("INTEGER", "TEXT")},
+    {7, "the series an order's MPPS performed", PACS_INDEX__ORDER_SERIES("INTEGER", "TEXT")},
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 

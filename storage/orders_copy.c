@@ -217,9 +217,15 @@ static pacs_err write_all(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo 
         new_ord[i] = o.key;
     }
     for (size_t i = 0; i < r->n_mpps && err == PACS_OK; i++) {
+        long long order = mapped_order(r, new_ord, r->mpps[i].order);
         err = pacs_index__run(idx, db, PACS_SQL_MPPS_ADD, PACS_ORDERS__SQL_MPPS_ADD, NULL, 0, ei,
-                              "siis", r->mpps[i].uid, mapped_order(r, new_ord, r->mpps[i].order),
-                              r->mpps[i].status, r->mpps[i].attrs);
+                              "siis", r->mpps[i].uid, order, r->mpps[i].status, r->mpps[i].attrs);
+        /* The series it performed, from its attributes (as N-CREATE and N-SET record them). */
+        json_t *attrs = err == PACS_OK ? json_loads(r->mpps[i].attrs, 0, NULL) : NULL;
+        if (attrs) {
+            err = pacs_orders__mpps_series(idx, db, order, attrs, ei);
+        }
+        json_decref(attrs);
     }
     for (size_t i = 0; i < r->n_links && err == PACS_OK; i++) {
         err = pacs_index__run(idx, db, PACS_SQL_LINK_ADD, PACS_ORDERS__SQL_LINK_ADD, NULL, 0, ei,

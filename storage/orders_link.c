@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "pacs/base/buf.h"
+#include "pacs/dicom/part10.h"
 #include "storage/catalog.h"
 #include "storage/orders_item.h"
 #include "storage/orders_store.h"
@@ -60,6 +61,20 @@ pacs_err pacs_orders__link_instance(pacs_index *idx, pacs_db *db, const pacs_ind
     free(accession);
     if (err == PACS_ENOTFOUND && e->study_uid && e->study_uid[0]) {
         err = pacs_orders__get(idx, db, NULL, NULL, e->study_uid, NULL, 0, &o, ei);
+    }
+    if (err == PACS_ENOTFOUND && e->series_uid && e->study_uid) {
+        /* A series an order's MPPS performed, else a study linked to an order already. */
+        pacs_index__result r;
+        pacs_errinfo_clear(ei);
+        err = pacs_index__run(idx, db, PACS_SQL_LINK_OF_SERIES,
+                              "SELECT order_pk FROM his_series WHERE series_uid=$1 UNION ALL"
+                              " SELECT order_pk FROM his_studies WHERE study_uid=$2",
+                              &r, 1, ei, "ss", e->series_uid, e->study_uid);
+        if (err == PACS_OK && r.found) {
+            err = pacs_orders__get(idx, db, NULL, NULL, NULL, NULL, r.v[0], &o, ei);
+        } else if (err == PACS_OK) {
+            err = PACS_ENOTFOUND;
+        }
     }
     if (err == PACS_ENOTFOUND) {
         pacs_errinfo_clear(ei);
@@ -374,15 +389,19 @@ pacs_err pacs_orders__link_stored(pacs_index *idx, pacs_db *db, pacs_order *o, c
 {
     pacs_orders__restated_free(out);
     *started = 0;
-    /* The stored studies the order names that no order holds yet (a study linked to another
-     * order keeps that order's patient). */
+    /* The stored studies the order names (its Study Instance UID, its accession number, a
+     * series its MPPS performed) that no order holds yet (a study linked to another order
+     * keeps that order's patient). */
     col_list studies = {0};
-    pacs_err err = read_column(idx, db, PACS_SQL_LINK_STORED,
-                               "SELECT s.study_uid FROM studies s"
-                               " LEFT JOIN his_studies l ON l.study_uid=s.study_uid"
-                               " WHERE (s.study_uid=$1 OR s.accession=$2) AND l.order_pk IS NULL"
-                               " ORDER BY s.study_uid",
-                               1, &studies, ei, "ss", o->study_uid, o->accession);
+    pacs_err err =
+        read_column(idx, db, PACS_SQL_LINK_STORED,
+                    "SELECT s.study_uid FROM studies s"
+                    " LEFT JOIN his_studies l ON l.study_uid=s.study_uid"
+                    " WHERE (s.study_uid=$1 OR s.accession=$2 OR s.pk IN"
+                    " (SELECT se.study_pk FROM his_series hs JOIN series se"
+                    " ON se.series_uid=hs.series_uid WHERE hs.order_pk=$3))"
+                    " AND l.order_pk IS NULL ORDER BY s.study_uid",
+                    1, &studies, ei, "ssi", o->study_uid, o->accession, (long long)o->key);
     if (err != PACS_OK || studies.n == 0) {
         free(studies.uids);
         return err;
@@ -420,6 +439,25 @@ pacs_err pacs_orders__link_stored(pacs_index *idx, pacs_db *db, pacs_order *o, c
     out->uids = studies.uids;
     out->n = studies.n;
     return PACS_OK;
+}
+
+pacs_err pacs_orders__mpps_series(pacs_index *idx, pacs_db *db, int64_t order_pk,
+                                  const json_t *attrs, pacs_errinfo *ei)
+{
+    const json_t *items = json_object_get(json_object_get(attrs, "00400340"), "Value");
+    pacs_err err = PACS_OK;
+    for (size_t i = 0; order_pk && err == PACS_OK && i < json_array_size(items); i++) {
+        char *uid = pacs_json_text(json_array_get(items, i), 0x0020000Eu);
+        if (uid && pacs_uid_valid(uid)) {
+            err =
+                pacs_index__run(idx, db, PACS_SQL_LINK_SERIES_ADD,
+                                "INSERT INTO his_series(series_uid, order_pk) VALUES($1, $2)"
+                                " ON CONFLICT(series_uid) DO UPDATE SET order_pk=excluded.order_pk",
+                                NULL, 0, ei, "si", uid, (long long)order_pk);
+        }
+        free(uid);
+    }
+    return err;
 }
 
 typedef struct linked_job {

@@ -3,6 +3,8 @@
  * Modality Performed Procedure Step instances (orders.h, PS3.4 F.7) in the index, over the
  * core's driver as orders.c: N-CREATE keeps the instance and takes the order it names IN
  * PROGRESS; N-SET updates it and, once COMPLETED or DISCONTINUED, ends the order with it.
+ * The series of either's Performed Series Sequence become the order's (orders_link.c): their
+ * studies, stored already or to come, are reconciled to its patient.
  * Each change is one job of the index's writer. Load: a few calls per procedure. Thread-safe
  * as the index is.
  */
@@ -17,11 +19,49 @@
 #include "storage/orders_store.h"
 
 typedef struct mpps_job {
+    pacs_archive *a;
     const char *uid;
     const json_t *attrs;
     pacs_mpps_link link;
     json_t *out;
+    char placer[65];              /* the order it reports on, if any */
+    pacs_orders__restated linked; /* stored studies its performed series linked to the order */
+    int started;
 } mpps_job;
+
+/* The series `attrs` reports performed become order `pk`'s (0: none), and the stored studies
+ * that hold them are linked to it and restated to its patient. */
+static pacs_err link_series(pacs_index *idx, pacs_db *db, mpps_job *j, int64_t pk, pacs_errinfo *ei)
+{
+    if (!pk) {
+        return PACS_OK;
+    }
+    pacs_order o;
+    pacs_err err = pacs_orders__mpps_series(idx, db, pk, j->attrs, ei);
+    if (err == PACS_OK) {
+        err = pacs_orders__get(idx, db, NULL, NULL, NULL, NULL, pk, &o, ei);
+    }
+    if (err == PACS_OK) {
+        snprintf(j->placer, sizeof j->placer, "%s", o.placer);
+        err = pacs_orders__link_stored(idx, db, &o, j->a->id_systems, j->a->n_id_systems,
+                                       &j->linked, &j->started, ei);
+    }
+    return err;
+}
+
+/* The audit trail's lines for an MPPS change and the studies its series linked. */
+static void audit_mpps(const mpps_job *j, pacs_err err, const char *verb)
+{
+    char what[128];
+    snprintf(what, sizeof what, "%s %s", verb, j->uid);
+    pacs_orders__audit(PACS_AUDIT_ORDER, err, what, NULL, NULL);
+    for (size_t i = 0; err == PACS_OK && i < j->linked.n; i++) {
+        snprintf(what, sizeof what, "reconcile study to placer=%s (MPPS performed series)",
+                 j->placer);
+        pacs_orders__audit(PACS_AUDIT_PATIENT, PACS_OK, what, j->linked.patient_id,
+                           j->linked.uids[i]);
+    }
+}
 
 /* The stored instance `uid`: its order's key, status and attributes (`*attrs` the caller's). */
 static pacs_err mpps_load(pacs_index *idx, pacs_db *db, const char *uid, int64_t *order_pk,
@@ -103,20 +143,22 @@ static pacs_err do_mpps_create(pacs_index *idx, pacs_db *db, void *ctx, pacs_err
     if (err == PACS_OK && o.key && o.status == PACS_ORDER_SCHEDULED) {
         err = order_follow(idx, db, o.key, PACS_ORDER_IN_PROGRESS, j->uid, ei);
     }
+    if (err == PACS_OK) {
+        err = link_series(idx, db, j, o.key, ei);
+    }
     return err;
 }
 
 pacs_err pacs_orders_mpps_create(pacs_archive *a, const char *uid, const json_t *attrs,
                                  pacs_errinfo *ei)
 {
-    mpps_job j = {.uid = uid, .attrs = attrs};
+    mpps_job j = {.a = a, .uid = uid, .attrs = attrs};
     pacs_err err = pacs_orders__mpps_check_create(attrs, &j.link, ei);
     if (err == PACS_OK) {
         err = pacs_index__write(a->index, do_mpps_create, &j, ei);
     }
-    char what[128];
-    snprintf(what, sizeof what, "mpps-create %s", uid);
-    pacs_orders__audit(PACS_AUDIT_ORDER, err, what, NULL, NULL);
+    audit_mpps(&j, err, "mpps-create");
+    pacs_orders__restated_free(&j.linked);
     return err;
 }
 
@@ -144,6 +186,9 @@ static pacs_err do_mpps_set(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinf
     if (err == PACS_OK && next != status) {
         err = order_follow(idx, db, pk, next, j->uid, ei);
     }
+    if (err == PACS_OK) {
+        err = link_series(idx, db, j, pk, ei);
+    }
     free(text);
     json_decref(stored);
     return err;
@@ -152,11 +197,10 @@ static pacs_err do_mpps_set(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinf
 pacs_err pacs_orders_mpps_set(pacs_archive *a, const char *uid, const json_t *attrs,
                               pacs_errinfo *ei)
 {
-    mpps_job j = {.uid = uid, .attrs = attrs};
+    mpps_job j = {.a = a, .uid = uid, .attrs = attrs};
     pacs_err err = pacs_index__write(a->index, do_mpps_set, &j, ei);
-    char what[128];
-    snprintf(what, sizeof what, "mpps-set %s", uid);
-    pacs_orders__audit(PACS_AUDIT_ORDER, err, what, NULL, NULL);
+    audit_mpps(&j, err, "mpps-set");
+    pacs_orders__restated_free(&j.linked);
     return err;
 }
 

@@ -93,8 +93,9 @@ pacs_err pacs_orders__restate(pacs_index *idx, pacs_db *db, int64_t pk, char (*s
 void pacs_orders__restated_free(pacs_orders__restated *r);
 
 /**
- * On the writer, inside an order's placement or change (orders.c): the studies already stored
- * whose StudyInstanceUID or AccessionNumber is the order's, and that no order holds yet, are
+ * On the writer, inside an order's placement or change (orders.c) or an MPPS of it: the studies
+ * already stored whose StudyInstanceUID or AccessionNumber is the order's, or that hold a series
+ * its MPPS performed (pacs_orders__mpps_series), and that no order holds yet, are
  * linked to order `o` (written, with its key) and restated to its patient as an ADT update
  * restates them (pacs_orders__restate); a SCHEDULED `o` then goes IN PROGRESS (written, and
  * `*started` set). `out` (emptied first) receives the UIDs of the studies linked.
@@ -102,6 +103,15 @@ void pacs_orders__restated_free(pacs_orders__restated *r);
 pacs_err pacs_orders__link_stored(pacs_index *idx, pacs_db *db, pacs_order *o, char (*systems)[17],
                                   size_t n_systems, pacs_orders__restated *out, int *started,
                                   pacs_errinfo *ei);
+
+/**
+ * On the writer, inside an MPPS N-CREATE or N-SET (or a copy of its instance): the series of
+ * the Performed Series Sequence of `attrs` (DICOM JSON) are recorded as order `order_pk`'s
+ * (table his_series; 0: none), so that their images, stored before or after, are reconciled to
+ * it (pacs_orders__link_instance, pacs_orders__link_stored).
+ */
+pacs_err pacs_orders__mpps_series(pacs_index *idx, pacs_db *db, int64_t order_pk,
+                                  const json_t *attrs, pacs_errinfo *ei);
 
 /** Whether study `study_uid` is linked to an order (its instances are served reconciled), on a
  *  pooled connection. */

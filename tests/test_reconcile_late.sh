@@ -8,7 +8,10 @@
 # patient's identity (QIDO by the health ID, C-FIND, metadata with the received PatientID in an
 # Original Attributes Sequence item), the order goes IN PROGRESS (off the worklist), the audit
 # trail says so, and WADO-URI sends both instances with the HIS's identity: the HTJ2K one still
-# HTJ2K, its pixel data byte for byte as stored. A restart keeps all of it.
+# HTJ2K, its pixel data byte for byte as stored. A restart keeps all of it. Then a modality that
+# writes no accession number into its images reports them in an MPPS (tests/tools/mppsscu):
+# the series its N-SET's Performed Series Sequence names are reconciled to the order its
+# Scheduled Step Attributes Sequence names, the one stored before the N-SET and the one after.
 . "$SRC/tests/lib.sh"
 . "$SRC/tests/lib_dicomweb.sh"
 
@@ -20,7 +23,8 @@ HTJ2K=1.2.840.10008.1.2.4.201
 import sys
 from pydicom import dcmread
 from pydicom.uid import generate_uid
-for name, accession in (("ct.dcm", "ACC3001"), ("other.dcm", "ACC3999")):
+for name, accession in (("ct.dcm", "ACC3001"), ("other.dcm", "ACC3999"), ("mpps1.dcm", ""),
+                        ("mpps2.dcm", "")):
     ds = dcmread(sys.argv[1])
     ds.AccessionNumber = accession
     ds.PatientID = sys.argv[3]
@@ -56,7 +60,7 @@ wl_items() {
 start_pacsd
 B="http://127.0.0.1:$HTTP_PORT/dicomweb"
 MSH='MSH|^~\&|HIS|BV|PACS|BV|20240105083000'
-PID="PID|1||BN0001^^^BVTINH^MR~$HID^^^BHXH^SS||Nguyễn^Văn An||19800215|M"
+PIDSEG="PID|1||BN0001^^^BVTINH^MR~$HID^^^BHXH^SS||Nguyễn^Văn An||19800215|M"
 hl7() { # name messages...
     name=$1
     shift
@@ -65,7 +69,7 @@ hl7() { # name messages...
     [ "$(grep -c '^MSA|AA|' "$WORK/$name.txt")" = "$#" ] ||
         fail "$name not acknowledged AA: $(cat "$WORK/$name.txt")"
 }
-hl7 patient "msg:$MSH||ADT^A01^ADT_A01|A1|P|2.5.1|||||VN|UNICODE UTF-8\\rEVN|A01\\r$PID\\rPV1|1|O"
+hl7 patient "msg:$MSH||ADT^A01^ADT_A01|A1|P|2.5.1|||||VN|UNICODE UTF-8\\rEVN|A01\\r$PIDSEG\\rPV1|1|O"
 
 # The modality stores before the HIS orders: the CT, and the other CT to make the HTJ2K from.
 store "$WORK/ct.dcm" "$WORK/other.dcm" >"$WORK/store.log" 2>&1 ||
@@ -106,7 +110,7 @@ qido_study() { # PatientID expected-count
 qido_study "$HID" 0
 qido_study "$TYPO" 2
 
-hl7 order "msg:$MSH||ORM^O01^ORM_O01|O1|P|2.5.1|||||VN|UNICODE UTF-8\\r$PID\\rORC|NW|PL3001|||SC||^^^20240106093000^^R\\rOBR|1|PL3001||CT01^CT sọ não^L||||||||||||||ACC3001|RP3001|SPS3001|CT1|||CT"
+hl7 order "msg:$MSH||ORM^O01^ORM_O01|O1|P|2.5.1|||||VN|UNICODE UTF-8\\r$PIDSEG\\rORC|NW|PL3001|||SC||^^^20240106093000^^R\\rOBR|1|PL3001||CT01^CT sọ não^L||||||||||||||ACC3001|RP3001|SPS3001|CT1|||CT"
 
 check_reconciled() {
     qido_study "$HID" 1
@@ -164,4 +168,62 @@ stop_pacsd
 start_pacsd
 B="http://127.0.0.1:$HTTP_PORT/dicomweb"
 check_reconciled
+
+# MPPS: images without an accession number, named by the Performed Series Sequence.
+hl7 order2 "msg:$MSH||ORM^O01^ORM_O01|O2|P|2.5.1|||||VN|UNICODE UTF-8\\r$PIDSEG\\rORC|NW|PL3002|||SC||^^^20240106103000^^R\\rOBR|1|PL3002||CT01^CT sọ não^L||||||||||||||ACC3002|RP3002|SPS3002|CT1|||CT"
+M1_ST=$(dcm_value "$WORK/mpps1.dcm" 0020,000d)
+M2_ST=$(dcm_value "$WORK/mpps2.dcm" 0020,000d)
+cat >"$WORK/create.dump" <<'DUMP'
+(0008,0060) CS [CT]
+(0040,0241) AE [CT1]
+(0040,0244) DA [20240106]
+(0040,0245) TM [103000]
+(0040,0252) CS [IN PROGRESS]
+(0040,0253) SH [PPS3002]
+(0040,0270) SQ (Sequence with explicit length #=1)
+  (fffe,e000) na (Item with explicit length #=2)
+    (0008,0050) SH [ACC3002]
+    (0040,0009) SH [SPS3002]
+  (fffe,e00d) na (ItemDelimitationItem for re-encoding)
+(fffe,e0dd) na (SequenceDelimitationItem for re-encoding)
+DUMP
+cat >"$WORK/set.dump" <<DUMP
+(0040,0252) CS [COMPLETED]
+(0040,0250) DA [20240106]
+(0040,0251) TM [104500]
+(0040,0340) SQ (Sequence with explicit length #=2)
+  (fffe,e000) na (Item with explicit length #=1)
+    (0020,000e) UI [$(dcm_value "$WORK/mpps1.dcm" 0020,000e)]
+  (fffe,e00d) na (ItemDelimitationItem for re-encoding)
+  (fffe,e000) na (Item with explicit length #=1)
+    (0020,000e) UI [$(dcm_value "$WORK/mpps2.dcm" 0020,000e)]
+  (fffe,e00d) na (ItemDelimitationItem for re-encoding)
+(fffe,e0dd) na (SequenceDelimitationItem for re-encoding)
+DUMP
+for f in create set; do
+    dump2dcm -q "$WORK/$f.dump" "$WORK/$f.dcm" 2>/dev/null || fail "dump2dcm $f"
+done
+served_pid() { # study
+    assert_eq 200 "$(http_status "$B/studies?StudyInstanceUID=$1")" "QIDO study $1"
+    py "d = json.load(open('$WORK/body', 'rb')); print(d[0]['00100020']['Value'][0])"
+}
+store "$WORK/mpps1.dcm" >"$WORK/store2.log" 2>&1 || fail "storescu: $(tail -3 "$WORK/store2.log")"
+assert_eq "$TYPO" "$(served_pid "$M1_ST")" "the series before its MPPS: the modality's PatientID"
+timeout 60 "$MPPSSCU" --aet CT1 127.0.0.1 "$DIMSE_PORT" create:"$WORK/create.dcm" \
+    set:last:"$WORK/set.dcm" >"$WORK/mpps.txt" 2>&1 || fail "mppsscu: $(cat "$WORK/mpps.txt")"
+[ "$(grep -c 'status=0x0000' "$WORK/mpps.txt")" = 2 ] || fail "MPPS: $(cat "$WORK/mpps.txt")"
+assert_eq "$HID" "$(served_pid "$M1_ST")" "the series stored before the MPPS N-SET"
+store "$WORK/mpps2.dcm" >"$WORK/store3.log" 2>&1 || fail "storescu: $(tail -3 "$WORK/store3.log")"
+assert_eq "$HID" "$(served_pid "$M2_ST")" "the series stored after the MPPS N-SET"
+assert_eq 200 "$(http_status "$B/studies/$M1_ST/metadata")" "MPPS study metadata"
+json_check "[x['04000550']['Value'][0]['00100020']['Value'] for x in d[0]['04000561']['Value']]
+    == [['$TYPO']]" "MPPS study: the received PatientID kept"
+timeout 60 "$PACS" --data "$DATA" audit >"$WORK/audit2.txt" 2>&1 ||
+    fail "pacs audit: $(cat "$WORK/audit2.txt")"
+grep '"detail":"reconcile study to placer=PL3002 (MPPS performed series)' "$WORK/audit2.txt" |
+    grep -q "\"study\":\"$M1_ST\"" || fail "no audit line for the study the MPPS linked"
+stop_pacsd
+start_pacsd
+B="http://127.0.0.1:$HTTP_PORT/dicomweb"
+assert_eq "$HID" "$(served_pid "$M2_ST")" "the MPPS's series after a restart"
 pass

@@ -5,7 +5,7 @@
  * identifiers, orders placed, resent, changed and cancelled, the worklist, merges, MPPS moving
  * an order through its states, a reopened archive keeping all of it, and images reconciled to
  * their order's patient (and moved with it by an update or a merge), whether they arrive after
- * the order or before it.
+ * the order or before it, or are named only by an MPPS's Performed Series Sequence.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -808,6 +808,67 @@ static void test_reconcile_late(void **state)
     assert_int_equal(studies_of(f, "1CT1").n, 0);
 }
 
+/* Attributes of an N-SET that completes a step, reporting `series` performed. */
+static json_t *mpps_performed(const char *series)
+{
+    json_t *j = mpps_attrs("COMPLETED", NULL);
+    json_object_set_new(j, "00400340",
+                        json_pack("{s:s,s:[{s:{s:s,s:[s]}}]}", "vr", "SQ", "Value", "0020000E",
+                                  "vr", "UI", "Value", series));
+    return j;
+}
+
+/* A modality that writes no accession number into its images, but an MPPS whose Performed
+ * Series Sequence names their series: the series' studies are reconciled to the MPPS's order,
+ * stored before the N-SET or after it, and stay so after pacs reindex. */
+static void test_mpps_series(void **state)
+{
+    fixture *f = *state;
+    pacs_errinfo ei;
+    int64_t an = register_patient(f, "bhxh", "DN4010123456789", "Nguyễn^Văn An");
+    pacs_order o1 = order_for(an, "M1", "ACC-M1"), o2 = order_for(an, "M2", "ACC-M2"), out;
+    assert_int_equal(pacs_orders_place(f->a, &o1, &out, &ei), PACS_OK);
+    assert_int_equal(pacs_orders_place(f->a, &o2, &out, &ei), PACS_OK);
+
+    /* Before: the CT is stored, then its MPPS completes naming its series. */
+    store_sample(f, "CT_small", NULL);
+    json_t *a = mpps_attrs("IN PROGRESS", "ACC-M1");
+    assert_int_equal(pacs_orders_mpps_create(f->a, "1.2.9.1", a, &ei), PACS_OK);
+    json_decref(a);
+    assert_int_equal(studies_of(f, "DN4010123456789").n, 0);
+    a = mpps_performed("1.3.6.1.4.1.5962.1.3.1.1.20040119072730.12322");
+    assert_int_equal(pacs_orders_mpps_set(f->a, "1.2.9.1", a, &ei), PACS_OK);
+    json_decref(a);
+    study_hits h = studies_of(f, "DN4010123456789");
+    assert_int_equal(h.n, 1);
+    assert_string_equal(h.name[0], "Nguyễn^Văn An");
+    assert_int_equal(studies_of(f, "1CT1").n, 0);
+    pacs_order o;
+    assert_int_equal(pacs_orders_get(f->a, "M1", NULL, NULL, &o, &ei), PACS_OK);
+    assert_int_equal(o.status, PACS_ORDER_COMPLETED);
+
+    /* After: the MR's MPPS completes first, then the MR arrives. */
+    a = mpps_attrs("IN PROGRESS", "ACC-M2");
+    assert_int_equal(pacs_orders_mpps_create(f->a, "1.2.9.2", a, &ei), PACS_OK);
+    json_decref(a);
+    a = mpps_performed("1.3.6.1.4.1.5962.1.3.4.1.20040826185059.5457");
+    assert_int_equal(pacs_orders_mpps_set(f->a, "1.2.9.2", a, &ei), PACS_OK);
+    json_decref(a);
+    store_sample(f, "MR_small", NULL);
+    assert_int_equal(studies_of(f, "DN4010123456789").n, 2);
+    assert_int_equal(studies_of(f, "4MR1").n, 0);
+
+    /* pacs reindex: the MPPS instances are copied, their series with them. */
+    pacs_archive_close(f->a);
+    f->a = NULL;
+    uint64_t indexed = 0;
+    assert_int_equal(pacs_archive_reindex(f->cfg, NULL, NULL, NULL, &indexed, &ei), PACS_OK);
+    assert_int_equal(indexed, 2);
+    open_archive(f);
+    assert_int_equal(studies_of(f, "DN4010123456789").n, 2);
+    assert_int_equal(studies_of(f, "1CT1").n, 0);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -818,6 +879,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_copy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reconcile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reconcile_late, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mpps_series, setup, teardown),
     };
     pacs_errinfo ei;
     if (pacs_dcm_init(&ei) != PACS_OK) { /* the codecs a transcoded delivery uses */
