@@ -134,6 +134,9 @@ enum {
     PACS_SQL_LINK_STORED,
     PACS_SQL_LINK_SERIES_ADD,
     PACS_SQL_LINK_OF_SERIES,
+    PACS_SQL_ORD_WORDS_DEL, /* orders_worklist.c */
+    PACS_SQL_ORD_WORD_ADD,
+    PACS_SQL_ORD_WORDS_SET,
     PACS_SQL_SLOTS
 };
 
@@ -293,6 +296,16 @@ pacs_err pacs_index__opened(pacs_index *idx, pacs_err err, pacs_index **out, pac
     "CREATE TABLE IF NOT EXISTS his_studies(study_uid " TEXT " PRIMARY KEY,"                       \
     " order_pk " INT " NOT NULL);"                                                                 \
     "CREATE INDEX IF NOT EXISTS his_studies_order ON his_studies(order_pk);"
+
+/* The words of each HIS patient's folded name (fold.h), so that a worklist query by name reads
+ * the steps of the patients whose name has a word it begins; `words` is 0 for a patient whose
+ * words are not written yet (those stored before this table), whom such a query still reads. */
+#define PACS_INDEX__PATIENT_WORDS(INT, TEXT)                                                       \
+    "CREATE TABLE IF NOT EXISTS his_patient_words(word " TEXT " NOT NULL,"                         \
+    " patient_pk " INT " NOT NULL, PRIMARY KEY(word, patient_pk));"                                \
+    "CREATE INDEX IF NOT EXISTS his_patient_words_patient ON his_patient_words(patient_pk);"       \
+    "ALTER TABLE his_patients ADD COLUMN words INTEGER NOT NULL DEFAULT 0;"                        \
+    "CREATE INDEX IF NOT EXISTS his_patients_words ON his_patients(words);"
 
 /* The series an MPPS of an order reports performed (its Performed Series Sequence): their
  * images are reconciled to the order whatever accession number they carry. */

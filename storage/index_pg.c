@@ -141,6 +141,8 @@ static const pacs_index__migration migrations[] = {
      PACS_INDEX__ORDER_LINKS("BIGINT", "TEXT COLLATE \"C\"")},
     {6, "the series an order's MPPS performed",
      PACS_INDEX__ORDER_SERIES("BIGINT", "TEXT COLLATE \"C\"")},
+    {7, "the words of the HIS's patients' names, for the worklist",
+     PACS_INDEX__PATIENT_WORDS("BIGINT", "TEXT COLLATE \"C\"")},
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 

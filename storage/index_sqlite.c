@@ -124,6 +124,8 @@ static const pacs_index__migration migrations[] = {
      PACS_INDEX__ORDERS_TABLES("INTEGER PRIMARY KEY", "INTEGER", "TEXT")},
     {6, "the studies reconciled to an order", PACS_INDEX__ORDER_LINKS("INTEGER", "TEXT")},
     {7, "the series an order's MPPS performed", PACS_INDEX__ORDER_SERIES("INTEGER", "TEXT")},
+    {8, "the words of the HIS's patients' names, for the worklist",
+     PACS_INDEX__PATIENT_WORDS("INTEGER", "TEXT")},
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 

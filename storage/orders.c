@@ -354,6 +354,9 @@ static pacs_err do_patient_put(pacs_index *idx, pacs_db *db, void *ctx, pacs_err
         }
     }
     j->key = pk;
+    if (err == PACS_OK && p->name[0]) {
+        err = pacs_orders__name_words(idx, db, pk, p->name, ei);
+    }
     if (err == PACS_OK) {
         err = pacs_orders__restate(idx, db, pk, j->a->id_systems, j->a->n_id_systems, &j->restated,
                                    ei);

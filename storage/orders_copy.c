@@ -197,6 +197,9 @@ static pacs_err write_all(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo 
         err = pacs_index__run(idx, db, PACS_SQL_ORD_PAT_ADD, PACS_ORDERS__SQL_PAT_ADD, &res, 1, ei,
                               "sss", r->pat[i].name, r->pat[i].birth_date, r->pat[i].sex);
         new_pat[i] = res.v[0];
+        if (err == PACS_OK) {
+            err = pacs_orders__name_words(idx, db, new_pat[i], r->pat[i].name, ei);
+        }
     }
     for (size_t i = 0; i < r->n_pat && err == PACS_OK; i++) {
         if (r->pat[i].merged_into) {

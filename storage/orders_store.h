@@ -58,6 +58,12 @@ void pacs_orders__audit(pacs_audit_action action, pacs_err err, const char *what
 pacs_err pacs_orders__patient_load(pacs_index *idx, pacs_db *db, int64_t pk, pacs_patient *out,
                                    pacs_errinfo *ei);
 
+/** On the writer: the words of patient `pk`'s name `name` (DICOM PN, UTF-8), folded as C-FIND
+ *  folds names (fold.h), replace the ones the worklist's name matching reads (orders_worklist.c).
+ */
+pacs_err pacs_orders__name_words(pacs_index *idx, pacs_db *db, int64_t pk, const char *name,
+                                 pacs_errinfo *ei);
+
 /* ---- reconciliation (orders_link.c) ---- */
 
 /**

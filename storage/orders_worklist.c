@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
  * The Modality Worklist over the orders (orders.h, pacs_orders_worklist): the scheduled steps,
- * narrowed in the index by the query's exact keys and start date range, each built into its
- * worklist item with its patient and matched in full (orders_item.c). A modality asking for
- * its station's day reads that day, not every step (pacs-bench-his measures it).
+ * narrowed in the index by the query's exact keys, start date range and a word of the patient's
+ * name (the words of each patient's folded name are kept here, pacs_orders__name_words), each
+ * built into its worklist item with its patient and matched in full (orders_item.c). A
+ * modality asking for its station's day reads that day, a query by name the steps of the
+ * patients with that word, not every step (pacs-bench-his measures it).
  *
  * Load: one C-FIND from each modality every few minutes; the steps read are held in memory
  * for one query. Thread-safe: each call runs on a pooled reader of the index.
@@ -13,6 +15,7 @@
 
 #include "pacs/base/buf.h"
 #include "storage/archive_internal.h"
+#include "storage/fold.h"
 #include "storage/index_core.h"
 #include "storage/orders_item.h"
 #include "storage/orders_store.h"
@@ -28,13 +31,79 @@ typedef struct wl_job {
 /* The worklist's SQL: the scheduled steps, narrowed to those the query's exact keys and date
  * range can match, so that a modality asking for its own day reads its own day and not every
  * step (what pacs_orders__item_matches keeps afterwards is unchanged: this is a superset). */
-#define WL_ARGS_MAX 12
+#define WL_ARGS_MAX 16
 
 typedef struct wl_sql {
     pacs_buf text;
     const char *args[WL_ARGS_MAX]; /* $2, $3, ...; $1 is the status */
     int n;
+    char word[324], word_end[330]; /* the name word looked up, and its range's end */
 } wl_sql;
+
+/* The largest code point (U+10FFFF): appended to a word, the end of the range of the words it
+ * begins, in the byte order both backends compare these columns in. */
+#define WORD_END "\xf4\x8f\xbf\xbf"
+
+pacs_err pacs_orders__name_words(pacs_index *idx, pacs_db *db, int64_t pk, const char *name,
+                                 pacs_errinfo *ei)
+{
+    char *folded = pacs_fold_name(name ? name : "");
+    if (!folded) {
+        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+    pacs_err err = pacs_index__run(idx, db, PACS_SQL_ORD_WORDS_DEL,
+                                   "DELETE FROM his_patient_words WHERE patient_pk=$1", NULL, 0, ei,
+                                   "i", (long long)pk);
+    char *save = NULL;
+    for (char *w = strtok_r(folded, " ", &save); w && err == PACS_OK;
+         w = strtok_r(NULL, " ", &save)) {
+        err = pacs_index__run(idx, db, PACS_SQL_ORD_WORD_ADD,
+                              "INSERT INTO his_patient_words(word, patient_pk) VALUES($1, $2)"
+                              " ON CONFLICT DO NOTHING",
+                              NULL, 0, ei, "si", w, (long long)pk);
+    }
+    free(folded);
+    if (err == PACS_OK) {
+        err = pacs_index__run(idx, db, PACS_SQL_ORD_WORDS_SET,
+                              "UPDATE his_patients SET words=1 WHERE pk=$1", NULL, 0, ei, "i",
+                              (long long)pk);
+    }
+    return err;
+}
+
+/* A word that every name the PatientName key `k` matches has a word beginning with, as the
+ * worklist matches names (orders_item.c): an ASCII value matches when each of its folded words
+ * begins a word of the folded name (its longest is taken); any other matches the case-folded
+ * name as a pattern, whose folded literal start's first word begins the name's first word.
+ * "" when no word narrows it (a value that starts with a wildcard). */
+static void name_word(const pacs_query_key *k, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if (!k->value || (k->match != PACS_MATCH_SINGLE && k->match != PACS_MATCH_WILDCARD)) {
+        return;
+    }
+    int ascii = pacs_is_ascii(k->value);
+    char lit[324];
+    snprintf(lit, sizeof lit, "%s", k->value);
+    for (char *p = lit; *p; p++) {
+        if (*p == '*' || *p == '?') {
+            if (!ascii) {
+                *p = '\0';
+                break;
+            }
+            *p = ' ';
+        }
+    }
+    char *folded = pacs_fold_name(lit);
+    char *save = NULL;
+    for (char *w = folded ? strtok_r(folded, " ", &save) : NULL; w;
+         w = ascii ? strtok_r(NULL, " ", &save) : NULL) {
+        if (strlen(w) > strlen(out) && strlen(w) < cap) {
+            snprintf(out, cap, "%s", w);
+        }
+    }
+    free(folded);
+}
 
 /* " AND {before}$n{after}" with `value` bound to $n; nothing for a NULL value. */
 static void wl_where(wl_sql *w, const char *before, const char *value, const char *after)
@@ -56,6 +125,7 @@ static pacs_err wl_compile(const pacs_archive *a, const pacs_query *q, wl_sql *w
 {
     pacs_buf_init(&w->text, 1u << 16);
     w->n = 0;
+    w->word[0] = '\0';
     pacs_buf_printf(&w->text, "SELECT " PACS_ORDERS__COLS " FROM orders WHERE status=$1");
     const pacs_query_key *seq = pacs_query_find_key(q, 0x00400100u);
     const pacs_query *sps = seq && seq->match == PACS_MATCH_SEQUENCE ? seq->item : NULL;
@@ -76,6 +146,21 @@ static pacs_err wl_compile(const pacs_archive *a, const pacs_query *q, wl_sql *w
             w->args[w->n++] = a->id_systems[i];
         }
         pacs_buf_printf(&w->text, "))");
+    }
+    /* A name: the patients with a word it begins (and any whose words are not written). */
+    const pacs_query_key *name = pacs_query_find_key(q, 0x00100010u);
+    if (name) {
+        name_word(name, w->word, sizeof w->word);
+    }
+    if (w->word[0] && w->n + 2 <= WL_ARGS_MAX) {
+        snprintf(w->word_end, sizeof w->word_end, "%s" WORD_END, w->word);
+        pacs_buf_printf(&w->text,
+                        " AND (patient_pk IN (SELECT patient_pk FROM his_patient_words"
+                        " WHERE word>=$%d AND word<$%d) OR patient_pk IN"
+                        " (SELECT pk FROM his_patients WHERE words=0))",
+                        w->n + 2, w->n + 3);
+        w->args[w->n++] = w->word;
+        w->args[w->n++] = w->word_end;
     }
     wl_where(w, "station_aet=", wl_single(sps, 0x00400001u), "");
     wl_where(w, "modality=", wl_single(sps, 0x00080060u), "");

@@ -467,9 +467,46 @@ static void test_worklist_keys(void **state)
     assert_int_equal(COUNT_WHERE(f, "00100020", "M7"), 4);
     assert_int_equal(COUNT_WHERE(f, "00100020", "M7", "00400001", "MR1"), 2);
     assert_int_equal(COUNT_WHERE(f, "00100020", "nobody"), 0);
-    /* Keys the index does not narrow by still match: a wildcard station, a name. */
+    /* Keys the index does not narrow by still match: a wildcard station. */
     assert_int_equal(COUNT_WHERE(f, "00400001", "M*"), 4);
+    /* A name, narrowed by a word of the patient's folded name: typed without diacritics (each
+     * word begins one of the name's), with them (a pattern from the name's start), alone. */
     assert_int_equal(COUNT_WHERE(f, "00100010", "Do^Van*", "00080060", "CT"), 2);
+    assert_int_equal(COUNT_WHERE(f, "00100010", "NAM"), 4);
+    assert_int_equal(COUNT_WHERE(f, "00100010", "van*"), 4);
+    assert_int_equal(COUNT_WHERE(f, "00100010", "Thi La*"), 4);
+    assert_int_equal(COUNT_WHERE(f, "00100010", "Phạm^Thị*"), 4);
+    assert_int_equal(COUNT_WHERE(f, "00100010", "Phạm^Văn*"), 0);
+    assert_int_equal(COUNT_WHERE(f, "00100010", "*Lan"), 4);
+    assert_int_equal(COUNT_WHERE(f, "00100010", "nguyen*"), 0);
+    /* A renamed patient is found by the new name only. */
+    pacs_patient ren;
+    memset(&ren, 0, sizeof ren);
+    ren.ids[ren.n_ids++] = pid("mrn", "M7");
+    snprintf(ren.name, sizeof ren.name, "Đỗ^Văn Nhân");
+    assert_int_equal(pacs_orders_patient_put(f->a, &ren, NULL, &ei), PACS_OK);
+    assert_int_equal(COUNT_WHERE(f, "00100010", "NAM"), 0);
+    assert_int_equal(COUNT_WHERE(f, "00100010", "nhan"), 4);
+    /* A name query reads only the steps of the patients with that word: a step whose patient
+     * row is missing (which would fail the query if read) is not read. */
+    assert_int_equal(backend_sql(f->loc, "INSERT INTO orders(patient_pk, status, placer, filler,"
+                                         " accession, study_uid, requested_procedure_id,"
+                                         " procedure_code, procedure_scheme, procedure_text,"
+                                         " referring, priority, sps_id, station_aet, station_name,"
+                                         " modality, start_date, start_time, sps_text, mpps_uid)"
+                                         " VALUES(99999, 0, 'KX', '', 'KACCX', '1.2.3.99', '', '',"
+                                         " '', '', '', '', 'SX', 'ZZ', '', 'CT', '20261205', '',"
+                                         " '', '');"),
+                     0);
+    assert_int_equal(COUNT_WHERE(f, "00100010", "nhan"), 4);
+    assert_int_equal(COUNT_WHERE(f, "00100010", "Phạm^Thị*"), 4);
+    assert_int_equal(backend_sql(f->loc, "DELETE FROM orders WHERE placer='KX';"), 0);
+    /* Patients stored before the name words were kept (no words yet) are still read. */
+    assert_int_equal(
+        backend_sql(f->loc, "DELETE FROM his_patient_words; UPDATE his_patients SET words=0;"), 0);
+    assert_int_equal(COUNT_WHERE(f, "00100010", "nhan"), 4);
+    assert_int_equal(COUNT_WHERE(f, "00100010", "Phạm^Thị*"), 4);
+    assert_int_equal(COUNT_WHERE(f, "00100010", "Phạm^Văn*"), 0);
     /* A cancelled step leaves every answer. */
     assert_int_equal(pacs_orders_cancel(f->a, "K5", &ei), PACS_OK);
     assert_int_equal(COUNT_WHERE(f, "00080050", "KACC5"), 0);

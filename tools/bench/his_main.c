@@ -289,7 +289,7 @@ int main(int argc, char **argv)
         {"PatientID (social-insurance number)", identifier(pid_text, NULL, NULL, NULL, NULL, NULL),
          0},
         {"AccessionNumber", identifier(NULL, NULL, acc, NULL, NULL, NULL), 0},
-        {"PatientName prefix (Nguyễn^Thị*), every step",
+        {"PatientName prefix (Nguyễn^Thị*) alone",
          identifier(NULL, name_prefix, NULL, NULL, NULL, NULL), 0},
     };
     char d0[9], d1[9], range[20];
