@@ -126,9 +126,12 @@ typedef struct pacs_order {
  * Places a new order (ORM^O01 / OMI^O23 with ORC-1 NW; FHIR ServiceRequest create) for the
  * patient `o->patient`; fills in what the archive makes (key, accession number, Study
  * Instance UID, step id) in `*out`. The same placer number again replaces the order if it is
- * still SCHEDULED (a resend). PACS_ENOTFOUND for an unknown patient; PACS_ECONFLICT when the
- * placer number is taken by an order already in progress or done, or the accession number or
- * Study Instance UID by another order; PACS_EINVAL for a value its attribute cannot hold.
+ * still SCHEDULED (a resend). Studies already stored that its Study Instance UID or accession
+ * number names (and no other order holds) are reconciled to its patient in the same transaction,
+ * and the order then goes IN PROGRESS (`out->status`); pacs_orders_change does the same.
+ * PACS_ENOTFOUND for an unknown patient; PACS_ECONFLICT when the placer number is taken by an order
+ * already in progress or done, or the accession number or Study Instance UID by another order;
+ * PACS_EINVAL for a value its attribute cannot hold.
  */
 pacs_err pacs_orders_place(pacs_archive *a, const pacs_order *o, pacs_order *out, pacs_errinfo *ei);
 
@@ -170,7 +173,8 @@ pacs_err pacs_orders_worklist(pacs_archive *a, const pacs_query *q, int ascii_na
  * An MPPS N-CREATE: `attrs` is its dataset as DICOM JSON (PerformedProcedureStepStatus must be
  * IN PROGRESS; the Scheduled Step Attributes Sequence names the order by AccessionNumber, Study
  * Instance UID or Scheduled Procedure Step ID). The instance is kept under `uid`; the order it
- * names goes IN PROGRESS. PACS_EEXIST when `uid` exists (DICOM 0x0111); PACS_EINVAL with the
+ * names goes IN PROGRESS. The series of a Performed Series Sequence become the order's, as for
+ * N-SET. PACS_EEXIST when `uid` exists (DICOM 0x0111); PACS_EINVAL with the
  * attribute named in `ei` when a required one is missing or has a wrong value (0x0106/0x0120).
  * An MPPS that names no known order is kept (an unscheduled procedure).
  */
@@ -179,9 +183,10 @@ pacs_err pacs_orders_mpps_create(pacs_archive *a, const char *uid, const json_t 
 
 /**
  * An MPPS N-SET: the attributes of `attrs` replace the instance's; a status of COMPLETED or
- * DISCONTINUED is final and carries the order with it, and the Performed Series Sequence links
- * the series to the order. PACS_ENOTFOUND (0x0112); PACS_ECONFLICT when the instance is no
- * longer IN PROGRESS (0x0110); PACS_EINVAL as for create.
+ * DISCONTINUED is final and carries the order with it, and the series of the Performed Series
+ * Sequence become the order's: their studies, stored already or to come, are reconciled to its
+ * patient (linked like the studies the order names). PACS_ENOTFOUND (0x0112); PACS_ECONFLICT when
+ * the instance is no longer IN PROGRESS (0x0110); PACS_EINVAL as for create.
  */
 pacs_err pacs_orders_mpps_set(pacs_archive *a, const char *uid, const json_t *attrs,
                               pacs_errinfo *ei);
