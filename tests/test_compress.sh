@@ -184,6 +184,14 @@ U="$(b)/wado?requestType=WADO&studyUID=$(uid_value "$f" 0020,000d)&seriesUID=$(u
 curl -sf -o "$WORK/uri.dcm" "$U&contentType=application/dicom" || fail "WADO-URI application/dicom"
 [ "$(pixsums "$WORK/uri.dcm" | cut -d' ' -f3)" = "$(grep "^$(uid_value "$f" 0008,0018) " "$WORK/le.before" | cut -d' ' -f3)" ] ||
     [ "$(file_ts "$WORK/uri.dcm")" = "$JLS" ] || fail "WADO-URI object neither as stored nor the same pixels"
+# Asked for explicit VR little endian, WADO-URI transcodes the compressed object back: the
+# same pixels as before compression.
+curl -sf -o "$WORK/uri.le.dcm" "$U&contentType=application/dicom&transferSyntax=1.2.840.10008.1.2.1" ||
+    fail "WADO-URI transferSyntax=explicit LE of a compressed instance"
+[ "$(file_ts "$WORK/uri.le.dcm")" = 1.2.840.10008.1.2.1 ] ||
+    fail "WADO-URI transferSyntax: got $(file_ts "$WORK/uri.le.dcm")"
+[ "$(pixsums "$WORK/uri.le.dcm" | cut -d' ' -f3)" = "$(grep "^$(uid_value "$f" 0008,0018) " "$WORK/le.before" | cut -d' ' -f3)" ] ||
+    fail "WADO-URI transferSyntax: pixels differ from before compression"
 curl -sf -o "$WORK/uri.jpg" "$U&contentType=image/jpeg" || fail "WADO-URI image/jpeg"
 [ "$(head -c 2 "$WORK/uri.jpg" | od -An -tx1 | tr -d ' ')" = ffd8 ] || fail "WADO-URI: not a JPEG"
 
