@@ -118,6 +118,10 @@ pacs_err pacs_fhir_bundle_check(const json_t *res, pacs_errinfo *ei);
 /** A new Patient resource for `p` (the caller decrefs it); NULL when out of memory. */
 json_t *pacs_fhir_patient_json(const pacs_fhir_ids *ids, const pacs_patient *p);
 
+/** The server's UTC offset on DICOM date `date` (YYYYMMDD) as FHIR writes it ("+07:00") in
+ *  `buf`: DICOM dates and times are the hospital's local time, whose zone is the server's. */
+void pacs_fhir_zone_offset(const char *date, char *buf, size_t cap);
+
 /** A new ServiceRequest for `o`, whose patient is `p`; NULL when out of memory. */
 json_t *pacs_fhir_order_json(const pacs_fhir_ids *ids, const pacs_order *o, const pacs_patient *p);
 

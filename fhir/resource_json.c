@@ -155,14 +155,12 @@ static const char *system_of_scheme(const char *scheme)
                                            : "";
 }
 
-/* A FHIR dateTime with a time needs its offset: DICOM's scheduled times are the local time of
- * the hospital, whose offset (Vietnam: +07:00) is the server's on that date. */
-static void local_offset(const pacs_order *o, char *buf, size_t cap)
+void pacs_fhir_zone_offset(const char *date, char *buf, size_t cap)
 {
     struct tm tm;
     memset(&tm, 0, sizeof tm);
     int y = 0, m = 0, d = 0;
-    sscanf(o->start_date, "%4d%2d%2d", &y, &m, &d);
+    sscanf(date, "%4d%2d%2d", &y, &m, &d);
     tm.tm_year = y - 1900;
     tm.tm_mon = m - 1;
     tm.tm_mday = d;
@@ -226,7 +224,7 @@ json_t *pacs_fhir_order_json(const pacs_fhir_ids *ids, const pacs_order *o, cons
     if (ok && o->start_date[0]) {
         char when[40], zone[8];
         if (strlen(o->start_time) >= 6) {
-            local_offset(o, zone, sizeof zone);
+            pacs_fhir_zone_offset(o->start_date, zone, sizeof zone);
             snprintf(when, sizeof when, "%.4s-%.2s-%.2sT%.2s:%.2s:%.2s%s", o->start_date,
                      o->start_date + 4, o->start_date + 6, o->start_time, o->start_time + 2,
                      o->start_time + 4, zone);

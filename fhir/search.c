@@ -41,22 +41,10 @@ void pacs_fhir__datetime(const char *date, const char *time_of_day, char *buf, s
         return;
     }
     /* DICOM dates and times are local: the server's offset on that day says which zone. */
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    int y = 0, m = 0, d = 0;
-    sscanf(date, "%4d%2d%2d", &y, &m, &d);
-    tm.tm_year = y - 1900;
-    tm.tm_mon = m - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = 12;
-    tm.tm_isdst = -1;
-    time_t t = mktime(&tm);
-    struct tm lt;
-    long off = t != (time_t)-1 && localtime_r(&t, &lt) ? lt.tm_gmtoff : 0;
-    long a = off < 0 ? -off : off;
-    snprintf(buf, cap, "%.4s-%.2s-%.2sT%.2s:%.2s:%.2s%c%02ld:%02ld", date, date + 4, date + 6,
-             time_of_day, time_of_day + 2, time_of_day + 4, off < 0 ? '-' : '+', a / 3600,
-             (a % 3600) / 60);
+    char zone[8];
+    pacs_fhir_zone_offset(date, zone, sizeof zone);
+    snprintf(buf, cap, "%.4s-%.2s-%.2sT%.2s:%.2s:%.2s%s", date, date + 4, date + 6, time_of_day,
+             time_of_day + 2, time_of_day + 4, zone);
 }
 
 /* The PatientID studies of `p` carry: its identifier of the first system of patient.id_order

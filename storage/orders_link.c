@@ -335,6 +335,25 @@ static pacs_err restate_study(pacs_index *idx, pacs_db *db, const char *uid, con
     return err;
 }
 
+/* The identity the studies of patient `pk` (following merges) are served with, the PatientID
+ * it serves in `out`, and the time of the change in `when`. */
+static pacs_err served_identity(pacs_index *idx, pacs_db *db, int64_t pk, char (*systems)[17],
+                                size_t n_systems, pacs_orders__restated *out, json_t **identity,
+                                char when[15], pacs_errinfo *ei)
+{
+    pacs_patient p;
+    pacs_err err = load_current(idx, db, pk, &p, ei);
+    *identity = err == PACS_OK ? pacs_orders__patient_json(&p, systems, n_systems, 0) : NULL;
+    if (err == PACS_OK && !*identity) {
+        err = pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+    char *served = *identity ? pacs_json_text(*identity, 0x00100020u) : NULL;
+    snprintf(out->patient_id, sizeof out->patient_id, "%s", served ? served : "");
+    free(served);
+    now_dt(when);
+    return err;
+}
+
 pacs_err pacs_orders__restate(pacs_index *idx, pacs_db *db, int64_t pk, char (*systems)[17],
                               size_t n_systems, pacs_orders__restated *out, pacs_errinfo *ei)
 {
@@ -348,17 +367,9 @@ pacs_err pacs_orders__restate(pacs_index *idx, pacs_db *db, int64_t pk, char (*s
         free(studies.uids);
         return err;
     }
-    pacs_patient p;
-    err = load_current(idx, db, pk, &p, ei);
-    json_t *identity = err == PACS_OK ? pacs_orders__patient_json(&p, systems, n_systems, 0) : NULL;
-    if (err == PACS_OK && !identity) {
-        err = pacs_errf(ei, PACS_ENOMEM, "out of memory");
-    }
-    char *served = identity ? pacs_json_text(identity, 0x00100020u) : NULL;
-    snprintf(out->patient_id, sizeof out->patient_id, "%s", served ? served : "");
-    free(served);
+    json_t *identity = NULL;
     char when[15];
-    now_dt(when);
+    err = served_identity(idx, db, pk, systems, n_systems, out, &identity, when, ei);
     for (size_t i = 0; err == PACS_OK && i < studies.n; i++) {
         int changed = 0;
         err = restate_study(idx, db, studies.uids[i], identity, when, &changed, ei);
@@ -406,17 +417,9 @@ pacs_err pacs_orders__link_stored(pacs_index *idx, pacs_db *db, pacs_order *o, c
         free(studies.uids);
         return err;
     }
-    pacs_patient p;
-    err = load_current(idx, db, o->patient, &p, ei);
-    json_t *identity = err == PACS_OK ? pacs_orders__patient_json(&p, systems, n_systems, 0) : NULL;
-    if (err == PACS_OK && !identity) {
-        err = pacs_errf(ei, PACS_ENOMEM, "out of memory");
-    }
-    char *served = identity ? pacs_json_text(identity, 0x00100020u) : NULL;
-    snprintf(out->patient_id, sizeof out->patient_id, "%s", served ? served : "");
-    free(served);
+    json_t *identity = NULL;
     char when[15];
-    now_dt(when);
+    err = served_identity(idx, db, o->patient, systems, n_systems, out, &identity, when, ei);
     for (size_t i = 0; err == PACS_OK && i < studies.n; i++) {
         int changed = 0;
         err = pacs_index__run(idx, db, PACS_SQL_LINK_ADD, PACS_ORDERS__SQL_LINK_ADD, NULL, 0, ei,
