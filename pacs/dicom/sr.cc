@@ -66,9 +66,9 @@ pacs_err fill(DSRDocument &doc, const pacs_sr_input *in, pacs_errinfo *ei)
         {&DSRDocument::setSeriesDescription, "Report", "SeriesDescription"},
         {&DSRDocument::setManufacturer, "pacsd", "Manufacturer"},
     };
-    for (size_t i = 0; !err && i < sizeof attrs / sizeof attrs[0]; i++) {
-        if (attrs[i].value && attrs[i].value[0]) {
-            err = put((doc.*attrs[i].set)(attrs[i].value, OFTrue), attrs[i].name, ei);
+    for (const auto &a : attrs) {
+        if (!err && a.value && a.value[0]) {
+            err = put((doc.*a.set)(a.value, OFTrue), a.name, ei);
         }
     }
     if (err) {
