@@ -105,7 +105,8 @@ static int orphan_cb(void *ctx, const char *key, uint64_t size, const char *path
 {
     (void)size;
     verify_ctx *v = ctx;
-    if (key[0] && bsearch(key, v->sorted.keys, v->sorted.n, sizeof *v->sorted.keys, cmp_key)) {
+    if (key[0] && v->sorted.n > 0 &&
+        bsearch(key, v->sorted.keys, v->sorted.n, sizeof *v->sorted.keys, cmp_key)) {
         return 0;
     }
     struct stat sb;
@@ -147,7 +148,9 @@ pacs_err pacs_archive__sweep_orphans(pacs_archive *a, int sweep, pacs_problem_cb
     memset(&ks, 0, sizeof ks);
     pacs_err err = pacs_index_objects(a->index, collect_object, &ks, ei);
     if (err == PACS_OK) {
-        qsort(ks.keys, ks.n, sizeof *ks.keys, cmp_key);
+        if (ks.n > 0) { /* an empty index has no array to sort (qsort takes no NULL) */
+            qsort(ks.keys, ks.n, sizeof *ks.keys, cmp_key);
+        }
         err = orphan_walk(a, &ks, sweep, problem, ctx, r, ei);
     }
     free(ks.keys);
