@@ -430,7 +430,10 @@ static int join(char *dst, size_t cap, const json_t *a)
             return 0;
         }
         size_t used = strlen(dst);
-        snprintf(dst + used, cap - used, "%s%s", i ? " " : "", s);
+        int n = snprintf(dst + used, cap - used, "%s%s", i ? " " : "", s);
+        if (n < 0 || (size_t)n >= cap - used) {
+            return 0; /* too long: refused, never cut (a cut can split a UTF-8 character) */
+        }
     }
     return 1;
 }
