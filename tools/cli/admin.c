@@ -23,7 +23,7 @@ static int no_args(const char *cmd, int argc, char **argv)
     return 0;
 }
 
-static int open_archive(const pacs_config *cfg, unsigned flags, pacs_archive **a)
+int pacs_tool__open_archive(const pacs_config *cfg, unsigned flags, pacs_archive **a)
 {
     pacs_errinfo ei;
     if (pacs_archive_open_ex(cfg, flags, a, &ei) != PACS_OK) {
@@ -95,7 +95,7 @@ int pacs_tool__verify(const pacs_config *cfg, int argc, char **argv)
         }
     }
     pacs_archive *a = NULL;
-    if (open_archive(cfg, sweep ? PACS_ARCHIVE_EXCLUSIVE : 0, &a) != 0) {
+    if (pacs_tool__open_archive(cfg, sweep ? PACS_ARCHIVE_EXCLUSIVE : 0, &a) != 0) {
         return TOOL_PROBLEMS;
     }
     pacs_progress p;
@@ -165,7 +165,7 @@ int pacs_tool__delete(const pacs_config *cfg, int argc, char **argv)
         return TOOL_PROBLEMS;
     }
     pacs_archive *a = NULL;
-    if (open_archive(cfg, 0, &a) != 0) {
+    if (pacs_tool__open_archive(cfg, 0, &a) != 0) {
         pacs_query_free(q);
         return TOOL_PROBLEMS;
     }
@@ -196,7 +196,7 @@ int pacs_tool__stats(const pacs_config *cfg, int argc, char **argv)
         return TOOL_USAGE;
     }
     pacs_archive *a = NULL;
-    if (open_archive(cfg, 0, &a) != 0) {
+    if (pacs_tool__open_archive(cfg, 0, &a) != 0) {
         return TOOL_PROBLEMS;
     }
     pacs_index_stats s;

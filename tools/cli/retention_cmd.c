@@ -55,9 +55,7 @@ int pacs_tool__retention(const pacs_config *cfg, int argc, char **argv)
         return TOOL_USAGE;
     }
     pacs_archive *a = NULL;
-    if (pacs_archive_open(cfg, &a, &ei) != PACS_OK) {
-        fprintf(stderr, "pacs: cannot open the archive in %s: %s\n", pacs_config_str(cfg, "data"),
-                ei.msg);
+    if (pacs_tool__open_archive(cfg, 0, &a) != 0) {
         return TOOL_PROBLEMS;
     }
     if (!dry_run) {

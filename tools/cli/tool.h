@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "pacs/base/config.h"
+#include "storage/archive.h"
 #include "storage/audit.h"
 
 /* Exit statuses of every subcommand. */
@@ -83,5 +84,9 @@ void pacs_tool__msg(pacs_progress *p, const char *fmt, ...) __attribute__((forma
 
 /** "12.3 MB" style size. */
 void pacs_tool__size(uint64_t bytes, char *buf, size_t cap);
+
+/** Opens the archive `cfg` names (pacs_archive_open_ex with `flags`); on failure prints
+ *  "pacs: cannot open the archive in DATA: why" and returns -1. */
+int pacs_tool__open_archive(const pacs_config *cfg, unsigned flags, pacs_archive **a);
 
 #endif
