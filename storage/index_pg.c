@@ -50,6 +50,7 @@ static const pacs_sql_dialect dialect = {
     .for_update = " FOR UPDATE",
     .now_stamp = "to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDDHH24MISS')",
     .string_agg = 1,
+    .jsonb = 1,
     .shared = 1,
 };
 

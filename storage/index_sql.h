@@ -40,6 +40,7 @@ typedef struct pacs_sql_dialect {
     const char *for_update; /* " FOR UPDATE" where rows can be locked, else "" */
     const char *now_stamp;  /* the UTC time now as text "YYYYMMDDHHMMSS" */
     int string_agg;         /* string_agg(DISTINCT x, sep ORDER BY x) exists */
+    int jsonb;              /* stored attributes merge as jsonb (||), not with json_patch() */
     int shared;             /* several processes share it: row claims (FOR UPDATE SKIP LOCKED)
                              * and advisory locks, for leases and intents */
 } pacs_sql_dialect;
@@ -148,6 +149,11 @@ void pacs_index__fields_free(pacs_index__fields *f);
 /** The stored attributes of `level` as compact JSON text (caller frees); NULL when out of
  *  memory. */
 char *pacs_index__level_attrs_text(const json_t *instance, pacs_level level);
+
+/** The same without the attributes that hold nothing (no value, inline bytes or bulk data
+ *  reference): what a later instance adds to its study's and patient's stored attributes,
+ *  so that one sent without a value (a report without AccessionNumber) blanks nothing. */
+char *pacs_index__level_attrs_patch(const json_t *instance, pacs_level level);
 
 /** A decimal integer's value, or 0 in `*ok` when `s` is NULL or not a number. */
 long long pacs_index__int_value(const char *s, int *ok);

@@ -33,6 +33,7 @@ static const pacs_sql_dialect dialect = {
     .for_update = "",
     .now_stamp = "strftime('%Y%m%d%H%M%S','now')",
     .string_agg = 0,
+    .jsonb = 0,
     .shared = 0,
 };
 

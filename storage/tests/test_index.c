@@ -353,6 +353,41 @@ static void test_study_sets_on_replace(void **state)
     assert_string_equal(r.text[0], "OT");
 }
 
+/* A later instance that leaves a study or patient attribute out, or empty (a report sent by a
+ * RIS without the study's description or the patient's name), keeps the earlier value; one
+ * that gives a value replaces it. */
+static void test_later_instance_keeps_values(void **state)
+{
+    fixture *f = *state;
+    inst ct = {"8.1", "8.1.1",    "8.1.1.1", CT,      "P8", "Lê^Văn Tám",
+               "CT",  "20240301", "0900",    "CHEST", 1,    NULL};
+    inst sr = {"8.1", "8.1.2", "8.1.2.1", SR, "P8", NULL, "SR", NULL, NULL, NULL, 1, NULL};
+    put(f, &ct);
+    put(f, &sr);
+    const char *const *show = KEYS("00081030", "00100010", "00080020", "00080030");
+    rows r = find(f, PACS_LEVEL_STUDY, KEYS("0020000D=8.1"), show, 0, 0);
+    assert_int_equal(r.n, 1);
+    assert_string_equal(r.text[0], "CHEST|Lê^Văn Tám|20240301|0900");
+    /* Matched by the kept values, with and without diacritics. */
+    assert_int_equal(count(f, PACS_LEVEL_STUDY, KEYS("00081030=CHEST", "00100010=le^van*")), 1);
+    r = find(f, PACS_LEVEL_PATIENT, KEYS("00100020=P8"), KEYS("00100010"), 0, 0);
+    assert_string_equal(r.text[0], "Lê^Văn Tám");
+    /* Empty values keep them too. */
+    inst blank = {"8.1", "8.1.2", "8.1.2.2", SR, "P8", "", "SR", "", "", "", 2, NULL};
+    put(f, &blank);
+    r = find(f, PACS_LEVEL_STUDY, KEYS("0020000D=8.1"), show, 0, 0);
+    assert_string_equal(r.text[0], "CHEST|Lê^Văn Tám|20240301|0900");
+    /* A value given replaces: the latest instance's wins, as before. */
+    inst fix = {"8.1", "8.1.1", "8.1.1.2", CT,         "P8", "Lê^Văn Tâm",
+                "CT",  NULL,    NULL,      "CHEST PA", 2,    NULL};
+    put(f, &fix);
+    r = find(f, PACS_LEVEL_STUDY, KEYS("0020000D=8.1"), show, 0, 0);
+    assert_string_equal(r.text[0], "CHEST PA|Lê^Văn Tâm|20240301|0900");
+    assert_int_equal(count(f, PACS_LEVEL_STUDY, KEYS("00100010=Lê^Văn Tám")), 0);
+    r = find(f, PACS_LEVEL_PATIENT, KEYS("00100020=P8"), KEYS("00100010"), 0, 0);
+    assert_string_equal(r.text[0], "Lê^Văn Tâm");
+}
+
 static void test_sequence_and_paging(void **state)
 {
     fixture *f = *state;
@@ -588,6 +623,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_sweep_records, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remove_levels, setup, teardown),
         cmocka_unit_test_setup_teardown(test_study_sets_on_replace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_later_instance_keeps_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sequence_and_paging, setup, teardown),
         cmocka_unit_test_setup_teardown(test_instances, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
