@@ -131,13 +131,50 @@ trap_background() {
     trap 'for p in $BG_PIDS; do kill -TERM "$p" 2>/dev/null || true; done; cleanup' EXIT
 }
 
-# A TCP port that was free a moment ago (for peers that cannot pick port 0 themselves).
+# A TCP port that was free a moment ago (for peers that cannot pick port 0 themselves), taken
+# at random below the kernel's ephemeral range: a port from that range (what binding port 0
+# gives) can be handed to another test's server started on port 0, or become the local port of
+# an outgoing connection, before the peer meant for it listens (test_move_errors once talked
+# to another test's server that way); and connecting to an ephemeral port where nothing listens
+# can connect a socket to itself.
 free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+    python3 -c 'import random, socket
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+while True:
+    port = random.randrange(10000, max(low, 10001))
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+        break
+    except OSError:
+        s.close()
+print(port)'
 }
 
 # Python that succeeds when something accepts TCP connections on 127.0.0.1 port argv[1].
 PY_CONNECT='import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)'
+
+# Python that succeeds when the socket listening on TCP port argv[1] belongs to process argv[2]
+# or one of its descendants: that the peer a test started, and not some other program, is the
+# one listening there.
+PY_LISTENS_PID='import glob, os, sys
+port, pids = int(sys.argv[1]), [sys.argv[2]]
+for pid in pids:
+    for f in glob.glob("/proc/%s/task/*/children" % pid):
+        pids += open(f).read().split()
+owned = set()
+for pid in pids:
+    for fd in glob.glob("/proc/%s/fd/*" % pid):
+        try:
+            owned.add(os.readlink(fd))
+        except OSError:
+            pass
+for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+    for line in open(table).readlines()[1:]:
+        f = line.split()
+        if f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port and "socket:[%s]" % f[9] in owned:
+            sys.exit(0)
+sys.exit(1)'
 
 # Starts DCMTK's storescp as AE $1 on port $2 writing to folder $3 (more storescp options may
 # follow), bounded to 10 minutes; waits (bounded) until it accepts connections. Sets SCP_PID
@@ -149,9 +186,9 @@ start_storescp() { # aet port dir [options]
     timeout 600 storescp -aet "$aet" -od "$dir" "$@" "$port" >>"$WORK/storescp-$aet.log" 2>&1 &
     SCP_PID=$!
     BG_PIDS="$BG_PIDS $SCP_PID"
-    if ! timeout 20 sh -c 'until python3 -c "$3" "$1" 2>/dev/null; do
-            kill -0 "$2" 2>/dev/null || exit 1; sleep 0.1; done' _ "$port" "$SCP_PID" "$PY_CONNECT"; then
-        echo "storescp $aet did not answer on port $port" >&2
+    if ! timeout 20 sh -c 'until python3 -c "$3" "$1" "$2" 2>/dev/null; do
+            kill -0 "$2" 2>/dev/null || exit 1; sleep 0.1; done' _ "$port" "$SCP_PID" "$PY_LISTENS_PID"; then
+        echo "storescp $aet is not listening on port $port: $(tail -3 "$WORK/storescp-$aet.log")" >&2
         return 1
     fi
 }

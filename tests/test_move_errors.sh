@@ -14,6 +14,7 @@ vanish_port=$(free_port)
 dead_port=$(free_port) # nothing listens here
 start_storescp GOOD "$ok_port" "$WORK/good" || fail "storescp GOOD"
 start_storescp REFUSER "$refuse_port" "$WORK/refuser" --refuse || fail "storescp REFUSER"
+start_storescp VANISH "$vanish_port" "$WORK/vanish" --abort-after || fail "storescp VANISH"
 start_pacsd --set "ae.GOOD=127.0.0.1:$ok_port" --set "ae.REFUSER=127.0.0.1:$refuse_port" \
     --set "ae.VANISH=127.0.0.1:$vanish_port" --set "ae.DEAD=127.0.0.1:$dead_port"
 
@@ -46,7 +47,6 @@ done
 assert_eq 0 "$(count_files "$WORK/refuser")" "files at the refusing destination"
 
 # The destination aborts the association on the first C-STORE-RQ.
-start_storescp VANISH "$vanish_port" "$WORK/vanish" --abort-after || fail "storescp VANISH"
 move -S -aem VANISH -k QueryRetrieveLevel=STUDY -k StudyInstanceUID="$st" >"$WORK/m3" || true
 assert_eq 0xa702 "$(final_status "$WORK/m3")" "move to a destination that vanished"
 assert_eq 4 "$(final_count "$WORK/m3" Failed)" "failed after the destination vanished"
