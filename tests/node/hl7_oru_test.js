@@ -28,7 +28,9 @@ async function main() {
   await client.close();
 }
 
-main().catch((e) => {
+// Exit when done: @medplum/hl7's sendAndWait leaves its timeout armed after the ACK, which
+// kept node alive for timeoutMs (30 s) after the last message.
+main().then(() => process.exit(0), (e) => {
   console.error(e && e.stack ? e.stack : e);
   process.exit(1);
 });
