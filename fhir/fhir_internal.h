@@ -97,6 +97,21 @@ int pacs_fhir__bundle_add(pacs_fhir *f, pacs_http_req *r, json_t *bundle, json_t
 /** Sends the Bundle (taken) with total and a self link of the search on `type`. */
 void pacs_fhir__bundle_send(pacs_fhir *f, pacs_http_req *r, const char *type, json_t *bundle);
 
+/** A search's page: `_count` matches from `_offset` (this server's paging parameter, which its
+ *  next links carry). */
+typedef struct pacs_fhir_page {
+    size_t count, offset;
+} pacs_fhir_page;
+
+/** Reads `_count` (1 to `max`, `dflt` when absent; more than `max` gives `max`, as FHIR lets a
+ *  server) and `_offset` into `*pg`; 0 when one is malformed (a 400 has been sent). */
+int pacs_fhir__page_params(pacs_http_req *r, size_t dflt, size_t max, pacs_fhir_page *pg);
+
+/** As pacs_fhir__bundle_send for a page of a search: `more` says matches follow it, and then
+ *  the Bundle has a next link and no total (the total of the last page's Bundle is exact). */
+void pacs_fhir__bundle_send_page(pacs_fhir *f, pacs_http_req *r, const char *type, json_t *bundle,
+                                 const pacs_fhir_page *pg, int more);
+
 void pacs_fhir__imaging_read(pacs_fhir *f, pacs_http_req *r, const char *id);
 void pacs_fhir__imaging_search(pacs_fhir *f, pacs_http_req *r);
 void pacs_fhir__report_read(pacs_fhir *f, pacs_http_req *r, const char *id);

@@ -20,7 +20,8 @@
 #define TAG_PATIENT_ID 0x00100020u
 #define TAG_STUDY_DATE 0x00080020u
 #define TAG_MODALITIES 0x00080061u
-#define MAX_MATCHES 1000
+#define PAGE_DEFAULT 100 /* studies in a page of a search without _count */
+#define PAGE_MAX 1000
 #define ENDPOINT_TYPE "http://terminology.hl7.org/CodeSystem/endpoint-connection-type"
 
 const char *pacs_fhir__dcm_str(const json_t *ds, const char *tag)
@@ -300,7 +301,8 @@ static int date_range(pacs_http_req *r, char *out, size_t cap)
 static int known_param(const char *name)
 {
     static const char *const names[] = {
-        "patient", "patient.identifier", "date", "modality", "status", "_format"};
+        "patient", "patient.identifier", "date", "modality", "status", "_format", "_count",
+        "_offset"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (strcmp(name, names[i]) == 0) {
             return 1;
@@ -316,15 +318,17 @@ void pacs_fhir__imaging_search(pacs_fhir *f, pacs_http_req *r)
         if (!known_param(pp->v[i].name)) {
             pacs_fhir__outcome(r, 400, "not-supported",
                                "search parameter '%.64s' is not supported (patient, "
-                               "patient.identifier, date, modality, status)",
+                               "patient.identifier, date, modality, status, _count, _offset)",
                                pp->v[i].name);
             return;
         }
     }
     char pid[65], dates[20];
     int by_patient = 0;
+    pacs_fhir_page page;
     if (!pacs_fhir__patient_criterion(f, r, pid, sizeof pid, &by_patient) ||
-        !date_range(r, dates, sizeof dates)) {
+        !date_range(r, dates, sizeof dates) ||
+        !pacs_fhir__page_params(r, PAGE_DEFAULT, PAGE_MAX, &page)) {
         return;
     }
     const char *modality = pacs_params_get(pp, "modality");
@@ -364,7 +368,7 @@ void pacs_fhir__imaging_search(pacs_fhir *f, pacs_http_req *r)
     pacs_errinfo ei;
     pacs_err err = bundle ? PACS_OK : pacs_errf(&ei, PACS_ENOMEM, "out of memory");
     int none = (by_patient && !pid[0]) || (status && strcmp(status, "available") != 0);
-    results rs = {json_array(), MAX_MATCHES + 1};
+    results rs = {json_array(), page.count + 1}; /* one more says another page follows */
     pacs_query *q = NULL;
     if (err == PACS_OK && !none) {
         q = study_query(&ei, &err);
@@ -378,16 +382,14 @@ void pacs_fhir__imaging_search(pacs_fhir *f, pacs_http_req *r)
             err = pacs_query_add(q, TAG_MODALITIES, "CS", modality, &ei);
         }
         if (err == PACS_OK) {
+            pacs_query_set_paging(q, page.count + 1, page.offset);
             err = pacs_archive_find(f->archive, q, keep, &rs, &ei);
         }
     }
     pacs_query_free(q);
-    if (err == PACS_OK && json_array_size(rs.list) > MAX_MATCHES) {
-        json_decref(rs.list);
-        json_decref(bundle);
-        pacs_fhir__outcome(r, 400, "too-costly", "more than %d studies match: narrow the search",
-                           MAX_MATCHES);
-        return;
+    int more = json_array_size(rs.list) > page.count;
+    if (more) {
+        json_array_remove(rs.list, page.count);
     }
     for (size_t i = 0; err == PACS_OK && i < json_array_size(rs.list); i++) {
         json_t *res = study_json(f, r, json_array_get(rs.list, i), &ei, &err);
@@ -401,5 +403,5 @@ void pacs_fhir__imaging_search(pacs_fhir *f, pacs_http_req *r)
         pacs_fhir__refuse(r, err, &ei);
         return;
     }
-    pacs_fhir__bundle_send(f, r, "ImagingStudy", bundle);
+    pacs_fhir__bundle_send_page(f, r, "ImagingStudy", bundle, &page, more);
 }

@@ -209,25 +209,85 @@ static void encode(pacs_buf *b, const char *s)
     }
 }
 
-void pacs_fhir__bundle_send(pacs_fhir *f, pacs_http_req *r, const char *type, json_t *bundle)
+int pacs_fhir__page_params(pacs_http_req *r, size_t dflt, size_t max, pacs_fhir_page *pg)
+{
+    static const char *const names[] = {"_count", "_offset"};
+    size_t *dest[] = {&pg->count, &pg->offset};
+    pg->count = dflt;
+    pg->offset = 0;
+    for (size_t i = 0; i < 2; i++) {
+        const char *v = pacs_params_get(pacs_http_params(r), names[i]);
+        if (!v) {
+            continue;
+        }
+        char *end = NULL;
+        unsigned long long n = v[0] >= '0' && v[0] <= '9' ? strtoull(v, &end, 10) : 0;
+        if (!end || *end || n > 100000000ull || (i == 0 && n == 0)) {
+            pacs_fhir__outcome(r, 400, "invalid", "%s: '%.20s' is not %s", names[i], v,
+                               i == 0 ? "a count from 1" : "a number of matches to skip");
+            return 0;
+        }
+        *dest[i] = (size_t)n;
+    }
+    if (pg->count > max) {
+        pg->count = max;
+    }
+    return 1;
+}
+
+/* The search's URL on `type` with its parameters, `_count` and `_offset` given as `pg` says
+ * (NULL: as asked). */
+static int search_url(pacs_fhir *f, pacs_http_req *r, const char *type, const pacs_fhir_page *pg,
+                      pacs_buf *url)
+{
+    pacs_buf_printf(url, "%s/%s", pacs_fhir__base(f, r), type);
+    const pacs_params *pp = pacs_http_params(r);
+    int first = 1;
+    for (size_t i = 0; i < pp->n; i++) {
+        if (pg && (strcmp(pp->v[i].name, "_count") == 0 || strcmp(pp->v[i].name, "_offset") == 0)) {
+            continue;
+        }
+        pacs_buf_puts(url, first ? "?" : "&");
+        first = 0;
+        encode(url, pp->v[i].name);
+        pacs_buf_puts(url, "=");
+        encode(url, pp->v[i].value ? pp->v[i].value : "");
+    }
+    if (pg) {
+        pacs_buf_printf(url, "%s_count=%zu&_offset=%zu", first ? "?" : "&", pg->count, pg->offset);
+    }
+    return url->data != NULL;
+}
+
+static void send_bundle(pacs_fhir *f, pacs_http_req *r, const char *type, json_t *bundle,
+                        const pacs_fhir_page *pg, int more)
 {
     json_t *entries = json_object_get(bundle, "entry");
-    int ok = json_object_set_new(bundle, "total",
-                                 json_integer((json_int_t)json_array_size(entries))) == 0;
+    size_t before = pg ? pg->offset : 0;
+    int ok = more || json_object_set_new(
+                         bundle, "total",
+                         json_integer((json_int_t)(before + json_array_size(entries)))) == 0;
+    json_t *links = json_array();
     pacs_buf self;
     pacs_buf_init(&self, 16384);
-    pacs_buf_printf(&self, "%s/%s", pacs_fhir__base(f, r), type);
-    const pacs_params *pp = pacs_http_params(r);
-    for (size_t i = 0; i < pp->n; i++) {
-        pacs_buf_puts(&self, i == 0 ? "?" : "&");
-        encode(&self, pp->v[i].name);
-        pacs_buf_puts(&self, "=");
-        encode(&self, pp->v[i].value ? pp->v[i].value : "");
-    }
-    ok = ok && self.data &&
-         json_object_set_new(bundle, "link",
-                             json_pack("[{s:s,s:s}]", "relation", "self", "url", self.data)) == 0;
+    ok = ok && links && search_url(f, r, type, NULL, &self) &&
+         json_array_append_new(links,
+                               json_pack("{s:s,s:s}", "relation", "self", "url", self.data)) == 0;
     pacs_buf_free(&self);
+    if (ok && more) {
+        pacs_fhir_page next = {pg->count, pg->offset + pg->count};
+        pacs_buf url;
+        pacs_buf_init(&url, 16384);
+        ok = search_url(f, r, type, &next, &url) &&
+             json_array_append_new(
+                 links, json_pack("{s:s,s:s}", "relation", "next", "url", url.data)) == 0;
+        pacs_buf_free(&url);
+    }
+    if (ok) {
+        ok = json_object_set_new(bundle, "link", links) == 0; /* taken, even when it fails */
+    } else {
+        json_decref(links);
+    }
     if (ok && json_array_size(entries) == 0) {
         json_object_del(bundle, "entry"); /* FHIR has no empty arrays */
     }
@@ -236,4 +296,15 @@ void pacs_fhir__bundle_send(pacs_fhir *f, pacs_http_req *r, const char *type, js
         bundle = NULL;
     }
     pacs_fhir__send(f, r, 200, bundle, NULL);
+}
+
+void pacs_fhir__bundle_send(pacs_fhir *f, pacs_http_req *r, const char *type, json_t *bundle)
+{
+    send_bundle(f, r, type, bundle, NULL, 0);
+}
+
+void pacs_fhir__bundle_send_page(pacs_fhir *f, pacs_http_req *r, const char *type, json_t *bundle,
+                                 const pacs_fhir_page *pg, int more)
+{
+    send_bundle(f, r, type, bundle, pg, more);
 }

@@ -280,6 +280,24 @@ assert_eq "$B" "$(ids)" "P2's studies"
 fhir "/ImagingStudy?patient=Patient/bhxh-$P1"
 assert_eq 200 "$STATUS" "ImagingStudy search patient="
 assert_eq "$(sorted "$A" "$C")" "$(ids)" "P1's studies by patient="
+# Paging: a study a page; the next link gives the other, and that last page the total.
+fhir "/ImagingStudy?patient.identifier=$BHXH%7C$P1&_count=1"
+assert_eq 200 "$STATUS" "a page of one study"
+page1=$(ids)
+assert_eq "" "$(jget total "$LAST")" "no total while pages follow"
+assert_eq next "$(jget link.1.relation "$LAST")" "the first page's next link"
+next=$(jget link.1.url "$LAST")
+case $next in "$F"/ImagingStudy\?*_offset=1*) ;; *) fail "next link: $next" ;; esac
+fhir "${next#"$F"}"
+assert_eq 200 "$STATUS" "the next page"
+assert_eq 2 "$(jget total "$LAST")" "the last page's total"
+assert_eq "" "$(jget link.1.relation "$LAST")" "no next link after the last page"
+assert_eq "$(sorted "$A" "$C")" "$(sorted "$page1" "$(ids)")" "the two pages: P1's studies once each"
+for bad in "_count=0" "_count=ten" "_offset=-1"; do
+    fhir "/ImagingStudy?patient.identifier=$BHXH%7C$P1&$bad"
+    assert_eq 400 "$STATUS" "ImagingStudy search with $bad"
+    assert_eq OperationOutcome "$(jget resourceType "$LAST")" "$bad: an OperationOutcome"
+done
 fhir "/ImagingStudy?patient.identifier=$BHXH%7CDN4019999999999"
 assert_eq 200 "$STATUS" "nobody"
 assert_eq 0 "$(jget total "$LAST")" "an unknown health ID finds nothing"
