@@ -291,7 +291,11 @@ static void *worker(void *arg)
 
 int pacs_tool__import(const pacs_config *cfg, int argc, char **argv)
 {
-    long jobs = 4;
+    /* Each store waits for a disk flush (and an index commit) that it shares with the stores
+     * running beside it, and spends most of its time waiting: the more at once, the fewer
+     * flushes per file. For 1500 small files (16x16) on a busy 2-core machine: 4 jobs 254 and
+     * 325 files/s, 16 jobs 348 and 639/s, 32 jobs 689 and 746/s, 64 jobs 882 and 583/s. */
+    long jobs = 32;
     int n_paths = 0, options = 1;
     for (int i = 0; i < argc; i++) {
         if (options && strcmp(argv[i], "--") == 0) {
