@@ -4,11 +4,10 @@
  * the FHIR base. Every entry is checked first (its resource, its request, the patient each
  * order names: a Patient entry of the Bundle, by its fullUrl or by an identifier it carries,
  * else one in the archive; and that no order named is past SCHEDULED), so that a Bundle that
- * cannot succeed changes nothing. Then the Patients are stored, then the ServiceRequests, each
- * committed by the archive in turn.
- * The archive has no transaction across calls: if one of these writes fails all the same (the
- * index failing between two commits, or another client taking an accession number in between),
- * the writes before it stay, and the answer (503 or 409) says so.
+ * cannot succeed changes nothing. Then the Patients and the ServiceRequests are stored in one
+ * transaction of the archive (pacs_orders_batch): when a write fails all the same (two orders
+ * of the Bundle with one accession number, another client taking one in between, the index
+ * failing), none of them is kept, and the answer (409, 503...) names the entry.
  *
  * Load: a Bundle of a few entries per order. Thread-safety: runs on the request's thread.
  */
@@ -120,47 +119,96 @@ static pacs_err link_entries(pacs_fhir *f, entry *v, size_t n, pacs_errinfo *ei)
     return PACS_OK;
 }
 
-/* Stores the entries: Patients, then ServiceRequests. */
-static pacs_err apply(pacs_fhir *f, entry *v, size_t n, pacs_errinfo *ei)
+/* The Patient entry's location: Patient/{id} by the first identifier system it has. */
+static void patient_location(pacs_fhir *f, entry *e)
 {
-    for (int pass = PACS_FHIR__PATIENT; pass <= PACS_FHIR__ORDER; pass++) {
-        for (size_t i = 0; i < n; i++) {
-            pacs_err err = PACS_OK;
-            if (v[i].type != pass) {
-                continue;
-            }
-            if (pass == PACS_FHIR__PATIENT) {
-                pacs_patient stored;
-                char id[65] = "";
-                err = pacs_fhir__put_patient(f, &v[i].patient, &v[i].created, &stored, ei);
-                v[i].patient = stored;
-                for (size_t s = 0; err == PACS_OK && s < f->ids.n && !id[0]; s++) {
-                    for (size_t k = 0; k < stored.n_ids && !id[0]; k++) {
-                        if (strcmp(stored.ids[k].system, f->ids.system[s]) == 0 &&
-                            !pacs_fhir_patient_id(&stored.ids[k], id, sizeof id)) {
-                            id[0] = '\0';
-                        }
-                    }
-                }
-                snprintf(v[i].location, sizeof v[i].location, "Patient/%s", id);
-            } else {
-                const pacs_patient *p =
-                    v[i].subject_entry ? &v[v[i].subject_entry - 1].patient : &v[i].subject;
-                pacs_order stored;
-                err = pacs_fhir__put_order(f, &v[i].order, v[i].action, p, &v[i].created, &stored,
-                                           ei);
-                snprintf(v[i].location, sizeof v[i].location, "ServiceRequest/%s",
-                         v[i].order.placer);
-            }
-            if (err != PACS_OK) {
-                char msg[sizeof ei->msg];
-                snprintf(msg, sizeof msg, "%s", ei->msg);
-                return pacs_errf(
-                    ei, err, "Bundle.entry[%zu]: %s (entries stored before it are kept)", i, msg);
+    char id[65] = "";
+    for (size_t s = 0; s < f->ids.n && !id[0]; s++) {
+        for (size_t k = 0; k < e->patient.n_ids && !id[0]; k++) {
+            if (strcmp(e->patient.ids[k].system, f->ids.system[s]) == 0 &&
+                !pacs_fhir_patient_id(&e->patient.ids[k], id, sizeof id)) {
+                id[0] = '\0';
             }
         }
     }
-    return PACS_OK;
+    snprintf(e->location, sizeof e->location, "Patient/%s", id);
+}
+
+/* Stores the entries, Patients then ServiceRequests, in one transaction of the archive: all or
+ * none. */
+static pacs_err apply(pacs_fhir *f, entry *v, size_t n, pacs_errinfo *ei)
+{
+    pacs_orders_op *ops = calloc(n, sizeof *ops);
+    size_t *op_of = calloc(n, sizeof *op_of); /* entry -> its op */
+    size_t *entry_of = calloc(n, sizeof *entry_of);
+    pacs_err err = ops && op_of && entry_of ? PACS_OK : pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    size_t n_ops = 0;
+    for (int pass = PACS_FHIR__PATIENT; err == PACS_OK && pass <= PACS_FHIR__ORDER; pass++) {
+        for (size_t i = 0; err == PACS_OK && i < n; i++) {
+            if (v[i].type != pass) {
+                continue;
+            }
+            pacs_orders_op *op = &ops[n_ops];
+            entry_of[n_ops] = i;
+            op_of[i] = n_ops++;
+            pacs_errinfo ignore;
+            if (pass == PACS_FHIR__PATIENT) {
+                pacs_patient known;
+                v[i].created = 1;
+                for (size_t k = 0; k < v[i].patient.n_ids && v[i].created; k++) {
+                    v[i].created = pacs_orders_patient_get(f->archive, &v[i].patient.ids[k], &known,
+                                                           &ignore) != PACS_OK;
+                }
+                op->kind = PACS_ORDERS_OP_PATIENT;
+                op->patient = &v[i].patient;
+                continue;
+            }
+            pacs_order known;
+            v[i].created = pacs_orders_get(f->archive, v[i].order.placer, NULL, NULL, &known,
+                                           &ignore) == PACS_ENOTFOUND;
+            op->order = v[i].order;
+            if (v[i].action == PACS_FHIR_SR_CANCEL) {
+                op->kind = PACS_ORDERS_OP_CANCEL;
+                if (v[i].created) {
+                    err = pacs_errf(ei, PACS_ENOTFOUND,
+                                    "Bundle.entry[%zu]: no order with placer number %s to cancel",
+                                    i, v[i].order.placer);
+                }
+                continue;
+            }
+            op->kind = v[i].created ? PACS_ORDERS_OP_PLACE : PACS_ORDERS_OP_CHANGE;
+            if (v[i].subject_entry) {
+                op->patient_op = op_of[v[i].subject_entry - 1] + 1;
+            } else {
+                op->order.patient = v[i].subject.key;
+            }
+            snprintf(v[i].location, sizeof v[i].location, "ServiceRequest/%s", v[i].order.placer);
+        }
+    }
+    size_t failed = 0;
+    if (err == PACS_OK) {
+        err = pacs_orders_batch(f->archive, ops, n_ops, &failed, ei);
+        if (err != PACS_OK) {
+            char msg[sizeof ei->msg];
+            snprintf(msg, sizeof msg, "%s", ei->msg);
+            pacs_errf(ei, err, "Bundle.entry[%zu]: %s (nothing was stored)", entry_of[failed], msg);
+        }
+    }
+    for (size_t k = 0; err == PACS_OK && k < n_ops; k++) {
+        entry *e = &v[entry_of[k]];
+        if (ops[k].kind == PACS_ORDERS_OP_PATIENT) {
+            pacs_patient stored;
+            err = pacs_orders_patient_by_key(f->archive, ops[k].key, &stored, ei);
+            e->patient = stored;
+            patient_location(f, e);
+        } else if (ops[k].kind == PACS_ORDERS_OP_CANCEL) {
+            snprintf(e->location, sizeof e->location, "ServiceRequest/%s", e->order.placer);
+        }
+    }
+    free(ops);
+    free(op_of);
+    free(entry_of);
+    return err;
 }
 
 void pacs_fhir__transaction(pacs_fhir *f, pacs_http_req *r, json_t *body)

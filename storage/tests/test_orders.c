@@ -53,6 +53,48 @@ static void test_patients(void **state)
     assert_string_equal(got.name, "Trần^Thị Bình");
 }
 
+/* A batch (a FHIR transaction): a new patient and an order naming it, both or neither. */
+static void test_batch(void **state)
+{
+    fixture *f = *state;
+    pacs_errinfo ei;
+    int64_t k = register_patient(f, "bhxh", "HN9", "Vũ^Thị Mai");
+    pacs_order first = order_for(k, "B1", "ACC-B1"), out;
+    assert_int_equal(pacs_orders_place(f->a, &first, &out, &ei), PACS_OK);
+    pacs_patient p;
+    memset(&p, 0, sizeof p);
+    p.ids[p.n_ids++] = pid("bhxh", "HN10");
+    snprintf(p.name, sizeof p.name, "Đỗ^Văn Hùng");
+    pacs_orders_op ops[2];
+    memset(ops, 0, sizeof ops);
+    ops[0].kind = PACS_ORDERS_OP_PATIENT;
+    ops[0].patient = &p;
+    ops[1].kind = PACS_ORDERS_OP_PLACE;
+    ops[1].order = order_for(0, "B2", "ACC-B1"); /* B1's accession number: refused */
+    ops[1].patient_op = 1;
+    size_t failed = 9;
+    assert_int_equal(pacs_orders_batch(f->a, ops, 2, &failed, &ei), PACS_ECONFLICT);
+    assert_int_equal(failed, 1);
+    pacs_patient got;
+    pacs_patient_id hn10 = pid("bhxh", "HN10");
+    assert_int_equal(pacs_orders_patient_get(f->a, &hn10, &got, &ei), PACS_ENOTFOUND);
+    assert_int_equal(pacs_orders_get(f->a, "B2", NULL, NULL, &out, &ei), PACS_ENOTFOUND);
+    /* With an accession number of its own both are stored, the order for the new patient. */
+    snprintf(ops[1].order.accession, sizeof ops[1].order.accession, "ACC-B2");
+    assert_int_equal(pacs_orders_batch(f->a, ops, 2, &failed, &ei), PACS_OK);
+    assert_int_equal(pacs_orders_patient_get(f->a, &hn10, &got, &ei), PACS_OK);
+    assert_int_equal(got.key, ops[0].key);
+    assert_int_equal(pacs_orders_get(f->a, "B2", NULL, NULL, &out, &ei), PACS_OK);
+    assert_int_equal(out.patient, ops[0].key);
+    assert_string_equal(ops[1].out.accession, "ACC-B2");
+    /* A change of B1 (the first patient's) given to the new patient is refused. */
+    ops[1].kind = PACS_ORDERS_OP_CHANGE;
+    ops[1].order = order_for(0, "B1", "");
+    assert_int_equal(pacs_orders_batch(f->a, ops, 2, &failed, &ei), PACS_ECONFLICT);
+    assert_int_equal(pacs_orders_get(f->a, "B1", NULL, NULL, &out, &ei), PACS_OK);
+    assert_int_equal(out.patient, k);
+}
+
 static void test_orders(void **state)
 {
     fixture *f = *state;
@@ -401,6 +443,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_patients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_orders, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worklist_merge_mpps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worklist_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_copy, setup, teardown),
