@@ -389,8 +389,7 @@ pacs_err pacs_index__do_put(pacs_index *idx, pacs_db *db, const pacs_index_entry
 /** The patient's row of the index (patient_id, issuer from `f`), inserted when new, with the
  *  details of `f` and `attrs` (its stored attributes); `*pk` receives its key. */
 pacs_err pacs_index__put_patient(pacs_index *idx, pacs_db *db, const pacs_index__fields *f,
-                                 const char *attrs, const char *patch, long long *pk,
-                                 pacs_errinfo *ei);
+                                 const char *attrs, long long *pk, pacs_errinfo *ei);
 pacs_err pacs_index__do_remove(pacs_index *idx, pacs_db *db, const pacs_query *q, uint64_t *removed,
                                pacs_errinfo *ei);
 pacs_err pacs_index__do_fwd(pacs_index *idx, pacs_db *db, pacs_index__job_kind kind,

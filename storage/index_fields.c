@@ -86,47 +86,6 @@ char *pacs_index__level_attrs_text(const json_t *instance, pacs_level level)
     return s;
 }
 
-/* An attribute that holds something: a value that is not empty (DICOM JSON writes an empty
- * value of several as null; a person name without groups is {}), inline bytes or a bulk data
- * reference. */
-static int has_value(const json_t *attr)
-{
-    if (json_object_get(attr, "InlineBinary") || json_object_get(attr, "BulkDataURI")) {
-        return 1;
-    }
-    size_t i;
-    const json_t *v;
-    json_array_foreach(json_object_get(attr, "Value"), i, v)
-    {
-        int empty = json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0) ||
-                    (json_is_object(v) && json_object_size(v) == 0);
-        if (!empty) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-char *pacs_index__level_attrs_patch(const json_t *instance, pacs_level level)
-{
-    json_t *a = pacs_catalog_level_attrs(instance, level);
-    if (!a) {
-        return NULL;
-    }
-    const char *key;
-    json_t *attr;
-    void *tmp;
-    json_object_foreach_safe(a, tmp, key, attr)
-    {
-        if (!has_value(attr)) {
-            json_object_del(a, key);
-        }
-    }
-    char *s = json_dumps(a, PACS_JSON_DUMP_FLAGS);
-    json_decref(a);
-    return s;
-}
-
 long long pacs_index__int_value(const char *s, int *ok)
 {
     char *end = NULL;

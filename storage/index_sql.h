@@ -150,11 +150,6 @@ void pacs_index__fields_free(pacs_index__fields *f);
  *  memory. */
 char *pacs_index__level_attrs_text(const json_t *instance, pacs_level level);
 
-/** The same without the attributes that hold nothing (no value, inline bytes or bulk data
- *  reference): what a later instance adds to its study's and patient's stored attributes,
- *  so that one sent without a value (a report without AccessionNumber) blanks nothing. */
-char *pacs_index__level_attrs_patch(const json_t *instance, pacs_level level);
-
 /** A decimal integer's value, or 0 in `*ok` when `s` is NULL or not a number. */
 long long pacs_index__int_value(const char *s, int *ok);
 

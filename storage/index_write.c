@@ -246,31 +246,39 @@ pacs_err pacs_index__do_remove(pacs_index *idx, pacs_db *db, const pacs_query *q
  * without AccessionNumber or StudyDescription, a key image note without the patient's birth
  * date) the earlier value stays. KEEP(n, col) is column `col` set from parameter $n unless
  * that is empty; KEEP_WITH(n, m, col) sets `col` from $m when $n (its source) is not empty.
- * MERGED(full, patch) is the stored attributes with a patch's laid over them (both engines
- * replace a whole attribute: the patch holds only attributes with values), or the full set
- * on the level's first instance. */
+ * MERGED(n) is the stored attributes with those of $n that hold a value laid over them, or $n
+ * itself on the level's first instance: SQLite's json_patch merges each attribute's members,
+ * so an attribute without "Value" keeps the stored one; PostgreSQL's || replaces whole
+ * attributes, so the empty ones are left out of what it lays over. The engine does it: no
+ * second copy of the attributes is made for it. */
+// clang-format off
 #define KEEP(n, col) col "=coalesce(nullif($" #n ",''), " col ")"
 #define KEEP_WITH(n, m, col) col "=CASE WHEN coalesce($" #n ",'')='' THEN " col " ELSE $" #m " END"
-#define MERGED_SQLITE(full, patch) "attrs=coalesce(json_patch(attrs, $" #patch "), $" #full ")"
-#define MERGED_PG(full, patch)                                                                     \
-    "attrs=coalesce((attrs::jsonb || $" #patch "::jsonb)::text, $" #full ")"
+#define MERGED_SQLITE(n) "attrs=coalesce(json_patch(attrs, $" #n "), $" #n ")"
+#define MERGED_PG(n)                                                                              \
+    "attrs=coalesce((attrs::jsonb || (SELECT coalesce(jsonb_object_agg(e.key, e.value),"         \
+    " '{}'::jsonb) FROM jsonb_each($" #n "::text::jsonb) e"                                           \
+    " WHERE e.value ?| array['Value','InlineBinary','BulkDataURI']))::text, $" #n ")"
 
-#define PATIENT_SET(MERGED)                                                                        \
-    "UPDATE patients SET " KEEP(3, "name") ", " KEEP_WITH(3, 4, "name_ci") ", " KEEP_WITH(         \
-        3, 5,                                                                                      \
-        "name_fold") ", " KEEP(6, "birth_date") ", " KEEP(7,                                       \
-                                                          "sex") ", " MERGED(8,                    \
-                                                                             9) " WHERE "          \
-                                                                                "patient_id=$1 "   \
-                                                                                "AND issuer=$2 "   \
-                                                                                "RETURNING pk"
+#define PATIENT_SET(MERGED)                                                                       \
+    "UPDATE patients SET " KEEP(3, "name") ", " KEEP_WITH(3, 4, "name_ci") ", "                  \
+    KEEP_WITH(3, 5, "name_fold") ", " KEEP(6, "birth_date") ", " KEEP(7, "sex") ", "             \
+    MERGED(8) " WHERE patient_id=$1 AND issuer=$2 RETURNING pk"
 
-/* The patient's row, inserted when new, with the latest instance's details (`attrs` the
- * instance's patient attributes, `patch` those with values); `*pk` receives it. The UPDATE
- * locks the row, so nodes storing for one patient take turns. */
+#define STUDY_SET(MERGED)                                                                         \
+    "UPDATE studies SET " KEEP(1, "study_date") ", " KEEP_WITH(1, 2, "study_time") ", "          \
+    KEEP(3, "accession") ", " KEEP(4, "study_id") ", " KEEP(5, "ref_physician") ", "             \
+    KEEP_WITH(5, 6, "ref_physician_ci") ", " KEEP_WITH(5, 7, "ref_physician_fold") ", "          \
+    KEEP(8, "description") ", " KEEP(9, "patient_name") ", "                                     \
+    KEEP_WITH(9, 10, "patient_name_ci") ", " KEEP_WITH(9, 11, "patient_name_fold") ", "          \
+    KEEP(12, "patient_id") ", " KEEP_WITH(12, 13, "issuer") ", " KEEP(14, "birth_date") ", "     \
+    KEEP(15, "sex") ", " MERGED(16) " WHERE pk=$17"
+// clang-format on
+
+/* The patient's row, inserted when new, with the latest instance's details; `*pk` receives
+ * it. The UPDATE locks the row, so nodes storing for one patient take turns. */
 pacs_err pacs_index__put_patient(pacs_index *idx, pacs_db *db, const pacs_index__fields *f,
-                                 const char *attrs, const char *patch, long long *pk,
-                                 pacs_errinfo *ei)
+                                 const char *attrs, long long *pk, pacs_errinfo *ei)
 {
     static const char *const set_sql[] = {PATIENT_SET(MERGED_SQLITE), PATIENT_SET(MERGED_PG)};
     const char *pid = f->patient_id ? f->patient_id : "";
@@ -282,8 +290,8 @@ pacs_err pacs_index__put_patient(pacs_index *idx, pacs_db *db, const pacs_index_
                                    NULL, 0, ei, "ss", pid, issuer);
     if (err == PACS_OK) {
         err = pacs_index__run(idx, db, PACS_SQL_PATIENT_SET, set_sql[idx->d->jsonb != 0], &r, 1, ei,
-                              "sssssssss", pid, issuer, f->name, f->name_ci, f->name_fold,
-                              f->birth_date, f->sex, attrs, patch);
+                              "ssssssss", pid, issuer, f->name, f->name_ci, f->name_fold,
+                              f->birth_date, f->sex, attrs);
     }
     if (err == PACS_OK && !r.found) {
         err = pacs_errf(ei, PACS_EDB, "index: the patient row vanished");
@@ -294,27 +302,11 @@ pacs_err pacs_index__put_patient(pacs_index *idx, pacs_db *db, const pacs_index_
     return err;
 }
 
-#define STUDY_SET(MERGED)                                                                                                                                                                                                                                                                                                                                                  \
-    "UPDATE studies SET " KEEP(1, "study_date") ", " KEEP_WITH(1, 2, "study_time") ", " KEEP(3, "accession") ", " KEEP(                                                                                                                                                                                                                                                    \
-        4,                                                                                                                                                                                                                                                                                                                                                                 \
-        "study_id") ", " KEEP(5,                                                                                                                                                                                                                                                                                                                                           \
-                              "ref_physician") ", " KEEP_WITH(5, 6,                                                                                                                                                                                                                                                                                                        \
-                                                              "ref_physician_ci") ", " KEEP_WITH(5,                                                                                                                                                                                                                                                                        \
-                                                                                                 7, "ref_physician_fold") ", " KEEP(8, "description") ", " KEEP(9, "patient_name") ", " KEEP_WITH(9,                                                                                                                                                                       \
-                                                                                                                                                                                                  10,                                                                                                                                                                      \
-                                                                                                                                                                                                  "patient_name_ci") ", " KEEP_WITH(9,                                                                                                                                     \
-                                                                                                                                                                                                                                    11,                                                                                                                                    \
-                                                                                                                                                                                                                                    "patient_name_fold") ", " KEEP(12, "patient_id") ", " KEEP_WITH(12,                                                                    \
-                                                                                                                                                                                                                                                                                                    13,                                                                    \
-                                                                                                                                                                                                                                                                                                    "issuer") ", " KEEP(14, "birth_date") ", " KEEP(15,                    \
-                                                                                                                                                                                                                                                                                                                                                    "sex") ", " MERGED(16, \
-                                                                                                                                                                                                                                                                                                                                                                       18) " WHERE pk=$17"
-
 /* The study's row, inserted when new (a study stays with its first patient: `*patient_pk` is
- * set to its), with the latest instance's details (`attrs` and `patch` as for the patient). */
+ * set to its), with the latest instance's details. */
 static pacs_err put_study(pacs_index *idx, pacs_db *db, const pacs_index_entry *e,
-                          const pacs_index__fields *f, const char *attrs, const char *patch,
-                          long long *patient_pk, long long *pk, pacs_errinfo *ei)
+                          const pacs_index__fields *f, const char *attrs, long long *patient_pk,
+                          long long *pk, pacs_errinfo *ei)
 {
     pacs_index__result r;
     pacs_err err = pacs_index__run(idx, db, PACS_SQL_STUDY_ADD,
@@ -342,11 +334,11 @@ static pacs_err put_study(pacs_index *idx, pacs_db *db, const pacs_index_entry *
     }
     static const char *const set_sql[] = {STUDY_SET(MERGED_SQLITE), STUDY_SET(MERGED_PG)};
     return pacs_index__run(idx, db, PACS_SQL_STUDY_SET, set_sql[idx->d->jsonb != 0], NULL, 0, ei,
-                           "ssssssssssssssssis", f->study_date, f->study_time, f->accession,
+                           "ssssssssssssssssi", f->study_date, f->study_time, f->accession,
                            f->study_id, f->ref_phys, f->ref_phys_ci, f->ref_phys_fold,
                            f->study_desc, f->name, f->name_ci, f->name_fold,
                            f->patient_id ? f->patient_id : "", f->issuer ? f->issuer : "",
-                           f->birth_date, f->sex, attrs, *pk, patch);
+                           f->birth_date, f->sex, attrs, *pk);
 }
 
 /* The series' row, inserted when new, with the latest instance's details. `*is_new` and
@@ -481,25 +473,23 @@ pacs_err pacs_index__do_put(pacs_index *idx, pacs_db *db, const pacs_index_entry
     pacs_index__fields f;
     pacs_index__fields_load(&f, json);
     char *patient_attrs = pacs_index__level_attrs_text(json, PACS_LEVEL_PATIENT);
-    char *patient_patch = pacs_index__level_attrs_patch(json, PACS_LEVEL_PATIENT);
     char *study_attrs = pacs_index__level_attrs_text(json, PACS_LEVEL_STUDY);
-    char *study_patch = pacs_index__level_attrs_patch(json, PACS_LEVEL_STUDY);
     char *series_attrs = pacs_index__level_attrs_text(json, PACS_LEVEL_SERIES);
     void *meta = NULL;
     size_t meta_len = 0;
     long long patient_pk = -1, study_pk = -1, series_pk = -1;
     int new_series = 0, same_modality = 0;
-    if (!patient_attrs || !patient_patch || !study_attrs || !study_patch || !series_attrs) {
+    if (!patient_attrs || !study_attrs || !series_attrs) {
         err = pacs_errf(ei, PACS_ENOMEM, "out of memory");
     }
     if (err == PACS_OK) {
         err = pacs_index__compress_json(json, &meta, &meta_len, ei);
     }
     if (err == PACS_OK) {
-        err = pacs_index__put_patient(idx, db, &f, patient_attrs, patient_patch, &patient_pk, ei);
+        err = pacs_index__put_patient(idx, db, &f, patient_attrs, &patient_pk, ei);
     }
     if (err == PACS_OK) {
-        err = put_study(idx, db, e, &f, study_attrs, study_patch, &patient_pk, &study_pk, ei);
+        err = put_study(idx, db, e, &f, study_attrs, &patient_pk, &study_pk, ei);
     }
     if (err == PACS_OK) {
         err = put_series(idx, db, e, &f, series_attrs, study_pk, patient_pk, &series_pk,
@@ -531,9 +521,7 @@ pacs_err pacs_index__do_put(pacs_index *idx, pacs_db *db, const pacs_index_entry
     json_decref(linked);
     free(meta);
     free(patient_attrs);
-    free(patient_patch);
     free(study_attrs);
-    free(study_patch);
     free(series_attrs);
     pacs_index__fields_free(&f);
     return err;

@@ -305,10 +305,9 @@ static pacs_err restate_study(pacs_index *idx, pacs_db *db, const char *uid, con
     pacs_index__fields f;
     pacs_index__fields_load(&f, last);
     char *attrs = pacs_index__level_attrs_text(last, PACS_LEVEL_PATIENT);
-    char *patch = pacs_index__level_attrs_patch(last, PACS_LEVEL_PATIENT);
     long long new_patient = 0;
-    err = attrs && patch ? pacs_index__put_patient(idx, db, &f, attrs, patch, &new_patient, ei)
-                         : pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    err = attrs ? pacs_index__put_patient(idx, db, &f, attrs, &new_patient, ei)
+                : pacs_errf(ei, PACS_ENOMEM, "out of memory");
     if (err == PACS_OK) {
         err = pacs_index__run(idx, db, PACS_SQL_LINK_STUDY_SET,
                               "UPDATE studies SET patient_pk=$1, patient_name=$2,"
@@ -331,7 +330,6 @@ static pacs_err restate_study(pacs_index *idx, pacs_db *db, const char *uid, con
         }
     }
     free(attrs);
-    free(patch);
     pacs_index__fields_free(&f);
     json_decref(last);
     return err;

@@ -56,10 +56,14 @@ typedef struct inst {
     const char *object_seed; /* the object key is derived from this (default: sop) */
 } inst;
 
+/* The attribute with value `v`, present and empty when `v` is "" (as DICOM JSON writes an
+ * element of length 0), absent when NULL. */
 static void set_text(json_t *j, const char *tag, const char *vr, const char *v)
 {
-    if (v) {
+    if (v && *v) {
         json_object_set_new(j, tag, json_pack("{s:s,s:[s]}", "vr", vr, "Value", v));
+    } else if (v) {
+        json_object_set_new(j, tag, json_pack("{s:s}", "vr", vr));
     }
 }
 
@@ -71,10 +75,12 @@ static json_t *instance_json(const inst *in)
     set_text(j, "00080018", "UI", in->sop);
     set_text(j, "00080016", "UI", in->sop_class);
     set_text(j, "00100020", "LO", in->patient_id);
-    if (in->name) {
+    if (in->name && *in->name) {
         json_object_set_new(
             j, "00100010",
             json_pack("{s:s,s:[{s:s}]}", "vr", "PN", "Value", "Alphabetic", in->name));
+    } else if (in->name) {
+        json_object_set_new(j, "00100010", json_pack("{s:s}", "vr", "PN"));
     }
     set_text(j, "00080060", "CS", in->modality);
     set_text(j, "00080020", "DA", in->date);
