@@ -57,18 +57,80 @@ static pacs_err each_row(pacs_index *idx, int slot, const char *sql, row_fn fn, 
 
 /* ---- finds and instance listings ---- */
 
+/* The first column of the one row `sql` (bound from `c`, when given) answers, into `*out`. */
+static pacs_err count_row(pacs_index *idx, pacs_db *db, const char *sql,
+                          const pacs_index__compiled *c, long long *out, pacs_errinfo *ei)
+{
+    pacs_db_stmt *st = NULL;
+    pacs_err err = idx->db->prepare(db, -1, sql, &st, ei);
+    if (err != PACS_OK) {
+        return err;
+    }
+    if (c) {
+        pacs_index__bind_compiled(idx, st, c);
+    }
+    int rc = idx->db->step(st, ei);
+    if (rc < 0) {
+        err = ei ? ei->code : PACS_EDB;
+    } else {
+        *out = rc == 1 ? idx->db->column_int(st, 0) : 0;
+    }
+    idx->db->done(st);
+    return err;
+}
+
+/* Whether the limited study find `plan` is read faster by walking the study dates: its matches,
+ * counted up to pacs_index__walk_cap through the index the planner picks for its keys, reach
+ * the cap. The studies are counted by their largest key, which an index answers at once and
+ * which removals only leave high. */
+static pacs_err walk_dates(pacs_index *idx, pacs_db *db, const pacs_query *q,
+                           const pacs_index__find_plan *plan, int *walk, pacs_errinfo *ei)
+{
+    long long studies = 0, matches = 0;
+    pacs_err err = count_row(idx, db, "SELECT max(pk) FROM studies", NULL, &studies, ei);
+    size_t cap = pacs_index__walk_cap(q, studies > 0 ? (uint64_t)studies : 0);
+    pacs_buf sql;
+    pacs_buf_init(&sql, PACS_INDEX_SQL_MAX);
+    if (err == PACS_OK) {
+        err = pacs_index__probe_sql(plan, cap, &sql) == PACS_OK
+                  ? count_row(idx, db, sql.data, &plan->c, &matches, ei)
+                  : pacs_errf(ei, PACS_ETOOBIG, "query too long");
+    }
+    pacs_buf_free(&sql);
+    if (err == PACS_OK) {
+        *walk = matches >= 0 && (size_t)matches >= cap;
+    }
+    return err;
+}
+
+pacs_err pacs_index__find_choose(pacs_index *idx, pacs_db *db, const pacs_query *q,
+                                 pacs_index__find_plan *plan, pacs_errinfo *ei)
+{
+    int walk = 0;
+    pacs_err err = pacs_index__find_plan_build(idx->d, q, 0, plan, ei);
+    if (err == PACS_OK && pacs_index__walk_possible(idx->d, q, plan)) {
+        err = walk_dates(idx, db, q, plan, &walk, ei);
+        if (err == PACS_OK && walk) {
+            pacs_index__find_plan_free(plan);
+            err = pacs_index__find_plan_build(idx->d, q, 1, plan, ei);
+        }
+    }
+    return err;
+}
+
 pacs_err pacs_index_find(pacs_index *idx, const pacs_query *q, pacs_find_cb cb, void *ctx,
                          pacs_errinfo *ei)
 {
-    pacs_index__find_plan *plan = malloc(sizeof *plan);
+    /* Zeroed: freed as a plan even when none could be built. */
+    pacs_index__find_plan *plan = calloc(1, sizeof *plan);
     if (!plan) {
         return pacs_errf(ei, PACS_ENOMEM, "out of memory");
     }
     pacs_db *db = NULL;
     pacs_db_stmt *st = NULL;
-    pacs_err err = pacs_index__find_plan_build(idx->d, q, plan, ei);
+    pacs_err err = idx->be->conn_get(idx, &db, ei);
     if (err == PACS_OK) {
-        err = idx->be->conn_get(idx, &db, ei);
+        err = pacs_index__find_choose(idx, db, q, plan, ei);
     }
     if (err == PACS_OK) {
         err = idx->db->prepare(db, -1, plan->sql.data, &st, ei);

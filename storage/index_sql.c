@@ -138,7 +138,7 @@ static pacs_err fuzzy_name(pacs_index__compiled *c, const char *column, const ch
 {
     pacs_buf fts;
     pacs_buf_init(&fts, 1u << 12);
-    int use_fts = c->d->name_fts && strcmp(column, "st.patient_name") == 0;
+    int use_fts = c->d->name_fts && !c->date_walk && strcmp(column, "st.patient_name") == 0;
     char *folded = pacs_fold_name(value);
     if (!folded) {
         return pacs_errf(ei, PACS_EINVAL, "name is not valid UTF-8");
@@ -329,11 +329,12 @@ static pacs_err compile_key(pacs_index__compiled *c, const pacs_query *q, const 
     return err == PACS_OK ? PACS_OK : pacs_errf(ei, err, "cannot build query");
 }
 
-pacs_err pacs_index__compile(const pacs_sql_dialect *d, const pacs_query *q,
+pacs_err pacs_index__compile(const pacs_sql_dialect *d, const pacs_query *q, int date_walk,
                              pacs_index__compiled *c, pacs_errinfo *ei)
 {
     memset(c, 0, sizeof *c);
     c->d = d;
+    c->date_walk = date_walk;
     pacs_buf_init(&c->where, PACS_INDEX_SQL_MAX);
     for (size_t i = 0; i < pacs_query_key_count(q); i++) {
         const pacs_query_key *k = pacs_query_key_at(q, i);
@@ -549,14 +550,15 @@ static pacs_err limit_clause(const pacs_sql_dialect *d, pacs_buf *sql, size_t li
     return err;
 }
 
-pacs_err pacs_index__find_plan_build(const pacs_sql_dialect *d, const pacs_query *q,
+pacs_err pacs_index__find_plan_build(const pacs_sql_dialect *d, const pacs_query *q, int date_walk,
                                      pacs_index__find_plan *p, pacs_errinfo *ei)
 {
     memset(p, 0, sizeof *p);
     pacs_level level = pacs_query_level(q);
+    p->date_walk = date_walk && d->date_walk && level == PACS_LEVEL_STUDY;
     row_attrs_init(&p->ra);
     pacs_buf_init(&p->sql, PACS_INDEX_SQL_MAX);
-    pacs_err err = pacs_index__compile(d, q, &p->c, ei);
+    pacs_err err = pacs_index__compile(d, q, p->date_walk, &p->c, ei);
     if (err != PACS_OK) {
         return err;
     }
@@ -586,6 +588,9 @@ pacs_err pacs_index__find_plan_build(const pacs_sql_dialect *d, const pacs_query
         }
     }
     pacs_buf_puts(&p->sql, from_clause(level, 0));
+    if (p->date_walk) {
+        pacs_buf_puts(&p->sql, d->date_walk);
+    }
     if (p->c.where.len) {
         pacs_buf_append(&p->sql, p->c.where.data, p->c.where.len);
     }
@@ -599,6 +604,49 @@ pacs_err pacs_index__find_plan_build(const pacs_sql_dialect *d, const pacs_query
         return pacs_errf(ei, PACS_ETOOBIG, "query too long");
     }
     return PACS_OK;
+}
+
+int pacs_index__walk_possible(const pacs_sql_dialect *d, const pacs_query *q,
+                              const pacs_index__find_plan *p)
+{
+    return d->date_walk && pacs_query_level(q) == PACS_LEVEL_STUDY && pacs_query_limit(q) > 0 &&
+           p->c.n_post == 0 && p->c.where.len > 0;
+}
+
+size_t pacs_index__walk_cap(const pacs_query *q, uint64_t studies)
+{
+    /* Pages past 2^32 rows are absurd: held there so that nothing below wraps. */
+    const uint64_t most = (uint64_t)1 << 32;
+    uint64_t limit = pacs_query_limit(q), offset = pacs_query_offset(q);
+    uint64_t want = limit >= most || offset >= most - limit ? most : limit + offset;
+    uint64_t x = want * (studies < most ? studies : most), r = 1;
+    while (r <= x / r) {
+        r *= 2;
+    }
+    uint64_t lo = r / 2; /* lo * lo <= x < r * r: the integer square root, by halves */
+    while (lo + 1 < r) {
+        uint64_t mid = lo + (r - lo) / 2;
+        if (mid <= x / mid) {
+            lo = mid;
+        } else {
+            r = mid;
+        }
+    }
+    /* Fewer matches than the page asks for are read whole either way. */
+    return (size_t)(lo < want + 1 ? want + 1 : lo);
+}
+
+pacs_err pacs_index__probe_sql(const pacs_index__find_plan *p, size_t cap, pacs_buf *sql)
+{
+    pacs_buf_reset(sql);
+    pacs_err err = pacs_buf_puts(sql, "SELECT count(*) FROM (SELECT 1 FROM studies st");
+    if (err == PACS_OK) {
+        err = pacs_buf_append(sql, p->c.where.data, p->c.where.len);
+    }
+    if (err == PACS_OK) {
+        err = pacs_buf_printf(sql, " LIMIT %zu) AS m", cap);
+    }
+    return err;
 }
 
 void pacs_index__find_plan_free(pacs_index__find_plan *p)
@@ -668,7 +716,7 @@ pacs_err pacs_index__inst_plan_build(const pacs_sql_dialect *d, const pacs_query
     memset(p, 0, sizeof *p);
     row_attrs_init(&p->ra);
     pacs_buf_init(&p->sql, PACS_INDEX_SQL_MAX);
-    pacs_err err = pacs_index__compile(d, q, &p->c, ei);
+    pacs_err err = pacs_index__compile(d, q, 0, &p->c, ei);
     if (err != PACS_OK) {
         return err;
     }
