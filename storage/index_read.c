@@ -57,9 +57,11 @@ static pacs_err each_row(pacs_index *idx, int slot, const char *sql, row_fn fn, 
 
 /* ---- finds and instance listings ---- */
 
-/* The first column of the one row `sql` (bound from `c`, when given) answers, into `*out`. */
+/* The first column of the one row `sql` answers, into `*out`; its parameters are `c`'s (when
+ * given), then `last` (when given). */
 static pacs_err count_row(pacs_index *idx, pacs_db *db, const char *sql,
-                          const pacs_index__compiled *c, long long *out, pacs_errinfo *ei)
+                          const pacs_index__compiled *c, const char *last, long long *out,
+                          pacs_errinfo *ei)
 {
     pacs_db_stmt *st = NULL;
     pacs_err err = idx->db->prepare(db, -1, sql, &st, ei);
@@ -68,6 +70,9 @@ static pacs_err count_row(pacs_index *idx, pacs_db *db, const char *sql,
     }
     if (c) {
         pacs_index__bind_compiled(idx, st, c);
+    }
+    if (last) {
+        idx->db->bind_text(st, c ? (int)c->n_binds + 1 : 1, last);
     }
     int rc = idx->db->step(st, ei);
     if (rc < 0) {
@@ -79,24 +84,30 @@ static pacs_err count_row(pacs_index *idx, pacs_db *db, const char *sql,
     return err;
 }
 
-/* Whether the limited study find `plan` is read faster by walking the study dates: its matches,
- * counted up to pacs_index__walk_cap through the index the planner picks for its keys, reach
- * the cap. The studies are counted by their largest key, which an index answers at once and
- * which removals only leave high. */
-static pacs_err walk_dates(pacs_index *idx, pacs_db *db, const pacs_query *q,
-                           const pacs_index__find_plan *plan, int *walk, pacs_errinfo *ei)
+/* Whether the limited study find of `q` is read faster by walking the study dates: its
+ * matches, counted up to pacs_index__walk_cap (pacs_index__probe_sql), reach the cap. The
+ * studies are counted by their largest key, which an index answers at once and which removals
+ * only leave high. */
+static pacs_err walk_dates(pacs_index *idx, pacs_db *db, const pacs_query *q, int *walk,
+                           pacs_errinfo *ei)
 {
     long long studies = 0, matches = 0;
-    pacs_err err = count_row(idx, db, "SELECT max(pk) FROM studies", NULL, &studies, ei);
+    pacs_index__compiled w;
+    pacs_err err = pacs_index__compile(idx->d, q, 1, &w, ei);
+    if (err != PACS_OK) {
+        return err;
+    }
+    err = count_row(idx, db, "SELECT max(pk) FROM studies", NULL, NULL, &studies, ei);
     size_t cap = pacs_index__walk_cap(q, studies > 0 ? (uint64_t)studies : 0);
     pacs_buf sql;
     pacs_buf_init(&sql, PACS_INDEX_SQL_MAX);
     if (err == PACS_OK) {
-        err = pacs_index__probe_sql(plan, cap, &sql) == PACS_OK
-                  ? count_row(idx, db, sql.data, &plan->c, &matches, ei)
+        err = pacs_index__probe_sql(&w, cap, &sql) == PACS_OK
+                  ? count_row(idx, db, sql.data, &w, w.fts, &matches, ei)
                   : pacs_errf(ei, PACS_ETOOBIG, "query too long");
     }
     pacs_buf_free(&sql);
+    pacs_index__compiled_free(&w);
     if (err == PACS_OK) {
         *walk = matches >= 0 && (size_t)matches >= cap;
     }
@@ -109,7 +120,7 @@ pacs_err pacs_index__find_choose(pacs_index *idx, pacs_db *db, const pacs_query 
     int walk = 0;
     pacs_err err = pacs_index__find_plan_build(idx->d, q, 0, plan, ei);
     if (err == PACS_OK && pacs_index__walk_possible(idx->d, q, plan)) {
-        err = walk_dates(idx, db, q, plan, &walk, ei);
+        err = walk_dates(idx, db, q, &walk, ei);
         if (err == PACS_OK && walk) {
             pacs_index__find_plan_free(plan);
             err = pacs_index__find_plan_build(idx->d, q, 1, plan, ei);

@@ -26,8 +26,10 @@ void pacs_index__compiled_free(pacs_index__compiled *c)
     }
     free(c->binds);
     free(c->post);
+    free(c->fts);
     c->binds = NULL;
     c->post = NULL;
+    c->fts = NULL;
     c->n_binds = c->n_post = c->cap_binds = 0;
 }
 
@@ -138,7 +140,7 @@ static pacs_err fuzzy_name(pacs_index__compiled *c, const char *column, const ch
 {
     pacs_buf fts;
     pacs_buf_init(&fts, 1u << 12);
-    int use_fts = c->d->name_fts && !c->date_walk && strcmp(column, "st.patient_name") == 0;
+    int use_fts = c->d->name_fts && strcmp(column, "st.patient_name") == 0;
     char *folded = pacs_fold_name(value);
     if (!folded) {
         return pacs_errf(ei, PACS_EINVAL, "name is not valid UTF-8");
@@ -177,7 +179,11 @@ static pacs_err fuzzy_name(pacs_index__compiled *c, const char *column, const ch
         }
     }
     free(folded);
-    if (err == PACS_OK && fts.len) {
+    if (err == PACS_OK && fts.len && c->date_walk) {
+        free(c->fts);
+        c->fts = strdup(fts.data);
+        err = c->fts ? PACS_OK : PACS_ENOMEM;
+    } else if (err == PACS_OK && fts.len) {
         err = pacs_buf_printf(&c->where, " AND st.pk IN (SELECT rowid FROM %s WHERE %s MATCH ",
                               c->d->name_fts, c->d->name_fts);
         if (err == PACS_OK) {
@@ -636,12 +642,20 @@ size_t pacs_index__walk_cap(const pacs_query *q, uint64_t studies)
     return (size_t)(lo < want + 1 ? want + 1 : lo);
 }
 
-pacs_err pacs_index__probe_sql(const pacs_index__find_plan *p, size_t cap, pacs_buf *sql)
+pacs_err pacs_index__probe_sql(const pacs_index__compiled *w, size_t cap, pacs_buf *sql)
 {
+    const char *fts = w->d->name_fts;
     pacs_buf_reset(sql);
-    pacs_err err = pacs_buf_puts(sql, "SELECT count(*) FROM (SELECT 1 FROM studies st");
+    pacs_err err = w->fts ? pacs_buf_printf(sql,
+                                            "SELECT count(*) FROM (SELECT 1 FROM %s f JOIN studies"
+                                            " st ON st.pk = f.rowid",
+                                            fts)
+                          : pacs_buf_puts(sql, "SELECT count(*) FROM (SELECT 1 FROM studies st");
     if (err == PACS_OK) {
-        err = pacs_buf_append(sql, p->c.where.data, p->c.where.len);
+        err = pacs_buf_append(sql, w->where.data, w->where.len);
+    }
+    if (err == PACS_OK && w->fts) {
+        err = pacs_buf_printf(sql, " AND f.%s MATCH ?", fts);
     }
     if (err == PACS_OK) {
         err = pacs_buf_printf(sql, " LIMIT %zu) AS m", cap);

@@ -65,11 +65,13 @@ typedef struct pacs_index__compiled {
     size_t n_post;
     int need_attrs[4]; /* levels whose stored attributes the row must carry */
     int date_walk;     /* compiled for a walk in date order (pacs_index__compile) */
+    char *fts;         /* then: the name trigram table's MATCH text the keys imply, or NULL */
 } pacs_index__compiled;
 
 /** Compiles `q`'s keys. With `date_walk`, fuzzy names are matched by their patterns alone,
  *  without the narrowing through the name trigram table (which a walk in date order would
- *  read whole). */
+ *  read whole); the MATCH text of that narrowing is kept in `fts` for a count of matches that
+ *  is driven by the trigram table (pacs_index__probe_sql). */
 pacs_err pacs_index__compile(const pacs_sql_dialect *d, const pacs_query *q, int date_walk,
                              pacs_index__compiled *c, pacs_errinfo *ei);
 void pacs_index__compiled_free(pacs_index__compiled *c);
@@ -126,9 +128,12 @@ int pacs_index__walk_possible(const pacs_sql_dialect *d, const pacs_query *q,
  *  sqrt((limit + offset) x `studies`), where both costs are equal. */
 size_t pacs_index__walk_cap(const pacs_query *q, uint64_t studies);
 
-/** "SELECT count(*) FROM (SELECT 1 FROM studies st WHERE ... LIMIT cap)" over `p`'s keys (bound
- *  as the plan's), into `sql` (reset first). */
-pacs_err pacs_index__probe_sql(const pacs_index__find_plan *p, size_t cap, pacs_buf *sql);
+/** The count of a find's matches up to `cap`, from its keys `w` compiled with date_walk:
+ *  "SELECT count(*) FROM (SELECT 1 FROM studies st WHERE ... LIMIT cap)", the index left to
+ *  the planner; with `w->fts`, read from the name trigram table joined to the studies (a
+ *  subquery of it would be read whole first), its MATCH text the last parameter, after `w`'s.
+ *  Into `sql` (reset first). */
+pacs_err pacs_index__probe_sql(const pacs_index__compiled *w, size_t cap, pacs_buf *sql);
 void pacs_index__find_plan_free(pacs_index__find_plan *p);
 
 /**

@@ -27,7 +27,7 @@
 #define N_STUDIES 400
 #define MAX_ROWS (N_STUDIES + 1)
 
-static const char *const kGiven[] = {"Văn An", "Thị Hương", "Minh Đức", "Quốc Bảo",
+static const char *const kGiven[] = {"Văn An",   "Thị Hương", "Minh Đức", "Quốc Bảo",
                                      "Ngọc Lan", "Văn Đạt",   "Thị Thu"};
 
 /* Study i: 70% Nguyễn, 20% Trần, 2% Quách, the rest Lê; dates over two months with ties, a
@@ -40,12 +40,25 @@ static void load_many(fixture *f)
         snprintf(series, sizeof series, "7.%d.1", i);
         snprintf(sop, sizeof sop, "7.%d.1.1", i);
         snprintf(pid, sizeof pid, "P%d", i % 37);
-        const char *family = i % 50 == 9 ? "Quách" : i % 10 < 7 ? "Nguyễn" : i % 10 < 9 ? "Trần" : "Lê";
+        const char *family = i % 50 == 9  ? "Quách"
+                             : i % 10 < 7 ? "Nguyễn"
+                             : i % 10 < 9 ? "Trần"
+                                          : "Lê";
         snprintf(name, sizeof name, "%s^%s", family, kGiven[i % 7]);
         snprintf(date, sizeof date, "202401%02d", 1 + (i * 7919) % 28);
         snprintf(time, sizeof time, "%02d0000", (i * 31) % 5 + 8);
-        inst in = {study, series, sop,  CT, pid, name, "CT", i % 23 == 0 ? NULL : date,
-                   i % 11 == 0 ? NULL : time, "CHEST", 1, NULL};
+        inst in = {study,
+                   series,
+                   sop,
+                   CT,
+                   pid,
+                   name,
+                   "CT",
+                   i % 23 == 0 ? NULL : date,
+                   i % 11 == 0 ? NULL : time,
+                   "CHEST",
+                   1,
+                   NULL};
         put(f, &in);
     }
 }
@@ -81,8 +94,7 @@ static pacs_query *study_query(const char *const *keys, int fuzzy, size_t limit,
     return q;
 }
 
-static uids *find_uids(fixture *f, const char *const *keys, int fuzzy, size_t limit,
-                       size_t offset)
+static uids *find_uids(fixture *f, const char *const *keys, int fuzzy, size_t limit, size_t offset)
 {
     uids *u = calloc(1, sizeof *u);
     pacs_query *q = study_query(keys, fuzzy, limit, offset);
@@ -224,7 +236,7 @@ static void test_walk_cap(void **state)
     assert_int_equal(pacs_index__walk_cap(q, 400), 63); /* floor(sqrt(4000)) */
     assert_int_equal(pacs_index__walk_cap(q, 200000), 1414);
     assert_int_equal(pacs_index__walk_cap(q, 0), 11); /* never below the page */
-    pacs_query_set_paging(q, 100, SIZE_MAX - 50);   /* an absurd offset does not wrap */
+    pacs_query_set_paging(q, 100, SIZE_MAX - 50);     /* an absurd offset does not wrap */
     assert_true(pacs_index__walk_cap(q, 1000000) > 1000000);
     pacs_query_free(q);
 }
