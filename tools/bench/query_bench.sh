@@ -54,7 +54,7 @@ fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/query-bench.XXXXXX")
 pid=""
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT INT TERM
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid"; rm -rf "$work"' EXIT INT TERM
 "$PACSD" --data "$data/data" --set dimse.port=0 --set http.port=0 --set hl7.port=0 \
     ${index_opt:+--set "$index_opt"} --ready-file "$work/ready" >"$work/pacsd.log" 2>&1 &
 pid=$!
@@ -68,9 +68,9 @@ curl -sf "$base?limit=1&includefield=00100020,00080020" >"$work/newest.json"
 eval "$(python3 - "$work/newest.json" <<'EOF'
 import datetime, json, sys
 s = json.load(open(sys.argv[1]))[0]
-pid = s["00100020"]["Value"][0]
+patient = s["00100020"]["Value"][0]
 d = datetime.datetime.strptime(s["00080020"]["Value"][0], "%Y%m%d")
-print("pid='%s' d0=%s d1=%s" % (pid, (d - datetime.timedelta(days=6)).strftime("%Y%m%d"),
+print("patient='%s' d0=%s d1=%s" % (patient, (d - datetime.timedelta(days=6)).strftime("%Y%m%d"),
                                 d.strftime("%Y%m%d")))
 EOF
 )"
@@ -79,7 +79,7 @@ total=$("$bin/pacs" --data "$data/data" ${index_opt:+--set "$index_opt"} stats 2
 
 # NAME|QUERY pairs; QUERY is the URL's query string, percent-encoded.
 cat >"$work/queries" <<EOF
-PatientID (one patient)|00100020=$pid&limit=$limit
+PatientID (one patient)|00100020=$patient&limit=$limit
 PatientName=Nguyễn* (common, ~38%)|PatientName=Nguy%E1%BB%85n*&limit=$limit
 PatientName=Quách* (rare, ~0.1%)|PatientName=Qu%C3%A1ch*&limit=$limit
 fuzzy PatientName=nguyen van|PatientName=nguyen%20van&fuzzymatching=true&limit=$limit
