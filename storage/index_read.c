@@ -84,14 +84,38 @@ static pacs_err count_row(pacs_index *idx, pacs_db *db, const char *sql,
     return err;
 }
 
-/* Whether the limited study find of `q` is read faster by walking the study dates: its
- * matches, counted up to pacs_index__walk_cap (pacs_index__probe_sql), reach the cap. The
- * studies are counted by their largest key, which an index answers at once and which removals
- * only leave high. */
+/* Runs the count `kind` (pacs_index__probe_sql) into `*out`. */
+static pacs_err probe(pacs_index *idx, pacs_db *db, const pacs_index__compiled *w,
+                      pacs_index__probe kind, size_t cap, size_t want, long long *out,
+                      pacs_errinfo *ei)
+{
+    pacs_buf sql;
+    pacs_buf_init(&sql, PACS_INDEX_SQL_MAX);
+    pacs_err err = pacs_index__probe_sql(w, kind, cap, want, &sql);
+    if (err != PACS_OK) {
+        err = pacs_errf(ei, PACS_ETOOBIG, "query too long");
+    } else if (kind == PACS_PROBE_TRIGRAMS) {
+        err = count_row(idx, db, sql.data, NULL, w->fts, out, ei);
+    } else {
+        err = count_row(idx, db, sql.data, w, NULL, out, ei);
+    }
+    pacs_buf_free(&sql);
+    return err;
+}
+
+/* Whether the limited study find of `q` is read faster by walking the study dates than by
+ * sorting its matches: when they number pacs_index__walk_cap or more. A name prefix's matches
+ * are counted up to the cap through the name index, which holds the name (nothing else is
+ * read). A fuzzy name's word patterns have no such index: its candidates in the trigram table
+ * are counted first (a superset of the matches, read from that table alone), and if they are
+ * fewer than the cap, so are the matches; if not, the walk itself is tried on the `cap` newest
+ * studies, stopping at the page's last row: if the page is found there, the walk is what it
+ * costs, and those rows are the ones it reads again. The studies are counted by their largest
+ * key, which an index answers at once and which removals only leave high. */
 static pacs_err walk_dates(pacs_index *idx, pacs_db *db, const pacs_query *q, int *walk,
                            pacs_errinfo *ei)
 {
-    long long studies = 0, matches = 0;
+    long long studies = 0, n = 0;
     pacs_index__compiled w;
     pacs_err err = pacs_index__compile(idx->d, q, 1, &w, ei);
     if (err != PACS_OK) {
@@ -99,18 +123,22 @@ static pacs_err walk_dates(pacs_index *idx, pacs_db *db, const pacs_query *q, in
     }
     err = count_row(idx, db, "SELECT max(pk) FROM studies", NULL, NULL, &studies, ei);
     size_t cap = pacs_index__walk_cap(q, studies > 0 ? (uint64_t)studies : 0);
-    pacs_buf sql;
-    pacs_buf_init(&sql, PACS_INDEX_SQL_MAX);
-    if (err == PACS_OK) {
-        err = pacs_index__probe_sql(&w, cap, &sql) == PACS_OK
-                  ? count_row(idx, db, sql.data, &w, w.fts, &matches, ei)
-                  : pacs_errf(ei, PACS_ETOOBIG, "query too long");
+    size_t want = pacs_query_limit(q) + pacs_query_offset(q);
+    want = want < pacs_query_limit(q) ? SIZE_MAX : want;
+    *walk = 0;
+    if (err == PACS_OK && !pacs_query_fuzzy(q)) {
+        err = probe(idx, db, &w, PACS_PROBE_INDEX, cap, want, &n, ei);
+        *walk = err == PACS_OK && n >= 0 && (size_t)n >= cap;
+    } else if (err == PACS_OK) {
+        if (w.fts) {
+            err = probe(idx, db, &w, PACS_PROBE_TRIGRAMS, cap, want, &n, ei);
+        }
+        if (err == PACS_OK && (!w.fts || (n >= 0 && (size_t)n >= cap))) {
+            err = probe(idx, db, &w, PACS_PROBE_NEWEST, cap, want, &n, ei);
+            *walk = err == PACS_OK && n >= 0 && (size_t)n >= want;
+        }
     }
-    pacs_buf_free(&sql);
     pacs_index__compiled_free(&w);
-    if (err == PACS_OK) {
-        *walk = matches >= 0 && (size_t)matches >= cap;
-    }
     return err;
 }
 

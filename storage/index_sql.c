@@ -642,20 +642,31 @@ size_t pacs_index__walk_cap(const pacs_query *q, uint64_t studies)
     return (size_t)(lo < want + 1 ? want + 1 : lo);
 }
 
-pacs_err pacs_index__probe_sql(const pacs_index__compiled *w, size_t cap, pacs_buf *sql)
+pacs_err pacs_index__probe_sql(const pacs_index__compiled *w, pacs_index__probe kind, size_t cap,
+                               size_t want, pacs_buf *sql)
 {
-    const char *fts = w->d->name_fts;
+    const pacs_sql_dialect *d = w->d;
     pacs_buf_reset(sql);
-    pacs_err err = w->fts ? pacs_buf_printf(sql,
-                                            "SELECT count(*) FROM (SELECT 1 FROM %s f JOIN studies"
-                                            " st ON st.pk = f.rowid",
-                                            fts)
-                          : pacs_buf_puts(sql, "SELECT count(*) FROM (SELECT 1 FROM studies st");
+    pacs_err err = PACS_OK;
+    switch (kind) {
+    case PACS_PROBE_INDEX:
+        err = pacs_buf_puts(sql, "SELECT count(*) FROM (SELECT 1 FROM studies st");
+        break;
+    case PACS_PROBE_TRIGRAMS:
+        return pacs_buf_printf(sql,
+                               "SELECT count(*) FROM (SELECT 1 FROM %s WHERE %s MATCH ? LIMIT %zu)"
+                               " AS m",
+                               d->name_fts, d->name_fts, cap);
+    case PACS_PROBE_NEWEST:
+        err = pacs_buf_printf(sql,
+                              "SELECT count(*) FROM (SELECT 1 FROM (SELECT * FROM studies st%s%s"
+                              " LIMIT %zu) AS st",
+                              d->date_walk, order_clause(d, PACS_LEVEL_STUDY, 0), cap);
+        cap = want;
+        break;
+    }
     if (err == PACS_OK) {
         err = pacs_buf_append(sql, w->where.data, w->where.len);
-    }
-    if (err == PACS_OK && w->fts) {
-        err = pacs_buf_printf(sql, " AND f.%s MATCH ?", fts);
     }
     if (err == PACS_OK) {
         err = pacs_buf_printf(sql, " LIMIT %zu) AS m", cap);

@@ -70,8 +70,8 @@ typedef struct pacs_index__compiled {
 
 /** Compiles `q`'s keys. With `date_walk`, fuzzy names are matched by their patterns alone,
  *  without the narrowing through the name trigram table (which a walk in date order would
- *  read whole); the MATCH text of that narrowing is kept in `fts` for a count of matches that
- *  is driven by the trigram table (pacs_index__probe_sql). */
+ *  read whole); the MATCH text of that narrowing is kept in `fts` for a count of candidates
+ *  (PACS_PROBE_TRIGRAMS). */
 pacs_err pacs_index__compile(const pacs_sql_dialect *d, const pacs_query *q, int date_walk,
                              pacs_index__compiled *c, pacs_errinfo *ei);
 void pacs_index__compiled_free(pacs_index__compiled *c);
@@ -128,12 +128,21 @@ int pacs_index__walk_possible(const pacs_sql_dialect *d, const pacs_query *q,
  *  sqrt((limit + offset) x `studies`), where both costs are equal. */
 size_t pacs_index__walk_cap(const pacs_query *q, uint64_t studies);
 
-/** The count of a find's matches up to `cap`, from its keys `w` compiled with date_walk:
- *  "SELECT count(*) FROM (SELECT 1 FROM studies st WHERE ... LIMIT cap)", the index left to
- *  the planner; with `w->fts`, read from the name trigram table joined to the studies (a
- *  subquery of it would be read whole first), its MATCH text the last parameter, after `w`'s.
- *  Into `sql` (reset first). */
-pacs_err pacs_index__probe_sql(const pacs_index__compiled *w, size_t cap, pacs_buf *sql);
+/** The counts a limited study find is planned from (index_read.c's walk_dates), each
+ *  "SELECT count(*) FROM (...)" over keys `w` compiled with date_walk: */
+typedef enum pacs_index__probe {
+    PACS_PROBE_INDEX,    /* matches, up to `cap`, through the index the planner picks */
+    PACS_PROBE_TRIGRAMS, /* studies whose name holds `w->fts`'s trigrams (a superset of the
+                          * fuzzy matches), up to `cap`, from the trigram table alone; its one
+                          * parameter is `w->fts`, not `w`'s */
+    PACS_PROBE_NEWEST    /* matches, up to `want`, among the `cap` newest studies: the walk
+                          * itself, bounded */
+} pacs_index__probe;
+
+/** The count `kind` into `sql` (reset first); parameters are `w`'s unless said otherwise. */
+pacs_err pacs_index__probe_sql(const pacs_index__compiled *w, pacs_index__probe kind, size_t cap,
+                               size_t want, pacs_buf *sql);
+
 void pacs_index__find_plan_free(pacs_index__find_plan *p);
 
 /**
