@@ -86,6 +86,8 @@ fuzzy PatientName=nguyen van|PatientName=nguyen%20van&fuzzymatching=true&limit=$
 StudyDate 7 days ($d0-$d1)|StudyDate=$d0-$d1&limit=$limit
 newest $limit|limit=$limit
 PatientName=Nguyễn*, offset 500|PatientName=Nguy%E1%BB%85n*&limit=$limit&offset=500
+PatientName=Nguyễn*, limit 100|PatientName=Nguy%E1%BB%85n*&limit=100
+newest 1000|limit=1000
 EOF
 
 echo "index: ${pg:+PostgreSQL}${pg:-SQLite}, ${total:-?} studies; $runs runs per query, each a new curl"
