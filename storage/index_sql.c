@@ -150,6 +150,7 @@ static pacs_err fuzzy_name(pacs_index__compiled *c, const char *column, const ch
             *p = ' ';
         }
     }
+    c->fuzzy_words = 1;
     char *save = NULL, expr[96];
     snprintf(expr, sizeof expr, "(' ' || %s_fold)", column);
     pacs_err err = pacs_buf_puts(&c->where, "(1=1");

@@ -66,6 +66,7 @@ typedef struct pacs_index__compiled {
     int need_attrs[4]; /* levels whose stored attributes the row must carry */
     int date_walk;     /* compiled for a walk in date order (pacs_index__compile) */
     char *fts;         /* then: the name trigram table's MATCH text the keys imply, or NULL */
+    int fuzzy_words;   /* a name is matched by word patterns (fuzzy), which no index serves */
 } pacs_index__compiled;
 
 /** Compiles `q`'s keys. With `date_walk`, fuzzy names are matched by their patterns alone,

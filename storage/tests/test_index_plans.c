@@ -129,6 +129,7 @@ static void test_pages_match_whole_answer(void **state)
         {KEYS("00100010=le"), 1, 20}, /* no word long enough for the trigram table */
         {KEYS("00080020=20240110-20240116"), 0, 80},
         {KEYS("00100020=P3"), 0, 5},
+        {KEYS("00100020=P3"), 1, 5},
         {KEYS("00100010=Nguyễn*", "00080020=20240105-20240120"), 0, 100},
         {NULL, 0, N_STUDIES},
     };
@@ -227,6 +228,11 @@ static void test_plan_chosen_from_counts(void **state)
     assert_int_equal(walks, 0);
     /* A fuzzy word too short for the trigram table: the page is found among the newest. */
     chosen_plan(f, KEYS("00100010=le"), 1, 1, &walks);
+    assert_int_equal(walks, !on_pg);
+    /* Fuzzy matching asked for (as OHIF always does) without a name: counted in its index. */
+    chosen_plan(f, KEYS("00100020=P3"), 1, 10, &walks);
+    assert_int_equal(walks, 0);
+    chosen_plan(f, KEYS("00080020=20240101-20240128"), 1, 10, &walks);
     assert_int_equal(walks, !on_pg);
     /* Without a limit every match is read: the planner's plan. */
     chosen_plan(f, KEYS("00100010=Nguyễn*"), 0, 0, &walks);
