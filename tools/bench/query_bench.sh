@@ -90,7 +90,9 @@ PatientName=Nguyễn*, limit 100|PatientName=Nguy%E1%BB%85n*&limit=100
 newest 1000|limit=1000
 EOF
 
-echo "index: ${pg:+PostgreSQL}${pg:-SQLite}, ${total:-?} studies; $runs runs per query, each a new curl"
+backend=SQLite
+[ -z "$pg" ] || backend=PostgreSQL
+echo "index: $backend, ${total:-?} studies; $runs runs per query, each a new curl"
 echo
 echo "| query | studies answered | median ms | min ms | us per study answered |"
 echo "| --- | ---: | ---: | ---: | ---: |"
