@@ -106,12 +106,14 @@ static pacs_err probe(pacs_index *idx, pacs_db *db, const pacs_index__compiled *
 /* Whether the limited study find of `q` is read faster by walking the study dates than by
  * sorting its matches: when they number pacs_index__walk_cap or more. The matches are counted
  * up to the cap through the index the planner picks (a name prefix's: the name index, which
- * holds the name, so nothing else is read). A fuzzy name's word patterns have no such index: its
- * candidates in the trigram table are counted first (a superset of the matches, read from that
- * table alone), and if they are fewer than the cap, so are the matches; if not, the walk itself is
- * tried on the `cap` newest studies, stopping at the page's last row: if the page is found there,
- * the walk is what it costs, and those rows are the ones it reads again. The studies are counted by
- * their largest key, which an index answers at once and which removals only leave high. */
+ * holds the name, so nothing else is read). A key no index serves (a fuzzy name's word
+ * patterns, *text*) would be counted by reading every study when the matches are few, so
+ * instead: a fuzzy name's candidates in the trigram table are counted first (a superset of the
+ * matches, read from that table alone), and if they are fewer than the cap, so are the
+ * matches; if not, or without that table, the walk itself is tried on the `cap` newest
+ * studies, stopping at the page's last row: if the page is found there, the walk is what it
+ * costs, and those rows are the ones it reads again. The studies are counted by their largest
+ * key, which an index answers at once and which removals only leave high. */
 static pacs_err walk_dates(pacs_index *idx, pacs_db *db, const pacs_query *q, int *walk,
                            pacs_errinfo *ei)
 {
@@ -126,7 +128,7 @@ static pacs_err walk_dates(pacs_index *idx, pacs_db *db, const pacs_query *q, in
     size_t want = pacs_query_limit(q) + pacs_query_offset(q);
     want = want < pacs_query_limit(q) ? SIZE_MAX : want;
     *walk = 0;
-    if (err == PACS_OK && !w.fuzzy_words) {
+    if (err == PACS_OK && !w.unindexed) {
         err = probe(idx, db, &w, PACS_PROBE_INDEX, cap, want, &n, ei);
         *walk = err == PACS_OK && n >= 0 && (size_t)n >= cap;
     } else if (err == PACS_OK) {

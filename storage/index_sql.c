@@ -95,6 +95,7 @@ static pacs_err pattern_match(pacs_index__compiled *c, const char *column, const
     if (!pat) {
         return PACS_ENOMEM;
     }
+    c->unindexed |= dicom[0] == '*' || dicom[0] == '?';
     pacs_err err =
         pacs_buf_printf(&c->where, "%s %s ", column, c->d->like_patterns ? "LIKE" : "GLOB");
     if (err == PACS_OK) {
@@ -109,6 +110,7 @@ static pacs_err contains_code(pacs_index__compiled *c, const char *column, const
 {
     char pat[128];
     snprintf(pat, sizeof pat, "\\%s\\", code);
+    c->unindexed = 1;
     pacs_err err = pacs_buf_printf(&c->where, "%s(%s, ", c->d->strpos, column);
     if (err == PACS_OK) {
         err = param(c, pat, 0, 0);
@@ -150,7 +152,6 @@ static pacs_err fuzzy_name(pacs_index__compiled *c, const char *column, const ch
             *p = ' ';
         }
     }
-    c->fuzzy_words = 1;
     char *save = NULL, expr[96];
     snprintf(expr, sizeof expr, "(' ' || %s_fold)", column);
     pacs_err err = pacs_buf_puts(&c->where, "(1=1");

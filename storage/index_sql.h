@@ -66,7 +66,8 @@ typedef struct pacs_index__compiled {
     int need_attrs[4]; /* levels whose stored attributes the row must carry */
     int date_walk;     /* compiled for a walk in date order (pacs_index__compile) */
     char *fts;         /* then: the name trigram table's MATCH text the keys imply, or NULL */
-    int fuzzy_words;   /* a name is matched by word patterns (fuzzy), which no index serves */
+    int unindexed;     /* a key no index serves: a pattern opening with a wildcard (fuzzy
+                        * names' word patterns too), a code in a set */
 } pacs_index__compiled;
 
 /** Compiles `q`'s keys. With `date_walk`, fuzzy names are matched by their patterns alone,

@@ -123,6 +123,8 @@ static void test_pages_match_whole_answer(void **state)
         {KEYS("00100010=nguyen*"), 0, 250},
         {KEYS("00100010=Quách*"), 0, 5},
         {KEYS("00100010=Tr?n*"), 0, 60},
+        {KEYS("00100010=*guy*"), 0, 250},
+        {KEYS("00100010=*quach*"), 0, 5},
         {KEYS("00100010=nguyen"), 1, 250},
         {KEYS("00100010=van"), 1, 100},
         {KEYS("00100010=quach minh"), 1, 1},
@@ -234,6 +236,11 @@ static void test_plan_chosen_from_counts(void **state)
     assert_int_equal(walks, 0);
     chosen_plan(f, KEYS("00080020=20240101-20240128"), 1, 10, &walks);
     assert_int_equal(walks, !on_pg);
+    /* A pattern no index serves: the page is found among the newest, or it is not. */
+    chosen_plan(f, KEYS("00100010=*guy*"), 0, 10, &walks);
+    assert_int_equal(walks, !on_pg);
+    chosen_plan(f, KEYS("00100010=*quach*"), 0, 10, &walks);
+    assert_int_equal(walks, 0);
     /* Without a limit every match is read: the planner's plan. */
     chosen_plan(f, KEYS("00100010=Nguyễn*"), 0, 0, &walks);
     assert_int_equal(walks, 0);

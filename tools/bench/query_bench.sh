@@ -82,6 +82,7 @@ cat >"$work/queries" <<EOF
 PatientID (one patient)|00100020=$patient&limit=$limit
 PatientName=Nguyễn* (common, ~38%)|PatientName=Nguy%E1%BB%85n*&limit=$limit
 PatientName=Quách* (rare, ~0.1%)|PatientName=Qu%C3%A1ch*&limit=$limit
+PatientName=*quach* (rare, anywhere in the name)|PatientName=*quach*&limit=$limit
 fuzzy PatientName=nguyen van|PatientName=nguyen%20van&fuzzymatching=true&limit=$limit
 StudyDate 7 days ($d0-$d1)|StudyDate=$d0-$d1&limit=$limit
 newest $limit|limit=$limit
