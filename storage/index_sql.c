@@ -660,9 +660,10 @@ pacs_err pacs_index__probe_sql(const pacs_index__compiled *w, pacs_index__probe 
                                " AS m",
                                d->name_fts, d->name_fts, cap);
     case PACS_PROBE_NEWEST:
+        /* The newest keys from the date index alone, then only the columns the keys need. */
         err = pacs_buf_printf(sql,
-                              "SELECT count(*) FROM (SELECT 1 FROM (SELECT * FROM studies st%s%s"
-                              " LIMIT %zu) AS st",
+                              "SELECT count(*) FROM (SELECT 1 FROM (SELECT st.pk AS k FROM studies"
+                              " st%s%s LIMIT %zu) AS n JOIN studies st ON st.pk = n.k",
                               d->date_walk, order_clause(d, PACS_LEVEL_STUDY, 0), cap);
         cap = want;
         break;
