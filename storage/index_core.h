@@ -358,6 +358,12 @@ pacs_err pacs_index__each_instance(pacs_index *idx, pacs_db *db, pacs_index__ins
                                    const pacs_query *q, pacs_index__inst_fn fn, void *ctx,
                                    pacs_errinfo *ei);
 
+/** The plan of a find (pacs_index_find) on `db`: as pacs_index__find_plan_build writes it, read
+ *  in date order when the matches, counted first on `db`, reach pacs_index__walk_cap. `plan`
+ *  is the caller's to free, on success and failure. */
+pacs_err pacs_index__find_choose(pacs_index *idx, pacs_db *db, const pacs_query *q,
+                                 pacs_index__find_plan *plan, pacs_errinfo *ei);
+
 /** Binds a compiled query's parameters. */
 void pacs_index__bind_compiled(pacs_index *idx, pacs_db_stmt *st, const pacs_index__compiled *c);
 

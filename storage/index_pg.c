@@ -46,6 +46,7 @@ static const pacs_sql_dialect dialect = {
     .no_limit = NULL,
     .explicit_nulls = 1,
     .name_fts = NULL,
+    .date_walk = NULL,
     .begin = "BEGIN",
     .for_update = " FOR UPDATE",
     .now_stamp = "to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDDHH24MISS')",

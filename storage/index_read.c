@@ -57,18 +57,121 @@ static pacs_err each_row(pacs_index *idx, int slot, const char *sql, row_fn fn, 
 
 /* ---- finds and instance listings ---- */
 
+/* The first column of the one row `sql` answers, into `*out`; its parameters are `c`'s (when
+ * given), then `last` (when given). */
+static pacs_err count_row(pacs_index *idx, pacs_db *db, const char *sql,
+                          const pacs_index__compiled *c, const char *last, long long *out,
+                          pacs_errinfo *ei)
+{
+    pacs_db_stmt *st = NULL;
+    pacs_err err = idx->db->prepare(db, -1, sql, &st, ei);
+    if (err != PACS_OK) {
+        return err;
+    }
+    if (c) {
+        pacs_index__bind_compiled(idx, st, c);
+    }
+    if (last) {
+        idx->db->bind_text(st, c ? (int)c->n_binds + 1 : 1, last);
+    }
+    int rc = idx->db->step(st, ei);
+    if (rc < 0) {
+        err = ei ? ei->code : PACS_EDB;
+    } else {
+        *out = rc == 1 ? idx->db->column_int(st, 0) : 0;
+    }
+    idx->db->done(st);
+    return err;
+}
+
+/* Runs the count `kind` (pacs_index__probe_sql) into `*out`. */
+static pacs_err probe(pacs_index *idx, pacs_db *db, const pacs_index__compiled *w,
+                      pacs_index__probe kind, size_t cap, size_t want, long long *out,
+                      pacs_errinfo *ei)
+{
+    pacs_buf sql;
+    pacs_buf_init(&sql, PACS_INDEX_SQL_MAX);
+    pacs_err err = pacs_index__probe_sql(w, kind, cap, want, &sql);
+    if (err != PACS_OK) {
+        err = pacs_errf(ei, PACS_ETOOBIG, "query too long");
+    } else if (kind == PACS_PROBE_TRIGRAMS) {
+        err = count_row(idx, db, sql.data, NULL, w->fts, out, ei);
+    } else {
+        err = count_row(idx, db, sql.data, w, NULL, out, ei);
+    }
+    pacs_buf_free(&sql);
+    return err;
+}
+
+/* Whether the limited study find of `q` is read faster by walking the study dates than by
+ * sorting its matches: when they number pacs_index__walk_cap or more. The matches are counted
+ * up to the cap through the index the planner picks (a name prefix's: the name index, which
+ * holds the name, so nothing else is read). A key no index serves (a fuzzy name's word
+ * patterns, *text*) would be counted by reading every study when the matches are few, so
+ * instead: a fuzzy name's candidates in the trigram table are counted first (a superset of the
+ * matches, read from that table alone), and if they are fewer than the cap, so are the
+ * matches; if not, or without that table, the walk itself is tried on the `cap` newest
+ * studies, stopping at the page's last row: if the page is found there, the walk is what it
+ * costs, and those rows are the ones it reads again. The studies are counted by their largest
+ * key, which an index answers at once and which removals only leave high. */
+static pacs_err walk_dates(pacs_index *idx, pacs_db *db, const pacs_query *q, int *walk,
+                           pacs_errinfo *ei)
+{
+    long long studies = 0, n = 0;
+    pacs_index__compiled w;
+    pacs_err err = pacs_index__compile(idx->d, q, 1, &w, ei);
+    if (err != PACS_OK) {
+        return err;
+    }
+    err = count_row(idx, db, "SELECT max(pk) FROM studies", NULL, NULL, &studies, ei);
+    size_t cap = pacs_index__walk_cap(q, studies > 0 ? (uint64_t)studies : 0);
+    size_t want = pacs_query_limit(q) + pacs_query_offset(q);
+    want = want < pacs_query_limit(q) ? SIZE_MAX : want;
+    *walk = 0;
+    if (err == PACS_OK && !w.unindexed) {
+        err = probe(idx, db, &w, PACS_PROBE_INDEX, cap, want, &n, ei);
+        *walk = err == PACS_OK && n >= 0 && (size_t)n >= cap;
+    } else if (err == PACS_OK) {
+        if (w.fts) {
+            err = probe(idx, db, &w, PACS_PROBE_TRIGRAMS, cap, want, &n, ei);
+        }
+        if (err == PACS_OK && (!w.fts || (n >= 0 && (size_t)n >= cap))) {
+            err = probe(idx, db, &w, PACS_PROBE_NEWEST, cap, want, &n, ei);
+            *walk = err == PACS_OK && n >= 0 && (size_t)n >= want;
+        }
+    }
+    pacs_index__compiled_free(&w);
+    return err;
+}
+
+pacs_err pacs_index__find_choose(pacs_index *idx, pacs_db *db, const pacs_query *q,
+                                 pacs_index__find_plan *plan, pacs_errinfo *ei)
+{
+    int walk = 0;
+    pacs_err err = pacs_index__find_plan_build(idx->d, q, 0, plan, ei);
+    if (err == PACS_OK && pacs_index__walk_possible(idx->d, q, plan)) {
+        err = walk_dates(idx, db, q, &walk, ei);
+        if (err == PACS_OK && walk) {
+            pacs_index__find_plan_free(plan);
+            err = pacs_index__find_plan_build(idx->d, q, 1, plan, ei);
+        }
+    }
+    return err;
+}
+
 pacs_err pacs_index_find(pacs_index *idx, const pacs_query *q, pacs_find_cb cb, void *ctx,
                          pacs_errinfo *ei)
 {
-    pacs_index__find_plan *plan = malloc(sizeof *plan);
+    /* Zeroed: freed as a plan even when none could be built. */
+    pacs_index__find_plan *plan = calloc(1, sizeof *plan);
     if (!plan) {
         return pacs_errf(ei, PACS_ENOMEM, "out of memory");
     }
     pacs_db *db = NULL;
     pacs_db_stmt *st = NULL;
-    pacs_err err = pacs_index__find_plan_build(idx->d, q, plan, ei);
+    pacs_err err = idx->be->conn_get(idx, &db, ei);
     if (err == PACS_OK) {
-        err = idx->be->conn_get(idx, &db, ei);
+        err = pacs_index__find_choose(idx, db, q, plan, ei);
     }
     if (err == PACS_OK) {
         err = idx->db->prepare(db, -1, plan->sql.data, &st, ei);

@@ -26,8 +26,10 @@ void pacs_index__compiled_free(pacs_index__compiled *c)
     }
     free(c->binds);
     free(c->post);
+    free(c->fts);
     c->binds = NULL;
     c->post = NULL;
+    c->fts = NULL;
     c->n_binds = c->n_post = c->cap_binds = 0;
 }
 
@@ -93,6 +95,7 @@ static pacs_err pattern_match(pacs_index__compiled *c, const char *column, const
     if (!pat) {
         return PACS_ENOMEM;
     }
+    c->unindexed |= dicom[0] == '*' || dicom[0] == '?';
     pacs_err err =
         pacs_buf_printf(&c->where, "%s %s ", column, c->d->like_patterns ? "LIKE" : "GLOB");
     if (err == PACS_OK) {
@@ -107,6 +110,7 @@ static pacs_err contains_code(pacs_index__compiled *c, const char *column, const
 {
     char pat[128];
     snprintf(pat, sizeof pat, "\\%s\\", code);
+    c->unindexed = 1;
     pacs_err err = pacs_buf_printf(&c->where, "%s(%s, ", c->d->strpos, column);
     if (err == PACS_OK) {
         err = param(c, pat, 0, 0);
@@ -177,7 +181,11 @@ static pacs_err fuzzy_name(pacs_index__compiled *c, const char *column, const ch
         }
     }
     free(folded);
-    if (err == PACS_OK && fts.len) {
+    if (err == PACS_OK && fts.len && c->date_walk) {
+        free(c->fts);
+        c->fts = strdup(fts.data);
+        err = c->fts ? PACS_OK : PACS_ENOMEM;
+    } else if (err == PACS_OK && fts.len) {
         err = pacs_buf_printf(&c->where, " AND st.pk IN (SELECT rowid FROM %s WHERE %s MATCH ",
                               c->d->name_fts, c->d->name_fts);
         if (err == PACS_OK) {
@@ -329,11 +337,12 @@ static pacs_err compile_key(pacs_index__compiled *c, const pacs_query *q, const 
     return err == PACS_OK ? PACS_OK : pacs_errf(ei, err, "cannot build query");
 }
 
-pacs_err pacs_index__compile(const pacs_sql_dialect *d, const pacs_query *q,
+pacs_err pacs_index__compile(const pacs_sql_dialect *d, const pacs_query *q, int date_walk,
                              pacs_index__compiled *c, pacs_errinfo *ei)
 {
     memset(c, 0, sizeof *c);
     c->d = d;
+    c->date_walk = date_walk;
     pacs_buf_init(&c->where, PACS_INDEX_SQL_MAX);
     for (size_t i = 0; i < pacs_query_key_count(q); i++) {
         const pacs_query_key *k = pacs_query_key_at(q, i);
@@ -549,14 +558,15 @@ static pacs_err limit_clause(const pacs_sql_dialect *d, pacs_buf *sql, size_t li
     return err;
 }
 
-pacs_err pacs_index__find_plan_build(const pacs_sql_dialect *d, const pacs_query *q,
+pacs_err pacs_index__find_plan_build(const pacs_sql_dialect *d, const pacs_query *q, int date_walk,
                                      pacs_index__find_plan *p, pacs_errinfo *ei)
 {
     memset(p, 0, sizeof *p);
     pacs_level level = pacs_query_level(q);
+    p->date_walk = date_walk && d->date_walk && level == PACS_LEVEL_STUDY;
     row_attrs_init(&p->ra);
     pacs_buf_init(&p->sql, PACS_INDEX_SQL_MAX);
-    pacs_err err = pacs_index__compile(d, q, &p->c, ei);
+    pacs_err err = pacs_index__compile(d, q, p->date_walk, &p->c, ei);
     if (err != PACS_OK) {
         return err;
     }
@@ -586,6 +596,9 @@ pacs_err pacs_index__find_plan_build(const pacs_sql_dialect *d, const pacs_query
         }
     }
     pacs_buf_puts(&p->sql, from_clause(level, 0));
+    if (p->date_walk) {
+        pacs_buf_puts(&p->sql, d->date_walk);
+    }
     if (p->c.where.len) {
         pacs_buf_append(&p->sql, p->c.where.data, p->c.where.len);
     }
@@ -599,6 +612,69 @@ pacs_err pacs_index__find_plan_build(const pacs_sql_dialect *d, const pacs_query
         return pacs_errf(ei, PACS_ETOOBIG, "query too long");
     }
     return PACS_OK;
+}
+
+int pacs_index__walk_possible(const pacs_sql_dialect *d, const pacs_query *q,
+                              const pacs_index__find_plan *p)
+{
+    return d->date_walk && pacs_query_level(q) == PACS_LEVEL_STUDY && pacs_query_limit(q) > 0 &&
+           p->c.n_post == 0 && p->c.where.len > 0;
+}
+
+size_t pacs_index__walk_cap(const pacs_query *q, uint64_t studies)
+{
+    /* Pages past 2^32 rows are absurd: held there so that nothing below wraps. */
+    const uint64_t most = (uint64_t)1 << 32;
+    uint64_t limit = pacs_query_limit(q), offset = pacs_query_offset(q);
+    uint64_t want = limit >= most || offset >= most - limit ? most : limit + offset;
+    uint64_t x = want * (studies < most ? studies : most), r = 1;
+    while (r <= x / r) {
+        r *= 2;
+    }
+    uint64_t lo = r / 2; /* lo * lo <= x < r * r: the integer square root, by halves */
+    while (lo + 1 < r) {
+        uint64_t mid = lo + (r - lo) / 2;
+        if (mid <= x / mid) {
+            lo = mid;
+        } else {
+            r = mid;
+        }
+    }
+    /* Fewer matches than the page asks for are read whole either way. */
+    return (size_t)(lo < want + 1 ? want + 1 : lo);
+}
+
+pacs_err pacs_index__probe_sql(const pacs_index__compiled *w, pacs_index__probe kind, size_t cap,
+                               size_t want, pacs_buf *sql)
+{
+    const pacs_sql_dialect *d = w->d;
+    pacs_buf_reset(sql);
+    pacs_err err = PACS_OK;
+    switch (kind) {
+    case PACS_PROBE_INDEX:
+        err = pacs_buf_puts(sql, "SELECT count(*) FROM (SELECT 1 FROM studies st");
+        break;
+    case PACS_PROBE_TRIGRAMS:
+        return pacs_buf_printf(sql,
+                               "SELECT count(*) FROM (SELECT 1 FROM %s WHERE %s MATCH ? LIMIT %zu)"
+                               " AS m",
+                               d->name_fts, d->name_fts, cap);
+    case PACS_PROBE_NEWEST:
+        /* The newest keys from the date index alone, then only the columns the keys need. */
+        err = pacs_buf_printf(sql,
+                              "SELECT count(*) FROM (SELECT 1 FROM (SELECT st.pk AS k FROM studies"
+                              " st%s%s LIMIT %zu) AS n JOIN studies st ON st.pk = n.k",
+                              d->date_walk, order_clause(d, PACS_LEVEL_STUDY, 0), cap);
+        cap = want;
+        break;
+    }
+    if (err == PACS_OK) {
+        err = pacs_buf_append(sql, w->where.data, w->where.len);
+    }
+    if (err == PACS_OK) {
+        err = pacs_buf_printf(sql, " LIMIT %zu) AS m", cap);
+    }
+    return err;
 }
 
 void pacs_index__find_plan_free(pacs_index__find_plan *p)
@@ -668,7 +744,7 @@ pacs_err pacs_index__inst_plan_build(const pacs_sql_dialect *d, const pacs_query
     memset(p, 0, sizeof *p);
     row_attrs_init(&p->ra);
     pacs_buf_init(&p->sql, PACS_INDEX_SQL_MAX);
-    pacs_err err = pacs_index__compile(d, q, &p->c, ei);
+    pacs_err err = pacs_index__compile(d, q, 0, &p->c, ei);
     if (err != PACS_OK) {
         return err;
     }

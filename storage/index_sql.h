@@ -35,6 +35,10 @@ typedef struct pacs_sql_dialect {
     const char *no_limit; /* LIMIT's argument meaning "no limit", before an OFFSET; NULL: omit */
     int explicit_nulls;   /* write out SQLite's NULL order (NULLs sort low) in ORDER BY */
     const char *name_fts; /* an FTS5 trigram table over studies' folded names, or NULL */
+    /* What makes a study find read the study-date index newest first, filtering as it goes,
+     * instead of the planner's choice (" INDEXED BY studies_date"), or NULL where the planner
+     * weighs the choice from statistics of its own (see pacs_index__find_plan_build). */
+    const char *date_walk;
     /* For the index core (index_core.h): */
     const char *begin;      /* how the writer opens a transaction */
     const char *for_update; /* " FOR UPDATE" where rows can be locked, else "" */
@@ -61,9 +65,17 @@ typedef struct pacs_index__compiled {
     const pacs_query_key **post; /* keys matched in C against stored attributes */
     size_t n_post;
     int need_attrs[4]; /* levels whose stored attributes the row must carry */
+    int date_walk;     /* compiled for a walk in date order (pacs_index__compile) */
+    char *fts;         /* then: the name trigram table's MATCH text the keys imply, or NULL */
+    int unindexed;     /* a key no index serves: a pattern opening with a wildcard (fuzzy
+                        * names' word patterns too), a code in a set */
 } pacs_index__compiled;
 
-pacs_err pacs_index__compile(const pacs_sql_dialect *d, const pacs_query *q,
+/** Compiles `q`'s keys. With `date_walk`, fuzzy names are matched by their patterns alone,
+ *  without the narrowing through the name trigram table (which a walk in date order would
+ *  read whole); the MATCH text of that narrowing is kept in `fts` for a count of candidates
+ *  (PACS_PROBE_TRIGRAMS). */
+pacs_err pacs_index__compile(const pacs_sql_dialect *d, const pacs_query *q, int date_walk,
                              pacs_index__compiled *c, pacs_errinfo *ei);
 void pacs_index__compiled_free(pacs_index__compiled *c);
 
@@ -82,7 +94,9 @@ typedef struct pacs_index__row_attrs {
 } pacs_index__row_attrs;
 
 /** A find (pacs_index_find) as one SELECT: the SQL, its parameters in `c`, and how to read
- *  its rows. Results past `limit`/`offset` are cut in SQL unless keys are matched in C. */
+ *  its rows. Results past `limit`/`offset` are cut in SQL unless keys are matched in C.
+ *  `probe_cap` is non-zero when the plan may be read in date order instead
+ *  (pacs_index__find_plan_build). */
 typedef struct pacs_index__find_plan {
     pacs_index__compiled c;
     pacs_buf sql;
@@ -93,10 +107,45 @@ typedef struct pacs_index__find_plan {
     int result_col[PACS_INDEX_MAX_RETURN];
     pacs_index__row_attrs ra;
     size_t limit, offset, skipped, emitted;
+    int date_walk; /* the plan reads the study-date index, newest first */
 } pacs_index__find_plan;
 
-pacs_err pacs_index__find_plan_build(const pacs_sql_dialect *d, const pacs_query *q,
+/**
+ * Builds the find of `q`; with `date_walk` (and a dialect that has one) reading the study-date
+ * index newest first. A limited study find is answered either way in the same order, and costs
+ * either about the number of matches (fetch them, then sort) or about (limit + offset) x
+ * studies / matches (walk the dates, filter, stop at the limit). Without statistics of the
+ * matches SQLite's planner takes the first even for a name shared by a third of the archive, so
+ * pacs_index_find counts the matches first, up to pacs_index__walk_cap, and walks the dates
+ * when the count reaches it.
+ */
+pacs_err pacs_index__find_plan_build(const pacs_sql_dialect *d, const pacs_query *q, int date_walk,
                                      pacs_index__find_plan *p, pacs_errinfo *ei);
+
+/** Whether `p` (built without date_walk) may be read in date order instead: a study find with
+ *  a limit, keys in SQL only, and a dialect that can be told to. */
+int pacs_index__walk_possible(const pacs_sql_dialect *d, const pacs_query *q,
+                              const pacs_index__find_plan *p);
+
+/** The count of matches from which walking the dates costs less than sorting them:
+ *  sqrt((limit + offset) x `studies`), where both costs are equal. */
+size_t pacs_index__walk_cap(const pacs_query *q, uint64_t studies);
+
+/** The counts a limited study find is planned from (index_read.c's walk_dates), each
+ *  "SELECT count(*) FROM (...)" over keys `w` compiled with date_walk: */
+typedef enum pacs_index__probe {
+    PACS_PROBE_INDEX,    /* matches, up to `cap`, through the index the planner picks */
+    PACS_PROBE_TRIGRAMS, /* studies whose name holds `w->fts`'s trigrams (a superset of the
+                          * fuzzy matches), up to `cap`, from the trigram table alone; its one
+                          * parameter is `w->fts`, not `w`'s */
+    PACS_PROBE_NEWEST    /* matches, up to `want`, among the `cap` newest studies: the walk
+                          * itself, bounded */
+} pacs_index__probe;
+
+/** The count `kind` into `sql` (reset first); parameters are `w`'s unless said otherwise. */
+pacs_err pacs_index__probe_sql(const pacs_index__compiled *w, pacs_index__probe kind, size_t cap,
+                               size_t want, pacs_buf *sql);
+
 void pacs_index__find_plan_free(pacs_index__find_plan *p);
 
 /**

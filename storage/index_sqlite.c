@@ -29,6 +29,7 @@ static const pacs_sql_dialect dialect = {
     .no_limit = "-1",
     .explicit_nulls = 0,
     .name_fts = "studies_name_fts",
+    .date_walk = " INDEXED BY studies_date",
     .begin = "BEGIN IMMEDIATE",
     .for_update = "",
     .now_stamp = "strftime('%Y%m%d%H%M%S','now')",

@@ -125,7 +125,7 @@ static pacs_put_result put(fixture *f, const inst *in)
 }
 
 /* The standard little archive: two patients, three studies, four series. */
-static void load(fixture *f)
+__attribute__((unused)) static void load(fixture *f)
 {
     const inst all[] = {
         {"1.1", "1.1.1", "1.1.1.1", CT, "P1", "Nguyễn^Thị Hương", "CT", "20240615", "101500",
@@ -160,7 +160,7 @@ static int obj_cb(void *ctx, const char *object, uint64_t size, const char *sop)
     return 0;
 }
 
-static objs pending(fixture *f)
+__attribute__((unused)) static objs pending(fixture *f)
 {
     objs o;
     memset(&o, 0, sizeof o);
@@ -168,7 +168,8 @@ static objs pending(fixture *f)
     return o;
 }
 
-static void remove_q(fixture *f, pacs_level level, uint32_t tag, const char *uid, uint64_t want)
+__attribute__((unused)) static void remove_q(fixture *f, pacs_level level, uint32_t tag,
+                                             const char *uid, uint64_t want)
 {
     pacs_query *q = pacs_query_new(level);
     assert_int_equal(pacs_query_add(q, tag, "UI", uid, NULL), PACS_OK);
