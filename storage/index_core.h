@@ -137,6 +137,13 @@ enum {
     PACS_SQL_ORD_WORDS_DEL, /* orders_worklist.c */
     PACS_SQL_ORD_WORD_ADD,
     PACS_SQL_ORD_WORDS_SET,
+    /* built-in users (users.c) */
+    PACS_SQL_USER_GET,
+    PACS_SQL_USER_ADD,
+    PACS_SQL_USER_HASH_SET,
+    PACS_SQL_USER_DEL,
+    PACS_SQL_USER_LIST,
+    PACS_SQL_USER_COUNT_SET,
     PACS_SQL_SLOTS
 };
 
@@ -306,6 +313,14 @@ pacs_err pacs_index__opened(pacs_index *idx, pacs_err err, pacs_index **out, pac
     "CREATE INDEX IF NOT EXISTS his_patient_words_patient ON his_patient_words(patient_pk);"       \
     "ALTER TABLE his_patients ADD COLUMN words INTEGER NOT NULL DEFAULT 0;"                        \
     "CREATE INDEX IF NOT EXISTS his_patients_words ON his_patients(words);"
+
+/* The built-in users (users.c): a password only as its Argon2id hash (PHC string), the role,
+ * and the lockout's counters: failures counted since failed_since, locked until locked_until
+ * (seconds since the epoch; 0: not). */
+#define PACS_INDEX__USERS(INT, TEXT)                                                               \
+    "CREATE TABLE IF NOT EXISTS users(name " TEXT " PRIMARY KEY, role " TEXT " NOT NULL,"          \
+    " hash " TEXT " NOT NULL, created_at " INT " NOT NULL, failures " INT " NOT NULL DEFAULT 0,"   \
+    " failed_since " INT " NOT NULL DEFAULT 0, locked_until " INT " NOT NULL DEFAULT 0);"
 
 /* The series an MPPS of an order reports performed (its Performed Series Sequence): their
  * images are reconciled to the order whatever accession number they carry. */
