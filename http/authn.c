@@ -75,27 +75,48 @@ static pacs_err resolve_patient(pacs_http_req *r, pacs_principal *p, pacs_errinf
     return err;
 }
 
+/* The credentials `r` carries into `in`; 0 when out of memory. */
+static int request_of(pacs_http_req *r, pacs_auth_request *in)
+{
+    const pacs_params *pp = pacs_http_params(r);
+    memset(in, 0, sizeof *in);
+    in->subject_cap = PACS_SHARE_SUBJECT_MAX + 1;
+    in->subject = pacs_arena_alloc(pacs_http_arena(r), in->subject_cap);
+    if (!in->subject) {
+        return 0;
+    }
+    in->safe_method = pacs_http_method_of(r) == PACS_HTTP_GET;
+    in->authorization = pacs_http_header(r, "Authorization");
+    in->query_token = pacs_params_get(pp, "access_token");
+    if (!in->query_token) {
+        in->query_token = pacs_params_get(pp, "token");
+    }
+    in->cookie = pacs_http_header(r, "Cookie");
+    in->origin = pacs_http_header(r, "Origin");
+    in->referer = pacs_http_header(r, "Referer");
+    in->host = pacs_http_header(r, "Host");
+    return 1;
+}
+
+int pacs_http_signed_in(pacs_http_req *r, pacs_auth *a)
+{
+    pacs_auth_request in;
+    pacs_principal p;
+    pacs_errinfo ei;
+    return request_of(r, &in) && pacs_auth_check(a, &in, &p, NULL, &ei) == PACS_OK &&
+           p.kind != PACS_PRINCIPAL_ANONYMOUS;
+}
+
 unsigned pacs_http_authenticate(pacs_http_req *r, pacs_auth *a, const char **why)
 {
     pacs_errinfo ei;
     pacs_auth_request in;
     int presented = 0;
     pacs_principal *p = &r->principal;
-    const pacs_params *pp = pacs_http_params(r);
-    memset(&in, 0, sizeof in);
-    in.subject_cap = PACS_SHARE_SUBJECT_MAX + 1;
-    in.subject = pacs_arena_alloc(pacs_http_arena(r), in.subject_cap);
-    if (!in.subject) {
+    if (!request_of(r, &in)) {
         *why = "out of memory";
         return 500;
     }
-    in.safe_method = pacs_http_method_of(r) == PACS_HTTP_GET;
-    in.authorization = pacs_http_header(r, "Authorization");
-    in.query_token = pacs_params_get(pp, "access_token");
-    if (!in.query_token) {
-        in.query_token = pacs_params_get(pp, "token");
-    }
-    in.cookie = pacs_http_header(r, "Cookie");
     pacs_err err = pacs_auth_check(a, &in, p, &presented, &ei);
     if (err == PACS_EDENIED) {
         pacs_http_auth_refused(r, presented, ei.msg);

@@ -176,8 +176,7 @@ pacs_err pacs_sessions_begin(pacs_sessions *s, const char *user, unsigned scopes
     return PACS_OK;
 }
 
-int pacs_sessions_check(pacs_sessions *s, const char *id, int64_t now, char *user,
-                        unsigned *scopes)
+int pacs_sessions_check(pacs_sessions *s, const char *id, int64_t now, char *user, unsigned *scopes)
 {
     unsigned char h[SHA256_DIGEST_LENGTH];
     if (!id_hash(id, h)) {

@@ -91,10 +91,10 @@ int pacs_password_verify(const char *encoded, const char *password)
     if (!encoded || !password || strlen(password) > PACS_PASSWORD_MAX) {
         return 0;
     }
-    argon2_type type = strncmp(encoded, "$argon2id$", 10) == 0  ? Argon2_id
-                       : strncmp(encoded, "$argon2i$", 9) == 0  ? Argon2_i
-                       : strncmp(encoded, "$argon2d$", 9) == 0  ? Argon2_d
-                                                                : (argon2_type)-1;
+    argon2_type type = strncmp(encoded, "$argon2id$", 10) == 0 ? Argon2_id
+                       : strncmp(encoded, "$argon2i$", 9) == 0 ? Argon2_i
+                       : strncmp(encoded, "$argon2d$", 9) == 0 ? Argon2_d
+                                                               : (argon2_type)-1;
     if ((int)type < 0) {
         return 0;
     }
@@ -167,10 +167,10 @@ static pacs_err do_add(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo *ei
     if (err != PACS_OK) {
         return err;
     }
-    return pacs_index__run(idx, db, PACS_SQL_USER_ADD,
-                           "INSERT INTO users(name, role, hash, created_at) VALUES ($1, $2, $3, $4)",
-                           NULL, 0, ei, "sssi", j->name, pacs_role_name(j->role), j->hash,
-                           (long long)time(NULL));
+    return pacs_index__run(
+        idx, db, PACS_SQL_USER_ADD,
+        "INSERT INTO users(name, role, hash, created_at) VALUES ($1, $2, $3, $4)", NULL, 0, ei,
+        "sssi", j->name, pacs_role_name(j->role), j->hash, (long long)time(NULL));
 }
 
 static pacs_err do_passwd(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo *ei)
@@ -355,8 +355,8 @@ static void make_dummy(void)
 }
 
 pacs_err pacs_users_login(pacs_archive *a, const char *name, const char *password,
-                          const pacs_login_policy *policy, int64_t now,
-                          pacs_login_outcome *outcome, pacs_role *role, pacs_errinfo *ei)
+                          const pacs_login_policy *policy, int64_t now, pacs_login_outcome *outcome,
+                          pacs_role *role, pacs_errinfo *ei)
 {
     user_job j = {.name = name, .now = now, .policy = policy};
     pacs_err err = PACS_OK;

@@ -99,10 +99,10 @@ typedef struct pacs_login_policy {
 
 typedef enum pacs_login_outcome {
     PACS_LOGIN_OK = 0,
-    PACS_LOGIN_UNKNOWN,   /* no such user (a hash was still verified, for the same time) */
-    PACS_LOGIN_BAD,       /* wrong password, counted */
+    PACS_LOGIN_UNKNOWN,    /* no such user (a hash was still verified, for the same time) */
+    PACS_LOGIN_BAD,        /* wrong password, counted */
     PACS_LOGIN_LOCKED_NOW, /* wrong password, the one that locked the user */
-    PACS_LOGIN_LOCKED     /* the user is locked: refused whatever the password */
+    PACS_LOGIN_LOCKED      /* the user is locked: refused whatever the password */
 } pacs_login_outcome;
 
 /**
@@ -112,7 +112,7 @@ typedef enum pacs_login_outcome {
  * index's (the login then cannot be checked: answer 503).
  */
 pacs_err pacs_users_login(pacs_archive *a, const char *name, const char *password,
-                          const pacs_login_policy *policy, int64_t now,
-                          pacs_login_outcome *outcome, pacs_role *role, pacs_errinfo *ei);
+                          const pacs_login_policy *policy, int64_t now, pacs_login_outcome *outcome,
+                          pacs_role *role, pacs_errinfo *ei);
 
 #endif
