@@ -58,8 +58,8 @@ static char *html_escape(pacs_http_req *r, const char *s)
             err = pacs_buf_append(&b, p, 1);
         }
     }
-    char *out = err == PACS_OK ? pacs_arena_strndup(pacs_http_arena(r), b.data ? b.data : "", b.len)
-                               : NULL;
+    char *out =
+        err == PACS_OK ? pacs_arena_strndup(pacs_http_arena(r), b.data ? b.data : "", b.len) : NULL;
     pacs_buf_free(&b);
     return out;
 }
@@ -84,29 +84,30 @@ static void send_page(pacs_http_req *r, unsigned status, const char *next, const
     char *n = html_escape(r, safe_next(next));
     char *e = error ? html_escape(r, error) : "";
     char *page =
-        n && e ? pacs_arena_printf(
-                     pacs_http_arena(r),
-                     "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-                     "<title>Sign in - PACS</title><style>"
-                     "body{font-family:sans-serif;background:#0b1a2a;color:#e8eef5;display:flex;"
-                     "justify-content:center;align-items:center;min-height:100vh;margin:0}"
-                     "form{background:#14283d;padding:2em;border-radius:8px;width:18em}"
-                     "label{display:block;margin:.8em 0 .3em}input{width:100%%;box-sizing:"
-                     "border-box;padding:.5em;font-size:1em}button{margin-top:1.2em;width:100%%;"
-                     "padding:.6em;font-size:1em}p.error{color:#ff9c9c}</style></head><body>"
-                     "<form method=\"post\" action=\"/login\"><h1>Sign in</h1>"
-                     "<p class=\"error\" id=\"error\">%s</p>"
-                     "<label for=\"name\">User name</label>"
-                     "<input id=\"name\" name=\"name\" autocomplete=\"username\" required "
-                     "autofocus>"
-                     "<label for=\"password\">Password</label>"
-                     "<input id=\"password\" name=\"password\" type=\"password\" "
-                     "autocomplete=\"current-password\" required>"
-                     "<input type=\"hidden\" name=\"next\" value=\"%s\">"
-                     "<button type=\"submit\" id=\"submit\">Sign in</button></form></body></html>\n",
-                     e, n)
-               : NULL;
+        n && e
+            ? pacs_arena_printf(
+                  pacs_http_arena(r),
+                  "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                  "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+                  "<title>Sign in - PACS</title><style>"
+                  "body{font-family:sans-serif;background:#0b1a2a;color:#e8eef5;display:flex;"
+                  "justify-content:center;align-items:center;min-height:100vh;margin:0}"
+                  "form{background:#14283d;padding:2em;border-radius:8px;width:18em}"
+                  "label{display:block;margin:.8em 0 .3em}input{width:100%%;box-sizing:"
+                  "border-box;padding:.5em;font-size:1em}button{margin-top:1.2em;width:100%%;"
+                  "padding:.6em;font-size:1em}p.error{color:#ff9c9c}</style></head><body>"
+                  "<form method=\"post\" action=\"/login\"><h1>Sign in</h1>"
+                  "<p class=\"error\" id=\"error\">%s</p>"
+                  "<label for=\"name\">User name</label>"
+                  "<input id=\"name\" name=\"name\" autocomplete=\"username\" required "
+                  "autofocus>"
+                  "<label for=\"password\">Password</label>"
+                  "<input id=\"password\" name=\"password\" type=\"password\" "
+                  "autocomplete=\"current-password\" required>"
+                  "<input type=\"hidden\" name=\"next\" value=\"%s\">"
+                  "<button type=\"submit\" id=\"submit\">Sign in</button></form></body></html>\n",
+                  e, n)
+            : NULL;
     if (!page) {
         pacs_http_send_error(r, 500, "out of memory");
         return;
@@ -187,8 +188,8 @@ static void do_login(pacs_http_req *r, login_req *lr, const char *name, const ch
     pacs_login_outcome outcome;
     pacs_role role = PACS_ROLE_NONE;
     int64_t now = (int64_t)time(NULL);
-    pacs_err err = pacs_users_login(pacs_http_archive(r), name, password, &policy, now, &outcome,
-                                    &role, &ei);
+    pacs_err err =
+        pacs_users_login(pacs_http_archive(r), name, password, &policy, now, &outcome, &role, &ei);
     if (err != PACS_OK) {
         pacs_log(PACS_LOG_ERROR, "login", "req=%lu users: %s", pacs_http_id(r), ei.msg);
         pacs_http_send_error(r, 503, "logins cannot be checked now");
@@ -217,8 +218,8 @@ static void do_login(pacs_http_req *r, login_req *lr, const char *name, const ch
     }
     char id[PACS_SESSION_ID_LEN + 1], cookie[160];
     unsigned max_age = (unsigned)pacs_config_int(cfg, "auth.session_max_age");
-    err = pacs_sessions_begin(pacs_auth_sessions(lr->a), name, pacs_auth_role_scopes(role), now,
-                              id, sizeof id, &ei);
+    err = pacs_sessions_begin(pacs_auth_sessions(lr->a), name, pacs_auth_role_scopes(role), now, id,
+                              sizeof id, &ei);
     if (err == PACS_OK) {
         err = pacs_auth_session_cookie(id, max_age, lr->tls, cookie, sizeof cookie, &ei);
     }
@@ -320,7 +321,8 @@ void pacs_login_serve(pacs_auth *a, pacs_http_req *r, const char *path, size_t l
     if (m == PACS_HTTP_GET && !logout) {
         pacs_params q;
         const char *next = NULL;
-        if (query && pacs_params_parse(query, strlen(query), pacs_http_arena(r), &q, &ei) == PACS_OK) {
+        if (query &&
+            pacs_params_parse(query, strlen(query), pacs_http_arena(r), &q, &ei) == PACS_OK) {
             next = pacs_params_get(&q, "next");
         }
         send_page(r, 200, next, NULL);
@@ -371,7 +373,7 @@ void pacs_login_redirect(pacs_http_req *r, const char *uri)
     for (const char *p = uri; *p && err == PACS_OK; p++) {
         unsigned char c = (unsigned char)*p;
         err = isalnum(c) || strchr("/-._~", c) ? pacs_buf_append(&b, p, 1)
-                                                : pacs_buf_printf(&b, "%%%02X", c);
+                                               : pacs_buf_printf(&b, "%%%02X", c);
     }
     char *loc = err == PACS_OK ? pacs_arena_strndup(pacs_http_arena(r), b.data, b.len) : NULL;
     pacs_buf_free(&b);
