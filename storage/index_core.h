@@ -144,6 +144,8 @@ enum {
     PACS_SQL_USER_DEL,
     PACS_SQL_USER_LIST,
     PACS_SQL_USER_COUNT_SET,
+    PACS_SQL_USER_COPY_READ,
+    PACS_SQL_USER_COPY_ADD,
     PACS_SQL_SLOTS
 };
 
@@ -425,6 +427,10 @@ pacs_err pacs_index__write(pacs_index *idx, pacs_index__call_fn fn, void *ctx, p
 
 /** Runs `fn` on a pooled connection (reads). */
 pacs_err pacs_index__read(pacs_index *idx, pacs_index__call_fn fn, void *ctx, pacs_errinfo *ei);
+
+/* Built-in users (users.c): every user of `src` that `dst` does not know is copied into it,
+ * hash, role and lockout as they are (pacs migrate, a rebuilt index: users are in no object). */
+pacs_err pacs_users__copy(pacs_index *src, pacs_index *dst, pacs_errinfo *ei);
 
 /* Several nodes (index_nodes.c): this node's intent for `object` is fulfilled or abandoned. */
 pacs_err pacs_index__intent_done(pacs_index *idx, pacs_db *db, const char *object,

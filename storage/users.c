@@ -14,7 +14,9 @@
 #include <argon2.h>
 #include <errno.h>
 #include <pthread.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -270,6 +272,98 @@ static pacs_err do_count(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo *
                            " WHERE name=$1",
                            NULL, 0, ei, "siii", j->name, (long long)failures, (long long)since,
                            (long long)locked);
+}
+
+/* ---- copying (pacs migrate, reindex) ---- */
+
+typedef struct copy_row {
+    char name[PACS_USER_NAME_MAX + 1], role[16], hash[PACS_PASSWORD_HASH_CAP];
+    long long created_at, failures, failed_since, locked_until;
+} copy_row;
+
+typedef struct copy_job {
+    copy_row *rows;
+    size_t n, cap;
+} copy_job;
+
+static pacs_err do_copy_read(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo *ei)
+{
+    copy_job *c = ctx;
+    pacs_db_stmt *st = pacs_index__stmt(idx, db, PACS_SQL_USER_COPY_READ,
+                                        "SELECT name, role, hash, created_at, failures,"
+                                        " failed_since, locked_until FROM users ORDER BY name",
+                                        ei);
+    if (!st) {
+        return ei->code;
+    }
+    int rc;
+    pacs_err err = PACS_OK;
+    while ((rc = idx->db->step(st, ei)) == 1) {
+        if (c->n == c->cap) {
+            size_t cap = c->cap ? 2 * c->cap : 16;
+            copy_row *g = realloc(c->rows, cap * sizeof *g);
+            if (!g) {
+                err = pacs_errf(ei, PACS_ENOMEM, "out of memory");
+                break;
+            }
+            c->rows = g;
+            c->cap = cap;
+        }
+        copy_row *r = &c->rows[c->n++];
+        size_t len = 0;
+        const char *v = idx->db->column(st, 0, &len);
+        snprintf(r->name, sizeof r->name, "%.*s", (int)len, v ? v : "");
+        v = idx->db->column(st, 1, &len);
+        snprintf(r->role, sizeof r->role, "%.*s", (int)len, v ? v : "");
+        v = idx->db->column(st, 2, &len);
+        snprintf(r->hash, sizeof r->hash, "%.*s", (int)len, v ? v : "");
+        r->created_at = idx->db->column_int(st, 3);
+        r->failures = idx->db->column_int(st, 4);
+        r->failed_since = idx->db->column_int(st, 5);
+        r->locked_until = idx->db->column_int(st, 6);
+    }
+    idx->db->done(st);
+    if (err == PACS_OK && rc < 0) {
+        err = step_err(ei);
+    }
+    return err;
+}
+
+static pacs_err do_copy_write(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo *ei)
+{
+    copy_job *c = ctx;
+    for (size_t i = 0; i < c->n; i++) {
+        const copy_row *r = &c->rows[i];
+        user_row have;
+        pacs_err err = read_row(idx, db, r->name, &have, ei);
+        if (err == PACS_OK && !have.found) {
+            err =
+                pacs_index__run(idx, db, PACS_SQL_USER_COPY_ADD,
+                                "INSERT INTO users(name, role, hash, created_at, failures,"
+                                " failed_since, locked_until) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                                NULL, 0, ei, "sssiiii", r->name, r->role, r->hash, r->created_at,
+                                r->failures, r->failed_since, r->locked_until);
+        }
+        if (err != PACS_OK) {
+            return err;
+        }
+    }
+    return PACS_OK;
+}
+
+pacs_err pacs_users__copy(pacs_index *src, pacs_index *dst, pacs_errinfo *ei)
+{
+    copy_job c;
+    memset(&c, 0, sizeof c);
+    pacs_err err = pacs_index__read(src, do_copy_read, &c, ei);
+    if (err == PACS_OK && c.n > 0) {
+        err = pacs_index__write(dst, do_copy_write, &c, ei);
+    }
+    if (c.rows) {
+        OPENSSL_cleanse(c.rows, c.cap * sizeof *c.rows);
+    }
+    free(c.rows);
+    return err;
 }
 
 /* ---- the API ---- */

@@ -9,7 +9,8 @@
 # may not delete, a technician may not share); a forged cookie, a cookie sent cross-site on a
 # POST or DELETE, and a cookie after a restart (sessions are in memory) are refused; repeated
 # failures lock the user (even the right password is then refused; another user is not
-# affected) until a new password clears it; logout ends the session on the server. Runs on
+# affected) until a new password clears it; logout ends the session on the server; a rebuilt
+# index (pacs reindex) keeps the users. Runs on
 # SQLite and, with PACS_TEST_PG, PostgreSQL. The browser side is test_login_viewer.
 . "$SRC/tests/lib.sh"
 
@@ -177,6 +178,17 @@ DW="$B/dicomweb"
 assert_eq 401 "$(code -b "$C" "$DW/studies")" "a session cookie after a restart"
 C=$(login lan.nguyen mat-khau-moi-3) || fail "login after a restart"
 assert_eq 200 "$(code -b "$C" "$DW/studies")" "a new session after a restart"
+
+# ---- users are in no object: a rebuilt index keeps them, with their passwords ----
+stop_pacsd
+"$PACS" --data "$DATA" reindex >"$WORK/reindex.log" 2>&1 || fail "pacs reindex: $(tail -3 "$WORK/reindex.log")"
+user list >"$WORK/list"
+assert_eq 2 "$(wc -l <"$WORK/list")" "users after a reindex"
+start_pacsd --set http.auth=required
+B="http://127.0.0.1:$HTTP_PORT"
+DW="$B/dicomweb"
+C=$(login lan.nguyen mat-khau-moi-3) || fail "login after a reindex"
+assert_eq 200 "$(code -b "$C" "$DW/studies")" "a session after a reindex"
 
 # ---- removing a user ----
 user remove tech1 >/dev/null || fail "pacs user remove"
