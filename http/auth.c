@@ -215,6 +215,7 @@ pacs_err pacs_auth_open(const pacs_config *cfg, const char *data_dir, pacs_auth 
     }
     err = pacs_sessions_new((unsigned)pacs_config_int(cfg, "auth.session_idle"),
                             (unsigned)pacs_config_int(cfg, "auth.session_max_age"),
+                            (unsigned)pacs_config_int(cfg, "auth.session_recheck"),
                             (size_t)pacs_config_int(cfg, "auth.sessions_max"), &a->sessions, ei);
     if (err) {
         goto fail;
@@ -640,6 +641,7 @@ static pacs_err check_session(pacs_auth *a, const pacs_auth_request *in, pacs_pr
 {
     char id[PACS_SESSION_ID_LEN + 2], user[PACS_SESSION_USER_CAP];
     unsigned scopes = 0;
+    int due = 0;
     const char *c = pacs_auth_session_of(in->cookie, id, sizeof id);
     if (!c) {
         return PACS_EDENIED;
@@ -648,13 +650,14 @@ static pacs_err check_session(pacs_auth *a, const pacs_auth_request *in, pacs_pr
         *why = "a session cookie on a cross-site request (Origin/Referer is not this server)";
         return PACS_EDENIED;
     }
-    if (!pacs_sessions_check(a->sessions, c, (int64_t)time(NULL), user, &scopes)) {
+    if (!pacs_sessions_check(a->sessions, c, (int64_t)time(NULL), user, &scopes, &due)) {
         *why = "unknown, expired or ended session";
         return PACS_EDENIED;
     }
     memset(out, 0, sizeof *out);
     out->kind = PACS_PRINCIPAL_SESSION;
     out->scopes = scopes;
+    out->recheck = due;
     copy_printable(out->name, sizeof out->name, "user:", user);
     return PACS_OK;
 }

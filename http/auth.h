@@ -94,6 +94,7 @@ typedef struct pacs_principal {
                             request's pacs_auth_request.subject buffer; NULL otherwise */
     const char *studies; /* with `scope`: the studies it may read now, '\' between UIDs, set by
                             pacs_gate_authenticate for the request; NULL or "": none */
+    int recheck;         /* a session whose user is due to be looked up again (authn.c) */
 } pacs_principal;
 
 typedef struct pacs_auth pacs_auth;

@@ -26,18 +26,18 @@ typedef struct session {
     unsigned char hash[SHA256_DIGEST_LENGTH];
     char user[PACS_SESSION_USER_CAP];
     unsigned scopes;
-    int64_t born, used;
+    int64_t born, used, checked;
 } session;
 
 struct pacs_sessions {
     pthread_mutex_t mu;
-    unsigned idle, max_age;
+    unsigned idle, max_age, recheck;
     size_t cap, n;
     session *bucket[BUCKETS];
 };
 
-pacs_err pacs_sessions_new(unsigned idle, unsigned max_age, size_t cap, pacs_sessions **out,
-                           pacs_errinfo *ei)
+pacs_err pacs_sessions_new(unsigned idle, unsigned max_age, unsigned recheck, size_t cap,
+                           pacs_sessions **out, pacs_errinfo *ei)
 {
     if (idle == 0 || max_age == 0 || cap == 0) {
         return pacs_errf(ei, PACS_EINVAL, "session lifetimes and capacity must be positive");
@@ -49,6 +49,7 @@ pacs_err pacs_sessions_new(unsigned idle, unsigned max_age, size_t cap, pacs_ses
     pthread_mutex_init(&s->mu, NULL);
     s->idle = idle;
     s->max_age = max_age;
+    s->recheck = recheck;
     s->cap = cap;
     *out = s;
     return PACS_OK;
@@ -155,7 +156,7 @@ pacs_err pacs_sessions_begin(pacs_sessions *s, const char *user, unsigned scopes
     SHA256((const unsigned char *)id, n, e->hash);
     snprintf(e->user, sizeof e->user, "%s", user);
     e->scopes = scopes;
-    e->born = e->used = now;
+    e->born = e->used = e->checked = now;
     pthread_mutex_lock(&s->mu);
     sweep(s, now, NULL);
     int full = s->n >= s->cap;
@@ -176,7 +177,8 @@ pacs_err pacs_sessions_begin(pacs_sessions *s, const char *user, unsigned scopes
     return PACS_OK;
 }
 
-int pacs_sessions_check(pacs_sessions *s, const char *id, int64_t now, char *user, unsigned *scopes)
+int pacs_sessions_check(pacs_sessions *s, const char *id, int64_t now, char *user, unsigned *scopes,
+                        int *due)
 {
     unsigned char h[SHA256_DIGEST_LENGTH];
     if (!id_hash(id, h)) {
@@ -199,6 +201,32 @@ int pacs_sessions_check(pacs_sessions *s, const char *id, int64_t now, char *use
         if (scopes) {
             *scopes = e->scopes;
         }
+        if (due) {
+            *due = now >= e->checked + (int64_t)s->recheck;
+        }
+        live = 1;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return live;
+}
+
+int pacs_sessions_restate(pacs_sessions *s, const char *id, int64_t now, unsigned scopes)
+{
+    unsigned char h[SHA256_DIGEST_LENGTH];
+    if (!id_hash(id, h)) {
+        return 0;
+    }
+    int live = 0;
+    pthread_mutex_lock(&s->mu);
+    session **l = find(s, h);
+    if (l && scopes == 0) {
+        session *e = *l;
+        *l = e->next;
+        drop(e);
+        s->n--;
+    } else if (l) {
+        (*l)->scopes = scopes;
+        (*l)->checked = now;
         live = 1;
     }
     pthread_mutex_unlock(&s->mu);

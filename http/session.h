@@ -17,6 +17,10 @@
  * and it errs on the safe side: a stolen cookie dies with the process. Users, passwords and
  * lockouts are durable in the index (storage/users.h).
  *
+ * A session's user is looked up again in the index every `recheck` seconds (the caller's, on
+ * `due`), so that a user removed with `pacs user remove`, on any node, loses its sessions
+ * within that time.
+ *
  * Load: a hash and a bucket walk under one mutex per request. Thread-safe: every function.
  */
 #ifndef PACS_HTTP_SESSION_H
@@ -38,10 +42,12 @@ typedef struct pacs_sessions pacs_sessions;
 
 /**
  * A store whose sessions live at most `max_age` seconds, and `idle` seconds without a request
- * (both at least 1), holding at most `cap` at once. Errors: PACS_EINVAL, PACS_ENOMEM.
+ * (both at least 1), holding at most `cap` at once; a session's user is due to be looked up
+ * again (pacs_sessions_check's `*due`) `recheck` seconds after the last look (0: on every
+ * request). Errors: PACS_EINVAL, PACS_ENOMEM.
  */
-pacs_err pacs_sessions_new(unsigned idle, unsigned max_age, size_t cap, pacs_sessions **out,
-                           pacs_errinfo *ei);
+pacs_err pacs_sessions_new(unsigned idle, unsigned max_age, unsigned recheck, size_t cap,
+                           pacs_sessions **out, pacs_errinfo *ei);
 
 /** Frees the store (and forgets every session); NULL is accepted. */
 void pacs_sessions_free(pacs_sessions *s);
@@ -57,11 +63,16 @@ pacs_err pacs_sessions_begin(pacs_sessions *s, const char *user, unsigned scopes
 
 /**
  * Checks session `id` (any string) at `now`: 1 when it is live, its last use then set to `now`
- * and its user and scopes written (either may be NULL; `user` needs PACS_SESSION_USER_CAP);
+ * and its user and scopes written (either may be NULL; `user` needs PACS_SESSION_USER_CAP),
+ * and `*due` (may be NULL) set when its user is to be looked up again (pacs_sessions_restate);
  * 0 when it is unknown, expired (and then dropped) or malformed.
  */
-int pacs_sessions_check(pacs_sessions *s, const char *id, int64_t now, char *user,
-                        unsigned *scopes);
+int pacs_sessions_check(pacs_sessions *s, const char *id, int64_t now, char *user, unsigned *scopes,
+                        int *due);
+
+/** After a look at session `id`'s user at `now`: its scopes are now `scopes`, or, with
+ *  `scopes` 0 (the user is gone), the session ends. Returns 1 when the session lives on. */
+int pacs_sessions_restate(pacs_sessions *s, const char *id, int64_t now, unsigned scopes);
 
 /** Ends session `id`: 1 when it was live (its user written to `user`, may be NULL), else 0. */
 int pacs_sessions_end(pacs_sessions *s, const char *id, int64_t now, char *user);

@@ -428,6 +428,23 @@ pacs_err pacs_users_list(pacs_archive *a, pacs_user_cb cb, void *ctx, pacs_errin
     return pacs_index__read(a->index, do_list, &j, ei);
 }
 
+pacs_err pacs_users_role(pacs_archive *a, const char *name, pacs_role *role, pacs_errinfo *ei)
+{
+    user_job j = {.name = name};
+    if (!pacs_user_name_valid(name)) {
+        return pacs_errf(ei, PACS_ENOTFOUND, "no such user");
+    }
+    pacs_err err = pacs_index__read(a->index, do_read, &j, ei);
+    if (err == PACS_OK && !j.row.found) {
+        return pacs_errf(ei, PACS_ENOTFOUND, "no user %s", name);
+    }
+    if (err == PACS_OK) {
+        *role = j.row.role;
+    }
+    OPENSSL_cleanse(j.row.hash, sizeof j.row.hash);
+    return err;
+}
+
 /* A hash of a password nobody knows, verified for unknown names so that they take as long. */
 static char dummy_hash[PACS_PASSWORD_HASH_CAP];
 static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;

@@ -10,7 +10,7 @@
 # POST or DELETE, and a cookie after a restart (sessions are in memory) are refused; repeated
 # failures lock the user (even the right password is then refused; another user is not
 # affected) until a new password clears it; logout ends the session on the server; a rebuilt
-# index (pacs reindex) keeps the users. Runs on
+# index (pacs reindex) keeps the users; a removed user's sessions end. Runs on
 # SQLite and, with PACS_TEST_PG, PostgreSQL. The browser side is test_login_viewer.
 . "$SRC/tests/lib.sh"
 
@@ -186,14 +186,18 @@ stop_pacsd
 "$PACS" --data "$DATA" reindex >"$WORK/reindex.log" 2>&1 || fail "pacs reindex: $(tail -3 "$WORK/reindex.log")"
 user list >"$WORK/list"
 assert_eq 2 "$(wc -l <"$WORK/list")" "users after a reindex"
-start_pacsd --set http.auth=required
+start_pacsd --set http.auth=required --set auth.session_recheck=0
 B="http://127.0.0.1:$HTTP_PORT"
 DW="$B/dicomweb"
 C=$(login lan.nguyen mat-khau-moi-3) || fail "login after a reindex"
 assert_eq 200 "$(code -b "$C" "$DW/studies")" "a session after a reindex"
 
-# ---- removing a user ----
+# ---- removing a user ends its sessions (looked up on every request: auth.session_recheck=0) ----
+T=$(login tech1 may-chup-ct-22) || fail "technician login before the removal"
+assert_eq 200 "$(code -b "$T" "$DW/studies")" "the technician's session before the removal"
 user remove tech1 >/dev/null || fail "pacs user remove"
+assert_eq 401 "$(code -b "$T" "$DW/studies")" "a removed user's session"
+assert_eq 200 "$(code -b "$C" "$DW/studies")" "another user's session after the removal"
 rc=0
 user remove tech1 >/dev/null 2>&1 || rc=$?
 assert_eq 1 "$rc" "removing a user twice"

@@ -154,6 +154,9 @@ const pacs_config_key pacs_config__keys[] = {
      "seconds a login session (the viewer's sign-in) lives without a request"},
     {"auth.session_max_age", PACS_KEY_INT, "43200", 300, 604800,
      "seconds a login session lives at most, however busy (then the user signs in again)"},
+    {"auth.session_recheck", PACS_KEY_INT, "60", 0, 3600,
+     "seconds after which a session's user is looked up again in the index (a removed user's "
+     "sessions end then, on every node); 0: on every request"},
     {"auth.sessions_max", PACS_KEY_INT, "10000", 1, 1000000,
      "login sessions held at once (in pacsd's memory); a login beyond them gets 503"},
     {"auth.lockout_failures", PACS_KEY_INT, "5", 0, 1000,

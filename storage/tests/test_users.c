@@ -144,7 +144,11 @@ static void test_users(void **state)
     assert_string_equal(s.names[1], "tech1");
     assert_int_equal(s.roles[1], PACS_ROLE_TECHNICIAN);
 
-    pacs_role role;
+    pacs_role role = PACS_ROLE_NONE;
+    assert_int_equal(pacs_users_role(f->a, "tech1", &role, &ei), PACS_OK);
+    assert_int_equal(role, PACS_ROLE_TECHNICIAN);
+    assert_int_equal(pacs_users_role(f->a, "nobody", &role, &ei), PACS_ENOTFOUND);
+    assert_int_equal(pacs_users_role(f->a, "bad name", &role, &ei), PACS_ENOTFOUND);
     assert_int_equal(login(f, "lan.nguyen", "phim-x-quang", 1000, &role), PACS_LOGIN_OK);
     assert_int_equal(role, PACS_ROLE_RADIOLOGIST);
     assert_int_equal(login(f, "lan.nguyen", "wrong-password", 1000, NULL), PACS_LOGIN_BAD);
