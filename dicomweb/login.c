@@ -188,6 +188,15 @@ static void do_login(pacs_http_req *r, login_req *lr, const char *name, const ch
     pacs_login_outcome outcome;
     pacs_role role = PACS_ROLE_NONE;
     int64_t now = (int64_t)time(NULL);
+    const char *who = who_of(name);
+    pacs_addr_limit *limit = pacs_auth_addr_limit(lr->a);
+    if (pacs_addr_limit_locked(limit, pacs_http_peer(r), now)) {
+        pacs_log(PACS_LOG_INFO, "login", "req=%lu from=%s user=%s refused: the address is locked",
+                 pacs_http_id(r), pacs_http_peer(r), who);
+        audit(r, PACS_AUDIT_LOGIN_FAILURE, 0, who, "the address is locked");
+        answer_refused(r, lr, next);
+        return;
+    }
     pacs_err err =
         pacs_users_login(pacs_http_archive(r), name, password, &policy, now, &outcome, &role, &ei);
     if (err != PACS_OK) {
@@ -195,7 +204,14 @@ static void do_login(pacs_http_req *r, login_req *lr, const char *name, const ch
         pacs_http_send_error(r, 503, "logins cannot be checked now");
         return;
     }
-    const char *who = who_of(name);
+    if (outcome != PACS_LOGIN_OK && pacs_addr_limit_fail(limit, pacs_http_peer(r), now)) {
+        char detail[128];
+        snprintf(detail, sizeof detail, "address locked for %u minutes after %u failed logins",
+                 policy.lock / 60u,
+                 (unsigned)pacs_config_int(cfg, "auth.lockout_address_failures"));
+        pacs_log(PACS_LOG_WARN, "login", "from=%s %s", pacs_http_peer(r), detail);
+        audit(r, PACS_AUDIT_LOCKOUT, 1, "anonymous", detail);
+    }
     if (outcome != PACS_LOGIN_OK) {
         static const char *const why[] = {
             [PACS_LOGIN_UNKNOWN] = "no such user",

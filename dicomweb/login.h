@@ -13,7 +13,8 @@
  *                                   server only) and JSON gets 200 {"user", "role"}. Every
  *                                   refusal (unknown user, wrong password, locked user) gets
  *                                   the same 401 and message, so the answer never tells
- *                                   whether a user exists.
+ *                                   whether a user exists; so does any login from an address
+ *                                   that failed too often (http/addr_limit.h).
  *   POST /logout                    ends the cookie's session on the server and clears the
  *                                   cookie: 303 to /login for a browser's form, else 204.
  *

@@ -62,6 +62,7 @@ struct pacs_auth {
     api_key *api;
     size_t n_api;
     pacs_sessions *sessions;
+    pacs_addr_limit *addr_limit;
     pthread_mutex_t seen_mu;
     jwt_seen seen[JWT_CACHE];
 };
@@ -220,6 +221,13 @@ pacs_err pacs_auth_open(const pacs_config *cfg, const char *data_dir, pacs_auth 
     if (err) {
         goto fail;
     }
+    err = pacs_addr_limit_new((unsigned)pacs_config_int(cfg, "auth.lockout_address_failures"),
+                              (unsigned)pacs_config_int(cfg, "auth.lockout_window"),
+                              (unsigned)pacs_config_int(cfg, "auth.lockout_minutes") * 60u,
+                              &a->addr_limit, ei);
+    if (err) {
+        goto fail;
+    }
     *out = a;
     return PACS_OK;
 fail:
@@ -239,6 +247,7 @@ void pacs_auth_close(pacs_auth *a)
     free(a->api);
     pacs_shares_close(a->shares);
     pacs_sessions_free(a->sessions);
+    pacs_addr_limit_free(a->addr_limit);
     OPENSSL_cleanse(a->seen, sizeof a->seen);
     pthread_mutex_destroy(&a->seen_mu);
     free(a);
@@ -257,6 +266,11 @@ pacs_shares *pacs_auth_shares(pacs_auth *a)
 pacs_sessions *pacs_auth_sessions(pacs_auth *a)
 {
     return a->sessions;
+}
+
+pacs_addr_limit *pacs_auth_addr_limit(pacs_auth *a)
+{
+    return a->addr_limit;
 }
 
 unsigned pacs_auth_role_scopes(pacs_role role)

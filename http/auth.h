@@ -60,6 +60,7 @@
 
 #include "pacs/base/config.h"
 #include "pacs/base/err.h"
+#include "http/addr_limit.h"
 #include "http/session.h"
 #include "storage/query.h"
 #include "storage/share.h"
@@ -119,6 +120,9 @@ pacs_shares *pacs_auth_shares(pacs_auth *a);
 
 /** The login sessions (borrowed, valid until pacs_auth_close). */
 pacs_sessions *pacs_auth_sessions(pacs_auth *a);
+
+/** The failed logins per client address (borrowed, valid until pacs_auth_close). */
+pacs_addr_limit *pacs_auth_addr_limit(pacs_auth *a);
 
 /**
  * The scopes of a built-in user's role: radiologist read, write and share (reads studies,

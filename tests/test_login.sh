@@ -10,7 +10,8 @@
 # POST or DELETE, and a cookie after a restart (sessions are in memory) are refused; repeated
 # failures lock the user (even the right password is then refused; another user is not
 # affected) until a new password clears it; logout ends the session on the server; a rebuilt
-# index (pacs reindex) keeps the users; a removed user's sessions end. Runs on
+# index (pacs reindex) keeps the users; a removed user's sessions end; one address failing
+# with several names is locked out whatever the user. Runs on
 # SQLite and, with PACS_TEST_PG, PostgreSQL. The browser side is test_login_viewer.
 . "$SRC/tests/lib.sh"
 
@@ -203,4 +204,19 @@ user remove tech1 >/dev/null 2>&1 || rc=$?
 assert_eq 1 "$rc" "removing a user twice"
 login tech1 may-chup-ct-22 >/dev/null && fail "a removed user logs in"
 grep '"action":"user"' "$DATA"/audit/*.jsonl | grep -q 'user tech1 removed' || fail "no user line for the removal"
+
+# ---- one address trying many names: 3 failures lock the address, whatever the user ----
+stop_pacsd
+start_pacsd --set http.auth=required --set auth.lockout_address_failures=3
+B="http://127.0.0.1:$HTTP_PORT"
+for n in ana binh chau; do
+    login "$n" guessed-password >/dev/null && fail "an unknown user $n logged in"
+done
+grep '"action":"lockout"' "$DATA"/audit/*.jsonl | grep -q 'address locked for 15 minutes after 3 failed logins' ||
+    fail "no lockout line for the address"
+login lan.nguyen mat-khau-moi-3 >/dev/null && fail "a login from a locked address"
+assert_eq 401 "$st" "the right password from a locked address"
+grep -q 'wrong user name or password, or too many failed attempts' "$WORK/body" ||
+    fail "a locked address's answer: $(cat "$WORK/body")"
+audit_has login-failure lan.nguyen 'the address is locked' || fail "no failure line for a locked address"
 pass

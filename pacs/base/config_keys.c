@@ -161,6 +161,10 @@ const pacs_config_key pacs_config__keys[] = {
      "login sessions held at once (in pacsd's memory); a login beyond them gets 503"},
     {"auth.lockout_failures", PACS_KEY_INT, "5", 0, 1000,
      "failed logins of a user within auth.lockout_window that lock the user; 0: never lock"},
+    {"auth.lockout_address_failures", PACS_KEY_INT, "20", 0, 100000,
+     "failed logins from one client address within auth.lockout_window that refuse every "
+     "login from it for auth.lockout_minutes, whatever the user (counted in pacsd's memory); "
+     "0: no limit"},
     {"auth.lockout_window", PACS_KEY_INT, "900", 1, 86400,
      "seconds within which failed logins of a user are counted"},
     {"auth.lockout_minutes", PACS_KEY_INT, "15", 1, 10080,
