@@ -11,7 +11,7 @@
 # failures lock the user (even the right password is then refused; another user is not
 # affected) until a new password clears it; logout ends the session on the server; a rebuilt
 # index (pacs reindex) keeps the users; a removed user's sessions end; one address failing
-# with several names is locked out whatever the user. Runs on
+# with several names is locked out whatever the user; over HTTPS the cookie is Secure. Runs on
 # SQLite and, with PACS_TEST_PG, PostgreSQL. The browser side is test_login_viewer.
 . "$SRC/tests/lib.sh"
 
@@ -219,4 +219,23 @@ assert_eq 401 "$st" "the right password from a locked address"
 grep -q 'wrong user name or password, or too many failed attempts' "$WORK/body" ||
     fail "a locked address's answer: $(cat "$WORK/body")"
 audit_has login-failure lan.nguyen 'the address is locked' || fail "no failure line for a locked address"
+
+# ---- over HTTPS the session cookie is Secure too ----
+stop_pacsd
+. "$SRC/tests/lib_tls.sh"
+make_ca ca && make_cert ca server || fail "openssl could not make the test certificates"
+start_pacsd --set http.auth=required --set http.tls=true --set "http.tls.cert=$PKI/server.crt" \
+    --set "http.tls.key=$PKI/server.key"
+B="https://127.0.0.1:$HTTP_PORT"
+printf '{"name":"lan.nguyen","password":"mat-khau-moi-3"}' >"$WORK/login.json"
+st=$(code --cacert "$PKI/ca.crt" -X POST -H 'Content-Type: application/json' \
+    --data-binary @"$WORK/login.json" "$B/login")
+assert_eq 200 "$st" "a login over HTTPS"
+setc=$(tr -d '\r' <"$WORK/headers" | sed -n 's/^Set-Cookie: //p')
+case $setc in
+pacs_session=*"; HttpOnly; SameSite=Strict; Secure") ;;
+*) fail "the session cookie over HTTPS: $setc" ;;
+esac
+C=${setc%%;*}
+assert_eq 200 "$(code --cacert "$PKI/ca.crt" -b "$C" "$B/dicomweb/studies")" "QIDO over HTTPS with the session"
 pass
