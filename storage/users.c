@@ -274,6 +274,15 @@ static pacs_err do_count(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo *
                            (long long)locked);
 }
 
+/* A write that changes nothing anyone reads, through the writer like a counted failure. */
+static pacs_err do_touch(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo *ei)
+{
+    (void)ctx;
+    return pacs_index__run(idx, db, PACS_SQL_USER_TOUCH,
+                           "UPDATE meta SET value=value WHERE key='schema_version'", NULL, 0, ei,
+                           "");
+}
+
 /* ---- copying (pacs migrate, reindex) ---- */
 
 typedef struct copy_row {
@@ -479,13 +488,12 @@ pacs_err pacs_users_login(pacs_archive *a, const char *name, const char *passwor
     }
     pthread_once(&dummy_once, make_dummy);
     int match = pacs_password_verify(j.row.found ? j.row.hash : dummy_hash, password);
-    if (!j.row.found) {
-        *outcome = PACS_LOGIN_UNKNOWN;
-        return PACS_OK;
-    }
-    if (j.row.locked_until > now) {
-        *outcome = PACS_LOGIN_LOCKED;
-        return PACS_OK;
+    if (!j.row.found || j.row.locked_until > now) {
+        /* A write like a counted failure's, so that neither an unknown name nor a locked user
+         * answers sooner than a wrong password: the time must not tell who exists. */
+        err = pacs_index__write(a->index, do_touch, &j, ei);
+        *outcome = j.row.found ? PACS_LOGIN_LOCKED : PACS_LOGIN_UNKNOWN;
+        return err;
     }
     j.failed = !match;
     err = pacs_index__write(a->index, do_count, &j, ei);
