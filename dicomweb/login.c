@@ -333,7 +333,7 @@ void pacs_login_serve(pacs_auth *a, pacs_http_req *r, const char *path, size_t l
 {
     pacs_errinfo ei;
     pacs_http_method m = pacs_http_method_of(r);
-    int logout = len == 7;
+    int logout = len == 7 && memcmp(path, "/logout", 7) == 0;
     if (m == PACS_HTTP_GET && !logout) {
         pacs_params q;
         const char *next = NULL;
@@ -344,7 +344,6 @@ void pacs_login_serve(pacs_auth *a, pacs_http_req *r, const char *path, size_t l
         send_page(r, 200, next, NULL);
         return;
     }
-    (void)path;
     if (m != PACS_HTTP_POST) {
         pacs_http_add_header(r, "Allow", logout ? "POST" : "GET, HEAD, POST");
         pacs_http_send_error(r, 405, "method not allowed here");
