@@ -18,6 +18,8 @@
 #include "dicomweb/delete.h"
 #include "dicomweb/frames.h"
 #include "dicomweb/gate.h"
+#include "dicomweb/login.h"
+#include "http/authn.h"
 #include "http/http_internal.h"
 #include "dicomweb/metadata.h"
 #include "dicomweb/ops.h"
@@ -303,10 +305,23 @@ void pacs_router_dispatch(pacs_router *router, pacs_http_req *r)
         dispatch_ops(router, r, ops, full_len);
         return;
     }
+    if (pacs_login_owns(r->raw_uri, full_len)) {
+        r->path = r->raw_uri;
+        r->path_len = full_len;
+        r->metric_route = "login";
+        pacs_login_serve(router->auth, r, r->raw_uri, full_len, q ? q + 1 : NULL, router->tls);
+        return;
+    }
     if (pacs_viewer_owns(r->raw_uri, full_len)) {
         r->path = r->raw_uri;
         r->path_len = pacs_viewer_loggable(r->raw_uri, full_len); /* what log lines show */
         r->metric_route = "viewer";
+        /* A page of the viewer without a credential goes to the login page, and comes back. */
+        if (pacs_auth_required(router->auth) && pacs_viewer_is_page(r->raw_uri, full_len) &&
+            !pacs_http_signed_in(r, router->auth)) {
+            pacs_login_redirect(r, r->raw_uri);
+            return;
+        }
         pacs_viewer_serve(router->viewer, r, r->raw_uri, full_len, q ? q + 1 : NULL);
         return;
     }

@@ -275,6 +275,19 @@ int pacs_viewer_owns(const char *path, size_t len)
     return path_is(path, len, PACS_VIEWER_PATH) || path_is(path, len, "/share");
 }
 
+int pacs_viewer_is_page(const char *path, size_t len)
+{
+    if (!path_is(path, len, PACS_VIEWER_PATH)) {
+        return 0;
+    }
+    /* The app's routes (no dot in the last segment); its files are OHIF's public code. */
+    const char *last = path + len;
+    while (last > path && last[-1] != '/') {
+        last--;
+    }
+    return memchr(last, '.', (size_t)(path + len - last)) == NULL;
+}
+
 size_t pacs_viewer_loggable(const char *path, size_t len)
 {
     return path_is(path, len, "/share") ? 6 : len;

@@ -51,6 +51,11 @@ int pacs_viewer_installed(const pacs_viewer *v);
  *  /viewer/..., /share/... */
 int pacs_viewer_owns(const char *path, size_t len);
 
+/** True when `path` (undecoded, without its query) is one of the viewer's pages (/viewer and
+ *  the app's routes: the study list, a study), which need a signed-in user when http.auth =
+ *  required; its files (scripts, styles, fonts) are public. */
+int pacs_viewer_is_page(const char *path, size_t len);
+
 /** How much of such a path may be written to logs: "/share/{token}" is logged as "/share", so
  *  that a share token never reaches a log line or the audit trail. */
 size_t pacs_viewer_loggable(const char *path, size_t len);

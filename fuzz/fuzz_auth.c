@@ -2,8 +2,9 @@
 /*
  * libFuzzer target for DICOMweb credentials (auth.h): the Authorization header (Bearer API
  * keys, share tokens and JWTs, whose header is parsed before any key is tried), the token
- * query parameter and the Cookie header. Input: a first byte choosing GET or POST, then three
- * lines: Authorization, query token, Cookie (an empty line is an absent value). The server's
+ * query parameter and the Cookie header (a share token, a login session). Input: a first byte
+ * choosing GET or POST, then five lines: Authorization, query token, Cookie, Origin, Host (an
+ * empty line is an absent value); no session is ever begun, so none may verify. The server's
  * settings are fixed: one EC public key for JWTs, one API key and a share store in a temporary
  * folder made at the first call. Nothing may crash, leak or read out of bounds, and no input may
  * come out as anything but the API key's principal or a refusal. Single-threaded.
@@ -105,10 +106,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     text[size - 1] = '\0';
     char *p = text;
     pacs_auth_request in;
+    memset(&in, 0, sizeof in);
     in.safe_method = data[0] & 1;
     in.authorization = next_line(&p);
     in.query_token = next_line(&p);
     in.cookie = next_line(&p);
+    in.origin = next_line(&p); /* a session cookie's same-origin check */
+    in.host = next_line(&p);
     pacs_principal who;
     pacs_errinfo ei;
     int presented = 0;

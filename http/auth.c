@@ -61,6 +61,8 @@ struct pacs_auth {
     long leeway;
     api_key *api;
     size_t n_api;
+    pacs_sessions *sessions;
+    pacs_addr_limit *addr_limit;
     pthread_mutex_t seen_mu;
     jwt_seen seen[JWT_CACHE];
 };
@@ -212,6 +214,20 @@ pacs_err pacs_auth_open(const pacs_config *cfg, const char *data_dir, pacs_auth 
     if (err) {
         goto fail;
     }
+    err = pacs_sessions_new((unsigned)pacs_config_int(cfg, "auth.session_idle"),
+                            (unsigned)pacs_config_int(cfg, "auth.session_max_age"),
+                            (unsigned)pacs_config_int(cfg, "auth.session_recheck"),
+                            (size_t)pacs_config_int(cfg, "auth.sessions_max"), &a->sessions, ei);
+    if (err) {
+        goto fail;
+    }
+    err = pacs_addr_limit_new((unsigned)pacs_config_int(cfg, "auth.lockout_address_failures"),
+                              (unsigned)pacs_config_int(cfg, "auth.lockout_window"),
+                              (unsigned)pacs_config_int(cfg, "auth.lockout_minutes") * 60u,
+                              &a->addr_limit, ei);
+    if (err) {
+        goto fail;
+    }
     *out = a;
     return PACS_OK;
 fail:
@@ -230,6 +246,8 @@ void pacs_auth_close(pacs_auth *a)
     }
     free(a->api);
     pacs_shares_close(a->shares);
+    pacs_sessions_free(a->sessions);
+    pacs_addr_limit_free(a->addr_limit);
     OPENSSL_cleanse(a->seen, sizeof a->seen);
     pthread_mutex_destroy(&a->seen_mu);
     free(a);
@@ -243,6 +261,60 @@ int pacs_auth_required(const pacs_auth *a)
 pacs_shares *pacs_auth_shares(pacs_auth *a)
 {
     return a->shares;
+}
+
+pacs_sessions *pacs_auth_sessions(pacs_auth *a)
+{
+    return a->sessions;
+}
+
+pacs_addr_limit *pacs_auth_addr_limit(pacs_auth *a)
+{
+    return a->addr_limit;
+}
+
+unsigned pacs_auth_role_scopes(pacs_role role)
+{
+    switch (role) {
+    case PACS_ROLE_RADIOLOGIST:
+        return PACS_SCOPE_READ | PACS_SCOPE_WRITE | PACS_SCOPE_SHARE;
+    case PACS_ROLE_TECHNICIAN:
+        return PACS_SCOPE_READ | PACS_SCOPE_WRITE;
+    case PACS_ROLE_ADMIN:
+        return PACS_SCOPE_READ | PACS_SCOPE_WRITE | PACS_SCOPE_DELETE | PACS_SCOPE_SHARE |
+               PACS_SCOPE_METRICS;
+    default:
+        return 0;
+    }
+}
+
+/* `url` without its http:// or https://; NULL for another scheme. */
+static const char *after_scheme(const char *url)
+{
+    if (strncasecmp(url, "http://", 7) == 0) {
+        return url + 7;
+    }
+    if (strncasecmp(url, "https://", 8) == 0) {
+        return url + 8;
+    }
+    return NULL;
+}
+
+int pacs_auth_same_origin(const pacs_auth_request *in)
+{
+    size_t hl = in->host ? strlen(in->host) : 0;
+    if (hl == 0) {
+        return 0;
+    }
+    if (in->origin) {
+        const char *o = after_scheme(in->origin);
+        return o && strcasecmp(o, in->host) == 0;
+    }
+    if (in->referer) {
+        const char *o = after_scheme(in->referer);
+        return o && strncasecmp(o, in->host, hl) == 0 && (o[hl] == '/' || o[hl] == '\0');
+    }
+    return 0;
 }
 
 /* ---- checking credentials ---- */
@@ -571,6 +643,39 @@ static const char *cookie_value(const char *header, const char *name, char *buf,
     return NULL;
 }
 
+const char *pacs_auth_session_of(const char *cookie_header, char *buf, size_t cap)
+{
+    return cookie_header ? cookie_value(cookie_header, PACS_SESSION_COOKIE, buf, cap) : NULL;
+}
+
+/* A login session's cookie: PACS_OK with its principal, else PACS_EDENIED and `*why` (for the
+ * log) when one was there but does not count. */
+static pacs_err check_session(pacs_auth *a, const pacs_auth_request *in, pacs_principal *out,
+                              const char **why)
+{
+    char id[PACS_SESSION_ID_LEN + 2], user[PACS_SESSION_USER_CAP];
+    unsigned scopes = 0;
+    int due = 0;
+    const char *c = pacs_auth_session_of(in->cookie, id, sizeof id);
+    if (!c) {
+        return PACS_EDENIED;
+    }
+    if (!in->safe_method && !pacs_auth_same_origin(in)) {
+        *why = "a session cookie on a cross-site request (Origin/Referer is not this server)";
+        return PACS_EDENIED;
+    }
+    if (!pacs_sessions_check(a->sessions, c, (int64_t)time(NULL), user, &scopes, &due)) {
+        *why = "unknown, expired or ended session";
+        return PACS_EDENIED;
+    }
+    memset(out, 0, sizeof *out);
+    out->kind = PACS_PRINCIPAL_SESSION;
+    out->scopes = scopes;
+    out->recheck = due;
+    copy_printable(out->name, sizeof out->name, "user:", user);
+    return PACS_OK;
+}
+
 pacs_err pacs_auth_check(pacs_auth *a, const pacs_auth_request *in, pacs_principal *out,
                          int *presented, pacs_errinfo *ei)
 {
@@ -604,14 +709,18 @@ pacs_err pacs_auth_check(pacs_auth *a, const pacs_auth_request *in, pacs_princip
         }
     } else {
         char buf[PACS_SHARE_TOKEN_LEN + 2];
-        const char *c = in->cookie && in->safe_method
-                            ? cookie_value(in->cookie, PACS_AUTH_COOKIE, buf, sizeof buf)
-                            : NULL;
-        err = c && share_shaped(c) ? check_share(a, in, c, &p, ei) : PACS_EDENIED;
+        const char *why = "credentials required";
+        err = check_session(a, in, &p, &why);
+        if (err == PACS_EDENIED) {
+            const char *c = in->cookie && in->safe_method
+                                ? cookie_value(in->cookie, PACS_AUTH_COOKIE, buf, sizeof buf)
+                                : NULL;
+            err = c && share_shaped(c) ? check_share(a, in, c, &p, ei) : PACS_EDENIED;
+        }
         if (err == PACS_EDENIED) {
             /* No credential, or a stale cookie: anonymous, if that is allowed. */
             if (a->required) {
-                return pacs_errf(ei, PACS_EDENIED, "credentials required");
+                return pacs_errf(ei, PACS_EDENIED, "%s", why);
             }
             memset(&p, 0, sizeof p);
             p.kind = PACS_PRINCIPAL_ANONYMOUS;
@@ -648,4 +757,20 @@ pacs_err pacs_auth_cookie(const char *token, int64_t expires_at, int secure, cha
 const char *pacs_auth_cookie_clear(void)
 {
     return PACS_AUTH_COOKIE "=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict";
+}
+
+pacs_err pacs_auth_session_cookie(const char *id, unsigned max_age, int secure, char *buf,
+                                  size_t cap, pacs_errinfo *ei)
+{
+    int n = snprintf(buf, cap, "%s=%s; Path=/; Max-Age=%u; HttpOnly; SameSite=Strict%s",
+                     PACS_SESSION_COOKIE, id, max_age, secure ? "; Secure" : "");
+    if (n < 0 || (size_t)n >= cap) {
+        return pacs_errf(ei, PACS_EINVAL, "cookie buffer too small");
+    }
+    return PACS_OK;
+}
+
+const char *pacs_auth_session_cookie_clear(void)
+{
+    return PACS_SESSION_COOKIE "=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict";
 }

@@ -13,7 +13,14 @@
  *     public key can never serve as an HMAC secret), a share token (storage/share.h), or an API
  *     key (`auth.key.NAME = sha256:HEX scope...`, the SHA-256 of the key in hex).
  *  2. On GET/HEAD only, a share token in the `access_token` or `token` query parameter.
- *  3. On GET/HEAD only, a share token in the PACS_AUTH_COOKIE cookie, which the /share/{token}
+ *  3. A login session (http/session.h) in the PACS_SESSION_COOKIE cookie, which the login page
+ *     (dicomweb/login.c) sets when a built-in user (storage/users.h) signs in; its principal
+ *     has the scopes of the user's role (pacs_auth_role_scopes). On a request that is not
+ *     GET/HEAD the cookie counts only when the request comes from this server's own pages:
+ *     its Origin header (or, without one, its Referer) names the Host it was sent to. That
+ *     check and the cookie's SameSite=Strict are the defence against cross-site request
+ *     forgery; a cross-site POST or DELETE is treated as carrying no cookie.
+ *  4. On GET/HEAD only, a share token in the PACS_AUTH_COOKIE cookie, which the /share/{token}
  *     page sets (HttpOnly, SameSite=Strict, Path=/) so the viewer's requests carry it. A cookie
  *     that no longer verifies is ignored (the request is then anonymous).
  * With `http.auth = off` (the default) a request without credentials is an anonymous principal
@@ -53,8 +60,11 @@
 
 #include "pacs/base/config.h"
 #include "pacs/base/err.h"
+#include "http/addr_limit.h"
+#include "http/session.h"
 #include "storage/query.h"
 #include "storage/share.h"
+#include "storage/users.h"
 
 /** The cookie carrying a share token for the viewer's requests. */
 #define PACS_AUTH_COOKIE "pacs_share"
@@ -71,19 +81,21 @@ typedef enum pacs_principal_kind {
     PACS_PRINCIPAL_ANONYMOUS = 0,
     PACS_PRINCIPAL_API_KEY,
     PACS_PRINCIPAL_JWT,
-    PACS_PRINCIPAL_SHARE
+    PACS_PRINCIPAL_SHARE,
+    PACS_PRINCIPAL_SESSION /* a built-in user's login session */
 } pacs_principal_kind;
 
 /** Who is asking. Plain data: copy it freely. */
 typedef struct pacs_principal {
     pacs_principal_kind kind;
-    unsigned scopes;                /* PACS_SCOPE_* */
-    char name[130];                 /* API key name, JWT subject, "share:ID"; "" for anonymous */
+    unsigned scopes; /* PACS_SCOPE_* */
+    char name[130];  /* API key name, JWT subject, "share:ID", "user:NAME"; "" for anonymous */
     char study[PACS_SHARE_UID_CAP]; /* the one study it may read; "" for no limit */
     const char *scope;   /* a patient's share: its subject (storage/share_scope.h), in the
                             request's pacs_auth_request.subject buffer; NULL otherwise */
     const char *studies; /* with `scope`: the studies it may read now, '\' between UIDs, set by
                             pacs_gate_authenticate for the request; NULL or "": none */
+    int recheck;         /* a session whose user is due to be looked up again (authn.c) */
 } pacs_principal;
 
 typedef struct pacs_auth pacs_auth;
@@ -106,16 +118,33 @@ int pacs_auth_required(const pacs_auth *a);
 /** The share store (borrowed, valid until pacs_auth_close). */
 pacs_shares *pacs_auth_shares(pacs_auth *a);
 
+/** The login sessions (borrowed, valid until pacs_auth_close). */
+pacs_sessions *pacs_auth_sessions(pacs_auth *a);
+
+/** The failed logins per client address (borrowed, valid until pacs_auth_close). */
+pacs_addr_limit *pacs_auth_addr_limit(pacs_auth *a);
+
+/**
+ * The scopes of a built-in user's role: radiologist read, write and share (reads studies,
+ * stores reports and key images, hands a patient a link); technician read and write (checks
+ * and sends studies, never deletes or shares); admin every scope (read, write, delete, share,
+ * metrics). 0 for PACS_ROLE_NONE.
+ */
+unsigned pacs_auth_role_scopes(pacs_role role);
+
 /** The credentials a request carries; every member may be NULL. */
 typedef struct pacs_auth_request {
     const char *authorization; /* the Authorization header */
     const char *query_token;   /* the access_token or token query parameter (GET/HEAD only) */
-    const char *cookie;        /* the Cookie header (used on GET/HEAD only) */
+    const char *cookie;        /* the Cookie header */
     int safe_method;           /* GET or HEAD */
     char *subject;             /* room for a patient's share's subject (PACS_SHARE_SUBJECT_MAX
                                   + 1 bytes) that outlives the principal's use; NULL: patient
                                   shares are refused */
     size_t subject_cap;
+    const char *origin;  /* the Origin, Referer and Host headers (a session cookie's */
+    const char *referer; /* same-origin check); each may be NULL */
+    const char *host;
 } pacs_auth_request;
 
 /**
@@ -127,6 +156,10 @@ typedef struct pacs_auth_request {
  */
 pacs_err pacs_auth_check(pacs_auth *a, const pacs_auth_request *in, pacs_principal *out,
                          int *presented, pacs_errinfo *ei);
+
+/** True when the request's Origin (or, without one, its Referer) names `in->host`: a request
+ *  made by this server's own pages. */
+int pacs_auth_same_origin(const pacs_auth_request *in);
 
 /** True when `p` may read only some studies (a share, a JWT with a study_uid claim). */
 int pacs_auth_limited(const pacs_principal *p);
@@ -158,5 +191,20 @@ pacs_err pacs_auth_cookie(const char *token, int64_t expires_at, int secure, cha
  * The Set-Cookie value that removes the cookie (for a /share page whose token was refused).
  */
 const char *pacs_auth_cookie_clear(void);
+
+/**
+ * Writes the Set-Cookie value of login session `id`: "pacs_session=ID; Path=/; Max-Age=N;
+ * HttpOnly; SameSite=Strict", plus "; Secure" when `secure` (the server speaks TLS).
+ * PACS_EINVAL when `cap` is too small.
+ */
+pacs_err pacs_auth_session_cookie(const char *id, unsigned max_age, int secure, char *buf,
+                                  size_t cap, pacs_errinfo *ei);
+
+/** The Set-Cookie value that removes the session cookie (logout). */
+const char *pacs_auth_session_cookie_clear(void);
+
+/** The session id in a Cookie header, copied into `buf` (PACS_SESSION_ID_LEN + 2 bytes);
+ *  NULL when there is none. */
+const char *pacs_auth_session_of(const char *cookie_header, char *buf, size_t cap);
 
 #endif

@@ -8,6 +8,7 @@
 #include "http/authn.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "http/http_internal.h"
 #include "pacs/base/log.h"
@@ -75,27 +76,72 @@ static pacs_err resolve_patient(pacs_http_req *r, pacs_principal *p, pacs_errinf
     return err;
 }
 
+/* The credentials `r` carries into `in`; 0 when out of memory. */
+static int request_of(pacs_http_req *r, pacs_auth_request *in)
+{
+    const pacs_params *pp = pacs_http_params(r);
+    memset(in, 0, sizeof *in);
+    in->subject_cap = PACS_SHARE_SUBJECT_MAX + 1;
+    in->subject = pacs_arena_alloc(pacs_http_arena(r), in->subject_cap);
+    if (!in->subject) {
+        return 0;
+    }
+    in->safe_method = pacs_http_method_of(r) == PACS_HTTP_GET;
+    in->authorization = pacs_http_header(r, "Authorization");
+    in->query_token = pacs_params_get(pp, "access_token");
+    if (!in->query_token) {
+        in->query_token = pacs_params_get(pp, "token");
+    }
+    in->cookie = pacs_http_header(r, "Cookie");
+    in->origin = pacs_http_header(r, "Origin");
+    in->referer = pacs_http_header(r, "Referer");
+    in->host = pacs_http_header(r, "Host");
+    return 1;
+}
+
+int pacs_http_signed_in(pacs_http_req *r, pacs_auth *a)
+{
+    pacs_auth_request in;
+    pacs_principal p;
+    pacs_errinfo ei;
+    return request_of(r, &in) && pacs_auth_check(a, &in, &p, NULL, &ei) == PACS_OK &&
+           p.kind != PACS_PRINCIPAL_ANONYMOUS;
+}
+
+/* A session's periodic look at its user (session.h): the role's scopes as the index has them
+ * now, or the end of the session when the user is gone. 0 when the session ended. An index that
+ * cannot be read leaves the session as it was, to be looked at on a later request. */
+static int recheck_user(pacs_http_req *r, pacs_auth *a, const pacs_auth_request *in,
+                        pacs_principal *p)
+{
+    char id[PACS_SESSION_ID_LEN + 2];
+    const char *c = pacs_auth_session_of(in->cookie, id, sizeof id);
+    pacs_role role = PACS_ROLE_NONE;
+    pacs_errinfo ei;
+    pacs_err err = pacs_users_role(pacs_http_archive(r), p->name + 5 /* "user:" */, &role, &ei);
+    if (err != PACS_OK && err != PACS_ENOTFOUND) {
+        pacs_log(PACS_LOG_WARN, "auth", "req=%lu session's user not looked up: %s", pacs_http_id(r),
+                 ei.msg);
+        return 1;
+    }
+    unsigned scopes = err == PACS_OK ? pacs_auth_role_scopes(role) : 0;
+    if (!c || !pacs_sessions_restate(pacs_auth_sessions(a), c, (int64_t)time(NULL), scopes)) {
+        return 0;
+    }
+    p->scopes = scopes;
+    return 1;
+}
+
 unsigned pacs_http_authenticate(pacs_http_req *r, pacs_auth *a, const char **why)
 {
     pacs_errinfo ei;
     pacs_auth_request in;
     int presented = 0;
     pacs_principal *p = &r->principal;
-    const pacs_params *pp = pacs_http_params(r);
-    memset(&in, 0, sizeof in);
-    in.subject_cap = PACS_SHARE_SUBJECT_MAX + 1;
-    in.subject = pacs_arena_alloc(pacs_http_arena(r), in.subject_cap);
-    if (!in.subject) {
+    if (!request_of(r, &in)) {
         *why = "out of memory";
         return 500;
     }
-    in.safe_method = pacs_http_method_of(r) == PACS_HTTP_GET;
-    in.authorization = pacs_http_header(r, "Authorization");
-    in.query_token = pacs_params_get(pp, "access_token");
-    if (!in.query_token) {
-        in.query_token = pacs_params_get(pp, "token");
-    }
-    in.cookie = pacs_http_header(r, "Cookie");
     pacs_err err = pacs_auth_check(a, &in, p, &presented, &ei);
     if (err == PACS_EDENIED) {
         pacs_http_auth_refused(r, presented, ei.msg);
@@ -104,6 +150,12 @@ unsigned pacs_http_authenticate(pacs_http_req *r, pacs_auth *a, const char **why
     }
     if (err == PACS_OK && p->scope) {
         err = resolve_patient(r, p, &ei);
+    }
+    if (err == PACS_OK && p->kind == PACS_PRINCIPAL_SESSION && p->recheck &&
+        !recheck_user(r, a, &in, p)) {
+        pacs_http_auth_refused(r, 1, "the session's user no longer exists");
+        *why = PACS_HTTP_AUTH_401;
+        return 401;
     }
     if (err != PACS_OK) {
         pacs_log(PACS_LOG_ERROR, "auth", "req=%lu share store: %s", pacs_http_id(r), ei.msg);

@@ -25,6 +25,11 @@
  */
 unsigned pacs_http_authenticate(pacs_http_req *r, pacs_auth *a, const char **why);
 
+/** True when `r` carries a credential that verifies (a session, a share cookie, a token),
+ *  checked quietly: nothing is logged or audited (the viewer's pages ask before redirecting
+ *  to the login page). */
+int pacs_http_signed_in(pacs_http_req *r, pacs_auth *a);
+
 /** A 401's bookkeeping: logs `why`, writes a login failure to the audit trail and adds the
  *  WWW-Authenticate header (error="invalid_token" when a credential was `presented`). The
  *  caller answers 401. */

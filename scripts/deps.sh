@@ -8,7 +8,7 @@ PACKAGES="build-essential cmake pkg-config git curl ca-certificates
   postgresql libpq-dev
   libdcmtk-dev dcmtk libsqlite3-dev sqlite3 libssl-dev libjansson-dev libutf8proc-dev
   libzstd-dev libmicrohttpd-dev libopenjp2-7-dev libturbojpeg0-dev
-  libcmocka-dev python3-pydicom libcurl4-openssl-dev libjwt-dev
+  libcmocka-dev python3-pydicom libcurl4-openssl-dev libjwt-dev libargon2-dev
   libpng-dev libopenjph-dev openjph-tools libopenjp2-tools dicom3tools openssl
   zlib1g-dev nodejs clang clang-format libclang-rt-14-dev chromium libqrencode-dev zbar-tools
   libcairo2-dev libfontconfig-dev fonts-dejavu-core poppler-utils

@@ -300,6 +300,9 @@ static pacs_err keep_shares(const char *old_location, pacs_index *fresh, pacs_er
     if (err == PACS_OK) {
         err = pacs_orders__copy(old, fresh, ei); /* the HIS's patients and orders: in no object */
     }
+    if (err == PACS_OK) {
+        err = pacs_users__copy(old, fresh, ei); /* nor the built-in users */
+    }
     pacs_index_close(old);
     return err;
 }

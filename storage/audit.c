@@ -60,6 +60,10 @@ static const struct {
     [PACS_AUDIT_PATIENT] = {"patient", "110110"},             /* Patient Record */
     [PACS_AUDIT_ORDER] = {"order", "110109"},                 /* Order Record */
     [PACS_AUDIT_COMPRESS] = {"compress", "110103"},           /* DICOM Instances Accessed */
+    [PACS_AUDIT_LOGIN] = {"login", "110114"},                 /* User Authentication */
+    [PACS_AUDIT_LOGOUT] = {"logout", "110114"},               /* User Authentication */
+    [PACS_AUDIT_LOCKOUT] = {"lockout", "110113"},             /* Security Alert */
+    [PACS_AUDIT_USER] = {"user", "110137"},                   /* User Security Attributes Changed */
 };
 
 const char *pacs_audit_action_name(pacs_audit_action a)

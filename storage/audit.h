@@ -33,10 +33,14 @@ typedef enum {
     PACS_AUDIT_ACCESS_DENIED,
     PACS_AUDIT_START,
     PACS_AUDIT_STOP,
-    PACS_AUDIT_COMMIT,  /* an extension: a storage commitment report (count = committed) */
-    PACS_AUDIT_PATIENT, /* the HIS's patient registered, updated or merged (orders.h) */
-    PACS_AUDIT_ORDER,   /* an order placed, changed, cancelled, or moved by MPPS (orders.h) */
-    PACS_AUDIT_COMPRESS /* a pass of compression at rest (compress.h; count = instances) */
+    PACS_AUDIT_COMMIT,   /* an extension: a storage commitment report (count = committed) */
+    PACS_AUDIT_PATIENT,  /* the HIS's patient registered, updated or merged (orders.h) */
+    PACS_AUDIT_ORDER,    /* an order placed, changed, cancelled, or moved by MPPS (orders.h) */
+    PACS_AUDIT_COMPRESS, /* a pass of compression at rest (compress.h; count = instances) */
+    PACS_AUDIT_LOGIN,    /* a built-in user signed in (a session began) */
+    PACS_AUDIT_LOGOUT,   /* a session ended by its user */
+    PACS_AUDIT_LOCKOUT,  /* a user locked after too many failed logins */
+    PACS_AUDIT_USER      /* a built-in user added, removed or given a new password */
 } pacs_audit_action;
 
 /** One event. Every string may be NULL (left out of the line); all are borrowed for the call. */

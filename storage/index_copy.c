@@ -4,7 +4,8 @@
  * index into PostgreSQL with it. Every instance is read back with its stored DICOM JSON,
  * pixel layout and origin and put into the destination, which derives its columns from the
  * JSON exactly as ingest did; no object is read. Pending forwards, the share links' records and the
- * orders follow (pacs_index_share_copy and pacs_orders__copy, which a rebuilt index also uses).
+ * orders and the built-in users follow (pacs_index_share_copy, pacs_orders__copy and
+ * pacs_users__copy, which a rebuilt index also uses).
  * Runs on the calling thread; the destination's writer batches the puts (in bulk mode: one
  * transaction).
  */
@@ -205,6 +206,10 @@ pacs_err pacs_index_copy(pacs_index *src, pacs_index *dst,
     /* The HIS's patients, orders and MPPS instances: in no object either. */
     if (err == PACS_OK) {
         err = pacs_orders__copy(src, dst, ei);
+    }
+    /* The built-in users, with their password hashes and lockouts. */
+    if (err == PACS_OK) {
+        err = pacs_users__copy(src, dst, ei);
     }
     if (err == PACS_OK) {
         *instances = c.done;

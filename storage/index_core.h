@@ -137,6 +137,16 @@ enum {
     PACS_SQL_ORD_WORDS_DEL, /* orders_worklist.c */
     PACS_SQL_ORD_WORD_ADD,
     PACS_SQL_ORD_WORDS_SET,
+    /* built-in users (users.c) */
+    PACS_SQL_USER_GET,
+    PACS_SQL_USER_ADD,
+    PACS_SQL_USER_HASH_SET,
+    PACS_SQL_USER_DEL,
+    PACS_SQL_USER_LIST,
+    PACS_SQL_USER_COUNT_SET,
+    PACS_SQL_USER_COPY_READ,
+    PACS_SQL_USER_COPY_ADD,
+    PACS_SQL_USER_TOUCH,
     PACS_SQL_SLOTS
 };
 
@@ -307,6 +317,14 @@ pacs_err pacs_index__opened(pacs_index *idx, pacs_err err, pacs_index **out, pac
     "ALTER TABLE his_patients ADD COLUMN words INTEGER NOT NULL DEFAULT 0;"                        \
     "CREATE INDEX IF NOT EXISTS his_patients_words ON his_patients(words);"
 
+/* The built-in users (users.c): a password only as its Argon2id hash (PHC string), the role,
+ * and the lockout's counters: failures counted since failed_since, locked until locked_until
+ * (seconds since the epoch; 0: not). */
+#define PACS_INDEX__USERS(INT, TEXT)                                                               \
+    "CREATE TABLE IF NOT EXISTS users(name " TEXT " PRIMARY KEY, role " TEXT " NOT NULL,"          \
+    " hash " TEXT " NOT NULL, created_at " INT " NOT NULL, failures " INT " NOT NULL DEFAULT 0,"   \
+    " failed_since " INT " NOT NULL DEFAULT 0, locked_until " INT " NOT NULL DEFAULT 0);"
+
 /* The series an MPPS of an order reports performed (its Performed Series Sequence): their
  * images are reconciled to the order whatever accession number they carry. */
 #define PACS_INDEX__ORDER_SERIES(INT, TEXT)                                                        \
@@ -416,6 +434,10 @@ pacs_err pacs_index__write(pacs_index *idx, pacs_index__call_fn fn, void *ctx, p
 
 /** Runs `fn` on a pooled connection (reads). */
 pacs_err pacs_index__read(pacs_index *idx, pacs_index__call_fn fn, void *ctx, pacs_errinfo *ei);
+
+/* Built-in users (users.c): every user of `src` that `dst` does not know is copied into it,
+ * hash, role and lockout as they are (pacs migrate, a rebuilt index: users are in no object). */
+pacs_err pacs_users__copy(pacs_index *src, pacs_index *dst, pacs_errinfo *ei);
 
 /* Several nodes (index_nodes.c): this node's intent for `object` is fulfilled or abandoned. */
 pacs_err pacs_index__intent_done(pacs_index *idx, pacs_db *db, const char *object,

@@ -128,6 +128,7 @@ static const pacs_index__migration migrations[] = {
     {7, "the series an order's MPPS performed", PACS_INDEX__ORDER_SERIES("INTEGER", "TEXT")},
     {8, "the words of the HIS's patients' names, for the worklist",
      PACS_INDEX__PATIENT_WORDS("INTEGER", "TEXT")},
+    {9, "built-in users (the login page)", PACS_INDEX__USERS("INTEGER", "TEXT")},
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 

@@ -92,7 +92,7 @@ static void open_auth(fixture *f)
 static pacs_err check(fixture *f, const char *authz, const char *qtok, const char *cookie, int get,
                       pacs_principal *p)
 {
-    pacs_auth_request in = {authz, qtok, cookie, get, NULL, 0};
+    pacs_auth_request in = {authz, qtok, cookie, get, NULL, 0, NULL, NULL, NULL};
     pacs_errinfo ei;
     return pacs_auth_check(f->a, &in, p, NULL, &ei);
 }

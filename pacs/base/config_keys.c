@@ -150,6 +150,25 @@ const pacs_config_key pacs_config__keys[] = {
     {"auth.jwt_audience", PACS_KEY_STR, "", 0, 0, "the aud every accepted JWT must carry"},
     {"auth.jwt_leeway", PACS_KEY_INT, "60", 0, 600,
      "seconds of clock skew allowed for exp and nbf"},
+    {"auth.session_idle", PACS_KEY_INT, "1800", 60, 86400,
+     "seconds a login session (the viewer's sign-in) lives without a request"},
+    {"auth.session_max_age", PACS_KEY_INT, "43200", 300, 604800,
+     "seconds a login session lives at most, however busy (then the user signs in again)"},
+    {"auth.session_recheck", PACS_KEY_INT, "60", 0, 3600,
+     "seconds after which a session's user is looked up again in the index (a removed user's "
+     "sessions end then, on every node); 0: on every request"},
+    {"auth.sessions_max", PACS_KEY_INT, "10000", 1, 1000000,
+     "login sessions held at once (in pacsd's memory); a login beyond them gets 503"},
+    {"auth.lockout_failures", PACS_KEY_INT, "5", 0, 1000,
+     "failed logins of a user within auth.lockout_window that lock the user; 0: never lock"},
+    {"auth.lockout_address_failures", PACS_KEY_INT, "20", 0, 100000,
+     "failed logins from one client address within auth.lockout_window that refuse every "
+     "login from it for auth.lockout_minutes, whatever the user (counted in pacsd's memory); "
+     "0: no limit"},
+    {"auth.lockout_window", PACS_KEY_INT, "900", 1, 86400,
+     "seconds within which failed logins of a user are counted"},
+    {"auth.lockout_minutes", PACS_KEY_INT, "15", 1, 10080,
+     "minutes a locked user's logins are refused, even with the right password"},
     {"hospital.name", PACS_KEY_STR, "", 0, 0,
      "the hospital's name as patients know it, printed at the top of share slips "
      "(pacs share --slip)"},

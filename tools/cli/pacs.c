@@ -53,6 +53,9 @@ static const command commands[] = {
     {"retention", pacs_tool__retention, "retention [--dry-run]",
      "delete the studies retention.rules says may go (--dry-run: list them with counts and\n"
      "                        bytes, changing nothing)"},
+    {"user", pacs_tool__user,
+     "user add NAME --role radiologist|technician|admin | passwd NAME | remove NAME | list",
+     "the built-in users who sign in to the viewer (the password from the terminal or stdin)"},
     {"share", pacs_tool__share,
      "share STUDY_UID [--days N] [--qr FILE.png|-] | --list | --revoke ID",
      "a link (and QR code) that shows one study in a browser, until it expires or is revoked"},

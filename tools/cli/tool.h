@@ -33,6 +33,7 @@ int pacs_tool__forward(const pacs_config *cfg, int argc, char **argv); /* forwar
 int pacs_tool__render(const pacs_config *cfg, int argc, char **argv);  /* render_cmd.c */
 int pacs_tool__share(const pacs_config *cfg, int argc, char **argv);   /* share_cmd.c */
 int pacs_tool__audit(const pacs_config *cfg, int argc, char **argv);   /* audit_cmd.c */
+int pacs_tool__user(const pacs_config *cfg, int argc, char **argv);    /* user_cmd.c */
 
 /** Appends one audit line for a command of the tool (who = the OS user); never fails. */
 void pacs_tool__audit_event(const pacs_config *cfg, pacs_audit_action action, int success,
