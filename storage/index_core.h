@@ -307,6 +307,12 @@ pacs_err pacs_index__opened(pacs_index *idx, pacs_err err, pacs_index **out, pac
     "ALTER TABLE his_patients ADD COLUMN words INTEGER NOT NULL DEFAULT 0;"                        \
     "CREATE INDEX IF NOT EXISTS his_patients_words ON his_patients(words);"
 
+/* What each delivered forward took: its bytes on the wire and its share of the sending time
+ * (milliseconds), summed per destination by `pacs forward list`. */
+#define PACS_INDEX__FWD_COUNTERS                                                                   \
+    "ALTER TABLE forward_queue ADD COLUMN bytes BIGINT NOT NULL DEFAULT 0;"                        \
+    "ALTER TABLE forward_queue ADD COLUMN ms BIGINT NOT NULL DEFAULT 0;"
+
 /* The series an MPPS of an order reports performed (its Performed Series Sequence): their
  * images are reconciled to the order whatever accession number they carry. */
 #define PACS_INDEX__ORDER_SERIES(INT, TEXT)                                                        \

@@ -143,6 +143,7 @@ static const pacs_index__migration migrations[] = {
      PACS_INDEX__ORDER_SERIES("BIGINT", "TEXT COLLATE \"C\"")},
     {7, "the words of the HIS's patients' names, for the worklist",
      PACS_INDEX__PATIENT_WORDS("BIGINT", "TEXT COLLATE \"C\"")},
+    {8, "bytes and sending time of delivered forwards", PACS_INDEX__FWD_COUNTERS},
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 

@@ -126,6 +126,7 @@ static const pacs_index__migration migrations[] = {
     {7, "the series an order's MPPS performed", PACS_INDEX__ORDER_SERIES("INTEGER", "TEXT")},
     {8, "the words of the HIS's patients' names, for the worklist",
      PACS_INDEX__PATIENT_WORDS("INTEGER", "TEXT")},
+    {9, "bytes and sending time of delivered forwards", PACS_INDEX__FWD_COUNTERS},
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 
