@@ -165,18 +165,27 @@ static int in_list(const char *list, const char *uid)
     return 0;
 }
 
-/* Opens `it` as the server should get it: as stored when it takes the stored syntax (or no
- * accept list is set), else in the first accepted syntax the image can be made into. */
+/* Uncompressed syntaxes: Implicit and Explicit VR Little Endian, Deflated, Big Endian. */
+static int uncompressed(const char *ts)
+{
+    return strcmp(ts, "1.2.840.10008.1.2") == 0 || strcmp(ts, "1.2.840.10008.1.2.1") == 0 ||
+           strcmp(ts, "1.2.840.10008.1.2.1.99") == 0 || strcmp(ts, "1.2.840.10008.1.2.2") == 0;
+}
+
+/* Opens `it` as the server should get it: as stored when no accept list is set, or when it is
+ * stored compressed in a syntax the server takes; else in the first accepted syntax (in the
+ * list's order of preference) the image can be made into, so that an uncompressed image goes
+ * JPEG-LS when the list puts jpegls before explicit. */
 static pacs_err open_for(pacs_web_sender *s, const pacs_web_dest *d, const pacs_resolve_item *it,
                          pacs_delivery_stream *out, pacs_errinfo *ei)
 {
     pacs_delivery_plan plan;
-    if (!d->accept[0] || in_list(d->accept, it->ts)) {
+    if (!d->accept[0] || (!uncompressed(it->ts) && in_list(d->accept, it->ts))) {
         pacs_err err = pacs_delivery_plan_for(it, it->ts, 0, &plan, ei);
         return err == PACS_OK ? pacs_delivery_open(s->archive, it, &plan, out, ei) : err;
     }
-    pacs_err err = pacs_errf(ei, PACS_EUNSUPPORTED, "no syntax of web.%s's accept list fits",
-                             d->name);
+    pacs_err err =
+        pacs_errf(ei, PACS_EUNSUPPORTED, "no syntax of web.%s's accept list fits", d->name);
     char list[sizeof d->accept];
     snprintf(list, sizeof list, "%s", d->accept);
     char *save = NULL;
@@ -205,10 +214,10 @@ static size_t mark_failed(const char *json, const pacs_fwd_entry *ents, const bo
     json_t *item;
     json_array_foreach(seq, i, item)
     {
-        json_t *uid = json_array_get(json_object_get(json_object_get(item, "00081155"), "Value"),
-                                     0);
-        json_t *why = json_array_get(json_object_get(json_object_get(item, "00081197"), "Value"),
-                                     0);
+        json_t *uid =
+            json_array_get(json_object_get(json_object_get(item, "00081155"), "Value"), 0);
+        json_t *why =
+            json_array_get(json_object_get(json_object_get(item, "00081197"), "Value"), 0);
         for (size_t k = 0; json_is_string(uid) && k < b->n; k++) {
             pacs_fwd_outcome *o = &out[b->parts[k].entry];
             if (strcmp(ents[b->parts[k].entry].sop_uid, json_string_value(uid)) == 0 &&
@@ -226,8 +235,8 @@ static size_t mark_failed(const char *json, const pacs_fwd_entry *ents, const bo
 
 /* Posts one batch and writes its entries' outcomes. Returns 1 when the server is down (no
  * HTTP answer, 5xx, or the key refused). */
-static int post_batch(pacs_web_sender *s, const web_dest *wd, const pacs_fwd_entry *ents,
-                      body *b, pacs_fwd_outcome *out)
+static int post_batch(pacs_web_sender *s, const web_dest *wd, const pacs_fwd_entry *ents, body *b,
+                      pacs_fwd_outcome *out)
 {
     const pacs_web_dest *d = wd->d;
     uint64_t length = 0;
@@ -370,11 +379,11 @@ static void add_part(pacs_web_sender *s, const pacs_web_dest *d, const pacs_fwd_
     if (err != PACS_OK) {
         /* An image no accepted syntax can hold stays failed and listed; a read error is
          * retried. */
-        o->result = err == PACS_EUNSUPPORTED || err == PACS_EBADDATA ? PACS_FWD_GIVE_UP
-                                                                     : PACS_FWD_RETRY;
+        o->result =
+            err == PACS_EUNSUPPORTED || err == PACS_EBADDATA ? PACS_FWD_GIVE_UP : PACS_FWD_RETRY;
         snprintf(o->why, sizeof o->why, "%.190s", ei.msg);
-        pacs_log(PACS_LOG_WARN, "forward", "dest=%s sop=%s cannot be sent: %s", d->name,
-                 e->sop_uid, ei.msg);
+        pacs_log(PACS_LOG_WARN, "forward", "dest=%s sop=%s cannot be sent: %s", d->name, e->sop_uid,
+                 ei.msg);
         return;
     }
     p->entry = entry;
@@ -482,8 +491,8 @@ static pacs_err read_key(const pacs_web_dest *d, char *key, size_t cap, pacs_err
     return PACS_OK;
 }
 
-pacs_err pacs_web_sender_new(const pacs_config *cfg, pacs_archive *archive,
-                             pacs_web_sender **out, pacs_errinfo *ei)
+pacs_err pacs_web_sender_new(const pacs_config *cfg, pacs_archive *archive, pacs_web_sender **out,
+                             pacs_errinfo *ei)
 {
     pacs_web_sender *s = calloc(1, sizeof *s);
     size_t n = pacs_config_web_count(cfg);

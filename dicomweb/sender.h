@@ -27,8 +27,8 @@ typedef struct pacs_web_sender pacs_web_sender;
  * file now: PACS_EINVAL, naming the destination and file (never the key), when one cannot be
  * read or is empty.
  */
-pacs_err pacs_web_sender_new(const pacs_config *cfg, pacs_archive *archive,
-                             pacs_web_sender **out, pacs_errinfo *ei);
+pacs_err pacs_web_sender_new(const pacs_config *cfg, pacs_archive *archive, pacs_web_sender **out,
+                             pacs_errinfo *ei);
 
 /** Its face for pacs_fwd_worker_start(). */
 pacs_fwd_sender pacs_web_sender_face(pacs_web_sender *s);

@@ -35,10 +35,10 @@ typedef enum pacs_fwd_result {
 /** One entry's outcome, written by the sender. */
 typedef struct pacs_fwd_outcome {
     pacs_fwd_result result;
-    char why[200];                     /* the error; with SENT, a warning or "" */
-    char study[PACS_UID_MAX + 1];      /* its study for the audit trail, "" when unknown */
-    uint64_t bytes;                    /* bytes sent on the wire for it (SENT) */
-    uint64_t ms;                       /* its share of the time the sending took (SENT) */
+    char why[200];                /* the error; with SENT, a warning or "" */
+    char study[PACS_UID_MAX + 1]; /* its study for the audit trail, "" when unknown */
+    uint64_t bytes;               /* bytes sent on the wire for it (SENT) */
+    uint64_t ms;                  /* its share of the time the sending took (SENT) */
 } pacs_fwd_outcome;
 
 /** A protocol's sender. The entries given to send() are all for one destination, which

@@ -53,7 +53,6 @@ static pacs_err set_list(char *dst, size_t cap, const char *name, const char *wh
     return PACS_OK;
 }
 
-
 /* `route.NAME = DEST [calling=A,B] [modality=CT,MR] [sop_class=UID,...]`. */
 pacs_err pacs_config__parse_route(const char *name, const char *text, pacs_config_route *out,
                                   pacs_errinfo *ei)
@@ -105,10 +104,10 @@ pacs_err pacs_config__parse_route(const char *name, const char *text, pacs_confi
 static const struct {
     const char *name, *uid;
 } syntax_names[] = {
-    {"jpegls", "1.2.840.10008.1.2.4.80"},  {"htj2k", "1.2.840.10008.1.2.4.201"},
-    {"j2k", "1.2.840.10008.1.2.4.90"},     {"jpeg-lossless", "1.2.840.10008.1.2.4.70"},
-    {"rle", "1.2.840.10008.1.2.5"},        {"explicit", "1.2.840.10008.1.2.1"},
-    {"implicit", "1.2.840.10008.1.2"},     {"deflate", "1.2.840.10008.1.2.1.99"},
+    {"jpegls", "1.2.840.10008.1.2.4.80"}, {"htj2k", "1.2.840.10008.1.2.4.201"},
+    {"j2k", "1.2.840.10008.1.2.4.90"},    {"jpeg-lossless", "1.2.840.10008.1.2.4.70"},
+    {"rle", "1.2.840.10008.1.2.5"},       {"explicit", "1.2.840.10008.1.2.1"},
+    {"implicit", "1.2.840.10008.1.2"},    {"deflate", "1.2.840.10008.1.2.1.99"},
 };
 
 /* `accept=a,b,...` into comma-separated UIDs. */
