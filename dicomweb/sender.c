@@ -290,14 +290,16 @@ static int post_batch(pacs_web_sender *s, const web_dest *wd, const pacs_fwd_ent
     uint64_t ms = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
     char why[200];
     int down = 0;
-    if (rc != CURLE_OK) {
-        snprintf(why, sizeof why, "%s", curl_easy_strerror(rc));
-        down = 1;
-    } else if (status == 401 || status == 403) {
+    /* A server that refuses the key may answer before it has read the body and close: curl
+     * then reports a send error, but the status it read is the reason. */
+    if (status == 401 || status == 403) {
         snprintf(why, sizeof why, "HTTP %ld: the server refused web.%s's key", status, d->name);
         down = 1;
     } else if (status >= 500) {
         snprintf(why, sizeof why, "HTTP %ld from the server", status);
+        down = 1;
+    } else if (rc != CURLE_OK) {
+        snprintf(why, sizeof why, "%s", curl_easy_strerror(rc));
         down = 1;
     } else {
         snprintf(why, sizeof why, "HTTP %ld from the server", status);
