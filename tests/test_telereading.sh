@@ -3,9 +3,10 @@
 # Tele-reading (issue 17): two pacsd on loopback, a "district" one without a radiologist and a
 # "central" one, both on HTTPS (a test CA) with http.auth=required and API keys. A CT series
 # stored at the district goes to the central one by STOW-RS (web.CENTRAL, transcoded to JPEG-LS
-# on the wire, two instances a request) through a gate that holds each request until the test
-# lets it pass; the district is killed with -9 while a request is held, restarted, and the
-# central archive ends with every instance once (QIDO and its index) and identical pixels. A
+# on the wire, two instances a request) through a gate that holds each answer until the test
+# lets it pass; the district is killed with -9 after central stored a batch whose answer is
+# held, restarted, sends that batch again, and the central archive ends with every instance
+# once (QIDO and its index) and identical pixels. A
 # destination answering 500 and one whose key is refused keep their entries pending, retried
 # and listed, none dropped. A report written at the central side with the JSON call comes back
 # by its route (modality=SR to web.DISTRICT) and shows in the district's QIDO and share page.
@@ -120,21 +121,29 @@ start_central
 start_district
 grep -qF "$key_c" "$WORK/pacsd.log" "$WORK/C.log" && fail "a bearer key in a log"
 
-# ---- 1. a CT series at the district, the district killed while a request is held ----
+# ---- 1. a CT series at the district, the district killed after central stored a batch whose
+# answer it never heard: the batch goes again after the restart, and central keeps one copy ----
 ST=$(new_uid) SE=$(new_uid)
 gen_ct "$WORK/ct" "$ST" "$SE" 20
 timeout 120 storescu -aec PACS 127.0.0.1 "$D_DIMSE" "$WORK"/ct/*.dcm || fail "storescu to the district"
-touch "$WORK/gate/1" # the first request (one or two instances) passes; the second is held
+touch "$WORK/gate/1" # the first answer passes; the second request is stored, its answer held
 central_count() { qido_count "$C" "$key_c" "/studies/$ST/instances"; }
-wait_until 60 at_least central_count 1 || fail "central did not get the first batch"
+done_count() { by_dest "$D_DATA" "$D_INDEX" CENTRAL 3; }
+wait_until 60 at_least done_count 1 || fail "the district saw no first batch done"
+first=$(done_count)
 wait_until 60 test -e "$WORK/gate/seen-2" || fail "the district sent no second request"
+wait_until 60 at_least central_count $((first + 1)) ||
+    fail "central did not store the second batch (held answer)"
 kill -9 "$D_PID"
 wait "$D_PID" 2>/dev/null || true
+assert_eq "$first" "$(done_count)" "entries done before the restart (the held batch is not)"
 touch "$WORK/gate/open"
 start_district
 wait_until 120 at_least central_count 20 ||
     fail "central has $(central_count) of 20 instances after the restart"
 assert_eq 20 "$(central_count)" "instances at central by QIDO (none twice)"
+received=$(sed -n 's/.*stow: .* stored=\([0-9]*\) .*/\1/p' "$WORK/C.log" | awk '{ n += $1 } END { print n + 0 }')
+[ "$received" -gt 20 ] || fail "central stored $received parts: the held batch was not sent again"
 assert_eq 20 "$(node_pacs "$C_DATA" "$C_INDEX" stats | sed -n 's/^instances: //p')" \
     "instances in central's index"
 wait_until 60 is 20 by_dest "$D_DATA" "$D_INDEX" CENTRAL 3 ||

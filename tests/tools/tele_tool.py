@@ -3,10 +3,12 @@
 """Peers for tests/test_telereading.sh (Python 3 standard library only).
 
   tele_tool.py gate LISTEN_PORT TARGET_PORT GATE_DIR
-      A TCP relay to 127.0.0.1:TARGET_PORT that holds its Nth connection (from 1) until
-      GATE_DIR/N or GATE_DIR/open exists: the test decides when each STOW request may pass,
-      so a sender can be killed while a request is held, without timing. Writes GATE_DIR/seen-N
-      when connection N arrives.
+      A TCP relay to 127.0.0.1:TARGET_PORT that passes its Nth connection's request (from 1)
+      at once but holds the server's answer until GATE_DIR/N or GATE_DIR/open exists (what the
+      server sends before the client has sent 8 KB, the TLS handshake, passes): the test
+      decides when each STOW answer may reach the sender, so a sender can be killed after the
+      server stored a batch and before it heard so, without timing. Writes GATE_DIR/seen-N when
+      connection N arrives.
   tele_tool.py fail500 LISTEN_PORT
       An HTTP server that answers 500 to every request (a central archive that is broken).
   tele_tool.py fetch URL CA KEY OUT
@@ -23,13 +25,19 @@ import time
 import urllib.request
 
 
-def relay(a, b):
+def relay(a, b, sent=None, hold=None):
+    """Copies a to b until either closes. `sent` (a one-item list) counts the bytes copied;
+    `hold(sent)`, when given, is called before each chunk and may wait."""
     try:
         while True:
             data = a.recv(65536)
             if not data:
                 break
+            if hold:
+                hold()
             b.sendall(data)
+            if sent is not None:
+                sent[0] += len(data)
     except OSError:
         pass
     for s in (a, b):
@@ -51,15 +59,20 @@ def gate(listen_port, target_port, gate_dir):
         open(os.path.join(gate_dir, "seen-%d" % n), "w").close()
 
         def serve(conn=conn, k=n):
-            # Bounded: a test that forgets its gate ends at its own timeout anyway.
-            for _ in range(6000):
-                if os.path.exists(os.path.join(gate_dir, str(k))) or os.path.exists(
-                        os.path.join(gate_dir, "open")):
-                    break
-                time.sleep(0.05)
             up = socket.create_connection(("127.0.0.1", int(target_port)))
-            threading.Thread(target=relay, args=(conn, up), daemon=True).start()
-            relay(up, conn)
+            sent = [0]
+
+            def hold():
+                # Past the handshake (8 KB from the client: the request has begun), the answer
+                # waits for the gate; bounded, so a test that forgets it ends anyway.
+                for _ in range(6000):
+                    if sent[0] < 8192 or os.path.exists(os.path.join(gate_dir, str(k))) or \
+                            os.path.exists(os.path.join(gate_dir, "open")):
+                        return
+                    time.sleep(0.05)
+
+            threading.Thread(target=relay, args=(conn, up, sent), daemon=True).start()
+            relay(up, conn, None, hold)
 
         threading.Thread(target=serve, daemon=True).start()
 
