@@ -24,6 +24,7 @@
 
 #define RESPONSE_CAP (1u << 20)
 #define KEY_CAP 4096
+#define WHY_CAP 200 /* a batch's failure, as pacs_fwd_outcome.why holds it */
 
 typedef struct web_dest {
     const pacs_web_dest *d;
@@ -97,9 +98,10 @@ static size_t read_body(char *buf, size_t size, size_t nmemb, void *ctx)
             out += (size_t)r;
             b->offset += (uint64_t)r;
         } else {
-            size_t k = (size_t)(total - b->offset);
-            k = k < cap - out ? k : cap - out;
-            memcpy(buf + out, "\r\n" + (2 - (total - b->offset)), k);
+            static const char crlf[] = "\r\n"; /* ends the part's body */
+            size_t at = (size_t)(b->offset - p->head_len - p->stream.size);
+            size_t k = 2 - at < cap - out ? 2 - at : cap - out;
+            memcpy(buf + out, crlf + at, k);
             out += k;
             b->offset += k;
         }
@@ -234,9 +236,9 @@ static size_t mark_failed(const char *json, const pacs_fwd_entry *ents, const bo
 }
 
 /* Posts one batch and writes its entries' outcomes. Returns 1 when the server is down (no
- * HTTP answer, 5xx, or the key refused). */
+ * HTTP answer, 5xx, or the key refused), with the reason in `why`. */
 static int post_batch(pacs_web_sender *s, const web_dest *wd, const pacs_fwd_entry *ents, body *b,
-                      pacs_fwd_outcome *out)
+                      pacs_fwd_outcome *out, char why[WHY_CAP])
 {
     const pacs_web_dest *d = wd->d;
     uint64_t length = 0;
@@ -288,21 +290,20 @@ static int post_batch(pacs_web_sender *s, const web_dest *wd, const pacs_fwd_ent
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     uint64_t ms = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
-    char why[200];
     int down = 0;
     /* A server that refuses the key may answer before it has read the body and close: curl
      * then reports a send error, but the status it read is the reason. */
     if (status == 401 || status == 403) {
-        snprintf(why, sizeof why, "HTTP %ld: the server refused web.%s's key", status, d->name);
+        snprintf(why, WHY_CAP, "HTTP %ld: the server refused web.%s's key", status, d->name);
         down = 1;
     } else if (status >= 500) {
-        snprintf(why, sizeof why, "HTTP %ld from the server", status);
+        snprintf(why, WHY_CAP, "HTTP %ld from the server", status);
         down = 1;
     } else if (rc != CURLE_OK) {
-        snprintf(why, sizeof why, "%s", curl_easy_strerror(rc));
+        snprintf(why, WHY_CAP, "%s", curl_easy_strerror(rc));
         down = 1;
     } else {
-        snprintf(why, sizeof why, "HTTP %ld from the server", status);
+        snprintf(why, WHY_CAP, "HTTP %ld from the server", status);
     }
     size_t refused = 0;
     for (size_t k = 0; k < b->n; k++) {
@@ -434,6 +435,7 @@ static int send_web(void *ctx, pacs_fwd_worker *w, const pacs_fwd_entry *ents, s
         return 0;
     }
     int down = 0;
+    char why[WHY_CAP] = "";
     size_t i = 0;
     while (i < n && !down && !pacs_fwd_worker_stopping(w)) {
         new_boundary(&b);
@@ -449,14 +451,14 @@ static int send_web(void *ctx, pacs_fwd_worker *w, const pacs_fwd_entry *ents, s
             b.cur = 0;
             b.offset = 0;
             b.failed = 0;
-            down = post_batch(s, wd, ents, &b, out);
+            down = post_batch(s, wd, ents, &b, out, why);
         }
         close_parts(&b);
     }
     /* A server that is down is not asked again for the rest of the group now. */
     for (; down && i < n; i++) {
         out[i].result = PACS_FWD_RETRY;
-        snprintf(out[i].why, sizeof out[i].why, "%s", out[i > 0 ? i - 1 : 0].why);
+        snprintf(out[i].why, sizeof out[i].why, "%s", why);
     }
     free(b.parts);
     return down;
