@@ -159,6 +159,27 @@ int pacs_config__valid_aet(const char *aet)
     return 1;
 }
 
+/* Puts `item`, whose first member is its name (a string), into the array `arr` of `*n` items
+ * of `size` bytes: over the item of the same name (a later setting replaces an earlier one),
+ * or appended. Returns the array, which may have moved; NULL when out of memory (`arr` is
+ * then unchanged). */
+static void *put_named(void *arr, size_t *n, size_t size, const void *item)
+{
+    char *base = arr;
+    for (size_t i = 0; i < *n; i++) {
+        if (strcmp(base + i * size, item) == 0) {
+            memcpy(base + i * size, item, size);
+            return arr;
+        }
+    }
+    char *grown = realloc(arr, (*n + 1) * size);
+    if (grown) {
+        memcpy(grown + *n * size, item, size);
+        (*n)++;
+    }
+    return grown;
+}
+
 /* The options after host:port: `allow=store,find,move,get,commit,mpps|all|none`, `from=ADDR,...`
  * (IPv4 addresses, CIDR blocks or *), `cert=CN`, `names=ascii|utf8`, `tls`. */
 static pacs_err set_ae_options(pacs_remote_ae *ae, const char *opts, pacs_errinfo *ei)
@@ -247,18 +268,11 @@ static pacs_err set_ae(pacs_config *cfg, const char *key_aet, const char *spec, 
     if (oerr != PACS_OK) {
         return oerr;
     }
-    for (size_t i = 0; i < cfg->n_aes; i++) {
-        if (strcmp(cfg->aes[i].aet, ae.aet) == 0) {
-            cfg->aes[i] = ae;
-            return PACS_OK;
-        }
-    }
-    pacs_remote_ae *grown = realloc(cfg->aes, (cfg->n_aes + 1) * sizeof *grown);
+    pacs_remote_ae *grown = put_named(cfg->aes, &cfg->n_aes, sizeof ae, &ae);
     if (!grown) {
         return pacs_errf(ei, PACS_ENOMEM, "out of memory");
     }
     cfg->aes = grown;
-    cfg->aes[cfg->n_aes++] = ae;
     return PACS_OK;
 }
 
@@ -271,18 +285,11 @@ static pacs_err set_route(pacs_config *cfg, const char *name, const char *text, 
     if (err != PACS_OK) {
         return err;
     }
-    for (size_t i = 0; i < cfg->n_routes; i++) {
-        if (strcmp(cfg->routes[i].name, r.name) == 0) {
-            cfg->routes[i] = r;
-            return PACS_OK;
-        }
-    }
-    pacs_config_route *grown = realloc(cfg->routes, (cfg->n_routes + 1) * sizeof *grown);
+    pacs_config_route *grown = put_named(cfg->routes, &cfg->n_routes, sizeof r, &r);
     if (!grown) {
         return pacs_errf(ei, PACS_ENOMEM, "out of memory");
     }
     cfg->routes = grown;
-    cfg->routes[cfg->n_routes++] = r;
     return PACS_OK;
 }
 
@@ -294,18 +301,11 @@ static pacs_err set_web(pacs_config *cfg, const char *name, const char *text, pa
     if (err != PACS_OK) {
         return err;
     }
-    for (size_t i = 0; i < cfg->n_webs; i++) {
-        if (strcmp(cfg->webs[i].name, w.name) == 0) {
-            cfg->webs[i] = w;
-            return PACS_OK;
-        }
-    }
-    pacs_web_dest *grown = realloc(cfg->webs, (cfg->n_webs + 1) * sizeof *grown);
+    pacs_web_dest *grown = put_named(cfg->webs, &cfg->n_webs, sizeof w, &w);
     if (!grown) {
         return pacs_errf(ei, PACS_ENOMEM, "out of memory");
     }
     cfg->webs = grown;
-    cfg->webs[cfg->n_webs++] = w;
     return PACS_OK;
 }
 
@@ -364,18 +364,11 @@ static pacs_err set_api_key(pacs_config *cfg, const char *name, const char *text
     }
     memcpy(k.name, name, n + 1);
     snprintf(k.value, sizeof k.value, "%s", text);
-    for (size_t i = 0; i < cfg->n_api_keys; i++) {
-        if (strcmp(cfg->api_keys[i].name, name) == 0) {
-            cfg->api_keys[i] = k;
-            return PACS_OK;
-        }
-    }
-    pacs_api_key *grown = realloc(cfg->api_keys, (cfg->n_api_keys + 1) * sizeof *grown);
+    pacs_api_key *grown = put_named(cfg->api_keys, &cfg->n_api_keys, sizeof k, &k);
     if (!grown) {
         return pacs_errf(ei, PACS_ENOMEM, "out of memory");
     }
     cfg->api_keys = grown;
-    cfg->api_keys[cfg->n_api_keys++] = k;
     return PACS_OK;
 }
 
