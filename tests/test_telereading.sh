@@ -190,6 +190,13 @@ LINK=$(node_pacs "$D_DATA" "$D_INDEX" --set "http.public_url=$D" share "$ST" --d
 curl -sS --max-time 60 --cacert "$PKI/ca.crt" -o "$WORK/page" "$LINK" || fail "GET $LINK"
 grep -q "Không thấy tổn thương khu trú" "$WORK/page" || fail "the district's share page lacks the report"
 
+# A key file that cannot be read stops pacsd at start, naming the file.
+env -u PACS_INDEX timeout 30 "$PACSD" --data "$WORK/bad" --set dimse.port=0 --set http.port=0 \
+    --set "web.X=https://127.0.0.1:1/dicomweb key=@$WORK/nope.key" >"$WORK/bad.log" 2>&1 &&
+    fail "pacsd started without its key file"
+grep -q "web.X: cannot read the key file $WORK/nope.key" "$WORK/bad.log" ||
+    fail "no message for the missing key file: $(tail -3 "$WORK/bad.log")"
+
 kill -0 "$D_PID" && kill -0 "$C_PID" || fail "a pacsd died"
 kill -TERM "$D_PID" "$C_PID"
 PASSED=1
