@@ -2,9 +2,10 @@
 /*
  * libFuzzer target for the configuration parser (pacs/base/config.h): the input is a
  * `key = value` file as `--config` reads it. It is loaded over the defaults, checked with
- * pacs_config_finish, and every value, known AE and forwarding rule is read back, the way
- * pacsd does at start-up; the same lines are then given one by one as `--set` pairs. Nothing
- * may crash, leak or read out of bounds, whatever the bytes. Seeds: testdata/fuzz/fuzz_config/.
+ * pacs_config_finish, and every value, known AE, DICOMweb destination and forwarding rule is
+ * read back, the way pacsd does at start-up; the same lines are then given one by one as `--set`
+ * pairs. Nothing may crash, leak or read out of bounds, whatever the bytes. Seeds:
+ * testdata/fuzz/fuzz_config/.
  * Single-threaded.
  */
 #include <stdint.h>
@@ -43,6 +44,15 @@ static void read_back(const pacs_config *cfg)
             abort();
         }
         sum += (size_t)pacs_config_calling_aet_allowed(cfg, ae->aet);
+    }
+    for (size_t i = 0; i < pacs_config_web_count(cfg); i++) {
+        const pacs_web_dest *w = pacs_config_web_at(cfg, i);
+        sum += strlen(w->url) + strlen(w->key_file) + strlen(w->ca) + strlen(w->accept) +
+               (size_t)w->batch + (size_t)w->batch_bytes;
+        if (pacs_config_web_find(cfg, w->name) != w) {
+            fprintf(stderr, "fuzz_config: web destination '%s' listed but not found\n", w->name);
+            abort();
+        }
     }
     for (size_t i = 0; i < pacs_config_route_count(cfg); i++) {
         const pacs_config_route *r = pacs_config_route_at(cfg, i);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * The forwarding queue through the archive (archive.h): persistent entries in the index, which
- * the forwarder (dimse/forward.c) fills after each stored instance and drains. The tools' list
+ * the stored hook (dimse/forward.c) fills after each stored instance and the queue's worker
+ * (forward_worker.c, with a sender per protocol) drains. The tools' list
  * and retry open only the index, so that they can run beside a running server.
  *
  * Thread-safe: any thread.

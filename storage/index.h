@@ -108,6 +108,8 @@ typedef struct pacs_fwd_entry {
     int64_t next_try; /* Unix seconds */
     int64_t updated;  /* Unix seconds */
     char error[256];
+    uint64_t bytes; /* done: the bytes it took on the wire */
+    uint64_t ms;    /* done: its share of the sending time, in milliseconds */
 } pacs_fwd_entry;
 
 /** Called once per entry; return non-zero to stop early. */
@@ -119,7 +121,8 @@ typedef struct pacs_fwd_update {
     pacs_fwd_state state;
     uint32_t attempts;
     int64_t next_try;
-    const char *error; /* NULL or "" clears it */
+    const char *error;  /* NULL or "" clears it */
+    uint64_t bytes, ms; /* with PACS_FWD_DONE: what the send took (pacs_fwd_entry) */
 } pacs_fwd_update;
 
 /* ---- Share links' records (storage/share.h makes and checks the tokens) ---- */

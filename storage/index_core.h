@@ -325,6 +325,12 @@ pacs_err pacs_index__opened(pacs_index *idx, pacs_err err, pacs_index **out, pac
     " hash " TEXT " NOT NULL, created_at " INT " NOT NULL, failures " INT " NOT NULL DEFAULT 0,"   \
     " failed_since " INT " NOT NULL DEFAULT 0, locked_until " INT " NOT NULL DEFAULT 0);"
 
+/* What each delivered forward took: its bytes on the wire and its share of the sending time
+ * (milliseconds), summed per destination by `pacs forward list`. */
+#define PACS_INDEX__FWD_COUNTERS                                                                   \
+    "ALTER TABLE forward_queue ADD COLUMN bytes BIGINT NOT NULL DEFAULT 0;"                        \
+    "ALTER TABLE forward_queue ADD COLUMN ms BIGINT NOT NULL DEFAULT 0;"
+
 /* The series an MPPS of an order reports performed (its Performed Series Sequence): their
  * images are reconciled to the order whatever accession number they carry. */
 #define PACS_INDEX__ORDER_SERIES(INT, TEXT)                                                        \

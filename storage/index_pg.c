@@ -146,6 +146,7 @@ static const pacs_index__migration migrations[] = {
     {7, "the words of the HIS's patients' names, for the worklist",
      PACS_INDEX__PATIENT_WORDS("BIGINT", "TEXT COLLATE \"C\"")},
     {8, "built-in users (the login page)", PACS_INDEX__USERS("BIGINT", "TEXT COLLATE \"C\"")},
+    {9, "bytes and sending time of delivered forwards", PACS_INDEX__FWD_COUNTERS},
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 

@@ -387,13 +387,15 @@ static int fwd_row(pacs_index *idx, pacs_db_stmt *st, void *ctx)
     e.next_try = idx->db->column_int(st, 9);
     e.updated = idx->db->column_int(st, 10);
     copy_text(idx, st, 11, e.error, sizeof e.error);
+    e.bytes = (uint64_t)idx->db->column_int(st, 12);
+    e.ms = (uint64_t)idx->db->column_int(st, 13);
     return f->cb(f->ctx, &e);
 }
 
 #define FWD_COLUMNS(q)                                                                             \
     "SELECT " q ".id, " q ".dest, " q ".rule, " q ".sop_uid, coalesce(i.sop_class, ''),"           \
     " coalesce(i.ts, ''), coalesce(i.object, ''), " q ".state, " q ".attempts, " q ".next_try, " q \
-    ".updated, coalesce(" q ".error, '')"
+    ".updated, coalesce(" q ".error, ''), " q ".bytes, " q ".ms"
 
 pacs_err pacs_index_fwd_due(pacs_index *idx, int64_t now, size_t limit, pacs_fwd_cb cb, void *ctx,
                             pacs_errinfo *ei)

@@ -129,6 +129,7 @@ static const pacs_index__migration migrations[] = {
     {8, "the words of the HIS's patients' names, for the worklist",
      PACS_INDEX__PATIENT_WORDS("INTEGER", "TEXT")},
     {9, "built-in users (the login page)", PACS_INDEX__USERS("INTEGER", "TEXT")},
+    {10, "bytes and sending time of delivered forwards", PACS_INDEX__FWD_COUNTERS},
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 

@@ -543,7 +543,7 @@ pacs_err pacs_index__do_fwd(pacs_index *idx, pacs_db *db, pacs_index__job_kind k
             " created, updated, error) VALUES($1, $2, $3, $4, 0, 0, $5, $5, $5, NULL)"
             " ON CONFLICT(sop_uid, dest) DO UPDATE SET rule=excluded.rule,"
             " object=excluded.object, state=0, attempts=0, next_try=excluded.next_try,"
-            " updated=excluded.updated, error=NULL WHERE NOT (forward_queue.object="
+            " updated=excluded.updated, error=NULL, bytes=0, ms=0 WHERE NOT (forward_queue.object="
             "excluded.object AND forward_queue.state IN (0, 1))",
             &r, 0, ei, "ssssi", f->dest, f->rule, f->sop_uid, f->object, (long long)f->now);
         f->changed = err == PACS_OK ? r.changes : 0;
@@ -553,10 +553,12 @@ pacs_err pacs_index__do_fwd(pacs_index *idx, pacs_db *db, pacs_index__job_kind k
             const pacs_fwd_update *u = &f->updates[i];
             err = pacs_index__run(idx, db, PACS_SQL_FWD_UPDATE,
                                   "UPDATE forward_queue SET state=$1, attempts=$2, next_try=$3,"
-                                  " updated=$4, error=$5 WHERE id=$6",
-                                  NULL, 0, ei, "iiiisi", (long long)u->state,
+                                  " updated=$4, error=$5, bytes=CASE WHEN $1=1 THEN $7 ELSE"
+                                  " bytes END, ms=CASE WHEN $1=1 THEN $8 ELSE ms END WHERE id=$6",
+                                  NULL, 0, ei, "iiiisiii", (long long)u->state,
                                   (long long)u->attempts, (long long)u->next_try, now,
-                                  u->error && u->error[0] ? u->error : NULL, (long long)u->id);
+                                  u->error && u->error[0] ? u->error : NULL, (long long)u->id,
+                                  (long long)u->bytes, (long long)u->ms);
         }
         f->changed = f->n_updates;
     } else if (f->id > 0) {

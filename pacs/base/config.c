@@ -25,6 +25,8 @@ struct pacs_config {
     size_t n_aes;
     pacs_config_route *routes;
     size_t n_routes;
+    pacs_web_dest *webs;
+    size_t n_webs;
     pacs_api_key *api_keys;
     size_t n_api_keys;
 };
@@ -142,7 +144,7 @@ static pacs_err parse_value(const pacs_config_key *k, const char *text, long *nu
     return PACS_OK;
 }
 
-static int valid_aet(const char *aet)
+int pacs_config__valid_aet(const char *aet)
 {
     size_t n = strlen(aet);
     if (n == 0 || n > 16) {
@@ -155,6 +157,27 @@ static int valid_aet(const char *aet)
         }
     }
     return 1;
+}
+
+/* Puts `item`, whose first member is its name (a string), into the array `arr` of `*n` items
+ * of `size` bytes: over the item of the same name (a later setting replaces an earlier one),
+ * or appended. Returns the array, which may have moved; NULL when out of memory (`arr` is
+ * then unchanged). */
+static void *put_named(void *arr, size_t *n, size_t size, const void *item)
+{
+    char *base = arr;
+    for (size_t i = 0; i < *n; i++) {
+        if (strcmp(base + i * size, item) == 0) {
+            memcpy(base + i * size, item, size);
+            return arr;
+        }
+    }
+    char *grown = realloc(arr, (*n + 1) * size);
+    if (grown) {
+        memcpy(grown + *n * size, item, size);
+        (*n)++;
+    }
+    return grown;
 }
 
 /* The options after host:port: `allow=store,find,move,get,commit,mpps|all|none`, `from=ADDR,...`
@@ -215,7 +238,7 @@ static pacs_err set_ae(pacs_config *cfg, const char *key_aet, const char *spec, 
     char buf[64];
     int too_long = snprintf(buf, sizeof buf, "%s", key_aet) >= (int)sizeof buf;
     const char *aet = trim(buf);
-    if (too_long || !valid_aet(aet)) {
+    if (too_long || !pacs_config__valid_aet(aet)) {
         return pacs_errf(ei, PACS_EINVAL, "ae.%s: an AE title has 1 to 16 characters", aet);
     }
     char text[300];
@@ -245,116 +268,44 @@ static pacs_err set_ae(pacs_config *cfg, const char *key_aet, const char *spec, 
     if (oerr != PACS_OK) {
         return oerr;
     }
-    for (size_t i = 0; i < cfg->n_aes; i++) {
-        if (strcmp(cfg->aes[i].aet, ae.aet) == 0) {
-            cfg->aes[i] = ae;
-            return PACS_OK;
-        }
-    }
-    pacs_remote_ae *grown = realloc(cfg->aes, (cfg->n_aes + 1) * sizeof *grown);
+    pacs_remote_ae *grown = put_named(cfg->aes, &cfg->n_aes, sizeof ae, &ae);
     if (!grown) {
         return pacs_errf(ei, PACS_ENOMEM, "out of memory");
     }
     cfg->aes = grown;
-    cfg->aes[cfg->n_aes++] = ae;
     return PACS_OK;
 }
 
-/* Copies a comma-separated list into `dst`, trimming blanks around each item. */
-static pacs_err set_list(char *dst, size_t cap, const char *name, const char *what,
-                         const char *text, pacs_errinfo *ei)
-{
-    size_t n = 0;
-    dst[0] = '\0';
-    if (text[0] == '\0') {
-        return pacs_errf(ei, PACS_EINVAL, "route.%s: empty %s list", name, what);
-    }
-    const char *p = text;
-    while (*p) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        while (len > 0 && isspace((unsigned char)*p)) {
-            p++;
-            len--;
-        }
-        while (len > 0 && isspace((unsigned char)p[len - 1])) {
-            len--;
-        }
-        if (len == 0 || n + len + 2 > cap) {
-            return pacs_errf(ei, PACS_EINVAL, "route.%s: bad %s list '%s'", name, what, text);
-        }
-        if (n > 0) {
-            dst[n++] = ',';
-        }
-        memcpy(dst + n, p, len);
-        n += len;
-        dst[n] = '\0';
-        if (!comma) {
-            break;
-        }
-        p = comma + 1;
-        if (*p == '\0') {
-            return pacs_errf(ei, PACS_EINVAL, "route.%s: bad %s list '%s'", name, what, text);
-        }
-    }
-    return PACS_OK;
-}
-
-/* `route.NAME = DEST [calling=A,B] [modality=CT,MR] [sop_class=UID,...]`: a later setting of the
- * same name replaces the earlier one. The destination is checked in pacs_config_finish(). */
+/* `route.NAME = ...` (parsed by config_dest.c): a later setting of the same name replaces the
+ * earlier one. The destination is checked in pacs_config_finish(). */
 static pacs_err set_route(pacs_config *cfg, const char *name, const char *text, pacs_errinfo *ei)
 {
     pacs_config_route r;
-    memset(&r, 0, sizeof r);
-    size_t name_len = strlen(name);
-    if (name_len == 0 || name_len >= sizeof r.name) {
-        return pacs_errf(ei, PACS_EINVAL, "route.%s: a rule name has 1 to 64 characters", name);
+    pacs_err err = pacs_config__parse_route(name, text, &r, ei);
+    if (err != PACS_OK) {
+        return err;
     }
-    memcpy(r.name, name, name_len + 1);
-    char words[1024];
-    if (strlen(text) >= sizeof words) {
-        return pacs_errf(ei, PACS_EINVAL, "route.%s: rule too long", name);
-    }
-    snprintf(words, sizeof words, "%s", text);
-    char *save = NULL;
-    char *w = strtok_r(words, " \t", &save);
-    if (!w || !valid_aet(w) || strchr(w, '=')) {
-        return pacs_errf(ei, PACS_EINVAL, "route.%s: '%s' must start with a destination AE title",
-                         name, text);
-    }
-    snprintf(r.dest, sizeof r.dest, "%s", w);
-    while ((w = strtok_r(NULL, " \t", &save)) != NULL) {
-        char *eq = strchr(w, '=');
-        pacs_err err = PACS_OK;
-        if (!eq) {
-            err = pacs_errf(ei, PACS_EINVAL, "route.%s: '%s' is not condition=values", name, w);
-        } else if (strncmp(w, "calling=", 8) == 0) {
-            err = set_list(r.calling, sizeof r.calling, name, "calling", eq + 1, ei);
-        } else if (strncmp(w, "modality=", 9) == 0) {
-            err = set_list(r.modality, sizeof r.modality, name, "modality", eq + 1, ei);
-        } else if (strncmp(w, "sop_class=", 10) == 0) {
-            err = set_list(r.sop_class, sizeof r.sop_class, name, "sop_class", eq + 1, ei);
-        } else {
-            err = pacs_errf(ei, PACS_EINVAL,
-                            "route.%s: unknown condition '%s' (calling, modality, sop_class)", name,
-                            w);
-        }
-        if (err != PACS_OK) {
-            return err;
-        }
-    }
-    for (size_t i = 0; i < cfg->n_routes; i++) {
-        if (strcmp(cfg->routes[i].name, r.name) == 0) {
-            cfg->routes[i] = r;
-            return PACS_OK;
-        }
-    }
-    pacs_config_route *grown = realloc(cfg->routes, (cfg->n_routes + 1) * sizeof *grown);
+    pacs_config_route *grown = put_named(cfg->routes, &cfg->n_routes, sizeof r, &r);
     if (!grown) {
         return pacs_errf(ei, PACS_ENOMEM, "out of memory");
     }
     cfg->routes = grown;
-    cfg->routes[cfg->n_routes++] = r;
+    return PACS_OK;
+}
+
+/* `web.NAME = URL [options]` (parsed by config_dest.c): a later setting replaces the earlier. */
+static pacs_err set_web(pacs_config *cfg, const char *name, const char *text, pacs_errinfo *ei)
+{
+    pacs_web_dest w;
+    pacs_err err = pacs_config__parse_web(name, text, &w, ei);
+    if (err != PACS_OK) {
+        return err;
+    }
+    pacs_web_dest *grown = put_named(cfg->webs, &cfg->n_webs, sizeof w, &w);
+    if (!grown) {
+        return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+    cfg->webs = grown;
     return PACS_OK;
 }
 
@@ -390,6 +341,7 @@ void pacs_config_free(pacs_config *cfg)
     free(cfg->values);
     free(cfg->aes);
     free(cfg->routes);
+    free(cfg->webs);
     free(cfg->api_keys);
     free(cfg);
 }
@@ -412,18 +364,11 @@ static pacs_err set_api_key(pacs_config *cfg, const char *name, const char *text
     }
     memcpy(k.name, name, n + 1);
     snprintf(k.value, sizeof k.value, "%s", text);
-    for (size_t i = 0; i < cfg->n_api_keys; i++) {
-        if (strcmp(cfg->api_keys[i].name, name) == 0) {
-            cfg->api_keys[i] = k;
-            return PACS_OK;
-        }
-    }
-    pacs_api_key *grown = realloc(cfg->api_keys, (cfg->n_api_keys + 1) * sizeof *grown);
+    pacs_api_key *grown = put_named(cfg->api_keys, &cfg->n_api_keys, sizeof k, &k);
     if (!grown) {
         return pacs_errf(ei, PACS_ENOMEM, "out of memory");
     }
     cfg->api_keys = grown;
-    cfg->api_keys[cfg->n_api_keys++] = k;
     return PACS_OK;
 }
 
@@ -434,6 +379,9 @@ pacs_err pacs_config_set(pacs_config *cfg, const char *key, const char *val, pac
     }
     if (strncmp(key, "route.", 6) == 0) {
         return set_route(cfg, key + 6, val, ei);
+    }
+    if (strncmp(key, "web.", 4) == 0) {
+        return set_web(cfg, key + 4, val, ei);
     }
     if (strncmp(key, "auth.key.", 9) == 0) {
         return set_api_key(cfg, key + 9, val, ei);
@@ -640,12 +588,19 @@ pacs_err pacs_config_finish(pacs_config *cfg, pacs_errinfo *ei)
     if (prefix[0] != '/' && prefix[0] != '\0') {
         return pacs_errf(ei, PACS_EINVAL, "http.prefix: '%s' must start with /", prefix);
     }
+    for (size_t i = 0; i < cfg->n_webs; i++) {
+        if (pacs_config_ae_find(cfg, cfg->webs[i].name)) {
+            return pacs_errf(ei, PACS_EINVAL, "web.%s: %s is also a known AE (ae.%s)",
+                             cfg->webs[i].name, cfg->webs[i].name, cfg->webs[i].name);
+        }
+    }
     for (size_t i = 0; i < cfg->n_routes; i++) {
-        if (!pacs_config_ae_find(cfg, cfg->routes[i].dest)) {
+        const char *d = cfg->routes[i].dest;
+        if (!pacs_config_ae_find(cfg, d) && !pacs_config_web_find(cfg, d)) {
             return pacs_errf(ei, PACS_EINVAL,
-                             "route.%s: destination %s is not a known AE (add "
-                             "ae.%s = host:port)",
-                             cfg->routes[i].name, cfg->routes[i].dest, cfg->routes[i].dest);
+                             "route.%s: destination %s is not a known AE or DICOMweb server "
+                             "(add ae.%s = host:port or web.%s = URL)",
+                             cfg->routes[i].name, d, d, d);
         }
     }
     pacs_err terr = check_tls(cfg, ei);
@@ -743,6 +698,26 @@ const pacs_config_route *pacs_config_route_at(const pacs_config *cfg, size_t i)
     return i < cfg->n_routes ? &cfg->routes[i] : NULL;
 }
 
+size_t pacs_config_web_count(const pacs_config *cfg)
+{
+    return cfg->n_webs;
+}
+
+const pacs_web_dest *pacs_config_web_at(const pacs_config *cfg, size_t i)
+{
+    return i < cfg->n_webs ? &cfg->webs[i] : NULL;
+}
+
+const pacs_web_dest *pacs_config_web_find(const pacs_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->n_webs; i++) {
+        if (strcmp(cfg->webs[i].name, name) == 0) {
+            return &cfg->webs[i];
+        }
+    }
+    return NULL;
+}
+
 int pacs_config_calling_aet_allowed(const pacs_config *cfg, const char *aet)
 {
     const char *list = pacs_config_str(cfg, "dimse.allowed_aets");
@@ -794,8 +769,12 @@ void pacs_config_print_help(void *file)
             "allow=store,find,move,get,commit,mpps|all|none from=ADDR,CIDR,.. cert=CN "
             "names=ascii (worklist names without diacritics) tls");
     fprintf(f, "%-24s = %-12s  %s\n", "route.NAME", "DEST [cond]",
-            "forward stored instances to AE DEST; conditions: calling=AE,.. modality=CT,.. "
-            "sop_class=UID,..");
+            "forward stored instances to DEST (ae.DEST or web.DEST); conditions: calling=AE,.. "
+            "modality=CT,.. sop_class=UID,..");
+    fprintf(f, "%-24s = %-12s  %s\n", "web.NAME", "URL [opts]",
+            "a DICOMweb server instances are forwarded to by STOW-RS (https://host:port/root); "
+            "then optionally key=@FILE (bearer key) ca=PEM accept=jpegls,htj2k,explicit,.. "
+            "batch=N batch_mb=N");
     fprintf(f, "%-24s = %-12s  %s\n", "auth.key.NAME", "sha256:HEX ..",
             "an API key for DICOMweb: the SHA-256 of the key in hex, then its scopes among read, "
             "write, delete, share");

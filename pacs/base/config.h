@@ -6,7 +6,8 @@
  * refused when set, so a typo fails at start-up rather than being ignored. After
  * pacs_config_finish() the object is read-only and may be shared by all threads.
  *
- * Known remote applications are keys of the form `ae.TITLE = host:port`; forwarding rules are
+ * Known remote applications are keys of the form `ae.TITLE = host:port`, DICOMweb servers
+ * instances are forwarded to `web.NAME = URL [options]` (pacs_web_dest); forwarding rules are
  * keys of the form `route.NAME = DEST [condition]...` (see pacs_config_route).
  */
 #ifndef PACS_BASE_CONFIG_H
@@ -48,7 +49,7 @@ typedef struct pacs_remote_ae {
 /**
  * A forwarding rule, `route.NAME = DEST [calling=AE,...] [modality=CT,...] [sop_class=UID,...]`:
  * every instance stored whose calling AE, Modality and SOP Class match (an absent condition
- * matches anything) is queued for sending to the known AE DEST.
+ * matches anything) is queued for sending to DEST, a known AE or a DICOMweb server (web.DEST).
  */
 typedef struct pacs_config_route {
     char name[65];
@@ -57,6 +58,23 @@ typedef struct pacs_config_route {
     char modality[128];  /* comma-separated Modality codes; empty matches any */
     char sop_class[512]; /* comma-separated SOP Class UIDs; empty matches any */
 } pacs_config_route;
+
+/**
+ * A DICOMweb server instances are forwarded to by STOW-RS, `web.NAME = URL [key=@FILE]
+ * [ca=PEM] [accept=jpegls,htj2k,explicit,...] [batch=N] [batch_mb=N]`. The bearer key is read
+ * from FILE when the sender starts (never from the configuration itself, so it is never
+ * printed or logged). `accept` lists the transfer syntaxes the server takes, most wanted first
+ * (names or UIDs; empty: instances go as stored).
+ */
+typedef struct pacs_web_dest {
+    char name[17];      /* 1 to 16 characters, like an AE title: routes name it as DEST */
+    char url[512];      /* the DICOMweb root, without a trailing '/' */
+    char key_file[512]; /* "" for none */
+    char ca[512];       /* PEM CA certificates for https; "" for the system's */
+    char accept[1024];  /* comma-separated transfer syntax UIDs, in order; "" as stored */
+    int batch;          /* at most this many instances in one STOW-RS request */
+    long batch_bytes;   /* ... and about this many bytes */
+} pacs_web_dest;
 
 /** A new configuration holding the defaults; NULL when out of memory. */
 pacs_config *pacs_config_new(void);
@@ -105,9 +123,14 @@ const pacs_remote_ae *pacs_config_ae_at(const pacs_config *cfg, size_t i);
 const pacs_remote_ae *pacs_config_ae_find(const pacs_config *cfg, const char *aet);
 
 /** Forwarding rules, in the order they were set. pacs_config_finish() checks that each
- *  destination is a known AE. */
+ *  destination is a known AE or DICOMweb server. */
 size_t pacs_config_route_count(const pacs_config *cfg);
 const pacs_config_route *pacs_config_route_at(const pacs_config *cfg, size_t i);
+
+/** DICOMweb destinations (`web.NAME`), in the order they were set; find by exact name. */
+size_t pacs_config_web_count(const pacs_config *cfg);
+const pacs_web_dest *pacs_config_web_at(const pacs_config *cfg, size_t i);
+const pacs_web_dest *pacs_config_web_find(const pacs_config *cfg, const char *name);
 
 /** A DICOMweb API key, `auth.key.NAME = sha256:HEX scope...`, as written (http/auth.c
  *  checks the value when the server starts). */

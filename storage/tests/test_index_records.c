@@ -78,8 +78,8 @@ static void test_forwarding_queue(void **state)
     assert_string_equal(r.e[1].object, "");
     /* A shared index leases what it hands out; one process gets the entries again. */
     assert_int_equal(due(f, 1000).n, on_pg ? 0 : 2);
-    pacs_fwd_update u[2] = {{r.e[0].id, PACS_FWD_DONE, 1, 0, NULL},
-                            {r.e[1].id, PACS_FWD_FAILED, 3, 0, "refused"}};
+    pacs_fwd_update u[2] = {{r.e[0].id, PACS_FWD_DONE, 1, 0, NULL, 0, 0},
+                            {r.e[1].id, PACS_FWD_FAILED, 3, 0, "refused", 0, 0}};
     assert_int_equal(pacs_index_fwd_update(f->idx, u, 2, NULL), PACS_OK);
     assert_int_equal(due(f, 5000).n, 0);
     r = listed(f, PACS_FWD_DONE);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "dicomweb/dicomweb.h"
+#include "dicomweb/sender.h"
 #include "fhir/fhir.h"
 #include "dimse/aetable.h"
 #include "dimse/dimse.h"
@@ -135,6 +136,8 @@ int main(int argc, char **argv)
     pacs_archive *archive = NULL;
     pacs_aetable *aetable = NULL;
     pacs_forwarder *forwarder = NULL;
+    pacs_web_sender *web_sender = NULL;
+    pacs_fwd_worker *fwd_worker = NULL;
     pacs_compress_job *compress = NULL;
     pacs_dimse_server *dimse = NULL;
     pacs_dicomweb_server *http = NULL;
@@ -204,11 +207,19 @@ int main(int argc, char **argv)
                  aetable ? ei.msg : "out of memory");
         goto done;
     }
-    /* The forwarder's stored hook goes in before any association can store. */
-    if (pacs_forward_start(cfg, archive, aetable, &forwarder, &ei) != PACS_OK) {
+    /* Forwarding: one queue worker, with a sender per protocol (DIMSE to ae.*, STOW-RS to
+     * web.*); the stored hook goes in before any association can store. */
+    if (pacs_forward_new(cfg, archive, aetable, &forwarder, &ei) != PACS_OK ||
+        pacs_web_sender_new(cfg, archive, &web_sender, &ei) != PACS_OK) {
         pacs_log(PACS_LOG_ERROR, "pacsd", "cannot start forwarding: %s", ei.msg);
         goto done;
     }
+    pacs_fwd_sender senders[2] = {pacs_forward_sender(forwarder), pacs_web_sender_face(web_sender)};
+    if (pacs_fwd_worker_start(cfg, archive, senders, 2, &fwd_worker, &ei) != PACS_OK) {
+        pacs_log(PACS_LOG_ERROR, "pacsd", "cannot start forwarding: %s", ei.msg);
+        goto done;
+    }
+    pacs_forward_attach(forwarder, fwd_worker);
     /* Compression at rest, when configured: one idle-priority thread (compress_job.h). */
     if (pacs_compress_job_start(cfg, archive, &compress, &ei) != PACS_OK) {
         pacs_log(PACS_LOG_ERROR, "pacsd", "cannot start compression at rest: %s", ei.msg);
@@ -284,7 +295,7 @@ int main(int argc, char **argv)
         }
         if (sig == SIGHUP) {
             reload_aetable(argc, argv, aetable);
-            pacs_forward_wake(forwarder);
+            pacs_fwd_worker_wake(fwd_worker);
             continue;
         }
         pacs_log(PACS_LOG_INFO, "pacsd", "%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -302,7 +313,12 @@ done:
         pacs_dimse_stop(dimse, 10);
     }
     pacs_compress_job_stop(compress);
-    pacs_forward_stop(forwarder);
+    if (forwarder) {
+        pacs_forward_attach(forwarder, NULL);
+    }
+    pacs_fwd_worker_stop(fwd_worker);
+    pacs_forward_free(forwarder);
+    pacs_web_sender_free(web_sender);
     if (collecting) {
         pacs_metrics_remove_collector(pacs_health_collect, archive);
     }

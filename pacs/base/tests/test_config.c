@@ -2,7 +2,8 @@
 /*
  * Unit tests of the configuration (config.c) and the shared command-line options (cli.c):
  * defaults, the key = value file syntax with its errors and line numbers, environment
- * variables, --set, remote AEs (ae.TITLE), allowed calling AEs and the order sources apply in.
+ * variables, --set, remote AEs (ae.TITLE), DICOMweb destinations (web.NAME) and the routes
+ * that name them, allowed calling AEs and the order sources apply in.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -172,6 +173,61 @@ static void test_set_pair(void **state)
     assert_int_equal(pacs_config_set(cfg, "http.prefix", "no-slash", &ei), PACS_OK);
     assert_int_equal(pacs_config_finish(cfg, &ei), PACS_EINVAL);
     assert_non_null(strstr(ei.msg, "http.prefix"));
+    pacs_config_free(cfg);
+}
+
+static void test_web_dests(void **state)
+{
+    (void)state;
+    pacs_config *cfg = fresh();
+    pacs_errinfo ei;
+    assert_int_equal(pacs_config_set(cfg, "web.CENTRAL",
+                                     "https://c.example:8443/dicomweb/ key=@/etc/k ca=/etc/ca.pem "
+                                     "accept=jpegls,htj2k,explicit,1.2.840.10008.1.2.5 batch=4",
+                                     &ei),
+                     PACS_OK);
+    const pacs_web_dest *w = pacs_config_web_find(cfg, "CENTRAL");
+    assert_non_null(w);
+    assert_string_equal(w->url, "https://c.example:8443/dicomweb");
+    assert_string_equal(w->key_file, "/etc/k");
+    assert_string_equal(w->ca, "/etc/ca.pem");
+    assert_string_equal(w->accept, "1.2.840.10008.1.2.4.80,1.2.840.10008.1.2.4.201,"
+                                   "1.2.840.10008.1.2.1,1.2.840.10008.1.2.5");
+    assert_int_equal(w->batch, 4);
+    assert_int_equal(w->batch_bytes, 32L << 20);
+    /* A later setting replaces the earlier one. */
+    assert_int_equal(pacs_config_set(cfg, "web.CENTRAL", "http://c:80/dw batch_mb=2", &ei),
+                     PACS_OK);
+    assert_int_equal(pacs_config_web_count(cfg), 1);
+    assert_int_equal(pacs_config_web_at(cfg, 0)->batch_bytes, 2L << 20);
+    assert_string_equal(pacs_config_web_at(cfg, 0)->accept, "");
+    /* The key only from a file; bad URLs, options, syntaxes and names. */
+    static const struct {
+        const char *key, *value, *msg;
+    } bad[] = {
+        {"web.X", "https://x key=secret", "key=@"},
+        {"web.X", "ftp://x", "http(s)://"},
+        {"web.X", "https://x accept=jpeg2", "accept: 'jpeg2'"},
+        {"web.X", "https://x batch=0", "batch must be 1 to"},
+        {"web.X", "https://x colour=red", "'colour=red' is not an option"},
+        {"web.ABCDEFGHIJKLMNOPQ", "https://x", "1 to 16 characters"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(pacs_config_set(cfg, bad[i].key, bad[i].value, &ei), PACS_EINVAL);
+        assert_non_null(strstr(ei.msg, bad[i].msg));
+    }
+    /* Routes may name it; a name that is both an AE and a web destination is refused. */
+    assert_int_equal(pacs_config_set(cfg, "route.tele", "CENTRAL modality=CT", &ei), PACS_OK);
+    assert_int_equal(pacs_config_finish(cfg, &ei), PACS_OK);
+    assert_int_equal(pacs_config_set(cfg, "route.nowhere", "NOWHERE", &ei), PACS_OK);
+    assert_int_equal(pacs_config_finish(cfg, &ei), PACS_EINVAL);
+    assert_non_null(strstr(ei.msg, "not a known AE or DICOMweb server"));
+    pacs_config_free(cfg);
+    cfg = fresh();
+    assert_int_equal(pacs_config_set(cfg, "web.TWICE", "https://x", &ei), PACS_OK);
+    assert_int_equal(pacs_config_set(cfg, "ae.TWICE", "127.0.0.1:104", &ei), PACS_OK);
+    assert_int_equal(pacs_config_finish(cfg, &ei), PACS_EINVAL);
+    assert_non_null(strstr(ei.msg, "also a known AE"));
     pacs_config_free(cfg);
 }
 
@@ -345,6 +401,7 @@ int main(void)
         cmocka_unit_test(test_file_limits), cmocka_unit_test(test_set_pair),
         cmocka_unit_test(test_env),         cmocka_unit_test(test_cli_order),
         cmocka_unit_test(test_cli_errors),  cmocka_unit_test(test_file_error_through_cli),
+        cmocka_unit_test(test_web_dests),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
