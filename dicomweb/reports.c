@@ -111,7 +111,9 @@ static void body_end(pacs_http_req *r, void *ctx)
     }
     pacs_ingest_result res;
     pacs_errinfo ei;
-    pacs_err err = pacs_archive_report_make(pacs_http_archive(r), &rn, "", &res, &ei);
+    const pacs_principal *who = pacs_http_principal(r);
+    pacs_err err =
+        pacs_archive_report_make(pacs_http_archive(r), &rn, "", who ? who->name : NULL, &res, &ei);
     json_decref(o);
     if (err != PACS_OK) {
         pacs_log(err == PACS_ENOTFOUND || err == PACS_EINVAL ? PACS_LOG_DEBUG : PACS_LOG_WARN,

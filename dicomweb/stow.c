@@ -43,7 +43,8 @@ typedef struct outcome {
 typedef struct stow {
     pacs_archive *a;
     unsigned long req_id;
-    char *study; /* from the URL, or NULL */
+    char *study;                                         /* from the URL, or NULL */
+    char source_http[sizeof((pacs_principal *)0)->name]; /* the credential's name, or "" */
     pacs_multipart *mp;
     pacs_err body_err;
     pacs_errinfo body_ei;
@@ -204,6 +205,7 @@ static int part_begin(void *ctx, const pacs_multipart_part *part)
         snprintf(s->bad_msg, sizeof s->bad_msg, "%s", ei.msg);
         return 0;
     }
+    pacs_ingest_set_http_source(s->in, s->source_http);
     if (s->study) {
         pacs_ingest_expect_study(s->in, s->study);
     }
@@ -476,6 +478,8 @@ void pacs_stow_store(pacs_http_req *r, const pacs_route *rt)
     }
     s->a = pacs_http_archive(r);
     s->req_id = pacs_http_id(r);
+    const pacs_principal *who = pacs_http_principal(r);
+    snprintf(s->source_http, sizeof s->source_http, "%s", who ? who->name : "");
     if (rt->study && !(s->study = strdup(rt->study))) {
         stow_release(s);
         pacs_http_send_error(r, 500, "out of memory");

@@ -136,6 +136,31 @@ int pacs_aetable_list_has(const char *list, const char *value)
     return 0;
 }
 
+/* study_from: the instance came with one of the names itself, or its study holds one that did
+ * (asked of the archive only then, and only for a rule that names origins). */
+static int study_from_matches(const char *list, const pacs_aetable_route_input *in)
+{
+    const char *p = list;
+    while (*p) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        char item[160];
+        if (n < sizeof item) {
+            memcpy(item, p, n);
+            item[n] = '\0';
+            if ((in->source_http && strcmp(item, in->source_http) == 0) ||
+                (in->study_from && in->study_from(in->ctx, item) == 1)) {
+                return 1;
+            }
+        }
+        if (!comma) {
+            break;
+        }
+        p = comma + 1;
+    }
+    return 0;
+}
+
 static int route_matches(const pacs_config_route *r, const pacs_aetable_route_input *in)
 {
     if (r->calling[0] && !pacs_aetable_list_has(r->calling, in->calling_aet)) {
@@ -145,6 +170,9 @@ static int route_matches(const pacs_config_route *r, const pacs_aetable_route_in
         return 0;
     }
     if (r->sop_class[0] && !pacs_aetable_list_has(r->sop_class, in->sop_class)) {
+        return 0;
+    }
+    if (r->study_from[0] && !study_from_matches(r->study_from, in)) {
         return 0;
     }
     return 1;

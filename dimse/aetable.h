@@ -39,6 +39,12 @@ typedef struct pacs_aetable_route_input {
     const char *calling_aet; /* "" for STOW-RS and imports */
     const char *modality;    /* "" when absent */
     const char *sop_class;
+    const char *source_http; /* the HTTP credential it came with; NULL or "" when none */
+    /* For rules with study_from: 1 when the instance's study holds an instance that came with
+     * the credential `name`, 0 when not or when it cannot be told (the callee logs why). NULL:
+     * such rules match only on source_http. */
+    int (*study_from)(void *ctx, const char *name);
+    void *ctx;
 } pacs_aetable_route_input;
 
 /** Called for each matching rule with its name and destination (borrowed for the call). */

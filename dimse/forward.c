@@ -53,12 +53,32 @@ static void enqueue_one(void *ctx, const char *rule, const char *dest)
     }
 }
 
+/* A rule's study_from, asked of the archive: one indexed lookup. */
+static int study_from(void *ctx, const char *name)
+{
+    enqueue_ctx *e = ctx;
+    int found = 0;
+    pacs_errinfo ei;
+    pacs_errinfo_clear(&ei);
+    if (pacs_archive_study_from(e->f->archive, e->res->study_uid, name, &found, &ei) != PACS_OK) {
+        /* The instance is stored, but whether the rule wants it cannot be told. */
+        pacs_log(PACS_LOG_ERROR, "forward", "sop=%s study_from=web:%s NOT CHECKED: %s",
+                 e->res->meta.sop_instance_uid, name, ei.msg);
+        return 0;
+    }
+    return found;
+}
+
 static void stored_hook(void *ctx, const pacs_ingest_result *res, const char *source_aet)
 {
     pacs_forwarder *f = ctx;
-    pacs_aetable_route_input in = {source_aet ? source_aet : "", res->modality,
-                                   res->meta.sop_class_uid};
     enqueue_ctx e = {f, res, 0};
+    pacs_aetable_route_input in = {source_aet ? source_aet : "",
+                                   res->modality,
+                                   res->meta.sop_class_uid,
+                                   res->source_http,
+                                   study_from,
+                                   &e};
     pacs_aetable_route(f->table, &in, enqueue_one, &e);
     if (e.added) {
         pthread_mutex_lock(&f->mu);

@@ -153,7 +153,7 @@ pacs_hl7_ack_code pacs_hl7_results_store(pacs_archive *a, const pacs_hl7_msg *m,
     pacs_ingest_result res;
     pacs_errinfo ei;
     pacs_errinfo_clear(&ei);
-    pacs_err e = pacs_archive_report_make(a, &rn, source, &res, &ei);
+    pacs_err e = pacs_archive_report_make(a, &rn, source, NULL, &res, &ei);
     switch (e) {
     case PACS_OK:
         pacs_log(PACS_LOG_INFO, "hl7", "report study=%s sop=%s status=%s", res.study_uid,

@@ -83,6 +83,7 @@ typedef struct pacs_ingest_result {
     int charset_warning; /* some text was not valid in its character set and was repaired */
     char modality[17];   /* Modality (0008,0060), "" when absent (for forwarding rules) */
     char patient_id[65]; /* PatientID (0010,0020), "" when absent (for the audit trail) */
+    char source_http[PACS_SOURCE_HTTP_MAX + 1]; /* pacs_ingest_set_http_source's, or "" */
 } pacs_ingest_result;
 
 /**
@@ -144,6 +145,14 @@ pacs_err pacs_archive_bulkdata_find(pacs_archive *a, const char *object, const c
                                     pacs_bulk_range *out, pacs_errinfo *ei);
 
 /**
+ * Records that the instance came over HTTP with the credential named `name` (the principal's
+ * name: an API key's, a JWT's subject, "user:NAME"; http/auth.h), "" or NULL for none. Kept in
+ * the index apart from the DIMSE calling AE (an AE title could be spelt like any name), for
+ * the routes' `study_from=web:NAME` (pacs_archive_study_from).
+ */
+void pacs_ingest_set_http_source(pacs_ingest *in, const char *name);
+
+/**
  * Makes pacs_ingest_finish() refuse the instance, storing nothing, unless its Study Instance
  * UID is `study_uid` (STOW-RS to /studies/{study}): it then fails with PACS_ECONFLICT.
  */
@@ -201,6 +210,13 @@ pacs_err pacs_archive_reindex(const pacs_config *cfg, pacs_progress_cb progress,
 pacs_err pacs_archive_copy_index(pacs_archive *a, const char *location, pacs_progress_cb progress,
                                  void *ctx, uint64_t *instances, uint64_t *forwards,
                                  pacs_errinfo *ei);
+
+/**
+ * Whether study `study_uid` holds an instance that came over HTTP with the credential `name`
+ * (pacs_ingest_set_http_source): `*found` 1 or 0. One indexed lookup. Errors: PACS_EDB.
+ */
+pacs_err pacs_archive_study_from(pacs_archive *a, const char *study_uid, const char *name,
+                                 int *found, pacs_errinfo *ei);
 
 /** Hook called after each instance is durably stored (forwarding, audit). */
 typedef void (*pacs_stored_hook)(void *ctx, const pacs_ingest_result *res, const char *source_aet);

@@ -14,6 +14,12 @@
 
 /* ---- The forwarding queue ---- */
 
+pacs_err pacs_archive_study_from(pacs_archive *a, const char *study_uid, const char *name,
+                                 int *found, pacs_errinfo *ei)
+{
+    return pacs_index_study_from(a->index, study_uid, name, found, ei);
+}
+
 pacs_err pacs_archive_forward_enqueue(pacs_archive *a, const char *dest, const char *rule,
                                       const char *sop_uid, const char *object, int *added,
                                       pacs_errinfo *ei)

@@ -25,8 +25,9 @@ struct pacs_ingest {
     pacs_archive *a;
     pacs_objwriter *w;
     char source_aet[17];
-    int part10;    /* reading a client's Part 10 stream */
-    uint8_t *head; /* its first bytes, until the meta header is read */
+    char source_http[PACS_SOURCE_HTTP_MAX + 1]; /* "" or the HTTP credential's name */
+    int part10;                                 /* reading a client's Part 10 stream */
+    uint8_t *head;                              /* its first bytes, until the meta header is read */
     size_t head_len;
     pacs_err sticky; /* first write error */
     pacs_errinfo sticky_ei;
@@ -150,6 +151,11 @@ void pacs_ingest_abort(pacs_ingest *in)
     free(in);
 }
 
+void pacs_ingest_set_http_source(pacs_ingest *in, const char *name)
+{
+    snprintf(in->source_http, sizeof in->source_http, "%s", name ? name : "");
+}
+
 void pacs_ingest_expect_study(pacs_ingest *in, const char *study_uid)
 {
     snprintf(in->expect_study, sizeof in->expect_study, "%s", study_uid ? study_uid : "");
@@ -245,6 +251,7 @@ pacs_err pacs_ingest_finish(pacs_ingest *in, pacs_ingest_result *res, pacs_errin
                         in->expect_study);
         goto done;
     }
+    e.source_http = in->source_http[0] ? in->source_http : NULL;
     e.id_systems = (const char(*)[17])a->id_systems;
     e.n_id_systems = a->n_id_systems;
     pacs_archive__inflight_add(a, key);
@@ -292,6 +299,7 @@ pacs_err pacs_ingest_finish(pacs_ingest *in, pacs_ingest_result *res, pacs_errin
         pacs_archive__sweep_object(a, put.old_object);
     }
     audit_reconciled(&put, parsed.study_uid);
+    snprintf(res->source_http, sizeof res->source_http, "%s", in->source_http);
     if (a->hook) {
         a->hook(a->hook_ctx, res, in->source_aet);
     }

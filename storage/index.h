@@ -22,7 +22,8 @@
 #include "pacs/base/err.h"
 #include "storage/query.h"
 
-#define PACS_OBJECT_KEY_LEN 64 /* hex SHA-256 */
+#define PACS_OBJECT_KEY_LEN 64   /* hex SHA-256 */
+#define PACS_SOURCE_HTTP_MAX 129 /* an HTTP credential's name (http/auth.h's principal) */
 
 typedef struct pacs_index pacs_index;
 
@@ -35,8 +36,9 @@ typedef struct pacs_index_entry {
     const uint8_t *pixel_layout; /* pacs_pixel_layout_encode() output, or NULL */
     size_t pixel_layout_len;
     uint32_t n_frames;
-    const char *source_aet; /* calling AE, or "" for STOW/import */
-    const char *received;   /* when it was first stored, "YYYYMMDDHHMMSS" UTC; NULL: now */
+    const char *source_aet;  /* calling AE, or "" for STOW/import */
+    const char *source_http; /* the HTTP credential's name (STOW-RS, reports), or NULL */
+    const char *received;    /* when it was first stored, "YYYYMMDDHHMMSS" UTC; NULL: now */
     /* Reconciliation with the HIS's orders (storage/orders_link.c): the systems of
      * patient.id_order, in order. With n_id_systems 0 the instance is indexed as `json` says
      * (a copy of an index, whose metadata is reconciled already); otherwise an instance whose
@@ -68,6 +70,7 @@ typedef struct pacs_instance_rec {
     const char *metadata; /* the stored DICOM JSON text, with PACS_REC_METADATA only */
     size_t metadata_len;
     const char *source_aet, *received; /* with PACS_REC_ORIGIN only */
+    const char *source_http;           /* with PACS_REC_ORIGIN only; NULL when none */
 } pacs_instance_rec;
 
 #define PACS_REC_METADATA 1u
@@ -219,6 +222,10 @@ pacs_err pacs_index_sweep_pending(pacs_index *idx, pacs_object_cb cb, void *ctx,
 
 /** Forgets a sweep record once its object is deleted (or found referenced again). */
 pacs_err pacs_index_sweep_done(pacs_index *idx, const char *object, pacs_errinfo *ei);
+
+/** Whether study `study_uid` has an instance whose source_http is `name` (`*found` 1 or 0). */
+pacs_err pacs_index_study_from(pacs_index *idx, const char *study_uid, const char *name, int *found,
+                               pacs_errinfo *ei);
 
 /** Whether any instance refers to `object`. */
 pacs_err pacs_index_object_referenced(pacs_index *idx, const char *object, int *referenced,

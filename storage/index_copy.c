@@ -48,6 +48,7 @@ static int copy_instance(void *ctx, const pacs_instance_rec *rec)
     e.pixel_layout_len = rec->pixel_layout_len;
     e.n_frames = rec->frames;
     e.source_aet = rec->source_aet ? rec->source_aet : "";
+    e.source_http = rec->source_http && rec->source_http[0] ? rec->source_http : NULL;
     e.received = rec->received && rec->received[0] ? rec->received : NULL;
     pacs_put_result put;
     c->err = pacs_index_put(c->dst, &e, &put, &c->ei);

@@ -86,6 +86,7 @@ enum {
     PACS_SQL_OBJECTS,
     PACS_SQL_SWEEP_PENDING,
     PACS_SQL_OBJECT_REFERENCED,
+    PACS_SQL_STUDY_FROM,
     PACS_SQL_STATS,
     /* several nodes (index_nodes.c) */
     PACS_SQL_INTENT_ADD,
@@ -330,6 +331,14 @@ pacs_err pacs_index__opened(pacs_index *idx, pacs_err err, pacs_index **out, pac
 #define PACS_INDEX__FWD_COUNTERS                                                                   \
     "ALTER TABLE forward_queue ADD COLUMN bytes BIGINT NOT NULL DEFAULT 0;"                        \
     "ALTER TABLE forward_queue ADD COLUMN ms BIGINT NOT NULL DEFAULT 0;"
+
+/* The HTTP credential an instance came with, apart from source_aet (a calling AE could be spelt
+ * like any credential's name). Partial index: instances from DIMSE and imports (NULL) cost it
+ * nothing at ingest; a route's study_from asks it once per series of the routed study. */
+#define PACS_INDEX__SOURCE_HTTP(TEXT)                                                              \
+    "ALTER TABLE instances ADD COLUMN source_http " TEXT ";"                                       \
+    "CREATE INDEX IF NOT EXISTS instances_source_http ON instances(series_pk, source_http)"        \
+    " WHERE source_http IS NOT NULL;"
 
 /* The series an MPPS of an order reports performed (its Performed Series Sequence): their
  * images are reconciled to the order whatever accession number they carry. */

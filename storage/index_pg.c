@@ -147,6 +147,8 @@ static const pacs_index__migration migrations[] = {
      PACS_INDEX__PATIENT_WORDS("BIGINT", "TEXT COLLATE \"C\"")},
     {8, "built-in users (the login page)", PACS_INDEX__USERS("BIGINT", "TEXT COLLATE \"C\"")},
     {9, "bytes and sending time of delivered forwards", PACS_INDEX__FWD_COUNTERS},
+    {10, "the HTTP credential an instance came with (routes' study_from)",
+     PACS_INDEX__SOURCE_HTTP("TEXT COLLATE \"C\"")},
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 

@@ -322,6 +322,23 @@ static int any_row(pacs_index *idx, pacs_db_stmt *st, void *ctx)
     return 1;
 }
 
+/* The partial index instances_source_http (series_pk, source_http) answers this per series of
+ * the study; instances without an HTTP source are not in it. */
+pacs_err pacs_index_study_from(pacs_index *idx, const char *study_uid, const char *name, int *found,
+                               pacs_errinfo *ei)
+{
+    int any = 0;
+    pacs_err err = each_row(idx, PACS_SQL_STUDY_FROM,
+                            "SELECT 1 FROM studies st JOIN series se ON se.study_pk=st.pk"
+                            " JOIN instances i ON i.series_pk=se.pk AND i.source_http=$2"
+                            " WHERE st.study_uid=$1 LIMIT 1",
+                            any_row, &any, ei, "ss", study_uid, name);
+    if (err == PACS_OK) {
+        *found = any;
+    }
+    return err;
+}
+
 pacs_err pacs_index_object_referenced(pacs_index *idx, const char *object, int *referenced,
                                       pacs_errinfo *ei)
 {

@@ -751,8 +751,8 @@ pacs_err pacs_index__inst_plan_build(const pacs_sql_dialect *d, const pacs_query
     pacs_level level = pacs_query_level(q);
     pacs_buf_puts(&p->sql, "SELECT i.pk, st.study_uid, se.series_uid, i.sop_uid, i.sop_class,"
                            " i.ts, i.object, i.size, i.frames, i.pixels, i.metadata,"
-                           " i.source_aet, i.received");
-    int next_col = 13;
+                           " i.source_aet, i.received, i.source_http");
+    int next_col = 14;
     for (int l = 0; l < 4; l++) {
         if (p->c.need_attrs[l]) {
             if (l == PACS_LEVEL_INSTANCE) {
@@ -827,6 +827,7 @@ pacs_err pacs_index__inst_row_rec(const pacs_index__row *row, unsigned flags, pa
         rec->source_aet = v ? v : "";
         v = row->value(row->ctx, 12, &n);
         rec->received = v ? v : "";
+        rec->source_http = row->value(row->ctx, 13, &n);
     }
     return PACS_OK;
 }

@@ -130,6 +130,8 @@ static const pacs_index__migration migrations[] = {
      PACS_INDEX__PATIENT_WORDS("INTEGER", "TEXT")},
     {9, "built-in users (the login page)", PACS_INDEX__USERS("INTEGER", "TEXT")},
     {10, "bytes and sending time of delivered forwards", PACS_INDEX__FWD_COUNTERS},
+    {11, "the HTTP credential an instance came with (routes' study_from)",
+     PACS_INDEX__SOURCE_HTTP("TEXT")},
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 

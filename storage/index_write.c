@@ -399,13 +399,13 @@ static pacs_err put_instance(pacs_index *idx, pacs_db *db, const pacs_index_entr
         idx, db, PACS_SQL_INSTANCE_ADD,
         "INSERT INTO instances(series_pk, sop_uid, sop_class, instance_number, ts, object,"
         " size, frames, rows, columns, bits_allocated, content_date, content_time,"
-        " source_aet, received, pixels, metadata) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,"
-        "$11,$12,$13,$14,coalesce($15, {NOW}),$16,$17)",
-        NULL, 0, ei, "issnssiinnnsssibb", series_pk, e->sop_uid, e->sop_class_uid,
+        " source_aet, received, pixels, metadata, source_http) VALUES($1,$2,$3,$4,$5,$6,$7,$8,"
+        "$9,$10,$11,$12,$13,$14,coalesce($15, {NOW}),$16,$17,$18)",
+        NULL, 0, ei, "issnssiinnnsssibbs", series_pk, e->sop_uid, e->sop_class_uid,
         f->instance_number, e->ts_uid, e->object, (long long)e->object_size, (long long)e->n_frames,
         f->rows, f->columns, f->bits, f->content_date, f->content_time, e->source_aet, e->received,
         (const void *)e->pixel_layout, e->pixel_layout ? e->pixel_layout_len : (size_t)0, meta,
-        meta_len);
+        meta_len, e->source_http);
     if (err == PACS_OK) {
         err = pacs_index__run(idx, db, PACS_SQL_SERIES_INSTANCES_ADD,
                               "UPDATE series SET num_instances=num_instances+1 WHERE pk=$1", NULL,

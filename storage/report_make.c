@@ -108,13 +108,15 @@ static pacs_err find_amended(pacs_archive *a, const char *study_uid, const pacs_
 }
 
 static pacs_err store(pacs_archive *a, const uint8_t *bytes, size_t len, const char *study_uid,
-                      const char *source, pacs_ingest_result *res, pacs_errinfo *ei)
+                      const char *source, const char *source_http, pacs_ingest_result *res,
+                      pacs_errinfo *ei)
 {
     pacs_ingest *in = NULL;
     pacs_err err = pacs_archive_ingest_begin(a, NULL, source, &in, ei);
     if (err) {
         return err;
     }
+    pacs_ingest_set_http_source(in, source_http);
     pacs_ingest_expect_study(in, study_uid);
     err = pacs_ingest_write(in, bytes, len, ei);
     if (err) {
@@ -125,7 +127,8 @@ static pacs_err store(pacs_archive *a, const uint8_t *bytes, size_t len, const c
 }
 
 pacs_err pacs_archive_report_make(pacs_archive *a, const pacs_report_new *rn, const char *source,
-                                  pacs_ingest_result *res, pacs_errinfo *ei)
+                                  const char *source_http, pacs_ingest_result *res,
+                                  pacs_errinfo *ei)
 {
     if (!rn->text || !rn->text[0]) {
         return pacs_errf(ei, PACS_EINVAL, "text: missing or empty");
@@ -187,7 +190,7 @@ pacs_err pacs_archive_report_make(pacs_archive *a, const pacs_report_new *rn, co
     }
     err = pacs_sr_build(&in, &bytes, &len, ei);
     if (!err) {
-        err = store(a, bytes, len, study_uid, source, res, ei);
+        err = store(a, bytes, len, study_uid, source, source_http, res, ei);
     }
 fail:
     free(bytes);

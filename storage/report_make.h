@@ -30,14 +30,16 @@ typedef struct pacs_report_new {
 } pacs_report_new;
 
 /**
- * Makes the report and stores it; returns once it is durable, with `*res` as ingest fills it
- * (study, series and SOP Instance UIDs of the new document). PACS_ENOTFOUND when no stored
- * study has that UID or accession number; PACS_EINVAL naming the field for a missing text or
- * author, a malformed value, or an `amends` that is not a report document of the study
- * (PACS_ECONFLICT when the accession number names several studies); the ingest errors
- * (PACS_ENOSPC, PACS_EIO, PACS_EDB).
+ * Makes the report and stores it, from `source` (a calling AE, or "") and `source_http` (the
+ * HTTP credential's name, pacs_ingest_set_http_source; NULL or "" when none); returns once it is
+ * durable, with `*res` as ingest fills it (study, series and SOP Instance UIDs of the new
+ * document). PACS_ENOTFOUND when no stored study has that UID or accession number; PACS_EINVAL
+ * naming the field for a missing text or author, a malformed value, or an `amends` that is not a
+ * report document of the study (PACS_ECONFLICT when the accession number names several studies);
+ * the ingest errors (PACS_ENOSPC, PACS_EIO, PACS_EDB).
  */
 pacs_err pacs_archive_report_make(pacs_archive *a, const pacs_report_new *rn, const char *source,
-                                  pacs_ingest_result *res, pacs_errinfo *ei);
+                                  const char *source_http, pacs_ingest_result *res,
+                                  pacs_errinfo *ei);
 
 #endif

@@ -70,8 +70,77 @@ static size_t route(pacs_aetable *t, const char *calling, const char *modality, 
                     hits *h)
 {
     memset(h, 0, sizeof *h);
-    pacs_aetable_route_input in = {calling, modality, cls};
+    pacs_aetable_route_input in = {calling, modality, cls, NULL, NULL, NULL};
     return pacs_aetable_route(t, &in, collect, h);
+}
+
+/* The archive's side of study_from, as a list of the study's sources; counts the questions. */
+typedef struct origins {
+    const char *sources; /* comma-separated */
+    int asked;
+} origins;
+
+static int study_from(void *ctx, const char *name)
+{
+    origins *o = ctx;
+    o->asked++;
+    return pacs_aetable_list_has(o->sources, name);
+}
+
+static void test_study_from(void **state)
+{
+    (void)state;
+    pacs_err err;
+    pacs_config *cfg = load("web.DIST_A = https://a/dw\n"
+                            "web.DIST_B = https://b/dw\n"
+                            "ae.ARCH = archive.local:11112\n"
+                            "route.back-a = DIST_A modality=SR study_from=web:district-a\n"
+                            "route.back-b = DIST_B modality=SR study_from=web:district-b,web:b2\n"
+                            "route.all = ARCH\n",
+                            &err);
+    assert_int_equal(err, PACS_OK);
+    pacs_aetable *t = pacs_aetable_new();
+    assert_non_null(t);
+    pacs_errinfo ei;
+    assert_int_equal(pacs_aetable_load(t, cfg, &ei), PACS_OK);
+    pacs_config_free(cfg);
+    hits h;
+    memset(&h, 0, sizeof h);
+    /* A report written at central (by user:dr) in a study district B sent: DIST_B only. */
+    origins o = {"district-b", 0};
+    pacs_aetable_route_input in = {"",        "SR",       "1.2.840.10008.5.1.4.1.1.88.11",
+                                   "user:dr", study_from, &o};
+    assert_int_equal(pacs_aetable_route(t, &in, collect, &h), 2);
+    assert_string_equal(h.dests[0], "DIST_B");
+    assert_string_equal(h.dests[1], "ARCH");
+    assert_true(o.asked >= 2);
+    /* Only rules whose other conditions hold ask the archive: a CT asks nothing. */
+    memset(&h, 0, sizeof h);
+    o.asked = 0;
+    in.modality = "CT";
+    assert_int_equal(pacs_aetable_route(t, &in, collect, &h), 1);
+    assert_string_equal(h.dests[0], "ARCH");
+    assert_int_equal(o.asked, 0);
+    /* The instance's own credential matches without a question; the second name of a list. */
+    memset(&h, 0, sizeof h);
+    in.modality = "SR";
+    in.source_http = "b2";
+    o.sources = "";
+    assert_int_equal(pacs_aetable_route(t, &in, collect, &h), 2);
+    assert_string_equal(h.dests[0], "DIST_B");
+    /* A study from nobody named: neither district. */
+    memset(&h, 0, sizeof h);
+    in.source_http = NULL;
+    o.sources = "district-c";
+    assert_int_equal(pacs_aetable_route(t, &in, collect, &h), 1);
+    assert_string_equal(h.dests[0], "ARCH");
+    /* Without a lookup, only the instance's own credential counts. */
+    memset(&h, 0, sizeof h);
+    in.source_http = "district-a";
+    in.study_from = NULL;
+    assert_int_equal(pacs_aetable_route(t, &in, collect, &h), 2);
+    assert_string_equal(h.dests[0], "DIST_A");
+    pacs_aetable_free(t);
 }
 
 static void test_matching(void **state)
@@ -145,6 +214,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_rules_refused),
         cmocka_unit_test(test_matching),
+        cmocka_unit_test(test_study_from),
         cmocka_unit_test(test_list_has),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

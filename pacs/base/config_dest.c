@@ -53,7 +53,33 @@ static pacs_err set_list(char *dst, size_t cap, const char *name, const char *wh
     return PACS_OK;
 }
 
-/* `route.NAME = DEST [calling=A,B] [modality=CT,MR] [sop_class=UID,...]`. */
+/* `study_from=web:A,web:B` into "A,B": every item names an HTTP credential (`web:`); the prefix
+ * leaves room for other kinds of origin. */
+static pacs_err set_study_from(pacs_config_route *r, const char *name, const char *text,
+                               pacs_errinfo *ei)
+{
+    char list[sizeof r->study_from];
+    pacs_err err = set_list(list, sizeof list, name, "study_from", text, ei);
+    if (err != PACS_OK) {
+        return err;
+    }
+    size_t n = 0;
+    char *save = NULL;
+    for (char *item = strtok_r(list, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        if (strncmp(item, "web:", 4) != 0 || !item[4] || strlen(item + 4) > 129) {
+            return pacs_errf(ei, PACS_EINVAL,
+                             "route.%s: study_from: '%s' is not web:NAME (the name of an HTTP "
+                             "credential: an API key's, a JWT's subject, user:LOGIN)",
+                             name, item);
+        }
+        n += (size_t)snprintf(r->study_from + n, sizeof r->study_from - n, "%s%s", n ? "," : "",
+                              item + 4);
+    }
+    return PACS_OK;
+}
+
+/* `route.NAME = DEST [calling=A,B] [modality=CT,MR] [sop_class=UID,...]
+ * [study_from=web:NAME,...]`. */
 pacs_err pacs_config__parse_route(const char *name, const char *text, pacs_config_route *out,
                                   pacs_errinfo *ei)
 {
@@ -87,10 +113,13 @@ pacs_err pacs_config__parse_route(const char *name, const char *text, pacs_confi
             err = set_list(r.modality, sizeof r.modality, name, "modality", eq + 1, ei);
         } else if (strncmp(w, "sop_class=", 10) == 0) {
             err = set_list(r.sop_class, sizeof r.sop_class, name, "sop_class", eq + 1, ei);
+        } else if (strncmp(w, "study_from=", 11) == 0) {
+            err = set_study_from(&r, name, eq + 1, ei);
         } else {
             err = pacs_errf(ei, PACS_EINVAL,
-                            "route.%s: unknown condition '%s' (calling, modality, sop_class)", name,
-                            w);
+                            "route.%s: unknown condition '%s' (calling, modality, sop_class, "
+                            "study_from)",
+                            name, w);
         }
         if (err != PACS_OK) {
             return err;

@@ -100,7 +100,8 @@ static void key_of(const char *seed, char key[PACS_OBJECT_KEY_LEN + 1])
     snprintf(key, PACS_OBJECT_KEY_LEN + 1, "%016lx%016lx%016lx%016lx", h, h ^ 0x5555, h * 3, h + 7);
 }
 
-static pacs_put_result put(fixture *f, const inst *in)
+/* Puts `in` from the calling AE `aet`, with the HTTP credential `http` (NULL: none). */
+static pacs_put_result put_from(fixture *f, const inst *in, const char *aet, const char *http)
 {
     json_t *j = instance_json(in);
     pacs_index_entry e;
@@ -114,7 +115,8 @@ static pacs_put_result put(fixture *f, const inst *in)
     key_of(in->object_seed ? in->object_seed : in->sop, e.object);
     e.object_size = 1000;
     e.n_frames = 1;
-    e.source_aet = "TEST";
+    e.source_aet = aet;
+    e.source_http = http;
     pacs_put_result res;
     pacs_errinfo ei;
     if (pacs_index_put(f->idx, &e, &res, &ei) != PACS_OK) {
@@ -122,6 +124,11 @@ static pacs_put_result put(fixture *f, const inst *in)
     }
     json_decref(j);
     return res;
+}
+
+static pacs_put_result put(fixture *f, const inst *in)
+{
+    return put_from(f, in, "TEST", NULL);
 }
 
 /* The standard little archive: two patients, three studies, four series. */

@@ -2,8 +2,8 @@
 /*
  * Unit tests of the index's records beside the DICOM hierarchy (index.h), on SQLite and
  * PostgreSQL as test_index.c (index_fixture.h): the forwarding queue (claims and leases on a
- * shared index), share records (with their copy into another index), and intents and the
- * release of objects.
+ * shared index), share records (with their copy into another index), intents and the
+ * release of objects, and the HTTP credential instances came with (routes' study_from).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -273,12 +273,70 @@ static void test_intents_and_release(void **state)
     assert_int_equal(pending(f).n, 0);
 }
 
+/* ---- where instances came from ---- */
+
+static int from(fixture *f, const char *study, const char *name)
+{
+    int found = -1;
+    pacs_errinfo ei;
+    if (pacs_index_study_from(f->idx, study, name, &found, &ei) != PACS_OK) {
+        fail_msg("study_from %s %s: %s", study, name, ei.msg);
+    }
+    return found;
+}
+
+static int origin_cb(void *ctx, const pacs_instance_rec *rec)
+{
+    char *out = ctx;
+    snprintf(out, 200, "%s|%s", rec->source_aet, rec->source_http ? rec->source_http : "(null)");
+    return 0;
+}
+
+static void test_study_from(void **state)
+{
+    fixture *f = *state;
+    /* District A's CT came by STOW-RS with key district-a; district B's by C-STORE from an AE
+     * spelt like that key: an AE is no HTTP credential. */
+    inst a = {"7.1", "7.1.1", "7.1.1.1", CT, "PA", "A^A", "CT", "20240101", "1000", "", 1, NULL};
+    inst b = {"7.2", "7.2.1", "7.2.1.1", CT, "PB", "B^B", "CT", "20240101", "1000", "", 1, NULL};
+    put_from(f, &a, "", "district-a");
+    put_from(f, &b, "district-a", NULL);
+    assert_int_equal(from(f, "7.1", "district-a"), 1);
+    assert_int_equal(from(f, "7.1", "district-b"), 0);
+    assert_int_equal(from(f, "7.2", "district-a"), 0);
+    assert_int_equal(from(f, "7.9", "district-a"), 0); /* no such study */
+    /* A report in another series of study 7.1, written by user:dr: the study is from both. */
+    inst rep = {"7.1", "7.1.2", "7.1.2.1", SR, "PA", "A^A", "SR", "20240101", "1000", "", 1, NULL};
+    put_from(f, &rep, "", "user:dr");
+    assert_int_equal(from(f, "7.1", "district-a"), 1);
+    assert_int_equal(from(f, "7.1", "user:dr"), 1);
+    /* Read back with the instance's origin, apart from the calling AE. */
+    char got[200] = "";
+    pacs_query *q = pacs_query_new(PACS_LEVEL_INSTANCE);
+    assert_int_equal(pacs_query_add(q, 0x00080018u, "UI", "7.1.1.1", NULL), PACS_OK);
+    assert_int_equal(pacs_index_instances(f->idx, q, PACS_REC_ORIGIN, origin_cb, got, NULL),
+                     PACS_OK);
+    assert_string_equal(got, "|district-a");
+    pacs_query_free(q);
+    q = pacs_query_new(PACS_LEVEL_INSTANCE);
+    assert_int_equal(pacs_query_add(q, 0x00080018u, "UI", "7.2.1.1", NULL), PACS_OK);
+    assert_int_equal(pacs_index_instances(f->idx, q, PACS_REC_ORIGIN, origin_cb, got, NULL),
+                     PACS_OK);
+    assert_string_equal(got, "district-a|(null)");
+    pacs_query_free(q);
+    /* The study's instances from district A removed: it no longer names A. */
+    remove_q(f, PACS_LEVEL_SERIES, 0x0020000Eu, "7.1.1", 1);
+    assert_int_equal(from(f, "7.1", "district-a"), 0);
+    assert_int_equal(from(f, "7.1", "user:dr"), 1);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_forwarding_queue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shares, setup, teardown),
         cmocka_unit_test_setup_teardown(test_intents_and_release, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_study_from, setup, teardown),
     };
     int rc = backends_init(argc, argv);
     if (rc == 0) {

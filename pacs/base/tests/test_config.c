@@ -231,6 +231,41 @@ static void test_web_dests(void **state)
     pacs_config_free(cfg);
 }
 
+/* study_from=web:NAME,...: the names kept without their prefix; other kinds refused. */
+static void test_route_study_from(void **state)
+{
+    (void)state;
+    pacs_config *cfg = fresh();
+    pacs_errinfo ei;
+    assert_int_equal(pacs_config_set(cfg, "web.DISTRICT_A", "https://a/dw", &ei), PACS_OK);
+    assert_int_equal(
+        pacs_config_set(cfg, "route.back-a",
+                        "DISTRICT_A modality=SR study_from=web:district-a,web:user:lan", &ei),
+        PACS_OK);
+    assert_int_equal(pacs_config_finish(cfg, &ei), PACS_OK);
+    assert_int_equal(pacs_config_route_count(cfg), 1);
+    const pacs_config_route *r = pacs_config_route_at(cfg, 0);
+    assert_string_equal(r->modality, "SR");
+    assert_string_equal(r->study_from, "district-a,user:lan");
+    static const struct {
+        const char *value, *msg;
+    } bad[] = {
+        {"DISTRICT_A study_from=district-a", "'district-a' is not web:NAME"},
+        {"DISTRICT_A study_from=web:", "'web:' is not web:NAME"},
+        {"DISTRICT_A study_from=ae:CT1", "'ae:CT1' is not web:NAME"},
+        {"DISTRICT_A study_from=web:a,,web:b", "bad study_from list"},
+        {"DISTRICT_A study_from=", "empty study_from list"},
+        {"DISTRICT_A study_form=web:a", "(calling, modality, sop_class, study_from)"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(pacs_config_set(cfg, "route.bad", bad[i].value, &ei), PACS_EINVAL);
+        if (!strstr(ei.msg, bad[i].msg)) {
+            fail_msg("%s: %s", bad[i].value, ei.msg);
+        }
+    }
+    pacs_config_free(cfg);
+}
+
 static void test_env(void **state)
 {
     (void)state;
@@ -401,7 +436,7 @@ int main(void)
         cmocka_unit_test(test_file_limits), cmocka_unit_test(test_set_pair),
         cmocka_unit_test(test_env),         cmocka_unit_test(test_cli_order),
         cmocka_unit_test(test_cli_errors),  cmocka_unit_test(test_file_error_through_cli),
-        cmocka_unit_test(test_web_dests),
+        cmocka_unit_test(test_web_dests),   cmocka_unit_test(test_route_study_from),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
