@@ -62,7 +62,7 @@ static int study_from(void *ctx, const char *name)
     pacs_errinfo_clear(&ei);
     if (pacs_archive_study_from(e->f->archive, e->res->study_uid, name, &found, &ei) != PACS_OK) {
         /* The instance is stored, but whether the rule wants it cannot be told. */
-        pacs_log(PACS_LOG_ERROR, "forward", "sop=%s study_from=web:%s NOT CHECKED: %s",
+        pacs_log(PACS_LOG_ERROR, "forward", "sop=%s study_from=%s NOT CHECKED: %s",
                  e->res->meta.sop_instance_uid, name, ei.msg);
         return 0;
     }

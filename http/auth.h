@@ -89,7 +89,7 @@ typedef enum pacs_principal_kind {
 typedef struct pacs_principal {
     pacs_principal_kind kind;
     unsigned scopes; /* PACS_SCOPE_* */
-    char name[130];  /* API key name, JWT subject, "share:ID", "user:NAME"; "" for anonymous */
+    char name[130];  /* "key:NAME", "jwt:SUBJECT", "share:ID", "user:NAME"; "" for anonymous */
     char study[PACS_SHARE_UID_CAP]; /* the one study it may read; "" for no limit */
     const char *scope;   /* a patient's share: its subject (storage/share_scope.h), in the
                             request's pacs_auth_request.subject buffer; NULL otherwise */

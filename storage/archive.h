@@ -146,9 +146,9 @@ pacs_err pacs_archive_bulkdata_find(pacs_archive *a, const char *object, const c
 
 /**
  * Records that the instance came over HTTP with the credential named `name` (the principal's
- * name: an API key's, a JWT's subject, "user:NAME"; http/auth.h), "" or NULL for none. Kept in
- * the index apart from the DIMSE calling AE (an AE title could be spelt like any name), for
- * the routes' `study_from=web:NAME` (pacs_archive_study_from).
+ * name: "key:NAME", "jwt:SUBJECT", "user:LOGIN"; http/auth.h), "" or NULL for none. Kept in
+ * the index apart from the DIMSE calling AE (an AE title could be spelt like a name), for the
+ * routes' `study_from=key:NAME` (pacs_archive_study_from).
  */
 void pacs_ingest_set_http_source(pacs_ingest *in, const char *name);
 

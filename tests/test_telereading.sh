@@ -14,12 +14,12 @@
 . "$SRC/tests/lib_tls.sh"
 : "${PACS:?PACS must point to the pacs binary}"
 TOOL="python3 $SRC/tests/tools/tele_tool.py"
-BG_PIDS=""
-D_PID="" C_PID=""
 
 make_ca ca
 make_cert ca server
 [ -s "$PKI/server.crt" ] || fail "openssl made no certificate"
+TELE_CA=$PKI/ca.crt TELE_MAIN=D
+. "$SRC/tests/lib_tele.sh"
 key_c=$(openssl rand -hex 24) # what central accepts (the district's sender has it)
 key_d=$(openssl rand -hex 24) # what the district accepts (the central's sender has it)
 printf '%s\n' "$key_c" >"$WORK/central.key"
@@ -29,40 +29,12 @@ hash() { printf %s "$1" | sha256sum | cut -d' ' -f1; }
 
 # Each node has its own data folder and, on the PostgreSQL pass, its own database.
 D_DATA=$WORK/district C_DATA=$WORK/central
-D_INDEX=${PACS_INDEX:-} C_INDEX=""
-if [ -n "$PG_TEST_DB" ]; then
-    timeout 60 psql "$PACS_TEST_PG" -qAt -c "CREATE DATABASE ${PG_TEST_DB}_c" >/dev/null
-    C_INDEX="${PACS_TEST_PG%/*}/${PG_TEST_DB}_c"
-fi
-trap 'for p in $BG_PIDS $D_PID $C_PID; do kill -9 "$p" 2>/dev/null || true; done
-      if [ -n "$C_INDEX" ]; then
-          timeout 60 psql "$PACS_TEST_PG" -qAt -c "DROP DATABASE IF EXISTS ${PG_TEST_DB}_c WITH (FORCE)" \
-              >/dev/null 2>&1 || true
-      fi
-      [ "${PASSED:-0}" = 0 ] && [ -f "$WORK/C.log" ] && { echo "---- central ----"; tail -n 15 "$WORK/C.log"; } >&2
-      cleanup' EXIT
+D_INDEX=${PACS_INDEX:-}
+tele_db c C_INDEX
 D_PORT=$(free_port) C_PORT=$(free_port) GATE_PORT=$(free_port) BAD_PORT=$(free_port)
 D="https://127.0.0.1:$D_PORT/dicomweb" C="https://127.0.0.1:$C_PORT/dicomweb"
 mkdir -p "$WORK/gate"
 
-# start_node NAME DATA INDEX HTTP_PORT [--set ...]: pacsd on HTTPS with auth required; sets
-# NAME_PID and NAME_DIMSE.
-start_node() {
-    name=$1 data=$2 index=$3 port=$4
-    shift 4
-    rm -f "$WORK/$name.ready"
-    log=$WORK/$name.log
-    [ "$name" = D ] && log=$WORK/pacsd.log # the district's is the one fail() shows
-    "$PACSD" --data "$data" --set dimse.port=0 --set "http.port=$port" \
-        --ready-file "$WORK/$name.ready" ${index:+--set "index=$index"} \
-        --set http.tls=true --set "http.tls.cert=$PKI/server.crt" \
-        --set "http.tls.key=$PKI/server.key" --set http.auth=required \
-        --set forward.retry_min=1 --set forward.retry_max=2 "$@" >>"$log" 2>&1 &
-    eval "${name}_PID=$!"
-    timeout 30 sh -c 'until [ -s "$1" ]; do sleep 0.05; done' _ "$WORK/$name.ready" ||
-        { cat "$log" >&2; fail "$name did not become ready"; }
-    eval "${name}_DIMSE=$(sed -n 's/^DIMSE_PORT=//p' "$WORK/$name.ready")"
-}
 start_central() {
     start_node C "$C_DATA" "$C_INDEX" "$C_PORT" \
         --set "auth.key.district=sha256:$(hash "$key_c") read write" \
@@ -79,40 +51,6 @@ start_district() {
         --set "web.WRONGKEY=$C key=@$WORK/wrong.key ca=$PKI/ca.crt" \
         --set "route.tele=CENTRAL modality=CT" --set "route.broken=BROKEN modality=CT" \
         --set "route.wrongkey=WRONGKEY modality=CT"
-}
-node_pacs() { # DATA INDEX args...
-    data=$1 index=$2
-    shift 2
-    timeout 60 "$PACS" --data "$data" ${index:+--set "index=$index"} "$@"
-}
-# by_dest DATA INDEX DEST COLUMN: a column of `pacs forward list --by-dest` (2 pending, 3 done,
-# 4 failed, 5 bytes sent).
-by_dest() {
-    node_pacs "$1" "$2" forward list --by-dest 2>/dev/null |
-        awk -F '\t' -v d="$3" -v c="$4" '$1 == d { print $c }'
-}
-# entries DATA INDEX STATE DEST MIN_ATTEMPTS: queue entries so.
-entries() {
-    node_pacs "$1" "$2" forward list --state "$3" 2>/dev/null |
-        awk -F '\t' -v d="$4" -v a="$5" 'NR > 1 && $4 == d && $3 >= a' | wc -l | tr -d ' '
-}
-wait_until() { # seconds command...: polls (bounded) until the command succeeds
-    end=$(($(date +%s) + $1))
-    shift
-    until "$@"; do
-        [ "$(date +%s)" -lt "$end" ] || return 1
-        sleep 0.2
-    done
-}
-qido_count() { # base key path: the number of results of a QIDO request
-    curl -sS --max-time 30 --cacert "$PKI/ca.crt" -H "Authorization: Bearer $2" "$1$3" |
-        python3 -c 'import json, sys; t = sys.stdin.read(); print(len(json.loads(t)) if t.strip() else 0)'
-}
-at_least() { [ "$($1)" -ge "$2" ]; }
-is() { # expected command args...: the command prints the expected value
-    want=$1
-    shift
-    [ "$("$@")" = "$want" ]
 }
 
 $TOOL gate "$GATE_PORT" "$C_PORT" "$WORK/gate" & BG_PIDS="$BG_PIDS $!"

@@ -94,8 +94,8 @@ static void test_study_from(void **state)
     pacs_config *cfg = load("web.DIST_A = https://a/dw\n"
                             "web.DIST_B = https://b/dw\n"
                             "ae.ARCH = archive.local:11112\n"
-                            "route.back-a = DIST_A modality=SR study_from=web:district-a\n"
-                            "route.back-b = DIST_B modality=SR study_from=web:district-b,web:b2\n"
+                            "route.back-a = DIST_A modality=SR study_from=key:district-a\n"
+                            "route.back-b = DIST_B modality=SR study_from=key:district-b,key:b2\n"
                             "route.all = ARCH\n",
                             &err);
     assert_int_equal(err, PACS_OK);
@@ -107,7 +107,7 @@ static void test_study_from(void **state)
     hits h;
     memset(&h, 0, sizeof h);
     /* A report written at central (by user:dr) in a study district B sent: DIST_B only. */
-    origins o = {"district-b", 0};
+    origins o = {"key:district-b", 0};
     pacs_aetable_route_input in = {"",        "SR",       "1.2.840.10008.5.1.4.1.1.88.11",
                                    "user:dr", study_from, &o};
     assert_int_equal(pacs_aetable_route(t, &in, collect, &h), 2);
@@ -124,19 +124,19 @@ static void test_study_from(void **state)
     /* The instance's own credential matches without a question; the second name of a list. */
     memset(&h, 0, sizeof h);
     in.modality = "SR";
-    in.source_http = "b2";
+    in.source_http = "key:b2";
     o.sources = "";
     assert_int_equal(pacs_aetable_route(t, &in, collect, &h), 2);
     assert_string_equal(h.dests[0], "DIST_B");
     /* A study from nobody named: neither district. */
     memset(&h, 0, sizeof h);
     in.source_http = NULL;
-    o.sources = "district-c";
+    o.sources = "key:district-c";
     assert_int_equal(pacs_aetable_route(t, &in, collect, &h), 1);
     assert_string_equal(h.dests[0], "ARCH");
     /* Without a lookup, only the instance's own credential counts. */
     memset(&h, 0, sizeof h);
-    in.source_http = "district-a";
+    in.source_http = "key:district-a";
     in.study_from = NULL;
     assert_int_equal(pacs_aetable_route(t, &in, collect, &h), 2);
     assert_string_equal(h.dests[0], "DIST_A");

@@ -48,7 +48,7 @@ typedef struct pacs_remote_ae {
 
 /**
  * A forwarding rule, `route.NAME = DEST [calling=AE,...] [modality=CT,...] [sop_class=UID,...]
- * [study_from=web:NAME,...]`: every instance stored whose calling AE, Modality and SOP Class
+ * [study_from=key:NAME,...]`: every instance stored whose calling AE, Modality and SOP Class
  * match, and whose study holds an instance that came over HTTP with one of the named
  * credentials (an absent condition matches anything), is queued for sending to DEST, a known
  * AE or a DICOMweb server (web.DEST).
@@ -59,8 +59,8 @@ typedef struct pacs_config_route {
     char calling[256];    /* comma-separated calling AE titles; empty matches any */
     char modality[128];   /* comma-separated Modality codes; empty matches any */
     char sop_class[512];  /* comma-separated SOP Class UIDs; empty matches any */
-    char study_from[512]; /* comma-separated HTTP credential names (`web:` taken off); empty
-                             matches any */
+    char study_from[512]; /* comma-separated HTTP credentials (key:NAME, jwt:SUB, user:LOGIN);
+                             empty matches any */
 } pacs_config_route;
 
 /**

@@ -53,33 +53,34 @@ static pacs_err set_list(char *dst, size_t cap, const char *name, const char *wh
     return PACS_OK;
 }
 
-/* `study_from=web:A,web:B` into "A,B": every item names an HTTP credential (`web:`); the prefix
- * leaves room for other kinds of origin. */
+/* `study_from=key:A,jwt:B,user:C`: every item names an HTTP credential as the principal's name
+ * (http/auth.h) and the audit trail spell it, its kind first. */
 static pacs_err set_study_from(pacs_config_route *r, const char *name, const char *text,
                                pacs_errinfo *ei)
 {
-    char list[sizeof r->study_from];
-    pacs_err err = set_list(list, sizeof list, name, "study_from", text, ei);
+    pacs_err err = set_list(r->study_from, sizeof r->study_from, name, "study_from", text, ei);
     if (err != PACS_OK) {
         return err;
     }
-    size_t n = 0;
+    char list[sizeof r->study_from];
+    memcpy(list, r->study_from, sizeof list);
     char *save = NULL;
     for (char *item = strtok_r(list, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
-        if (strncmp(item, "web:", 4) != 0 || !item[4] || strlen(item + 4) > 129) {
+        size_t kind = strncmp(item, "key:", 4) == 0 || strncmp(item, "jwt:", 4) == 0 ? 4
+                      : strncmp(item, "user:", 5) == 0                               ? 5
+                                                                                     : 0;
+        if (!kind || !item[kind] || strlen(item) > 129) {
             return pacs_errf(ei, PACS_EINVAL,
-                             "route.%s: study_from: '%s' is not web:NAME (the name of an HTTP "
-                             "credential: an API key's, a JWT's subject, user:LOGIN)",
+                             "route.%s: study_from: '%s' is not key:NAME, jwt:SUBJECT or "
+                             "user:LOGIN (an HTTP credential: an API key, a JWT, a built-in user)",
                              name, item);
         }
-        n += (size_t)snprintf(r->study_from + n, sizeof r->study_from - n, "%s%s", n ? "," : "",
-                              item + 4);
     }
     return PACS_OK;
 }
 
 /* `route.NAME = DEST [calling=A,B] [modality=CT,MR] [sop_class=UID,...]
- * [study_from=web:NAME,...]`. */
+ * [study_from=key:NAME,...]`. */
 pacs_err pacs_config__parse_route(const char *name, const char *text, pacs_config_route *out,
                                   pacs_errinfo *ei)
 {

@@ -299,16 +299,16 @@ static void test_study_from(void **state)
      * spelt like that key: an AE is no HTTP credential. */
     inst a = {"7.1", "7.1.1", "7.1.1.1", CT, "PA", "A^A", "CT", "20240101", "1000", "", 1, NULL};
     inst b = {"7.2", "7.2.1", "7.2.1.1", CT, "PB", "B^B", "CT", "20240101", "1000", "", 1, NULL};
-    put_from(f, &a, "", "district-a");
-    put_from(f, &b, "district-a", NULL);
-    assert_int_equal(from(f, "7.1", "district-a"), 1);
-    assert_int_equal(from(f, "7.1", "district-b"), 0);
-    assert_int_equal(from(f, "7.2", "district-a"), 0);
-    assert_int_equal(from(f, "7.9", "district-a"), 0); /* no such study */
+    put_from(f, &a, "", "key:district-a");
+    put_from(f, &b, "key:district-a", NULL);
+    assert_int_equal(from(f, "7.1", "key:district-a"), 1);
+    assert_int_equal(from(f, "7.1", "key:district-b"), 0);
+    assert_int_equal(from(f, "7.2", "key:district-a"), 0);
+    assert_int_equal(from(f, "7.9", "key:district-a"), 0); /* no such study */
     /* A report in another series of study 7.1, written by user:dr: the study is from both. */
     inst rep = {"7.1", "7.1.2", "7.1.2.1", SR, "PA", "A^A", "SR", "20240101", "1000", "", 1, NULL};
     put_from(f, &rep, "", "user:dr");
-    assert_int_equal(from(f, "7.1", "district-a"), 1);
+    assert_int_equal(from(f, "7.1", "key:district-a"), 1);
     assert_int_equal(from(f, "7.1", "user:dr"), 1);
     /* Read back with the instance's origin, apart from the calling AE. */
     char got[200] = "";
@@ -316,17 +316,17 @@ static void test_study_from(void **state)
     assert_int_equal(pacs_query_add(q, 0x00080018u, "UI", "7.1.1.1", NULL), PACS_OK);
     assert_int_equal(pacs_index_instances(f->idx, q, PACS_REC_ORIGIN, origin_cb, got, NULL),
                      PACS_OK);
-    assert_string_equal(got, "|district-a");
+    assert_string_equal(got, "|key:district-a");
     pacs_query_free(q);
     q = pacs_query_new(PACS_LEVEL_INSTANCE);
     assert_int_equal(pacs_query_add(q, 0x00080018u, "UI", "7.2.1.1", NULL), PACS_OK);
     assert_int_equal(pacs_index_instances(f->idx, q, PACS_REC_ORIGIN, origin_cb, got, NULL),
                      PACS_OK);
-    assert_string_equal(got, "district-a|(null)");
+    assert_string_equal(got, "key:district-a|(null)");
     pacs_query_free(q);
     /* The study's instances from district A removed: it no longer names A. */
     remove_q(f, PACS_LEVEL_SERIES, 0x0020000Eu, "7.1.1", 1);
-    assert_int_equal(from(f, "7.1", "district-a"), 0);
+    assert_int_equal(from(f, "7.1", "key:district-a"), 0);
     assert_int_equal(from(f, "7.1", "user:dr"), 1);
 }
 

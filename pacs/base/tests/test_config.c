@@ -231,7 +231,7 @@ static void test_web_dests(void **state)
     pacs_config_free(cfg);
 }
 
-/* study_from=web:NAME,...: the names kept without their prefix; other kinds refused. */
+/* study_from=key:NAME,...: credentials named as the principal's name; other kinds refused. */
 static void test_route_study_from(void **state)
 {
     (void)state;
@@ -240,22 +240,22 @@ static void test_route_study_from(void **state)
     assert_int_equal(pacs_config_set(cfg, "web.DISTRICT_A", "https://a/dw", &ei), PACS_OK);
     assert_int_equal(
         pacs_config_set(cfg, "route.back-a",
-                        "DISTRICT_A modality=SR study_from=web:district-a,web:user:lan", &ei),
+                        "DISTRICT_A modality=SR study_from=key:district-a,user:lan,jwt:x", &ei),
         PACS_OK);
     assert_int_equal(pacs_config_finish(cfg, &ei), PACS_OK);
     assert_int_equal(pacs_config_route_count(cfg), 1);
     const pacs_config_route *r = pacs_config_route_at(cfg, 0);
     assert_string_equal(r->modality, "SR");
-    assert_string_equal(r->study_from, "district-a,user:lan");
+    assert_string_equal(r->study_from, "key:district-a,user:lan,jwt:x");
     static const struct {
         const char *value, *msg;
     } bad[] = {
-        {"DISTRICT_A study_from=district-a", "'district-a' is not web:NAME"},
-        {"DISTRICT_A study_from=web:", "'web:' is not web:NAME"},
-        {"DISTRICT_A study_from=ae:CT1", "'ae:CT1' is not web:NAME"},
-        {"DISTRICT_A study_from=web:a,,web:b", "bad study_from list"},
+        {"DISTRICT_A study_from=district-a", "'district-a' is not key:NAME"},
+        {"DISTRICT_A study_from=key:", "'key:' is not key:NAME"},
+        {"DISTRICT_A study_from=share:abc", "'share:abc' is not key:NAME"},
+        {"DISTRICT_A study_from=key:a,,key:b", "bad study_from list"},
         {"DISTRICT_A study_from=", "empty study_from list"},
-        {"DISTRICT_A study_form=web:a", "(calling, modality, sop_class, study_from)"},
+        {"DISTRICT_A study_form=key:a", "(calling, modality, sop_class, study_from)"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(pacs_config_set(cfg, "route.bad", bad[i].value, &ei), PACS_EINVAL);
