@@ -110,21 +110,21 @@ void pacs_aetable_counts(pacs_aetable *t, size_t *n_aes, size_t *n_routes)
     pthread_rwlock_unlock(&t->lock);
 }
 
-int pacs_aetable_list_has(const char *list, const char *value)
+/* True when `fn` holds for one item of the comma-separated `list` (blanks trimmed; an item
+ * longer than any value can be matches nothing). */
+static int list_any(const char *list, int (*fn)(const void *ctx, const char *item), const void *ctx)
 {
-    char want[128];
-    trimmed(want, sizeof want, value ? value : "");
     const char *p = list;
     while (*p) {
         const char *comma = strchr(p, ',');
         size_t n = comma ? (size_t)(comma - p) : strlen(p);
-        char item[128];
+        char item[160];
         if (n < sizeof item) {
             memcpy(item, p, n);
             item[n] = '\0';
-            char clean[128];
+            char clean[160];
             trimmed(clean, sizeof clean, item);
-            if (strcmp(clean, want) == 0) {
+            if (fn(ctx, clean)) {
                 return 1;
             }
         }
@@ -136,29 +136,25 @@ int pacs_aetable_list_has(const char *list, const char *value)
     return 0;
 }
 
+static int is_value(const void *ctx, const char *item)
+{
+    return strcmp(item, ctx) == 0;
+}
+
+int pacs_aetable_list_has(const char *list, const char *value)
+{
+    char want[160];
+    trimmed(want, sizeof want, value ? value : "");
+    return list_any(list, is_value, want);
+}
+
 /* study_from: the instance came with one of the names itself, or its study holds one that did
  * (asked of the archive only then, and only for a rule that names origins). */
-static int study_from_matches(const char *list, const pacs_aetable_route_input *in)
+static int is_origin(const void *ctx, const char *item)
 {
-    const char *p = list;
-    while (*p) {
-        const char *comma = strchr(p, ',');
-        size_t n = comma ? (size_t)(comma - p) : strlen(p);
-        char item[160];
-        if (n < sizeof item) {
-            memcpy(item, p, n);
-            item[n] = '\0';
-            if ((in->source_http && strcmp(item, in->source_http) == 0) ||
-                (in->study_from && in->study_from(in->ctx, item) == 1)) {
-                return 1;
-            }
-        }
-        if (!comma) {
-            break;
-        }
-        p = comma + 1;
-    }
-    return 0;
+    const pacs_aetable_route_input *in = ctx;
+    return (in->source_http && strcmp(item, in->source_http) == 0) ||
+           (in->study_from && in->study_from(in->ctx, item) == 1);
 }
 
 static int route_matches(const pacs_config_route *r, const pacs_aetable_route_input *in)
@@ -172,7 +168,7 @@ static int route_matches(const pacs_config_route *r, const pacs_aetable_route_in
     if (r->sop_class[0] && !pacs_aetable_list_has(r->sop_class, in->sop_class)) {
         return 0;
     }
-    if (r->study_from[0] && !study_from_matches(r->study_from, in)) {
+    if (r->study_from[0] && !list_any(r->study_from, is_origin, in)) {
         return 0;
     }
     return 1;

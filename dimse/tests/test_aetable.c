@@ -66,6 +66,20 @@ static void collect(void *ctx, const char *rule, const char *dest)
     }
 }
 
+/* A table loaded from a valid configuration text. */
+static pacs_aetable *table_of(const char *text)
+{
+    pacs_err err;
+    pacs_config *cfg = load(text, &err);
+    assert_int_equal(err, PACS_OK);
+    pacs_aetable *t = pacs_aetable_new();
+    assert_non_null(t);
+    pacs_errinfo ei;
+    assert_int_equal(pacs_aetable_load(t, cfg, &ei), PACS_OK);
+    pacs_config_free(cfg);
+    return t;
+}
+
 static size_t route(pacs_aetable *t, const char *calling, const char *modality, const char *cls,
                     hits *h)
 {
@@ -90,20 +104,13 @@ static int study_from(void *ctx, const char *name)
 static void test_study_from(void **state)
 {
     (void)state;
-    pacs_err err;
-    pacs_config *cfg = load("web.DIST_A = https://a/dw\n"
-                            "web.DIST_B = https://b/dw\n"
-                            "ae.ARCH = archive.local:11112\n"
-                            "route.back-a = DIST_A modality=SR study_from=key:district-a\n"
-                            "route.back-b = DIST_B modality=SR study_from=key:district-b,key:b2\n"
-                            "route.all = ARCH\n",
-                            &err);
-    assert_int_equal(err, PACS_OK);
-    pacs_aetable *t = pacs_aetable_new();
-    assert_non_null(t);
-    pacs_errinfo ei;
-    assert_int_equal(pacs_aetable_load(t, cfg, &ei), PACS_OK);
-    pacs_config_free(cfg);
+    pacs_aetable *t =
+        table_of("web.DIST_A = https://a/dw\n"
+                 "web.DIST_B = https://b/dw\n"
+                 "ae.ARCH = archive.local:11112\n"
+                 "route.back-a = DIST_A modality=SR study_from=key:district-a\n"
+                 "route.back-b = DIST_B modality=SR study_from=key:district-b,key:b2\n"
+                 "route.all = ARCH\n");
     hits h;
     memset(&h, 0, sizeof h);
     /* A report written at central (by user:dr) in a study district B sent: DIST_B only. */
@@ -147,19 +154,13 @@ static void test_matching(void **state)
 {
     (void)state;
     pacs_err err;
-    pacs_config *cfg = load("ae.REF = 10.0.0.5:104\n"
-                            "ae.ARCH = archive.local:11112\n"
-                            "route.ct = REF modality=CT,MR\n"
-                            "route.from-ct1 = ARCH calling=CT1\n"
-                            "route.sc = REF sop_class=1.2.840.10008.5.1.4.1.1.7 calling=WS\n"
-                            "route.ct-again = REF modality=CT\n",
-                            &err);
-    assert_int_equal(err, PACS_OK);
-    pacs_aetable *t = pacs_aetable_new();
-    assert_non_null(t);
     pacs_errinfo ei;
-    assert_int_equal(pacs_aetable_load(t, cfg, &ei), PACS_OK);
-    pacs_config_free(cfg);
+    pacs_aetable *t = table_of("ae.REF = 10.0.0.5:104\n"
+                               "ae.ARCH = archive.local:11112\n"
+                               "route.ct = REF modality=CT,MR\n"
+                               "route.from-ct1 = ARCH calling=CT1\n"
+                               "route.sc = REF sop_class=1.2.840.10008.5.1.4.1.1.7 calling=WS\n"
+                               "route.ct-again = REF modality=CT\n");
 
     hits h;
     /* CT from anywhere goes to REF once, though two rules name it. */
@@ -184,7 +185,7 @@ static void test_matching(void **state)
     assert_false(pacs_aetable_find(t, "NOBODY", &ae));
 
     /* A reload replaces AEs and rules together. */
-    cfg = load("ae.NEW = 127.0.0.1:4242\nroute.all = NEW\n", &err);
+    pacs_config *cfg = load("ae.NEW = 127.0.0.1:4242\nroute.all = NEW\n", &err);
     assert_int_equal(err, PACS_OK);
     assert_int_equal(pacs_aetable_load(t, cfg, &ei), PACS_OK);
     pacs_config_free(cfg);
