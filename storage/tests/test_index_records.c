@@ -3,7 +3,8 @@
  * Unit tests of the index's records beside the DICOM hierarchy (index.h), on SQLite and
  * PostgreSQL as test_index.c (index_fixture.h): the forwarding queue (claims and leases on a
  * shared index), share records (with their copy into another index), intents and the
- * release of objects, and the HTTP credential instances came with (routes' study_from).
+ * release of objects, and the HTTP credential instances came with (routes' study_from; carried
+ * by the copy into another index).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -324,6 +325,25 @@ static void test_study_from(void **state)
                      PACS_OK);
     assert_string_equal(got, "key:district-a|(null)");
     pacs_query_free(q);
+    /* pacs migrate's copy carries the origins. */
+    char loc2[768];
+    backend_location(f->dir, loc2, sizeof loc2);
+    if (!on_pg) {
+        snprintf(loc2, sizeof loc2, "%s/copy.sqlite", f->dir);
+    }
+    pacs_index *copy = NULL;
+    pacs_errinfo ei;
+    assert_int_equal(pacs_index_open(loc2, &copy, &ei), PACS_OK);
+    uint64_t n_inst = 0, n_fwd = 0;
+    assert_int_equal(pacs_index_copy(f->idx, copy, NULL, NULL, &n_inst, &n_fwd, &ei), PACS_OK);
+    assert_int_equal(n_inst, 3);
+    int found = -1;
+    assert_int_equal(pacs_index_study_from(copy, "7.1", "key:district-a", &found, &ei), PACS_OK);
+    assert_int_equal(found, 1);
+    assert_int_equal(pacs_index_study_from(copy, "7.2", "key:district-a", &found, &ei), PACS_OK);
+    assert_int_equal(found, 0);
+    pacs_index_close(copy);
+    backend_drop(loc2);
     /* The study's instances from district A removed: it no longer names A. */
     remove_q(f, PACS_LEVEL_SERIES, 0x0020000Eu, "7.1.1", 1);
     assert_int_equal(from(f, "7.1", "key:district-a"), 0);
