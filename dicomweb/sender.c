@@ -219,7 +219,7 @@ static int post_batch(pacs_http_client *hc, const pacs_fwd_entry *ents, body *b,
     clock_gettime(CLOCK_MONOTONIC, &t1);
     uint64_t ms = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
     int ok = rc == CURLE_OK && (status == 200 || status == 202);
-    int down = pacs_http_client_judge(hc, rc, status, ok, why, WHY_CAP);
+    int down = pacs_http_client_judge(hc, rc, status, why, WHY_CAP);
     size_t refused = 0;
     for (size_t k = 0; k < b->n; k++) {
         pacs_fwd_outcome *o = &out[b->parts[k].entry];

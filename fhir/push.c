@@ -53,11 +53,11 @@ static int put(pacs_http_client *hc, const char *type, const char *id, const jso
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     }
     int ok = rc == CURLE_OK && (status == 200 || status == 201);
-    *down = pacs_http_client_judge(hc, rc, status, ok, why, WHY_CAP);
+    *down = pacs_http_client_judge(hc, rc, status, why, WHY_CAP);
     if (ok) {
         *bytes = strlen(body);
-        pacs_log(PACS_LOG_DEBUG, "forward", "dest=%s put %s/%s status=%ld bytes=%zu", d->name,
-                 type, id, status, strlen(body));
+        pacs_log(PACS_LOG_DEBUG, "forward", "dest=%s put %s/%s status=%ld bytes=%zu", d->name, type,
+                 id, status, strlen(body));
     } else {
         pacs_log(pacs_http_client_refused(status) ? PACS_LOG_ERROR : PACS_LOG_WARN, "forward",
                  "dest=%s put %s/%s: %s", d->name, type, id, why);
@@ -192,16 +192,19 @@ static int send_ehr(void *ctx, pacs_fwd_worker *w, const pacs_fwd_entry *ents, s
 {
     pacs_ehr_sender *s = ctx;
     pacs_http_client *hc = pacs_http_clients_find(&s->dests, ents[0].dest);
+    if (!hc) {
+        return 1; /* the worker asked knows() first */
+    }
     size_t *members = calloc(n, sizeof *members);
     char *done = calloc(n, 1); /* the entry's study was handled, or it has none */
-    if (!hc || !members || !done) {
+    if (!members || !done) {
         for (size_t i = 0; i < n; i++) {
             out[i].result = PACS_FWD_RETRY;
             snprintf(out[i].why, sizeof out[i].why, "out of memory");
         }
         free(members);
         free(done);
-        return hc == NULL;
+        return 0;
     }
     /* Each entry's study, from the index as it is now. */
     for (size_t i = 0; i < n; i++) {

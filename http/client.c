@@ -112,18 +112,20 @@ static int progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl
 CURL *pacs_http_client_easy(pacs_http_client *c, const char *url, struct curl_slist **hdrs,
                             pacs_http_answer *ans)
 {
-    char auth[KEY_CAP + 32];
     struct curl_slist *h = curl_slist_append(*hdrs, "Expect:");
-    if (h && c->key[0]) {
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", c->key);
-        struct curl_slist *g = curl_slist_append(h, auth);
-        memset(auth, 0, sizeof auth);
-        h = g;
-    }
     if (!h) {
         return NULL; /* *hdrs is unchanged and still the caller's */
     }
     *hdrs = h;
+    if (c->key[0]) {
+        char auth[KEY_CAP + 32];
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", c->key);
+        h = curl_slist_append(*hdrs, auth); /* curl keeps a copy */
+        memset(auth, 0, sizeof auth);
+        if (!h) {
+            return NULL;
+        }
+    }
     CURL *e = curl_easy_init();
     if (!e) {
         return NULL;
@@ -153,14 +155,13 @@ int pacs_http_client_refused(long status)
     return status == 401 || status == 403;
 }
 
-int pacs_http_client_judge(const pacs_http_client *c, CURLcode rc, long status, int ok, char *why,
+int pacs_http_client_judge(const pacs_http_client *c, CURLcode rc, long status, char *why,
                            size_t cap)
 {
     /* A server that refuses the key may answer before it has read the body and close: curl
      * then reports a send error, but the status it read is the reason. */
     if (pacs_http_client_refused(status)) {
-        snprintf(why, cap, "HTTP %ld: the server refused %s.%s's key", status, c->kind,
-                 c->d->name);
+        snprintf(why, cap, "HTTP %ld: the server refused %s.%s's key", status, c->kind, c->d->name);
         return 1;
     }
     if (status >= 500) {
@@ -171,9 +172,7 @@ int pacs_http_client_judge(const pacs_http_client *c, CURLcode rc, long status, 
         snprintf(why, cap, "%s", curl_easy_strerror(rc));
         return 1;
     }
-    if (!ok) {
-        snprintf(why, cap, "HTTP %ld from the server", status);
-    }
+    snprintf(why, cap, "HTTP %ld from the server", status);
     return 0;
 }
 
@@ -203,8 +202,8 @@ void pacs_http_client_free(pacs_http_client *c)
     free(c);
 }
 
-pacs_err pacs_http_clients_open(const pacs_config *cfg, pacs_dest_kind kind,
-                                pacs_http_clients *out, pacs_errinfo *ei)
+pacs_err pacs_http_clients_open(const pacs_config *cfg, pacs_dest_kind kind, pacs_http_clients *out,
+                                pacs_errinfo *ei)
 {
     size_t n = pacs_config_web_count(cfg);
     pacs_http_clients set = {n ? calloc(n, sizeof *set.v) : NULL, 0};

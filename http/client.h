@@ -45,8 +45,8 @@ typedef struct pacs_http_clients {
 
 /** Opens a client for each destination of `kind` in `cfg` (borrowed), with dimse.timeout as
  *  the silent link's limit. The errors of pacs_http_client_new; nothing stays open then. */
-pacs_err pacs_http_clients_open(const pacs_config *cfg, pacs_dest_kind kind,
-                                pacs_http_clients *out, pacs_errinfo *ei);
+pacs_err pacs_http_clients_open(const pacs_config *cfg, pacs_dest_kind kind, pacs_http_clients *out,
+                                pacs_errinfo *ei);
 
 /** The client of destination `name`, or NULL. */
 pacs_http_client *pacs_http_clients_find(const pacs_http_clients *set, const char *name);
@@ -71,12 +71,12 @@ CURL *pacs_http_client_easy(pacs_http_client *c, const char *url, struct curl_sl
                             pacs_http_answer *ans);
 
 /**
- * What a request's outcome means for the destination: writes the reason into `why` (never
- * the key) and returns 1 when the destination is down or refuses us (no HTTP answer, 5xx,
- * 401/403: then logged by the caller as ERROR), 0 otherwise. `ok` tells it which statuses are
- * success (nothing is written for them).
+ * What a request's outcome means for the destination: writes it into `why` ("HTTP 500 from
+ * the server", curl's error, "... refused web.NAME's key"; never the key) and returns 1 when
+ * the destination is down or refuses us (no HTTP answer, 5xx, 401/403: the caller logs those
+ * as ERROR), 0 otherwise. Which statuses are success is the caller's to say.
  */
-int pacs_http_client_judge(const pacs_http_client *c, CURLcode rc, long status, int ok, char *why,
+int pacs_http_client_judge(const pacs_http_client *c, CURLcode rc, long status, char *why,
                            size_t cap);
 
 /** True for 401 and 403: the key was refused. */
