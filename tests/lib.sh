@@ -382,6 +382,17 @@ wait_until() { # seconds command...
     done
 }
 
+# A member of a JSON file by its path of keys and array indexes, dot-separated ("" when absent).
+json_value() { # file path
+    python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+for k in sys.argv[2].split("."):
+    d = d[int(k)] if isinstance(d, list) else d.get(k) if isinstance(d, dict) else None
+    if d is None:
+        break
+print("" if d is None else d)' "$1" "$2"
+}
+
 # Succeeds when the command prints the expected value (for wait_until).
 is() { # expected command args...
     want=$1

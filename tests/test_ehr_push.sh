@@ -49,15 +49,6 @@ puts() { # TYPE ID: the PUTs the EHR answered 200 or 201, in its log from line $
     tail -n +"$((MARK + 1))" "$WORK/ehr/log" | awk -v t="$1" -v i="$2" \
         '$1 == "PUT" && $2 == t && $3 == i && ($4 == 200 || $4 == 201)' | wc -l | tr -d ' '
 }
-jget() { # file path: a member of a JSON file (keys and indexes, dot-separated)
-    python3 -c 'import json, sys
-d = json.load(open(sys.argv[1]))
-for k in sys.argv[2].split("."):
-    d = d[int(k)] if isinstance(d, list) else d.get(k) if isinstance(d, dict) else None
-    if d is None:
-        break
-print("" if d is None else d)' "$1" "$2"
-}
 
 # Two studies: A (P1, 4 slices, then a report and a PDF) and B (P2, 2 slices).
 A=$(new_uid) B=$(new_uid)
@@ -88,7 +79,7 @@ code=$(curl -sS --max-time 60 -o "$WORK/report.json" -w '%{http_code}' \
     --data "{\"text\": \"$TEXT\", \"author\": \"Lê^Văn Cường\", \"status\": \"final\"}" \
     "$D/studies/$A/reports")
 assert_eq 201 "$code" "the report: $(cat "$WORK/report.json")"
-SR_SOP=$(jget "$WORK/report.json" SOPInstanceUID)
+SR_SOP=$(json_value "$WORK/report.json" SOPInstanceUID)
 stow_body PACSTEST "$WORK/stow.body" "$WORK/pdf.dcm"
 code=$(curl -sS --max-time 60 -o "$WORK/stow.json" -w '%{http_code}' \
     -H 'Content-Type: multipart/related; type="application/dicom"; boundary=PACSTEST' \
@@ -115,30 +106,30 @@ assert_eq 1 "$(puts DiagnosticReport "$PDF_SOP")" "DiagnosticReport PUTs of the 
 
 # What the EHR holds.
 IA=$WORK/ehr/ImagingStudy-$A.json
-assert_eq "$A" "$(jget "$IA" id)" "ImagingStudy id"
-assert_eq 3 "$(jget "$IA" numberOfSeries)" "A's series (CT, SR, PDF)"
-assert_eq 6 "$(jget "$IA" numberOfInstances)" "A's instances"
-assert_eq "$BHXH" "$(jget "$IA" subject.identifier.system)" "A's subject: the health ID's system"
-assert_eq "$P1" "$(jget "$IA" subject.identifier.value)" "A's subject: the health ID"
-assert_eq "" "$(jget "$IA" subject.reference)" "A's subject: no Patient reference of pacsd's"
-assert_eq "$D" "$(jget "$IA" contained.0.address)" "A's Endpoint: pacsd's DICOMweb"
-assert_eq "#dicomweb" "$(jget "$IA" endpoint.0.reference)" "A's endpoint"
+assert_eq "$A" "$(json_value "$IA" id)" "ImagingStudy id"
+assert_eq 3 "$(json_value "$IA" numberOfSeries)" "A's series (CT, SR, PDF)"
+assert_eq 6 "$(json_value "$IA" numberOfInstances)" "A's instances"
+assert_eq "$BHXH" "$(json_value "$IA" subject.identifier.system)" "A's subject: the health ID's system"
+assert_eq "$P1" "$(json_value "$IA" subject.identifier.value)" "A's subject: the health ID"
+assert_eq "" "$(json_value "$IA" subject.reference)" "A's subject: no Patient reference of pacsd's"
+assert_eq "$D" "$(json_value "$IA" contained.0.address)" "A's Endpoint: pacsd's DICOMweb"
+assert_eq "#dicomweb" "$(json_value "$IA" endpoint.0.reference)" "A's endpoint"
 python3 -c 'import json, sys
 s = json.load(open(sys.argv[1]))
 ct = [x for x in s["series"] if x["uid"] == sys.argv[2]]
 assert len(ct) == 1 and ct[0]["numberOfInstances"] == 4 and len(ct[0]["instance"]) == 4, ct' \
     "$IA" "$A.1" || fail "A's CT series in the EHR"
 IB=$WORK/ehr/ImagingStudy-$B.json
-assert_eq 2 "$(jget "$IB" numberOfInstances)" "B's instances"
-assert_eq "$P2" "$(jget "$IB" subject.identifier.value)" "B's subject"
+assert_eq 2 "$(json_value "$IB" numberOfInstances)" "B's instances"
+assert_eq "$P2" "$(json_value "$IB" subject.identifier.value)" "B's subject"
 RS=$WORK/ehr/DiagnosticReport-$SR_SOP.json
-assert_eq final "$(jget "$RS" status)" "the SR's DiagnosticReport status"
-assert_eq "$TEXT" "$(jget "$RS" conclusion)" "the SR's conclusion"
-assert_eq "ImagingStudy/$A" "$(jget "$RS" imagingStudy.0.reference)" "the SR's study"
-assert_eq "$P1" "$(jget "$RS" subject.identifier.value)" "the SR's subject"
+assert_eq final "$(json_value "$RS" status)" "the SR's DiagnosticReport status"
+assert_eq "$TEXT" "$(json_value "$RS" conclusion)" "the SR's conclusion"
+assert_eq "ImagingStudy/$A" "$(json_value "$RS" imagingStudy.0.reference)" "the SR's study"
+assert_eq "$P1" "$(json_value "$RS" subject.identifier.value)" "the SR's subject"
 RP=$WORK/ehr/DiagnosticReport-$PDF_SOP.json
-assert_eq application/pdf "$(jget "$RP" presentedForm.0.contentType)" "the PDF's presentedForm"
-jget "$RP" presentedForm.0.data | base64 -d >"$WORK/got.pdf" || fail "the PDF's data is not base64"
+assert_eq application/pdf "$(json_value "$RP" presentedForm.0.contentType)" "the PDF's presentedForm"
+json_value "$RP" presentedForm.0.data | base64 -d >"$WORK/got.pdf" || fail "the PDF's data is not base64"
 cmp -s "$WORK/got.pdf" "$WORK/report.pdf" || fail "the PDF in the EHR differs from the one stored"
 
 # ---- 3. a slice arriving later, while the EHR answers 500 again ----
@@ -152,7 +143,7 @@ MARK=$(wc -l <"$WORK/ehr/log")
 rm "$WORK/ehr/fail500"
 wait_until 60 is 9 by_dest EHR 3 || fail "the late slice after the EHR recovered: $(fwd_list 2>&1)"
 assert_eq 1 "$(puts ImagingStudy "$A")" "A PUT again once"
-assert_eq 7 "$(jget "$IA" numberOfInstances)" "A's instances after the late slice"
+assert_eq 7 "$(json_value "$IA" numberOfInstances)" "A's instances after the late slice"
 
 # ---- 4. the refused key: pending, listed, an ERROR ----
 assert_eq 0 "$(by_dest WRONG 3)" "WRONG entries done"

@@ -68,16 +68,8 @@ report() { # study json [key]: status; the answer in $WORK/body
         -H "Authorization: Bearer ${3:-$KEY}" -H 'Content-Type: application/json' \
         --data-binary "$2" "$D/studies/$1/reports"
 }
-# The value of a JSON member of $WORK/body (a path of keys and indexes, dot-separated).
-jget() { # path [file]
-    python3 -c 'import json, sys
-d = json.load(open(sys.argv[2]))
-for k in sys.argv[1].split("."):
-    d = d[int(k)] if isinstance(d, list) else d.get(k) if isinstance(d, dict) else None
-    if d is None:
-        break
-print("" if d is None else d)' "$1" "${2:-$WORK/body}"
-}
+# The value of a JSON member of $WORK/body, or of the file given (tests/lib.sh json_value).
+jget() { json_value "${2:-$WORK/body}" "$1"; }
 PRELIM_TEXT="Phổi hai bên sáng, chờ so sánh phim cũ."
 FINAL_TEXT="Không thấy tổn thương khu trú. Kết luận: bình thường."
 st=$(report "$A" "{\"text\": \"$PRELIM_TEXT\", \"author\": \"Lê^Văn Cường\", \"status\": \"preliminary\"}")
