@@ -8,9 +8,7 @@
  */
 #include "dicomweb/sender.h"
 
-#include <curl/curl.h>
 #include <jansson.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,28 +16,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http/client.h"
 #include "pacs/base/log.h"
 #include "storage/delivery.h"
 #include "storage/resolve.h"
 
-#define RESPONSE_CAP (1u << 20)
-#define KEY_CAP 4096
 #define WHY_CAP 200 /* a batch's failure, as pacs_fwd_outcome.why holds it */
-
-typedef struct web_dest {
-    const pacs_web_dest *d;
-    char key[KEY_CAP]; /* "" for none */
-} web_dest;
 
 struct pacs_web_sender {
     const pacs_config *cfg;
     pacs_archive *archive;
-    web_dest *dests;
-    size_t n_dests;
-    long timeout;
-    pthread_mutex_t mu;
-    int cancelled;
-    int curl_ready; /* curl_global_init() was called */
+    pacs_http_clients dests; /* one per web.* destination */
 };
 
 /* ---- one batch's body: the parts, read by curl in order ---- */
@@ -111,44 +98,6 @@ static size_t read_body(char *buf, size_t size, size_t nmemb, void *ctx)
         }
     }
     return out;
-}
-
-typedef struct response {
-    char *data;
-    size_t n;
-    int too_big;
-} response;
-
-static size_t write_response(char *data, size_t size, size_t nmemb, void *ctx)
-{
-    response *r = ctx;
-    size_t k = size * nmemb;
-    if (r->n + k > RESPONSE_CAP) {
-        r->too_big = 1;
-        return k; /* the status still counts; the body is not read */
-    }
-    char *g = realloc(r->data, r->n + k + 1);
-    if (!g) {
-        return 0;
-    }
-    memcpy(g + r->n, data, k);
-    r->data = g;
-    r->n += k;
-    r->data[r->n] = '\0';
-    return k;
-}
-
-static int progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
-{
-    (void)dt;
-    (void)dn;
-    (void)ut;
-    (void)un;
-    pacs_web_sender *s = ctx;
-    pthread_mutex_lock(&s->mu);
-    int stop = s->cancelled;
-    pthread_mutex_unlock(&s->mu);
-    return stop;
 }
 
 /* ---- choosing what each instance goes as ---- */
@@ -237,78 +186,44 @@ static size_t mark_failed(const char *json, const pacs_fwd_entry *ents, const bo
 
 /* Posts one batch and writes its entries' outcomes. Returns 1 when the server is down (no
  * HTTP answer, 5xx, or the key refused), with the reason in `why`. */
-static int post_batch(pacs_web_sender *s, const web_dest *wd, const pacs_fwd_entry *ents, body *b,
+static int post_batch(pacs_http_client *hc, const pacs_fwd_entry *ents, body *b,
                       pacs_fwd_outcome *out, char why[WHY_CAP])
 {
-    const pacs_web_dest *d = wd->d;
+    const pacs_web_dest *d = pacs_http_client_dest(hc);
     uint64_t length = 0;
     for (size_t k = 0; k < b->n; k++) {
         length += b->parts[k].head_len + b->parts[k].stream.size + 2;
     }
     length += b->tail_len;
-    char url[600], ctype[160], auth[KEY_CAP + 32];
+    char url[600], ctype[160];
     snprintf(url, sizeof url, "%s/studies", d->url);
     snprintf(ctype, sizeof ctype,
              "Content-Type: multipart/related; type=\"application/dicom\"; boundary=%s",
              b->boundary);
     struct curl_slist *hdrs = curl_slist_append(NULL, ctype);
     hdrs = hdrs ? curl_slist_append(hdrs, "Accept: application/dicom+json") : NULL;
-    hdrs = hdrs ? curl_slist_append(hdrs, "Expect:") : NULL;
-    if (hdrs && wd->key[0]) {
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", wd->key);
-        hdrs = curl_slist_append(hdrs, auth);
-    }
-    response resp = {NULL, 0, 0};
-    CURL *c = curl_easy_init();
+    pacs_http_answer resp = {NULL, 0, 0};
+    CURL *c = hdrs ? pacs_http_client_easy(hc, url, &hdrs, &resp) : NULL;
     CURLcode rc = CURLE_OUT_OF_MEMORY;
     long status = 0;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (c && hdrs) {
-        curl_easy_setopt(c, CURLOPT_URL, url);
+    if (c) {
         curl_easy_setopt(c, CURLOPT_POST, 1L);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
         curl_easy_setopt(c, CURLOPT_READFUNCTION, read_body);
         curl_easy_setopt(c, CURLOPT_READDATA, b);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)length);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_response);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
-        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, progress);
-        curl_easy_setopt(c, CURLOPT_XFERINFODATA, s);
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
-        /* A link that carries nothing for `timeout` seconds is given up; a slow one is not. */
-        curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-        curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, s->timeout);
-        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-        if (d->ca[0]) {
-            curl_easy_setopt(c, CURLOPT_CAINFO, d->ca);
-        }
         rc = curl_easy_perform(c);
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     uint64_t ms = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
-    int down = 0;
-    /* A server that refuses the key may answer before it has read the body and close: curl
-     * then reports a send error, but the status it read is the reason. */
-    if (status == 401 || status == 403) {
-        snprintf(why, WHY_CAP, "HTTP %ld: the server refused web.%s's key", status, d->name);
-        down = 1;
-    } else if (status >= 500) {
-        snprintf(why, WHY_CAP, "HTTP %ld from the server", status);
-        down = 1;
-    } else if (rc != CURLE_OK) {
-        snprintf(why, WHY_CAP, "%s", curl_easy_strerror(rc));
-        down = 1;
-    } else {
-        snprintf(why, WHY_CAP, "HTTP %ld from the server", status);
-    }
+    int ok = rc == CURLE_OK && (status == 200 || status == 202);
+    int down = pacs_http_client_judge(hc, rc, status, why, WHY_CAP);
     size_t refused = 0;
     for (size_t k = 0; k < b->n; k++) {
         pacs_fwd_outcome *o = &out[b->parts[k].entry];
-        if (rc == CURLE_OK && (status == 200 || status == 202)) {
+        if (ok) {
             o->result = PACS_FWD_SENT;
             o->why[0] = '\0';
             o->bytes = b->parts[k].head_len + b->parts[k].stream.size + 2;
@@ -321,15 +236,15 @@ static int post_batch(pacs_web_sender *s, const web_dest *wd, const pacs_fwd_ent
     if (rc == CURLE_OK && status == 202) {
         refused = mark_failed(resp.too_big ? NULL : resp.data, ents, b, out);
     }
-    if (rc != CURLE_OK || (status != 200 && status != 202) || refused) {
-        pacs_log(status == 401 || status == 403 ? PACS_LOG_ERROR : PACS_LOG_WARN, "forward",
+    if (!ok || refused) {
+        pacs_log(pacs_http_client_refused(status) ? PACS_LOG_ERROR : PACS_LOG_WARN, "forward",
                  "dest=%s instances=%zu refused=%zu: %s", d->name, b->n,
                  status == 202 ? refused : b->n, why);
     } else {
         pacs_log(PACS_LOG_DEBUG, "forward", "dest=%s stow instances=%zu bytes=%llu ms=%llu",
                  d->name, b->n, (unsigned long long)length, (unsigned long long)ms);
     }
-    free(resp.data);
+    pacs_http_answer_free(&resp);
     curl_slist_free_all(hdrs);
     curl_easy_cleanup(c);
     return down;
@@ -399,30 +314,21 @@ static void add_part(pacs_web_sender *s, const pacs_web_dest *d, const pacs_fwd_
 
 /* ---- the sender's face ---- */
 
-static const web_dest *find_dest(const pacs_web_sender *s, const char *name)
-{
-    for (size_t i = 0; i < s->n_dests; i++) {
-        if (strcmp(s->dests[i].d->name, name) == 0) {
-            return &s->dests[i];
-        }
-    }
-    return NULL;
-}
-
 static int knows(void *ctx, const char *dest)
 {
-    return find_dest(ctx, dest) != NULL;
+    const pacs_web_sender *s = ctx;
+    return pacs_http_clients_find(&s->dests, dest) != NULL;
 }
 
 static int send_web(void *ctx, pacs_fwd_worker *w, const pacs_fwd_entry *ents, size_t n,
                     pacs_fwd_outcome *out)
 {
     pacs_web_sender *s = ctx;
-    const web_dest *wd = find_dest(s, ents[0].dest);
-    if (!wd) {
+    pacs_http_client *hc = pacs_http_clients_find(&s->dests, ents[0].dest);
+    if (!hc) {
         return 1; /* the worker asked knows() first */
     }
-    const pacs_web_dest *d = wd->d;
+    const pacs_web_dest *d = pacs_http_client_dest(hc);
     size_t cap = (size_t)d->batch;
     body b;
     memset(&b, 0, sizeof b);
@@ -451,7 +357,7 @@ static int send_web(void *ctx, pacs_fwd_worker *w, const pacs_fwd_entry *ents, s
             b.cur = 0;
             b.offset = 0;
             b.failed = 0;
-            down = post_batch(s, wd, ents, &b, out, why);
+            down = post_batch(hc, ents, &b, out, why);
         }
         close_parts(&b);
     }
@@ -467,60 +373,23 @@ static int send_web(void *ctx, pacs_fwd_worker *w, const pacs_fwd_entry *ents, s
 static void cancel_web(void *ctx)
 {
     pacs_web_sender *s = ctx;
-    pthread_mutex_lock(&s->mu);
-    s->cancelled = 1;
-    pthread_mutex_unlock(&s->mu);
-}
-
-/* Reads a key file: its first line, without blanks around it. */
-static pacs_err read_key(const pacs_web_dest *d, char *key, size_t cap, pacs_errinfo *ei)
-{
-    FILE *f = fopen(d->key_file, "r");
-    if (!f) {
-        return pacs_errf(ei, PACS_EINVAL, "web.%s: cannot read the key file %s", d->name,
-                         d->key_file);
-    }
-    char *line = fgets(key, (int)cap, f);
-    fclose(f);
-    size_t n = line ? strcspn(key, "\r\n") : 0;
-    key[n] = '\0';
-    while (n > 0 && (key[n - 1] == ' ' || key[n - 1] == '\t')) {
-        key[--n] = '\0';
-    }
-    if (n == 0 || strspn(key, " \t") > 0 || strchr(key, ' ')) {
-        memset(key, 0, cap);
-        return pacs_errf(ei, PACS_EINVAL, "web.%s: the key file %s holds no key on its first line",
-                         d->name, d->key_file);
-    }
-    return PACS_OK;
+    pacs_http_clients_cancel(&s->dests);
 }
 
 pacs_err pacs_web_sender_new(const pacs_config *cfg, pacs_archive *archive, pacs_web_sender **out,
                              pacs_errinfo *ei)
 {
     pacs_web_sender *s = calloc(1, sizeof *s);
-    size_t n = pacs_config_web_count(cfg);
-    if (!s || (n && !(s->dests = calloc(n, sizeof *s->dests)))) {
-        free(s);
+    if (!s) {
         return pacs_errf(ei, PACS_ENOMEM, "out of memory");
     }
     s->cfg = cfg;
     s->archive = archive;
-    s->timeout = pacs_config_int(cfg, "dimse.timeout");
-    pthread_mutex_init(&s->mu, NULL);
-    for (size_t i = 0; i < n; i++) {
-        web_dest *wd = &s->dests[s->n_dests++];
-        wd->d = pacs_config_web_at(cfg, i);
-        if (wd->d->key_file[0] && read_key(wd->d, wd->key, sizeof wd->key, ei) != PACS_OK) {
-            pacs_web_sender_free(s);
-            return ei ? ei->code : PACS_EINVAL;
-        }
+    pacs_err err = pacs_http_clients_open(cfg, PACS_DEST_STOW, &s->dests, ei);
+    if (err != PACS_OK) {
+        free(s);
+        return err;
     }
-    if (n > 0 && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        pacs_web_sender_free(s);
-        return pacs_errf(ei, PACS_ENOMEM, "cannot initialise libcurl");
-    }
-    s->curl_ready = n > 0;
     *out = s;
     return PACS_OK;
 }
@@ -536,13 +405,6 @@ void pacs_web_sender_free(pacs_web_sender *s)
     if (!s) {
         return;
     }
-    for (size_t i = 0; i < s->n_dests; i++) {
-        memset(s->dests[i].key, 0, sizeof s->dests[i].key);
-    }
-    free(s->dests);
-    if (s->curl_ready) {
-        curl_global_cleanup();
-    }
-    pthread_mutex_destroy(&s->mu);
+    pacs_http_clients_close(&s->dests);
     free(s);
 }

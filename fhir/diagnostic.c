@@ -71,7 +71,8 @@ static int final_in(const docs *d, const char *sop)
     return 0;
 }
 
-static json_t *report_json(pacs_fhir *f, pacs_http_req *r, const docs *d, const pacs_report *rp)
+static json_t *report_json(pacs_fhir *f, const char *dicomweb, int remote, const docs *d,
+                           const pacs_report *rp)
 {
     const char *status = !rp->is_final                              ? "preliminary"
                          : rp->amends[0] && final_in(d, rp->amends) ? "amended"
@@ -84,7 +85,7 @@ static json_t *report_json(pacs_fhir *f, pacs_http_req *r, const docs *d, const 
         "system", "http://terminology.hl7.org/CodeSystem/v2-0074", "code", "RAD", "code", "coding",
         "system", "http://loinc.org", "code", "18748-4", "display", "Diagnostic imaging study",
         "imagingStudy", "reference", "ImagingStudy/", rp->study_uid);
-    json_t *subject = res ? pacs_fhir__subject_ref(f, rp->patient_id, NULL) : NULL;
+    json_t *subject = res ? pacs_fhir__subject_ref(f, rp->patient_id, NULL, remote) : NULL;
     int ok = res && subject && json_object_set_new(res, "subject", subject) == 0;
     pacs_fhir__datetime(rp->date, rp->time, when, sizeof when);
     if (ok && when[0]) {
@@ -108,11 +109,11 @@ static json_t *report_json(pacs_fhir *f, pacs_http_req *r, const docs *d, const 
             ok = json_object_set_new(form, "title", json_string(rp->title)) == 0;
         }
         if (ok && rp->pdf_bulk[0]) {
-            const char *url =
-                pacs_arena_printf(pacs_http_arena(r), "%s/studies/%s/series/%s/instances/%s/%s",
-                                  pacs_fhir__dicomweb(f, r), rp->study_uid, rp->series_uid,
-                                  rp->sop_uid, rp->pdf_bulk);
-            ok = url && json_object_set_new(form, "url", json_string(url)) == 0;
+            char *url = NULL;
+            ok = asprintf(&url, "%s/studies/%s/series/%s/instances/%s/%s", dicomweb, rp->study_uid,
+                          rp->series_uid, rp->sop_uid, rp->pdf_bulk) > 0 &&
+                 json_object_set_new(form, "url", json_string(url)) == 0;
+            free(url);
         } else if (ok && rp->pdf_inline) {
             ok = json_object_set_new(form, "data", json_string(rp->pdf_inline)) == 0;
         }
@@ -152,7 +153,7 @@ void pacs_fhir__report_read(pacs_fhir *f, pacs_http_req *r, const char *id)
     }
     for (size_t i = 0; err == PACS_OK && d && i < d->n && !res; i++) {
         if (strcmp(d->v[i].r.sop_uid, id) == 0) {
-            res = report_json(f, r, d, &d->v[i].r);
+            res = report_json(f, pacs_fhir__dicomweb(f, r), 0, d, &d->v[i].r);
             err = res ? PACS_OK : pacs_errf(&ei, PACS_ENOMEM, "out of memory");
         }
     }
@@ -217,7 +218,8 @@ void pacs_fhir__report_search(pacs_fhir *f, pacs_http_req *r)
         err = pacs_errf(&ei, PACS_ENOMEM, "out of memory");
     }
     for (size_t i = 0; err == PACS_OK && i < d->n; i++) {
-        if (!pacs_fhir__bundle_add(f, r, bundle, report_json(f, r, d, &d->v[i].r))) {
+        if (!pacs_fhir__bundle_add(f, r, bundle,
+                                   report_json(f, pacs_fhir__dicomweb(f, r), 0, d, &d->v[i].r))) {
             err = pacs_errf(&ei, PACS_ENOMEM, "out of memory");
         }
     }
@@ -231,4 +233,28 @@ void pacs_fhir__report_search(pacs_fhir *f, pacs_http_req *r)
         return;
     }
     pacs_fhir__bundle_send(f, r, "DiagnosticReport", bundle);
+}
+
+pacs_err pacs_fhir__study_reports(pacs_fhir *f, const char *dicomweb, const char *study_uid,
+                                  pacs_fhir_report_cb cb, void *ctx, pacs_errinfo *ei)
+{
+    docs *d = calloc(1, sizeof *d);
+    pacs_err err = d ? pacs_archive_reports(f->archive, study_uid, NULL, NULL, keep, d, ei)
+                     : pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    if (err == PACS_OK && d->oom) {
+        err = pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; err == PACS_OK && i < d->n; i++) {
+        json_t *res = report_json(f, dicomweb, 1, d, &d->v[i].r);
+        if (!res) {
+            err = pacs_errf(ei, PACS_ENOMEM, "out of memory");
+        } else if (cb(ctx, &d->v[i].r, res) != 0) {
+            break;
+        }
+    }
+    if (d) {
+        docs_clear(d);
+        free(d);
+    }
+    return err;
 }

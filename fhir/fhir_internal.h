@@ -12,6 +12,7 @@
 #include "fhir/fhir.h"
 #include "fhir/resource.h"
 #include "http/auth.h"
+#include "storage/report.h"
 
 struct pacs_fhir {
     const pacs_config *cfg;
@@ -77,8 +78,10 @@ void pacs_fhir__datetime(const char *date, const char *time_of_day, char *buf, s
 const char *pacs_fhir__dcm_str(const json_t *ds, const char *tag);
 
 /** The subject Reference of a study indexed under PatientID `pid`: Patient/{id} when the HIS
- *  registered the person this PatientID is served for, else the identifier and `name`. */
-json_t *pacs_fhir__subject_ref(pacs_fhir *f, const char *pid, const char *name);
+ *  registered the person this PatientID is served for, else the identifier and `name`. For a
+ *  `remote` server (the EHR, with Patient ids of its own) always the identifier, with the URI
+ *  of the system the PatientID is (the registered person's, else patient.id_order's first). */
+json_t *pacs_fhir__subject_ref(pacs_fhir *f, const char *pid, const char *name, int remote);
 
 /**
  * Reads the patient criterion of a search: patient.identifier=[SYSTEM|]VALUE or patient=ID.
@@ -111,6 +114,20 @@ int pacs_fhir__page_params(pacs_http_req *r, size_t dflt, size_t max, pacs_fhir_
  *  the Bundle has a next link and no total (the total of the last page's Bundle is exact). */
 void pacs_fhir__bundle_send_page(pacs_fhir *f, pacs_http_req *r, const char *type, json_t *bundle,
                                  const pacs_fhir_page *pg, int more);
+
+/** The ImagingStudy of study `id` with its Endpoint at `dicomweb` (subject as
+ *  pacs_fhir__subject_ref says for `remote`) into `*out`, the caller's. PACS_ENOTFOUND when the
+ *  study is not stored; the index's errors. */
+pacs_err pacs_fhir__imaging_study(pacs_fhir *f, const char *dicomweb, int remote, const char *id,
+                                  json_t **out, pacs_errinfo *ei);
+
+/** Called per report document with its DiagnosticReport (taken); non-zero stops. */
+typedef int (*pacs_fhir_report_cb)(void *ctx, const pacs_report *doc, json_t *res);
+
+/** The DiagnosticReports of every report document of `study_uid`, for a remote server (the
+ *  subject by identifier, a PDF's url under `dicomweb`). The archive's errors. */
+pacs_err pacs_fhir__study_reports(pacs_fhir *f, const char *dicomweb, const char *study_uid,
+                                  pacs_fhir_report_cb cb, void *ctx, pacs_errinfo *ei);
 
 void pacs_fhir__imaging_read(pacs_fhir *f, pacs_http_req *r, const char *id);
 void pacs_fhir__imaging_search(pacs_fhir *f, pacs_http_req *r);

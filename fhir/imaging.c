@@ -110,9 +110,10 @@ static json_t *series_of(pacs_fhir *f, const char *study_uid, pacs_errinfo *ei, 
     return out;
 }
 
-/* The ImagingStudy for a study-level result; NULL with `*err` set on failure. */
-static json_t *study_json(pacs_fhir *f, pacs_http_req *r, const json_t *st, pacs_errinfo *ei,
-                          pacs_err *err)
+/* The ImagingStudy for a study-level result, its Endpoint at `dicomweb`; NULL with `*err` set on
+ * failure. */
+static json_t *study_json(pacs_fhir *f, const char *dicomweb, int remote, const json_t *st,
+                          pacs_errinfo *ei, pacs_err *err)
 {
     const char *uid = pacs_fhir__dcm_str(st, "0020000D");
     char when[40];
@@ -120,9 +121,9 @@ static json_t *study_json(pacs_fhir *f, pacs_http_req *r, const json_t *st, pacs
         "{s:s,s:s,s:[{s:s,s:s,s:s,s:{s:s,s:s},s:[{s:s}],s:s}],s:[{s:s,s:s+}],s:s,s:[{s:s}]}",
         "resourceType", "ImagingStudy", "id", uid, "contained", "resourceType", "Endpoint", "id",
         "dicomweb", "status", "active", "connectionType", "system", ENDPOINT_TYPE, "code",
-        "dicom-wado-rs", "payloadType", "text", "DICOM", "address", pacs_fhir__dicomweb(f, r),
-        "identifier", "system", "urn:dicom:uid", "value", "urn:oid:", uid, "status", "available",
-        "endpoint", "reference", "#dicomweb");
+        "dicom-wado-rs", "payloadType", "text", "DICOM", "address", dicomweb, "identifier",
+        "system", "urn:dicom:uid", "value", "urn:oid:", uid, "status", "available", "endpoint",
+        "reference", "#dicomweb");
     int ok = res != NULL;
     const char *acc = pacs_fhir__dcm_str(st, "00080050");
     if (ok && acc[0]) {
@@ -145,7 +146,7 @@ static json_t *study_json(pacs_fhir *f, pacs_http_req *r, const json_t *st, pacs
     }
     json_decref(modality);
     json_t *subject = ok ? pacs_fhir__subject_ref(f, pacs_fhir__dcm_str(st, "00100020"),
-                                                  pacs_fhir__dcm_str(st, "00100010"))
+                                                  pacs_fhir__dcm_str(st, "00100010"), remote)
                          : NULL;
     ok = ok && subject && json_object_set_new(res, "subject", subject) == 0;
     pacs_fhir__datetime(pacs_fhir__dcm_str(st, "00080020"), pacs_fhir__dcm_str(st, "00080030"),
@@ -230,27 +231,38 @@ static pacs_query *study_query(pacs_errinfo *ei, pacs_err *err)
     return q;
 }
 
-void pacs_fhir__imaging_read(pacs_fhir *f, pacs_http_req *r, const char *id)
+pacs_err pacs_fhir__imaging_study(pacs_fhir *f, const char *dicomweb, int remote, const char *id,
+                                  json_t **out, pacs_errinfo *ei)
 {
-    pacs_errinfo ei;
     pacs_err err = PACS_OK;
     results rs = {json_array(), 1};
-    pacs_query *q = study_query(&ei, &err);
+    pacs_query *q = study_query(ei, &err);
     if (err == PACS_OK) {
-        err = pacs_query_add(q, TAG_STUDY_UID, "UI", id, &ei);
+        err = pacs_query_add(q, TAG_STUDY_UID, "UI", id, ei);
     }
     if (err == PACS_OK) {
-        err = pacs_archive_find(f->archive, q, keep, &rs, &ei);
+        err = pacs_archive_find(f->archive, q, keep, &rs, ei);
     }
     pacs_query_free(q);
     json_t *res = NULL;
     if (err == PACS_OK && json_array_size(rs.list) == 0) {
-        err = pacs_errf(&ei, PACS_ENOTFOUND, "no ImagingStudy %s", id);
+        err = pacs_errf(ei, PACS_ENOTFOUND, "no ImagingStudy %s", id);
     }
     if (err == PACS_OK) {
-        res = study_json(f, r, json_array_get(rs.list, 0), &ei, &err);
+        res = study_json(f, dicomweb, remote, json_array_get(rs.list, 0), ei, &err);
     }
     json_decref(rs.list);
+    if (err == PACS_OK) {
+        *out = res;
+    }
+    return err;
+}
+
+void pacs_fhir__imaging_read(pacs_fhir *f, pacs_http_req *r, const char *id)
+{
+    pacs_errinfo ei;
+    json_t *res = NULL;
+    pacs_err err = pacs_fhir__imaging_study(f, pacs_fhir__dicomweb(f, r), 0, id, &res, &ei);
     if (err != PACS_OK) {
         pacs_fhir__refuse(r, err, &ei);
         return;
@@ -392,7 +404,8 @@ void pacs_fhir__imaging_search(pacs_fhir *f, pacs_http_req *r)
         json_array_remove(rs.list, page.count);
     }
     for (size_t i = 0; err == PACS_OK && i < json_array_size(rs.list); i++) {
-        json_t *res = study_json(f, r, json_array_get(rs.list, i), &ei, &err);
+        json_t *res =
+            study_json(f, pacs_fhir__dicomweb(f, r), 0, json_array_get(rs.list, i), &ei, &err);
         if (res && !pacs_fhir__bundle_add(f, r, bundle, res)) {
             err = pacs_errf(&ei, PACS_ENOMEM, "out of memory");
         }

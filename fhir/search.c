@@ -61,13 +61,19 @@ static const char *served_id(pacs_fhir *f, const pacs_patient *p)
     return NULL;
 }
 
-json_t *pacs_fhir__subject_ref(pacs_fhir *f, const char *pid, const char *name)
+json_t *pacs_fhir__subject_ref(pacs_fhir *f, const char *pid, const char *name, int remote)
 {
     pacs_patient p;
     pacs_patient_id id;
     pacs_errinfo ei;
     char fid[65];
     memset(&id, 0, sizeof id);
+    /* Without a registered patient, the PatientID is taken as the first system's (as pid_of
+     * does); a remote server gets that system's URI with it. */
+    char uri[1024] = "";
+    if (remote && f->ids.n > 0) {
+        pacs_fhir_ids_uri(&f->ids, f->ids.system[0], uri, sizeof uri);
+    }
     if (f->ids.n > 0 && pid && pid[0]) {
         snprintf(id.system, sizeof id.system, "%s", f->ids.system[0]);
         snprintf(id.value, sizeof id.value, "%s", pid);
@@ -76,6 +82,10 @@ json_t *pacs_fhir__subject_ref(pacs_fhir *f, const char *pid, const char *name)
             snprintf(id.system, sizeof id.system, "%s", f->ids.system[s]);
             if (pacs_orders_patient_get(f->archive, &id, &p, &ei) == PACS_OK) {
                 const char *served = served_id(f, &p);
+                if (remote && served && strcmp(served, pid) == 0) {
+                    pacs_fhir_ids_uri(&f->ids, f->ids.system[s], uri, sizeof uri);
+                    break;
+                }
                 if (served && strcmp(served, pid) == 0) {
                     json_t *pat = pacs_fhir_patient_json(&f->ids, &p);
                     const char *rid = json_string_value(json_object_get(pat, "id"));
@@ -90,7 +100,9 @@ json_t *pacs_fhir__subject_ref(pacs_fhir *f, const char *pid, const char *name)
     }
     json_t *ref = json_object();
     if (ref && pid && pid[0]) {
-        json_object_set_new(ref, "identifier", json_pack("{s:s}", "value", pid));
+        json_object_set_new(ref, "identifier",
+                            uri[0] ? json_pack("{s:s,s:s}", "system", uri, "value", pid)
+                                   : json_pack("{s:s}", "value", pid));
     }
     if (ref && name && name[0]) {
         json_object_set_new(ref, "display", json_string(name));

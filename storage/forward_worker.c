@@ -198,7 +198,8 @@ static void send_group(pacs_fwd_worker *w, const pacs_fwd_entry *ents, size_t n)
         for (size_t k = 0; k < n_send; k++) {
             outs[where[k]].result = PACS_FWD_RETRY;
             snprintf(outs[where[k]].why, sizeof outs[where[k]].why,
-                     "%s is no longer a known destination (ae.%s or web.%s)", dest, dest, dest);
+                     "%s is no longer a known destination (ae.%s, web.%s or ehr.%s)", dest, dest,
+                     dest, dest);
         }
         pacs_log(PACS_LOG_WARN, "forward", "dest=%s unknown, %zu instances wait", dest, n_send);
     } else if (n_send > 0) {

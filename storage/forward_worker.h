@@ -3,11 +3,12 @@
  * The forwarding queue's worker, the same for every protocol: one thread takes the due entries
  * of the persistent queue (archive.h, pacs_archive_forward_*), groups them by destination, hands
  * each group to the sender that knows the destination (DIMSE C-STORE in dimse/forward.c, STOW-RS
- * in dicomweb/sender.c) and writes the outcomes back: done, retried with exponential back-off
- * (forward.retry_min .. forward.retry_max seconds), or failed after forward.max_attempts (when
- * set) or when nothing the destination does can change it. A destination that is down is not
- * tried again before its entries' back-off has passed, so a burst of new instances does not
- * hammer it. Entries of a destination no sender knows wait, retried, and stay listed.
+ * in dicomweb/sender.c, FHIR PUTs to the health record in fhir/push.c) and writes the outcomes
+ * back: done, retried with exponential back-off (forward.retry_min .. forward.retry_max
+ * seconds), or failed after forward.max_attempts (when set) or when nothing the destination does
+ * can change it. A destination that is down is not tried again before its entries' back-off has
+ * passed, so a burst of new instances does not hammer it. Entries of a destination no sender knows
+ * wait, retried, and stay listed.
  *
  * Thread-safe: wake and stop from any thread; the senders' send runs on the worker thread,
  * their cancel on the stopping one.
@@ -44,7 +45,7 @@ typedef struct pacs_fwd_outcome {
 /** A protocol's sender. The entries given to send() are all for one destination, which
  *  knows() accepted, and each is still stored (its object is not ""). */
 typedef struct pacs_fwd_sender {
-    const char *protocol; /* for the audit trail: "dimse", "dicomweb" */
+    const char *protocol; /* for the audit trail: "dimse", "dicomweb", "fhir" */
     int (*knows)(void *ctx, const char *dest);
     /* Writes out[i] for each entry (those left UNTRIED keep their state); returns non-zero
      * when the destination is down (unreachable, or the connection broke), so that it waits

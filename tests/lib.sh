@@ -371,3 +371,57 @@ assert i > 0, "no JPEG 2000 codestream"
 d[i + 4:i + 44] = bytes(40)
 open(p, "wb").write(d)' "$2"
 }
+
+# Polls (bounded: at most $1 seconds) until the command succeeds.
+wait_until() { # seconds command...
+    end=$(($(date +%s) + $1))
+    shift
+    until "$@"; do
+        [ "$(date +%s)" -lt "$end" ] || return 1
+        sleep 0.2
+    done
+}
+
+# A member of a JSON file by its path of keys and array indexes, dot-separated ("" when absent).
+json_value() { # file path
+    python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+for k in sys.argv[2].split("."):
+    d = d[int(k)] if isinstance(d, list) else d.get(k) if isinstance(d, dict) else None
+    if d is None:
+        break
+print("" if d is None else d)' "$1" "$2"
+}
+
+# Succeeds when the command prints the expected value (for wait_until).
+is() { # expected command args...
+    want=$1
+    shift
+    [ "$("$@")" = "$want" ]
+}
+
+# Installs the Node.js packages of tests/node (package-lock.json, `npm ci`) into $WORK/node with
+# the scripts named, or fails the test.
+node_setup() { # scripts of tests/node...
+    command -v node >/dev/null 2>&1 || fail "node is not installed (scripts/deps.sh installs it)"
+    mkdir -p "$WORK/node"
+    for f in package.json package-lock.json "$@"; do
+        cp "$SRC/tests/node/$f" "$WORK/node/"
+    done
+    (cd "$WORK/node" && timeout 300 npm ci --no-audit --no-fund --loglevel=error >npm.log 2>&1) ||
+        fail "npm ci failed: $(tail -5 "$WORK/node/npm.log")"
+}
+
+# A small valid PDF of a few KB (its bytes are bulk data in the metadata once encapsulated).
+make_pdf() { # out
+    {
+        printf '%%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n'
+        printf '2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n'
+        i=0
+        while [ $i -lt 60 ]; do
+            printf '%% padding line %02d of the report from the hospital information system\n' $i
+            i=$((i + 1))
+        done
+        printf 'trailer << /Root 1 0 R >>\n%%%%EOF\n'
+    } >"$1"
+}

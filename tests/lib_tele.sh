@@ -11,8 +11,8 @@
 #   by_dest DATA INDEX DEST COLUMN       # a column of `pacs forward list --by-dest`
 #   entries DATA INDEX STATE DEST MIN_ATTEMPTS
 #   qido_count BASE KEY PATH             # the number of results of a QIDO request
-#   wait_until SECONDS command...        # polls (bounded) until the command succeeds
-#   at_least command n / is expected command...
+#   at_least command n                   # the command prints at least n
+# (wait_until and is are tests/lib.sh's.)
 #
 # TELE_MAIN names the node whose log is $WORK/pacsd.log (the one fail() shows); the others log
 # to $WORK/NAME.log, whose last lines a failing test shows too.
@@ -86,21 +86,8 @@ entries() {
     node_pacs "$1" "$2" forward list --state "$3" 2>/dev/null |
         awk -F '\t' -v d="$4" -v a="$5" 'NR > 1 && $4 == d && $3 >= a' | wc -l | tr -d ' '
 }
-wait_until() {
-    end=$(($(date +%s) + $1))
-    shift
-    until "$@"; do
-        [ "$(date +%s)" -lt "$end" ] || return 1
-        sleep 0.2
-    done
-}
 qido_count() {
     curl -sS --max-time 30 ${TELE_CA:+--cacert "$TELE_CA"} -H "Authorization: Bearer $2" "$1$3" |
         python3 -c 'import json, sys; t = sys.stdin.read(); print(len(json.loads(t)) if t.strip() else 0)'
 }
 at_least() { [ "$($1)" -ge "$2" ]; }
-is() {
-    want=$1
-    shift
-    [ "$("$@")" = "$want" ]
-}

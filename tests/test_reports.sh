@@ -18,12 +18,8 @@
 # OBR-18, nothing stored), malformed FHIR searches (400 OperationOutcome).
 . "$SRC/tests/lib.sh"
 
-command -v node >/dev/null 2>&1 || fail "node is not installed (scripts/deps.sh installs it)"
-mkdir -p "$WORK/node" "$WORK/fhir" "$WORK/a" "$WORK/b" "$WORK/c"
-cp "$SRC/tests/node/package.json" "$SRC/tests/node/package-lock.json" \
-    "$SRC/tests/node/fhir_schema_test.js" "$SRC/tests/node/hl7_oru_test.js" "$WORK/node/"
-(cd "$WORK/node" && timeout 300 npm ci --no-audit --no-fund --loglevel=error >npm.log 2>&1) ||
-    fail "npm ci failed: $(tail -5 "$WORK/node/npm.log")"
+node_setup fhir_schema_test.js hl7_oru_test.js
+mkdir -p "$WORK/fhir" "$WORK/a" "$WORK/b" "$WORK/c"
 
 BHXH=http://fhir.ehealth.gov.vn/core/sid/insurance_number
 P1=DN4010000000001
@@ -72,16 +68,8 @@ report() { # study json [key]: status; the answer in $WORK/body
         -H "Authorization: Bearer ${3:-$KEY}" -H 'Content-Type: application/json' \
         --data-binary "$2" "$D/studies/$1/reports"
 }
-# The value of a JSON member of $WORK/body (a path of keys and indexes, dot-separated).
-jget() { # path [file]
-    python3 -c 'import json, sys
-d = json.load(open(sys.argv[2]))
-for k in sys.argv[1].split("."):
-    d = d[int(k)] if isinstance(d, list) else d.get(k) if isinstance(d, dict) else None
-    if d is None:
-        break
-print("" if d is None else d)' "$1" "${2:-$WORK/body}"
-}
+# The value of a JSON member of $WORK/body, or of the file given (tests/lib.sh json_value).
+jget() { json_value "${2:-$WORK/body}" "$1"; }
 PRELIM_TEXT="Phổi hai bên sáng, chờ so sánh phim cũ."
 FINAL_TEXT="Không thấy tổn thương khu trú. Kết luận: bình thường."
 st=$(report "$A" "{\"text\": \"$PRELIM_TEXT\", \"author\": \"Lê^Văn Cường\", \"status\": \"preliminary\"}")
@@ -142,17 +130,7 @@ cat >"$WORK/sr.xml" <<XML
 </report>
 XML
 xml2dsr "$WORK/sr.xml" "$WORK/sr.dcm" >"$WORK/sr.log" 2>&1 || fail "xml2dsr: $(cat "$WORK/sr.log")"
-# A small PDF of a few KB (its bytes are bulk data in the metadata).
-{
-    printf '%%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n'
-    printf '2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n'
-    i=0
-    while [ $i -lt 60 ]; do
-        printf '%% padding line %02d of the report from the hospital information system\n' $i
-        i=$((i + 1))
-    done
-    printf 'trailer << /Root 1 0 R >>\n%%%%EOF\n'
-} >"$WORK/report.pdf"
+make_pdf "$WORK/report.pdf"
 pdf2dcm --title "Kết quả CT" +st "$WORK/b/ct-1.dcm" -k AccessionNumber=ACC3002 "$WORK/report.pdf" "$WORK/pdf.dcm" \
     >"$WORK/pdf.log" 2>&1 || fail "pdf2dcm: $(cat "$WORK/pdf.log")"
 PDF_SOP=$(dcm_value "$WORK/pdf.dcm" 0008,0018)

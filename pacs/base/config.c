@@ -293,11 +293,13 @@ static pacs_err set_route(pacs_config *cfg, const char *name, const char *text, 
     return PACS_OK;
 }
 
-/* `web.NAME = URL [options]` (parsed by config_dest.c): a later setting replaces the earlier. */
-static pacs_err set_web(pacs_config *cfg, const char *name, const char *text, pacs_errinfo *ei)
+/* `web.NAME` and `ehr.NAME = URL [options]` (parsed by config_dest.c): a later setting of the
+ * name replaces the earlier, whichever its kind. */
+static pacs_err set_web(pacs_config *cfg, pacs_dest_kind kind, const char *name, const char *text,
+                        pacs_errinfo *ei)
 {
     pacs_web_dest w;
-    pacs_err err = pacs_config__parse_web(name, text, &w, ei);
+    pacs_err err = pacs_config__parse_web(kind, name, text, &w, ei);
     if (err != PACS_OK) {
         return err;
     }
@@ -380,8 +382,8 @@ pacs_err pacs_config_set(pacs_config *cfg, const char *key, const char *val, pac
     if (strncmp(key, "route.", 6) == 0) {
         return set_route(cfg, key + 6, val, ei);
     }
-    if (strncmp(key, "web.", 4) == 0) {
-        return set_web(cfg, key + 4, val, ei);
+    if (strncmp(key, "web.", 4) == 0 || strncmp(key, "ehr.", 4) == 0) {
+        return set_web(cfg, key[0] == 'e' ? PACS_DEST_EHR : PACS_DEST_STOW, key + 4, val, ei);
     }
     if (strncmp(key, "auth.key.", 9) == 0) {
         return set_api_key(cfg, key + 9, val, ei);
@@ -589,18 +591,27 @@ pacs_err pacs_config_finish(pacs_config *cfg, pacs_errinfo *ei)
         return pacs_errf(ei, PACS_EINVAL, "http.prefix: '%s' must start with /", prefix);
     }
     for (size_t i = 0; i < cfg->n_webs; i++) {
-        if (pacs_config_ae_find(cfg, cfg->webs[i].name)) {
-            return pacs_errf(ei, PACS_EINVAL, "web.%s: %s is also a known AE (ae.%s)",
-                             cfg->webs[i].name, cfg->webs[i].name, cfg->webs[i].name);
+        const pacs_web_dest *w = &cfg->webs[i];
+        const char *k = w->kind == PACS_DEST_EHR ? "ehr" : "web";
+        if (pacs_config_ae_find(cfg, w->name)) {
+            return pacs_errf(ei, PACS_EINVAL, "%s.%s: %s is also a known AE (ae.%s)", k, w->name,
+                             w->name, w->name);
+        }
+        /* The ImagingStudy's Endpoint tells the EHR's users where the images are. */
+        if (w->kind == PACS_DEST_EHR && !pacs_config_str(cfg, "http.public_url")[0]) {
+            return pacs_errf(ei, PACS_EINVAL,
+                             "ehr.%s needs http.public_url (this server's DICOMweb URL as the "
+                             "health record's users reach it)",
+                             w->name);
         }
     }
     for (size_t i = 0; i < cfg->n_routes; i++) {
         const char *d = cfg->routes[i].dest;
         if (!pacs_config_ae_find(cfg, d) && !pacs_config_web_find(cfg, d)) {
             return pacs_errf(ei, PACS_EINVAL,
-                             "route.%s: destination %s is not a known AE or DICOMweb server "
-                             "(add ae.%s = host:port or web.%s = URL)",
-                             cfg->routes[i].name, d, d, d);
+                             "route.%s: destination %s is not a known AE, DICOMweb or EHR server "
+                             "(add ae.%s = host:port, web.%s = URL or ehr.%s = URL)",
+                             cfg->routes[i].name, d, d, d, d);
         }
     }
     pacs_err terr = check_tls(cfg, ei);
@@ -769,12 +780,16 @@ void pacs_config_print_help(void *file)
             "allow=store,find,move,get,commit,mpps|all|none from=ADDR,CIDR,.. cert=CN "
             "names=ascii (worklist names without diacritics) tls");
     fprintf(f, "%-24s = %-12s  %s\n", "route.NAME", "DEST [cond]",
-            "forward stored instances to DEST (ae.DEST or web.DEST); conditions: calling=AE,.. "
+            "forward stored instances to DEST (ae.DEST, web.DEST or ehr.DEST); conditions: "
+            "calling=AE,.. "
             "modality=CT,.. sop_class=UID,..");
     fprintf(f, "%-24s = %-12s  %s\n", "web.NAME", "URL [opts]",
             "a DICOMweb server instances are forwarded to by STOW-RS (https://host:port/root); "
             "then optionally key=@FILE (bearer key) ca=PEM accept=jpegls,htj2k,explicit,.. "
             "batch=N batch_mb=N");
+    fprintf(f, "%-24s = %-12s  %s\n", "ehr.NAME", "URL [opts]",
+            "the health record's FHIR R4 server studies and reports are pushed to (ImagingStudy "
+            "and DiagnosticReport by PUT; https://host/fhir); then optionally key=@FILE ca=PEM");
     fprintf(f, "%-24s = %-12s  %s\n", "auth.key.NAME", "sha256:HEX ..",
             "an API key for DICOMweb: the SHA-256 of the key in hex, then its scopes among read, "
             "write, delete, share");

@@ -7,8 +7,9 @@
  * pacs_config_finish() the object is read-only and may be shared by all threads.
  *
  * Known remote applications are keys of the form `ae.TITLE = host:port`, DICOMweb servers
- * instances are forwarded to `web.NAME = URL [options]` (pacs_web_dest); forwarding rules are
- * keys of the form `route.NAME = DEST [condition]...` (see pacs_config_route).
+ * instances are forwarded to `web.NAME = URL [options]` and the health record's FHIR servers
+ * studies and reports are pushed to `ehr.NAME = URL [options]` (pacs_web_dest); forwarding
+ * rules are keys of the form `route.NAME = DEST [condition]...` (see pacs_config_route).
  */
 #ifndef PACS_BASE_CONFIG_H
 #define PACS_BASE_CONFIG_H
@@ -51,7 +52,7 @@ typedef struct pacs_remote_ae {
  * [study_from=key:NAME,...]`: every instance stored whose calling AE, Modality and SOP Class
  * match, and whose study holds an instance that came over HTTP with one of the named
  * credentials (an absent condition matches anything), is queued for sending to DEST, a known
- * AE or a DICOMweb server (web.DEST).
+ * AE, a DICOMweb server (web.DEST) or an EHR's FHIR server (ehr.DEST).
  */
 typedef struct pacs_config_route {
     char name[65];
@@ -63,16 +64,25 @@ typedef struct pacs_config_route {
                              empty matches any */
 } pacs_config_route;
 
+/** What an HTTP destination takes. */
+typedef enum pacs_dest_kind {
+    PACS_DEST_STOW = 0, /* `web.NAME`: a DICOMweb server, instances by STOW-RS */
+    PACS_DEST_EHR       /* `ehr.NAME`: a FHIR R4 server, ImagingStudy and DiagnosticReport PUTs */
+} pacs_dest_kind;
+
 /**
- * A DICOMweb server instances are forwarded to by STOW-RS, `web.NAME = URL [key=@FILE]
- * [ca=PEM] [accept=jpegls,htj2k,explicit,...] [batch=N] [batch_mb=N]`. The bearer key is read
+ * An HTTP destination: a DICOMweb server instances are forwarded to by STOW-RS, `web.NAME = URL
+ * [key=@FILE] [ca=PEM] [accept=jpegls,htj2k,explicit,...] [batch=N] [batch_mb=N]`, or the
+ * health record's FHIR server, `ehr.NAME = URL [key=@FILE] [ca=PEM]`. The bearer key is read
  * from FILE when the sender starts (never from the configuration itself, so it is never
  * printed or logged). `accept` lists the transfer syntaxes the server takes, most wanted first
  * (names or UIDs; empty: instances go as stored).
  */
 typedef struct pacs_web_dest {
-    char name[17];      /* 1 to 16 characters, like an AE title: routes name it as DEST */
-    char url[512];      /* the DICOMweb root, without a trailing '/' */
+    char name[17]; /* first (the configuration finds it by name): 1 to 16 characters,
+                      like an AE title; routes name it as DEST */
+    pacs_dest_kind kind;
+    char url[512];      /* the DICOMweb root or FHIR base, without a trailing '/' */
     char key_file[512]; /* "" for none */
     char ca[512];       /* PEM CA certificates for https; "" for the system's */
     char accept[1024];  /* comma-separated transfer syntax UIDs, in order; "" as stored */
@@ -131,7 +141,8 @@ const pacs_remote_ae *pacs_config_ae_find(const pacs_config *cfg, const char *ae
 size_t pacs_config_route_count(const pacs_config *cfg);
 const pacs_config_route *pacs_config_route_at(const pacs_config *cfg, size_t i);
 
-/** DICOMweb destinations (`web.NAME`), in the order they were set; find by exact name. */
+/** HTTP destinations (`web.NAME` and `ehr.NAME`, told apart by their kind), in the order they
+ *  were set; find by exact name. */
 size_t pacs_config_web_count(const pacs_config *cfg);
 const pacs_web_dest *pacs_config_web_at(const pacs_config *cfg, size_t i);
 const pacs_web_dest *pacs_config_web_find(const pacs_config *cfg, const char *name);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * The destination keys' parsers, for config.c: forwarding rules (`route.NAME = DEST
- * [conditions]`) and DICOMweb servers (`web.NAME = URL [options]`). Pure functions of their
+ * [conditions]`), DICOMweb servers (`web.NAME = URL [options]`) and the health record's FHIR
+ * servers (`ehr.NAME = URL [key=@FILE] [ca=PEM]`). Pure functions of their
  * text; the configuration keeps what they return.
  */
 #include <ctype.h>
@@ -189,14 +190,17 @@ static pacs_err set_count(const char *name, const char *opt, const char *text, l
     return PACS_OK;
 }
 
-/* `web.NAME = URL [key=@FILE] [ca=PEM] [accept=...] [batch=N] [batch_mb=N]`. */
-pacs_err pacs_config__parse_web(const char *name, const char *text, pacs_web_dest *out,
-                                pacs_errinfo *ei)
+/* `web.NAME = URL [key=@FILE] [ca=PEM] [accept=...] [batch=N] [batch_mb=N]`, and
+ * `ehr.NAME = URL [key=@FILE] [ca=PEM]`. */
+pacs_err pacs_config__parse_web(pacs_dest_kind kind, const char *name, const char *text,
+                                pacs_web_dest *out, pacs_errinfo *ei)
 {
     pacs_web_dest w;
     memset(&w, 0, sizeof w);
+    w.kind = kind;
+    const char *k = kind == PACS_DEST_EHR ? "ehr" : "web";
     if (!pacs_config__valid_aet(name) || strchr(name, ' ')) {
-        return pacs_errf(ei, PACS_EINVAL, "web.%.80s: a destination name has 1 to 16 characters",
+        return pacs_errf(ei, PACS_EINVAL, "%s.%.80s: a destination name has 1 to 16 characters", k,
                          name);
     }
     snprintf(w.name, sizeof w.name, "%s", name);
@@ -204,13 +208,13 @@ pacs_err pacs_config__parse_web(const char *name, const char *text, pacs_web_des
     w.batch_bytes = 32L << 20;
     char words[2048];
     if (snprintf(words, sizeof words, "%s", text) >= (int)sizeof words) {
-        return pacs_errf(ei, PACS_EINVAL, "web.%s: value too long", name);
+        return pacs_errf(ei, PACS_EINVAL, "%s.%s: value too long", k, name);
     }
     char *save = NULL;
     char *u = strtok_r(words, " \t", &save);
     if (!u || (strncmp(u, "https://", 8) != 0 && strncmp(u, "http://", 7) != 0) ||
         strlen(u) >= sizeof w.url) {
-        return pacs_errf(ei, PACS_EINVAL, "web.%s: '%s' must start with an http(s):// URL", name,
+        return pacs_errf(ei, PACS_EINVAL, "%s.%s: '%s' must start with an http(s):// URL", k, name,
                          text);
     }
     snprintf(w.url, sizeof w.url, "%s", u);
@@ -225,9 +229,12 @@ pacs_err pacs_config__parse_web(const char *name, const char *text, pacs_web_des
             snprintf(w.key_file, sizeof w.key_file, "%s", o + 5);
         } else if (strncmp(o, "key=", 4) == 0) {
             err = pacs_errf(ei, PACS_EINVAL,
-                            "web.%s: the key is read from a file: key=@/path/to/file", name);
+                            "%s.%s: the key is read from a file: key=@/path/to/file", k, name);
         } else if (strncmp(o, "ca=", 3) == 0 && o[3] && strlen(o + 3) < sizeof w.ca) {
             snprintf(w.ca, sizeof w.ca, "%s", o + 3);
+        } else if (kind == PACS_DEST_EHR) {
+            err = pacs_errf(ei, PACS_EINVAL, "ehr.%s: '%s' is not an option (key=@FILE, ca=PEM)",
+                            name, o);
         } else if (strncmp(o, "accept=", 7) == 0) {
             err = set_accept(&w, o + 7, ei);
         } else if (strncmp(o, "batch=", 6) == 0) {

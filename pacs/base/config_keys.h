@@ -33,8 +33,8 @@ int pacs_config__valid_aet(const char *aet);
 /** `route.NAME = DEST [conditions]` into `out` (written only on success). */
 pacs_err pacs_config__parse_route(const char *name, const char *text, pacs_config_route *out,
                                   pacs_errinfo *ei);
-/** `web.NAME = URL [options]` into `out` (written only on success). */
-pacs_err pacs_config__parse_web(const char *name, const char *text, pacs_web_dest *out,
-                                pacs_errinfo *ei);
+/** `web.NAME` or `ehr.NAME = URL [options]` into `out` (written only on success). */
+pacs_err pacs_config__parse_web(pacs_dest_kind kind, const char *name, const char *text,
+                                pacs_web_dest *out, pacs_errinfo *ei);
 
 #endif

@@ -19,6 +19,7 @@
 #include "dicomweb/dicomweb.h"
 #include "dicomweb/sender.h"
 #include "fhir/fhir.h"
+#include "fhir/push.h"
 #include "dimse/aetable.h"
 #include "dimse/dimse.h"
 #include "dimse/forward.h"
@@ -137,6 +138,7 @@ int main(int argc, char **argv)
     pacs_aetable *aetable = NULL;
     pacs_forwarder *forwarder = NULL;
     pacs_web_sender *web_sender = NULL;
+    pacs_ehr_sender *ehr_sender = NULL;
     pacs_fwd_worker *fwd_worker = NULL;
     pacs_compress_job *compress = NULL;
     pacs_dimse_server *dimse = NULL;
@@ -208,14 +210,16 @@ int main(int argc, char **argv)
         goto done;
     }
     /* Forwarding: one queue worker, with a sender per protocol (DIMSE to ae.*, STOW-RS to
-     * web.*); the stored hook goes in before any association can store. */
+     * web.*, FHIR PUTs to ehr.*); the stored hook goes in before any association can store. */
     if (pacs_forward_new(cfg, archive, aetable, &forwarder, &ei) != PACS_OK ||
-        pacs_web_sender_new(cfg, archive, &web_sender, &ei) != PACS_OK) {
+        pacs_web_sender_new(cfg, archive, &web_sender, &ei) != PACS_OK ||
+        pacs_ehr_sender_new(cfg, archive, &ehr_sender, &ei) != PACS_OK) {
         pacs_log(PACS_LOG_ERROR, "pacsd", "cannot start forwarding: %s", ei.msg);
         goto done;
     }
-    pacs_fwd_sender senders[2] = {pacs_forward_sender(forwarder), pacs_web_sender_face(web_sender)};
-    if (pacs_fwd_worker_start(cfg, archive, senders, 2, &fwd_worker, &ei) != PACS_OK) {
+    pacs_fwd_sender senders[3] = {pacs_forward_sender(forwarder), pacs_web_sender_face(web_sender),
+                                  pacs_ehr_sender_face(ehr_sender)};
+    if (pacs_fwd_worker_start(cfg, archive, senders, 3, &fwd_worker, &ei) != PACS_OK) {
         pacs_log(PACS_LOG_ERROR, "pacsd", "cannot start forwarding: %s", ei.msg);
         goto done;
     }
@@ -319,6 +323,7 @@ done:
     pacs_fwd_worker_stop(fwd_worker);
     pacs_forward_free(forwarder);
     pacs_web_sender_free(web_sender);
+    pacs_ehr_sender_free(ehr_sender);
     if (collecting) {
         pacs_metrics_remove_collector(pacs_health_collect, archive);
     }

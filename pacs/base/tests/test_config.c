@@ -221,7 +221,7 @@ static void test_web_dests(void **state)
     assert_int_equal(pacs_config_finish(cfg, &ei), PACS_OK);
     assert_int_equal(pacs_config_set(cfg, "route.nowhere", "NOWHERE", &ei), PACS_OK);
     assert_int_equal(pacs_config_finish(cfg, &ei), PACS_EINVAL);
-    assert_non_null(strstr(ei.msg, "not a known AE or DICOMweb server"));
+    assert_non_null(strstr(ei.msg, "not a known AE, DICOMweb or EHR server"));
     pacs_config_free(cfg);
     cfg = fresh();
     assert_int_equal(pacs_config_set(cfg, "web.TWICE", "https://x", &ei), PACS_OK);
@@ -263,6 +263,49 @@ static void test_route_study_from(void **state)
             fail_msg("%s: %s", bad[i].value, ei.msg);
         }
     }
+    pacs_config_free(cfg);
+}
+
+/* ehr.NAME destinations: parsed as web. ones, kind EHR; options they cannot take refused. */
+static void test_ehr_dests(void **state)
+{
+    (void)state;
+    pacs_config *cfg = fresh();
+    pacs_errinfo ei;
+    assert_int_equal(pacs_config_set(cfg, "web.CENTRAL", "https://c/dicomweb", &ei), PACS_OK);
+    assert_int_equal(
+        pacs_config_set(cfg, "ehr.EHR", "https://ehr.example/fhir/ key=@/etc/k ca=/etc/ca", &ei),
+        PACS_OK);
+    const pacs_web_dest *w = pacs_config_web_find(cfg, "EHR");
+    assert_non_null(w);
+    assert_int_equal(w->kind, PACS_DEST_EHR);
+    assert_string_equal(w->url, "https://ehr.example/fhir");
+    assert_string_equal(w->key_file, "/etc/k");
+    assert_string_equal(w->ca, "/etc/ca");
+    assert_int_equal(pacs_config_web_find(cfg, "CENTRAL")->kind, PACS_DEST_STOW);
+    static const struct {
+        const char *value, *msg;
+    } bad[] = {
+        {"https://x accept=jpegls", "ehr.X: 'accept=jpegls' is not an option"},
+        {"https://x batch=2", "ehr.X: 'batch=2' is not an option"},
+        {"https://x key=secret", "ehr.X: the key is read from a file"},
+        {"ftp://x", "ehr.X: 'ftp://x' must start with an http(s):// URL"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(pacs_config_set(cfg, "ehr.X", bad[i].value, &ei), PACS_EINVAL);
+        assert_non_null(strstr(ei.msg, bad[i].msg));
+    }
+    /* Routes name it; the ImagingStudy's Endpoint needs http.public_url. */
+    assert_int_equal(pacs_config_set(cfg, "route.ehr", "EHR", &ei), PACS_OK);
+    assert_int_equal(pacs_config_finish(cfg, &ei), PACS_EINVAL);
+    assert_non_null(strstr(ei.msg, "ehr.EHR needs http.public_url"));
+    assert_int_equal(pacs_config_set(cfg, "http.public_url", "https://pacs/dicomweb", &ei),
+                     PACS_OK);
+    assert_int_equal(pacs_config_finish(cfg, &ei), PACS_OK);
+    /* A name is one destination: ehr.CENTRAL replaces web.CENTRAL. */
+    assert_int_equal(pacs_config_set(cfg, "ehr.CENTRAL", "https://c/fhir", &ei), PACS_OK);
+    assert_int_equal(pacs_config_web_count(cfg), 2);
+    assert_int_equal(pacs_config_web_find(cfg, "CENTRAL")->kind, PACS_DEST_EHR);
     pacs_config_free(cfg);
 }
 
@@ -437,6 +480,7 @@ int main(void)
         cmocka_unit_test(test_env),         cmocka_unit_test(test_cli_order),
         cmocka_unit_test(test_cli_errors),  cmocka_unit_test(test_file_error_through_cli),
         cmocka_unit_test(test_web_dests),   cmocka_unit_test(test_route_study_from),
+        cmocka_unit_test(test_ehr_dests),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
