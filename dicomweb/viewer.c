@@ -131,8 +131,9 @@ static json_t *oidc_params(const char *text, pacs_errinfo *ei)
         memcpy(name, p, nl);
         name[nl] = '\0';
         if (json_object_set_new(o, name, json_stringn(eq + 1, n - nl - 1)) != 0) {
+            pacs_errf(ei, PACS_EINVAL, "viewer.oidc.params: the value of %s is not UTF-8", name);
             json_decref(o);
-            o = NULL;
+            return NULL;
         }
         p += n + (p[n] == '&');
     }
@@ -191,7 +192,11 @@ static char *make_oidc(const pacs_config *cfg, pacs_errinfo *ei)
         json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "authority", authority, "client_id",
                   client, "scope", scope, "response_type", "code", "redirect_uri", "/callback",
                   "post_logout_redirect_uri", "/signed-out", "extraQueryParams", params);
-    char *text = o ? json_dumps(o, JSON_COMPACT | JSON_ESCAPE_SLASH) : NULL;
+    if (!o) {
+        pacs_errf(ei, PACS_EINVAL, "viewer.oidc.authority, client_id and scope must be UTF-8");
+        return NULL;
+    }
+    char *text = json_dumps(o, JSON_COMPACT | JSON_ESCAPE_SLASH);
     json_decref(o);
     char *line = NULL;
     if (!text || asprintf(&line, "    oidc: [%s],\n", text) < 0) {
