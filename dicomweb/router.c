@@ -316,9 +316,10 @@ void pacs_router_dispatch(pacs_router *router, pacs_http_req *r)
         r->path = r->raw_uri;
         r->path_len = pacs_viewer_loggable(r->raw_uri, full_len); /* what log lines show */
         r->metric_route = "viewer";
-        /* A page of the viewer without a credential goes to the login page, and comes back. */
-        if (pacs_auth_required(router->auth) && pacs_viewer_is_page(r->raw_uri, full_len) &&
-            !pacs_http_signed_in(r, router->auth)) {
+        /* A page of the viewer without a credential goes to the login page, and comes back;
+         * unless OHIF signs the user in itself at the identity provider (viewer.oidc.*). */
+        if (pacs_auth_required(router->auth) && !pacs_viewer_oidc(router->viewer) &&
+            pacs_viewer_is_page(r->raw_uri, full_len) && !pacs_http_signed_in(r, router->auth)) {
             pacs_login_redirect(r, r->raw_uri);
             return;
         }

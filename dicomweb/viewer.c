@@ -35,6 +35,7 @@ struct pacs_viewer {
     char root[PATH_MAX];
     char version[160];   /* from the .pacs-viewer stamp scripts/viewer.sh writes */
     char *app_config;    /* app-config.js */
+    int oidc;            /* OHIF signs users in at viewer.oidc.authority */
     char *missing_html;  /* the 503 page when the viewer is missing */
     pacs_shares *shares; /* for the share pages; NULL when the store cannot be opened */
 };
@@ -107,8 +108,108 @@ static const char *frames_syntax(const pacs_config *cfg, pacs_errinfo *ei)
     return NULL;
 }
 
-/* app-config.js: OHIF's DICOMweb data source on this server's own root, same origin. */
-static char *make_app_config(const pacs_config *cfg, const char *frames)
+/* viewer.oidc.params, "a=b&c=d", as the object OHIF passes to its OIDC client
+ * (extraQueryParams). Values are taken as written; the client URL-encodes them. */
+static json_t *oidc_params(const char *text, pacs_errinfo *ei)
+{
+    json_t *o = json_object();
+    const char *p = text;
+    while (o && *p) {
+        size_t n = strcspn(p, "&");
+        const char *eq = memchr(p, '=', n);
+        size_t nl = eq ? (size_t)(eq - p) : 0;
+        char name[64];
+        if (nl == 0 || nl >= sizeof name ||
+            strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") < nl) {
+            pacs_errf(ei, PACS_EINVAL,
+                      "viewer.oidc.params = %.120s: say name=value&name=value (names of letters, "
+                      "digits, _ . -)",
+                      text);
+            json_decref(o);
+            return NULL;
+        }
+        memcpy(name, p, nl);
+        name[nl] = '\0';
+        if (json_object_set_new(o, name, json_stringn(eq + 1, n - nl - 1)) != 0) {
+            pacs_errf(ei, PACS_EINVAL, "viewer.oidc.params: the value of %s is not UTF-8", name);
+            json_decref(o);
+            return NULL;
+        }
+        p += n + (p[n] == '&');
+    }
+    if (!o) {
+        pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+    return o;
+}
+
+/* The `oidc` entry of app-config.js for viewer.oidc.* ("" when the authority is not set), so
+ * that OHIF itself signs users in at the identity provider (code flow with PKCE) and sends
+ * the access token to DICOMweb, where auth.jwt_* must accept it: refused here otherwise. The
+ * paths are OHIF's own routes below routerBasename (the provider's client must allow them). */
+static char *make_oidc(const pacs_config *cfg, pacs_errinfo *ei)
+{
+    const char *authority = pacs_config_str(cfg, "viewer.oidc.authority");
+    const char *client = pacs_config_str(cfg, "viewer.oidc.client_id");
+    const char *scope = pacs_config_str(cfg, "viewer.oidc.scope");
+    if (!authority[0] && !client[0]) {
+        char *none = strdup("");
+        if (!none) {
+            pacs_errf(ei, PACS_ENOMEM, "out of memory");
+        }
+        return none;
+    }
+    if (strncmp(authority, "https://", 8) != 0 && strncmp(authority, "http://", 7) != 0) {
+        pacs_errf(ei, PACS_EINVAL,
+                  "viewer.oidc.authority = %.120s: say the identity provider's issuer URL "
+                  "(https://...), which the viewer's client id %.60s belongs to",
+                  authority, client);
+        return NULL;
+    }
+    if (!client[0]) {
+        pacs_errf(ei, PACS_EINVAL,
+                  "viewer.oidc.authority needs viewer.oidc.client_id: the "
+                  "viewer's client id at the identity provider");
+        return NULL;
+    }
+    if (!pacs_config_str(cfg, "auth.jwt_keys")[0] || !pacs_config_str(cfg, "auth.jwt_issuer")[0]) {
+        pacs_errf(ei, PACS_EINVAL,
+                  "viewer.oidc.authority needs auth.jwt_keys, auth.jwt_issuer and "
+                  "auth.jwt_audience: DICOMweb must accept the provider's access tokens the "
+                  "viewer sends (docs/security.md, OpenID Connect)");
+        return NULL;
+    }
+    if (!strstr(scope, "openid")) {
+        pacs_errf(ei, PACS_EINVAL, "viewer.oidc.scope = %.120s: OpenID Connect needs openid",
+                  scope);
+        return NULL;
+    }
+    json_t *params = oidc_params(pacs_config_str(cfg, "viewer.oidc.params"), ei);
+    if (!params) {
+        return NULL;
+    }
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "authority", authority, "client_id",
+                  client, "scope", scope, "response_type", "code", "redirect_uri", "/callback",
+                  "post_logout_redirect_uri", "/signed-out", "extraQueryParams", params);
+    if (!o) {
+        pacs_errf(ei, PACS_EINVAL, "viewer.oidc.authority, client_id and scope must be UTF-8");
+        return NULL;
+    }
+    char *text = json_dumps(o, JSON_COMPACT | JSON_ESCAPE_SLASH);
+    json_decref(o);
+    char *line = NULL;
+    if (!text || asprintf(&line, "    oidc: [%s],\n", text) < 0) {
+        line = NULL;
+        pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
+    free(text);
+    return line;
+}
+
+/* app-config.js: OHIF's DICOMweb data source on this server's own root, same origin; with
+ * viewer.oidc.*, its sign-in at the identity provider. */
+static char *make_app_config(const pacs_config *cfg, const char *frames, const char *oidc)
 {
     json_t *prefix = json_string(pacs_config_str(cfg, "http.prefix"));
     char *root = prefix ? json_dumps(prefix, JSON_ENCODE_ANY | JSON_ESCAPE_SLASH) : NULL;
@@ -137,6 +238,7 @@ static char *make_app_config(const pacs_config *cfg, const char *frames)
         "    showLoadingIndicator: true,\n"
         "    strictZSpacingForVolumeViewport: true,\n"
         "    investigationalUseDialog: { option: 'never' },\n"
+        "%s"
         /* Thumbnails first: their own small pool is served before the frames queue. */
         "    maxNumRequests: { interaction: 100, thumbnail: 5, prefetch: 10 },\n"
         "    defaultDataSourceName: 'pacsd',\n"
@@ -173,7 +275,7 @@ static char *make_app_config(const pacs_config *cfg, const char *frames)
         "    }],\n"
         "  };\n"
         "})();\n",
-        root, frames);
+        root, oidc, frames);
     free(root);
     return n < 0 ? NULL : text;
 }
@@ -190,7 +292,14 @@ pacs_err pacs_viewer_open(const pacs_config *cfg, pacs_viewer **out, pacs_errinf
         free(v);
         return PACS_EINVAL;
     }
-    v->app_config = make_app_config(cfg, frames);
+    char *oidc = make_oidc(cfg, ei);
+    if (!oidc) {
+        free(v);
+        return ei->code;
+    }
+    v->oidc = oidc[0] != '\0';
+    v->app_config = make_app_config(cfg, frames, oidc);
+    free(oidc);
     if (asprintf(&v->missing_html,
                  "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
                  "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
@@ -262,6 +371,11 @@ void pacs_viewer_close(pacs_viewer *v)
 int pacs_viewer_installed(const pacs_viewer *v)
 {
     return v && v->dirfd >= 0;
+}
+
+int pacs_viewer_oidc(const pacs_viewer *v)
+{
+    return v && v->oidc;
 }
 
 static int path_is(const char *path, size_t len, const char *word)

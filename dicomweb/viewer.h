@@ -36,8 +36,11 @@ typedef struct pacs_viewer pacs_viewer;
 /**
  * Finds the viewer's folder (`viewer.root`, or by default `../viewer` and `../share/pacsd/viewer`
  * beside the running binary) and writes the app configuration for `cfg`'s DICOMweb prefix.
+ * With viewer.oidc.* the configuration also has OHIF sign users in at that identity provider.
  * A missing viewer is not an error: it is logged (WARN) and /viewer then answers 503 with a
- * page saying so. Fails only when out of memory.
+ * page saying so. Fails (PACS_EINVAL, naming the setting) on a bad viewer.frames or
+ * viewer.oidc.* (OIDC without auth.jwt_keys and auth.jwt_issuer to accept its tokens), and
+ * when out of memory.
  */
 pacs_err pacs_viewer_open(const pacs_config *cfg, pacs_viewer **out, pacs_errinfo *ei);
 
@@ -46,6 +49,10 @@ void pacs_viewer_close(pacs_viewer *v);
 
 /** True when the viewer's folder was found (for logs and tests). */
 int pacs_viewer_installed(const pacs_viewer *v);
+
+/** True when the viewer signs users in itself at an OpenID Connect provider
+ *  (viewer.oidc.authority): its pages then need no credential, OHIF asks for one. */
+int pacs_viewer_oidc(const pacs_viewer *v);
 
 /** True when `path` (undecoded, without its query) is one this module answers: /viewer,
  *  /viewer/..., /share/... */

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * The public keys JWTs are verified against (auth_keys.h): a JWKS file (each JWK converted to
- * PEM with OpenSSL 3's EVP_PKEY_fromdata, since Debian's libjwt 1.10 has no JWKS support) or a
- * PEM file of public keys. RSA keys of at least 2048 bits and EC keys on P-256, P-384 and P-521
- * only. Load: once, when pacsd starts. Thread-safe: no shared state.
+ * The public keys JWTs are verified against (auth_keys.h): a JWKS file (each JWK made a key
+ * with OpenSSL 3's EVP_PKEY_fromdata) or a PEM file of public keys. RSA keys of at least 2048
+ * bits and EC keys on P-256, P-384 and P-521 only. Signatures are checked here with OpenSSL,
+ * not libjwt: Debian's libjwt 1.10 refuses any `typ` but "JWT", and so the access tokens of
+ * RFC 9068 ("at+jwt") that identity providers issue. Load: once, when pacsd starts.
+ * Thread-safe: the keys are read-only after loading; each check has its own context.
  */
 #include "http/auth_keys.h"
 
@@ -12,6 +14,7 @@
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
@@ -23,26 +26,7 @@
 
 #define KEYFILE_MAX (1u << 20)
 
-static char *pkey_to_pem(EVP_PKEY *pk)
-{
-    BIO *b = BIO_new(BIO_s_mem());
-    char *pem = NULL;
-    if (b && PEM_write_bio_PUBKEY(b, pk) == 1) {
-        char *data = NULL;
-        long n = BIO_get_mem_data(b, &data);
-        if (n > 0) {
-            pem = malloc((size_t)n + 1);
-            if (pem) {
-                memcpy(pem, data, (size_t)n);
-                pem[n] = '\0';
-            }
-        }
-    }
-    BIO_free(b);
-    return pem;
-}
-
-/* Fills type/curve/pem of `k` from a public key. */
+/* Fills type/curve/pkey of `k` from a public key (a reference of its own). */
 static pacs_err key_from_pkey(EVP_PKEY *pk, pacs_jwt_key *k, pacs_errinfo *ei)
 {
     if (EVP_PKEY_is_a(pk, "RSA")) {
@@ -60,10 +44,10 @@ static pacs_err key_from_pkey(EVP_PKEY *pk, pacs_jwt_key *k, pacs_errinfo *ei)
     } else {
         return pacs_errf(ei, PACS_EINVAL, "only RSA and EC public keys are accepted");
     }
-    k->pem = pkey_to_pem(pk);
-    if (!k->pem) {
+    if (EVP_PKEY_up_ref(pk) != 1) {
         return pacs_errf(ei, PACS_ENOMEM, "out of memory");
     }
+    k->pkey = pk;
     return PACS_OK;
 }
 
@@ -280,8 +264,61 @@ fail:
 void pacs_jwt_keys_free(pacs_jwt_keys *a)
 {
     for (size_t i = 0; i < a->n; i++) {
-        free(a->keys[i].pem);
-        a->keys[i].pem = NULL;
+        EVP_PKEY_free(a->keys[i].pkey);
+        a->keys[i].pkey = NULL;
     }
     a->n = 0;
+}
+
+/* A JWS EC signature (r||s, each as long as the curve's order) as the DER OpenSSL verifies. */
+static unsigned char *ec_sig_der(const pacs_jwt_key *k, const unsigned char *sig, size_t len,
+                                 int *der_len)
+{
+    size_t half = ((size_t)k->curve_bits + 7) / 8;
+    if (len != 2 * half) {
+        return NULL;
+    }
+    ECDSA_SIG *es = ECDSA_SIG_new();
+    BIGNUM *r = BN_bin2bn(sig, (int)half, NULL);
+    BIGNUM *s = BN_bin2bn(sig + half, (int)half, NULL);
+    unsigned char *der = NULL;
+    if (es && r && s && ECDSA_SIG_set0(es, r, s) == 1) {
+        r = s = NULL; /* owned by es now */
+        *der_len = i2d_ECDSA_SIG(es, &der);
+        if (*der_len <= 0) {
+            der = NULL;
+        }
+    }
+    BN_free(r);
+    BN_free(s);
+    ECDSA_SIG_free(es);
+    return der;
+}
+
+int pacs_jwt_key_verify(const pacs_jwt_key *k, int hash_bits, const void *input, size_t input_len,
+                        const unsigned char *sig, size_t sig_len)
+{
+    const EVP_MD *md = hash_bits == 256   ? EVP_sha256()
+                       : hash_bits == 384 ? EVP_sha384()
+                       : hash_bits == 512 ? EVP_sha512()
+                                          : NULL;
+    if (!md || !k->pkey) {
+        return 0;
+    }
+    unsigned char *der = NULL;
+    int der_len = 0;
+    if (k->type == PACS_JWT_KEY_EC) {
+        der = ec_sig_der(k, sig, sig_len, &der_len);
+        if (!der) {
+            return 0;
+        }
+        sig = der;
+        sig_len = (size_t)der_len;
+    }
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int ok = ctx && EVP_DigestVerifyInit(ctx, NULL, md, NULL, k->pkey) == 1 &&
+             EVP_DigestVerify(ctx, sig, sig_len, input, input_len) == 1;
+    EVP_MD_CTX_free(ctx);
+    OPENSSL_free(der);
+    return ok;
 }

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: MIT
 /*
  * The public keys that OAuth2 bearer JWTs are verified against (auth.c's), read once from
- * auth.jwt_keys: a JWKS file or a PEM file. Internal to dicomweb/ (auth.c and auth_keys.c).
+ * auth.jwt_keys: a JWKS file or a PEM file, and the check of a JWS signature with one of them.
+ * Internal to http/ (auth.c and auth_keys.c).
  */
 #ifndef PACS_HTTP_AUTH_KEYS_H
 #define PACS_HTTP_AUTH_KEYS_H
 
 #include <stddef.h>
+
+#include <openssl/types.h>
 
 #include "pacs/base/err.h"
 
@@ -19,7 +22,7 @@ typedef struct pacs_jwt_key {
     char alg[8];   /* the JWK's "alg", "" when not given */
     pacs_jwt_key_type type;
     int curve_bits; /* EC: 256, 384 or 521 */
-    char *pem;      /* owned: SubjectPublicKeyInfo PEM, as libjwt wants it */
+    EVP_PKEY *pkey; /* owned */
 } pacs_jwt_key;
 
 typedef struct pacs_jwt_keys {
@@ -35,7 +38,14 @@ typedef struct pacs_jwt_keys {
  */
 pacs_err pacs_jwt_keys_load(pacs_jwt_keys *keys, const char *path, pacs_errinfo *ei);
 
-/** Frees the keys' PEM text; `keys` is empty afterwards. */
+/** Frees the keys; `keys` is empty afterwards. */
 void pacs_jwt_keys_free(pacs_jwt_keys *keys);
+
+/**
+ * True when `sig` (`sig_len` bytes, as the JWS carries it: PKCS #1 v1.5 for RSA, r||s for EC)
+ * is `k`'s signature of `input` with SHA-`hash_bits` (256, 384 or 512).
+ */
+int pacs_jwt_key_verify(const pacs_jwt_key *k, int hash_bits, const void *input, size_t input_len,
+                        const unsigned char *sig, size_t sig_len);
 
 #endif

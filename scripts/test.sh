@@ -39,7 +39,7 @@ if [ "${PACS_ASAN_PASS:-1}" != 0 ]; then
         core="$core|test_(move|move_errors|get|commit|forward|forward_retry)"
         core="$core|test_dicomweb_(qido|wado|stow|errors|client|auth)|test_(crash_rounds|faults_.*)"
         core="$core|test_(audit|dimse_access|dimse_tls|http_tls|login)|test_orthanc_.*)\$"
-        other='^(test_dicomweb_ohif|test_viewer.*|test_login_viewer|test_share_links|test_bench.*|.*fuzz_short'
+        other='^(test_dicomweb_ohif|test_viewer.*|test_login_viewer|test_login_oidc|test_share_links|test_bench.*|.*fuzz_short'
         other="$other|test_multinode|test_pg_.*|test_load|test_package)\$"
         (
             cd "$asan"

@@ -425,3 +425,35 @@ make_pdf() { # out
         printf 'trailer << /Root 1 0 R >>\n%%%%EOF\n'
     } >"$1"
 }
+
+# ---- Browser tests (the viewer in headless Chromium) ----
+
+# Checks that Chromium, npm and the built viewer are there, sets ART (this test's screenshot
+# folder, emptied of old ones) and installs tests/node's packages and the given scripts of
+# tests/node into $WORK/node with `npm ci` (node_setup).
+setup_browser_test() { # node scripts...
+    [ -x /usr/bin/chromium ] || fail "Debian's chromium is not installed (scripts/deps.sh installs it)"
+    command -v npm >/dev/null 2>&1 || fail "npm is not installed (scripts/deps.sh installs it)"
+    SITE=$(cd "$(dirname "$PACSD")/.." && pwd)/viewer
+    [ -f "$SITE/index.html" ] && [ -f "$SITE/.pacs-viewer" ] ||
+        fail "the viewer is not installed in $SITE (the build installs it with npm: scripts/viewer.sh)"
+    ART=${ARTIFACT_DIR:-$WORK/artifacts}/$TEST_NAME
+    mkdir -p "$ART"
+    rm -f "$ART"/*.png
+    node_setup "$@"
+}
+
+# Makes one CT study of 20 slices with pacs-gen and stores it over C-STORE; sets STUDY (its
+# UID) and GIVEN (the given name of its patient, which OHIF's study list shows).
+store_gen_study() {
+    : "${PACS_GEN:?PACS_GEN must point to pacs-gen}"
+    "$PACS_GEN" --out "$WORK/ct" --studies 1 --slices 20 >"$WORK/gen.log" 2>&1 ||
+        fail "pacs-gen failed: $(tail -2 "$WORK/gen.log")"
+    STUDY=$(awk -F'\t' 'NR == 2 { print $2 }' "$WORK/ct/manifest.tsv")
+    NAME=$(awk -F'\t' 'NR == 2 { print $4 }' "$WORK/ct/manifest.tsv")
+    GIVEN=${NAME#*^}
+    [ -n "$STUDY" ] && [ -n "$GIVEN" ] || fail "pacs-gen's manifest is not as expected"
+    f=$(find "$WORK/ct" -name '*.dcm' | head -1)
+    store +sd "$(dirname "$f")" >"$WORK/store.log" 2>&1 ||
+        fail "storescu failed: $(tail -3 "$WORK/store.log")"
+}

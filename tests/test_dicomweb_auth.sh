@@ -112,6 +112,12 @@ ok_es=$(jwt ES256 "$WORK/ec.pem" '{"kid":"e1"}' "$(claims)")
 expect 200 "RS256 JWT" -H "$JSON" -H "$(bearer "$ok_rs")" "$B/studies"
 json_check "len(d) == 2" "JWT reader sees both studies"
 expect 200 "ES256 JWT" -H "$JSON" -H "$(bearer "$ok_es")" "$B/studies"
+# RFC 9068 access tokens (typ at+jwt, as oidc-provider and others write them; Debian's libjwt
+# refuses any typ but JWT, so pacsd checks signatures with OpenSSL itself), on both key types.
+expect 200 "RS256 JWT of typ at+jwt" -H "$JSON" -H "$(bearer "$(jwt RS256 "$WORK/rsa.pem" \
+    '{"kid":"r1","typ":"at+jwt"}' "$(claims)")")" "$B/studies"
+expect 200 "ES256 JWT of typ application/at+jwt" -H "$JSON" -H "$(bearer "$(jwt ES256 \
+    "$WORK/ec.pem" '{"kid":"e1","typ":"application/at+jwt"}' "$(claims)")")" "$B/studies"
 expect 200 "JWT with aud as an array" -H "$JSON" -H "$(bearer "$(jwt RS256 "$WORK/rsa.pem" '{"kid":"r1"}' \
     "{\"iss\":\"$ISS\",\"aud\":[\"other\",\"$AUD\"],\"exp\":$((now + 600)),\"scp\":[\"read\"]}")")" "$B/studies"
 assert_eq 403 "$(stow_as "$ok_rs")" "STOW with a read-scope JWT"
@@ -131,6 +137,8 @@ refused "JWT without exp" "$(jwt RS256 "$WORK/rsa.pem" '{"kid":"r1"}' \
     "{\"iss\":\"$ISS\",\"aud\":\"$AUD\",\"scope\":\"read\"}")"
 refused "JWT signed by another key" "$(jwt RS256 "$WORK/evil.pem" '{"kid":"r1"}' "$(claims)")"
 refused "JWT with an unknown kid" "$(jwt RS256 "$WORK/rsa.pem" '{"kid":"r9"}' "$(claims)")"
+refused "JWT of typ logout+jwt (no access token)" \
+    "$(jwt RS256 "$WORK/rsa.pem" '{"kid":"r1","typ":"logout+jwt"}' "$(claims)")"
 refused "JWT alg none" "$(jwt none - '{"kid":"r1"}' "$(claims)")"
 refused "JWT alg none, no kid" "$(jwt none - '{}' "$(claims)")"
 refused "HS256 keyed with the RSA public key (alg confusion)" \

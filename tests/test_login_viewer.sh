@@ -10,33 +10,15 @@
 . "$SRC/tests/lib.sh"
 
 : "${PACS:?PACS must point to the pacs tool}"
-: "${PACS_GEN:?PACS_GEN must point to pacs-gen}"
-[ -x /usr/bin/chromium ] || fail "Debian's chromium is not installed (scripts/deps.sh installs it)"
-command -v npm >/dev/null 2>&1 || fail "npm is not installed (scripts/deps.sh installs it)"
-SITE=$(cd "$(dirname "$PACSD")/.." && pwd)/viewer
-[ -f "$SITE/index.html" ] && [ -f "$SITE/.pacs-viewer" ] ||
-    fail "the viewer is not installed in $SITE (the build installs it with npm: scripts/viewer.sh)"
-ART=${ARTIFACT_DIR:-$WORK/artifacts}/test_login_viewer
-mkdir -p "$ART" "$WORK/node"
-rm -f "$ART"/*.png "$ART/cookie.txt"
-cp "$SRC/tests/node/package.json" "$SRC/tests/node/package-lock.json" \
-    "$SRC/tests/node/login_test.js" "$WORK/node/"
-(cd "$WORK/node" && timeout 300 npm ci --no-audit --no-fund --loglevel=error >npm.log 2>&1) ||
-    fail "npm ci failed: $(tail -5 "$WORK/node/npm.log")"
+setup_browser_test login_test.js browser.js
+rm -f "$ART/cookie.txt"
 
 echo 'doc-phim-2026' | "$PACS" --data "$DATA" user add bs.hoa --role radiologist >/dev/null ||
     fail "pacs user add failed"
 start_pacsd --set http.auth=required
 B="http://127.0.0.1:$HTTP_PORT"
 
-"$PACS_GEN" --out "$WORK/ct" --studies 1 --slices 20 >"$WORK/gen.log" 2>&1 ||
-    fail "pacs-gen failed: $(tail -2 "$WORK/gen.log")"
-STUDY=$(awk -F'\t' 'NR == 2 { print $2 }' "$WORK/ct/manifest.tsv")
-NAME=$(awk -F'\t' 'NR == 2 { print $4 }' "$WORK/ct/manifest.tsv")
-GIVEN=${NAME#*^}
-[ -n "$STUDY" ] && [ -n "$GIVEN" ] || fail "pacs-gen's manifest is not as expected"
-f=$(find "$WORK/ct" -name '*.dcm' | head -1)
-store +sd "$(dirname "$f")" >"$WORK/store.log" 2>&1 || fail "storescu failed: $(tail -3 "$WORK/store.log")"
+store_gen_study
 
 (cd "$WORK/node" && timeout 500 node login_test.js "$B" bs.hoa doc-phim-2026 "$STUDY" "$GIVEN" "$ART") \
     >"$WORK/browser.log" 2>&1 || fail "login checks failed: $(tail -15 "$WORK/browser.log")"

@@ -180,6 +180,20 @@ const pacs_config_key pacs_config__keys[] = {
     {"viewer.root", PACS_KEY_STR, "", 0, 0,
      "folder of the web viewer served at /viewer (OHIF's app, which the build installs); empty: "
      "../viewer or ../share/pacsd/viewer beside the pacsd binary"},
+    {"viewer.oidc.authority", PACS_KEY_STR, "", 0, 0,
+     "the identity provider (its issuer URL, e.g. https://idp.example/realms/pacs) the viewer "
+     "signs radiologists in with (OpenID Connect, code flow with PKCE); needs "
+     "viewer.oidc.client_id and auth.jwt_keys, auth.jwt_issuer, auth.jwt_audience; empty: the "
+     "viewer uses pacsd's own login page"},
+    {"viewer.oidc.client_id", PACS_KEY_STR, "", 0, 0,
+     "the viewer's client id at the identity provider (a public client)"},
+    {"viewer.oidc.scope", PACS_KEY_STR, "openid profile read", 0, 0,
+     "scopes the viewer asks the identity provider for (must hold openid; read lets it see "
+     "studies)"},
+    {"viewer.oidc.params", PACS_KEY_STR, "", 0, 0,
+     "extra parameters of the viewer's sign-in request, name=value&name=value, e.g. "
+     "resource=https://pacs.example/ or audience=pacsd where the provider needs one to issue a "
+     "JWT access token for pacsd"},
     {"dicomweb.max_results", PACS_KEY_INT, "1000", 0, 1000000,
      "most QIDO-RS results in one answer (0: no cap); more are asked for with offset"},
     {"dicomweb.delete_allowed", PACS_KEY_BOOL, "false", 0, 0,

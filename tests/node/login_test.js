@@ -11,7 +11,7 @@
 //   the viewer sends to /login again.
 'use strict';
 const fs = require('fs');
-const { chromium } = require('playwright-core');
+const { launch, openPage, submitForm, waitForSlice } = require('./browser');
 
 const [base, user, password, study, namePart, out] = process.argv.slice(2);
 
@@ -22,70 +22,23 @@ function check(cond, what) {
   console.log('ok - ' + what);
 }
 
-// Waits (bounded) until the largest canvas shows an image: enough lit pixels in enough grey
-// levels.
-async function waitForSlice(page, ms) {
-  const deadline = Date.now() + ms;
-  let s = null;
-  while (Date.now() < deadline) {
-    s = await page.evaluate(() => {
-      let best = null;
-      for (const c of document.querySelectorAll('canvas')) {
-        if (c.width < 64 || c.height < 64) continue;
-        const t = document.createElement('canvas');
-        t.width = c.width;
-        t.height = c.height;
-        const tc = t.getContext('2d');
-        tc.drawImage(c, 0, 0);
-        const data = tc.getImageData(0, 0, t.width, t.height).data;
-        let lit = 0;
-        const levels = new Set();
-        for (let i = 0; i < data.length; i += 4) {
-          const v = data[i] + data[i + 1] + data[i + 2];
-          if (v > 30) lit++;
-          if (levels.size < 64) levels.add(v);
-        }
-        const area = c.width * c.height;
-        if (!best || area > best.area) best = { area, lit, levels: levels.size };
-      }
-      return best;
-    });
-    if (s && s.lit > s.area / 50 && s.levels > 8) {
-      return s;
-    }
-    await page.waitForTimeout(250);
-  }
-  return s;
-}
-
-async function signIn(page, name, pw) {
-  await page.fill('#name', name);
-  await page.fill('#password', pw);
-  await Promise.all([page.waitForNavigation({ timeout: 60000 }), page.click('#submit')]);
-}
-
 async function main() {
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  const browser = await launch();
   try {
-    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
-    const page = await context.newPage();
-    const problems = [];
-    page.on('pageerror', (e) => problems.push('page error: ' + e.message));
+    const { context, page, problems } = await openPage(browser);
 
     await page.goto(base + '/viewer/', { timeout: 120000 });
     check(new URL(page.url()).pathname === '/login', `/viewer/ sends to the login page (${page.url()})`);
     await page.screenshot({ path: `${out}/login-page.png` });
 
-    await signIn(page, user, password + '-wrong');
+    await submitForm(page, { '#name': user, '#password': password + '-wrong' });
     check(new URL(page.url()).pathname === '/login', 'a wrong password stays on the login page');
     const msg = await page.locator('#error').innerText();
     check(msg.includes('wrong user name or password'), `the page says so (${msg})`);
     check((await context.cookies()).every((c) => c.name !== 'pacs_session'),
       'no session cookie after a wrong password');
 
-    await signIn(page, user, password);
+    await submitForm(page, { '#name': user, '#password': password });
     check(new URL(page.url()).pathname.startsWith('/viewer'), `signed in, back at ${page.url()}`);
     const cookie = (await context.cookies()).find((c) => c.name === 'pacs_session');
     check(cookie && cookie.httpOnly && cookie.sameSite === 'Strict' && cookie.path === '/',
