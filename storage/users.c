@@ -189,6 +189,19 @@ static pacs_err do_passwd(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo 
     return err;
 }
 
+static pacs_err do_set_role(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo *ei)
+{
+    user_job *j = ctx;
+    pacs_index__result r;
+    pacs_err err =
+        pacs_index__run(idx, db, PACS_SQL_USER_ROLE_SET, "UPDATE users SET role=$2 WHERE name=$1",
+                        &r, 0, ei, "ss", j->name, pacs_role_name(j->role));
+    if (err == PACS_OK && r.changes == 0) {
+        return pacs_errf(ei, PACS_ENOTFOUND, "no user %s", j->name);
+    }
+    return err;
+}
+
 static pacs_err do_remove(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo *ei)
 {
     user_job *j = ctx;
@@ -419,6 +432,19 @@ pacs_err pacs_users_passwd(pacs_archive *a, const char *name, const char *passwo
     }
     user_job j = {.name = name, .hash = hash};
     return pacs_index__write(a->index, do_passwd, &j, ei);
+}
+
+pacs_err pacs_users_set_role(pacs_archive *a, const char *name, pacs_role role, pacs_errinfo *ei)
+{
+    pacs_err err = check_name(name, ei);
+    if (err == PACS_OK && !pacs_role_name(role)[0]) {
+        err = pacs_errf(ei, PACS_EINVAL, "the role is radiologist, technician or admin");
+    }
+    if (err != PACS_OK) {
+        return err;
+    }
+    user_job j = {.name = name, .role = role};
+    return pacs_index__write(a->index, do_set_role, &j, ei);
 }
 
 pacs_err pacs_users_remove(pacs_archive *a, const char *name, pacs_errinfo *ei)

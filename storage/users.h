@@ -84,6 +84,11 @@ pacs_err pacs_users_add(pacs_archive *a, const char *name, pacs_role role, const
 pacs_err pacs_users_passwd(pacs_archive *a, const char *name, const char *password,
                            pacs_errinfo *ei);
 
+/** Gives a user another role, durably: a running pacsd applies it to the user's sessions at
+ *  their next look at the user (auth.session_recheck). PACS_EINVAL for no role, PACS_ENOTFOUND
+ *  for no such user. */
+pacs_err pacs_users_set_role(pacs_archive *a, const char *name, pacs_role role, pacs_errinfo *ei);
+
 /** Removes a user, durably. PACS_ENOTFOUND for no such user. */
 pacs_err pacs_users_remove(pacs_archive *a, const char *name, pacs_errinfo *ei);
 

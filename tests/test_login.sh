@@ -6,7 +6,8 @@
 # on the viewer's pages; a wrong password and an unknown user get the same 401 (and the trail
 # has each failure with its reason); the right one gives a session cookie (HttpOnly,
 # SameSite=Strict, Path=/) that reads the stored study with the role's scopes (a radiologist
-# may not delete, a technician may not share); a forged cookie, a cookie sent cross-site on a
+# may not delete, a technician may not share, until `pacs user role` makes it a radiologist,
+# in its running session); a forged cookie, a cookie sent cross-site on a
 # POST or DELETE, and a cookie after a restart (sessions are in memory) are refused; repeated
 # failures lock the user (even the right password is then refused; another user is not
 # affected) until a new password clears it; logout ends the session on the server; a rebuilt
@@ -193,9 +194,26 @@ DW="$B/dicomweb"
 C=$(login lan.nguyen mat-khau-moi-3) || fail "login after a reindex"
 assert_eq 200 "$(code -b "$C" "$DW/studies")" "a session after a reindex"
 
-# ---- removing a user ends its sessions (looked up on every request: auth.session_recheck=0) ----
+# ---- a new role applies to running sessions (looked up on every request: recheck=0) ----
 T=$(login tech1 may-chup-ct-22) || fail "technician login before the removal"
 assert_eq 200 "$(code -b "$T" "$DW/studies")" "the technician's session before the removal"
+same="Origin: $B"
+assert_eq 403 "$(code -b "$T" -H "$same" -X POST "$DW/shares?study=$STUDY&days=1")" \
+    "a share by the technician before the new role"
+assert_eq "user tech1 given the role radiologist" "$(user role tech1 radiologist)" "pacs user role"
+user list | grep -q '^tech1  *radiologist ' || fail "list after the new role: $(user list)"
+assert_eq 201 "$(code -b "$T" -H "$same" -X POST "$DW/shares?study=$STUDY&days=1")" \
+    "a share in the same session with the new role"
+grep '"action":"user"' "$DATA"/audit/*.jsonl | grep -q 'user tech1 given the role radiologist' ||
+    fail "no user line for the new role"
+rc=0
+user role tech1 surgeon >/dev/null 2>&1 || rc=$?
+assert_eq 2 "$rc" "an unknown role"
+rc=0
+user role nobody admin >/dev/null 2>&1 || rc=$?
+assert_eq 1 "$rc" "a role for no such user"
+
+# ---- removing a user ends its sessions ----
 user remove tech1 >/dev/null || fail "pacs user remove"
 assert_eq 401 "$(code -b "$T" "$DW/studies")" "a removed user's session"
 assert_eq 200 "$(code -b "$C" "$DW/studies")" "another user's session after the removal"

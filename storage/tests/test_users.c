@@ -149,6 +149,15 @@ static void test_users(void **state)
     assert_int_equal(role, PACS_ROLE_TECHNICIAN);
     assert_int_equal(pacs_users_role(f->a, "nobody", &role, &ei), PACS_ENOTFOUND);
     assert_int_equal(pacs_users_role(f->a, "bad name", &role, &ei), PACS_ENOTFOUND);
+    /* A new role, and back. */
+    assert_int_equal(pacs_users_set_role(f->a, "tech1", PACS_ROLE_ADMIN, &ei), PACS_OK);
+    assert_int_equal(pacs_users_role(f->a, "tech1", &role, &ei), PACS_OK);
+    assert_int_equal(role, PACS_ROLE_ADMIN);
+    assert_int_equal(pacs_users_set_role(f->a, "tech1", PACS_ROLE_NONE, &ei), PACS_EINVAL);
+    assert_int_equal(pacs_users_set_role(f->a, "nobody", PACS_ROLE_ADMIN, &ei), PACS_ENOTFOUND);
+    assert_int_equal(pacs_users_set_role(f->a, "tech1", PACS_ROLE_TECHNICIAN, &ei), PACS_OK);
+    assert_int_equal(pacs_users_role(f->a, "tech1", &role, &ei), PACS_OK);
+    assert_int_equal(role, PACS_ROLE_TECHNICIAN);
     assert_int_equal(login(f, "lan.nguyen", "phim-x-quang", 1000, &role), PACS_LOGIN_OK);
     assert_int_equal(role, PACS_ROLE_RADIOLOGIST);
     assert_int_equal(login(f, "lan.nguyen", "wrong-password", 1000, NULL), PACS_LOGIN_BAD);

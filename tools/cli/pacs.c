@@ -54,7 +54,7 @@ static const command commands[] = {
      "delete the studies retention.rules says may go (--dry-run: list them with counts and\n"
      "                        bytes, changing nothing)"},
     {"user", pacs_tool__user,
-     "user add NAME --role radiologist|technician|admin | passwd NAME | remove NAME | list",
+     "user add NAME --role ROLE | role NAME ROLE | passwd NAME | remove NAME | list",
      "the built-in users who sign in to the viewer (the password from the terminal or stdin)"},
     {"share", pacs_tool__share,
      "share STUDY_UID [--days N] [--qr FILE.png|-] | --list | --revoke ID",

@@ -4,6 +4,7 @@
  *
  *   pacs user add NAME --role radiologist|technician|admin
  *   pacs user passwd NAME
+ *   pacs user role NAME radiologist|technician|admin
  *   pacs user remove NAME
  *   pacs user list
  *
@@ -107,6 +108,7 @@ static int on_user(void *ctx, const pacs_user_info *u)
 static int usage(void)
 {
     fprintf(stderr, "usage: pacs user add NAME --role radiologist|technician|admin\n"
+                    "       pacs user role NAME radiologist|technician|admin\n"
                     "       pacs user passwd NAME | pacs user remove NAME | pacs user list\n"
                     "(the password is read from the terminal, or standard input's first line)\n");
     return TOOL_USAGE;
@@ -123,17 +125,18 @@ int pacs_tool__user(const pacs_config *cfg, int argc, char **argv)
     int add = strcmp(cmd, "add") == 0;
     int passwd = strcmp(cmd, "passwd") == 0 && argc == 2;
     int remove = strcmp(cmd, "remove") == 0 && argc == 2;
-    if (add) {
-        if (argc != 4 || strcmp(argv[2], "--role") != 0) {
+    int set_role = strcmp(cmd, "role") == 0 && argc == 3;
+    if (add || set_role) {
+        if (add && (argc != 4 || strcmp(argv[2], "--role") != 0)) {
             return usage();
         }
-        role = pacs_role_parse(argv[3]);
+        role = pacs_role_parse(argv[argc - 1]);
         if (role == PACS_ROLE_NONE) {
             fprintf(stderr, "pacs user: the role is radiologist, technician or admin\n");
             return TOOL_USAGE;
         }
     }
-    if (!list && !add && !passwd && !remove) {
+    if (!list && !add && !passwd && !remove && !set_role) {
         return usage();
     }
     if (name && !pacs_user_name_valid(name)) {
@@ -152,13 +155,18 @@ int pacs_tool__user(const pacs_config *cfg, int argc, char **argv)
     }
     pacs_errinfo ei;
     pacs_err err;
-    const char *what = add ? "added" : passwd ? "password set" : "removed";
+    const char *what = add        ? "added"
+                       : passwd   ? "password set"
+                       : set_role ? "given the role"
+                                  : "removed";
     if (list) {
         err = pacs_users_list(a, on_user, NULL, &ei);
     } else if (add) {
         err = pacs_users_add(a, name, role, pw, &ei);
     } else if (passwd) {
         err = pacs_users_passwd(a, name, pw, &ei);
+    } else if (set_role) {
+        err = pacs_users_set_role(a, name, role, &ei);
     } else {
         err = pacs_users_remove(a, name, &ei);
     }
@@ -166,8 +174,11 @@ int pacs_tool__user(const pacs_config *cfg, int argc, char **argv)
     pacs_archive_close(a);
     if (!list) {
         char detail[128];
-        snprintf(detail, sizeof detail, "user %s %s%s%s", name, what, add ? " as " : "",
-                 add ? pacs_role_name(role) : "");
+        snprintf(detail, sizeof detail, "user %s %s%s%s", name, what,
+                 add        ? " as "
+                 : set_role ? " "
+                            : "",
+                 add || set_role ? pacs_role_name(role) : "");
         pacs_tool__audit_event(cfg, PACS_AUDIT_USER, err == PACS_OK, NULL, detail, 0);
     }
     if (err != PACS_OK) {
@@ -175,7 +186,8 @@ int pacs_tool__user(const pacs_config *cfg, int argc, char **argv)
         return err == PACS_EINVAL ? TOOL_USAGE : TOOL_PROBLEMS;
     }
     if (!list) {
-        printf("user %s %s\n", name, what);
+        printf("user %s %s%s%s\n", name, what, set_role ? " " : "",
+               set_role ? pacs_role_name(role) : "");
     }
     return TOOL_OK;
 }
