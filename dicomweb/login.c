@@ -234,8 +234,14 @@ static void do_login(pacs_http_req *r, login_req *lr, const char *name, const ch
     }
     char id[PACS_SESSION_ID_LEN + 1], cookie[160];
     unsigned max_age = (unsigned)pacs_config_int(cfg, "auth.session_max_age");
-    err = pacs_sessions_begin(pacs_auth_sessions(lr->a), name, pacs_auth_role_scopes(role), now, id,
-                              sizeof id, &ei);
+    /* The password as it is now: a new one (pacs user passwd) ends this session at its next
+     * look at the user (http/session.h). */
+    uint64_t stamp = 0;
+    err = pacs_users_role(pacs_http_archive(r), name, &role, &stamp, &ei);
+    if (err == PACS_OK) {
+        err = pacs_sessions_begin(pacs_auth_sessions(lr->a), name, pacs_auth_role_scopes(role),
+                                  stamp, now, id, sizeof id, &ei);
+    }
     if (err == PACS_OK) {
         err = pacs_auth_session_cookie(id, max_age, lr->tls, cookie, sizeof cookie, &ei);
     }

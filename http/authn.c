@@ -109,7 +109,8 @@ int pacs_http_signed_in(pacs_http_req *r, pacs_auth *a)
 }
 
 /* A session's periodic look at its user (session.h): the role's scopes as the index has them
- * now, or the end of the session when the user is gone. 0 when the session ended. An index that
+ * now, or the end of the session when the user is gone or has a new password. 0 when the
+ * session ended. An index that
  * cannot be read leaves the session as it was, to be looked at on a later request. */
 static int recheck_user(pacs_http_req *r, pacs_auth *a, const pacs_auth_request *in,
                         pacs_principal *p)
@@ -117,15 +118,18 @@ static int recheck_user(pacs_http_req *r, pacs_auth *a, const pacs_auth_request 
     char id[PACS_SESSION_ID_LEN + 2];
     const char *c = pacs_auth_session_of(in->cookie, id, sizeof id);
     pacs_role role = PACS_ROLE_NONE;
+    uint64_t stamp = 0;
     pacs_errinfo ei;
-    pacs_err err = pacs_users_role(pacs_http_archive(r), p->name + 5 /* "user:" */, &role, &ei);
+    pacs_err err =
+        pacs_users_role(pacs_http_archive(r), p->name + 5 /* "user:" */, &role, &stamp, &ei);
     if (err != PACS_OK && err != PACS_ENOTFOUND) {
         pacs_log(PACS_LOG_WARN, "auth", "req=%lu session's user not looked up: %s", pacs_http_id(r),
                  ei.msg);
         return 1;
     }
     unsigned scopes = err == PACS_OK ? pacs_auth_role_scopes(role) : 0;
-    if (!c || !pacs_sessions_restate(pacs_auth_sessions(a), c, (int64_t)time(NULL), scopes)) {
+    if (!c ||
+        !pacs_sessions_restate(pacs_auth_sessions(a), c, (int64_t)time(NULL), scopes, stamp)) {
         return 0;
     }
     p->scopes = scopes;

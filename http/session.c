@@ -26,6 +26,7 @@ typedef struct session {
     unsigned char hash[SHA256_DIGEST_LENGTH];
     char user[PACS_SESSION_USER_CAP];
     unsigned scopes;
+    uint64_t stamp; /* the user's password as it was at the login (pacs_users_role) */
     int64_t born, used, checked;
 } session;
 
@@ -129,8 +130,8 @@ static int id_hash(const char *id, unsigned char *h)
     return 1;
 }
 
-pacs_err pacs_sessions_begin(pacs_sessions *s, const char *user, unsigned scopes, int64_t now,
-                             char *id_out, size_t cap, pacs_errinfo *ei)
+pacs_err pacs_sessions_begin(pacs_sessions *s, const char *user, unsigned scopes, uint64_t stamp,
+                             int64_t now, char *id_out, size_t cap, pacs_errinfo *ei)
 {
     unsigned char raw[ID_BYTES];
     char id[PACS_SESSION_ID_LEN + 8];
@@ -156,6 +157,7 @@ pacs_err pacs_sessions_begin(pacs_sessions *s, const char *user, unsigned scopes
     SHA256((const unsigned char *)id, n, e->hash);
     snprintf(e->user, sizeof e->user, "%s", user);
     e->scopes = scopes;
+    e->stamp = stamp;
     e->born = e->used = e->checked = now;
     pthread_mutex_lock(&s->mu);
     sweep(s, now, NULL);
@@ -210,7 +212,8 @@ int pacs_sessions_check(pacs_sessions *s, const char *id, int64_t now, char *use
     return live;
 }
 
-int pacs_sessions_restate(pacs_sessions *s, const char *id, int64_t now, unsigned scopes)
+int pacs_sessions_restate(pacs_sessions *s, const char *id, int64_t now, unsigned scopes,
+                          uint64_t stamp)
 {
     unsigned char h[SHA256_DIGEST_LENGTH];
     if (!id_hash(id, h)) {
@@ -219,7 +222,7 @@ int pacs_sessions_restate(pacs_sessions *s, const char *id, int64_t now, unsigne
     int live = 0;
     pthread_mutex_lock(&s->mu);
     session **l = find(s, h);
-    if (l && scopes == 0) {
+    if (l && (scopes == 0 || (*l)->stamp != stamp)) {
         session *e = *l;
         *l = e->next;
         drop(e);

@@ -18,8 +18,9 @@
  * lockouts are durable in the index (storage/users.h).
  *
  * A session's user is looked up again in the index every `recheck` seconds (the caller's, on
- * `due`), so that a user removed with `pacs user remove`, on any node, loses its sessions
- * within that time.
+ * `due`), so that a user removed with `pacs user remove`, or given a new password with `pacs
+ * user passwd`, on any node, loses its sessions within that time, and one given another role
+ * gets its scopes.
  *
  * Load: a hash and a bucket walk under one mutex per request. Thread-safe: every function.
  */
@@ -54,12 +55,13 @@ void pacs_sessions_free(pacs_sessions *s);
 
 /**
  * Begins a session of `user` (at most PACS_SESSION_USER_CAP - 1 bytes) with `scopes` at `now`
- * (seconds): writes its id (PACS_SESSION_ID_LEN characters and a NUL) to `id_out` (`cap`
- * bytes). Expired sessions are dropped first; a full store refuses with PACS_EBUSY. Errors:
- * PACS_EINVAL (user, buffer), PACS_EIO (no random bytes), PACS_ENOMEM, PACS_EBUSY.
+ * (seconds), `stamp` being the user's password as the login found it (pacs_users_role): writes its
+ * id (PACS_SESSION_ID_LEN characters and a NUL) to `id_out` (`cap` bytes). Expired sessions are
+ * dropped first; a full store refuses with PACS_EBUSY. Errors: PACS_EINVAL (user, buffer), PACS_EIO
+ * (no random bytes), PACS_ENOMEM, PACS_EBUSY.
  */
-pacs_err pacs_sessions_begin(pacs_sessions *s, const char *user, unsigned scopes, int64_t now,
-                             char *id_out, size_t cap, pacs_errinfo *ei);
+pacs_err pacs_sessions_begin(pacs_sessions *s, const char *user, unsigned scopes, uint64_t stamp,
+                             int64_t now, char *id_out, size_t cap, pacs_errinfo *ei);
 
 /**
  * Checks session `id` (any string) at `now`: 1 when it is live, its last use then set to `now`
@@ -70,9 +72,11 @@ pacs_err pacs_sessions_begin(pacs_sessions *s, const char *user, unsigned scopes
 int pacs_sessions_check(pacs_sessions *s, const char *id, int64_t now, char *user, unsigned *scopes,
                         int *due);
 
-/** After a look at session `id`'s user at `now`: its scopes are now `scopes`, or, with
- *  `scopes` 0 (the user is gone), the session ends. Returns 1 when the session lives on. */
-int pacs_sessions_restate(pacs_sessions *s, const char *id, int64_t now, unsigned scopes);
+/** After a look at session `id`'s user at `now`: its scopes are now `scopes`, or the session
+ *  ends, when `scopes` is 0 (the user is gone) or `stamp` is not the login's (the password
+ *  was changed since). Returns 1 when the session lives on. */
+int pacs_sessions_restate(pacs_sessions *s, const char *id, int64_t now, unsigned scopes,
+                          uint64_t stamp);
 
 /** Ends session `id`: 1 when it was live (its user written to `user`, may be NULL), else 0. */
 int pacs_sessions_end(pacs_sessions *s, const char *id, int64_t now, char *user);

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <openssl/crypto.h>
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -463,7 +464,8 @@ pacs_err pacs_users_list(pacs_archive *a, pacs_user_cb cb, void *ctx, pacs_errin
     return pacs_index__read(a->index, do_list, &j, ei);
 }
 
-pacs_err pacs_users_role(pacs_archive *a, const char *name, pacs_role *role, pacs_errinfo *ei)
+pacs_err pacs_users_role(pacs_archive *a, const char *name, pacs_role *role, uint64_t *stamp,
+                         pacs_errinfo *ei)
 {
     user_job j = {.name = name};
     if (!pacs_user_name_valid(name)) {
@@ -475,6 +477,14 @@ pacs_err pacs_users_role(pacs_archive *a, const char *name, pacs_role *role, pac
     }
     if (err == PACS_OK) {
         *role = j.row.role;
+    }
+    if (err == PACS_OK && stamp) {
+        unsigned char h[SHA256_DIGEST_LENGTH];
+        SHA256((const unsigned char *)j.row.hash, strlen(j.row.hash), h);
+        *stamp = 0;
+        for (size_t i = 0; i < sizeof *stamp; i++) {
+            *stamp = *stamp << 8 | h[i];
+        }
     }
     OPENSSL_cleanse(j.row.hash, sizeof j.row.hash);
     return err;

@@ -92,9 +92,12 @@ pacs_err pacs_users_set_role(pacs_archive *a, const char *name, pacs_role role, 
 /** Removes a user, durably. PACS_ENOTFOUND for no such user. */
 pacs_err pacs_users_remove(pacs_archive *a, const char *name, pacs_errinfo *ei);
 
-/** The role of user `name` into `*role`. PACS_ENOTFOUND for no such user (or an invalid
- *  name); other errors are the index's. */
-pacs_err pacs_users_role(pacs_archive *a, const char *name, pacs_role *role, pacs_errinfo *ei);
+/** The role of user `name` into `*role`, and into `*stamp` (may be NULL) a number that changes
+ *  when its password does (from the hash's SHA-256: a session begun before a new password can
+ *  tell, http/session.h). PACS_ENOTFOUND for no such user (or an invalid name); other errors
+ *  are the index's. */
+pacs_err pacs_users_role(pacs_archive *a, const char *name, pacs_role *role, uint64_t *stamp,
+                         pacs_errinfo *ei);
 
 /** Calls `cb` per user, by name; non-zero from `cb` stops (still PACS_OK). */
 pacs_err pacs_users_list(pacs_archive *a, pacs_user_cb cb, void *ctx, pacs_errinfo *ei);

@@ -11,7 +11,8 @@
 # POST or DELETE, and a cookie after a restart (sessions are in memory) are refused; repeated
 # failures lock the user (even the right password is then refused; another user is not
 # affected) until a new password clears it; logout ends the session on the server; a rebuilt
-# index (pacs reindex) keeps the users; a removed user's sessions end; one address failing
+# index (pacs reindex) keeps the users; a removed user's sessions end, and so do those begun
+# before a new password; one address failing
 # with several names is locked out whatever the user; over HTTPS the cookie is Secure. Runs on
 # SQLite and, with PACS_TEST_PG, PostgreSQL. The browser side is test_login_viewer.
 . "$SRC/tests/lib.sh"
@@ -223,6 +224,15 @@ assert_eq 1 "$rc" "removing a user twice"
 login tech1 may-chup-ct-22 >/dev/null && fail "a removed user logs in"
 grep '"action":"user"' "$DATA"/audit/*.jsonl | grep -q 'user tech1 removed' || fail "no user line for the removal"
 
+# ---- a new password ends the sessions begun with the old one ----
+C2=$(login lan.nguyen mat-khau-moi-3) || fail "a second login before the new password"
+assert_eq 200 "$(code -b "$C2" "$DW/studies")" "a session before the new password"
+echo 'mat-khau-thu-4' | user passwd lan.nguyen >/dev/null || fail "pacs user passwd"
+assert_eq 401 "$(code -b "$C" "$DW/studies")" "a session begun before the new password"
+assert_eq 401 "$(code -b "$C2" "$DW/studies")" "another session begun before it"
+C=$(login lan.nguyen mat-khau-thu-4) || fail "login with the new password"
+assert_eq 200 "$(code -b "$C" "$DW/studies")" "a session begun with the new password"
+
 # ---- one address trying many names: 3 failures lock the address, whatever the user ----
 stop_pacsd
 start_pacsd --set http.auth=required --set auth.lockout_address_failures=3
@@ -232,7 +242,7 @@ for n in ana binh chau; do
 done
 grep '"action":"lockout"' "$DATA"/audit/*.jsonl | grep -q 'address locked for 15 minutes after 3 failed logins' ||
     fail "no lockout line for the address"
-login lan.nguyen mat-khau-moi-3 >/dev/null && fail "a login from a locked address"
+login lan.nguyen mat-khau-thu-4 >/dev/null && fail "a login from a locked address"
 assert_eq 401 "$st" "the right password from a locked address"
 grep -q 'wrong user name or password, or too many failed attempts' "$WORK/body" ||
     fail "a locked address's answer: $(cat "$WORK/body")"
@@ -245,7 +255,7 @@ make_ca ca && make_cert ca server || fail "openssl could not make the test certi
 start_pacsd --set http.auth=required --set http.tls=true --set "http.tls.cert=$PKI/server.crt" \
     --set "http.tls.key=$PKI/server.key"
 B="https://127.0.0.1:$HTTP_PORT"
-printf '{"name":"lan.nguyen","password":"mat-khau-moi-3"}' >"$WORK/login.json"
+printf '{"name":"lan.nguyen","password":"mat-khau-thu-4"}' >"$WORK/login.json"
 st=$(code --cacert "$PKI/ca.crt" -X POST -H 'Content-Type: application/json' \
     --data-binary @"$WORK/login.json" "$B/login")
 assert_eq 200 "$st" "a login over HTTPS"

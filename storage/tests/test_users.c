@@ -145,18 +145,18 @@ static void test_users(void **state)
     assert_int_equal(s.roles[1], PACS_ROLE_TECHNICIAN);
 
     pacs_role role = PACS_ROLE_NONE;
-    assert_int_equal(pacs_users_role(f->a, "tech1", &role, &ei), PACS_OK);
+    assert_int_equal(pacs_users_role(f->a, "tech1", &role, NULL, &ei), PACS_OK);
     assert_int_equal(role, PACS_ROLE_TECHNICIAN);
-    assert_int_equal(pacs_users_role(f->a, "nobody", &role, &ei), PACS_ENOTFOUND);
-    assert_int_equal(pacs_users_role(f->a, "bad name", &role, &ei), PACS_ENOTFOUND);
+    assert_int_equal(pacs_users_role(f->a, "nobody", &role, NULL, &ei), PACS_ENOTFOUND);
+    assert_int_equal(pacs_users_role(f->a, "bad name", &role, NULL, &ei), PACS_ENOTFOUND);
     /* A new role, and back. */
     assert_int_equal(pacs_users_set_role(f->a, "tech1", PACS_ROLE_ADMIN, &ei), PACS_OK);
-    assert_int_equal(pacs_users_role(f->a, "tech1", &role, &ei), PACS_OK);
+    assert_int_equal(pacs_users_role(f->a, "tech1", &role, NULL, &ei), PACS_OK);
     assert_int_equal(role, PACS_ROLE_ADMIN);
     assert_int_equal(pacs_users_set_role(f->a, "tech1", PACS_ROLE_NONE, &ei), PACS_EINVAL);
     assert_int_equal(pacs_users_set_role(f->a, "nobody", PACS_ROLE_ADMIN, &ei), PACS_ENOTFOUND);
     assert_int_equal(pacs_users_set_role(f->a, "tech1", PACS_ROLE_TECHNICIAN, &ei), PACS_OK);
-    assert_int_equal(pacs_users_role(f->a, "tech1", &role, &ei), PACS_OK);
+    assert_int_equal(pacs_users_role(f->a, "tech1", &role, NULL, &ei), PACS_OK);
     assert_int_equal(role, PACS_ROLE_TECHNICIAN);
     assert_int_equal(login(f, "lan.nguyen", "phim-x-quang", 1000, &role), PACS_LOGIN_OK);
     assert_int_equal(role, PACS_ROLE_RADIOLOGIST);
@@ -193,7 +193,13 @@ static void test_users(void **state)
         login(f, "lan.nguyen", "wrong", 5000 + i, NULL);
     }
     assert_int_equal(login(f, "lan.nguyen", "phim-x-quang", 5010, NULL), PACS_LOGIN_LOCKED);
+    uint64_t before = 0, after = 0, again = 0;
+    assert_int_equal(pacs_users_role(f->a, "lan.nguyen", &role, &before, &ei), PACS_OK);
+    assert_int_equal(pacs_users_role(f->a, "lan.nguyen", &role, &again, &ei), PACS_OK);
+    assert_true(before == again); /* the same password, the same stamp */
     assert_int_equal(pacs_users_passwd(f->a, "lan.nguyen", "mat-khau-moi", &ei), PACS_OK);
+    assert_int_equal(pacs_users_role(f->a, "lan.nguyen", &role, &after, &ei), PACS_OK);
+    assert_true(before != after); /* a new password: sessions begun before can tell */
     assert_int_equal(login(f, "lan.nguyen", "phim-x-quang", 5011, NULL), PACS_LOGIN_BAD);
     assert_int_equal(login(f, "lan.nguyen", "mat-khau-moi", 5012, NULL), PACS_LOGIN_OK);
     assert_int_equal(pacs_users_passwd(f->a, "nobody", "mat-khau-moi", &ei), PACS_ENOTFOUND);

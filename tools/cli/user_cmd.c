@@ -10,9 +10,10 @@
  *
  * A password is never an argument (argv is visible to every user of the machine in ps): on a
  * terminal it is asked for twice without echo; otherwise it is the first line of standard
- * input. Safe while pacsd runs (the index orders the writes); a running pacsd keeps the
- * sessions it already began for a removed user until they expire or end (the sessions live in
- * its memory). Each change is a line of the audit trail.
+ * input. Safe while pacsd runs (the index orders the writes); a running pacsd ends the sessions
+ * of a removed user, or begun before a new password, and gives a user's sessions its new role,
+ * at their next look at the user (auth.session_recheck; the sessions live in its memory). Each
+ * change is a line of the audit trail.
  */
 #include <stdio.h>
 #include <stdlib.h>
