@@ -112,7 +112,10 @@ static int progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl
 CURL *pacs_http_client_easy(pacs_http_client *c, const char *url, struct curl_slist **hdrs,
                             pacs_http_answer *ans)
 {
-    struct curl_slist *h = curl_slist_append(*hdrs, "Expect:");
+    /* Ask before sending a body: a server that refuses the key (or the request) says so before
+     * a batch of megabytes crosses a slow link, and its answer cannot be lost to the reset of
+     * a connection it closed with the body unread (pacsd and most servers answer at once). */
+    struct curl_slist *h = curl_slist_append(*hdrs, "Expect: 100-continue");
     if (!h) {
         return NULL; /* *hdrs is unchanged and still the caller's */
     }
