@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * What the orders store's unit tests share (test_orders.c, test_orders_link.c): an archive in a
- * temporary folder on SQLite or PostgreSQL (index_backends.h), registered patients, orders and
- * MPPS attributes. Included by one test file each: its functions are static.
+ * What the orders store's unit tests share (test_orders.c, test_orders_link.c), beside the
+ * archive of archive_fixture.h: registered patients, orders and MPPS attributes. Included by one
+ * test file each: its functions are static.
  */
 #ifndef PACS_STORAGE_TESTS_ORDERS_FIXTURE_H
 #define PACS_STORAGE_TESTS_ORDERS_FIXTURE_H
@@ -21,52 +21,7 @@
 #include "pacs/base/config.h"
 #include "storage/archive.h"
 #include "storage/orders.h"
-#include "storage/tests/index_backends.h"
-
-typedef struct fixture {
-    char dir[512], loc[768], data[600];
-    pacs_config *cfg;
-    pacs_archive *a;
-} fixture;
-
-static void open_archive(fixture *f)
-{
-    pacs_errinfo ei;
-    assert_int_equal(pacs_archive_open(f->cfg, &f->a, &ei), PACS_OK);
-}
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    const char *tmp = getenv("TMPDIR");
-    snprintf(f->dir, sizeof f->dir, "%s/pacs-test-orders.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(f->dir));
-    backend_location(f->dir, f->loc, sizeof f->loc);
-    snprintf(f->data, sizeof f->data, "%s/data", f->dir);
-    pacs_errinfo ei;
-    f->cfg = pacs_config_new();
-    assert_non_null(f->cfg);
-    if (pacs_config_set(f->cfg, "data", f->data, &ei) != PACS_OK ||
-        pacs_config_set(f->cfg, "index", f->loc, &ei) != PACS_OK ||
-        pacs_config_finish(f->cfg, &ei) != PACS_OK) {
-        fail_msg("config: %s", ei.msg);
-    }
-    open_archive(f);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    pacs_archive_close(f->a);
-    pacs_config_free(f->cfg);
-    backend_drop(f->loc);
-    sh("rm -rf '%s'", f->dir);
-    free(f);
-    return 0;
-}
+#include "storage/tests/archive_fixture.h"
 
 static pacs_patient_id pid(const char *system, const char *value)
 {

@@ -19,47 +19,8 @@
 
 #include "pacs/base/config.h"
 #include "storage/archive.h"
-#include "storage/tests/index_backends.h"
+#include "storage/tests/archive_fixture.h"
 #include "storage/users.h"
-
-typedef struct fixture {
-    char dir[512], loc[768], data[600];
-    pacs_config *cfg;
-    pacs_archive *a;
-} fixture;
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    const char *tmp = getenv("TMPDIR");
-    snprintf(f->dir, sizeof f->dir, "%s/pacs-test-users.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(f->dir));
-    backend_location(f->dir, f->loc, sizeof f->loc);
-    snprintf(f->data, sizeof f->data, "%s/data", f->dir);
-    pacs_errinfo ei;
-    f->cfg = pacs_config_new();
-    assert_non_null(f->cfg);
-    if (pacs_config_set(f->cfg, "data", f->data, &ei) != PACS_OK ||
-        pacs_config_set(f->cfg, "index", f->loc, &ei) != PACS_OK ||
-        pacs_config_finish(f->cfg, &ei) != PACS_OK) {
-        fail_msg("config: %s", ei.msg);
-    }
-    assert_int_equal(pacs_archive_open(f->cfg, &f->a, &ei), PACS_OK);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    pacs_archive_close(f->a);
-    pacs_config_free(f->cfg);
-    backend_drop(f->loc);
-    sh("rm -rf '%s'", f->dir);
-    free(f);
-    return 0;
-}
 
 static void test_hash(void **state)
 {
@@ -181,7 +142,7 @@ static void test_users(void **state)
 
     /* Kept across a reopened archive. */
     pacs_archive_close(f->a);
-    assert_int_equal(pacs_archive_open(f->cfg, &f->a, &ei), PACS_OK);
+    open_archive(f);
     memset(&s, 0, sizeof s);
     assert_int_equal(pacs_users_list(f->a, on_user, &s, &ei), PACS_OK);
     assert_int_equal(s.n, 2);
