@@ -98,6 +98,15 @@ static session **find(pacs_sessions *s, const unsigned char *h)
     return NULL;
 }
 
+/* Takes the session *l out of its bucket and frees it. Mutex held. */
+static void unlink_drop(pacs_sessions *s, session **l)
+{
+    session *e = *l;
+    *l = e->next;
+    drop(e);
+    s->n--;
+}
+
 /* Drops expired sessions (and, with `user`, every session of that user). Mutex held. */
 static size_t sweep(pacs_sessions *s, int64_t now, const char *user)
 {
@@ -106,9 +115,7 @@ static size_t sweep(pacs_sessions *s, int64_t now, const char *user)
         for (session **l = &s->bucket[i]; *l;) {
             session *e = *l;
             if (user ? strcmp(e->user, user) == 0 : expired(s, e, now)) {
-                *l = e->next;
-                drop(e);
-                s->n--;
+                unlink_drop(s, l);
                 n++;
             } else {
                 l = &e->next;
@@ -190,10 +197,7 @@ int pacs_sessions_check(pacs_sessions *s, const char *id, int64_t now, char *use
     pthread_mutex_lock(&s->mu);
     session **l = find(s, h);
     if (l && expired(s, *l, now)) {
-        session *e = *l;
-        *l = e->next;
-        drop(e);
-        s->n--;
+        unlink_drop(s, l);
     } else if (l) {
         session *e = *l;
         e->used = now > e->used ? now : e->used;
@@ -223,10 +227,7 @@ int pacs_sessions_restate(pacs_sessions *s, const char *id, int64_t now, unsigne
     pthread_mutex_lock(&s->mu);
     session **l = find(s, h);
     if (l && (scopes == 0 || (*l)->stamp != stamp)) {
-        session *e = *l;
-        *l = e->next;
-        drop(e);
-        s->n--;
+        unlink_drop(s, l);
     } else if (l) {
         (*l)->scopes = scopes;
         (*l)->checked = now;
@@ -251,9 +252,7 @@ int pacs_sessions_end(pacs_sessions *s, const char *id, int64_t now, char *user)
         if (live && user) {
             memcpy(user, e->user, sizeof e->user);
         }
-        *l = e->next;
-        drop(e);
-        s->n--;
+        unlink_drop(s, l);
     }
     pthread_mutex_unlock(&s->mu);
     return live;
