@@ -176,6 +176,16 @@ static pacs_err do_add(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo *ei
         "sssi", j->name, pacs_role_name(j->role), j->hash, (long long)time(NULL));
 }
 
+/* A write to the row of user `name`: PACS_ENOTFOUND when it changed none. */
+static pacs_err one_user(pacs_err err, const pacs_index__result *r, const char *name,
+                         pacs_errinfo *ei)
+{
+    if (err == PACS_OK && r->changes == 0) {
+        return pacs_errf(ei, PACS_ENOTFOUND, "no user %s", name);
+    }
+    return err;
+}
+
 static pacs_err do_passwd(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo *ei)
 {
     user_job *j = ctx;
@@ -184,10 +194,7 @@ static pacs_err do_passwd(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo 
                                    "UPDATE users SET hash=$2, failures=0, failed_since=0,"
                                    " locked_until=0 WHERE name=$1",
                                    &r, 0, ei, "ss", j->name, j->hash);
-    if (err == PACS_OK && r.changes == 0) {
-        return pacs_errf(ei, PACS_ENOTFOUND, "no user %s", j->name);
-    }
-    return err;
+    return one_user(err, &r, j->name, ei);
 }
 
 static pacs_err do_set_role(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo *ei)
@@ -197,10 +204,7 @@ static pacs_err do_set_role(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinf
     pacs_err err =
         pacs_index__run(idx, db, PACS_SQL_USER_ROLE_SET, "UPDATE users SET role=$2 WHERE name=$1",
                         &r, 0, ei, "ss", j->name, pacs_role_name(j->role));
-    if (err == PACS_OK && r.changes == 0) {
-        return pacs_errf(ei, PACS_ENOTFOUND, "no user %s", j->name);
-    }
-    return err;
+    return one_user(err, &r, j->name, ei);
 }
 
 static pacs_err do_remove(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo *ei)
@@ -209,10 +213,7 @@ static pacs_err do_remove(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo 
     pacs_index__result r;
     pacs_err err = pacs_index__run(idx, db, PACS_SQL_USER_DEL, "DELETE FROM users WHERE name=$1",
                                    &r, 0, ei, "s", j->name);
-    if (err == PACS_OK && r.changes == 0) {
-        return pacs_errf(ei, PACS_ENOTFOUND, "no user %s", j->name);
-    }
-    return err;
+    return one_user(err, &r, j->name, ei);
 }
 
 static pacs_err do_list(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo *ei)
