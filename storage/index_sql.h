@@ -122,6 +122,12 @@ typedef struct pacs_index__find_plan {
 pacs_err pacs_index__find_plan_build(const pacs_sql_dialect *d, const pacs_query *q, int date_walk,
                                      pacs_index__find_plan *p, pacs_errinfo *ei);
 
+/** The ORDER BY of a find at `level` (`instances`: listing instances), as every find and the
+ *  date walk's counts read the studies. */
+const char *pacs_index__order_clause(const pacs_sql_dialect *d, pacs_level level, int instances);
+
+/* The date walk (index_walk.c). */
+
 /** Whether `p` (built without date_walk) may be read in date order instead: a study find with
  *  a limit, keys in SQL only, and a dialect that can be told to. */
 int pacs_index__walk_possible(const pacs_sql_dialect *d, const pacs_query *q,
