@@ -201,9 +201,8 @@ pacs_err pacs_orders__write(pacs_index *idx, pacs_db *db, pacs_order *o, pacs_er
     return err;
 }
 
-/* The patient an identifier names, following merges to the survivor: `*pk` 0 when none. */
-static pacs_err patient_of(pacs_index *idx, pacs_db *db, const pacs_patient_id *id, int64_t *pk,
-                           pacs_errinfo *ei)
+pacs_err pacs_orders__patient_of(pacs_index *idx, pacs_db *db, const pacs_patient_id *id,
+                                 int64_t *pk, pacs_errinfo *ei)
 {
     pacs_index__result r;
     *pk = 0;
@@ -314,7 +313,7 @@ static pacs_err do_patient_put(pacs_index *idx, pacs_db *db, void *ctx, pacs_err
     int64_t pk = 0;
     for (size_t i = 0; i < p->n_ids; i++) {
         int64_t k = 0;
-        pacs_err err = patient_of(idx, db, &p->ids[i], &k, ei);
+        pacs_err err = pacs_orders__patient_of(idx, db, &p->ids[i], &k, ei);
         if (err != PACS_OK) {
             return err;
         }
@@ -341,7 +340,7 @@ static pacs_err do_patient_put(pacs_index *idx, pacs_db *db, void *ctx, pacs_err
     }
     for (size_t i = 0; i < p->n_ids && err == PACS_OK; i++) {
         int64_t k = 0;
-        err = patient_of(idx, db, &p->ids[i], &k, ei);
+        err = pacs_orders__patient_of(idx, db, &p->ids[i], &k, ei);
         if (err != PACS_OK || k) {
             continue; /* it names this patient already (or one merged into it) */
         }
@@ -404,47 +403,13 @@ pacs_err pacs_orders_patient_put(pacs_archive *a, const pacs_patient *p, int64_t
     return err;
 }
 
-typedef struct get_job {
-    const pacs_patient_id *id; /* NULL: by key */
-    int64_t key;
-    pacs_patient *out;
-} get_job;
-
-static pacs_err do_patient_get(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo *ei)
-{
-    get_job *j = ctx;
-    if (!j->id) {
-        return pacs_orders__patient_load(idx, db, j->key, j->out, ei);
-    }
-    int64_t pk = 0;
-    pacs_err err = patient_of(idx, db, j->id, &pk, ei);
-    if (err == PACS_OK && !pk) {
-        return pacs_errf(ei, PACS_ENOTFOUND, "no patient with %s %s", j->id->system, j->id->value);
-    }
-    return err == PACS_OK ? pacs_orders__patient_load(idx, db, pk, j->out, ei) : err;
-}
-
-pacs_err pacs_orders_patient_get(pacs_archive *a, const pacs_patient_id *id, pacs_patient *out,
-                                 pacs_errinfo *ei)
-{
-    get_job j = {id, 0, out};
-    return pacs_index__read(a->index, do_patient_get, &j, ei);
-}
-
-pacs_err pacs_orders_patient_by_key(pacs_archive *a, int64_t key, pacs_patient *out,
-                                    pacs_errinfo *ei)
-{
-    get_job j = {NULL, key, out};
-    return pacs_index__read(a->index, do_patient_get, &j, ei);
-}
-
 static pacs_err do_patient_merge(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo *ei)
 {
     patient_job *j = ctx;
     int64_t survivor = 0, retired = 0;
-    pacs_err err = patient_of(idx, db, j->survivor, &survivor, ei);
+    pacs_err err = pacs_orders__patient_of(idx, db, j->survivor, &survivor, ei);
     if (err == PACS_OK) {
-        err = patient_of(idx, db, j->retired, &retired, ei);
+        err = pacs_orders__patient_of(idx, db, j->retired, &retired, ei);
     }
     if (err != PACS_OK) {
         return err;
@@ -782,25 +747,4 @@ pacs_err pacs_orders_batch(pacs_archive *a, pacs_orders_op *ops, size_t n, size_
     free(b.patients);
     free(b.orders);
     return err;
-}
-
-typedef struct find_job {
-    const char *placer, *accession, *study_uid;
-    pacs_order *out;
-} find_job;
-
-static pacs_err do_order_find(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo *ei)
-{
-    find_job *j = ctx;
-    return pacs_orders__get(idx, db, j->placer, j->accession, j->study_uid, NULL, 0, j->out, ei);
-}
-
-pacs_err pacs_orders_get(pacs_archive *a, const char *placer, const char *accession,
-                         const char *study_uid, pacs_order *out, pacs_errinfo *ei)
-{
-    if (!(placer && placer[0]) && !(accession && accession[0]) && !(study_uid && study_uid[0])) {
-        return pacs_errf(ei, PACS_EINVAL, "name the order");
-    }
-    find_job j = {placer, accession, study_uid, out};
-    return pacs_index__read(a->index, do_order_find, &j, ei);
 }

@@ -53,6 +53,10 @@ pacs_err pacs_orders__write(pacs_index *idx, pacs_db *db, pacs_order *o, pacs_er
 void pacs_orders__audit(pacs_audit_action action, pacs_err err, const char *what,
                         const char *patient_id, const char *study_uid);
 
+/** The patient an identifier names, following merges to the survivor: `*pk` 0 when none. */
+pacs_err pacs_orders__patient_of(pacs_index *idx, pacs_db *db, const pacs_patient_id *id,
+                                 int64_t *pk, pacs_errinfo *ei);
+
 /** Patient `pk` with its own identifiers (a retired one as it is: follow merged_into).
  *  PACS_ENOTFOUND. */
 pacs_err pacs_orders__patient_load(pacs_index *idx, pacs_db *db, int64_t pk, pacs_patient *out,
