@@ -187,6 +187,7 @@ static void do_login(pacs_http_req *r, login_req *lr, const char *name, const ch
     pacs_login_policy policy = policy_of(cfg);
     pacs_login_outcome outcome;
     pacs_role role = PACS_ROLE_NONE;
+    uint64_t stamp = 0;
     int64_t now = (int64_t)time(NULL);
     const char *who = who_of(name);
     pacs_addr_limit *limit = pacs_auth_addr_limit(lr->a);
@@ -197,8 +198,8 @@ static void do_login(pacs_http_req *r, login_req *lr, const char *name, const ch
         answer_refused(r, lr, next);
         return;
     }
-    pacs_err err =
-        pacs_users_login(pacs_http_archive(r), name, password, &policy, now, &outcome, &role, &ei);
+    pacs_err err = pacs_users_login(pacs_http_archive(r), name, password, &policy, now, &outcome,
+                                    &role, &stamp, &ei);
     if (err != PACS_OK) {
         pacs_log(PACS_LOG_ERROR, "login", "req=%lu users: %s", pacs_http_id(r), ei.msg);
         pacs_http_send_error(r, 503, "logins cannot be checked now");
@@ -234,14 +235,10 @@ static void do_login(pacs_http_req *r, login_req *lr, const char *name, const ch
     }
     char id[PACS_SESSION_ID_LEN + 1], cookie[160];
     unsigned max_age = (unsigned)pacs_config_int(cfg, "auth.session_max_age");
-    /* The password as it is now: a new one (pacs user passwd) ends this session at its next
-     * look at the user (http/session.h). */
-    uint64_t stamp = 0;
-    err = pacs_users_role(pacs_http_archive(r), name, &role, &stamp, &ei);
-    if (err == PACS_OK) {
-        err = pacs_sessions_begin(pacs_auth_sessions(lr->a), name, pacs_auth_role_scopes(role),
-                                  stamp, now, id, sizeof id, &ei);
-    }
+    /* `stamp`: the password the login matched; a new one (pacs user passwd) ends this session
+     * at its next look at the user (http/session.h). */
+    err = pacs_sessions_begin(pacs_auth_sessions(lr->a), name, pacs_auth_role_scopes(role), stamp,
+                              now, id, sizeof id, &ei);
     if (err == PACS_OK) {
         err = pacs_auth_session_cookie(id, max_age, lr->tls, cookie, sizeof cookie, &ei);
     }

@@ -465,6 +465,18 @@ pacs_err pacs_users_list(pacs_archive *a, pacs_user_cb cb, void *ctx, pacs_errin
     return pacs_index__read(a->index, do_list, &j, ei);
 }
 
+/* The number that changes with a user's password: the first 8 bytes of its hash's SHA-256. */
+static uint64_t hash_stamp(const char *hash)
+{
+    unsigned char h[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)hash, strlen(hash), h);
+    uint64_t stamp = 0;
+    for (size_t i = 0; i < sizeof stamp; i++) {
+        stamp = stamp << 8 | h[i];
+    }
+    return stamp;
+}
+
 pacs_err pacs_users_role(pacs_archive *a, const char *name, pacs_role *role, uint64_t *stamp,
                          pacs_errinfo *ei)
 {
@@ -480,12 +492,7 @@ pacs_err pacs_users_role(pacs_archive *a, const char *name, pacs_role *role, uin
         *role = j.row.role;
     }
     if (err == PACS_OK && stamp) {
-        unsigned char h[SHA256_DIGEST_LENGTH];
-        SHA256((const unsigned char *)j.row.hash, strlen(j.row.hash), h);
-        *stamp = 0;
-        for (size_t i = 0; i < sizeof *stamp; i++) {
-            *stamp = *stamp << 8 | h[i];
-        }
+        *stamp = hash_stamp(j.row.hash);
     }
     OPENSSL_cleanse(j.row.hash, sizeof j.row.hash);
     return err;
@@ -513,7 +520,7 @@ static void make_dummy(void)
 
 pacs_err pacs_users_login(pacs_archive *a, const char *name, const char *password,
                           const pacs_login_policy *policy, int64_t now, pacs_login_outcome *outcome,
-                          pacs_role *role, pacs_errinfo *ei)
+                          pacs_role *role, uint64_t *stamp, pacs_errinfo *ei)
 {
     user_job j = {.name = name, .now = now, .policy = policy};
     pacs_err err = PACS_OK;
@@ -540,6 +547,9 @@ pacs_err pacs_users_login(pacs_archive *a, const char *name, const char *passwor
     *outcome = j.outcome;
     if (j.outcome == PACS_LOGIN_OK) {
         *role = j.row.role;
+        if (stamp) {
+            *stamp = hash_stamp(j.row.hash);
+        }
     }
     return PACS_OK;
 }

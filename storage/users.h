@@ -119,12 +119,13 @@ typedef enum pacs_login_outcome {
 
 /**
  * Checks a login at time `now` under `policy`: writes the outcome to `*outcome` and, for
- * PACS_LOGIN_OK, the user's role to `*role`; counts a failure (and locks the user) as the
+ * PACS_LOGIN_OK, the user's role to `*role` and its password's stamp (as pacs_users_role
+ * gives it) to `*stamp` (may be NULL); counts a failure (and locks the user) as the
  * policy says, durably, before returning. Every outcome returns PACS_OK; errors are the
  * index's (the login then cannot be checked: answer 503).
  */
 pacs_err pacs_users_login(pacs_archive *a, const char *name, const char *password,
                           const pacs_login_policy *policy, int64_t now, pacs_login_outcome *outcome,
-                          pacs_role *role, pacs_errinfo *ei);
+                          pacs_role *role, uint64_t *stamp, pacs_errinfo *ei);
 
 #endif

@@ -74,7 +74,7 @@ static pacs_login_outcome login(fixture *f, const char *name, const char *pw, in
     pacs_login_outcome o = (pacs_login_outcome)-1;
     pacs_errinfo ei;
     pacs_role r = PACS_ROLE_NONE;
-    assert_int_equal(pacs_users_login(f->a, name, pw, &policy, now, &o, &r, &ei), PACS_OK);
+    assert_int_equal(pacs_users_login(f->a, name, pw, &policy, now, &o, &r, NULL, &ei), PACS_OK);
     if (role) {
         *role = r;
     }
