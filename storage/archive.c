@@ -180,6 +180,7 @@ static void log_orphan(void *ctx, const char *kind, const char *object, const ch
 static void recover(pacs_archive *a, int unclean)
 {
     pacs_objstore_clean_tmp(a->store);
+    pacs_archive__recover_unflushed(a); /* first: it may index again an object due for sweeping */
     sweep_pending(a);
     if (unclean && pacs_index_shared(a->index)) {
         pacs_archive__recover_intents(a);
@@ -254,6 +255,10 @@ pacs_err pacs_archive_open_ex(const pacs_config *cfg, unsigned flags, pacs_archi
     }
     if (err == PACS_OK) {
         err = pacs_index_open_opts(loc, &opts, &a->index, ei);
+    }
+    if (err == PACS_OK) {
+        a->one_flush = pacs_config_bool(cfg, "ingest.one_flush") &&
+                       pacs_archive__one_flush_possible(a, loc, objects);
     }
     if (err != PACS_OK) {
         if (a->lock_fd >= 0) {

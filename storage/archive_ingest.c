@@ -3,7 +3,9 @@
  * The one ingest path (archive.h): C-STORE, STOW-RS and imported files alike. The bytes go to
  * a temporary object as they arrive (a client's Part 10 meta header is replaced by ours);
  * finish parses the object once (pacs_dcm_parse_file), records an intent, commits the object,
- * commits its index rows (group commit) and only then reports success. Every stored instance
+ * commits its index rows (group commit) and only then reports success. With one flush
+ * (archive_unflushed.c) the object is placed unflushed, its rows committed unflushed, and one
+ * flush of the file system makes both durable before success. Every stored instance
  * passes through here: nothing is parsed, copied or flushed twice.
  *
  * Thread-safe: each ingest belongs to one thread; many run at once on one archive.
@@ -260,7 +262,9 @@ pacs_err pacs_ingest_finish(pacs_ingest *in, pacs_ingest_result *res, pacs_errin
         pacs_archive__inflight_remove(a, key);
         goto done;
     }
-    err = pacs_objwriter_commit(in->w, ei);
+    /* One flush: the object placed, its rows committed unflushed, then the file system's flush
+     * makes both durable. Two: the object flushed, then the rows' own commit. */
+    err = a->one_flush ? pacs_objwriter_place(in->w, ei) : pacs_objwriter_commit(in->w, ei);
     in->w = NULL;
     if (err != PACS_OK) {
         pacs_index_intent_clear(a->index, key, NULL);
@@ -268,10 +272,18 @@ pacs_err pacs_ingest_finish(pacs_ingest *in, pacs_ingest_result *res, pacs_errin
         goto done;
     }
     committed = 1;
+    e.unflushed = a->one_flush;
     pacs_put_result put;
     err = pacs_index_put(a->index, &e, &put, ei);
     if (err != PACS_OK) {
         pacs_index_intent_clear(a->index, key, NULL);
+    } else if (a->one_flush) {
+        err = pacs_objstore_flush(a->store, ei);
+        if (err == PACS_OK) {
+            pacs_index_flushed(a->index, put.unflushed_id);
+        } else if (put.unflushed_id) {
+            pacs_archive__unflushed_undo(a, key, put.old_object);
+        }
     }
     pacs_archive__inflight_remove(a, key);
     if (err != PACS_OK) {

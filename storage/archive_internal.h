@@ -37,6 +37,7 @@ struct pacs_archive {
     int64_t sweep_grace;    /* seconds before a shared folder's unreferenced object is an orphan */
     char id_systems[4][17]; /* patient.id_order (orders.c) */
     size_t n_id_systems;
+    int one_flush; /* ingest's object and index rows made durable by one flush */
 };
 
 /* ---- archive.c ---- */
@@ -87,6 +88,21 @@ void pacs_archive__mark_open(int fd, int open_now);
 pacs_err pacs_archive__parse_for_index(const char *path, const char *key, uint64_t size,
                                        const char *source, pacs_dcm_parsed *parsed,
                                        pacs_index_entry *e, uint8_t **layout, pacs_errinfo *ei);
+
+/* ---- archive_unflushed.c ---- */
+
+/** Whether one flush of the object store makes the index durable too: an index that defers
+ *  flushes (SQLite) in a file on the objects' file system. */
+int pacs_archive__one_flush_possible(pacs_archive *a, const char *index_path, const char *objects);
+
+/** The flush after the put of `object` failed, or a power cut may have lost it: drops the
+ *  instance rows stored as `object`, indexes again `old` (the version that put replaced, or
+ *  ""), and sweeps `object`. Logs what it did. */
+void pacs_archive__unflushed_undo(pacs_archive *a, const char *object, const char *old);
+
+/** At start-up (no other process using the archive): checks the objects of the puts still
+ *  recorded as unflushed and undoes those that are missing or do not hash to their key. */
+void pacs_archive__recover_unflushed(pacs_archive *a);
 
 /* ---- archive_verify.c ---- */
 

@@ -14,6 +14,7 @@
 #include "storage/index.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,11 +57,26 @@ const char *pacs_index_backend(const pacs_index *idx)
     return idx->be->name;
 }
 
+static pacs_err nothing(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinfo *ei)
+{
+    (void)idx;
+    (void)db;
+    (void)ctx;
+    (void)ei;
+    return PACS_OK;
+}
+
 void pacs_index_close(pacs_index *idx)
 {
-    if (idx) {
-        idx->be->close(idx);
+    if (!idx) {
+        return;
     }
+    if (atomic_load(&idx->flushed_upto) > 0) {
+        /* A last batch forgets the unflushed records whose objects are durable, so that a
+         * clean stop leaves none to check at the next start. */
+        pacs_index__write(idx, nothing, NULL, NULL);
+    }
+    idx->be->close(idx);
 }
 
 /* ---- statements ---- */
@@ -229,19 +245,34 @@ static int retry(pacs_index *idx, int attempt)
     return idx->be->batch_retry && idx->be->batch_retry(idx, attempt);
 }
 
+/* Whether every job of the batch is a put the object store's flush will make durable. */
+static int batch_lazy(const job *batch)
+{
+    for (const job *j = batch; j; j = j->next) {
+        if (!j->lazy && (j->kind != PACS_INDEX_JOB_PUT || !j->entry->unflushed)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static void run_batch(void *ctx, job *batch)
 {
     pacs_index *idx = ctx;
     const pacs_db_driver *d = idx->db;
     pacs_errinfo ei;
     pacs_errinfo_clear(&ei);
+    int lazy = batch_lazy(batch);
     for (int attempt = 0;; attempt++) {
         for (job *j = batch; j; j = j->next) {
             j->err = PACS_OK;
             pacs_errinfo_clear(&j->ei);
         }
         pacs_db *db = NULL;
-        pacs_err err = idx->be->batch_begin(idx, &db, &ei);
+        pacs_err err = idx->be->batch_begin(idx, &db, lazy, &ei);
+        if (err == PACS_OK) {
+            pacs_index__unflushed_forget(idx, db);
+        }
         if (err != PACS_OK) {
             if (retry(idx, attempt)) {
                 continue;
@@ -284,7 +315,7 @@ static void run_batch(void *ctx, job *batch)
                     }
                 }
                 first = j->next;
-                err = idx->be->batch_begin(idx, &db, &ei);
+                err = idx->be->batch_begin(idx, &db, lazy, &ei);
                 continue;
             }
             d->exec(db, "ROLLBACK TO job", NULL);
@@ -313,14 +344,27 @@ static void run_batch(void *ctx, job *batch)
 
 /* ---- other records over the same driver ---- */
 
-pacs_err pacs_index__write(pacs_index *idx, pacs_index__call_fn fn, void *ctx, pacs_errinfo *ei)
+static pacs_err write_job(pacs_index *idx, pacs_index__call_fn fn, void *ctx, int lazy,
+                          pacs_errinfo *ei)
 {
     job j;
     memset(&j, 0, sizeof j);
     j.kind = PACS_INDEX_JOB_CALL;
     j.call = fn;
     j.call_ctx = ctx;
+    j.lazy = lazy;
     return pacs_index__queue_submit(&idx->queue, &j, ei);
+}
+
+pacs_err pacs_index__write(pacs_index *idx, pacs_index__call_fn fn, void *ctx, pacs_errinfo *ei)
+{
+    return write_job(idx, fn, ctx, 0, ei);
+}
+
+pacs_err pacs_index__write_lazy(pacs_index *idx, pacs_index__call_fn fn, void *ctx,
+                                pacs_errinfo *ei)
+{
+    return write_job(idx, fn, ctx, 1, ei);
 }
 
 pacs_err pacs_index__read(pacs_index *idx, pacs_index__call_fn fn, void *ctx, pacs_errinfo *ei)

@@ -46,6 +46,9 @@ typedef struct pacs_index_entry {
      * and its metadata reconciled to it (orders_item.h, pacs_orders__reconcile_json). */
     const char (*id_systems)[17];
     size_t n_id_systems;
+    /* One flush per instance (see "Puts the object store's flush makes durable" below): the
+     * put is committed without its own flush and recorded as unflushed. */
+    int unflushed;
 } pacs_index_entry;
 
 typedef struct pacs_put_result {
@@ -57,6 +60,7 @@ typedef struct pacs_put_result {
     int order_started;                        /* ... and that order went IN PROGRESS with it */
     char order_placer[65];                    /* the order's placer number, when reconciled */
     char patient_id[65];                      /* the PatientID it is indexed under then */
+    int64_t unflushed_id; /* with entry->unflushed: the record's number (pacs_index_flushed) */
 } pacs_put_result;
 
 /** One instance, as retrieval needs it. Pointers are valid during the callback only. */
@@ -195,6 +199,37 @@ void pacs_index_close(pacs_index *idx);
  */
 pacs_err pacs_index_put(pacs_index *idx, const pacs_index_entry *e, pacs_put_result *res,
                         pacs_errinfo *ei);
+
+/* ---- Puts the object store's flush makes durable ----
+ * With the index in a file on the objects' file system (SQLite), one flush can make both an
+ * object and its index rows durable: ingest renames the object into place, puts it with
+ * `unflushed` set (committed without a flush of its own, with a record of the object in the
+ * same commit), flushes the file system (which carries the index's log too) and only then
+ * reports success. A power cut before that flush can leave rows whose object never reached
+ * the disk; the records say which rows to check at the next start. */
+
+/** Whether puts with `unflushed` are committed without a flush of their own (SQLite); on
+ *  another backend they are durable on return as any put, and recorded all the same. */
+int pacs_index_defers_flush(const pacs_index *idx);
+
+/** Tells the writer that the objects of records up to `upto` are durable: it forgets those
+ *  records with a later commit (no flush of its own). Thread-safe, cheap. */
+void pacs_index_flushed(pacs_index *idx, int64_t upto);
+
+/** Called once per unflushed record, oldest first: `old_object` is the object the put
+ *  replaced ("" if none), which is swept only after the flush. Non-zero stops. */
+typedef int (*pacs_unflushed_cb)(void *ctx, int64_t id, const char *object, const char *old_object);
+pacs_err pacs_index_unflushed(pacs_index *idx, pacs_unflushed_cb cb, void *ctx, pacs_errinfo *ei);
+
+/** Removes every instance stored as `object` (counts, parents and sweep records as
+ *  pacs_index_remove); `*n` how many. Committed as an unflushed put is (its flush may be what
+ *  failed), with a new unflushed record of `object` (and `old`, the version its put replaced,
+ *  or NULL), so that a power cut before the next flush leaves it to be checked again. */
+pacs_err pacs_index_drop_object(pacs_index *idx, const char *object, const char *old, uint64_t *n,
+                                pacs_errinfo *ei);
+
+/** Forgets the unflushed records up to `upto`, durably. */
+pacs_err pacs_index_unflushed_clear(pacs_index *idx, int64_t upto, pacs_errinfo *ei);
 
 /**
  * Runs a query and calls `cb` with one DICOM JSON object per match, holding the query's return

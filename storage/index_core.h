@@ -149,6 +149,10 @@ enum {
     PACS_SQL_USER_COPY_READ,
     PACS_SQL_USER_COPY_ADD,
     PACS_SQL_USER_TOUCH,
+    PACS_SQL_UNFLUSHED_ADD,
+    PACS_SQL_UNFLUSHED_CLEAR,
+    PACS_SQL_UNFLUSHED_LIST,
+    PACS_SQL_INSTANCE_OF_OBJECT,
     PACS_SQL_SLOTS
 };
 
@@ -223,8 +227,10 @@ typedef struct pacs_index__backend {
     pacs_err (*conn_get)(pacs_index *idx, pacs_db **out, pacs_errinfo *ei);
     void (*conn_put)(pacs_index *idx, pacs_db *db);
     /** On the writer thread: the writer's connection with a transaction open for a batch
-     *  (PostgreSQL: connecting again when it was lost; in bulk mode, the one transaction). */
-    pacs_err (*batch_begin)(pacs_index *idx, pacs_db **out, pacs_errinfo *ei);
+     *  (PostgreSQL: connecting again when it was lost; in bulk mode, the one transaction).
+     *  `lazy`: every job is an unflushed put, so a backend that defers flushes (sets
+     *  defers_flush) commits it without one. */
+    pacs_err (*batch_begin)(pacs_index *idx, pacs_db **out, int lazy, pacs_errinfo *ei);
     /** Commits the batch's transaction (bulk mode: only with `finish`). */
     pacs_err (*batch_commit)(pacs_index *idx, pacs_db *db, int finish, pacs_errinfo *ei);
     /** Whether a batch that failed as the writer's last failure says is to be run again
@@ -251,6 +257,11 @@ struct pacs_index {
     char node[128];          /* this process among those sharing the index (intents) */
     unsigned lease;          /* seconds a claimed forward stays claimed */
     unsigned bulk;           /* PACS_INDEX_BULK... (a backend with bulk loads sets it) */
+    int defers_flush;        /* lazy batches commit without a flush (the backend sets it) */
+    /* Unflushed records whose objects are durable (pacs_index_flushed), and those the writer
+     * has forgotten: it deletes the difference at the start of its next batch. */
+    _Atomic int64_t flushed_upto;
+    int64_t cleared_upto; /* the writer's */
 };
 
 /** Sets up the core part of a new handle (zeroed by the caller) and its queue, whose writer
@@ -332,6 +343,13 @@ pacs_err pacs_index__opened(pacs_index *idx, pacs_err err, pacs_index **out, pac
 #define PACS_INDEX__FWD_COUNTERS                                                                   \
     "ALTER TABLE forward_queue ADD COLUMN bytes BIGINT NOT NULL DEFAULT 0;"                        \
     "ALTER TABLE forward_queue ADD COLUMN ms BIGINT NOT NULL DEFAULT 0;"
+
+/* Puts committed without a flush of their own until the object store's flush (index.h):
+ * which objects to check after a power cut. Rows live for a moment (forgotten by the writer's
+ * next batch), so the table stays a few pages. */
+#define PACS_INDEX__UNFLUSHED(PK, TEXT)                                                            \
+    "CREATE TABLE IF NOT EXISTS unflushed(id " PK ", object " TEXT " NOT NULL,"                    \
+    " old_object " TEXT " NOT NULL DEFAULT '');"
 
 /* The HTTP credential an instance came with, apart from source_aet (a calling AE could be spelt
  * like any credential's name). Partial index: instances from DIMSE and imports (NULL) cost it
@@ -424,6 +442,16 @@ pacs_err pacs_index__migrate(pacs_index *idx, pacs_db *db, const pacs_index__mig
 
 /* ---- what the writer runs (index_write.c), inside the batch's transaction ---- */
 
+/** Removes one instance row, records its object for sweeping, fixes counts and drops parents
+ *  left empty. */
+pacs_err pacs_index__remove_instance(pacs_index *idx, pacs_db *db, long long pk, pacs_errinfo *ei);
+/** Records an unflushed put of `object` (replacing `old_object`, or ""): `*id` its number
+ *  (index_unflushed.c). */
+pacs_err pacs_index__unflushed_add(pacs_index *idx, pacs_db *db, const char *object,
+                                   const char *old_object, int64_t *id, pacs_errinfo *ei);
+/** At the start of a batch: forgets the records whose objects are durable (flushed_upto). */
+void pacs_index__unflushed_forget(pacs_index *idx, pacs_db *db);
+
 pacs_err pacs_index__do_put(pacs_index *idx, pacs_db *db, const pacs_index_entry *e,
                             pacs_put_result *res, pacs_errinfo *ei);
 /** The patient's row of the index (patient_id, issuer from `f`), inserted when new, with the
@@ -447,6 +475,10 @@ typedef pacs_err (*pacs_index__call_fn)(pacs_index *idx, pacs_db *db, void *ctx,
 /** Runs `fn` as a job of the writer's queue and returns once its change is committed (or
  *  failed, undone). */
 pacs_err pacs_index__write(pacs_index *idx, pacs_index__call_fn fn, void *ctx, pacs_errinfo *ei);
+/** The same, committed without a flush where the backend defers flushes (index.h: durable
+ *  only with the object store's next flush). */
+pacs_err pacs_index__write_lazy(pacs_index *idx, pacs_index__call_fn fn, void *ctx,
+                                pacs_errinfo *ei);
 
 /** Runs `fn` on a pooled connection (reads). */
 pacs_err pacs_index__read(pacs_index *idx, pacs_index__call_fn fn, void *ctx, pacs_errinfo *ei);

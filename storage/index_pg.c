@@ -149,6 +149,8 @@ static const pacs_index__migration migrations[] = {
     {9, "bytes and sending time of delivered forwards", PACS_INDEX__FWD_COUNTERS},
     {10, "the HTTP credential an instance came with (routes' study_from)",
      PACS_INDEX__SOURCE_HTTP("TEXT COLLATE \"C\"")},
+    {11, "puts waiting for the object store's flush (one flush per instance)",
+     PACS_INDEX__UNFLUSHED("BIGSERIAL PRIMARY KEY", "TEXT COLLATE \"C\"")},
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -635,8 +637,9 @@ static pacs_err writer_connection(pg_index *pi, pacs_errinfo *ei)
     return connect_db(pi->conninfo, 0, &pi->writer, ei);
 }
 
-static pacs_err pq_batch_begin(pacs_index *idx, pacs_db **out, pacs_errinfo *ei)
+static pacs_err pq_batch_begin(pacs_index *idx, pacs_db **out, int lazy, pacs_errinfo *ei)
 {
+    (void)lazy; /* the server's commits are its own to flush */
     pg_index *pi = (pg_index *)idx;
     pacs_err err = writer_connection(pi, ei);
     *out = pi->writer;

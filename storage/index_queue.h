@@ -67,6 +67,7 @@ typedef struct pacs_index__job {
     pacs_err err;
     pacs_errinfo ei;
     int done;
+    int lazy; /* a CALL the object store's flush makes durable (pacs_index__write_lazy) */
     struct pacs_index__job *next;
 } pacs_index__job;
 

@@ -46,6 +46,7 @@ typedef struct sqlite_index {
     pthread_mutex_t pool_mu;
     pacs_db *pool[POOL_MAX];
     size_t n_pool;
+    int lazy; /* the writer's synchronous is NORMAL (sq_batch_begin) */
 } sqlite_index;
 
 /* ---- the schema: versioned migrations, each run once, in order, at open ----
@@ -132,6 +133,8 @@ static const pacs_index__migration migrations[] = {
     {10, "bytes and sending time of delivered forwards", PACS_INDEX__FWD_COUNTERS},
     {11, "the HTTP credential an instance came with (routes' study_from)",
      PACS_INDEX__SOURCE_HTTP("TEXT")},
+    {12, "puts waiting for the object store's flush (one flush per instance)",
+     PACS_INDEX__UNFLUSHED("INTEGER PRIMARY KEY", "TEXT")},
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -398,9 +401,22 @@ static pacs_err db_open(const char *path, int writer, pacs_db **out, pacs_errinf
     return PACS_OK;
 }
 
-static pacs_err sq_batch_begin(pacs_index *idx, pacs_db **out, pacs_errinfo *ei)
+/* A lazy batch commits with synchronous=NORMAL: written to the WAL, flushed by the caller's
+ * syncfs (or any later flush of the WAL). SQLite refuses to change it inside a transaction,
+ * so it is set before BEGIN, and only when it changes. */
+static pacs_err sq_batch_begin(pacs_index *idx, pacs_db **out, int lazy, pacs_errinfo *ei)
 {
-    *out = ((sqlite_index *)idx)->writer;
+    sqlite_index *si = (sqlite_index *)idx;
+    *out = si->writer;
+    lazy = lazy && idx->defers_flush;
+    if (lazy != si->lazy) {
+        pacs_err err =
+            sq_exec(*out, lazy ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL", ei);
+        if (err != PACS_OK) {
+            return err;
+        }
+        si->lazy = lazy;
+    }
     return sq_exec(*out, dialect.begin, ei);
 }
 
@@ -469,8 +485,10 @@ pacs_err pacs_index_sqlite_open(const char *path, pacs_index **out, pacs_errinfo
     if (!si) {
         return pacs_errf(ei, PACS_ENOMEM, "out of memory");
     }
-    /* One process at a time: no intents (the archive's in-flight set suffices). */
+    /* One process at a time: no intents (the archive's in-flight set suffices). Unflushed
+     * puts commit to the WAL alone, which the object store's syncfs flushes (index.h). */
     pacs_index__init(&si->core, &backend, NULL, 0);
+    si->core.defers_flush = 1;
     pthread_mutex_init(&si->pool_mu, NULL);
     si->path = strdup(path);
     if (!si->path) {

@@ -102,9 +102,7 @@ static pacs_err decrement(pacs_index *idx, pacs_db *db, int slot, const char *sq
     return err;
 }
 
-/* Removes one instance row, records its object for sweeping, fixes counts and drops parents
- * left empty. */
-static pacs_err remove_instance(pacs_index *idx, pacs_db *db, long long pk, pacs_errinfo *ei)
+pacs_err pacs_index__remove_instance(pacs_index *idx, pacs_db *db, long long pk, pacs_errinfo *ei)
 {
     pacs_index__result r;
     pacs_err err = pacs_index__run(idx, db, PACS_SQL_INSTANCE_PARENTS,
@@ -229,7 +227,7 @@ pacs_err pacs_index__do_remove(pacs_index *idx, pacs_db *db, const pacs_query *q
     }
     /* Every row is read before any is removed: a connection runs one statement at a time. */
     for (size_t i = 0; err == PACS_OK && i < l.n; i++) {
-        err = remove_instance(idx, db, l.pks[i], ei);
+        err = pacs_index__remove_instance(idx, db, l.pks[i], ei);
     }
     if (err == PACS_OK) {
         *removed = l.n;
@@ -455,7 +453,7 @@ pacs_err pacs_index__do_put(pacs_index *idx, pacs_db *db, const pacs_index_entry
             return pacs_index__intent_done(idx, db, e->object, ei); /* the very same bytes */
         }
         res->replaced = 1;
-        err = remove_instance(idx, db, old_pk, ei);
+        err = pacs_index__remove_instance(idx, db, old_pk, ei);
         if (err != PACS_OK) {
             return err;
         }
@@ -500,6 +498,10 @@ pacs_err pacs_index__do_put(pacs_index *idx, pacs_db *db, const pacs_index_entry
     }
     if (err == PACS_OK) {
         err = pacs_index__intent_done(idx, db, e->object, ei);
+    }
+    if (err == PACS_OK && e->unflushed) {
+        err =
+            pacs_index__unflushed_add(idx, db, e->object, res->old_object, &res->unflushed_id, ei);
     }
     /* ModalitiesInStudy and SOPClassesInStudy change only with a new series, a series whose
      * modality changed, or a SOP class the study has not seen; otherwise the recomputation is

@@ -297,51 +297,75 @@ pacs_err pacs_objstore_path(const pacs_objstore *os, const char *key, char *buf,
     return n > 0 && (size_t)n < cap ? PACS_OK : PACS_ETOOBIG;
 }
 
-pacs_err pacs_objwriter_commit(pacs_objwriter *w, pacs_errinfo *ei)
+/* Renames the object into place at `final_path`, or finds the identical one there (`*renamed`
+ * tells which). */
+static pacs_err place(pacs_objwriter *w, char *final_path, size_t cap, int *renamed,
+                      pacs_errinfo *ei)
 {
-    char key[PACS_KEY_HEX + 1], final_path[4096], dir[4096];
+    char key[PACS_KEY_HEX + 1], dir[4096];
     pacs_objstore *os = w->os;
+    *renamed = 0;
     pacs_err err = pacs_objwriter_key(w, key, ei);
     if (err != PACS_OK) {
-        goto fail;
+        return err;
     }
-    pacs_objstore_path(os, key, final_path, sizeof final_path);
+    pacs_objstore_path(os, key, final_path, cap);
     struct stat sb;
     if (stat(final_path, &sb) == 0 && (uint64_t)sb.st_size == w->size &&
         pacs_objstore_verify(os, key, NULL, NULL) == PACS_OK) {
         /* The identical object is already there: this copy is not needed. (A stored copy that
          * no longer hashes to its name is replaced below by this good one: a resend repairs
          * it.) It may have been renamed an instant ago by a concurrent ingest whose flush is
-         * still to come, so it is flushed all the same. */
-        pacs_objwriter_abort(w);
-        w = NULL;
-    } else {
-        snprintf(dir, sizeof dir, "%s/%.2s/%.2s", os->root, key, key + 2);
-        if (access(dir, F_OK) != 0) {
-            err = mkdir_p(dir, ei); /* new folders are made durable by the flush below */
-            if (err != PACS_OK) {
-                goto fail;
-            }
-        }
-        if (rename(w->path, final_path) != 0) {
-            err = pacs_errf(ei, pacs_err_from_errno(errno), "rename into the store: %s",
-                            strerror(errno));
-            goto fail;
-        }
-        w->path[0] = '\0';
+         * still to come, so the caller flushes all the same. */
+        return PACS_OK;
     }
+    snprintf(dir, sizeof dir, "%s/%.2s/%.2s", os->root, key, key + 2);
+    if (access(dir, F_OK) != 0) {
+        err = mkdir_p(dir, ei); /* new folders are made durable by the flush */
+        if (err != PACS_OK) {
+            return err;
+        }
+    }
+    if (rename(w->path, final_path) != 0) {
+        return pacs_errf(ei, pacs_err_from_errno(errno), "rename into the store: %s",
+                         strerror(errno));
+    }
+    w->path[0] = '\0';
+    *renamed = 1;
+    return PACS_OK;
+}
+
+pacs_err pacs_objstore_flush(pacs_objstore *os, pacs_errinfo *ei)
+{
     if (group_flush(os) != 0) {
+        return pacs_errf(ei, pacs_err_from_errno(errno), "fsync of object: %s", strerror(errno));
+    }
+    return PACS_OK;
+}
+
+pacs_err pacs_objwriter_commit(pacs_objwriter *w, pacs_errinfo *ei)
+{
+    char final_path[4096];
+    int renamed = 0;
+    pacs_objstore *os = w->os;
+    pacs_err err = place(w, final_path, sizeof final_path, &renamed, ei);
+    pacs_objwriter_abort(w);
+    if (err == PACS_OK && group_flush(os) != 0) {
         err = pacs_errf(ei, pacs_err_from_errno(errno), "fsync of object: %s", strerror(errno));
-        if (w) {
+        if (renamed) {
             /* After a failed flush the cached pages may look right while the disk is not: take
              * the copy away so that a resend writes it again rather than trusting it. */
             unlink(final_path);
         }
-        goto fail;
     }
-    pacs_objwriter_abort(w);
-    return PACS_OK;
-fail:
+    return err;
+}
+
+pacs_err pacs_objwriter_place(pacs_objwriter *w, pacs_errinfo *ei)
+{
+    char final_path[4096];
+    int renamed = 0;
+    pacs_err err = place(w, final_path, sizeof final_path, &renamed, ei);
     pacs_objwriter_abort(w);
     return err;
 }

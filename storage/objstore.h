@@ -46,6 +46,15 @@ pacs_err pacs_objwriter_key(pacs_objwriter *w, char key[PACS_KEY_HEX + 1], pacs_
 /** Makes the object durable under its key and frees the writer (on success and failure). */
 pacs_err pacs_objwriter_commit(pacs_objwriter *w, pacs_errinfo *ei);
 
+/** Puts the object under its key, not yet durable, and frees the writer (on success and
+ *  failure): pacs_objstore_flush makes it durable, with whatever else the caller wrote to the
+ *  same file system before that call (one flush for an object and its index rows). */
+pacs_err pacs_objwriter_place(pacs_objwriter *w, pacs_errinfo *ei);
+
+/** Returns once a flush of the store's file system that started after this call has
+ *  finished (concurrent callers share flushes); PACS_EIO and co. when it failed. */
+pacs_err pacs_objstore_flush(pacs_objstore *os, pacs_errinfo *ei);
+
 /** Drops the temporary file and frees the writer. NULL is accepted. */
 void pacs_objwriter_abort(pacs_objwriter *w);
 

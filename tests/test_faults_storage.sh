@@ -12,6 +12,10 @@
 # off through a flag file; as root, the read-only folder is a real read-only bind mount and
 # the full disk a full tmpfs (the injector stands in where mounting is not permitted, or
 # everywhere with FORCE_FAULT_SHIM=1).
+#
+# pacsd makes an instance and its index rows durable with one flush of the file system
+# (ingest.one_flush); with FAULTS_TWO_FLUSHES=1 (test_faults_storage_two_flushes) it runs
+# with ingest.one_flush=false, where the index's own flush comes second and can fail alone.
 . "$SRC/tests/lib.sh"
 : "${FAULT_SHIM:?FAULT_SHIM must point to the fault injector (tests/tools/enospc.c)}"
 
@@ -37,8 +41,9 @@ echo "data folder: $([ "$tmpfs" = 1 ] && echo "a 16 MiB tmpfs" || echo "a plain 
 make_ct_copies "$WORK/ok" 2 own
 # storage.free_min = 0: the disk really fills (the watermark that refuses earlier is
 # test_watermark's).
+two=${FAULTS_TWO_FLUSHES:-0}
 FAULT_PREFIX="$DATA/" FAULT_FLAG="$FLAG" LD_PRELOAD="$FAULT_SHIM" start_pacsd \
-    --set storage.free_min=0
+    --set storage.free_min=0 --set ingest.one_flush="$([ "$two" = 1 ] && echo false || echo true)"
 B="http://127.0.0.1:$HTTP_PORT/dicomweb"
 store "$WORK"/ok/*.dcm || fail "storing before any fault"
 stored=2
@@ -106,8 +111,23 @@ fault_case write-error 'echo eio >"$FLAG"' 'rm -f "$FLAG"' \
 fault_case object-fsync 'echo fsync >"$FLAG"' 'rm -f "$FLAG"' \
     0x0110 500 0x0110 "fsync of object: Input/output error"
 # Flushes of the index fail (the objects' do not).
-fault_case index-fsync 'echo "fsync $DATA/index" >"$FLAG"' 'rm -f "$FLAG"' \
-    0x0110 500 0x0110 "disk I/O error"
+if [ "$two" = 1 ]; then
+    fault_case index-fsync 'echo "fsync $DATA/index" >"$FLAG"' 'rm -f "$FLAG"' \
+        0x0110 500 0x0110 "disk I/O error"
+else
+    # With one flush, ingest never flushes the index file itself: the file system's flush
+    # carries its log, so the instance is stored and indexed.
+    d="$WORK/index-fsync"
+    make_ct_copies "$d" 1 own
+    echo "fsync $DATA/index" >"$FLAG"
+    timeout 120 $DICOM_SEND --port "$DIMSE_PORT" store "$d/ct1.dcm" >"$d/dimse" ||
+        fail "index-fsync: the association failed: $(cat "$d/dimse")"
+    rm -f "$FLAG"
+    grep -q "^STORE 1 0x0000" "$d/dimse" || fail "index-fsync: C-STORE: $(cat "$d/dimse")"
+    assert_eq 1 "$(indexed "$d/ct1.dcm")" "index-fsync: the instance is indexed"
+    stored=$((stored + 1))
+    echo "index-fsync: with one flush, the index's own flush is not needed: stored"
+fi
 # A read-only data folder: a read-only bind mount over it, else the injector's EROFS.
 if [ "${FORCE_FAULT_SHIM:-0}" != 1 ] && [ "$(id -u)" -eq 0 ] && mount --bind "$DATA" "$DATA" 2>/dev/null; then
     umount "$DATA"

@@ -200,6 +200,9 @@ const pacs_config_key pacs_config__keys[] = {
      "allow DELETE of studies, series and instances over DICOMweb"},
     {"ingest.max_object_mb", PACS_KEY_INT, "4096", 1, 1048576,
      "largest object accepted, in MiB; larger ones are refused"},
+    {"ingest.one_flush", PACS_KEY_BOOL, "true", 0, 0,
+     "with the SQLite index on the objects' file system, make each instance and its index rows "
+     "durable with one flush (rows the flush missed are checked at the next start); false: two"},
     {"forward.retry_min", PACS_KEY_INT, "5", 1, 86400,
      "seconds before the first retry of a failed forward; doubled on each failure"},
     {"forward.retry_max", PACS_KEY_INT, "600", 1, 604800,

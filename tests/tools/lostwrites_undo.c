@@ -6,6 +6,10 @@
  *
  *   lostwrites_undo JOURNAL SIDE
  *
+ * LOST_KEEP="PATH ..." in the environment keeps every write to those files (as they are now)
+ * though no flush covered it: a disk that wrote some pages and not others, e.g. the index's
+ * log but not the objects its rows name.
+ *
  * Prints one line: how many changes were undone, of which kind, and how many were durable;
  * with LOST_VERBOSE=1 in the environment, first one line per change undone.
  * Exits 1 on an unreadable journal or when an undo step fails; 0 otherwise.
@@ -36,6 +40,8 @@ struct cover {
 
 static struct cover *covers;
 static size_t n_covers;
+static uint64_t kept_ino[8]; /* LOST_KEEP's files */
+static size_t n_kept_ino;
 static uint64_t all_cover;
 static const char *side;
 static int failures;
@@ -65,6 +71,11 @@ static int durable(const struct lw_record *h)
     switch (h->kind) {
     case LW_WRITE:
     case LW_SIZE:
+        for (size_t i = 0; i < n_kept_ino; i++) {
+            if (kept_ino[i] == h->ino) {
+                return 1;
+            }
+        }
         return h->seq <= all_cover || cover_of(h->ino)->file >= h->seq;
     case LW_RENAME:
         return dir_durable(h->dir, h->seq) && dir_durable(h->dir2, h->seq);
@@ -222,6 +233,16 @@ int main(int argc, char **argv)
         return 2;
     }
     side = argv[2];
+    const char *keep = getenv("LOST_KEEP");
+    char keep_buf[4 * PATH_MAX];
+    snprintf(keep_buf, sizeof keep_buf, "%s", keep ? keep : "");
+    for (char *save = NULL, *p = strtok_r(keep_buf, " ", &save); p && n_kept_ino < 8;
+         p = strtok_r(NULL, " ", &save)) {
+        struct stat sb;
+        if (stat(p, &sb) == 0) {
+            kept_ino[n_kept_ino++] = (uint64_t)sb.st_ino;
+        }
+    }
     const char *env = getenv("LOST_VERBOSE");
     int verbose = env && strcmp(env, "1") == 0;
     size_t n = 0;
