@@ -9,6 +9,7 @@
 # included, as a viewer's first request), and prints a Markdown table of medians.
 #
 #   tools/bench/query_bench.sh --data /tmp/q200 --studies 200000            # SQLite
+#   tools/bench/query_bench.sh --data /tmp/q1m --studies 333334 --images 3  # 1,000,002 instances
 #   tools/bench/query_bench.sh --data /tmp/q200 --pg postgresql://u@h:p/db  # PostgreSQL
 #
 # Filling 200,000 studies takes ~15 min on 2 cores (pacs-gen 1 min, pacs import the rest);
@@ -19,15 +20,16 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${BIN:-$here/../../build/bin}
 PACSD=${PACSD:-$bin/pacsd}
-data="" studies=200000 pg="" runs=20 limit=25
+data="" studies=200000 images=1 pg="" runs=20 limit=25
 while [ $# -gt 0 ]; do
     case $1 in
     --data) data=$2; shift 2 ;;
     --studies) studies=$2; shift 2 ;;
+    --images) images=$2; shift 2 ;;
     --pg) pg=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
     --limit) limit=$2; shift 2 ;;
-    *) echo "usage: query_bench.sh --data DIR [--studies N] [--pg URI] [--runs N] [--limit N]" >&2
+    *) echo "usage: query_bench.sh --data DIR [--studies N] [--images N] [--pg URI] [--runs N] [--limit N]" >&2
        exit 2 ;;
     esac
 done
@@ -36,9 +38,9 @@ mkdir -p "$data"
 
 if [ ! -s "$data/data/index.sqlite" ]; then
     echo "query_bench: filling $data with $studies studies" >&2
-    "$bin/pacs-gen" --out "$data/gen" --studies "$studies" --kind dx --images 1 \
+    "$bin/pacs-gen" --out "$data/gen" --studies "$studies" --kind dx --images "$images" \
         --dx-matrix 8x8 -j 2 >&2
-    "$bin/pacs" --data "$data/data" import --jobs 8 "$data/gen" >&2 || true
+    "$bin/pacs" --data "$data/data" import "$data/gen" >&2 || true
     rm -rf "$data/gen"
 fi
 index_opt=""
@@ -74,8 +76,15 @@ print("patient='%s' d0=%s d1=%s" % (patient, (d - datetime.timedelta(days=6)).st
                                 d.strftime("%Y%m%d")))
 EOF
 )"
-total=$("$bin/pacs" --data "$data/data" ${index_opt:+--set "$index_opt"} stats 2>/dev/null |
-    sed -n 's/^studies[^0-9]*\([0-9]*\).*/\1/p')
+"$bin/pacs" --data "$data/data" ${index_opt:+--set "$index_opt"} stats >"$work/stats" 2>/dev/null
+total=$(sed -n 's/^studies[^0-9]*\([0-9]*\).*/\1/p' "$work/stats")
+instances=$(sed -n 's/^instances[^0-9]*\([0-9]*\).*/\1/p' "$work/stats")
+# The index's bytes: the SQLite files, or the PostgreSQL database (tables, indexes, TOAST).
+if [ -n "$pg" ]; then
+    index_bytes=$(psql "$pg" -qAtX -c "SELECT pg_database_size(current_database())")
+else
+    index_bytes=$(cat "$data/data"/index.sqlite* | wc -c)
+fi
 
 # NAME|QUERY pairs; QUERY is the URL's query string, percent-encoded.
 cat >"$work/queries" <<EOF
@@ -93,7 +102,9 @@ EOF
 
 backend=SQLite
 [ -z "$pg" ] || backend=PostgreSQL
-echo "index: $backend, ${total:-?} studies; $runs runs per query, each a new curl"
+echo "index: $backend, ${total:-?} studies, ${instances:-?} instances;" \
+    "$index_bytes bytes, $((index_bytes / (instances > 0 ? instances : 1))) per instance;" \
+    "$runs runs per query, each a new curl"
 echo
 echo "| query | studies answered | median ms | min ms | us per study answered |"
 echo "| --- | ---: | ---: | ---: | ---: |"
