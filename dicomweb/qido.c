@@ -8,7 +8,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,12 +18,10 @@
 
 #define BODY_MAX (512u << 20)
 
-#define TAG_CHARSET 0x00080005u
 #define TAG_AVAILABILITY 0x00080056u
 #define TAG_RETRIEVE_URL 0x00081190u
 #define TAG_STUDY_UID 0x0020000Du
 #define TAG_SERIES_UID 0x0020000Eu
-#define TAG_SOP_UID 0x00080018u
 
 /* PS3.18 Table 10.6.3-3: attributes returned for every study. RetrieveURL (0008,1190) and
  * InstanceAvailability (0008,0056) of these tables are not asked of the index: they are made
@@ -312,44 +309,21 @@ typedef struct search_ctx {
     pacs_err err;
 } search_ctx;
 
-static const char *uid_of(const json_t *r, uint32_t tag)
-{
-    char key[9];
-    snprintf(key, sizeof key, "%08X", tag);
-    return json_string_value(json_array_get(json_object_get(json_object_get(r, key), "Value"), 0));
-}
-
-static void set_text(json_t *r, uint32_t tag, const char *vr, const char *value)
-{
-    char key[9];
-    snprintf(key, sizeof key, "%08X", tag);
-    json_object_set_new(r, key, json_pack("{s:s,s:[s]}", "vr", vr, "Value", value));
-}
-
-static int has_non_ascii(const char *s)
-{
-    for (; *s; s++) {
-        if ((unsigned char)*s >= 0x80) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static int on_result(void *ctx, const json_t *result)
+/* Writes the result straight into the answer, with its RetrieveURL (when it has the UIDs) and
+ * InstanceAvailability (not at series level) put in, and SpecificCharacterSet exactly when the
+ * text is not ASCII. */
+static int on_result(void *ctx, pacs_find_row *row)
 {
     search_ctx *sc = ctx;
     if (sc->count == sc->keep) {
         sc->more = 1;
         return 1;
     }
-    json_t *r = json_copy((json_t *)result);
-    if (!r) {
-        sc->err = PACS_ENOMEM;
-        return 1;
-    }
-    const char *st = uid_of(r, TAG_STUDY_UID), *se = uid_of(r, TAG_SERIES_UID),
-               *sop = uid_of(r, TAG_SOP_UID);
+    const char *st = pacs_find_row_uid(row, PACS_LEVEL_STUDY);
+    const char *se =
+        sc->level == PACS_LEVEL_STUDY ? NULL : pacs_find_row_uid(row, PACS_LEVEL_SERIES);
+    const char *sop =
+        sc->level == PACS_LEVEL_INSTANCE ? pacs_find_row_uid(row, PACS_LEVEL_INSTANCE) : NULL;
     char url[1024];
     int ok = st != NULL;
     if (sc->level == PACS_LEVEL_STUDY) {
@@ -362,30 +336,19 @@ static int on_result(void *ctx, const json_t *result)
         snprintf(url, sizeof url, "%s/studies/%s/series/%s/instances/%s", sc->base, st ? st : "",
                  se ? se : "", sop ? sop : "");
     }
-    if (ok) {
-        set_text(r, TAG_RETRIEVE_URL, "UR", url);
-    }
+    /* In tag order, as pacs_find_row_write takes them. */
+    pacs_find_add add[2];
+    size_t n = 0;
     if (sc->level != PACS_LEVEL_SERIES) {
-        set_text(r, TAG_AVAILABILITY, "CS", "ONLINE");
+        add[n++] = (pacs_find_add){TAG_AVAILABILITY, "CS", "ONLINE"};
     }
-    json_object_del(r, "00080005");
-    char *text = json_dumps(r, PACS_JSON_DUMP_FLAGS | JSON_SORT_KEYS);
-    if (text && has_non_ascii(text)) {
-        /* DICOM JSON is UTF-8; say so the way PS3.18 F.2 expects for non-ASCII text. */
-        free(text);
-        set_text(r, TAG_CHARSET, "CS", "ISO_IR 192");
-        text = json_dumps(r, PACS_JSON_DUMP_FLAGS | JSON_SORT_KEYS);
+    if (ok) {
+        add[n++] = (pacs_find_add){TAG_RETRIEVE_URL, "UR", url};
     }
-    json_decref(r);
-    if (!text) {
-        sc->err = PACS_ENOMEM;
-        return 1;
-    }
-    pacs_err err = pacs_buf_puts(&sc->body, sc->count ? "," : "[");
+    pacs_err err = pacs_buf_append(&sc->body, sc->count ? "," : "[", 1);
     if (err == PACS_OK) {
-        err = pacs_buf_puts(&sc->body, text);
+        err = pacs_find_row_write(row, add, n, PACS_FIND_UTF8_CHARSET, &sc->body);
     }
-    free(text);
     if (err != PACS_OK) {
         sc->err = err;
         return 1;
@@ -507,7 +470,7 @@ void pacs_qido_search(pacs_http_req *r, const pacs_route *rt)
         /* One more than the cap tells whether the cap cut the answer short. */
         pacs_query_set_paging(q, pacs_query_limit(q) + 1, pacs_query_offset(q));
     }
-    err = pacs_archive_find(pacs_http_archive(r), q, on_result, &sc, &ei);
+    err = pacs_archive_find_rows(pacs_http_archive(r), q, on_result, &sc, &ei);
     pacs_query_free(q);
     if (err == PACS_OK && sc.err != PACS_OK) {
         err = pacs_errf(&ei, sc.err, "the answer is too large: use limit and offset");

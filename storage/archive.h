@@ -106,6 +106,10 @@ pacs_err pacs_archive_ingest_file(pacs_archive *a, const char *path, const char 
 pacs_err pacs_archive_find(pacs_archive *a, const pacs_query *q, pacs_find_cb cb, void *ctx,
                            pacs_errinfo *ei);
 
+/** Runs a query, its results unbuilt (see pacs_index_find_rows). */
+pacs_err pacs_archive_find_rows(pacs_archive *a, const pacs_query *q, pacs_find_row_cb cb,
+                                void *ctx, pacs_errinfo *ei);
+
 /** Lists instances under a query's matches (see pacs_index_instances). */
 pacs_err pacs_archive_instances(pacs_archive *a, const pacs_query *q, unsigned flags,
                                 pacs_instance_cb cb, void *ctx, pacs_errinfo *ei);

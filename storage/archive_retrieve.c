@@ -25,6 +25,12 @@ pacs_err pacs_archive_find(pacs_archive *a, const pacs_query *q, pacs_find_cb cb
     return pacs_index_find(a->index, q, cb, ctx, ei);
 }
 
+pacs_err pacs_archive_find_rows(pacs_archive *a, const pacs_query *q, pacs_find_row_cb cb,
+                                void *ctx, pacs_errinfo *ei)
+{
+    return pacs_index_find_rows(a->index, q, cb, ctx, ei);
+}
+
 pacs_err pacs_archive_instances(pacs_archive *a, const pacs_query *q, unsigned flags,
                                 pacs_instance_cb cb, void *ctx, pacs_errinfo *ei)
 {

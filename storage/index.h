@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pacs/base/buf.h"
 #include "pacs/base/err.h"
 #include "storage/query.h"
 
@@ -82,6 +83,12 @@ typedef struct pacs_instance_rec {
 
 /** Called once per result; return non-zero to stop early (not an error). */
 typedef int (*pacs_find_cb)(void *ctx, const json_t *result);
+
+/** A find's result as the index reads it (pacs_index_find_rows): valid during the callback. */
+typedef struct pacs_find_row pacs_find_row;
+
+/** Called once per result; return non-zero to stop early (not an error). */
+typedef int (*pacs_find_row_cb)(void *ctx, pacs_find_row *row);
 typedef int (*pacs_instance_cb)(void *ctx, const pacs_instance_rec *rec);
 typedef int (*pacs_object_cb)(void *ctx, const char *object, uint64_t size, const char *sop_uid);
 
@@ -238,6 +245,41 @@ pacs_err pacs_index_unflushed_clear(pacs_index *idx, int64_t upto, pacs_errinfo 
  */
 pacs_err pacs_index_find(pacs_index *idx, const pacs_query *q, pacs_find_cb cb, void *ctx,
                          pacs_errinfo *ei);
+
+/** pacs_index_find with each result handed over unbuilt, to be read with pacs_find_row_uid,
+ *  taken as JSON (pacs_find_row_json) or written as text (pacs_find_row_write). */
+pacs_err pacs_index_find_rows(pacs_index *idx, const pacs_query *q, pacs_find_row_cb cb, void *ctx,
+                              pacs_errinfo *ei);
+
+/** The result's unique key of `level` (one the find returns: its level's or one above), or NULL
+ *  when it has none. Borrowed for the callback. */
+const char *pacs_find_row_uid(pacs_find_row *row, pacs_level level);
+
+/** The result as pacs_index_find gives it (a new object: the caller decrefs); NULL when out
+ *  of memory. */
+json_t *pacs_find_row_json(pacs_find_row *row);
+
+/** An attribute pacs_find_row_write puts into a result: one text value of valid UTF-8 (one
+ *  that is not is left out). */
+typedef struct pacs_find_add {
+    uint32_t tag;
+    const char *vr;
+    const char *value;
+} pacs_find_add;
+
+/** pacs_find_row_write: drop the result's Specific Character Set (0008,0005) and put in
+ *  "ISO_IR 192" when the written object holds non-ASCII text (DICOM JSON is UTF-8; PS3.18 F.2). */
+#define PACS_FIND_UTF8_CHARSET 1u
+
+/**
+ * Appends the result to `out` as one DICOM JSON object, with the `n_add` attributes of `add`
+ * (sorted by tag) put in, each in place of the result's own: byte for byte what
+ * json_dumps(PACS_JSON_DUMP_FLAGS | JSON_SORT_KEYS) writes of pacs_find_row_json's object with
+ * them set, without building it. PACS_ETOOBIG past `out`'s cap, PACS_ENOMEM; on failure `out`
+ * holds part of the object.
+ */
+pacs_err pacs_find_row_write(pacs_find_row *row, const pacs_find_add *add, size_t n_add,
+                             unsigned flags, pacs_buf *out);
 
 /** Calls `cb` for every instance under the query's matches (at any level), ordered by series
  *  and instance number. */

@@ -159,8 +159,8 @@ pacs_err pacs_index__find_choose(pacs_index *idx, pacs_db *db, const pacs_query 
     return err;
 }
 
-pacs_err pacs_index_find(pacs_index *idx, const pacs_query *q, pacs_find_cb cb, void *ctx,
-                         pacs_errinfo *ei)
+pacs_err pacs_index_find_rows(pacs_index *idx, const pacs_query *q, pacs_find_row_cb cb, void *ctx,
+                              pacs_errinfo *ei)
 {
     /* Zeroed: freed as a plan even when none could be built. */
     pacs_index__find_plan *plan = calloc(1, sizeof *plan);
@@ -179,19 +179,14 @@ pacs_err pacs_index_find(pacs_index *idx, const pacs_query *q, pacs_find_cb cb, 
     if (err == PACS_OK) {
         pacs_index__bind_compiled(idx, st, &plan->c);
         pacs_index__row row = {idx->db->column, st};
+        pacs_find_row fr = {plan, q, &row};
         int rc;
         while ((rc = idx->db->step(st, ei)) == 1) {
-            json_t *r = NULL;
-            int got = pacs_index__find_row(plan, q, &row, &r);
+            int got = pacs_index__find_row(plan, q, &row);
             if (got < 0) {
                 break;
             }
-            if (got == 0) {
-                continue;
-            }
-            int stop = cb(ctx, r);
-            json_decref(r);
-            if (stop) {
+            if (got > 0 && cb(ctx, &fr)) {
                 break;
             }
         }
@@ -205,6 +200,36 @@ pacs_err pacs_index_find(pacs_index *idx, const pacs_query *q, pacs_find_cb cb, 
     }
     pacs_index__find_plan_free(plan);
     free(plan);
+    return err;
+}
+
+typedef struct json_rows {
+    pacs_find_cb cb;
+    void *ctx;
+    int nomem;
+} json_rows;
+
+static int json_row(void *ctx, pacs_find_row *row)
+{
+    json_rows *j = ctx;
+    json_t *r = pacs_find_row_json(row);
+    if (!r) {
+        j->nomem = 1;
+        return 1;
+    }
+    int stop = j->cb(j->ctx, r);
+    json_decref(r);
+    return stop;
+}
+
+pacs_err pacs_index_find(pacs_index *idx, const pacs_query *q, pacs_find_cb cb, void *ctx,
+                         pacs_errinfo *ei)
+{
+    json_rows j = {cb, ctx, 0};
+    pacs_err err = pacs_index_find_rows(idx, q, json_row, &j, ei);
+    if (err == PACS_OK && j.nomem) {
+        err = pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    }
     return err;
 }
 

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * The SQL shared by the index backends (index_sql.h): the query compiler over the dialects,
- * the find and instance-listing statements, and result rows to DICOM JSON (what ingest takes
- * from an instance, and the stored metadata's compression, are index_fields.c's). Every value a
- * client sent reaches SQL as a bound parameter; only column names from the catalog and numbers
+ * the find and instance-listing statements (their rows are read in index_row.c; what ingest
+ * takes from an instance, and the stored metadata's compression, are index_fields.c's). Every value
+ * a client sent reaches SQL as a bound parameter; only column names from the catalog and numbers
  * this file formats are written into the text. Thread-safe: no state.
  */
 #include "storage/index_sql.h"
@@ -432,118 +432,6 @@ static size_t return_tags(const pacs_query *q, uint32_t *tags, const char **vrs,
     return n;
 }
 
-static void row_attrs_init(pacs_index__row_attrs *ra)
-{
-    memset(ra, 0, sizeof *ra);
-    pacs_buf_init(&ra->scratch, 64u << 20);
-    for (int l = 0; l < 4; l++) {
-        ra->attrs_col[l] = -1;
-    }
-}
-
-static void row_attrs_clear(pacs_index__row_attrs *ra)
-{
-    for (int l = 0; l < 4; l++) {
-        json_decref(ra->level[l]);
-        ra->level[l] = NULL;
-    }
-}
-
-static void row_attrs_free(pacs_index__row_attrs *ra)
-{
-    row_attrs_clear(ra);
-    pacs_buf_free(&ra->scratch);
-}
-
-static const json_t *row_level_attrs(pacs_index__row_attrs *ra, const pacs_index__row *row,
-                                     int level)
-{
-    if (ra->level[level] || ra->attrs_col[level] < 0) {
-        return ra->level[level];
-    }
-    size_t n = 0;
-    const char *v = row->value(row->ctx, ra->attrs_col[level], &n);
-    if (!v) {
-        return NULL;
-    }
-    if (level == PACS_LEVEL_INSTANCE) {
-        if (pacs_index__decompress(v, n, &ra->scratch, NULL) == PACS_OK) {
-            ra->level[level] = json_loadb(ra->scratch.data, ra->scratch.len, 0, NULL);
-        }
-    } else {
-        ra->level[level] = json_loadb(v, n, 0, NULL);
-    }
-    return ra->level[level];
-}
-
-static int post_filters_pass(const pacs_index__compiled *c, const pacs_query *q,
-                             pacs_index__row_attrs *ra, const pacs_index__row *row)
-{
-    for (size_t i = 0; i < c->n_post; i++) {
-        const pacs_query_key *k = c->post[i];
-        int lvl = pacs_catalog_attrs_level(pacs_query_level(q), k->tag);
-        const json_t *attrs = lvl >= 0 ? row_level_attrs(ra, row, lvl) : NULL;
-        char key[9];
-        snprintf(key, sizeof key, "%08X", k->tag);
-        if (!pacs_query_key_matches(k, json_object_get(attrs, key), pacs_query_fuzzy(q))) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-/* The DICOM JSON attribute for a column value. */
-static json_t *column_attr(const pacs_column *col, const pacs_index__row *row, int i)
-{
-    json_t *attr = json_object();
-    json_object_set_new(attr, "vr", json_string(col->vr));
-    size_t len = 0;
-    const char *t = row->value(row->ctx, i, &len);
-    if (!t) {
-        return attr;
-    }
-    json_t *values = json_array();
-    if (col->kind == PACS_COL_INT) {
-        json_array_append_new(values, json_integer(strtoll(t, NULL, 10)));
-    } else if (col->kind == PACS_COL_MULTI) {
-        const char *p = t;
-        while (*p) {
-            while (*p == '\\') {
-                p++;
-            }
-            const char *e = strchr(p, '\\');
-            if (!e) {
-                e = p + strlen(p);
-            }
-            if (e > p) {
-                json_array_append_new(values, json_stringn(p, (size_t)(e - p)));
-            }
-            p = e;
-        }
-    } else if (col->kind == PACS_COL_PN) {
-        static const char *const groups[] = {"Alphabetic", "Ideographic", "Phonetic"};
-        json_t *pn = json_object();
-        const char *p = t;
-        for (int g = 0; g < 3 && p; g++) {
-            const char *e = strchr(p, '=');
-            size_t n = e ? (size_t)(e - p) : strlen(p);
-            if (n > 0) {
-                json_object_set_new(pn, groups[g], json_stringn(p, n));
-            }
-            p = e ? e + 1 : NULL;
-        }
-        json_array_append_new(values, pn);
-    } else if (*t) {
-        json_array_append_new(values, json_string(t));
-    }
-    if (json_array_size(values) > 0) {
-        json_object_set_new(attr, "Value", values);
-    } else {
-        json_decref(values);
-    }
-    return attr;
-}
-
 static pacs_err limit_clause(const pacs_sql_dialect *d, pacs_buf *sql, size_t limit, size_t offset)
 {
     pacs_err err = PACS_OK;
@@ -564,13 +452,21 @@ pacs_err pacs_index__find_plan_build(const pacs_sql_dialect *d, const pacs_query
     memset(p, 0, sizeof *p);
     pacs_level level = pacs_query_level(q);
     p->date_walk = date_walk && d->date_walk && level == PACS_LEVEL_STUDY;
-    row_attrs_init(&p->ra);
+    pacs_index__row_attrs_init(&p->ra);
     pacs_buf_init(&p->sql, PACS_INDEX_SQL_MAX);
     pacs_err err = pacs_index__compile(d, q, p->date_walk, &p->c, ei);
     if (err != PACS_OK) {
         return err;
     }
     p->n_ret = return_tags(q, p->tags, p->vrs, PACS_INDEX_MAX_RETURN);
+    for (size_t i = 0; i < p->n_ret; i++) {
+        snprintf(p->keys[i], sizeof p->keys[i], "%08X", p->tags[i]);
+        size_t j = i;
+        for (; j > 0 && p->tags[p->order[j - 1]] > p->tags[i]; j--) {
+            p->order[j] = p->order[j - 1];
+        }
+        p->order[j] = (uint16_t)i;
+    }
     pacs_buf_puts(&p->sql, "SELECT 0");
     int next_col = 1;
     for (size_t i = 0; i < p->n_ret; i++) {
@@ -616,70 +512,16 @@ pacs_err pacs_index__find_plan_build(const pacs_sql_dialect *d, const pacs_query
 
 void pacs_index__find_plan_free(pacs_index__find_plan *p)
 {
-    row_attrs_free(&p->ra);
+    pacs_index__row_attrs_free(&p->ra);
     pacs_buf_free(&p->sql);
     pacs_index__compiled_free(&p->c);
-}
-
-int pacs_index__find_row(pacs_index__find_plan *p, const pacs_query *q, const pacs_index__row *row,
-                         json_t **out)
-{
-    pacs_level level = pacs_query_level(q);
-    row_attrs_clear(&p->ra);
-    if (p->c.n_post) {
-        if (!post_filters_pass(&p->c, q, &p->ra, row)) {
-            return 0;
-        }
-        if (p->skipped < p->offset) {
-            p->skipped++;
-            return 0;
-        }
-        if (p->limit && p->emitted >= p->limit) {
-            return -1;
-        }
-    }
-    json_t *r = json_object();
-    for (size_t i = 0; i < p->n_ret; i++) {
-        char key[9];
-        snprintf(key, sizeof key, "%08X", p->tags[i]);
-        json_t *attr = NULL;
-        if (p->cols[i]) {
-            attr = column_attr(p->cols[i], row, p->result_col[i]);
-        } else {
-            int lvl = pacs_catalog_attrs_level(level, p->tags[i]);
-            const json_t *a =
-                lvl >= 0 ? json_object_get(row_level_attrs(&p->ra, row, lvl), key) : NULL;
-            if (a) {
-                attr = json_deep_copy(a);
-            } else {
-                attr = json_object();
-                json_object_set_new(attr, "vr", json_string(p->vrs[i]));
-            }
-        }
-        json_object_set_new(r, key, attr);
-    }
-    if (pacs_query_includes_all(q)) {
-        const json_t *all =
-            row_level_attrs(&p->ra, row, level == PACS_LEVEL_PATIENT ? 0 : (int)level);
-        const char *key;
-        json_t *attr;
-        json_object_foreach((json_t *)all, key, attr)
-        {
-            if (!json_object_get(r, key)) {
-                json_object_set(r, key, attr);
-            }
-        }
-    }
-    p->emitted++;
-    *out = r;
-    return 1;
 }
 
 pacs_err pacs_index__inst_plan_build(const pacs_sql_dialect *d, const pacs_query *q,
                                      pacs_index__inst_plan *p, pacs_errinfo *ei)
 {
     memset(p, 0, sizeof *p);
-    row_attrs_init(&p->ra);
+    pacs_index__row_attrs_init(&p->ra);
     pacs_buf_init(&p->sql, PACS_INDEX_SQL_MAX);
     pacs_err err = pacs_index__compile(d, q, 0, &p->c, ei);
     if (err != PACS_OK) {
@@ -713,16 +555,9 @@ pacs_err pacs_index__inst_plan_build(const pacs_sql_dialect *d, const pacs_query
 
 void pacs_index__inst_plan_free(pacs_index__inst_plan *p)
 {
-    row_attrs_free(&p->ra);
+    pacs_index__row_attrs_free(&p->ra);
     pacs_buf_free(&p->sql);
     pacs_index__compiled_free(&p->c);
-}
-
-int pacs_index__inst_row_matches(pacs_index__inst_plan *p, const pacs_query *q,
-                                 const pacs_index__row *row)
-{
-    row_attrs_clear(&p->ra);
-    return p->c.n_post == 0 || post_filters_pass(&p->c, q, &p->ra, row);
 }
 
 static void copy_col(const pacs_index__row *row, int col, char *dst, size_t cap)

@@ -86,12 +86,28 @@ typedef struct pacs_index__row {
     void *ctx;
 } pacs_index__row;
 
-/** The stored attributes of each level for the current row, parsed on demand. */
+/** A top-level member of a level's stored attributes, as found in the row's text: its key, and
+ *  its value's text, parsed on first use. */
+typedef struct pacs_index__member {
+    const char *key, *text;
+    size_t key_len, text_len;
+    json_t *value;
+} pacs_index__member;
+
+/** The stored attributes of each level for the current row, read on demand (index_row.c):
+ *  their members found in one pass over the text (nothing parsed), each member parsed when
+ *  used. A result usually needs one member, or none, of a study's few dozen. */
 typedef struct pacs_index__row_attrs {
-    json_t *level[4];
+    pacs_index__member *m[4];
+    size_t n[4], cap[4];
+    int found[4];     /* the level's members are in m (none when its text is absent or bad) */
     int attrs_col[4]; /* result column of each level's attributes, -1 if not selected */
-    pacs_buf scratch;
+    pacs_buf scratch; /* the instance's metadata, decompressed */
+    int text_ready;   /* 1: scratch holds it; -1: it could not be; 0: not yet */
 } pacs_index__row_attrs;
+
+void pacs_index__row_attrs_init(pacs_index__row_attrs *ra);
+void pacs_index__row_attrs_free(pacs_index__row_attrs *ra);
 
 /** A find (pacs_index_find) as one SELECT: the SQL, its parameters in `c`, and how to read
  *  its rows. Results past `limit`/`offset` are cut in SQL unless keys are matched in C.
@@ -105,6 +121,8 @@ typedef struct pacs_index__find_plan {
     const char *vrs[PACS_INDEX_MAX_RETURN];
     const pacs_column *cols[PACS_INDEX_MAX_RETURN];
     int result_col[PACS_INDEX_MAX_RETURN];
+    uint16_t order[PACS_INDEX_MAX_RETURN]; /* the return keys in tag order */
+    char keys[PACS_INDEX_MAX_RETURN][9];   /* each as DICOM JSON spells it, "GGGGEEEE" */
     pacs_index__row_attrs ra;
     size_t limit, offset, skipped, emitted;
     int date_walk; /* the plan reads the study-date index, newest first */
@@ -155,11 +173,17 @@ pacs_err pacs_index__probe_sql(const pacs_index__compiled *w, pacs_index__probe 
 void pacs_index__find_plan_free(pacs_index__find_plan *p);
 
 /**
- * The result of one row: 1 and a new JSON object in `*out`; 0 when the row does not match (or
- * is skipped by the offset); -1 when the limit is reached (stop reading).
+ * Whether the current row is a result: 1 when it is (read it with pacs_find_row_*); 0 when it
+ * does not match (or is skipped by the offset); -1 when the limit is reached (stop reading).
  */
-int pacs_index__find_row(pacs_index__find_plan *p, const pacs_query *q, const pacs_index__row *row,
-                         json_t **out);
+int pacs_index__find_row(pacs_index__find_plan *p, const pacs_query *q, const pacs_index__row *row);
+
+/** A find's result row (index.h's pacs_find_row): its plan, query and backend row. */
+struct pacs_find_row {
+    pacs_index__find_plan *plan;
+    const pacs_query *q;
+    const pacs_index__row *row;
+};
 
 /** An instance listing (pacs_index_instances, removal) as one SELECT. Its columns are: pk,
  *  study, series, SOP instance, SOP class, transfer syntax, object, size, frames, pixel

@@ -59,6 +59,17 @@ http_status "$B/studies?PatientID=VN-0001" >/dev/null
 json_check "d[0]['00100010']['Value'][0]['Alphabetic'] == 'Nguyễn^Thị Hương'" "UTF-8 name returned"
 json_check "d[0]['00080005']['Value'] == ['ISO_IR 192']" "SpecificCharacterSet for UTF-8 text"
 
+# SpecificCharacterSet exactly for the results whose text is not ASCII (whatever was stored),
+# keys in tag order in every object, with includefield=all too.
+for q in "" "?includefield=all" "?includefield=00080005"; do
+    http_status "$B/studies$q" >/dev/null
+    json_check "all(('00080005' in s) == any(ord(c) > 127 for k, a in s.items() if k != '00080005'
+        for c in json.dumps(a, ensure_ascii=False)) for s in d)" "SpecificCharacterSet iff non-ASCII ($q)"
+    json_check "sum('00080005' in s for s in d) == 1" "one study with UTF-8 text ($q)"
+    json_check "all(list(s) == sorted(s) and all(list(a) == sorted(a) for a in s.values()) for s in d)" \
+        "keys in tag order ($q)"
+done
+
 # Paging.
 assert_eq 1 "$(count "$B/studies?limit=1")" "limit=1"
 assert_eq 2 "$(count "$B/studies?limit=10&offset=1")" "offset=1"

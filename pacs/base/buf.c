@@ -34,7 +34,7 @@ void pacs_buf_reset(pacs_buf *b)
     }
 }
 
-static pacs_err reserve(pacs_buf *b, size_t extra)
+pacs_err pacs_buf_reserve(pacs_buf *b, size_t extra)
 {
     if (extra > b->max || b->len > b->max - extra) {
         return PACS_ETOOBIG;
@@ -58,7 +58,7 @@ static pacs_err reserve(pacs_buf *b, size_t extra)
 
 pacs_err pacs_buf_append(pacs_buf *b, const void *data, size_t len)
 {
-    pacs_err err = reserve(b, len);
+    pacs_err err = pacs_buf_reserve(b, len);
     if (err != PACS_OK) {
         return err;
     }
@@ -84,7 +84,7 @@ pacs_err pacs_buf_printf(pacs_buf *b, const char *fmt, ...)
     if (n < 0) {
         return PACS_EINVAL;
     }
-    pacs_err err = reserve(b, (size_t)n);
+    pacs_err err = pacs_buf_reserve(b, (size_t)n);
     if (err != PACS_OK) {
         return err;
     }
@@ -97,7 +97,7 @@ pacs_err pacs_buf_printf(pacs_buf *b, const char *fmt, ...)
 
 char *pacs_buf_take(pacs_buf *b, size_t *len)
 {
-    if (reserve(b, 0) != PACS_OK) {
+    if (pacs_buf_reserve(b, 0) != PACS_OK) {
         return NULL;
     }
     char *d = b->data;
