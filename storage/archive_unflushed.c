@@ -58,19 +58,27 @@ void pacs_archive__unflushed_undo(pacs_archive *a, const char *object, const cha
     pacs_errinfo ei;
     uint64_t n = 0;
     if (pacs_index_drop_object(a->index, object, old, &n, &ei) != PACS_OK) {
-        pacs_log(PACS_LOG_ERROR, "archive", "object=%s did not reach the disk, and its rows stay:"
-                 " %s", object, ei.msg);
+        pacs_log(PACS_LOG_ERROR, "archive",
+                 "object=%s did not reach the disk, and its rows stay:"
+                 " %s",
+                 object, ei.msg);
         return;
     }
-    pacs_log(PACS_LOG_WARN, "archive", "object=%s did not reach the disk: %llu instance row(s)"
-             " removed", object, (unsigned long long)n);
+    pacs_log(PACS_LOG_WARN, "archive",
+             "object=%s did not reach the disk: %llu instance row(s)"
+             " removed",
+             object, (unsigned long long)n);
     if (old[0]) {
         if (restore(a, old, &ei) == PACS_OK) {
-            pacs_log(PACS_LOG_WARN, "archive", "object=%s: the version it replaced (object=%s)"
-                     " is indexed again", object, old);
+            pacs_log(PACS_LOG_WARN, "archive",
+                     "object=%s: the version it replaced (object=%s)"
+                     " is indexed again",
+                     object, old);
         } else {
-            pacs_log(PACS_LOG_ERROR, "archive", "object=%s: the version it replaced (object=%s)"
-                     " cannot be indexed again: %s", object, old, ei.msg);
+            pacs_log(PACS_LOG_ERROR, "archive",
+                     "object=%s: the version it replaced (object=%s)"
+                     " cannot be indexed again: %s",
+                     object, old, ei.msg);
         }
     }
     pacs_archive__sweep_object(a, object);
@@ -124,12 +132,12 @@ void pacs_archive__recover_unflushed(pacs_archive *a)
     if (rs.n > 0) {
         /* All of them, with those the undos recorded: this durable commit carries the undos. */
         if (pacs_index_unflushed_clear(a->index, INT64_MAX, &ei) != PACS_OK) {
-            pacs_log(PACS_LOG_WARN, "archive", "forgetting the unflushed puts failed: %s",
-                     ei.msg);
+            pacs_log(PACS_LOG_WARN, "archive", "forgetting the unflushed puts failed: %s", ei.msg);
         }
         pacs_log(bad ? PACS_LOG_WARN : PACS_LOG_INFO, "archive",
                  "checked %zu instance(s) stored just before the last stop: %zu had not reached"
-                 " the disk and were removed", rs.n, bad);
+                 " the disk and were removed",
+                 rs.n, bad);
     }
     free(rs.v);
 }

@@ -133,6 +133,41 @@ static size_t utf8_chars(const char *w)
     return n;
 }
 
+/* Adds a word to an FTS5 MATCH string: in double quotes, its own quotes doubled, after an AND
+ * when it is not the first. */
+static pacs_err fts_word(pacs_buf *fts, const char *w)
+{
+    pacs_err err = pacs_buf_puts(fts, fts->len ? " AND \"" : "\"");
+    for (const char *p = w; *p && err == PACS_OK; p++) {
+        err = pacs_buf_append(fts, p, 1);
+        if (err == PACS_OK && *p == '"') {
+            err = pacs_buf_append(fts, p, 1);
+        }
+    }
+    return err == PACS_OK ? pacs_buf_puts(fts, "\"") : err;
+}
+
+/* The narrowing through the trigram table an FTS5 MATCH string `fts` implies (nothing when it
+ * is empty): kept in c->fts for a walk in date order, which counts its candidates, else added
+ * as "AND st.pk IN (the table's matches)". */
+static pacs_err trigram_narrow(pacs_index__compiled *c, const pacs_buf *fts)
+{
+    if (!fts->len) {
+        return PACS_OK;
+    }
+    if (c->date_walk) {
+        free(c->fts);
+        c->fts = strdup(fts->data);
+        return c->fts ? PACS_OK : PACS_ENOMEM;
+    }
+    pacs_err err = pacs_buf_printf(&c->where, " AND st.pk IN (SELECT rowid FROM %s WHERE %s MATCH ",
+                                   c->d->name_fts, c->d->name_fts);
+    if (err == PACS_OK) {
+        err = param(c, fts->data, 0, 0);
+    }
+    return err == PACS_OK ? pacs_buf_puts(&c->where, ")") : err;
+}
+
 /* Every folded query word must begin a word of the name. On SQLite the patient's name is first
  * narrowed through an FTS5 trigram index (every word of three characters or more must occur in
  * the name), so that the word-start patterns below test a few rows instead of every study;
@@ -167,39 +202,50 @@ static pacs_err fuzzy_name(pacs_index__compiled *c, const char *column, const ch
         }
         free(dicom);
         if (err == PACS_OK && use_fts && utf8_chars(w) >= 3) {
-            /* An FTS5 string: the word in double quotes, its own quotes doubled. */
-            err = pacs_buf_puts(&fts, fts.len ? " AND \"" : "\"");
-            for (const char *p = w; *p && err == PACS_OK; p++) {
-                err = pacs_buf_append(&fts, p, 1);
-                if (err == PACS_OK && *p == '"') {
-                    err = pacs_buf_append(&fts, p, 1);
-                }
-            }
-            if (err == PACS_OK) {
-                err = pacs_buf_puts(&fts, "\"");
-            }
+            err = fts_word(&fts, w);
         }
     }
     free(folded);
-    if (err == PACS_OK && fts.len && c->date_walk) {
-        free(c->fts);
-        c->fts = strdup(fts.data);
-        err = c->fts ? PACS_OK : PACS_ENOMEM;
-    } else if (err == PACS_OK && fts.len) {
-        err = pacs_buf_printf(&c->where, " AND st.pk IN (SELECT rowid FROM %s WHERE %s MATCH ",
-                              c->d->name_fts, c->d->name_fts);
-        if (err == PACS_OK) {
-            err = param(c, fts.data, 0, 0);
-        }
-        if (err == PACS_OK) {
-            err = pacs_buf_puts(&c->where, ")");
-        }
+    if (err == PACS_OK) {
+        err = trigram_narrow(c, &fts);
     }
     pacs_buf_free(&fts);
     if (err == PACS_OK) {
         err = pacs_buf_puts(&c->where, ")");
     }
     return err == PACS_OK ? PACS_OK : pacs_errf(ei, err, "cannot build query");
+}
+
+/* A pattern typed without diacritics on the patient's name that opens with a wildcard
+ * ("*quach*") has no index of its own: it is matched against the folded name, which the
+ * trigram table holds, so on SQLite its literal runs of three characters or more narrow it
+ * there as a fuzzy name's words do (the table's matches are a superset of the pattern's). */
+static pacs_err name_pattern_narrow(pacs_index__compiled *c, const char *column, const char *value)
+{
+    if (!c->d->name_fts || strcmp(column, "st.patient_name") != 0 || !pacs_is_ascii(value) ||
+        (value[0] != '*' && value[0] != '?')) {
+        return PACS_OK;
+    }
+    char *folded = pacs_fold_name(value);
+    if (!folded) {
+        return PACS_OK; /* not UTF-8: the pattern alone decides */
+    }
+    pacs_buf fts;
+    pacs_buf_init(&fts, 1u << 12);
+    pacs_err err = PACS_OK;
+    char *save = NULL;
+    for (char *w = strtok_r(folded, "*? ", &save); w && err == PACS_OK;
+         w = strtok_r(NULL, "*? ", &save)) {
+        if (utf8_chars(w) >= 3) {
+            err = fts_word(&fts, w);
+        }
+    }
+    free(folded);
+    if (err == PACS_OK) {
+        err = trigram_narrow(c, &fts);
+    }
+    pacs_buf_free(&fts);
+    return err;
 }
 
 static pacs_err compile_key(pacs_index__compiled *c, const pacs_query *q, const pacs_query_key *k,
@@ -284,6 +330,9 @@ static pacs_err compile_key(pacs_index__compiled *c, const pacs_query *q, const 
             free(dicom);
         } else {
             err = pattern_match(c, name, value);
+            if (err == PACS_OK && col->kind == PACS_COL_PN) {
+                err = name_pattern_narrow(c, col->column, k->value);
+            }
         }
         break;
     case PACS_MATCH_RANGE:

@@ -105,8 +105,8 @@ static pacs_err drop_object(pacs_index *idx, pacs_db *db, void *ctx, pacs_errinf
     return err;
 }
 
-pacs_err pacs_index_drop_object(pacs_index *idx, const char *object, const char *old,
-                                uint64_t *n, pacs_errinfo *ei)
+pacs_err pacs_index_drop_object(pacs_index *idx, const char *object, const char *old, uint64_t *n,
+                                pacs_errinfo *ei)
 {
     drop_args a = {object, old ? old : "", 0};
     pacs_err err = pacs_index__write_lazy(idx, drop_object, &a, ei);

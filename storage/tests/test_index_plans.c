@@ -165,6 +165,9 @@ static void test_pages_match_whole_answer(void **state)
     }
 }
 
+/* Whether the last plan chosen narrows through the name trigram table (SQLite). */
+static int last_plan_trigrams;
+
 /* The plan chosen for a study find; `walks` set when it reads the dates. On SQLite, the walk's
  * query plan is checked to sort nothing (no temporary B-tree). */
 static void chosen_plan(fixture *f, const char *const *keys, int fuzzy, size_t limit, int *walks)
@@ -179,6 +182,7 @@ static void chosen_plan(fixture *f, const char *const *keys, int fuzzy, size_t l
     }
     f->idx->be->conn_put(f->idx, db);
     *walks = plan->date_walk;
+    last_plan_trigrams = strstr(plan->sql.data, "_fts") != NULL;
     if (!on_pg && plan->date_walk) {
         sqlite3 *s = NULL;
         assert_int_equal(sqlite3_open_v2(f->loc, &s, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
@@ -239,8 +243,34 @@ static void test_plan_chosen_from_counts(void **state)
     /* A pattern no index serves: the page is found among the newest, or it is not. */
     chosen_plan(f, KEYS("00100010=*guy*"), 0, 10, &walks);
     assert_int_equal(walks, !on_pg);
+    assert_int_equal(last_plan_trigrams, 0);
+    /* ... and one rare enough is narrowed through the trigram table (SQLite; PostgreSQL's own
+     * trigram index serves the pattern itself). */
     chosen_plan(f, KEYS("00100010=*quach*"), 0, 10, &walks);
     assert_int_equal(walks, 0);
+    assert_int_equal(last_plan_trigrams, !on_pg);
+    /* Typed with diacritics the pattern is matched on the name as written: no narrowing. */
+    chosen_plan(f, KEYS("00100010=*Quách*"), 0, 10, &walks);
+    assert_int_equal(last_plan_trigrams, 0);
+    if (!on_pg) {
+        /* The narrowed answer is the pattern's whole answer: counted here by the pattern alone. */
+        sqlite3 *s = NULL;
+        sqlite3_stmt *st = NULL;
+        assert_int_equal(sqlite3_open_v2(f->loc, &s, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(s,
+                                            "SELECT count(*) FROM studies"
+                                            " WHERE patient_name_fold GLOB '*quach*'",
+                                            -1, &st, NULL),
+                         SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        long long n = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        sqlite3_close(s);
+        uids *u = find_uids(f, KEYS("00100010=*quach*"), 0, 0, 0);
+        assert_true(n >= 5);
+        assert_int_equal((long long)u->n, n);
+        free(u);
+    }
     /* Without a limit every match is read: the planner's plan. */
     chosen_plan(f, KEYS("00100010=Nguyễn*"), 0, 0, &walks);
     assert_int_equal(walks, 0);
