@@ -346,7 +346,9 @@ pacs_err pacs_index__opened(pacs_index *idx, pacs_err err, pacs_index **out, pac
 
 /* Puts committed without a flush of their own until the object store's flush (index.h):
  * which objects to check after a power cut. Rows live for a moment (forgotten by the writer's
- * next batch), so the table stays a few pages. */
+ * next batch), so the table stays a few pages. Ids are never used twice (SQLite's
+ * AUTOINCREMENT, a sequence on PostgreSQL): the writer forgets "every id up to n", which must
+ * not take in a record made after the table emptied. */
 #define PACS_INDEX__UNFLUSHED(PK, TEXT)                                                            \
     "CREATE TABLE IF NOT EXISTS unflushed(id " PK ", object " TEXT " NOT NULL,"                    \
     " old_object " TEXT " NOT NULL DEFAULT '');"

@@ -134,7 +134,7 @@ static const pacs_index__migration migrations[] = {
     {11, "the HTTP credential an instance came with (routes' study_from)",
      PACS_INDEX__SOURCE_HTTP("TEXT")},
     {12, "puts waiting for the object store's flush (one flush per instance)",
-     PACS_INDEX__UNFLUSHED("INTEGER PRIMARY KEY", "TEXT")},
+     PACS_INDEX__UNFLUSHED("INTEGER PRIMARY KEY AUTOINCREMENT", "TEXT")},
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 

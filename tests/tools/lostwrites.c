@@ -254,8 +254,12 @@ static void side_link(uint64_t ino, int fd, const char *path)
     syscall(SYS_linkat, AT_FDCWD, path, AT_FDCWD, dst, AT_SYMLINK_FOLLOW);
 }
 
-/* The bytes of fd's file in [off, off + n) that exist (before `size`), read through procfs
- * so that a write-only descriptor does not matter. Returns a malloc'd copy and its length. */
+/* The bytes of fd's file in [off, off + n) that exist (before `size`). Read through fd itself
+ * when it is readable: closing any other descriptor of a file drops every POSIX lock the
+ * process holds on it (fcntl's rule), and SQLite's locks on its database must survive the
+ * emulator (a second process could otherwise take the database as unused and delete its log).
+ * A write-only descriptor (no locks: objects, the audit trail) is read through procfs.
+ * Returns a malloc'd copy and its length. */
 static void *read_old(int fd, int64_t off, size_t n, int64_t size, uint64_t *len)
 {
     *len = 0;
@@ -263,11 +267,15 @@ static void *read_old(int fd, int64_t off, size_t n, int64_t size, uint64_t *len
         return NULL;
     }
     size_t want = (size_t)(size - off) < n ? (size_t)(size - off) : n;
-    char src[64];
-    snprintf(src, sizeof src, "/proc/self/fd/%d", fd);
-    int rfd = (int)syscall(SYS_openat, AT_FDCWD, src, O_RDONLY | O_CLOEXEC);
-    if (rfd < 0) {
-        return NULL;
+    int fl = fcntl(fd, F_GETFL);
+    int rfd = fd;
+    if (fl < 0 || (fl & O_ACCMODE) == O_WRONLY) {
+        char src[64];
+        snprintf(src, sizeof src, "/proc/self/fd/%d", fd);
+        rfd = (int)syscall(SYS_openat, AT_FDCWD, src, O_RDONLY | O_CLOEXEC);
+        if (rfd < 0) {
+            return NULL;
+        }
     }
     char *buf = malloc(want);
     size_t got = 0;
@@ -278,7 +286,9 @@ static void *read_old(int fd, int64_t off, size_t n, int64_t size, uint64_t *len
         }
         got += (size_t)r;
     }
-    syscall(SYS_close, rfd);
+    if (rfd != fd) {
+        syscall(SYS_close, rfd);
+    }
     *len = got;
     return buf;
 }
