@@ -83,6 +83,7 @@ fi
 #   test_multinode, test_pg_migrate  their own PostgreSQL databases, in the first pass
 #   test_faults_index                holds a lock on DATA/index.sqlite, which is not used here
 #   test_faults_storage              makes the SQLite index's fsync fail (PostgreSQL's is the server's)
+#   test_faults_storage_two_flushes  the same, with ingest.one_flush=false
 #   test_bench_smoke                 the benchmark's report, not the index
 pg=$(mktemp -d "${TMPDIR:-/tmp}/pacs-pg.XXXXXX")
 chmod 711 "$pg"
