@@ -350,13 +350,13 @@ pacs_err pacs_objwriter_commit(pacs_objwriter *w, pacs_errinfo *ei)
     pacs_objstore *os = w->os;
     pacs_err err = place(w, final_path, sizeof final_path, &renamed, ei);
     pacs_objwriter_abort(w);
-    if (err == PACS_OK && group_flush(os) != 0) {
-        err = pacs_errf(ei, pacs_err_from_errno(errno), "fsync of object: %s", strerror(errno));
-        if (renamed) {
-            /* After a failed flush the cached pages may look right while the disk is not: take
-             * the copy away so that a resend writes it again rather than trusting it. */
-            unlink(final_path);
-        }
+    if (err == PACS_OK) {
+        err = pacs_objstore_flush(os, ei);
+    }
+    if (err != PACS_OK && renamed) {
+        /* The flush failed (renamed means placing worked): the cached pages may look right
+         * while the disk is not, so the copy goes and a resend writes it again. */
+        unlink(final_path);
     }
     return err;
 }
