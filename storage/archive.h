@@ -102,6 +102,13 @@ void pacs_ingest_abort(pacs_ingest *in);
 pacs_err pacs_archive_ingest_file(pacs_archive *a, const char *path, const char *source_aet,
                                   pacs_ingest_result *res, pacs_errinfo *ei);
 
+/** pacs_archive_ingest_file for a file its caller has probed already (`m` and `dataset_start`
+ *  from pacs_dcm_probe_file): pacs import looks at each file before storing it, and a second
+ *  probe per file cost as much as the first. */
+pacs_err pacs_archive_ingest_probed(pacs_archive *a, const char *path, const pacs_meta *m,
+                                    uint64_t dataset_start, const char *source_aet,
+                                    pacs_ingest_result *res, pacs_errinfo *ei);
+
 /** Runs a query (see pacs_index_find). */
 pacs_err pacs_archive_find(pacs_archive *a, const pacs_query *q, pacs_find_cb cb, void *ctx,
                            pacs_errinfo *ei);

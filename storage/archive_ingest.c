@@ -335,6 +335,14 @@ pacs_err pacs_archive_ingest_file(pacs_archive *a, const char *path, const char 
     if (err != PACS_OK) {
         return err;
     }
+    return pacs_archive_ingest_probed(a, path, &m, start, source_aet, res, ei);
+}
+
+pacs_err pacs_archive_ingest_probed(pacs_archive *a, const char *path, const pacs_meta *m,
+                                    uint64_t start, const char *source_aet, pacs_ingest_result *res,
+                                    pacs_errinfo *ei)
+{
+    pacs_err err;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         return pacs_errf(ei, pacs_err_from_errno(errno), "open %s: %s", path, strerror(errno));
@@ -347,7 +355,7 @@ pacs_err pacs_archive_ingest_file(pacs_archive *a, const char *path, const char 
         return err;
     }
     pacs_ingest *in = NULL;
-    err = pacs_archive_ingest_begin(a, &m, source_aet, &in, ei);
+    err = pacs_archive_ingest_begin(a, m, source_aet, &in, ei);
     if (err != PACS_OK) {
         close(fd);
         return err;

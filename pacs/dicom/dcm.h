@@ -68,8 +68,10 @@ void pacs_dcm_parsed_clear(pacs_dcm_parsed *p);
  * come from the dataset (a meta header that disagrees with it is ignored, as storescu does);
  * the transfer syntax from the meta header, or guessed for a bare dataset. `*dataset_start` is
  * 0 for a bare dataset. PACS_EBADDATA names the problem: no DICOM at all, a broken meta header
- * (a file with "DICM" at 128 is never read as a bare dataset), an unparsable dataset or missing
- * UIDs; PACS_EUNSUPPORTED for an unknown transfer syntax.
+ * (a file with "DICM" at 128 is never read as a bare dataset), a dataset that cannot be parsed
+ * up to its SOP Instance UID, or missing UIDs; PACS_EUNSUPPORTED for an unknown transfer
+ * syntax. Only the dataset's first elements are read, up to (0008,0018): a file broken after
+ * them passes here and is refused by pacs_dcm_parse_file.
  */
 pacs_err pacs_dcm_probe_file(const char *path, pacs_meta *out, uint64_t *dataset_start,
                              pacs_errinfo *ei);

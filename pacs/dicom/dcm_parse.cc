@@ -214,6 +214,12 @@ static bool has_dicm_prefix(const char *path)
     return yes;
 }
 
+/* The probe reads up to the SOP Instance UID (0008,0018) and stops at the next tag: the rest of
+ * the dataset is parsed once, by the ingest that follows (pacs_dcm_parse_file), which refuses
+ * what is broken further on. A whole parse here cost as much as that one (callgrind, pacs import
+ * of small files). */
+static const DcmTagKey kAfterIdentity(0x0008, 0x0019);
+
 pacs_err pacs_dcm_probe_file(const char *path, pacs_meta *out, uint64_t *dataset_start,
                              pacs_errinfo *ei)
 {
@@ -242,7 +248,8 @@ pacs_err pacs_dcm_probe_file(const char *path, pacs_meta *out, uint64_t *dataset
                 return pacs_errf(ei, PACS_EIO, "cannot read %s", path);
             }
             ds->transferInit();
-            OFCondition c = ds->read(in, xfer, EGL_noChange, kMaxReadLength);
+            OFCondition c =
+                ds->readUntilTag(in, xfer, EGL_noChange, kMaxReadLength, kAfterIdentity);
             ds->transferEnd();
             if (c.bad()) {
                 return pacs_errf(ei, PACS_EBADDATA, "cannot parse the dataset: %s", c.text());
@@ -254,8 +261,8 @@ pacs_err pacs_dcm_probe_file(const char *path, pacs_meta *out, uint64_t *dataset
             return err == PACS_EAGAIN ? PACS_EBADDATA : err;
         } else {
             /* No meta header: let DCMTK guess the encoding of a bare dataset. */
-            OFCondition c = ff.loadFile(OFFilename(path), EXS_Unknown, EGL_noChange, kMaxReadLength,
-                                        ERM_dataset);
+            OFCondition c = ff.loadFileUntilTag(OFFilename(path), EXS_Unknown, EGL_noChange,
+                                                kMaxReadLength, ERM_dataset, kAfterIdentity);
             if (c.bad()) {
                 return pacs_errf(ei, PACS_EBADDATA, "not a DICOM file: %s", c.text());
             }

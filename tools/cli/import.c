@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
  * `pacs import PATH...`: stores files and folders through the archive's one ingest path
- * (pacs_archive_ingest_file), safe beside a running pacsd on the same data folder. Folders are
- * walked recursively; a folder holding a DICOMDIR (a patient's CD) is imported through it: the
- * files its records refer to, and not the DICOMDIR itself nor the viewer software beside it.
- * The list is made first (for the progress meter), then stored by a few worker threads, whose
- * concurrent stores share index commits. Files that are not DICOM at all are skipped with a
+ * (pacs_archive_ingest_probed, each file probed once), safe beside a running pacsd on the same data
+ * folder. Folders are walked recursively; a folder holding a DICOMDIR (a patient's CD) is imported
+ * through it: the files its records refer to, and not the DICOMDIR itself nor the viewer software
+ * beside it. The list is made first (for the progress meter), then stored by a few worker threads,
+ * whose concurrent stores share index commits. Files that are not DICOM at all are skipped with a
  * note; DICOM files that fail to store are named with the reason and make the exit status 1.
  */
 #include <dirent.h>
@@ -253,7 +253,7 @@ static void *worker(void *arg)
             atomic_fetch_add(&c->skipped, 1);
         } else {
             pacs_ingest_result res;
-            err = pacs_archive_ingest_file(c->a, path, "", &res, &ei);
+            err = pacs_archive_ingest_probed(c->a, path, &m, start, "", &res, &ei);
             if (err != PACS_OK) {
                 pacs_tool__msg(c->p, "%s: %s (%s)", path, ei.msg, pacs_err_str(err));
                 atomic_fetch_add(&c->failed, 1);

@@ -305,10 +305,13 @@ static void test_refuses_broken_samples(void **state)
         uint64_t start = 0;
         pacs_errinfo ei;
         memset(&ei, 0, sizeof ei);
-        if (pacs_dcm_probe_file(path, &m, &start, &ei) != PACS_EBADDATA) {
-            fail_msg("%s was not refused", broken[i]);
+        /* The probe reads only up to the SOP Instance UID: it refuses a file broken before
+         * that, with a reason, and lets one broken after it through to the parse below. */
+        pacs_err probed = pacs_dcm_probe_file(path, &m, &start, &ei);
+        if (probed != PACS_EBADDATA && probed != PACS_OK) {
+            fail_msg("%s: probe said %s", broken[i], pacs_err_str(probed));
         }
-        assert_true(ei.msg[0] != '\0');
+        assert_true(probed == PACS_OK || ei.msg[0] != '\0');
         pacs_dcm_parsed p;
         memset(&ei, 0, sizeof ei);
         assert_int_equal(pacs_dcm_parse_file(path, &p, &ei), PACS_EBADDATA);
@@ -356,6 +359,50 @@ static void test_refuses_broken_samples(void **state)
     memset(raw + start, 0xEE, 64);
     stage_bytes(&m, raw + start, 64);
     assert_int_equal(pacs_dcm_parse_file(staged, &p, &ei), PACS_EBADDATA);
+    assert_int_equal(pacs_dcm_probe_file(staged, &bad, &start, &ei), PACS_EBADDATA);
+    free(raw);
+}
+
+/* The probe stops after the SOP Instance UID: a file cut short in its pixel data still tells
+ * its identity (the parse that follows it at ingest refuses the file), and one cut before the
+ * UID does not. */
+static void test_probe_reads_only_the_identity(void **state)
+{
+    (void)state;
+    const char *ct = sample("test_files/CT_small.dcm");
+    pacs_meta m;
+    uint64_t start = 0;
+    assert_int_equal(pacs_dcm_probe_file(ct, &m, &start, NULL), PACS_OK);
+    size_t n = 0;
+    uint8_t *raw = read_all(ct, &n);
+    FILE *f = fopen(staged, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(raw, 1, n - 1000, f), n - 1000);
+    assert_int_equal(fclose(f), 0);
+    pacs_meta cut;
+    uint64_t cut_start = 0;
+    pacs_errinfo ei;
+    assert_int_equal(pacs_dcm_probe_file(staged, &cut, &cut_start, &ei), PACS_OK);
+    assert_string_equal(cut.sop_instance_uid, m.sop_instance_uid);
+    assert_string_equal(cut.sop_class_uid, m.sop_class_uid);
+    assert_int_equal(cut_start, start);
+    pacs_dcm_parsed p;
+    assert_int_equal(pacs_dcm_parse_file(staged, &p, &ei), PACS_EBADDATA);
+
+    /* Cut inside the SOP Instance UID's value: no identity. */
+    size_t ul = strlen(m.sop_instance_uid), at = (size_t)start;
+    while (at + ul <= n && memcmp(raw + at, m.sop_instance_uid, ul) != 0) {
+        at++;
+    }
+    assert_true(at + ul <= n);
+    f = fopen(staged, "wb");
+    assert_non_null(f);
+    size_t keep = at + 4;
+    assert_int_equal(fwrite(raw, 1, keep, f), keep);
+    assert_int_equal(fclose(f), 0);
+    memset(&ei, 0, sizeof ei);
+    assert_int_equal(pacs_dcm_probe_file(staged, &cut, &cut_start, &ei), PACS_EBADDATA);
+    assert_true(ei.msg[0] != '\0');
     free(raw);
 }
 
@@ -441,6 +488,7 @@ int main(void)
         cmocka_unit_test(test_charsets),
         cmocka_unit_test(test_json_metadata),
         cmocka_unit_test(test_refuses_broken_samples),
+        cmocka_unit_test(test_probe_reads_only_the_identity),
         cmocka_unit_test(test_datasets_and_dictionary),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
