@@ -207,7 +207,7 @@ static pacs_err run_job(pacs_index *idx, pacs_db *db, job *j)
 {
     switch (j->kind) {
     case PACS_INDEX_JOB_PUT:
-        return pacs_index__do_put(idx, db, j->entry, j->put_result, &j->ei);
+        return pacs_index__do_put(idx, db, j->entry, j->texts, j->put_result, &j->ei);
     case PACS_INDEX_JOB_REMOVE:
         return pacs_index__do_remove(idx, db, j->query, &j->removed, &j->ei);
     case PACS_INDEX_JOB_SWEEP_DONE:
@@ -469,7 +469,13 @@ pacs_err pacs_index__opened(pacs_index *idx, pacs_err err, pacs_index **out, pac
 pacs_err pacs_index_put(pacs_index *idx, const pacs_index_entry *e, pacs_put_result *res,
                         pacs_errinfo *ei)
 {
-    return pacs_index__queue_put(&idx->queue, e, res, ei);
+    pacs_index__texts texts;
+    pacs_err err = pacs_index__texts_make(e->json, &texts, ei);
+    if (err == PACS_OK) {
+        err = pacs_index__queue_put(&idx->queue, e, &texts, res, ei);
+        pacs_index__texts_free(&texts);
+    }
+    return err;
 }
 
 pacs_err pacs_index_remove(pacs_index *idx, const pacs_query *q, uint64_t *n_removed,

@@ -454,8 +454,10 @@ pacs_err pacs_index__unflushed_add(pacs_index *idx, pacs_db *db, const char *obj
 /** At the start of a batch: forgets the records whose objects are durable (flushed_upto). */
 void pacs_index__unflushed_forget(pacs_index *idx, pacs_db *db);
 
+/** Indexes `e`; `texts` are its JSON's stored texts (pacs_index__texts_make), made again here
+ *  when an order reconciles the instance and changes its JSON. */
 pacs_err pacs_index__do_put(pacs_index *idx, pacs_db *db, const pacs_index_entry *e,
-                            pacs_put_result *res, pacs_errinfo *ei);
+                            const pacs_index__texts *texts, pacs_put_result *res, pacs_errinfo *ei);
 /** The patient's row of the index (patient_id, issuer from `f`), inserted when new, with the
  *  details of `f` and `attrs` (its stored attributes); `*pk` receives its key. */
 pacs_err pacs_index__put_patient(pacs_index *idx, pacs_db *db, const pacs_index__fields *f,

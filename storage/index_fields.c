@@ -14,7 +14,9 @@
 #include <string.h>
 #include <zstd.h>
 
+#include "pacs/base/buf.h"
 #include "pacs/dicom/dcm.h"
+#include "pacs/dicom/json_write.h"
 #include "storage/catalog.h"
 #include "storage/fold.h"
 #include "storage/index_sql.h"
@@ -78,12 +80,46 @@ void pacs_index__fields_free(pacs_index__fields *f)
     }
 }
 
+/* Stored JSON is written by pacs_json_write (keys sorted; the same text json_dumps gave but for
+ * the order of "vr" and "Value", which no reader depends on) into one buffer per call. */
+#define STORED_JSON_MAX ((size_t)1 << 30)
+
 char *pacs_index__level_attrs_text(const json_t *instance, pacs_level level)
 {
     json_t *a = pacs_catalog_level_attrs(instance, level);
-    char *s = a ? json_dumps(a, PACS_JSON_DUMP_FLAGS) : NULL;
+    pacs_buf b;
+    pacs_buf_init(&b, STORED_JSON_MAX);
+    char *s = a && pacs_json_write(&b, a) == PACS_OK ? pacs_buf_take(&b, NULL) : NULL;
+    pacs_buf_free(&b);
     json_decref(a);
     return s;
+}
+
+pacs_err pacs_index__texts_make(const json_t *instance, pacs_index__texts *t, pacs_errinfo *ei)
+{
+    memset(t, 0, sizeof *t);
+    static const pacs_level levels[3] = {PACS_LEVEL_PATIENT, PACS_LEVEL_STUDY, PACS_LEVEL_SERIES};
+    for (int i = 0; i < 3; i++) {
+        t->attrs[i] = pacs_index__level_attrs_text(instance, levels[i]);
+        if (!t->attrs[i]) {
+            pacs_index__texts_free(t);
+            return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+        }
+    }
+    pacs_err err = pacs_index__compress_json(instance, &t->meta, &t->meta_len, ei);
+    if (err != PACS_OK) {
+        pacs_index__texts_free(t);
+    }
+    return err;
+}
+
+void pacs_index__texts_free(pacs_index__texts *t)
+{
+    for (int i = 0; i < 3; i++) {
+        free(t->attrs[i]);
+    }
+    free(t->meta);
+    memset(t, 0, sizeof *t);
 }
 
 long long pacs_index__int_value(const char *s, int *ok)
@@ -141,21 +177,23 @@ static ZSTD_DCtx *thread_dctx(void)
 pacs_err pacs_index__compress_json(const json_t *json, void **out, size_t *out_len,
                                    pacs_errinfo *ei)
 {
-    char *text = json_dumps(json, PACS_JSON_DUMP_FLAGS);
-    if (!text) {
+    pacs_buf b;
+    pacs_buf_init(&b, STORED_JSON_MAX);
+    if (pacs_json_write(&b, json) != PACS_OK) {
+        pacs_buf_free(&b);
         return pacs_errf(ei, PACS_ENOMEM, "cannot serialise metadata");
     }
-    size_t n = strlen(text);
+    size_t n = b.len;
     size_t cap = ZSTD_compressBound(n);
     void *z = malloc(cap);
     if (!z) {
-        free(text);
+        pacs_buf_free(&b);
         return pacs_errf(ei, PACS_ENOMEM, "out of memory");
     }
     ZSTD_CCtx *cctx = thread_cctx();
     size_t zn =
-        cctx ? ZSTD_compressCCtx(cctx, z, cap, text, n, 3) : ZSTD_compress(z, cap, text, n, 3);
-    free(text);
+        cctx ? ZSTD_compressCCtx(cctx, z, cap, b.data, n, 3) : ZSTD_compress(z, cap, b.data, n, 3);
+    pacs_buf_free(&b);
     if (ZSTD_isError(zn)) {
         free(z);
         return pacs_errf(ei, PACS_EIO, "metadata compression: %s", ZSTD_getErrorName(zn));

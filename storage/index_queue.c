@@ -124,11 +124,13 @@ static pacs_err submit_kind(pacs_index__queue *q, pacs_index__job_kind kind, pac
 }
 
 pacs_err pacs_index__queue_put(pacs_index__queue *q, const pacs_index_entry *e,
-                               pacs_put_result *res, pacs_errinfo *ei)
+                               const struct pacs_index__texts *texts, pacs_put_result *res,
+                               pacs_errinfo *ei)
 {
     pacs_index__job j;
     memset(&j, 0, sizeof j);
     j.entry = e;
+    j.texts = texts;
     j.put_result = res;
     return submit_kind(q, PACS_INDEX_JOB_PUT, &j, ei);
 }

@@ -56,6 +56,7 @@ struct pacs_db; /* a backend's connection (index_core.h) */
 typedef struct pacs_index__job {
     pacs_index__job_kind kind;
     const pacs_index_entry *entry;
+    const struct pacs_index__texts *texts; /* the put's texts, made before it was queued */
     pacs_put_result *put_result;
     const pacs_query *query;
     uint64_t removed;
@@ -99,7 +100,8 @@ pacs_err pacs_index__queue_submit(pacs_index__queue *q, pacs_index__job *j, pacs
 
 /* The operations whose whole work is a job (index.c's write API). */
 pacs_err pacs_index__queue_put(pacs_index__queue *q, const pacs_index_entry *e,
-                               pacs_put_result *res, pacs_errinfo *ei);
+                               const struct pacs_index__texts *texts, pacs_put_result *res,
+                               pacs_errinfo *ei);
 pacs_err pacs_index__queue_remove(pacs_index__queue *q, const pacs_query *query, uint64_t *n,
                                   pacs_errinfo *ei);
 pacs_err pacs_index__queue_sweep_done(pacs_index__queue *q, const char *object, pacs_errinfo *ei);

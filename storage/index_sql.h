@@ -229,6 +229,18 @@ void pacs_index__fields_free(pacs_index__fields *f);
  *  memory. */
 char *pacs_index__level_attrs_text(const json_t *instance, pacs_level level);
 
+/** What a put stores from an instance's JSON: each level's stored attributes as JSON text and
+ *  the metadata compressed. Made in the storing thread before the put is queued
+ *  (pacs_index_put): the writer is the one thread every store waits for. */
+typedef struct pacs_index__texts {
+    char *attrs[3]; /* patient, study, series */
+    void *meta;
+    size_t meta_len;
+} pacs_index__texts;
+
+pacs_err pacs_index__texts_make(const json_t *instance, pacs_index__texts *t, pacs_errinfo *ei);
+void pacs_index__texts_free(pacs_index__texts *t);
+
 /** A decimal integer's value, or 0 in `*ok` when `s` is NULL or not a number. */
 long long pacs_index__int_value(const char *s, int *ok);
 

@@ -423,7 +423,7 @@ static pacs_err put_instance(pacs_index *idx, pacs_db *db, const pacs_index_entr
 }
 
 pacs_err pacs_index__do_put(pacs_index *idx, pacs_db *db, const pacs_index_entry *e,
-                            pacs_put_result *res, pacs_errinfo *ei)
+                            const pacs_index__texts *texts, pacs_put_result *res, pacs_errinfo *ei)
 {
     memset(res, 0, sizeof *res);
     pacs_db_stmt *st = pacs_index__stmt(idx, db, PACS_SQL_INSTANCE_OF_SOP,
@@ -468,33 +468,30 @@ pacs_err pacs_index__do_put(pacs_index *idx, pacs_db *db, const pacs_index_entry
         }
     }
     const json_t *json = linked ? linked : e->json;
+    pacs_index__texts own = {{NULL, NULL, NULL}, NULL, 0};
+    if (linked || !texts) {
+        err = pacs_index__texts_make(json, &own, ei);
+        texts = &own;
+        if (err != PACS_OK) {
+            json_decref(linked);
+            return err;
+        }
+    }
     pacs_index__fields f;
     pacs_index__fields_load(&f, json);
-    char *patient_attrs = pacs_index__level_attrs_text(json, PACS_LEVEL_PATIENT);
-    char *study_attrs = pacs_index__level_attrs_text(json, PACS_LEVEL_STUDY);
-    char *series_attrs = pacs_index__level_attrs_text(json, PACS_LEVEL_SERIES);
-    void *meta = NULL;
-    size_t meta_len = 0;
     long long patient_pk = -1, study_pk = -1, series_pk = -1;
     int new_series = 0, same_modality = 0;
-    if (!patient_attrs || !study_attrs || !series_attrs) {
-        err = pacs_errf(ei, PACS_ENOMEM, "out of memory");
+    err = pacs_index__put_patient(idx, db, &f, texts->attrs[0], &patient_pk, ei);
+    if (err == PACS_OK) {
+        err = put_study(idx, db, e, &f, texts->attrs[1], &patient_pk, &study_pk, ei);
     }
     if (err == PACS_OK) {
-        err = pacs_index__compress_json(json, &meta, &meta_len, ei);
-    }
-    if (err == PACS_OK) {
-        err = pacs_index__put_patient(idx, db, &f, patient_attrs, &patient_pk, ei);
-    }
-    if (err == PACS_OK) {
-        err = put_study(idx, db, e, &f, study_attrs, &patient_pk, &study_pk, ei);
-    }
-    if (err == PACS_OK) {
-        err = put_series(idx, db, e, &f, series_attrs, study_pk, patient_pk, &series_pk,
+        err = put_series(idx, db, e, &f, texts->attrs[2], study_pk, patient_pk, &series_pk,
                          &new_series, &same_modality, ei);
     }
     if (err == PACS_OK) {
-        err = put_instance(idx, db, e, &f, meta, meta_len, series_pk, study_pk, patient_pk, ei);
+        err = put_instance(idx, db, e, &f, texts->meta, texts->meta_len, series_pk, study_pk,
+                           patient_pk, ei);
     }
     if (err == PACS_OK) {
         err = pacs_index__intent_done(idx, db, e->object, ei);
@@ -521,10 +518,7 @@ pacs_err pacs_index__do_put(pacs_index *idx, pacs_db *db, const pacs_index_entry
         err = refresh_study_sets(idx, db, study_pk, ei);
     }
     json_decref(linked);
-    free(meta);
-    free(patient_attrs);
-    free(study_attrs);
-    free(series_attrs);
+    pacs_index__texts_free(&own);
     pacs_index__fields_free(&f);
     return err;
 }
