@@ -125,7 +125,7 @@ static void *post_worker(void *arg)
         if (bench_http_post(h, pc->url, "application/dicom", "application/json", pc->body[i],
                             pc->len[i], &st, &secs, &ei) != PACS_OK ||
             st != 200) {
-            snprintf(pc->why, sizeof pc->why, "HTTP %ld %s", st, st ? "" : ei.msg);
+            snprintf(pc->why, sizeof pc->why, "HTTP %ld %.100s", st, st ? "" : ei.msg);
             break;
         }
         size_t blen;
