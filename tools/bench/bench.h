@@ -87,7 +87,8 @@ typedef enum bench_target {
     BENCH_T_ORTHANC_X,          /* >= target_value x Orthanc */
     BENCH_T_LIMIT_FRACTION,     /* >= target_value x the limit */
     BENCH_T_ABS_LE_ORTHANC_X,   /* <= target_value and >= target_value2 x Orthanc */
-    BENCH_T_LE_ORTHANC          /* <= Orthanc */
+    BENCH_T_LE_ORTHANC,         /* <= Orthanc */
+    BENCH_T_ABS_GE              /* median >= target_value */
 } bench_target;
 
 typedef struct bench_row {
@@ -165,9 +166,11 @@ void bench_http_keep_body(bench_http *h, size_t cap);
 pacs_err bench_http_get(bench_http *h, const char *url, const char *accept, long *status,
                         uint64_t *bytes, double *secs, pacs_errinfo *ei);
 
-/** POST `len` bytes of `body` with `content_type`; same outputs as bench_http_get. */
-pacs_err bench_http_post(bench_http *h, const char *url, const char *content_type, const void *body,
-                         size_t len, long *status, double *secs, pacs_errinfo *ei);
+/** POST `len` bytes of `body` with `content_type`, asking for `accept` (NULL for none); same
+ *  outputs as bench_http_get. */
+pacs_err bench_http_post(bench_http *h, const char *url, const char *content_type,
+                         const char *accept, const void *body, size_t len, long *status,
+                         double *secs, pacs_errinfo *ei);
 
 /** The kept body of the last request (NUL-terminated) and its length. */
 const char *bench_http_body(const bench_http *h, size_t *len);
@@ -186,6 +189,15 @@ void bench_http_global_init(void);
 
 /** Create+write+fsync+close of `n` files of `size` bytes in `dir`: files/s samples. */
 void bench_limit_fsync(const char *dir, size_t size, int n, int runs, bench_samples *files_s);
+
+/**
+ * Copies the files `paths[0..n)`, all under the folder `src_root`, into the new folder `dest`
+ * with the same layout, on `threads` threads (each file read whole, then created, written and
+ * closed), then flushes the file system once (syncfs). Adds one files/s sample when every file
+ * was copied; files larger than 1 MiB are not expected.
+ */
+void bench_limit_copy(char *const *paths, size_t n, const char *src_root, const char *dest,
+                      int threads, bench_samples *files_s);
 
 /** Loopback TCP throughput with `streams` parallel connections: MB/s samples. */
 void bench_limit_tcp(int streams, double mb_per_stream, int runs, bench_samples *mb_s);

@@ -2,17 +2,18 @@
 /*
  * pacs-bench: the benchmark of issue 6. Generates one deterministic data set (data.c), measures
  * the machine's limits (measure_limits.c: storescu -> storescp --ignore, durable file writes,
- * loopback TCP, SHA-256), then starts pacsd and Orthanc one after the other on loopback
- * (servers.c), each with an empty temporary data folder, and measures both through DIMSE and
- * DICOMweb only (measure.c): bulk load of the index, C-STORE ingest on 1 and 4 associations,
- * STOW-RS, C-FIND and QIDO-RS latency on the big index, QIDO throughput on 4 connections,
- * WADO-RS study retrieval, study metadata, frames and rendered images, peak RSS and bytes on
- * disk. Prints a Markdown table and writes report.md and report.json in the work folder
- * (report.c), with the targets of each figure (targets.c).
+ * copying the import sets, loopback TCP, SHA-256), then starts pacsd and Orthanc one after the
+ * other on loopback (servers.c), each with an empty temporary data folder, and measures both
+ * through DIMSE and DICOMweb only (measure.c): bulk load of the index, C-STORE ingest on 1 and
+ * 4 associations, STOW-RS, the import of folders of small files (`pacs import` beside pacsd;
+ * for Orthanc, one REST POST /instances per file), C-FIND and QIDO-RS latency on the big index,
+ * QIDO throughput on 4 connections, WADO-RS study retrieval, study metadata, frames and
+ * rendered images, peak RSS and bytes on disk. Prints a Markdown table and writes report.md
+ * and report.json in the work folder (report.c), with the targets of each figure (targets.c).
  *
  * Load: the clients are DCMTK's storescu (as the protocol ceiling is measured with it), one
  * kept-open association for C-FIND and keep-alive libcurl handles for HTTP, so that what is
- * timed is the server. Single-threaded except the QIDO throughput clients.
+ * timed is the server. Single-threaded except the QIDO throughput and POST /instances clients.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -38,7 +39,7 @@ static void usage(FILE *f)
                "  --pacsd PATH    the pacsd binary (default: next to this build's tools/)\n"
                "  --seed N        data seed (default 1)\n"
                "  --fill N        studies in the index (overrides the size)\n"
-               "  --runs N        runs per ingest figure (overrides the size)\n"
+               "  --runs N        runs per ingest and import figure (overrides the size)\n"
                "  -j N            generator threads (default: number of CPUs)\n"
                "  --keep          keep the servers' data folders\n");
 }
@@ -197,9 +198,10 @@ static int prepare(bench_cfg *c, const char *work)
         fprintf(stderr, "pacs-bench: cannot use work folder %s\n", work);
         return 1;
     }
-    snprintf(c->data, sizeof c->data, "%s/data-s%llu-f%u-m%u-h%u-t%u-r%d-d%ux%ux%u", c->work,
-             (unsigned long long)c->seed, c->fill_studies, c->fill_matrix, c->hot_slices,
-             c->meta_slices, c->runs, c->dx_images, c->dx_rows, c->dx_cols);
+    snprintf(c->data, sizeof c->data, "%s/data-s%llu-f%u-m%u-h%u-t%u-r%d-d%ux%ux%u-i%ux%ux%u",
+             c->work, (unsigned long long)c->seed, c->fill_studies, c->fill_matrix, c->hot_slices,
+             c->meta_slices, c->runs, c->dx_images, c->dx_rows, c->dx_cols, c->import_studies,
+             c->import_per_study, c->import_matrix);
     char run_dir[2100];
     snprintf(run_dir, sizeof run_dir, "%s/run", c->work);
     bench_rmtree(run_dir);
@@ -244,9 +246,11 @@ static void describe(bench_report *rep, const bench_cfg *c, int argc, char **arg
     bench_report_meta(rep, "machine", buf);
     snprintf(buf, sizeof buf,
              "%u fill studies x %u instances (%ux%u), one %u-slice CT study, %d runs of "
-             "%u-slice CT studies and %u DX %ux%u, seed %llu",
+             "%u-slice CT studies and %u DX %ux%u, %d import runs of %u studies x %u instances "
+             "(%ux%u), seed %llu",
              c->fill_studies, c->fill_per_study, c->fill_matrix, c->fill_matrix, c->meta_slices,
-             c->runs, c->hot_slices, c->dx_images, c->dx_rows, c->dx_cols,
+             c->runs, c->hot_slices, c->dx_images, c->dx_rows, c->dx_cols, c->runs,
+             c->import_studies, c->import_per_study, c->import_matrix, c->import_matrix,
              (unsigned long long)c->seed);
     bench_report_meta(rep, "data", buf);
 }
@@ -332,8 +336,11 @@ int main(int argc, char **argv)
     bench_dataset ds;
     bench_dataset_load(&ds, &c);
     char buf[256];
-    snprintf(buf, sizeof buf, "%zu instances in the bulk load, %zu per CT ingest run",
-             ds.fill_files, ds.ct1[0].n);
+    snprintf(buf, sizeof buf,
+             "%zu instances in the bulk load, %zu per CT ingest run, %zu per import run "
+             "(%.1f KB each)",
+             ds.fill_files, ds.ct1[0].n, ds.import[0].n,
+             ds.import[0].n ? (double)ds.import[0].bytes / 1e3 / (double)ds.import[0].n : 0.0);
     bench_report_meta(rep, "instances", buf);
 
     bench_measure_limits(&c, &ds, rep);

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * pacs-bench's data set (run.h): the figures each size sets, the layout of the generated
- * world (fill studies, the metadata study, the ingest runs), its generation with gen.h (kept
- * and reused when complete), and the lists of files each measurement sends.
+ * world (fill studies, the metadata study, the ingest and import runs), its generation with
+ * gen.h (kept and reused when complete), and the lists of files each measurement sends.
  *
  * Load: generation writes every file once per seed and size; listing reads the folders once
  * per run. Thread-safety: main thread only (the file scan keeps its target in a static, as
@@ -30,6 +30,11 @@ int bench_cfg_size(bench_cfg *c, const char *size)
     c->load_assocs = 4;
     c->stow_batch = 50;
     c->verify_fill = 1;
+    /* The import runs: folders of small files (16x16), 20 to a study, as an old archive or a
+     * pile of CDs is; 1000 or 2000 a run, so that the per-file cost is what is timed. */
+    c->import_per_study = 20;
+    c->import_matrix = 16;
+    c->import_studies = 100;
     if (strcmp(size, "smoke") == 0) {
         c->fill_studies = 40;
         c->hot_slices = 12;
@@ -38,6 +43,7 @@ int bench_cfg_size(bench_cfg *c, const char *size)
         c->dx_rows = 600;
         c->dx_cols = 500;
         c->runs = 2;
+        c->import_studies = 3;
         c->reps = 5;
         c->frames_n = 3;
         c->qido_secs = 0.6;
@@ -46,6 +52,7 @@ int bench_cfg_size(bench_cfg *c, const char *size)
         c->hot_slices = 100;
         c->dx_images = 2;
         c->runs = 3;
+        c->import_studies = 50;
         c->reps = 20;
         c->frames_n = 10;
         c->qido_secs = 3;
@@ -80,7 +87,13 @@ void bench_layout_init(bench_layout *l, const bench_cfg *c)
     l->ct4 = l->ct1 + (uint32_t)c->runs;
     l->stow = l->ct4 + (uint32_t)c->runs;
     l->dx = l->stow + (uint32_t)c->runs;
-    gen_world_init(&l->w, c->seed, l->dx + (uint32_t)c->runs);
+    l->import = l->dx + (uint32_t)c->runs;
+    gen_world_init(&l->w, c->seed, l->import + (uint32_t)c->runs * c->import_studies);
+}
+
+void bench_import_dir(const bench_cfg *c, int r, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/import-%d", c->data, r);
 }
 
 typedef struct plan_ctx {
@@ -117,12 +130,20 @@ static void plan(void *ctx, uint32_t s, gen_shape *shape, char *dir, size_t cap)
         const char *g = s < l->ct4 ? "ct1" : s < l->stow ? "ct4" : "stow";
         uint32_t base = s < l->ct4 ? l->ct1 : s < l->stow ? l->ct4 : l->stow;
         snprintf(dir, cap, "%s/%s-%u", c->data, g, s - base);
-    } else {
+    } else if (s < l->import) {
         shape->kind = GEN_DX;
         shape->n_per_series = c->dx_images;
         shape->rows = c->dx_rows;
         shape->cols = c->dx_cols;
         snprintf(dir, cap, "%s/dx-%u", c->data, s - l->dx);
+    } else {
+        /* CT and DX mixed as in the fill, every study in a folder of its own. */
+        shape->kind = fill_kind(s);
+        shape->n_per_series = c->import_per_study;
+        shape->rows = shape->cols = c->import_matrix;
+        char run[2900];
+        bench_import_dir(c, (int)((s - l->import) / c->import_studies), run, sizeof run);
+        snprintf(dir, cap, "%s/%07u", run, s);
     }
 }
 
@@ -284,6 +305,8 @@ void bench_dataset_load(bench_dataset *ds, const bench_cfg *c)
         files_scan(&ds->stow[r], p);
         snprintf(p, sizeof p, "%s/dx-%d", c->data, r);
         files_scan(&ds->dx[r], p);
+        bench_import_dir(c, r, p, sizeof p);
+        files_scan(&ds->import[r], p);
     }
 }
 
@@ -294,6 +317,7 @@ void bench_dataset_free(bench_dataset *ds, const bench_cfg *c)
         bench_files_free(&ds->ct4[r]);
         bench_files_free(&ds->stow[r]);
         bench_files_free(&ds->dx[r]);
+        bench_files_free(&ds->import[r]);
     }
     bench_files_free(&ds->meta);
     bench_files_free(&ds->fill_dirs);

@@ -127,14 +127,18 @@ pacs_err bench_http_get(bench_http *h, const char *url, const char *accept, long
     return err;
 }
 
-pacs_err bench_http_post(bench_http *h, const char *url, const char *content_type, const void *body,
-                         size_t len, long *status, double *secs, pacs_errinfo *ei)
+pacs_err bench_http_post(bench_http *h, const char *url, const char *content_type,
+                         const char *accept, const void *body, size_t len, long *status,
+                         double *secs, pacs_errinfo *ei)
 {
     struct curl_slist *hdrs = NULL;
     char line[512];
     snprintf(line, sizeof line, "Content-Type: %s", content_type);
     hdrs = curl_slist_append(hdrs, line);
-    hdrs = curl_slist_append(hdrs, "Accept: application/dicom+json");
+    if (accept) {
+        snprintf(line, sizeof line, "Accept: %s", accept);
+        hdrs = curl_slist_append(hdrs, line);
+    }
     hdrs = curl_slist_append(hdrs, "Expect:");
     curl_easy_setopt(h->c, CURLOPT_URL, url);
     curl_easy_setopt(h->c, CURLOPT_POST, 1L);

@@ -2,14 +2,17 @@
 /*
  * The machine's own limits, measured in the same run as the servers so that figures can be
  * quoted as ratios: durable small-file writes (create, write, fsync, close) at the size of one
- * instance, loopback TCP throughput over 1 and N connections (a socket pair test: the same
- * loopback the servers are measured on), and SHA-256 on one core (OpenSSL, which pacsd's
- * content-addressed store also uses). Called from the main thread; the TCP test starts its
- * own threads.
+ * instance, copying a folder of files durably (what `cp -r` and `sync` do: the file work no
+ * durable importer avoids), loopback TCP throughput over 1 and N connections (a socket pair
+ * test: the same loopback the servers are measured on), and SHA-256 on one core (OpenSSL,
+ * which pacsd's content-addressed store also uses). Called from the main thread; the copy and
+ * the TCP test start their own threads.
  */
+#define _GNU_SOURCE /* syncfs */
 #include "tools/bench/bench.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -19,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void bench_limit_fsync(const char *dir, size_t size, int n, int runs, bench_samples *files_s)
@@ -63,6 +67,110 @@ void bench_limit_fsync(const char *dir, size_t size, int n, int runs, bench_samp
         }
     }
     free(buf);
+}
+
+typedef struct copy_part {
+    char *const *paths;
+    size_t n, from, step;
+    size_t root_len; /* the source folder's part of each path */
+    const char *dest;
+    size_t ok;
+} copy_part;
+
+/* Makes the folders of `path` below `dest` (the last component is a file). */
+static int make_parents(const char *path, size_t dest_len)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s", path);
+    char *s = strchr(p + dest_len + 1, '/');
+    while (s) {
+        *s = '\0';
+        if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+            return -1;
+        }
+        *s = '/';
+        s = strchr(s + 1, '/');
+    }
+    return 0;
+}
+
+static void *copy_worker(void *arg)
+{
+    copy_part *c = arg;
+    size_t cap = 1 << 20, dest_len = strlen(c->dest);
+    char *buf = malloc(cap);
+    char out[4096], made[4096] = "";
+    for (size_t i = c->from; buf && i < c->n; i += c->step) {
+        const char *src = c->paths[i];
+        snprintf(out, sizeof out, "%s%s", c->dest, src + c->root_len);
+        /* A folder is made once per thread, when its first file comes. */
+        const char *slash = strrchr(out, '/');
+        size_t dir_len = slash ? (size_t)(slash - out) : 0;
+        if (strlen(made) != dir_len || strncmp(made, out, dir_len) != 0) {
+            if (make_parents(out, dest_len) != 0) {
+                break;
+            }
+            snprintf(made, sizeof made, "%.*s", (int)dir_len, out);
+        }
+        int in = open(src, O_RDONLY);
+        ssize_t got = in >= 0 ? 0 : -1;
+        while (got >= 0 && (size_t)got < cap) {
+            ssize_t r = read(in, buf + got, cap - (size_t)got);
+            if (r <= 0) {
+                got = r < 0 ? -1 : got;
+                break;
+            }
+            got += r;
+        }
+        if (in >= 0) {
+            close(in);
+        }
+        int fd = got >= 0 && (size_t)got < cap ? open(out, O_WRONLY | O_CREAT | O_EXCL, 0644) : -1;
+        if (fd < 0) {
+            break;
+        }
+        ssize_t w = write(fd, buf, (size_t)got);
+        if (close(fd) != 0 || w != got) {
+            break;
+        }
+        c->ok++;
+    }
+    free(buf);
+    return NULL;
+}
+
+void bench_limit_copy(char *const *paths, size_t n, const char *src_root, const char *dest,
+                      int threads, bench_samples *files_s)
+{
+    copy_part parts[16];
+    pthread_t th[16];
+    int started = 0;
+    if (threads < 1 || threads > 16 || mkdir(dest, 0755) != 0) {
+        return;
+    }
+    double t0 = bench_now();
+    for (int i = 0; i < threads; i++) {
+        parts[i] = (copy_part){paths, n, (size_t)i, (size_t)threads, strlen(src_root), dest, 0};
+        if (pthread_create(&th[i], NULL, copy_worker, &parts[i]) != 0) {
+            break;
+        }
+        started++;
+    }
+    size_t ok = 0;
+    for (int i = 0; i < started; i++) {
+        pthread_join(th[i], NULL);
+        ok += parts[i].ok;
+    }
+    /* One flush of the file system at the end, as `sync` after `cp -r`. */
+    int fd = open(dest, O_RDONLY | O_DIRECTORY);
+    int synced = fd >= 0 && syncfs(fd) == 0;
+    if (fd >= 0) {
+        close(fd);
+    }
+    double t = bench_now() - t0;
+    if (ok == n && synced && t > 0) {
+        bench_samples_add(files_s, (double)n / t);
+    }
 }
 
 typedef struct tcp_stream {

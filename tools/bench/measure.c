@@ -68,6 +68,9 @@ void bench_measure_disk(const bench_layout *l, const bench_dataset *ds, const be
         if (stored[l->dx + (uint32_t)r]) {
             n += ds->dx[r].n, raw += ds->dx[r].bytes;
         }
+        if (stored[l->import + (uint32_t)r * c->import_studies]) {
+            n += ds->import[r].n, raw += ds->import[r].bytes;
+        }
     }
     uint64_t all_alloc, all_app, idx_alloc = 0, idx_app = 0;
     if (s->kind == BENCH_ORTHANC) {

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * pacs-bench's ingest figures (run.h): the bulk load that fills the index the queries run on
- * (storescu over 4 associations), C-STORE of CT and DX studies on 1 and 4 associations, and
- * STOW-RS in batches on one connection. Each run marks the studies it stored, so that later
- * figures know what to expect.
+ * (storescu over 4 associations), C-STORE of CT and DX studies on 1 and 4 associations,
+ * STOW-RS in batches on one connection, then the import of small files (measure_import.c).
+ * Each run marks the studies it stored, so that later figures know what to expect.
  *
  * Load: the server's whole ingest path; the clients are DCMTK's storescu and one keep-alive
  * libcurl handle with bodies built before the clock starts. Thread-safety: main thread only.
@@ -150,7 +150,8 @@ static void stow(const bench_cfg *c, const bench_layout *l, bench_dataset *ds, b
         long st = 0;
         for (size_t b = 0; ok && b < nb; b++) {
             double secs;
-            if (bench_http_post(h, url, ctype, bodies[b], lens[b], &st, &secs, &ei) != PACS_OK ||
+            if (bench_http_post(h, url, ctype, "application/dicom+json", bodies[b], lens[b], &st,
+                                &secs, &ei) != PACS_OK ||
                 st != 200) {
                 ok = 0;
                 if (bench_http_missing(st)) {
@@ -188,4 +189,6 @@ void bench_measure_ingest(const bench_cfg *c, const bench_layout *l, bench_datas
     bench_server_rss_mark(s, "C-STORE");
     stow(c, l, ds, s, rep, stored);
     bench_server_rss_mark(s, "STOW-RS");
+    bench_measure_import(c, l, ds, s, rep, stored);
+    bench_server_rss_mark(s, "import");
 }

@@ -2,8 +2,9 @@
 /*
  * The machine's limits that pacs-bench sets each figure beside (run.h): DCMTK's storescu into
  * storescp --ignore (the DIMSE ceiling: the protocol with nothing stored) for CT on 1 and 4
- * associations, DX on 1 and the bulk load, then durable file writes, loopback TCP and SHA-256
- * (limits.c). Measured before any server starts, on the same files the servers get.
+ * associations, DX on 1 and the bulk load, then durable file writes, the copy of the import
+ * sets, loopback TCP and SHA-256 (limits.c). Measured before any server starts, on the same
+ * files the servers get.
  *
  * Load: the whole machine, briefly. Thread-safety: main thread only.
  */
@@ -116,6 +117,27 @@ static void ceilings(const bench_cfg *c, bench_dataset *ds, bench_report *rep, i
     bench_stop(pid, 5);
 }
 
+/* The import sets copied as `cp -r` + `sync` would, one fresh folder each run: reading each
+ * file, creating, writing and closing a new one (2 threads), one syncfs at the end. What a
+ * durable importer cannot avoid doing, whatever else it does. */
+static void ceiling_import(const bench_cfg *c, bench_dataset *ds, bench_report *rep)
+{
+    bench_samples si = {0};
+    for (int r = 0; r < c->runs; r++) {
+        char src[2900], dest[2200];
+        bench_import_dir(c, r, src, sizeof src);
+        snprintf(dest, sizeof dest, "%s/run/copy-%d", c->work, r);
+        bench_rmtree(dest);
+        bench_limit_copy(ds->import[r].path, ds->import[r].n, src, dest, 2, &si);
+        bench_rmtree(dest);
+    }
+    bench_report_limit(rep, "copy_small",
+                       "copy of the import sets (read, create, write, close; 2 threads; one "
+                       "syncfs)",
+                       "inst/s", &si);
+    bench_samples_free(&si);
+}
+
 void bench_measure_limits(const bench_cfg *c, bench_dataset *ds, bench_report *rep)
 {
     printf("pacs-bench: machine limits\n");
@@ -134,6 +156,7 @@ void bench_measure_limits(const bench_cfg *c, bench_dataset *ds, bench_report *r
     snprintf(label, sizeof label, "create+write+fsync+close, %zu KB files", inst_size / 1000);
     bench_report_limit(rep, "fsync_files", label, "files/s", &f);
     bench_rmtree(dir);
+    ceiling_import(c, ds, rep);
     double mb = strcmp(c->size, "smoke") == 0 ? 200 : 2000;
     bench_limit_tcp(1, mb, 3, &t1);
     bench_report_limit(rep, "tcp_1", "loopback TCP, 1 stream", "MB/s", &t1);

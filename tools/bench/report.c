@@ -253,6 +253,8 @@ static int target_met(const bench_row *row, double p, int have_p, double o, int 
         return have_o ? advantage(row->better, p, o) >= row->target_value2 : -1;
     case BENCH_T_LE_ORTHANC:
         return have_o ? p <= o : -1;
+    case BENCH_T_ABS_GE:
+        return p >= row->target_value;
     }
     return -1;
 }

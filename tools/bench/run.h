@@ -3,12 +3,13 @@
  * One run of pacs-bench, shared by its files: the run's settings (bench_main.c), the data set
  * and its file lists (data.c), storescu runs timed from their logs (scu.c), the servers under
  * test (servers.c), the queries and their expected matches (queries.c), the measurements
- * (measure.c and measure_*.c: limits, ingest, queries, retrieval) and the targets beside each
- * figure (targets.c). The rows of the report are created in the order the measurements run,
- * which is the order of report.md and report.json.
+ * (measure.c and measure_*.c: limits, ingest, import, queries, retrieval) and the targets
+ * beside each figure (targets.c). The rows of the report are created in the order the
+ * measurements run, which is the order of report.md and report.json.
  *
  * Thread-safety: the main thread runs everything; only the QIDO throughput clients
- * (measure_query.c) run on threads of their own, reading a server and its queries.
+ * (measure_query.c), the POST /instances clients (measure_import.c) and the copy of the
+ * import limit (limits.c) run on threads of their own, each on its own part of the work.
  */
 #ifndef PACS_TOOLS_BENCH_RUN_H
 #define PACS_TOOLS_BENCH_RUN_H
@@ -28,6 +29,7 @@ typedef struct bench_cfg {
     uint32_t fill_studies, fill_per_study, fill_matrix;
     uint32_t hot_slices, meta_slices;
     uint32_t dx_images, dx_rows, dx_cols;
+    uint32_t import_studies, import_per_study, import_matrix; /* per import run */
     int runs, reps, frames_n, load_assocs, stow_batch;
     double qido_secs;
     char work[2048];
@@ -45,11 +47,13 @@ typedef struct bench_cfg {
 /** Sets the figures of a size ("smoke", "small", "full", "huge"); -1 for an unknown one. */
 int bench_cfg_size(bench_cfg *c, const char *size);
 
-/* The world: fill studies, then the 300-slice metadata study, then the ingest runs. */
+/* The world: fill studies, then the 300-slice metadata study, then the ingest runs, then the
+ * import runs (`runs` groups of import_studies small studies). */
 typedef struct bench_layout {
     gen_world w;
     uint32_t meta;
     uint32_t ct1, ct4, stow, dx; /* first study of each group of `runs` */
+    uint32_t import;             /* first study of the import runs */
 } bench_layout;
 
 void bench_layout_init(bench_layout *l, const bench_cfg *c);
@@ -69,6 +73,9 @@ void bench_files_free(bench_files *f);
 /** Splits the files of `src` round-robin into `n` new lists. */
 void bench_files_split(const bench_files *src, bench_files *out, int n);
 
+/** The folder of import run `r` (its studies' folders are in it). */
+void bench_import_dir(const bench_cfg *c, int r, char *out, size_t cap);
+
 /** True when `path` exists. */
 int bench_file_exists(const char *path);
 
@@ -76,6 +83,7 @@ int bench_file_exists(const char *path);
 typedef struct bench_dataset {
     bench_files fill_dirs; /* not files: the folders for bulk load */
     bench_files ct1[16], ct4[16], stow[16], dx[16];
+    bench_files import[16]; /* small files, one set per import run */
     bench_files meta;
     uint64_t fill_bytes;
     size_t fill_files;
@@ -121,6 +129,17 @@ int bench_server_wait_echo(bench_server *s, double timeout_s);
 /** Starts pacsd on loopback with a fresh data folder; 0 once it answers C-ECHO, else -1. */
 int bench_server_start_pacsd(const bench_cfg *c, bench_server *s);
 
+/**
+ * The command line of `bin` (pacsd, or the `pacs` tool) on pacsd's data folder with the
+ * settings pacsd runs with, then `tail` (NULL-terminated), into `argv` (room for `cap`
+ * pointers, borrowed from `s` and the arguments). Returns 0, or -1 when it does not fit.
+ */
+int bench_pacsd_argv(const bench_server *s, const char *bin, const char *const *tail, char **argv,
+                     size_t cap);
+
+/** The `pacs` tool of the same build tree as c->pacsd (the same folder). */
+void bench_pacs_tool(const bench_cfg *c, char *out, size_t cap);
+
 /** Orthanc's binary, installed with apt-get first when missing and --orthanc install allows;
  *  NULL (with `why`) when there is none. */
 const char *bench_orthanc_ensure(const bench_cfg *c, char *why, size_t cap);
@@ -162,15 +181,22 @@ unsigned bench_json_array_size(const char *body, size_t len);
 
 /* ---- Measurements (measure*.c) ---- */
 
-/** The machine's limits: storescu -> storescp, durable writes, loopback TCP, SHA-256. */
+/** The machine's limits: storescu -> storescp, durable writes, copying the import sets,
+ *  loopback TCP, SHA-256. */
 void bench_measure_limits(const bench_cfg *c, bench_dataset *ds, bench_report *rep);
 
 /** Every figure of one server, which is running; `stored` marks the studies it stored. */
 void bench_measure_server(const bench_cfg *c, const bench_layout *l, bench_dataset *ds,
                           bench_server *s, bench_report *rep, int *stored);
 
-/** Bulk load, C-STORE on 1 and 4 associations, STOW-RS (measure_ingest.c). */
+/** Bulk load, C-STORE on 1 and 4 associations, STOW-RS, then the import of small files
+ *  (measure_ingest.c). */
 void bench_measure_ingest(const bench_cfg *c, const bench_layout *l, bench_dataset *ds,
+                          bench_server *s, bench_report *rep, int *stored);
+
+/** Importing folders of small files: `pacs import` beside pacsd, one REST `POST /instances`
+ *  per file into Orthanc (measure_import.c). */
+void bench_measure_import(const bench_cfg *c, const bench_layout *l, bench_dataset *ds,
                           bench_server *s, bench_report *rep, int *stored);
 
 /** The stored count, C-ECHO, C-FIND and QIDO-RS latency, QIDO-RS throughput

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * The servers pacs-bench measures (run.h): pacsd on loopback with a fresh data folder and
- * port 0 (its ready file gives the ports), and Orthanc with the configuration NOTES.md gives
- * for a fair comparison (installed with apt-get first when allowed); both are ready once they
- * answer C-ECHO. Peak RSS is noted after each phase.
+ * port 0 (its ready file gives the ports), the command line the `pacs` tool gets to work
+ * beside it, and Orthanc with the configuration NOTES.md gives for a fair comparison
+ * (installed with apt-get first when allowed); both are ready once they answer C-ECHO. Peak
+ * RSS is noted after each phase.
  *
  * Load: none on what is timed. Thread-safety: main thread only.
  */
@@ -44,6 +45,47 @@ int bench_server_wait_echo(bench_server *s, double timeout_s)
     return -1;
 }
 
+/* The settings pacsd runs with, beside --data. The `pacs` tool reads its configuration the way
+ * pacsd does (built-in defaults, PACS_* variables, then --data and --set), so given the same
+ * arguments it works on the same archive with the same settings. */
+static const char *const pacsd_settings[] = {"dimse.port=0", "http.port=0", "http.bind=127.0.0.1",
+                                             "dimse.bind=127.0.0.1", "hl7.port=-1"};
+
+int bench_pacsd_argv(const bench_server *s, const char *bin, const char *const *tail, char **argv,
+                     size_t cap)
+{
+    size_t n_set = sizeof pacsd_settings / sizeof pacsd_settings[0], n_tail = 0;
+    while (tail[n_tail]) {
+        n_tail++;
+    }
+    if (3 + 2 * n_set + n_tail + 1 > cap) {
+        return -1;
+    }
+    size_t a = 0;
+    argv[a++] = (char *)bin;
+    argv[a++] = "--data";
+    argv[a++] = (char *)s->data;
+    for (size_t i = 0; i < n_set; i++) {
+        argv[a++] = "--set";
+        argv[a++] = (char *)pacsd_settings[i];
+    }
+    for (size_t i = 0; i < n_tail; i++) {
+        argv[a++] = (char *)tail[i];
+    }
+    argv[a] = NULL;
+    return 0;
+}
+
+void bench_pacs_tool(const bench_cfg *c, char *out, size_t cap)
+{
+    const char *slash = strrchr(c->pacsd, '/');
+    if (slash) {
+        snprintf(out, cap, "%.*s/pacs", (int)(slash - c->pacsd), c->pacsd);
+    } else {
+        snprintf(out, cap, "pacs");
+    }
+}
+
 int bench_server_start_pacsd(const bench_cfg *c, bench_server *s)
 {
     char ready[3200];
@@ -56,22 +98,11 @@ int bench_server_start_pacsd(const bench_cfg *c, bench_server *s)
     snprintf(s->data, sizeof s->data, "%s/data", s->dir);
     snprintf(s->log, sizeof s->log, "%s/pacsd.log", s->dir);
     snprintf(ready, sizeof ready, "%s/ready", s->dir);
-    char *argv[] = {(char *)c->pacsd,
-                    "--data",
-                    s->data,
-                    "--set",
-                    "dimse.port=0",
-                    "--set",
-                    "http.port=0",
-                    "--set",
-                    "http.bind=127.0.0.1",
-                    "--set",
-                    "dimse.bind=127.0.0.1",
-                    "--set",
-                    "hl7.port=-1",
-                    "--ready-file",
-                    ready,
-                    NULL};
+    const char *tail[] = {"--ready-file", ready, NULL};
+    char *argv[32];
+    if (bench_pacsd_argv(s, c->pacsd, tail, argv, 32) != 0) {
+        return -1;
+    }
     s->pid = bench_spawn(argv, s->log);
     if (s->pid < 0) {
         return -1;
