@@ -129,10 +129,24 @@ else
     echo "index-fsync: with one flush, the index's own flush is not needed: stored"
 fi
 # A read-only data folder: a read-only bind mount over it, else the injector's EROFS.
+# pacsd may be opening a file through the bind mount at the moment it is taken away (umount:
+# "target is busy"; seen once under ASan): try again for a while, then detach it lazily (files
+# opened through it keep working; what pacsd opens next is on the folder below).
+unbind() {
+    i=0
+    while ! umount "$DATA" 2>/dev/null; do
+        i=$((i + 1))
+        if [ "$i" -ge 50 ]; then
+            umount -l "$DATA"
+            return
+        fi
+        sleep 0.1
+    done
+}
 if [ "${FORCE_FAULT_SHIM:-0}" != 1 ] && [ "$(id -u)" -eq 0 ] && mount --bind "$DATA" "$DATA" 2>/dev/null; then
-    umount "$DATA"
+    unbind
     fault_case read-only \
-        'mount --bind "$DATA" "$DATA" && mount -o remount,bind,ro "$DATA"' 'umount "$DATA"' \
+        'mount --bind "$DATA" "$DATA" && mount -o remount,bind,ro "$DATA"' 'unbind' \
         0x0110 500 0x0110 "temporary file: Read-only file system"
 else
     fault_case read-only 'echo erofs >"$FLAG"' 'rm -f "$FLAG"' \
