@@ -59,25 +59,20 @@ void pacs_archive__unflushed_undo(pacs_archive *a, const char *object, const cha
     uint64_t n = 0;
     if (pacs_index_drop_object(a->index, object, old, &n, &ei) != PACS_OK) {
         pacs_log(PACS_LOG_ERROR, "archive",
-                 "object=%s did not reach the disk, and its rows stay:"
-                 " %s",
-                 object, ei.msg);
+                 "object=%s did not reach the disk, and its rows stay: %s", object, ei.msg);
         return;
     }
     pacs_log(PACS_LOG_WARN, "archive",
-             "object=%s did not reach the disk: %llu instance row(s)"
-             " removed",
-             object, (unsigned long long)n);
+             "object=%s did not reach the disk: %llu instance row(s) removed", object,
+             (unsigned long long)n);
     if (old[0]) {
         if (restore(a, old, &ei) == PACS_OK) {
             pacs_log(PACS_LOG_WARN, "archive",
-                     "object=%s: the version it replaced (object=%s)"
-                     " is indexed again",
-                     object, old);
+                     "object=%s: the version it replaced (object=%s) is indexed again", object,
+                     old);
         } else {
             pacs_log(PACS_LOG_ERROR, "archive",
-                     "object=%s: the version it replaced (object=%s)"
-                     " cannot be indexed again: %s",
+                     "object=%s: the version it replaced (object=%s) cannot be indexed again: %s",
                      object, old, ei.msg);
         }
     }

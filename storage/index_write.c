@@ -469,7 +469,7 @@ pacs_err pacs_index__do_put(pacs_index *idx, pacs_db *db, const pacs_index_entry
     }
     const json_t *json = linked ? linked : e->json;
     pacs_index__texts own = {{NULL, NULL, NULL}, NULL, 0};
-    if (linked || !texts) {
+    if (linked) {
         err = pacs_index__texts_make(json, &own, ei);
         texts = &own;
         if (err != PACS_OK) {
