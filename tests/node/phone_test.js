@@ -16,12 +16,13 @@
 const { chromium } = require('playwright-core');
 
 const [mode, ...args] = process.argv.slice(2);
+const started = Date.now();
 
 function check(cond, what) {
   if (!cond) {
     throw new Error('check failed: ' + what);
   }
-  console.log('ok - ' + what);
+  console.log(`ok - [${((Date.now() - started) / 1000).toFixed(1)} s] ${what}`);
 }
 
 const PHONES = [
@@ -40,6 +41,10 @@ async function phone(browser, p) {
     deviceScaleFactor: p.scale, isMobile: true, hasTouch: true, acceptDownloads: true,
     userAgent: 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) ' +
       'Chrome/120.0 Mobile Safari/537.36' });
+  // The decoder (about:blank: no CSP, for decoding screenshots) is opened first: the page opened
+  // last is the one in front, and Chromium paces a page behind it to about one frame a second,
+  // each touch event waiting for a frame (the test took 80 s instead of 20).
+  const decoder = await context.newPage();
   const page = await context.newPage();
   const problems = [];
   page.on('pageerror', (e) => problems.push('page error: ' + e.message));
@@ -47,7 +52,6 @@ async function phone(browser, p) {
     if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) problems.push('console: ' + m.text());
   });
   page.on('response', (r) => { if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`); });
-  const decoder = await context.newPage(); // about:blank: no CSP, for decoding screenshots
   return { context, page, problems, decoder };
 }
 
