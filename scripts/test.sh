@@ -15,6 +15,7 @@ rc=0
 BUILD_DIR=${BUILD_DIR:-build} ./scripts/build.sh -DPACS_WERROR=ON
 src=$(pwd)
 cd "${BUILD_DIR:-build}"
+first=$(pwd)
 ctest --output-on-failure -j "$(nproc)" "$@" || rc=$?
 
 # The sanitizer pass: the same sources built again in build-asan with AddressSanitizer and
@@ -35,6 +36,11 @@ if [ "${PACS_ASAN_PASS:-1}" != 0 ]; then
     logs=$asan/sanitizer-logs
     if (cd "$src" && BUILD_DIR=$asan ./scripts/build.sh -DPACS_WERROR=ON -DPACS_SANITIZE=ON); then
         rm -rf "$logs" && mkdir -p "$logs"
+        # The first pass's times, so that ctest starts the longest tests first here too (a
+        # long one started last holds the pass up while the other slot idles).
+        mkdir -p "$asan/Testing/Temporary"
+        cp "$first/Testing/Temporary/CTestCostData.txt" "$asan/Testing/Temporary/" \
+            2>/dev/null || true
         core='^(test_echo_store_find|test_(corpus|vietnamese|charsets|resend|bad_input|disk_full|crash)'
         core="$core|test_(move|move_errors|get|commit|forward|forward_retry)"
         core="$core|test_dicomweb_(qido|wado|stow|errors|client|auth)|test_(crash_rounds|faults_.*)"
@@ -79,7 +85,8 @@ fi
 
 # The PostgreSQL pass: the integration tests, and the index's unit tests on PostgreSQL (label
 # postgresql: test_index_pg, test_index_records_pg, test_index_db_pg; in the first pass they ran
-# on a cluster of their own). Left out, as they cannot apply or already ran on PostgreSQL above:
+# on a cluster of their own). Left out, as they cannot apply or already ran on PostgreSQL above
+# (and the tests labelled files, which open no index: tests/CMakeLists.txt's FILES_ONLY):
 #   test_multinode, test_pg_migrate  their own PostgreSQL databases, in the first pass
 #   test_faults_index                holds a lock on DATA/index.sqlite, which is not used here
 #   test_faults_storage              makes the SQLite index's fsync fail (PostgreSQL's is the server's)
@@ -91,7 +98,7 @@ trap '"$src/scripts/pg_cluster.sh" stop "$pg/c"; rm -rf "$pg"' EXIT
 uri=$("$src/scripts/pg_cluster.sh" start "$pg/c")
 echo "PostgreSQL pass: integration and index tests with the index at $uri" >&2
 start=$(date +%s)
-PACS_TEST_PG=$uri ctest --output-on-failure -j "$(nproc)" -L 'integration|postgresql' \
+PACS_TEST_PG=$uri ctest --output-on-failure -j "$(nproc)" -L 'integration|postgresql' -LE '^files$' \
     -E '^(test_multinode|test_pg_migrate|test_faults_index|test_faults_storage|test_faults_storage_two_flushes|test_bench_smoke|test_package)$' "$@" || rc=$?
 echo "PostgreSQL pass: $(($(date +%s) - start)) s" >&2
 exit "$rc"
