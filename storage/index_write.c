@@ -250,8 +250,12 @@ pacs_err pacs_index__do_remove(pacs_index *idx, pacs_db *db, const pacs_query *q
  * attributes, so the empty ones are left out of what it lays over. The engine does it: no
  * second copy of the attributes is made for it. */
 // clang-format off
-#define KEEP(n, col) col "=coalesce(nullif($" #n ",''), " col ")"
-#define KEEP_WITH(n, m, col) col "=CASE WHEN coalesce($" #n ",'')='' THEN " col " ELSE $" #m " END"
+#define KEEP_V(n, col) "coalesce(nullif($" #n ",''), " col ")"
+#define KEEP_WITH_V(n, m, col) "CASE WHEN coalesce($" #n ",'')='' THEN " col " ELSE $" #m " END"
+#define KEEP(n, col) col "=" KEEP_V(n, col)
+#define KEEP_WITH(n, m, col) col "=" KEEP_WITH_V(n, m, col)
+#define KEEP_DIFFERS(n, col) col " IS NOT " KEEP_V(n, col)
+#define KEEP_WITH_DIFFERS(n, m, col) col " IS NOT " KEEP_WITH_V(n, m, col)
 #define MERGED_SQLITE(n) "attrs=coalesce(json_patch(attrs, $" #n "), $" #n ")"
 #define MERGED_PG(n)                                                                              \
     "attrs=coalesce((attrs::jsonb || (SELECT coalesce(jsonb_object_agg(e.key, e.value),"         \
@@ -263,14 +267,23 @@ pacs_err pacs_index__do_remove(pacs_index *idx, pacs_db *db, const pacs_query *q
     KEEP_WITH(3, 5, "name_fold") ", " KEEP(6, "birth_date") ", " KEEP(7, "sex") ", "             \
     MERGED(8) " WHERE patient_id=$1 AND issuer=$2 RETURNING pk"
 
-#define STUDY_SET(MERGED)                                                                         \
-    "UPDATE studies SET " KEEP(1, "study_date") ", " KEEP_WITH(1, 2, "study_time") ", "          \
-    KEEP(3, "accession") ", " KEEP(4, "study_id") ", " KEEP(5, "ref_physician") ", "             \
-    KEEP_WITH(5, 6, "ref_physician_ci") ", " KEEP_WITH(5, 7, "ref_physician_fold") ", "          \
-    KEEP(8, "description") ", " KEEP(9, "patient_name") ", "                                     \
-    KEEP_WITH(9, 10, "patient_name_ci") ", " KEEP_WITH(9, 11, "patient_name_fold") ", "          \
-    KEEP(12, "patient_id") ", " KEEP_WITH(12, 13, "issuer") ", " KEEP(14, "birth_date") ", "     \
-    KEEP(15, "sex") ", " MERGED(16) " WHERE pk=$17"
+/* The study's columns an index holds (studies_date, _accession, _ref_ci, _ref_fold, _name,
+ * _name_fold, _pid), and the others. */
+#define STUDY_KEYS(K, KW, SEP)                                                                    \
+    K(1, "study_date") SEP KW(1, 2, "study_time") SEP K(3, "accession") SEP                      \
+    KW(5, 6, "ref_physician_ci") SEP KW(5, 7, "ref_physician_fold") SEP                          \
+    KW(9, 10, "patient_name_ci") SEP KW(9, 11, "patient_name_fold") SEP K(12, "patient_id")
+#define STUDY_OTHERS(MERGED)                                                                      \
+    KEEP(4, "study_id") ", " KEEP(5, "ref_physician") ", " KEEP(8, "description") ", "          \
+    KEEP(9, "patient_name") ", " KEEP_WITH(12, 13, "issuer") ", " KEEP(14, "birth_date") ", "    \
+    KEEP(15, "sex") ", " MERGED(16)
+#define STUDY_SET_PG                                                                              \
+    "UPDATE studies SET " STUDY_KEYS(KEEP, KEEP_WITH, ", ") ", " STUDY_OTHERS(MERGED_PG)          \
+    " WHERE pk=$17"
+#define STUDY_KEYS_SET_SQLITE                                                                     \
+    "UPDATE studies SET " STUDY_KEYS(KEEP, KEEP_WITH, ", ") " WHERE pk=$17 AND ("                \
+    STUDY_KEYS(KEEP_DIFFERS, KEEP_WITH_DIFFERS, " OR ") ")"
+#define STUDY_OTHERS_SET_SQLITE "UPDATE studies SET " STUDY_OTHERS(MERGED_SQLITE) " WHERE pk=$17"
 // clang-format on
 
 /* The patient's row, inserted when new, with the latest instance's details; `*pk` receives
@@ -330,13 +343,24 @@ static pacs_err put_study(pacs_index *idx, pacs_db *db, const pacs_index_entry *
     if (err != PACS_OK) {
         return err;
     }
-    static const char *const set_sql[] = {STUDY_SET(MERGED_SQLITE), STUDY_SET(MERGED_PG)};
-    return pacs_index__run(idx, db, PACS_SQL_STUDY_SET, set_sql[idx->d->jsonb != 0], NULL, 0, ei,
-                           "ssssssssssssssssi", f->study_date, f->study_time, f->accession,
-                           f->study_id, f->ref_phys, f->ref_phys_ci, f->ref_phys_fold,
-                           f->study_desc, f->name, f->name_ci, f->name_fold,
-                           f->patient_id ? f->patient_id : "", f->issuer ? f->issuer : "",
-                           f->birth_date, f->sex, attrs, *pk);
+    /* SQLite rewrites an index's entry whenever an UPDATE sets a column of it, even to the
+     * value it had (7 pages of WAL for every instance of a study), while it leaves a row whose
+     * bytes stay the same unwritten: so there the indexed columns have a statement of their own
+     * that matches only when one of them changes. PostgreSQL compares the values itself (an
+     * update that changes no indexed one touches no index: a HOT update), in one statement. */
+    const char *pid = f->patient_id ? f->patient_id : "", *issuer = f->issuer ? f->issuer : "";
+    int pg = idx->d->jsonb != 0;
+    for (int i = 0; i < (pg ? 1 : 2) && err == PACS_OK; i++) {
+        err = pacs_index__run(idx, db, i ? PACS_SQL_STUDY_KEYS_SET : PACS_SQL_STUDY_SET,
+                              pg  ? STUDY_SET_PG
+                              : i ? STUDY_KEYS_SET_SQLITE
+                                  : STUDY_OTHERS_SET_SQLITE,
+                              NULL, 0, ei, "ssssssssssssssssi", f->study_date, f->study_time,
+                              f->accession, f->study_id, f->ref_phys, f->ref_phys_ci,
+                              f->ref_phys_fold, f->study_desc, f->name, f->name_ci, f->name_fold,
+                              pid, issuer, f->birth_date, f->sex, attrs, *pk);
+    }
+    return err;
 }
 
 /* The series' row, inserted when new, with the latest instance's details. `*is_new` and

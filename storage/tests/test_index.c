@@ -388,6 +388,59 @@ static void test_later_instance_keeps_values(void **state)
     assert_string_equal(r.text[0], "Lê^Văn Tâm");
 }
 
+/* The WAL frames written since the last call (SQLite), the WAL emptied after. */
+static int wal_frames(fixture *f)
+{
+    sqlite3 *db = NULL;
+    int frames = -1;
+    assert_int_equal(sqlite3_open(f->loc, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA wal_checkpoint(PASSIVE)", -1, &st, NULL),
+                     SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        frames = sqlite3_column_int(st, 1);
+    }
+    sqlite3_finalize(st);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    return frames;
+}
+
+/* On SQLite, an instance that changes none of its study's indexed values (the usual case: every
+ * slice of a CT says the same) leaves the study's indexes unwritten; SQLite rewrote their
+ * entries with the same values for every instance before (7 pages of WAL each). One that
+ * changes one writes it, and the study is found by the new value only. */
+static void test_same_study_values_leave_indexes(void **state)
+{
+    fixture *f = *state;
+    if (on_pg) {
+        skip();
+    }
+    inst a = {"6.1", "6.1.1",    "6.1.1.1", CT,     "P6", "Phạm^Văn Hải",
+              "CT",  "20240401", "0800",    "HEAD", 1,    NULL};
+    put(f, &a);
+    wal_frames(f);
+    inst b = a;
+    b.sop = "6.1.1.2";
+    b.number = 2;
+    put(f, &b);
+    int same = wal_frames(f);
+    inst c = a;
+    c.sop = "6.1.1.3";
+    c.number = 3;
+    c.date = "20240402";
+    put(f, &c);
+    int changed = wal_frames(f);
+    assert_true(same > 0);
+    assert_true(changed > same);
+    assert_int_equal(count(f, PACS_LEVEL_STUDY, KEYS("00080020=20240402")), 1);
+    assert_int_equal(count(f, PACS_LEVEL_STUDY, KEYS("00080020=20240401")), 0);
+    assert_int_equal(count(f, PACS_LEVEL_STUDY, KEYS("00100010=pham^van hai", "00080020=20240402")),
+                     1);
+}
+
 static void test_sequence_and_paging(void **state)
 {
     fixture *f = *state;
@@ -624,6 +677,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_remove_levels, setup, teardown),
         cmocka_unit_test_setup_teardown(test_study_sets_on_replace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_later_instance_keeps_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_same_study_values_leave_indexes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sequence_and_paging, setup, teardown),
         cmocka_unit_test_setup_teardown(test_instances, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
