@@ -135,6 +135,14 @@ static const pacs_index__migration migrations[] = {
      PACS_INDEX__SOURCE_HTTP("TEXT")},
     {12, "puts waiting for the object store's flush (one flush per instance)",
      PACS_INDEX__UNFLUSHED("INTEGER PRIMARY KEY AUTOINCREMENT", "TEXT")},
+    /* A walk in date order (index_walk.c) tests the patient's name on each study it passes:
+     * from the index entry now, instead of the study's row, which sits elsewhere in the table
+     * for each (the deep page of a common name at a million instances: 7 ms of row reads ->
+     * 0.2 ms). pk after the time, so that the index's order is still the list's order. */
+    {13, "the study dates' index holds the patient's names",
+     "DROP INDEX IF EXISTS studies_date;"
+     "CREATE INDEX studies_date ON studies(study_date, study_time, pk, patient_name_ci,"
+     " patient_name_fold);"},
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 
