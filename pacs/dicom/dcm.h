@@ -16,6 +16,7 @@
 #define PACS_DICOM_DCM_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -75,6 +76,10 @@ void pacs_dcm_parsed_clear(pacs_dcm_parsed *p);
  */
 pacs_err pacs_dcm_probe_file(const char *path, pacs_meta *out, uint64_t *dataset_start,
                              pacs_errinfo *ei);
+
+/** Whether the file at `path` says "DICM" after its 128-byte preamble (a Part 10 file); a bare
+ * dataset has no such mark, and is told only by parsing it. */
+bool pacs_dcm_has_dicm_prefix(const char *path);
 
 /* ---- Small in-memory datasets: DIMSE identifiers and responses ---- */
 

@@ -202,7 +202,7 @@ void pacs_dcm_parsed_clear(pacs_dcm_parsed *p)
     memset(p, 0, sizeof *p);
 }
 
-static bool has_dicm_prefix(const char *path)
+bool pacs_dcm_has_dicm_prefix(const char *path)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -254,7 +254,7 @@ pacs_err pacs_dcm_probe_file(const char *path, pacs_meta *out, uint64_t *dataset
             if (c.bad()) {
                 return pacs_errf(ei, PACS_EBADDATA, "cannot parse the dataset: %s", c.text());
             }
-        } else if (has_dicm_prefix(path)) {
+        } else if (pacs_dcm_has_dicm_prefix(path)) {
             if (ei) {
                 *ei = sub;
             }

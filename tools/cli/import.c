@@ -216,19 +216,6 @@ typedef struct import_ctx {
     atomic_uint_fast64_t done, stored, duplicates, replaced, skipped, failed, bytes, warnings;
 } import_ctx;
 
-/* A Part 10 file has "DICM" after its preamble; a bare dataset is told by parsing only. */
-static int has_dicm_prefix(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char magic[4] = "";
-    int yes = f && fseek(f, 128, SEEK_SET) == 0 && fread(magic, 1, 4, f) == 4 &&
-              memcmp(magic, "DICM", 4) == 0;
-    if (f) {
-        fclose(f);
-    }
-    return yes;
-}
-
 static void *worker(void *arg)
 {
     import_ctx *c = arg;
@@ -242,7 +229,7 @@ static void *worker(void *arg)
         uint64_t start = 0;
         pacs_errinfo ei;
         pacs_err err = pacs_dcm_probe_file(path, &m, &start, &ei);
-        if (err != PACS_OK && !has_dicm_prefix(path)) {
+        if (err != PACS_OK && !pacs_dcm_has_dicm_prefix(path)) {
             pacs_tool__msg(c->p, "%s: skipped, not a DICOM file (%s)", path, ei.msg);
             atomic_fetch_add(&c->skipped, 1);
         } else if (err != PACS_OK) {
