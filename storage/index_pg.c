@@ -151,6 +151,13 @@ static const pacs_index__migration migrations[] = {
      PACS_INDEX__SOURCE_HTTP("TEXT COLLATE \"C\"")},
     {11, "puts waiting for the object store's flush (one flush per instance)",
      PACS_INDEX__UNFLUSHED("BIGSERIAL PRIMARY KEY", "TEXT COLLATE \"C\"")},
+    /* The planner estimates a pattern with a leading wildcard (OHIF's PatientName=*text*)
+     * from the column's histogram; with the default 100 entries a name that 0.1% of studies
+     * hold was guessed at 0.8%, enough to walk the date index and filter (45 ms warm at
+     * 200,000 studies) instead of reading its ~200 studies through the trigram index (3 ms). */
+    {12, "finer statistics of the patients' folded names",
+     "ALTER TABLE studies ALTER COLUMN patient_name_fold SET STATISTICS 1000;"
+     "ANALYZE studies;"},
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 
