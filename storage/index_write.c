@@ -348,17 +348,22 @@ static pacs_err put_study(pacs_index *idx, pacs_db *db, const pacs_index_entry *
      * bytes stay the same unwritten: so there the indexed columns have a statement of their own
      * that matches only when one of them changes. PostgreSQL compares the values itself (an
      * update that changes no indexed one touches no index: a HOT update), in one statement. */
-    const char *pid = f->patient_id ? f->patient_id : "", *issuer = f->issuer ? f->issuer : "";
+    typedef struct {
+        int slot;
+        const char *sql;
+    } statement;
+    static const statement sqlite_sets[] = {{PACS_SQL_STUDY_SET, STUDY_OTHERS_SET_SQLITE},
+                                            {PACS_SQL_STUDY_KEYS_SET, STUDY_KEYS_SET_SQLITE}};
+    static const statement pg_sets[] = {{PACS_SQL_STUDY_SET, STUDY_SET_PG}};
     int pg = idx->d->jsonb != 0;
-    for (int i = 0; i < (pg ? 1 : 2) && err == PACS_OK; i++) {
-        err = pacs_index__run(idx, db, i ? PACS_SQL_STUDY_KEYS_SET : PACS_SQL_STUDY_SET,
-                              pg  ? STUDY_SET_PG
-                              : i ? STUDY_KEYS_SET_SQLITE
-                                  : STUDY_OTHERS_SET_SQLITE,
-                              NULL, 0, ei, "ssssssssssssssssi", f->study_date, f->study_time,
-                              f->accession, f->study_id, f->ref_phys, f->ref_phys_ci,
-                              f->ref_phys_fold, f->study_desc, f->name, f->name_ci, f->name_fold,
-                              pid, issuer, f->birth_date, f->sex, attrs, *pk);
+    const statement *sets = pg ? pg_sets : sqlite_sets;
+    size_t n = pg ? 1 : 2;
+    const char *pid = f->patient_id ? f->patient_id : "", *issuer = f->issuer ? f->issuer : "";
+    for (size_t i = 0; i < n && err == PACS_OK; i++) {
+        err = pacs_index__run(idx, db, sets[i].slot, sets[i].sql, NULL, 0, ei, "ssssssssssssssssi",
+                              f->study_date, f->study_time, f->accession, f->study_id, f->ref_phys,
+                              f->ref_phys_ci, f->ref_phys_fold, f->study_desc, f->name, f->name_ci,
+                              f->name_fold, pid, issuer, f->birth_date, f->sex, attrs, *pk);
     }
     return err;
 }
