@@ -105,7 +105,11 @@ enum {
     PACS_SQL_ORD_ID_ADD,
     PACS_SQL_ORD_MERGE,
     PACS_SQL_ORD_MOVE,
-    PACS_SQL_ORD_GET,
+    PACS_SQL_ORD_GET_PLACER, /* pacs_orders__get: one statement per key, in this order */
+    PACS_SQL_ORD_GET_ACCESSION,
+    PACS_SQL_ORD_GET_STUDY,
+    PACS_SQL_ORD_GET_SPS,
+    PACS_SQL_ORD_GET_PK,
     PACS_SQL_ORD_ADD,
     PACS_SQL_ORD_SET,
     PACS_SQL_MPPS_GET,

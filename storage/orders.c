@@ -135,27 +135,33 @@ static pacs_err run_bound(pacs_index *idx, pacs_db_stmt *st, long long *first, p
 }
 
 /* The order the first non-NULL of placer, accession, Study Instance UID, step id or key names;
- * PACS_ENOTFOUND. */
+ * PACS_ENOTFOUND. One statement per key: one statement with the five as alternatives (`placer=$1
+ * OR accession=$2 ...`) cost SQLite five index searches and a sort on every stored instance (its
+ * link to an order is looked up by accession, then by study). */
 pacs_err pacs_orders__get(pacs_index *idx, pacs_db *db, const char *placer, const char *accession,
                           const char *study_uid, const char *sps_id, int64_t key, pacs_order *out,
                           pacs_errinfo *ei)
 {
-    pacs_db_stmt *st = pacs_index__stmt(idx, db, PACS_SQL_ORD_GET,
-                                        "SELECT " ORDER_COLS " FROM orders WHERE placer=$1"
-                                        " OR accession=$2 OR study_uid=$3 OR sps_id=$4 OR pk=$5"
-                                        " ORDER BY pk LIMIT 1",
-                                        ei);
+#define ORDER_BY_KEY(col) "SELECT " ORDER_COLS " FROM orders WHERE " col "=$1 ORDER BY pk LIMIT 1"
+    static const char *const by_key[] = {ORDER_BY_KEY("placer"), ORDER_BY_KEY("accession"),
+                                         ORDER_BY_KEY("study_uid"), ORDER_BY_KEY("sps_id"),
+                                         ORDER_BY_KEY("pk")};
+#undef ORDER_BY_KEY
+    const char *keys[4] = {placer, accession, study_uid, sps_id};
+    int which = 0;
+    while (which < 4 && !(keys[which] && keys[which][0])) {
+        which++;
+    }
+    pacs_db_stmt *st =
+        pacs_index__stmt(idx, db, PACS_SQL_ORD_GET_PLACER + which, by_key[which], ei);
     if (!st) {
         return ei->code;
     }
-    const char *keys[4] = {placer, accession, study_uid, sps_id};
-    int bound = 0;
-    for (int i = 0; i < 4; i++) {
-        int use = !bound && keys[i] && keys[i][0];
-        idx->db->bind_text(st, i + 1, use ? keys[i] : NULL);
-        bound |= use;
+    if (which < 4) {
+        idx->db->bind_text(st, 1, keys[which]);
+    } else {
+        idx->db->bind_int(st, 1, key);
     }
-    idx->db->bind_int(st, 5, bound ? -1 : key);
     int rc = idx->db->step(st, ei);
     if (rc == 1) {
         pacs_orders__read(idx, st, out);
