@@ -98,6 +98,7 @@ char *pacs_index__level_attrs_text(const json_t *instance, pacs_level level)
 pacs_err pacs_index__texts_make(const json_t *instance, pacs_index__texts *t, pacs_errinfo *ei)
 {
     memset(t, 0, sizeof *t);
+    pacs_index__fields_load(&t->fields, instance);
     static const pacs_level levels[3] = {PACS_LEVEL_PATIENT, PACS_LEVEL_STUDY, PACS_LEVEL_SERIES};
     for (int i = 0; i < 3; i++) {
         t->attrs[i] = pacs_index__level_attrs_text(instance, levels[i]);
@@ -115,6 +116,7 @@ pacs_err pacs_index__texts_make(const json_t *instance, pacs_index__texts *t, pa
 
 void pacs_index__texts_free(pacs_index__texts *t)
 {
+    pacs_index__fields_free(&t->fields);
     for (int i = 0; i < 3; i++) {
         free(t->attrs[i]);
     }

@@ -229,10 +229,11 @@ void pacs_index__fields_free(pacs_index__fields *f);
  *  memory. */
 char *pacs_index__level_attrs_text(const json_t *instance, pacs_level level);
 
-/** What a put stores from an instance's JSON: each level's stored attributes as JSON text and
- *  the metadata compressed. Made in the storing thread before the put is queued
- *  (pacs_index_put): the writer is the one thread every store waits for. */
+/** What a put stores from an instance's JSON: its column values, each level's stored
+ *  attributes as JSON text and the metadata compressed. Made in the storing thread before the
+ *  put is queued (pacs_index_put): the writer is the one thread every store waits for. */
 typedef struct pacs_index__texts {
+    pacs_index__fields fields;
     char *attrs[3]; /* patient, study, series */
     void *meta;
     size_t meta_len;

@@ -248,7 +248,9 @@ pacs_err pacs_index__do_remove(pacs_index *idx, pacs_db *db, const pacs_query *q
  * itself on the level's first instance: SQLite's json_patch merges each attribute's members,
  * so an attribute without "Value" keeps the stored one; PostgreSQL's || replaces whole
  * attributes, so the empty ones are left out of what it lays over. The engine does it: no
- * second copy of the attributes is made for it. */
+ * second copy of the attributes is made for it. The instances of a series mostly carry the same
+ * attributes of the levels above: the text is compared first, and the merge (a parse of both)
+ * is skipped when it is the stored one. */
 // clang-format off
 #define KEEP_V(n, col) "coalesce(nullif($" #n ",''), " col ")"
 #define KEEP_WITH_V(n, m, col) "CASE WHEN coalesce($" #n ",'')='' THEN " col " ELSE $" #m " END"
@@ -256,11 +258,12 @@ pacs_err pacs_index__do_remove(pacs_index *idx, pacs_db *db, const pacs_query *q
 #define KEEP_WITH(n, m, col) col "=" KEEP_WITH_V(n, m, col)
 #define KEEP_DIFFERS(n, col) col " IS NOT " KEEP_V(n, col)
 #define KEEP_WITH_DIFFERS(n, m, col) col " IS NOT " KEEP_WITH_V(n, m, col)
-#define MERGED_SQLITE(n) "attrs=coalesce(json_patch(attrs, $" #n "), $" #n ")"
+#define UNLESS_SAME(n, merged) "attrs=CASE WHEN attrs=$" #n " THEN attrs ELSE " merged " END"
+#define MERGED_SQLITE(n) UNLESS_SAME(n, "coalesce(json_patch(attrs, $" #n "), $" #n ")")
 #define MERGED_PG(n)                                                                              \
-    "attrs=coalesce((attrs::jsonb || (SELECT coalesce(jsonb_object_agg(e.key, e.value),"         \
-    " '{}'::jsonb) FROM jsonb_each($" #n "::text::jsonb) e"                                           \
-    " WHERE e.value ?| array['Value','InlineBinary','BulkDataURI']))::text, $" #n ")"
+    UNLESS_SAME(n, "coalesce((attrs::jsonb || (SELECT coalesce(jsonb_object_agg(e.key, e.value),"\
+                   " '{}'::jsonb) FROM jsonb_each($" #n "::text::jsonb) e"                        \
+                   " WHERE e.value ?| array['Value','InlineBinary','BulkDataURI']))::text, $" #n ")")
 
 #define PATIENT_SET(MERGED)                                                                       \
     "UPDATE patients SET " KEEP(3, "name") ", " KEEP_WITH(3, 4, "name_ci") ", "                  \
@@ -497,7 +500,8 @@ pacs_err pacs_index__do_put(pacs_index *idx, pacs_db *db, const pacs_index_entry
         }
     }
     const json_t *json = linked ? linked : e->json;
-    pacs_index__texts own = {{NULL, NULL, NULL}, NULL, 0};
+    pacs_index__texts own;
+    memset(&own, 0, sizeof own);
     if (linked) {
         err = pacs_index__texts_make(json, &own, ei);
         texts = &own;
@@ -506,20 +510,19 @@ pacs_err pacs_index__do_put(pacs_index *idx, pacs_db *db, const pacs_index_entry
             return err;
         }
     }
-    pacs_index__fields f;
-    pacs_index__fields_load(&f, json);
+    const pacs_index__fields *f = &texts->fields;
     long long patient_pk = -1, study_pk = -1, series_pk = -1;
     int new_series = 0, same_modality = 0;
-    err = pacs_index__put_patient(idx, db, &f, texts->attrs[0], &patient_pk, ei);
+    err = pacs_index__put_patient(idx, db, f, texts->attrs[0], &patient_pk, ei);
     if (err == PACS_OK) {
-        err = put_study(idx, db, e, &f, texts->attrs[1], &patient_pk, &study_pk, ei);
+        err = put_study(idx, db, e, f, texts->attrs[1], &patient_pk, &study_pk, ei);
     }
     if (err == PACS_OK) {
-        err = put_series(idx, db, e, &f, texts->attrs[2], study_pk, patient_pk, &series_pk,
+        err = put_series(idx, db, e, f, texts->attrs[2], study_pk, patient_pk, &series_pk,
                          &new_series, &same_modality, ei);
     }
     if (err == PACS_OK) {
-        err = put_instance(idx, db, e, &f, texts->meta, texts->meta_len, series_pk, study_pk,
+        err = put_instance(idx, db, e, f, texts->meta, texts->meta_len, series_pk, study_pk,
                            patient_pk, ei);
     }
     if (err == PACS_OK) {
@@ -548,7 +551,6 @@ pacs_err pacs_index__do_put(pacs_index *idx, pacs_db *db, const pacs_index_entry
     }
     json_decref(linked);
     pacs_index__texts_free(&own);
-    pacs_index__fields_free(&f);
     return err;
 }
 
