@@ -612,6 +612,49 @@ static void *put_thread(void *arg)
     return NULL;
 }
 
+/* A trigger refusing the insert of an instance whose SOP Instance UID ends in .666: on SQLite
+ * RAISE(`how`), ROLLBACK or ABORT; on PostgreSQL an exception (the transaction is aborted). */
+static void refuse_sop_666(fixture *f, const char *how)
+{
+    char sql[512];
+    if (on_pg) {
+        snprintf(sql, sizeof sql, "%s",
+                 "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                 " IF NEW.sop_uid LIKE '%.666' THEN RAISE EXCEPTION 'injected failure'; END IF;"
+                 " RETURN NEW; END $$;"
+                 "CREATE TRIGGER refuse BEFORE INSERT ON instances FOR EACH ROW"
+                 " EXECUTE FUNCTION refuse();");
+    } else {
+        snprintf(sql, sizeof sql,
+                 "CREATE TRIGGER refuse BEFORE INSERT ON instances"
+                 " WHEN NEW.sop_uid LIKE '%%.666' BEGIN"
+                 " SELECT RAISE(%s, 'injected failure'); END",
+                 how);
+    }
+    assert_int_equal(backend_sql(f->loc, sql), 0);
+}
+
+enum { PUTTERS = 12, ROUNDS = 20 };
+
+/* Runs the `n` (at most PUTTERS) puts of `p` (their f, in and sop set) at once, from as many
+ * threads. */
+static void put_together(putter *p, int n)
+{
+    pthread_t t[PUTTERS];
+    assert_true(n <= PUTTERS);
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, (unsigned)n);
+    for (int i = 0; i < n; i++) {
+        p[i].start = &start;
+        p[i].in.sop = p[i].sop;
+        assert_int_equal(pthread_create(&t[i], NULL, put_thread, &p[i]), 0);
+    }
+    for (int i = 0; i < n; i++) {
+        pthread_join(t[i], NULL);
+    }
+    pthread_barrier_destroy(&start);
+}
+
 /* Regression: when one job's failure made SQLite roll the whole transaction back (as a full
  * disk does), the jobs after it ran outside any transaction and were committed, yet reported
  * failed at COMMIT. Now a job is reported stored exactly when it is in the index. On
@@ -620,37 +663,19 @@ static void test_group_commit_rollback(void **state)
 {
     fixture *f = *state;
     /* SQLite's RAISE(ROLLBACK) undoes the whole transaction, like SQLITE_FULL does. */
-    const char *trigger =
-        on_pg ? "CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
-                " IF NEW.sop_uid LIKE '%.666' THEN RAISE EXCEPTION 'injected failure'; END IF;"
-                " RETURN NEW; END $$;"
-                "CREATE TRIGGER boom BEFORE INSERT ON instances FOR EACH ROW"
-                " EXECUTE FUNCTION boom();"
-              : "CREATE TRIGGER boom BEFORE INSERT ON instances"
-                " WHEN NEW.sop_uid LIKE '%.666' BEGIN"
-                " SELECT RAISE(ROLLBACK, 'injected failure'); END";
-    assert_int_equal(backend_sql(f->loc, trigger), 0);
-    enum { N = 12, ROUNDS = 20 };
+    refuse_sop_666(f, "ROLLBACK");
+    enum { N = PUTTERS };
     for (int round = 0; round < ROUNDS; round++) {
         putter p[N];
-        pthread_t t[N];
-        pthread_barrier_t start;
-        pthread_barrier_init(&start, NULL, N);
         for (int i = 0; i < N; i++) {
             memset(&p[i], 0, sizeof p[i]);
             p[i].f = f;
-            p[i].start = &start;
             snprintf(p[i].sop, sizeof p[i].sop, "8.%d.%d", round, i == N / 2 ? 666 : i);
             inst in = {"8.1", "8.1.1",    p[i].sop, CT, "P8", "A^B",
                        "CT",  "20240101", "1000",   "", i,    NULL};
             p[i].in = in;
-            p[i].in.sop = p[i].sop;
-            assert_int_equal(pthread_create(&t[i], NULL, put_thread, &p[i]), 0);
         }
-        for (int i = 0; i < N; i++) {
-            pthread_join(t[i], NULL);
-        }
-        pthread_barrier_destroy(&start);
+        put_together(p, N);
         for (int i = 0; i < N; i++) {
             char key[64];
             snprintf(key, sizeof key, "00080018=%s", p[i].sop);
@@ -663,6 +688,46 @@ static void test_group_commit_rollback(void **state)
                 assert_int_not_equal(p[i].err, PACS_OK);
             }
         }
+    }
+}
+
+/* A put that fails alone (a statement refused, the transaction still open) leaves nothing of
+ * itself, not even the rows of its new patient and study, while the puts that shared its commit
+ * stay with their counts right. A batch of puts runs first without a savepoint per job; this is
+ * the case where that first pass must be rolled back and run again job by job. */
+static void test_group_commit_one_refused(void **state)
+{
+    fixture *f = *state;
+    refuse_sop_666(f, "ABORT"); /* the statement undone, the transaction open */
+    enum { N = PUTTERS };
+    size_t stored = 0;
+    for (int round = 0; round < ROUNDS; round++) {
+        putter p[N];
+        for (int i = 0; i < N; i++) {
+            memset(&p[i], 0, sizeof p[i]);
+            p[i].f = f;
+            int refused = i == N / 2;
+            snprintf(p[i].sop, sizeof p[i].sop, "8.%d.%d", round, refused ? 666 : i);
+            inst ok = {"8.1", "8.1.1",    p[i].sop, CT, "P8", "A^B",
+                       "CT",  "20240101", "1000",   "", i,    NULL};
+            inst no = {"9.1", "9.1.1",    p[i].sop, CT, "P9", "C^D",
+                       "CT",  "20240102", "1000",   "", i,    NULL};
+            p[i].in = refused ? no : ok;
+        }
+        put_together(p, N);
+        for (int i = 0; i < N; i++) {
+            char key[64];
+            snprintf(key, sizeof key, "00080018=%s", p[i].sop);
+            int refused = i == N / 2;
+            assert_int_equal(p[i].err == PACS_OK, !refused);
+            assert_int_equal(count(f, PACS_LEVEL_INSTANCE, KEYS(key)), !refused);
+            stored += !refused;
+        }
+        assert_int_equal(count(f, PACS_LEVEL_PATIENT, KEYS("00100020=P9")), 0);
+        assert_int_equal(count(f, PACS_LEVEL_STUDY, KEYS("0020000D=9.1")), 0);
+        rows r = find(f, PACS_LEVEL_STUDY, KEYS("0020000D=8.1"), KEYS("00201208"), 0, 0);
+        assert_int_equal(r.n, 1);
+        assert_int_equal(strtoul(r.text[0], NULL, 10), stored);
     }
 }
 
@@ -682,6 +747,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_instances, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit_rollback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_commit_one_refused, setup, teardown),
     };
     int rc = backends_init(argc, argv);
     if (rc == 0) {
