@@ -68,7 +68,8 @@ typedef struct pacs_index__job {
     pacs_err err;
     pacs_errinfo ei;
     int done;
-    int lazy; /* a CALL the object store's flush makes durable (pacs_index__write_lazy) */
+    pthread_cond_t cv; /* signalled when done (the submitter waits on it) */
+    int lazy;          /* a CALL the object store's flush makes durable (pacs_index__write_lazy) */
     struct pacs_index__job *next;
 } pacs_index__job;
 
@@ -77,7 +78,7 @@ typedef void (*pacs_index__batch_fn)(void *ctx, pacs_index__job *batch);
 
 typedef struct pacs_index__queue {
     pthread_mutex_t mu;
-    pthread_cond_t cv_work, cv_done;
+    pthread_cond_t cv_work;
     pacs_index__job *head, *tail;
     int stopping, started;
     pthread_t writer;
