@@ -86,6 +86,7 @@ pacs_err pacs_dcm_parse_file(const char *path, pacs_dcm_parsed *out, pacs_errinf
         if (err != PACS_OK) {
             return err;
         }
+        const pacs_meta header = p.meta; /* the identity the header states, to compare below */
         E_TransferSyntax xfer = DcmXfer(p.meta.transfer_syntax_uid).getXfer();
         if (xfer == EXS_Unknown) {
             if (!pacs_dcm__ts_is_htj2k(p.meta.transfer_syntax_uid)) {
@@ -120,11 +121,6 @@ pacs_err pacs_dcm_parse_file(const char *path, pacs_dcm_parsed *out, pacs_errinf
             !get_uid(ds, DCM_SOPInstanceUID, p.meta.sop_instance_uid, "SOP Instance UID", ei) ||
             !get_uid(ds, DCM_StudyInstanceUID, p.study_uid, "Study Instance UID", ei) ||
             !get_uid(ds, DCM_SeriesInstanceUID, p.series_uid, "Series Instance UID", ei)) {
-            return ei ? ei->code : PACS_EBADDATA;
-        }
-        pacs_meta header;
-        uint64_t unused = 0;
-        if (read_meta_of(path, &header, &unused, ei) != PACS_OK) {
             return ei ? ei->code : PACS_EBADDATA;
         }
         /* The essence first: a DIMSE error comment keeps only 64 characters. */
