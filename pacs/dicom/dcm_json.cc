@@ -14,6 +14,7 @@
 #include "pacs/dicom/dcm_internal.h"
 
 #include <cerrno>
+#include <cstdint>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -29,11 +30,17 @@
 
 /* ---- DICOM JSON from DCMTK elements ---- */
 
+/* "GGGGEEEE" in upper-case hex. By hand: snprintf cost more than the rest of an element's key
+ * (callgrind, pacs import of small files: a sixth of the metadata's making). */
 static std::string tag_key(const DcmTagKey &t)
 {
-    char b[9];
-    snprintf(b, sizeof b, "%04X%04X", t.getGroup(), t.getElement());
-    return b;
+    static const char hex[] = "0123456789ABCDEF";
+    uint32_t v = ((uint32_t)t.getGroup() << 16) | t.getElement();
+    char b[8];
+    for (int i = 7; i >= 0; i--, v >>= 4) {
+        b[i] = hex[v & 0xF];
+    }
+    return std::string(b, 8);
 }
 
 /* Makes `s` valid UTF-8 by reading every byte of an invalid sequence as Latin-1. */
@@ -210,8 +217,8 @@ static json_t *element_to_json(DcmElement *el, const std::string &path, json_ctx
     std::string vr = vr_name(el, cx);
     json_t *attr = json_object();
     json_object_set_new(attr, "vr", json_string(vr.c_str()));
-    std::string uri = path + tag_key(el->getTag());
     if (el->ident() == EVR_SQ || vr == "SQ") {
+        std::string uri = path + tag_key(el->getTag());
         if (vr != "SQ") {
             json_object_set_new(attr, "vr", json_string("SQ"));
         }
@@ -227,7 +234,7 @@ static json_t *element_to_json(DcmElement *el, const std::string &path, json_ctx
         return attr;
     }
     if (is_binary_vr(vr) || el->ident() == EVR_PixelData) {
-        put_binary(attr, el, uri, cx);
+        put_binary(attr, el, path + tag_key(el->getTag()), cx);
         return attr;
     }
     if (el->getLength() == 0) {
