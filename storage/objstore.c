@@ -81,6 +81,23 @@ static pacs_err mkdir_p(const char *path, pacs_errinfo *ei)
     return PACS_OK;
 }
 
+/* Makes the object folder `dir` (ROOT/xx/yy; `parent_len` is the length of ROOT/xx): its
+ * parent first, and the whole path only when the root itself is missing. */
+static pacs_err make_leaf(char *dir, size_t parent_len, pacs_errinfo *ei)
+{
+    dir[parent_len] = '\0';
+    int rc = mkdir(dir, 0755);
+    int missing = rc != 0 && errno == ENOENT;
+    dir[parent_len] = '/';
+    if (missing) {
+        return mkdir_p(dir, ei);
+    }
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        return pacs_errf(ei, pacs_err_from_errno(errno), "mkdir %s: %s", dir, strerror(errno));
+    }
+    return PACS_OK;
+}
+
 static int fsync_dir(const char *path)
 {
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -319,14 +336,18 @@ static pacs_err place(pacs_objwriter *w, char *final_path, size_t cap, int *rena
          * still to come, so the caller flushes all the same. */
         return PACS_OK;
     }
-    snprintf(dir, sizeof dir, "%s/%.2s/%.2s", os->root, key, key + 2);
-    if (access(dir, F_OK) != 0) {
-        err = mkdir_p(dir, ei); /* new folders are made durable by the flush */
+    /* The rename is tried first: its folders exist but for the first objects of a prefix.
+     * New folders are made durable by the flush. */
+    int rc = rename(w->path, final_path);
+    if (rc != 0 && errno == ENOENT) {
+        snprintf(dir, sizeof dir, "%s/%.2s/%.2s", os->root, key, key + 2);
+        err = make_leaf(dir, strlen(os->root) + 3, ei);
         if (err != PACS_OK) {
             return err;
         }
+        rc = rename(w->path, final_path);
     }
-    if (rename(w->path, final_path) != 0) {
+    if (rc != 0) {
         return pacs_errf(ei, pacs_err_from_errno(errno), "rename into the store: %s",
                          strerror(errno));
     }

@@ -119,6 +119,44 @@ static void test_write_commit_read(void **state)
     assert_int_equal(pacs_objstore_path(f->os, key, path, 10), PACS_ETOOBIG);
 }
 
+/* The folders of an object's key are made when it is placed: both levels new, the second new
+ * under an existing first, and the whole path when the store's root itself was removed. */
+static void test_folders_made(void **state)
+{
+    fixture *f = *state;
+    char key[PACS_KEY_HEX + 1], path[512];
+    store(f, "abc", 3, 3, key); /* ba/78 */
+    char sub[256];
+    snprintf(sub, sizeof sub, "%s/ba", f->root);
+    assert_int_equal(count_files(sub), 1);
+    /* Found by search: some bytes whose key starts with "ba" but not "ba78". */
+    char data[16];
+    int found = 0;
+    for (int i = 0; i < 100000 && !found; i++) {
+        int n = snprintf(data, sizeof data, "x%d", i);
+        pacs_objwriter *w = NULL;
+        assert_int_equal(pacs_objstore_begin(f->os, 1 << 20, &w, NULL), PACS_OK);
+        assert_int_equal(pacs_objwriter_write(w, data, (size_t)n, NULL), PACS_OK);
+        assert_int_equal(pacs_objwriter_key(w, key, NULL), PACS_OK);
+        found = strncmp(key, "ba", 2) == 0 && strncmp(key, "ba78", 4) != 0;
+        if (found) {
+            assert_int_equal(pacs_objwriter_commit(w, NULL), PACS_OK);
+        } else {
+            pacs_objwriter_abort(w);
+        }
+    }
+    assert_true(found);
+    assert_int_equal(count_files(sub), 2);
+    assert_int_equal(pacs_objstore_verify(f->os, key, NULL, NULL), PACS_OK);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->root);
+    assert_int_equal(system(cmd), 0);
+    store(f, "abc", 3, 3, key);
+    assert_int_equal(pacs_objstore_path(f->os, key, path, sizeof path), PACS_OK);
+    assert_int_equal(access(path, F_OK), 0);
+    assert_int_equal(pacs_objstore_verify(f->os, key, NULL, NULL), PACS_OK);
+}
+
 static void test_dedupe(void **state)
 {
     fixture *f = *state;
@@ -246,6 +284,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_key_valid),
         cmocka_unit_test_setup_teardown(test_write_commit_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_folders_made, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dedupe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_abort_and_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_missing_remove, setup, teardown),
