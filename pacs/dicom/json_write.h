@@ -4,7 +4,8 @@
  * json_dumps(v, PACS_JSON_DUMP_FLAGS | JSON_SORT_KEYS) gives (compact, keys sorted as jansson
  * sorts them, strings escaped as jansson escapes them), without jansson's per-call allocations
  * (a string per dump, a key array and a loop-check record per object). Load: every QIDO-RS
- * result (storage/index_row.c). Thread-safe: no state.
+ * result (storage/index_row.c) and every stored instance's metadata (storage/index_fields.c).
+ * Thread-safe: no state.
  */
 #ifndef PACS_DICOM_JSON_WRITE_H
 #define PACS_DICOM_JSON_WRITE_H

@@ -2,8 +2,8 @@
 /*
  * Unit tests of the DICOM JSON text writer (json_write.h): for values of every JSON type, every
  * escaped character, keys out of order, objects of more keys than the writer sorts on its
- * stack, and reals, the text is byte for byte jansson's json_dumps with
- * PACS_JSON_DUMP_FLAGS | JSON_SORT_KEYS; and a full buffer fails.
+ * stack, and reals and integers of every shape, the text is byte for byte jansson's json_dumps
+ * with PACS_JSON_DUMP_FLAGS | JSON_SORT_KEYS; and a full buffer fails.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -75,6 +75,34 @@ static void test_many_keys(void **state)
     json_decref(o);
 }
 
+/* Numbers written by hand, as jansson writes them: integers to both ends of their range, and
+ * reals with and without a fraction, with exponents of one to three digits either way, the
+ * largest and the smallest, 16 significant digits and more. */
+static void test_numbers(void **state)
+{
+    (void)state;
+    static const double reals[] = {
+        0.0,      -0.0,     3.0,      -7.0,     0.1,   0.30000000000000004,    338.687338501292,
+        -122.5,   1e15,     1e16,     1e17,     1e20,  123456789012345678.0,   1e-4,
+        1e-5,     -1.5e-10, 2.5e-308, 4.9e-324, 1e100, 1.7976931348623157e308, 6.02214076e23,
+        1.0 / 3.0};
+    json_t *a = json_array();
+    for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++) {
+        json_t *r = json_real(reals[i]);
+        same_as_jansson(r);
+        json_array_append_new(a, r);
+    }
+    static const json_int_t ints[] = {
+        0, 1, -1, 9, 10, -10, 512, 65535, 2147483648LL, INT64_MAX, INT64_MIN, INT64_MIN + 1};
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        json_t *n = json_integer(ints[i]);
+        same_as_jansson(n);
+        json_array_append_new(a, n);
+    }
+    same_as_jansson(a);
+    json_decref(a);
+}
+
 static void test_cap(void **state)
 {
     (void)state;
@@ -93,6 +121,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_many_keys),
+        cmocka_unit_test(test_numbers),
         cmocka_unit_test(test_cap),
     };
     return cmocka_run_group_tests_name("json_write", tests, NULL, NULL);
