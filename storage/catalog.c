@@ -135,25 +135,12 @@ int pacs_catalog_attrs_level(pacs_level query_level, uint32_t tag)
     return (int)l;
 }
 
-json_t *pacs_catalog_level_attrs(const json_t *instance, pacs_level level)
+int pacs_catalog_stored_at(pacs_level level, const char *key)
 {
-    json_t *out = json_object();
-    if (!out) {
-        return NULL;
-    }
-    const char *key;
-    json_t *attr;
-    json_object_foreach((json_t *)instance, key, attr)
-    {
-        uint32_t tag = (uint32_t)strtoul(key, NULL, 16);
-        pacs_level l = tag_level(tag);
-        int keep = l == level || (level == PACS_LEVEL_STUDY && l == PACS_LEVEL_PATIENT) ||
-                   (level == PACS_LEVEL_STUDY && tag == 0x00400275);
-        if (keep) {
-            json_object_set(out, key, attr);
-        }
-    }
-    return out;
+    uint32_t tag = (uint32_t)strtoul(key, NULL, 16);
+    pacs_level l = tag_level(tag);
+    return l == level || (level == PACS_LEVEL_STUDY && l == PACS_LEVEL_PATIENT) ||
+           (level == PACS_LEVEL_STUDY && tag == 0x00400275);
 }
 
 uint32_t pacs_catalog_unique_key(pacs_level level)

@@ -42,8 +42,9 @@ const pacs_column *pacs_catalog_column(pacs_level query_level, uint32_t tag);
  */
 int pacs_catalog_attrs_level(pacs_level query_level, uint32_t tag);
 
-/** The attributes of an instance's JSON that are stored at `level` (a new object). */
-json_t *pacs_catalog_level_attrs(const json_t *instance, pacs_level level);
+/** Whether the attribute of an instance's JSON under `key` (its tag in hex) is stored at
+ *  `level`. */
+int pacs_catalog_stored_at(pacs_level level, const char *key);
 
 /** The values of `tag` in a DICOM JSON object as DICOM text ('\' between values, PN groups
  *  joined by '='); NULL when absent or empty. The caller frees. */

@@ -106,7 +106,7 @@ static int key_cmp(const key_len *a, const key_len *b)
     return c ? c : (a->len > b->len) - (a->len < b->len);
 }
 
-static pacs_err write_object(pacs_buf *b, const json_t *o)
+static pacs_err write_object(pacs_buf *b, const json_t *o, pacs_json_keep_fn keep, void *ctx)
 {
     size_t n = json_object_size(o);
     key_len small[16];
@@ -120,6 +120,9 @@ static pacs_err write_object(pacs_buf *b, const json_t *o)
     json_t *value;
     json_object_foreach((json_t *)o, key, value)
     {
+        if (keep && !keep(key, ctx)) {
+            continue;
+        }
         key_len e = {key, json_object_iter_key_len(json_object_key_to_iter(key)), value};
         size_t j = i++;
         for (; j > 0 && key_cmp(&k[j - 1], &e) > 0; j--) {
@@ -127,6 +130,7 @@ static pacs_err write_object(pacs_buf *b, const json_t *o)
         }
         k[j] = e;
     }
+    n = i;
     pacs_err err = pacs_buf_put(b, "{", 1);
     for (i = 0; i < n && err == PACS_OK; i++) {
         err = i ? pacs_buf_put(b, ",", 1) : PACS_OK;
@@ -203,7 +207,7 @@ pacs_err pacs_json_write(pacs_buf *b, const json_t *v)
 {
     switch (json_typeof(v)) {
     case JSON_OBJECT:
-        return write_object(b, v);
+        return write_object(b, v, NULL, NULL);
     case JSON_ARRAY: {
         pacs_err err = pacs_buf_put(b, "[", 1);
         for (size_t i = 0; i < json_array_size(v) && err == PACS_OK; i++) {
@@ -227,4 +231,9 @@ pacs_err pacs_json_write(pacs_buf *b, const json_t *v)
     default:
         return pacs_buf_puts(b, "null");
     }
+}
+
+pacs_err pacs_json_write_members(pacs_buf *b, const json_t *o, pacs_json_keep_fn keep, void *ctx)
+{
+    return json_is_object(o) ? write_object(b, o, keep, ctx) : PACS_EINVAL;
 }

@@ -20,6 +20,14 @@
  *  failure the buffer holds part of the text. */
 pacs_err pacs_json_write(pacs_buf *b, const json_t *v);
 
+/** Whether the member `key` of an object is written (pacs_json_write_members). */
+typedef int (*pacs_json_keep_fn)(const char *key, void *ctx);
+
+/** Appends the object `o` with only the members `keep` keeps (their values whole): what
+ *  pacs_json_write would give for a copy of `o` holding just those, without making the copy.
+ *  PACS_EINVAL when `o` is not an object. */
+pacs_err pacs_json_write_members(pacs_buf *b, const json_t *o, pacs_json_keep_fn keep, void *ctx);
+
 /** Appends `n` bytes of valid UTF-8 as a JSON string: quoted, with '"', '\' and control
  *  characters escaped as jansson does ("\n", "\u001B"). */
 pacs_err pacs_json_write_string(pacs_buf *b, const char *s, size_t n);

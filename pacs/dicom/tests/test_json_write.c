@@ -3,7 +3,8 @@
  * Unit tests of the DICOM JSON text writer (json_write.h): for values of every JSON type, every
  * escaped character, keys out of order, objects of more keys than the writer sorts on its
  * stack, and reals and integers of every shape, the text is byte for byte jansson's json_dumps
- * with PACS_JSON_DUMP_FLAGS | JSON_SORT_KEYS; and a full buffer fails.
+ * with PACS_JSON_DUMP_FLAGS | JSON_SORT_KEYS, an object's chosen members too; and a full buffer
+ * fails.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -103,6 +104,43 @@ static void test_numbers(void **state)
     json_decref(a);
 }
 
+static int keep_odd_group(const char *key, void *ctx)
+{
+    (void)ctx;
+    return (strtoul(key, NULL, 16) >> 16) % 2 == 1;
+}
+
+/* Some members of an object, written without a copy: the same text as the copy holding them. */
+static void test_members(void **state)
+{
+    (void)state;
+    json_t *o = json_object(), *copy = json_object();
+    for (int i = 30; i >= 0; i--) {
+        char key[16];
+        snprintf(key, sizeof key, "%04X%04X", 0x0008u + (unsigned)i, (unsigned)i * 3u);
+        json_t *v = json_pack("{s:s,s:[i]}", "vr", "US", "Value", i);
+        if (keep_odd_group(key, NULL)) {
+            json_object_set(copy, key, v);
+        }
+        json_object_set_new(o, key, v);
+    }
+    char *want = json_dumps(copy, PACS_JSON_DUMP_FLAGS | JSON_SORT_KEYS);
+    pacs_buf b;
+    pacs_buf_init(&b, 1u << 20);
+    assert_int_equal(pacs_json_write_members(&b, o, keep_odd_group, NULL), PACS_OK);
+    assert_string_equal(b.data, want);
+    assert_int_equal(json_object_size(copy), 15);
+    pacs_buf_free(&b);
+    free(want);
+    json_t *a = json_array();
+    pacs_buf_init(&b, 64);
+    assert_int_equal(pacs_json_write_members(&b, a, keep_odd_group, NULL), PACS_EINVAL);
+    pacs_buf_free(&b);
+    json_decref(a);
+    json_decref(copy);
+    json_decref(o);
+}
+
 static void test_cap(void **state)
 {
     (void)state;
@@ -119,9 +157,8 @@ static void test_cap(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_values),
-        cmocka_unit_test(test_many_keys),
-        cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_values),  cmocka_unit_test(test_many_keys),
+        cmocka_unit_test(test_numbers), cmocka_unit_test(test_members),
         cmocka_unit_test(test_cap),
     };
     return cmocka_run_group_tests_name("json_write", tests, NULL, NULL);
