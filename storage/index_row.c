@@ -468,19 +468,8 @@ static pacs_err put_column_values(pacs_buf *b, const pacs_column *col, const cha
                                   size_t *written)
 {
     if (col->kind == PACS_COL_INT) {
-        char num[24];
-        long long v = strtoll(t, NULL, 10);
-        unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
-        size_t i = sizeof num;
-        do {
-            num[--i] = (char)('0' + u % 10);
-            u /= 10;
-        } while (u);
-        if (v < 0) {
-            num[--i] = '-';
-        }
         (*written)++;
-        return pacs_buf_put(b, num + i, sizeof num - i);
+        return pacs_json_write_integer(b, strtoll(t, NULL, 10));
     }
     if (col->kind == PACS_COL_MULTI) {
         pacs_err err = PACS_OK;

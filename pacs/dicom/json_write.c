@@ -150,8 +150,8 @@ static pacs_err write_object(pacs_buf *b, const json_t *o, pacs_json_keep_fn kee
     return err == PACS_OK ? pacs_buf_put(b, "}", 1) : err;
 }
 
-/* An integer in decimal: snprintf cost a thousand instructions for each. */
-static pacs_err write_integer(pacs_buf *b, json_int_t v)
+/* Digit by digit: snprintf cost a thousand instructions for each. */
+pacs_err pacs_json_write_integer(pacs_buf *b, long long v)
 {
     char d[24];
     size_t i = sizeof d;
@@ -221,7 +221,7 @@ pacs_err pacs_json_write(pacs_buf *b, const json_t *v)
     case JSON_STRING:
         return pacs_json_write_string(b, json_string_value(v), json_string_length(v));
     case JSON_INTEGER:
-        return write_integer(b, json_integer_value(v));
+        return pacs_json_write_integer(b, json_integer_value(v));
     case JSON_REAL:
         return write_real(b, json_real_value(v));
     case JSON_TRUE:

@@ -28,6 +28,9 @@ typedef int (*pacs_json_keep_fn)(const char *key, void *ctx);
  *  PACS_EINVAL when `o` is not an object. */
 pacs_err pacs_json_write_members(pacs_buf *b, const json_t *o, pacs_json_keep_fn keep, void *ctx);
 
+/** Appends `v` as a JSON number, in decimal. */
+pacs_err pacs_json_write_integer(pacs_buf *b, long long v);
+
 /** Appends `n` bytes of valid UTF-8 as a JSON string: quoted, with '"', '\' and control
  *  characters escaped as jansson does ("\n", "\u001B"). */
 pacs_err pacs_json_write_string(pacs_buf *b, const char *s, size_t n);
