@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "pacs/base/buf.h"
+#include "pacs/dicom/dcm.h"
 
 #define P PACS_LEVEL_PATIENT
 #define ST PACS_LEVEL_STUDY
@@ -155,23 +156,12 @@ int pacs_catalog_attrs_level(pacs_level query_level, uint32_t tag)
     return (int)l;
 }
 
-/* A key's tag: eight hex digits, read by hand (strtoul was a third of the work); anything
- * else as strtoul reads it. */
+/* A key's tag: eight hex digits (pacs_dcm_tag_parse reads them by hand), else as strtoul
+ * reads it. */
 static uint32_t key_tag(const char *key)
 {
     uint32_t tag = 0;
-    for (int i = 0; i < 8; i++) {
-        char c = key[i];
-        int d = c >= '0' && c <= '9'   ? c - '0'
-                : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                       : -1;
-        if (d < 0) {
-            return (uint32_t)strtoul(key, NULL, 16);
-        }
-        tag = tag << 4 | (uint32_t)d;
-    }
-    return key[8] == '\0' ? tag : (uint32_t)strtoul(key, NULL, 16);
+    return pacs_dcm_tag_parse(key, &tag) == PACS_OK ? tag : (uint32_t)strtoul(key, NULL, 16);
 }
 
 int pacs_catalog_stored_at(pacs_level level, const char *key)

@@ -129,11 +129,26 @@ struct keyword_index {
 pacs_err pacs_dcm_tag_parse(const char *text, uint32_t *tag)
 {
     try {
-        size_t n = strlen(text);
-        if (n == 8 && strspn(text, "0123456789abcdefABCDEF") == 8) {
-            *tag = (uint32_t)strtoul(text, nullptr, 16);
+        /* Eight hex digits, read by hand: strlen, strspn and strtoul were most of the work of
+         * placing each attribute of a stored instance at its level (catalog.c). */
+        uint32_t v = 0;
+        size_t n = 0;
+        for (; n < 8; n++) {
+            char c = text[n];
+            int d = c >= '0' && c <= '9'   ? c - '0'
+                    : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                    : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                           : -1;
+            if (d < 0) {
+                break;
+            }
+            v = v << 4 | (uint32_t)d;
+        }
+        if (n == 8 && text[8] == '\0') {
+            *tag = v;
             return PACS_OK;
         }
+        n = strlen(text);
         static const keyword_index index; /* built once, thread-safely (C++11 statics) */
         keyword_tag want{text, 0};
         auto it = std::lower_bound(index.v.begin(), index.v.end(), want, keyword_less);
