@@ -4,9 +4,9 @@
  * DICOM JSON, the stored attributes of each level, and the stored metadata's compression.
  *
  * Load: every stored instance is loaded and compressed here once, and every metadata read is
- * decompressed here. Thread-safe. The only state is one zstd context of each kind per thread:
- * creating one per blob (ZSTD_decompress does) cost more than decompressing, and a study's
- * /metadata reads hundreds of blobs.
+ * decompressed here. Thread-safe. The state is one zstd context of each kind per thread
+ * (creating one per blob, as ZSTD_decompress does, cost more than decompressing, and a study's
+ * /metadata reads hundreds of blobs) and the metadata dictionary, made once.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -141,8 +141,21 @@ long long pacs_index__int_value(const char *s, int *ok)
 
 /* ---- metadata compression ---- */
 
+/* The stored JSON is compressed with a dictionary trained on DICOM JSON (metadata_dict/README.md):
+ * an instance's text is a few KB, too little for zstd to learn its recurring keys and values
+ * from the text alone (888 -> 593 bytes per CT instance of the bench, -33%, and faster both
+ * ways). Its frames name the dictionary's ID; frames without one (written before it) are read
+ * without it. The dictionary is part of the index's format: a new one needs a new ID, and the
+ * old one kept for the blobs that name it. */
+extern const unsigned char pacs_index__metadata_dict[];
+extern const size_t pacs_index__metadata_dict_len;
+#define METADATA_DICT_ID 1346454355u /* "PACS" */
+#define METADATA_LEVEL 3
+
 static pthread_key_t cctx_key, dctx_key;
 static pthread_once_t zstd_once = PTHREAD_ONCE_INIT;
+static ZSTD_CDict *metadata_cdict;
+static ZSTD_DDict *metadata_ddict;
 
 static void free_cctx(void *c)
 {
@@ -154,16 +167,19 @@ static void free_dctx(void *d)
     ZSTD_freeDCtx(d);
 }
 
-static void zstd_keys(void)
+static void zstd_setup(void)
 {
     pthread_key_create(&cctx_key, free_cctx);
     pthread_key_create(&dctx_key, free_dctx);
+    metadata_cdict =
+        ZSTD_createCDict(pacs_index__metadata_dict, pacs_index__metadata_dict_len, METADATA_LEVEL);
+    metadata_ddict = ZSTD_createDDict(pacs_index__metadata_dict, pacs_index__metadata_dict_len);
 }
 
 /* This thread's compression context (freed when the thread ends), or NULL out of memory. */
 static ZSTD_CCtx *thread_cctx(void)
 {
-    pthread_once(&zstd_once, zstd_keys);
+    pthread_once(&zstd_once, zstd_setup);
     ZSTD_CCtx *c = pthread_getspecific(cctx_key);
     if (!c && (c = ZSTD_createCCtx()) != NULL && pthread_setspecific(cctx_key, c) != 0) {
         ZSTD_freeCCtx(c);
@@ -174,7 +190,7 @@ static ZSTD_CCtx *thread_cctx(void)
 
 static ZSTD_DCtx *thread_dctx(void)
 {
-    pthread_once(&zstd_once, zstd_keys);
+    pthread_once(&zstd_once, zstd_setup);
     ZSTD_DCtx *d = pthread_getspecific(dctx_key);
     if (!d && (d = ZSTD_createDCtx()) != NULL && pthread_setspecific(dctx_key, d) != 0) {
         ZSTD_freeDCtx(d);
@@ -200,8 +216,11 @@ pacs_err pacs_index__compress_json(const json_t *json, void **out, size_t *out_l
         return pacs_errf(ei, PACS_ENOMEM, "out of memory");
     }
     ZSTD_CCtx *cctx = thread_cctx();
-    size_t zn =
-        cctx ? ZSTD_compressCCtx(cctx, z, cap, b.data, n, 3) : ZSTD_compress(z, cap, b.data, n, 3);
+    /* Without memory for the dictionary, a frame without one (pacs_index__decompress reads both).
+     */
+    size_t zn = cctx && metadata_cdict
+                    ? ZSTD_compress_usingCDict(cctx, z, cap, b.data, n, metadata_cdict)
+                    : ZSTD_compress(z, cap, b.data, n, METADATA_LEVEL);
     pacs_buf_free(&b);
     if (ZSTD_isError(zn)) {
         free(z);
@@ -221,6 +240,11 @@ pacs_err pacs_index__decompress(const void *z, size_t zn, pacs_buf *b, pacs_erri
     if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n > (64u << 20)) {
         return pacs_errf(ei, PACS_ECORRUPT, "stored metadata is unreadable");
     }
+    unsigned dict = ZSTD_getDictID_fromFrame(z, zn);
+    if (dict != 0 && dict != METADATA_DICT_ID) {
+        return pacs_errf(ei, PACS_ECORRUPT, "stored metadata names an unknown dictionary (%u)",
+                         dict);
+    }
     pacs_buf_reset(b);
     if (n > 0) {
         /* Reserve n bytes. Appending from `z` itself would read past its zn bytes. */
@@ -235,8 +259,16 @@ pacs_err pacs_index__decompress(const void *z, size_t zn, pacs_buf *b, pacs_erri
             return pacs_errf(ei, err, "out of memory");
         }
         ZSTD_DCtx *dctx = thread_dctx();
-        size_t got = dctx ? ZSTD_decompressDCtx(dctx, b->data, (size_t)n, z, zn)
-                          : ZSTD_decompress(b->data, (size_t)n, z, zn);
+        size_t got;
+        if (dict) {
+            if (!dctx || !metadata_ddict) {
+                return pacs_errf(ei, PACS_ENOMEM, "out of memory");
+            }
+            got = ZSTD_decompress_usingDDict(dctx, b->data, (size_t)n, z, zn, metadata_ddict);
+        } else {
+            got = dctx ? ZSTD_decompressDCtx(dctx, b->data, (size_t)n, z, zn)
+                       : ZSTD_decompress(b->data, (size_t)n, z, zn);
+        }
         if (ZSTD_isError(got) || got != n) {
             return pacs_errf(ei, PACS_ECORRUPT, "stored metadata is unreadable");
         }
