@@ -26,6 +26,7 @@
 #include "dicomweb/share_html.h"
 #include "dicomweb/viewer.h"
 #include "pacs/base/log.h"
+#include "pacs/dicom/dcm.h"
 #include "storage/archive.h"
 #include "storage/query.h"
 #include "storage/resolve.h"
@@ -55,7 +56,7 @@ static void copy_str(char *dst, size_t cap, const char *src)
 static const char *first_value(const json_t *ds, uint32_t tag)
 {
     char key[9];
-    snprintf(key, sizeof key, "%08X", (unsigned)tag);
+    pacs_dcm_tag_key(tag, key);
     const json_t *v = json_array_get(json_object_get(json_object_get(ds, key), "Value"), 0);
     if (json_is_string(v)) {
         return json_string_value(v);
@@ -67,7 +68,7 @@ static const char *first_value(const json_t *ds, uint32_t tag)
 static unsigned number_of(const json_t *ds, uint32_t tag)
 {
     char key[9];
-    snprintf(key, sizeof key, "%08X", (unsigned)tag);
+    pacs_dcm_tag_key(tag, key);
     const json_t *v = json_array_get(json_object_get(json_object_get(ds, key), "Value"), 0);
     if (json_is_integer(v)) {
         json_int_t n = json_integer_value(v);

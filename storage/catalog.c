@@ -189,7 +189,7 @@ uint32_t pacs_catalog_unique_key(pacs_level level)
 char *pacs_json_text(const json_t *obj, uint32_t tag)
 {
     char key[9];
-    snprintf(key, sizeof key, "%08X", tag);
+    pacs_dcm_tag_key(tag, key);
     const json_t *values = json_object_get(json_object_get(obj, key), "Value");
     if (!json_is_array(values) || json_array_size(values) == 0) {
         return NULL;

@@ -19,22 +19,12 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "pacs/dicom/dcm.h"
 #include "pacs/dicom/json_write.h"
 #include "storage/index.h"
 #include "storage/index_sql.h"
 
 #define TAG_CHARSET 0x00080005u
-
-/* "GGGGEEEE", as DICOM JSON spells a tag (and as printf's %08X would). */
-static void tag_key(uint32_t tag, char key[9])
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (int i = 7; i >= 0; i--) {
-        key[i] = hex[tag & 0xF];
-        tag >>= 4;
-    }
-    key[8] = '\0';
-}
 
 /* ---- stored attributes, member by member ---- */
 
@@ -255,7 +245,7 @@ static int post_filters_pass(const pacs_index__compiled *c, const pacs_query *q,
     for (size_t i = 0; i < c->n_post; i++) {
         const pacs_query_key *k = c->post[i];
         char key[9];
-        tag_key(k->tag, key);
+        pacs_dcm_tag_key(k->tag, key);
         const json_t *a =
             stored_attr(ra, row, pacs_catalog_attrs_level(pacs_query_level(q), k->tag), key);
         if (!pacs_query_key_matches(k, a, pacs_query_fuzzy(q))) {
@@ -373,7 +363,7 @@ json_t *pacs_find_row_json(pacs_find_row *fr)
     json_t *r = json_object();
     for (size_t i = 0; i < p->n_ret && r; i++) {
         char key[9];
-        tag_key(p->tags[i], key);
+        pacs_dcm_tag_key(p->tags[i], key);
         json_t *attr = NULL;
         if (p->cols[i]) {
             attr = column_attr(p->cols[i], fr->row, p->result_col[i]);
@@ -610,7 +600,7 @@ pacs_err pacs_find_row_write(pacs_find_row *fr, const pacs_find_add *add, size_t
         const char *k = NULL, *kr = ir < p->n_ret ? p->keys[p->order[ir]] : NULL;
         size_t kn = 8;
         if (ia < n_add && ka_of != ia) {
-            tag_key(add[ia].tag, ka);
+            pacs_dcm_tag_key(add[ia].tag, ka);
             ka_of = ia;
         }
         if (ia < n_add) {

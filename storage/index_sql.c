@@ -509,7 +509,7 @@ pacs_err pacs_index__find_plan_build(const pacs_sql_dialect *d, const pacs_query
     }
     p->n_ret = return_tags(q, p->tags, p->vrs, PACS_INDEX_MAX_RETURN);
     for (size_t i = 0; i < p->n_ret; i++) {
-        snprintf(p->keys[i], sizeof p->keys[i], "%08X", p->tags[i]);
+        pacs_dcm_tag_key(p->tags[i], p->keys[i]);
         size_t j = i;
         for (; j > 0 && p->tags[p->order[j - 1]] > p->tags[i]; j--) {
             p->order[j] = p->order[j - 1];

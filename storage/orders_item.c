@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pacs/dicom/dcm.h"
 #include "storage/catalog.h"
 #include "storage/fold.h"
 
@@ -151,13 +152,13 @@ int pacs_orders__item_matches(const pacs_query *q, const json_t *item)
     char key[9];
     for (size_t i = 0; i < pacs_query_key_count(q); i++) {
         const pacs_query_key *k = pacs_query_key_at(q, i);
-        snprintf(key, sizeof key, "%08X", (unsigned)k->tag);
+        pacs_dcm_tag_key(k->tag, key);
         const json_t *attr = json_object_get(item, key);
         if (k->tag == TAG_SPS_SEQUENCE && k->match == PACS_MATCH_SEQUENCE && k->item) {
             const json_t *sps = json_array_get(json_object_get(attr, "Value"), 0);
             for (size_t j = 0; j < pacs_query_key_count(k->item); j++) {
                 const pacs_query_key *ik = pacs_query_key_at(k->item, j);
-                snprintf(key, sizeof key, "%08X", (unsigned)ik->tag);
+                pacs_dcm_tag_key(ik->tag, key);
                 if (!key_matches(ik, sps ? json_object_get(sps, key) : NULL)) {
                     return 0;
                 }

@@ -620,7 +620,7 @@ int pacs_query_key_matches(const pacs_query_key *k, const json_t *attr, int fuzz
             for (size_t j = 0; j < pacs_query_key_count(k->item) && all; j++) {
                 const pacs_query_key *sub = pacs_query_key_at(k->item, j);
                 char key[9];
-                snprintf(key, sizeof key, "%08X", sub->tag);
+                pacs_dcm_tag_key(sub->tag, key);
                 all = pacs_query_key_matches(sub, json_object_get(item, key), fuzzy);
             }
             if (all) {

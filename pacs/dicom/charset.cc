@@ -578,8 +578,9 @@ void item_to_utf8(DcmItem *item, pacs_charset *cs, const std::string &terms, wal
         }
         cs = own;
     }
-    for (unsigned long i = 0; i < item->card(); i++) {
-        DcmElement *el = item->getElement(i);
+    /* Walked in order: getElement(i) seeks from the first element each time. */
+    for (DcmObject *o = item->nextInContainer(nullptr); o; o = item->nextInContainer(o)) {
+        DcmElement *el = OFstatic_cast(DcmElement *, o);
         if (el->ident() == EVR_SQ) {
             DcmSequenceOfItems *sq = OFstatic_cast(DcmSequenceOfItems *, el);
             for (unsigned long k = 0; k < sq->card(); k++) {

@@ -126,6 +126,16 @@ struct keyword_index {
 };
 } // namespace
 
+void pacs_dcm_tag_key(uint32_t tag, char key[9])
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (int i = 7; i >= 0; i--) {
+        key[i] = hex[tag & 0xF];
+        tag >>= 4;
+    }
+    key[8] = '\0';
+}
+
 pacs_err pacs_dcm_tag_parse(const char *text, uint32_t *tag)
 {
     try {

@@ -138,6 +138,10 @@ void pacs_dcm_dict_vr(uint32_t tag, char vr[3]);
  *  dictionary made on first use. */
 pacs_err pacs_dcm_tag_parse(const char *text, uint32_t *tag);
 
+/** `tag` as DICOM JSON spells it ("GGGGEEEE", upper-case hex, as printf's %08X would), in
+ *  `key`, NUL-terminated. Written by hand: it runs for each attribute of each stored instance. */
+void pacs_dcm_tag_key(uint32_t tag, char key[9]);
+
 /** For test_dcm: checks pacs_dcm_tag_parse against DCMTK's DcmTag::findTagFromName for every
  *  keyword in the dictionary; `*checked` receives how many. Returns the count that differ. */
 size_t pacs_dcm__keyword_mismatches(size_t *checked);
