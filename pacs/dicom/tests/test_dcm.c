@@ -456,6 +456,16 @@ static void test_datasets_and_dictionary(void **state)
     assert_int_equal(pacs_dcm_tag_parse("", &tag), PACS_ENOTFOUND);
     assert_int_equal(pacs_dcm_tag_parse("OverlayData", &tag), PACS_OK); /* a repeating group */
     assert_int_equal(tag, 0x60003000u);
+    /* Keys as printf's %08X writes them, and read back, across the range. */
+    static const uint32_t keys[] = {0, 0x0008103Eu, 0x7FE00010u, 0xFFFEE000u, 0xFFFFFFFFu};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        char key[9], want[9];
+        pacs_dcm_tag_key(keys[i], key);
+        snprintf(want, sizeof want, "%08X", keys[i]);
+        assert_string_equal(key, want);
+        assert_int_equal(pacs_dcm_tag_parse(key, &tag), PACS_OK);
+        assert_int_equal(tag, keys[i]);
+    }
     size_t checked = 0;
     assert_int_equal(pacs_dcm__keyword_mismatches(&checked), 0);
     assert_true(checked > 4000); /* the whole dictionary, not a handful */
